@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tkc needs, only those missing. Idempotent and fast (one
+# dpkg-query) when everything is there. Never downloads anything but Debian packages.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build gcc pkg-config
+  llvm-19-dev clang-19 clang-tools-19 lld-19
+  libz3-dev z3 cvc5
+  libcjson-dev libmicrohttpd-dev libssl-dev curl
+  libamdhip64-dev rocm-device-libs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
