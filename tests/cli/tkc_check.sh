@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/cli/tkc_check.sh — the tkc driver and `tkc check` as a user runs them: --help and
+# --version, exit codes of FORMATS.md §4 (0 ok, 1 invalid input file, 2 usage), the
+# fingerprint re-computed with sha256sum from the printed canonical JSON, parameter totals
+# worked out by hand from FORMATS §2, and nothing on stdout when a check fails.
+set -u
+TKC="${TK_BIN:-build/bin}/tkc"
+cd "${TK_SOURCE_DIR:-.}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# run WANT_EXIT args...: runs tkc, keeps stdout/stderr in $tmp/out, $tmp/err.
+run() {
+  local want=$1; shift
+  "$TKC" "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || fail "tkc $*: exit $got, expected $want; stderr: $(head -c 400 "$tmp/err")"
+}
+# has FILE TEXT: FILE contains TEXT (fixed string).
+has() { grep -qF -- "$2" "$tmp/$1" || fail "$1 of the last command lacks '$2': $(head -c 400 "$tmp/$1")"; }
+empty() { [ ! -s "$tmp/$1" ] || fail "$1 of the last command is not empty: $(head -c 200 "$tmp/$1")"; }
+
+[ -x "$TKC" ] || { echo "FAIL: $TKC not built" >&2; exit 1; }
+
+run 0 --help;            has out "usage: tkc"; has out "check"
+run 0 --version;         has out "tkc "
+run 2;                   has err "usage: tkc"
+run 2 no-such-command;   has err "unknown command 'no-such-command'"
+run 0 check --help;      has out "usage: tkc check"
+run 0 check -h;          has out "usage: tkc check"
+
+# A good model: canonical form, fingerprint = first 16 hex of SHA-256(canonical), totals.
+run 0 check models/nano.arch.json
+has out '"hidden_dim":128'; has out '"layer_norm_eps":1e-5'
+canonical=$(sed -n 's/^canonical: //p' "$tmp/out")
+want=$(printf '%s' "$canonical" | sha256sum | cut -c1-16)
+[ -n "$canonical" ] && has out "fingerprint: $want"
+# router 96*4+4; expert (96*128+128) + 3*(2*128) + 2*(128*128+128) + (128*20+20) = 48788; 4 experts
+has out "total parameters: 195540"; has out "782160 bytes"
+has out "router.param_0"; has out "expert_3.param_13"
+
+# Dense: (96*512+512) + 1024 + 2*(1024 + 512*4096+4096 + 4096*512+512) + (512*20+20)
+run 0 check models/dense.arch.json; has out "total parameters: 8460820"; has out "dense.param_0"
+# Custom: router 32*6+6; expert (32*64+64) + 2*(2*64) + (64*64+64) + (64*8+8) = 7048; 6 experts
+run 0 check models/custom-small.arch.json; has out "total parameters: 42486"
+
+# Key order and whitespace do not change the fingerprint.
+run 0 check tests/arch/good/nano.whitespace.json
+has out "fingerprint: $want"
+
+# Invalid files: exit 1, the message names the file, position and field; stdout stays empty.
+run 1 check tests/arch/bad/hidden-nano-256.json
+has err "hidden-nano-256.json:4:17: field 'hidden_dim': value 256, expected 128 for size \"Nano\""
+has err "^"; empty out
+run 1 check tests/arch/bad/syntax-missing-comma.json; has err "syntax-missing-comma.json:3:3:"; empty out
+run 1 check tests/arch/bad/seed-2pow64.json; has err "field 'seed'"
+run 1 check "$tmp/missing.arch.json"; has err "missing.arch.json"; empty out
+run 1 check "$tmp"; has err "cannot read"
+
+# Usage errors: exit 2.
+run 2 check;                                  has err "missing ARCH.json"
+run 2 check --bogus models/nano.arch.json;    has err "unknown option '--bogus'"
+run 2 check models/nano.arch.json models/tiny.arch.json
+
+if [ "$failures" -ne 0 ]; then echo "tkc_check: $failures failure(s)" >&2; exit 1; fi
+echo "tkc_check: all passed"
