@@ -1,0 +1,3 @@
+# The double-precision reference (tests/ref) and the JSON wire format (runtime/wire.c).
+tk_unit_test(NAME ref_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ref_test.c LIBS tkref_lib LABELS ref)
+tk_unit_test(NAME wire_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/wire_test.c LIBS tkrt LABELS ref)
