@@ -20,9 +20,9 @@ build/bin/tkc init-checkpoint "$model" -o "$out/nano.tkp1"
 build/bin/tkc inspect-checkpoint "$out/nano.tkp1" --arch "$model" | tail -n 3
 
 echo "== reference forward pass (tkref, double precision) on 2 rows =="
-python3 - > "$out/request.json" <<'PY'
-import json, math
-rows = [[math.sin(0.1 * (i + 1) * (r + 1)) for i in range(96)] for r in range(2)]
-print(json.dumps({"features": rows}))
-PY
+awk 'BEGIN { printf "{\"features\": ["
+  for (r = 0; r < 2; r++) { printf "%s[", (r ? ", " : "")
+    for (i = 0; i < 96; i++) printf "%s%.6f", (i ? ", " : ""), sin(0.1 * (i + 1) * (r + 1))
+    printf "]" }
+  print "]}" }' > "$out/request.json"
 build/bin/tkref --arch "$model" --checkpoint "$out/nano.tkp1" < "$out/request.json"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tests/cli/tkref.sh — tkref as a user runs it: --help/--version, a one-row and a batch
+# request on nano and dense (FORMATS §4 response shape; exactly K non-zero router weights per
+# MoE row), a batch answers each row exactly as that row alone (padding never changes a real
+# row, FORMATS §3), and the exit codes: 1 for an unusable checkpoint, 2 for a bad request.
+set -u
+BIN="${TK_BIN:-build/bin}"
+cd "${TK_SOURCE_DIR:-.}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# expect_exit WANT CMD...: runs CMD with stdin from $tmp/req, output in $tmp/out, $tmp/err.
+expect_exit() {
+  local want=$1; shift
+  "$@" <"$tmp/req" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || fail "$*: exit $got, expected $want: $(head -c 300 "$tmp/err")"
+}
+# row N W: a JSON array of W deterministic features for row N.
+row() { awk -v n="$1" -v w="$2" 'BEGIN { printf "["; for (i = 0; i < w; i++) printf "%s%.5f", (i ? "," : ""), cos(0.37 * (i + 1) + n); printf "]" }'; }
+# field KEY ROW: the JSON array of row ROW of KEY in $tmp/out (as printed, one line).
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps(d[sys.argv[2]][int(sys.argv[3])]))' "$tmp/out" "$1" "$2"; }
+
+"$BIN/tkref" --help >"$tmp/out" 2>&1 && grep -q "usage: tkref" "$tmp/out" || fail "tkref --help"
+"$BIN/tkref" --version >"$tmp/out" 2>&1 && grep -q "tkref" "$tmp/out" || fail "tkref --version"
+
+for model in nano dense custom-small; do
+  arch=models/$model.arch.json
+  in=$(sed -n 's/.*"input_dim": *\([0-9]*\).*/\1/p' "$arch")
+  "$BIN/tkc" init-checkpoint "$arch" -o "$tmp/$model.tkp1" >/dev/null 2>&1 || { fail "init-checkpoint $model"; continue; }
+  run_ref() { expect_exit "$1" "$BIN/tkref" --arch "$arch" --checkpoint "$tmp/$model.tkp1"; }
+
+  # A batch of 3 rows, then each row alone: identical answers.
+  printf '{"features": [%s, %s, %s]}' "$(row 0 "$in")" "$(row 1 "$in")" "$(row 2 "$in")" >"$tmp/req"
+  run_ref 0
+  python3 -m json.tool "$tmp/out" >/dev/null || fail "$model: response is not JSON"
+  cp "$tmp/out" "$tmp/batch"
+  for r in 0 1 2; do
+    printf '{"features": %s}' "$(row "$r" "$in")" >"$tmp/req"
+    run_ref 0
+    single=$(field logits 0); cp "$tmp/batch" "$tmp/out"; batched=$(field logits "$r")
+    [ "$single" = "$batched" ] || fail "$model row $r: batch answer differs from the row alone"
+  done
+  cp "$tmp/batch" "$tmp/out"
+  if [ "$model" = dense ]; then
+    grep -q '"router_weights": \[\]' "$tmp/out" || fail "dense: router_weights must be []"
+  else
+    k=$(sed -n 's/.*"top_k": *\([0-9]*\).*/\1/p' "$arch")
+    nz=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sorted({sum(1 for w in r if w != 0) for r in d["router_weights"]}))' "$tmp/out")
+    [ "$nz" = "[$k]" ] || fail "$model: non-zero router weights per row $nz, expected [$k]"
+  fi
+
+  # Bad requests: exit 2 with one line on stderr.
+  for bad in '' '{' '[]' '{"features": []}' '{"features": [1, 2]}' '{"features": "x"}' '{"features": [null]}'; do
+    printf '%s' "$bad" >"$tmp/req"
+    run_ref 2
+    [ "$(wc -l <"$tmp/err")" -le 1 ] || fail "$model: bad request '$bad' printed more than one line"
+  done
+done
+
+# An unusable checkpoint: exit 1.
+printf '{"features": %s}' "$(row 0 96)" >"$tmp/req"
+head -c 100 "$tmp/nano.tkp1" >"$tmp/cut.tkp1"
+expect_exit 1 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/cut.tkp1"
+expect_exit 1 "$BIN/tkref" --arch models/dense.arch.json --checkpoint "$tmp/nano.tkp1"
+expect_exit 2 "$BIN/tkref" --arch models/nano.arch.json
+
+[ "$failures" -eq 0 ] && echo "tkref_cli: all passed" || { echo "tkref_cli: $failures failed"; exit 1; }
