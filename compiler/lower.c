@@ -1,0 +1,222 @@
+/* compiler/lower.c — arch → graph IR (stage GRAPH).
+ *
+ * MoE (FORMATS §2–§3): x [B, in] → pad_rows → xp [Bp, in];
+ *   router: linear(in, E) → softmax → topk_mask(K) → gate [Bp, E] (f32), keep [Bp, E] (i32);
+ *   expert e: linear(in, H), layernorm, gelu, depth × [linear(H, H), layernorm, gelu],
+ *             linear(H, out) → o_e [Bp, out];
+ *   moe_combine(gate, keep, o_0..o_{E-1}) → y [Bp, out];
+ *   slice_rows: y → logits [B, out], gate → router_weights [B, E].
+ * Dense (FORMATS §2, a choice): linear(in, H), layernorm, gelu, then depth × pre-LN residual
+ *   blocks h = h + linear(I, H)(gelu(linear(H, I)(layernorm(h)))), then linear(H, out),
+ *   slice_rows → logits.
+ * Parameters are declared first, in checkpoint order (tk_arch_param), and consumed in that
+ * order while the layers are built, so the IR's parameter use cannot drift from the
+ * checkpoint's declaration order. Ops are named "<layer>.<kind>"; the layer names become the
+ * fused kernels' names. No weights are read or allocated.
+ */
+#include "compiler/lower.h"
+
+typedef struct lower_ctx {
+  tk_ir_module *m;
+  int first_param, next_param, param_end; /* tensor ids of parameters, checkpoint order */
+  bool params_exhausted;
+  const tk_ix *B, *Bp;
+} lower_ctx;
+
+static int take_param(lower_ctx *c) {
+  if (c->next_param >= c->param_end) {
+    c->params_exhausted = true;
+    return -1;
+  }
+  return c->next_param++;
+}
+
+static int activation(lower_ctx *c, const char *name, int64_t cols) {
+  return tk_ir_tensor_add(c->m, name, TK_TENSOR_INTERMEDIATE, TK_T_F32, c->Bp, cols);
+}
+
+static int64_t cols_of(const lower_ctx *c, int t) { return c->m->tensors[t].dims[1]->c; }
+
+/* Every op requires its inputs' shapes and ensures its outputs' (class `shape`). */
+static void shape_contracts(lower_ctx *c, int op_id) {
+  tk_ir_op *op = &c->m->ops[op_id];
+  for (int i = 0; i < op->nin + op->nout; i++) {
+    bool out = i >= op->nin;
+    int t = out ? op->out[i - op->nin].tensor : op->in[i].tensor;
+    const tk_ir_tensor *tt = &c->m->tensors[t];
+    tk_ir_contract_add(c->m, &op->contracts,
+                       tk_ir_contract_make(out, TK_PRED_ROWS, t, -1, tt->dims[0], 0, tt->dims[1]->c));
+  }
+}
+
+static int add_op(lower_ctx *c, tk_ir_op_kind kind, const char *layer, const int *in, int nin,
+                  const int *out, int nout) {
+  int id = tk_ir_op_add(c->m, kind, layer, tk_ir_op_kind_name(kind), in, nin, out, nout);
+  if (id >= 0) shape_contracts(c, id);
+  return id;
+}
+
+static int linear(lower_ctx *c, const char *layer, int x, int64_t n, const char *out_name) {
+  int w = take_param(c), b = take_param(c);
+  int y = activation(c, out_name, n);
+  int in[3] = {x, w, b};
+  int id = add_op(c, TK_OP_LINEAR, layer, in, 3, &y, 1);
+  if (id >= 0) c->m->ops[id].layout = c->m->arch.weight_layout;
+  return y;
+}
+
+static int layernorm(lower_ctx *c, const char *layer, int x, const char *out_name) {
+  int g = take_param(c), b = take_param(c);
+  int y = activation(c, out_name, cols_of(c, x));
+  int in[3] = {x, g, b};
+  int id = add_op(c, TK_OP_LAYERNORM, layer, in, 3, &y, 1);
+  if (id >= 0) c->m->ops[id].eps = c->m->arch.layer_norm_eps;
+  return y;
+}
+
+static int gelu(lower_ctx *c, const char *layer, int x, const char *out_name) {
+  int y = activation(c, out_name, cols_of(c, x));
+  int id = add_op(c, TK_OP_GELU, layer, &x, 1, &y, 1);
+  if (id >= 0) c->m->ops[id].act = c->m->arch.hidden_act;
+  return y;
+}
+
+/* Linear → LayerNorm → GELU, the repeated block of experts and of Dense's first layer. */
+static int linear_ln_gelu(lower_ctx *c, const char *layer, const char *prefix, int x, int l) {
+  tk_ir_module *m = c->m;
+  int64_t h = m->arch.hidden_dim;
+  int a = linear(c, layer, x, h, tk_ir_strfmt(m, "%s.a_%d", prefix, l));
+  int n = layernorm(c, layer, a, tk_ir_strfmt(m, "%s.n_%d", prefix, l));
+  return gelu(c, layer, n, tk_ir_strfmt(m, "%s.h_%d", prefix, l));
+}
+
+static int pad_input(lower_ctx *c) {
+  tk_ir_module *m = c->m;
+  int x = tk_ir_tensor_add(m, "x", TK_TENSOR_INPUT, TK_T_F32, c->B, m->arch.input_dim);
+  int xp = activation(c, "xp", m->arch.input_dim);
+  add_op(c, TK_OP_PAD_ROWS, "input", &x, 1, &xp, 1);
+  /* FORMATS §3: inputs are finite (the runtime checks before any launch) */
+  tk_ir_contract_add(m, &m->contracts, tk_ir_contract_make(false, TK_PRED_FINITE, x, -1, NULL, 0, 0));
+  return xp;
+}
+
+static void slice_output(lower_ctx *c, int y, const char *name) {
+  tk_ir_module *m = c->m;
+  int out = tk_ir_tensor_add(m, name, TK_TENSOR_OUTPUT, m->tensors[y].type, c->B, cols_of(c, y));
+  int id = add_op(c, TK_OP_SLICE_ROWS, "output", &y, 1, &out, 1);
+  if (id >= 0)
+    tk_ir_contract_add(m, &m->ops[id].contracts,
+                       tk_ir_contract_make(true, TK_PRED_WRITES_ROWS_LT, out, -1, c->B, 0, 0));
+}
+
+/* router: linear → softmax → topk_mask; returns gate and keep through the pointers. */
+static void lower_router(lower_ctx *c, int xp, int *gate, int *keep) {
+  tk_ir_module *m = c->m;
+  int64_t e = m->arch.n_experts;
+  int logits = linear(c, "router", xp, e, "router.logits");
+  int p = activation(c, "router.probs", e);
+  int id = add_op(c, TK_OP_SOFTMAX, "router", &logits, 1, &p, 1);
+  if (id >= 0)
+    tk_ir_contract_add(m, &m->ops[id].contracts,
+                       tk_ir_contract_make(true, TK_PRED_SOFTMAX, p, -1, NULL, 0, e));
+  *gate = activation(c, "router.gate", e);
+  *keep = tk_ir_tensor_add(m, "router.keep", TK_TENSOR_INTERMEDIATE, TK_T_I32, c->Bp, e);
+  int outs[2] = {*gate, *keep};
+  id = add_op(c, TK_OP_TOPK_MASK, "router", &p, 1, outs, 2);
+  if (id < 0) return;
+  m->ops[id].k = m->arch.top_k;
+  tk_ir_contract_add(m, &m->ops[id].contracts,
+                     tk_ir_contract_make(true, TK_PRED_TOPK, *gate, *keep, NULL, m->arch.top_k, e));
+}
+
+static int lower_expert(lower_ctx *c, int xp, int e) {
+  tk_ir_module *m = c->m;
+  const char *prefix = tk_ir_strfmt(m, "expert_%d", e);
+  int h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_in", e), prefix, xp, 0);
+  for (int l = 1; l <= m->arch.expert_depth; l++)
+    h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_hidden_%d", e, l), prefix, h, l);
+  return linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, m->arch.output_dim,
+                tk_ir_strfmt(m, "expert_%d.out", e));
+}
+
+static void lower_moe(lower_ctx *c, int xp) {
+  tk_ir_module *m = c->m;
+  int gate = -1, keep = -1;
+  lower_router(c, xp, &gate, &keep);
+  int ne = m->arch.n_experts;
+  int *in = tk_ir_alloc(m, sizeof *in * (size_t)(ne + 2));
+  if (!in) return;
+  in[0] = gate;
+  in[1] = keep;
+  for (int e = 0; e < ne; e++) in[2 + e] = lower_expert(c, xp, e);
+  int y = activation(c, "y", m->arch.output_dim);
+  int id = add_op(c, TK_OP_MOE_COMBINE, "combine", in, ne + 2, &y, 1);
+  if (id >= 0) {
+    for (int e = 1; e < ne; e++)
+      tk_ir_contract_add(m, &m->ops[id].contracts,
+                         tk_ir_contract_make(false, TK_PRED_SHAPE_EQ, in[2 + e], in[2], NULL, 0, 0));
+    tk_ir_contract_add(m, &m->ops[id].contracts,
+                       tk_ir_contract_make(true, TK_PRED_MASKED_SELECT, y, keep, NULL, 0, ne));
+  }
+  slice_output(c, y, "logits");
+  slice_output(c, gate, "router_weights");
+}
+
+/* Dense residual block l: h + linear(I, H)(gelu(linear(H, I)(layernorm(h)))). */
+static int dense_block(lower_ctx *c, int h, int l) {
+  tk_ir_module *m = c->m;
+  const char *layer = tk_ir_strfmt(m, "dense_block_%d", l);
+  int t = layernorm(c, layer, h, tk_ir_strfmt(m, "dense.t_%d", l));
+  int u0 = linear(c, layer, t, TK_DENSE_INTERMEDIATE, tk_ir_strfmt(m, "dense.u0_%d", l));
+  int u = gelu(c, layer, u0, tk_ir_strfmt(m, "dense.u_%d", l));
+  int d = linear(c, layer, u, m->arch.hidden_dim, tk_ir_strfmt(m, "dense.d_%d", l));
+  int out = activation(c, tk_ir_strfmt(m, "dense.h_%d", l), m->arch.hidden_dim);
+  int in[2] = {h, d};
+  add_op(c, TK_OP_ADD, layer, in, 2, &out, 1);
+  return out;
+}
+
+static void lower_dense(lower_ctx *c, int xp) {
+  tk_ir_module *m = c->m;
+  int h = linear_ln_gelu(c, "dense_in", "dense", xp, 0);
+  for (int l = 1; l <= m->arch.expert_depth; l++) h = dense_block(c, h, l);
+  int y = linear(c, "dense_out", h, m->arch.output_dim, "y");
+  slice_output(c, y, "logits");
+}
+
+static void declare_params(lower_ctx *c) {
+  tk_ir_module *m = c->m;
+  size_t n = tk_arch_param_count(&m->arch);
+  c->first_param = c->next_param = m->ntensors;
+  for (size_t i = 0; i < n; i++) {
+    tk_param_spec p = tk_arch_param(&m->arch, i);
+    int t = tk_ir_tensor_add(m, p.name, TK_TENSOR_PARAM, TK_T_F32, tk_ix_const(m, p.rows), p.cols);
+    if (t >= 0) m->tensors[t].param_index = (int)i;
+  }
+  c->param_end = m->ntensors;
+}
+
+tk_status tk_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_module **out) {
+  *out = NULL;
+  tk_ir_module *m = NULL;
+  TK_RETURN_IF_ERROR(tk_ir_module_create(arch, opts, &m));
+  lower_ctx c = {.m = m, .B = tk_ix_sym(m, TK_SYM_B), .Bp = tk_ix_sym(m, TK_SYM_BP)};
+  tk_ir_contract_add(m, &m->contracts,
+                     tk_ir_contract_make(false, TK_PRED_B_RANGE, -1, -1, NULL, 0, m->opts.bmax));
+  tk_ir_contract_add(m, &m->contracts,
+                     tk_ir_contract_make(false, TK_PRED_BP_PADDED, -1, -1, NULL, 0, 16));
+  int xp = pad_input(&c);
+  declare_params(&c);
+  if (arch->model_kind == TK_MODEL_DENSE) lower_dense(&c, xp);
+  else lower_moe(&c, xp);
+  tk_status s = tk_ir_module_status(m);
+  if (!s && (c.params_exhausted || c.next_param != c.param_end))
+    s = tk_status_make(TK_INTERNAL, "lowering used %d of the %d parameter tensors the arch declares",
+                       c.next_param - c.first_param, c.param_end - c.first_param);
+  if (s) {
+    tk_ir_module_free(m);
+    return s;
+  }
+  *out = m;
+  return TK_STATUS_OK;
+}

@@ -1,0 +1,46 @@
+/* compiler/pipeline.c — the pass list of tkc, visible in one function (style.md "Passes").
+ * Each pass advances the module by one stage; with verify_each, tk_ir_verify runs after
+ * every pass and a failure names the pass it followed. */
+#include "compiler/pipeline.h"
+
+#include "compiler/lower.h"
+
+void tkc_pipeline_options_default(tkc_pipeline_options *o) {
+  tk_ir_options_default(&o->ir);
+  o->verify_each = false;
+  o->stop_after = TK_STAGE_CPU;
+}
+
+typedef tk_status (*tkc_pass_fn)(tk_ir_module *m);
+
+static tk_status check_after(const tkc_pipeline_options *o, const tk_ir_module *m, const char *pass) {
+  if (!o->verify_each) return TK_STATUS_OK;
+  return tk_status_annotate(tk_ir_verify(m), "after %s", pass);
+}
+
+tk_status tkc_pipeline_run(const tk_arch *arch, const tkc_pipeline_options *o, tk_ir_module **out) {
+  static const struct {
+    const char *name;
+    tkc_pass_fn run;
+  } passes[] = {
+      {"pad", tk_pass_pad},                     /* GRAPH   -> PADDED  */
+      {"fuse", tk_pass_fuse},                   /* PADDED  -> FUSED   */
+      {"plan-buffers", tk_pass_plan_buffers},   /* FUSED   -> PLANNED */
+      {"schedule-gpu", tk_pass_schedule_gpu},   /* PLANNED -> GPU     */
+      {"schedule-cpu", tk_pass_schedule_cpu},   /* GPU     -> CPU     */
+  };
+  *out = NULL;
+  tk_ir_module *m = NULL;
+  TK_RETURN_IF_ERROR(tk_lower_arch(arch, &o->ir, &m));
+  tk_status s = check_after(o, m, "lower");
+  for (size_t i = 0; !s && i < sizeof passes / sizeof passes[0] && m->stage < o->stop_after; i++) {
+    s = tk_status_annotate(passes[i].run(m), "in pass %s", passes[i].name);
+    if (!s) s = check_after(o, m, passes[i].name);
+  }
+  if (s) {
+    tk_ir_module_free(m);
+    return s;
+  }
+  *out = m;
+  return TK_STATUS_OK;
+}

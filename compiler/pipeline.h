@@ -1,0 +1,25 @@
+/* compiler/pipeline.h — the compiler's pass list in one function (style.md "Passes"):
+ * lower → pad → fuse → plan buffers → schedule gpu → schedule cpu (later issues append
+ * verify and codegen). */
+#ifndef TK_COMPILER_PIPELINE_H
+#define TK_COMPILER_PIPELINE_H
+
+#include <stdbool.h>
+
+#include "compiler/arch.h"
+#include "ir/ir.h"
+
+typedef struct tkc_pipeline_options {
+  tk_ir_options ir;        /* bmax, workgroup sizes, CPU tile sizes */
+  bool verify_each;        /* run tk_ir_verify after every pass (tests always do) */
+  tk_ir_stage stop_after;  /* last stage to reach (TK_STAGE_CPU = everything) */
+} tkc_pipeline_options;
+
+void tkc_pipeline_options_default(tkc_pipeline_options *o);
+
+/* Runs the passes up to o->stop_after. Caller owns *out. A failing tk_ir_verify names the
+ * pass after which it failed (TK_INTERNAL). */
+TK_MUST_USE tk_status tkc_pipeline_run(const tk_arch *arch, const tkc_pipeline_options *o,
+                                       tk_ir_module **out);
+
+#endif

@@ -1,0 +1,81 @@
+/* ir/ir_internal.h — private helpers shared by the files of ir/ (not part of the API):
+ * the sticky failure flag, arena-backed growable arrays, and the statement rewriter the
+ * schedulers share. Sectioned by defining file. */
+#ifndef TK_IR_INTERNAL_H
+#define TK_IR_INTERNAL_H
+
+#include "ir/ir.h"
+
+/* ---- module.c ---- */
+/* Marks the module failed (an allocation failed or a builder got an invalid argument). */
+void tk_ir_mark_failed(tk_ir_module *m);
+/* Makes room for one more element in an arena array (*items, *cap); false on failure. */
+bool tk_ir_grow(tk_ir_module *m, void **items, int *cap, int n, size_t elem);
+#define TK_IR_PUSH(m, arr, n, cap) tk_ir_grow((m), (void **)&(arr), &(cap), (n), sizeof *(arr))
+
+/* ---- index_width.c ---- */
+/* 32 if every index expression (and every subexpression), loop extent and argument size of
+ * the kernel fits in int32 for all 1 <= B <= bmax (interval bounds), else 64. */
+int tk_ir_index_bits(const tk_ir_module *m, const tk_ir_kernel *k);
+
+/* ---- fuse_emit.c (used by pass_fuse.c) ---- */
+/* The state of one fused kernel under construction. */
+typedef struct tk_fuse_ctx {
+  tk_ir_module *m;
+  tk_ir_kernel *k;
+  const tk_ir_var *r;  /* the row variable shared by every phase of the kernel */
+  const int *alias;    /* tensor id → tensor whose storage holds it (identity by default) */
+} tk_fuse_ctx;
+/* Linear (x·W + b) over (r, j), then `nepi` elementwise epilogue ops (gelu, add) in order,
+ * stored to every output operand of the last op. */
+void tk_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi);
+/* LayerNorm over the row, then an optional gelu (NULL), stored to the last op's outputs. */
+void tk_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu);
+/* Router: linear → softmax → topk_mask as one row phase with the explicit selection loop. */
+void tk_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk);
+/* moe_combine with the expert heads (the linears producing its o_e inputs) over (r, j). */
+void tk_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
+
+/* ---- contracts.c ---- */
+/* Derives a kernel's argument contracts from its arguments and how its body uses them:
+ * requires rows(a, rows, cols) for every argument, reads_clamped for the caller's input,
+ * ensures writes_rows_lt(a, B) for each caller's output written, writes_all for each other
+ * buffer written, row_local for read-write buffers when `multi_phase`; then appends `extra`
+ * (already in this kernel's argument indices; entries naming a missing argument, -1, are
+ * dropped). */
+void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
+                            const tk_ir_contract *extra, int nextra);
+/* Argument use of a statement tree: access[i] |= READ / WRITE for every arg i it loads /
+ * stores; used[l] = true for every local it touches (either array may be NULL). */
+void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals);
+
+/* ---- rewrite.c ---- */
+/* Copies a fused-kernel statement tree into scheduled kernel `dst`, applying `subst` to
+ * every index and extent, renaming locals through `local_map` (fused local id → scheduled
+ * local id) with index ix ↦ tile_point * count + ix when `tile_point` is non-NULL, and
+ * recording origin/subst on every copied STORE, LOCAL_STORE, LOAD and LOCAL_LOAD. Loop
+ * kinds are mapped through `loop_map` (indexed by tk_ir_loop_kind; NULL keeps them). */
+typedef struct tk_ir_rewrite {
+  tk_ir_module *m;
+  const tk_ir_kernel *src;
+  tk_ir_kernel *dst;
+  const tk_ir_subst *subst;
+  const int *arg_map;      /* fused arg id → scheduled arg id (NULL: identity) */
+  const int *local_map;
+  const tk_ix *tile_point; /* NULL: locals not expanded */
+  const tk_ir_loop_kind *loop_map;
+} tk_ir_rewrite;
+/* A VECTOR loop whose body contains a loop becomes SERIAL (vector loops are innermost). */
+const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *s);
+/* Copies src's arguments into dst: all of them (access NULL) or those with access[i] != 0,
+ * taking that access. Returns the argument map (src id → dst id, -1 if dropped). */
+int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst, const int *access);
+/* Copies the locals with used[l] into dst, `expand` copies each (origin/expand recorded),
+ * filling map[l]; returns map, NULL on failure. */
+int *tk_ir_sched_copy_locals(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst, const bool *used,
+                             int64_t expand, int *map);
+/* A one-entry-per-variable substitution builder. */
+tk_ir_subst *tk_ir_subst_new(tk_ir_module *m, int cap);
+void tk_ir_subst_add(tk_ir_subst *s, const tk_ir_var *from, const tk_ix *to);
+
+#endif

@@ -1,0 +1,204 @@
+/* ir/pass_schedule_cpu.c — the CPU schedule (GPU → CPU): row blocks, register tiles,
+ * vector lanes.
+ *
+ * One scheduled kernel per fused kernel. The row space is split into blocks of BR rows
+ * (cpu_block_rows, 16 = one padding quantum): `for rb in 0..Bp div BR @cpu_block` is the
+ * thread pool's work item, and every phase runs inside it for the block's rows (phases are
+ * row-local, so this is the fused form: a block's GEMM rows are LayerNormed while hot).
+ *   row phase (r):     split r -> rb, rr by BR; rr serial; inner parallel loops → vector
+ *   tileable (r, j):   split r -> rb, rt, ri (BR, TR rows); split j -> jt, jj by TC with
+ *                      the last N mod TC columns peeled into a tail region jl; the point's
+ *                      locals are expanded per tile point (TR*TC copies: acc[ri*TC + jj]);
+ *                      the tile loops `for ri unroll { for jj vector { .. } }` are sunk
+ *                      into every reduction loop (interchange), so the k loop is outside
+ *                      and the TR×TC accumulators stay in registers:
+ *     for rt { for jt { for ri { for jj { acc[ri*TC+jj] = b[j] } }
+ *                       for k { for ri { for jj { acc[..] = fma(x[r, k], W[k, j], acc[..]) } } }
+ *                       for ri { for jj { out[r, j] = epilogue(acc[..]) } } }
+ *              tail: the same with jl < N mod TC }
+ *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
+ * Every scheduled variable records its inverse over the phase space (rb = r div BR,
+ * rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, jj = j mod TC, jl = j - TC*(N div TC)),
+ * every copied access its origin and forward substitution.
+ */
+#include "ir/ir.h"
+#include "ir/ir_internal.h"
+
+typedef struct cpu_ctx {
+  tk_ir_module *m;
+  const tk_ir_kernel *src;
+  tk_ir_kernel *k;
+  int pi;                 /* phase being scheduled */
+  const tk_ir_var *rb;
+  const int *arg_map;
+  int *local_map;
+  bool *used;
+} cpu_ctx;
+
+static const tk_ir_loop_kind vector_inner[] = {
+    [TK_LOOP_SERIAL] = TK_LOOP_SERIAL, [TK_LOOP_PARALLEL] = TK_LOOP_VECTOR,
+    [TK_LOOP_REDUCTION] = TK_LOOP_REDUCTION, [TK_LOOP_UNROLL] = TK_LOOP_UNROLL,
+    [TK_LOOP_VECTOR] = TK_LOOP_VECTOR,
+};
+
+static void step(cpu_ctx *c, tk_ir_sched_step s) {
+  s.phase = c->pi;
+  tk_ir_kernel_step(c->m, c->k, s);
+}
+
+static const tk_ix *V(cpu_ctx *c, const tk_ir_var *v) { return tk_ix_var(c->m, v); }
+static const tk_ix *K(cpu_ctx *c, int64_t v) { return tk_ix_const(c->m, v); }
+
+static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
+  for (int l = 0; l < c->src->nlocals; l++) c->used[l] = false;
+  tk_ir_stmt_uses(ph->body, NULL, c->used);
+  return tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, c->local_map) != NULL;
+}
+
+static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
+  tk_ir_module *m = c->m;
+  int64_t br = m->opts.cpu_block_rows;
+  const tk_ix *r = V(c, ph->vars[0]);
+  const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ix_mod(m, r, br));
+  tk_ir_subst *s = tk_ir_subst_new(m, 1);
+  tk_ir_subst_add(s, ph->vars[0], tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), V(c, rr)));
+  if (!phase_locals(c, ph, 1)) return NULL;
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
+  tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner};
+  return tk_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, tk_ir_rewrite_stmt(&rw, ph->body));
+}
+
+/* One tile region: rows r = rb*BR + rt*TR + ri, columns j = jbase + lane (lane < width). */
+typedef struct tile_region {
+  const tk_ir_var *ri, *lane;
+  int64_t width;
+  tk_ir_rewrite rw;
+  const tk_ir_var *j;
+} tile_region;
+
+static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
+  tk_ir_module *m = c->m;
+  int64_t tr = m->opts.cpu_tile_rows;
+  if (leaf->kind == TK_S_IF && !tk_ix_uses_var(leaf->lhs, t->j) && !tk_ix_uses_var(leaf->rhs, t->j)) {
+    const tk_ir_stmt *lanes = tk_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
+                                          tk_ir_rewrite_stmt(&t->rw, leaf->body));
+    const tk_ir_stmt *guard = tk_stmt_if(m, tk_ix_subst(m, leaf->lhs, t->rw.subst), leaf->cmp,
+                                         tk_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
+    return tk_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, guard);
+  }
+  const tk_ir_stmt *lanes = tk_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
+                                        tk_ir_rewrite_stmt(&t->rw, leaf));
+  return tk_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, lanes);
+}
+
+/* Distributes the tile loops over the statements of a point body, sinking them into
+ * loops (whose extents do not depend on the point: tk_ir_verify's tileable rule). */
+static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *s, bool record) {
+  tk_ir_module *m = c->m;
+  if (s->kind == TK_S_BLOCK) {
+    tk_ir_stmt *b = tk_stmt_block(m);
+    for (int i = 0; i < s->n; i++) tk_stmt_block_add(m, b, tile_stmt(c, t, s->stmts[i], record));
+    return b;
+  }
+  if (s->kind == TK_S_FOR) {
+    if (record) step(c, (tk_ir_sched_step){.kind = TK_SCHED_INTERCHANGE, .a = s->var});
+    return tk_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE, tile_stmt(c, t, s->body, record));
+  }
+  return tile_leaf(c, t, s);
+}
+
+static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt, const tk_ir_var *ri,
+                          const tk_ir_var *lane, const tk_ix *jbase, int64_t width) {
+  tk_ir_module *m = c->m;
+  int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
+  tile_region t = {ri, lane, width, {0}, ph->vars[1]};
+  tk_ir_subst *s = tk_ir_subst_new(m, 2);
+  const tk_ix *row = tk_ix_add(m, tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), tk_ix_mul(m, V(c, rt), tr)), V(c, ri));
+  tk_ir_subst_add(s, ph->vars[0], row);
+  tk_ir_subst_add(s, ph->vars[1], tk_ix_add(m, jbase, V(c, lane)));
+  const tk_ix *point = tk_ix_add(m, tk_ix_mul(m, V(c, ri), tc), V(c, lane));
+  t.rw = (tk_ir_rewrite){m, c->src, c->k, s, c->arg_map, c->local_map, point, vector_inner};
+  return t;
+}
+
+static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
+  tk_ir_module *m = c->m;
+  int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
+  int64_t n = ph->extents[1]->c, nt = n / tc, tail = n % tc;
+  const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
+  const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ix_mod(m, r, br));
+  const tk_ir_var *rt = tk_ir_var_new(m, "rt", tk_ix_div(m, tk_ix_mod(m, r, br), tr));
+  const tk_ir_var *ri = tk_ir_var_new(m, "ri", tk_ix_mod(m, r, tr));
+  if (!phase_locals(c, ph, tr * tc)) return NULL;
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = rr, .out = rt, .inner = ri, .factor = tr});
+  for (int l = 0; l < c->src->nlocals; l++)
+    if (c->used[l]) step(c, (tk_ir_sched_step){.kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
+  tk_ir_stmt *blk = tk_stmt_block(m);
+  if (nt > 0) {
+    const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ix_div(m, j, tc));
+    const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ix_mod(m, j, tc));
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
+    tile_region t = region(c, ph, rt, ri, jj, tk_ix_mul(m, V(c, jt), tc), tc);
+    const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, true);
+    tk_stmt_block_add(m, blk, tk_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, tiles));
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = rt, .b = jt, .out = ri, .inner = jj});
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
+  }
+  if (tail > 0) {
+    const tk_ir_var *jl = tk_ir_var_new(m, "jl", tk_ix_sub(m, j, K(c, nt * tc)));
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = tail});
+    tile_region t = region(c, ph, rt, ri, jl, K(c, nt * tc), tail);
+    tk_stmt_block_add(m, blk, tile_stmt(c, &t, ph->body, nt == 0));
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
+  }
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = ri});
+  return tk_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE, blk);
+}
+
+static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
+  int64_t br = m->opts.cpu_block_rows;
+  for (int pi = 0; pi < src->nphases; pi++)
+    if (!tk_ix_equal(src->phases[pi].extents[0], tk_ix_sym(m, TK_SYM_BP)))
+      return tk_status_make(TK_INTERNAL, "CPU schedule: phase %s of kernel %s does not span Bp rows",
+                            src->phases[pi].name, src->name);
+  tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
+  if (!k) return tk_ir_module_status(m);
+  k->source = src->id;
+  cpu_ctx c = {m, src, k, 0, NULL, tk_ir_sched_copy_args(m, src, k, NULL),
+               tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1)),
+               tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
+  if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
+  const tk_ix *r = V(&c, src->phases[0].vars[0]);
+  c.rb = tk_ir_var_new(m, "rb", tk_ix_div(m, r, br));
+  tk_ir_stmt *blk = tk_stmt_block(m);
+  for (int pi = 0; pi < src->nphases; pi++) {
+    c.pi = pi;
+    const tk_ir_phase *ph = &src->phases[pi];
+    tk_stmt_block_add(m, blk, ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph));
+  }
+  c.pi = 0;
+  step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.rb, .binding = TK_BIND_CPU_BLOCK});
+  k->launch.grid = tk_ix_div(m, tk_ix_sym(m, TK_SYM_BP), br);
+  k->launch.workgroup_size = 1;
+  k->launch.block_rows = br;
+  k->body = tk_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);
+  tk_ir_contract extra[4];
+  int nextra = 0;
+  for (int i = 0; i < src->contracts.n && nextra < 4; i++)
+    if (src->contracts.items[i].pred == TK_PRED_TOPK || src->contracts.items[i].pred == TK_PRED_MASKED_SELECT)
+      extra[nextra++] = src->contracts.items[i]; /* argument ids are unchanged on the CPU */
+  tk_ir_kernel_contracts(m, k, src->nphases > 1, extra, nextra);
+  TK_RETURN_IF_ERROR(tk_ir_module_status(m));
+  k->index_bits = tk_ir_index_bits(m, k);
+  tk_ir_kernel_append(m, k);
+  return tk_ir_module_status(m);
+}
+
+tk_status tk_pass_schedule_cpu(tk_ir_module *m) {
+  if (m->stage != TK_STAGE_GPU)
+    return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu", (int)m->stage);
+  for (int ki = 0; ki < m->kernels.n; ki++) TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki]));
+  m->stage = TK_STAGE_CPU;
+  return TK_STATUS_OK;
+}

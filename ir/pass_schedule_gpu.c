@@ -1,0 +1,130 @@
+/* ir/pass_schedule_gpu.c — the first GPU schedule (PLANNED → GPU).
+ *
+ * One launch per phase of every fused kernel (a phase boundary needs a grid-wide barrier).
+ * No shared memory, no barriers: a row's reductions stay in one thread.
+ *   2-D phase (r < R, j < N), workgroup WG = gpu_wg_2d (256):
+ *       fuse r, j -> g (g = r*N + j); split g -> wg, t by WG; bind wg @workgroup_x,
+ *       t @thread_x; r = g div N, j = g mod N; grid = (R*N + WG - 1) div WG
+ *   1-D phase (r < R), WG = gpu_wg_rows (64): split r -> wg, t; r = wg*WG + t
+ * with g = wg*WG + t. A guard `if g < R*N` is inserted unless R = Bp and 16*N is a multiple
+ * of WG (Bp is a multiple of 16, so the grid then covers the space exactly). Inner parallel
+ * loops of the phase body run serially in the thread. Every scheduled variable records its
+ * inverse (wg = g div WG, t = g mod WG over the phase's r, j), every copied access its
+ * origin and the forward substitution. Launch names: the fused kernel's name, with
+ * "_<phase>" appended when the kernel has more than one phase.
+ */
+#include <stdlib.h>
+
+#include "ir/ir.h"
+#include "ir/ir_internal.h"
+
+typedef struct gpu_space {
+  const tk_ix *flat;  /* g over the phase's variables (r*N + j, or r) */
+  const tk_ix *total; /* R*N or R */
+  int64_t wg;
+  bool guard;
+} gpu_space;
+
+static gpu_space space_of(tk_ir_module *m, const tk_ir_phase *ph) {
+  gpu_space s;
+  const tk_ix *r = tk_ix_var(m, ph->vars[0]);
+  int64_t n = ph->ndims == 2 ? ph->extents[1]->c : 1;
+  s.wg = ph->ndims == 2 ? m->opts.gpu_wg_2d : m->opts.gpu_wg_rows;
+  s.flat = ph->ndims == 2 ? tk_ix_rowmajor(m, r, n, tk_ix_var(m, ph->vars[1])) : r;
+  s.total = tk_ix_mul(m, ph->extents[0], n);
+  bool exact = ph->extents[0]->kind == TK_IX_SYM && ph->extents[0]->sym == TK_SYM_BP && (16 * n) % s.wg == 0;
+  s.guard = !exact;
+  return s;
+}
+
+static void record_steps(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph, const gpu_space *sp,
+                         const tk_ir_var *wg, const tk_ir_var *t) {
+  const tk_ir_var *g = ph->vars[0];
+  if (ph->ndims == 2) {
+    g = tk_ir_var_new(m, "g", sp->flat);
+    tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_FUSE, .a = ph->vars[0], .b = ph->vars[1], .out = g});
+  }
+  tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = g, .out = wg, .inner = t, .factor = sp->wg});
+  tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = wg, .binding = TK_BIND_WORKGROUP_X});
+  tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = t, .binding = TK_BIND_THREAD_X});
+  if (sp->guard)
+    tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ix_var(m, g), .rhs = sp->total});
+}
+
+/* The TOPK / MASKED_SELECT contracts of the source, in the launch's argument indices. */
+static int carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out, int cap) {
+  int n = 0;
+  for (int i = 0; i < src->contracts.n && n < cap; i++) {
+    tk_ir_contract c = src->contracts.items[i];
+    if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT) continue;
+    c.a = c.a >= 0 ? arg_map[c.a] : -1;
+    c.b = c.b >= 0 ? arg_map[c.b] : -1;
+    out[n++] = c;
+  }
+  return n;
+}
+
+static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access, bool *used) {
+  const tk_ir_phase *ph = &src->phases[pi];
+  const char *name = src->nphases > 1 ? tk_ir_strfmt(m, "%s_%s", src->name, ph->name) : src->name;
+  tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_GPU, name);
+  if (!k) return tk_ir_module_status(m);
+  k->source = src->id;
+  k->source_phase = pi;
+  for (int i = 0; i < src->nargs; i++) access[i] = 0;
+  for (int i = 0; i < src->nlocals; i++) used[i] = false;
+  tk_ir_stmt_uses(ph->body, access, used);
+  int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
+  int *local_map = tk_ir_alloc(m, sizeof *local_map * (size_t)(src->nlocals + 1));
+  if (!arg_map || !local_map || !tk_ir_sched_copy_locals(m, src, k, used, 1, local_map))
+    return tk_ir_module_status(m);
+
+  gpu_space sp = space_of(m, ph);
+  const tk_ir_var *wg = tk_ir_var_new(m, "wg", tk_ix_div(m, sp.flat, sp.wg));
+  const tk_ir_var *t = tk_ir_var_new(m, "t", tk_ix_mod(m, sp.flat, sp.wg));
+  const tk_ix *g = tk_ix_add(m, tk_ix_mul(m, tk_ix_var(m, wg), sp.wg), tk_ix_var(m, t));
+  tk_ir_subst *subst = tk_ir_subst_new(m, 2);
+  if (ph->ndims == 2) {
+    int64_t n = ph->extents[1]->c;
+    tk_ir_subst_add(subst, ph->vars[0], tk_ix_div(m, g, n));
+    tk_ir_subst_add(subst, ph->vars[1], tk_ix_mod(m, g, n));
+  } else {
+    tk_ir_subst_add(subst, ph->vars[0], g);
+  }
+  static const tk_ir_loop_kind serial_in_thread[] = {
+      [TK_LOOP_SERIAL] = TK_LOOP_SERIAL, [TK_LOOP_PARALLEL] = TK_LOOP_SERIAL,
+      [TK_LOOP_REDUCTION] = TK_LOOP_REDUCTION, [TK_LOOP_UNROLL] = TK_LOOP_UNROLL,
+      [TK_LOOP_VECTOR] = TK_LOOP_SERIAL,
+  };
+  tk_ir_rewrite rw = {m, src, k, subst, arg_map, local_map, NULL, serial_in_thread};
+  const tk_ir_stmt *body = tk_ir_rewrite_stmt(&rw, ph->body);
+  if (sp.guard) body = tk_stmt_if(m, g, TK_CMP_LT, sp.total, body);
+  k->launch.workgroup_size = sp.wg;
+  k->launch.grid = tk_ix_div(m, tk_ix_add(m, sp.total, tk_ix_const(m, sp.wg - 1)), sp.wg);
+  body = tk_stmt_for(m, t, tk_ix_const(m, sp.wg), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, body);
+  k->body = tk_stmt_for(m, wg, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, body);
+  record_steps(m, k, ph, &sp, wg, t);
+  tk_ir_contract extra[4];
+  int nextra = carried_contracts(src, arg_map, extra, 4);
+  tk_ir_kernel_contracts(m, k, false, extra, nextra);
+  TK_RETURN_IF_ERROR(tk_ir_module_status(m));
+  k->index_bits = tk_ir_index_bits(m, k);
+  tk_ir_kernel_append(m, k);
+  return tk_ir_module_status(m);
+}
+
+tk_status tk_pass_schedule_gpu(tk_ir_module *m) {
+  if (m->stage != TK_STAGE_PLANNED)
+    return tk_status_make(TK_INTERNAL, "GPU schedule: module at stage %d, expected planned", (int)m->stage);
+  tk_status s = TK_STATUS_OK;
+  for (int ki = 0; !s && ki < m->kernels.n; ki++) {
+    const tk_ir_kernel *src = m->kernels.items[ki];
+    int *access = tk_ir_alloc(m, sizeof *access * (size_t)(src->nargs + 1));
+    bool *used = tk_ir_alloc(m, sizeof *used * (size_t)(src->nlocals + 1));
+    if (!access || !used) return tk_ir_module_status(m);
+    for (int pi = 0; !s && pi < src->nphases; pi++) s = schedule_phase(m, src, pi, access, used);
+  }
+  TK_RETURN_IF_ERROR(s);
+  m->stage = TK_STAGE_GPU;
+  return TK_STATUS_OK;
+}

@@ -1,0 +1,200 @@
+/* tests/interp/interp.c — the IR interpreter (see interp.h). Values are doubles whatever the
+ * IR type (i32 and bool values are exact in a double); comparisons follow IEEE (false on
+ * NaN, != true on NaN). */
+#include "tests/interp/interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct run {
+  const tk_ir_module *m;
+  const tk_ir_kernel *k;
+  tk_ix_env env;
+  int64_t *vals;
+  double *const *bufs;
+  double **locals;
+  const tk_interp_hooks *hooks;
+  tk_status err;
+} run;
+
+int64_t tk_interp_buffer_count(const tk_ir_module *m, int id, int64_t B) {
+  int64_t zero = 0;
+  tk_ix_env env = {B, tk_ix_bp_of(B), &zero};
+  return tk_ix_eval(m->buffers[id].count, &env);
+}
+
+static int64_t ix(run *r, const tk_ix *e) { return tk_ix_eval(e, &r->env); }
+
+static double *buffer_at(run *r, int arg, int64_t i) {
+  const tk_ir_arg *a = &r->k->args[arg];
+  int64_t n = tk_interp_buffer_count(r->m, a->buffer, r->env.B);
+  if (i < 0 || i >= n) {
+    if (!r->err)
+      r->err = tk_status_make(TK_OUT_OF_RANGE, "kernel %s (%s), B=%lld: %%%s index %lld outside [0, %lld)",
+                              r->k->name, tk_ir_target_name(r->k->target), (long long)r->env.B, a->name,
+                              (long long)i, (long long)n);
+    return NULL;
+  }
+  return &r->bufs[a->buffer][i];
+}
+
+static double *local_at(run *r, int local, int64_t i) {
+  const tk_ir_local *l = &r->k->locals[local];
+  if (i < 0 || i >= l->count) {
+    if (!r->err)
+      r->err = tk_status_make(TK_OUT_OF_RANGE, "kernel %s (%s): local %s index %lld outside [0, %lld)", r->k->name,
+                              tk_ir_target_name(r->k->target), l->name, (long long)i, (long long)l->count);
+    return NULL;
+  }
+  return &r->locals[local][i];
+}
+
+static void reset_locals(run *r) {
+  for (int l = 0; l < r->k->nlocals; l++)
+    for (int64_t i = 0; i < r->k->locals[l].count; i++) r->locals[l][i] = NAN;
+}
+
+static double eval(run *r, const tk_ir_val *v, const tk_ir_stmt *owner) {
+  double a, b, c;
+  switch (v->op) {
+    case TK_V_CONST: return v->type == TK_T_F32 ? v->f : (double)v->i;
+    case TK_V_INDEX: return (double)ix(r, v->ix);
+    case TK_V_LOAD: {
+      int64_t i = ix(r, v->ix);
+      if (r->hooks && r->hooks->on_load) r->hooks->on_load(r->hooks->user, r->k, owner, v, i, r->vals);
+      double *p = buffer_at(r, v->arg, i);
+      return p ? *p : NAN;
+    }
+    case TK_V_LOCAL_LOAD: {
+      double *p = local_at(r, v->local, ix(r, v->ix));
+      return p ? *p : NAN;
+    }
+    case TK_V_SELECT: return eval(r, v->a, owner) != 0 ? eval(r, v->b, owner) : eval(r, v->c, owner);
+    default: break;
+  }
+  a = eval(r, v->a, owner);
+  b = v->b ? eval(r, v->b, owner) : 0;
+  c = v->c ? eval(r, v->c, owner) : 0;
+  switch (v->op) {
+    case TK_V_NEG: return -a;
+    case TK_V_EXP: return exp(a);
+    case TK_V_TANH: return tanh(a);
+    case TK_V_ERF: return erf(a);
+    case TK_V_SQRT: return sqrt(a);
+    case TK_V_RSQRT: return 1.0 / sqrt(a);
+    case TK_V_NOT: return a == 0;
+    case TK_V_ADD: return a + b;
+    case TK_V_SUB: return a - b;
+    case TK_V_MUL: return a * b;
+    case TK_V_DIV: return v->type == TK_T_I32 ? (double)((int64_t)a / (int64_t)b) : a / b;
+    case TK_V_MAX: return a > b ? a : b;
+    case TK_V_MIN: return a < b ? a : b;
+    case TK_V_AND: return a != 0 && b != 0;
+    case TK_V_OR: return a != 0 || b != 0;
+    case TK_V_LT: return a < b;
+    case TK_V_LE: return a <= b;
+    case TK_V_GT: return a > b;
+    case TK_V_GE: return a >= b;
+    case TK_V_EQ: return a == b;
+    case TK_V_NE: return a != b;
+    case TK_V_FMA: return a * b + c;
+    default: return NAN;
+  }
+}
+
+static bool holds(int64_t a, tk_ir_cmp cmp, int64_t b) {
+  switch (cmp) {
+    case TK_CMP_LT: return a < b;
+    case TK_CMP_LE: return a <= b;
+    case TK_CMP_EQ: return a == b;
+    case TK_CMP_NE: return a != b;
+    case TK_CMP_GE: return a >= b;
+    case TK_CMP_GT: return a > b;
+  }
+  return false;
+}
+
+static void exec(run *r, const tk_ir_stmt *s) {
+  if (r->err) return;
+  switch (s->kind) {
+    case TK_S_BLOCK:
+      for (int i = 0; i < s->n && !r->err; i++) exec(r, s->stmts[i]);
+      return;
+    case TK_S_FOR: {
+      int64_t n = ix(r, s->extent);
+      bool point = s->binding == TK_BIND_THREAD_X || s->binding == TK_BIND_CPU_BLOCK;
+      for (int64_t i = 0; i < n && !r->err; i++) {
+        r->vals[s->var->id] = i;
+        if (point) reset_locals(r);
+        exec(r, s->body);
+      }
+      return;
+    }
+    case TK_S_IF:
+      if (holds(ix(r, s->lhs), s->cmp, ix(r, s->rhs))) exec(r, s->body);
+      return;
+    case TK_S_STORE: {
+      double v = eval(r, s->value, s);
+      int64_t i = ix(r, s->ix);
+      if (r->hooks && r->hooks->on_store) r->hooks->on_store(r->hooks->user, r->k, s, i, r->vals);
+      double *p = buffer_at(r, s->arg, i);
+      if (p) *p = r->k->args[s->arg].type == TK_T_F32 ? (double)(float)v : v;
+      return;
+    }
+    case TK_S_LOCAL_STORE: {
+      double v = eval(r, s->value, s);
+      double *p = local_at(r, s->local, ix(r, s->ix));
+      if (p) *p = v;
+      return;
+    }
+  }
+}
+
+/* Every point of a fused phase: r (and j) over the space, locals fresh per point. */
+static void exec_phase(run *r, const tk_ir_phase *ph) {
+  int64_t nr = ix(r, ph->extents[0]), nj = ph->ndims == 2 ? ix(r, ph->extents[1]) : 1;
+  for (int64_t i = 0; i < nr && !r->err; i++)
+    for (int64_t j = 0; j < nj && !r->err; j++) {
+      r->vals[ph->vars[0]->id] = i;
+      if (ph->ndims == 2) r->vals[ph->vars[1]->id] = j;
+      reset_locals(r);
+      exec(r, ph->body);
+    }
+}
+
+static tk_status run_kernel(run *r, const tk_ir_kernel *k) {
+  r->k = k;
+  r->locals = calloc((size_t)k->nlocals + 1, sizeof *r->locals);
+  bool ok = r->locals != NULL;
+  for (int l = 0; ok && l < k->nlocals; l++) ok = (r->locals[l] = malloc(sizeof(double) * (size_t)k->locals[l].count)) != NULL;
+  if (!ok) r->err = tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
+  for (int a = 0; !r->err && a < k->nargs; a++)
+    if (k->args[a].buffer < 0) r->err = tk_status_make(TK_INTERNAL, "kernel %s: argument %s has no buffer", k->name, k->args[a].name);
+  if (!r->err && k->target == TK_TARGET_NONE)
+    for (int p = 0; p < k->nphases && !r->err; p++) exec_phase(r, &k->phases[p]);
+  else if (!r->err) {
+    reset_locals(r);
+    exec(r, k->body);
+  }
+  for (int l = 0; r->locals && l < k->nlocals; l++) free(r->locals[l]);
+  free(r->locals);
+  r->locals = NULL;
+  tk_status s = r->err;
+  r->err = NULL;
+  return s;
+}
+
+tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B, double *const *buffers,
+                        const tk_interp_hooks *hooks) {
+  if (B < 1 || B > m->opts.bmax) return tk_status_make(TK_OUT_OF_RANGE, "B=%lld outside 1..%lld", (long long)B, (long long)m->opts.bmax);
+  run r = {.m = m, .bufs = buffers, .hooks = hooks};
+  r.vals = calloc((size_t)m->nvars + 1, sizeof *r.vals);
+  if (!r.vals) return tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
+  r.env = (tk_ix_env){B, tk_ix_bp_of(B), r.vals};
+  const tk_ir_kernel_list *l = tk_ir_module_kernels(m, t);
+  tk_status s = NULL;
+  for (int i = 0; i < l->n && !s; i++) s = run_kernel(&r, l->items[i]);
+  free(r.vals);
+  return s;
+}

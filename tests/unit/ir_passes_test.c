@@ -1,0 +1,313 @@
+/* tests/unit/ir_passes_test.c — every model of models/ through every pass with tk_ir_verify
+ * after each; hand-broken IR rejected; and one hand-written check per pass:
+ *   pad       no live pad/slice op; every read of the caller's input is clamped: evaluated at
+ *             every row r < Bp for B = 17 it reads row min(r, 16); every caller's output store
+ *             sits under `if r < B`;
+ *   fuse      the kernel count and what each kernel contains;
+ *   buffers   tensors sharing a buffer have disjoint live ranges (recomputed here);
+ *   schedule  at every executed load and store of every gpu and cpu kernel (nano,
+ *             custom-small, B = 1 and 17) the scheduled index equals the fused index map
+ *             composed with the recorded forward map, and the multiset of (fused store,
+ *             element) executions equals the fused kernels' own.
+ */
+#include <stdlib.h>
+
+#include "compiler/arch.h"
+#include "compiler/pipeline.h"
+#include "tests/interp/interp.h"
+#include "tests/unit/test.h"
+
+static const char *const MODELS[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
+
+static tk_ir_module *compile(const char *model, tk_ir_stage stop) {
+  char path[256];
+  snprintf(path, sizeof path, "models/%s.arch.json", model);
+  tk_arch arch;
+  tk_status s = tk_arch_load(path, &arch);
+  CHECK_MSG(s == NULL, "%s: %s", path, tk_status_message(s));
+  if (s) {
+    tk_status_free(s);
+    return NULL;
+  }
+  tkc_pipeline_options o;
+  tkc_pipeline_options_default(&o);
+  o.verify_each = true;
+  o.stop_after = stop;
+  tk_ir_module *m = NULL;
+  s = tkc_pipeline_run(&arch, &o, &m);
+  CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
+  tk_status_free(s);
+  return m;
+}
+
+/* ---- pad ---- */
+
+typedef struct clamp_ctx {
+  const tk_ir_module *m;
+  const tk_ir_kernel *k;
+  const tk_ir_phase *ph;
+  int loads, bad;
+} clamp_ctx;
+
+static void check_input_load(const tk_ir_val *v, const tk_ir_stmt *owner, void *user) {
+  clamp_ctx *c = user;
+  (void)owner;
+  if (v->op != TK_V_LOAD || c->k->args[v->arg].role != TK_ROLE_IN) return;
+  int64_t *vals = calloc((size_t)c->m->nvars, sizeof *vals); /* other variables (k) at 0 */
+  tk_ix_env env = {17, 32, vals};
+  for (int64_t r = 0; vals && r < 32; r++) {
+    vals[c->ph->vars[0]->id] = r;
+    int64_t row = tk_ix_eval(v->ix, &env) / c->k->args[v->arg].cols;
+    if (row != (r < 16 ? r : 16)) c->bad++;
+  }
+  free(vals);
+  c->loads++;
+}
+
+static int guarded_output_stores(const tk_ir_kernel *k, const tk_ir_stmt *s, bool guarded, const tk_ir_var *r) {
+  switch (s->kind) {
+    case TK_S_BLOCK: {
+      int bad = 0;
+      for (int i = 0; i < s->n; i++) bad += guarded_output_stores(k, s->stmts[i], guarded, r);
+      return bad;
+    }
+    case TK_S_FOR: return guarded_output_stores(k, s->body, guarded, r);
+    case TK_S_IF:
+      return guarded_output_stores(k, s->body, guarded || (s->lhs->kind == TK_IX_VAR && s->lhs->var == r &&
+                                                           s->rhs->kind == TK_IX_SYM && s->rhs->sym == TK_SYM_B &&
+                                                           s->cmp == TK_CMP_LT), r);
+    case TK_S_STORE: return k->args[s->arg].role == TK_ROLE_OUT && !guarded;
+    default: return 0;
+  }
+}
+
+static void check_padding(const tk_ir_module *m) {
+  for (int i = 0; i < m->nops; i++)
+    CHECK(m->ops[i].dead || (m->ops[i].kind != TK_OP_PAD_ROWS && m->ops[i].kind != TK_OP_SLICE_ROWS));
+  clamp_ctx c = {.m = m};
+  for (int i = 0; i < m->kernels.n; i++) {
+    c.k = m->kernels.items[i];
+    for (int p = 0; p < c.k->nphases; p++) {
+      c.ph = &c.k->phases[p];
+      tk_ir_walk_vals(c.ph->body, check_input_load, &c);
+      CHECK_MSG(guarded_output_stores(c.k, c.ph->body, false, c.ph->vars[0]) == 0, "kernel %s writes an output row >= B",
+                c.k->name);
+    }
+  }
+  CHECK(c.loads > 0);
+  CHECK_MSG(c.bad == 0, "%d unclamped input rows", c.bad);
+}
+
+/* ---- fuse ---- */
+
+static int count_top_reductions(const tk_ir_stmt *s) {
+  int n = 0;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
+    n += s->stmts[i]->kind == TK_S_FOR && s->stmts[i]->loop == TK_LOOP_REDUCTION;
+  return n;
+}
+
+static void phases_are(const tk_ir_kernel *k, const char *a, const char *b, const char *c) {
+  const char *want[3] = {a, b, c};
+  int n = c ? 3 : b ? 2 : 1;
+  CHECK_MSG(k->nphases == n, "kernel %s has %d phases, want %d", k->name, k->nphases, n);
+  for (int i = 0; i < n && i < k->nphases; i++)
+    CHECK_MSG(!strcmp(k->phases[i].name, want[i]), "kernel %s phase %d is %s, want %s", k->name, i, k->phases[i].name, want[i]);
+}
+
+static void check_fusion(const tk_ir_module *m) {
+  const tk_arch *a = &m->arch;
+  char name[64];
+  if (a->model_kind == TK_MODEL_DENSE) {
+    CHECK(m->kernels.n == a->expert_depth + 2);
+    phases_are(tk_ir_kernel_find(m, TK_TARGET_NONE, "dense_in"), "gemm", "norm", NULL);
+    for (int l = 1; l <= a->expert_depth; l++) {
+      snprintf(name, sizeof name, "dense_block_%d", l);
+      const tk_ir_kernel *k = tk_ir_kernel_find(m, TK_TARGET_NONE, name);
+      CHECK_MSG(k != NULL, "no kernel %s", name);
+      if (k) phases_are(k, "norm", "gemm", "gemm_2");
+    }
+    phases_are(tk_ir_kernel_find(m, TK_TARGET_NONE, "dense_out"), "gemm", NULL, NULL);
+    return;
+  }
+  CHECK(m->kernels.n == 2 + a->n_experts * (a->expert_depth + 1));
+  const tk_ir_kernel *router = m->kernels.items[0], *comb = m->kernels.items[m->kernels.n - 1];
+  CHECK(!strcmp(router->name, "router") && !strcmp(comb->name, "combine"));
+  phases_are(router, "route", NULL, NULL);
+  phases_are(comb, "combine", NULL, NULL);
+  CHECK(count_top_reductions(comb->phases[0].body) == a->n_experts); /* one head per expert */
+  for (int e = 0; e < a->n_experts; e++)
+    for (int l = 0; l <= a->expert_depth; l++) {
+      if (l == 0) snprintf(name, sizeof name, "expert_%d_in", e);
+      else snprintf(name, sizeof name, "expert_%d_hidden_%d", e, l);
+      const tk_ir_kernel *k = tk_ir_kernel_find(m, TK_TARGET_NONE, name);
+      CHECK_MSG(k != NULL, "no kernel %s", name);
+      if (k) phases_are(k, "gemm", "norm", NULL);
+    }
+}
+
+/* ---- buffers ---- */
+
+static void check_buffers(const tk_ir_module *m) {
+  int *first = malloc(sizeof(int) * (size_t)m->ntensors), *last = malloc(sizeof(int) * (size_t)m->ntensors);
+  if (!first || !last) {
+    free(first);
+    free(last);
+    CHECK(!"out of memory");
+    return;
+  }
+  for (int t = 0; t < m->ntensors; t++) first[t] = last[t] = -1;
+  for (int i = 0; i < m->kernels.n; i++) {
+    const tk_ir_kernel *k = m->kernels.items[i];
+    for (int a = 0; a < k->nargs; a++) {
+      int t = k->args[a].tensor;
+      if (first[t] < 0) first[t] = i;
+      last[t] = i;
+      const tk_ir_buffer *b = &m->buffers[k->args[a].buffer];
+      bool holds = false;
+      for (int j = 0; j < b->ntensors; j++) holds |= b->tensors[j] == t;
+      CHECK_MSG(holds, "buffer @%s does not list %s", b->name, k->args[a].name);
+    }
+  }
+  for (int i = 0; i < m->nbuffers; i++) {
+    const tk_ir_buffer *b = &m->buffers[i];
+    for (int x = 0; x < b->ntensors; x++)
+      for (int y = x + 1; y < b->ntensors; y++) {
+        int p = b->tensors[x], q = b->tensors[y];
+        CHECK_MSG(last[p] < first[q] || last[q] < first[p], "@%s: %s [%d, %d] and %s [%d, %d] are live together",
+                  b->name, m->tensors[p].name, first[p], last[p], m->tensors[q].name, first[q], last[q]);
+      }
+  }
+  free(first);
+  free(last);
+}
+
+/* ---- schedules: composition and coverage through the interpreter ---- */
+
+typedef struct event {
+  const void *stmt;
+  int64_t index;
+} event;
+
+typedef struct trace {
+  const tk_ir_module *m;
+  event *ev;
+  size_t n, cap;
+  int64_t *scratch;
+  tk_ix_env env;
+  long checked, wrong;
+} trace;
+
+static void record(trace *t, const void *stmt, int64_t index) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 4096;
+    event *ev = realloc(t->ev, cap * sizeof *ev);
+    if (!ev) return;
+    t->ev = ev;
+    t->cap = cap;
+  }
+  t->ev[t->n++] = (event){stmt, index};
+}
+
+/* The fused index of `origin_ix` at this scheduled point: phase variables from the subst. */
+static int64_t composed(trace *t, const tk_ix *origin_ix, const tk_ir_subst *s, const int64_t *vals) {
+  memcpy(t->scratch, vals, sizeof *vals * (size_t)t->m->nvars);
+  tk_ix_env cur = {t->env.B, t->env.Bp, vals};
+  for (int i = 0; s && i < s->n; i++) t->scratch[s->from[i]->id] = tk_ix_eval(s->to[i], &cur);
+  return tk_ix_eval(origin_ix, &t->env);
+}
+
+static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index, const int64_t *vals) {
+  trace *t = user;
+  if (k->target == TK_TARGET_NONE) {
+    record(t, s, index);
+    return;
+  }
+  t->checked++;
+  if (!s->origin || composed(t, s->origin->ix, s->subst, vals) != index) t->wrong++;
+  record(t, s->origin, index);
+}
+
+static void on_load(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v, int64_t index,
+                    const int64_t *vals) {
+  trace *t = user;
+  if (k->target == TK_TARGET_NONE) return;
+  t->checked++;
+  if (!v->origin || composed(t, v->origin->ix, owner->subst, vals) != index) t->wrong++;
+}
+
+static int cmp_event(const void *a, const void *b) {
+  const event *x = a, *y = b;
+  if (x->stmt != y->stmt) return (uintptr_t)x->stmt < (uintptr_t)y->stmt ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static bool run_traced(const tk_ir_module *m, tk_ir_target target, int64_t B, trace *t) {
+  double **bufs = calloc((size_t)m->nbuffers, sizeof *bufs);
+  bool ok = bufs != NULL;
+  for (int i = 0; ok && i < m->nbuffers; i++)
+    ok = (bufs[i] = calloc((size_t)tk_interp_buffer_count(m, i, B) + 1, sizeof(double))) != NULL;
+  tk_interp_hooks hooks = {on_store, on_load, t};
+  if (ok) CHECK_OK(tk_interp_run(m, target, B, bufs, &hooks));
+  for (int i = 0; bufs && i < m->nbuffers; i++) free(bufs[i]);
+  free(bufs);
+  qsort(t->ev, t->n, sizeof *t->ev, cmp_event);
+  return ok;
+}
+
+static void check_schedules(const tk_ir_module *m, const char *model, int64_t B) {
+  trace fused = {.m = m}, sched[TK_IR_NTARGETS] = {{.m = m}, {.m = m}};
+  int64_t *scratch = calloc((size_t)m->nvars, sizeof *scratch);
+  run_traced(m, TK_TARGET_NONE, B, &fused);
+  for (int t = 0; scratch && t < TK_IR_NTARGETS; t++) {
+    sched[t].scratch = scratch;
+    sched[t].env = (tk_ix_env){B, tk_ix_bp_of(B), scratch};
+    run_traced(m, (tk_ir_target)t, B, &sched[t]);
+    CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0, "%s %s B=%lld: %ld of %ld accesses break the composition",
+              model, tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].wrong, sched[t].checked);
+    bool same = sched[t].n == fused.n && (fused.n == 0 || !memcmp(sched[t].ev, fused.ev, fused.n * sizeof *fused.ev));
+    CHECK_MSG(same, "%s %s B=%lld: %zu store executions, the fused kernels do %zu (or different elements)", model,
+              tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].n, fused.n);
+    free(sched[t].ev);
+  }
+  free(fused.ev);
+  free(scratch);
+}
+
+/* ---- the checker rejects broken IR ---- */
+
+static void check_rejects(void) {
+  tk_ir_module *m = compile("nano", TK_STAGE_FUSED);
+  if (!m) return;
+  tk_ir_kernel *k = m->kernels.items[1];
+  tk_ir_phase *ph = &k->phases[0];
+  const tk_ir_stmt *good = ph->body;
+  const tk_ir_var *stray = tk_ir_var_new(m, "stray", NULL);
+  ph->body = tk_stmt_store(m, 0, tk_ix_var(m, stray), tk_val_f32(m, 1));
+  CHECK_ERR(tk_ir_verify(m), "not bound");
+  ph->body = tk_stmt_store(m, 0, tk_ix_var(m, ph->vars[0]), tk_val_i32(m, 1));
+  CHECK_ERR(tk_ir_verify(m), "value is i32, buffer is f32");
+  ph->body = tk_stmt_store(m, k->nargs - 1, tk_ix_var(m, ph->vars[0]), tk_val_f32(m, 1));
+  CHECK_ERR(tk_ir_verify(m), "store to");
+  ph->body = good;
+  CHECK_OK(tk_ir_verify(m));
+  tk_ir_module_free(m);
+}
+
+int main(void) {
+  for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
+    tk_ir_module *m = compile(MODELS[i], TK_STAGE_CPU);
+    if (!m) continue;
+    check_padding(m);
+    check_fusion(m);
+    check_buffers(m);
+    CHECK(m->targets[TK_TARGET_CPU].n == m->kernels.n);
+    if (!strcmp(MODELS[i], "nano") || !strcmp(MODELS[i], "custom-small")) {
+      check_schedules(m, MODELS[i], 1);
+      check_schedules(m, MODELS[i], 17);
+    }
+    tk_ir_module_free(m);
+  }
+  check_rejects();
+  TEST_MAIN_END();
+}
