@@ -1,66 +1,61 @@
-/* compiler/cmd_compile.c — `tkc compile ARCH.json [--emit=STAGE] [--max-batch N]`.
- *
- * For now it runs the front end and the IR pipeline and prints one stage on stdout:
+/* compiler/cmd_compile.c — `tkc compile ARCH.json -o DIR [options]` builds a bundle through
+ * libtkc (tk_compile); `--emit=STAGE` prints one intermediate stage on stdout instead:
  * arch (canonical arch.json), ir (graph), ir-fused (fused kernels + buffer plan), ir-gpu,
- * ir-cpu (scheduled kernels). Without --emit it says that code generation is not implemented
- * yet and exits 4 (a later issue adds it). Exit codes: FORMATS §4.
+ * ir-cpu (scheduled kernels). Flags are parsed by libtkc's tkc_options_parse_flag, so the
+ * command line and the library agree. Exit codes: FORMATS §4.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/arch.h"
 #include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
 
 static const char *const CMD = "compile";
 
 static void print_help(void) {
-  printf("usage: tkc compile ARCH.json [--emit=STAGE] [--max-batch N]\n"
+  printf("usage: tkc compile ARCH.json -o DIR [options]\n"
+         "       tkc compile ARCH.json --emit=STAGE [--max-batch N]\n"
          "\n"
-         "Compiles an architecture. STAGE prints one stage on stdout instead:\n"
-         "  arch       the canonical arch.json\n"
-         "  ir         the graph: tensors and ops with their contracts\n"
-         "  ir-fused   fused kernels (phases, index maps) and the buffer plan\n"
-         "  ir-gpu     kernels scheduled for GPUs (workgroups, threads, grids)\n"
-         "  ir-cpu     kernels scheduled for the CPU (row blocks, register tiles)\n"
-         "--max-batch N   largest batch one launch handles, 1..2^30 (default 65536)\n"
+         "Compiles an architecture into a bundle directory: the IR passes, the verifier, code\n"
+         "for every target, the host stub and manifest.json, written atomically.\n"
          "\n"
-         "Code generation is not implemented yet: without --emit, compile exits 4.\n");
+         "%s"
+         "  --emit=STAGE      print one stage on stdout instead of writing a bundle:\n"
+         "                    arch      the canonical arch.json\n"
+         "                    ir        the graph: tensors and ops with their contracts\n"
+         "                    ir-fused  fused kernels (phases, index maps) and the buffer plan\n"
+         "                    ir-gpu    kernels scheduled for GPUs (workgroups, threads, grids)\n"
+         "                    ir-cpu    kernels scheduled for the CPU (row blocks, register tiles)\n"
+         "\n"
+         "Exit codes: 0 ok, 1 invalid arch, 2 usage, 3 an obligation failed, 4 toolchain error.\n",
+         tkc_compile_flags_help);
 }
 
 typedef struct compile_args {
-  const char *arch_path;
+  tkc_options o;
   const char *emit;
-  int64_t max_batch;
 } compile_args;
-
-static int parse_i64(const char *text, int64_t *out) {
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(text, &end, 10);
-  if (errno || !*text || *end) return 0;
-  *out = v;
-  return 1;
-}
 
 /* Returns -1 when parsed, else the exit code of a usage error. */
 static int parse_args(int argc, char **argv, compile_args *a) {
-  a->max_batch = 65536;
+  tkc_options_default(&a->o);
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
+    char err[256];
+    tkc_flag_result r = tkc_options_parse_flag(&a->o, argc, argv, &i, err, sizeof err);
+    if (r == TKC_FLAG_TAKEN) continue;
+    if (r == TKC_FLAG_BAD) return tkc_usage_error(CMD, "%s", err);
     if (!strncmp(s, "--emit=", 7)) a->emit = s + 7;
     else if (!strcmp(s, "--emit") && i + 1 < argc) a->emit = argv[++i];
-    else if (!strncmp(s, "--max-batch=", 12) || (!strcmp(s, "--max-batch") && i + 1 < argc)) {
-      const char *v = s[11] == '=' ? s + 12 : argv[++i];
-      if (!parse_i64(v, &a->max_batch) || a->max_batch < 1 || a->max_batch > ((int64_t)1 << 30))
-        return tkc_usage_error(CMD, "--max-batch '%s': expected an integer in 1..1073741824", v);
-    } else if (s[0] == '-' && s[1]) return tkc_usage_error(CMD, "unknown option '%s'", s);
-    else if (a->arch_path) return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", a->arch_path, s);
-    else a->arch_path = s;
+    else if (s[0] == '-' && s[1]) return tkc_usage_error(CMD, "unknown option '%s'", s);
+    else if (a->o.arch_path) return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", a->o.arch_path, s);
+    else a->o.arch_path = s;
   }
-  if (!a->arch_path) return tkc_usage_error(CMD, "missing ARCH.json");
+  if (!a->o.arch_path) return tkc_usage_error(CMD, "missing ARCH.json");
+  if (!a->emit && !a->o.out_dir) return tkc_usage_error(CMD, "missing -o DIR (where to write the bundle) or --emit=STAGE");
   return -1;
 }
 
@@ -87,7 +82,7 @@ static int emit_arch(const tk_arch *arch) {
 static int emit_ir(const tk_arch *arch, const compile_args *a, size_t which) {
   tkc_pipeline_options o;
   tkc_pipeline_options_default(&o);
-  o.ir.bmax = a->max_batch;
+  o.ir.bmax = a->o.max_batch;
   o.stop_after = STAGES[which].stage;
   tk_ir_module *m = NULL;
   tk_status s = tkc_pipeline_run(arch, &o, &m);
@@ -112,12 +107,13 @@ int tkc_cmd_compile(int argc, char **argv) {
     if (which == sizeof STAGES / sizeof STAGES[0])
       return tkc_usage_error(CMD, "--emit=%s: expected arch, ir, ir-fused, ir-gpu or ir-cpu", a.emit);
   }
+  if (!a.emit) {
+    tk_status s = tk_compile(&a.o);
+    return s ? tkc_fail(CMD, s) : TKC_EXIT_OK;
+  }
   tk_arch arch;
-  tk_status s = tk_arch_load(a.arch_path, &arch);
+  tk_status s = tk_arch_load(a.o.arch_path, &arch);
   if (s) return tkc_fail(CMD, s);
-  if (a.emit && !strcmp(a.emit, "arch")) return emit_arch(&arch);
-  if (a.emit) return emit_ir(&arch, &a, which);
-  fprintf(stderr, "tkc compile: code generation is not implemented yet; use --emit=STAGE to print "
-                  "an intermediate stage (see 'tkc compile --help')\n");
-  return TKC_EXIT_INTERNAL;
+  if (!strcmp(a.emit, "arch")) return emit_arch(&arch);
+  return emit_ir(&arch, &a, which);
 }

@@ -15,7 +15,7 @@ static const tkc_command commands[] = {
     {"check", tkc_cmd_check, "validate an arch.json; print canonical form, fingerprint, parameters"},
     {"init-checkpoint", tkc_cmd_init_checkpoint, "write a checkpoint with deterministic random weights"},
     {"inspect-checkpoint", tkc_cmd_inspect_checkpoint, "list a checkpoint's records and validate them"},
-    {"compile", tkc_cmd_compile, "compile an arch.json (for now: --emit=arch|ir|ir-fused|ir-gpu|ir-cpu)"},
+    {"compile", tkc_cmd_compile, "compile an arch.json into a bundle (or print a stage with --emit)"},
 };
 
 static void print_help(FILE *out) {

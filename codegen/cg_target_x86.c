@@ -1,0 +1,149 @@
+/* codegen/cg_target_x86.c — the `x86_64` target's hooks, and the CPU kernel ABI shared with
+ * `x86_64-simt` (notes/abi.md "CPU targets").
+ *
+ * Each scheduled kernel K becomes two functions:
+ *   internal noinline void K.body(ptr noalias? nonnull nocapture align 64 [readonly] arg_0, ...,
+ *                                 i32 B, i32 Bp, i64 begin, i64 end)   — the lowered body;
+ *   void K(ptr args, i32 B, i32 Bp, i64 begin, i64 end)                — the exported entry,
+ *        loading args[i] and calling K.body.
+ * Keeping K.body a real call (one per launch range) keeps the parameter attributes exact:
+ * noalias only where no other argument of K is bound to the same buffer (buffer planning may
+ * alias), align 64 because the launcher allocates every buffer 64-byte aligned (ABI).
+ * The module also exports `const char tk_bundle_target[]` = the target's name.
+ * The cpu_block loop runs [begin, end); other bindings are an error on this target.
+ */
+#include <string.h>
+
+#include <llvm-c/Target.h>
+
+#include "codegen/cg_internal.h"
+
+void tk_cg_x86_init_llvm(void) {
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86Target();
+  LLVMInitializeX86TargetMC();
+  LLVMInitializeX86AsmPrinter();
+}
+
+tk_status tk_cg_x86_check_cpu(const char *cpu) {
+  static const char *const known[] = {
+      "x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "haswell", "broadwell", "skylake",
+      "skylake-avx512", "cascadelake", "cooperlake", "icelake-client", "icelake-server",
+      "tigerlake", "sapphirerapids", "alderlake", "znver1", "znver2", "znver3", "znver4", NULL};
+  for (int i = 0; known[i]; i++)
+    if (strcmp(cpu, known[i]) == 0) return TK_STATUS_OK;
+  return tk_status_make(TK_INVALID_ARGUMENT,
+                        "--cpu: \"%s\" is not a known x86-64 CPU; expected native, x86-64, "
+                        "x86-64-v2, x86-64-v3, x86-64-v4 or an Intel/AMD core name such as "
+                        "skylake-avx512 or znver4", cpu);
+}
+
+static void add_attr(tk_cg_module *cm, LLVMValueRef fn, LLVMAttributeIndex at, const char *name,
+                     uint64_t value) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  LLVMAddAttributeAtIndex(fn, at, LLVMCreateEnumAttribute(cm->c->ctx, kind, value));
+}
+
+static LLVMValueRef declare_body(tk_cg_fn *fn, const bool *noalias) {
+  tk_cg_module *cm = fn->cm;
+  const tk_ir_kernel *k = fn->k;
+  unsigned n = (unsigned)k->nargs;
+  LLVMTypeRef params[n + 4];
+  for (unsigned i = 0; i < n; i++) params[i] = cm->ptr;
+  params[n] = params[n + 1] = cm->i32;
+  params[n + 2] = params[n + 3] = cm->i64;
+  char name[256];
+  snprintf(name, sizeof name, "%s.body", k->name);
+  LLVMValueRef f = LLVMAddFunction(cm->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx),
+                                                                   params, n + 4, 0));
+  LLVMSetLinkage(f, LLVMInternalLinkage);
+  add_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind", 0);
+  add_attr(cm, f, LLVMAttributeFunctionIndex, "noinline", 0);
+  for (unsigned i = 0; i < n; i++) {
+    LLVMValueRef p = LLVMGetParam(f, i);
+    LLVMSetValueName2(p, k->args[i].name, strlen(k->args[i].name));
+    if (noalias[i]) add_attr(cm, f, i + 1, "noalias", 0);
+    add_attr(cm, f, i + 1, "nonnull", 0);
+    add_attr(cm, f, i + 1, "nocapture", 0);
+    add_attr(cm, f, i + 1, "align", 64);
+    if (k->args[i].access == TK_ACC_READ) add_attr(cm, f, i + 1, "readonly", 0);
+  }
+  static const char *const tail[4] = {"B", "Bp", "begin", "end"};
+  for (unsigned i = 0; i < 4; i++) LLVMSetValueName2(LLVMGetParam(f, n + i), tail[i], strlen(tail[i]));
+  return f;
+}
+
+/* void K(ptr args, i32 B, i32 Bp, i64 begin, i64 end) { K.body(args[0], ..., B, Bp, begin, end); } */
+static void define_entry(tk_cg_fn *fn, LLVMValueRef body) {
+  tk_cg_module *cm = fn->cm;
+  const tk_ir_kernel *k = fn->k;
+  unsigned n = (unsigned)k->nargs;
+  LLVMTypeRef params[5] = {cm->ptr, cm->i32, cm->i32, cm->i64, cm->i64};
+  LLVMValueRef f = LLVMAddFunction(cm->mod, k->name,
+                                   LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, 5, 0));
+  add_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind", 0);
+  static const char *const names[5] = {"args", "B", "Bp", "begin", "end"};
+  for (unsigned i = 0; i < 5; i++) LLVMSetValueName2(LLVMGetParam(f, i), names[i], strlen(names[i]));
+  LLVMPositionBuilderAtEnd(cm->b, LLVMAppendBasicBlockInContext(cm->c->ctx, f, "entry"));
+  LLVMValueRef call_args[n + 4];
+  for (unsigned i = 0; i < n; i++) {
+    LLVMValueRef idx = LLVMConstInt(cm->i64, i, 0);
+    LLVMValueRef slot = LLVMBuildInBoundsGEP2(cm->b, cm->ptr, LLVMGetParam(f, 0), &idx, 1, "");
+    call_args[i] = LLVMBuildLoad2(cm->b, cm->ptr, slot, k->args[i].name);
+    LLVMSetAlignment(call_args[i], 8);
+  }
+  for (unsigned i = 0; i < 4; i++) call_args[n + i] = LLVMGetParam(f, i + 1);
+  LLVMBuildCall2(cm->b, LLVMGlobalGetValueType(body), body, call_args, n + 4, "");
+  LLVMBuildRetVoid(cm->b);
+}
+
+tk_status tk_cg_cpu_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
+  tk_cg_module *cm = fn->cm;
+  if (LLVMGetNamedFunction(cm->mod, fn->k->name))
+    return tk_status_make(TK_INTERNAL, "codegen: two kernels named %s", fn->k->name);
+  LLVMValueRef body = declare_body(fn, noalias);
+  define_entry(fn, body);
+  unsigned n = (unsigned)fn->k->nargs;
+  fn->fn = body;
+  for (unsigned i = 0; i < n; i++) fn->bufs[i] = LLVMGetParam(body, i);
+  fn->B = LLVMGetParam(body, n);
+  fn->Bp = LLVMGetParam(body, n + 1);
+  fn->begin = LLVMGetParam(body, n + 2);
+  fn->end = LLVMGetParam(body, n + 3);
+  LLVMPositionBuilderAtEnd(cm->b, LLVMAppendBasicBlockInContext(cm->c->ctx, body, "entry"));
+  return TK_STATUS_OK;
+}
+
+void tk_cg_cpu_finish_module(tk_cg_module *cm) {
+  const char *name = cm->target->name;
+  LLVMValueRef init = LLVMConstStringInContext(cm->c->ctx, name, (unsigned)strlen(name), 0);
+  LLVMValueRef g = LLVMAddGlobal(cm->mod, LLVMTypeOf(init), "tk_bundle_target");
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetAlignment(g, 1);
+}
+
+static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef extent,
+                          tk_cg_bound *out) {
+  (void)extent;
+  if (binding != TK_BIND_CPU_BLOCK)
+    return tk_status_make(TK_INTERNAL, "codegen: x86_64 lowers the cpu schedule; kernel %s has "
+                          "a %s loop", fn->k->name, tk_ir_binding_name(binding));
+  out->lo = fn->begin;
+  out->hi = fn->end;
+  return TK_STATUS_OK;
+}
+
+const tk_cg_target tk_cg_target_x86_64 = {
+    .name = "x86_64",
+    .triple = "x86_64-unknown-linux-gnu",
+    .default_cpu = "x86-64-v3",
+    .schedule = TK_TARGET_CPU,
+    .global_as = 0,
+    .init_llvm = tk_cg_x86_init_llvm,
+    .check_cpu = tk_cg_x86_check_cpu,
+    .begin_kernel = tk_cg_cpu_begin_kernel,
+    .bind = x86_bind,
+    .exp2 = tk_cg_math_exp2,
+    .finish_module = tk_cg_cpu_finish_module,
+};

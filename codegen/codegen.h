@@ -1,0 +1,79 @@
+/* codegen/codegen.h — code generation through LLVM (DESIGN.md "Code generation").
+ *
+ * Lowers the scheduled kernels of one target of a module (m->targets[...], stage CPU) into
+ * one LLVM module, optimises it with `default<O3>` under the target machine, and emits an
+ * object file, assembly or LLVM IR text; tk_cg_link_shared links an object into the shared
+ * object the runtime loads. Everything is in memory (tk_cg_blob); nothing is written to disk
+ * except by tk_cg_blob_write and the linker's private temp directory.
+ *
+ * Targets of this issue (ABI: notes/abi.md):
+ *   "x86_64"       the `cpu` schedule; one exported function per scheduled kernel,
+ *                  void NAME(void *const *args, int32_t B, int32_t Bp, int64_t begin, int64_t end)
+ *                  running cpu_block iterations [begin, end);
+ *   "x86_64-simt"  the `gpu` schedule's bodies, workgroup_x over [begin, end) and thread_x
+ *                  over [0, workgroup_size) as plain loops; same prototype (test-only).
+ * Both export `const char tk_bundle_target[]` ("x86_64" / "x86_64-simt") and nothing else;
+ * exp, tanh and erf are inline code (no libm), so the objects link with --no-undefined.
+ *
+ * Guarantees: deterministic output (the same module and options give the same bytes, whatever
+ * the output path); an LLVM error becomes a TK_INTERNAL tk_status (the process never exits);
+ * no global mutable state (each call owns its LLVM context, so calls may run in parallel).
+ */
+#ifndef TK_CODEGEN_CODEGEN_H
+#define TK_CODEGEN_CODEGEN_H
+
+#include <stddef.h>
+
+#include "ir/ir.h"
+#include "tk/status.h"
+
+typedef enum tk_cg_emit {
+  TK_CG_EMIT_OBJECT, /* ELF relocatable object (ET_REL) */
+  TK_CG_EMIT_ASM,    /* target assembly text (--emit=asm) */
+  TK_CG_EMIT_LLVM,   /* LLVM IR text after optimisation (--emit=llvm) */
+} tk_cg_emit;
+
+typedef struct tk_cg_options {
+  const char *target; /* "x86_64" or "x86_64-simt" (tk_cg_target_names) */
+  const char *cpu;    /* NULL = the target's default ("x86-64-v3"); "native" = the host's
+                         CPU name and features; otherwise a CPU name the target accepts */
+  int opt_level;      /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
+} tk_cg_options;
+
+void tk_cg_options_default(tk_cg_options *o);
+
+/* Bytes owned by the caller (tk_cg_blob_free; NULL-safe, idempotent). Text outputs are
+ * NUL-terminated (the NUL is not counted in size). */
+typedef struct tk_cg_blob {
+  unsigned char *data;
+  size_t size;
+} tk_cg_blob;
+void tk_cg_blob_free(tk_cg_blob *b);
+
+/* The targets codegen knows, NULL-terminated ("x86_64", "x86_64-simt"). */
+const char *const *tk_cg_target_names(void);
+
+/* The CPU name and feature string a target machine is created with for `o` (what `native`
+ * resolves to on this host, or the default). TK_INVALID_ARGUMENT for an unknown target or a
+ * CPU the target does not accept. *out_cpu and *out_features are malloc'd (caller frees). */
+TK_MUST_USE tk_status tk_cg_cpu_resolve(const tk_cg_options *o, char **out_cpu,
+                                        char **out_features);
+
+/* Builds, optimises and emits the kernels of o->target from m (stage CPU or later). */
+TK_MUST_USE tk_status tk_cg_compile(const tk_ir_module *m, const tk_cg_options *o,
+                                    tk_cg_emit what, tk_cg_blob *out);
+
+/* Links an object (TK_CG_EMIT_OBJECT) into a shared object with `ld.lld-19 -shared
+ * --no-undefined --build-id=none` (found on PATH, else /usr/lib/llvm-19/bin/ld.lld), run with
+ * posix_spawn in a private temp directory that is removed afterwards. The linker's stderr is
+ * returned in the error message. Deterministic. */
+TK_MUST_USE tk_status tk_cg_link_shared(const tk_cg_blob *object, tk_cg_blob *out_so);
+
+/* tk_cg_compile(OBJECT) + tk_cg_link_shared. */
+TK_MUST_USE tk_status tk_cg_compile_shared(const tk_ir_module *m, const tk_cg_options *o,
+                                           tk_cg_blob *out_so);
+
+/* Writes the bytes to path atomically (path.tmp-PID, fsync, rename; removed on failure). */
+TK_MUST_USE tk_status tk_cg_blob_write(const tk_cg_blob *b, const char *path);
+
+#endif /* TK_CODEGEN_CODEGEN_H */

@@ -1,0 +1,47 @@
+/* codegen/hoststub.h — the generated C host stub of a bundle (model_host.c / model_host.h)
+ * and its build into model_host.so (DESIGN.md "Code generation", notes/abi.md "Host stub").
+ *
+ * The stub is a readable C17 translation of what the scheduled module says about running
+ * the model: the buffer table (names, roles, checkpoint indices, element counts as C
+ * functions of B and Bp), and for each schedule ("gpu", "cpu") the launch sequence in list
+ * order, one commented call per IR kernel with its argument buffers and its grid formula.
+ * Index expressions are translated exactly: min/max through helpers, floor div/mod by a
+ * positive constant as C's / and % where the operand is proved non-negative for all
+ * 1 <= B <= bmax (tk_ix_bounds), else through floor helpers. It checks at run time what the
+ * verifier does not prove: 1 <= B <= max batch, the target name, grids that fit a launch.
+ * It includes only <tk/launch.h> (and through it <tk/status.h>) and calls no libc function,
+ * so model_host.so has no undefined symbols of ours.
+ *
+ * Output is a pure function of the module: no times, paths or pids.
+ */
+#ifndef TK_CODEGEN_HOSTSTUB_H
+#define TK_CODEGEN_HOSTSTUB_H
+
+#include <stdbool.h>
+
+#include "ir/ir.h"
+#include "tk/status.h"
+
+#define TK_STUB_C_FILE "model_host.c"
+#define TK_STUB_H_FILE "model_host.h"
+#define TK_STUB_SO_FILE "model_host.so"
+
+/* Generates the two files' text from a module at stage TK_STAGE_CPU (both schedules and the
+ * buffer plan present). `tkc_version` goes into the header comment. Caller frees *out_c and
+ * *out_h (malloc'd, NUL-terminated). */
+TK_MUST_USE tk_status tk_stub_generate(const tk_ir_module *m, const char *tkc_version,
+                                       char **out_c, char **out_h);
+
+typedef struct tk_stub_build_options {
+  const char *cc;              /* the C compiler to run; NULL = "cc" */
+  const char *runtime_include; /* directory holding tk/launch.h and tk/status.h */
+  bool werror;                 /* add -Wall -Wextra -Werror (tests) */
+} tk_stub_build_options;
+
+/* Builds dir/model_host.so from dir/model_host.c with `cc -std=c17 -O2 -fPIC -shared`, run
+ * inside `dir` with relative file names (nothing of the path reaches the output; no -g), so
+ * two builds from identical sources are byte-identical. The compiler's output is in the
+ * error message when it fails (TK_INTERNAL). */
+TK_MUST_USE tk_status tk_stub_build(const char *dir, const tk_stub_build_options *o);
+
+#endif

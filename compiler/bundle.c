@@ -1,0 +1,263 @@
+/* compiler/bundle.c — tk_compile: the whole compiler as one visible list of stages.
+ *
+ *   arch      load + canonical form + fingerprint            (compiler/arch.h)
+ *   ir        lower, pad, fuse, plan buffers, schedule        (compiler/pipeline.h)
+ *   verify    every obligation discharged (proofs/)           (verify/verify.h — not wired yet)
+ *   codegen   one shared object per target, in memory         (codegen/codegen.h)
+ *   stub      model_host.c / .h                               (codegen/hoststub.h)
+ *   write     temp dir: code, stub, model_host.so, manifest   (compiler/bundle_fs.h)
+ *   commit    one rename into place
+ *
+ * Everything that can fail for a reason of the inputs fails before the temp dir exists;
+ * from then on every error removes the temp dir, so a failed compile leaves nothing. Each
+ * stage prints one progress line with its time on stderr unless quiet (times never go into
+ * the bundle).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codegen/codegen.h"
+#include "codegen/hoststub.h"
+#include "compiler/bundle_fs.h"
+#include "compiler/manifest.h"
+#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
+#include "tk/version.h"
+
+#ifndef TK_Z3_VERSION
+#define TK_Z3_VERSION "unknown"
+#endif
+#ifndef TK_RUNTIME_INCLUDE_DIR
+#define TK_RUNTIME_INCLUDE_DIR "runtime/include"
+#endif
+
+enum { TKC_MAX_TARGETS = 8 };
+
+typedef struct bundle_target {
+  char kind[32];
+  char file[64];
+  char *cpu, *features; /* as resolved by codegen (malloc'd) */
+  tk_cg_blob code;
+} bundle_target;
+
+typedef struct bundle_job {
+  const tkc_options *o;
+  tk_arch arch;
+  char *canonical;
+  tk_ir_module *m;
+  int ntargets;
+  bundle_target targets[TKC_MAX_TARGETS];
+  char *stub_c, *stub_h;
+  char *tmp; /* the temp dir once created */
+  struct timespec t0;
+} bundle_job;
+
+void tkc_options_default(tkc_options *o) {
+  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS, .cpu = TKC_DEFAULT_CPU,
+                     .max_batch = TKC_DEFAULT_MAX_BATCH};
+}
+
+/* ---- progress ---------------------------------------------------------------------------- */
+
+static void stage_start(bundle_job *j) { clock_gettime(CLOCK_MONOTONIC, &j->t0); }
+
+static void stage_done(bundle_job *j, const char *stage, const char *detail) {
+  if (j->o->quiet) return;
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double ms = (double)(t1.tv_sec - j->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - j->t0.tv_nsec) / 1e6;
+  fprintf(j->o->progress ? j->o->progress : stderr, "tkc compile: %-8s %9.1f ms  %s\n", stage, ms,
+          detail);
+}
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+static bool known_target(const char *name) {
+  for (const char *const *t = tk_cg_target_names(); *t; t++)
+    if (!strcmp(*t, name)) return true;
+  return false;
+}
+
+static tk_status parse_targets(bundle_job *j, const char *list) {
+  const char *p = list ? list : TKC_DEFAULT_TARGETS;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    if (n == 0 || n >= sizeof j->targets[0].kind)
+      return tk_status_make(TK_INVALID_ARGUMENT, "--targets '%s': empty or overlong target name", list);
+    if (j->ntargets == TKC_MAX_TARGETS)
+      return tk_status_make(TK_INVALID_ARGUMENT, "--targets '%s': more than %d targets", list, TKC_MAX_TARGETS);
+    bundle_target *t = &j->targets[j->ntargets];
+    memcpy(t->kind, p, n);
+    t->kind[n] = '\0';
+    if (!known_target(t->kind))
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "--targets: unknown target '%s' (this tkc builds x86_64 and the "
+                            "test-only x86_64-simt)", t->kind);
+    for (int i = 0; i < j->ntargets; i++)
+      if (!strcmp(j->targets[i].kind, t->kind))
+        return tk_status_make(TK_INVALID_ARGUMENT, "--targets: '%s' given twice", t->kind);
+    snprintf(t->file, sizeof t->file, "model.%.*s.so", (int)n, p);
+    j->ntargets++;
+    p += n;
+    if (*p == ',') p++;
+  }
+  if (!j->ntargets) return tk_status_make(TK_INVALID_ARGUMENT, "--targets: empty list");
+  return TK_STATUS_OK;
+}
+
+static tk_status check_options(bundle_job *j) {
+  const tkc_options *o = j->o;
+  if (!o->out_dir || !*o->out_dir)
+    return tk_status_make(TK_INVALID_ARGUMENT, "no output directory (-o DIR)");
+  if (o->max_batch < 1 || o->max_batch > (INT64_C(1) << 30))
+    return tk_status_make(TK_INVALID_ARGUMENT, "--max-batch %lld: expected 1 to 2^30",
+                          (long long)o->max_batch);
+  static const char *const cpus[] = {"x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "native"};
+  bool cpu_ok = false;
+  for (size_t i = 0; i < sizeof cpus / sizeof cpus[0]; i++) cpu_ok |= o->cpu && !strcmp(o->cpu, cpus[i]);
+  if (!cpu_ok)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "--cpu '%s': expected x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or native "
+                          "(the levels the runtime can check before loading)", o->cpu ? o->cpu : "");
+  if (o->mutant)
+    return tk_status_make(TK_INVALID_ARGUMENT, "--mutant: the verifier is not wired into tk_compile yet");
+  return parse_targets(j, o->targets);
+}
+
+/* ---- stages ------------------------------------------------------------------------------ */
+
+static tk_status stage_arch(bundle_job *j) {
+  stage_start(j);
+  if (j->o->arch) j->arch = *j->o->arch;
+  else if (!j->o->arch_path) return tk_status_make(TK_INVALID_ARGUMENT, "no arch.json given");
+  else TK_RETURN_IF_ERROR(tk_arch_load(j->o->arch_path, &j->arch));
+  TK_RETURN_IF_ERROR(tk_arch_canonical_json(&j->arch, &j->canonical));
+  char detail[96];
+  snprintf(detail, sizeof detail, "%s %s, fingerprint %s", tk_arch_size_name(j->arch.size),
+           tk_model_kind_name(j->arch.model_kind), j->arch.fingerprint);
+  stage_done(j, "arch", detail);
+  return TK_STATUS_OK;
+}
+
+static tk_status stage_ir(bundle_job *j) {
+  stage_start(j);
+  tkc_pipeline_options po;
+  tkc_pipeline_options_default(&po);
+  po.ir.bmax = j->o->max_batch;
+  TK_RETURN_IF_ERROR(tkc_pipeline_run(&j->arch, &po, &j->m));
+  char detail[96];
+  snprintf(detail, sizeof detail, "%d buffers, %d gpu / %d cpu kernels", j->m->nbuffers,
+           tk_ir_module_kernels(j->m, TK_TARGET_GPU)->n, tk_ir_module_kernels(j->m, TK_TARGET_CPU)->n);
+  stage_done(j, "ir", detail);
+  return TK_STATUS_OK;
+}
+
+static tk_status stage_codegen(bundle_job *j, bundle_target *t) {
+  stage_start(j);
+  tk_cg_options cg;
+  tk_cg_options_default(&cg);
+  cg.target = t->kind;
+  cg.cpu = j->o->cpu;
+  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &t->cpu, &t->features));
+  TK_RETURN_IF_ERROR(tk_status_annotate(tk_cg_compile_shared(j->m, &cg, &t->code), "target %s", t->kind));
+  char detail[128];
+  snprintf(detail, sizeof detail, "%s (%s), %zu bytes", t->file, t->cpu, t->code.size);
+  stage_done(j, "codegen", detail);
+  return TK_STATUS_OK;
+}
+
+static tk_status stage_stub(bundle_job *j) {
+  stage_start(j);
+  TK_RETURN_IF_ERROR(tk_stub_generate(j->m, TK_VERSION, &j->stub_c, &j->stub_h));
+  stage_done(j, "stub", TK_STUB_C_FILE ", " TK_STUB_H_FILE);
+  return TK_STATUS_OK;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+static tk_status hash_text(const char *file, const char *text, tkc_file_hash *out) {
+  out->file = file;
+  return tkc_sha256_hex(text, strlen(text), out->sha256);
+}
+
+static tk_status write_manifest(bundle_job *j) {
+  tkc_target_entry entries[TKC_MAX_TARGETS];
+  for (int i = 0; i < j->ntargets; i++) {
+    bundle_target *t = &j->targets[i];
+    bool native = !strcmp(j->o->cpu, "native");
+    entries[i] = (tkc_target_entry){.kind = t->kind, .cpu = native ? t->cpu : j->o->cpu,
+                                    .cpu_features = t->features};
+    entries[i].file.file = t->file;
+    TK_RETURN_IF_ERROR(tkc_sha256_hex(t->code.data, t->code.size, entries[i].file.sha256));
+  }
+  tkc_manifest_input in = {.m = j->m, .tkc_version = TK_VERSION, .llvm_version = TK_LLVM_VERSION,
+                           .z3_version = TK_Z3_VERSION, .arch_canonical = j->canonical,
+                           .ntargets = j->ntargets, .targets = entries, .nproofs = -1};
+  TK_RETURN_IF_ERROR(hash_text(TK_STUB_C_FILE, j->stub_c, &in.host_source));
+  TK_RETURN_IF_ERROR(hash_text(TK_STUB_H_FILE, j->stub_h, &in.host_header));
+  char *so = NULL;
+  size_t so_size = 0;
+  TK_RETURN_IF_ERROR(tkc_fs_read(j->tmp, TK_STUB_SO_FILE, &so, &so_size));
+  in.host_library.file = TK_STUB_SO_FILE;
+  tk_status s = tkc_sha256_hex(so, so_size, in.host_library.sha256);
+  free(so);
+  char *json = NULL;
+  if (!s) s = tkc_manifest_write(&in, &json);
+  if (!s) s = tkc_fs_write(j->tmp, "manifest.json", json, strlen(json));
+  free(json);
+  return s;
+}
+
+static tk_status write_files(bundle_job *j) {
+  for (int i = 0; i < j->ntargets; i++)
+    TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, j->targets[i].file, j->targets[i].code.data,
+                                    j->targets[i].code.size));
+  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_C_FILE, j->stub_c, strlen(j->stub_c)));
+  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_H_FILE, j->stub_h, strlen(j->stub_h)));
+  TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, "proofs"));
+  tk_stub_build_options b = {.cc = j->o->cc,
+                             .runtime_include = j->o->runtime_include ? j->o->runtime_include
+                                                                      : TK_RUNTIME_INCLUDE_DIR};
+  TK_RETURN_IF_ERROR(tk_stub_build(j->tmp, &b));
+  return write_manifest(j);
+}
+
+static tk_status stage_write(bundle_job *j) {
+  stage_start(j);
+  TK_RETURN_IF_ERROR(tkc_fs_temp_dir(j->o->out_dir, &j->tmp));
+  tk_status s = write_files(j);
+  if (!s) s = tkc_fs_commit(j->tmp, j->o->out_dir);
+  if (s) return tk_status_annotate(s, "writing bundle %s", j->o->out_dir);
+  free(j->tmp);
+  j->tmp = NULL;
+  stage_done(j, "write", j->o->out_dir);
+  return TK_STATUS_OK;
+}
+
+static void job_free(bundle_job *j) {
+  tkc_fs_remove_tree(j->tmp);
+  free(j->tmp);
+  free(j->stub_c);
+  free(j->stub_h);
+  for (int i = 0; i < j->ntargets; i++) {
+    tk_cg_blob_free(&j->targets[i].code);
+    free(j->targets[i].cpu);
+    free(j->targets[i].features);
+  }
+  tk_ir_module_free(j->m);
+  free(j->canonical);
+}
+
+tk_status tk_compile(const tkc_options *o) {
+  bundle_job j = {.o = o};
+  tk_status s = check_options(&j);
+  if (!s) s = stage_arch(&j);
+  if (!s) s = stage_ir(&j);
+  for (int i = 0; !s && i < j.ntargets; i++) s = stage_codegen(&j, &j.targets[i]);
+  if (!s) s = stage_stub(&j);
+  if (!s) s = stage_write(&j);
+  job_free(&j);
+  return s;
+}

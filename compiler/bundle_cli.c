@@ -1,0 +1,76 @@
+/* compiler/bundle_cli.c — the flags of `tkc compile` that build a bundle, parsed into
+ * tkc_options one at a time so the command's own loop (compiler/cmd_compile.c, which also
+ * handles --emit) can hand over whatever it does not know. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/tkc.h"
+
+const char tkc_compile_flags_help[] =
+    "  -o DIR            write the bundle to DIR (created with its parents; an existing\n"
+    "                    bundle there is replaced only when the compile succeeds)\n"
+    "  --targets LIST    comma list of x86_64, x86_64-simt (default " TKC_DEFAULT_TARGETS ")\n"
+    "  --cpu CPU         x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or native\n"
+    "                    (default " TKC_DEFAULT_CPU ")\n"
+    "  --max-batch N     largest batch one launch handles, 1..2^30 (default 65536)\n"
+    "  --quiet           no progress lines on stderr\n";
+
+/* Matches `--name VALUE` or `--name=VALUE`; *value is NULL when the flag is not `name`. */
+static tkc_flag_result take_value(const char *name, int argc, char **argv, int *i,
+                                  const char **value, char *err, size_t err_size) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  *value = NULL;
+  if (strncmp(a, name, n) != 0) return TKC_FLAG_NOT_OURS;
+  if (a[n] == '=') {
+    *value = a + n + 1;
+  } else if (a[n] == '\0') {
+    if (*i + 1 >= argc) {
+      snprintf(err, err_size, "%s needs a value", name);
+      return TKC_FLAG_BAD;
+    }
+    *value = argv[++*i];
+  } else {
+    return TKC_FLAG_NOT_OURS;
+  }
+  return TKC_FLAG_TAKEN;
+}
+
+static tkc_flag_result parse_max_batch(tkc_options *o, const char *v, char *err, size_t err_size) {
+  char *end = NULL;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (errno || end == v || *end || n < 1 || n > (1LL << 30)) {
+    snprintf(err, err_size, "--max-batch '%s': expected an integer from 1 to 2^30", v);
+    return TKC_FLAG_BAD;
+  }
+  o->max_batch = n;
+  return TKC_FLAG_TAKEN;
+}
+
+tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, int *i, char *err,
+                                       size_t err_size) {
+  if (!strcmp(argv[*i], "--quiet")) {
+    o->quiet = true;
+    return TKC_FLAG_TAKEN;
+  }
+  static const char *const names[] = {"-o", "--targets", "--cpu", "--max-batch"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    const char *v;
+    tkc_flag_result r = take_value(names[k], argc, argv, i, &v, err, err_size);
+    if (r != TKC_FLAG_TAKEN) {
+      if (r == TKC_FLAG_BAD) return r;
+      continue;
+    }
+    switch (k) {
+      case 0: o->out_dir = v; break;
+      case 1: o->targets = v; break;
+      case 2: o->cpu = v; break;
+      default: return parse_max_batch(o, v, err, err_size);
+    }
+    return TKC_FLAG_TAKEN;
+  }
+  return TKC_FLAG_NOT_OURS;
+}

@@ -1,0 +1,281 @@
+/* compiler/manifest.c — writes a bundle's manifest.json, and SHA-256 of its files.
+ *
+ * Format "tkc-bundle/1" (keys in this fixed order; pretty-printed, 2-space indent):
+ *   format        "tkc-bundle/1"
+ *   tkc_version   "0.1.0"
+ *   toolchain     {"llvm": "19.1.7", "z3": "4.8.12"}
+ *   arch          the canonical arch object (FORMATS §1), verbatim: the seed stays exact
+ *   fingerprint   16 hex characters (FORMATS §1)
+ *   max_batch     --max-batch: every launch has 1 <= B <= max_batch
+ *   targets       [{kind, cpu + cpu_features (x86) | arch + code_object_version (GPU), file,
+ *                  sha256}] in --targets order
+ *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
+ *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
+ *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
+ *                  kernarg_size} — kernarg layout of notes/abi.md: pointer i at 8*i, B at 8n,
+ *                  Bp at 8n+4, size 8n+8 (the same set in every GPU code object)
+ *   buffers       [{id, name, role, type, elements (formula in B, Bp)}]
+ *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (FORMATS §2)
+ *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}
+ * No times, paths or host names: the text is a function of the inputs.
+ */
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/manifest.h"
+#include "compiler/tkc.h"
+
+/* ---- a small pretty JSON writer ---------------------------------------------------------- */
+
+typedef struct jw {
+  FILE *f;
+  int depth;
+  bool started;
+  int flat_from;  /* objects opened at depth > flat_from are written on one line (0 = none) */
+  bool first[16]; /* per depth: no member written yet */
+} jw;
+
+static void jw_indent(jw *w) {
+  if (w->flat_from && w->depth > w->flat_from) {
+    if (!w->first[w->depth]) fputc(' ', w->f);
+    return;
+  }
+  fputc('\n', w->f);
+  for (int i = 0; i < w->depth; i++) fputs("  ", w->f);
+}
+
+/* Starts a member (key may be NULL inside arrays). */
+static void jw_key(jw *w, const char *key) {
+  if (!w->first[w->depth]) fputc(',', w->f);
+  jw_indent(w);
+  w->first[w->depth] = false;
+  if (key) fprintf(w->f, "\"%s\": ", key);
+}
+
+static void jw_string_value(jw *w, const char *s) {
+  fputc('"', w->f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(w->f, "\\%c", *p);
+    else if (*p < 0x20) fprintf(w->f, "\\u%04x", *p);
+    else fputc(*p, w->f);
+  }
+  fputc('"', w->f);
+}
+
+static void jw_open(jw *w, const char *key, char bracket) {
+  if (w->started) jw_key(w, key);
+  w->started = true;
+  fputc(bracket, w->f);
+  w->depth++;
+  w->first[w->depth] = true;
+}
+
+static void jw_close(jw *w, char bracket) {
+  bool empty = w->first[w->depth];
+  bool flat = w->flat_from && w->depth > w->flat_from;
+  w->depth--;
+  if (!empty && !flat) jw_indent(w);
+  fputc(bracket, w->f);
+}
+
+/* Opens an object whose members all go on one line. */
+static void jw_open_flat(jw *w, const char *key) {
+  jw_open(w, key, '{');
+  w->flat_from = w->depth - 1;
+}
+
+static void jw_close_flat(jw *w) {
+  jw_close(w, '}');
+  w->flat_from = 0;
+}
+
+static void jw_str(jw *w, const char *key, const char *v) {
+  jw_key(w, key);
+  jw_string_value(w, v);
+}
+
+static void jw_int(jw *w, const char *key, long long v) {
+  jw_key(w, key);
+  fprintf(w->f, "%lld", v);
+}
+
+static void jw_raw(jw *w, const char *key, const char *json) {
+  jw_key(w, key);
+  fputs(json, w->f);
+}
+
+static void jw_ix(jw *w, const char *key, const tk_ix *e) {
+  jw_key(w, key);
+  char small[256];
+  size_t n = tk_ix_format(e, small, sizeof small);
+  if (n < sizeof small) {
+    jw_string_value(w, small);
+    return;
+  }
+  char *big = malloc(n + 1);
+  if (!big) {
+    fputs("null", w->f);
+    return;
+  }
+  tk_ix_format(e, big, n + 1);
+  jw_string_value(w, big);
+  free(big);
+}
+
+/* ---- sections ---------------------------------------------------------------------------- */
+
+static void write_file_hash(jw *w, const char *key, const tkc_file_hash *h) {
+  jw_open_flat(w, key);
+  jw_str(w, "file", h->file);
+  jw_str(w, "sha256", h->sha256);
+  jw_close_flat(w);
+}
+
+static void write_targets(jw *w, const tkc_manifest_input *in) {
+  jw_open(w, "targets", '[');
+  for (int i = 0; i < in->ntargets; i++) {
+    const tkc_target_entry *t = &in->targets[i];
+    jw_open(w, NULL, '{');
+    jw_str(w, "kind", t->kind);
+    if (t->cpu) jw_str(w, "cpu", t->cpu);
+    if (t->cpu_features && *t->cpu_features) jw_str(w, "cpu_features", t->cpu_features);
+    if (t->arch) jw_str(w, "arch", t->arch);
+    if (t->code_object_version) jw_int(w, "code_object_version", t->code_object_version);
+    jw_str(w, "file", t->file.file);
+    jw_str(w, "sha256", t->file.sha256);
+    jw_close(w, '}');
+  }
+  jw_close(w, ']');
+  jw_open(w, "host_stub", '{');
+  write_file_hash(w, "source", &in->host_source);
+  write_file_hash(w, "header", &in->host_header);
+  write_file_hash(w, "library", &in->host_library);
+  jw_close(w, '}');
+}
+
+static void write_kernel_args(jw *w, const tk_ir_kernel *k) {
+  jw_open(w, "args", '[');
+  for (int i = 0; i < k->nargs; i++) {
+    jw_open_flat(w, NULL);
+    jw_str(w, "name", k->args[i].name);
+    jw_int(w, "buffer", k->args[i].buffer);
+    jw_int(w, "offset", 8LL * i);
+    jw_int(w, "size", 8);
+    jw_close_flat(w);
+  }
+  static const char *const syms[2] = {"B", "Bp"};
+  for (int s = 0; s < 2; s++) {
+    jw_open_flat(w, NULL);
+    jw_str(w, "name", syms[s]);
+    jw_str(w, "type", "i32");
+    jw_int(w, "offset", 8LL * k->nargs + 4 * s);
+    jw_int(w, "size", 4);
+    jw_close_flat(w);
+  }
+  jw_close(w, ']');
+}
+
+static void write_kernels(jw *w, const tk_ir_module *m) {
+  const tk_ir_kernel_list *list = tk_ir_module_kernels(m, TK_TARGET_GPU);
+  jw_open(w, "kernels", '[');
+  for (int i = 0; i < list->n; i++) {
+    const tk_ir_kernel *k = list->items[i];
+    jw_open(w, NULL, '{');
+    jw_str(w, "name", k->name);
+    jw_ix(w, "grid", k->launch.grid);
+    jw_int(w, "workgroup_size", k->launch.workgroup_size);
+    write_kernel_args(w, k);
+    jw_int(w, "kernarg_size", 8LL * k->nargs + 8);
+    jw_close(w, '}');
+  }
+  jw_close(w, ']');
+}
+
+static void write_buffers(jw *w, const tk_ir_module *m) {
+  jw_open(w, "buffers", '[');
+  for (int i = 0; i < m->nbuffers; i++) {
+    const tk_ir_buffer *b = &m->buffers[i];
+    jw_open_flat(w, NULL);
+    jw_int(w, "id", b->id);
+    jw_str(w, "name", b->name);
+    jw_str(w, "role", tk_ir_role_name(b->role));
+    jw_str(w, "type", tk_ir_type_name(b->type));
+    jw_ix(w, "elements", b->count);
+    jw_close_flat(w);
+  }
+  jw_close(w, ']');
+}
+
+static void write_parameters(jw *w, const tk_arch *arch) {
+  jw_open(w, "parameters", '[');
+  for (size_t i = 0; i < tk_arch_param_count(arch); i++) {
+    tk_param_spec p = tk_arch_param(arch, i);
+    jw_open_flat(w, NULL);
+    jw_str(w, "name", p.name);
+    jw_key(w, "shape");
+    fprintf(w->f, "[%d, %d]", p.rows, p.cols);
+    jw_close_flat(w);
+  }
+  jw_close(w, ']');
+}
+
+static void write_proofs(jw *w, const tkc_manifest_input *in) {
+  jw_open(w, "proofs", '{');
+  jw_key(w, "verified");
+  fputs(in->nproofs >= 0 ? "true" : "false", w->f);
+  if (in->nproofs >= 0) {
+    long total = 0;
+    for (int i = 0; i < in->nproofs; i++) total += in->proofs[i].count;
+    jw_int(w, "total", total);
+    jw_open(w, "classes", '{');
+    for (int i = 0; i < in->nproofs; i++) jw_int(w, in->proofs[i].cls, in->proofs[i].count);
+    jw_close(w, '}');
+  }
+  jw_close(w, '}');
+}
+
+tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
+  *out_json = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  jw w = {.f = open_memstream(&text, &len)};
+  if (!w.f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: open_memstream failed");
+  const tk_ir_module *m = in->m;
+  jw_open(&w, NULL, '{');
+  jw_str(&w, "format", TKC_BUNDLE_FORMAT);
+  jw_str(&w, "tkc_version", in->tkc_version);
+  jw_open(&w, "toolchain", '{');
+  jw_str(&w, "llvm", in->llvm_version);
+  jw_str(&w, "z3", in->z3_version);
+  jw_close(&w, '}');
+  jw_raw(&w, "arch", in->arch_canonical);
+  jw_str(&w, "fingerprint", m->arch.fingerprint);
+  jw_int(&w, "max_batch", m->opts.bmax);
+  write_targets(&w, in);
+  write_kernels(&w, m);
+  write_buffers(&w, m);
+  write_parameters(&w, &m->arch);
+  write_proofs(&w, in);
+  jw_close(&w, '}');
+  fputc('\n', w.f);
+  bool failed = ferror(w.f) != 0;
+  fclose(w.f);
+  if (failed) {
+    free(text);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory");
+  }
+  *out_json = text;
+  return TK_STATUS_OK;
+}
+
+tk_status tkc_sha256_hex(const void *data, size_t size, char out[65]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) || n != 32)
+    return tk_status_make(TK_INTERNAL, "OpenSSL EVP_Digest(sha256) failed");
+  for (unsigned i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+  return TK_STATUS_OK;
+}

@@ -1,0 +1,48 @@
+/* compiler/manifest.h — manifest.json of a bundle (private to libtkc; the format is
+ * documented in compiler/manifest.c, the only writer; runtime/bundle_open.c reads it). */
+#ifndef TK_COMPILER_MANIFEST_H
+#define TK_COMPILER_MANIFEST_H
+
+#include <stddef.h>
+
+#include "ir/ir.h"
+#include "tk/status.h"
+
+typedef struct tkc_file_hash {
+  const char *file;  /* name inside the bundle */
+  char sha256[65];   /* lowercase hex */
+} tkc_file_hash;
+
+typedef struct tkc_target_entry {
+  const char *kind;          /* "x86_64", "x86_64-simt" (later "amdgcn", "nvptx") */
+  const char *cpu;           /* x86 targets: the --cpu level or resolved CPU name, else NULL */
+  const char *cpu_features;  /* x86 targets: LLVM feature string the code was built with */
+  const char *arch;          /* GPU targets: gfx90a, sm_80, ...; else NULL */
+  int code_object_version;   /* amdgcn only, else 0 */
+  tkc_file_hash file;
+} tkc_target_entry;
+
+/* Obligation counts per class (verify/); NULL in tkc_manifest_input = not verified. */
+typedef struct tkc_proof_count {
+  const char *cls;  /* "shape", "padding", "bounds", "no_overflow", "race", "topk" */
+  long count;
+} tkc_proof_count;
+
+typedef struct tkc_manifest_input {
+  const tk_ir_module *m;        /* stage CPU */
+  const char *tkc_version, *llvm_version, *z3_version;
+  const char *arch_canonical;   /* tk_arch_canonical_json text, embedded verbatim */
+  int ntargets;
+  const tkc_target_entry *targets;
+  tkc_file_hash host_source, host_header, host_library;
+  int nproofs;                  /* -1: not verified */
+  const tkc_proof_count *proofs;
+} tkc_manifest_input;
+
+/* The manifest text (malloc'd, caller frees). Deterministic: fixed key order, no times. */
+TK_MUST_USE tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json);
+
+/* SHA-256 (OpenSSL EVP) of a byte range as 64 lowercase hex digits. */
+TK_MUST_USE tk_status tkc_sha256_hex(const void *data, size_t size, char out[65]);
+
+#endif

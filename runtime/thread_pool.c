@@ -1,0 +1,127 @@
+/* runtime/thread_pool.c — persistent workers woken per run by a generation counter.
+ *
+ * The caller publishes (fn, ctx, n) and bumps `generation` under the lock; each worker runs
+ * its own chunk once per generation and counts itself done; the caller runs chunk 0 and
+ * waits for the count. Workers are started once and joined by destroy.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "runtime/thread_pool.h"
+
+typedef struct pool_worker {
+  tk_thread_pool *pool;
+  int index; /* chunk index, 1 .. threads-1 */
+  pthread_t thread;
+} pool_worker;
+
+struct tk_thread_pool {
+  int threads;
+  int started; /* workers actually started */
+  pool_worker *workers;
+  pthread_mutex_t lock;
+  pthread_cond_t work, done_cv;
+  uint64_t generation;
+  int done;
+  bool stop;
+  tk_pool_fn fn;
+  void *ctx;
+  int64_t n;
+};
+
+void tk_thread_pool_chunk(int64_t n, int threads, int i, int64_t *begin, int64_t *end) {
+  int64_t q = n / threads, r = n % threads;
+  *begin = q * i + (i < r ? i : r);
+  *end = *begin + q + (i < r ? 1 : 0);
+}
+
+static void run_chunk(tk_pool_fn fn, void *ctx, int64_t n, int threads, int i) {
+  int64_t begin, end;
+  tk_thread_pool_chunk(n, threads, i, &begin, &end);
+  if (begin < end) fn(ctx, begin, end);
+}
+
+static void *worker_main(void *arg) {
+  pool_worker *w = arg;
+  tk_thread_pool *p = w->pool;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    while (p->generation == seen && !p->stop) pthread_cond_wait(&p->work, &p->lock);
+    if (p->stop) break;
+    seen = p->generation;
+    tk_pool_fn fn = p->fn;
+    void *ctx = p->ctx;
+    int64_t n = p->n;
+    pthread_mutex_unlock(&p->lock);
+    run_chunk(fn, ctx, n, p->threads, w->index);
+    pthread_mutex_lock(&p->lock);
+    if (++p->done == p->threads - 1) pthread_cond_signal(&p->done_cv);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+void tk_thread_pool_destroy(tk_thread_pool *p) {
+  if (!p) return;
+  pthread_mutex_lock(&p->lock);
+  p->stop = true;
+  pthread_cond_broadcast(&p->work);
+  pthread_mutex_unlock(&p->lock);
+  for (int i = 0; i < p->started; i++) pthread_join(p->workers[i].thread, NULL);
+  pthread_cond_destroy(&p->work);
+  pthread_cond_destroy(&p->done_cv);
+  pthread_mutex_destroy(&p->lock);
+  free(p->workers);
+  free(p);
+}
+
+tk_status tk_thread_pool_create(int threads, tk_thread_pool **out) {
+  *out = NULL;
+  if (threads < 1 || threads > 1024)
+    return tk_status_make(TK_INVALID_ARGUMENT, "--threads %d: expected 1 to 1024", threads);
+  tk_thread_pool *p = calloc(1, sizeof *p);
+  pool_worker *w = calloc((size_t)threads, sizeof *w);
+  if (!p || !w) {
+    free(p);
+    free(w);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory creating a thread pool");
+  }
+  p->threads = threads;
+  p->workers = w;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->work, NULL);
+  pthread_cond_init(&p->done_cv, NULL);
+  for (int i = 1; i < threads; i++) {
+    w[i - 1] = (pool_worker){.pool = p, .index = i};
+    if (pthread_create(&w[i - 1].thread, NULL, worker_main, &w[i - 1]) != 0) {
+      tk_thread_pool_destroy(p);
+      return tk_status_make(TK_RESOURCE_EXHAUSTED, "cannot start thread %d of %d", i + 1, threads);
+    }
+    p->started = i;
+  }
+  *out = p;
+  return TK_STATUS_OK;
+}
+
+int tk_thread_pool_threads(const tk_thread_pool *p) { return p->threads; }
+
+void tk_thread_pool_run(tk_thread_pool *p, int64_t n, tk_pool_fn fn, void *ctx) {
+  if (p->threads == 1) {
+    run_chunk(fn, ctx, n, 1, 0);
+    return;
+  }
+  pthread_mutex_lock(&p->lock);
+  p->fn = fn;
+  p->ctx = ctx;
+  p->n = n;
+  p->done = 0;
+  p->generation++;
+  pthread_cond_broadcast(&p->work);
+  pthread_mutex_unlock(&p->lock);
+  run_chunk(fn, ctx, n, p->threads, 0);
+  pthread_mutex_lock(&p->lock);
+  while (p->done < p->threads - 1) pthread_cond_wait(&p->done_cv, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+}
