@@ -23,6 +23,7 @@ void tk_cg_x86_init_llvm(void) {
   LLVMInitializeX86Target();
   LLVMInitializeX86TargetMC();
   LLVMInitializeX86AsmPrinter();
+  LLVMInitializeX86AsmParser(); /* inline asm is parsed, and its errors reported, through it */
 }
 
 tk_status tk_cg_x86_check_cpu(const char *cpu) {
