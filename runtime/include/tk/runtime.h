@@ -73,7 +73,11 @@ typedef struct tk_session_options {
   tk_device device;  /* default TK_DEVICE_AUTO */
   int threads;       /* CPU backend worker threads; 0 = number of online CPUs */
   bool quiet;        /* suppress the one informative line of device auto-selection */
+  int64_t max_rows;  /* rows per launch; the session's buffers are sized for this many rows.
+                        0 = min(max_batch, TK_SESSION_DEFAULT_ROWS); clamped to max_batch.
+                        Larger batches run in chunks; the answers do not depend on it. */
 } tk_session_options;
+#define TK_SESSION_DEFAULT_ROWS 1024
 void tk_session_options_default(tk_session_options *o);
 
 /* TK_UNAVAILABLE when the requested backend or its device is not present (with a message

@@ -1,0 +1,70 @@
+/* runtime/runtime_internal.h — what the files behind tk/runtime.h share, private to runtime/.
+ *
+ *   bundle_open.c    tk_bundle: the manifest read and checked (FORMATS-free: issue 6 item 5)
+ *   weights.c        tk_weights: a checkpoint validated against the bundle's parameter list
+ *   device_select.c  tk_device names, and the choice of a backend (a tk_launcher) for a bundle
+ *   session.c        tk_session: host stub + launcher + buffers; forward
+ *
+ * Everything a bundle holds is copied out of the manifest at open time, so the manifest's
+ * cJSON tree never outlives tk_bundle_open.
+ */
+#ifndef TK_RUNTIME_INTERNAL_H
+#define TK_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tk/checkpoint.h"
+#include "tk/launch.h"
+#include "tk/runtime.h"
+
+/* Kinds of code object a bundle can hold (manifest "targets"[i]."kind"). */
+typedef enum tk_target_kind {
+  TK_TARGET_KIND_X86_64,      /* model.x86_64.so, the CPU schedule */
+  TK_TARGET_KIND_X86_64_SIMT, /* test-only: the GPU schedule's bodies in loops */
+  TK_TARGET_KIND_AMDGCN,
+  TK_TARGET_KIND_NVPTX,
+} tk_target_kind;
+
+typedef struct tk_bundle_target {
+  tk_target_kind kind;
+  char *name;      /* the manifest's kind string, for messages */
+  char *arch;      /* gfx90a, sm_90, or the --cpu level for x86_64 targets */
+  int32_t code_object_version; /* amdgcn only, else 0 */
+  char *path;      /* dir/file, checked against its sha256 at open */
+} tk_bundle_target;
+
+struct tk_bundle {
+  tk_bundle_info info;       /* pointers into the fields below */
+  char *dir, *fingerprint, *arch_json;
+  char *host_path;           /* dir/model_host.so */
+  int32_t n_targets;
+  tk_bundle_target *targets;
+  int32_t n_params;
+  tk_checkpoint_expect *params; /* names owned here, checkpoint order */
+};
+
+struct tk_weights {
+  const tk_bundle *bundle; /* the bundle it was validated against (borrowed) */
+  tk_checkpoint *ckpt;
+};
+
+/* The first target of a kind, or NULL. */
+const tk_bundle_target *tk_bundle_find_target(const tk_bundle *bundle, tk_target_kind kind);
+/* "x86_64, amdgcn gfx90a (cov4), nvptx sm_90": the bundle's targets for messages (static
+ * buffer of the caller). */
+void tk_bundle_describe_targets(const tk_bundle *bundle, char *buf, size_t size);
+
+/* A backend chosen for a session: the launcher and a description of the device. */
+typedef struct tk_backend_choice {
+  tk_launcher *launcher; /* owned */
+  char device[128];      /* "x86-64-v3 (2 threads)", "gfx90a", ... */
+} tk_backend_choice;
+
+/* Creates the backend options->device asks for (auto: the first GPU backend whose device
+ * answers, else cpu, saying which and why on stderr unless options->quiet). TK_UNAVAILABLE
+ * when an explicitly requested backend cannot run here. */
+TK_MUST_USE tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *options,
+                                        tk_backend_choice *out);
+
+#endif /* TK_RUNTIME_INTERNAL_H */

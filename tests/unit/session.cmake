@@ -1,0 +1,6 @@
+# The session API (runtime/session.c and friends) on the CPU backend against tests/ref.
+tk_unit_test(NAME session_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/session_test.c
+  LIBS tkrt tkc_lib tkref_lib LABELS runtime)
+add_test(NAME session_tiny COMMAND session_test --tiny WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(session_tiny PROPERTIES LABELS "unit;runtime;slow"
+  ENVIRONMENT "TK_SOURCE_DIR=${CMAKE_SOURCE_DIR};TK_BUILD_DIR=${CMAKE_BINARY_DIR}")

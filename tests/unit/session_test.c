@@ -1,0 +1,324 @@
+/* tests/unit/session_test.c — conformance through the session API (tk/runtime.h) on the CPU
+ * backend, against the double-precision reference (tests/ref, FORMATS §3).
+ *
+ *   session_test           nano, custom-small, dense; chunking; validation; bundle checks
+ *   session_test --tiny    tiny at B = 1, 16, 33 (slow: a 336 MB checkpoint)
+ *
+ * Bundles are compiled through libtkc and checkpoints written by tkc's initialiser into a
+ * temp dir, removed at the end. For every batch: a session with 1 thread and one with 2
+ * threads (two sessions in one process) give bitwise identical answers; rows past B of the
+ * caller's arrays are never written; the answers agree with the reference within the FORMATS
+ * tolerance with the same keep sets; every router row has exactly top_k non-zeros.
+ */
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compiler/init_weights.h"
+#include "compiler/tkc.h"
+#include "test.h"
+#include "tests/ref/ref.h"
+#include "tk/runtime.h"
+
+static const float SENTINEL = -12345.5f;
+enum { GUARD_ROWS = 2 };
+
+typedef struct fixture {
+  const char *model;
+  tk_arch arch;
+  char dir[1024], ckpt_path[1024];
+  tk_bundle *bundle;
+  tk_weights *weights;
+  tk_checkpoint *ckpt; /* for the reference */
+  tk_ref_model *ref;
+} fixture;
+
+/* ---- Setup ------------------------------------------------------------------------------ */
+
+static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, fixture *f) {
+  *f = (fixture){.model = model};
+  char arch_path[512];
+  snprintf(arch_path, sizeof arch_path, "models/%s.arch.json", model);
+  snprintf(f->dir, sizeof f->dir, "%s/%s-%lld", tmp, model, (long long)max_batch);
+  snprintf(f->ckpt_path, sizeof f->ckpt_path, "%s/%s.tkp1", tmp, model);
+  tkc_options o;
+  tkc_options_default(&o);
+  o.arch_path = arch_path;
+  o.out_dir = f->dir;
+  o.targets = "x86_64";
+  o.max_batch = max_batch;
+  o.quiet = true;
+  tk_status s = tk_arch_load(arch_path, &f->arch);
+  if (!s) o.arch = &f->arch;
+  if (!s) s = tk_compile(&o);
+  if (!s && access(f->ckpt_path, R_OK))
+    s = tk_init_checkpoint_write(&f->arch, f->ckpt_path, f->arch.seed, 0, NULL, NULL);
+  if (!s) s = tk_bundle_open(f->dir, &f->bundle);
+  if (!s) s = tk_weights_open(f->bundle, f->ckpt_path, NULL, &f->weights);
+  if (!s) s = tk_checkpoint_open(f->ckpt_path, &f->ckpt);
+  if (!s) s = tk_ref_model_from_checkpoint(&f->arch, f->ckpt, &f->ref);
+  CHECK_MSG(!s, "%s: %s", model, tk_status_message(s));
+  tk_status_free(s);
+  return !s;
+}
+
+static void fixture_close(fixture *f) {
+  tk_ref_model_free(f->ref);
+  tk_checkpoint_close(f->ckpt);
+  tk_weights_close(f->weights);
+  tk_bundle_close(f->bundle);
+}
+
+static tk_session *session_open(const fixture *f, int threads, int64_t max_rows) {
+  tk_session_options o;
+  tk_session_options_default(&o);
+  o.device = TK_DEVICE_CPU;
+  o.threads = threads;
+  o.max_rows = max_rows;
+  tk_session *s = NULL;
+  CHECK_OK(tk_session_create(f->bundle, f->weights, &o, &s));
+  return s;
+}
+
+/* Deterministic features in [-2, 2) (an LCG; independent of the code under test). */
+static float *features(int64_t rows, int32_t cols, uint64_t seed) {
+  float *x = malloc((size_t)(rows * cols) * sizeof *x);
+  uint64_t state = seed * 6364136223846793005ull + 1442695040888963407ull;
+  for (int64_t i = 0; i < rows * cols; i++) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (float)((double)(state >> 40) / (double)(1 << 24) * 4.0 - 2.0);
+  }
+  return x;
+}
+
+/* Output arrays with GUARD_ROWS extra rows of SENTINEL after the B requested. */
+static float *guarded(int64_t rows, int32_t cols) {
+  size_t n = (size_t)((rows + GUARD_ROWS) * (cols ? cols : 1));
+  float *p = malloc(n * sizeof *p);
+  for (size_t i = 0; i < n; i++) p[i] = SENTINEL;
+  return p;
+}
+
+static bool guards_intact(const float *p, int64_t rows, int32_t cols) {
+  for (int64_t i = rows * cols; i < (rows + GUARD_ROWS) * cols; i++)
+    if (p[i] != SENTINEL) return false;
+  return true;
+}
+
+/* ---- Checks ----------------------------------------------------------------------------- */
+
+static void check_router_rows(const fixture *f, const float *w, int64_t B) {
+  const tk_bundle_info *info = tk_bundle_get_info(f->bundle);
+  for (int64_t r = 0; r < B; r++) {
+    int nz = 0;
+    for (int32_t e = 0; e < info->n_experts; e++) nz += w[r * info->n_experts + e] != 0.0f;
+    if (nz != info->top_k) {
+      CHECK_MSG(nz == info->top_k, "%s row %lld: %d non-zero router weights, expected %d",
+                f->model, (long long)r, nz, info->top_k);
+      return;
+    }
+  }
+}
+
+static void check_reference(const fixture *f, const float *x, int64_t B, const float *logits,
+                            const float *w) {
+  tk_ref_report report;
+  CHECK_OK(tk_ref_compare(f->ref, x, (size_t)B, logits, w, &report));
+  CHECK_MSG(tk_ref_report_passed(&report), "%s B=%lld: %zu mismatches against tests/ref",
+            f->model, (long long)B, report.mismatches);
+  if (!tk_ref_report_passed(&report)) tk_ref_report_print(&report, stderr);
+}
+
+/* One batch on two sessions: bitwise equal, guards intact, reference, K non-zeros. */
+static void check_batch(const fixture *f, tk_session *a, tk_session *b, int64_t B) {
+  const tk_bundle_info *info = tk_bundle_get_info(f->bundle);
+  int32_t out = info->out_dim, e = info->n_experts;
+  float *x = features(B, info->in_dim, (uint64_t)B);
+  float *la = guarded(B, out), *lb = guarded(B, out), *wa = guarded(B, e), *wb = guarded(B, e);
+  CHECK_OK(tk_session_forward(a, x, B, la, e ? wa : NULL));
+  CHECK_OK(tk_session_forward(b, x, B, lb, e ? wb : NULL));
+  CHECK_MSG(!memcmp(la, lb, (size_t)(B * out) * sizeof *la) &&
+                (!e || !memcmp(wa, wb, (size_t)(B * e) * sizeof *wa)),
+            "%s B=%lld: answers differ between the two sessions", f->model, (long long)B);
+  CHECK_MSG(guards_intact(la, B, out) && (!e || guards_intact(wa, B, e)),
+            "%s B=%lld: rows past B were written", f->model, (long long)B);
+  check_reference(f, x, B, la, e ? wa : NULL);
+  if (e) check_router_rows(f, wa, B);
+  free(x);
+  free(la);
+  free(lb);
+  free(wa);
+  free(wb);
+}
+
+/* Sessions with 1 and 2 threads over the given batch sizes. */
+static void check_model(const fixture *f, const int64_t *batches, size_t n) {
+  tk_session *one = session_open(f, 1, 0), *two = session_open(f, 2, 0);
+  if (one && two)
+    for (size_t i = 0; i < n; i++) check_batch(f, one, two, batches[i]);
+  tk_session_free(one);
+  tk_session_free(two);
+}
+
+/* Chunked (16 rows per launch) and unchunked sessions agree bitwise. */
+static void check_chunking_invariance(const fixture *f) {
+  tk_session *whole = session_open(f, 2, 0), *chunked = session_open(f, 2, 16);
+  if (whole && chunked) check_batch(f, whole, chunked, 100);
+  tk_session_free(whole);
+  tk_session_free(chunked);
+}
+
+static void check_forward_errors(const fixture *f) {
+  tk_session *s = session_open(f, 1, 0);
+  if (!s) return;
+  const tk_bundle_info *info = tk_bundle_get_info(f->bundle);
+  float *x = features(4, info->in_dim, 7), logits[4 * 64], w[4 * 64];
+  CHECK_ERR(tk_session_forward(s, x, 0, logits, w), "batch of 0 rows");
+  x[2 * info->in_dim + 5] = 0.0f / 0.0f;
+  CHECK_ERR(tk_session_forward(s, x, 4, logits, w), "row 2, column 5");
+  x[2 * info->in_dim + 5] = 0.0f;
+  x[3 * info->in_dim] = -1.0f / 0.0f;
+  CHECK_ERR(tk_session_forward(s, x, 4, logits, w), "row 3, column 0: feature is -Inf");
+  free(x);
+  tk_session_free(s);
+}
+
+static void check_devices(const fixture *f) {
+  static const tk_device gpus[] = {TK_DEVICE_HIP, TK_DEVICE_CUDA};
+  for (int i = 0; i < 2; i++) {
+    tk_session_options o;
+    tk_session_options_default(&o);
+    o.device = gpus[i];
+    tk_session *s = NULL;
+    tk_status st = tk_session_create(f->bundle, f->weights, &o, &s);
+    CHECK_MSG(tk_status_code_of(st) == TK_UNAVAILABLE && !s, "--device %s: %s",
+              tk_device_name(gpus[i]), st ? tk_status_message(st) : "OK");
+    tk_status_free(st);
+  }
+  tk_device d;
+  CHECK_OK(tk_device_parse("cuda", &d));
+  CHECK(d == TK_DEVICE_CUDA);
+  CHECK_ERR(tk_device_parse("gpu", &d), "expected auto, cpu, hip or cuda");
+}
+
+/* Weights of one bundle with another bundle, and a checkpoint of another arch. */
+static void check_mismatches(const fixture *a, const fixture *b) {
+  tk_session *s = NULL;
+  CHECK_ERR(tk_session_create(a->bundle, b->weights, NULL, &s), "another bundle");
+  tk_weights *w = NULL;
+  CHECK_ERR(tk_weights_open(a->bundle, b->ckpt_path, NULL, &w), "weight_len");
+  CHECK(w == NULL);
+}
+
+/* ---- Bundle tampering ------------------------------------------------------------------- */
+
+static char *read_all(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return NULL;
+  char *buf = calloc(1, 1 << 20);
+  if (buf) buf[fread(buf, 1, (1 << 20) - 1, fp)] = '\0';
+  fclose(fp);
+  return buf;
+}
+
+static void write_all(const char *path, const char *text) {
+  FILE *fp = fopen(path, "wb");
+  if (!fp) return;
+  fputs(text, fp);
+  fclose(fp);
+}
+
+/* Replaces the first `from` by `to` in the file, opens the bundle expecting `needle` in the
+ * error, and restores the file. */
+static void check_tampered(const char *dir, const char *file, const char *from, const char *to,
+                           const char *needle) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  char *orig = read_all(path);
+  char *at = orig ? strstr(orig, from) : NULL;
+  CHECK_MSG(at != NULL, "%s holds no \"%s\"", path, from);
+  if (!at) {
+    free(orig);
+    return;
+  }
+  size_t n = strlen(orig) + strlen(to) + 1;
+  char *edited = malloc(n);
+  snprintf(edited, n, "%.*s%s%s", (int)(at - orig), orig, to, at + strlen(from));
+  write_all(path, edited);
+  tk_bundle *b = NULL;
+  CHECK_ERR(tk_bundle_open(dir, &b), needle);
+  write_all(path, orig);
+  CHECK_OK(tk_bundle_open(dir, &b));
+  tk_bundle_close(b);
+  free(edited);
+  free(orig);
+}
+
+static void check_bundle_open(const char *dir) {
+  check_tampered(dir, "model_host.c", "tkm_", "tkm_ ", "sha256 mismatch");
+  check_tampered(dir, "manifest.json", "tkc-bundle/1", "tkc-bundle/2", "expected \"tkc-bundle/1\"");
+  check_tampered(dir, "manifest.json", "\"input_dim\":96", "\"input_dim\":97", "hashes to");
+  check_tampered(dir, "manifest.json", "\"max_batch\"", "\"max_batches\"", "max_batch");
+  tk_bundle *b = NULL;
+  CHECK_ERR(tk_bundle_open("/nonexistent-tkc-bundle", &b), "manifest.json");
+}
+
+/* ---- Main ------------------------------------------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void run_default(const char *tmp) {
+  static const int64_t all[] = {1, 15, 16, 17, 100, 1000};
+  static const int64_t small[] = {1, 15, 16, 17, 100};
+  static const int64_t chunked[] = {17, 32, 33, 100, 1000};
+  fixture nano, custom, dense, nano32;
+  bool ok_nano = fixture_open(tmp, "nano", TKC_DEFAULT_MAX_BATCH, &nano);
+  bool ok_custom = fixture_open(tmp, "custom-small", TKC_DEFAULT_MAX_BATCH, &custom);
+  if (ok_nano) {
+    check_model(&nano, all, 6);
+    check_chunking_invariance(&nano);
+    check_forward_errors(&nano);
+    check_devices(&nano);
+  }
+  if (ok_custom) check_model(&custom, all, 6);
+  if (ok_nano && ok_custom) check_mismatches(&nano, &custom);
+  fixture_close(&custom);
+  if (fixture_open(tmp, "dense", TKC_DEFAULT_MAX_BATCH, &dense)) check_model(&dense, small, 5);
+  fixture_close(&dense);
+  if (fixture_open(tmp, "nano", 32, &nano32)) { /* a batch above max_batch runs in chunks */
+    CHECK(tk_bundle_get_info(nano32.bundle)->max_batch == 32);
+    check_model(&nano32, chunked, 5);
+    check_bundle_open(nano32.dir);
+  }
+  fixture_close(&nano32);
+  fixture_close(&nano);
+}
+
+int main(int argc, char **argv) {
+  bool tiny = argc > 1 && !strcmp(argv[1], "--tiny");
+  const char *base = getenv("TK_BUILD_DIR");
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s/session_test.XXXXXX", base ? base : "/tmp");
+  if (!mkdtemp(tmp)) {
+    perror(tmp);
+    return 1;
+  }
+  if (tiny) {
+    static const int64_t batches[] = {1, 16, 33};
+    fixture f;
+    if (fixture_open(tmp, "tiny", TKC_DEFAULT_MAX_BATCH, &f)) check_model(&f, batches, 3);
+    fixture_close(&f);
+  } else {
+    run_default(tmp);
+  }
+  nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  TEST_MAIN_END();
+}
