@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's demo: install, build, then the main job on the default model as far as it
-# exists: validate models/nano.arch.json, make a checkpoint, and run the reference forward
-# pass on a few rows.
+# The README's demo: on a fresh machine, install what is missing, build, compile the default
+# model (models/nano.arch.json) into a bundle for every target, make a checkpoint, and answer
+# a few rows with tkrun on the best available device — then compare with the independent
+# double-precision reference (tkref).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,19 +11,34 @@ scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
 
 model=models/nano.arch.json
 out=build/demo
+bundle=$out/nano.bundle
 mkdir -p "$out"
 
-echo "== tkc check $model =="
-build/bin/tkc check "$model"
+echo "== 1. validate the arch: tkc check $model =="
+build/bin/tkc check "$model" | grep -E '^(canonical|fingerprint|total|weights)'
 
-echo "== tkc init-checkpoint =="
+echo "== 2. compile: tkc compile $model -o $bundle (verify, codegen, host stub) =="
+build/bin/tkc compile "$model" -o "$bundle"
+ls -l "$bundle"
+
+echo "== 3. a checkpoint with deterministic random weights =="
 build/bin/tkc init-checkpoint "$model" -o "$out/nano.tkp1"
-build/bin/tkc inspect-checkpoint "$out/nano.tkp1" --arch "$model" | tail -n 3
 
-echo "== reference forward pass (tkref, double precision) on 2 rows =="
+echo "== 4. three rows through tkrun (device auto) =="
 awk 'BEGIN { printf "{\"features\": ["
-  for (r = 0; r < 2; r++) { printf "%s[", (r ? ", " : "")
+  for (r = 0; r < 3; r++) { printf "%s[", (r ? ", " : "")
     for (i = 0; i < 96; i++) printf "%s%.6f", (i ? ", " : ""), sin(0.1 * (i + 1) * (r + 1))
     printf "]" }
   print "]}" }' > "$out/request.json"
-build/bin/tkref --arch "$model" --checkpoint "$out/nano.tkp1" < "$out/request.json"
+build/bin/tkrun --bundle "$bundle" --checkpoint "$out/nano.tkp1" --device auto \
+  < "$out/request.json" | tee "$out/response.json"
+
+echo "== 5. the same rows through the double-precision reference (tkref) =="
+build/bin/tkref --arch "$model" --checkpoint "$out/nano.tkp1" < "$out/request.json" | tee "$out/reference.json"
+
+echo
+echo "bundle:      $bundle (manifest.json lists its targets and kernels)"
+if [ -f "$bundle/model.hsaco" ]; then
+  echo "AMDGPU code: $bundle/model.hsaco (clang offload bundle; hipModuleLoadData loads it)"
+fi
+echo "proofs:      $bundle/proofs/"
