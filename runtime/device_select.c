@@ -6,15 +6,16 @@
  * always present. A GPU backend must answer quickly when there is no GPU (milliseconds: no
  * retries, no waiting), because `auto` probes it on every session.
  *
- * The HIP and CUDA backends are a later piece of work (issue 8 item 2): until they exist,
- * their entries check that the bundle has a code object for them and then report that this
- * runtime has no such backend yet. They plug in by replacing gpu_backend_missing in the table
- * with their create function.
+ * The GPU entries first check that the bundle has a code object of their kind, then call the
+ * backend (hip_backend.c, cuda_backend.c), which dlopens its vendor library and asks for a
+ * device; each answers TK_UNAVAILABLE in milliseconds when there is none. `auto` collects
+ * their one-clause reasons for its line on stderr.
  */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/gpu_backend.h"
 #include "runtime/runtime_internal.h"
 
 typedef tk_status (*backend_create_fn)(const tk_bundle *bundle, const tk_session_options *o,
@@ -71,19 +72,11 @@ static tk_status cpu_create(const tk_bundle *bundle, const tk_session_options *o
   return TK_STATUS_OK;
 }
 
-/* ---- GPU backends (placeholders until issue 8 item 2) ------------------------------------- */
-
-static tk_status gpu_backend_missing(const tk_bundle *bundle, const tk_session_options *o,
-                                     tk_backend_choice *out) {
-  (void)bundle;
-  (void)out;
-  return tk_status_make(TK_UNAVAILABLE, "%s: this tkrt has no %s backend yet",
-                        tk_device_name(o->device), tk_device_name(o->device));
-}
+/* ---- GPU backends ------------------------------------------------------------------------- */
 
 static const backend_entry gpu_backends[] = {
-  {TK_DEVICE_HIP, TK_TARGET_KIND_AMDGCN, gpu_backend_missing},
-  {TK_DEVICE_CUDA, TK_TARGET_KIND_NVPTX, gpu_backend_missing},
+  {TK_DEVICE_HIP, TK_TARGET_KIND_AMDGCN, tk_hip_backend_create},
+  {TK_DEVICE_CUDA, TK_TARGET_KIND_NVPTX, tk_cuda_backend_create},
 };
 enum { N_GPU_BACKENDS = sizeof gpu_backends / sizeof gpu_backends[0] };
 
