@@ -3,7 +3,8 @@
  *
  *   cg_context.c    LLVM context with a diagnostic handler (errors → tk_status, remarks dropped)
  *   cg_target_*.c   per-target hooks (tk_cg_target): triple, CPU, ids, address space, calling
- *                   convention, attributes, exp2
+ *                   convention, attributes, exp2; cg_target_gpu.c: the GPU kernel ABI shared
+ *                   by amdgcn and nvptx
  *   cg_kernel.c     scheduled kernel statement tree → LLVM IR
  *   cg_ix.c         tk_ix index expressions → integer IR in the kernel's index width
  *   cg_math.c       exp / tanh / erf as inline range-reduced polynomial code (no libcalls)
@@ -47,6 +48,8 @@ typedef struct tk_cg_module {
   LLVMBuilderRef b;
   const tk_cg_target *target;
   const tk_ir_module *ir;
+  const tk_cg_options *opts;
+  const char *cpu;    /* the target machine's CPU (gfx90a, sm_80, x86-64-v3, ...) */
   LLVMTypeRef f32, i1, i32, i64, ptr; /* ptr: a buffer pointer in the target's global AS */
 } tk_cg_module;
 
@@ -97,6 +100,8 @@ struct tk_cg_target {
 
 extern const tk_cg_target tk_cg_target_x86_64;      /* cg_target_x86.c (read-only) */
 extern const tk_cg_target tk_cg_target_x86_64_simt; /* cg_target_simt.c (read-only) */
+extern const tk_cg_target tk_cg_target_amdgcn;      /* cg_target_amdgcn.c (read-only) */
+extern const tk_cg_target tk_cg_target_nvptx;       /* cg_target_nvptx.c (read-only) */
 
 /* Shared by the CPU targets (cg_target_x86.c): the ABI wrapper
  * void NAME(void *const *args, i32 B, i32 Bp, i64 begin, i64 end) calling an internal body
@@ -105,6 +110,20 @@ TK_MUST_USE tk_status tk_cg_cpu_begin_kernel(tk_cg_fn *fn, const bool *noalias);
 void tk_cg_cpu_finish_module(tk_cg_module *cm);
 TK_MUST_USE tk_status tk_cg_x86_check_cpu(const char *cpu);
 void tk_cg_x86_init_llvm(void);
+
+/* Shared by the GPU targets (cg_target_gpu.c, notes/abi.md "GPU targets"): declares the
+ * kernel void NAME(ptr addrspace(global_as) arg_0, ..., i32 B, i32 Bp) with calling convention
+ * `cc` (noalias where `noalias[i]`, nocapture, readonly for read-only arguments), fills fn and
+ * positions the builder in its entry block. */
+TK_MUST_USE tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc);
+/* The workgroup_x / thread_x iteration as an id: the target's i32 id intrinsic (no
+ * arguments), zero-extended to i64. Other bindings are an error. */
+TK_MUST_USE tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding,
+                                     const char *workgroup_id, const char *thread_id,
+                                     tk_cg_bound *out);
+/* Checks `name` against a NULL-terminated list; the error names the target and `expected`. */
+TK_MUST_USE tk_status tk_cg_check_name(const char *what, const char *name,
+                                       const char *const *known, const char *expected);
 
 /* ---- cg_kernel.c ------------------------------------------------------------------------ */
 

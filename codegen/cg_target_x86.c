@@ -45,6 +45,12 @@ static void add_attr(tk_cg_module *cm, LLVMValueRef fn, LLVMAttributeIndex at, c
   LLVMAddAttributeAtIndex(fn, at, LLVMCreateEnumAttribute(cm->c->ctx, kind, value));
 }
 
+static void add_string_attr(tk_cg_module *cm, LLVMValueRef fn, const char *name, const char *value) {
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(cm->c->ctx, name, (unsigned)strlen(name), value,
+                                                    (unsigned)strlen(value)));
+}
+
 static LLVMValueRef declare_body(tk_cg_fn *fn, const bool *noalias) {
   tk_cg_module *cm = fn->cm;
   const tk_ir_kernel *k = fn->k;
@@ -60,6 +66,10 @@ static LLVMValueRef declare_body(tk_cg_fn *fn, const bool *noalias) {
   LLVMSetLinkage(f, LLVMInternalLinkage);
   add_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind", 0);
   add_attr(cm, f, LLVMAttributeFunctionIndex, "noinline", 0);
+  /* 512-bit vectors where the CPU has AVX-512 (LLVM tunes x86-64-v4 and skylake-avx512 to
+   * 256 bits; the schedule's tile was sized for zmm registers): a no-op on AVX2 CPUs. */
+  add_string_attr(cm, f, "prefer-vector-width", "512");
+  add_string_attr(cm, f, "min-legal-vector-width", "512");
   for (unsigned i = 0; i < n; i++) {
     LLVMValueRef p = LLVMGetParam(f, i);
     LLVMSetValueName2(p, k->args[i].name, strlen(k->args[i].name));

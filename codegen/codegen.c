@@ -10,8 +10,9 @@
 
 #include "codegen/cg_internal.h"
 
-static const tk_cg_target *const targets[] = {&tk_cg_target_x86_64, &tk_cg_target_x86_64_simt};
-static const char *const target_names[] = {"x86_64", "x86_64-simt", NULL};
+static const tk_cg_target *const targets[] = {&tk_cg_target_x86_64, &tk_cg_target_x86_64_simt,
+                                              &tk_cg_target_amdgcn, &tk_cg_target_nvptx};
+static const char *const target_names[] = {"x86_64", "x86_64-simt", "amdgcn", "nvptx", NULL};
 
 const char *const *tk_cg_target_names(void) { return target_names; }
 
@@ -22,7 +23,7 @@ tk_status tk_cg_target_get(const char *name, const tk_cg_target **out) {
       return TK_STATUS_OK;
     }
   return tk_status_make(TK_INVALID_ARGUMENT, "codegen: unknown target \"%s\"; expected "
-                        "x86_64 or x86_64-simt", name ? name : "(null)");
+                        "x86_64, x86_64-simt, amdgcn or nvptx", name ? name : "(null)");
 }
 
 void tk_cg_options_default(tk_cg_options *o) {
@@ -47,13 +48,15 @@ static tk_status check_stage(const tk_ir_module *m, const tk_cg_target *t) {
 }
 
 static void module_init(tk_cg_module *cm, tk_cg_ctx *c, const tk_cg_target *t,
-                        const tk_ir_module *m, LLVMTargetMachineRef tm) {
+                        const tk_ir_module *m, const tk_cg_options *o, LLVMTargetMachineRef tm) {
   char name[64];
   snprintf(name, sizeof name, "tkc.%s", t->name);
   memset(cm, 0, sizeof *cm);
   cm->c = c;
   cm->target = t;
   cm->ir = m;
+  cm->opts = o;
+  cm->cpu = LLVMGetTargetMachineCPU(tm);
   cm->mod = LLVMModuleCreateWithNameInContext(name, c->ctx);
   LLVMSetSourceFileName(cm->mod, "model", 5);
   LLVMSetTarget(cm->mod, t->triple);
@@ -74,7 +77,7 @@ static tk_status build_and_emit(const tk_ir_module *m, const tk_cg_target *t,
   tk_cg_ctx c;
   TK_RETURN_IF_ERROR(tk_cg_ctx_create(&c));
   tk_cg_module cm;
-  module_init(&cm, &c, t, m, tm);
+  module_init(&cm, &c, t, m, o, tm);
   const tk_ir_kernel_list *list = &m->targets[t->schedule];
   tk_status s = TK_STATUS_OK;
   for (int i = 0; !s && i < list->n; i++) s = tk_cg_kernel_emit(&cm, list->items[i]);
@@ -84,6 +87,7 @@ static tk_status build_and_emit(const tk_ir_module *m, const tk_cg_target *t,
   }
   LLVMDisposeBuilder(cm.b);
   LLVMDisposeModule(cm.mod);
+  LLVMDisposeMessage((char *)cm.cpu);
   tk_cg_ctx_dispose(&c);
   return s;
 }
@@ -95,6 +99,9 @@ tk_status tk_cg_compile(const tk_ir_module *m, const tk_cg_options *o, tk_cg_emi
   const tk_cg_target *t = NULL;
   TK_RETURN_IF_ERROR(tk_cg_target_get(o->target, &t));
   TK_RETURN_IF_ERROR(check_stage(m, t));
+  if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
+    return tk_status_make(TK_INVALID_ARGUMENT, "codegen: code_object_version %d, expected 4 or 5 "
+                          "(or 0 for the target's default)", o->code_object_version);
   LLVMTargetMachineRef tm;
   TK_RETURN_IF_ERROR(tk_cg_machine_create(t, o, &tm));
   tk_status s = build_and_emit(m, t, o, tm, what, out);

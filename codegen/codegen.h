@@ -14,6 +14,17 @@
  *                  over [0, workgroup_size) as plain loops; same prototype (test-only).
  * Both export `const char tk_bundle_target[]` ("x86_64" / "x86_64-simt") and nothing else;
  * exp, tanh and erf are inline code (no libm), so the objects link with --no-undefined.
+ *   "amdgcn"       the `gpu` schedule for amdgcn-amd-amdhsa, CPU = a gfx name (default gfx90a);
+ *                  one amdgpu_kernel per scheduled kernel, void NAME(ptr addrspace(1) arg_0,
+ *                  ..., i32 B, i32 Bp), no implicit arguments (kernarg_size = 8*nargs + 8),
+ *                  amdgpu-flat-work-group-size = the launch's workgroup size; code-object
+ *                  version per tk_cg_amdgcn_code_object_version. tk_cg_compile_shared gives
+ *                  the ET_DYN code object (ld.lld -shared).
+ *   "nvptx"        the `gpu` schedule for nvptx64-nvidia-cuda, CPU = an sm name (default
+ *                  sm_80); ptx_kernel entries with the same parameters and `.maxntid WG, 1, 1`;
+ *                  TK_CG_EMIT_ASM gives the PTX text (the shipped form).
+ * GPU kernels use the same inline exp/tanh/erf as the CPU targets (cg_math.c), so the
+ * arithmetic x86_64-simt runs in CI is the arithmetic the GPUs run.
  *
  * Guarantees: deterministic output (the same module and options give the same bytes, whatever
  * the output path); an LLVM error becomes a TK_INTERNAL tk_status (the process never exits);
@@ -34,13 +45,20 @@ typedef enum tk_cg_emit {
 } tk_cg_emit;
 
 typedef struct tk_cg_options {
-  const char *target; /* "x86_64" or "x86_64-simt" (tk_cg_target_names) */
-  const char *cpu;    /* NULL = the target's default ("x86-64-v3"); "native" = the host's
+  const char *target; /* "x86_64", "x86_64-simt", "amdgcn", "nvptx" (tk_cg_target_names) */
+  const char *cpu;    /* NULL = the target's default ("x86-64-v3", "gfx90a", "sm_80");
+                         "native" (x86 targets only) = the host's
                          CPU name and features; otherwise a CPU name the target accepts */
   int opt_level;      /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
+  int code_object_version; /* amdgcn: 4 or 5; 0 = tk_cg_amdgcn_code_object_version(cpu, 0) */
 } tk_cg_options;
 
 void tk_cg_options_default(tk_cg_options *o);
+
+/* The AMDGPU code-object version for gfx name `gfx`: `requested` when nonzero, else 4 for the
+ * targets ROCm 5.x knows (gfx8xx, gfx900..gfx90c, gfx10xx: Debian's HIP 5.2.3 accepts COV4
+ * only, toolchain.md §1) and 5 for newer ones (gfx94x, gfx95x, gfx11xx, gfx12xx: ROCm 6). */
+int tk_cg_amdgcn_code_object_version(const char *gfx, int requested);
 
 /* Bytes owned by the caller (tk_cg_blob_free; NULL-safe, idempotent). Text outputs are
  * NUL-terminated (the NUL is not counted in size). */
@@ -50,7 +68,7 @@ typedef struct tk_cg_blob {
 } tk_cg_blob;
 void tk_cg_blob_free(tk_cg_blob *b);
 
-/* The targets codegen knows, NULL-terminated ("x86_64", "x86_64-simt"). */
+/* The targets codegen knows, NULL-terminated ("x86_64", "x86_64-simt", "amdgcn", "nvptx"). */
 const char *const *tk_cg_target_names(void);
 
 /* The CPU name and feature string a target machine is created with for `o` (what `native`

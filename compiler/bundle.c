@@ -3,7 +3,8 @@
  *   arch      load + canonical form + fingerprint            (compiler/arch.h)
  *   ir        lower, pad, fuse, plan buffers, schedule        (compiler/pipeline.h)
  *   verify    every obligation discharged (proofs/)           (verify/verify.h — not wired yet)
- *   codegen   one shared object per target, in memory         (codegen/codegen.h)
+ *   codegen   one code object per target and arch, in memory  (codegen/codegen.h)
+ *   offload   the amdgcn code objects → model.hsaco           (codegen/offload_bundle.h)
  *   stub      model_host.c / .h                               (codegen/hoststub.h)
  *   write     temp dir: code, stub, model_host.so, manifest   (compiler/bundle_fs.h)
  *   commit    one rename into place
@@ -20,6 +21,7 @@
 
 #include "codegen/codegen.h"
 #include "codegen/hoststub.h"
+#include "codegen/offload_bundle.h"
 #include "compiler/bundle_fs.h"
 #include "compiler/manifest.h"
 #include "compiler/pipeline.h"
@@ -33,14 +35,19 @@
 #define TK_RUNTIME_INCLUDE_DIR "runtime/include"
 #endif
 
-enum { TKC_MAX_TARGETS = 8 };
+enum { TKC_MAX_TARGETS = 16 };
 
+/* One compiled unit: a CPU target, or one arch of a GPU target (manifest `targets` entry). */
 typedef struct bundle_target {
   char kind[32];
-  char file[64];
+  char arch[32];        /* amdgcn: gfx name; nvptx: sm name; "" for x86 targets */
+  int cov;              /* amdgcn: code-object version, else 0 */
+  char file[64];        /* amdgcn: model.hsaco (shared by every gfx); nvptx: model.<sm>.ptx */
   char *cpu, *features; /* as resolved by codegen (malloc'd) */
-  tk_cg_blob code;
+  tk_cg_blob code;      /* .so, ET_DYN code object (inside model.hsaco) or PTX text */
 } bundle_target;
+
+#define TKC_HSACO_FILE "model.hsaco"
 
 typedef struct bundle_job {
   const tkc_options *o;
@@ -49,6 +56,7 @@ typedef struct bundle_job {
   tk_ir_module *m;
   int ntargets;
   bundle_target targets[TKC_MAX_TARGETS];
+  tk_cg_blob hsaco;     /* the offload bundle of the amdgcn units (empty when none) */
   char *stub_c, *stub_h;
   char *tmp; /* the temp dir once created */
   struct timespec t0;
@@ -80,28 +88,75 @@ static bool known_target(const char *name) {
   return false;
 }
 
+static bool is_kind(const bundle_target *t, const char *kind) { return !strcmp(t->kind, kind); }
+
+/* The next item of the comma list at *p into out (advancing *p); `flag` names the list. */
+static tk_status next_item(const char **p, char *out, size_t size, const char *flag,
+                           const char *list) {
+  size_t n = strcspn(*p, ",");
+  if (n == 0 || n >= size)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s '%s': empty or overlong name", flag, list);
+  memcpy(out, *p, n);
+  out[n] = '\0';
+  *p += n;
+  if (**p == ',' && !*++*p)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s '%s': empty name after the last comma", flag, list);
+  return TK_STATUS_OK;
+}
+
+/* Appends one unit; `arch` is "" for x86 targets. Files: notes/abi.md, DESIGN.md "bundle/". */
+static tk_status add_unit(bundle_job *j, const char *kind, const char *arch, const char *flag) {
+  for (int i = 0; i < j->ntargets; i++)
+    if (is_kind(&j->targets[i], kind) && !strcmp(j->targets[i].arch, arch))
+      return tk_status_make(TK_INVALID_ARGUMENT, "%s: '%s' given twice", flag, *arch ? arch : kind);
+  if (j->ntargets == TKC_MAX_TARGETS)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s: more than %d targets and archs in all", flag,
+                          TKC_MAX_TARGETS);
+  bundle_target *t = &j->targets[j->ntargets++];
+  snprintf(t->kind, sizeof t->kind, "%s", kind);
+  snprintf(t->arch, sizeof t->arch, "%s", arch);
+  if (is_kind(t, "amdgcn")) {
+    t->cov = tk_cg_amdgcn_code_object_version(arch, j->o->code_object_version);
+    snprintf(t->file, sizeof t->file, TKC_HSACO_FILE);
+  } else if (is_kind(t, "nvptx")) {
+    snprintf(t->file, sizeof t->file, "model.%s.ptx", arch);
+  } else {
+    snprintf(t->file, sizeof t->file, "model.%s.so", kind);
+  }
+  return TK_STATUS_OK;
+}
+
+/* One unit per arch of a GPU target (--offload-arch / --cuda-arch). */
+static tk_status add_gpu_units(bundle_job *j, const char *kind, const char *flag,
+                               const char *list) {
+  const char *p = list;
+  if (!*p) return tk_status_make(TK_INVALID_ARGUMENT, "%s: empty list", flag);
+  while (*p) {
+    char arch[32];
+    TK_RETURN_IF_ERROR(next_item(&p, arch, sizeof arch, flag, list));
+    TK_RETURN_IF_ERROR(add_unit(j, kind, arch, flag));
+  }
+  return TK_STATUS_OK;
+}
+
 static tk_status parse_targets(bundle_job *j, const char *list) {
+  const tkc_options *o = j->o;
   const char *p = list ? list : TKC_DEFAULT_TARGETS;
   while (*p) {
-    size_t n = strcspn(p, ",");
-    if (n == 0 || n >= sizeof j->targets[0].kind)
-      return tk_status_make(TK_INVALID_ARGUMENT, "--targets '%s': empty or overlong target name", list);
-    if (j->ntargets == TKC_MAX_TARGETS)
-      return tk_status_make(TK_INVALID_ARGUMENT, "--targets '%s': more than %d targets", list, TKC_MAX_TARGETS);
-    bundle_target *t = &j->targets[j->ntargets];
-    memcpy(t->kind, p, n);
-    t->kind[n] = '\0';
-    if (!known_target(t->kind))
+    char kind[32];
+    TK_RETURN_IF_ERROR(next_item(&p, kind, sizeof kind, "--targets", list));
+    if (!known_target(kind))
       return tk_status_make(TK_INVALID_ARGUMENT,
-                            "--targets: unknown target '%s' (this tkc builds x86_64 and the "
-                            "test-only x86_64-simt)", t->kind);
-    for (int i = 0; i < j->ntargets; i++)
-      if (!strcmp(j->targets[i].kind, t->kind))
-        return tk_status_make(TK_INVALID_ARGUMENT, "--targets: '%s' given twice", t->kind);
-    snprintf(t->file, sizeof t->file, "model.%.*s.so", (int)n, p);
-    j->ntargets++;
-    p += n;
-    if (*p == ',') p++;
+                            "--targets: unknown target '%s' (this tkc builds amdgcn, nvptx, "
+                            "x86_64 and the test-only x86_64-simt)", kind);
+    if (!strcmp(kind, "amdgcn"))
+      TK_RETURN_IF_ERROR(add_gpu_units(j, kind, "--offload-arch",
+                                       o->offload_arch ? o->offload_arch : TKC_DEFAULT_OFFLOAD_ARCH));
+    else if (!strcmp(kind, "nvptx"))
+      TK_RETURN_IF_ERROR(add_gpu_units(j, kind, "--cuda-arch",
+                                       o->cuda_arch ? o->cuda_arch : TKC_DEFAULT_CUDA_ARCH));
+    else
+      TK_RETURN_IF_ERROR(add_unit(j, kind, "", "--targets"));
   }
   if (!j->ntargets) return tk_status_make(TK_INVALID_ARGUMENT, "--targets: empty list");
   return TK_STATUS_OK;
@@ -123,6 +178,9 @@ static tk_status check_options(bundle_job *j) {
                           "(the levels the runtime can check before loading)", o->cpu ? o->cpu : "");
   if (o->mutant)
     return tk_status_make(TK_INVALID_ARGUMENT, "--mutant: the verifier is not wired into tk_compile yet");
+  if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
+    return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
+                          o->code_object_version);
   return parse_targets(j, o->targets);
 }
 
@@ -141,11 +199,25 @@ static tk_status stage_arch(bundle_job *j) {
   return TK_STATUS_OK;
 }
 
+/* The CPU schedule's tile follows --cpu (`native`: the host's features). */
+static tk_status cpu_schedule(const bundle_job *j, tk_ir_options *ir) {
+  tk_cg_options cg;
+  tk_cg_options_default(&cg);
+  cg.cpu = j->o->cpu;
+  char *cpu, *features;
+  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &cpu, &features));
+  tkc_pipeline_cpu_schedule(ir, cpu, features);
+  free(cpu);
+  free(features);
+  return TK_STATUS_OK;
+}
+
 static tk_status stage_ir(bundle_job *j) {
   stage_start(j);
   tkc_pipeline_options po;
   tkc_pipeline_options_default(&po);
   po.ir.bmax = j->o->max_batch;
+  TK_RETURN_IF_ERROR(cpu_schedule(j, &po.ir));
   TK_RETURN_IF_ERROR(tkc_pipeline_run(&j->arch, &po, &j->m));
   char detail[96];
   snprintf(detail, sizeof detail, "%d buffers, %d gpu / %d cpu kernels", j->m->nbuffers,
@@ -159,12 +231,35 @@ static tk_status stage_codegen(bundle_job *j, bundle_target *t) {
   tk_cg_options cg;
   tk_cg_options_default(&cg);
   cg.target = t->kind;
-  cg.cpu = j->o->cpu;
+  cg.cpu = *t->arch ? t->arch : j->o->cpu;
+  cg.code_object_version = t->cov;
   TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &t->cpu, &t->features));
-  TK_RETURN_IF_ERROR(tk_status_annotate(tk_cg_compile_shared(j->m, &cg, &t->code), "target %s", t->kind));
+  tk_status s = is_kind(t, "nvptx") ? tk_cg_compile(j->m, &cg, TK_CG_EMIT_ASM, &t->code)
+                                    : tk_cg_compile_shared(j->m, &cg, &t->code);
+  TK_RETURN_IF_ERROR(tk_status_annotate(s, "target %s %s", t->kind, t->arch));
   char detail[128];
-  snprintf(detail, sizeof detail, "%s (%s), %zu bytes", t->file, t->cpu, t->code.size);
+  snprintf(detail, sizeof detail, "%s (%s%s), %zu bytes", t->file, t->cpu,
+           t->cov == 4 ? ", cov4" : t->cov == 5 ? ", cov5" : "", t->code.size);
   stage_done(j, "codegen", detail);
+  return TK_STATUS_OK;
+}
+
+/* The amdgcn code objects, in --offload-arch order, → one offload bundle. */
+static tk_status stage_offload(bundle_job *j) {
+  const char *gfx[TKC_MAX_TARGETS];
+  tk_cg_blob objects[TKC_MAX_TARGETS];
+  int n = 0;
+  for (int i = 0; i < j->ntargets; i++)
+    if (is_kind(&j->targets[i], "amdgcn")) {
+      gfx[n] = j->targets[i].arch;
+      objects[n++] = j->targets[i].code;
+    }
+  if (!n) return TK_STATUS_OK;
+  stage_start(j);
+  TK_RETURN_IF_ERROR(tk_cg_offload_bundle_hip(gfx, objects, n, &j->hsaco));
+  char detail[96];
+  snprintf(detail, sizeof detail, TKC_HSACO_FILE ", %d code objects, %zu bytes", n, j->hsaco.size);
+  stage_done(j, "offload", detail);
   return TK_STATUS_OK;
 }
 
@@ -187,10 +282,13 @@ static tk_status write_manifest(bundle_job *j) {
   for (int i = 0; i < j->ntargets; i++) {
     bundle_target *t = &j->targets[i];
     bool native = !strcmp(j->o->cpu, "native");
-    entries[i] = (tkc_target_entry){.kind = t->kind, .cpu = native ? t->cpu : j->o->cpu,
-                                    .cpu_features = t->features};
+    entries[i] = *t->arch ? (tkc_target_entry){.kind = t->kind, .arch = t->arch,
+                                               .code_object_version = t->cov}
+                          : (tkc_target_entry){.kind = t->kind, .cpu = native ? t->cpu : j->o->cpu,
+                                               .cpu_features = t->features};
     entries[i].file.file = t->file;
-    TK_RETURN_IF_ERROR(tkc_sha256_hex(t->code.data, t->code.size, entries[i].file.sha256));
+    const tk_cg_blob *code = is_kind(t, "amdgcn") ? &j->hsaco : &t->code;
+    TK_RETURN_IF_ERROR(tkc_sha256_hex(code->data, code->size, entries[i].file.sha256));
   }
   tkc_manifest_input in = {.m = j->m, .tkc_version = TK_VERSION, .llvm_version = TK_LLVM_VERSION,
                            .z3_version = TK_Z3_VERSION, .arch_canonical = j->canonical,
@@ -212,8 +310,11 @@ static tk_status write_manifest(bundle_job *j) {
 
 static tk_status write_files(bundle_job *j) {
   for (int i = 0; i < j->ntargets; i++)
-    TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, j->targets[i].file, j->targets[i].code.data,
-                                    j->targets[i].code.size));
+    if (!is_kind(&j->targets[i], "amdgcn"))
+      TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, j->targets[i].file, j->targets[i].code.data,
+                                      j->targets[i].code.size));
+  if (j->hsaco.size)
+    TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TKC_HSACO_FILE, j->hsaco.data, j->hsaco.size));
   TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_C_FILE, j->stub_c, strlen(j->stub_c)));
   TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_H_FILE, j->stub_h, strlen(j->stub_h)));
   TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, "proofs"));
@@ -241,6 +342,7 @@ static void job_free(bundle_job *j) {
   free(j->tmp);
   free(j->stub_c);
   free(j->stub_h);
+  tk_cg_blob_free(&j->hsaco);
   for (int i = 0; i < j->ntargets; i++) {
     tk_cg_blob_free(&j->targets[i].code);
     free(j->targets[i].cpu);
@@ -256,6 +358,7 @@ tk_status tk_compile(const tkc_options *o) {
   if (!s) s = stage_arch(&j);
   if (!s) s = stage_ir(&j);
   for (int i = 0; !s && i < j.ntargets; i++) s = stage_codegen(&j, &j.targets[i]);
+  if (!s) s = stage_offload(&j);
   if (!s) s = stage_stub(&j);
   if (!s) s = stage_write(&j);
   job_free(&j);

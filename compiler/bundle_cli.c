@@ -11,7 +11,15 @@
 const char tkc_compile_flags_help[] =
     "  -o DIR            write the bundle to DIR (created with its parents; an existing\n"
     "                    bundle there is replaced only when the compile succeeds)\n"
-    "  --targets LIST    comma list of x86_64, x86_64-simt (default " TKC_DEFAULT_TARGETS ")\n"
+    "  --targets LIST    comma list of amdgcn, nvptx, x86_64, x86_64-simt\n"
+    "                    (default " TKC_DEFAULT_TARGETS ")\n"
+    "  --offload-arch L  amdgcn: comma list of gfx processors, one code object each in\n"
+    "                    model.hsaco (default " TKC_DEFAULT_OFFLOAD_ARCH ")\n"
+    "  --code-object-version 4|5\n"
+    "                    amdgcn code-object version for every gfx (default: 4 for gfx90a\n"
+    "                    and older, which ROCm 5 needs; 5 for gfx94x and gfx11xx)\n"
+    "  --cuda-arch LIST  nvptx: comma list of sm names, one model.<sm>.ptx each\n"
+    "                    (default " TKC_DEFAULT_CUDA_ARCH ")\n"
     "  --cpu CPU         x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or native\n"
     "                    (default " TKC_DEFAULT_CPU ")\n"
     "  --max-batch N     largest batch one launch handles, 1..2^30 (default 65536)\n"
@@ -50,13 +58,23 @@ static tkc_flag_result parse_max_batch(tkc_options *o, const char *v, char *err,
   return TKC_FLAG_TAKEN;
 }
 
+static tkc_flag_result parse_cov(tkc_options *o, const char *v, char *err, size_t err_size) {
+  if (strcmp(v, "4") != 0 && strcmp(v, "5") != 0) {
+    snprintf(err, err_size, "--code-object-version '%s': expected 4 or 5", v);
+    return TKC_FLAG_BAD;
+  }
+  o->code_object_version = v[0] - '0';
+  return TKC_FLAG_TAKEN;
+}
+
 tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, int *i, char *err,
                                        size_t err_size) {
   if (!strcmp(argv[*i], "--quiet")) {
     o->quiet = true;
     return TKC_FLAG_TAKEN;
   }
-  static const char *const names[] = {"-o", "--targets", "--cpu", "--max-batch"};
+  static const char *const names[] = {"-o", "--targets", "--cpu", "--max-batch",
+                                      "--offload-arch", "--cuda-arch", "--code-object-version"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     tkc_flag_result r = take_value(names[k], argc, argv, i, &v, err, err_size);
@@ -68,7 +86,10 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
       case 0: o->out_dir = v; break;
       case 1: o->targets = v; break;
       case 2: o->cpu = v; break;
-      default: return parse_max_batch(o, v, err, err_size);
+      case 3: return parse_max_batch(o, v, err, err_size);
+      case 4: o->offload_arch = v; break;
+      case 5: o->cuda_arch = v; break;
+      default: return parse_cov(o, v, err, err_size);
     }
     return TKC_FLAG_TAKEN;
   }

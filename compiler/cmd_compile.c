@@ -1,13 +1,15 @@
 /* compiler/cmd_compile.c — `tkc compile ARCH.json -o DIR [options]` builds a bundle through
  * libtkc (tk_compile); `--emit=STAGE` prints one intermediate stage on stdout instead:
  * arch (canonical arch.json), ir (graph), ir-fused (fused kernels + buffer plan), ir-gpu,
- * ir-cpu (scheduled kernels). Flags are parsed by libtkc's tkc_options_parse_flag, so the
+ * ir-cpu (scheduled kernels), llvm / asm (one target's optimised LLVM IR or assembly — PTX for
+ * nvptx — for the single target of --targets). Flags are parsed by libtkc's tkc_options_parse_flag, so the
  * command line and the library agree. Exit codes: FORMATS §4.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/codegen.h"
 #include "compiler/arch.h"
 #include "compiler/pipeline.h"
 #include "compiler/tkc.h"
@@ -29,6 +31,9 @@ static void print_help(void) {
          "                    ir-fused  fused kernels (phases, index maps) and the buffer plan\n"
          "                    ir-gpu    kernels scheduled for GPUs (workgroups, threads, grids)\n"
          "                    ir-cpu    kernels scheduled for the CPU (row blocks, register tiles)\n"
+         "                    llvm      optimised LLVM IR of the one target in --targets\n"
+         "                    asm       its assembly (PTX for nvptx); GPU targets use the one\n"
+         "                              --offload-arch / --cuda-arch given, else gfx90a / sm_80\n"
          "\n"
          "Exit codes: 0 ok, 1 invalid arch, 2 usage, 3 an obligation failed, 4 toolchain error.\n",
          tkc_compile_flags_help);
@@ -92,6 +97,31 @@ static int emit_ir(const tk_arch *arch, const compile_args *a, size_t which) {
   return s ? tkc_fail(CMD, s) : TKC_EXIT_OK;
 }
 
+/* --emit=llvm|asm: the whole pipeline, then one target's code as text. */
+static int emit_code(const tk_arch *arch, const compile_args *a, tk_cg_emit what) {
+  const char *t = a->o.targets;
+  if (strchr(t, ','))
+    return tkc_usage_error(CMD, "--emit=%s: give one target with --targets (amdgcn, nvptx, "
+                           "x86_64 or x86_64-simt), not '%s'", a->emit, t);
+  tk_cg_options cg;
+  tk_cg_options_default(&cg);
+  cg.target = t;
+  cg.cpu = !strcmp(t, "amdgcn") ? a->o.offload_arch : !strcmp(t, "nvptx") ? a->o.cuda_arch : a->o.cpu;
+  cg.code_object_version = a->o.code_object_version;
+  tkc_pipeline_options o;
+  tkc_pipeline_options_default(&o);
+  o.ir.bmax = a->o.max_batch;
+  tk_ir_module *m = NULL;
+  tk_cg_blob text = {0};
+  tk_status s = tkc_pipeline_run(arch, &o, &m);
+  if (!s) s = tk_cg_compile(m, &cg, what, &text);
+  if (!s && (fwrite(text.data, 1, text.size, stdout) != text.size || fflush(stdout) != 0))
+    s = tk_status_make(TK_IO_ERROR, "writing to stdout failed");
+  tk_cg_blob_free(&text);
+  tk_ir_module_free(m);
+  return s ? tkc_fail(CMD, s) : TKC_EXIT_OK;
+}
+
 int tkc_cmd_compile(int argc, char **argv) {
   if (tkc_wants_help(argc, argv)) {
     print_help();
@@ -101,11 +131,13 @@ int tkc_cmd_compile(int argc, char **argv) {
   int rc = parse_args(argc, argv, &a);
   if (rc >= 0) return rc;
   size_t which = sizeof STAGES / sizeof STAGES[0];
-  if (a.emit && strcmp(a.emit, "arch") != 0) {
+  bool code = a.emit && (!strcmp(a.emit, "llvm") || !strcmp(a.emit, "asm"));
+  if (a.emit && strcmp(a.emit, "arch") != 0 && !code) {
     for (which = 0; which < sizeof STAGES / sizeof STAGES[0]; which++)
       if (!strcmp(a.emit, STAGES[which].name)) break;
     if (which == sizeof STAGES / sizeof STAGES[0])
-      return tkc_usage_error(CMD, "--emit=%s: expected arch, ir, ir-fused, ir-gpu or ir-cpu", a.emit);
+      return tkc_usage_error(CMD, "--emit=%s: expected arch, ir, ir-fused, ir-gpu, ir-cpu, llvm "
+                             "or asm", a.emit);
   }
   if (!a.emit) {
     tk_status s = tk_compile(&a.o);
@@ -115,5 +147,6 @@ int tkc_cmd_compile(int argc, char **argv) {
   tk_status s = tk_arch_load(a.o.arch_path, &arch);
   if (s) return tkc_fail(CMD, s);
   if (!strcmp(a.emit, "arch")) return emit_arch(&arch);
+  if (code) return emit_code(&arch, &a, !strcmp(a.emit, "llvm") ? TK_CG_EMIT_LLVM : TK_CG_EMIT_ASM);
   return emit_ir(&arch, &a, which);
 }

@@ -8,12 +8,18 @@
  *   fingerprint   16 hex characters (FORMATS §1)
  *   max_batch     --max-batch: every launch has 1 <= B <= max_batch
  *   targets       [{kind, cpu + cpu_features (x86) | arch + code_object_version (GPU), file,
- *                  sha256}] in --targets order
+ *                  sha256}] in --targets order; a GPU target has one entry per arch, in
+ *                  --offload-arch / --cuda-arch order: amdgcn {arch: "gfx90a",
+ *                  code_object_version: 4|5, file: "model.hsaco"} (every gfx shares the one
+ *                  offload bundle, entry id hipv4-amdgcn-amd-amdhsa--<arch>), nvptx
+ *                  {arch: "sm_80", file: "model.sm_80.ptx"}
  *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
  *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
  *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
  *                  kernarg_size} — kernarg layout of notes/abi.md: pointer i at 8*i, B at 8n,
- *                  Bp at 8n+4, size 8n+8 (the same set in every GPU code object)
+ *                  Bp at 8n+4, size 8n+8 (the same set in every GPU code object; the
+ *                  AMDGPU metadata reports exactly these: no hidden arguments, and
+ *                  .max_flat_workgroup_size = workgroup_size; PTX .maxntid likewise)
  *   buffers       [{id, name, role, type, elements (formula in B, Bp)}]
  *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (FORMATS §2)
  *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}

@@ -3,10 +3,39 @@
  * every pass and a failure names the pass it followed. */
 #include "compiler/pipeline.h"
 
+#include <string.h>
+
 #include "compiler/lower.h"
+#include "compiler/tkc.h"
+
+/* `+avx512f` as a whole item of an LLVM feature string ("+avx,+avx512f,-avx512fp16,..."). */
+static bool feature_on(const char *features, const char *item) {
+  size_t n = strlen(item);
+  for (const char *p = features; (p = strstr(p, item)) != NULL; p += n)
+    if ((p == features || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) return true;
+  return false;
+}
+
+static bool has_avx512(const char *cpu, const char *features) {
+  static const char *const named[] = {"x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake",
+                                      "icelake-client", "icelake-server", "tigerlake",
+                                      "sapphirerapids", "znver4"};
+  if (features && *features) return feature_on(features, "+avx512f");
+  for (size_t i = 0; cpu && i < sizeof named / sizeof named[0]; i++)
+    if (strcmp(cpu, named[i]) == 0) return true;
+  return false;
+}
+
+void tkc_pipeline_cpu_schedule(tk_ir_options *ir, const char *cpu, const char *features) {
+  bool zmm = has_avx512(cpu, features);
+  ir->cpu_block_rows = 64;
+  ir->cpu_tile_rows = zmm ? 8 : 4;
+  ir->cpu_tile_cols = zmm ? 32 : 24;
+}
 
 void tkc_pipeline_options_default(tkc_pipeline_options *o) {
   tk_ir_options_default(&o->ir);
+  (void)0;
   o->verify_each = false;
   o->stop_after = TK_STAGE_CPU;
 }

@@ -15,7 +15,15 @@ typedef struct tkc_pipeline_options {
   tk_ir_stage stop_after;  /* last stage to reach (TK_STAGE_CPU = everything) */
 } tkc_pipeline_options;
 
+/* Defaults: tk_ir_options_default, then the CPU schedule for TKC_DEFAULT_CPU (below). */
 void tkc_pipeline_options_default(tkc_pipeline_options *o);
+
+/* Sets the CPU schedule's blocking for an x86-64 CPU as codegen resolves it (name and feature
+ * string, tk_cg_cpu_resolve; `features` may be "" for a named CPU): blocks of 64 rows, so the
+ * weights are streamed once per 64 rows; register tile 8 rows × 32 columns (16 zmm
+ * accumulators) where the CPU has AVX-512F, else 4 × 24 (12 of the 16 ymm registers).
+ * Measured in bench/README.md. */
+void tkc_pipeline_cpu_schedule(tk_ir_options *ir, const char *cpu, const char *features);
 
 /* Runs the passes up to o->stop_after. Caller owns *out. A failing tk_ir_verify names the
  * pass after which it failed (TK_INTERNAL). */

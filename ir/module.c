@@ -97,9 +97,11 @@ static tk_status options_check(const tk_ir_options *o) {
   if (o->gpu_wg_2d < 1 || o->gpu_wg_2d > 1024 || o->gpu_wg_rows < 1 || o->gpu_wg_rows > 1024)
     return tk_status_make(TK_OUT_OF_RANGE, "GPU workgroup size out of range: expected 1..1024");
   if (o->cpu_block_rows < 1 || o->cpu_tile_rows < 1 || o->cpu_block_rows % o->cpu_tile_rows ||
-      16 % o->cpu_block_rows != 0 || o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64)
+      (16 % o->cpu_block_rows != 0 && o->cpu_block_rows % 16 != 0) || o->cpu_block_rows > 256 ||
+      o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64)
     return tk_status_make(TK_OUT_OF_RANGE,
-                          "CPU schedule: block rows %lld must divide 16, tile rows %lld must "
+                          "CPU schedule: block rows %lld must divide 16 or be a multiple of 16 "
+                          "up to 256, tile rows %lld must "
                           "divide them, tile columns %lld must be 1..64",
                           (long long)o->cpu_block_rows, (long long)o->cpu_tile_rows,
                           (long long)o->cpu_tile_cols);

@@ -30,6 +30,7 @@ typedef struct cpu_ctx {
   tk_ir_kernel *k;
   int pi;                 /* phase being scheduled */
   const tk_ir_var *rb;
+  bool guarded;           /* BR does not divide Bp's padding quantum: rows >= Bp guarded */
   const int *arg_map;
   int *local_map;
   bool *used;
@@ -49,6 +50,16 @@ static void step(cpu_ctx *c, tk_ir_sched_step s) {
 static const tk_ix *V(cpu_ctx *c, const tk_ir_var *v) { return tk_ix_var(c->m, v); }
 static const tk_ix *K(cpu_ctx *c, int64_t v) { return tk_ix_const(c->m, v); }
 
+/* `first < Bp` around body when blocks may run past Bp (the grid rounds Bp up to BR): `first`
+ * is a row, or the first row of a row tile (TR divides the padding quantum then, so a tile
+ * is wholly inside or wholly outside [0, Bp)). */
+static const tk_ir_stmt *row_guard(cpu_ctx *c, const tk_ix *first, const tk_ir_stmt *body) {
+  if (!c->guarded) return body;
+  const tk_ix *bp = tk_ix_sym(c->m, TK_SYM_BP);
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = first, .rhs = bp});
+  return tk_stmt_if(c->m, first, TK_CMP_LT, bp, body);
+}
+
 static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
   for (int l = 0; l < c->src->nlocals; l++) c->used[l] = false;
   tk_ir_stmt_uses(ph->body, NULL, c->used);
@@ -60,12 +71,14 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   int64_t br = m->opts.cpu_block_rows;
   const tk_ix *r = V(c, ph->vars[0]);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ix_mod(m, r, br));
+  const tk_ix *row = tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), V(c, rr));
   tk_ir_subst *s = tk_ir_subst_new(m, 1);
-  tk_ir_subst_add(s, ph->vars[0], tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), V(c, rr)));
+  tk_ir_subst_add(s, ph->vars[0], row);
   if (!phase_locals(c, ph, 1)) return NULL;
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
   tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner};
-  return tk_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, tk_ir_rewrite_stmt(&rw, ph->body));
+  const tk_ir_stmt *body = row_guard(c, row, tk_ir_rewrite_stmt(&rw, ph->body));
+  return tk_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
 }
 
 /* One tile region: rows r = rb*BR + rt*TR + ri, columns j = jbase + lane (lane < width). */
@@ -134,6 +147,8 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = rr, .out = rt, .inner = ri, .factor = tr});
   for (int l = 0; l < c->src->nlocals; l++)
     if (c->used[l]) step(c, (tk_ir_sched_step){.kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
+  const tk_ix *rows = K(c, br / tr);
+  const tk_ix *tile_row = tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), tk_ix_mul(m, V(c, rt), tr));
   tk_ir_stmt *blk = tk_stmt_block(m);
   if (nt > 0) {
     const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ix_div(m, j, tc));
@@ -141,19 +156,39 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
     tile_region t = region(c, ph, rt, ri, jj, tk_ix_mul(m, V(c, jt), tc), tc);
     const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, true);
-    tk_stmt_block_add(m, blk, tk_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, tiles));
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = rt, .b = jt, .out = ri, .inner = jj});
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jt, .b = rt, .out = ri, .inner = jj});
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
+    const tk_ir_stmt *row_tiles = tk_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles));
+    tk_stmt_block_add(m, blk, tk_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, row_tiles));
   }
   if (tail > 0) {
     const tk_ir_var *jl = tk_ir_var_new(m, "jl", tk_ix_sub(m, j, K(c, nt * tc)));
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = tail});
     tile_region t = region(c, ph, rt, ri, jl, K(c, nt * tc), tail);
-    tk_stmt_block_add(m, blk, tile_stmt(c, &t, ph->body, nt == 0));
+    const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, nt == 0);
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
+    tk_stmt_block_add(m, blk, tk_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles)));
   }
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = ri});
-  return tk_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE, blk);
+  return blk;
+}
+
+/* The multiple of 16 that Bp always is (the module's bp_padded contract), or 1. */
+static int64_t padding_quantum(const tk_ir_module *m) {
+  for (int i = 0; i < m->contracts.n; i++)
+    if (m->contracts.items[i].pred == TK_PRED_BP_PADDED) return m->contracts.items[i].n;
+  return 1;
+}
+
+/* Blocks that may cross Bp need row tiles that do not (see row_guard). */
+static tk_status check_blocks(const tk_ir_module *m, bool *guarded) {
+  int64_t q = padding_quantum(m), br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows;
+  *guarded = q % br != 0;
+  if (*guarded && q % tr != 0)
+    return tk_status_make(TK_INVALID_ARGUMENT, "CPU schedule: tile rows %lld must divide %lld "
+                          "(Bp's padding quantum) when block rows %lld do not", (long long)tr,
+                          (long long)q, (long long)br);
+  return TK_STATUS_OK;
 }
 
 static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
@@ -165,10 +200,11 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
   if (!k) return tk_ir_module_status(m);
   k->source = src->id;
-  cpu_ctx c = {m, src, k, 0, NULL, tk_ir_sched_copy_args(m, src, k, NULL),
+  cpu_ctx c = {m, src, k, 0, NULL, false, tk_ir_sched_copy_args(m, src, k, NULL),
                tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1)),
                tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
   if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
+  TK_RETURN_IF_ERROR(check_blocks(m, &c.guarded));
   const tk_ix *r = V(&c, src->phases[0].vars[0]);
   c.rb = tk_ir_var_new(m, "rb", tk_ix_div(m, r, br));
   tk_ir_stmt *blk = tk_stmt_block(m);
@@ -179,7 +215,8 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
   }
   c.pi = 0;
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.rb, .binding = TK_BIND_CPU_BLOCK});
-  k->launch.grid = tk_ix_div(m, tk_ix_sym(m, TK_SYM_BP), br);
+  const tk_ix *bp = tk_ix_sym(m, TK_SYM_BP);
+  k->launch.grid = tk_ix_div(m, c.guarded ? tk_ix_add(m, bp, tk_ix_const(m, br - 1)) : bp, br);
   k->launch.workgroup_size = 1;
   k->launch.block_rows = br;
   k->body = tk_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);

@@ -4,6 +4,9 @@
  *   weights.c        tk_weights: a checkpoint validated against the bundle's parameter list
  *   device_select.c  tk_device names, and the choice of a backend (a tk_launcher) for a bundle
  *   session.c        tk_session: host stub + launcher + buffers; forward
+ *   cpu_backend.c    the cpu launcher; hip_backend.c, cuda_backend.c the GPU launchers over
+ *                    gpu_core.c (library loading, buffers, argument packing) and
+ *                    gpu_select.c (code object choice, mismatch messages)
  *
  * Everything a bundle holds is copied out of the manifest at open time, so the manifest's
  * cJSON tree never outlives tk_bundle_open.

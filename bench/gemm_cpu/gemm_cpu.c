@@ -13,7 +13,8 @@
  * LayerNorm, GELU-tanh with libm tanhf; bias only for H×20), openblas_set_num_threads(T).
  * tkc side: the kernel's grid (Bp/16 blocks) split over T threads (a thread is created per
  * launch for T = 2).
- * Schedule knobs (tk_ir_options): --block-rows, --tile-rows, --tile-cols.
+ * Schedule: what tkc_pipeline_cpu_schedule picks for --cpu (as `tkc compile --cpu` does);
+ * --block-rows, --tile-rows, --tile-cols override it (tk_ir_options).
  * GFLOP/s counts 2·M·K·N (the epilogue is not counted); best of --reps runs. The max
  * difference between the two outputs is printed so a wrong kernel cannot look fast.
  */
@@ -191,21 +192,54 @@ static tk_status setup(bench *b, int hidden, const char *cpu, const tk_ir_option
   return TK_STATUS_OK;
 }
 
+/* The schedule bench runs: the pipeline's choice for --cpu (as bundles get it), then any
+ * --block-rows / --tile-rows / --tile-cols override (0 = keep). */
+static tk_status schedule_for(const char *cpu, const int64_t over[3], tk_ir_options *ir) {
+  tk_cg_options o;
+  tk_cg_options_default(&o);
+  o.cpu = cpu;
+  char *name, *features;
+  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&o, &name, &features));
+  tk_ir_options_default(ir);
+  tkc_pipeline_cpu_schedule(ir, name, features);
+  printf("cpu %s: blocks of %lld rows, register tile %lld x %lld\n", name,
+         (long long)(over[0] ? over[0] : ir->cpu_block_rows),
+         (long long)(over[1] ? over[1] : ir->cpu_tile_rows),
+         (long long)(over[2] ? over[2] : ir->cpu_tile_cols));
+  printf("ratio = tkc GFLOP/s / (OpenBLAS + epilogue) GFLOP/s, same run; target: HxH at M=256 >= 0.5\n");
+  free(name);
+  free(features);
+  if (over[0]) ir->cpu_block_rows = over[0];
+  if (over[1]) ir->cpu_tile_rows = over[1];
+  if (over[2]) ir->cpu_tile_cols = over[2];
+  return TK_STATUS_OK;
+}
+
+static void print_load(void) {
+  double l1 = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f && fscanf(f, "%lf", &l1) != 1) l1 = -1;
+  if (f) fclose(f);
+  printf("load average (1 min) %.2f on %ld cores\n", l1, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 int main(int argc, char **argv) {
   int hidden = 2048, reps = 5;
   const char *cpu = NULL;
-  tk_ir_options ir;
-  tk_ir_options_default(&ir);
+  int64_t over[3] = {0, 0, 0};
+  static const char *const knobs[3] = {"--block-rows", "--tile-rows", "--tile-cols"};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--hidden") == 0) hidden = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--cpu") == 0) cpu = argv[i + 1];
-    else if (strcmp(argv[i], "--block-rows") == 0) ir.cpu_block_rows = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--tile-rows") == 0) ir.cpu_tile_rows = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--tile-cols") == 0) ir.cpu_tile_cols = atoi(argv[i + 1]);
+    for (int k = 0; k < 3; k++)
+      if (strcmp(argv[i], knobs[k]) == 0) over[k] = atoi(argv[i + 1]);
   }
   bench b = {.reps = reps > 0 ? reps : 1};
-  tk_status s = setup(&b, hidden, cpu, &ir);
+  tk_ir_options ir;
+  print_load();
+  tk_status s = schedule_for(cpu, over, &ir);
+  if (!s) s = setup(&b, hidden, cpu, &ir);
   int rc = s ? die(s) : 0;
   const layer layers[] = {
       {"expert_0_in", "96xH", 96, hidden, true},
@@ -223,6 +257,7 @@ int main(int argc, char **argv) {
     for (size_t li = 0; !rc && li < sizeof layers / sizeof layers[0]; li++)
       rc = run_layer(&b, &layers[li], Ms[mi]);
   }
+  print_load();
   tk_cgd_close(b.d);
   tk_ir_module_free(b.m);
   for (size_t i = 0; b.w && i < b.nw; i++) free(b.w[i]);

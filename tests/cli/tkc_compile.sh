@@ -72,7 +72,7 @@ check "two compiles into different directories are byte-identical" deterministic
 
 manifest_ok() {
   local m="$tmp/det-a/nano/manifest.json"
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['format']=='tkc-bundle/1' and d['targets'][0]['kind']=='x86_64' and d['kernels'] and d['buffers'] and d['parameters']" "$m" &&
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['format']=='tkc-bundle/1' and any(t['kind']=='x86_64' for t in d['targets']) and d['kernels'] and d['buffers'] and d['parameters']" "$m" &&
     (cd "$tmp/det-a/nano" && sha256sum model.x86_64.so model_host.so model_host.c | while read -r h f; do has manifest.json "$h" || exit 1; done) &&
     ! grep -qF "$tmp" "$m"
 }
@@ -103,7 +103,7 @@ unwritable() {
 check "an unwritable output fails cleanly" unwritable
 
 bad_flags() {
-  run nonzero "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad" --targets amdgcn && has "$tmp/err" "unknown target" &&
+  run nonzero "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad" --targets riscv64 && has "$tmp/err" "unknown target" &&
     run nonzero "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad" --cpu x86-64-v9 && has "$tmp/err" "--cpu" &&
     run 2 "$tkc" compile "$models/nano.arch.json" && has "$tmp/err" "missing -o" &&
     run 2 "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad" --max-batch 0 &&

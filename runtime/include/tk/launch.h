@@ -1,7 +1,7 @@
 /* tk/launch.h — the launcher API: how a generated host stub (model_host.c) runs kernels on a
  * backend, and how the runtime creates backends and their buffers (notes/abi.md).
  *
- * A tk_launcher is one backend instance (cpu now; hip and cuda later) that owns the model's
+ * A tk_launcher is one backend instance (cpu, hip or cuda) that owns the model's
  * buffers, numbered as the host stub numbers them (tkm_buffer_count, tkm_buffer_elems).
  * The stub calls tk_launcher_launch once per kernel launch with the buffer id of every kernel
  * argument; the launcher maps ids to its own pointers and covers the grid.
