@@ -199,25 +199,12 @@ static tk_status stage_arch(bundle_job *j) {
   return TK_STATUS_OK;
 }
 
-/* The CPU schedule's tile follows --cpu (`native`: the host's features). */
-static tk_status cpu_schedule(const bundle_job *j, tk_ir_options *ir) {
-  tk_cg_options cg;
-  tk_cg_options_default(&cg);
-  cg.cpu = j->o->cpu;
-  char *cpu, *features;
-  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &cpu, &features));
-  tkc_pipeline_cpu_schedule(ir, cpu, features);
-  free(cpu);
-  free(features);
-  return TK_STATUS_OK;
-}
-
 static tk_status stage_ir(bundle_job *j) {
   stage_start(j);
   tkc_pipeline_options po;
   tkc_pipeline_options_default(&po);
   po.ir.bmax = j->o->max_batch;
-  TK_RETURN_IF_ERROR(cpu_schedule(j, &po.ir));
+  TK_RETURN_IF_ERROR(tkc_pipeline_set_cpu(&po, j->o->cpu)); /* the CPU tile follows --cpu */
   TK_RETURN_IF_ERROR(tkc_pipeline_run(&j->arch, &po, &j->m));
   char detail[96];
   snprintf(detail, sizeof detail, "%d buffers, %d gpu / %d cpu kernels", j->m->nbuffers,

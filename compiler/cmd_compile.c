@@ -90,7 +90,8 @@ static int emit_ir(const tk_arch *arch, const compile_args *a, size_t which) {
   o.ir.bmax = a->o.max_batch;
   o.stop_after = STAGES[which].stage;
   tk_ir_module *m = NULL;
-  tk_status s = tkc_pipeline_run(arch, &o, &m);
+  tk_status s = tkc_pipeline_set_cpu(&o, a->o.cpu);
+  if (!s) s = tkc_pipeline_run(arch, &o, &m);
   if (!s) s = tk_ir_print(m, STAGES[which].dump, stdout);
   tk_ir_module_free(m);
   if (!s && fflush(stdout) != 0) s = tk_status_make(TK_IO_ERROR, "writing to stdout failed");
@@ -113,7 +114,8 @@ static int emit_code(const tk_arch *arch, const compile_args *a, tk_cg_emit what
   o.ir.bmax = a->o.max_batch;
   tk_ir_module *m = NULL;
   tk_cg_blob text = {0};
-  tk_status s = tkc_pipeline_run(arch, &o, &m);
+  tk_status s = tkc_pipeline_set_cpu(&o, a->o.cpu);
+  if (!s) s = tkc_pipeline_run(arch, &o, &m);
   if (!s) s = tk_cg_compile(m, &cg, what, &text);
   if (!s && (fwrite(text.data, 1, text.size, stdout) != text.size || fflush(stdout) != 0))
     s = tk_status_make(TK_IO_ERROR, "writing to stdout failed");

@@ -3,8 +3,10 @@
  * every pass and a failure names the pass it followed. */
 #include "compiler/pipeline.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "codegen/codegen.h"
 #include "compiler/lower.h"
 #include "compiler/tkc.h"
 
@@ -33,9 +35,21 @@ void tkc_pipeline_cpu_schedule(tk_ir_options *ir, const char *cpu, const char *f
   ir->cpu_tile_cols = zmm ? 32 : 24;
 }
 
+tk_status tkc_pipeline_set_cpu(tkc_pipeline_options *o, const char *cpu) {
+  tk_cg_options cg;
+  tk_cg_options_default(&cg);
+  cg.cpu = cpu;
+  char *name, *features;
+  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &name, &features));
+  tkc_pipeline_cpu_schedule(&o->ir, name, features);
+  free(name);
+  free(features);
+  return TK_STATUS_OK;
+}
+
 void tkc_pipeline_options_default(tkc_pipeline_options *o) {
   tk_ir_options_default(&o->ir);
-  (void)0;
+  tkc_pipeline_cpu_schedule(&o->ir, TKC_DEFAULT_CPU, "");
   o->verify_each = false;
   o->stop_after = TK_STAGE_CPU;
 }

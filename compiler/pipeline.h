@@ -25,6 +25,10 @@ void tkc_pipeline_options_default(tkc_pipeline_options *o);
  * Measured in bench/README.md. */
 void tkc_pipeline_cpu_schedule(tk_ir_options *ir, const char *cpu, const char *features);
 
+/* tkc_pipeline_cpu_schedule for `--cpu` (NULL = the x86_64 target's default, "native" = this
+ * host) as tk_cg_cpu_resolve resolves it; TK_INVALID_ARGUMENT for a CPU it does not know. */
+TK_MUST_USE tk_status tkc_pipeline_set_cpu(tkc_pipeline_options *o, const char *cpu);
+
 /* Runs the passes up to o->stop_after. Caller owns *out. A failing tk_ir_verify names the
  * pass after which it failed (TK_INTERNAL). */
 TK_MUST_USE tk_status tkc_pipeline_run(const tk_arch *arch, const tkc_pipeline_options *o,

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# tests/cli/gpu_bundle.sh — the GPU half of a bundle (issue 7), checked without a GPU by tools
+# that are not tkc: `tkc compile models/nano.arch.json` with the default targets gives
+# - model.hsaco that clang-offload-bundler-19 lists (host + gfx90a, gfx942, gfx1100) and
+#   unbundles, byte-identical to what the bundler itself writes from the same code objects;
+# - per gfx an ET_DYN EM_AMDGPU code object whose ELF ABI version is the manifest's code-object
+#   version (COV4 → 2, COV5 → 3) and whose `llvm-readelf-19 --notes` metadata lists exactly the
+#   manifest's kernels (`.symbol` NAME.kd) with the manifest's kernarg_size, workgroup_size
+#   (.max_flat_workgroup_size) and argument names/offsets/sizes, for amdgcn-amd-amdhsa--gfxN;
+# - comgr (what HIP 5.2 vets code objects with) reads the gfx90a COV4 object as
+#   amdgcn-amd-amdhsa--gfx90a;
+# - model.sm_80.ptx / model.sm_90.ptx that ptxas assembles for their sm (skipped, with a line
+#   saying so, only where ptxas is absent);
+# - a byte-identical bundle from a second compile into another directory;
+# - --code-object-version 5 overriding gfx90a's default; bad --offload-arch, --cuda-arch and
+#   --code-object-version values rejected, leaving no output;
+# - `--emit=asm --targets nvptx --cuda-arch sm_90` printing exactly model.sm_90.ptx, and
+#   `--emit=llvm --targets amdgcn` printing amdgpu_kernel definitions with the attributes.
+set -uo pipefail
+tkc="${TKC:-${TK_BIN:?TK_BIN not set}/tkc}"
+models="${TK_SOURCE_DIR:?TK_SOURCE_DIR not set}/models"
+comgr="${TK_BUILD_DIR:?TK_BUILD_DIR not set}/tests/comgr_isa"
+bundler=clang-offload-bundler-19
+readelf=llvm-readelf-19
+ptxas=$(command -v ptxas || { [ -x /usr/local/cuda/bin/ptxas ] && echo /usr/local/cuda/bin/ptxas; })
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+GFX="gfx90a gfx942 gfx1100"
+
+check() {
+  local what=$1
+  shift
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
+}
+run() { # run WANT_RC CMD...: stdout/stderr in $tmp/out, $tmp/err
+  local want=$1
+  shift
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ "$want" = nonzero ] && [ "$rc" -ne 0 ]; then return 0; fi
+  [ "$rc" = "$want" ] || { echo "  '$*' exited $rc, expected $want:" && head -5 "$tmp/err"; return 1; }
+}
+
+a="$tmp/a/nano"
+run 0 "$tkc" compile "$models/nano.arch.json" -o "$a" --quiet || { echo "FAIL compile"; exit 1; }
+manifest="$a/manifest.json"
+
+files_present() {
+  local f
+  for f in model.hsaco model.sm_80.ptx model.sm_90.ptx model.x86_64.so manifest.json; do
+    [ -s "$a/$f" ] || { echo "  missing $f"; return 1; }
+  done
+}
+check "default targets give model.hsaco, model.sm_80.ptx, model.sm_90.ptx, model.x86_64.so" files_present
+
+listed() {
+  "$bundler" --list --type=o --input="$a/model.hsaco" | sort >"$tmp/list" || return 1
+  printf '%s\n' host-x86_64-unknown-linux-gnu- hipv4-amdgcn-amd-amdhsa--gfx90a \
+    hipv4-amdgcn-amd-amdhsa--gfx942 hipv4-amdgcn-amd-amdhsa--gfx1100 | sort >"$tmp/want"
+  diff "$tmp/want" "$tmp/list"
+}
+check "clang-offload-bundler-19 --list lists the host and every gfx target" listed
+
+unbundle() {
+  local g
+  for g in $GFX; do
+    "$bundler" --unbundle --type=o --input="$a/model.hsaco" \
+      --targets="hipv4-amdgcn-amd-amdhsa--$g" --output="$tmp/$g.co" || return 1
+    [ -s "$tmp/$g.co" ] || { echo "  empty $g.co"; return 1; }
+  done
+}
+check "clang-offload-bundler-19 --unbundle extracts every gfx code object" unbundle
+
+same_as_bundler() {
+  : >"$tmp/host.empty"
+  local targets=host-x86_64-unknown-linux-gnu inputs=(--input="$tmp/host.empty") g
+  for g in $GFX; do
+    targets="$targets,hipv4-amdgcn-amd-amdhsa--$g"
+    inputs+=(--input="$tmp/$g.co")
+  done
+  "$bundler" --type=o --bundle-align=4096 --targets="$targets" "${inputs[@]}" \
+    --output="$tmp/ref.hsaco" && cmp "$tmp/ref.hsaco" "$a/model.hsaco"
+}
+check "model.hsaco is byte-identical to clang-offload-bundler-19 --bundle-align=4096's" same_as_bundler
+
+# notes_match GFX CODE_OBJECT: the AMDGPU metadata against the manifest.
+notes_match() {
+  local g=$1 co=$2
+  "$readelf" --notes "$co" >"$tmp/$g.notes" || return 1
+  python3 - "$tmp/$g.notes" "$manifest" "$g" <<'PY'
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+man = json.load(open(sys.argv[2]))
+gfx = sys.argv[3]
+kernels, cur, arg, target, in_kernels = [], None, None, None, False
+for line in lines:
+    if re.match(r'^\S', line):
+        in_kernels = line.startswith('amdhsa.kernels:')
+        cur = None
+        m = re.match(r'^amdhsa\.target:\s+(\S+)', line)
+        if m: target = m.group(1)
+        continue
+    if not in_kernels: continue
+    m = re.match(r'^  - \.', line)
+    if m: cur, arg = {'args': []}, None; kernels.append(cur)
+    m = re.match(r'^(?:  - |    )\.(\w+):\s*(.*)$', line)
+    if m and cur is not None and m.group(1) != 'args': cur[m.group(1)] = m.group(2).strip()
+    m = re.match(r'^      - \.', line)
+    if m and cur is not None: arg = {}; cur['args'].append(arg)
+    m = re.match(r'^(?:      - |        )\.(\w+):\s*(.*)$', line)
+    if m and arg is not None: arg[m.group(1)] = m.group(2).strip()
+bad = []
+if target != 'amdgcn-amd-amdhsa--' + gfx: bad.append('amdhsa.target %s' % target)
+got = {k.get('symbol'): k for k in kernels}
+want = {k['name'] + '.kd': k for k in man['kernels']}
+if set(got) != set(want):
+    bad.append('symbols differ: only in notes %s, only in manifest %s'
+               % (sorted(set(got) - set(want))[:5], sorted(set(want) - set(got))[:5]))
+for sym in sorted(set(got) & set(want)):
+    g, w = got[sym], want[sym]
+    if int(g.get('kernarg_segment_size', -1)) != w['kernarg_size']:
+        bad.append('%s kernarg_segment_size %s, manifest %d' % (sym, g.get('kernarg_segment_size'), w['kernarg_size']))
+    if int(g.get('max_flat_workgroup_size', -1)) != w['workgroup_size']:
+        bad.append('%s max_flat_workgroup_size %s, manifest %d' % (sym, g.get('max_flat_workgroup_size'), w['workgroup_size']))
+    ga = [(x.get('name'), int(x.get('offset', -1)), int(x.get('size', -1))) for x in g['args']]
+    wa = [(x['name'], x['offset'], x['size']) for x in w['args']]
+    if ga != wa: bad.append('%s args %s, manifest %s' % (sym, ga[:3], wa[:3]))
+for b in bad[:10]: print('  ' + gfx + ': ' + b)
+sys.exit(1 if bad or not kernels else 0)
+PY
+}
+
+# header_ok GFX CODE_OBJECT COV: ET_DYN, EM_AMDGPU, ELF ABI version COV - 2.
+header_ok() {
+  local g=$1 co=$2 cov=$3
+  "$readelf" -h "$co" >"$tmp/$g.h" || return 1
+  grep -qE 'Type:[[:space:]]+DYN' "$tmp/$g.h" && grep -qE 'Machine:[[:space:]]+EM_AMDGPU' "$tmp/$g.h" &&
+    grep -qE "ABI Version:[[:space:]]+$((cov - 2))\$" "$tmp/$g.h" ||
+    { echo "  $g: expected DYN, EM_AMDGPU, ABI version $((cov - 2)):" && grep -E 'Type|Machine|ABI' "$tmp/$g.h"; return 1; }
+}
+
+manifest_cov() { # manifest_cov GFX: the manifest's code_object_version for it
+  python3 -c "import json,sys; print([t['code_object_version'] for t in json.load(open(sys.argv[1]))['targets'] if t['kind']=='amdgcn' and t['arch']==sys.argv[2]][0])" "$1" "$2"
+}
+
+for g in $GFX; do
+  cov=$(manifest_cov "$manifest" "$g" 2>/dev/null)
+  check "$g: ET_DYN AMDGPU code object with the manifest's COV (${cov:-none})" header_ok "$g" "$tmp/$g.co" "${cov:-0}"
+  check "$g: --notes metadata lists exactly the manifest's kernels, kernarg sizes, workgroup sizes, args" notes_match "$g" "$tmp/$g.co"
+done
+
+manifest_targets() {
+  python3 - "$manifest" "$a" <<'PY'
+import hashlib, json, sys
+m = json.load(open(sys.argv[1])); d = sys.argv[2]
+got = [(t['kind'], t.get('arch') or t.get('cpu'), t.get('code_object_version'), t['file']) for t in m['targets']]
+want = [('amdgcn', 'gfx90a', 4, 'model.hsaco'), ('amdgcn', 'gfx942', 5, 'model.hsaco'),
+        ('amdgcn', 'gfx1100', 5, 'model.hsaco'), ('nvptx', 'sm_80', None, 'model.sm_80.ptx'),
+        ('nvptx', 'sm_90', None, 'model.sm_90.ptx'), ('x86_64', 'x86-64-v3', None, 'model.x86_64.so')]
+ok = got == want
+for t in m['targets']:
+    h = hashlib.sha256(open(d + '/' + t['file'], 'rb').read()).hexdigest()
+    if h != t['sha256']: print('  sha256 of', t['file'], 'differs'); ok = False
+if got != want: print('  targets', got)
+sys.exit(0 if ok else 1)
+PY
+}
+check "manifest targets: amdgcn gfx90a cov4, gfx942/gfx1100 cov5, nvptx sm_80/sm_90, x86_64, with sha256" manifest_targets
+
+comgr_ok() {
+  [ -x "$comgr" ] || { echo "  skipped: comgr_isa not built (no libamd_comgr / amd_comgr.h)"; return 0; }
+  run 0 "$comgr" "$tmp/gfx90a.co" || { cat "$tmp/out"; return 1; }
+  [ "$(cat "$tmp/out")" = amdgcn-amd-amdhsa--gfx90a ] || { echo "  comgr said: $(cat "$tmp/out")"; return 1; }
+}
+check "comgr accepts the gfx90a COV4 object as amdgcn-amd-amdhsa--gfx90a" comgr_ok
+
+ptx_ok() {
+  local sm=$1
+  [ -n "$ptxas" ] || { echo "  skipped: ptxas not found (PATH, /usr/local/cuda/bin)"; return 0; }
+  grep -q "^\.target $sm\$" "$a/model.$sm.ptx" || { echo "  model.$sm.ptx lacks .target $sm"; return 1; }
+  "$ptxas" -arch="$sm" "$a/model.$sm.ptx" -o "$tmp/$sm.cubin" 2>"$tmp/ptxas.err" ||
+    { head -5 "$tmp/ptxas.err"; return 1; }
+}
+check "ptxas assembles model.sm_80.ptx for sm_80" ptx_ok sm_80
+check "ptxas assembles model.sm_90.ptx for sm_90" ptx_ok sm_90
+
+deterministic() {
+  run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/b/elsewhere/nano-2" --quiet || return 1
+  diff -r "$a" "$tmp/b/elsewhere/nano-2"
+}
+check "a second compile into another directory is byte-identical" deterministic
+
+cov5_override() {
+  local d="$tmp/cov5"
+  run 0 "$tkc" compile "$models/nano.arch.json" -o "$d" --quiet --targets amdgcn \
+    --offload-arch gfx90a --code-object-version 5 || return 1
+  [ "$(manifest_cov "$d/manifest.json" gfx90a)" = 5 ] || { echo "  manifest COV is not 5"; return 1; }
+  "$bundler" --unbundle --type=o --input="$d/model.hsaco" --targets=hipv4-amdgcn-amd-amdhsa--gfx90a \
+    --output="$tmp/cov5.co" && header_ok gfx90a-cov5 "$tmp/cov5.co" 5
+}
+check "--code-object-version 5 overrides gfx90a's default (manifest and ELF ABI version 3)" cov5_override
+
+emit_text() {
+  run 0 "$tkc" compile "$models/nano.arch.json" --emit=asm --targets nvptx --cuda-arch sm_90 &&
+    cmp "$tmp/out" "$a/model.sm_90.ptx" || return 1
+  run 0 "$tkc" compile "$models/nano.arch.json" --emit=llvm --targets amdgcn --offload-arch gfx942 &&
+    grep -q 'define amdgpu_kernel void @router(' "$tmp/out" && grep -q '"amdgpu-no-implicitarg-ptr"' "$tmp/out" &&
+    grep -q '"amdhsa_code_object_version", i32 500}' "$tmp/out" ||
+    { echo "  --emit=llvm lacks the amdgpu kernel, its attributes or the COV5 module flag"; return 1; }
+  run 2 "$tkc" compile "$models/nano.arch.json" --emit=asm && grep -qF "give one target" "$tmp/err"
+}
+check "--emit=asm/llvm --targets T: the bundle's PTX, amdgpu_kernel IR; several targets are a usage error" emit_text
+
+rejected() { # rejected NEEDLE ARGS...: tkc compile fails naming NEEDLE and writes nothing
+  local needle=$1
+  shift
+  run nonzero "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad" --quiet "$@" || return 1
+  grep -qF -- "$needle" "$tmp/err" || { echo "  stderr lacks '$needle':" && head -3 "$tmp/err"; return 1; }
+  [ ! -e "$tmp/bad" ] || { echo "  $tmp/bad was created"; return 1; }
+}
+check "--offload-arch gfx9999 is rejected" rejected gfx9999 --offload-arch gfx90a,gfx9999
+check "--cuda-arch sm_80,sm_80 is rejected" rejected "given twice" --cuda-arch sm_80,sm_80
+check "--code-object-version 6 is a usage error" rejected "expected 4 or 5" --code-object-version 6
+
+[ "$failures" -eq 0 ] && echo "all gpu bundle checks passed" && exit 0
+echo "$failures check(s) failed"
+exit 1
