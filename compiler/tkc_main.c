@@ -16,6 +16,7 @@ static const tkc_command commands[] = {
     {"init-checkpoint", tkc_cmd_init_checkpoint, "write a checkpoint with deterministic random weights"},
     {"inspect-checkpoint", tkc_cmd_inspect_checkpoint, "list a checkpoint's records and validate them"},
     {"compile", tkc_cmd_compile, "compile an arch.json into a bundle (or print a stage with --emit)"},
+    {"verify", tkc_cmd_verify, "prove every obligation with Z3; write the SMT-LIB2 proofs (--proofs-dir)"},
 };
 
 static void print_help(FILE *out) {

@@ -500,9 +500,12 @@ typedef struct tk_ir_options {
   int64_t bmax;            /* --max-batch (default 65536), 1 <= B <= bmax */
   int64_t gpu_wg_2d;       /* GPU workgroup for 2-D phases (default 256) */
   int64_t gpu_wg_rows;     /* GPU workgroup for row phases (default 64) */
-  int64_t cpu_block_rows;  /* rows per cpu_block (default 16 = one padding quantum) */
-  int64_t cpu_tile_rows;   /* register tile rows (default 4; divides cpu_block_rows) */
-  int64_t cpu_tile_cols;   /* register tile columns (default 16 = two 8-wide AVX2 vectors) */
+  int64_t cpu_block_rows;  /* rows per cpu_block (default 16 = one padding quantum); divides 16
+                              or is a multiple of 16 (then rows >= Bp are guarded off) */
+  int64_t cpu_tile_rows;   /* register tile rows (default 4; divides cpu_block_rows, and 16
+                              when cpu_block_rows does not) */
+  int64_t cpu_tile_cols;   /* register tile columns (default 16 = two 8-wide AVX2 vectors).
+                              tkc picks all three per --cpu: tkc_pipeline_cpu_schedule */
 } tk_ir_options;
 void tk_ir_options_default(tk_ir_options *o);
 

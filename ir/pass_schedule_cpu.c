@@ -2,24 +2,30 @@
  * vector lanes.
  *
  * One scheduled kernel per fused kernel. The row space is split into blocks of BR rows
- * (cpu_block_rows, 16 = one padding quantum): `for rb in 0..Bp div BR @cpu_block` is the
- * thread pool's work item, and every phase runs inside it for the block's rows (phases are
- * row-local, so this is the fused form: a block's GEMM rows are LayerNormed while hot).
+ * (cpu_block_rows): `for rb in 0..Bp div BR @cpu_block` is the thread pool's work item, and
+ * every phase runs inside it for the block's rows (phases are row-local, so this is the fused
+ * form: a block's GEMM rows are LayerNormed while hot). When BR does not divide Bp's padding
+ * quantum (16; the module's bp_padded contract), the grid is (Bp + BR - 1) div BR and rows
+ * >= Bp are guarded off (`if first row < Bp`, per row or per row tile: TR divides 16 then).
  *   row phase (r):     split r -> rb, rr by BR; rr serial; inner parallel loops → vector
  *   tileable (r, j):   split r -> rb, rt, ri (BR, TR rows); split j -> jt, jj by TC with
  *                      the last N mod TC columns peeled into a tail region jl; the point's
  *                      locals are expanded per tile point (TR*TC copies: acc[ri*TC + jj]);
  *                      the tile loops `for ri unroll { for jj vector { .. } }` are sunk
  *                      into every reduction loop (interchange), so the k loop is outside
- *                      and the TR×TC accumulators stay in registers:
- *     for rt { for jt { for ri { for jj { acc[ri*TC+jj] = b[j] } }
- *                       for k { for ri { for jj { acc[..] = fma(x[r, k], W[k, j], acc[..]) } } }
- *                       for ri { for jj { out[r, j] = epilogue(acc[..]) } } }
- *              tail: the same with jl < N mod TC }
+ *                      and the TR×TC accumulators stay in registers. The column tile loop
+ *                      is outside the row tile loop, so the K×TC weight panel of one jt is
+ *                      reused from cache by the block's BR/TR row tiles:
+ *     for jt { for rt { [if rb*BR + rt*TR < Bp] {
+ *                for ri { for jj { acc[ri*TC+jj] = b[j] } }
+ *                for k { for ri { for jj { acc[..] = fma(x[r, k], W[k, j], acc[..]) } } }
+ *                for ri { for jj { out[r, j] = epilogue(acc[..]) } } } } }
+ *     tail: for rt { the same with jl < N mod TC }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
  * Every scheduled variable records its inverse over the phase space (rb = r div BR,
  * rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, jj = j mod TC, jl = j - TC*(N div TC)),
- * every copied access its origin and forward substitution.
+ * every copied access its origin and forward substitution. BR, TR, TC come from
+ * tk_ir_options (compiler/pipeline.c picks them per --cpu).
  */
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
@@ -191,7 +197,7 @@ static tk_status check_blocks(const tk_ir_module *m, bool *guarded) {
   return TK_STATUS_OK;
 }
 
-static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
+static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool guarded) {
   int64_t br = m->opts.cpu_block_rows;
   for (int pi = 0; pi < src->nphases; pi++)
     if (!tk_ix_equal(src->phases[pi].extents[0], tk_ix_sym(m, TK_SYM_BP)))
@@ -200,11 +206,10 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
   if (!k) return tk_ir_module_status(m);
   k->source = src->id;
-  cpu_ctx c = {m, src, k, 0, NULL, false, tk_ir_sched_copy_args(m, src, k, NULL),
+  cpu_ctx c = {m, src, k, 0, NULL, guarded, tk_ir_sched_copy_args(m, src, k, NULL),
                tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1)),
                tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
   if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
-  TK_RETURN_IF_ERROR(check_blocks(m, &c.guarded));
   const tk_ix *r = V(&c, src->phases[0].vars[0]);
   c.rb = tk_ir_var_new(m, "rb", tk_ix_div(m, r, br));
   tk_ir_stmt *blk = tk_stmt_block(m);
@@ -235,7 +240,10 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
 tk_status tk_pass_schedule_cpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GPU)
     return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu", (int)m->stage);
-  for (int ki = 0; ki < m->kernels.n; ki++) TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki]));
+  bool guarded;
+  TK_RETURN_IF_ERROR(check_blocks(m, &guarded));
+  for (int ki = 0; ki < m->kernels.n; ki++)
+    TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki], guarded));
   m->stage = TK_STAGE_CPU;
   return TK_STATUS_OK;
 }
