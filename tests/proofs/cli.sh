@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tests/proofs/cli.sh — `tkc verify` on the command line: --help, usage errors (exit 2), an
+# invalid arch (exit 1), a proved model (exit 0) with one summary line per class on stdout,
+# and --proofs-dir replacing an existing directory as a whole: stale files gone, one .smt2 per
+# report entry, nothing left beside it, byte-identical on a second run.
+set -uo pipefail
+root=${TK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+tkc=${TK_BIN:-$root/build/bin}/tkc
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+expect() { # expect CODE DESCRIPTION -- command...
+  local want=$1 what=$2
+  shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [[ $got != "$want" ]]; then
+    echo "FAIL $what: exit $got, expected $want" >&2
+    cat "$work/err" >&2
+    fail=1
+  fi
+}
+
+expect 0 "--help" -- "$tkc" verify --help
+grep -q "usage: tkc verify" "$work/out" || { echo "FAIL --help text" >&2; fail=1; }
+expect 2 "no arch" -- "$tkc" verify
+expect 2 "unknown option" -- "$tkc" verify "$root/models/nano.arch.json" --frobnicate
+expect 2 "bad --max-batch" -- "$tkc" verify "$root/models/nano.arch.json" --max-batch 0
+echo '{"size": "Nano"}' >"$work/bad.arch.json"
+expect 1 "invalid arch" -- "$tkc" verify "$work/bad.arch.json"
+expect 1 "missing arch" -- "$tkc" verify "$work/none.arch.json"
+
+mkdir -p "$work/proofs" && echo stale >"$work/proofs/stale.smt2"
+expect 0 "nano verifies" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs"
+for c in shape padding bounds no_overflow race topk; do
+  grep -q "^$c .* obligations proved$" "$work/out" || { echo "FAIL no summary line for $c" >&2; fail=1; }
+done
+[[ $(wc -l <"$work/out") == 6 ]] || { echo "FAIL stdout has more than the 6 summary lines" >&2; fail=1; }
+grep -q "solver time" "$work/err" || { echo "FAIL no solver time on stderr" >&2; fail=1; }
+[[ ! -e $work/proofs/stale.smt2 ]] || { echo "FAIL stale file survived --proofs-dir" >&2; fail=1; }
+entries=$(grep -c '"class"' "$work/proofs/report.json")
+files=$(ls "$work/proofs"/*.smt2 | wc -l)
+[[ $entries == "$files" && $files -gt 100 ]] || { echo "FAIL $files .smt2 files for $entries report entries" >&2; fail=1; }
+[[ $(ls -A "$work" | grep -c '^\.') == 0 ]] || { echo "FAIL temporary directory left beside --proofs-dir" >&2; fail=1; }
+grep -rlE '/tmp|[0-9]+\.[0-9]+ s' "$work/proofs" && { echo "FAIL a path or a time in the proofs" >&2; fail=1; }
+expect 0 "second run" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs2"
+diff -r "$work/proofs" "$work/proofs2" >/dev/null || { echo "FAIL two runs differ" >&2; fail=1; }
+[[ $fail == 0 ]] && echo "ok: tkc verify command line"
+exit $fail

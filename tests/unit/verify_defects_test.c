@@ -1,0 +1,254 @@
+/* tests/unit/verify_defects_test.c — hand-made defects in the scheduled IR of real models,
+ * each rejected (TK_PROOF_FAILED) with a counterexample that names the kernel, the target, the
+ * class and the values (B=...). At least one per class:
+ *   bounds       a store index off by one (gpu gemm); the min(r, B - 1) clamp dropped (cpu)
+ *   padding      Bp padded to 8 instead of 16 (the module's bp_padded rule)
+ *   no_overflow  index_bits 32 where Bmax = 2^27 needs 64
+ *   race         two threads writing one element; a grid one workgroup short (coverage);
+ *                a grid that disagrees with the workgroup loop (launch)
+ *   topk         `>=` instead of `>` in the scan (ties to the higher index); keeping K + 1;
+ *                a dropped weight left non-zero
+ *   shape        an op requiring B rows of a tensor produced with Bp rows
+ * The defects are injected by rewriting IR nodes in place (the module is private to the test).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/arch.h"
+#include "compiler/pipeline.h"
+#include "tests/unit/test.h"
+#include "verify/verify.h"
+
+static tk_ir_module *build(const char *model, int64_t bmax) {
+  char path[256];
+  snprintf(path, sizeof path, "models/%s.arch.json", model);
+  tk_arch arch;
+  tk_status s = tk_arch_load(path, &arch);
+  tkc_pipeline_options o;
+  tkc_pipeline_options_default(&o);
+  if (bmax) o.ir.bmax = bmax;
+  tk_ir_module *m = NULL;
+  if (!s) s = tkc_pipeline_run(&arch, &o, &m);
+  CHECK_MSG(!s, "%s: %s", model, tk_status_message(s));
+  tk_status_free(s);
+  return m;
+}
+
+/* Verifies m, expects a refutation whose message holds every needle; frees m. */
+static void expect_refuted(const char *what, tk_ir_module *m, const char *const *needles) {
+  if (!m) return;
+  tk_verify_report *r = NULL;
+  tk_status s = tk_verify_module(m, NULL, &r);
+  CHECK_MSG(tk_status_code_of(s) == TK_PROOF_FAILED, "%s: expected a failed proof, got %s", what,
+            s ? tk_status_message(s) : "all proved");
+  for (int i = 0; s && needles[i]; i++)
+    CHECK_MSG(strstr(tk_status_message(s), needles[i]), "%s: counterexample lacks '%s': %s", what, needles[i],
+              tk_status_message(s));
+  if (s) fprintf(stderr, "%s rejected: %s\n", what, tk_status_message(s));
+  tk_status_free(s);
+  tk_verify_report_free(r);
+  tk_ir_module_free(m);
+}
+
+/* ---- finding and rewriting IR nodes ---- */
+
+typedef struct finder {
+  tk_ir_stmt_kind kind;
+  const char *var;  /* FOR: variable name, or NULL */
+  int nth, seen;
+  const tk_ir_stmt *found;
+} finder;
+
+static void find_fn(const tk_ir_stmt *s, void *user) {
+  finder *f = user;
+  if (f->found || s->kind != f->kind || (f->var && strcmp(s->var->name, f->var))) return;
+  if (f->seen++ == f->nth) f->found = s;
+}
+
+static tk_ir_stmt *find_stmt(const tk_ir_kernel *k, tk_ir_stmt_kind kind, const char *var, int nth) {
+  finder f = {kind, var, nth, 0, NULL};
+  if (k) tk_ir_walk_stmts(k->body, find_fn, &f);
+  CHECK_MSG(f.found, "statement not found in kernel %s", k ? k->name : "(none)");
+  return (tk_ir_stmt *)f.found;
+}
+
+static tk_ir_kernel *kernel(tk_ir_module *m, tk_ir_target t, const char *name) {
+  tk_ir_kernel *k = m ? (tk_ir_kernel *)tk_ir_kernel_find(m, t, name) : NULL;
+  CHECK_MSG(k, "kernel %s not found", name);
+  return k;
+}
+
+/* A copy of e with every min(x, B - 1) replaced by x. */
+static const tk_ix *drop_clamp(tk_ir_module *m, const tk_ix *e) {
+  if (!e || !e->a) return e;
+  if (e->kind == TK_IX_MIN && e->b->kind == TK_IX_SUB && e->b->a->kind == TK_IX_SYM) return drop_clamp(m, e->a);
+  tk_ix *c = tk_ir_alloc(m, sizeof *c);
+  *c = *e;
+  c->a = drop_clamp(m, e->a);
+  c->b = drop_clamp(m, e->b);
+  return c;
+}
+
+/* A copy of a value tree with every `from` operation replaced by `to`. */
+static const tk_ir_val *swap_op(tk_ir_module *m, const tk_ir_val *v, tk_ir_vop from, tk_ir_vop to) {
+  if (!v) return NULL;
+  tk_ir_val *c = tk_ir_alloc(m, sizeof *c);
+  *c = *v;
+  if (c->op == from) c->op = to;
+  c->a = swap_op(m, v->a, from, to);
+  c->b = swap_op(m, v->b, from, to);
+  c->c = swap_op(m, v->c, from, to);
+  return c;
+}
+
+/* ---- the defects ---- */
+
+static void bounds_off_by_one(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_0_hidden_1_gemm") : NULL;
+  tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, 0);
+  if (st) st->ix = tk_ix_add(m, st->ix, tk_ix_const(m, 1));
+  expect_refuted("store index off by one", m,
+                 (const char *[]){"kernel expert_0_hidden_1_gemm (gpu)", "class bounds", "B=", "index=", "size=", NULL});
+}
+
+static void bounds_missing_clamp(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_CPU, "expert_2_in") : NULL;
+  /* the load of the caller's input x inside the first reduction loop k */
+  tk_ir_stmt *st = find_stmt(k, TK_S_FOR, "k", 0);
+  tk_ir_stmt *inner = st ? (tk_ir_stmt *)st->body : NULL;
+  while (inner && inner->kind != TK_S_LOCAL_STORE)
+    inner = (tk_ir_stmt *)(inner->kind == TK_S_BLOCK ? inner->stmts[0] : inner->body);
+  tk_ir_val *fma = inner ? (tk_ir_val *)inner->value : NULL;
+  CHECK(fma && fma->op == TK_V_FMA && fma->a->op == TK_V_LOAD);
+  if (fma && fma->op == TK_V_FMA) {
+    tk_ir_val *load = tk_ir_alloc(m, sizeof *load);
+    *load = *fma->a;
+    load->ix = drop_clamp(m, load->ix);
+    fma->a = load;
+  }
+  expect_refuted("missing clamp", m, (const char *[]){"kernel expert_2_in (cpu)", "%x", "B=", "row=", NULL});
+}
+
+static void padding_wrong_bp(void) {
+  tk_ir_module *m = build("nano", 0);
+  for (int i = 0; m && i < m->contracts.n; i++)
+    if (m->contracts.items[i].pred == TK_PRED_BP_PADDED) m->contracts.items[i].n = 8;
+  expect_refuted("Bp padded to 8", m, (const char *[]){"kernel module (graph)", "class padding", "B=", "Bp=", NULL});
+}
+
+static void overflow_narrow(void) {
+  tk_ir_module *m = build("nano", (int64_t)1 << 27);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_1_in_gemm") : NULL;
+  CHECK(k && k->index_bits == 64);
+  if (k) k->index_bits = 32;
+  expect_refuted("index_bits too narrow", m,
+                 (const char *[]){"kernel expert_1_in_gemm (gpu)", "class no_overflow", "B=", NULL});
+}
+
+static void race_overlap(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_3_in_gemm") : NULL;
+  tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, 0);
+  const tk_ir_stmt *t = find_stmt(k, TK_S_FOR, "t", 0);
+  if (st && t) { /* t -> 2 * (t div 2): threads 2i and 2i+1 write one element */
+    const tk_ix *half = tk_ix_mul(m, tk_ix_div(m, tk_ix_var(m, t->var), 2), 2);
+    tk_ir_subst sub = {1, (const tk_ir_var *[]){t->var}, (const tk_ix *[]){half}};
+    st->ix = tk_ix_subst(m, st->ix, &sub);
+  }
+  expect_refuted("two threads write one element", m,
+                 (const char *[]){"kernel expert_3_in_gemm (gpu)", "class race", "t=", NULL});
+}
+
+static void race_grid_short(bool loop_too) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_0_in_norm") : NULL;
+  tk_ir_stmt *wg = find_stmt(k, TK_S_FOR, "wg", 0);
+  if (k && wg) {
+    k->launch.grid = tk_ix_sub(m, k->launch.grid, tk_ix_const(m, 1));
+    if (loop_too) wg->extent = k->launch.grid;
+  }
+  expect_refuted(loop_too ? "grid one workgroup short" : "grid disagrees with its loop", m,
+                 (const char *[]){"kernel expert_0_in_norm (gpu)", "class race", loop_too ? "coverage" : "launch", "B=",
+                                  NULL});
+}
+
+static void topk_ties_high(void) {
+  tk_ir_module *m = build("custom-small", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_CPU, "router") : NULL;
+  int cand = -1;
+  for (int i = 0; k && i < k->nlocals; i++)
+    if (!strcmp(k->locals[i].name, "cand")) cand = i;
+  for (int n = 0; cand >= 0; n++) {
+    tk_ir_stmt *st = find_stmt(k, TK_S_LOCAL_STORE, NULL, n);
+    if (!st) break;
+    if (st->local == cand) {
+      st->value = swap_op(m, st->value, TK_V_GT, TK_V_GE);
+      break;
+    }
+  }
+  expect_refuted(">= in the scan", m, (const char *[]){"kernel router (cpu)", "class topk", "scan", NULL});
+}
+
+static void topk_keeps_k_plus_1(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "router") : NULL;
+  for (int n = 0; k; n++) {
+    tk_ir_stmt *st = find_stmt(k, TK_S_FOR, NULL, n);
+    if (!st) break;
+    if (st->loop == TK_LOOP_SERIAL && st->extent->kind == TK_IX_CONST && st->extent->c == m->arch.top_k) {
+      st->extent = tk_ix_const(m, m->arch.top_k + 1);
+      break;
+    }
+  }
+  expect_refuted("keeping K + 1", m, (const char *[]){"kernel router (gpu)", "class topk", "selection steps=3", NULL});
+}
+
+static void topk_dropped_nonzero(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "router") : NULL;
+  int gate = -1;
+  for (int i = 0; k && i < k->nargs; i++)
+    if (!strcmp(k->args[i].name, "router.gate")) gate = i;
+  for (int n = 0; gate >= 0; n++) {
+    tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, n);
+    if (!st) break;
+    if (st->arg == gate && st->value->op == TK_V_SELECT) {
+      tk_ir_val *v = tk_ir_alloc(m, sizeof *v);
+      *v = *st->value;
+      v->c = v->b; /* select(taken, p, p): the dropped weight is p, not 0 */
+      st->value = v;
+      break;
+    }
+  }
+  expect_refuted("dropped weight non-zero", m, (const char *[]){"kernel router (gpu)", "class topk", "value=", NULL});
+}
+
+static void shape_mismatch(void) {
+  tk_ir_module *m = build("nano", 0);
+  for (int i = 0; m && i < m->nops; i++) {
+    tk_ir_op *op = &m->ops[i];
+    if (op->dead || strcmp(op->name, "expert_1_hidden_2.linear")) continue;
+    for (int c = 0; c < op->contracts.n; c++)
+      if (op->contracts.items[c].pred == TK_PRED_ROWS && !op->contracts.items[c].ensures &&
+          op->contracts.items[c].a == op->in[0].tensor)
+        op->contracts.items[c].ix = tk_ix_sym(m, TK_SYM_B);
+  }
+  expect_refuted("shape mismatch", m, (const char *[]){"kernel expert_1_hidden_2 (graph)", "class shape", "B=", NULL});
+}
+
+int main(void) {
+  bounds_off_by_one();
+  bounds_missing_clamp();
+  padding_wrong_bp();
+  overflow_narrow();
+  race_overlap();
+  race_grid_short(true);
+  race_grid_short(false);
+  topk_ties_high();
+  topk_keeps_k_plus_1();
+  topk_dropped_nonzero();
+  shape_mismatch();
+  TEST_MAIN_END();
+}

@@ -1,0 +1,366 @@
+/* verify/obl_race.c — class `race`, per launch (one scheduled kernel):
+ *
+ * 1. launch: the bound loops span exactly what the host launches (workgroup/block loop extent
+ *    = launch.grid, thread loop extent = workgroup_size), for every B;
+ * 2. injective writes, through the inverse map: at every point of a STORE the element written
+ *    is the source element r * C + col of its fused origin (row-major, 0 <= col < C), and every
+ *    parallel loop variable around it (bound, parallel, unroll, vector) equals its
+ *    tk_ir_var.inv at that source point (a loop copied from the source without inv is the
+ *    source's column loop itself). The element thus determines the parallel point, so two
+ *    distinct points never write one element. The same left inverse for the bound loops of every
+ *    LOAD of a buffer the launch also writes (and of every other STORE of it) shows that
+ *    different workgroups/threads/blocks — which run concurrently — never touch one element
+ *    that another writes. One copy of the variables per query keeps these linear and fast; an
+ *    access whose loops have no inverse map falls back to the two-copy formulation (two points
+ *    that differ in the parallel loops have different indices);
+ * 3. coverage, through the inverse-map witness: for every element e = (row, col) of the region
+ *    a contract says the kernel writes (writes_all: every row; writes_rows_lt(a, R): rows < R),
+ *    some STORE to that argument writes it at the point inv(e): every scheduled loop variable
+ *    takes its inv value over the source phase's space (r = row, j = col), the source's column
+ *    loop takes col, and that point lies inside every extent and guard with idx(inv(e)) = e.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verify/verify_internal.h"
+
+/* A LOAD or STORE site (the race class looks at global memory only). */
+static bool global_access(const tk_obl_site *s) { return s->kind == TK_SITE_LOAD || s->kind == TK_SITE_STORE; }
+
+static int buffer_of(const tk_ir_kernel *k, const tk_obl_site *a) {
+  int b = k->args[a->arg].buffer;
+  return b >= 0 ? b : -1 - a->arg; /* unplanned: distinct per argument */
+}
+
+static bool stmt_contains(const tk_ir_stmt *s, const tk_ir_stmt *target) {
+  if (!s) return false;
+  if (s == target) return true;
+  if (s->kind == TK_S_BLOCK) {
+    for (int i = 0; i < s->n; i++)
+      if (stmt_contains(s->stmts[i], target)) return true;
+    return false;
+  }
+  return (s->kind == TK_S_FOR || s->kind == TK_S_IF) && stmt_contains(s->body, target);
+}
+
+/* The source phase of a scheduled store: the kernel's source_phase (GPU) or the phase of the
+ * fused kernel whose body holds the store's origin (CPU). */
+static const tk_ir_phase *source_phase(const tk_vctx *v, const tk_ir_kernel *k, const tk_ir_stmt *store) {
+  if (k->source < 0 || k->source >= v->m->kernels.n || !store->origin) return NULL;
+  const tk_ir_kernel *f = v->m->kernels.items[k->source];
+  if (k->source_phase >= 0) return k->source_phase < f->nphases ? &f->phases[k->source_phase] : NULL;
+  for (int p = 0; p < f->nphases; p++)
+    if (stmt_contains(f->phases[p].body, store->origin)) return &f->phases[p];
+  return NULL;
+}
+
+/* The column loop of a source store `r*C + v`: v, when v is a loop (not a space) variable. */
+static const tk_ir_var *column_var(const tk_ir_phase *ph, const tk_ir_stmt *origin) {
+  const tk_ix *ix = origin->ix;
+  if (ix->kind != TK_IX_ADD || ix->b->kind != TK_IX_VAR) return NULL;
+  const tk_ir_var *c = ix->b->var;
+  return (c == ph->vars[0] || (ph->ndims == 2 && c == ph->vars[1])) ? NULL : c;
+}
+
+/* The witness value of scheduled loop variable w at the source point (r, j) bound in copy 1:
+ * inv(w), or col for the source store's column loop cv; NULL if w has neither. */
+static Z3_ast witness(tk_obl *o, const tk_ir_var *w, const tk_ir_var *cv, Z3_ast col) {
+  if (w->inv) return tk_obl_ix(o, w->inv, 1);
+  return w == cv ? col : NULL;
+}
+
+/* Binds the source phase's space variables (copy 1) to row and col. */
+static void bind_space(tk_obl *o, const tk_ir_phase *ph, Z3_ast row, Z3_ast col) {
+  tk_obl_bind(o, ph->vars[0], 1, row);
+  if (ph->ndims == 2) tk_obl_bind(o, ph->vars[1], 1, col);
+}
+
+static void unbind_space(tk_obl *o, const tk_ir_phase *ph) {
+  tk_obl_unbind(o, ph->vars[0], 1);
+  if (ph->ndims == 2) tk_obl_unbind(o, ph->vars[1], 1);
+}
+
+/* OR over the loops of path selected by pick: var(copy 0) != var(copy 1); NULL if none. */
+static Z3_ast differ(tk_obl *o, const tk_obl_path *p, bool (*pick)(const tk_ir_stmt *)) {
+  tk_vctx *v = o->v;
+  Z3_ast ors[TK_OBL_MAX_DEPTH];
+  int n = 0;
+  for (int i = 0; i < p->n; i++)
+    if (pick(p->items[i]))
+      ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_obl_var(o, p->items[i]->var, 0), tk_obl_var(o, p->items[i]->var, 1)));
+  return n ? tk_z_or(v, n, ors) : NULL;
+}
+
+static const char *buffer_name(const tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a) {
+  int b = k->args[a->arg].buffer;
+  return b >= 0 ? v->m->buffers[b].name : k->args[a->arg].name;
+}
+
+/* Fallback without a witness: two copies of the access's points that differ in the loops
+ * `pick` selects never touch the same element. */
+static tk_status two_copies(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a, bool (*pick)(const tk_ir_stmt *),
+                            const char *who) {
+  char wa[160], ia[512];
+  tk_obl_site_what(k, a, wa, sizeof wa);
+  tk_ix_format(a->ix, ia, sizeof ia);
+  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+               "%s at %s: two points of different %s never touch the same element of buffer @%s, for every B in [1, %lld]",
+               wa, ia, who, buffer_name(v, k, a), (long long)v->bmax);
+  tk_obl *o = tk_obl_cur(v);
+  tk_obl_path_hyps(o, a->path, 0);
+  tk_obl_path_hyps(o, a->path, 1);
+  Z3_ast d = differ(o, a->path, pick);
+  if (!d) return TK_STATUS_OK; /* nothing around it runs concurrently */
+  tk_obl_hyp(o, d);
+  Z3_ast i0 = tk_obl_ix(o, a->ix, 0), i1 = tk_obl_ix(o, a->ix, 1);
+  tk_obl_show(o, "index", i0);
+  tk_obl_show(o, "other index", i1);
+  tk_obl_goal(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, i0, i1)));
+  return tk_obl_prove(v);
+}
+
+/* The origin of an access: the fused kernel's index it was derived from. */
+static const tk_ix *origin_ix(const tk_obl_site *a) {
+  if (a->kind == TK_SITE_STORE) return a->stmt->origin ? a->stmt->origin->ix : NULL;
+  return a->val->origin ? a->val->origin->ix : NULL;
+}
+
+/* Binds, in copy 1, every variable of the source index e to its value at the scheduled
+ * point: the statement's substitution for source space variables, itself (copy 0) for loops
+ * copied from the source. */
+static void bind_source(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e) {
+  if (!e) return;
+  if (e->kind == TK_IX_VAR) {
+    for (int i = 0; sub && i < sub->n; i++)
+      if (sub->from[i] == e->var) {
+        tk_obl_bind(o, e->var, 1, tk_obl_ix(o, sub->to[i], 0));
+        return;
+      }
+    tk_obl_bind(o, e->var, 1, tk_obl_var(o, e->var, 0));
+    return;
+  }
+  bind_source(o, sub, e->a);
+  bind_source(o, sub, e->b);
+}
+
+static void unbind_source(tk_obl *o, const tk_ix *e) {
+  if (!e) return;
+  if (e->kind == TK_IX_VAR) tk_obl_unbind(o, e->var, 1);
+  unbind_source(o, e->a);
+  unbind_source(o, e->b);
+}
+
+/* Left inverse: at every point of the access, the element touched is row * C + col with the
+ * source point's row r and column col (0 <= col < C), and each loop variable `pick` selects
+ * equals its inverse map inv(r, j) at that source point. The element therefore determines
+ * those variables, so points that differ in them touch different elements — for this access,
+ * and for bound loops against every other access of the buffer (they share the launch's bound
+ * variables and their inverse maps). */
+static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a, bool (*pick)(const tk_ir_stmt *),
+                              const char *who) {
+  const tk_ir_phase *ph = source_phase(v, k, a->stmt);
+  const tk_ir_arg *arg = &k->args[a->arg];
+  const tk_ix *oi = origin_ix(a);
+  bool rowmajor = ph && oi && oi->kind == TK_IX_ADD && oi->a->kind == TK_IX_MUL && oi->a->c == arg->cols &&
+                  oi->a->a->kind == TK_IX_VAR && oi->a->a->var == ph->vars[0];
+  const tk_ir_var *cv = rowmajor && oi->b->kind == TK_IX_VAR ? oi->b->var : NULL;
+  for (int i = 0; rowmajor && i < a->path->n; i++) {
+    const tk_ir_stmt *s = a->path->items[i];
+    if (pick(s) && !s->var->inv && s->var != cv) rowmajor = false;
+  }
+  if (!rowmajor) return two_copies(v, k, a, pick, who);
+  char wa[160], ia[512], oa[512];
+  tk_obl_site_what(k, a, wa, sizeof wa);
+  tk_ix_format(a->ix, ia, sizeof ia);
+  tk_ix_format(oi, oa, sizeof oa);
+  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+               "%s at %s: the element is the source element %s (row-major, column in [0, %lld)) and the %s of every "
+               "point are its inverse map inv(r, j), so different %s touch different elements of buffer @%s, for every "
+               "B in [1, %lld]",
+               wa, ia, oa, (long long)arg->cols, who, who, buffer_name(v, k, a), (long long)v->bmax);
+  tk_obl *o = tk_obl_cur(v);
+  tk_obl_path_hyps(o, a->path, 0);
+  bind_source(o, a->stmt->subst, oi);
+  Z3_ast idx = tk_obl_ix(o, a->ix, 0), col = tk_obl_ix(o, oi->b, 1);
+  Z3_ast conj[TK_OBL_MAX_DEPTH + 2];
+  int n = 0;
+  conj[n++] = Z3_mk_eq(v->z, idx, tk_obl_ix(o, oi, 1));
+  conj[n++] = tk_z_in(v, tk_z_int(v, 0), col, tk_z_int(v, arg->cols));
+  tk_obl_show(o, "index", idx);
+  tk_obl_show(o, "source element", tk_obl_ix(o, oi, 1));
+  for (int i = 0; i < a->path->n; i++) {
+    const tk_ir_stmt *s = a->path->items[i];
+    if (!pick(s) || s->var == cv) continue;
+    Z3_ast w = tk_obl_ix(o, s->var->inv, 1);
+    char label[64];
+    snprintf(label, sizeof label, "inv(%s)", s->var->name);
+    tk_obl_show(o, label, w);
+    conj[n++] = Z3_mk_eq(v->z, tk_obl_var(o, s->var, 0), w);
+  }
+  unbind_source(o, oi);
+  tk_obl_goal(o, tk_z_and(v, n, conj));
+  return tk_obl_prove(v);
+}
+
+static bool stored(const tk_ir_kernel *k, const tk_obl_sites *l, int buffer) {
+  for (int i = 0; i < l->n; i++)
+    if (l->items[i].kind == TK_SITE_STORE && buffer_of(k, &l->items[i]) == buffer) return true;
+  return false;
+}
+
+/* Accesses of one buffer with different row lengths would make the element → point maps of
+ * different accesses incomparable: refuse them. */
+static tk_status same_rows(const tk_ir_kernel *k, const tk_obl_sites *l) {
+  for (int i = 0; i < l->n; i++)
+    for (int j = 0; j < i; j++)
+      if (global_access(&l->items[i]) && global_access(&l->items[j]) && buffer_of(k, &l->items[i]) == buffer_of(k, &l->items[j]) &&
+          k->args[l->items[i].arg].cols != k->args[l->items[j].arg].cols)
+        return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): buffer of %%%s accessed with row lengths %lld and %lld",
+                              k->name, tk_obl_target_name(k), k->args[l->items[i].arg].name,
+                              (long long)k->args[l->items[i].arg].cols, (long long)k->args[l->items[j].arg].cols);
+  return TK_STATUS_OK;
+}
+
+static tk_status races(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l) {
+  TK_RETURN_IF_ERROR(same_rows(k, l));
+  const char *units = k->target == TK_TARGET_GPU ? "workgroups/threads" : "blocks";
+  for (int i = 0; i < l->n; i++) {
+    const tk_obl_site *a = &l->items[i];
+    if (!global_access(a)) continue;
+    if (a->kind == TK_SITE_STORE)
+      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_obl_loop_parallel, "parallel loop indices"));
+    else if (stored(k, l, buffer_of(k, a)))
+      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_obl_loop_bound, units));
+  }
+  return TK_STATUS_OK;
+}
+
+/* The bound loops of the body (outermost first, at most two levels deep through blocks). */
+static int bound_loops(const tk_ir_stmt *s, const tk_ir_stmt **out, int n, int cap) {
+  if (!s || n >= cap) return n;
+  if (s->kind == TK_S_BLOCK) {
+    for (int i = 0; i < s->n; i++) n = bound_loops(s->stmts[i], out, n, cap);
+    return n;
+  }
+  if (s->kind == TK_S_FOR && s->binding != TK_BIND_NONE) {
+    out[n++] = s;
+    return bound_loops(s->body, out, n, cap);
+  }
+  return n;
+}
+
+tk_status tk_obl_launch(tk_vctx *v, const tk_ir_kernel *k) {
+  const tk_ir_stmt *loops[8];
+  int n = bound_loops(k->body, loops, 0, 8);
+  if (!n || !k->launch.grid)
+    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): no bound loop or no launch grid", k->name,
+                          tk_obl_target_name(k));
+  char grid[256];
+  tk_ix_format(k->launch.grid, grid, sizeof grid);
+  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+               "launch: the bound loops span exactly the launch (workgroup/block loops: grid %s; thread loops: %lld), "
+               "for every B in [1, %lld]",
+               grid, (long long)k->launch.workgroup_size, (long long)v->bmax);
+  tk_obl *o = tk_obl_cur(v);
+  for (int i = 0; i < n; i++) {
+    const tk_ir_stmt *s = loops[i];
+    Z3_ast ext = tk_obl_ix(o, s->extent, 0);
+    Z3_ast want = s->binding == TK_BIND_THREAD_X ? tk_z_int(v, k->launch.workgroup_size) : tk_obl_ix(o, k->launch.grid, 0);
+    char label[64];
+    snprintf(label, sizeof label, "extent of %s", s->var->name);
+    tk_obl_show(o, label, ext);
+    tk_obl_show(o, "launch", want);
+    tk_obl_part(o, Z3_mk_eq(v->z, ext, want), "loop %s (%s) spans the launch", s->var->name, tk_ir_binding_name(s->binding));
+  }
+  return tk_obl_prove(v);
+}
+
+tk_status tk_obl_race(tk_vctx *v, const tk_ir_kernel *k) {
+  tk_obl_sites l;
+  TK_RETURN_IF_ERROR(tk_obl_collect(v, k, &l));
+  tk_status s = races(v, k, &l);
+  tk_obl_sites_free(&l);
+  return s;
+}
+
+/* ---- coverage ---- */
+
+/* path(inv(e)) ∧ idx(inv(e)) = e for one store, or NULL (with *err) if no witness exists. */
+static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_ast row, Z3_ast col, Z3_ast elem,
+                     tk_status *err) {
+  tk_vctx *v = o->v;
+  const tk_ir_phase *ph = source_phase(v, k, a->stmt);
+  if (!ph) {
+    *err = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): store to %%%s has no source phase (origin)", k->name,
+                          tk_obl_target_name(k), k->args[a->arg].name);
+    return NULL;
+  }
+  bind_space(o, ph, row, col);
+  const tk_ir_var *cv = column_var(ph, a->stmt->origin);
+  for (int i = 0; i < a->path->n && !*err; i++) {
+    const tk_ir_stmt *s = a->path->items[i];
+    if (s->kind != TK_S_FOR || s->var == ph->vars[0] || (ph->ndims == 2 && s->var == ph->vars[1])) continue;
+    Z3_ast w = witness(o, s->var, cv, col);
+    if (w) tk_obl_bind(o, s->var, 1, w);
+    else
+      *err = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): loop %s around the store to %%%s has no inverse map",
+                            k->name, tk_obl_target_name(k), s->var->name, k->args[a->arg].name);
+  }
+  Z3_ast conds[TK_OBL_MAX_DEPTH + 1];
+  int n = 0;
+  for (int i = 0; i < a->path->n && !*err; i++) {
+    const tk_ir_stmt *s = a->path->items[i];
+    conds[n++] = s->kind == TK_S_FOR ? tk_z_in(v, tk_z_int(v, 0), tk_obl_var(o, s->var, 1), tk_obl_ix(o, s->extent, 1))
+                                     : tk_z_cmp(v, s->cmp, tk_obl_ix(o, s->lhs, 1), tk_obl_ix(o, s->rhs, 1));
+  }
+  Z3_ast idx = *err ? NULL : tk_obl_ix(o, a->ix, 1);
+  conds[n++] = idx ? Z3_mk_eq(v->z, idx, elem) : NULL;
+  char label[64];
+  snprintf(label, sizeof label, "index written at inv(e) by store %d", o->nshows);
+  tk_obl_show(o, label, idx);
+  for (int i = 0; i < a->path->n; i++)
+    if (a->path->items[i]->kind == TK_S_FOR) tk_obl_unbind(o, a->path->items[i]->var, 1);
+  unbind_space(o, ph);
+  return *err ? NULL : tk_z_and(v, n, conds);
+}
+
+static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l, const tk_ir_contract *c) {
+  const tk_ir_arg *arg = &k->args[c->a];
+  const tk_ix *rows = c->pred == TK_PRED_WRITES_ALL ? arg->rows : c->ix;
+  char rtext[256];
+  tk_ix_format(rows, rtext, sizeof rtext);
+  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+               "coverage: every element (row, col) of %%%s with row < %s and col < %lld is written, by a store at the "
+               "point inv(row, col) of the schedule, for every B in [1, %lld]",
+               arg->name, rtext, (long long)arg->cols, (long long)v->bmax);
+  tk_obl *o = tk_obl_cur(v);
+  Z3_ast row = tk_obl_fresh(o, "row", v->int_sort, true), col = tk_obl_fresh(o, "col", v->int_sort, true);
+  tk_obl_hyp(o, tk_z_in(v, tk_z_int(v, 0), row, tk_obl_ix(o, rows, 0)));
+  tk_obl_hyp(o, tk_z_in(v, tk_z_int(v, 0), col, tk_z_int(v, arg->cols)));
+  Z3_ast elem = tk_z_add2(v, tk_z_mul_c(v, row, arg->cols), col);
+  tk_obl_show(o, "element", elem);
+  Z3_ast *ors = calloc((size_t)(l->n ? l->n : 1), sizeof *ors);
+  if (!ors) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
+  int n = 0;
+  tk_status err = TK_STATUS_OK;
+  for (int i = 0; i < l->n && !err; i++)
+    if (l->items[i].kind == TK_SITE_STORE && l->items[i].arg == c->a)
+      ors[n++] = covers(o, k, &l->items[i], row, col, elem, &err);
+  if (!err) tk_obl_goal(o, tk_z_or(v, n, ors));
+  free(ors);
+  return err ? err : tk_obl_prove(v);
+}
+
+tk_status tk_obl_coverage(tk_vctx *v, const tk_ir_kernel *k) {
+  tk_obl_sites l;
+  TK_RETURN_IF_ERROR(tk_obl_collect(v, k, &l));
+  tk_status s = TK_STATUS_OK;
+  for (int i = 0; !s && i < k->contracts.n; i++) {
+    const tk_ir_contract *c = &k->contracts.items[i];
+    if ((c->pred == TK_PRED_WRITES_ALL || c->pred == TK_PRED_WRITES_ROWS_LT) && c->a >= 0 && c->a < k->nargs)
+      s = coverage(v, k, &l, c);
+  }
+  tk_obl_sites_free(&l);
+  return s;
+}

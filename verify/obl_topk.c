@@ -1,0 +1,474 @@
+/* verify/obl_topk.c — class `topk`: the router's selection loop, as emitted in each scheduled
+ * kernel with a topk(gate, keep, k = K, n = E) contract, keeps exactly K positions, every kept
+ * probability beats every dropped one with ties to the lower index, dropped weights are exactly
+ * 0 and kept weights are the probabilities themselves (no renormalisation), FORMATS §3.
+ *
+ * The form proved (found in the IR, never assumed): the store to `gate` reads a bool local
+ * `taken` and an f32 local `p` (the probabilities) inside an output loop L_out; before it, in
+ * the same block, an init loop L_init writes `taken`, and a selection loop L_sel does, per step,
+ * straight-line code, a scan loop L_scan (writing an i32 scalar best_i, an f32 scalar best_v and
+ * any bool scalars), straight-line code, an update loop L_upd (writing only `taken`), and
+ * straight-line code. Nothing else between L_init and L_out writes taken or p. Any other form
+ * is rejected (TK_PROOF_FAILED). Loop bodies are executed symbolically from the IR
+ * (verify/topk_exec.c), so every comparison, select and index is the emitted one.
+ *
+ * Each loop is proved by its own per-step inductive invariant, with the probabilities an
+ * uninterpreted array P and universally quantified facts instantiated at symbolic competitors
+ * (c, a, b, u), so no query grows with E. With better(x, y) := P[x] > P[y] ∨ (P[x] = P[y] ∧ x < y):
+ *   I0(e, c): 0 <= c < e ⇒ ¬taken[c]                                             (L_init)
+ *   J(e, c):  (best_i = E ∧ (0 <= c < e ⇒ taken[c])) ∨ (0 <= best_i < e ∧ ¬taken[best_i] ∧
+ *             best_v = P[best_i] ∧ (0 <= c < e ∧ ¬taken[c] ⇒ c = best_i ∨ better(best_i, c)))  (L_scan)
+ *   U(e, c):  (0 <= c < e ⇒ taken'[c] = taken[c] ∨ c = best_i) ∧ (e <= c ⇒ taken'[c] = taken[c])  (L_upd)
+ *   O(a, b):  0 <= a, b < E ∧ taken[a] ∧ ¬taken[b] ⇒ better(a, b)                (L_sel)
+ * Obligations: init step and exit (nothing taken), scan entry and step, update step, the
+ * selection step (from O and an untaken u — there is one while fewer than K <= E positions are
+ * taken — the scan picks an untaken best_i in [0, E), taken grows by exactly {best_i}, and O
+ * holds again), the count (L_sel runs exactly K times, K <= E: K steps that each add one fresh
+ * position to the empty set keep exactly K), and per output store the value rule and
+ * kept-beats-dropped on the mask.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "verify/topk_exec.h"
+
+typedef struct topk_form {
+  const tk_ir_kernel *k;
+  int gate;
+  int64_t K, E;
+  const tk_ir_stmt *init, *sel, *out, *scan, *upd;
+  const tk_ir_stmt *const *sel_stmts;
+  int nsel, i_scan, i_upd;
+  int taken, p, bi, bv;
+  const tk_ix *bi_ix, *bv_ix;
+} topk_form;
+
+static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return tk_status_make(TK_PROOF_FAILED,
+                        "kernel %s (%s), class topk: the top-K selection does not have the form the verifier proves: %s",
+                        k->name, tk_obl_target_name(k), msg);
+}
+
+/* ---- finding the form ---- */
+
+/* Ancestors of the first STORE to arg (outermost first, the store last). */
+static bool find_store(const tk_ir_stmt *s, int arg, const tk_ir_stmt **chain, int *n, int cap) {
+  if (!s || *n >= cap) return false;
+  chain[(*n)++] = s;
+  if (s->kind == TK_S_STORE && s->arg == arg) return true;
+  if (s->kind == TK_S_BLOCK)
+    for (int i = 0; i < s->n; i++)
+      if (find_store(s->stmts[i], arg, chain, n, cap)) return true;
+  if ((s->kind == TK_S_FOR || s->kind == TK_S_IF) && find_store(s->body, arg, chain, n, cap)) return true;
+  (*n)--;
+  return false;
+}
+
+static void find_locals(const tk_ir_kernel *k, const tk_ir_val *val, int *taken, int *p, int *others) {
+  if (!val) return;
+  if (val->op == TK_V_LOCAL_LOAD) {
+    tk_ir_type t = k->locals[val->local].type;
+    int *slot = t == TK_T_BOOL ? taken : t == TK_T_F32 ? p : others;
+    if (*slot >= 0 && *slot != val->local) (*others)++;
+    *slot = val->local;
+  }
+  find_locals(k, val->a, taken, p, others);
+  find_locals(k, val->b, taken, p, others);
+  find_locals(k, val->c, taken, p, others);
+}
+
+static const tk_ir_stmt *first_store(const tk_ir_stmt *s, int local) {
+  if (!s) return NULL;
+  if (s->kind == TK_S_LOCAL_STORE) return s->local == local ? s : NULL;
+  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return first_store(s->body, local);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) {
+    const tk_ir_stmt *r = first_store(s->stmts[i], local);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+/* The scan's scalars: exactly one i32 (best_i) and one f32 (best_v) local written. */
+static tk_status scan_scalars(topk_form *f) {
+  f->bi = f->bv = -1;
+  for (int l = 0; l < f->k->nlocals; l++) {
+    if (!tk_sym_writes_local(f->scan, l)) continue;
+    tk_ir_type t = f->k->locals[l].type;
+    if (t == TK_T_BOOL) continue;
+    int *slot = t == TK_T_I32 ? &f->bi : &f->bv;
+    if (*slot >= 0) return form_error(f->k, "the scan loop writes two %s locals", tk_ir_type_name(t));
+    *slot = l;
+  }
+  if (f->bi < 0 || f->bv < 0) return form_error(f->k, "the scan loop does not write an i32 and an f32 local");
+  if (f->bi == f->taken || f->bi == f->p || f->bv == f->taken || f->bv == f->p)
+    return form_error(f->k, "the scan loop writes taken or p");
+  f->bi_ix = first_store(f->scan, f->bi)->ix;
+  f->bv_ix = first_store(f->scan, f->bv)->ix;
+  return TK_STATUS_OK;
+}
+
+/* L_sel's body: straight-line code, L_scan, straight-line code, L_upd, straight-line code. */
+static tk_status split_selection(topk_form *f) {
+  const tk_ir_stmt *b = f->sel->body;
+  f->sel_stmts = b->kind == TK_S_BLOCK ? b->stmts : &f->sel->body;
+  f->nsel = b->kind == TK_S_BLOCK ? b->n : 1;
+  f->i_scan = f->i_upd = -1;
+  for (int i = 0; i < f->nsel; i++) {
+    const tk_ir_stmt *s = f->sel_stmts[i];
+    if (!tk_sym_has_loop(s)) continue;
+    if (s->kind != TK_S_FOR || tk_sym_has_loop(s->body))
+      return form_error(f->k, "a selection step holds a nested loop other than the scan and the update");
+    if (f->i_scan < 0) f->i_scan = i;
+    else if (f->i_upd < 0) f->i_upd = i;
+    else return form_error(f->k, "a selection step holds more than two loops");
+  }
+  if (f->i_upd < 0) return form_error(f->k, "a selection step needs a scan loop and an update loop");
+  f->scan = f->sel_stmts[f->i_scan];
+  f->upd = f->sel_stmts[f->i_upd];
+  for (int i = 0; i < f->nsel; i++)
+    if (i != f->i_upd && tk_sym_writes_local(f->sel_stmts[i], f->taken))
+      return form_error(f->k, "taken is written in a selection step outside the update loop");
+  for (int l = 0; l < f->k->nlocals; l++)
+    if (l != f->taken && tk_sym_writes_local(f->upd, l))
+      return form_error(f->k, "the update loop writes local %s besides taken", f->k->locals[l].name);
+  return scan_scalars(f);
+}
+
+/* L_init and L_sel: the last loops before L_out in its block that write taken. */
+static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
+  f->init = f->sel = NULL;
+  for (int i = i_out - 1; i >= 0; i--) {
+    const tk_ir_stmt *s = block->stmts[i];
+    bool w = tk_sym_writes_local(s, f->taken);
+    if (tk_sym_writes_local(s, f->p) && (f->sel || !w)) {
+      if (f->init) break; /* the probabilities are computed before L_init */
+      return form_error(f->k, "p is written between the selection and the output loop");
+    }
+    if (!w) continue;
+    if (s->kind != TK_S_FOR) return form_error(f->k, "taken is written outside a loop before the output");
+    if (!f->sel) f->sel = s;
+    else if (!f->init) f->init = s;
+    else break;
+  }
+  if (!f->init || !f->sel || tk_sym_has_loop(f->init->body) || !tk_sym_has_loop(f->sel->body))
+    return form_error(f->k, "expected an init loop over taken followed by the selection loop");
+  for (int l = 0; l < f->k->nlocals; l++)
+    if (l != f->taken && tk_sym_writes_local(f->init, l))
+      return form_error(f->k, "the init loop writes local %s besides taken", f->k->locals[l].name);
+  if (tk_sym_writes_local(f->sel, f->p) || tk_sym_writes_local(f->out, -1))
+    return form_error(f->k, "the selection writes p, or the output loop writes locals");
+  return split_selection(f);
+}
+
+static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_form *f) {
+  memset(f, 0, sizeof *f);
+  f->k = k;
+  f->gate = c->a;
+  f->K = c->k;
+  f->E = c->n;
+  const tk_ir_stmt *chain[TK_OBL_MAX_DEPTH * 2];
+  int n = 0;
+  if (c->a < 0 || c->b < 0 || !find_store(k->body, c->a, chain, &n, TK_OBL_MAX_DEPTH * 2))
+    return form_error(k, "no store to the gate argument");
+  int i_for = n - 2;
+  while (i_for >= 0 && chain[i_for]->kind != TK_S_FOR) i_for--;
+  if (i_for < 1 || chain[i_for - 1]->kind != TK_S_BLOCK) return form_error(k, "the gate store is not in a loop of a block");
+  f->out = chain[i_for];
+  const tk_ir_stmt *block = chain[i_for - 1];
+  int i_out = 0;
+  while (block->stmts[i_out] != f->out) i_out++;
+  int others = 0;
+  f->taken = f->p = -1;
+  find_locals(k, chain[n - 1]->value, &f->taken, &f->p, &others);
+  if (f->taken < 0 || f->p < 0 || others)
+    return form_error(k, "the gate value must read exactly one bool local (taken) and one f32 local (p)");
+  return find_loops(f, block, i_out);
+}
+
+/* ---- formulas ---- */
+
+typedef struct topk_ctx {
+  tk_vctx *v;
+  const topk_form *f;
+  tk_obl *o;
+  tk_sym x;
+  tk_sym_state st;
+  Z3_ast P, E;
+} topk_ctx;
+
+static tk_status begin(topk_ctx *t, tk_vctx *v, const topk_form *f, const char *words) {
+  const tk_ir_kernel *k = f->k;
+  tk_obl_begin(v, TK_OBL_TOPK, k->name, tk_obl_target_name(k), "top-K (k = %lld, n = %lld): %s", (long long)f->K,
+               (long long)f->E, words);
+  t->v = v;
+  t->f = f;
+  t->o = tk_obl_cur(v);
+  TK_RETURN_IF_ERROR(tk_sym_init(&t->x, t->o, k));
+  tk_status s = tk_sym_state_init(&t->x, &t->st);
+  if (s) {
+    tk_sym_dispose(&t->x);
+    return s;
+  }
+  t->P = tk_obl_fresh(t->o, k->locals[f->p].name, tk_sym_array_sort(v, TK_T_F32), false);
+  t->st.arr[f->p] = t->P;
+  t->E = tk_z_int(v, f->E);
+  return TK_STATUS_OK;
+}
+
+/* Proves the obligation and releases the executor. */
+static tk_status finish(topk_ctx *t, Z3_ast goal) {
+  tk_obl_goal(t->o, goal);
+  tk_status s = tk_obl_prove(t->v);
+  tk_sym_state_free(&t->st);
+  tk_sym_dispose(&t->x);
+  return s;
+}
+
+/* Releases the executor without proving (a form error during execution). */
+static tk_status abandon(topk_ctx *t, tk_status s) {
+  tk_sym_state_free(&t->st);
+  tk_sym_dispose(&t->x);
+  return s;
+}
+
+static Z3_ast sel(topk_ctx *t, Z3_ast arr, Z3_ast i) { return arr && i ? Z3_mk_select(t->v->z, arr, i) : NULL; }
+static Z3_ast implies(topk_ctx *t, Z3_ast a, Z3_ast b) { return a && b ? Z3_mk_implies(t->v->z, a, b) : NULL; }
+static Z3_ast not_(topk_ctx *t, Z3_ast a) { return a ? Z3_mk_not(t->v->z, a) : NULL; }
+static Z3_ast eq(topk_ctx *t, Z3_ast a, Z3_ast b) { return a && b ? Z3_mk_eq(t->v->z, a, b) : NULL; }
+static Z3_ast in(topk_ctx *t, Z3_ast x, Z3_ast hi) { return tk_z_in(t->v, tk_z_int(t->v, 0), x, hi); }
+static Z3_ast and3(topk_ctx *t, Z3_ast a, Z3_ast b, Z3_ast c) { return tk_z_and(t->v, 3, (Z3_ast[]){a, b, c}); }
+
+static Z3_ast better(topk_ctx *t, Z3_ast x, Z3_ast y) {
+  Z3_ast px = sel(t, t->P, x), py = sel(t, t->P, y);
+  return tk_z_or2(t->v, Z3_mk_gt(t->v->z, px, py), tk_z_and2(t->v, eq(t, px, py), Z3_mk_lt(t->v->z, x, y)));
+}
+
+static Z3_ast competitor(topk_ctx *t, const char *name) {
+  return tk_obl_fresh(t->o, name, t->v->int_sort, true);
+}
+
+static Z3_ast best_i(topk_ctx *t) { return sel(t, tk_sym_local(&t->x, &t->st, t->f->bi), tk_obl_ix(t->o, t->f->bi_ix, 0)); }
+static Z3_ast best_v(topk_ctx *t) { return sel(t, tk_sym_local(&t->x, &t->st, t->f->bv), tk_obl_ix(t->o, t->f->bv_ix, 0)); }
+static Z3_ast taken(topk_ctx *t) { return tk_sym_local(&t->x, &t->st, t->f->taken); }
+
+static Z3_ast inv_init(topk_ctx *t, Z3_ast T, Z3_ast e, Z3_ast c) { return implies(t, in(t, c, e), not_(t, sel(t, T, c))); }
+
+static Z3_ast inv_scan(topk_ctx *t, Z3_ast e, Z3_ast c) {
+  Z3_ast T = taken(t), bi = best_i(t), bv = best_v(t);
+  Z3_ast none = tk_z_and2(t->v, eq(t, bi, t->E), implies(t, in(t, c, e), sel(t, T, c)));
+  Z3_ast beats = implies(t, tk_z_and2(t->v, in(t, c, e), not_(t, sel(t, T, c))), tk_z_or2(t->v, eq(t, c, bi), better(t, bi, c)));
+  Z3_ast some = tk_z_and(t->v, 4, (Z3_ast[]){in(t, bi, e), not_(t, sel(t, T, bi)), eq(t, bv, sel(t, t->P, bi)), beats});
+  return tk_z_or2(t->v, none, some);
+}
+
+static Z3_ast inv_upd(topk_ctx *t, Z3_ast T1, Z3_ast T0, Z3_ast bi, Z3_ast e, Z3_ast c) {
+  Z3_ast grown = implies(t, in(t, c, e), eq(t, sel(t, T1, c), tk_z_or2(t->v, sel(t, T0, c), eq(t, c, bi))));
+  Z3_ast same = implies(t, Z3_mk_le(t->v->z, e, c), eq(t, sel(t, T1, c), sel(t, T0, c)));
+  return tk_z_and2(t->v, grown, same);
+}
+
+static Z3_ast inv_sel(topk_ctx *t, Z3_ast T, Z3_ast a, Z3_ast b) {
+  Z3_ast pre = tk_z_and(t->v, 4, (Z3_ast[]){in(t, a, t->E), in(t, b, t->E), sel(t, T, a), not_(t, sel(t, T, b))});
+  return implies(t, pre, better(t, a, b));
+}
+
+/* The loop variable of s as the step index, with 0 <= e < extent assumed. */
+static Z3_ast step_var(topk_ctx *t, const tk_ir_stmt *s) {
+  Z3_ast e = tk_obl_var(t->o, s->var, 0);
+  tk_obl_hyp(t->o, in(t, e, tk_obl_ix(t->o, s->extent, 0)));
+  return e;
+}
+
+static Z3_ast plus1(topk_ctx *t, Z3_ast e) { return tk_z_add2(t->v, e, tk_z_int(t->v, 1)); }
+
+/* ---- obligations ---- */
+
+static tk_status init_step(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "init loop, step e: after the step no position < e + 1 is taken (invariant I0, competitor c)"));
+  Z3_ast e = step_var(&t, f->init), c = competitor(&t, "c");
+  tk_obl_hyp(t.o, inv_init(&t, taken(&t), e, c));
+  tk_status s = tk_sym_exec(&t.x, &t.st, f->init->body);
+  return s ? abandon(&t, s) : finish(&t, inv_init(&t, taken(&t), plus1(&t, e), c));
+}
+
+static tk_status init_exit(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "init loop, exit: its extent covers [0, E), so no position is taken when the selection starts"));
+  Z3_ast c = competitor(&t, "c");
+  tk_obl_hyp(t.o, inv_init(&t, taken(&t), tk_obl_ix(t.o, f->init->extent, 0), c));
+  tk_obl_hyp(t.o, in(&t, c, t.E));
+  return finish(&t, not_(&t, sel(&t, taken(&t), c)));
+}
+
+/* Runs the selection step's statements [from, to) as straight-line code. */
+static tk_status run_sel(topk_ctx *t, int from, int to) {
+  for (int i = from; i < to; i++) TK_RETURN_IF_ERROR(tk_sym_exec(&t->x, &t->st, t->f->sel_stmts[i]));
+  return TK_STATUS_OK;
+}
+
+static tk_status scan_entry(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "scan loop, entry: the code before the scan establishes the scan invariant J at e = 0"));
+  Z3_ast c = competitor(&t, "c");
+  tk_status s = run_sel(&t, 0, f->i_scan);
+  return s ? abandon(&t, s) : finish(&t, inv_scan(&t, tk_z_int(v, 0), c));
+}
+
+static tk_status scan_step(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "scan loop, step e: best_i stays the best untaken position among [0, e + 1) by "
+                                     "(p desc, index asc), or E if all are taken (invariant J, competitor c)"));
+  Z3_ast e = step_var(&t, f->scan), c = competitor(&t, "c");
+  tk_obl_hyp(t.o, inv_scan(&t, e, c));
+  tk_obl_show(t.o, "best_i before", best_i(&t));
+  tk_obl_show(t.o, "p[e]", sel(&t, t.P, e));
+  tk_obl_show(t.o, "p[c]", sel(&t, t.P, c));
+  tk_obl_show(t.o, "p[best_i before]", sel(&t, t.P, best_i(&t)));
+  tk_status s = tk_sym_exec(&t.x, &t.st, f->scan->body);
+  return s ? abandon(&t, s) : finish(&t, inv_scan(&t, plus1(&t, e), c));
+}
+
+static tk_status update_step(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "update loop, step e: taken becomes taken_before plus exactly best_i on [0, e + 1) "
+                                     "and stays unchanged elsewhere (invariant U, competitor c)"));
+  Z3_ast e = step_var(&t, f->upd), c = competitor(&t, "c");
+  Z3_ast T0 = tk_obl_fresh(t.o, "taken_before", tk_sym_array_sort(v, TK_T_BOOL), false);
+  Z3_ast bi = best_i(&t);
+  tk_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, c));
+  tk_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, e));
+  tk_status s = tk_sym_exec(&t.x, &t.st, f->upd->body);
+  return s ? abandon(&t, s) : finish(&t, inv_upd(&t, taken(&t), T0, best_i(&t), plus1(&t, e), c));
+}
+
+/* Havoc every local the loop writes. */
+static void havoc_loop(topk_ctx *t, const tk_ir_stmt *loop) {
+  for (int l = 0; l < t->f->k->nlocals; l++)
+    if (tk_sym_writes_local(loop, l)) tk_sym_havoc(&t->x, &t->st, l);
+}
+
+static tk_status selection_step(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "selection loop, step t: from invariant O and an untaken position u (one exists "
+                                     "while t < K <= E), the step adds exactly one untaken best_i in [0, E) to taken and "
+                                     "O holds again (competitors a, b)"));
+  step_var(&t, f->sel);
+  Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b"), u = competitor(&t, "u");
+  Z3_ast T = taken(&t);
+  tk_obl_hyp(t.o, inv_sel(&t, T, a, b));
+  tk_obl_hyp(t.o, tk_z_and2(v, in(&t, u, t.E), not_(&t, sel(&t, T, u))));
+  tk_status s = run_sel(&t, 0, f->i_scan);
+  havoc_loop(&t, f->scan);
+  Z3_ast ext = tk_obl_ix(t.o, f->scan->extent, 0);
+  tk_obl_hyp(t.o, and3(&t, inv_scan(&t, ext, a), inv_scan(&t, ext, b), inv_scan(&t, ext, u)));
+  if (!s) s = run_sel(&t, f->i_scan + 1, f->i_upd);
+  Z3_ast bi = best_i(&t), T0 = taken(&t);
+  havoc_loop(&t, f->upd);
+  ext = tk_obl_ix(t.o, f->upd->extent, 0);
+  tk_obl_hyp(t.o, tk_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a), inv_upd(&t, taken(&t), T0, bi, ext, b)));
+  if (!s) s = run_sel(&t, f->i_upd + 1, f->nsel);
+  tk_obl_show(t.o, "best_i", bi);
+  tk_obl_show(t.o, "p[a]", sel(&t, t.P, a));
+  tk_obl_show(t.o, "p[b]", sel(&t, t.P, b));
+  Z3_ast T1 = taken(&t);
+  Z3_ast goal = tk_z_and(v, 4, (Z3_ast[]){in(&t, bi, t.E), not_(&t, sel(&t, T, bi)),
+                                          implies(&t, in(&t, a, t.E), eq(&t, sel(&t, T1, a), tk_z_or2(v, sel(&t, T, a), eq(&t, a, bi)))),
+                                          inv_sel(&t, T1, a, b)});
+  return s ? abandon(&t, s) : finish(&t, goal);
+}
+
+static tk_status count(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, "count: the selection loop runs exactly K times and K <= E; each step adds one "
+                                     "fresh position to the empty set, so exactly K positions are kept"));
+  Z3_ast ext = tk_obl_ix(t.o, f->sel->extent, 0);
+  tk_obl_show(t.o, "selection steps", ext);
+  return finish(&t, tk_z_and2(v, eq(&t, ext, tk_z_int(v, f->K)), Z3_mk_le(v->z, ext, t.E)));
+}
+
+/* The output stores of L_out (through blocks and guards). */
+static int output_stores(const tk_ir_stmt *s, const tk_ir_stmt **out, int n, int cap) {
+  if (!s) return n;
+  if (s->kind == TK_S_STORE && n < cap) out[n++] = s;
+  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return output_stores(s->body, out, n, cap);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) n = output_stores(s->stmts[i], out, n, cap);
+  return n;
+}
+
+static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st) {
+  const tk_ir_arg *arg = &f->k->args[st->arg];
+  bool weight = arg->type == TK_T_F32;
+  char words[256];
+  snprintf(words, sizeof words,
+           weight ? "output %%%s at column e: kept positions get exactly p[e] (no renormalisation), dropped positions exactly 0"
+                  : "output %%%s at column e: the keep mask is 1 at kept positions and 0 at dropped ones",
+           arg->name);
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, words));
+  Z3_ast e = step_var(&t, f->out), T = taken(&t);
+  Z3_ast val = tk_sym_val(&t.x, &t.st, st->value);
+  tk_obl_show(t.o, "value", val);
+  tk_obl_show(t.o, "p[e]", sel(&t, t.P, e));
+  Z3_ast kept = sel(&t, T, e);
+  Z3_ast goal = weight ? Z3_mk_ite(v->z, kept, eq(&t, val, sel(&t, t.P, e)), eq(&t, val, Z3_mk_numeral(v->z, "0", v->real_sort)))
+                       : eq(&t, val, Z3_mk_ite(v->z, kept, tk_z_int(v, 1), tk_z_int(v, 0)));
+  return finish(&t, goal);
+}
+
+static tk_status output_order(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st) {
+  char words[256];
+  snprintf(words, sizeof words, "output %%%s: every kept position beats every dropped one (p desc, ties to the lower index)",
+           f->k->args[st->arg].name);
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, words));
+  Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b");
+  tk_obl_hyp(t.o, inv_sel(&t, taken(&t), a, b));
+  tk_obl_bind(t.o, f->out->var, 0, a);
+  Z3_ast ma = tk_sym_val(&t.x, &t.st, st->value);
+  tk_obl_bind(t.o, f->out->var, 0, b);
+  Z3_ast mb = tk_sym_val(&t.x, &t.st, st->value);
+  tk_obl_unbind(t.o, f->out->var, 0);
+  Z3_ast zero = tk_z_int(v, 0);
+  tk_obl_show(t.o, "keep[a]", ma);
+  tk_obl_show(t.o, "keep[b]", mb);
+  Z3_ast pre = tk_z_and(v, 4, (Z3_ast[]){in(&t, a, t.E), in(&t, b, t.E), not_(&t, eq(&t, ma, zero)), eq(&t, mb, zero)});
+  return finish(&t, implies(&t, pre, better(&t, a, b)));
+}
+
+static tk_status outputs(tk_vctx *v, const topk_form *f) {
+  const tk_ir_stmt *stores[16];
+  int n = output_stores(f->out->body, stores, 0, 16), masks = 0;
+  for (int i = 0; i < n; i++) TK_RETURN_IF_ERROR(output_value(v, f, stores[i]));
+  for (int i = 0; i < n; i++)
+    if (f->k->args[stores[i]->arg].type == TK_T_I32) {
+      masks++;
+      TK_RETURN_IF_ERROR(output_order(v, f, stores[i]));
+    }
+  return masks ? TK_STATUS_OK : form_error(f->k, "the output loop stores no keep mask");
+}
+
+tk_status tk_obl_topk(tk_vctx *v, const tk_ir_kernel *k) {
+  for (int i = 0; i < k->contracts.n; i++) {
+    const tk_ir_contract *c = &k->contracts.items[i];
+    if (c->pred != TK_PRED_TOPK) continue;
+    topk_form f;
+    TK_RETURN_IF_ERROR(find_form(k, c, &f));
+    TK_RETURN_IF_ERROR(init_step(v, &f));
+    TK_RETURN_IF_ERROR(init_exit(v, &f));
+    TK_RETURN_IF_ERROR(scan_entry(v, &f));
+    TK_RETURN_IF_ERROR(scan_step(v, &f));
+    TK_RETURN_IF_ERROR(update_step(v, &f));
+    TK_RETURN_IF_ERROR(selection_step(v, &f));
+    TK_RETURN_IF_ERROR(count(v, &f));
+    TK_RETURN_IF_ERROR(outputs(v, &f));
+  }
+  return TK_STATUS_OK;
+}

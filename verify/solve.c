@@ -1,0 +1,191 @@
+/* verify/solve.c — the verifier context: one Z3 context and one solver, reused for every
+ * obligation with push/pop, under a deterministic resource limit (the solver parameter
+ * "rlimit"; never a wall-clock timeout).
+ *
+ * tk_obl_prove asserts the hypotheses and the negated goal in a fresh scope and checks:
+ * unsat = proved (recorded with the rlimit units the check used — Z3's "rlimit count"
+ * statistic before and after, deterministic for the same obligations in the same order on the
+ * same Z3 version); sat = refuted (the counterexample from the model, TK_PROOF_FAILED);
+ * unknown = failed too (the resource limit ran out; TK_PROOF_FAILED saying so).
+ *
+ * The module's batch rules come from its contracts: b_range gives Bmax, bp_padded the padding
+ * quantum Q of Bp = max(Q, Q * ceil(B / Q)) — the definition codegen's host stub implements
+ * (FORMATS §3, Q = 16); a wrong Q is caught by the padding class.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "verify/verify_internal.h"
+
+/* Z3 reports errors through the context's error code; this handler only keeps Z3 from
+ * printing or exiting, and every caller checks tk_vctx_z3_status. */
+static void z3_quiet(Z3_context c, Z3_error_code e) {
+  (void)c;
+  (void)e;
+}
+
+tk_status tk_vctx_z3_status(tk_vctx *v, const char *what) {
+  Z3_error_code e = Z3_get_error_code(v->z);
+  if (e == Z3_OK) return TK_STATUS_OK;
+  return tk_status_make(TK_INTERNAL, "Z3 error while %s: %s", what, Z3_get_error_msg(v->z, e));
+}
+
+static tk_status batch_rules(tk_vctx *v) {
+  const tk_ir_module *m = v->m;
+  v->bmax = v->bp_quantum = 0;
+  for (int i = 0; i < m->contracts.n; i++) {
+    const tk_ir_contract *c = &m->contracts.items[i];
+    if (c->pred == TK_PRED_B_RANGE) v->bmax = c->n;
+    if (c->pred == TK_PRED_BP_PADDED) v->bp_quantum = c->n;
+  }
+  if (v->bmax < 1)
+    return tk_status_make(TK_INVALID_ARGUMENT, "module: missing b_range contract (1 <= B <= Bmax), found Bmax = %lld",
+                          (long long)v->bmax);
+  if (v->bp_quantum < 1)
+    return tk_status_make(TK_INVALID_ARGUMENT, "module: missing bp_padded contract (padding quantum), found %lld",
+                          (long long)v->bp_quantum);
+  return TK_STATUS_OK;
+}
+
+Z3_ast tk_obl_bp_def(tk_obl *o, Z3_ast B) {
+  tk_vctx *v = o->v;
+  int64_t q = v->bp_quantum;
+  Z3_ast up = tk_z_mul_c(v, tk_obl_div(o, tk_z_add2(v, B, tk_z_int(v, q - 1)), q, false), q);
+  if (!up) return NULL;
+  return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, tk_z_int(v, q)), tk_z_int(v, q), up);
+}
+
+tk_status tk_vctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o) {
+  memset(v, 0, sizeof *v);
+  v->m = m;
+  v->opts = *o;
+  if (!v->opts.rlimit) v->opts.rlimit = TK_VERIFY_DEFAULT_RLIMIT;
+  TK_RETURN_IF_ERROR(batch_rules(v));
+  size_t nv = (size_t)(m->nvars > 0 ? m->nvars : 1);
+  v->obl.v = v;
+  v->obl.vars[0] = calloc(nv, sizeof(Z3_ast));
+  v->obl.vars[1] = calloc(nv, sizeof(Z3_ast));
+  Z3_config cfg = Z3_mk_config();
+  if (cfg) {
+    v->z = Z3_mk_context(cfg);
+    Z3_del_config(cfg);
+  }
+  if (!v->obl.vars[0] || !v->obl.vars[1] || !v->z) {
+    tk_vctx_dispose(v);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: cannot create the Z3 context");
+  }
+  Z3_set_error_handler(v->z, z3_quiet);
+  Z3_set_ast_print_mode(v->z, Z3_PRINT_SMTLIB2_COMPLIANT);
+  v->int_sort = Z3_mk_int_sort(v->z);
+  v->real_sort = Z3_mk_real_sort(v->z);
+  v->bool_sort = Z3_mk_bool_sort(v->z);
+  v->s = Z3_mk_simple_solver(v->z);
+  Z3_solver_inc_ref(v->z, v->s);
+  Z3_params p = Z3_mk_params(v->z);
+  Z3_params_inc_ref(v->z, p);
+  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"), v->opts.rlimit);
+  Z3_solver_set_params(v->z, v->s, p);
+  Z3_params_dec_ref(v->z, p);
+  tk_status s = tk_vctx_z3_status(v, "creating the solver");
+  if (!s) s = tk_report_create(&v->report);
+  if (s) tk_vctx_dispose(v);
+  return s;
+}
+
+void tk_vctx_dispose(tk_vctx *v) {
+  if (v->z) {
+    if (v->s) Z3_solver_dec_ref(v->z, v->s);
+    Z3_del_context(v->z);
+  }
+  free(v->obl.vars[0]);
+  free(v->obl.vars[1]);
+  free(v->obl.decls);
+  free(v->obl.hyps);
+  free(v->obl.shows);
+  free(v->obl.touched);
+  free(v->obl.divs);
+  free(v->obl.parts);
+  tk_verify_report_free(v->report);
+  memset(v, 0, sizeof *v);
+}
+
+static uint64_t rlimit_count(tk_vctx *v) {
+  Z3_stats st = Z3_solver_get_statistics(v->z, v->s);
+  Z3_stats_inc_ref(v->z, st);
+  uint64_t n = 0;
+  for (unsigned i = 0; i < Z3_stats_size(v->z, st); i++)
+    if (!strcmp(Z3_stats_get_key(v->z, st, i), "rlimit count") && Z3_stats_is_uint(v->z, st, i))
+      n = Z3_stats_get_uint_value(v->z, st, i);
+  Z3_stats_dec_ref(v->z, st);
+  return n;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A refuted or unknown obligation: the counterexample (or the limit) as TK_PROOF_FAILED. */
+static tk_status refuted(tk_vctx *v, Z3_lbool r) {
+  const tk_obl *o = &v->obl;
+  if (r == Z3_L_UNDEF)
+    return tk_status_make(TK_PROOF_FAILED,
+                          "obligation %s in kernel %s (%s) not proved: solver answered unknown (%s; rlimit %u): %s",
+                          tk_obl_class_name(o->cls), o->kernel, o->target,
+                          Z3_solver_get_reason_unknown(v->z, v->s), v->opts.rlimit, o->statement);
+  Z3_model model = Z3_solver_get_model(v->z, v->s);
+  Z3_model_inc_ref(v->z, model);
+  char *msg = tk_cex_message(v, model);
+  Z3_model_dec_ref(v->z, model);
+  tk_status s = tk_status_make(TK_PROOF_FAILED, "%s", msg ? msg : "obligation refuted (no memory for the counterexample)");
+  free(msg);
+  return s;
+}
+
+tk_status tk_obl_prove(tk_vctx *v) {
+  tk_obl *o = &v->obl;
+  if (o->nparts) {
+    Z3_ast *conds = malloc((size_t)o->nparts * sizeof *conds);
+    if (!conds) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
+    for (int i = 0; i < o->nparts; i++) conds[i] = o->parts[i].cond;
+    o->goal = tk_z_and(v, o->nparts, conds);
+    free(conds);
+  }
+  if (o->oom || !o->goal || !o->B)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory building %s obligation for kernel %s",
+                          tk_obl_class_name(o->cls), o->kernel);
+  TK_RETURN_IF_ERROR(tk_vctx_z3_status(v, "building an obligation"));
+  char *text = NULL;
+  if (v->opts.keep_text || v->emit) {
+    text = tk_obl_text(o);
+    if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory printing an obligation");
+  }
+  if (v->emit) {
+    fprintf(v->emit, "; file %s.%s.%s.%d.smt2\n%s\n", o->kernel, o->target, tk_obl_class_name(o->cls),
+            tk_report_next_index(v->report, o->kernel, o->target, o->cls), text);
+    return tk_report_add(v->report, o, 0, text, 0);
+  }
+  if (!v->opts.solve) return tk_report_add(v->report, o, 0, text, 0);
+  double t0 = now_seconds();
+  uint64_t before = rlimit_count(v);
+  if (!v->base_asserted) { /* identical terms in every obligation (same names, same rules) */
+    for (int i = 0; i < o->nbase; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
+    v->base_asserted = true;
+  }
+  Z3_solver_push(v->z, v->s);
+  for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
+  Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
+  Z3_lbool r = Z3_solver_check(v->z, v->s);
+  uint64_t used = rlimit_count(v) - before;
+  tk_status s = tk_vctx_z3_status(v, "checking an obligation");
+  if (!s && r != Z3_L_FALSE) s = refuted(v, r);
+  Z3_solver_pop(v->z, v->s, 1);
+  double dt = now_seconds() - t0;
+  if (s) {
+    free(text);
+    return s;
+  }
+  return tk_report_add(v->report, o, used, text, dt);
+}
