@@ -2,7 +2,7 @@
  *
  *   arch      load + canonical form + fingerprint            (compiler/arch.h)
  *   ir        lower, pad, fuse, plan buffers, schedule        (compiler/pipeline.h)
- *   verify    every obligation discharged (proofs/)           (verify/verify.h — not wired yet)
+ *   verify    [--mutant applied] every obligation discharged  (verify/verify.h, verify/mutants.h)
  *   codegen   one code object per target and arch, in memory  (codegen/codegen.h)
  *   offload   the amdgcn code objects → model.hsaco           (codegen/offload_bundle.h)
  *   stub      model_host.c / .h                               (codegen/hoststub.h)
@@ -27,6 +27,8 @@
 #include "compiler/pipeline.h"
 #include "compiler/tkc.h"
 #include "tk/version.h"
+#include "verify/mutants.h"
+#include "verify/verify.h"
 
 #ifndef TK_Z3_VERSION
 #define TK_Z3_VERSION "unknown"
@@ -54,6 +56,7 @@ typedef struct bundle_job {
   tk_arch arch;
   char *canonical;
   tk_ir_module *m;
+  tk_verify_report *proofs; /* the verify stage's report (texts kept for proofs/) */
   int ntargets;
   bundle_target targets[TKC_MAX_TARGETS];
   tk_cg_blob hsaco;     /* the offload bundle of the amdgcn units (empty when none) */
@@ -176,8 +179,6 @@ static tk_status check_options(bundle_job *j) {
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "--cpu '%s': expected x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or native "
                           "(the levels the runtime can check before loading)", o->cpu ? o->cpu : "");
-  if (o->mutant)
-    return tk_status_make(TK_INVALID_ARGUMENT, "--mutant: the verifier is not wired into tk_compile yet");
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
     return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
                           o->code_object_version);
@@ -210,6 +211,23 @@ static tk_status stage_ir(bundle_job *j) {
   snprintf(detail, sizeof detail, "%d buffers, %d gpu / %d cpu kernels", j->m->nbuffers,
            tk_ir_module_kernels(j->m, TK_TARGET_GPU)->n, tk_ir_module_kernels(j->m, TK_TARGET_CPU)->n);
   stage_done(j, "ir", detail);
+  return TK_STATUS_OK;
+}
+
+/* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
+ * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
+static tk_status stage_verify(bundle_job *j) {
+  stage_start(j);
+  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_mutant_apply(j->m, j->o->mutant));
+  tk_verify_options vo;
+  tk_verify_options_default(&vo);
+  vo.keep_text = true;
+  vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
+  TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
+  char detail[96];
+  snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s", tk_verify_report_count(j->proofs),
+           tk_verify_report_solver_seconds(j->proofs));
+  stage_done(j, "verify", detail);
   return TK_STATUS_OK;
 }
 
@@ -279,7 +297,12 @@ static tk_status write_manifest(bundle_job *j) {
   }
   tkc_manifest_input in = {.m = j->m, .tkc_version = TK_VERSION, .llvm_version = TK_LLVM_VERSION,
                            .z3_version = TK_Z3_VERSION, .arch_canonical = j->canonical,
-                           .ntargets = j->ntargets, .targets = entries, .nproofs = -1};
+                           .ntargets = j->ntargets, .targets = entries};
+  tkc_proof_count counts[TK_VERIFY_NCLASSES];
+  for (int c = 0; c < TK_VERIFY_NCLASSES; c++)
+    tk_verify_report_class_count(j->proofs, c, &counts[c].cls, &counts[c].count);
+  in.nproofs = TK_VERIFY_NCLASSES;
+  in.proofs = counts;
   TK_RETURN_IF_ERROR(hash_text(TK_STUB_C_FILE, j->stub_c, &in.host_source));
   TK_RETURN_IF_ERROR(hash_text(TK_STUB_H_FILE, j->stub_h, &in.host_header));
   char *so = NULL;
@@ -295,6 +318,17 @@ static tk_status write_manifest(bundle_job *j) {
   return s;
 }
 
+/* proofs/: the verify stage's .smt2 files and report.json (DESIGN.md "bundle/"). */
+static tk_status write_proofs(bundle_job *j) {
+  size_t n = strlen(j->tmp) + sizeof "/proofs";
+  char *dir = malloc(n);
+  if (!dir) return tk_status_make(TK_RESOURCE_EXHAUSTED, "proofs path: out of memory");
+  snprintf(dir, n, "%s/proofs", j->tmp);
+  tk_status s = tk_verify_report_write_files(j->proofs, dir);
+  free(dir);
+  return s;
+}
+
 static tk_status write_files(bundle_job *j) {
   for (int i = 0; i < j->ntargets; i++)
     if (!is_kind(&j->targets[i], "amdgcn"))
@@ -305,6 +339,7 @@ static tk_status write_files(bundle_job *j) {
   TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_C_FILE, j->stub_c, strlen(j->stub_c)));
   TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_H_FILE, j->stub_h, strlen(j->stub_h)));
   TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, "proofs"));
+  TK_RETURN_IF_ERROR(write_proofs(j));
   tk_stub_build_options b = {.cc = j->o->cc,
                              .runtime_include = j->o->runtime_include ? j->o->runtime_include
                                                                       : TK_RUNTIME_INCLUDE_DIR};
@@ -336,6 +371,7 @@ static void job_free(bundle_job *j) {
     free(j->targets[i].features);
   }
   tk_ir_module_free(j->m);
+  tk_verify_report_free(j->proofs);
   free(j->canonical);
 }
 
@@ -344,6 +380,7 @@ tk_status tk_compile(const tkc_options *o) {
   tk_status s = check_options(&j);
   if (!s) s = stage_arch(&j);
   if (!s) s = stage_ir(&j);
+  if (!s) s = stage_verify(&j);
   for (int i = 0; !s && i < j.ntargets; i++) s = stage_codegen(&j, &j.targets[i]);
   if (!s) s = stage_offload(&j);
   if (!s) s = stage_stub(&j);

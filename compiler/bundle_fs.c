@@ -29,8 +29,7 @@ static char *path_join(const char *dir, const char *name) {
   return p;
 }
 
-/* mkdir -p for every parent of `path` (not path itself). */
-static tk_status make_parents(const char *path) {
+tk_status tkc_fs_make_parents(const char *path) {
   char *p = strdup(path);
   if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   tk_status s = TK_STATUS_OK;
@@ -51,7 +50,7 @@ tk_status tkc_fs_temp_dir(const char *dir, char **out_tmp) {
   while (n > 1 && dir[n - 1] == '/') n--; /* "out/" names "out" */
   char *clean = strndup(dir, n), *a = strndup(dir, n), *b = strndup(dir, n);
   tk_status s = clean && a && b ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  if (!s) s = make_parents(clean);
+  if (!s) s = tkc_fs_make_parents(clean);
   char *tmp = NULL;
   if (!s) {
     const char *parent = dirname(a), *name = basename(b);

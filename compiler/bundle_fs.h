@@ -18,6 +18,9 @@ TK_MUST_USE tk_status tkc_fs_write(const char *dir, const char *name, const void
 /* Reads dir/name whole (malloc'd, NUL added after the bytes; caller frees). */
 TK_MUST_USE tk_status tkc_fs_read(const char *dir, const char *name, char **out, size_t *out_size);
 
+/* mkdir -p for every parent of `path` (not path itself). */
+TK_MUST_USE tk_status tkc_fs_make_parents(const char *path);
+
 /* Makes dir/name a directory. */
 TK_MUST_USE tk_status tkc_fs_mkdir(const char *dir, const char *name);
 

@@ -2,7 +2,8 @@
  * libtkc (tk_compile); `--emit=STAGE` prints one intermediate stage on stdout instead:
  * arch (canonical arch.json), ir (graph), ir-fused (fused kernels + buffer plan), ir-gpu,
  * ir-cpu (scheduled kernels), llvm / asm (one target's optimised LLVM IR or assembly — PTX for
- * nvptx — for the single target of --targets). Flags are parsed by libtkc's tkc_options_parse_flag, so the
+ * nvptx — for the single target of --targets), obligations (every proof obligation as SMT-LIB2,
+ * unsolved); --mutant ID applies a verifier mutant (verify/mutants.h) and must fail (exit 3). Flags are parsed by libtkc's tkc_options_parse_flag, so the
  * command line and the library agree. Exit codes: FORMATS §4.
  */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "compiler/pipeline.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
+#include "verify/verify.h"
 
 static const char *const CMD = "compile";
 
@@ -34,6 +36,9 @@ static void print_help(void) {
          "                    llvm      optimised LLVM IR of the one target in --targets\n"
          "                    asm       its assembly (PTX for nvptx); GPU targets use the one\n"
          "                              --offload-arch / --cuda-arch given, else gfx90a / sm_80\n"
+         "                    obligations  every proof obligation as SMT-LIB2 (not solved)\n"
+         "  --mutant ID       apply a verifier mutant (tkc verify ARCH.json --list-mutants);\n"
+         "                    the compile must stop at the verifier (exit 3), writing nothing\n"
          "\n"
          "Exit codes: 0 ok, 1 invalid arch, 2 usage, 3 an obligation failed, 4 toolchain error.\n",
          tkc_compile_flags_help);
@@ -54,6 +59,8 @@ static int parse_args(int argc, char **argv, compile_args *a) {
     if (r == TKC_FLAG_TAKEN) continue;
     if (r == TKC_FLAG_BAD) return tkc_usage_error(CMD, "%s", err);
     if (!strncmp(s, "--emit=", 7)) a->emit = s + 7;
+    else if (!strncmp(s, "--mutant=", 9)) a->o.mutant = s + 9;
+    else if (!strcmp(s, "--mutant") && i + 1 < argc) a->o.mutant = argv[++i];
     else if (!strcmp(s, "--emit") && i + 1 < argc) a->emit = argv[++i];
     else if (s[0] == '-' && s[1]) return tkc_usage_error(CMD, "unknown option '%s'", s);
     else if (a->o.arch_path) return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", a->o.arch_path, s);
@@ -98,6 +105,20 @@ static int emit_ir(const tk_arch *arch, const compile_args *a, size_t which) {
   return s ? tkc_fail(CMD, s) : TKC_EXIT_OK;
 }
 
+/* --emit=obligations: the scheduled module's obligations as SMT-LIB2, unsolved. */
+static int emit_obligations(const tk_arch *arch, const compile_args *a) {
+  tkc_pipeline_options o;
+  tkc_pipeline_options_default(&o);
+  o.ir.bmax = a->o.max_batch;
+  tk_ir_module *m = NULL;
+  tk_status s = tkc_pipeline_set_cpu(&o, a->o.cpu);
+  if (!s) s = tkc_pipeline_run(arch, &o, &m);
+  if (!s) s = tk_verify_emit_obligations(m, stdout);
+  tk_ir_module_free(m);
+  if (!s && fflush(stdout) != 0) s = tk_status_make(TK_IO_ERROR, "writing to stdout failed");
+  return s ? tkc_fail(CMD, s) : TKC_EXIT_OK;
+}
+
 /* --emit=llvm|asm: the whole pipeline, then one target's code as text. */
 static int emit_code(const tk_arch *arch, const compile_args *a, tk_cg_emit what) {
   const char *t = a->o.targets;
@@ -134,21 +155,28 @@ int tkc_cmd_compile(int argc, char **argv) {
   if (rc >= 0) return rc;
   size_t which = sizeof STAGES / sizeof STAGES[0];
   bool code = a.emit && (!strcmp(a.emit, "llvm") || !strcmp(a.emit, "asm"));
-  if (a.emit && strcmp(a.emit, "arch") != 0 && !code) {
+  bool obligations = a.emit && !strcmp(a.emit, "obligations");
+  if (a.emit && strcmp(a.emit, "arch") != 0 && !code && !obligations) {
     for (which = 0; which < sizeof STAGES / sizeof STAGES[0]; which++)
       if (!strcmp(a.emit, STAGES[which].name)) break;
     if (which == sizeof STAGES / sizeof STAGES[0])
-      return tkc_usage_error(CMD, "--emit=%s: expected arch, ir, ir-fused, ir-gpu, ir-cpu, llvm "
-                             "or asm", a.emit);
+      return tkc_usage_error(CMD, "--emit=%s: expected arch, ir, ir-fused, ir-gpu, ir-cpu, llvm, "
+                             "asm or obligations", a.emit);
   }
   if (!a.emit) {
     tk_status s = tk_compile(&a.o);
+    if (a.o.mutant && tk_status_code_of(s) == TK_NOT_FOUND) { /* an unknown mutant ID: usage */
+      rc = tkc_usage_error(CMD, "%s", tk_status_message(s));
+      tk_status_free(s);
+      return rc;
+    }
     return s ? tkc_fail(CMD, s) : TKC_EXIT_OK;
   }
   tk_arch arch;
   tk_status s = tk_arch_load(a.o.arch_path, &arch);
   if (s) return tkc_fail(CMD, s);
   if (!strcmp(a.emit, "arch")) return emit_arch(&arch);
+  if (obligations) return emit_obligations(&arch, &a);
   if (code) return emit_code(&arch, &a, !strcmp(a.emit, "llvm") ? TK_CG_EMIT_LLVM : TK_CG_EMIT_ASM);
   return emit_ir(&arch, &a, which);
 }

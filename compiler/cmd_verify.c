@@ -13,13 +13,16 @@
 
 #include "compiler/arch.h"
 #include "compiler/pipeline.h"
+#include "compiler/bundle_fs.h"
 #include "compiler/tkc_commands.h"
+#include "verify/mutants.h"
 #include "verify/verify.h"
 
 static const char *const CMD = "verify";
 
 static void print_help(void) {
-  printf("usage: tkc verify ARCH.json [--proofs-dir DIR] [--max-batch N]\n"
+  printf("usage: tkc verify ARCH.json [--proofs-dir DIR] [--max-batch N] [--mutant ID]\n"
+         "       tkc verify ARCH.json --list-mutants\n"
          "\n"
          "Builds the IR of an architecture, schedules it for gpu and cpu, and proves every\n"
          "obligation with Z3: shape, padding, bounds, no_overflow, race, topk, for every batch\n"
@@ -29,6 +32,9 @@ static void print_help(void) {
          "  --proofs-dir DIR  write <kernel>.<target>.<class>.<n>.smt2 per obligation and\n"
          "                    report.json into DIR (replaced as a whole, only on success)\n"
          "  --max-batch N     largest batch the proofs cover (default 65536)\n"
+         "  --list-mutants    print the mutants of this model (ID<TAB>description): defects\n"
+         "                    the verifier must reject\n"
+         "  --mutant ID       apply mutant ID to the scheduled IR first (exit 3 expected)\n"
          "  -h, --help        show this help\n"
          "\n"
          "Exit codes: 0 all proved, 1 invalid arch, 2 usage, 3 an obligation failed (the\n"
@@ -36,8 +42,9 @@ static void print_help(void) {
 }
 
 typedef struct verify_args {
-  const char *arch, *dir;
+  const char *arch, *dir, *mutant;
   int64_t bmax;
+  bool list_mutants;
 } verify_args;
 
 static bool parse_batch(const char *s, int64_t *out) {
@@ -58,6 +65,11 @@ static int parse_args(int argc, char **argv, verify_args *a) {
     else if (!strcmp(s, "--proofs-dir")) {
       if (++i >= argc) return tkc_usage_error(CMD, "--proofs-dir needs a directory");
       a->dir = argv[i];
+    } else if (!strcmp(s, "--list-mutants")) a->list_mutants = true;
+    else if (!strncmp(s, "--mutant=", 9)) a->mutant = s + 9;
+    else if (!strcmp(s, "--mutant")) {
+      if (++i >= argc) return tkc_usage_error(CMD, "--mutant needs an ID (see --list-mutants)");
+      a->mutant = argv[i];
     } else if (!strncmp(s, "--max-batch=", 12)) val = s + 12;
     else if (!strcmp(s, "--max-batch")) {
       if (++i >= argc) return tkc_usage_error(CMD, "--max-batch needs a number");
@@ -79,6 +91,18 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* --list-mutants: one `ID<TAB>description` line per applicable mutant. */
+static int list_mutants(tk_ir_module *m) {
+  tk_mutant *mu = NULL;
+  int n = 0;
+  tk_status s = tk_mutants_list(m, &mu, &n);
+  tk_ir_module_free(m);
+  if (s) return tkc_fail(CMD, s);
+  for (int i = 0; i < n; i++) printf("%s\t%s\n", mu[i].id, mu[i].description);
+  free(mu);
+  return fflush(stdout) == 0 ? TKC_EXIT_OK : tkc_fail(CMD, tk_status_make(TK_IO_ERROR, "writing to stdout failed"));
+}
+
 static int run(const verify_args *a) {
   tk_arch arch;
   tk_status s = tk_arch_load(a->arch, &arch);
@@ -89,6 +113,15 @@ static int run(const verify_args *a) {
   tk_ir_module *m = NULL;
   s = tkc_pipeline_run(&arch, &po, &m);
   if (s) return tkc_fail(CMD, tk_status_code_of(s) == TK_INVALID_ARGUMENT ? s : tk_status_annotate(s, "building the IR"));
+  if (a->list_mutants) return list_mutants(m);
+  if (a->mutant && (s = tk_mutant_apply(m, a->mutant))) {
+    tk_ir_module_free(m);
+    bool unknown = tk_status_code_of(s) == TK_NOT_FOUND;
+    if (!unknown) return tkc_fail(CMD, s);
+    int rc = tkc_usage_error(CMD, "%s", tk_status_message(s));
+    tk_status_free(s);
+    return rc;
+  }
   tk_verify_options vo;
   tk_verify_options_default(&vo);
   vo.keep_text = a->dir != NULL;
@@ -97,6 +130,7 @@ static int run(const verify_args *a) {
   s = tk_verify_module(m, &vo, &r);
   double t1 = now();
   tk_ir_module_free(m);
+  if (!s && a->dir) s = tkc_fs_make_parents(a->dir);
   if (!s && a->dir) s = tk_verify_write_proofs_dir(r, a->dir);
   if (s) {
     tk_verify_report_free(r);

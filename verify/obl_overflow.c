@@ -16,10 +16,12 @@ typedef struct range {
   int64_t lo, hi;
 } range;
 
+/* The signed range of a bits-wide integer (index_bits is 32 or 64 from the scheduler; any
+ * width in [2, 64] is checked as it says, so a too-narrow width is refuted, never widened). */
 static range width_range(int bits) {
-  range r = {INT32_MIN, INT32_MAX};
-  if (bits == 64) r.lo = INT64_MIN, r.hi = INT64_MAX;
-  return r;
+  if (bits >= 64 || bits < 2) return (range){INT64_MIN, INT64_MAX};
+  int64_t hi = (INT64_C(1) << (bits - 1)) - 1;
+  return (range){-hi - 1, hi};
 }
 
 /* Appends lo <= e <= hi for every non-constant subexpression of e. */
@@ -37,13 +39,13 @@ static int count_nodes(const tk_ix *e) { return e ? 1 + count_nodes(e->a) + coun
 /* A constant-only tree: every node is a constant after folding, so only the root matters. */
 static tk_status check_const(const tk_ir_kernel *k, const tk_ix *e, range r, const char *what) {
   if (!e || e->kind != TK_IX_CONST || (e->c >= r.lo && e->c <= r.hi)) return TK_STATUS_OK;
-  return tk_status_make(TK_PROOF_FAILED, "obligation no_overflow in kernel %s (%s) refuted: %s: constant %lld does not fit int%d",
-                        k->name, tk_obl_target_name(k), what, (long long)e->c, r.hi == INT32_MAX ? 32 : 64);
+  return tk_status_make(TK_PROOF_FAILED, "obligation no_overflow in kernel %s (%s) refuted: %s: constant %lld does not fit its width [%lld, %lld]",
+                        k->name, tk_obl_target_name(k), what, (long long)e->c, (long long)r.lo, (long long)r.hi);
 }
 
 static bool site_bits(const tk_ir_kernel *k, const tk_obl_site *site, int *bits) {
   *bits = site->kind == TK_SITE_INDEX ? 32 : k->index_bits;
-  return *bits == 32 || *bits == 64;
+  return *bits == 16 || *bits == 32 || *bits == 64; /* 16: never scheduled, but provable */
 }
 
 static bool has_var_tree(const tk_ir_kernel *k, const tk_obl_site *s) {
@@ -56,7 +58,7 @@ static tk_status site_fits(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site 
   tk_obl *o = tk_obl_cur(v);
   int bits;
   if (!site_bits(k, site, &bits))
-    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): index_bits is %d, expected 32 or 64", k->name,
+    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): index_bits is %d, expected 16, 32 or 64", k->name,
                           tk_obl_target_name(k), k->index_bits);
   range r = width_range(bits);
   char what[160], ix[512];
@@ -99,7 +101,7 @@ static tk_status constants_fit(tk_vctx *v, const tk_ir_kernel *k) {
     char what[160];
     tk_obl_site_what(k, &l.items[i], what, sizeof what);
     if (!site_bits(k, &l.items[i], &bits))
-      s = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): index_bits is %d, expected 32 or 64", k->name,
+      s = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): index_bits is %d, expected 16, 32 or 64", k->name,
                          tk_obl_target_name(k), k->index_bits);
     if (!s) s = check_const(k, l.items[i].ix, width_range(bits), what);
     if (!s) s = check_const(k, l.items[i].ix2, width_range(bits), what);
@@ -129,7 +131,7 @@ tk_status tk_obl_overflow(tk_vctx *v, const tk_ir_kernel *k) {
   TK_RETURN_IF_ERROR(constants_fit(v, k));
   TK_RETURN_IF_ERROR(tk_obl_groups(v, k, has_var_tree, overflow_group));
   if (k->index_bits != 32 && k->index_bits != 64)
-    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): index_bits is %d, expected 32 or 64", k->name,
+    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): index_bits is %d, expected 16, 32 or 64", k->name,
                           tk_obl_target_name(k), k->index_bits);
   if (!k->launch.grid)
     return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): no launch grid", k->name, tk_obl_target_name(k));

@@ -16,6 +16,8 @@
 
 #include "verify/verify_internal.h"
 
+_Static_assert(TK_VERIFY_NCLASSES == TK_OBL_NCLASSES, "verify.h class count");
+
 typedef struct tk_report_entry {
   tk_obl_class cls;
   char *kernel;
@@ -112,11 +114,18 @@ void tk_verify_report_timing(const tk_verify_report *r, FILE *out) {
   for (int c = 0; c < TK_OBL_NCLASSES; c++) fprintf(out, " %s %.3f s%s", CLASS_NAMES[c], r->seconds[c], c + 1 < TK_OBL_NCLASSES ? "," : "\n");
 }
 
+void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count) {
+  *name = CLASS_NAMES[c];
+  *count = 0;
+  for (size_t i = 0; i < r->n; i++) *count += r->items[i].cls == (tk_obl_class)c;
+}
+
 void tk_verify_report_summary(const tk_verify_report *r, FILE *out) {
   for (int c = 0; c < TK_OBL_NCLASSES; c++) {
-    size_t n = 0;
-    for (size_t i = 0; i < r->n; i++) n += r->items[i].cls == (tk_obl_class)c;
-    fprintf(out, "%-12s %6zu obligations proved\n", CLASS_NAMES[c], n);
+    const char *name;
+    long n;
+    tk_verify_report_class_count(r, c, &name, &n);
+    fprintf(out, "%-12s %6ld obligations proved\n", name, n);
   }
 }
 

@@ -1,0 +1,427 @@
+/* verify/mutants.c — the mutant table (verify/mutants.h): deliberate defects in a scheduled
+ * module, one per (kind, place), applied through the IR builders before verification.
+ *
+ * Statement trees are immutable: a mutant rebuilds the path from a kernel's body down to the
+ * nodes it changes (copy on write into the module's arena, unchanged subtrees shared) and then
+ * points the kernel at the new body. Every kind is a defect one of the six obligation classes
+ * exists to catch:
+ *   shape        graph.<layer>.wrong_shape     an op's output rows contract one column wide
+ *   padding      module.pad8                   Bp padded to 8 instead of 16
+ *                <t>.<k>.no_clamp              the min(r, B - 1) clamp dropped from input reads
+ *   bounds       <t>.<k>.store_off_by_one      the first store's index map + 1
+ *                <t>.<k>.load_off_by_one       the first activation load's index map + 1
+ *                cpu.<k>.tile_overrun          the register tile one row taller than its block
+ *                graph.<buf>.row_short         a buffer allocated one row short (B = Bmax)
+ *   no_overflow  <t>.<k>.index_16bit           index width 16 bits, too narrow for Bmax
+ *   race         <t>.<k>.grid_short            launch grid one workgroup / block short
+ *                <t>.<k>.two_writers           threads 2i and 2i+1 store the same elements
+ *   topk         <t>.<k>.topk_k_plus_1         the selection loop keeps K + 1
+ *                <t>.<k>.topk_ties_high        best candidate by >= (ties to the higher index)
+ *                <t>.<k>.topk_dropped_nonzero  a dropped expert's weight left at p, not 0
+ */
+#include "verify/mutants.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- copy-on-write rewriting of one kernel's statement tree ------------------------------- */
+
+typedef struct rw rw;
+/* Edits the copy *v / *s of a node (children already rewritten); true if it changed it. */
+typedef bool (*rw_val_fn)(rw *w, tk_ir_val *v);
+typedef bool (*rw_stmt_fn)(rw *w, tk_ir_stmt *s);
+
+struct rw {
+  tk_ir_module *m;
+  const tk_ir_kernel *k;
+  rw_val_fn val;
+  rw_stmt_fn stmt;
+  int hits;                /* edits made so far (kinds that change only the first site) */
+  const tk_ir_var *var;    /* two_writers: the bound variable folded onto even values */
+};
+
+static const tk_ir_val *rw_val(rw *w, const tk_ir_val *v) {
+  if (!v) return NULL;
+  tk_ir_val t = *v;
+  t.a = rw_val(w, v->a);
+  t.b = rw_val(w, v->b);
+  t.c = rw_val(w, v->c);
+  bool changed = t.a != v->a || t.b != v->b || t.c != v->c;
+  if (w->val && w->val(w, &t)) changed = true;
+  if (!changed) return v;
+  tk_ir_val *c = tk_ir_alloc(w->m, sizeof *c);
+  if (!c) return v;
+  *c = t;
+  return c;
+}
+
+static const tk_ir_stmt *rw_stmt(rw *w, const tk_ir_stmt *s) {
+  if (!s) return NULL;
+  tk_ir_stmt t = *s;
+  bool changed = false;
+  if (s->kind == TK_S_BLOCK) {
+    const tk_ir_stmt **ns = NULL;
+    for (int i = 0; i < s->n; i++) {
+      const tk_ir_stmt *c = rw_stmt(w, s->stmts[i]);
+      if (c == s->stmts[i]) continue;
+      if (!ns && !(ns = tk_ir_alloc(w->m, sizeof *ns * (size_t)s->n))) return s;
+      if (!changed) memcpy(ns, s->stmts, sizeof *ns * (size_t)s->n);
+      ns[i] = c;
+      changed = true;
+    }
+    if (changed) t.stmts = ns;
+  }
+  t.body = rw_stmt(w, s->body);
+  t.value = rw_val(w, s->value);
+  changed |= t.body != s->body || t.value != s->value;
+  if (w->stmt && w->stmt(w, &t)) changed = true;
+  if (!changed) return s;
+  tk_ir_stmt *c = tk_ir_alloc(w->m, sizeof *c);
+  if (!c) return s;
+  *c = t;
+  return c;
+}
+
+/* ---- the context of one (kind, place) ------------------------------------------------------ */
+
+typedef struct mctx {
+  tk_ir_module *m;
+  tk_ir_kernel *k;  /* kernel kinds */
+  int buffer, op;   /* buffer / op kinds */
+  bool commit;      /* false: only tell whether the kind applies */
+} mctx;
+
+/* Rewrites c->k's body with the hooks; applies when something changed. */
+static bool rewrite_kernel(mctx *c, rw_val_fn val, rw_stmt_fn stmt, const tk_ir_var *var) {
+  rw w = {.m = c->m, .k = c->k, .val = val, .stmt = stmt, .var = var};
+  const tk_ir_stmt *body = rw_stmt(&w, c->k->body);
+  if (body == c->k->body) return false;
+  if (c->commit) c->k->body = body;
+  return true;
+}
+
+static const tk_ix *plus(tk_ir_module *m, const tk_ix *e, int64_t d) {
+  return tk_ix_add(m, e, tk_ix_const(m, d));
+}
+
+/* ---- bounds: index maps off by one, tile overrun ------------------------------------------- */
+
+static bool first_store_plus_one(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_STORE || w->hits++) return false;
+  s->ix = plus(w->m, s->ix, 1);
+  return true;
+}
+
+static bool first_activation_load_plus_one(rw *w, tk_ir_val *v) {
+  if (v->op != TK_V_LOAD || w->k->args[v->arg].role == TK_ROLE_PARAM || w->hits++) return false;
+  v->ix = plus(w->m, v->ix, 1);
+  return true;
+}
+
+static bool store_off_by_one(mctx *c) { return rewrite_kernel(c, NULL, first_store_plus_one, NULL); }
+static bool load_off_by_one(mctx *c) { return rewrite_kernel(c, first_activation_load_plus_one, NULL, NULL); }
+
+static bool unroll_plus_one(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_FOR || s->loop != TK_LOOP_UNROLL) return false;
+  s->extent = plus(w->m, s->extent, 1);
+  return true;
+}
+
+static bool tile_overrun(mctx *c) {
+  return c->k->target == TK_TARGET_CPU && rewrite_kernel(c, NULL, unroll_plus_one, NULL);
+}
+
+/* ---- padding: the clamp ------------------------------------------------------------------- */
+
+static bool is_clamp(tk_ir_module *m, const tk_ix *e) {
+  return e->kind == TK_IX_MIN &&
+         tk_ix_equal(e->b, tk_ix_sub(m, tk_ix_sym(m, TK_SYM_B), tk_ix_const(m, 1)));
+}
+
+/* e with every min(x, B - 1) replaced by x. */
+static const tk_ix *unclamp(tk_ir_module *m, const tk_ix *e) {
+  if (!e) return NULL;
+  if (is_clamp(m, e)) return unclamp(m, e->a);
+  const tk_ix *a = unclamp(m, e->a), *b = unclamp(m, e->b);
+  if (a == e->a && b == e->b) return e;
+  switch (e->kind) {
+    case TK_IX_ADD: return tk_ix_add(m, a, b);
+    case TK_IX_SUB: return tk_ix_sub(m, a, b);
+    case TK_IX_MUL: return tk_ix_mul(m, a, e->c);
+    case TK_IX_MIN: return tk_ix_min(m, a, b);
+    case TK_IX_MAX: return tk_ix_max(m, a, b);
+    case TK_IX_DIV: return tk_ix_div(m, a, e->c);
+    case TK_IX_MOD: return tk_ix_mod(m, a, e->c);
+    default: return e;
+  }
+}
+
+static bool load_unclamped(rw *w, tk_ir_val *v) {
+  if (v->op != TK_V_LOAD) return false;
+  const tk_ix *u = unclamp(w->m, v->ix);
+  if (u == v->ix) return false;
+  v->ix = u;
+  return true;
+}
+
+static bool no_clamp(mctx *c) { return rewrite_kernel(c, load_unclamped, NULL, NULL); }
+
+static bool pad8(mctx *c) {
+  for (int i = 0; i < c->m->contracts.n; i++) {
+    tk_ir_contract *ct = &c->m->contracts.items[i];
+    if (ct->pred != TK_PRED_BP_PADDED || ct->n != 16) continue;
+    if (c->commit) ct->n = 8;
+    return true;
+  }
+  return false;
+}
+
+/* ---- no_overflow: index width ------------------------------------------------------------- */
+
+static bool index_16bit(mctx *c) {
+  if (c->commit) c->k->index_bits = 16;
+  return true;
+}
+
+/* ---- race: grid one short, two writers ----------------------------------------------------- */
+
+static bool bound_grid_minus_one(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_FOR || (s->binding != TK_BIND_WORKGROUP_X && s->binding != TK_BIND_CPU_BLOCK))
+    return false;
+  s->extent = plus(w->m, s->extent, -1);
+  return true;
+}
+
+static bool grid_short(mctx *c) {
+  if (!rewrite_kernel(c, NULL, bound_grid_minus_one, NULL)) return false;
+  if (c->commit) c->k->launch.grid = plus(c->m, c->k->launch.grid, -1);
+  return true;
+}
+
+/* The innermost parallel id of a launch: the GPU thread, or the CPU block. */
+static void find_bound(const tk_ir_stmt *s, void *user) {
+  const tk_ir_var **out = user;
+  if (s->kind == TK_S_FOR && (s->binding == TK_BIND_THREAD_X || s->binding == TK_BIND_CPU_BLOCK))
+    *out = s->var;
+}
+
+static bool store_even_writer(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_STORE || !tk_ix_uses_var(s->ix, w->var)) return false;
+  const tk_ix *v = tk_ix_var(w->m, w->var);
+  const tk_ix *even = tk_ix_sub(w->m, v, tk_ix_mod(w->m, v, 2));
+  tk_ir_subst sub = {.n = 1, .from = &w->var, .to = &even};
+  s->ix = tk_ix_subst(w->m, s->ix, &sub);
+  return true;
+}
+
+static bool two_writers(mctx *c) {
+  const tk_ir_var *var = NULL;
+  tk_ir_walk_stmts(c->k->body, find_bound, &var);
+  return var && rewrite_kernel(c, NULL, store_even_writer, var);
+}
+
+/* ---- topk: the selection loop -------------------------------------------------------------- */
+
+static const tk_ir_contract *topk_contract(const tk_ir_kernel *k) {
+  for (int i = 0; i < k->contracts.n; i++)
+    if (k->contracts.items[i].pred == TK_PRED_TOPK) return &k->contracts.items[i];
+  return NULL;
+}
+
+static bool stores_local_named(const tk_ir_kernel *k, const tk_ir_stmt *s, const char *name) {
+  return s->kind == TK_S_LOCAL_STORE && !strcmp(k->locals[s->local].name, name);
+}
+
+/* The selection loop: the FOR whose body block starts by resetting best_i (one step per kept). */
+static bool selection_plus_one(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_FOR || !s->body || s->body->kind != TK_S_BLOCK || !s->body->n ||
+      !stores_local_named(w->k, s->body->stmts[0], "best_i"))
+    return false;
+  s->extent = plus(w->m, s->extent, 1);
+  return true;
+}
+
+static bool topk_k_plus_1(mctx *c) {
+  return topk_contract(c->k) && rewrite_kernel(c, NULL, selection_plus_one, NULL);
+}
+
+static bool gt_to_ge(rw *w, tk_ir_val *v) {
+  if (v->op != TK_V_GT) return false;
+  (void)w;
+  v->op = TK_V_GE;
+  return true;
+}
+
+static bool topk_ties_high(mctx *c) { return topk_contract(c->k) && rewrite_kernel(c, gt_to_ge, NULL, NULL); }
+
+/* gate[..] = select(taken, p, 0) becomes gate[..] = p. */
+static bool dropped_keeps_p(rw *w, tk_ir_stmt *s) {
+  const tk_ir_contract *ct = topk_contract(w->k);
+  const tk_ir_val *v = s->value;
+  if (s->kind != TK_S_STORE || s->arg != ct->a || !v || v->op != TK_V_SELECT) return false;
+  s->value = v->b;
+  return true;
+}
+
+static bool topk_dropped_nonzero(mctx *c) {
+  return topk_contract(c->k) && rewrite_kernel(c, NULL, dropped_keeps_p, NULL);
+}
+
+/* ---- graph: buffers and edges --------------------------------------------------------------- */
+
+/* The row length of buffer b (from an argument bound to it), or 0. */
+static int64_t buffer_cols(const tk_ir_module *m, int b) {
+  for (int t = 0; t < TK_IR_NTARGETS; t++)
+    for (int i = 0; i < m->targets[t].n; i++)
+      for (int a = 0; a < m->targets[t].items[i]->nargs; a++)
+        if (m->targets[t].items[i]->args[a].buffer == b) return m->targets[t].items[i]->args[a].cols;
+  return 0;
+}
+
+static bool row_short(mctx *c) {
+  tk_ir_buffer *b = &c->m->buffers[c->buffer];
+  int64_t cols = buffer_cols(c->m, c->buffer);
+  if (b->role == TK_ROLE_PARAM || cols <= 0) return false;
+  if (c->commit) b->count = plus(c->m, b->count, -cols);
+  return true;
+}
+
+static bool wrong_shape(mctx *c) {
+  tk_ir_op *op = &c->m->ops[c->op];
+  if (op->dead) return false;
+  for (int i = 0; i < op->contracts.n; i++) {
+    tk_ir_contract *ct = &op->contracts.items[i];
+    if (!ct->ensures || ct->pred != TK_PRED_ROWS) continue;
+    if (c->commit) ct->n += 1;
+    return true;
+  }
+  return false;
+}
+
+/* ---- the table ---------------------------------------------------------------------------- */
+
+typedef enum scope { ON_KERNEL, ON_BUFFER, ON_OP, ON_MODULE } scope;
+
+typedef struct kind {
+  const char *name;
+  scope on;
+  const char *what;
+  bool (*apply)(mctx *c);
+} kind;
+
+static const kind KINDS[] = {
+    {"pad8", ON_MODULE, "padding: Bp padded to a multiple of 8 instead of 16", pad8},
+    {"wrong_shape", ON_OP, "shape: the op's output rows contract one column too wide", wrong_shape},
+    {"row_short", ON_BUFFER, "bounds: buffer allocated one row short", row_short},
+    {"store_off_by_one", ON_KERNEL, "bounds: index map of the first store off by one", store_off_by_one},
+    {"load_off_by_one", ON_KERNEL, "bounds: index map of the first activation load off by one", load_off_by_one},
+    {"tile_overrun", ON_KERNEL, "bounds: register tile one row taller than its row block", tile_overrun},
+    {"no_clamp", ON_KERNEL, "padding: min(r, B - 1) clamp dropped from the input reads", no_clamp},
+    {"index_16bit", ON_KERNEL, "no_overflow: indices computed in 16 bits", index_16bit},
+    {"grid_short", ON_KERNEL, "race: launch grid one workgroup/block short (coverage)", grid_short},
+    {"two_writers", ON_KERNEL, "race: threads 2i and 2i+1 store the same elements", two_writers},
+    {"topk_k_plus_1", ON_KERNEL, "topk: the selection loop keeps K + 1", topk_k_plus_1},
+    {"topk_ties_high", ON_KERNEL, "topk: ties go to the higher index (> became >=)", topk_ties_high},
+    {"topk_dropped_nonzero", ON_KERNEL, "topk: a dropped expert's weight left at its probability", topk_dropped_nonzero},
+};
+
+/* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */
+static void id_part(char *out, size_t n, const char *name) {
+  snprintf(out, n, "%s", name);
+  for (char *p = out; *p; p++)
+    if (*p == '.') *p = '_';
+}
+
+typedef tk_status (*visit_fn)(const kind *kd, mctx *c, const tk_mutant *mu, void *user);
+
+static tk_status visit_one(const kind *kd, mctx *c, const char *prefix, const char *place,
+                           visit_fn fn, void *user) {
+  c->commit = false;
+  if (!kd->apply(c)) return tk_ir_module_status(c->m);
+  tk_mutant mu;
+  char part[128];
+  id_part(part, sizeof part, place);
+  snprintf(mu.id, sizeof mu.id, "%s%s%s.%s", prefix, *part ? "." : "", part, kd->name);
+  snprintf(mu.description, sizeof mu.description, "%s (%s %s)", kd->what, prefix, place);
+  return fn(kd, c, &mu, user);
+}
+
+/* Calls fn for every applicable (kind, place), in table order, then place order. */
+static tk_status visit_all(tk_ir_module *m, visit_fn fn, void *user) {
+  for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
+    const kind *kd = &KINDS[i];
+    mctx c = {.m = m, .buffer = -1, .op = -1};
+    if (kd->on == ON_MODULE) TK_RETURN_IF_ERROR(visit_one(kd, &c, "module", "", fn, user));
+    for (int b = 0; kd->on == ON_BUFFER && b < m->nbuffers; b++) {
+      c.buffer = b;
+      TK_RETURN_IF_ERROR(visit_one(kd, &c, "graph", m->buffers[b].name, fn, user));
+    }
+    for (int o = 0; kd->on == ON_OP && o < m->nops; o++) {
+      c.op = o;
+      char place[128]; /* op names repeat across a layer's ops: the op id makes the place unique */
+      snprintf(place, sizeof place, "op%d.%s", o, m->ops[o].name);
+      TK_RETURN_IF_ERROR(visit_one(kd, &c, "graph", place, fn, user));
+    }
+    for (int t = 0; kd->on == ON_KERNEL && t < TK_IR_NTARGETS; t++)
+      for (int k = 0; k < m->targets[t].n; k++) {
+        c.k = m->targets[t].items[k];
+        TK_RETURN_IF_ERROR(visit_one(kd, &c, tk_ir_target_name((tk_ir_target)t), c.k->name, fn, user));
+      }
+  }
+  return TK_STATUS_OK;
+}
+
+typedef struct list_acc {
+  tk_mutant *items;
+  int n, cap;
+} list_acc;
+
+static tk_status collect(const kind *kd, mctx *c, const tk_mutant *mu, void *user) {
+  (void)kd, (void)c;
+  list_acc *l = user;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 64;
+    tk_mutant *p = realloc(l->items, sizeof *p * (size_t)cap);
+    if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "mutant list: out of memory");
+    l->items = p;
+    l->cap = cap;
+  }
+  l->items[l->n++] = *mu;
+  return TK_STATUS_OK;
+}
+
+tk_status tk_mutants_list(tk_ir_module *m, tk_mutant **out, int *n) {
+  list_acc l = {0};
+  tk_status s = visit_all(m, collect, &l);
+  if (s) {
+    free(l.items);
+    return s;
+  }
+  *out = l.items;
+  *n = l.n;
+  return TK_STATUS_OK;
+}
+
+typedef struct apply_req {
+  const char *id;
+  bool done;
+} apply_req;
+
+static tk_status apply_match(const kind *kd, mctx *c, const tk_mutant *mu, void *user) {
+  apply_req *r = user;
+  if (r->done || strcmp(mu->id, r->id) != 0) return TK_STATUS_OK;
+  c->commit = true;
+  (void)kd->apply(c);
+  r->done = true;
+  return tk_ir_module_status(c->m);
+}
+
+tk_status tk_mutant_apply(tk_ir_module *m, const char *id) {
+  apply_req r = {.id = id};
+  TK_RETURN_IF_ERROR(visit_all(m, apply_match, &r));
+  if (!r.done)
+    return tk_status_make(TK_NOT_FOUND, "--mutant '%s': no such mutant for this model "
+                          "(list them with `tkc verify ARCH.json --list-mutants`)", id);
+  return TK_STATUS_OK;
+}
