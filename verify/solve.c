@@ -106,6 +106,7 @@ void tk_vctx_dispose(tk_vctx *v) {
   free(v->obl.touched);
   free(v->obl.divs);
   free(v->obl.parts);
+  free(v->proved);
   tk_verify_report_free(v->report);
   memset(v, 0, sizeof *v);
 }
@@ -144,6 +145,35 @@ static tk_status refuted(tk_vctx *v, Z3_lbool r) {
   return s;
 }
 
+/* The whole query below the batch rules: the obligation's own hypotheses and its negated goal. */
+static Z3_ast query_of(tk_vctx *v, const tk_obl *o) {
+  int n = o->nhyps - o->nbase + 1;
+  Z3_ast *parts = malloc((size_t)n * sizeof *parts);
+  if (!parts) return NULL;
+  for (int i = o->nbase; i < o->nhyps; i++) parts[i - o->nbase] = o->hyps[i];
+  parts[n - 1] = Z3_mk_not(v->z, o->goal);
+  Z3_ast q = Z3_mk_and(v->z, (unsigned)n, parts);
+  free(parts);
+  return q;
+}
+
+static const struct tk_proved_query *proved_before(const tk_vctx *v, Z3_ast q) {
+  for (size_t i = 0; i < v->nproved; i++)
+    if (v->proved[i].query == q) return &v->proved[i];
+  return NULL;
+}
+
+static void remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
+  if (v->nproved == v->cap_proved) {
+    size_t cap = v->cap_proved ? 2 * v->cap_proved : 256;
+    struct tk_proved_query *p = realloc(v->proved, cap * sizeof *p);
+    if (!p) return; /* the cache is an optimisation: without memory, solve again */
+    v->proved = p;
+    v->cap_proved = cap;
+  }
+  v->proved[v->nproved++] = (struct tk_proved_query){q, used};
+}
+
 tk_status tk_obl_prove(tk_vctx *v) {
   tk_obl *o = &v->obl;
   if (o->nparts) {
@@ -174,6 +204,9 @@ tk_status tk_obl_prove(tk_vctx *v) {
     for (int i = 0; i < o->nbase; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
     v->base_asserted = true;
   }
+  Z3_ast query = query_of(v, o);
+  const struct tk_proved_query *same = query ? proved_before(v, query) : NULL;
+  if (same) return tk_report_add(v->report, o, same->used, text, now_seconds() - t0);
   Z3_solver_push(v->z, v->s);
   for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
   Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
@@ -182,6 +215,7 @@ tk_status tk_obl_prove(tk_vctx *v) {
   tk_status s = tk_vctx_z3_status(v, "checking an obligation");
   if (!s && r != Z3_L_FALSE) s = refuted(v, r);
   Z3_solver_pop(v->z, v->s, 1);
+  if (!s && query) remember_proved(v, query, used);
   double dt = now_seconds() - t0;
   if (s) {
     free(text);

@@ -136,6 +136,11 @@ struct tk_vctx {
   FILE *emit;                   /* emit-only mode: print every obligation here */
   const tk_ir_kernel *kernel;   /* the kernel whose obligations are being generated, or NULL */
   bool base_asserted;           /* the batch rules are asserted once, below every push */
+  /* Queries already proved unsat, with the rlimit units their check used. Z3 hash-conses
+   * terms, so an identical query (the same hypotheses and goal: e.g. the hidden layers of
+   * every expert) is the same Z3_ast and is not solved again. */
+  struct tk_proved_query { Z3_ast query; uint64_t used; } *proved;
+  size_t nproved, cap_proved;
 };
 
 TK_MUST_USE tk_status tk_vctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o);
