@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/buffer_range.h"
 #include "runtime/thread_pool.h"
 #include "tk/launch.h"
 
@@ -91,13 +92,7 @@ static tk_status cpu_buffers_create(tk_launcher *l, int32_t n, const int64_t *by
 }
 
 static tk_status check_range(const cpu_launcher *c, int32_t id, int64_t offset, int64_t size) {
-  if (id < 0 || id >= c->nbuffers)
-    return tk_status_make(TK_OUT_OF_RANGE, "buffer id %d: expected 0 to %d", id, c->nbuffers - 1);
-  if (offset < 0 || size < 0 || offset > c->bytes[id] || size > c->bytes[id] - offset)
-    return tk_status_make(TK_OUT_OF_RANGE,
-                          "buffer %d: bytes [%lld, +%lld) outside its %lld bytes", id,
-                          (long long)offset, (long long)size, (long long)c->bytes[id]);
-  return TK_STATUS_OK;
+  return tk_buffer_range_check(c->bytes, c->nbuffers, id, offset, size);
 }
 
 static tk_status cpu_buffer_write(tk_launcher *l, int32_t id, int64_t offset, const void *src,

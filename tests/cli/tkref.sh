@@ -4,20 +4,7 @@
 # MoE row), a batch answers each row exactly as that row alone (padding never changes a real
 # row, FORMATS §3), and the exit codes: 1 for an unusable checkpoint, 2 for a bad request.
 set -u
-BIN="${TK_BIN:-build/bin}"
-cd "${TK_SOURCE_DIR:-.}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# expect_exit WANT CMD...: runs CMD with stdin from $tmp/req, output in $tmp/out, $tmp/err.
-expect_exit() {
-  local want=$1; shift
-  "$@" <"$tmp/req" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || fail "$*: exit $got, expected $want: $(head -c 300 "$tmp/err")"
-}
+. "$(dirname "$0")/lib.sh"
 # row N W: a JSON array of W deterministic features for row N.
 row() { awk -v n="$1" -v w="$2" 'BEGIN { printf "["; for (i = 0; i < w; i++) printf "%s%.5f", (i ? "," : ""), cos(0.37 * (i + 1) + n); printf "]" }'; }
 # field KEY ROW: the JSON array of row ROW of KEY in $tmp/out (as printed, one line).
@@ -67,4 +54,4 @@ expect_exit 1 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/cut.t
 expect_exit 1 "$BIN/tkref" --arch models/dense.arch.json --checkpoint "$tmp/nano.tkp1"
 expect_exit 2 "$BIN/tkref" --arch models/nano.arch.json
 
-[ "$failures" -eq 0 ] && echo "tkref_cli: all passed" || { echo "tkref_cli: $failures failed"; exit 1; }
+finish tkref_cli

@@ -6,20 +6,7 @@
 # --device hip/cuda → exit 3 quickly with a clear message, --device auto → cpu and says so,
 # and --arch compiling into $XDG_CACHE_HOME/tkc once and reusing it.
 set -u
-BIN="${TK_BIN:-build/bin}"
-cd "${TK_SOURCE_DIR:-.}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# expect_exit WANT CMD...: runs CMD with stdin from $tmp/req, output in $tmp/out, $tmp/err.
-expect_exit() {
-  local want=$1; shift
-  "$@" <"$tmp/req" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || fail "$*: exit $got, expected $want: $(head -c 300 "$tmp/err")"
-}
+. "$(dirname "$0")/lib.sh"
 row() { awk -v n="$1" -v w="$2" 'BEGIN { printf "["; for (i = 0; i < w; i++) printf "%s%.5f", (i ? "," : ""), 1.7 * cos(0.37 * (i + 1) + n); printf "]" }'; }
 rows() { local n=$1 w=$2 s="" i; for ((i = 0; i < n; i++)); do s="$s${s:+, }$(row "$i" "$w")"; done; printf '{"features": [%s]}' "$s"; }
 # check_json ROWS OUT K: valid JSON, ROWS rows of OUT logits, K non-zeros per router row.
@@ -139,5 +126,4 @@ expect_exit 0 "$BIN/tkrun" --arch models/nano.arch.json --checkpoint "$tmp/nano.
 grep -q "compiling" "$tmp/err" && fail "--arch: second run compiled again"
 cmp -s "$tmp/out" "$tmp/auto" || fail "--arch (cached) answer differs"
 
-[ "$failures" -eq 0 ] && echo "tkrun: all checks passed"
-exit $((failures > 0))
+finish tkrun
