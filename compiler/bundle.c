@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "codegen/codegen.h"
@@ -38,6 +39,28 @@
 #endif
 
 enum { TKC_MAX_TARGETS = 16 };
+
+/* Where tk/launch.h and tk/status.h are, for building model_host.so: an installed tkc finds
+ * them beside its own binary (<prefix>/bin/tkc → <prefix>/include); a tkc run from its build
+ * tree uses the source tree's runtime/include. Writes into buf (size n) and returns it. */
+static const char *runtime_include_dir(char *buf, size_t n) {
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      snprintf(buf, n, "%s/../include", exe);
+      char probe[4400];
+      if (snprintf(probe, sizeof probe, "%s/tk/launch.h", buf) < (int)sizeof probe &&
+          access(probe, R_OK) == 0)
+        return buf;
+    }
+  }
+  snprintf(buf, n, "%s", TK_RUNTIME_INCLUDE_DIR);
+  return buf;
+}
 
 /* One compiled unit: a CPU target, or one arch of a GPU target (manifest `targets` entry). */
 typedef struct bundle_target {
@@ -340,9 +363,11 @@ static tk_status write_files(bundle_job *j) {
   TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_H_FILE, j->stub_h, strlen(j->stub_h)));
   TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, "proofs"));
   TK_RETURN_IF_ERROR(write_proofs(j));
+  char include_dir[4200];
   tk_stub_build_options b = {.cc = j->o->cc,
-                             .runtime_include = j->o->runtime_include ? j->o->runtime_include
-                                                                      : TK_RUNTIME_INCLUDE_DIR};
+                             .runtime_include = j->o->runtime_include
+                                                    ? j->o->runtime_include
+                                                    : runtime_include_dir(include_dir, sizeof include_dir)};
   TK_RETURN_IF_ERROR(tk_stub_build(j->tmp, &b));
   return write_manifest(j);
 }
