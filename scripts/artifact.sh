@@ -35,8 +35,8 @@ import json, re, sys, collections
 rep = json.load(open(sys.argv[1]))
 c = collections.Counter(o["class"] for o in rep)
 err = open(sys.argv[2]).read()
-t = re.findall(r"([0-9.]+)\s*ms", err)
-solver = (t[-1] + " ms") if t else "see stderr"
+t = re.findall(r"solver time ([0-9.]+) s", err)
+solver = (t[-1] + " s") if t else "see stderr"
 cls = ["shape", "padding", "bounds", "no_overflow", "race", "topk"]
 print("| %s | %s | %d | %s |" % (sys.argv[3], " | ".join(str(c[k]) for k in cls), len(rep), solver))
 PY
