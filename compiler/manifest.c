@@ -115,20 +115,10 @@ static void jw_raw(jw *w, const char *key, const char *json) {
 
 static void jw_ix(jw *w, const char *key, const tk_ix *e) {
   jw_key(w, key);
-  char small[256];
-  size_t n = tk_ix_format(e, small, sizeof small);
-  if (n < sizeof small) {
-    jw_string_value(w, small);
-    return;
-  }
-  char *big = malloc(n + 1);
-  if (!big) {
-    fputs("null", w->f);
-    return;
-  }
-  tk_ix_format(e, big, n + 1);
-  jw_string_value(w, big);
-  free(big);
+  char *text = tk_ix_format_alloc(e);
+  if (text) jw_string_value(w, text);
+  else fputs("null", w->f);
+  free(text);
 }
 
 /* ---- sections ---------------------------------------------------------------------------- */

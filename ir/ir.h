@@ -145,6 +145,8 @@ const tk_ix *tk_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *s);
 /* Text form: "min(r, B - 1) * 96 + k". Writes at most n bytes (NUL included) to buf and
  * returns the length the full text needs (snprintf convention). */
 size_t tk_ix_format(const tk_ix *e, char *buf, size_t n);
+/* The same text in a malloc'd string (caller frees); NULL when out of memory. */
+char *tk_ix_format_alloc(const tk_ix *e);
 void tk_ix_print(const tk_ix *e, FILE *out);
 
 /* ==== Variables, locals, kernel arguments ===================================================== */

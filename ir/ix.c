@@ -377,16 +377,16 @@ size_t tk_ix_format(const tk_ix *e, char *buf, size_t n) {
   return o.len;
 }
 
+char *tk_ix_format_alloc(const tk_ix *e) {
+  size_t len = tk_ix_format(e, NULL, 0);
+  char *text = malloc(len + 1);
+  if (text) tk_ix_format(e, text, len + 1);
+  return text;
+}
+
 void tk_ix_print(const tk_ix *e, FILE *out) {
-  char small[256];
-  size_t len = tk_ix_format(e, small, sizeof small);
-  if (len < sizeof small) {
-    fputs(small, out);
-    return;
-  }
-  char *big = malloc(len + 1);
-  if (!big) return;
-  tk_ix_format(e, big, len + 1);
-  fputs(big, out);
-  free(big);
+  char *text = tk_ix_format_alloc(e);
+  if (!text) return;
+  fputs(text, out);
+  free(text);
 }
