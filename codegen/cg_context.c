@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/alloc.h"
 
 static void handle_diagnostic(LLVMDiagnosticInfoRef info, void *user) {
   tk_cg_ctx *c = user;
   if (LLVMGetDiagInfoSeverity(info) != LLVMDSError || c->has_error) return;
   c->has_error = true;
   char *text = LLVMGetDiagInfoDescription(info);
-  c->diag_error = strdup(text ? text : "(no description)");
+  c->diag_error = tk_strdup(text ? text : "(no description)");
   LLVMDisposeMessage(text);
 }
 

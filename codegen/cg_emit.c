@@ -15,6 +15,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/alloc.h"
 
 static tk_status dup_pair(const char *cpu, const char *features, char **out_cpu,
                           char **out_features) {
@@ -79,7 +80,7 @@ tk_status tk_cg_machine_create(const tk_cg_target *t, const tk_cg_options *o,
 
 /* A copy of the bytes, NUL-terminated (for the text outputs). */
 static tk_status blob_from(const char *data, size_t size, tk_cg_blob *out) {
-  out->data = malloc(size + 1);
+  out->data = tk_malloc(size + 1);
   if (!out->data) return tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory");
   memcpy(out->data, data, size);
   out->data[size] = 0;

@@ -4,13 +4,13 @@
  * The verifier proves every index of the kernel fits in index_bits for all B <= bmax, so
  * ADD/SUB/MUL carry `nsw`. Floor DIV and MOD by a positive constant become udiv/urem (shifts
  * and masks for powers of two) when the dividend is provably >= 0 under the variables' loop
- * ranges (tk_ix_bounds), and the exact floor forms (sdiv/srem with a sign fix-up) otherwise.
+ * ranges (tk_ir_ix_bounds), and the exact floor forms (sdiv/srem with a sign fix-up) otherwise.
  * Constants fold in the builder, so fully unrolled tile loops give constant indices.
  */
 #include "codegen/cg_internal.h"
 
 tk_ix_range tk_cg_ix_bounds(const tk_cg_fn *fn, const tk_ix *e) {
-  return tk_ix_bounds(e, fn->cm->ir->opts.bmax, fn->ranges);
+  return tk_ir_ix_bounds(e, fn->cm->ir->opts.bmax, fn->ranges);
 }
 
 static LLVMValueRef ix_const(const tk_cg_fn *fn, int64_t c) {

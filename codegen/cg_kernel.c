@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/alloc.h"
 
 enum { TK_CG_UNROLL_MAX = 256 };
 
@@ -47,7 +48,7 @@ static tk_status fail(const kern *K, const char *what) {
 static tk_status memo_put(kern *K, const tk_ir_val *v, LLVMValueRef val) {
   if (K->nmemo == K->capmemo) {
     size_t cap = K->capmemo ? K->capmemo * 2 : 64;
-    memo_entry *p = realloc(K->memo, cap * sizeof *p);
+    memo_entry *p = tk_realloc(K->memo, cap * sizeof *p);
     if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory");
     K->memo = p;
     K->capmemo = cap;
@@ -315,11 +316,11 @@ tk_status tk_cg_kernel_emit(tk_cg_module *cm, const tk_ir_kernel *k) {
   kern K = {.fn = {.cm = cm, .k = k, .ity = k->index_bits == 64 ? cm->i64 : cm->i32}};
   int nv = cm->ir->nvars > 0 ? cm->ir->nvars : 1;
   size_t na = k->nargs > 0 ? (size_t)k->nargs : 1, nl = k->nlocals > 0 ? (size_t)k->nlocals : 1;
-  K.fn.vars = calloc((size_t)nv, sizeof *K.fn.vars);
-  K.fn.ranges = calloc((size_t)nv, sizeof *K.fn.ranges);
-  K.fn.bufs = calloc(na, sizeof *K.fn.bufs);
-  K.fn.locals = calloc(nl, sizeof *K.fn.locals);
-  bool *noalias = calloc(na, sizeof *noalias);
+  K.fn.vars = tk_calloc((size_t)nv, sizeof *K.fn.vars);
+  K.fn.ranges = tk_calloc((size_t)nv, sizeof *K.fn.ranges);
+  K.fn.bufs = tk_calloc(na, sizeof *K.fn.bufs);
+  K.fn.locals = tk_calloc(nl, sizeof *K.fn.locals);
+  bool *noalias = tk_calloc(na, sizeof *noalias);
   tk_status st = TK_STATUS_OK;
   if (!K.fn.vars || !K.fn.ranges || !K.fn.bufs || !K.fn.locals || !noalias)
     st = tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory");

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/alloc.h"
 
 extern char **environ;
 
@@ -67,7 +68,7 @@ static tk_status read_all(const char *path, tk_cg_blob *out) {
   long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
   if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
     s = tk_status_make(TK_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
-  } else if (!(out->data = malloc((size_t)size + 1))) {
+  } else if (!(out->data = tk_malloc((size_t)size + 1))) {
     s = tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory reading %s", path);
   } else if (fread(out->data, 1, (size_t)size, f) != (size_t)size) {
     s = tk_status_make(TK_IO_ERROR, "cannot read %s", path);
@@ -137,7 +138,7 @@ tk_status tk_cg_link_shared(const tk_cg_blob *object, tk_cg_blob *out_so) {
 
 tk_status tk_cg_blob_write(const tk_cg_blob *b, const char *path) {
   size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
+  char *tmp = tk_malloc(n);
   if (!tmp) return tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory");
   snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
   tk_status s = write_all(tmp, b->data, b->size, true);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codegen/hoststub.h"
+#include "tk/alloc.h"
 
 typedef struct stub_gen {
   const tk_ir_module *m;
@@ -22,7 +23,7 @@ typedef struct stub_gen {
 static void stub_ix(stub_gen *g, const tk_ix *e, bool top);
 
 static bool proved_nonneg(const stub_gen *g, const tk_ix *e) {
-  return tk_ix_bounds(e, g->m->opts.bmax, NULL).lo >= 0;
+  return tk_ir_ix_bounds(e, g->m->opts.bmax, NULL).lo >= 0;
 }
 
 /* Floor div/mod: C's / and % truncate toward zero, so they are floor only for a >= 0. */
@@ -79,7 +80,7 @@ static void stub_ix(stub_gen *g, const tk_ix *e, bool top) {
 }
 
 /* The IR's own text of a formula, for comments ("Bp div 16"). Never contains a comment end. */
-static void stub_ix_text(stub_gen *g, const tk_ix *e) { tk_ix_print(e, g->out); }
+static void stub_ix_text(stub_gen *g, const tk_ix *e) { tk_ir_ix_print(e, g->out); }
 
 /* ---- model_host.h ------------------------------------------------------------------------ */
 
@@ -101,7 +102,7 @@ static void stub_banner(stub_gen *g, const char *file, const char *what, const c
           " * B = rows in the batch, 1 <= B <= %lld (--max-batch); Bp = max(16, 16*ceil(B/16))\n"
           " * (FORMATS §3). Kernel ABI and launch contract: notes/abi.md. */\n",
           file, what, version, a->fingerprint, tk_arch_size_name(a->size),
-          tk_model_kind_name(a->model_kind), a->input_dim, a->hidden_dim, a->output_dim,
+          tk_arch_model_kind_name(a->model_kind), a->input_dim, a->hidden_dim, a->output_dim,
           a->n_experts, a->top_k, a->expert_depth, (long long)g->m->opts.bmax);
 }
 
@@ -285,7 +286,7 @@ typedef void (*stub_writer)(stub_gen *g, const char *version);
 static tk_status stub_text(const tk_ir_module *m, stub_writer w, const char *version, char **out) {
   char *text = NULL;
   size_t len = 0;
-  stub_gen g = {.m = m, .out = open_memstream(&text, &len)};
+  stub_gen g = {.m = m, .out = tk_open_memstream(&text, &len)};
   if (!g.out) return tk_status_make(TK_RESOURCE_EXHAUSTED, "host stub: open_memstream failed");
   w(&g, version);
   bool failed = ferror(g.out) != 0;
@@ -299,7 +300,7 @@ static tk_status stub_text(const tk_ir_module *m, stub_writer w, const char *ver
   return TK_STATUS_OK;
 }
 
-tk_status tk_stub_generate(const tk_ir_module *m, const char *tkc_version, char **out_c,
+tk_status tk_cg_stub_generate(const tk_ir_module *m, const char *tkc_version, char **out_c,
                            char **out_h) {
   *out_c = *out_h = NULL;
   if (m->stage < TK_STAGE_CPU)

@@ -7,7 +7,7 @@
  * order, one commented call per IR kernel with its argument buffers and its grid formula.
  * Index expressions are translated exactly: min/max through helpers, floor div/mod by a
  * positive constant as C's / and % where the operand is proved non-negative for all
- * 1 <= B <= bmax (tk_ix_bounds), else through floor helpers. It checks at run time what the
+ * 1 <= B <= bmax (tk_ir_ix_bounds), else through floor helpers. It checks at run time what the
  * verifier does not prove: 1 <= B <= max batch, the target name, grids that fit a launch.
  * It includes only <tk/launch.h> (and through it <tk/status.h>) and calls no libc function,
  * so model_host.so has no undefined symbols of ours.
@@ -29,7 +29,7 @@
 /* Generates the two files' text from a module at stage TK_STAGE_CPU (both schedules and the
  * buffer plan present). `tkc_version` goes into the header comment. Caller frees *out_c and
  * *out_h (malloc'd, NUL-terminated). */
-TK_MUST_USE tk_status tk_stub_generate(const tk_ir_module *m, const char *tkc_version,
+TK_MUST_USE tk_status tk_cg_stub_generate(const tk_ir_module *m, const char *tkc_version,
                                        char **out_c, char **out_h);
 
 typedef struct tk_stub_build_options {
@@ -42,6 +42,6 @@ typedef struct tk_stub_build_options {
  * inside `dir` with relative file names (nothing of the path reaches the output; no -g), so
  * two builds from identical sources are byte-identical. The compiler's output is in the
  * error message when it fails (TK_INTERNAL). */
-TK_MUST_USE tk_status tk_stub_build(const char *dir, const tk_stub_build_options *o);
+TK_MUST_USE tk_status tk_cg_stub_build(const char *dir, const tk_stub_build_options *o);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "codegen/hoststub.h"
+#include "tk/alloc.h"
 
 extern char **environ;
 
@@ -67,12 +68,12 @@ static tk_status spawn_cc(const char *dir, char *const argv[], char *log) {
   return TK_STATUS_OK;
 }
 
-tk_status tk_stub_build(const char *dir, const tk_stub_build_options *o) {
+tk_status tk_cg_stub_build(const char *dir, const tk_stub_build_options *o) {
   if (!o->runtime_include)
     return tk_status_make(TK_INVALID_ARGUMENT, "host stub build: no runtime include directory");
   size_t n = strlen(o->runtime_include) + 3;
-  char *inc = malloc(n);
-  char *log = malloc(BUILD_LOG_MAX);
+  char *inc = tk_malloc(n);
+  char *log = tk_malloc(BUILD_LOG_MAX);
   if (!inc || !log) {
     free(inc);
     free(log);

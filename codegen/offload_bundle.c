@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codegen/offload_bundle.h"
+#include "tk/alloc.h"
 
 enum { GFX_MAX = 64, ID_MAX = 96 };
 
@@ -71,11 +72,11 @@ tk_status tk_cg_offload_bundle_hip(const char *const *gfx, const tk_cg_blob *obj
   if (n < 1 || n > 256)
     return tk_status_make(TK_INVALID_ARGUMENT, "offload bundle: %d code objects, expected 1..256",
                           n);
-  entry *e = calloc((size_t)n + 1, sizeof *e);
+  entry *e = tk_calloc((size_t)n + 1, sizeof *e);
   if (!e) return tk_status_make(TK_RESOURCE_EXHAUSTED, "offload bundle: out of memory");
   size_t size = 0;
   tk_status s = layout(gfx, objects, n, e, &size);
-  unsigned char *buf = s ? NULL : calloc(size + 1, 1);
+  unsigned char *buf = s ? NULL : tk_calloc(size + 1, 1);
   if (!s && !buf) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "offload bundle: out of memory");
   if (!s) {
     size_t magic = strlen(TK_OFFLOAD_BUNDLE_MAGIC), p = magic + 8;

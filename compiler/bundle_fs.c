@@ -21,16 +21,17 @@
 
 #include "compiler/bundle_fs.h"
 #include "compiler/tkc.h"
+#include "tk/alloc.h"
 
 static char *path_join(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
+  char *p = tk_malloc(n);
   if (p) snprintf(p, n, "%s/%s", dir, name);
   return p;
 }
 
 tk_status tkc_fs_make_parents(const char *path) {
-  char *p = strdup(path);
+  char *p = tk_strdup(path);
   if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   tk_status s = TK_STATUS_OK;
   for (char *c = p + 1; *c && !s; c++) {
@@ -48,14 +49,14 @@ tk_status tkc_fs_temp_dir(const char *dir, char **out_tmp) {
   *out_tmp = NULL;
   size_t n = strlen(dir);
   while (n > 1 && dir[n - 1] == '/') n--; /* "out/" names "out" */
-  char *clean = strndup(dir, n), *a = strndup(dir, n), *b = strndup(dir, n);
+  char *clean = tk_strndup(dir, n), *a = tk_strndup(dir, n), *b = tk_strndup(dir, n);
   tk_status s = clean && a && b ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = tkc_fs_make_parents(clean);
   char *tmp = NULL;
   if (!s) {
     const char *parent = dirname(a), *name = basename(b);
     size_t len = strlen(parent) + strlen(name) + 16;
-    tmp = malloc(len);
+    tmp = tk_malloc(len);
     if (!tmp) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
     else snprintf(tmp, len, "%s/.%s.tmp.XXXXXX", parent, name);
   }
@@ -99,7 +100,7 @@ tk_status tkc_fs_read(const char *dir, const char *name, char **out, size_t *out
   struct stat st;
   char *buf = NULL;
   if (!f || fstat(fileno(f), &st) != 0) s = tk_status_make(TK_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
-  else if (!(buf = malloc((size_t)st.st_size + 1))) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  else if (!(buf = tk_malloc((size_t)st.st_size + 1))) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
     s = tk_status_make(TK_IO_ERROR, "short read of %s", path);
   if (f) fclose(f);
@@ -160,7 +161,7 @@ static bool replaceable(const char *dir) {
 /* Replaces an existing bundle without renameat2: move it aside, move tmp in, remove it. */
 static tk_status replace_by_steps(const char *tmp, const char *dir) {
   size_t n = strlen(tmp) + 8;
-  char *old = malloc(n);
+  char *old = tk_malloc(n);
   if (!old) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   snprintf(old, n, "%s.old", tmp);
   tk_status s = TK_STATUS_OK;

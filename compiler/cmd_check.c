@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/tkc_commands.h"
 
 static void print_help(void) {

@@ -1,6 +1,6 @@
 /* compiler/cmd_checkpoint.c — `tkc init-checkpoint` and `tkc inspect-checkpoint`.
  *
- * init-checkpoint writes deterministic random weights for an arch (compiler/init_weights.h:
+ * init-checkpoint writes deterministic random weights for an arch (model/init_weights.h:
  * RNG and ranges) through the streaming, atomic checkpoint writer. inspect-checkpoint lists a
  * checkpoint's header and records and, given an arch, validates the checkpoint against it
  * (names, order, element counts, arch_fingerprint, finite weights; FORMATS §2).
@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/arch.h"
-#include "compiler/init_weights.h"
+#include "model/arch.h"
+#include "model/init_weights.h"
 #include "compiler/tkc_commands.h"
 #include "tk/checkpoint.h"
+#include "tk/alloc.h"
 
 /* Big models print progress: at or above this many weights (64 MiB of f32). */
 #define PROGRESS_MIN_WEIGHTS (16ull << 20)
@@ -125,7 +126,7 @@ int tkc_cmd_init_checkpoint(int argc, char **argv) {
   if (status) return tkc_fail("init-checkpoint", status);
   uint64_t seed = a.has_seed ? a.seed : arch.seed;
   progress_state progress = {a.out_path, 1};
-  status = tk_init_checkpoint_write(&arch, a.out_path, seed, (uint32_t)a.step, report_progress,
+  status = tk_arch_init_checkpoint_write(&arch, a.out_path, seed, (uint32_t)a.step, report_progress,
                                     &progress);
   if (status) return tkc_fail("init-checkpoint", status);
   printf("wrote %s: %zu tensors, %" PRIu64 " weights, seed %" PRIu64 ", arch fingerprint %s\n",
@@ -208,8 +209,8 @@ static void print_listing(const char *path, const tk_checkpoint *ckpt) {
 static tk_status validate_against(const tk_checkpoint *ckpt, const tk_arch *arch,
                                   bool allow_nonfinite) {
   size_t n = tk_arch_param_count(arch);
-  tk_param_spec *specs = calloc(n, sizeof *specs);
-  tk_checkpoint_expect *expect = calloc(n, sizeof *expect);
+  tk_param_spec *specs = tk_calloc(n, sizeof *specs);
+  tk_checkpoint_expect *expect = tk_calloc(n, sizeof *expect);
   tk_status status = TK_STATUS_OK;
   if (!specs || !expect) {
     status = tk_status_make(TK_RESOURCE_EXHAUSTED, "no memory for %zu parameter specs", n);

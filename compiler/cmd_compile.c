@@ -1,5 +1,5 @@
 /* compiler/cmd_compile.c — `tkc compile ARCH.json -o DIR [options]` builds a bundle through
- * libtkc (tk_compile); `--emit=STAGE` prints one intermediate stage on stdout instead:
+ * libtkc (tkc_compile); `--emit=STAGE` prints one intermediate stage on stdout instead:
  * arch (canonical arch.json), ir (graph), ir-fused (fused kernels + buffer plan), ir-gpu,
  * ir-cpu (scheduled kernels), llvm / asm (one target's optimised LLVM IR or assembly — PTX for
  * nvptx — for the single target of --targets), obligations (every proof obligation as SMT-LIB2,
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "codegen/codegen.h"
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
@@ -164,7 +164,7 @@ int tkc_cmd_compile(int argc, char **argv) {
                              "asm or obligations", a.emit);
   }
   if (!a.emit) {
-    tk_status s = tk_compile(&a.o);
+    tk_status s = tkc_compile(&a.o);
     if (a.o.mutant && tk_status_code_of(s) == TK_NOT_FOUND) { /* an unknown mutant ID: usage */
       rc = tkc_usage_error(CMD, "%s", tk_status_message(s));
       tk_status_free(s);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "compiler/bundle_fs.h"
 #include "compiler/tkc_commands.h"
@@ -95,7 +95,7 @@ static double now(void) {
 static int list_mutants(tk_ir_module *m) {
   tk_mutant *mu = NULL;
   int n = 0;
-  tk_status s = tk_mutants_list(m, &mu, &n);
+  tk_status s = tk_verify_mutants_list(m, &mu, &n);
   tk_ir_module_free(m);
   if (s) return tkc_fail(CMD, s);
   for (int i = 0; i < n; i++) printf("%s\t%s\n", mu[i].id, mu[i].description);
@@ -114,7 +114,7 @@ static int run(const verify_args *a) {
   s = tkc_pipeline_run(&arch, &po, &m);
   if (s) return tkc_fail(CMD, tk_status_code_of(s) == TK_INVALID_ARGUMENT ? s : tk_status_annotate(s, "building the IR"));
   if (a->list_mutants) return list_mutants(m);
-  if (a->mutant && (s = tk_mutant_apply(m, a->mutant))) {
+  if (a->mutant && (s = tk_verify_mutant_apply(m, a->mutant))) {
     tk_ir_module_free(m);
     bool unknown = tk_status_code_of(s) == TK_NOT_FOUND;
     if (!unknown) return tkc_fail(CMD, s);

@@ -190,17 +190,17 @@ static void declare_params(lower_ctx *c) {
   c->first_param = c->next_param = m->ntensors;
   for (size_t i = 0; i < n; i++) {
     tk_param_spec p = tk_arch_param(&m->arch, i);
-    int t = tk_ir_tensor_add(m, p.name, TK_TENSOR_PARAM, TK_T_F32, tk_ix_const(m, p.rows), p.cols);
+    int t = tk_ir_tensor_add(m, p.name, TK_TENSOR_PARAM, TK_T_F32, tk_ir_ix_const(m, p.rows), p.cols);
     if (t >= 0) m->tensors[t].param_index = (int)i;
   }
   c->param_end = m->ntensors;
 }
 
-tk_status tk_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_module **out) {
+tk_status tkc_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_module **out) {
   *out = NULL;
   tk_ir_module *m = NULL;
   TK_RETURN_IF_ERROR(tk_ir_module_create(arch, opts, &m));
-  lower_ctx c = {.m = m, .B = tk_ix_sym(m, TK_SYM_B), .Bp = tk_ix_sym(m, TK_SYM_BP)};
+  lower_ctx c = {.m = m, .B = tk_ir_ix_sym(m, TK_SYM_B), .Bp = tk_ir_ix_sym(m, TK_SYM_BP)};
   tk_ir_contract_add(m, &m->contracts,
                      tk_ir_contract_make(false, TK_PRED_B_RANGE, -1, -1, NULL, 0, m->opts.bmax));
   tk_ir_contract_add(m, &m->contracts,

@@ -9,11 +9,11 @@
 #ifndef TK_COMPILER_LOWER_H
 #define TK_COMPILER_LOWER_H
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "ir/ir.h"
 
 /* Caller owns *out (tk_ir_module_free). */
-TK_MUST_USE tk_status tk_lower_arch(const tk_arch *arch, const tk_ir_options *opts,
+TK_MUST_USE tk_status tkc_lower_arch(const tk_arch *arch, const tk_ir_options *opts,
                                     tk_ir_module **out);
 
 #endif

@@ -33,6 +33,7 @@
 
 #include "compiler/manifest.h"
 #include "compiler/tkc.h"
+#include "tk/alloc.h"
 
 /* ---- a small pretty JSON writer ---------------------------------------------------------- */
 
@@ -115,7 +116,7 @@ static void jw_raw(jw *w, const char *key, const char *json) {
 
 static void jw_ix(jw *w, const char *key, const tk_ix *e) {
   jw_key(w, key);
-  char *text = tk_ix_format_alloc(e);
+  char *text = tk_ir_ix_format_alloc(e);
   if (text) jw_string_value(w, text);
   else fputs("null", w->f);
   free(text);
@@ -237,7 +238,7 @@ tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   *out_json = NULL;
   char *text = NULL;
   size_t len = 0;
-  jw w = {.f = open_memstream(&text, &len)};
+  jw w = {.f = tk_open_memstream(&text, &len)};
   if (!w.f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: open_memstream failed");
   const tk_ir_module *m = in->m;
   jw_open(&w, NULL, '{');

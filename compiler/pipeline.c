@@ -66,15 +66,15 @@ tk_status tkc_pipeline_run(const tk_arch *arch, const tkc_pipeline_options *o, t
     const char *name;
     tkc_pass_fn run;
   } passes[] = {
-      {"pad", tk_pass_pad},                     /* GRAPH   -> PADDED  */
-      {"fuse", tk_pass_fuse},                   /* PADDED  -> FUSED   */
-      {"plan-buffers", tk_pass_plan_buffers},   /* FUSED   -> PLANNED */
-      {"schedule-gpu", tk_pass_schedule_gpu},   /* PLANNED -> GPU     */
-      {"schedule-cpu", tk_pass_schedule_cpu},   /* GPU     -> CPU     */
+      {"pad", tk_ir_pass_pad},                     /* GRAPH   -> PADDED  */
+      {"fuse", tk_ir_pass_fuse},                   /* PADDED  -> FUSED   */
+      {"plan-buffers", tk_ir_pass_plan_buffers},   /* FUSED   -> PLANNED */
+      {"schedule-gpu", tk_ir_pass_schedule_gpu},   /* PLANNED -> GPU     */
+      {"schedule-cpu", tk_ir_pass_schedule_cpu},   /* GPU     -> CPU     */
   };
   *out = NULL;
   tk_ir_module *m = NULL;
-  TK_RETURN_IF_ERROR(tk_lower_arch(arch, &o->ir, &m));
+  TK_RETURN_IF_ERROR(tkc_lower_arch(arch, &o->ir, &m));
   tk_status s = check_after(o, m, "lower");
   for (size_t i = 0; !s && i < sizeof passes / sizeof passes[0] && m->stage < o->stop_after; i++) {
     s = tk_status_annotate(passes[i].run(m), "in pass %s", passes[i].name);

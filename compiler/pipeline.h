@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "ir/ir.h"
 
 typedef struct tkc_pipeline_options {

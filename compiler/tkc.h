@@ -1,6 +1,6 @@
 /* compiler/tkc.h — libtkc, the compiler as a library: arch.json → bundle directory.
  *
- * tk_compile runs the whole pipeline as one list (compiler/bundle.c): arch → IR passes
+ * tkc_compile runs the whole pipeline as one list (compiler/bundle.c): arch → IR passes
  * (compiler/pipeline.h) → verifier (proofs/ in the bundle) → codegen per target
  * (codegen/codegen.h) → host stub (codegen/hoststub.h) → manifest.json (compiler/manifest.c)
  * → one atomic rename (compiler/bundle_fs.c). A failure at any stage leaves nothing behind:
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "tk/status.h"
 
 #define TKC_BUNDLE_FORMAT "tkc-bundle/1"
@@ -56,7 +56,7 @@ void tkc_options_default(tkc_options *o);
 /* Compiles o->arch (or o->arch_path) into the bundle directory o->out_dir. Errors:
  * TK_INVALID_ARGUMENT (arch, options), TK_PROOF_FAILED (an obligation, with the
  * counterexample), TK_IO_ERROR (the output), TK_INTERNAL (toolchain). */
-TK_MUST_USE tk_status tk_compile(const tkc_options *o);
+TK_MUST_USE tk_status tkc_compile(const tkc_options *o);
 
 /* ---- `tkc compile` flags (compiler/bundle_cli.c) ------------------------------------------ */
 

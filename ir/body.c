@@ -20,32 +20,32 @@ static tk_ir_val *val_node(tk_ir_module *m, tk_ir_vop op, tk_ir_type type) {
   return v;
 }
 
-const tk_ir_val *tk_val_f32(tk_ir_module *m, double f) {
+const tk_ir_val *tk_ir_val_f32(tk_ir_module *m, double f) {
   tk_ir_val *v = val_node(m, TK_V_CONST, TK_T_F32);
   if (v) v->f = (double)(float)f;
   return v;
 }
 
-const tk_ir_val *tk_val_i32(tk_ir_module *m, int64_t i) {
+const tk_ir_val *tk_ir_val_i32(tk_ir_module *m, int64_t i) {
   tk_ir_val *v = val_node(m, TK_V_CONST, TK_T_I32);
   if (v) v->i = i;
   return v;
 }
 
-const tk_ir_val *tk_val_bool(tk_ir_module *m, bool b) {
+const tk_ir_val *tk_ir_val_bool(tk_ir_module *m, bool b) {
   tk_ir_val *v = val_node(m, TK_V_CONST, TK_T_BOOL);
   if (v) v->i = b;
   return v;
 }
 
-const tk_ir_val *tk_val_index(tk_ir_module *m, const tk_ix *ix) {
+const tk_ir_val *tk_ir_val_index(tk_ir_module *m, const tk_ix *ix) {
   if (!ix) return NULL;
   tk_ir_val *v = val_node(m, TK_V_INDEX, TK_T_I32);
   if (v) v->ix = ix;
   return v;
 }
 
-const tk_ir_val *tk_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg, const tk_ix *ix) {
+const tk_ir_val *tk_ir_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg, const tk_ix *ix) {
   if (!ix || arg < 0 || arg >= k->nargs) {
     tk_ir_mark_failed(m);
     return NULL;
@@ -58,7 +58,7 @@ const tk_ir_val *tk_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg, co
   return v;
 }
 
-const tk_ir_val *tk_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local, const tk_ix *ix) {
+const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local, const tk_ix *ix) {
   if (!ix || local < 0 || local >= k->nlocals) {
     tk_ir_mark_failed(m);
     return NULL;
@@ -79,14 +79,14 @@ static bool vop_is_bool(tk_ir_vop op) {
   }
 }
 
-const tk_ir_val *tk_val_un(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a) {
+const tk_ir_val *tk_ir_val_un(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a) {
   if (!a) return NULL;
   tk_ir_val *v = val_node(m, op, vop_is_bool(op) ? TK_T_BOOL : a->type);
   if (v) v->a = a;
   return v;
 }
 
-const tk_ir_val *tk_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b) {
+const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b) {
   if (!a || !b) return NULL;
   tk_ir_val *v = val_node(m, op, vop_is_bool(op) ? TK_T_BOOL : a->type);
   if (v) {
@@ -96,7 +96,7 @@ const tk_ir_val *tk_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, c
   return v;
 }
 
-const tk_ir_val *tk_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b, const tk_ir_val *c) {
+const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b, const tk_ir_val *c) {
   if (!a || !b || !c) return NULL;
   tk_ir_val *v = val_node(m, TK_V_FMA, a->type);
   if (v) {
@@ -107,7 +107,7 @@ const tk_ir_val *tk_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val
   return v;
 }
 
-const tk_ir_val *tk_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
+const tk_ir_val *tk_ir_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
                                const tk_ir_val *b) {
   if (!cond || !a || !b) return NULL;
   tk_ir_val *v = val_node(m, TK_V_SELECT, a->type);
@@ -130,9 +130,9 @@ static tk_ir_stmt *stmt_node(tk_ir_module *m, tk_ir_stmt_kind kind) {
   return s;
 }
 
-tk_ir_stmt *tk_stmt_block(tk_ir_module *m) { return stmt_node(m, TK_S_BLOCK); }
+tk_ir_stmt *tk_ir_stmt_block(tk_ir_module *m) { return stmt_node(m, TK_S_BLOCK); }
 
-void tk_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *s) {
+void tk_ir_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *s) {
   if (!block || !s) {
     tk_ir_mark_failed(m);
     return;
@@ -149,7 +149,7 @@ void tk_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *s) 
   block->stmts[block->n++] = s;
 }
 
-const tk_ir_stmt *tk_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
+const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
                               tk_ir_loop_kind kind, tk_ir_binding binding, const tk_ir_stmt *body) {
   if (!v || !extent || !body) {
     tk_ir_mark_failed(m);
@@ -166,7 +166,7 @@ const tk_ir_stmt *tk_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *
   return s;
 }
 
-const tk_ir_stmt *tk_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
+const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
                              const tk_ir_stmt *body) {
   if (!lhs || !rhs || !body) {
     tk_ir_mark_failed(m);
@@ -198,11 +198,11 @@ static const tk_ir_stmt *store_node(tk_ir_module *m, tk_ir_stmt_kind kind, int t
   return s;
 }
 
-const tk_ir_stmt *tk_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v) {
+const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v) {
   return store_node(m, TK_S_STORE, arg, ix, v);
 }
 
-const tk_ir_stmt *tk_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix, const tk_ir_val *v) {
+const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix, const tk_ir_val *v) {
   return store_node(m, TK_S_LOCAL_STORE, local, ix, v);
 }
 

@@ -43,7 +43,7 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
   for (int i = 0; i < k->nargs; i++) {
     const tk_ir_arg *a = &k->args[i];
     if (!(a->access & TK_ACC_WRITE)) continue;
-    if (a->role == TK_ROLE_OUT) add(m, k, true, TK_PRED_WRITES_ROWS_LT, i, tk_ix_sym(m, TK_SYM_B), 0);
+    if (a->role == TK_ROLE_OUT) add(m, k, true, TK_PRED_WRITES_ROWS_LT, i, tk_ir_ix_sym(m, TK_SYM_B), 0);
     else add(m, k, true, TK_PRED_WRITES_ALL, i, NULL, 0);
     if (multi_phase && a->access == TK_ACC_READWRITE) add(m, k, true, TK_PRED_ROW_LOCAL, i, NULL, 0);
   }

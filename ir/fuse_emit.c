@@ -36,26 +36,26 @@ static int arg_for(tk_fuse_ctx *c, int tensor, tk_ir_access acc) {
 
 static int64_t cols_of(const tk_fuse_ctx *c, int tensor) { return c->m->tensors[tensor].dims[1]->c; }
 
-static const tk_ix *var(tk_fuse_ctx *c, const tk_ir_var *v) { return tk_ix_var(c->m, v); }
-static const tk_ix *cst(tk_fuse_ctx *c, int64_t v) { return tk_ix_const(c->m, v); }
+static const tk_ix *var(tk_fuse_ctx *c, const tk_ir_var *v) { return tk_ir_ix_var(c->m, v); }
+static const tk_ix *cst(tk_fuse_ctx *c, int64_t v) { return tk_ir_ix_const(c->m, v); }
 
 /* Load of activation operand `op` at (row r, column col). */
 static const tk_ir_val *load_act(tk_fuse_ctx *c, const tk_ir_operand *op, const tk_ix *col) {
   const tk_ix *row = var(c, c->r);
-  if (op->row_clamp) row = tk_ix_clamp_row(c->m, row);
+  if (op->row_clamp) row = tk_ir_ix_clamp_row(c->m, row);
   int arg = arg_for(c, op->tensor, TK_ACC_READ);
-  return tk_val_load(c->m, c->k, arg, tk_ix_rowmajor(c->m, row, cols_of(c, op->tensor), col));
+  return tk_ir_val_load(c->m, c->k, arg, tk_ir_ix_rowmajor(c->m, row, cols_of(c, op->tensor), col));
 }
 
 static const tk_ir_val *load_param(tk_fuse_ctx *c, int tensor, const tk_ix *ix) {
-  return tk_val_load(c->m, c->k, arg_for(c, tensor, TK_ACC_READ), ix);
+  return tk_ir_val_load(c->m, c->k, arg_for(c, tensor, TK_ACC_READ), ix);
 }
 
 /* W[k, j] of a Linear with K inputs and N outputs, in the stored layout. */
 static const tk_ix *weight_ix(tk_fuse_ctx *c, const tk_ir_op *lin, int64_t K, int64_t N,
                               const tk_ix *k, const tk_ix *j) {
-  if (lin->layout == TK_LAYOUT_OUT_IN) return tk_ix_rowmajor(c->m, j, K, k);
-  return tk_ix_rowmajor(c->m, k, N, j);
+  if (lin->layout == TK_LAYOUT_OUT_IN) return tk_ir_ix_rowmajor(c->m, j, K, k);
+  return tk_ir_ix_rowmajor(c->m, k, N, j);
 }
 
 /* Stores v at (r, col) of every output operand of `op` whose type matches v's, each behind
@@ -67,10 +67,10 @@ static void store_outputs(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *op, c
     const tk_ir_val *v = c->m->tensors[o->tensor].type == TK_T_I32 ? i32v : f32v;
     if (!v) continue;
     int arg = arg_for(c, o->tensor, TK_ACC_WRITE);
-    const tk_ix *ix = tk_ix_rowmajor(c->m, var(c, c->r), cols_of(c, o->tensor), col);
-    const tk_ir_stmt *s = tk_stmt_store(c->m, arg, ix, v);
-    if (o->row_limit) s = tk_stmt_if(c->m, var(c, c->r), TK_CMP_LT, o->row_limit, s);
-    tk_stmt_block_add(c->m, blk, s);
+    const tk_ix *ix = tk_ir_ix_rowmajor(c->m, var(c, c->r), cols_of(c, o->tensor), col);
+    const tk_ir_stmt *s = tk_ir_stmt_store(c->m, arg, ix, v);
+    if (o->row_limit) s = tk_ir_stmt_if(c->m, var(c, c->r), TK_CMP_LT, o->row_limit, s);
+    tk_ir_stmt_block_add(c->m, blk, s);
   }
 }
 
@@ -81,7 +81,7 @@ static tk_ir_phase *new_phase(tk_fuse_ctx *c, const char *name, int64_t cols) {
   tk_ir_phase *ph = tk_ir_kernel_phase(c->m, c->k, same ? tk_ir_strfmt(c->m, "%s_%d", name, same + 1) : name);
   if (!ph) return NULL;
   ph->vars[0] = c->r;
-  ph->extents[0] = tk_ix_sym(c->m, TK_SYM_BP);
+  ph->extents[0] = tk_ir_ix_sym(c->m, TK_SYM_BP);
   ph->ndims = 1;
   if (cols > 0) {
     ph->ndims = 2;
@@ -91,9 +91,9 @@ static tk_ir_phase *new_phase(tk_fuse_ctx *c, const char *name, int64_t cols) {
   return ph;
 }
 
-static const tk_ir_val *f32c(tk_fuse_ctx *c, double f) { return tk_val_f32(c->m, f); }
+static const tk_ir_val *f32c(tk_fuse_ctx *c, double f) { return tk_ir_val_f32(c->m, f); }
 static const tk_ir_val *bin(tk_fuse_ctx *c, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b) {
-  return tk_val_bin(c->m, op, a, b);
+  return tk_ir_val_bin(c->m, op, a, b);
 }
 
 /* FORMATS §3: gelu_tanh(v) = 0.5·v·(1 + tanh(0.7978845608·(v + 0.044715·v³)));
@@ -101,46 +101,46 @@ static const tk_ir_val *bin(tk_fuse_ctx *c, tk_ir_vop op, const tk_ir_val *a, co
 static const tk_ir_val *gelu_val(tk_fuse_ctx *c, tk_hidden_act act, const tk_ir_val *v) {
   const tk_ir_val *inner;
   if (act == TK_ACT_GELU_ERF) {
-    inner = tk_val_un(c->m, TK_V_ERF, bin(c, TK_V_MUL, v, f32c(c, 0.70710678118654752440)));
+    inner = tk_ir_val_un(c->m, TK_V_ERF, bin(c, TK_V_MUL, v, f32c(c, 0.70710678118654752440)));
   } else {
     const tk_ir_val *v3 = bin(c, TK_V_MUL, bin(c, TK_V_MUL, v, v), v);
-    const tk_ir_val *u = tk_val_fma(c->m, f32c(c, 0.044715), v3, v);
-    inner = tk_val_un(c->m, TK_V_TANH, bin(c, TK_V_MUL, f32c(c, 0.7978845608), u));
+    const tk_ir_val *u = tk_ir_val_fma(c->m, f32c(c, 0.044715), v3, v);
+    inner = tk_ir_val_un(c->m, TK_V_TANH, bin(c, TK_V_MUL, f32c(c, 0.7978845608), u));
   }
   return bin(c, TK_V_MUL, bin(c, TK_V_MUL, f32c(c, 0.5), v), bin(c, TK_V_ADD, f32c(c, 1.0), inner));
 }
 
 /* local[0] as a value / store target: scalars are locals of count 1 indexed at 0. */
 static const tk_ir_val *lget(tk_fuse_ctx *c, int local, const tk_ix *ix) {
-  return tk_val_lload(c->m, c->k, local, ix ? ix : cst(c, 0));
+  return tk_ir_val_lload(c->m, c->k, local, ix ? ix : cst(c, 0));
 }
 static const tk_ir_stmt *lset(tk_fuse_ctx *c, int local, const tk_ix *ix, const tk_ir_val *v) {
-  return tk_stmt_lstore(c->m, local, ix ? ix : cst(c, 0), v);
+  return tk_ir_stmt_lstore(c->m, local, ix ? ix : cst(c, 0), v);
 }
 
 static const tk_ir_stmt *loop(tk_fuse_ctx *c, const tk_ir_var *v, int64_t n, tk_ir_loop_kind kind,
                               const tk_ir_stmt *body) {
-  return tk_stmt_for(c->m, v, cst(c, n), kind, TK_BIND_NONE, body);
+  return tk_ir_stmt_for(c->m, v, cst(c, n), kind, TK_BIND_NONE, body);
 }
 
 /* Appends `acc = b[col]; for k < K: acc = fma(x[row, k], W[k, col], acc)` to blk. */
 static void emit_dot(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *lin, int acc, const tk_ix *acc_ix,
                      const tk_ix *col) {
   int64_t K = cols_of(c, lin->in[0].tensor), N = cols_of(c, lin->out[0].tensor);
-  tk_stmt_block_add(c->m, blk, lset(c, acc, acc_ix, load_param(c, lin->in[2].tensor, col)));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, acc, acc_ix, load_param(c, lin->in[2].tensor, col)));
   const tk_ir_var *k = tk_ir_var_new(c->m, "k", NULL);
   const tk_ir_val *x = load_act(c, &lin->in[0], var(c, k));
   const tk_ir_val *w = load_param(c, lin->in[1].tensor, weight_ix(c, lin, K, N, var(c, k), col));
-  const tk_ir_stmt *upd = lset(c, acc, acc_ix, tk_val_fma(c->m, x, w, lget(c, acc, acc_ix)));
-  tk_stmt_block_add(c->m, blk, loop(c, k, K, TK_LOOP_REDUCTION, upd));
+  const tk_ir_stmt *upd = lset(c, acc, acc_ix, tk_ir_val_fma(c->m, x, w, lget(c, acc, acc_ix)));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, k, K, TK_LOOP_REDUCTION, upd));
 }
 
-void tk_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi) {
+void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi) {
   const tk_ir_op *last = nepi ? epi[nepi - 1] : lin;
   tk_ir_phase *ph = new_phase(c, "gemm", cols_of(c, lin->out[0].tensor));
   if (!ph) return;
   const tk_ix *j = var(c, ph->vars[1]);
-  tk_ir_stmt *blk = tk_stmt_block(c->m);
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
   int acc = tk_ir_kernel_local(c->m, c->k, "acc", TK_T_F32, 1);
   emit_dot(c, blk, lin, acc, NULL, j);
   const tk_ir_val *v = lget(c, acc, NULL);
@@ -161,43 +161,43 @@ void tk_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *cons
   ph->tileable = true;
 }
 
-void tk_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu) {
+void tk_ir_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu) {
   const tk_ir_operand *in = &ln->in[0];
   int64_t H = cols_of(c, in->tensor);
   tk_ir_phase *ph = new_phase(c, "norm", 0);
   if (!ph) return;
-  tk_ir_stmt *blk = tk_stmt_block(c->m);
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
   int mean = tk_ir_kernel_local(c->m, c->k, "mean", TK_T_F32, 1);
   int var_ = tk_ir_kernel_local(c->m, c->k, "var", TK_T_F32, 1);
   int rstd = tk_ir_kernel_local(c->m, c->k, "rstd", TK_T_F32, 1);
   const tk_ir_val *Hf = f32c(c, (double)H);
   /* mean = Σ h / H */
   const tk_ir_var *j1 = tk_ir_var_new(c->m, "j", NULL);
-  tk_stmt_block_add(c->m, blk, lset(c, mean, NULL, f32c(c, 0)));
-  tk_stmt_block_add(c->m, blk, loop(c, j1, H, TK_LOOP_REDUCTION,
+  tk_ir_stmt_block_add(c->m, blk, lset(c, mean, NULL, f32c(c, 0)));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, j1, H, TK_LOOP_REDUCTION,
                                     lset(c, mean, NULL, bin(c, TK_V_ADD, lget(c, mean, NULL), load_act(c, in, var(c, j1))))));
-  tk_stmt_block_add(c->m, blk, lset(c, mean, NULL, bin(c, TK_V_DIV, lget(c, mean, NULL), Hf)));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, mean, NULL, bin(c, TK_V_DIV, lget(c, mean, NULL), Hf)));
   /* var = Σ (h - mean)² / H (biased) */
   const tk_ir_var *j2 = tk_ir_var_new(c->m, "j", NULL);
   const tk_ir_val *d = bin(c, TK_V_SUB, load_act(c, in, var(c, j2)), lget(c, mean, NULL));
-  tk_stmt_block_add(c->m, blk, lset(c, var_, NULL, f32c(c, 0)));
-  tk_stmt_block_add(c->m, blk, loop(c, j2, H, TK_LOOP_REDUCTION,
-                                    lset(c, var_, NULL, tk_val_fma(c->m, d, d, lget(c, var_, NULL)))));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, var_, NULL, f32c(c, 0)));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, j2, H, TK_LOOP_REDUCTION,
+                                    lset(c, var_, NULL, tk_ir_val_fma(c->m, d, d, lget(c, var_, NULL)))));
   /* rstd = 1 / sqrt(var / H + eps) */
   const tk_ir_val *ve = bin(c, TK_V_ADD, bin(c, TK_V_DIV, lget(c, var_, NULL), Hf), f32c(c, ln->eps));
-  tk_stmt_block_add(c->m, blk, lset(c, rstd, NULL, bin(c, TK_V_DIV, f32c(c, 1), tk_val_un(c->m, TK_V_SQRT, ve))));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, rstd, NULL, bin(c, TK_V_DIV, f32c(c, 1), tk_ir_val_un(c->m, TK_V_SQRT, ve))));
   /* y = (h - mean) * rstd * gamma + beta, then gelu */
   const tk_ir_var *j3 = tk_ir_var_new(c->m, "j", NULL);
   const tk_ix *j = var(c, j3);
   const tk_ir_val *nrm = bin(c, TK_V_MUL, bin(c, TK_V_SUB, load_act(c, in, j), lget(c, mean, NULL)), lget(c, rstd, NULL));
   int yl = tk_ir_kernel_local(c->m, c->k, "y", TK_T_F32, 1);
-  tk_ir_stmt *inner = tk_stmt_block(c->m);
-  tk_stmt_block_add(c->m, inner, lset(c, yl, NULL, tk_val_fma(c->m, nrm, load_param(c, ln->in[1].tensor, j),
+  tk_ir_stmt *inner = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(c->m, inner, lset(c, yl, NULL, tk_ir_val_fma(c->m, nrm, load_param(c, ln->in[1].tensor, j),
                                                               load_param(c, ln->in[2].tensor, j))));
   const tk_ir_val *y = lget(c, yl, NULL);
   if (gelu) y = gelu_val(c, gelu->act, y);
   store_outputs(c, inner, gelu ? gelu : ln, j, y, NULL);
-  tk_stmt_block_add(c->m, blk, loop(c, j3, H, TK_LOOP_PARALLEL, inner));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, j3, H, TK_LOOP_PARALLEL, inner));
   ph->body = blk;
 }
 
@@ -205,19 +205,19 @@ void tk_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu)
 static void emit_softmax(tk_fuse_ctx *c, tk_ir_stmt *blk, int p, int64_t E) {
   int mx = tk_ir_kernel_local(c->m, c->k, "mx", TK_T_F32, 1);
   int sum = tk_ir_kernel_local(c->m, c->k, "sum", TK_T_F32, 1);
-  tk_stmt_block_add(c->m, blk, lset(c, mx, NULL, lget(c, p, NULL)));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, mx, NULL, lget(c, p, NULL)));
   const tk_ir_var *e1 = tk_ir_var_new(c->m, "e", NULL);
-  tk_stmt_block_add(c->m, blk, loop(c, e1, E, TK_LOOP_REDUCTION,
+  tk_ir_stmt_block_add(c->m, blk, loop(c, e1, E, TK_LOOP_REDUCTION,
                                     lset(c, mx, NULL, bin(c, TK_V_MAX, lget(c, mx, NULL), lget(c, p, var(c, e1))))));
-  tk_stmt_block_add(c->m, blk, lset(c, sum, NULL, f32c(c, 0)));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, sum, NULL, f32c(c, 0)));
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
-  tk_ir_stmt *body = tk_stmt_block(c->m);
-  tk_stmt_block_add(c->m, body, lset(c, p, var(c, e2),
-                                     tk_val_un(c->m, TK_V_EXP, bin(c, TK_V_SUB, lget(c, p, var(c, e2)), lget(c, mx, NULL)))));
-  tk_stmt_block_add(c->m, body, lset(c, sum, NULL, bin(c, TK_V_ADD, lget(c, sum, NULL), lget(c, p, var(c, e2)))));
-  tk_stmt_block_add(c->m, blk, loop(c, e2, E, TK_LOOP_REDUCTION, body));
+  tk_ir_stmt *body = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(c->m, body, lset(c, p, var(c, e2),
+                                     tk_ir_val_un(c->m, TK_V_EXP, bin(c, TK_V_SUB, lget(c, p, var(c, e2)), lget(c, mx, NULL)))));
+  tk_ir_stmt_block_add(c->m, body, lset(c, sum, NULL, bin(c, TK_V_ADD, lget(c, sum, NULL), lget(c, p, var(c, e2)))));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, e2, E, TK_LOOP_REDUCTION, body));
   const tk_ir_var *e3 = tk_ir_var_new(c->m, "e", NULL);
-  tk_stmt_block_add(c->m, blk, loop(c, e3, E, TK_LOOP_PARALLEL,
+  tk_ir_stmt_block_add(c->m, blk, loop(c, e3, E, TK_LOOP_PARALLEL,
                                     lset(c, p, var(c, e3), bin(c, TK_V_DIV, lget(c, p, var(c, e3)), lget(c, sum, NULL)))));
 }
 
@@ -227,74 +227,74 @@ static void emit_softmax(tk_fuse_ctx *c, tk_ir_stmt *blk, int p, int64_t E) {
 static const tk_ir_stmt *selection_pass(tk_fuse_ctx *c, int p, int taken, int64_t E) {
   int best_v = tk_ir_kernel_local(c->m, c->k, "best_v", TK_T_F32, 1);
   int best_i = tk_ir_kernel_local(c->m, c->k, "best_i", TK_T_I32, 1);
-  tk_ir_stmt *pass = tk_stmt_block(c->m);
-  tk_stmt_block_add(c->m, pass, lset(c, best_i, NULL, tk_val_i32(c->m, E)));
-  tk_stmt_block_add(c->m, pass, lset(c, best_v, NULL, f32c(c, 0)));
+  tk_ir_stmt *pass = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(c->m, pass, lset(c, best_i, NULL, tk_ir_val_i32(c->m, E)));
+  tk_ir_stmt_block_add(c->m, pass, lset(c, best_v, NULL, f32c(c, 0)));
   const tk_ir_var *e = tk_ir_var_new(c->m, "e", NULL);
   const tk_ix *ei = var(c, e);
-  const tk_ir_val *none_yet = bin(c, TK_V_EQ, lget(c, best_i, NULL), tk_val_i32(c->m, E));
+  const tk_ir_val *none_yet = bin(c, TK_V_EQ, lget(c, best_i, NULL), tk_ir_val_i32(c->m, E));
   const tk_ir_val *better = bin(c, TK_V_GT, lget(c, p, ei), lget(c, best_v, NULL));
   int cand = tk_ir_kernel_local(c->m, c->k, "cand", TK_T_BOOL, 1);
-  tk_ir_stmt *scan = tk_stmt_block(c->m);
-  tk_stmt_block_add(c->m, scan, lset(c, cand, NULL, bin(c, TK_V_AND, tk_val_un(c->m, TK_V_NOT, lget(c, taken, ei)),
+  tk_ir_stmt *scan = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(c->m, scan, lset(c, cand, NULL, bin(c, TK_V_AND, tk_ir_val_un(c->m, TK_V_NOT, lget(c, taken, ei)),
                                                        bin(c, TK_V_OR, none_yet, better))));
   const tk_ir_val *cv = lget(c, cand, NULL);
-  tk_stmt_block_add(c->m, scan, lset(c, best_v, NULL, tk_val_select(c->m, cv, lget(c, p, ei), lget(c, best_v, NULL))));
-  tk_stmt_block_add(c->m, scan, lset(c, best_i, NULL, tk_val_select(c->m, cv, tk_val_index(c->m, ei), lget(c, best_i, NULL))));
-  tk_stmt_block_add(c->m, pass, loop(c, e, E, TK_LOOP_SERIAL, scan));
+  tk_ir_stmt_block_add(c->m, scan, lset(c, best_v, NULL, tk_ir_val_select(c->m, cv, lget(c, p, ei), lget(c, best_v, NULL))));
+  tk_ir_stmt_block_add(c->m, scan, lset(c, best_i, NULL, tk_ir_val_select(c->m, cv, tk_ir_val_index(c->m, ei), lget(c, best_i, NULL))));
+  tk_ir_stmt_block_add(c->m, pass, loop(c, e, E, TK_LOOP_SERIAL, scan));
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
-  const tk_ir_val *hit = bin(c, TK_V_EQ, tk_val_index(c->m, var(c, e2)), lget(c, best_i, NULL));
-  tk_stmt_block_add(c->m, pass, loop(c, e2, E, TK_LOOP_PARALLEL,
+  const tk_ir_val *hit = bin(c, TK_V_EQ, tk_ir_val_index(c->m, var(c, e2)), lget(c, best_i, NULL));
+  tk_ir_stmt_block_add(c->m, pass, loop(c, e2, E, TK_LOOP_PARALLEL,
                                      lset(c, taken, var(c, e2), bin(c, TK_V_OR, lget(c, taken, var(c, e2)), hit))));
   return pass;
 }
 
-void tk_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk) {
+void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk) {
   (void)sm; /* the softmax has no attributes: its semantics are emit_softmax */
   int64_t E = cols_of(c, lin->out[0].tensor);
   tk_ir_phase *ph = new_phase(c, "route", 0);
   if (!ph) return;
-  tk_ir_stmt *blk = tk_stmt_block(c->m);
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
   int p = tk_ir_kernel_local(c->m, c->k, "p", TK_T_F32, E);
   int taken = tk_ir_kernel_local(c->m, c->k, "taken", TK_T_BOOL, E);
   /* logits p[e] = b[e] + Σ_k x[row, k] W[k, e] */
   const tk_ir_var *e0 = tk_ir_var_new(c->m, "e", NULL);
-  tk_ir_stmt *dot = tk_stmt_block(c->m);
+  tk_ir_stmt *dot = tk_ir_stmt_block(c->m);
   emit_dot(c, dot, lin, p, var(c, e0), var(c, e0));
-  tk_stmt_block_add(c->m, blk, loop(c, e0, E, TK_LOOP_PARALLEL, dot));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, e0, E, TK_LOOP_PARALLEL, dot));
   emit_softmax(c, blk, p, E);
   const tk_ir_var *e1 = tk_ir_var_new(c->m, "e", NULL);
-  tk_stmt_block_add(c->m, blk, loop(c, e1, E, TK_LOOP_PARALLEL, lset(c, taken, var(c, e1), tk_val_bool(c->m, false))));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, e1, E, TK_LOOP_PARALLEL, lset(c, taken, var(c, e1), tk_ir_val_bool(c->m, false))));
   const tk_ir_var *t = tk_ir_var_new(c->m, "t", NULL);
-  tk_stmt_block_add(c->m, blk, loop(c, t, topk->k, TK_LOOP_SERIAL, selection_pass(c, p, taken, E)));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, t, topk->k, TK_LOOP_SERIAL, selection_pass(c, p, taken, E)));
   /* w[e] = taken[e] ? p[e] : 0; keep[e] = taken[e] */
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
   const tk_ix *ei = var(c, e2);
   const tk_ir_val *tk = lget(c, taken, ei);
-  const tk_ir_val *w = tk_val_select(c->m, tk, lget(c, p, ei), f32c(c, 0));
-  const tk_ir_val *keep = tk_val_select(c->m, tk, tk_val_i32(c->m, 1), tk_val_i32(c->m, 0));
-  tk_ir_stmt *out = tk_stmt_block(c->m);
+  const tk_ir_val *w = tk_ir_val_select(c->m, tk, lget(c, p, ei), f32c(c, 0));
+  const tk_ir_val *keep = tk_ir_val_select(c->m, tk, tk_ir_val_i32(c->m, 1), tk_ir_val_i32(c->m, 0));
+  tk_ir_stmt *out = tk_ir_stmt_block(c->m);
   store_outputs(c, out, topk, ei, w, keep);
-  tk_stmt_block_add(c->m, blk, loop(c, e2, E, TK_LOOP_PARALLEL, out));
+  tk_ir_stmt_block_add(c->m, blk, loop(c, e2, E, TK_LOOP_PARALLEL, out));
   ph->body = blk;
 }
 
-void tk_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb) {
+void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb) {
   const tk_ir_operand *gate = &comb->in[0], *keep = &comb->in[1];
   tk_ir_phase *ph = new_phase(c, "combine", cols_of(c, comb->out[0].tensor));
   if (!ph) return;
   const tk_ix *j = var(c, ph->vars[1]);
-  tk_ir_stmt *blk = tk_stmt_block(c->m);
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
   int y = tk_ir_kernel_local(c->m, c->k, "y", TK_T_F32, 1);
   int acc = tk_ir_kernel_local(c->m, c->k, "acc", TK_T_F32, 1);
-  tk_stmt_block_add(c->m, blk, lset(c, y, NULL, f32c(c, 0)));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, y, NULL, f32c(c, 0)));
   for (int e = 0; e + 2 < comb->nin; e++) {
     const tk_ir_op *head = &c->m->ops[c->m->tensors[comb->in[2 + e].tensor].producer];
     emit_dot(c, blk, head, acc, NULL, j);
-    const tk_ir_val *kept = bin(c, TK_V_NE, load_act(c, keep, cst(c, e)), tk_val_i32(c->m, 0));
+    const tk_ir_val *kept = bin(c, TK_V_NE, load_act(c, keep, cst(c, e)), tk_ir_val_i32(c->m, 0));
     const tk_ir_val *contrib = bin(c, TK_V_MUL, load_act(c, gate, cst(c, e)), lget(c, acc, NULL));
-    const tk_ir_val *sum = bin(c, TK_V_ADD, lget(c, y, NULL), tk_val_select(c->m, kept, contrib, f32c(c, 0)));
-    tk_stmt_block_add(c->m, blk, lset(c, y, NULL, sum));
+    const tk_ir_val *sum = bin(c, TK_V_ADD, lget(c, y, NULL), tk_ir_val_select(c->m, kept, contrib, f32c(c, 0)));
+    tk_ir_stmt_block_add(c->m, blk, lset(c, y, NULL, sum));
   }
   store_outputs(c, blk, comb, j, lget(c, y, NULL), NULL);
   ph->body = blk;

@@ -11,6 +11,7 @@
 
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
+#include "tk/alloc.h"
 
 typedef struct width_ctx {
   const tk_ir_module *m;
@@ -20,14 +21,14 @@ typedef struct width_ctx {
 
 static void check_ix(width_ctx *c, const tk_ix *e) {
   if (!e || !c->fits) return;
-  tk_ix_range r = tk_ix_bounds(e, c->m->opts.bmax, c->ranges);
+  tk_ix_range r = tk_ir_ix_bounds(e, c->m->opts.bmax, c->ranges);
   if (r.lo < INT32_MIN || r.hi > INT32_MAX) c->fits = false;
   check_ix(c, e->a);
   check_ix(c, e->b);
 }
 
 static void set_range(width_ctx *c, const tk_ir_var *v, const tk_ix *extent) {
-  tk_ix_range r = tk_ix_bounds(extent, c->m->opts.bmax, c->ranges);
+  tk_ix_range r = tk_ir_ix_bounds(extent, c->m->opts.bmax, c->ranges);
   c->ranges[v->id].lo = 0;
   c->ranges[v->id].hi = r.hi > 0 ? r.hi - 1 : 0;
 }
@@ -64,7 +65,7 @@ static void check_stmt(width_ctx *c, const tk_ir_stmt *s) {
 }
 
 int tk_ir_index_bits(const tk_ir_module *m, const tk_ir_kernel *k) {
-  width_ctx c = {m, calloc((size_t)(m->nvars ? m->nvars : 1), sizeof(tk_ix_range)), true};
+  width_ctx c = {m, tk_calloc((size_t)(m->nvars ? m->nvars : 1), sizeof(tk_ix_range)), true};
   if (!c.ranges) return 64; /* the safe answer when we cannot compute a better one */
   for (int i = 0; i < k->nargs; i++) check_ix(&c, k->args[i].count);
   for (int p = 0; p < k->nphases; p++) {

@@ -55,7 +55,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "tk/status.h"
 
 typedef struct tk_ir_module tk_ir_module;
@@ -99,40 +99,40 @@ typedef struct tk_ix {
 
 /* Constructors fold constants (c+c, x+0, x*1, x*0, min/max of constants, div/mod of a
  * constant, (x*c) div c when c > 0) and otherwise build the node. NULL in → NULL out. */
-const tk_ix *tk_ix_const(tk_ir_module *m, int64_t c);
-const tk_ix *tk_ix_sym(tk_ir_module *m, tk_ix_symbol s);
-const tk_ix *tk_ix_var(tk_ir_module *m, const tk_ir_var *v);
-const tk_ix *tk_ix_add(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
-const tk_ix *tk_ix_sub(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
-const tk_ix *tk_ix_mul(tk_ir_module *m, const tk_ix *a, int64_t c);
-const tk_ix *tk_ix_min(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
-const tk_ix *tk_ix_max(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
-const tk_ix *tk_ix_div(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
-const tk_ix *tk_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
+const tk_ix *tk_ir_ix_const(tk_ir_module *m, int64_t c);
+const tk_ix *tk_ir_ix_sym(tk_ir_module *m, tk_ix_symbol s);
+const tk_ix *tk_ir_ix_var(tk_ir_module *m, const tk_ir_var *v);
+const tk_ix *tk_ir_ix_add(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
+const tk_ix *tk_ir_ix_sub(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
+const tk_ix *tk_ir_ix_mul(tk_ir_module *m, const tk_ix *a, int64_t c);
+const tk_ix *tk_ir_ix_min(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
+const tk_ix *tk_ir_ix_max(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
+const tk_ix *tk_ir_ix_div(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
+const tk_ix *tk_ir_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
 /* a*C + b, the row-major address of (a, b) in a buffer with C columns. */
-const tk_ix *tk_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col);
+const tk_ix *tk_ir_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col);
 /* min(r, B - 1): the padding clamp (FORMATS §3). */
-const tk_ix *tk_ix_clamp_row(tk_ir_module *m, const tk_ix *row);
+const tk_ix *tk_ir_ix_clamp_row(tk_ir_module *m, const tk_ix *row);
 
 /* An environment for evaluation: B, Bp and a value per variable id (vals[var->id]). */
 typedef struct tk_ix_env {
   int64_t B, Bp;
   const int64_t *vals; /* indexed by tk_ir_var.id; at least tk_ir_module.nvars entries */
 } tk_ix_env;
-int64_t tk_ix_eval(const tk_ix *e, const tk_ix_env *env);
+int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env);
 /* Bp as FORMATS §3 defines it: max(16, 16*ceil(B/16)). */
-int64_t tk_ix_bp_of(int64_t B);
+int64_t tk_ir_ix_bp_of(int64_t B);
 
 /* Structural equality (same tree shape, constants, symbols and variables). */
-bool tk_ix_equal(const tk_ix *a, const tk_ix *b);
+bool tk_ir_ix_equal(const tk_ix *a, const tk_ix *b);
 /* True if the expression mentions variable v (or, with v NULL, any variable). */
-bool tk_ix_uses_var(const tk_ix *e, const tk_ir_var *v);
-bool tk_ix_uses_sym(const tk_ix *e, tk_ix_symbol s);
+bool tk_ir_ix_uses_var(const tk_ix *e, const tk_ir_var *v);
+bool tk_ir_ix_uses_sym(const tk_ix *e, tk_ix_symbol s);
 
-/* Interval bounds over 1 <= B <= bmax (Bp = tk_ix_bp_of(B), monotone) and per-variable
+/* Interval bounds over 1 <= B <= bmax (Bp = tk_ir_ix_bp_of(B), monotone) and per-variable
  * ranges lo[id]..hi[id] (inclusive; NULL arrays = no variables allowed). Sound, not tight. */
 typedef struct tk_ix_range { int64_t lo, hi; } tk_ix_range;
-tk_ix_range tk_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *var_ranges);
+tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *var_ranges);
 
 /* Substitution of variables: from[i] ↦ to[i]. */
 typedef struct tk_ir_subst {
@@ -140,14 +140,14 @@ typedef struct tk_ir_subst {
   const tk_ir_var **from;
   const tk_ix **to;
 } tk_ir_subst;
-const tk_ix *tk_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *s);
+const tk_ix *tk_ir_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *s);
 
 /* Text form: "min(r, B - 1) * 96 + k". Writes at most n bytes (NUL included) to buf and
  * returns the length the full text needs (snprintf convention). */
-size_t tk_ix_format(const tk_ix *e, char *buf, size_t n);
+size_t tk_ir_ix_format(const tk_ix *e, char *buf, size_t n);
 /* The same text in a malloc'd string (caller frees); NULL when out of memory. */
-char *tk_ix_format_alloc(const tk_ix *e);
-void tk_ix_print(const tk_ix *e, FILE *out);
+char *tk_ir_ix_format_alloc(const tk_ix *e);
+void tk_ir_ix_print(const tk_ix *e, FILE *out);
 
 /* ==== Variables, locals, kernel arguments ===================================================== */
 
@@ -252,7 +252,7 @@ struct tk_ir_val {
   const tk_ir_val *a, *b, *c; /* operands by arity; SELECT: a = condition */
   /* Scheduled kernels: the fused kernel's node this one was derived from (LOAD and
    * LOCAL_LOAD), else NULL. With kernel->subst of the enclosing region (stmt.subst), the
-   * composition law holds: ix == tk_ix_subst(origin->ix, subst) as functions. */
+   * composition law holds: ix == tk_ir_ix_subst(origin->ix, subst) as functions. */
   const tk_ir_val *origin;
 };
 
@@ -572,27 +572,27 @@ void tk_ir_kernel_step(tk_ir_module *m, tk_ir_kernel *k, tk_ir_sched_step step);
 const tk_ir_var *tk_ir_var_new(tk_ir_module *m, const char *name, const tk_ix *inv);
 
 /* ---- value builders (types checked by tk_ir_verify, not here) ---- */
-const tk_ir_val *tk_val_f32(tk_ir_module *m, double f); /* rounded to f32 */
-const tk_ir_val *tk_val_i32(tk_ir_module *m, int64_t i);
-const tk_ir_val *tk_val_bool(tk_ir_module *m, bool b);
-const tk_ir_val *tk_val_index(tk_ir_module *m, const tk_ix *ix);
-const tk_ir_val *tk_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg, const tk_ix *ix);
-const tk_ir_val *tk_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local, const tk_ix *ix);
-const tk_ir_val *tk_val_un(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a);
-const tk_ir_val *tk_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b);
-const tk_ir_val *tk_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b, const tk_ir_val *c);
-const tk_ir_val *tk_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
+const tk_ir_val *tk_ir_val_f32(tk_ir_module *m, double f); /* rounded to f32 */
+const tk_ir_val *tk_ir_val_i32(tk_ir_module *m, int64_t i);
+const tk_ir_val *tk_ir_val_bool(tk_ir_module *m, bool b);
+const tk_ir_val *tk_ir_val_index(tk_ir_module *m, const tk_ix *ix);
+const tk_ir_val *tk_ir_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg, const tk_ix *ix);
+const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local, const tk_ix *ix);
+const tk_ir_val *tk_ir_val_un(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a);
+const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b);
+const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b, const tk_ir_val *c);
+const tk_ir_val *tk_ir_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
                                const tk_ir_val *b);
 
 /* ---- statement builders ---- */
-tk_ir_stmt *tk_stmt_block(tk_ir_module *m); /* empty; add with tk_stmt_block_add */
-void tk_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *s);
-const tk_ir_stmt *tk_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
+tk_ir_stmt *tk_ir_stmt_block(tk_ir_module *m); /* empty; add with tk_ir_stmt_block_add */
+void tk_ir_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *s);
+const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
                               tk_ir_loop_kind kind, tk_ir_binding binding, const tk_ir_stmt *body);
-const tk_ir_stmt *tk_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
+const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
                              const tk_ir_stmt *body);
-const tk_ir_stmt *tk_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v);
-const tk_ir_stmt *tk_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix, const tk_ir_val *v);
+const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v);
+const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix, const tk_ir_val *v);
 
 /* ---- queries ---- */
 /* Calls fn for every statement (pre-order) / every value node reached from statements
@@ -630,10 +630,10 @@ TK_MUST_USE tk_status tk_ir_verify(const tk_ir_module *m);
 
 /* ==== Passes (same signature; each advances m->stage by one) ================================== */
 
-TK_MUST_USE tk_status tk_pass_pad(tk_ir_module *m);          /* GRAPH   -> PADDED */
-TK_MUST_USE tk_status tk_pass_fuse(tk_ir_module *m);         /* PADDED  -> FUSED */
-TK_MUST_USE tk_status tk_pass_plan_buffers(tk_ir_module *m); /* FUSED   -> PLANNED */
-TK_MUST_USE tk_status tk_pass_schedule_gpu(tk_ir_module *m); /* PLANNED -> GPU */
-TK_MUST_USE tk_status tk_pass_schedule_cpu(tk_ir_module *m); /* GPU     -> CPU */
+TK_MUST_USE tk_status tk_ir_pass_pad(tk_ir_module *m);          /* GRAPH   -> PADDED */
+TK_MUST_USE tk_status tk_ir_pass_fuse(tk_ir_module *m);         /* PADDED  -> FUSED */
+TK_MUST_USE tk_status tk_ir_pass_plan_buffers(tk_ir_module *m); /* FUSED   -> PLANNED */
+TK_MUST_USE tk_status tk_ir_pass_schedule_gpu(tk_ir_module *m); /* PLANNED -> GPU */
+TK_MUST_USE tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m); /* GPU     -> CPU */
 
 #endif /* TK_IR_IR_H */

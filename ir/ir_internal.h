@@ -28,13 +28,13 @@ typedef struct tk_fuse_ctx {
 } tk_fuse_ctx;
 /* Linear (x·W + b) over (r, j), then `nepi` elementwise epilogue ops (gelu, add) in order,
  * stored to every output operand of the last op. */
-void tk_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi);
+void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi);
 /* LayerNorm over the row, then an optional gelu (NULL), stored to the last op's outputs. */
-void tk_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu);
+void tk_ir_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu);
 /* Router: linear → softmax → topk_mask as one row phase with the explicit selection loop. */
-void tk_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk);
+void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk);
 /* moe_combine with the expert heads (the linears producing its o_e inputs) over (r, j). */
-void tk_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
+void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
 
 /* ---- contracts.c ---- */
 /* Derives a kernel's argument contracts from its arguments and how its body uses them:

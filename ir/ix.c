@@ -14,6 +14,7 @@
 
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
+#include "tk/alloc.h"
 
 static tk_ix *ix_node(tk_ir_module *m, tk_ix_kind kind) {
   tk_ix *e = tk_ir_alloc(m, sizeof *e);
@@ -23,19 +24,19 @@ static tk_ix *ix_node(tk_ir_module *m, tk_ix_kind kind) {
 
 static bool is_const(const tk_ix *e, int64_t c) { return e->kind == TK_IX_CONST && e->c == c; }
 
-const tk_ix *tk_ix_const(tk_ir_module *m, int64_t c) {
+const tk_ix *tk_ir_ix_const(tk_ir_module *m, int64_t c) {
   tk_ix *e = ix_node(m, TK_IX_CONST);
   if (e) e->c = c;
   return e;
 }
 
-const tk_ix *tk_ix_sym(tk_ir_module *m, tk_ix_symbol s) {
+const tk_ix *tk_ir_ix_sym(tk_ir_module *m, tk_ix_symbol s) {
   tk_ix *e = ix_node(m, TK_IX_SYM);
   if (e) e->sym = s;
   return e;
 }
 
-const tk_ix *tk_ix_var(tk_ir_module *m, const tk_ir_var *v) {
+const tk_ix *tk_ir_ix_var(tk_ir_module *m, const tk_ir_var *v) {
   if (!v) return NULL;
   tk_ix *e = ix_node(m, TK_IX_VAR);
   if (e) e->var = v;
@@ -60,51 +61,51 @@ static const tk_ix *ix_by_const(tk_ir_module *m, tk_ix_kind kind, const tk_ix *a
   return e;
 }
 
-const tk_ix *tk_ix_add(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
+const tk_ix *tk_ir_ix_add(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
   if (!a || !b) return NULL;
   int64_t s;
   if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST && !__builtin_add_overflow(a->c, b->c, &s))
-    return tk_ix_const(m, s);
-  if (a->kind == TK_IX_CONST) return tk_ix_add(m, b, a); /* constants go right */
+    return tk_ir_ix_const(m, s);
+  if (a->kind == TK_IX_CONST) return tk_ir_ix_add(m, b, a); /* constants go right */
   if (is_const(b, 0)) return a;
   /* (x + c1) + c2 → x + (c1 + c2) */
   if (b->kind == TK_IX_CONST && a->kind == TK_IX_ADD && a->b->kind == TK_IX_CONST &&
       !__builtin_add_overflow(a->b->c, b->c, &s))
-    return tk_ix_add(m, a->a, tk_ix_const(m, s));
+    return tk_ir_ix_add(m, a->a, tk_ir_ix_const(m, s));
   return ix_binary(m, TK_IX_ADD, a, b);
 }
 
-const tk_ix *tk_ix_sub(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
+const tk_ix *tk_ir_ix_sub(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
   if (!a || !b) return NULL;
   int64_t s;
   if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST && !__builtin_sub_overflow(a->c, b->c, &s))
-    return tk_ix_const(m, s);
+    return tk_ir_ix_const(m, s);
   if (is_const(b, 0)) return a;
-  if (tk_ix_equal(a, b)) return tk_ix_const(m, 0);
+  if (tk_ir_ix_equal(a, b)) return tk_ir_ix_const(m, 0);
   return ix_binary(m, TK_IX_SUB, a, b);
 }
 
-const tk_ix *tk_ix_mul(tk_ir_module *m, const tk_ix *a, int64_t c) {
+const tk_ix *tk_ir_ix_mul(tk_ir_module *m, const tk_ix *a, int64_t c) {
   if (!a) return NULL;
   int64_t p;
-  if (c == 0) return tk_ix_const(m, 0);
+  if (c == 0) return tk_ir_ix_const(m, 0);
   if (c == 1) return a;
-  if (a->kind == TK_IX_CONST && !__builtin_mul_overflow(a->c, c, &p)) return tk_ix_const(m, p);
-  if (a->kind == TK_IX_MUL && !__builtin_mul_overflow(a->c, c, &p)) return tk_ix_mul(m, a->a, p);
+  if (a->kind == TK_IX_CONST && !__builtin_mul_overflow(a->c, c, &p)) return tk_ir_ix_const(m, p);
+  if (a->kind == TK_IX_MUL && !__builtin_mul_overflow(a->c, c, &p)) return tk_ir_ix_mul(m, a->a, p);
   return ix_by_const(m, TK_IX_MUL, a, c);
 }
 
-const tk_ix *tk_ix_min(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
+const tk_ix *tk_ir_ix_min(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
   if (!a || !b) return NULL;
-  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST) return tk_ix_const(m, a->c < b->c ? a->c : b->c);
-  if (tk_ix_equal(a, b)) return a;
+  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST) return tk_ir_ix_const(m, a->c < b->c ? a->c : b->c);
+  if (tk_ir_ix_equal(a, b)) return a;
   return ix_binary(m, TK_IX_MIN, a, b);
 }
 
-const tk_ix *tk_ix_max(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
+const tk_ix *tk_ir_ix_max(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
   if (!a || !b) return NULL;
-  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST) return tk_ix_const(m, a->c > b->c ? a->c : b->c);
-  if (tk_ix_equal(a, b)) return a;
+  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST) return tk_ir_ix_const(m, a->c > b->c ? a->c : b->c);
+  if (tk_ir_ix_equal(a, b)) return a;
   return ix_binary(m, TK_IX_MAX, a, b);
 }
 
@@ -115,66 +116,66 @@ static int64_t floor_div(int64_t a, int64_t c) {
 
 static int64_t floor_mod(int64_t a, int64_t c) { return a - floor_div(a, c) * c; }
 
-const tk_ix *tk_ix_div(tk_ir_module *m, const tk_ix *a, int64_t c) {
+const tk_ix *tk_ir_ix_div(tk_ir_module *m, const tk_ix *a, int64_t c) {
   if (!a) return NULL;
   if (c <= 0) {
     tk_ir_mark_failed(m);
     return NULL;
   }
   if (c == 1) return a;
-  if (a->kind == TK_IX_CONST) return tk_ix_const(m, floor_div(a->c, c));
+  if (a->kind == TK_IX_CONST) return tk_ir_ix_const(m, floor_div(a->c, c));
   if (a->kind == TK_IX_MUL && a->c == c) return a->a; /* (x*c) div c = x */
   return ix_by_const(m, TK_IX_DIV, a, c);
 }
 
-const tk_ix *tk_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c) {
+const tk_ix *tk_ir_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c) {
   if (!a) return NULL;
   if (c <= 0) {
     tk_ir_mark_failed(m);
     return NULL;
   }
-  if (c == 1) return tk_ix_const(m, 0);
-  if (a->kind == TK_IX_CONST) return tk_ix_const(m, floor_mod(a->c, c));
-  if (a->kind == TK_IX_MUL && a->c % c == 0) return tk_ix_const(m, 0); /* (x*k*c) mod c = 0 */
+  if (c == 1) return tk_ir_ix_const(m, 0);
+  if (a->kind == TK_IX_CONST) return tk_ir_ix_const(m, floor_mod(a->c, c));
+  if (a->kind == TK_IX_MUL && a->c % c == 0) return tk_ir_ix_const(m, 0); /* (x*k*c) mod c = 0 */
   return ix_by_const(m, TK_IX_MOD, a, c);
 }
 
-const tk_ix *tk_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col) {
-  return tk_ix_add(m, tk_ix_mul(m, row, cols), col);
+const tk_ix *tk_ir_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col) {
+  return tk_ir_ix_add(m, tk_ir_ix_mul(m, row, cols), col);
 }
 
-const tk_ix *tk_ix_clamp_row(tk_ir_module *m, const tk_ix *row) {
-  return tk_ix_min(m, row, tk_ix_sub(m, tk_ix_sym(m, TK_SYM_B), tk_ix_const(m, 1)));
+const tk_ix *tk_ir_ix_clamp_row(tk_ir_module *m, const tk_ix *row) {
+  return tk_ir_ix_min(m, row, tk_ir_ix_sub(m, tk_ir_ix_sym(m, TK_SYM_B), tk_ir_ix_const(m, 1)));
 }
 
-int64_t tk_ix_bp_of(int64_t B) {
+int64_t tk_ir_ix_bp_of(int64_t B) {
   int64_t p = (B + 15) / 16 * 16;
   return p < 16 ? 16 : p;
 }
 
-int64_t tk_ix_eval(const tk_ix *e, const tk_ix_env *env) {
+int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env) {
   switch (e->kind) {
     case TK_IX_CONST: return e->c;
     case TK_IX_SYM: return e->sym == TK_SYM_B ? env->B : env->Bp;
     case TK_IX_VAR: return env->vals[e->var->id];
-    case TK_IX_ADD: return tk_ix_eval(e->a, env) + tk_ix_eval(e->b, env);
-    case TK_IX_SUB: return tk_ix_eval(e->a, env) - tk_ix_eval(e->b, env);
-    case TK_IX_MUL: return tk_ix_eval(e->a, env) * e->c;
+    case TK_IX_ADD: return tk_ir_ix_eval(e->a, env) + tk_ir_ix_eval(e->b, env);
+    case TK_IX_SUB: return tk_ir_ix_eval(e->a, env) - tk_ir_ix_eval(e->b, env);
+    case TK_IX_MUL: return tk_ir_ix_eval(e->a, env) * e->c;
     case TK_IX_MIN: {
-      int64_t x = tk_ix_eval(e->a, env), y = tk_ix_eval(e->b, env);
+      int64_t x = tk_ir_ix_eval(e->a, env), y = tk_ir_ix_eval(e->b, env);
       return x < y ? x : y;
     }
     case TK_IX_MAX: {
-      int64_t x = tk_ix_eval(e->a, env), y = tk_ix_eval(e->b, env);
+      int64_t x = tk_ir_ix_eval(e->a, env), y = tk_ir_ix_eval(e->b, env);
       return x > y ? x : y;
     }
-    case TK_IX_DIV: return floor_div(tk_ix_eval(e->a, env), e->c);
-    case TK_IX_MOD: return floor_mod(tk_ix_eval(e->a, env), e->c);
+    case TK_IX_DIV: return floor_div(tk_ir_ix_eval(e->a, env), e->c);
+    case TK_IX_MOD: return floor_mod(tk_ir_ix_eval(e->a, env), e->c);
   }
   return 0;
 }
 
-bool tk_ix_equal(const tk_ix *a, const tk_ix *b) {
+bool tk_ir_ix_equal(const tk_ix *a, const tk_ix *b) {
   if (a == b) return true;
   if (!a || !b || a->kind != b->kind) return false;
   switch (a->kind) {
@@ -183,21 +184,21 @@ bool tk_ix_equal(const tk_ix *a, const tk_ix *b) {
     case TK_IX_VAR: return a->var == b->var;
     case TK_IX_MUL:
     case TK_IX_DIV:
-    case TK_IX_MOD: return a->c == b->c && tk_ix_equal(a->a, b->a);
-    default: return tk_ix_equal(a->a, b->a) && tk_ix_equal(a->b, b->b);
+    case TK_IX_MOD: return a->c == b->c && tk_ir_ix_equal(a->a, b->a);
+    default: return tk_ir_ix_equal(a->a, b->a) && tk_ir_ix_equal(a->b, b->b);
   }
 }
 
-bool tk_ix_uses_var(const tk_ix *e, const tk_ir_var *v) {
+bool tk_ir_ix_uses_var(const tk_ix *e, const tk_ir_var *v) {
   if (!e) return false;
   if (e->kind == TK_IX_VAR) return v == NULL || e->var == v;
-  return tk_ix_uses_var(e->a, v) || tk_ix_uses_var(e->b, v);
+  return tk_ir_ix_uses_var(e->a, v) || tk_ir_ix_uses_var(e->b, v);
 }
 
-bool tk_ix_uses_sym(const tk_ix *e, tk_ix_symbol s) {
+bool tk_ir_ix_uses_sym(const tk_ix *e, tk_ix_symbol s) {
   if (!e) return false;
   if (e->kind == TK_IX_SYM) return e->sym == s;
-  return tk_ix_uses_sym(e->a, s) || tk_ix_uses_sym(e->b, s);
+  return tk_ir_ix_uses_sym(e->a, s) || tk_ir_ix_uses_sym(e->b, s);
 }
 
 /* ---- interval bounds (saturating) ---- */
@@ -216,13 +217,13 @@ static int64_t sat_mul(int64_t a, int64_t c) {
 
 static int64_t sat_neg(int64_t a) { return a == INT64_MIN ? INT64_MAX : -a; }
 
-tk_ix_range tk_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr) {
+tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr) {
   tk_ix_range r = {0, 0}, x, y;
   switch (e->kind) {
     case TK_IX_CONST: r.lo = r.hi = e->c; break;
     case TK_IX_SYM:
       r.lo = e->sym == TK_SYM_B ? 1 : 16;
-      r.hi = e->sym == TK_SYM_B ? bmax : tk_ix_bp_of(bmax);
+      r.hi = e->sym == TK_SYM_B ? bmax : tk_ir_ix_bp_of(bmax);
       break;
     case TK_IX_VAR:
       if (vr) r = vr[e->var->id];
@@ -230,8 +231,8 @@ tk_ix_range tk_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr) {
       break;
     case TK_IX_ADD:
     case TK_IX_SUB:
-      x = tk_ix_bounds(e->a, bmax, vr);
-      y = tk_ix_bounds(e->b, bmax, vr);
+      x = tk_ir_ix_bounds(e->a, bmax, vr);
+      y = tk_ir_ix_bounds(e->b, bmax, vr);
       if (e->kind == TK_IX_SUB) {
         int64_t lo = sat_neg(y.hi);
         y.hi = sat_neg(y.lo);
@@ -241,14 +242,14 @@ tk_ix_range tk_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr) {
       r.hi = sat_add(x.hi, y.hi);
       break;
     case TK_IX_MUL:
-      x = tk_ix_bounds(e->a, bmax, vr);
+      x = tk_ir_ix_bounds(e->a, bmax, vr);
       r.lo = sat_mul(e->c >= 0 ? x.lo : x.hi, e->c);
       r.hi = sat_mul(e->c >= 0 ? x.hi : x.lo, e->c);
       break;
     case TK_IX_MIN:
     case TK_IX_MAX:
-      x = tk_ix_bounds(e->a, bmax, vr);
-      y = tk_ix_bounds(e->b, bmax, vr);
+      x = tk_ir_ix_bounds(e->a, bmax, vr);
+      y = tk_ir_ix_bounds(e->b, bmax, vr);
       if (e->kind == TK_IX_MIN) {
         r.lo = x.lo < y.lo ? x.lo : y.lo;
         r.hi = x.hi < y.hi ? x.hi : y.hi;
@@ -258,12 +259,12 @@ tk_ix_range tk_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr) {
       }
       break;
     case TK_IX_DIV:
-      x = tk_ix_bounds(e->a, bmax, vr);
+      x = tk_ir_ix_bounds(e->a, bmax, vr);
       r.lo = floor_div(x.lo, e->c);
       r.hi = floor_div(x.hi, e->c);
       break;
     case TK_IX_MOD:
-      x = tk_ix_bounds(e->a, bmax, vr);
+      x = tk_ir_ix_bounds(e->a, bmax, vr);
       if (x.lo >= 0 && x.hi < e->c) r = x;
       else r.lo = 0, r.hi = e->c - 1;
       break;
@@ -273,7 +274,7 @@ tk_ix_range tk_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr) {
 
 /* ---- substitution ---- */
 
-const tk_ix *tk_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *s) {
+const tk_ix *tk_ir_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *s) {
   if (!e) return NULL;
   switch (e->kind) {
     case TK_IX_CONST:
@@ -282,13 +283,13 @@ const tk_ix *tk_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *s) 
       for (int i = 0; s && i < s->n; i++)
         if (s->from[i] == e->var) return s->to[i];
       return e;
-    case TK_IX_ADD: return tk_ix_add(m, tk_ix_subst(m, e->a, s), tk_ix_subst(m, e->b, s));
-    case TK_IX_SUB: return tk_ix_sub(m, tk_ix_subst(m, e->a, s), tk_ix_subst(m, e->b, s));
-    case TK_IX_MUL: return tk_ix_mul(m, tk_ix_subst(m, e->a, s), e->c);
-    case TK_IX_MIN: return tk_ix_min(m, tk_ix_subst(m, e->a, s), tk_ix_subst(m, e->b, s));
-    case TK_IX_MAX: return tk_ix_max(m, tk_ix_subst(m, e->a, s), tk_ix_subst(m, e->b, s));
-    case TK_IX_DIV: return tk_ix_div(m, tk_ix_subst(m, e->a, s), e->c);
-    case TK_IX_MOD: return tk_ix_mod(m, tk_ix_subst(m, e->a, s), e->c);
+    case TK_IX_ADD: return tk_ir_ix_add(m, tk_ir_ix_subst(m, e->a, s), tk_ir_ix_subst(m, e->b, s));
+    case TK_IX_SUB: return tk_ir_ix_sub(m, tk_ir_ix_subst(m, e->a, s), tk_ir_ix_subst(m, e->b, s));
+    case TK_IX_MUL: return tk_ir_ix_mul(m, tk_ir_ix_subst(m, e->a, s), e->c);
+    case TK_IX_MIN: return tk_ir_ix_min(m, tk_ir_ix_subst(m, e->a, s), tk_ir_ix_subst(m, e->b, s));
+    case TK_IX_MAX: return tk_ir_ix_max(m, tk_ir_ix_subst(m, e->a, s), tk_ir_ix_subst(m, e->b, s));
+    case TK_IX_DIV: return tk_ir_ix_div(m, tk_ir_ix_subst(m, e->a, s), e->c);
+    case TK_IX_MOD: return tk_ir_ix_mod(m, tk_ir_ix_subst(m, e->a, s), e->c);
   }
   return NULL;
 }
@@ -369,7 +370,7 @@ static void ix_write(ix_out *o, const tk_ix *e) {
   }
 }
 
-size_t tk_ix_format(const tk_ix *e, char *buf, size_t n) {
+size_t tk_ir_ix_format(const tk_ix *e, char *buf, size_t n) {
   ix_out o = {buf, n, 0};
   if (n) buf[0] = '\0';
   if (!e) out_text(&o, "<null>");
@@ -377,15 +378,15 @@ size_t tk_ix_format(const tk_ix *e, char *buf, size_t n) {
   return o.len;
 }
 
-char *tk_ix_format_alloc(const tk_ix *e) {
-  size_t len = tk_ix_format(e, NULL, 0);
-  char *text = malloc(len + 1);
-  if (text) tk_ix_format(e, text, len + 1);
+char *tk_ir_ix_format_alloc(const tk_ix *e) {
+  size_t len = tk_ir_ix_format(e, NULL, 0);
+  char *text = tk_malloc(len + 1);
+  if (text) tk_ir_ix_format(e, text, len + 1);
   return text;
 }
 
-void tk_ix_print(const tk_ix *e, FILE *out) {
-  char *text = tk_ix_format_alloc(e);
+void tk_ir_ix_print(const tk_ix *e, FILE *out) {
+  char *text = tk_ir_ix_format_alloc(e);
   if (!text) return;
   fputs(text, out);
   free(text);

@@ -12,6 +12,7 @@
 
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
+#include "tk/alloc.h"
 
 typedef struct tk_ir_chunk {
   struct tk_ir_chunk *next;
@@ -35,7 +36,7 @@ void *tk_ir_alloc(tk_ir_module *m, size_t size) {
   tk_ir_chunk *c = m->arena_->head;
   if (!c || c->size - c->used < size) {
     size_t cap = size > TK_IR_CHUNK ? size : TK_IR_CHUNK;
-    c = malloc(sizeof *c + cap);
+    c = tk_malloc(sizeof *c + cap);
     if (!c) {
       m->failed_ = true;
       return NULL;
@@ -114,8 +115,8 @@ tk_status tk_ir_module_create(const tk_arch *arch, const tk_ir_options *opts, tk
   if (opts) o = *opts;
   else tk_ir_options_default(&o);
   TK_RETURN_IF_ERROR(options_check(&o));
-  tk_ir_module *m = calloc(1, sizeof *m);
-  struct tk_ir_arena *a = calloc(1, sizeof *a);
+  tk_ir_module *m = tk_calloc(1, sizeof *m);
+  struct tk_ir_arena *a = tk_calloc(1, sizeof *a);
   if (!m || !a) {
     free(m);
     free(a);
@@ -161,7 +162,7 @@ int tk_ir_tensor_add(tk_ir_module *m, const char *name, tk_ir_tensor_kind kind, 
   t->type = type;
   t->rank = 2;
   t->dims[0] = rows;
-  t->dims[1] = tk_ix_const(m, cols);
+  t->dims[1] = tk_ir_ix_const(m, cols);
   t->param_index = -1;
   t->producer = -1;
   return t->id;
@@ -247,7 +248,7 @@ int tk_ir_kernel_arg(tk_ir_module *m, tk_ir_kernel *k, int tensor, tk_ir_role ro
   a->access = access;
   a->cols = t->dims[1]->c;
   a->rows = t->dims[0];
-  a->count = tk_ix_mul(m, t->dims[0], a->cols);
+  a->count = tk_ir_ix_mul(m, t->dims[0], a->cols);
   k->args = args;
   return k->nargs++;
 }

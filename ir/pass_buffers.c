@@ -15,6 +15,7 @@
 
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
+#include "tk/alloc.h"
 
 typedef struct live_range {
   int first, last; /* kernel indices; first = -1 when never used */
@@ -50,7 +51,7 @@ static int new_buffer(tk_ir_module *m, const char *name, tk_ir_role role, const 
 static int find_free(const tk_ir_module *m, const live_range *lr, const tk_ir_arg *a, int first) {
   for (int i = 0; i < m->nbuffers; i++) {
     const tk_ir_buffer *b = &m->buffers[i];
-    if (b->role != TK_ROLE_SCRATCH || b->type != a->type || !tk_ix_equal(b->count, a->count)) continue;
+    if (b->role != TK_ROLE_SCRATCH || b->type != a->type || !tk_ir_ix_equal(b->count, a->count)) continue;
     bool free_now = true;
     for (int t = 0; t < b->ntensors; t++)
       if (lr[b->tensors[t]].last >= first) free_now = false;
@@ -76,11 +77,11 @@ static int place(tk_ir_module *m, const live_range *lr, int *where, const tk_ir_
   return b;
 }
 
-tk_status tk_pass_plan_buffers(tk_ir_module *m) {
+tk_status tk_ir_pass_plan_buffers(tk_ir_module *m) {
   if (m->stage != TK_STAGE_FUSED)
     return tk_status_make(TK_INTERNAL, "buffer planning: module at stage %d, expected fused", (int)m->stage);
-  live_range *lr = calloc((size_t)m->ntensors, sizeof *lr);
-  int *where = malloc(sizeof *where * (size_t)m->ntensors);
+  live_range *lr = tk_calloc((size_t)m->ntensors, sizeof *lr);
+  int *where = tk_malloc(sizeof *where * (size_t)m->ntensors);
   if (!lr || !where) {
     free(lr);
     free(where);

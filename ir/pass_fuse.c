@@ -84,21 +84,21 @@ static tk_status emit_group(tk_fuse_ctx *c, tk_ir_op *const *ops, int n, const c
     if (op->kind == TK_OP_LINEAR && is_head(op, group)) continue; /* in the combine */
     if (op->kind == TK_OP_LINEAR && i + 2 < n && ops[i + 1]->kind == TK_OP_SOFTMAX &&
         ops[i + 2]->kind == TK_OP_TOPK_MASK) {
-      tk_fuse_emit_route(c, op, ops[i + 1], ops[i + 2]);
+      tk_ir_fuse_emit_route(c, op, ops[i + 1], ops[i + 2]);
       i += 2;
     } else if (op->kind == TK_OP_LINEAR) {
       const tk_ir_op *epi[2];
       int nepi = 0;
       const tk_ir_op *e;
       while (nepi < 2 && (e = epilogue_after(c->m, ops, n, i)) != NULL) epi[nepi++] = e, i++;
-      tk_fuse_emit_gemm(c, op, epi, nepi);
+      tk_ir_fuse_emit_gemm(c, op, epi, nepi);
     } else if (op->kind == TK_OP_LAYERNORM) {
       const tk_ir_op *g = epilogue_after(c->m, ops, n, i);
       if (g && g->kind != TK_OP_GELU) g = NULL;
       if (g) i++;
-      tk_fuse_emit_norm(c, op, g);
+      tk_ir_fuse_emit_norm(c, op, g);
     } else if (op->kind == TK_OP_MOE_COMBINE) {
-      tk_fuse_emit_combine(c, op);
+      tk_ir_fuse_emit_combine(c, op);
     } else {
       return tk_status_make(TK_INTERNAL, "fusion: no rule places op %s (%s) in kernel %s", op->name,
                             tk_ir_op_kind_name(op->kind), group);
@@ -194,7 +194,7 @@ static tk_status build_groups(tk_ir_module *m, group **out, int *out_n) {
   return TK_STATUS_OK;
 }
 
-tk_status tk_pass_fuse(tk_ir_module *m) {
+tk_status tk_ir_pass_fuse(tk_ir_module *m) {
   if (m->stage != TK_STAGE_PADDED)
     return tk_status_make(TK_INTERNAL, "fusion pass: module at stage %d, expected padded", (int)m->stage);
   group *groups = NULL;

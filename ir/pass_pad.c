@@ -85,15 +85,15 @@ static tk_status fold_slice(tk_ir_module *m, tk_ir_op *slice) {
     repoint_contracts(m, p, y, out);
   }
   for (int j = 0; j < p->nout; j++)
-    if (p->out[j].tensor == out) p->out[j].row_limit = tk_ix_sym(m, TK_SYM_B);
+    if (p->out[j].tensor == out) p->out[j].row_limit = tk_ir_ix_sym(m, TK_SYM_B);
   m->tensors[out].producer = pid;
   tk_ir_contract_add(m, &p->contracts,
-                     tk_ir_contract_make(true, TK_PRED_WRITES_ROWS_LT, out, -1, tk_ix_sym(m, TK_SYM_B), 0, 0));
+                     tk_ir_contract_make(true, TK_PRED_WRITES_ROWS_LT, out, -1, tk_ir_ix_sym(m, TK_SYM_B), 0, 0));
   slice->dead = true;
   return TK_STATUS_OK;
 }
 
-tk_status tk_pass_pad(tk_ir_module *m) {
+tk_status tk_ir_pass_pad(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GRAPH)
     return tk_status_make(TK_INTERNAL, "padding pass: module at stage %d, expected graph", (int)m->stage);
   for (int i = 0; i < m->nops; i++)

@@ -53,17 +53,17 @@ static void step(cpu_ctx *c, tk_ir_sched_step s) {
   tk_ir_kernel_step(c->m, c->k, s);
 }
 
-static const tk_ix *V(cpu_ctx *c, const tk_ir_var *v) { return tk_ix_var(c->m, v); }
-static const tk_ix *K(cpu_ctx *c, int64_t v) { return tk_ix_const(c->m, v); }
+static const tk_ix *V(cpu_ctx *c, const tk_ir_var *v) { return tk_ir_ix_var(c->m, v); }
+static const tk_ix *K(cpu_ctx *c, int64_t v) { return tk_ir_ix_const(c->m, v); }
 
 /* `first < Bp` around body when blocks may run past Bp (the grid rounds Bp up to BR): `first`
  * is a row, or the first row of a row tile (TR divides the padding quantum then, so a tile
  * is wholly inside or wholly outside [0, Bp)). */
 static const tk_ir_stmt *row_guard(cpu_ctx *c, const tk_ix *first, const tk_ir_stmt *body) {
   if (!c->guarded) return body;
-  const tk_ix *bp = tk_ix_sym(c->m, TK_SYM_BP);
+  const tk_ix *bp = tk_ir_ix_sym(c->m, TK_SYM_BP);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = first, .rhs = bp});
-  return tk_stmt_if(c->m, first, TK_CMP_LT, bp, body);
+  return tk_ir_stmt_if(c->m, first, TK_CMP_LT, bp, body);
 }
 
 static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
@@ -76,15 +76,15 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows;
   const tk_ix *r = V(c, ph->vars[0]);
-  const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ix_mod(m, r, br));
-  const tk_ix *row = tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), V(c, rr));
+  const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ir_ix_mod(m, r, br));
+  const tk_ix *row = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), V(c, rr));
   tk_ir_subst *s = tk_ir_subst_new(m, 1);
   tk_ir_subst_add(s, ph->vars[0], row);
   if (!phase_locals(c, ph, 1)) return NULL;
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
   tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner};
   const tk_ir_stmt *body = row_guard(c, row, tk_ir_rewrite_stmt(&rw, ph->body));
-  return tk_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
+  return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
 }
 
 /* One tile region: rows r = rb*BR + rt*TR + ri, columns j = jbase + lane (lane < width). */
@@ -98,16 +98,16 @@ typedef struct tile_region {
 static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
   tk_ir_module *m = c->m;
   int64_t tr = m->opts.cpu_tile_rows;
-  if (leaf->kind == TK_S_IF && !tk_ix_uses_var(leaf->lhs, t->j) && !tk_ix_uses_var(leaf->rhs, t->j)) {
-    const tk_ir_stmt *lanes = tk_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
+  if (leaf->kind == TK_S_IF && !tk_ir_ix_uses_var(leaf->lhs, t->j) && !tk_ir_ix_uses_var(leaf->rhs, t->j)) {
+    const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
                                           tk_ir_rewrite_stmt(&t->rw, leaf->body));
-    const tk_ir_stmt *guard = tk_stmt_if(m, tk_ix_subst(m, leaf->lhs, t->rw.subst), leaf->cmp,
-                                         tk_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
-    return tk_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, guard);
+    const tk_ir_stmt *guard = tk_ir_stmt_if(m, tk_ir_ix_subst(m, leaf->lhs, t->rw.subst), leaf->cmp,
+                                         tk_ir_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
+    return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, guard);
   }
-  const tk_ir_stmt *lanes = tk_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
+  const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
                                         tk_ir_rewrite_stmt(&t->rw, leaf));
-  return tk_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, lanes);
+  return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, lanes);
 }
 
 /* Distributes the tile loops over the statements of a point body, sinking them into
@@ -115,13 +115,13 @@ static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir
 static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *s, bool record) {
   tk_ir_module *m = c->m;
   if (s->kind == TK_S_BLOCK) {
-    tk_ir_stmt *b = tk_stmt_block(m);
-    for (int i = 0; i < s->n; i++) tk_stmt_block_add(m, b, tile_stmt(c, t, s->stmts[i], record));
+    tk_ir_stmt *b = tk_ir_stmt_block(m);
+    for (int i = 0; i < s->n; i++) tk_ir_stmt_block_add(m, b, tile_stmt(c, t, s->stmts[i], record));
     return b;
   }
   if (s->kind == TK_S_FOR) {
     if (record) step(c, (tk_ir_sched_step){.kind = TK_SCHED_INTERCHANGE, .a = s->var});
-    return tk_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE, tile_stmt(c, t, s->body, record));
+    return tk_ir_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE, tile_stmt(c, t, s->body, record));
   }
   return tile_leaf(c, t, s);
 }
@@ -132,10 +132,10 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt
   int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
   tile_region t = {ri, lane, width, {0}, ph->vars[1]};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
-  const tk_ix *row = tk_ix_add(m, tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), tk_ix_mul(m, V(c, rt), tr)), V(c, ri));
+  const tk_ix *row = tk_ir_ix_add(m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr)), V(c, ri));
   tk_ir_subst_add(s, ph->vars[0], row);
-  tk_ir_subst_add(s, ph->vars[1], tk_ix_add(m, jbase, V(c, lane)));
-  const tk_ix *point = tk_ix_add(m, tk_ix_mul(m, V(c, ri), tc), V(c, lane));
+  tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
+  const tk_ix *point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
   t.rw = (tk_ir_rewrite){m, c->src, c->k, s, c->arg_map, c->local_map, point, vector_inner};
   return t;
 }
@@ -145,35 +145,35 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
   int64_t n = ph->extents[1]->c, nt = n / tc, tail = n % tc;
   const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
-  const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ix_mod(m, r, br));
-  const tk_ir_var *rt = tk_ir_var_new(m, "rt", tk_ix_div(m, tk_ix_mod(m, r, br), tr));
-  const tk_ir_var *ri = tk_ir_var_new(m, "ri", tk_ix_mod(m, r, tr));
+  const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ir_ix_mod(m, r, br));
+  const tk_ir_var *rt = tk_ir_var_new(m, "rt", tk_ir_ix_div(m, tk_ir_ix_mod(m, r, br), tr));
+  const tk_ir_var *ri = tk_ir_var_new(m, "ri", tk_ir_ix_mod(m, r, tr));
   if (!phase_locals(c, ph, tr * tc)) return NULL;
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = rr, .out = rt, .inner = ri, .factor = tr});
   for (int l = 0; l < c->src->nlocals; l++)
     if (c->used[l]) step(c, (tk_ir_sched_step){.kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
   const tk_ix *rows = K(c, br / tr);
-  const tk_ix *tile_row = tk_ix_add(m, tk_ix_mul(m, V(c, c->rb), br), tk_ix_mul(m, V(c, rt), tr));
-  tk_ir_stmt *blk = tk_stmt_block(m);
+  const tk_ix *tile_row = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr));
+  tk_ir_stmt *blk = tk_ir_stmt_block(m);
   if (nt > 0) {
-    const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ix_div(m, j, tc));
-    const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ix_mod(m, j, tc));
+    const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ir_ix_div(m, j, tc));
+    const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ir_ix_mod(m, j, tc));
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
-    tile_region t = region(c, ph, rt, ri, jj, tk_ix_mul(m, V(c, jt), tc), tc);
+    tile_region t = region(c, ph, rt, ri, jj, tk_ir_ix_mul(m, V(c, jt), tc), tc);
     const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, true);
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jt, .b = rt, .out = ri, .inner = jj});
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
-    const tk_ir_stmt *row_tiles = tk_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles));
-    tk_stmt_block_add(m, blk, tk_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, row_tiles));
+    const tk_ir_stmt *row_tiles = tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles));
+    tk_ir_stmt_block_add(m, blk, tk_ir_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, row_tiles));
   }
   if (tail > 0) {
-    const tk_ir_var *jl = tk_ir_var_new(m, "jl", tk_ix_sub(m, j, K(c, nt * tc)));
+    const tk_ir_var *jl = tk_ir_var_new(m, "jl", tk_ir_ix_sub(m, j, K(c, nt * tc)));
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = tail});
     tile_region t = region(c, ph, rt, ri, jl, K(c, nt * tc), tail);
     const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, nt == 0);
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
-    tk_stmt_block_add(m, blk, tk_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles)));
+    tk_ir_stmt_block_add(m, blk, tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles)));
   }
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = ri});
   return blk;
@@ -200,7 +200,7 @@ static tk_status check_blocks(const tk_ir_module *m, bool *guarded) {
 static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool guarded) {
   int64_t br = m->opts.cpu_block_rows;
   for (int pi = 0; pi < src->nphases; pi++)
-    if (!tk_ix_equal(src->phases[pi].extents[0], tk_ix_sym(m, TK_SYM_BP)))
+    if (!tk_ir_ix_equal(src->phases[pi].extents[0], tk_ir_ix_sym(m, TK_SYM_BP)))
       return tk_status_make(TK_INTERNAL, "CPU schedule: phase %s of kernel %s does not span Bp rows",
                             src->phases[pi].name, src->name);
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
@@ -211,20 +211,20 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
                tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
   if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
   const tk_ix *r = V(&c, src->phases[0].vars[0]);
-  c.rb = tk_ir_var_new(m, "rb", tk_ix_div(m, r, br));
-  tk_ir_stmt *blk = tk_stmt_block(m);
+  c.rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
+  tk_ir_stmt *blk = tk_ir_stmt_block(m);
   for (int pi = 0; pi < src->nphases; pi++) {
     c.pi = pi;
     const tk_ir_phase *ph = &src->phases[pi];
-    tk_stmt_block_add(m, blk, ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph));
+    tk_ir_stmt_block_add(m, blk, ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph));
   }
   c.pi = 0;
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.rb, .binding = TK_BIND_CPU_BLOCK});
-  const tk_ix *bp = tk_ix_sym(m, TK_SYM_BP);
-  k->launch.grid = tk_ix_div(m, c.guarded ? tk_ix_add(m, bp, tk_ix_const(m, br - 1)) : bp, br);
+  const tk_ix *bp = tk_ir_ix_sym(m, TK_SYM_BP);
+  k->launch.grid = tk_ir_ix_div(m, c.guarded ? tk_ir_ix_add(m, bp, tk_ir_ix_const(m, br - 1)) : bp, br);
   k->launch.workgroup_size = 1;
   k->launch.block_rows = br;
-  k->body = tk_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);
+  k->body = tk_ir_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);
   tk_ir_contract extra[4];
   int nextra = 0;
   for (int i = 0; i < src->contracts.n && nextra < 4; i++)
@@ -237,7 +237,7 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
   return tk_ir_module_status(m);
 }
 
-tk_status tk_pass_schedule_cpu(tk_ir_module *m) {
+tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GPU)
     return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu", (int)m->stage);
   bool guarded;

@@ -27,11 +27,11 @@ typedef struct gpu_space {
 
 static gpu_space space_of(tk_ir_module *m, const tk_ir_phase *ph) {
   gpu_space s;
-  const tk_ix *r = tk_ix_var(m, ph->vars[0]);
+  const tk_ix *r = tk_ir_ix_var(m, ph->vars[0]);
   int64_t n = ph->ndims == 2 ? ph->extents[1]->c : 1;
   s.wg = ph->ndims == 2 ? m->opts.gpu_wg_2d : m->opts.gpu_wg_rows;
-  s.flat = ph->ndims == 2 ? tk_ix_rowmajor(m, r, n, tk_ix_var(m, ph->vars[1])) : r;
-  s.total = tk_ix_mul(m, ph->extents[0], n);
+  s.flat = ph->ndims == 2 ? tk_ir_ix_rowmajor(m, r, n, tk_ir_ix_var(m, ph->vars[1])) : r;
+  s.total = tk_ir_ix_mul(m, ph->extents[0], n);
   bool exact = ph->extents[0]->kind == TK_IX_SYM && ph->extents[0]->sym == TK_SYM_BP && (16 * n) % s.wg == 0;
   s.guard = !exact;
   return s;
@@ -48,7 +48,7 @@ static void record_steps(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph
   tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = wg, .binding = TK_BIND_WORKGROUP_X});
   tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = t, .binding = TK_BIND_THREAD_X});
   if (sp->guard)
-    tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ix_var(m, g), .rhs = sp->total});
+    tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ir_ix_var(m, g), .rhs = sp->total});
 }
 
 /* The TOPK / MASKED_SELECT contracts of the source, in the launch's argument indices. */
@@ -80,14 +80,14 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
     return tk_ir_module_status(m);
 
   gpu_space sp = space_of(m, ph);
-  const tk_ir_var *wg = tk_ir_var_new(m, "wg", tk_ix_div(m, sp.flat, sp.wg));
-  const tk_ir_var *t = tk_ir_var_new(m, "t", tk_ix_mod(m, sp.flat, sp.wg));
-  const tk_ix *g = tk_ix_add(m, tk_ix_mul(m, tk_ix_var(m, wg), sp.wg), tk_ix_var(m, t));
+  const tk_ir_var *wg = tk_ir_var_new(m, "wg", tk_ir_ix_div(m, sp.flat, sp.wg));
+  const tk_ir_var *t = tk_ir_var_new(m, "t", tk_ir_ix_mod(m, sp.flat, sp.wg));
+  const tk_ix *g = tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_var(m, wg), sp.wg), tk_ir_ix_var(m, t));
   tk_ir_subst *subst = tk_ir_subst_new(m, 2);
   if (ph->ndims == 2) {
     int64_t n = ph->extents[1]->c;
-    tk_ir_subst_add(subst, ph->vars[0], tk_ix_div(m, g, n));
-    tk_ir_subst_add(subst, ph->vars[1], tk_ix_mod(m, g, n));
+    tk_ir_subst_add(subst, ph->vars[0], tk_ir_ix_div(m, g, n));
+    tk_ir_subst_add(subst, ph->vars[1], tk_ir_ix_mod(m, g, n));
   } else {
     tk_ir_subst_add(subst, ph->vars[0], g);
   }
@@ -98,11 +98,11 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   };
   tk_ir_rewrite rw = {m, src, k, subst, arg_map, local_map, NULL, serial_in_thread};
   const tk_ir_stmt *body = tk_ir_rewrite_stmt(&rw, ph->body);
-  if (sp.guard) body = tk_stmt_if(m, g, TK_CMP_LT, sp.total, body);
+  if (sp.guard) body = tk_ir_stmt_if(m, g, TK_CMP_LT, sp.total, body);
   k->launch.workgroup_size = sp.wg;
-  k->launch.grid = tk_ix_div(m, tk_ix_add(m, sp.total, tk_ix_const(m, sp.wg - 1)), sp.wg);
-  body = tk_stmt_for(m, t, tk_ix_const(m, sp.wg), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, body);
-  k->body = tk_stmt_for(m, wg, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, body);
+  k->launch.grid = tk_ir_ix_div(m, tk_ir_ix_add(m, sp.total, tk_ir_ix_const(m, sp.wg - 1)), sp.wg);
+  body = tk_ir_stmt_for(m, t, tk_ir_ix_const(m, sp.wg), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, body);
+  k->body = tk_ir_stmt_for(m, wg, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, body);
   record_steps(m, k, ph, &sp, wg, t);
   tk_ir_contract extra[4];
   int nextra = carried_contracts(src, arg_map, extra, 4);
@@ -113,7 +113,7 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   return tk_ir_module_status(m);
 }
 
-tk_status tk_pass_schedule_gpu(tk_ir_module *m) {
+tk_status tk_ir_pass_schedule_gpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_PLANNED)
     return tk_status_make(TK_INTERNAL, "GPU schedule: module at stage %d, expected planned", (int)m->stage);
   tk_status s = TK_STATUS_OK;

@@ -45,7 +45,7 @@ static void print_contract(printer *p, const tk_ir_contract *c, int depth) {
     case TK_PRED_BP_PADDED: fprintf(o, "Bp = max(16, 16 * ceil(B / 16)), Bp mod %lld == 0", (long long)c->n); break;
     case TK_PRED_ROWS:
       fprintf(o, "%%%s, ", operand_name(p, c->a));
-      tk_ix_print(c->ix, o);
+      tk_ir_ix_print(c->ix, o);
       fprintf(o, ", %lld", (long long)c->n);
       break;
     case TK_PRED_SHAPE_EQ: fprintf(o, "%%%s, %%%s", operand_name(p, c->a), operand_name(p, c->b)); break;
@@ -55,7 +55,7 @@ static void print_contract(printer *p, const tk_ir_contract *c, int depth) {
     case TK_PRED_READS_CLAMPED: fprintf(o, "%%%s, min(r, B - 1)", operand_name(p, c->a)); break;
     case TK_PRED_WRITES_ROWS_LT:
       fprintf(o, "%%%s, ", operand_name(p, c->a));
-      tk_ix_print(c->ix, o);
+      tk_ir_ix_print(c->ix, o);
       break;
     case TK_PRED_TOPK:
       fprintf(o, "%%%s, %%%s, k = %lld, n = %lld, ties = lower, renorm = none", operand_name(p, c->a),
@@ -81,7 +81,7 @@ static void print_local_ref(printer *p, int local, const tk_ix *ix) {
   fputs(l->name, p->out);
   if (l->count == 1 && ix->kind == TK_IX_CONST && ix->c == 0) return;
   fputc('[', p->out);
-  tk_ix_print(ix, p->out);
+  tk_ir_ix_print(ix, p->out);
   fputc(']', p->out);
 }
 
@@ -113,12 +113,12 @@ static void print_val(printer *p, const tk_ir_val *v) {
       return;
     case TK_V_INDEX:
       fputs("i32(", o);
-      tk_ix_print(v->ix, o);
+      tk_ir_ix_print(v->ix, o);
       fputc(')', o);
       return;
     case TK_V_LOAD:
       fprintf(o, "%%%s[", p->k->args[v->arg].name);
-      tk_ix_print(v->ix, o);
+      tk_ir_ix_print(v->ix, o);
       fputc(']', o);
       return;
     case TK_V_LOCAL_LOAD: print_local_ref(p, v->local, v->ix); return;
@@ -153,7 +153,7 @@ static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
     case TK_S_FOR:
       indent(p, depth);
       fprintf(o, "for %s in 0..", s->var->name);
-      tk_ix_print(s->extent, o);
+      tk_ir_ix_print(s->extent, o);
       fprintf(o, " %s", tk_ir_loop_kind_name(s->loop));
       if (s->binding != TK_BIND_NONE) fprintf(o, " @%s", tk_ir_binding_name(s->binding));
       fputs(" {\n", o);
@@ -164,9 +164,9 @@ static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
     case TK_S_IF:
       indent(p, depth);
       fputs("if ", o);
-      tk_ix_print(s->lhs, o);
+      tk_ir_ix_print(s->lhs, o);
       fprintf(o, " %s ", tk_ir_cmp_text(s->cmp));
-      tk_ix_print(s->rhs, o);
+      tk_ir_ix_print(s->rhs, o);
       fputs(" {\n", o);
       print_stmt(p, s->body, depth + 1);
       indent(p, depth);
@@ -175,7 +175,7 @@ static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
     case TK_S_STORE:
       indent(p, depth);
       fprintf(o, "%%%s[", p->k->args[s->arg].name);
-      tk_ix_print(s->ix, o);
+      tk_ir_ix_print(s->ix, o);
       fputs("] = ", o);
       print_val(p, s->value);
       fputc('\n', o);
@@ -201,7 +201,7 @@ static void print_args(printer *p) {
   for (int i = 0; i < k->nargs; i++) {
     const tk_ir_arg *a = &k->args[i];
     fprintf(p->out, "  arg %%%s : %s[", a->name, tk_ir_type_name(a->type));
-    tk_ix_print(a->rows, p->out);
+    tk_ir_ix_print(a->rows, p->out);
     fprintf(p->out, ", %lld] %s ", (long long)a->cols, tk_ir_role_name(a->role));
     print_access(p->out, a->access);
     if (a->buffer >= 0) fprintf(p->out, " @%s", p->m->buffers[a->buffer].name);
@@ -237,9 +237,9 @@ static void print_step(printer *p, const tk_ir_sched_step *s) {
     case TK_SCHED_UNROLL: fprintf(o, "unroll %s", s->a->name); break;
     case TK_SCHED_GUARD:
       fputs("guard ", o);
-      tk_ix_print(s->lhs, o);
+      tk_ir_ix_print(s->lhs, o);
       fputs(" < ", o);
-      tk_ix_print(s->rhs, o);
+      tk_ir_ix_print(s->rhs, o);
       break;
     case TK_SCHED_TAIL:
       fprintf(o, "tail %s -> %s (last %lld)", s->a->name, s->inner->name, (long long)s->factor);
@@ -265,7 +265,7 @@ static void print_kernel_header(printer *p) {
   fprintf(o, ", index i%d)\n", k->index_bits);
   if (k->target == TK_TARGET_NONE) return;
   fputs("  launch grid ", o);
-  tk_ix_print(k->launch.grid, o);
+  tk_ir_ix_print(k->launch.grid, o);
   if (k->target == TK_TARGET_GPU) fprintf(o, ", workgroup %lld\n", (long long)k->launch.workgroup_size);
   else fprintf(o, ", block rows %lld\n", (long long)k->launch.block_rows);
 }
@@ -280,7 +280,7 @@ void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out)
     fprintf(out, "  phase %s (", ph->name);
     for (int d = 0; d < ph->ndims; d++) {
       fprintf(out, "%s%s in 0..", d ? ", " : "", ph->vars[d]->name);
-      tk_ix_print(ph->extents[d], out);
+      tk_ir_ix_print(ph->extents[d], out);
     }
     fprintf(out, ")%s {\n", ph->tileable ? " tileable" : "");
     print_stmt(&p, ph->body, 2);
@@ -304,7 +304,7 @@ void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out)
 static void print_tensor(const tk_ir_module *m, const tk_ir_tensor *t, FILE *o) {
   static const char *const kinds[] = {"input", "output", "param", "intermediate"};
   fprintf(o, "tensor %%%s : %s[", t->name, tk_ir_type_name(t->type));
-  tk_ix_print(t->dims[0], o);
+  tk_ir_ix_print(t->dims[0], o);
   fprintf(o, ", %lld] %s", (long long)t->dims[1]->c, kinds[t->kind]);
   if (t->param_index >= 0) fprintf(o, " #%d", t->param_index);
   fputc('\n', o);
@@ -318,7 +318,7 @@ static void print_operands(const tk_ir_module *m, const tk_ir_operand *ops, int 
     if (ops[i].row_clamp) fputs("[min(r, B - 1)]", o);
     if (ops[i].row_limit) {
       fputs("[r < ", o);
-      tk_ix_print(ops[i].row_limit, o);
+      tk_ir_ix_print(ops[i].row_limit, o);
       fputc(']', o);
     }
   }
@@ -331,9 +331,9 @@ static void print_op(const tk_ir_module *m, const tk_ir_op *op, FILE *o) {
   fputs(" -> ", o);
   print_operands(m, op->out, op->nout, o);
   switch (op->kind) {
-    case TK_OP_LINEAR: fprintf(o, " layout = %s", tk_weight_layout_name(op->layout)); break;
+    case TK_OP_LINEAR: fprintf(o, " layout = %s", tk_arch_weight_layout_name(op->layout)); break;
     case TK_OP_LAYERNORM: fprintf(o, " eps = %.9g", op->eps); break;
-    case TK_OP_GELU: fprintf(o, " act = %s", tk_hidden_act_name(op->act)); break;
+    case TK_OP_GELU: fprintf(o, " act = %s", tk_arch_hidden_act_name(op->act)); break;
     case TK_OP_TOPK_MASK: fprintf(o, " k = %d", op->k); break;
     default: break;
   }
@@ -346,7 +346,7 @@ static void print_module_header(const tk_ir_module *m, const char *stage, FILE *
   const tk_arch *a = &m->arch;
   fprintf(o, "; tkc IR, stage %s\n", stage);
   fprintf(o, "module %s arch %s: in = %d, hidden = %d, out = %d, experts = %d, top_k = %d, depth = %d\n",
-          tk_model_kind_name(a->model_kind), a->fingerprint, a->input_dim, a->hidden_dim,
+          tk_arch_model_kind_name(a->model_kind), a->fingerprint, a->input_dim, a->hidden_dim,
           a->output_dim, a->n_experts, a->top_k, a->expert_depth);
   printer p = {m, NULL, o};
   print_contracts(&p, &m->contracts, 1);
@@ -364,7 +364,7 @@ static void print_buffers(const tk_ir_module *m, FILE *o) {
   for (int i = 0; i < m->nbuffers; i++) {
     const tk_ir_buffer *b = &m->buffers[i];
     fprintf(o, "buffer @%s : %s[", b->name, tk_ir_type_name(b->type));
-    tk_ix_print(b->count, o);
+    tk_ir_ix_print(b->count, o);
     fprintf(o, "] %s (", tk_ir_role_name(b->role));
     for (int t = 0; t < b->ntensors; t++)
       fprintf(o, "%s%%%s", t ? ", " : "", m->tensors[b->tensors[t]].name);

@@ -35,7 +35,7 @@ typedef struct memo {
   const tk_ir_val *from[MEMO_MAX], *to[MEMO_MAX];
 } memo;
 
-static const tk_ix *sub(const tk_ir_rewrite *rw, const tk_ix *e) { return tk_ix_subst(rw->m, e, rw->subst); }
+static const tk_ix *sub(const tk_ir_rewrite *rw, const tk_ix *e) { return tk_ir_ix_subst(rw->m, e, rw->subst); }
 
 static int map_local(const tk_ir_rewrite *rw, int l) { return rw->local_map ? rw->local_map[l] : l; }
 static int map_arg(const tk_ir_rewrite *rw, int a) { return rw->arg_map ? rw->arg_map[a] : a; }
@@ -43,7 +43,7 @@ static int map_arg(const tk_ir_rewrite *rw, int a) { return rw->arg_map ? rw->ar
 static const tk_ix *local_ix(const tk_ir_rewrite *rw, int l, const tk_ix *ix) {
   const tk_ix *e = sub(rw, ix);
   if (!rw->tile_point) return e;
-  return tk_ix_add(rw->m, tk_ix_mul(rw->m, rw->tile_point, rw->src->locals[l].count), e);
+  return tk_ir_ix_add(rw->m, tk_ir_ix_mul(rw->m, rw->tile_point, rw->src->locals[l].count), e);
 }
 
 static const tk_ir_val *rewrite_val(const tk_ir_rewrite *rw, const tk_ir_val *v, memo *mm) {
@@ -85,8 +85,8 @@ static const tk_ir_stmt *rewrite_store(const tk_ir_rewrite *rw, const tk_ir_stmt
   memo mm = {0};
   const tk_ir_val *v = rewrite_val(rw, s->value, &mm);
   const tk_ir_stmt *n = s->kind == TK_S_STORE
-                            ? tk_stmt_store(rw->m, map_arg(rw, s->arg), sub(rw, s->ix), v)
-                            : tk_stmt_lstore(rw->m, map_local(rw, s->local), local_ix(rw, s->local, s->ix), v);
+                            ? tk_ir_stmt_store(rw->m, map_arg(rw, s->arg), sub(rw, s->ix), v)
+                            : tk_ir_stmt_lstore(rw->m, map_local(rw, s->local), local_ix(rw, s->local, s->ix), v);
   if (n) {
     tk_ir_stmt *w = (tk_ir_stmt *)n; /* freshly built here: completing it is not a mutation */
     w->origin = s;
@@ -98,17 +98,17 @@ static const tk_ir_stmt *rewrite_store(const tk_ir_rewrite *rw, const tk_ir_stmt
 const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *s) {
   switch (s->kind) {
     case TK_S_BLOCK: {
-      tk_ir_stmt *b = tk_stmt_block(rw->m);
-      for (int i = 0; i < s->n; i++) tk_stmt_block_add(rw->m, b, tk_ir_rewrite_stmt(rw, s->stmts[i]));
+      tk_ir_stmt *b = tk_ir_stmt_block(rw->m);
+      for (int i = 0; i < s->n; i++) tk_ir_stmt_block_add(rw->m, b, tk_ir_rewrite_stmt(rw, s->stmts[i]));
       return b;
     }
     case TK_S_FOR: {
       tk_ir_loop_kind kind = rw->loop_map ? rw->loop_map[s->loop] : s->loop;
       if (kind == TK_LOOP_VECTOR && contains_loop(s->body)) kind = TK_LOOP_SERIAL;
-      return tk_stmt_for(rw->m, s->var, sub(rw, s->extent), kind, TK_BIND_NONE, tk_ir_rewrite_stmt(rw, s->body));
+      return tk_ir_stmt_for(rw->m, s->var, sub(rw, s->extent), kind, TK_BIND_NONE, tk_ir_rewrite_stmt(rw, s->body));
     }
     case TK_S_IF:
-      return tk_stmt_if(rw->m, sub(rw, s->lhs), s->cmp, sub(rw, s->rhs), tk_ir_rewrite_stmt(rw, s->body));
+      return tk_ir_stmt_if(rw->m, sub(rw, s->lhs), s->cmp, sub(rw, s->rhs), tk_ir_rewrite_stmt(rw, s->body));
     case TK_S_STORE:
     case TK_S_LOCAL_STORE: return rewrite_store(rw, s);
   }

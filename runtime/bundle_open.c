@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "runtime/runtime_internal.h"
+#include "tk/alloc.h"
 
 #define BUNDLE_FORMAT "tkc-bundle/1" /* compiler/tkc.h TKC_BUNDLE_FORMAT */
 
@@ -31,7 +32,7 @@ enum { MANIFEST_MAX_BYTES = 64 << 20, HASH_CHUNK = 1 << 20 };
 /* malloc'd "dir/name". */
 static char *join_path(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
+  char *p = tk_malloc(n);
   if (p) snprintf(p, n, "%s/%s", dir, name);
   return p;
 }
@@ -41,11 +42,11 @@ static tk_status read_file(const char *path, char **out) {
   FILE *f = fopen(path, "rb");
   if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
   size_t len = 0, cap = 1 << 16;
-  char *buf = malloc(cap);
+  char *buf = tk_malloc(cap);
   while (buf) {
     len += fread(buf + len, 1, cap - 1 - len, f);
     if (len < cap - 1 || cap >= MANIFEST_MAX_BYTES) break;
-    char *grown = realloc(buf, cap * 2);
+    char *grown = tk_realloc(buf, cap * 2);
     if (!grown) {
       free(buf);
       buf = NULL;
@@ -71,7 +72,7 @@ static tk_status read_file(const char *path, char **out) {
 static tk_status sha256_file(const char *path, char hex[65]) {
   FILE *f = fopen(path, "rb");
   if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
-  unsigned char *chunk = malloc(HASH_CHUNK);
+  unsigned char *chunk = tk_malloc(HASH_CHUNK);
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   bool ok = chunk && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
   size_t n;
@@ -216,7 +217,7 @@ static tk_status check_fingerprint(const manifest_ctx *c, const char *text, tk_b
   size_t start, len;
   if (!member_span(text, "arch", &start, &len))
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: no \"arch\" member", c->path);
-  b->arch_json = strndup(text + start, len);
+  b->arch_json = tk_strndup(text + start, len);
   if (!b->arch_json) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
@@ -290,8 +291,8 @@ static tk_status read_target(const manifest_ctx *c, const cJSON *entry, int i,
     TK_RETURN_IF_ERROR(get_int(c, entry, where, "code_object_version", 2, 6, &cov));
     t->code_object_version = (int32_t)cov;
   }
-  t->name = strdup(kind);
-  t->arch = strdup(arch);
+  t->name = tk_strdup(kind);
+  t->arch = tk_strdup(arch);
   if (!t->name || !t->arch) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   return check_file(c, entry, where, &t->path);
 }
@@ -302,7 +303,7 @@ static tk_status read_targets(const manifest_ctx *c, const cJSON *root, tk_bundl
   if (n < 1)
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"targets\": expected a non-empty array",
                           c->path);
-  b->targets = calloc((size_t)n, sizeof *b->targets);
+  b->targets = tk_calloc((size_t)n, sizeof *b->targets);
   if (!b->targets) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   const cJSON *entry;
   cJSON_ArrayForEach(entry, targets) {
@@ -349,7 +350,7 @@ static tk_status read_param(const manifest_ctx *c, const cJSON *entry, int i,
   if (count > UINT32_MAX) /* FORMATS §2: weight_len is a u32 */
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s\"shape\": %llu elements exceed a u32",
                           c->path, where, (unsigned long long)count);
-  p->name = strdup(name);
+  p->name = tk_strdup(name);
   p->count = count;
   return p->name ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
 }
@@ -360,7 +361,7 @@ static tk_status read_params(const manifest_ctx *c, const cJSON *root, tk_bundle
   if (n < 1)
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"parameters\": expected a non-empty array",
                           c->path);
-  b->params = calloc((size_t)n, sizeof *b->params);
+  b->params = tk_calloc((size_t)n, sizeof *b->params);
   if (!b->params) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   const cJSON *entry;
   cJSON_ArrayForEach(entry, params) {
@@ -389,7 +390,7 @@ static tk_status read_manifest(const manifest_ctx *c, const char *text, tk_bundl
                        "bundle with this tkc)",
                        c->path, format);
   if (!s) s = get_string(c, root, "", "fingerprint", &fingerprint);
-  if (!s && !(b->fingerprint = strdup(fingerprint)))
+  if (!s && !(b->fingerprint = tk_strdup(fingerprint)))
     s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = read_arch(c, root, b);
   if (!s) s = check_fingerprint(c, text, b);
@@ -405,9 +406,9 @@ static tk_status read_manifest(const manifest_ctx *c, const char *text, tk_bundl
 tk_status tk_bundle_open(const char *dir, tk_bundle **out) {
   *out = NULL;
   if (!dir) return tk_status_make(TK_INVALID_ARGUMENT, "tk_bundle_open: no directory");
-  tk_bundle *b = calloc(1, sizeof *b);
+  tk_bundle *b = tk_calloc(1, sizeof *b);
   char *path = join_path(dir, "manifest.json"), *text = NULL;
-  if (!b || !path || !(b->dir = strdup(dir))) {
+  if (!b || !path || !(b->dir = tk_strdup(dir))) {
     free(path);
     tk_bundle_close(b);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening %s", dir);

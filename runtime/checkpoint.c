@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "tk/alloc.h"
 
 /* FORMATS §2: the file is little-endian; integers and weights are read with memcpy from the
  * mapping as host values, which is only correct on a little-endian host. */
@@ -186,7 +187,7 @@ static tk_status parse_all(tk_checkpoint *k) {
    * records can parse: the table never needs more entries than that, whatever count says. */
   size_t capacity = bytes_left(&c) / MIN_RECORD_BYTES;
   if (k->count < capacity) capacity = k->count;
-  k->records = calloc(capacity ? capacity : 1, sizeof *k->records);
+  k->records = tk_calloc(capacity ? capacity : 1, sizeof *k->records);
   if (!k->records)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for %zu records", k->source, capacity);
   c.in_record = true;
@@ -207,8 +208,8 @@ static tk_status parse_all(tk_checkpoint *k) {
 /* ---- Open / close ----------------------------------------------------------------------- */
 
 static tk_status checkpoint_new(const char *source, tk_checkpoint **out) {
-  tk_checkpoint *k = calloc(1, sizeof *k);
-  char *copy = strdup(source ? source : "<memory>");
+  tk_checkpoint *k = tk_calloc(1, sizeof *k);
+  char *copy = tk_strdup(source ? source : "<memory>");
   if (!k || !copy) {
     free(k);
     free(copy);
@@ -362,7 +363,7 @@ static tk_status check_record_count(const tk_checkpoint *k, const tk_checkpoint_
 /* FORMATS §2: only a JSON object holding arch_fingerprint is checked; any other blob is fine. */
 static tk_status check_fingerprint(const tk_checkpoint *k, const char *fingerprint) {
   if (k->config_len == 0 || memchr(k->config, 0, k->config_len)) return TK_STATUS_OK;
-  char *text = malloc((size_t)k->config_len + 1);
+  char *text = tk_malloc((size_t)k->config_len + 1);
   if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for the config", k->source);
   memcpy(text, k->config, k->config_len);
   text[k->config_len] = '\0';
@@ -429,7 +430,7 @@ static char *temp_template(const char *path) {
   int dir_len = slash ? (int)(slash - path + 1) : 0;
   const char *base = path + dir_len;
   size_t n = strlen(path) + sizeof "..tmp.XXXXXX";
-  char *tmp = malloc(n);
+  char *tmp = tk_malloc(n);
   if (tmp) snprintf(tmp, n, "%.*s.%s.tmp.XXXXXX", dir_len, path, base);
   return tmp;
 }
@@ -461,9 +462,9 @@ static tk_status write_header(tk_checkpoint_writer *w, uint32_t step, const char
 
 /* Creates the temp file and the writer around it (no header yet). */
 static tk_status writer_open(const char *path, uint32_t record_count, tk_checkpoint_writer **out) {
-  tk_checkpoint_writer *w = calloc(1, sizeof *w);
+  tk_checkpoint_writer *w = tk_calloc(1, sizeof *w);
   if (w) {
-    w->path = strdup(path);
+    w->path = tk_strdup(path);
     w->tmp_path = temp_template(path);
   }
   if (!w || !w->path || !w->tmp_path) {

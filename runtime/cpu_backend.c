@@ -16,6 +16,7 @@
 #include "runtime/buffer_range.h"
 #include "runtime/thread_pool.h"
 #include "tk/launch.h"
+#include "tk/alloc.h"
 
 typedef void (*cpu_kernel_fn)(void *const *args, int32_t B, int32_t Bp, int64_t begin,
                               int64_t end);
@@ -64,8 +65,8 @@ static tk_status cpu_buffers_create(tk_launcher *l, int32_t n, const int64_t *by
   cpu_launcher *c = (cpu_launcher *)l;
   buffers_free(c);
   if (n < 0) return tk_status_make(TK_INVALID_ARGUMENT, "buffer count %d < 0", n);
-  c->buffers = calloc((size_t)n + 1, sizeof *c->buffers);
-  c->bytes = calloc((size_t)n + 1, sizeof *c->bytes);
+  c->buffers = tk_calloc((size_t)n + 1, sizeof *c->buffers);
+  c->bytes = tk_calloc((size_t)n + 1, sizeof *c->bytes);
   if (!c->buffers || !c->bytes) {
     buffers_free(c);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for %d buffer pointers", n);
@@ -121,7 +122,7 @@ static tk_status kernel_lookup(cpu_launcher *c, const tk_launch_args *a, cpu_ker
   if (a->kernel < 0 || a->kernel > 1 << 20 || !a->name)
     return tk_status_make(TK_INVALID_ARGUMENT, "launch: bad kernel index %d", a->kernel);
   if (a->kernel >= c->nkernels) {
-    cpu_kernel *k = realloc(c->kernels, (size_t)(a->kernel + 1) * sizeof *k);
+    cpu_kernel *k = tk_realloc(c->kernels, (size_t)(a->kernel + 1) * sizeof *k);
     if (!k) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the kernel table");
     memset(k + c->nkernels, 0, (size_t)(a->kernel + 1 - c->nkernels) * sizeof *k);
     c->kernels = k;
@@ -153,7 +154,7 @@ static tk_status cpu_launch(tk_launcher *l, const tk_launch_args *a) {
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "launch of %s: grid %lld, nargs %d, B %d, Bp %d out of range", a->name,
                           (long long)a->grid, a->nargs, a->B, a->Bp);
-  void **args = calloc((size_t)a->nargs + 1, sizeof *args);
+  void **args = tk_calloc((size_t)a->nargs + 1, sizeof *args);
   if (!args) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory launching %s", a->name);
   for (int32_t i = 0; i < a->nargs; i++) {
     int32_t id = a->buffers[i];
@@ -213,10 +214,10 @@ tk_status tk_cpu_launcher_create(const tk_cpu_launcher_options *o, tk_launcher *
   if (!o || !o->code_path)
     return tk_status_make(TK_INVALID_ARGUMENT, "CPU launcher: no code object path");
   if (o->cpu) TK_RETURN_IF_ERROR(tk_status_annotate(tk_cpu_check_level(o->cpu), "%s", o->code_path));
-  cpu_launcher *c = calloc(1, sizeof *c);
+  cpu_launcher *c = tk_calloc(1, sizeof *c);
   if (!c) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a CPU launcher");
   c->base.vt = &cpu_vtable;
-  c->code_path = strdup(o->code_path);
+  c->code_path = tk_strdup(o->code_path);
   tk_status s = c->code_path ? TK_STATUS_OK
                              : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = tk_thread_pool_create(o->threads, &c->pool);

@@ -24,6 +24,7 @@
 
 #include "runtime/gpu_backend.h"
 #include "runtime/gpu_symbols.h"
+#include "tk/alloc.h"
 
 typedef struct cuda_api {
   TK_CUDA_SYMBOLS(TK_GPU_SYMBOL_FIELD)
@@ -232,7 +233,7 @@ tk_status tk_cuda_backend_create(const tk_bundle *bundle, const tk_session_optio
                                  tk_backend_choice *out) {
   (void)o;
   out->launcher = NULL;
-  cuda_launcher *h = calloc(1, sizeof *h);
+  cuda_launcher *h = tk_calloc(1, sizeof *h);
   if (!h) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a CUDA launcher");
   h->core.base.vt = &cuda_vtable;
   h->core.base.schedule = "gpu";

@@ -15,6 +15,7 @@
 
 #include "runtime/buffer_range.h"
 #include "runtime/gpu_backend.h"
+#include "tk/alloc.h"
 
 enum { MAX_WORKGROUP = 1024, CODE_OBJECT_MAX_BYTES = 1 << 30 };
 
@@ -67,7 +68,7 @@ tk_status tk_gpu_read_file(const char *path, char **out, size_t *out_size) {
   FILE *f = fopen(path, "rb");
   if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
   long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  char *data = size >= 0 && size <= CODE_OBJECT_MAX_BYTES ? malloc((size_t)size + 1) : NULL;
+  char *data = size >= 0 && size <= CODE_OBJECT_MAX_BYTES ? tk_malloc((size_t)size + 1) : NULL;
   bool ok = data && fseek(f, 0, SEEK_SET) == 0 && fread(data, 1, (size_t)size, f) == (size_t)size;
   fclose(f);
   if (!ok) {
@@ -123,8 +124,8 @@ tk_status tk_gpu_buffers_create(tk_launcher *l, int32_t n, const int64_t *bytes)
   tk_gpu_core *c = (tk_gpu_core *)l;
   buffers_free(c);
   if (n < 0) return tk_status_make(TK_INVALID_ARGUMENT, "buffer count %d < 0", n);
-  c->ptrs = calloc((size_t)n + 1, sizeof *c->ptrs);
-  c->bytes = calloc((size_t)n + 1, sizeof *c->bytes);
+  c->ptrs = tk_calloc((size_t)n + 1, sizeof *c->ptrs);
+  c->bytes = tk_calloc((size_t)n + 1, sizeof *c->bytes);
   if (!c->ptrs || !c->bytes) {
     buffers_free(c);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for %d buffer pointers", n);
@@ -210,7 +211,7 @@ void *tk_gpu_kernel_cached(const tk_gpu_core *c, const tk_launch_args *a) {
 
 tk_status tk_gpu_kernel_remember(tk_gpu_core *c, const tk_launch_args *a, void *fn) {
   if (a->kernel >= c->nkernels) {
-    tk_gpu_kernel *k = realloc(c->kernels, (size_t)(a->kernel + 1) * sizeof *k);
+    tk_gpu_kernel *k = tk_realloc(c->kernels, (size_t)(a->kernel + 1) * sizeof *k);
     if (!k) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the kernel table");
     memset(k + c->nkernels, 0, (size_t)(a->kernel + 1 - c->nkernels) * sizeof *k);
     c->kernels = k;

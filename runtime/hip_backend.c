@@ -26,6 +26,7 @@
 
 #include "runtime/gpu_backend.h"
 #include "runtime/gpu_symbols.h"
+#include "tk/alloc.h"
 
 typedef struct hip_api {
   TK_HIP_SYMBOLS(TK_GPU_SYMBOL_FIELD)
@@ -243,7 +244,7 @@ tk_status tk_hip_backend_create(const tk_bundle *bundle, const tk_session_option
                                 tk_backend_choice *out) {
   (void)o;
   out->launcher = NULL;
-  hip_launcher *h = calloc(1, sizeof *h);
+  hip_launcher *h = tk_calloc(1, sizeof *h);
   if (!h) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a HIP launcher");
   h->core.base.vt = &hip_vtable;
   h->core.base.schedule = "gpu";

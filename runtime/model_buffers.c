@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "tk/model_host.h"
+#include "tk/alloc.h"
 
 enum { ELEM_BYTES = 4 }; /* f32 and i32 buffers */
 
@@ -40,7 +41,7 @@ static tk_status fill_param(tk_launcher *l, const tk_model_host *h, int32_t id,
     tk_checkpoint_weights_copy(r, 0, r->weight_len, dst);
     return TK_STATUS_OK;
   }
-  float *stage = malloc((size_t)r->weight_len * ELEM_BYTES + 1);
+  float *stage = tk_malloc((size_t)r->weight_len * ELEM_BYTES + 1);
   if (!stage) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory staging %s", h->buffer_name(id));
   tk_checkpoint_weights_copy(r, 0, r->weight_len, stage);
   tk_status s = tk_launcher_buffer_write(l, id, 0, stage, (int64_t)r->weight_len * ELEM_BYTES);
@@ -54,7 +55,7 @@ tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h, int32_
     return tk_status_make(TK_OUT_OF_RANGE, "largest batch %d: expected 1 to %lld", bmax,
                           (long long)h->max_batch());
   int32_t n = h->buffer_count();
-  int64_t *bytes = calloc((size_t)n + 1, sizeof *bytes);
+  int64_t *bytes = tk_calloc((size_t)n + 1, sizeof *bytes);
   if (!bytes) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   tk_status s = buffer_sizes(h, bmax, bytes);
   if (!s) s = tk_launcher_buffers_create(l, n, bytes);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tk/model_host.h"
+#include "tk/alloc.h"
 
 void tk_model_host_close(tk_model_host *h) {
   if (!h) return;
@@ -39,7 +40,7 @@ static tk_status resolve_all(tk_model_host *h, const char *path) {
 
 tk_status tk_model_host_open(const char *path, tk_model_host **out) {
   *out = NULL;
-  tk_model_host *h = calloc(1, sizeof *h);
+  tk_model_host *h = tk_calloc(1, sizeof *h);
   if (!h) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening %s", path);
   h->dl_ = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   tk_status s = h->dl_ ? resolve_all(h, path)

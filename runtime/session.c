@@ -20,6 +20,7 @@
 
 #include "runtime/runtime_internal.h"
 #include "tk/model_host.h"
+#include "tk/alloc.h"
 
 enum { ELEM_BYTES = 4 };
 
@@ -108,7 +109,7 @@ tk_status tk_session_create(const tk_bundle *bundle, const tk_weights *weights,
   if (o->threads < 0 || o->max_rows < 0)
     return tk_status_make(TK_INVALID_ARGUMENT, "session options: threads %d and max_rows %lld "
                           "must be >= 0", o->threads, (long long)o->max_rows);
-  tk_session *s = calloc(1, sizeof *s);
+  tk_session *s = tk_calloc(1, sizeof *s);
   if (!s) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a session");
   s->bundle = bundle;
   s->rows = session_rows(&bundle->info, o->max_rows);

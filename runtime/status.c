@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tk/alloc.h"
 
 struct tk_status_s {
   tk_status_code code;
@@ -23,7 +24,7 @@ static char *vformat(const char *fmt, va_list ap) {
   int n = vsnprintf(NULL, 0, fmt, copy);
   va_end(copy);
   if (n < 0) return NULL;
-  char *text = malloc((size_t)n + 1);
+  char *text = tk_malloc((size_t)n + 1);
   if (text) vsnprintf(text, (size_t)n + 1, fmt, ap);
   return text;
 }
@@ -34,7 +35,7 @@ static const char *basename_of(const char *path) {
 }
 
 tk_status tk_status_make_at(const char *file, int line, tk_status_code code, const char *fmt, ...) {
-  struct tk_status_s *s = calloc(1, sizeof *s);
+  struct tk_status_s *s = tk_calloc(1, sizeof *s);
   if (!s) return &oom_status;
   va_list ap;
   va_start(ap, fmt);
@@ -57,7 +58,7 @@ tk_status tk_status_annotate(tk_status status, const char *fmt, ...) {
   va_end(ap);
   if (!prefix) return status;
   size_t n = strlen(prefix) + 2 + strlen(status->message) + 1;
-  char *joined = malloc(n);
+  char *joined = tk_malloc(n);
   if (joined) {
     snprintf(joined, n, "%s: %s", prefix, status->message);
     free(status->message);

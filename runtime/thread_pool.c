@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "runtime/thread_pool.h"
+#include "tk/alloc.h"
 
 typedef struct pool_worker {
   tk_thread_pool *pool;
@@ -81,8 +82,8 @@ tk_status tk_thread_pool_create(int threads, tk_thread_pool **out) {
   *out = NULL;
   if (threads < 1 || threads > 1024)
     return tk_status_make(TK_INVALID_ARGUMENT, "--threads %d: expected 1 to 1024", threads);
-  tk_thread_pool *p = calloc(1, sizeof *p);
-  pool_worker *w = calloc((size_t)threads, sizeof *w);
+  tk_thread_pool *p = tk_calloc(1, sizeof *p);
+  pool_worker *w = tk_calloc((size_t)threads, sizeof *w);
   if (!p || !w) {
     free(p);
     free(w);

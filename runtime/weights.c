@@ -9,13 +9,14 @@
 #include <stdlib.h>
 
 #include "runtime/runtime_internal.h"
+#include "tk/alloc.h"
 
 tk_status tk_weights_open(const tk_bundle *bundle, const char *path,
                           const tk_weights_options *options, tk_weights **out) {
   *out = NULL;
   if (!bundle || !path)
     return tk_status_make(TK_INVALID_ARGUMENT, "tk_weights_open: need a bundle and a path");
-  tk_weights *w = calloc(1, sizeof *w);
+  tk_weights *w = tk_calloc(1, sizeof *w);
   if (!w) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening %s", path);
   w->bundle = bundle;
   tk_checkpoint_validate_options vo = {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tk/alloc.h"
 
 /* ---- Request -------------------------------------------------------------------------------- */
 
@@ -141,7 +142,7 @@ static tk_status read_features(const cJSON *features, size_t in_dim, float **out
   if (in_dim == 0 || !tk_size_mul(rows, in_dim, &total) || total > SIZE_MAX / sizeof(float))
     return tk_status_make(TK_INVALID_ARGUMENT, "%zu rows of %zu features is not a valid size", rows,
                           in_dim);
-  float *data = malloc(total * sizeof(float));
+  float *data = tk_malloc(total * sizeof(float));
   if (!data) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for %zu features", total);
   tk_status status = TK_STATUS_OK;
   if (!batch) {
@@ -202,7 +203,7 @@ static void buf_append(wire_buf *b, const char *s, size_t n) {
       }
       cap *= 2;
     }
-    char *grown = realloc(b->data, cap);
+    char *grown = tk_realloc(b->data, cap);
     if (!grown) {
       b->failed = true;
       return;

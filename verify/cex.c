@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
 /* The model's value of t as text ("17", "-3", "1/2", "true"). */
 static void value_text(tk_vctx *v, Z3_model model, Z3_ast t, char *buf, size_t n) {
@@ -22,11 +23,11 @@ static void value_text(tk_vctx *v, Z3_model model, Z3_ast t, char *buf, size_t n
   else snprintf(buf, n, "%s", Z3_ast_to_string(v->z, val));
 }
 
-char *tk_cex_message(tk_vctx *v, Z3_model model) {
+char *tk_verify_cex_message(tk_vctx *v, Z3_model model) {
   const tk_obl *o = &v->obl;
   char *msg = NULL;
   size_t len = 0;
-  FILE *f = open_memstream(&msg, &len);
+  FILE *f = tk_open_memstream(&msg, &len);
   if (!f) return NULL;
   char val[128];
   int shown = 0;
@@ -52,7 +53,7 @@ char *tk_cex_message(tk_vctx *v, Z3_model model) {
     value_text(v, model, o->shows[i].term, val, sizeof val);
     fprintf(f, "%s %s=%s", i > from ? "," : "", o->shows[i].label, val);
   }
-  fprintf(f, " in kernel %s (%s), class %s: not proved: %s", o->kernel, o->target, tk_obl_class_name(o->cls), what);
+  fprintf(f, " in kernel %s (%s), class %s: not proved: %s", o->kernel, o->target, tk_verify_obl_class_name(o->cls), what);
   if (fclose(f) != 0) {
     free(msg);
     return NULL;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tk/alloc.h"
 
 /* ---- copy-on-write rewriting of one kernel's statement tree ------------------------------- */
 
@@ -102,7 +103,7 @@ static bool rewrite_kernel(mctx *c, rw_val_fn val, rw_stmt_fn stmt, const tk_ir_
 }
 
 static const tk_ix *plus(tk_ir_module *m, const tk_ix *e, int64_t d) {
-  return tk_ix_add(m, e, tk_ix_const(m, d));
+  return tk_ir_ix_add(m, e, tk_ir_ix_const(m, d));
 }
 
 /* ---- bounds: index maps off by one, tile overrun ------------------------------------------- */
@@ -136,7 +137,7 @@ static bool tile_overrun(mctx *c) {
 
 static bool is_clamp(tk_ir_module *m, const tk_ix *e) {
   return e->kind == TK_IX_MIN &&
-         tk_ix_equal(e->b, tk_ix_sub(m, tk_ix_sym(m, TK_SYM_B), tk_ix_const(m, 1)));
+         tk_ir_ix_equal(e->b, tk_ir_ix_sub(m, tk_ir_ix_sym(m, TK_SYM_B), tk_ir_ix_const(m, 1)));
 }
 
 /* e with every min(x, B - 1) replaced by x. */
@@ -146,13 +147,13 @@ static const tk_ix *unclamp(tk_ir_module *m, const tk_ix *e) {
   const tk_ix *a = unclamp(m, e->a), *b = unclamp(m, e->b);
   if (a == e->a && b == e->b) return e;
   switch (e->kind) {
-    case TK_IX_ADD: return tk_ix_add(m, a, b);
-    case TK_IX_SUB: return tk_ix_sub(m, a, b);
-    case TK_IX_MUL: return tk_ix_mul(m, a, e->c);
-    case TK_IX_MIN: return tk_ix_min(m, a, b);
-    case TK_IX_MAX: return tk_ix_max(m, a, b);
-    case TK_IX_DIV: return tk_ix_div(m, a, e->c);
-    case TK_IX_MOD: return tk_ix_mod(m, a, e->c);
+    case TK_IX_ADD: return tk_ir_ix_add(m, a, b);
+    case TK_IX_SUB: return tk_ir_ix_sub(m, a, b);
+    case TK_IX_MUL: return tk_ir_ix_mul(m, a, e->c);
+    case TK_IX_MIN: return tk_ir_ix_min(m, a, b);
+    case TK_IX_MAX: return tk_ir_ix_max(m, a, b);
+    case TK_IX_DIV: return tk_ir_ix_div(m, a, e->c);
+    case TK_IX_MOD: return tk_ir_ix_mod(m, a, e->c);
     default: return e;
   }
 }
@@ -207,11 +208,11 @@ static void find_bound(const tk_ir_stmt *s, void *user) {
 }
 
 static bool store_even_writer(rw *w, tk_ir_stmt *s) {
-  if (s->kind != TK_S_STORE || !tk_ix_uses_var(s->ix, w->var)) return false;
-  const tk_ix *v = tk_ix_var(w->m, w->var);
-  const tk_ix *even = tk_ix_sub(w->m, v, tk_ix_mod(w->m, v, 2));
+  if (s->kind != TK_S_STORE || !tk_ir_ix_uses_var(s->ix, w->var)) return false;
+  const tk_ix *v = tk_ir_ix_var(w->m, w->var);
+  const tk_ix *even = tk_ir_ix_sub(w->m, v, tk_ir_ix_mod(w->m, v, 2));
   tk_ir_subst sub = {.n = 1, .from = &w->var, .to = &even};
-  s->ix = tk_ix_subst(w->m, s->ix, &sub);
+  s->ix = tk_ir_ix_subst(w->m, s->ix, &sub);
   return true;
 }
 
@@ -382,7 +383,7 @@ static tk_status collect(const kind *kd, mctx *c, const tk_mutant *mu, void *use
   list_acc *l = user;
   if (l->n == l->cap) {
     int cap = l->cap ? 2 * l->cap : 64;
-    tk_mutant *p = realloc(l->items, sizeof *p * (size_t)cap);
+    tk_mutant *p = tk_realloc(l->items, sizeof *p * (size_t)cap);
     if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "mutant list: out of memory");
     l->items = p;
     l->cap = cap;
@@ -391,7 +392,7 @@ static tk_status collect(const kind *kd, mctx *c, const tk_mutant *mu, void *use
   return TK_STATUS_OK;
 }
 
-tk_status tk_mutants_list(tk_ir_module *m, tk_mutant **out, int *n) {
+tk_status tk_verify_mutants_list(tk_ir_module *m, tk_mutant **out, int *n) {
   list_acc l = {0};
   tk_status s = visit_all(m, collect, &l);
   if (s) {
@@ -417,7 +418,7 @@ static tk_status apply_match(const kind *kd, mctx *c, const tk_mutant *mu, void 
   return tk_ir_module_status(c->m);
 }
 
-tk_status tk_mutant_apply(tk_ir_module *m, const char *id) {
+tk_status tk_verify_mutant_apply(tk_ir_module *m, const char *id) {
   apply_req r = {.id = id};
   TK_RETURN_IF_ERROR(visit_all(m, apply_match, &r));
   if (!r.done)

@@ -14,22 +14,22 @@
 #include "verify/verify_internal.h"
 
 static tk_status bp_rule(tk_vctx *v, const char *words, int which) {
-  tk_obl_begin(v, TK_OBL_PADDING, "module", "graph", "Bp = max(%lld, %lld * ceil(B / %lld)) %s for every B in [1, %lld]",
+  tk_verify_obl_begin(v, TK_OBL_PADDING, "module", "graph", "Bp = max(%lld, %lld * ceil(B / %lld)) %s for every B in [1, %lld]",
                (long long)v->bp_quantum, (long long)v->bp_quantum, (long long)v->bp_quantum, words,
                (long long)v->bmax);
-  tk_obl *o = tk_obl_cur(v);
+  tk_obl *o = tk_verify_obl_cur(v);
   Z3_ast B = o->B, Bp = o->Bp, g = NULL;
   switch (which) {
-    case 0: g = Z3_mk_eq(v->z, tk_obl_div(o, Bp, 16, true), tk_z_int(v, 0)); break;
+    case 0: g = Z3_mk_eq(v->z, tk_verify_obl_div(o, Bp, 16, true), tk_verify_z_int(v, 0)); break;
     case 1: g = Z3_mk_le(v->z, B, Bp); break;
-    case 2: g = Z3_mk_lt(v->z, Bp, tk_z_add2(v, B, tk_z_int(v, 16))); break;
-    default: g = Z3_mk_ge(v->z, Bp, tk_z_int(v, 16)); break;
+    case 2: g = Z3_mk_lt(v->z, Bp, tk_verify_z_add2(v, B, tk_verify_z_int(v, 16))); break;
+    default: g = Z3_mk_ge(v->z, Bp, tk_verify_z_int(v, 16)); break;
   }
-  tk_obl_goal(o, g);
-  return tk_obl_prove(v);
+  tk_verify_obl_goal(o, g);
+  return tk_verify_obl_prove(v);
 }
 
-tk_status tk_obl_padding_module(tk_vctx *v) {
+tk_status tk_verify_obl_padding_module(tk_vctx *v) {
   static const char *const rules[] = {"is a multiple of 16", "is at least B", "is less than B + 16",
                                       "is at least 16"};
   for (int i = 0; i < 4; i++) TK_RETURN_IF_ERROR(bp_rule(v, rules[i], i));
@@ -55,9 +55,9 @@ static Z3_ast clamps_real(tk_obl *o, const tk_ix *e, Z3_ast acc) {
   if (!e) return acc;
   tk_vctx *v = o->v;
   if (is_clamp(e)) {
-    Z3_ast c = tk_obl_ix(o, e, 0);
-    tk_obl_show(o, "clamped row", c);
-    acc = tk_z_and2(v, acc, tk_z_in(v, tk_z_int(v, 0), c, o->B));
+    Z3_ast c = tk_verify_obl_ix(o, e, 0);
+    tk_verify_obl_show(o, "clamped row", c);
+    acc = tk_verify_z_and2(v, acc, tk_verify_z_in(v, tk_verify_z_int(v, 0), c, o->B));
   }
   return clamps_real(o, e->b, clamps_real(o, e->a, acc));
 }
@@ -69,36 +69,36 @@ static bool padding_wanted(const tk_ir_kernel *k, const tk_obl_site *site) {
 
 /* The conjunct of one load of the caller's input or store to a caller's output. */
 static void padding_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *site) {
-  tk_obl *o = tk_obl_cur(v);
+  tk_obl *o = tk_verify_obl_cur(v);
   bool in = site->kind == TK_SITE_LOAD;
   const tk_ir_arg *arg = &k->args[site->arg];
   char ix[512];
-  tk_ix_format(site->ix, ix, sizeof ix);
-  Z3_ast idx = tk_obl_ix(o, site->ix, 0);
-  Z3_ast row = tk_obl_div(o, idx, arg->cols > 0 ? arg->cols : 1, false);
-  tk_obl_show(o, "index", idx);
-  tk_obl_show(o, "row", row);
-  Z3_ast ok = tk_z_and2(v, Z3_mk_le(v->z, tk_z_int(v, 0), idx), Z3_mk_lt(v->z, row, o->B));
+  tk_ir_ix_format(site->ix, ix, sizeof ix);
+  Z3_ast idx = tk_verify_obl_ix(o, site->ix, 0);
+  Z3_ast row = tk_verify_obl_div(o, idx, arg->cols > 0 ? arg->cols : 1, false);
+  tk_verify_obl_show(o, "index", idx);
+  tk_verify_obl_show(o, "row", row);
+  Z3_ast ok = tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), idx), Z3_mk_lt(v->z, row, o->B));
   if (in) ok = clamps_real(o, site->ix, ok);
-  tk_obl_part(o, ok,
+  tk_verify_obl_part(o, ok,
               in ? "load of the caller's input %%%s at %s reads a real row (row in [0, B), every clamp min(r, B - 1) in [0, B))"
                  : "store to the caller's output %%%s at %s writes only rows in [0, B)",
               arg->name, ix);
-  tk_obl_say(o, in ? "; load of the caller's input %%%s at %s reads a real row in [0, B), clamps min(r, B - 1) in [0, B)"
+  tk_verify_obl_say(o, in ? "; load of the caller's input %%%s at %s reads a real row in [0, B), clamps min(r, B - 1) in [0, B)"
                    : "; store to the caller's output %%%s at %s writes only rows in [0, B)",
              arg->name, ix);
 }
 
 static tk_status padding_group(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *const *group, int n) {
   char loops[512];
-  tk_obl_path_text(group[0]->path, loops, sizeof loops);
-  tk_obl_begin(v, TK_OBL_PADDING, k->name, tk_obl_target_name(k),
+  tk_verify_obl_path_text(group[0]->path, loops, sizeof loops);
+  tk_verify_obl_begin(v, TK_OBL_PADDING, k->name, tk_verify_obl_target_name(k),
                "in loops (%s), for every r < Bp the loops reach and every B in [1, %lld]", loops, (long long)v->bmax);
-  tk_obl_path_hyps(tk_obl_cur(v), group[0]->path, 0);
+  tk_verify_obl_path_hyps(tk_verify_obl_cur(v), group[0]->path, 0);
   for (int i = 0; i < n; i++) padding_site(v, k, group[i]);
-  return tk_obl_prove(v);
+  return tk_verify_obl_prove(v);
 }
 
-tk_status tk_obl_padding_kernel(tk_vctx *v, const tk_ir_kernel *k) {
-  return tk_obl_groups(v, k, padding_wanted, padding_group);
+tk_status tk_verify_obl_padding_kernel(tk_vctx *v, const tk_ir_kernel *k) {
+  return tk_verify_obl_groups(v, k, padding_wanted, padding_group);
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
 /* A LOAD or STORE site (the race class looks at global memory only). */
 static bool global_access(const tk_obl_site *s) { return s->kind == TK_SITE_LOAD || s->kind == TK_SITE_STORE; }
@@ -66,19 +67,19 @@ static const tk_ir_var *column_var(const tk_ir_phase *ph, const tk_ir_stmt *orig
 /* The witness value of scheduled loop variable w at the source point (r, j) bound in copy 1:
  * inv(w), or col for the source store's column loop cv; NULL if w has neither. */
 static Z3_ast witness(tk_obl *o, const tk_ir_var *w, const tk_ir_var *cv, Z3_ast col) {
-  if (w->inv) return tk_obl_ix(o, w->inv, 1);
+  if (w->inv) return tk_verify_obl_ix(o, w->inv, 1);
   return w == cv ? col : NULL;
 }
 
 /* Binds the source phase's space variables (copy 1) to row and col. */
 static void bind_space(tk_obl *o, const tk_ir_phase *ph, Z3_ast row, Z3_ast col) {
-  tk_obl_bind(o, ph->vars[0], 1, row);
-  if (ph->ndims == 2) tk_obl_bind(o, ph->vars[1], 1, col);
+  tk_verify_obl_bind(o, ph->vars[0], 1, row);
+  if (ph->ndims == 2) tk_verify_obl_bind(o, ph->vars[1], 1, col);
 }
 
 static void unbind_space(tk_obl *o, const tk_ir_phase *ph) {
-  tk_obl_unbind(o, ph->vars[0], 1);
-  if (ph->ndims == 2) tk_obl_unbind(o, ph->vars[1], 1);
+  tk_verify_obl_unbind(o, ph->vars[0], 1);
+  if (ph->ndims == 2) tk_verify_obl_unbind(o, ph->vars[1], 1);
 }
 
 /* OR over the loops of path selected by pick: var(copy 0) != var(copy 1); NULL if none. */
@@ -88,8 +89,8 @@ static Z3_ast differ(tk_obl *o, const tk_obl_path *p, bool (*pick)(const tk_ir_s
   int n = 0;
   for (int i = 0; i < p->n; i++)
     if (pick(p->items[i]))
-      ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_obl_var(o, p->items[i]->var, 0), tk_obl_var(o, p->items[i]->var, 1)));
-  return n ? tk_z_or(v, n, ors) : NULL;
+      ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_verify_obl_var(o, p->items[i]->var, 0), tk_verify_obl_var(o, p->items[i]->var, 1)));
+  return n ? tk_verify_z_or(v, n, ors) : NULL;
 }
 
 static const char *buffer_name(const tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a) {
@@ -102,22 +103,22 @@ static const char *buffer_name(const tk_vctx *v, const tk_ir_kernel *k, const tk
 static tk_status two_copies(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a, bool (*pick)(const tk_ir_stmt *),
                             const char *who) {
   char wa[160], ia[512];
-  tk_obl_site_what(k, a, wa, sizeof wa);
-  tk_ix_format(a->ix, ia, sizeof ia);
-  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+  tk_verify_obl_site_what(k, a, wa, sizeof wa);
+  tk_ir_ix_format(a->ix, ia, sizeof ia);
+  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
                "%s at %s: two points of different %s never touch the same element of buffer @%s, for every B in [1, %lld]",
                wa, ia, who, buffer_name(v, k, a), (long long)v->bmax);
-  tk_obl *o = tk_obl_cur(v);
-  tk_obl_path_hyps(o, a->path, 0);
-  tk_obl_path_hyps(o, a->path, 1);
+  tk_obl *o = tk_verify_obl_cur(v);
+  tk_verify_obl_path_hyps(o, a->path, 0);
+  tk_verify_obl_path_hyps(o, a->path, 1);
   Z3_ast d = differ(o, a->path, pick);
   if (!d) return TK_STATUS_OK; /* nothing around it runs concurrently */
-  tk_obl_hyp(o, d);
-  Z3_ast i0 = tk_obl_ix(o, a->ix, 0), i1 = tk_obl_ix(o, a->ix, 1);
-  tk_obl_show(o, "index", i0);
-  tk_obl_show(o, "other index", i1);
-  tk_obl_goal(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, i0, i1)));
-  return tk_obl_prove(v);
+  tk_verify_obl_hyp(o, d);
+  Z3_ast i0 = tk_verify_obl_ix(o, a->ix, 0), i1 = tk_verify_obl_ix(o, a->ix, 1);
+  tk_verify_obl_show(o, "index", i0);
+  tk_verify_obl_show(o, "other index", i1);
+  tk_verify_obl_goal(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, i0, i1)));
+  return tk_verify_obl_prove(v);
 }
 
 /* The origin of an access: the fused kernel's index it was derived from. */
@@ -134,10 +135,10 @@ static void bind_source(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e) {
   if (e->kind == TK_IX_VAR) {
     for (int i = 0; sub && i < sub->n; i++)
       if (sub->from[i] == e->var) {
-        tk_obl_bind(o, e->var, 1, tk_obl_ix(o, sub->to[i], 0));
+        tk_verify_obl_bind(o, e->var, 1, tk_verify_obl_ix(o, sub->to[i], 0));
         return;
       }
-    tk_obl_bind(o, e->var, 1, tk_obl_var(o, e->var, 0));
+    tk_verify_obl_bind(o, e->var, 1, tk_verify_obl_var(o, e->var, 0));
     return;
   }
   bind_source(o, sub, e->a);
@@ -146,7 +147,7 @@ static void bind_source(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e) {
 
 static void unbind_source(tk_obl *o, const tk_ix *e) {
   if (!e) return;
-  if (e->kind == TK_IX_VAR) tk_obl_unbind(o, e->var, 1);
+  if (e->kind == TK_IX_VAR) tk_verify_obl_unbind(o, e->var, 1);
   unbind_source(o, e->a);
   unbind_source(o, e->b);
 }
@@ -171,36 +172,36 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   }
   if (!rowmajor) return two_copies(v, k, a, pick, who);
   char wa[160], ia[512], oa[512];
-  tk_obl_site_what(k, a, wa, sizeof wa);
-  tk_ix_format(a->ix, ia, sizeof ia);
-  tk_ix_format(oi, oa, sizeof oa);
-  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+  tk_verify_obl_site_what(k, a, wa, sizeof wa);
+  tk_ir_ix_format(a->ix, ia, sizeof ia);
+  tk_ir_ix_format(oi, oa, sizeof oa);
+  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
                "%s at %s: the element is the source element %s (row-major, column in [0, %lld)) and the %s of every "
                "point are its inverse map inv(r, j), so different %s touch different elements of buffer @%s, for every "
                "B in [1, %lld]",
                wa, ia, oa, (long long)arg->cols, who, who, buffer_name(v, k, a), (long long)v->bmax);
-  tk_obl *o = tk_obl_cur(v);
-  tk_obl_path_hyps(o, a->path, 0);
+  tk_obl *o = tk_verify_obl_cur(v);
+  tk_verify_obl_path_hyps(o, a->path, 0);
   bind_source(o, a->stmt->subst, oi);
-  Z3_ast idx = tk_obl_ix(o, a->ix, 0), col = tk_obl_ix(o, oi->b, 1);
+  Z3_ast idx = tk_verify_obl_ix(o, a->ix, 0), col = tk_verify_obl_ix(o, oi->b, 1);
   Z3_ast conj[TK_OBL_MAX_DEPTH + 2];
   int n = 0;
-  conj[n++] = Z3_mk_eq(v->z, idx, tk_obl_ix(o, oi, 1));
-  conj[n++] = tk_z_in(v, tk_z_int(v, 0), col, tk_z_int(v, arg->cols));
-  tk_obl_show(o, "index", idx);
-  tk_obl_show(o, "source element", tk_obl_ix(o, oi, 1));
+  conj[n++] = Z3_mk_eq(v->z, idx, tk_verify_obl_ix(o, oi, 1));
+  conj[n++] = tk_verify_z_in(v, tk_verify_z_int(v, 0), col, tk_verify_z_int(v, arg->cols));
+  tk_verify_obl_show(o, "index", idx);
+  tk_verify_obl_show(o, "source element", tk_verify_obl_ix(o, oi, 1));
   for (int i = 0; i < a->path->n; i++) {
     const tk_ir_stmt *s = a->path->items[i];
     if (!pick(s) || s->var == cv) continue;
-    Z3_ast w = tk_obl_ix(o, s->var->inv, 1);
+    Z3_ast w = tk_verify_obl_ix(o, s->var->inv, 1);
     char label[64];
     snprintf(label, sizeof label, "inv(%s)", s->var->name);
-    tk_obl_show(o, label, w);
-    conj[n++] = Z3_mk_eq(v->z, tk_obl_var(o, s->var, 0), w);
+    tk_verify_obl_show(o, label, w);
+    conj[n++] = Z3_mk_eq(v->z, tk_verify_obl_var(o, s->var, 0), w);
   }
   unbind_source(o, oi);
-  tk_obl_goal(o, tk_z_and(v, n, conj));
-  return tk_obl_prove(v);
+  tk_verify_obl_goal(o, tk_verify_z_and(v, n, conj));
+  return tk_verify_obl_prove(v);
 }
 
 static bool stored(const tk_ir_kernel *k, const tk_obl_sites *l, int buffer) {
@@ -217,7 +218,7 @@ static tk_status same_rows(const tk_ir_kernel *k, const tk_obl_sites *l) {
       if (global_access(&l->items[i]) && global_access(&l->items[j]) && buffer_of(k, &l->items[i]) == buffer_of(k, &l->items[j]) &&
           k->args[l->items[i].arg].cols != k->args[l->items[j].arg].cols)
         return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): buffer of %%%s accessed with row lengths %lld and %lld",
-                              k->name, tk_obl_target_name(k), k->args[l->items[i].arg].name,
+                              k->name, tk_verify_obl_target_name(k), k->args[l->items[i].arg].name,
                               (long long)k->args[l->items[i].arg].cols, (long long)k->args[l->items[j].arg].cols);
   return TK_STATUS_OK;
 }
@@ -229,9 +230,9 @@ static tk_status races(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l)
     const tk_obl_site *a = &l->items[i];
     if (!global_access(a)) continue;
     if (a->kind == TK_SITE_STORE)
-      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_obl_loop_parallel, "parallel loop indices"));
+      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_verify_obl_loop_parallel, "parallel loop indices"));
     else if (stored(k, l, buffer_of(k, a)))
-      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_obl_loop_bound, units));
+      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_verify_obl_loop_bound, units));
   }
   return TK_STATUS_OK;
 }
@@ -250,37 +251,37 @@ static int bound_loops(const tk_ir_stmt *s, const tk_ir_stmt **out, int n, int c
   return n;
 }
 
-tk_status tk_obl_launch(tk_vctx *v, const tk_ir_kernel *k) {
+tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k) {
   const tk_ir_stmt *loops[8];
   int n = bound_loops(k->body, loops, 0, 8);
   if (!n || !k->launch.grid)
     return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): no bound loop or no launch grid", k->name,
-                          tk_obl_target_name(k));
+                          tk_verify_obl_target_name(k));
   char grid[256];
-  tk_ix_format(k->launch.grid, grid, sizeof grid);
-  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+  tk_ir_ix_format(k->launch.grid, grid, sizeof grid);
+  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
                "launch: the bound loops span exactly the launch (workgroup/block loops: grid %s; thread loops: %lld), "
                "for every B in [1, %lld]",
                grid, (long long)k->launch.workgroup_size, (long long)v->bmax);
-  tk_obl *o = tk_obl_cur(v);
+  tk_obl *o = tk_verify_obl_cur(v);
   for (int i = 0; i < n; i++) {
     const tk_ir_stmt *s = loops[i];
-    Z3_ast ext = tk_obl_ix(o, s->extent, 0);
-    Z3_ast want = s->binding == TK_BIND_THREAD_X ? tk_z_int(v, k->launch.workgroup_size) : tk_obl_ix(o, k->launch.grid, 0);
+    Z3_ast ext = tk_verify_obl_ix(o, s->extent, 0);
+    Z3_ast want = s->binding == TK_BIND_THREAD_X ? tk_verify_z_int(v, k->launch.workgroup_size) : tk_verify_obl_ix(o, k->launch.grid, 0);
     char label[64];
     snprintf(label, sizeof label, "extent of %s", s->var->name);
-    tk_obl_show(o, label, ext);
-    tk_obl_show(o, "launch", want);
-    tk_obl_part(o, Z3_mk_eq(v->z, ext, want), "loop %s (%s) spans the launch", s->var->name, tk_ir_binding_name(s->binding));
+    tk_verify_obl_show(o, label, ext);
+    tk_verify_obl_show(o, "launch", want);
+    tk_verify_obl_part(o, Z3_mk_eq(v->z, ext, want), "loop %s (%s) spans the launch", s->var->name, tk_ir_binding_name(s->binding));
   }
-  return tk_obl_prove(v);
+  return tk_verify_obl_prove(v);
 }
 
-tk_status tk_obl_race(tk_vctx *v, const tk_ir_kernel *k) {
+tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k) {
   tk_obl_sites l;
-  TK_RETURN_IF_ERROR(tk_obl_collect(v, k, &l));
+  TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
   tk_status s = races(v, k, &l);
-  tk_obl_sites_free(&l);
+  tk_verify_obl_sites_free(&l);
   return s;
 }
 
@@ -293,7 +294,7 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   const tk_ir_phase *ph = source_phase(v, k, a->stmt);
   if (!ph) {
     *err = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): store to %%%s has no source phase (origin)", k->name,
-                          tk_obl_target_name(k), k->args[a->arg].name);
+                          tk_verify_obl_target_name(k), k->args[a->arg].name);
     return NULL;
   }
   bind_space(o, ph, row, col);
@@ -302,65 +303,65 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
     const tk_ir_stmt *s = a->path->items[i];
     if (s->kind != TK_S_FOR || s->var == ph->vars[0] || (ph->ndims == 2 && s->var == ph->vars[1])) continue;
     Z3_ast w = witness(o, s->var, cv, col);
-    if (w) tk_obl_bind(o, s->var, 1, w);
+    if (w) tk_verify_obl_bind(o, s->var, 1, w);
     else
       *err = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): loop %s around the store to %%%s has no inverse map",
-                            k->name, tk_obl_target_name(k), s->var->name, k->args[a->arg].name);
+                            k->name, tk_verify_obl_target_name(k), s->var->name, k->args[a->arg].name);
   }
   Z3_ast conds[TK_OBL_MAX_DEPTH + 1];
   int n = 0;
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
-    conds[n++] = s->kind == TK_S_FOR ? tk_z_in(v, tk_z_int(v, 0), tk_obl_var(o, s->var, 1), tk_obl_ix(o, s->extent, 1))
-                                     : tk_z_cmp(v, s->cmp, tk_obl_ix(o, s->lhs, 1), tk_obl_ix(o, s->rhs, 1));
+    conds[n++] = s->kind == TK_S_FOR ? tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, 1), tk_verify_obl_ix(o, s->extent, 1))
+                                     : tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, 1), tk_verify_obl_ix(o, s->rhs, 1));
   }
-  Z3_ast idx = *err ? NULL : tk_obl_ix(o, a->ix, 1);
+  Z3_ast idx = *err ? NULL : tk_verify_obl_ix(o, a->ix, 1);
   conds[n++] = idx ? Z3_mk_eq(v->z, idx, elem) : NULL;
   char label[64];
   snprintf(label, sizeof label, "index written at inv(e) by store %d", o->nshows);
-  tk_obl_show(o, label, idx);
+  tk_verify_obl_show(o, label, idx);
   for (int i = 0; i < a->path->n; i++)
-    if (a->path->items[i]->kind == TK_S_FOR) tk_obl_unbind(o, a->path->items[i]->var, 1);
+    if (a->path->items[i]->kind == TK_S_FOR) tk_verify_obl_unbind(o, a->path->items[i]->var, 1);
   unbind_space(o, ph);
-  return *err ? NULL : tk_z_and(v, n, conds);
+  return *err ? NULL : tk_verify_z_and(v, n, conds);
 }
 
 static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l, const tk_ir_contract *c) {
   const tk_ir_arg *arg = &k->args[c->a];
   const tk_ix *rows = c->pred == TK_PRED_WRITES_ALL ? arg->rows : c->ix;
   char rtext[256];
-  tk_ix_format(rows, rtext, sizeof rtext);
-  tk_obl_begin(v, TK_OBL_RACE, k->name, tk_obl_target_name(k),
+  tk_ir_ix_format(rows, rtext, sizeof rtext);
+  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
                "coverage: every element (row, col) of %%%s with row < %s and col < %lld is written, by a store at the "
                "point inv(row, col) of the schedule, for every B in [1, %lld]",
                arg->name, rtext, (long long)arg->cols, (long long)v->bmax);
-  tk_obl *o = tk_obl_cur(v);
-  Z3_ast row = tk_obl_fresh(o, "row", v->int_sort, true), col = tk_obl_fresh(o, "col", v->int_sort, true);
-  tk_obl_hyp(o, tk_z_in(v, tk_z_int(v, 0), row, tk_obl_ix(o, rows, 0)));
-  tk_obl_hyp(o, tk_z_in(v, tk_z_int(v, 0), col, tk_z_int(v, arg->cols)));
-  Z3_ast elem = tk_z_add2(v, tk_z_mul_c(v, row, arg->cols), col);
-  tk_obl_show(o, "element", elem);
-  Z3_ast *ors = calloc((size_t)(l->n ? l->n : 1), sizeof *ors);
+  tk_obl *o = tk_verify_obl_cur(v);
+  Z3_ast row = tk_verify_obl_fresh(o, "row", v->int_sort, true), col = tk_verify_obl_fresh(o, "col", v->int_sort, true);
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), row, tk_verify_obl_ix(o, rows, 0)));
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), col, tk_verify_z_int(v, arg->cols)));
+  Z3_ast elem = tk_verify_z_add2(v, tk_verify_z_mul_c(v, row, arg->cols), col);
+  tk_verify_obl_show(o, "element", elem);
+  Z3_ast *ors = tk_calloc((size_t)(l->n ? l->n : 1), sizeof *ors);
   if (!ors) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
   int n = 0;
   tk_status err = TK_STATUS_OK;
   for (int i = 0; i < l->n && !err; i++)
     if (l->items[i].kind == TK_SITE_STORE && l->items[i].arg == c->a)
       ors[n++] = covers(o, k, &l->items[i], row, col, elem, &err);
-  if (!err) tk_obl_goal(o, tk_z_or(v, n, ors));
+  if (!err) tk_verify_obl_goal(o, tk_verify_z_or(v, n, ors));
   free(ors);
-  return err ? err : tk_obl_prove(v);
+  return err ? err : tk_verify_obl_prove(v);
 }
 
-tk_status tk_obl_coverage(tk_vctx *v, const tk_ir_kernel *k) {
+tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k) {
   tk_obl_sites l;
-  TK_RETURN_IF_ERROR(tk_obl_collect(v, k, &l));
+  TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
   tk_status s = TK_STATUS_OK;
   for (int i = 0; !s && i < k->contracts.n; i++) {
     const tk_ir_contract *c = &k->contracts.items[i];
     if ((c->pred == TK_PRED_WRITES_ALL || c->pred == TK_PRED_WRITES_ROWS_LT) && c->a >= 0 && c->a < k->nargs)
       s = coverage(v, k, &l, c);
   }
-  tk_obl_sites_free(&l);
+  tk_verify_obl_sites_free(&l);
   return s;
 }

@@ -46,27 +46,27 @@ static shape produced(const tk_ir_module *m, int t) {
 static void edge(tk_obl *o, const char *name, shape a, shape b, int *n) {
   tk_vctx *v = o->v;
   char label[64];
-  Z3_ast ra = tk_obl_ix(o, a.rows, 0), rb = tk_obl_ix(o, b.rows, 0);
+  Z3_ast ra = tk_verify_obl_ix(o, a.rows, 0), rb = tk_verify_obl_ix(o, b.rows, 0);
   snprintf(label, sizeof label, "%%%s rows (producer)", name);
-  tk_obl_show(o, label, ra);
+  tk_verify_obl_show(o, label, ra);
   snprintf(label, sizeof label, "%%%s rows (consumer)", name);
-  tk_obl_show(o, label, rb);
+  tk_verify_obl_show(o, label, rb);
   snprintf(label, sizeof label, "%%%s cols (producer)", name);
-  tk_obl_show(o, label, tk_z_int(v, a.cols));
+  tk_verify_obl_show(o, label, tk_verify_z_int(v, a.cols));
   snprintf(label, sizeof label, "%%%s cols (consumer)", name);
-  tk_obl_show(o, label, tk_z_int(v, b.cols));
-  tk_obl_part(o, tk_z_and2(v, Z3_mk_eq(v->z, ra, rb), Z3_mk_eq(v->z, tk_z_int(v, a.cols), tk_z_int(v, b.cols))),
+  tk_verify_obl_show(o, label, tk_verify_z_int(v, b.cols));
+  tk_verify_obl_part(o, tk_verify_z_and2(v, Z3_mk_eq(v->z, ra, rb), Z3_mk_eq(v->z, tk_verify_z_int(v, a.cols), tk_verify_z_int(v, b.cols))),
               "tensor %%%s: producer and consumer shapes are equal", name);
   (*n)++;
 }
 
 static tk_status op_shapes(tk_vctx *v, const tk_ir_op *op) {
   const tk_ir_module *m = v->m;
-  tk_obl_begin(v, TK_OBL_SHAPE, op->layer, "graph",
+  tk_verify_obl_begin(v, TK_OBL_SHAPE, op->layer, "graph",
                "op %s: every input's producer shape equals the shape the op requires, every output's shape "
                "equals its declaration, and shape_eq operands agree, for every B in [1, %lld]",
                op->name, (long long)v->bmax);
-  tk_obl *o = tk_obl_cur(v);
+  tk_obl *o = tk_verify_obl_cur(v);
   enum { CAP = 256 };
   int n = 0;
   for (int i = 0; i < op->nin && n < CAP; i++) {
@@ -88,10 +88,10 @@ static tk_status op_shapes(tk_vctx *v, const tk_ir_op *op) {
     if (c->pred == TK_PRED_SHAPE_EQ) edge(o, m->tensors[c->a].name, declared(m, c->a), declared(m, c->b), &n);
   }
   if (n == CAP) return tk_status_make(TK_INTERNAL, "verifier: op %s has too many edges", op->name);
-  return tk_obl_prove(v);
+  return tk_verify_obl_prove(v);
 }
 
-tk_status tk_obl_shape(tk_vctx *v) {
+tk_status tk_verify_obl_shape(tk_vctx *v) {
   for (int i = 0; i < v->m->nops; i++)
     if (!v->m->ops[i].dead) TK_RETURN_IF_ERROR(op_shapes(v, &v->m->ops[i]));
   return TK_STATUS_OK;

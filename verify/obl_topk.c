@@ -53,7 +53,7 @@ static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) {
   va_end(ap);
   return tk_status_make(TK_PROOF_FAILED,
                         "kernel %s (%s), class topk: the top-K selection does not have the form the verifier proves: %s",
-                        k->name, tk_obl_target_name(k), msg);
+                        k->name, tk_verify_obl_target_name(k), msg);
 }
 
 /* ---- finding the form ---- */
@@ -99,7 +99,7 @@ static const tk_ir_stmt *first_store(const tk_ir_stmt *s, int local) {
 static tk_status scan_scalars(topk_form *f) {
   f->bi = f->bv = -1;
   for (int l = 0; l < f->k->nlocals; l++) {
-    if (!tk_sym_writes_local(f->scan, l)) continue;
+    if (!tk_verify_sym_writes_local(f->scan, l)) continue;
     tk_ir_type t = f->k->locals[l].type;
     if (t == TK_T_BOOL) continue;
     int *slot = t == TK_T_I32 ? &f->bi : &f->bv;
@@ -122,8 +122,8 @@ static tk_status split_selection(topk_form *f) {
   f->i_scan = f->i_upd = -1;
   for (int i = 0; i < f->nsel; i++) {
     const tk_ir_stmt *s = f->sel_stmts[i];
-    if (!tk_sym_has_loop(s)) continue;
-    if (s->kind != TK_S_FOR || tk_sym_has_loop(s->body))
+    if (!tk_verify_sym_has_loop(s)) continue;
+    if (s->kind != TK_S_FOR || tk_verify_sym_has_loop(s->body))
       return form_error(f->k, "a selection step holds a nested loop other than the scan and the update");
     if (f->i_scan < 0) f->i_scan = i;
     else if (f->i_upd < 0) f->i_upd = i;
@@ -133,10 +133,10 @@ static tk_status split_selection(topk_form *f) {
   f->scan = f->sel_stmts[f->i_scan];
   f->upd = f->sel_stmts[f->i_upd];
   for (int i = 0; i < f->nsel; i++)
-    if (i != f->i_upd && tk_sym_writes_local(f->sel_stmts[i], f->taken))
+    if (i != f->i_upd && tk_verify_sym_writes_local(f->sel_stmts[i], f->taken))
       return form_error(f->k, "taken is written in a selection step outside the update loop");
   for (int l = 0; l < f->k->nlocals; l++)
-    if (l != f->taken && tk_sym_writes_local(f->upd, l))
+    if (l != f->taken && tk_verify_sym_writes_local(f->upd, l))
       return form_error(f->k, "the update loop writes local %s besides taken", f->k->locals[l].name);
   return scan_scalars(f);
 }
@@ -146,8 +146,8 @@ static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
   f->init = f->sel = NULL;
   for (int i = i_out - 1; i >= 0; i--) {
     const tk_ir_stmt *s = block->stmts[i];
-    bool w = tk_sym_writes_local(s, f->taken);
-    if (tk_sym_writes_local(s, f->p) && (f->sel || !w)) {
+    bool w = tk_verify_sym_writes_local(s, f->taken);
+    if (tk_verify_sym_writes_local(s, f->p) && (f->sel || !w)) {
       if (f->init) break; /* the probabilities are computed before L_init */
       return form_error(f->k, "p is written between the selection and the output loop");
     }
@@ -157,12 +157,12 @@ static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
     else if (!f->init) f->init = s;
     else break;
   }
-  if (!f->init || !f->sel || tk_sym_has_loop(f->init->body) || !tk_sym_has_loop(f->sel->body))
+  if (!f->init || !f->sel || tk_verify_sym_has_loop(f->init->body) || !tk_verify_sym_has_loop(f->sel->body))
     return form_error(f->k, "expected an init loop over taken followed by the selection loop");
   for (int l = 0; l < f->k->nlocals; l++)
-    if (l != f->taken && tk_sym_writes_local(f->init, l))
+    if (l != f->taken && tk_verify_sym_writes_local(f->init, l))
       return form_error(f->k, "the init loop writes local %s besides taken", f->k->locals[l].name);
-  if (tk_sym_writes_local(f->sel, f->p) || tk_sym_writes_local(f->out, -1))
+  if (tk_verify_sym_writes_local(f->sel, f->p) || tk_verify_sym_writes_local(f->out, -1))
     return form_error(f->k, "the selection writes p, or the output loop writes locals");
   return split_selection(f);
 }
@@ -205,36 +205,36 @@ typedef struct topk_ctx {
 
 static tk_status begin(topk_ctx *t, tk_vctx *v, const topk_form *f, const char *words) {
   const tk_ir_kernel *k = f->k;
-  tk_obl_begin(v, TK_OBL_TOPK, k->name, tk_obl_target_name(k), "top-K (k = %lld, n = %lld): %s", (long long)f->K,
+  tk_verify_obl_begin(v, TK_OBL_TOPK, k->name, tk_verify_obl_target_name(k), "top-K (k = %lld, n = %lld): %s", (long long)f->K,
                (long long)f->E, words);
   t->v = v;
   t->f = f;
-  t->o = tk_obl_cur(v);
-  TK_RETURN_IF_ERROR(tk_sym_init(&t->x, t->o, k));
-  tk_status s = tk_sym_state_init(&t->x, &t->st);
+  t->o = tk_verify_obl_cur(v);
+  TK_RETURN_IF_ERROR(tk_verify_sym_init(&t->x, t->o, k));
+  tk_status s = tk_verify_sym_state_init(&t->x, &t->st);
   if (s) {
-    tk_sym_dispose(&t->x);
+    tk_verify_sym_dispose(&t->x);
     return s;
   }
-  t->P = tk_obl_fresh(t->o, k->locals[f->p].name, tk_sym_array_sort(v, TK_T_F32), false);
+  t->P = tk_verify_obl_fresh(t->o, k->locals[f->p].name, tk_verify_sym_array_sort(v, TK_T_F32), false);
   t->st.arr[f->p] = t->P;
-  t->E = tk_z_int(v, f->E);
+  t->E = tk_verify_z_int(v, f->E);
   return TK_STATUS_OK;
 }
 
 /* Proves the obligation and releases the executor. */
 static tk_status finish(topk_ctx *t, Z3_ast goal) {
-  tk_obl_goal(t->o, goal);
-  tk_status s = tk_obl_prove(t->v);
-  tk_sym_state_free(&t->st);
-  tk_sym_dispose(&t->x);
+  tk_verify_obl_goal(t->o, goal);
+  tk_status s = tk_verify_obl_prove(t->v);
+  tk_verify_sym_state_free(&t->st);
+  tk_verify_sym_dispose(&t->x);
   return s;
 }
 
 /* Releases the executor without proving (a form error during execution). */
 static tk_status abandon(topk_ctx *t, tk_status s) {
-  tk_sym_state_free(&t->st);
-  tk_sym_dispose(&t->x);
+  tk_verify_sym_state_free(&t->st);
+  tk_verify_sym_dispose(&t->x);
   return s;
 }
 
@@ -242,51 +242,51 @@ static Z3_ast sel(topk_ctx *t, Z3_ast arr, Z3_ast i) { return arr && i ? Z3_mk_s
 static Z3_ast implies(topk_ctx *t, Z3_ast a, Z3_ast b) { return a && b ? Z3_mk_implies(t->v->z, a, b) : NULL; }
 static Z3_ast not_(topk_ctx *t, Z3_ast a) { return a ? Z3_mk_not(t->v->z, a) : NULL; }
 static Z3_ast eq(topk_ctx *t, Z3_ast a, Z3_ast b) { return a && b ? Z3_mk_eq(t->v->z, a, b) : NULL; }
-static Z3_ast in(topk_ctx *t, Z3_ast x, Z3_ast hi) { return tk_z_in(t->v, tk_z_int(t->v, 0), x, hi); }
-static Z3_ast and3(topk_ctx *t, Z3_ast a, Z3_ast b, Z3_ast c) { return tk_z_and(t->v, 3, (Z3_ast[]){a, b, c}); }
+static Z3_ast in(topk_ctx *t, Z3_ast x, Z3_ast hi) { return tk_verify_z_in(t->v, tk_verify_z_int(t->v, 0), x, hi); }
+static Z3_ast and3(topk_ctx *t, Z3_ast a, Z3_ast b, Z3_ast c) { return tk_verify_z_and(t->v, 3, (Z3_ast[]){a, b, c}); }
 
 static Z3_ast better(topk_ctx *t, Z3_ast x, Z3_ast y) {
   Z3_ast px = sel(t, t->P, x), py = sel(t, t->P, y);
-  return tk_z_or2(t->v, Z3_mk_gt(t->v->z, px, py), tk_z_and2(t->v, eq(t, px, py), Z3_mk_lt(t->v->z, x, y)));
+  return tk_verify_z_or2(t->v, Z3_mk_gt(t->v->z, px, py), tk_verify_z_and2(t->v, eq(t, px, py), Z3_mk_lt(t->v->z, x, y)));
 }
 
 static Z3_ast competitor(topk_ctx *t, const char *name) {
-  return tk_obl_fresh(t->o, name, t->v->int_sort, true);
+  return tk_verify_obl_fresh(t->o, name, t->v->int_sort, true);
 }
 
-static Z3_ast best_i(topk_ctx *t) { return sel(t, tk_sym_local(&t->x, &t->st, t->f->bi), tk_obl_ix(t->o, t->f->bi_ix, 0)); }
-static Z3_ast best_v(topk_ctx *t) { return sel(t, tk_sym_local(&t->x, &t->st, t->f->bv), tk_obl_ix(t->o, t->f->bv_ix, 0)); }
-static Z3_ast taken(topk_ctx *t) { return tk_sym_local(&t->x, &t->st, t->f->taken); }
+static Z3_ast best_i(topk_ctx *t) { return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bi), tk_verify_obl_ix(t->o, t->f->bi_ix, 0)); }
+static Z3_ast best_v(topk_ctx *t) { return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bv), tk_verify_obl_ix(t->o, t->f->bv_ix, 0)); }
+static Z3_ast taken(topk_ctx *t) { return tk_verify_sym_local(&t->x, &t->st, t->f->taken); }
 
 static Z3_ast inv_init(topk_ctx *t, Z3_ast T, Z3_ast e, Z3_ast c) { return implies(t, in(t, c, e), not_(t, sel(t, T, c))); }
 
 static Z3_ast inv_scan(topk_ctx *t, Z3_ast e, Z3_ast c) {
   Z3_ast T = taken(t), bi = best_i(t), bv = best_v(t);
-  Z3_ast none = tk_z_and2(t->v, eq(t, bi, t->E), implies(t, in(t, c, e), sel(t, T, c)));
-  Z3_ast beats = implies(t, tk_z_and2(t->v, in(t, c, e), not_(t, sel(t, T, c))), tk_z_or2(t->v, eq(t, c, bi), better(t, bi, c)));
-  Z3_ast some = tk_z_and(t->v, 4, (Z3_ast[]){in(t, bi, e), not_(t, sel(t, T, bi)), eq(t, bv, sel(t, t->P, bi)), beats});
-  return tk_z_or2(t->v, none, some);
+  Z3_ast none = tk_verify_z_and2(t->v, eq(t, bi, t->E), implies(t, in(t, c, e), sel(t, T, c)));
+  Z3_ast beats = implies(t, tk_verify_z_and2(t->v, in(t, c, e), not_(t, sel(t, T, c))), tk_verify_z_or2(t->v, eq(t, c, bi), better(t, bi, c)));
+  Z3_ast some = tk_verify_z_and(t->v, 4, (Z3_ast[]){in(t, bi, e), not_(t, sel(t, T, bi)), eq(t, bv, sel(t, t->P, bi)), beats});
+  return tk_verify_z_or2(t->v, none, some);
 }
 
 static Z3_ast inv_upd(topk_ctx *t, Z3_ast T1, Z3_ast T0, Z3_ast bi, Z3_ast e, Z3_ast c) {
-  Z3_ast grown = implies(t, in(t, c, e), eq(t, sel(t, T1, c), tk_z_or2(t->v, sel(t, T0, c), eq(t, c, bi))));
+  Z3_ast grown = implies(t, in(t, c, e), eq(t, sel(t, T1, c), tk_verify_z_or2(t->v, sel(t, T0, c), eq(t, c, bi))));
   Z3_ast same = implies(t, Z3_mk_le(t->v->z, e, c), eq(t, sel(t, T1, c), sel(t, T0, c)));
-  return tk_z_and2(t->v, grown, same);
+  return tk_verify_z_and2(t->v, grown, same);
 }
 
 static Z3_ast inv_sel(topk_ctx *t, Z3_ast T, Z3_ast a, Z3_ast b) {
-  Z3_ast pre = tk_z_and(t->v, 4, (Z3_ast[]){in(t, a, t->E), in(t, b, t->E), sel(t, T, a), not_(t, sel(t, T, b))});
+  Z3_ast pre = tk_verify_z_and(t->v, 4, (Z3_ast[]){in(t, a, t->E), in(t, b, t->E), sel(t, T, a), not_(t, sel(t, T, b))});
   return implies(t, pre, better(t, a, b));
 }
 
 /* The loop variable of s as the step index, with 0 <= e < extent assumed. */
 static Z3_ast step_var(topk_ctx *t, const tk_ir_stmt *s) {
-  Z3_ast e = tk_obl_var(t->o, s->var, 0);
-  tk_obl_hyp(t->o, in(t, e, tk_obl_ix(t->o, s->extent, 0)));
+  Z3_ast e = tk_verify_obl_var(t->o, s->var, 0);
+  tk_verify_obl_hyp(t->o, in(t, e, tk_verify_obl_ix(t->o, s->extent, 0)));
   return e;
 }
 
-static Z3_ast plus1(topk_ctx *t, Z3_ast e) { return tk_z_add2(t->v, e, tk_z_int(t->v, 1)); }
+static Z3_ast plus1(topk_ctx *t, Z3_ast e) { return tk_verify_z_add2(t->v, e, tk_verify_z_int(t->v, 1)); }
 
 /* ---- obligations ---- */
 
@@ -294,8 +294,8 @@ static tk_status init_step(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, "init loop, step e: after the step no position < e + 1 is taken (invariant I0, competitor c)"));
   Z3_ast e = step_var(&t, f->init), c = competitor(&t, "c");
-  tk_obl_hyp(t.o, inv_init(&t, taken(&t), e, c));
-  tk_status s = tk_sym_exec(&t.x, &t.st, f->init->body);
+  tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), e, c));
+  tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->init->body);
   return s ? abandon(&t, s) : finish(&t, inv_init(&t, taken(&t), plus1(&t, e), c));
 }
 
@@ -303,14 +303,14 @@ static tk_status init_exit(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, "init loop, exit: its extent covers [0, E), so no position is taken when the selection starts"));
   Z3_ast c = competitor(&t, "c");
-  tk_obl_hyp(t.o, inv_init(&t, taken(&t), tk_obl_ix(t.o, f->init->extent, 0), c));
-  tk_obl_hyp(t.o, in(&t, c, t.E));
+  tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), tk_verify_obl_ix(t.o, f->init->extent, 0), c));
+  tk_verify_obl_hyp(t.o, in(&t, c, t.E));
   return finish(&t, not_(&t, sel(&t, taken(&t), c)));
 }
 
 /* Runs the selection step's statements [from, to) as straight-line code. */
 static tk_status run_sel(topk_ctx *t, int from, int to) {
-  for (int i = from; i < to; i++) TK_RETURN_IF_ERROR(tk_sym_exec(&t->x, &t->st, t->f->sel_stmts[i]));
+  for (int i = from; i < to; i++) TK_RETURN_IF_ERROR(tk_verify_sym_exec(&t->x, &t->st, t->f->sel_stmts[i]));
   return TK_STATUS_OK;
 }
 
@@ -319,7 +319,7 @@ static tk_status scan_entry(tk_vctx *v, const topk_form *f) {
   TK_RETURN_IF_ERROR(begin(&t, v, f, "scan loop, entry: the code before the scan establishes the scan invariant J at e = 0"));
   Z3_ast c = competitor(&t, "c");
   tk_status s = run_sel(&t, 0, f->i_scan);
-  return s ? abandon(&t, s) : finish(&t, inv_scan(&t, tk_z_int(v, 0), c));
+  return s ? abandon(&t, s) : finish(&t, inv_scan(&t, tk_verify_z_int(v, 0), c));
 }
 
 static tk_status scan_step(tk_vctx *v, const topk_form *f) {
@@ -327,12 +327,12 @@ static tk_status scan_step(tk_vctx *v, const topk_form *f) {
   TK_RETURN_IF_ERROR(begin(&t, v, f, "scan loop, step e: best_i stays the best untaken position among [0, e + 1) by "
                                      "(p desc, index asc), or E if all are taken (invariant J, competitor c)"));
   Z3_ast e = step_var(&t, f->scan), c = competitor(&t, "c");
-  tk_obl_hyp(t.o, inv_scan(&t, e, c));
-  tk_obl_show(t.o, "best_i before", best_i(&t));
-  tk_obl_show(t.o, "p[e]", sel(&t, t.P, e));
-  tk_obl_show(t.o, "p[c]", sel(&t, t.P, c));
-  tk_obl_show(t.o, "p[best_i before]", sel(&t, t.P, best_i(&t)));
-  tk_status s = tk_sym_exec(&t.x, &t.st, f->scan->body);
+  tk_verify_obl_hyp(t.o, inv_scan(&t, e, c));
+  tk_verify_obl_show(t.o, "best_i before", best_i(&t));
+  tk_verify_obl_show(t.o, "p[e]", sel(&t, t.P, e));
+  tk_verify_obl_show(t.o, "p[c]", sel(&t, t.P, c));
+  tk_verify_obl_show(t.o, "p[best_i before]", sel(&t, t.P, best_i(&t)));
+  tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->scan->body);
   return s ? abandon(&t, s) : finish(&t, inv_scan(&t, plus1(&t, e), c));
 }
 
@@ -341,18 +341,18 @@ static tk_status update_step(tk_vctx *v, const topk_form *f) {
   TK_RETURN_IF_ERROR(begin(&t, v, f, "update loop, step e: taken becomes taken_before plus exactly best_i on [0, e + 1) "
                                      "and stays unchanged elsewhere (invariant U, competitor c)"));
   Z3_ast e = step_var(&t, f->upd), c = competitor(&t, "c");
-  Z3_ast T0 = tk_obl_fresh(t.o, "taken_before", tk_sym_array_sort(v, TK_T_BOOL), false);
+  Z3_ast T0 = tk_verify_obl_fresh(t.o, "taken_before", tk_verify_sym_array_sort(v, TK_T_BOOL), false);
   Z3_ast bi = best_i(&t);
-  tk_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, c));
-  tk_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, e));
-  tk_status s = tk_sym_exec(&t.x, &t.st, f->upd->body);
+  tk_verify_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, c));
+  tk_verify_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, e));
+  tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->upd->body);
   return s ? abandon(&t, s) : finish(&t, inv_upd(&t, taken(&t), T0, best_i(&t), plus1(&t, e), c));
 }
 
 /* Havoc every local the loop writes. */
 static void havoc_loop(topk_ctx *t, const tk_ir_stmt *loop) {
   for (int l = 0; l < t->f->k->nlocals; l++)
-    if (tk_sym_writes_local(loop, l)) tk_sym_havoc(&t->x, &t->st, l);
+    if (tk_verify_sym_writes_local(loop, l)) tk_verify_sym_havoc(&t->x, &t->st, l);
 }
 
 static tk_status selection_step(tk_vctx *v, const topk_form *f) {
@@ -363,24 +363,24 @@ static tk_status selection_step(tk_vctx *v, const topk_form *f) {
   step_var(&t, f->sel);
   Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b"), u = competitor(&t, "u");
   Z3_ast T = taken(&t);
-  tk_obl_hyp(t.o, inv_sel(&t, T, a, b));
-  tk_obl_hyp(t.o, tk_z_and2(v, in(&t, u, t.E), not_(&t, sel(&t, T, u))));
+  tk_verify_obl_hyp(t.o, inv_sel(&t, T, a, b));
+  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, in(&t, u, t.E), not_(&t, sel(&t, T, u))));
   tk_status s = run_sel(&t, 0, f->i_scan);
   havoc_loop(&t, f->scan);
-  Z3_ast ext = tk_obl_ix(t.o, f->scan->extent, 0);
-  tk_obl_hyp(t.o, and3(&t, inv_scan(&t, ext, a), inv_scan(&t, ext, b), inv_scan(&t, ext, u)));
+  Z3_ast ext = tk_verify_obl_ix(t.o, f->scan->extent, 0);
+  tk_verify_obl_hyp(t.o, and3(&t, inv_scan(&t, ext, a), inv_scan(&t, ext, b), inv_scan(&t, ext, u)));
   if (!s) s = run_sel(&t, f->i_scan + 1, f->i_upd);
   Z3_ast bi = best_i(&t), T0 = taken(&t);
   havoc_loop(&t, f->upd);
-  ext = tk_obl_ix(t.o, f->upd->extent, 0);
-  tk_obl_hyp(t.o, tk_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a), inv_upd(&t, taken(&t), T0, bi, ext, b)));
+  ext = tk_verify_obl_ix(t.o, f->upd->extent, 0);
+  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a), inv_upd(&t, taken(&t), T0, bi, ext, b)));
   if (!s) s = run_sel(&t, f->i_upd + 1, f->nsel);
-  tk_obl_show(t.o, "best_i", bi);
-  tk_obl_show(t.o, "p[a]", sel(&t, t.P, a));
-  tk_obl_show(t.o, "p[b]", sel(&t, t.P, b));
+  tk_verify_obl_show(t.o, "best_i", bi);
+  tk_verify_obl_show(t.o, "p[a]", sel(&t, t.P, a));
+  tk_verify_obl_show(t.o, "p[b]", sel(&t, t.P, b));
   Z3_ast T1 = taken(&t);
-  Z3_ast goal = tk_z_and(v, 4, (Z3_ast[]){in(&t, bi, t.E), not_(&t, sel(&t, T, bi)),
-                                          implies(&t, in(&t, a, t.E), eq(&t, sel(&t, T1, a), tk_z_or2(v, sel(&t, T, a), eq(&t, a, bi)))),
+  Z3_ast goal = tk_verify_z_and(v, 4, (Z3_ast[]){in(&t, bi, t.E), not_(&t, sel(&t, T, bi)),
+                                          implies(&t, in(&t, a, t.E), eq(&t, sel(&t, T1, a), tk_verify_z_or2(v, sel(&t, T, a), eq(&t, a, bi)))),
                                           inv_sel(&t, T1, a, b)});
   return s ? abandon(&t, s) : finish(&t, goal);
 }
@@ -389,9 +389,9 @@ static tk_status count(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, "count: the selection loop runs exactly K times and K <= E; each step adds one "
                                      "fresh position to the empty set, so exactly K positions are kept"));
-  Z3_ast ext = tk_obl_ix(t.o, f->sel->extent, 0);
-  tk_obl_show(t.o, "selection steps", ext);
-  return finish(&t, tk_z_and2(v, eq(&t, ext, tk_z_int(v, f->K)), Z3_mk_le(v->z, ext, t.E)));
+  Z3_ast ext = tk_verify_obl_ix(t.o, f->sel->extent, 0);
+  tk_verify_obl_show(t.o, "selection steps", ext);
+  return finish(&t, tk_verify_z_and2(v, eq(&t, ext, tk_verify_z_int(v, f->K)), Z3_mk_le(v->z, ext, t.E)));
 }
 
 /* The output stores of L_out (through blocks and guards). */
@@ -414,12 +414,12 @@ static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, words));
   Z3_ast e = step_var(&t, f->out), T = taken(&t);
-  Z3_ast val = tk_sym_val(&t.x, &t.st, st->value);
-  tk_obl_show(t.o, "value", val);
-  tk_obl_show(t.o, "p[e]", sel(&t, t.P, e));
+  Z3_ast val = tk_verify_sym_val(&t.x, &t.st, st->value);
+  tk_verify_obl_show(t.o, "value", val);
+  tk_verify_obl_show(t.o, "p[e]", sel(&t, t.P, e));
   Z3_ast kept = sel(&t, T, e);
   Z3_ast goal = weight ? Z3_mk_ite(v->z, kept, eq(&t, val, sel(&t, t.P, e)), eq(&t, val, Z3_mk_numeral(v->z, "0", v->real_sort)))
-                       : eq(&t, val, Z3_mk_ite(v->z, kept, tk_z_int(v, 1), tk_z_int(v, 0)));
+                       : eq(&t, val, Z3_mk_ite(v->z, kept, tk_verify_z_int(v, 1), tk_verify_z_int(v, 0)));
   return finish(&t, goal);
 }
 
@@ -430,16 +430,16 @@ static tk_status output_order(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, words));
   Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b");
-  tk_obl_hyp(t.o, inv_sel(&t, taken(&t), a, b));
-  tk_obl_bind(t.o, f->out->var, 0, a);
-  Z3_ast ma = tk_sym_val(&t.x, &t.st, st->value);
-  tk_obl_bind(t.o, f->out->var, 0, b);
-  Z3_ast mb = tk_sym_val(&t.x, &t.st, st->value);
-  tk_obl_unbind(t.o, f->out->var, 0);
-  Z3_ast zero = tk_z_int(v, 0);
-  tk_obl_show(t.o, "keep[a]", ma);
-  tk_obl_show(t.o, "keep[b]", mb);
-  Z3_ast pre = tk_z_and(v, 4, (Z3_ast[]){in(&t, a, t.E), in(&t, b, t.E), not_(&t, eq(&t, ma, zero)), eq(&t, mb, zero)});
+  tk_verify_obl_hyp(t.o, inv_sel(&t, taken(&t), a, b));
+  tk_verify_obl_bind(t.o, f->out->var, 0, a);
+  Z3_ast ma = tk_verify_sym_val(&t.x, &t.st, st->value);
+  tk_verify_obl_bind(t.o, f->out->var, 0, b);
+  Z3_ast mb = tk_verify_sym_val(&t.x, &t.st, st->value);
+  tk_verify_obl_unbind(t.o, f->out->var, 0);
+  Z3_ast zero = tk_verify_z_int(v, 0);
+  tk_verify_obl_show(t.o, "keep[a]", ma);
+  tk_verify_obl_show(t.o, "keep[b]", mb);
+  Z3_ast pre = tk_verify_z_and(v, 4, (Z3_ast[]){in(&t, a, t.E), in(&t, b, t.E), not_(&t, eq(&t, ma, zero)), eq(&t, mb, zero)});
   return finish(&t, implies(&t, pre, better(&t, a, b)));
 }
 
@@ -455,7 +455,7 @@ static tk_status outputs(tk_vctx *v, const topk_form *f) {
   return masks ? TK_STATUS_OK : form_error(f->k, "the output loop stores no keep mask");
 }
 
-tk_status tk_obl_topk(tk_vctx *v, const tk_ir_kernel *k) {
+tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k) {
   for (int i = 0; i < k->contracts.n; i++) {
     const tk_ir_contract *c = &k->contracts.items[i];
     if (c->pred != TK_PRED_TOPK) continue;

@@ -11,12 +11,13 @@
 #include <string.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
-const char *tk_obl_target_name(const tk_ir_kernel *k) { return k->target == TK_TARGET_GPU ? "gpu" : "cpu"; }
+const char *tk_verify_obl_target_name(const tk_ir_kernel *k) { return k->target == TK_TARGET_GPU ? "gpu" : "cpu"; }
 
-bool tk_obl_loop_bound(const tk_ir_stmt *s) { return s->kind == TK_S_FOR && s->binding != TK_BIND_NONE; }
+bool tk_verify_obl_loop_bound(const tk_ir_stmt *s) { return s->kind == TK_S_FOR && s->binding != TK_BIND_NONE; }
 
-bool tk_obl_loop_parallel(const tk_ir_stmt *s) {
+bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s) {
   return s->kind == TK_S_FOR && (s->binding != TK_BIND_NONE || s->loop == TK_LOOP_PARALLEL ||
                                  s->loop == TK_LOOP_UNROLL || s->loop == TK_LOOP_VECTOR);
 }
@@ -25,23 +26,23 @@ bool tk_obl_loop_parallel(const tk_ir_stmt *s) {
 static Z3_ast loop_range(tk_obl *o, const tk_ir_stmt *s, int copy) {
   const tk_ir_kernel *k = o->v->kernel;
   if (k && (s->binding == TK_BIND_WORKGROUP_X || s->binding == TK_BIND_CPU_BLOCK) && k->launch.grid)
-    return tk_obl_ix(o, k->launch.grid, copy);
-  if (k && s->binding == TK_BIND_THREAD_X) return tk_z_int(o->v, k->launch.workgroup_size);
-  return tk_obl_ix(o, s->extent, copy);
+    return tk_verify_obl_ix(o, k->launch.grid, copy);
+  if (k && s->binding == TK_BIND_THREAD_X) return tk_verify_z_int(o->v, k->launch.workgroup_size);
+  return tk_verify_obl_ix(o, s->extent, copy);
 }
 
-void tk_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
+void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
   tk_vctx *v = o->v;
   for (int i = 0; i < path->n; i++) {
     const tk_ir_stmt *s = path->items[i];
     if (s->kind == TK_S_FOR)
-      tk_obl_hyp(o, tk_z_in(v, tk_z_int(v, 0), tk_obl_var(o, s->var, copy), loop_range(o, s, copy)));
+      tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy), loop_range(o, s, copy)));
     else
-      tk_obl_hyp(o, tk_z_cmp(v, s->cmp, tk_obl_ix(o, s->lhs, copy), tk_obl_ix(o, s->rhs, copy)));
+      tk_verify_obl_hyp(o, tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy), tk_verify_obl_ix(o, s->rhs, copy)));
   }
 }
 
-void tk_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n) {
+void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n) {
   switch (site->kind) {
     case TK_SITE_LOAD: snprintf(buf, n, "load of %%%s", k->args[site->arg].name); break;
     case TK_SITE_STORE: snprintf(buf, n, "store to %%%s", k->args[site->arg].name); break;
@@ -70,7 +71,7 @@ static bool same_site(const tk_ir_val *a, const tk_ir_val *b) {
   if (a->op != b->op) return false;
   if (a->op == TK_V_LOAD && a->arg != b->arg) return false;
   if (a->op == TK_V_LOCAL_LOAD && a->local != b->local) return false;
-  return tk_ix_equal(a->ix, b->ix);
+  return tk_ir_ix_equal(a->ix, b->ix);
 }
 
 static tk_status visit_val(walk_ctx *w, const tk_ir_stmt *s, const tk_ir_val *val) {
@@ -83,7 +84,7 @@ static tk_status visit_val(walk_ctx *w, const tk_ir_stmt *s, const tk_ir_val *va
     if (w->seen[i] == val || same_site(w->seen[i], val)) return TK_STATUS_OK;
   if (w->nseen == w->cap_seen) {
     int ncap = w->cap_seen ? w->cap_seen * 2 : 32;
-    const tk_ir_val **p = realloc(w->seen, (size_t)ncap * sizeof *p);
+    const tk_ir_val **p = tk_realloc(w->seen, (size_t)ncap * sizeof *p);
     if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory walking kernel %s", w->k->name);
     w->seen = p;
     w->cap_seen = ncap;
@@ -131,7 +132,7 @@ static tk_status walk_stmt(walk_ctx *w, const tk_ir_stmt *s) {
   return TK_STATUS_OK;
 }
 
-tk_status tk_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn fn, void *user) {
+tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn fn, void *user) {
   walk_ctx w = {.v = v, .k = k, .fn = fn, .user = user};
   tk_status s = k->body ? walk_stmt(&w, k->body) : TK_STATUS_OK;
   free(w.seen);
@@ -145,9 +146,9 @@ static tk_status collect_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   tk_obl_sites *l = user;
   if (l->n == l->cap) {
     int ncap = l->cap ? l->cap * 2 : 64;
-    tk_obl_site *items = realloc(l->items, (size_t)ncap * sizeof *items);
+    tk_obl_site *items = tk_realloc(l->items, (size_t)ncap * sizeof *items);
     if (items) l->items = items;
-    tk_obl_path *paths = items ? realloc(l->paths, (size_t)ncap * sizeof *paths) : NULL;
+    tk_obl_path *paths = items ? tk_realloc(l->paths, (size_t)ncap * sizeof *paths) : NULL;
     if (paths) l->paths = paths;
     if (!items || !paths) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory in kernel %s", k->name);
     l->cap = ncap;
@@ -158,35 +159,35 @@ static tk_status collect_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   return TK_STATUS_OK;
 }
 
-tk_status tk_obl_collect(tk_vctx *v, const tk_ir_kernel *k, tk_obl_sites *out) {
+tk_status tk_verify_obl_collect(tk_vctx *v, const tk_ir_kernel *k, tk_obl_sites *out) {
   memset(out, 0, sizeof *out);
-  tk_status s = tk_obl_walk(v, k, collect_site, out);
+  tk_status s = tk_verify_obl_walk(v, k, collect_site, out);
   for (int i = 0; i < out->n; i++) out->items[i].path = &out->paths[i];
-  if (s) tk_obl_sites_free(out);
+  if (s) tk_verify_obl_sites_free(out);
   return s;
 }
 
-void tk_obl_sites_free(tk_obl_sites *s) {
+void tk_verify_obl_sites_free(tk_obl_sites *s) {
   free(s->items);
   free(s->paths);
   memset(s, 0, sizeof *s);
 }
 
-bool tk_obl_same_path(const tk_obl_path *a, const tk_obl_path *b) {
+bool tk_verify_obl_same_path(const tk_obl_path *a, const tk_obl_path *b) {
   return a->n == b->n && !memcmp(a->items, b->items, (size_t)a->n * sizeof a->items[0]);
 }
 
-tk_status tk_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want, tk_obl_group_fn fn) {
+tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want, tk_obl_group_fn fn) {
   tk_obl_sites l;
-  TK_RETURN_IF_ERROR(tk_obl_collect(v, k, &l));
-  bool *done = calloc((size_t)(l.n ? l.n : 1), sizeof *done);
-  const tk_obl_site **group = calloc((size_t)(l.n ? l.n : 1), sizeof *group);
+  TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
+  bool *done = tk_calloc((size_t)(l.n ? l.n : 1), sizeof *done);
+  const tk_obl_site **group = tk_calloc((size_t)(l.n ? l.n : 1), sizeof *group);
   tk_status s = done && group ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
   for (int i = 0; !s && i < l.n; i++) {
     if (done[i] || !want(k, &l.items[i])) continue;
     int n = 0;
     for (int j = i; j < l.n; j++)
-      if (!done[j] && want(k, &l.items[j]) && tk_obl_same_path(&l.paths[i], &l.paths[j])) {
+      if (!done[j] && want(k, &l.items[j]) && tk_verify_obl_same_path(&l.paths[i], &l.paths[j])) {
         done[j] = true;
         group[n++] = &l.items[j];
       }
@@ -194,11 +195,11 @@ tk_status tk_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want
   }
   free(done);
   free(group);
-  tk_obl_sites_free(&l);
+  tk_verify_obl_sites_free(&l);
   return s;
 }
 
-void tk_obl_path_text(const tk_obl_path *p, char *buf, size_t n) {
+void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n) {
   size_t len = 0;
   buf[0] = '\0';
   for (int i = 0; i < p->n && len < n; i++) {
@@ -214,7 +215,7 @@ typedef tk_status (*kernel_class_fn)(tk_vctx *v, const tk_ir_kernel *k);
 
 static tk_status verify_kernels(tk_vctx *v) {
   static const kernel_class_fn classes[] = {
-      tk_obl_bounds, tk_obl_overflow, tk_obl_padding_kernel, tk_obl_launch, tk_obl_race, tk_obl_coverage, tk_obl_topk,
+      tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel, tk_verify_obl_launch, tk_verify_obl_race, tk_verify_obl_coverage, tk_verify_obl_topk,
   };
   const tk_ir_target targets[] = {TK_TARGET_GPU, TK_TARGET_CPU};
   for (size_t t = 0; t < 2; t++) {
@@ -234,16 +235,16 @@ static tk_status run(const tk_ir_module *m, const tk_verify_options *o, FILE *em
   if (m->stage < TK_STAGE_CPU)
     return tk_status_make(TK_INVALID_ARGUMENT, "verifier: the module must be scheduled for gpu and cpu (stage cpu)");
   tk_vctx v;
-  TK_RETURN_IF_ERROR(tk_vctx_init(&v, m, o));
+  TK_RETURN_IF_ERROR(tk_verify_ctx_init(&v, m, o));
   v.emit = emit;
-  tk_status s = tk_obl_shape(&v);
-  if (!s) s = tk_obl_padding_module(&v);
+  tk_status s = tk_verify_obl_shape(&v);
+  if (!s) s = tk_verify_obl_padding_module(&v);
   if (!s) s = verify_kernels(&v);
   if (!s) {
     *out = v.report;
     v.report = NULL;
   }
-  tk_vctx_dispose(&v);
+  tk_verify_ctx_dispose(&v);
   return s;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
 _Static_assert(TK_VERIFY_NCLASSES == TK_OBL_NCLASSES, "verify.h class count");
 
@@ -36,11 +37,11 @@ struct tk_verify_report {
 
 static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {"shape", "padding", "bounds", "no_overflow", "race", "topk"};
 
-const char *tk_obl_class_name(tk_obl_class c) {
+const char *tk_verify_obl_class_name(tk_obl_class c) {
   return (unsigned)c < TK_OBL_NCLASSES ? CLASS_NAMES[c] : "?";
 }
 
-tk_status tk_report_create(tk_verify_report **out) {
+tk_status tk_verify_report_create(tk_verify_report **out) {
   *out = calloc(1, sizeof **out);
   return *out ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
 }
@@ -56,7 +57,7 @@ void tk_verify_report_free(tk_verify_report *r) {
   free(r);
 }
 
-int tk_report_next_index(const tk_verify_report *r, const char *kernel, const char *target, tk_obl_class cls) {
+int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target, tk_obl_class cls) {
   int n = 0;
   /* Entries of one kernel and target are contiguous (the driver goes kernel by kernel), so
    * scanning back to the first entry of another kernel/target is enough. */
@@ -71,10 +72,10 @@ int tk_report_next_index(const tk_verify_report *r, const char *kernel, const ch
   return n;
 }
 
-tk_status tk_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text, double seconds) {
+tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text, double seconds) {
   if (r->n == r->cap) {
     size_t ncap = r->cap ? r->cap * 2 : 256;
-    tk_report_entry *p = realloc(r->items, ncap * sizeof *p);
+    tk_report_entry *p = tk_realloc(r->items, ncap * sizeof *p);
     if (!p) {
       free(text);
       return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory recording obligations");
@@ -87,9 +88,9 @@ tk_status tk_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, c
   e->target = o->target;
   e->rlimit = rlimit;
   e->text = text;
-  e->index = tk_report_next_index(r, o->kernel, o->target, o->cls);
-  e->kernel = strdup(o->kernel);
-  e->statement = strdup(o->statement);
+  e->index = tk_verify_report_next_index(r, o->kernel, o->target, o->cls);
+  e->kernel = tk_strdup(o->kernel);
+  e->statement = tk_strdup(o->statement);
   if (!e->kernel || !e->statement) {
     free(e->kernel);
     free(e->statement);
@@ -164,7 +165,7 @@ static void write_json(const tk_verify_report *r, FILE *f) {
 tk_status tk_verify_report_json(const tk_verify_report *r, char **out) {
   *out = NULL;
   size_t len = 0;
-  FILE *f = open_memstream(out, &len);
+  FILE *f = tk_open_memstream(out, &len);
   if (!f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing report.json");
   write_json(r, f);
   if (fclose(f) != 0) {

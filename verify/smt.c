@@ -16,13 +16,14 @@
 #include <string.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
-tk_obl *tk_obl_cur(tk_vctx *v) { return &v->obl; }
+tk_obl *tk_verify_obl_cur(tk_vctx *v) { return &v->obl; }
 
 static bool grow(tk_obl *o, void **items, int *cap, int n, size_t elem) {
   if (n < *cap) return true;
   int ncap = *cap ? *cap * 2 : 16;
-  void *p = realloc(*items, (size_t)ncap * elem);
+  void *p = tk_realloc(*items, (size_t)ncap * elem);
   if (!p) {
     o->oom = true;
     return false;
@@ -50,7 +51,7 @@ static tk_obl_decl *add_decl(tk_obl *o, const char *base) {
   return d;
 }
 
-Z3_ast tk_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show) {
+Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show) {
   tk_obl_decl *d = add_decl(o, name);
   if (!d) return NULL;
   d->c = Z3_mk_const(o->v->z, Z3_mk_string_symbol(o->v->z, d->name), s);
@@ -58,14 +59,14 @@ Z3_ast tk_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show) {
   return d->c;
 }
 
-Z3_func_decl tk_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range) {
+Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range) {
   tk_obl_decl *d = add_decl(o, name);
   if (!d) return NULL;
   d->f = Z3_mk_func_decl(o->v->z, Z3_mk_string_symbol(o->v->z, d->name), n, dom, range);
   return d->f;
 }
 
-void tk_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *target,
+void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *target,
                   const char *fmt, ...) {
   tk_obl *o = &v->obl;
   for (int i = 0; i < o->ntouched; i++) o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
@@ -79,16 +80,16 @@ void tk_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *
   va_start(ap, fmt);
   vsnprintf(o->statement, sizeof o->statement, fmt, ap);
   va_end(ap);
-  o->B = tk_obl_fresh(o, "B", v->int_sort, true);
-  o->Bp = tk_obl_fresh(o, "Bp", v->int_sort, true);
+  o->B = tk_verify_obl_fresh(o, "B", v->int_sort, true);
+  o->Bp = tk_verify_obl_fresh(o, "Bp", v->int_sort, true);
   if (!o->B || !o->Bp) return;
-  tk_obl_hyp(o, Z3_mk_le(v->z, tk_z_int(v, 1), o->B));                /* contract b_range */
-  tk_obl_hyp(o, Z3_mk_le(v->z, o->B, tk_z_int(v, v->bmax)));
-  tk_obl_hyp(o, Z3_mk_eq(v->z, o->Bp, tk_obl_bp_def(o, o->B)));       /* contract bp_padded */
+  tk_verify_obl_hyp(o, Z3_mk_le(v->z, tk_verify_z_int(v, 1), o->B));                /* contract b_range */
+  tk_verify_obl_hyp(o, Z3_mk_le(v->z, o->B, tk_verify_z_int(v, v->bmax)));
+  tk_verify_obl_hyp(o, Z3_mk_eq(v->z, o->Bp, tk_verify_obl_bp_def(o, o->B)));       /* contract bp_padded */
   o->nbase = o->nhyps;
 }
 
-/* Records that var's slots are in use (tk_obl_begin clears them). */
+/* Records that var's slots are in use (tk_verify_obl_begin clears them). */
 static bool touch(tk_obl *o, const tk_ir_var *var) {
   if (o->vars[0][var->id] || o->vars[1][var->id]) return true;
   if (!grow(o, (void **)&o->touched, &o->cap_touched, o->ntouched, sizeof *o->touched)) return false;
@@ -96,17 +97,17 @@ static bool touch(tk_obl *o, const tk_ir_var *var) {
   return true;
 }
 
-Z3_ast tk_obl_var(tk_obl *o, const tk_ir_var *var, int copy) {
+Z3_ast tk_verify_obl_var(tk_obl *o, const tk_ir_var *var, int copy) {
   Z3_ast *slot = &o->vars[copy][var->id];
   if (*slot) return *slot;
   if (!touch(o, var)) return NULL;
   char name[64];
   snprintf(name, sizeof name, copy ? "%s.b" : "%s", var->name);
-  *slot = tk_obl_fresh(o, name, o->v->int_sort, true);
+  *slot = tk_verify_obl_fresh(o, name, o->v->int_sort, true);
   return *slot;
 }
 
-void tk_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term) {
+void tk_verify_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term) {
   if (!term || !touch(o, var)) {
     o->oom = true;
     return;
@@ -114,36 +115,36 @@ void tk_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term) {
   o->vars[copy][var->id] = term;
 }
 
-void tk_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy) { o->vars[copy][var->id] = NULL; }
+void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy) { o->vars[copy][var->id] = NULL; }
 
-Z3_ast tk_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
+Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
   tk_vctx *v = o->v;
   if (!e) return NULL;
   switch (e->kind) {
-    case TK_IX_CONST: return tk_z_int(v, e->c);
+    case TK_IX_CONST: return tk_verify_z_int(v, e->c);
     case TK_IX_SYM: return e->sym == TK_SYM_B ? o->B : o->Bp;
-    case TK_IX_VAR: return tk_obl_var(o, e->var, copy);
-    case TK_IX_ADD: return tk_z_add2(v, tk_obl_ix(o, e->a, copy), tk_obl_ix(o, e->b, copy));
-    case TK_IX_SUB: return tk_z_sub2(v, tk_obl_ix(o, e->a, copy), tk_obl_ix(o, e->b, copy));
-    case TK_IX_MUL: return tk_z_mul_c(v, tk_obl_ix(o, e->a, copy), e->c);
+    case TK_IX_VAR: return tk_verify_obl_var(o, e->var, copy);
+    case TK_IX_ADD: return tk_verify_z_add2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
+    case TK_IX_SUB: return tk_verify_z_sub2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
+    case TK_IX_MUL: return tk_verify_z_mul_c(v, tk_verify_obl_ix(o, e->a, copy), e->c);
     case TK_IX_MIN:
     case TK_IX_MAX: {
-      Z3_ast a = tk_obl_ix(o, e->a, copy), b = tk_obl_ix(o, e->b, copy);
+      Z3_ast a = tk_verify_obl_ix(o, e->a, copy), b = tk_verify_obl_ix(o, e->b, copy);
       if (!a || !b) return NULL;
       Z3_ast a_le_b = Z3_mk_le(v->z, a, b);
       return e->kind == TK_IX_MIN ? Z3_mk_ite(v->z, a_le_b, a, b) : Z3_mk_ite(v->z, a_le_b, b, a);
     }
     case TK_IX_DIV:
     case TK_IX_MOD: {
-      Z3_ast a = tk_obl_ix(o, e->a, copy);
+      Z3_ast a = tk_verify_obl_ix(o, e->a, copy);
       if (!a) return NULL;
-      return tk_obl_div(o, a, e->c, e->kind == TK_IX_MOD);
+      return tk_verify_obl_div(o, a, e->c, e->kind == TK_IX_MOD);
     }
   }
   return NULL;
 }
 
-Z3_ast tk_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
+Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
   tk_vctx *v = o->v;
   if (!x) return NULL;
   for (int i = 0; i < o->ndivs; i++)
@@ -152,15 +153,15 @@ Z3_ast tk_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
   tk_obl_divmod *d = &o->divs[o->ndivs++];
   d->x = x;
   d->c = c;
-  d->q = tk_obl_fresh(o, "quot", v->int_sort, false);
-  d->r = tk_obl_fresh(o, "rem", v->int_sort, false);
+  d->q = tk_verify_obl_fresh(o, "quot", v->int_sort, false);
+  d->r = tk_verify_obl_fresh(o, "rem", v->int_sort, false);
   if (!d->q || !d->r) return NULL;
-  tk_obl_hyp(o, Z3_mk_eq(v->z, x, tk_z_add2(v, tk_z_mul_c(v, d->q, c), d->r)));
-  tk_obl_hyp(o, tk_z_in(v, tk_z_int(v, 0), d->r, tk_z_int(v, c)));
+  tk_verify_obl_hyp(o, Z3_mk_eq(v->z, x, tk_verify_z_add2(v, tk_verify_z_mul_c(v, d->q, c), d->r)));
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), d->r, tk_verify_z_int(v, c)));
   return mod ? d->r : d->q;
 }
 
-void tk_obl_hyp(tk_obl *o, Z3_ast h) {
+void tk_verify_obl_hyp(tk_obl *o, Z3_ast h) {
   if (!h) {
     o->oom = true;
     return;
@@ -169,12 +170,12 @@ void tk_obl_hyp(tk_obl *o, Z3_ast h) {
   o->hyps[o->nhyps++] = h;
 }
 
-void tk_obl_goal(tk_obl *o, Z3_ast g) {
+void tk_verify_obl_goal(tk_obl *o, Z3_ast g) {
   if (!g) o->oom = true;
   o->goal = g;
 }
 
-void tk_obl_show(tk_obl *o, const char *label, Z3_ast term) {
+void tk_verify_obl_show(tk_obl *o, const char *label, Z3_ast term) {
   if (!term) return;
   if (!grow(o, (void **)&o->shows, &o->cap_shows, o->nshows, sizeof *o->shows)) return;
   tk_obl_term *t = &o->shows[o->nshows++];
@@ -182,7 +183,7 @@ void tk_obl_show(tk_obl *o, const char *label, Z3_ast term) {
   t->term = term;
 }
 
-void tk_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...) {
+void tk_verify_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...) {
   if (!cond) {
     o->oom = true;
     return;
@@ -199,7 +200,7 @@ void tk_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...) {
   o->nparts++;
 }
 
-void tk_obl_say(tk_obl *o, const char *fmt, ...) {
+void tk_verify_obl_say(tk_obl *o, const char *fmt, ...) {
   size_t len = strlen(o->statement);
   va_list ap;
   va_start(ap, fmt);
@@ -209,41 +210,41 @@ void tk_obl_say(tk_obl *o, const char *fmt, ...) {
 
 /* ---- term helpers ---- */
 
-Z3_ast tk_z_int(tk_vctx *v, int64_t x) { return Z3_mk_int64(v->z, x, v->int_sort); }
+Z3_ast tk_verify_z_int(tk_vctx *v, int64_t x) { return Z3_mk_int64(v->z, x, v->int_sort); }
 
-Z3_ast tk_z_and(tk_vctx *v, int n, const Z3_ast *xs) {
+Z3_ast tk_verify_z_and(tk_vctx *v, int n, const Z3_ast *xs) {
   for (int i = 0; i < n; i++)
     if (!xs[i]) return NULL;
   return n == 0 ? Z3_mk_true(v->z) : n == 1 ? xs[0] : Z3_mk_and(v->z, (unsigned)n, xs);
 }
 
-Z3_ast tk_z_or(tk_vctx *v, int n, const Z3_ast *xs) {
+Z3_ast tk_verify_z_or(tk_vctx *v, int n, const Z3_ast *xs) {
   for (int i = 0; i < n; i++)
     if (!xs[i]) return NULL;
   return n == 0 ? Z3_mk_false(v->z) : n == 1 ? xs[0] : Z3_mk_or(v->z, (unsigned)n, xs);
 }
 
-Z3_ast tk_z_and2(tk_vctx *v, Z3_ast a, Z3_ast b) { return tk_z_and(v, 2, (Z3_ast[]){a, b}); }
-Z3_ast tk_z_or2(tk_vctx *v, Z3_ast a, Z3_ast b) { return tk_z_or(v, 2, (Z3_ast[]){a, b}); }
+Z3_ast tk_verify_z_and2(tk_vctx *v, Z3_ast a, Z3_ast b) { return tk_verify_z_and(v, 2, (Z3_ast[]){a, b}); }
+Z3_ast tk_verify_z_or2(tk_vctx *v, Z3_ast a, Z3_ast b) { return tk_verify_z_or(v, 2, (Z3_ast[]){a, b}); }
 
-Z3_ast tk_z_add2(tk_vctx *v, Z3_ast a, Z3_ast b) {
+Z3_ast tk_verify_z_add2(tk_vctx *v, Z3_ast a, Z3_ast b) {
   return a && b ? Z3_mk_add(v->z, 2, (Z3_ast[]){a, b}) : NULL;
 }
 
-Z3_ast tk_z_sub2(tk_vctx *v, Z3_ast a, Z3_ast b) {
+Z3_ast tk_verify_z_sub2(tk_vctx *v, Z3_ast a, Z3_ast b) {
   return a && b ? Z3_mk_sub(v->z, 2, (Z3_ast[]){a, b}) : NULL;
 }
 
-Z3_ast tk_z_mul_c(tk_vctx *v, Z3_ast a, int64_t c) {
-  return a ? Z3_mk_mul(v->z, 2, (Z3_ast[]){a, tk_z_int(v, c)}) : NULL;
+Z3_ast tk_verify_z_mul_c(tk_vctx *v, Z3_ast a, int64_t c) {
+  return a ? Z3_mk_mul(v->z, 2, (Z3_ast[]){a, tk_verify_z_int(v, c)}) : NULL;
 }
 
-Z3_ast tk_z_in(tk_vctx *v, Z3_ast lo, Z3_ast x, Z3_ast hi) {
+Z3_ast tk_verify_z_in(tk_vctx *v, Z3_ast lo, Z3_ast x, Z3_ast hi) {
   if (!lo || !x || !hi) return NULL;
-  return tk_z_and2(v, Z3_mk_le(v->z, lo, x), Z3_mk_lt(v->z, x, hi));
+  return tk_verify_z_and2(v, Z3_mk_le(v->z, lo, x), Z3_mk_lt(v->z, x, hi));
 }
 
-Z3_ast tk_z_cmp(tk_vctx *v, tk_ir_cmp cmp, Z3_ast a, Z3_ast b) {
+Z3_ast tk_verify_z_cmp(tk_vctx *v, tk_ir_cmp cmp, Z3_ast a, Z3_ast b) {
   if (!a || !b) return NULL;
   switch (cmp) {
     case TK_CMP_LT: return Z3_mk_lt(v->z, a, b);
@@ -270,7 +271,7 @@ static void put(text_buf *t, const char *s) {
   if (t->len + n + 1 > t->cap) {
     size_t ncap = t->cap ? t->cap : 1024;
     while (ncap < t->len + n + 1) ncap *= 2;
-    char *p = realloc(t->p, ncap);
+    char *p = tk_realloc(t->p, ncap);
     if (!p) {
       t->oom = true;
       return;
@@ -303,11 +304,11 @@ static void put_decl(text_buf *t, const tk_obl *o, const tk_obl_decl *d) {
   put(t, ")\n");
 }
 
-char *tk_obl_text(const tk_obl *o) {
+char *tk_verify_obl_text(const tk_obl *o) {
   Z3_context z = o->v->z;
   text_buf t = {0};
   put(&t, "; tkc obligation, class ");
-  put(&t, tk_obl_class_name(o->cls));
+  put(&t, tk_verify_obl_class_name(o->cls));
   put(&t, ", kernel ");
   put(&t, o->kernel);
   put(&t, " (");

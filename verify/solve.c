@@ -2,7 +2,7 @@
  * obligation with push/pop, under a deterministic resource limit (the solver parameter
  * "rlimit"; never a wall-clock timeout).
  *
- * tk_obl_prove asserts the hypotheses and the negated goal in a fresh scope and checks:
+ * tk_verify_obl_prove asserts the hypotheses and the negated goal in a fresh scope and checks:
  * unsat = proved (recorded with the rlimit units the check used — Z3's "rlimit count"
  * statistic before and after, deterministic for the same obligations in the same order on the
  * same Z3 version); sat = refuted (the counterexample from the model, TK_PROOF_FAILED);
@@ -17,15 +17,16 @@
 #include <time.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
 /* Z3 reports errors through the context's error code; this handler only keeps Z3 from
- * printing or exiting, and every caller checks tk_vctx_z3_status. */
+ * printing or exiting, and every caller checks tk_verify_ctx_z3_status. */
 static void z3_quiet(Z3_context c, Z3_error_code e) {
   (void)c;
   (void)e;
 }
 
-tk_status tk_vctx_z3_status(tk_vctx *v, const char *what) {
+tk_status tk_verify_ctx_z3_status(tk_vctx *v, const char *what) {
   Z3_error_code e = Z3_get_error_code(v->z);
   if (e == Z3_OK) return TK_STATUS_OK;
   return tk_status_make(TK_INTERNAL, "Z3 error while %s: %s", what, Z3_get_error_msg(v->z, e));
@@ -48,15 +49,15 @@ static tk_status batch_rules(tk_vctx *v) {
   return TK_STATUS_OK;
 }
 
-Z3_ast tk_obl_bp_def(tk_obl *o, Z3_ast B) {
+Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B) {
   tk_vctx *v = o->v;
   int64_t q = v->bp_quantum;
-  Z3_ast up = tk_z_mul_c(v, tk_obl_div(o, tk_z_add2(v, B, tk_z_int(v, q - 1)), q, false), q);
+  Z3_ast up = tk_verify_z_mul_c(v, tk_verify_obl_div(o, tk_verify_z_add2(v, B, tk_verify_z_int(v, q - 1)), q, false), q);
   if (!up) return NULL;
-  return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, tk_z_int(v, q)), tk_z_int(v, q), up);
+  return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, tk_verify_z_int(v, q)), tk_verify_z_int(v, q), up);
 }
 
-tk_status tk_vctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o) {
+tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o) {
   memset(v, 0, sizeof *v);
   v->m = m;
   v->opts = *o;
@@ -64,15 +65,15 @@ tk_status tk_vctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_option
   TK_RETURN_IF_ERROR(batch_rules(v));
   size_t nv = (size_t)(m->nvars > 0 ? m->nvars : 1);
   v->obl.v = v;
-  v->obl.vars[0] = calloc(nv, sizeof(Z3_ast));
-  v->obl.vars[1] = calloc(nv, sizeof(Z3_ast));
+  v->obl.vars[0] = tk_calloc(nv, sizeof(Z3_ast));
+  v->obl.vars[1] = tk_calloc(nv, sizeof(Z3_ast));
   Z3_config cfg = Z3_mk_config();
   if (cfg) {
     v->z = Z3_mk_context(cfg);
     Z3_del_config(cfg);
   }
   if (!v->obl.vars[0] || !v->obl.vars[1] || !v->z) {
-    tk_vctx_dispose(v);
+    tk_verify_ctx_dispose(v);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: cannot create the Z3 context");
   }
   Z3_set_error_handler(v->z, z3_quiet);
@@ -87,13 +88,13 @@ tk_status tk_vctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_option
   Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"), v->opts.rlimit);
   Z3_solver_set_params(v->z, v->s, p);
   Z3_params_dec_ref(v->z, p);
-  tk_status s = tk_vctx_z3_status(v, "creating the solver");
-  if (!s) s = tk_report_create(&v->report);
-  if (s) tk_vctx_dispose(v);
+  tk_status s = tk_verify_ctx_z3_status(v, "creating the solver");
+  if (!s) s = tk_verify_report_create(&v->report);
+  if (s) tk_verify_ctx_dispose(v);
   return s;
 }
 
-void tk_vctx_dispose(tk_vctx *v) {
+void tk_verify_ctx_dispose(tk_vctx *v) {
   if (v->z) {
     if (v->s) Z3_solver_dec_ref(v->z, v->s);
     Z3_del_context(v->z);
@@ -134,11 +135,11 @@ static tk_status refuted(tk_vctx *v, Z3_lbool r) {
   if (r == Z3_L_UNDEF)
     return tk_status_make(TK_PROOF_FAILED,
                           "obligation %s in kernel %s (%s) not proved: solver answered unknown (%s; rlimit %u): %s",
-                          tk_obl_class_name(o->cls), o->kernel, o->target,
+                          tk_verify_obl_class_name(o->cls), o->kernel, o->target,
                           Z3_solver_get_reason_unknown(v->z, v->s), v->opts.rlimit, o->statement);
   Z3_model model = Z3_solver_get_model(v->z, v->s);
   Z3_model_inc_ref(v->z, model);
-  char *msg = tk_cex_message(v, model);
+  char *msg = tk_verify_cex_message(v, model);
   Z3_model_dec_ref(v->z, model);
   tk_status s = tk_status_make(TK_PROOF_FAILED, "%s", msg ? msg : "obligation refuted (no memory for the counterexample)");
   free(msg);
@@ -148,7 +149,7 @@ static tk_status refuted(tk_vctx *v, Z3_lbool r) {
 /* The whole query below the batch rules: the obligation's own hypotheses and its negated goal. */
 static Z3_ast query_of(tk_vctx *v, const tk_obl *o) {
   int n = o->nhyps - o->nbase + 1;
-  Z3_ast *parts = malloc((size_t)n * sizeof *parts);
+  Z3_ast *parts = tk_malloc((size_t)n * sizeof *parts);
   if (!parts) return NULL;
   for (int i = o->nbase; i < o->nhyps; i++) parts[i - o->nbase] = o->hyps[i];
   parts[n - 1] = Z3_mk_not(v->z, o->goal);
@@ -166,7 +167,7 @@ static const struct tk_proved_query *proved_before(const tk_vctx *v, Z3_ast q) {
 static void remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
   if (v->nproved == v->cap_proved) {
     size_t cap = v->cap_proved ? 2 * v->cap_proved : 256;
-    struct tk_proved_query *p = realloc(v->proved, cap * sizeof *p);
+    struct tk_proved_query *p = tk_realloc(v->proved, cap * sizeof *p);
     if (!p) return; /* the cache is an optimisation: without memory, solve again */
     v->proved = p;
     v->cap_proved = cap;
@@ -174,30 +175,30 @@ static void remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
   v->proved[v->nproved++] = (struct tk_proved_query){q, used};
 }
 
-tk_status tk_obl_prove(tk_vctx *v) {
+tk_status tk_verify_obl_prove(tk_vctx *v) {
   tk_obl *o = &v->obl;
   if (o->nparts) {
-    Z3_ast *conds = malloc((size_t)o->nparts * sizeof *conds);
+    Z3_ast *conds = tk_malloc((size_t)o->nparts * sizeof *conds);
     if (!conds) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
     for (int i = 0; i < o->nparts; i++) conds[i] = o->parts[i].cond;
-    o->goal = tk_z_and(v, o->nparts, conds);
+    o->goal = tk_verify_z_and(v, o->nparts, conds);
     free(conds);
   }
   if (o->oom || !o->goal || !o->B)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory building %s obligation for kernel %s",
-                          tk_obl_class_name(o->cls), o->kernel);
-  TK_RETURN_IF_ERROR(tk_vctx_z3_status(v, "building an obligation"));
+                          tk_verify_obl_class_name(o->cls), o->kernel);
+  TK_RETURN_IF_ERROR(tk_verify_ctx_z3_status(v, "building an obligation"));
   char *text = NULL;
   if (v->opts.keep_text || v->emit) {
-    text = tk_obl_text(o);
+    text = tk_verify_obl_text(o);
     if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory printing an obligation");
   }
   if (v->emit) {
-    fprintf(v->emit, "; file %s.%s.%s.%d.smt2\n%s\n", o->kernel, o->target, tk_obl_class_name(o->cls),
-            tk_report_next_index(v->report, o->kernel, o->target, o->cls), text);
-    return tk_report_add(v->report, o, 0, text, 0);
+    fprintf(v->emit, "; file %s.%s.%s.%d.smt2\n%s\n", o->kernel, o->target, tk_verify_obl_class_name(o->cls),
+            tk_verify_report_next_index(v->report, o->kernel, o->target, o->cls), text);
+    return tk_verify_report_add(v->report, o, 0, text, 0);
   }
-  if (!v->opts.solve) return tk_report_add(v->report, o, 0, text, 0);
+  if (!v->opts.solve) return tk_verify_report_add(v->report, o, 0, text, 0);
   double t0 = now_seconds();
   uint64_t before = rlimit_count(v);
   if (!v->base_asserted) { /* identical terms in every obligation (same names, same rules) */
@@ -206,13 +207,13 @@ tk_status tk_obl_prove(tk_vctx *v) {
   }
   Z3_ast query = query_of(v, o);
   const struct tk_proved_query *same = query ? proved_before(v, query) : NULL;
-  if (same) return tk_report_add(v->report, o, same->used, text, now_seconds() - t0);
+  if (same) return tk_verify_report_add(v->report, o, same->used, text, now_seconds() - t0);
   Z3_solver_push(v->z, v->s);
   for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
   Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
   Z3_lbool r = Z3_solver_check(v->z, v->s);
   uint64_t used = rlimit_count(v) - before;
-  tk_status s = tk_vctx_z3_status(v, "checking an obligation");
+  tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
   if (!s && r != Z3_L_FALSE) s = refuted(v, r);
   Z3_solver_pop(v->z, v->s, 1);
   if (!s && query) remember_proved(v, query, used);
@@ -221,5 +222,5 @@ tk_status tk_obl_prove(tk_vctx *v) {
     free(text);
     return s;
   }
-  return tk_report_add(v->report, o, used, text, dt);
+  return tk_verify_report_add(v->report, o, used, text, dt);
 }

@@ -18,57 +18,58 @@
 #include <string.h>
 
 #include "verify/topk_exec.h"
+#include "tk/alloc.h"
 
-Z3_sort tk_sym_sort(tk_vctx *v, tk_ir_type t) {
+Z3_sort tk_verify_sym_sort(tk_vctx *v, tk_ir_type t) {
   return t == TK_T_F32 ? v->real_sort : t == TK_T_I32 ? v->int_sort : v->bool_sort;
 }
 
-Z3_sort tk_sym_array_sort(tk_vctx *v, tk_ir_type t) { return Z3_mk_array_sort(v->z, v->int_sort, tk_sym_sort(v, t)); }
+Z3_sort tk_verify_sym_array_sort(tk_vctx *v, tk_ir_type t) { return Z3_mk_array_sort(v->z, v->int_sort, tk_verify_sym_sort(v, t)); }
 
-tk_status tk_sym_init(tk_sym *x, tk_obl *o, const tk_ir_kernel *k) {
+tk_status tk_verify_sym_init(tk_sym *x, tk_obl *o, const tk_ir_kernel *k) {
   memset(x, 0, sizeof *x);
   x->o = o;
   x->k = k;
-  x->args = calloc((size_t)(k->nargs ? k->nargs : 1), sizeof *x->args);
+  x->args = tk_calloc((size_t)(k->nargs ? k->nargs : 1), sizeof *x->args);
   return x->args ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
 }
 
-void tk_sym_dispose(tk_sym *x) { free(x->args); }
+void tk_verify_sym_dispose(tk_sym *x) { free(x->args); }
 
-tk_status tk_sym_state_init(const tk_sym *x, tk_sym_state *st) {
+tk_status tk_verify_sym_state_init(const tk_sym *x, tk_sym_state *st) {
   st->n = x->k->nlocals;
-  st->arr = calloc((size_t)(st->n ? st->n : 1), sizeof *st->arr);
+  st->arr = tk_calloc((size_t)(st->n ? st->n : 1), sizeof *st->arr);
   return st->arr ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
 }
 
-tk_status tk_sym_state_copy(const tk_sym_state *from, tk_sym_state *to) {
+tk_status tk_verify_sym_state_copy(const tk_sym_state *from, tk_sym_state *to) {
   to->n = from->n;
-  to->arr = malloc((size_t)(to->n ? to->n : 1) * sizeof *to->arr);
+  to->arr = tk_malloc((size_t)(to->n ? to->n : 1) * sizeof *to->arr);
   if (!to->arr) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
   memcpy(to->arr, from->arr, (size_t)to->n * sizeof *to->arr);
   return TK_STATUS_OK;
 }
 
-void tk_sym_state_free(tk_sym_state *st) {
+void tk_verify_sym_state_free(tk_sym_state *st) {
   free(st->arr);
   st->arr = NULL;
 }
 
-Z3_ast tk_sym_havoc(tk_sym *x, tk_sym_state *st, int local) {
+Z3_ast tk_verify_sym_havoc(tk_sym *x, tk_sym_state *st, int local) {
   const tk_ir_local *l = &x->k->locals[local];
-  st->arr[local] = tk_obl_fresh(x->o, l->name, tk_sym_array_sort(x->o->v, l->type), false);
+  st->arr[local] = tk_verify_obl_fresh(x->o, l->name, tk_verify_sym_array_sort(x->o->v, l->type), false);
   return st->arr[local];
 }
 
-Z3_ast tk_sym_local(tk_sym *x, tk_sym_state *st, int local) {
-  return st->arr[local] ? st->arr[local] : tk_sym_havoc(x, st, local);
+Z3_ast tk_verify_sym_local(tk_sym *x, tk_sym_state *st, int local) {
+  return st->arr[local] ? st->arr[local] : tk_verify_sym_havoc(x, st, local);
 }
 
 static Z3_ast arg_array(tk_sym *x, int arg) {
   if (!x->args[arg]) {
     char name[32];
     snprintf(name, sizeof name, "arg%d", arg);
-    x->args[arg] = tk_obl_fresh(x->o, name, tk_sym_array_sort(x->o->v, x->k->args[arg].type), false);
+    x->args[arg] = tk_verify_obl_fresh(x->o, name, tk_verify_sym_array_sort(x->o->v, x->k->args[arg].type), false);
   }
   return x->args[arg];
 }
@@ -95,7 +96,7 @@ static Z3_ast uf(tk_sym *x, const char *name, unsigned n, const Z3_ast *args, Z3
     if (!strcmp(x->uf_names[i], name)) f = x->ufs[i];
   if (!f) {
     if (x->nufs == TK_SYM_MAX_UF) return NULL;
-    f = tk_obl_fresh_fn(x->o, name, n, dom, s);
+    f = tk_verify_obl_fresh_fn(x->o, name, n, dom, s);
     x->ufs[x->nufs] = f;
     snprintf(x->uf_names[x->nufs++], sizeof x->uf_names[0], "%s", name);
   }
@@ -107,14 +108,14 @@ static Z3_ast uf(tk_sym *x, const char *name, unsigned n, const Z3_ast *args, Z3
 static Z3_ast constant(tk_sym *x, const tk_ir_val *val) {
   tk_vctx *v = x->o->v;
   if (val->type == TK_T_BOOL) return val->i ? Z3_mk_true(v->z) : Z3_mk_false(v->z);
-  if (val->type == TK_T_I32) return tk_z_int(v, val->i);
+  if (val->type == TK_T_I32) return tk_verify_z_int(v, val->i);
   Z3_ast r = real_const(v, val->f);
-  return r ? r : tk_obl_fresh(x->o, "f32const", v->real_sort, false);
+  return r ? r : tk_verify_obl_fresh(x->o, "f32const", v->real_sort, false);
 }
 
 static Z3_ast binary(tk_sym *x, const tk_ir_val *val, Z3_ast a, Z3_ast b) {
   Z3_context z = x->o->v->z;
-  Z3_sort s = tk_sym_sort(x->o->v, val->a->type);
+  Z3_sort s = tk_verify_sym_sort(x->o->v, val->a->type);
   bool f32 = val->a->type == TK_T_F32;
   switch (val->op) {
     case TK_V_ADD: return Z3_mk_add(z, 2, (Z3_ast[]){a, b});
@@ -145,57 +146,57 @@ static Z3_ast unary(tk_sym *x, const tk_ir_val *val, Z3_ast a) {
     case TK_V_NOT: return Z3_mk_not(z, a);
     default:
       snprintf(name, sizeof name, "f32.%s", tk_ir_vop_name(val->op));
-      return uf(x, name, 1, &a, tk_sym_sort(x->o->v, val->type));
+      return uf(x, name, 1, &a, tk_verify_sym_sort(x->o->v, val->type));
   }
 }
 
-Z3_ast tk_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
+Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
   if (!val) return NULL;
   tk_obl *o = x->o;
   Z3_context z = o->v->z;
   switch (val->op) {
     case TK_V_CONST: return constant(x, val);
-    case TK_V_INDEX: return tk_obl_ix(o, val->ix, 0);
-    case TK_V_LOAD: return Z3_mk_select(z, arg_array(x, val->arg), tk_obl_ix(o, val->ix, 0));
-    case TK_V_LOCAL_LOAD: return Z3_mk_select(z, tk_sym_local(x, st, val->local), tk_obl_ix(o, val->ix, 0));
+    case TK_V_INDEX: return tk_verify_obl_ix(o, val->ix, 0);
+    case TK_V_LOAD: return Z3_mk_select(z, arg_array(x, val->arg), tk_verify_obl_ix(o, val->ix, 0));
+    case TK_V_LOCAL_LOAD: return Z3_mk_select(z, tk_verify_sym_local(x, st, val->local), tk_verify_obl_ix(o, val->ix, 0));
     case TK_V_SELECT: {
-      Z3_ast c = tk_sym_val(x, st, val->a), a = tk_sym_val(x, st, val->b), b = tk_sym_val(x, st, val->c);
+      Z3_ast c = tk_verify_sym_val(x, st, val->a), a = tk_verify_sym_val(x, st, val->b), b = tk_verify_sym_val(x, st, val->c);
       return c && a && b ? Z3_mk_ite(z, c, a, b) : NULL;
     }
     case TK_V_FMA: {
-      Z3_ast a = tk_sym_val(x, st, val->a), b = tk_sym_val(x, st, val->b), c = tk_sym_val(x, st, val->c);
-      return uf(x, "f32.fma", 3, (Z3_ast[]){a, b, c}, tk_sym_sort(o->v, val->type));
+      Z3_ast a = tk_verify_sym_val(x, st, val->a), b = tk_verify_sym_val(x, st, val->b), c = tk_verify_sym_val(x, st, val->c);
+      return uf(x, "f32.fma", 3, (Z3_ast[]){a, b, c}, tk_verify_sym_sort(o->v, val->type));
     }
     default: break;
   }
   int arity = tk_ir_vop_arity(val->op);
-  Z3_ast a = tk_sym_val(x, st, val->a);
+  Z3_ast a = tk_verify_sym_val(x, st, val->a);
   if (!a) return NULL;
   if (arity == 1) return unary(x, val, a);
-  Z3_ast b = tk_sym_val(x, st, val->b);
+  Z3_ast b = tk_verify_sym_val(x, st, val->b);
   return b ? binary(x, val, a, b) : NULL;
 }
 
 static tk_status exec_if(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
   tk_vctx *v = x->o->v;
-  Z3_ast cond = tk_z_cmp(v, s->cmp, tk_obl_ix(x->o, s->lhs, 0), tk_obl_ix(x->o, s->rhs, 0));
+  Z3_ast cond = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(x->o, s->lhs, 0), tk_verify_obl_ix(x->o, s->rhs, 0));
   tk_sym_state then;
-  TK_RETURN_IF_ERROR(tk_sym_state_copy(st, &then));
-  tk_status err = tk_sym_exec(x, &then, s->body);
+  TK_RETURN_IF_ERROR(tk_verify_sym_state_copy(st, &then));
+  tk_status err = tk_verify_sym_exec(x, &then, s->body);
   for (int i = 0; !err && i < st->n; i++)
-    if (then.arr[i] != st->arr[i]) st->arr[i] = Z3_mk_ite(v->z, cond, then.arr[i], tk_sym_local(x, st, i));
-  tk_sym_state_free(&then);
+    if (then.arr[i] != st->arr[i]) st->arr[i] = Z3_mk_ite(v->z, cond, then.arr[i], tk_verify_sym_local(x, st, i));
+  tk_verify_sym_state_free(&then);
   return err;
 }
 
-tk_status tk_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
+tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
   switch (s->kind) {
     case TK_S_BLOCK:
-      for (int i = 0; i < s->n; i++) TK_RETURN_IF_ERROR(tk_sym_exec(x, st, s->stmts[i]));
+      for (int i = 0; i < s->n; i++) TK_RETURN_IF_ERROR(tk_verify_sym_exec(x, st, s->stmts[i]));
       return TK_STATUS_OK;
     case TK_S_LOCAL_STORE: {
-      Z3_ast arr = tk_sym_local(x, st, s->local);
-      Z3_ast val = tk_sym_val(x, st, s->value), ix = tk_obl_ix(x->o, s->ix, 0);
+      Z3_ast arr = tk_verify_sym_local(x, st, s->local);
+      Z3_ast val = tk_verify_sym_val(x, st, s->value), ix = tk_verify_obl_ix(x->o, s->ix, 0);
       if (!arr || !val || !ix) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory (topk)");
       st->arr[s->local] = Z3_mk_store(x->o->v->z, arr, ix, val);
       return TK_STATUS_OK;
@@ -206,30 +207,30 @@ tk_status tk_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
   }
   return tk_status_make(TK_PROOF_FAILED, "kernel %s (%s), class topk: a loop inside straight-line top-K code "
                         "(loop %s): the selection does not have the form the verifier proves",
-                        x->k->name, tk_obl_target_name(x->k), s->var->name);
+                        x->k->name, tk_verify_obl_target_name(x->k), s->var->name);
 }
 
-bool tk_sym_writes_local(const tk_ir_stmt *s, int local) {
+bool tk_verify_sym_writes_local(const tk_ir_stmt *s, int local) {
   if (!s) return false;
   switch (s->kind) {
     case TK_S_BLOCK:
       for (int i = 0; i < s->n; i++)
-        if (tk_sym_writes_local(s->stmts[i], local)) return true;
+        if (tk_verify_sym_writes_local(s->stmts[i], local)) return true;
       return false;
     case TK_S_FOR:
-    case TK_S_IF: return tk_sym_writes_local(s->body, local);
+    case TK_S_IF: return tk_verify_sym_writes_local(s->body, local);
     case TK_S_LOCAL_STORE: return local < 0 || s->local == local;
     case TK_S_STORE: return false;
   }
   return false;
 }
 
-bool tk_sym_has_loop(const tk_ir_stmt *s) {
+bool tk_verify_sym_has_loop(const tk_ir_stmt *s) {
   if (!s) return false;
   if (s->kind == TK_S_FOR) return true;
-  if (s->kind == TK_S_IF) return tk_sym_has_loop(s->body);
+  if (s->kind == TK_S_IF) return tk_verify_sym_has_loop(s->body);
   if (s->kind != TK_S_BLOCK) return false;
   for (int i = 0; i < s->n; i++)
-    if (tk_sym_has_loop(s->stmts[i])) return true;
+    if (tk_verify_sym_has_loop(s->stmts[i])) return true;
   return false;
 }

@@ -24,26 +24,26 @@ typedef struct tk_sym_state {
   Z3_ast *arr;
 } tk_sym_state;
 
-TK_MUST_USE tk_status tk_sym_init(tk_sym *x, tk_obl *o, const tk_ir_kernel *k);
-void tk_sym_dispose(tk_sym *x);
-TK_MUST_USE tk_status tk_sym_state_init(const tk_sym *x, tk_sym_state *st);
-TK_MUST_USE tk_status tk_sym_state_copy(const tk_sym_state *from, tk_sym_state *to);
-void tk_sym_state_free(tk_sym_state *st);
+TK_MUST_USE tk_status tk_verify_sym_init(tk_sym *x, tk_obl *o, const tk_ir_kernel *k);
+void tk_verify_sym_dispose(tk_sym *x);
+TK_MUST_USE tk_status tk_verify_sym_state_init(const tk_sym *x, tk_sym_state *st);
+TK_MUST_USE tk_status tk_verify_sym_state_copy(const tk_sym_state *from, tk_sym_state *to);
+void tk_verify_sym_state_free(tk_sym_state *st);
 
-Z3_sort tk_sym_sort(tk_vctx *v, tk_ir_type t);
-Z3_sort tk_sym_array_sort(tk_vctx *v, tk_ir_type t);
+Z3_sort tk_verify_sym_sort(tk_vctx *v, tk_ir_type t);
+Z3_sort tk_verify_sym_array_sort(tk_vctx *v, tk_ir_type t);
 /* The array of a local in st (a fresh constant if not set yet). */
-Z3_ast tk_sym_local(tk_sym *x, tk_sym_state *st, int local);
+Z3_ast tk_verify_sym_local(tk_sym *x, tk_sym_state *st, int local);
 /* Replaces a local's array by a fresh constant (a loop's effect, summarised elsewhere). */
-Z3_ast tk_sym_havoc(tk_sym *x, tk_sym_state *st, int local);
+Z3_ast tk_verify_sym_havoc(tk_sym *x, tk_sym_state *st, int local);
 /* The value of an IR value node in state st (loop variables: copy 0, or as bound). */
-Z3_ast tk_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val);
+Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val);
 /* Executes straight-line statements (BLOCK, LOCAL_STORE, IF; global STOREs are skipped).
  * A FOR is an error: TK_PROOF_FAILED, the code does not have the proved form. */
-TK_MUST_USE tk_status tk_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s);
+TK_MUST_USE tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s);
 
 /* True if s stores to local `local` (any local if local < 0) / contains a loop. */
-bool tk_sym_writes_local(const tk_ir_stmt *s, int local);
-bool tk_sym_has_loop(const tk_ir_stmt *s);
+bool tk_verify_sym_writes_local(const tk_ir_stmt *s, int local);
+bool tk_verify_sym_has_loop(const tk_ir_stmt *s);
 
 #endif /* TK_VERIFY_TOPK_EXEC_H */

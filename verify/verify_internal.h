@@ -2,7 +2,7 @@
  * the statement-tree walker and the per-class generators. Sectioned by defining file.
  *
  * An obligation is built in one reused tk_obl: declarations (B, Bp, loop variables, fresh
- * constants), hypotheses, one goal and a few terms to show in a counterexample. tk_obl_prove
+ * constants), hypotheses, one goal and a few terms to show in a counterexample. tk_verify_obl_prove
  * prints it as SMT-LIB2 (when kept), asserts hypotheses and the negated goal inside one
  * push/pop scope of the context's single solver, and records the result.
  */
@@ -17,7 +17,7 @@ typedef enum tk_obl_class {
   TK_OBL_SHAPE, TK_OBL_PADDING, TK_OBL_BOUNDS, TK_OBL_NO_OVERFLOW, TK_OBL_RACE, TK_OBL_TOPK,
   TK_OBL_NCLASSES
 } tk_obl_class;
-const char *tk_obl_class_name(tk_obl_class c); /* "shape", ..., "topk" (report.json values) */
+const char *tk_verify_obl_class_name(tk_obl_class c); /* "shape", ..., "topk" (report.json values) */
 
 #define TK_OBL_MAX_DEPTH 48   /* enclosing FOR/IF statements of one statement */
 #define TK_OBL_STATEMENT 2048 /* bytes of an obligation's statement (words) */
@@ -72,54 +72,54 @@ typedef struct tk_obl {
   int ndivs, cap_divs;
   tk_obl_divmod *divs;         /* quotient/remainder constants introduced so far */
   int ntouched, cap_touched;
-  int *touched;                /* var ids set in vars[*] (reset by tk_obl_begin) */
+  int *touched;                /* var ids set in vars[*] (reset by tk_verify_obl_begin) */
   bool oom;
 } tk_obl;
 
 /* Starts a new obligation: declares B and Bp and asserts 1 <= B <= Bmax and the module's Bp
- * definition (tk_obl_bp_def). The statement is printf-formatted words. */
-void tk_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *target,
+ * definition (tk_verify_obl_bp_def). The statement is printf-formatted words. */
+void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *target,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The obligation being built (valid between tk_obl_begin and tk_obl_prove). */
-tk_obl *tk_obl_cur(tk_vctx *v);
+/* The obligation being built (valid between tk_verify_obl_begin and tk_verify_obl_prove). */
+tk_obl *tk_verify_obl_cur(tk_vctx *v);
 /* The Int constant of loop variable var in copy 0 or 1 (declared on first use). */
-Z3_ast tk_obl_var(tk_obl *o, const tk_ir_var *var, int copy);
+Z3_ast tk_verify_obl_var(tk_obl *o, const tk_ir_var *var, int copy);
 /* Makes var (in copy `copy`) stand for `term` instead of a constant, until unbound. */
-void tk_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term);
-void tk_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy);
+void tk_verify_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term);
+void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy);
 /* tk_ix → Int term (MIN/MAX as ite, DIV/MOD by a positive constant as div/mod). */
-Z3_ast tk_obl_ix(tk_obl *o, const tk_ix *e, int copy);
+Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy);
 /* x div c or x mod c (c > 0) as a fresh quotient q / remainder r with the hypotheses
  * x = c*q + r and 0 <= r < c (one pair per distinct x and c): the exact semantics of SMT-LIB's
  * div/mod for a positive divisor, in a form linear solvers handle without case splits. */
-Z3_ast tk_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod);
+Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod);
 /* A fresh constant of sort s, named `name` (made unique), optionally shown in counterexamples. */
-Z3_ast tk_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show);
+Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show);
 /* A fresh uninterpreted function. */
-Z3_func_decl tk_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range);
-void tk_obl_hyp(tk_obl *o, Z3_ast h);
-void tk_obl_goal(tk_obl *o, Z3_ast g);
-void tk_obl_show(tk_obl *o, const char *label, Z3_ast term);
+Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range);
+void tk_verify_obl_hyp(tk_obl *o, Z3_ast h);
+void tk_verify_obl_goal(tk_obl *o, Z3_ast g);
+void tk_verify_obl_show(tk_obl *o, const char *label, Z3_ast term);
 /* Adds a conjunct to the goal; the terms shown since the previous part belong to it (a
  * counterexample reports the first part that is false, with its terms). */
-void tk_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tk_verify_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Appends words to the statement. */
-void tk_obl_say(tk_obl *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tk_verify_obl_say(tk_obl *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* SMT-LIB2 text of the obligation (caller frees); NULL on allocation failure. */
-char *tk_obl_text(const tk_obl *o);
+char *tk_verify_obl_text(const tk_obl *o);
 
 /* Term helpers over the context's Z3 context. */
-Z3_ast tk_z_int(tk_vctx *v, int64_t x);
-Z3_ast tk_z_and(tk_vctx *v, int n, const Z3_ast *xs);
-Z3_ast tk_z_or(tk_vctx *v, int n, const Z3_ast *xs);
-Z3_ast tk_z_and2(tk_vctx *v, Z3_ast a, Z3_ast b);
-Z3_ast tk_z_or2(tk_vctx *v, Z3_ast a, Z3_ast b);
-Z3_ast tk_z_add2(tk_vctx *v, Z3_ast a, Z3_ast b);
-Z3_ast tk_z_sub2(tk_vctx *v, Z3_ast a, Z3_ast b);
-Z3_ast tk_z_mul_c(tk_vctx *v, Z3_ast a, int64_t c);
+Z3_ast tk_verify_z_int(tk_vctx *v, int64_t x);
+Z3_ast tk_verify_z_and(tk_vctx *v, int n, const Z3_ast *xs);
+Z3_ast tk_verify_z_or(tk_vctx *v, int n, const Z3_ast *xs);
+Z3_ast tk_verify_z_and2(tk_vctx *v, Z3_ast a, Z3_ast b);
+Z3_ast tk_verify_z_or2(tk_vctx *v, Z3_ast a, Z3_ast b);
+Z3_ast tk_verify_z_add2(tk_vctx *v, Z3_ast a, Z3_ast b);
+Z3_ast tk_verify_z_sub2(tk_vctx *v, Z3_ast a, Z3_ast b);
+Z3_ast tk_verify_z_mul_c(tk_vctx *v, Z3_ast a, int64_t c);
 /* lo <= x < hi */
-Z3_ast tk_z_in(tk_vctx *v, Z3_ast lo, Z3_ast x, Z3_ast hi);
-Z3_ast tk_z_cmp(tk_vctx *v, tk_ir_cmp cmp, Z3_ast a, Z3_ast b);
+Z3_ast tk_verify_z_in(tk_vctx *v, Z3_ast lo, Z3_ast x, Z3_ast hi);
+Z3_ast tk_verify_z_cmp(tk_vctx *v, tk_ir_cmp cmp, Z3_ast a, Z3_ast b);
 
 /* ---- solve.c: the context, one solver, discharge ------------------------------------------ */
 
@@ -143,28 +143,28 @@ struct tk_vctx {
   size_t nproved, cap_proved;
 };
 
-TK_MUST_USE tk_status tk_vctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o);
-void tk_vctx_dispose(tk_vctx *v);
+TK_MUST_USE tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o);
+void tk_verify_ctx_dispose(tk_vctx *v);
 /* Proves the current obligation (or only prints it in emit mode) and records it in the
  * report. TK_PROOF_FAILED with the counterexample when refuted or unknown. */
-TK_MUST_USE tk_status tk_obl_prove(tk_vctx *v);
+TK_MUST_USE tk_status tk_verify_obl_prove(tk_vctx *v);
 /* A Z3 error since the last call, as TK_INTERNAL, else OK. */
-TK_MUST_USE tk_status tk_vctx_z3_status(tk_vctx *v, const char *what);
+TK_MUST_USE tk_status tk_verify_ctx_z3_status(tk_vctx *v, const char *what);
 
 /* ---- cex.c: counterexamples in model terms ------------------------------------------------- */
 
 /* The message for a refuted obligation, from the solver's current model (caller frees). */
-char *tk_cex_message(tk_vctx *v, Z3_model model);
+char *tk_verify_cex_message(tk_vctx *v, Z3_model model);
 
 /* ---- report.c: entries, report.json, summary ----------------------------------------------- */
 
 /* Appends an entry for the current obligation (text may be NULL; ownership passes). */
-TK_MUST_USE tk_status tk_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
+TK_MUST_USE tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
                                     char *text, double seconds);
 /* n of <kernel>.<target>.<class>.<n>: the number of entries with the same triple so far. */
-int tk_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
+int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
                          tk_obl_class cls);
-TK_MUST_USE tk_status tk_report_create(tk_verify_report **out);
+TK_MUST_USE tk_status tk_verify_report_create(tk_verify_report **out);
 
 /* ---- obligations.c: statement-tree walk with path conditions ------------------------------ */
 
@@ -197,46 +197,46 @@ typedef struct tk_obl_sites {
   tk_obl_site *items;
   tk_obl_path *paths;
 } tk_obl_sites;
-TK_MUST_USE tk_status tk_obl_collect(tk_vctx *v, const tk_ir_kernel *k, tk_obl_sites *out);
-void tk_obl_sites_free(tk_obl_sites *s);
-bool tk_obl_same_path(const tk_obl_path *a, const tk_obl_path *b);
+TK_MUST_USE tk_status tk_verify_obl_collect(tk_vctx *v, const tk_ir_kernel *k, tk_obl_sites *out);
+void tk_verify_obl_sites_free(tk_obl_sites *s);
+bool tk_verify_obl_same_path(const tk_obl_path *a, const tk_obl_path *b);
 /* Groups the sites `want` selects by path (first occurrence order) and calls fn per group:
  * one obligation per loop nest instead of one per site. */
 typedef bool (*tk_obl_site_pred)(const tk_ir_kernel *k, const tk_obl_site *s);
 typedef tk_status (*tk_obl_group_fn)(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *const *group, int n);
-TK_MUST_USE tk_status tk_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want, tk_obl_group_fn fn);
+TK_MUST_USE tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want, tk_obl_group_fn fn);
 /* "wg, t, k" — the loop variables of a path (guards as "if"). */
-void tk_obl_path_text(const tk_obl_path *p, char *buf, size_t n);
+void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n);
 
 /* Calls fn for every site of k->body, in program order; loads of one statement are visited
  * once per distinct (arg or local, index). Stops at the first error. */
-TK_MUST_USE tk_status tk_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn fn, void *user);
+TK_MUST_USE tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn fn, void *user);
 /* Asserts the path's conditions for copy `copy`: 0 <= var < extent for each FOR, the guard
  * for each IF. A bound loop ranges over what the launch provides, not over its own extent:
  * workgroup and block ids over [0, launch.grid), thread ids over [0, workgroup_size) of the
  * current kernel (the race class proves the two agree). */
-void tk_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy);
+void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy);
 /* True if the FOR statement is part of the launch's parallel space (bound, parallel,
  * unroll or vector). */
-bool tk_obl_loop_parallel(const tk_ir_stmt *s);
-bool tk_obl_loop_bound(const tk_ir_stmt *s);
+bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s);
+bool tk_verify_obl_loop_bound(const tk_ir_stmt *s);
 /* "load %x" / "store %h_0" / "local acc" — what a site touches, for statements. */
-void tk_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n);
+void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n);
 /* Bp as the module defines it: max(Q, Q * ((B + Q - 1) div Q)), Q = bp_quantum. */
-Z3_ast tk_obl_bp_def(tk_obl *o, Z3_ast B);
+Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B);
 /* The SMT-LIB2 name of the kernel's target: "gpu" or "cpu". */
-const char *tk_obl_target_name(const tk_ir_kernel *k);
+const char *tk_verify_obl_target_name(const tk_ir_kernel *k);
 
 /* ---- the classes (obl_<class>.c) ----------------------------------------------------------- */
 
-TK_MUST_USE tk_status tk_obl_shape(tk_vctx *v);
-TK_MUST_USE tk_status tk_obl_padding_module(tk_vctx *v);
-TK_MUST_USE tk_status tk_obl_padding_kernel(tk_vctx *v, const tk_ir_kernel *k);
-TK_MUST_USE tk_status tk_obl_bounds(tk_vctx *v, const tk_ir_kernel *k);
-TK_MUST_USE tk_status tk_obl_overflow(tk_vctx *v, const tk_ir_kernel *k);
-TK_MUST_USE tk_status tk_obl_race(tk_vctx *v, const tk_ir_kernel *k);
-TK_MUST_USE tk_status tk_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
-TK_MUST_USE tk_status tk_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
-TK_MUST_USE tk_status tk_obl_topk(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_shape(tk_vctx *v);
+TK_MUST_USE tk_status tk_verify_obl_padding_module(tk_vctx *v);
+TK_MUST_USE tk_status tk_verify_obl_padding_kernel(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_bounds(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_overflow(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k);
 
 #endif /* TK_VERIFY_INTERNAL_H */

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
-#include "compiler/init_weights.h"
+#include "model/init_weights.h"
 #include "compiler/pipeline.h"
 #include "tests/unit/cg_driver.h"
 
@@ -187,7 +187,7 @@ static tk_status setup(bench *b, int hidden, const char *cpu, const tk_ir_option
     tk_param_spec spec = tk_arch_param(&b->arch, i);
     if (!(b->w[i] = malloc(spec.count * sizeof(float))))
       return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-    tk_init_fill(&b->arch, b->arch.seed, i, b->w[i]);
+    tk_arch_init_fill(&b->arch, b->arch.seed, i, b->w[i]);
   }
   return TK_STATUS_OK;
 }

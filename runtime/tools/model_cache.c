@@ -7,7 +7,7 @@
  * arch's fingerprint, the compiler's version, the target and every compile option, so a new
  * tkc or other options never reuse an old entry. An entry is used when tk_bundle_open accepts
  * it (manifest and every sha256 check out); otherwise it is compiled through libtkc, whose
- * tk_compile writes a temp dir and renames it into place (compiler/tkc.h), so a concurrent
+ * tkc_compile writes a temp dir and renames it into place (compiler/tkc.h), so a concurrent
  * reader sees either no entry or a whole one, and an interrupted compile leaves no entry.
  */
 #include <errno.h>
@@ -17,10 +17,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/tkc.h"
 #include "runtime/tools/tool_model.h"
 #include "tk/version.h"
+#include "tk/alloc.h"
 
 #define CACHE_TARGET "x86_64"
 
@@ -44,9 +45,9 @@ static tk_status cache_root(char **out) {
   const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
   char *root = NULL;
   if (xdg && xdg[0] == '/')
-    root = (asprintf(&root, "%s/tkc", xdg) < 0) ? NULL : root;
+    root = (tk_asprintf(&root, "%s/tkc", xdg) < 0) ? NULL : root;
   else if (home && home[0] == '/')
-    root = (asprintf(&root, "%s/.cache/tkc", home) < 0) ? NULL : root;
+    root = (tk_asprintf(&root, "%s/.cache/tkc", home) < 0) ? NULL : root;
   else
     return tk_status_make(TK_NOT_FOUND, "no cache directory: set XDG_CACHE_HOME or HOME to an "
                                         "absolute path, or compile with `tkc compile` and use "
@@ -74,7 +75,7 @@ static tk_status entry_path(const char *root, const tk_arch *arch, const tkc_opt
     return tk_status_make(TK_INTERNAL, "cannot hash the cache key");
   char hex[13];
   for (int i = 0; i < 6; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  if (asprintf(out, "%s/%s-%s", root, arch->fingerprint, hex) < 0) {
+  if (tk_asprintf(out, "%s/%s-%s", root, arch->fingerprint, hex) < 0) {
     *out = NULL;
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   }
@@ -88,7 +89,7 @@ static tk_status compile_entry(const char *arch_path, const tk_arch *arch, tkc_o
   o->arch = arch;
   o->out_dir = dir;
   o->quiet = true;
-  return tk_status_annotate(tk_compile(o), "compiling %s", arch_path);
+  return tk_status_annotate(tkc_compile(o), "compiling %s", arch_path);
 }
 
 tk_status tool_cache_bundle(const char *arch_path, bool quiet, char **out_dir,
@@ -106,7 +107,7 @@ tk_status tool_cache_bundle(const char *arch_path, bool quiet, char **out_dir,
   free(root);
   if (s) return s;
   tk_status cached = tk_bundle_open(dir, out_bundle);
-  if (cached) { /* absent or unusable: (re)compile; tk_compile replaces it atomically */
+  if (cached) { /* absent or unusable: (re)compile; tkc_compile replaces it atomically */
     tk_status_free(cached);
     s = compile_entry(arch_path, &arch, &o, dir, quiet);
     if (!s) s = tk_bundle_open(dir, out_bundle);

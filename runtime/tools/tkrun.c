@@ -15,6 +15,7 @@
 
 #include "runtime/tools/tool_model.h"
 #include "tk/version.h"
+#include "tk/alloc.h"
 
 enum { STDIN_MAX = 1 << 30 }; /* 1 GiB of request text */
 
@@ -43,7 +44,7 @@ static int usage_error(const char *msg) {
 static tk_status read_stdin(char **out, size_t *out_len) {
   *out = NULL;
   size_t len = 0, cap = 1 << 16;
-  char *buf = malloc(cap);
+  char *buf = tk_malloc(cap);
   for (;;) {
     if (!buf) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading stdin");
     len += fread(buf + len, 1, cap - len, stdin);
@@ -52,7 +53,7 @@ static tk_status read_stdin(char **out, size_t *out_len) {
       free(buf);
       return tk_status_make(TK_INVALID_ARGUMENT, "request larger than 1 GiB");
     }
-    char *grown = realloc(buf, cap * 2);
+    char *grown = tk_realloc(buf, cap * 2);
     if (!grown) free(buf);
     buf = grown;
     cap *= 2;

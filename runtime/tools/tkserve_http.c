@@ -29,6 +29,7 @@
 
 #include "runtime/tools/tkserve.h"
 #include "tk/wire.h"
+#include "tk/alloc.h"
 
 enum { PATH_SHOWN = 120 };
 
@@ -53,7 +54,7 @@ static void copy_printable(char *dst, size_t size, const char *src) {
 }
 
 static request *request_new(struct MHD_Connection *c, const char *url, const char *method) {
-  request *r = calloc(1, sizeof *r);
+  request *r = tk_calloc(1, sizeof *r);
   if (!r) return NULL;
   clock_gettime(CLOCK_MONOTONIC, &r->t0);
   copy_printable(r->method, sizeof r->method, method);
@@ -88,7 +89,7 @@ static void request_take(request *r, const char *data, size_t size, size_t limit
   if (r->len + size > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
     while (cap < r->len + size) cap *= 2;
-    char *grown = realloc(r->body, cap);
+    char *grown = tk_realloc(r->body, cap);
     if (!grown) { /* treat as over the limit: the client gets 413, the server lives on */
       r->too_large = true;
       return;
@@ -291,7 +292,7 @@ tk_status tkserve_healthz_build(tkserve_state *st, const tool_model_args *args) 
   char *text = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
   size_t n = text ? strlen(text) : 0;
-  st->healthz = text ? malloc(n + 2) : NULL;
+  st->healthz = text ? tk_malloc(n + 2) : NULL;
   if (st->healthz) snprintf(st->healthz, n + 2, "%s\n", text);
   cJSON_free(text);
   return st->healthz ? TK_STATUS_OK

@@ -9,6 +9,7 @@
 
 #include "runtime/tools/tool_model.h"
 #include "tk/wire.h"
+#include "tk/alloc.h"
 
 const char tool_model_flags_help[] =
     "  --bundle DIR          a bundle compiled by `tkc compile ARCH.json -o DIR`\n"
@@ -91,7 +92,7 @@ bool tool_model_args_complete(const tool_model_args *a, char *err, size_t err_si
 
 static tk_status open_bundle(const tool_model_args *a, tool_model *m) {
   if (a->arch_path) return tool_cache_bundle(a->arch_path, false, &m->bundle_dir, &m->bundle);
-  m->bundle_dir = strdup(a->bundle_dir);
+  m->bundle_dir = tk_strdup(a->bundle_dir);
   if (!m->bundle_dir) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   return tk_bundle_open(a->bundle_dir, &m->bundle);
 }
@@ -131,7 +132,7 @@ tk_status tool_model_answer(tool_model *m, pthread_mutex_t *lock, const char *bo
   TK_RETURN_IF_ERROR(tk_wire_parse_request(body, len, (size_t)info->in_dim, &x, &rows));
   tk_status s = TK_STATUS_OK;
   if (!tk_size_mul(rows, (size_t)info->out_dim, &out_n) || !tk_size_mul(rows, e, &rw_n) ||
-      !(logits = malloc(out_n * sizeof *logits + 1)) || !(rw = malloc(rw_n * sizeof *rw + 1)))
+      !(logits = tk_malloc(out_n * sizeof *logits + 1)) || !(rw = tk_malloc(rw_n * sizeof *rw + 1)))
     s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for %zu rows", rows);
   if (!s) {
     if (lock) pthread_mutex_lock(lock);
@@ -144,7 +145,7 @@ tk_status tool_model_answer(tool_model *m, pthread_mutex_t *lock, const char *bo
     s = tk_wire_format_response(logits, rows, (size_t)info->out_dim, e ? rw : NULL, e, &json,
                                 &json_len);
   if (!s) { /* the response ends with one newline, the same bytes from tkrun and tkserve */
-    char *grown = realloc(json, json_len + 2);
+    char *grown = tk_realloc(json, json_len + 2);
     if (grown) memcpy(grown + json_len, "\n", 2);
     else free(json);
     json = grown;

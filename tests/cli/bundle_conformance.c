@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 #include "tk/model_host.h"
 
 static const int32_t batches[] = {1, 15, 16, 17, 100};

@@ -20,11 +20,11 @@ typedef struct run {
 
 int64_t tk_interp_buffer_count(const tk_ir_module *m, int id, int64_t B) {
   int64_t zero = 0;
-  tk_ix_env env = {B, tk_ix_bp_of(B), &zero};
-  return tk_ix_eval(m->buffers[id].count, &env);
+  tk_ix_env env = {B, tk_ir_ix_bp_of(B), &zero};
+  return tk_ir_ix_eval(m->buffers[id].count, &env);
 }
 
-static int64_t ix(run *r, const tk_ix *e) { return tk_ix_eval(e, &r->env); }
+static int64_t ix(run *r, const tk_ix *e) { return tk_ir_ix_eval(e, &r->env); }
 
 static double *buffer_at(run *r, int arg, int64_t i) {
   const tk_ir_arg *a = &r->k->args[arg];
@@ -191,7 +191,7 @@ tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B, double
   run r = {.m = m, .bufs = buffers, .hooks = hooks};
   r.vals = calloc((size_t)m->nvars + 1, sizeof *r.vals);
   if (!r.vals) return tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
-  r.env = (tk_ix_env){B, tk_ix_bp_of(B), r.vals};
+  r.env = (tk_ix_env){B, tk_ir_ix_bp_of(B), r.vals};
   const tk_ir_kernel_list *l = tk_ir_module_kernels(m, t);
   tk_status s = NULL;
   for (int i = 0; i < l->n && !s; i++) s = run_kernel(&r, l->items[i]);

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "test.h"
 
 static char path_buf[4096];
@@ -322,9 +322,9 @@ static void test_extensions(void) {
   CHECK(a.weight_layout == TK_LAYOUT_OUT_IN);
   CHECK_OK(parse(nano_with("router_kind", "\"SheafOnly\""), &a));
   CHECK(a.router_kind == TK_ROUTER_SHEAF_ONLY);
-  CHECK(!strcmp(tk_arch_size_name(TK_SIZE_CUSTOM), "Custom") && !strcmp(tk_model_kind_name(TK_MODEL_DENSE), "Dense"));
-  CHECK(!strcmp(tk_router_kind_name(TK_ROUTER_SOFTMAX_ONLY), "SoftmaxOnly") && !strcmp(tk_hidden_act_name(TK_ACT_GELU_ERF), "gelu"));
-  CHECK(!strcmp(tk_weight_layout_name(TK_LAYOUT_OUT_IN), "out_in"));
+  CHECK(!strcmp(tk_arch_size_name(TK_SIZE_CUSTOM), "Custom") && !strcmp(tk_arch_model_kind_name(TK_MODEL_DENSE), "Dense"));
+  CHECK(!strcmp(tk_arch_router_kind_name(TK_ROUTER_SOFTMAX_ONLY), "SoftmaxOnly") && !strcmp(tk_arch_hidden_act_name(TK_ACT_GELU_ERF), "gelu"));
+  CHECK(!strcmp(tk_arch_weight_layout_name(TK_LAYOUT_OUT_IN), "out_in"));
 }
 
 /* ---- Scanner edge cases ------------------------------------------------------------------ */

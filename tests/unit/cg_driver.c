@@ -118,7 +118,7 @@ static tk_status buffers_alloc(const tk_ir_module *m, int32_t B, int32_t Bp, buf
   b->count = calloc((size_t)b->n + 1, sizeof *b->count);
   if (!b->ptr || !b->count) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
   for (int i = 0; i < b->n; i++) {
-    b->count[i] = tk_ix_eval(m->buffers[i].count, &env);
+    b->count[i] = tk_ir_ix_eval(m->buffers[i].count, &env);
     size_t bytes = ((size_t)(b->count[i] > 0 ? b->count[i] : 1) * 4 + 63) / 64 * 64;
     b->ptr[i] = aligned_alloc(64, bytes);
     if (!b->ptr[i]) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
@@ -160,7 +160,7 @@ static tk_status fill_inputs(const tk_ir_module *m, const buffers *b, const floa
 tk_status tk_cgd_prepare(tk_cgd *d, const float *const *weights, const float *x, int32_t B) {
   buffers_free(&d->bufs);
   d->B = B;
-  d->Bp = (int32_t)tk_ix_bp_of(B);
+  d->Bp = (int32_t)tk_ir_ix_bp_of(B);
   tk_status s = buffers_alloc(d->m, B, d->Bp, &d->bufs);
   if (!s) s = fill_inputs(d->m, &d->bufs, weights, x, B);
   if (s) buffers_free(&d->bufs);
@@ -180,7 +180,7 @@ tk_status tk_cgd_run(tk_cgd *d, int kernel, int threads) {
     void *args[k->nargs + 1];
     for (int a = 0; a < k->nargs; a++) args[a] = tk_cgd_arg(d, i, a);
     TK_RETURN_IF_ERROR(tk_cgd_launch(d->fns[i], args, d->B, d->Bp,
-                                     tk_ix_eval(k->launch.grid, &env), threads));
+                                     tk_ir_ix_eval(k->launch.grid, &env), threads));
   }
   return TK_STATUS_OK;
 }

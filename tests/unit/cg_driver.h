@@ -4,7 +4,7 @@
  * Follows notes/abi.md: buffers are allocated per m->buffers (element counts evaluated at
  * B/Bp, 64-byte aligned; scratch and outputs pre-filled with NaN so a read of an unwritten
  * element shows), parameters copied from caller arrays in checkpoint order, each scheduled
- * kernel of the target run in order over [0, grid) with grid = tk_ix_eval(launch.grid),
+ * kernel of the target run in order over [0, grid) with grid = tk_ir_ix_eval(launch.grid),
  * split into `threads` contiguous ranges run on that many threads, and the outputs read back.
  */
 #ifndef TK_TESTS_CG_DRIVER_H

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compiler/arch.h"
-#include "compiler/init_weights.h"
+#include "model/arch.h"
+#include "model/init_weights.h"
 #include "test.h"
 #include "tk/checkpoint.h"
 
@@ -147,21 +147,21 @@ static void test_rng(void) {
                                  9817491932198370423ull, 4593380528125082431ull,
                                  16408922859458223821ull};
   uint64_t state = 1234567;
-  for (int i = 0; i < 5; i++) CHECK(tk_splitmix64_next(&state) == sm[i]);
+  for (int i = 0; i < 5; i++) CHECK(tk_arch_splitmix64_next(&state) == sm[i]);
   /* xoshiro256** from s = {1, 2, 3, 4}: the first three worked by hand from the reference
    * algorithm (rotl(s1·5, 7)·9), the fourth as in rand_xoshiro's test. */
   static const uint64_t xo[4] = {11520, 0, 1509978240, 1215971899390074240ull};
   tk_rng rng = {{1, 2, 3, 4}};
-  for (int i = 0; i < 4; i++) CHECK(tk_rng_next(&rng) == xo[i]);
+  for (int i = 0; i < 4; i++) CHECK(tk_arch_rng_next(&rng) == xo[i]);
 
   /* Tensor values follow the documented formula (models/README.md). */
   tk_arch a = nano();
   float w[96 * 4];
-  tk_init_fill(&a, 99, 0, w); /* router W 96x4: uniform ±1/sqrt(96) */
-  tk_rng_seed(&rng, 99ull ^ 0x9E3779B97F4A7C15ull);
+  tk_arch_init_fill(&a, 99, 0, w); /* router W 96x4: uniform ±1/sqrt(96) */
+  tk_arch_rng_seed(&rng, 99ull ^ 0x9E3779B97F4A7C15ull);
   double bound = 1.0 / sqrt(96.0);
   for (int j = 0; j < 8; j++) {
-    double u = (double)(tk_rng_next(&rng) >> 40) / 16777216.0;
+    double u = (double)(tk_arch_rng_next(&rng) >> 40) / 16777216.0;
     CHECK(w[j] == (float)(-bound + 2 * bound * u));
   }
 }
@@ -195,22 +195,22 @@ static void test_init_streams(void) {
   /* Keyed by (seed, index): tensor 3 (expert_0 bias) of nano is the first 128 values of
    * tiny's tensor 3 (2048 values), although every tensor before it differs in size. */
   float a[128], b[2048], c[128];
-  tk_init_fill(&n, 5, 3, a);
-  tk_init_fill(&t, 5, 3, b);
+  tk_arch_init_fill(&n, 5, 3, a);
+  tk_arch_init_fill(&t, 5, 3, b);
   CHECK(memcmp(a, b, sizeof a) == 0);
-  tk_init_fill(&n, 6, 3, c);
+  tk_arch_init_fill(&n, 6, 3, c);
   CHECK(memcmp(a, c, sizeof a) != 0); /* another seed */
-  tk_init_fill(&n, 5, 4, c);
+  tk_arch_init_fill(&n, 5, 4, c);
   CHECK(memcmp(a, c, sizeof a) != 0); /* another tensor */
   for (size_t i = 0; i < tk_arch_param_count(&n); i++) {
     tk_param_spec s = tk_arch_param(&n, i);
     float *w = malloc(s.count * sizeof *w);
-    tk_init_fill(&n, n.seed, i, w);
+    tk_arch_init_fill(&n, n.seed, i, w);
     check_ranges(&n, i, w, s.count);
     free(w);
   }
   char config[TK_INIT_CONFIG_MAX];
-  tk_init_config(&n, 18446744073709551615ull, config);
+  tk_arch_init_config(&n, 18446744073709551615ull, config);
   CHECK(!strcmp(config, "{\"arch_fingerprint\":\"0123456789abcdef\",\"generator\":\"tkc "
                         "init-checkpoint\",\"seed\":18446744073709551615}"));
 }
@@ -268,7 +268,7 @@ static void check_weights_regenerate(const tk_arch *a, const tk_checkpoint *k, u
     const tk_checkpoint_record *r = tk_checkpoint_record_at(k, i);
     float *got = malloc((size_t)r->weight_len * 4 + 4), *want = malloc((size_t)r->weight_len * 4 + 4);
     tk_checkpoint_weights_copy(r, 0, r->weight_len, got);
-    tk_init_fill(a, seed, i, want);
+    tk_arch_init_fill(a, seed, i, want);
     CHECK_MSG(memcmp(got, want, (size_t)r->weight_len * 4) == 0, "record %u weights differ", i);
     CHECK(r->m_len == 0 && r->v_len == 0 && r->step == 0 && !r->has_grad);
     CHECK(tk_checkpoint_find(k, tk_arch_param(a, i).name) == i);
@@ -281,10 +281,10 @@ static void check_weights_regenerate(const tk_arch *a, const tk_checkpoint *k, u
 static void test_round_trip(const char *label, tk_arch a) {
   char *dir = make_temp_dir(), *path = path_in(dir, "model.tkp1");
   uint64_t seed = a.seed + 1;
-  CHECK_OK(tk_init_checkpoint_write(&a, path, seed, 7, NULL, NULL));
+  CHECK_OK(tk_arch_init_checkpoint_write(&a, path, seed, 7, NULL, NULL));
   CHECK_MSG(dir_entries(dir) == 1, "%s: temp file left beside the checkpoint", label);
   char config[TK_INIT_CONFIG_MAX];
-  tk_init_config(&a, seed, config);
+  tk_arch_init_config(&a, seed, config);
   struct stat st;
   CHECK(stat(path, &st) == 0 && (uint64_t)st.st_size == expected_file_size(&a, strlen(config)));
   tk_checkpoint *k = NULL;

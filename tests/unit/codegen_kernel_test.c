@@ -43,35 +43,35 @@ static int add_arg(tk_ir_module *m, tk_ir_kernel *k, const char *name, tk_ir_ten
   return a;
 }
 
-static const tk_ix *V(tk_ir_module *m, const tk_ir_var *v) { return tk_ix_var(m, v); }
-static const tk_ix *C(tk_ir_module *m, int64_t c) { return tk_ix_const(m, c); }
+static const tk_ix *V(tk_ir_module *m, const tk_ir_var *v) { return tk_ir_ix_var(m, v); }
+static const tk_ix *C(tk_ir_module *m, int64_t c) { return tk_ir_ix_const(m, c); }
 
 static const tk_ir_stmt *loop(tk_ir_module *m, const tk_ir_var *v, int64_t n, tk_ir_loop_kind kind,
                               const tk_ir_stmt *body) {
-  return tk_stmt_for(m, v, C(m, n), kind, TK_BIND_NONE, body);
+  return tk_ir_stmt_for(m, v, C(m, n), kind, TK_BIND_NONE, body);
 }
 
 static const tk_ir_stmt *block2(tk_ir_module *m, const tk_ir_stmt *a, const tk_ir_stmt *b) {
-  tk_ir_stmt *blk = tk_stmt_block(m);
-  tk_stmt_block_add(m, blk, a);
-  if (b) tk_stmt_block_add(m, blk, b);
+  tk_ir_stmt *blk = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, blk, a);
+  if (b) tk_ir_stmt_block_add(m, blk, b);
   return blk;
 }
 
 static void finish_kernel(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_var *rb,
                           const tk_ir_stmt *body) {
-  k->launch.grid = tk_ix_div(m, tk_ix_sym(m, TK_SYM_BP), BR);
+  k->launch.grid = tk_ir_ix_div(m, tk_ir_ix_sym(m, TK_SYM_BP), BR);
   k->launch.workgroup_size = 1;
   k->launch.block_rows = BR;
   k->index_bits = 32;
-  k->body = tk_stmt_for(m, rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, body);
+  k->body = tk_ir_stmt_for(m, rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, body);
   tk_ir_kernel_append(m, k);
 }
 
 /* y[r, j] = sum_k x[min(r, B-1), k] W[k, j] + b[j], rows r < B stored. */
 static void build_gemm(tk_ir_module *m) {
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, "gemm_bias");
-  const tk_ix *Bs = tk_ix_sym(m, TK_SYM_B);
+  const tk_ix *Bs = tk_ir_ix_sym(m, TK_SYM_B);
   int y = add_arg(m, k, "y", TK_TENSOR_OUTPUT, TK_T_F32, Bs, N_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
   int x = add_arg(m, k, "x", TK_TENSOR_INPUT, TK_T_F32, Bs, K_DIM, TK_ROLE_IN, TK_ACC_READ);
   int w = add_arg(m, k, "W", TK_TENSOR_PARAM, TK_T_F32, C(m, K_DIM), N_DIM, TK_ROLE_PARAM, TK_ACC_READ);
@@ -80,46 +80,46 @@ static void build_gemm(tk_ir_module *m) {
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", NULL), *rt = tk_ir_var_new(m, "rt", NULL);
   const tk_ir_var *jt = tk_ir_var_new(m, "jt", NULL), *ri = tk_ir_var_new(m, "ri", NULL);
   const tk_ir_var *jj = tk_ir_var_new(m, "jj", NULL), *kk = tk_ir_var_new(m, "k", NULL);
-  const tk_ix *r = tk_ix_add(m, tk_ix_add(m, tk_ix_mul(m, V(m, rb), BR), tk_ix_mul(m, V(m, rt), TR)), V(m, ri));
-  const tk_ix *j = tk_ix_add(m, tk_ix_mul(m, V(m, jt), TC), V(m, jj));
-  const tk_ix *a = tk_ix_add(m, tk_ix_mul(m, V(m, ri), TC), V(m, jj));
-  const tk_ir_val *fma = tk_val_fma(m, tk_val_load(m, k, x, tk_ix_rowmajor(m, tk_ix_clamp_row(m, r), K_DIM, V(m, kk))),
-                                    tk_val_load(m, k, w, tk_ix_rowmajor(m, V(m, kk), N_DIM, j)),
-                                    tk_val_lload(m, k, acc, a));
-  const tk_ir_stmt *init = tk_stmt_lstore(m, acc, a, tk_val_load(m, k, b, j));
-  const tk_ir_stmt *upd = tk_stmt_lstore(m, acc, a, fma);
-  const tk_ir_stmt *out = tk_stmt_if(m, r, TK_CMP_LT, Bs,
-                                     tk_stmt_store(m, y, tk_ix_rowmajor(m, r, N_DIM, j), tk_val_lload(m, k, acc, a)));
+  const tk_ix *r = tk_ir_ix_add(m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), tk_ir_ix_mul(m, V(m, rt), TR)), V(m, ri));
+  const tk_ix *j = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, jt), TC), V(m, jj));
+  const tk_ix *a = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, ri), TC), V(m, jj));
+  const tk_ir_val *fma = tk_ir_val_fma(m, tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, r), K_DIM, V(m, kk))),
+                                    tk_ir_val_load(m, k, w, tk_ir_ix_rowmajor(m, V(m, kk), N_DIM, j)),
+                                    tk_ir_val_lload(m, k, acc, a));
+  const tk_ir_stmt *init = tk_ir_stmt_lstore(m, acc, a, tk_ir_val_load(m, k, b, j));
+  const tk_ir_stmt *upd = tk_ir_stmt_lstore(m, acc, a, fma);
+  const tk_ir_stmt *out = tk_ir_stmt_if(m, r, TK_CMP_LT, Bs,
+                                     tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r, N_DIM, j), tk_ir_val_lload(m, k, acc, a)));
 #define TILE(s) loop(m, ri, TR, TK_LOOP_UNROLL, loop(m, jj, TC, TK_LOOP_VECTOR, (s)))
-  tk_ir_stmt *tile = tk_stmt_block(m);
-  tk_stmt_block_add(m, tile, TILE(init));
-  tk_stmt_block_add(m, tile, loop(m, kk, K_DIM, TK_LOOP_REDUCTION, TILE(upd)));
-  tk_stmt_block_add(m, tile, TILE(out));
+  tk_ir_stmt *tile = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, tile, TILE(init));
+  tk_ir_stmt_block_add(m, tile, loop(m, kk, K_DIM, TK_LOOP_REDUCTION, TILE(upd)));
+  tk_ir_stmt_block_add(m, tile, TILE(out));
 #undef TILE
   /* N = 36: two full 16-column tiles; the last 4 columns are left to a second kernel below. */
   const tk_ir_stmt *tiles = loop(m, rt, BR / TR, TK_LOOP_SERIAL, loop(m, jt, N_DIM / TC, TK_LOOP_SERIAL, tile));
   /* tail columns 32..35 as a plain (non-tiled) loop nest with a scalar accumulator */
   int sacc = tk_ir_kernel_local(m, k, "s", TK_T_F32, 1);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", NULL), *jl = tk_ir_var_new(m, "jl", NULL);
-  const tk_ix *r2 = tk_ix_add(m, tk_ix_mul(m, V(m, rb), BR), V(m, rr));
-  const tk_ix *j2 = tk_ix_add(m, C(m, 32), V(m, jl));
-  const tk_ir_stmt *s_init = tk_stmt_lstore(m, sacc, C(m, 0), tk_val_load(m, k, b, j2));
-  const tk_ir_stmt *s_upd = tk_stmt_lstore(m, sacc, C(m, 0), tk_val_fma(m,
-      tk_val_load(m, k, x, tk_ix_rowmajor(m, tk_ix_clamp_row(m, r2), K_DIM, V(m, kk))),
-      tk_val_load(m, k, w, tk_ix_rowmajor(m, V(m, kk), N_DIM, j2)), tk_val_lload(m, k, sacc, C(m, 0))));
-  const tk_ir_stmt *s_out = tk_stmt_if(m, r2, TK_CMP_LT, Bs, tk_stmt_store(m, y, tk_ix_rowmajor(m, r2, N_DIM, j2),
-                                                                          tk_val_lload(m, k, sacc, C(m, 0))));
-  tk_ir_stmt *tail = tk_stmt_block(m);
-  tk_stmt_block_add(m, tail, s_init);
-  tk_stmt_block_add(m, tail, loop(m, kk, K_DIM, TK_LOOP_REDUCTION, s_upd));
-  tk_stmt_block_add(m, tail, s_out);
+  const tk_ix *r2 = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), V(m, rr));
+  const tk_ix *j2 = tk_ir_ix_add(m, C(m, 32), V(m, jl));
+  const tk_ir_stmt *s_init = tk_ir_stmt_lstore(m, sacc, C(m, 0), tk_ir_val_load(m, k, b, j2));
+  const tk_ir_stmt *s_upd = tk_ir_stmt_lstore(m, sacc, C(m, 0), tk_ir_val_fma(m,
+      tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, r2), K_DIM, V(m, kk))),
+      tk_ir_val_load(m, k, w, tk_ir_ix_rowmajor(m, V(m, kk), N_DIM, j2)), tk_ir_val_lload(m, k, sacc, C(m, 0))));
+  const tk_ir_stmt *s_out = tk_ir_stmt_if(m, r2, TK_CMP_LT, Bs, tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r2, N_DIM, j2),
+                                                                          tk_ir_val_lload(m, k, sacc, C(m, 0))));
+  tk_ir_stmt *tail = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, tail, s_init);
+  tk_ir_stmt_block_add(m, tail, loop(m, kk, K_DIM, TK_LOOP_REDUCTION, s_upd));
+  tk_ir_stmt_block_add(m, tail, s_out);
   finish_kernel(m, k, rb, block2(m, tiles, loop(m, rr, BR, TK_LOOP_SERIAL, loop(m, jl, N_DIM - 32, TK_LOOP_SERIAL, tail))));
 }
 
 /* Per row r < B: p = softmax(x[r]), q = tanh(x) + erf(x), f = (c - 5) div 3 * 10 + (c - 5) mod 3. */
 static void build_rows(tk_ir_module *m) {
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, "rows");
-  const tk_ix *Bs = tk_ix_sym(m, TK_SYM_B);
+  const tk_ix *Bs = tk_ir_ix_sym(m, TK_SYM_B);
   int x = add_arg(m, k, "xr", TK_TENSOR_INPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_IN, TK_ACC_READ);
   int p = add_arg(m, k, "p", TK_TENSOR_OUTPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
   int q = add_arg(m, k, "q", TK_TENSOR_OUTPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
@@ -127,27 +127,27 @@ static void build_rows(tk_ir_module *m) {
   int mx = tk_ir_kernel_local(m, k, "mx", TK_T_F32, 1), sum = tk_ir_kernel_local(m, k, "sum", TK_T_F32, 1);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", NULL), *rr = tk_ir_var_new(m, "rr", NULL);
   const tk_ir_var *c = tk_ir_var_new(m, "c", NULL);
-  const tk_ix *r = tk_ix_add(m, tk_ix_mul(m, V(m, rb), BR), V(m, rr));
-  const tk_ix *at = tk_ix_rowmajor(m, r, C_DIM, V(m, c));
-  const tk_ir_val *xv = tk_val_load(m, k, x, at);
-  const tk_ir_val *mxv = tk_val_lload(m, k, mx, C(m, 0)), *sumv = tk_val_lload(m, k, sum, C(m, 0));
-  const tk_ir_val *e = tk_val_un(m, TK_V_EXP, tk_val_bin(m, TK_V_SUB, xv, mxv));
-  const tk_ix *c5 = tk_ix_sub(m, V(m, c), C(m, 5));
-  const tk_ix *fi = tk_ix_add(m, tk_ix_mul(m, tk_ix_div(m, c5, 3), 10), tk_ix_mod(m, c5, 3));
-  tk_ir_stmt *row = tk_stmt_block(m);
-  tk_stmt_block_add(m, row, tk_stmt_lstore(m, mx, C(m, 0), tk_val_f32(m, -1e30)));
-  tk_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_REDUCTION,
-                                 tk_stmt_lstore(m, mx, C(m, 0), tk_val_bin(m, TK_V_MAX, mxv, xv))));
-  tk_stmt_block_add(m, row, tk_stmt_lstore(m, sum, C(m, 0), tk_val_f32(m, 0)));
-  tk_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_REDUCTION,
-                                 tk_stmt_lstore(m, sum, C(m, 0), tk_val_bin(m, TK_V_ADD, sumv, e))));
-  tk_ir_stmt *cols = tk_stmt_block(m);
-  tk_stmt_block_add(m, cols, tk_stmt_store(m, p, at, tk_val_bin(m, TK_V_DIV, e, sumv)));
-  tk_stmt_block_add(m, cols, tk_stmt_store(m, q, at, tk_val_bin(m, TK_V_ADD, tk_val_un(m, TK_V_TANH, xv),
-                                                                 tk_val_un(m, TK_V_ERF, xv))));
-  tk_stmt_block_add(m, cols, tk_stmt_store(m, f, at, tk_val_index(m, fi)));
-  tk_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_PARALLEL, cols));
-  finish_kernel(m, k, rb, loop(m, rr, BR, TK_LOOP_SERIAL, tk_stmt_if(m, r, TK_CMP_LT, Bs, row)));
+  const tk_ix *r = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), V(m, rr));
+  const tk_ix *at = tk_ir_ix_rowmajor(m, r, C_DIM, V(m, c));
+  const tk_ir_val *xv = tk_ir_val_load(m, k, x, at);
+  const tk_ir_val *mxv = tk_ir_val_lload(m, k, mx, C(m, 0)), *sumv = tk_ir_val_lload(m, k, sum, C(m, 0));
+  const tk_ir_val *e = tk_ir_val_un(m, TK_V_EXP, tk_ir_val_bin(m, TK_V_SUB, xv, mxv));
+  const tk_ix *c5 = tk_ir_ix_sub(m, V(m, c), C(m, 5));
+  const tk_ix *fi = tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_div(m, c5, 3), 10), tk_ir_ix_mod(m, c5, 3));
+  tk_ir_stmt *row = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, row, tk_ir_stmt_lstore(m, mx, C(m, 0), tk_ir_val_f32(m, -1e30)));
+  tk_ir_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_REDUCTION,
+                                 tk_ir_stmt_lstore(m, mx, C(m, 0), tk_ir_val_bin(m, TK_V_MAX, mxv, xv))));
+  tk_ir_stmt_block_add(m, row, tk_ir_stmt_lstore(m, sum, C(m, 0), tk_ir_val_f32(m, 0)));
+  tk_ir_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_REDUCTION,
+                                 tk_ir_stmt_lstore(m, sum, C(m, 0), tk_ir_val_bin(m, TK_V_ADD, sumv, e))));
+  tk_ir_stmt *cols = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, cols, tk_ir_stmt_store(m, p, at, tk_ir_val_bin(m, TK_V_DIV, e, sumv)));
+  tk_ir_stmt_block_add(m, cols, tk_ir_stmt_store(m, q, at, tk_ir_val_bin(m, TK_V_ADD, tk_ir_val_un(m, TK_V_TANH, xv),
+                                                                 tk_ir_val_un(m, TK_V_ERF, xv))));
+  tk_ir_stmt_block_add(m, cols, tk_ir_stmt_store(m, f, at, tk_ir_val_index(m, fi)));
+  tk_ir_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_PARALLEL, cols));
+  finish_kernel(m, k, rb, loop(m, rr, BR, TK_LOOP_SERIAL, tk_ir_stmt_if(m, r, TK_CMP_LT, Bs, row)));
 }
 
 static float frand(uint32_t *s, float scale) {
@@ -158,7 +158,7 @@ static float frand(uint32_t *s, float scale) {
 static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 static void run_gemm(tk_cgd_kernel_fn fn, int32_t B, int threads) {
-  int32_t Bp = (int32_t)tk_ix_bp_of(B);
+  int32_t Bp = (int32_t)tk_ir_ix_bp_of(B);
   float *x = aligned_alloc(64, 64 * 64 * 4), *W = aligned_alloc(64, K_DIM * N_DIM * 4 + 64);
   float *b = aligned_alloc(64, 64 * 4), *y = aligned_alloc(64, 64 * 64 * 4);
   uint32_t s = 7;
@@ -185,7 +185,7 @@ static void run_gemm(tk_cgd_kernel_fn fn, int32_t B, int threads) {
 }
 
 static void run_rows(tk_cgd_kernel_fn fn, int32_t B) {
-  int32_t Bp = (int32_t)tk_ix_bp_of(B);
+  int32_t Bp = (int32_t)tk_ir_ix_bp_of(B);
   size_t n = (size_t)Bp * C_DIM + 16;
   float *x = aligned_alloc(64, n * 4 + 64), *p = aligned_alloc(64, n * 4 + 64), *q = aligned_alloc(64, n * 4 + 64);
   int32_t *f = aligned_alloc(64, n * 4 + 64);

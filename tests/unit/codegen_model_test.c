@@ -2,7 +2,7 @@
  *
  * For nano, custom-small, dense and a Custom arch with weight_layout out_in, hidden_act gelu
  * (erf form) and layer_norm_eps 1e-3: arch → pipeline (verify after every pass) → x86_64
- * shared object → cg_driver, with seeded weights (tk_init_fill), compared with tests/ref
+ * shared object → cg_driver, with seeded weights (tk_arch_init_fill), compared with tests/ref
  * (FORMATS §3 tolerance and top-K rule) at B in {1, 15, 16, 17, 100}; the x86_64-simt variant
  * (the gpu schedule's bodies) the same way for nano and custom-small. Each forward also runs
  * on 2 threads, which must give bitwise the same outputs as 1 thread.
@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "codegen/codegen.h"
-#include "compiler/arch.h"
-#include "compiler/init_weights.h"
+#include "model/arch.h"
+#include "model/init_weights.h"
 #include "compiler/pipeline.h"
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 #include "tests/unit/cg_driver.h"
 #include "tests/unit/test.h"
 
@@ -65,7 +65,7 @@ static bool weights_make(const tk_arch *arch, weights *w) {
     w->f[i] = malloc(w->specs[i].count * sizeof(float));
     w->d[i] = malloc(w->specs[i].count * sizeof(double));
     if (!w->f[i] || !w->d[i]) return false;
-    tk_init_fill(arch, arch->seed, i, w->f[i]);
+    tk_arch_init_fill(arch, arch->seed, i, w->f[i]);
     for (uint64_t e = 0; e < w->specs[i].count; e++) w->d[i][e] = w->f[i][e];
     w->arrays[i] = (tk_ref_array){w->specs[i].name, w->d[i], w->specs[i].count};
   }

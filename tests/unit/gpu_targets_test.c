@@ -21,7 +21,7 @@
 
 #include "codegen/codegen.h"
 #include "codegen/offload_bundle.h"
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "tests/unit/test.h"
 

@@ -4,7 +4,7 @@
  * default and a small --max-batch) and for a hand-built module whose formulas divide
  * possibly-negative values: the stub compiles with `cc -Wall -Wextra -Werror` and only the
  * two include dirs, two builds are byte-identical, and the loaded model_host.so agrees with
- * the IR evaluated by tk_ix_eval: every buffer's elements, role, checkpoint index and name,
+ * the IR evaluated by tk_ir_ix_eval: every buffer's elements, role, checkpoint index and name,
  * and, through a recording launcher, every launch of both schedules (order, name, buffers,
  * grid, workgroup size) for B in 1..200 and near Bmax. Out-of-range B and unknown schedules
  * are refused.
@@ -102,7 +102,7 @@ static void remove_dir(const char *dir) {
 /* Generates and builds the stub in a fresh temp dir; returns the dir (caller frees). */
 static char *build_stub(const tk_ir_module *m) {
   char *c = NULL, *h = NULL;
-  tk_status s = tk_stub_generate(m, "test", &c, &h);
+  tk_status s = tk_cg_stub_generate(m, "test", &c, &h);
   CHECK_OK(s);
   if (!c) return NULL;
   char *dir = strdup("/tmp/tk_hoststub_XXXXXX");
@@ -113,7 +113,7 @@ static char *build_stub(const tk_ir_module *m) {
   free(h);
   char *inc = runtime_include();
   tk_stub_build_options o = {.cc = "cc", .runtime_include = inc, .werror = true};
-  CHECK_OK(tk_stub_build(dir, &o));
+  CHECK_OK(tk_cg_stub_build(dir, &o));
   free(inc);
   return dir;
 }
@@ -121,13 +121,13 @@ static char *build_stub(const tk_ir_module *m) {
 /* ---- checks against the IR --------------------------------------------------------------- */
 
 static void check_buffers(const tk_ir_module *m, const tk_model_host *h, int64_t B) {
-  int64_t Bp = tk_ix_bp_of(B);
+  int64_t Bp = tk_ir_ix_bp_of(B);
   tk_ix_env env = {.B = B, .Bp = Bp, .vals = NULL};
   CHECK(h->buffer_count() == m->nbuffers);
   CHECK(h->padded_batch((int32_t)B) == Bp);
   for (int i = 0; i < m->nbuffers; i++) {
     const tk_ir_buffer *b = &m->buffers[i];
-    int64_t want = tk_ix_eval(b->count, &env), got = h->buffer_elems(i, (int32_t)B, (int32_t)Bp);
+    int64_t want = tk_ir_ix_eval(b->count, &env), got = h->buffer_elems(i, (int32_t)B, (int32_t)Bp);
     CHECK_MSG(got == want, "buffer %s at B=%lld: %lld elements, IR says %lld", b->name,
               (long long)B, (long long)got, (long long)want);
     CHECK(h->buffer_role(i) == (int32_t)b->role);
@@ -143,13 +143,13 @@ static void check_sequence(const tk_ir_module *m, const tk_model_host *h, tk_ir_
   const tk_ir_kernel_list *list = tk_ir_module_kernels(m, t);
   CHECK_OK(h->forward(&r.base, t == TK_TARGET_GPU ? "gpu" : "cpu", (int32_t)B));
   CHECK_MSG(r.n == list->n, "%d launches, IR has %d kernels", r.n, list->n);
-  tk_ix_env env = {.B = B, .Bp = tk_ix_bp_of(B), .vals = NULL};
+  tk_ix_env env = {.B = B, .Bp = tk_ir_ix_bp_of(B), .vals = NULL};
   for (int i = 0; i < r.n && i < list->n; i++) {
     const tk_ir_kernel *k = list->items[i];
     const rec_launch *x = &r.items[i];
     CHECK(x->kernel == k->id && !strcmp(x->name, k->name) && x->nargs == k->nargs);
     CHECK(x->B == B && x->Bp == env.Bp);
-    int64_t grid = tk_ix_eval(k->launch.grid, &env);
+    int64_t grid = tk_ir_ix_eval(k->launch.grid, &env);
     CHECK_MSG(x->grid == grid, "%s at B=%lld: grid %lld, IR says %lld", k->name, (long long)B,
               (long long)x->grid, (long long)grid);
     CHECK(x->wg == (t == TK_TARGET_CPU ? 1 : k->launch.workgroup_size));
@@ -228,13 +228,13 @@ static void check_hand_built(void) {
   tk_ir_module *m = NULL;
   CHECK_OK(tk_ir_module_create(&arch, &opts, &m));
   if (!m) return;
-  const tk_ix *B = tk_ix_sym(m, TK_SYM_B), *Bp = tk_ix_sym(m, TK_SYM_BP);
+  const tk_ix *B = tk_ir_ix_sym(m, TK_SYM_B), *Bp = tk_ir_ix_sym(m, TK_SYM_BP);
   const tk_ix *counts[] = {
-    tk_ix_div(m, tk_ix_sub(m, B, tk_ix_const(m, 40)), 16),           /* negative for B < 40 */
-    tk_ix_mod(m, tk_ix_sub(m, tk_ix_const(m, 7), B), 5),              /* mod of negatives */
-    tk_ix_max(m, tk_ix_min(m, tk_ix_mul(m, B, -3), tk_ix_const(m, -20)), tk_ix_sub(m, tk_ix_const(m, -500), Bp)),
-    tk_ix_add(m, tk_ix_div(m, Bp, 16), tk_ix_mod(m, tk_ix_add(m, B, tk_ix_const(m, 3)), 7)),
-    tk_ix_const(m, INT64_C(5000000000)),
+    tk_ir_ix_div(m, tk_ir_ix_sub(m, B, tk_ir_ix_const(m, 40)), 16),           /* negative for B < 40 */
+    tk_ir_ix_mod(m, tk_ir_ix_sub(m, tk_ir_ix_const(m, 7), B), 5),              /* mod of negatives */
+    tk_ir_ix_max(m, tk_ir_ix_min(m, tk_ir_ix_mul(m, B, -3), tk_ir_ix_const(m, -20)), tk_ir_ix_sub(m, tk_ir_ix_const(m, -500), Bp)),
+    tk_ir_ix_add(m, tk_ir_ix_div(m, Bp, 16), tk_ir_ix_mod(m, tk_ir_ix_add(m, B, tk_ir_ix_const(m, 3)), 7)),
+    tk_ir_ix_const(m, INT64_C(5000000000)),
   };
   int n = (int)(sizeof counts / sizeof counts[0]);
   m->buffers = tk_ir_alloc(m, (size_t)n * sizeof *m->buffers);

@@ -9,10 +9,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "tests/interp/interp.h"
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 #include "tests/unit/test.h"
 
 static const char CUSTOM_OUT_IN[] =

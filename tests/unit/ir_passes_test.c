@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "tests/interp/interp.h"
 #include "tests/unit/test.h"
@@ -57,7 +57,7 @@ static void check_input_load(const tk_ir_val *v, const tk_ir_stmt *owner, void *
   tk_ix_env env = {17, 32, vals};
   for (int64_t r = 0; vals && r < 32; r++) {
     vals[c->ph->vars[0]->id] = r;
-    int64_t row = tk_ix_eval(v->ix, &env) / c->k->args[v->arg].cols;
+    int64_t row = tk_ir_ix_eval(v->ix, &env) / c->k->args[v->arg].cols;
     if (row != (r < 16 ? r : 16)) c->bad++;
   }
   free(vals);
@@ -213,8 +213,8 @@ static void record(trace *t, const void *stmt, int64_t index) {
 static int64_t composed(trace *t, const tk_ix *origin_ix, const tk_ir_subst *s, const int64_t *vals) {
   memcpy(t->scratch, vals, sizeof *vals * (size_t)t->m->nvars);
   tk_ix_env cur = {t->env.B, t->env.Bp, vals};
-  for (int i = 0; s && i < s->n; i++) t->scratch[s->from[i]->id] = tk_ix_eval(s->to[i], &cur);
-  return tk_ix_eval(origin_ix, &t->env);
+  for (int i = 0; s && i < s->n; i++) t->scratch[s->from[i]->id] = tk_ir_ix_eval(s->to[i], &cur);
+  return tk_ir_ix_eval(origin_ix, &t->env);
 }
 
 static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index, const int64_t *vals) {
@@ -261,7 +261,7 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
   run_traced(m, TK_TARGET_NONE, B, &fused);
   for (int t = 0; scratch && t < TK_IR_NTARGETS; t++) {
     sched[t].scratch = scratch;
-    sched[t].env = (tk_ix_env){B, tk_ix_bp_of(B), scratch};
+    sched[t].env = (tk_ix_env){B, tk_ir_ix_bp_of(B), scratch};
     run_traced(m, (tk_ir_target)t, B, &sched[t]);
     CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0, "%s %s B=%lld: %ld of %ld accesses break the composition",
               model, tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].wrong, sched[t].checked);
@@ -283,11 +283,11 @@ static void check_rejects(void) {
   tk_ir_phase *ph = &k->phases[0];
   const tk_ir_stmt *good = ph->body;
   const tk_ir_var *stray = tk_ir_var_new(m, "stray", NULL);
-  ph->body = tk_stmt_store(m, 0, tk_ix_var(m, stray), tk_val_f32(m, 1));
+  ph->body = tk_ir_stmt_store(m, 0, tk_ir_ix_var(m, stray), tk_ir_val_f32(m, 1));
   CHECK_ERR(tk_ir_verify(m), "not bound");
-  ph->body = tk_stmt_store(m, 0, tk_ix_var(m, ph->vars[0]), tk_val_i32(m, 1));
+  ph->body = tk_ir_stmt_store(m, 0, tk_ir_ix_var(m, ph->vars[0]), tk_ir_val_i32(m, 1));
   CHECK_ERR(tk_ir_verify(m), "value is i32, buffer is f32");
-  ph->body = tk_stmt_store(m, k->nargs - 1, tk_ix_var(m, ph->vars[0]), tk_val_f32(m, 1));
+  ph->body = tk_ir_stmt_store(m, k->nargs - 1, tk_ir_ix_var(m, ph->vars[0]), tk_ir_val_f32(m, 1));
   CHECK_ERR(tk_ir_verify(m), "store to");
   ph->body = good;
   CHECK_OK(tk_ir_verify(m));

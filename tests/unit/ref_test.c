@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 #include "tests/unit/test.h"
 
 /* ---- A hand-made model: named tensors in the in_out layout ---------------------------------- */

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compiler/init_weights.h"
+#include "model/init_weights.h"
 #include "compiler/tkc.h"
 #include "test.h"
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 #include "tk/runtime.h"
 
 static const float SENTINEL = -12345.5f;
@@ -53,9 +53,9 @@ static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, 
   o.quiet = true;
   tk_status s = tk_arch_load(arch_path, &f->arch);
   if (!s) o.arch = &f->arch;
-  if (!s) s = tk_compile(&o);
+  if (!s) s = tkc_compile(&o);
   if (!s && access(f->ckpt_path, R_OK))
-    s = tk_init_checkpoint_write(&f->arch, f->ckpt_path, f->arch.seed, 0, NULL, NULL);
+    s = tk_arch_init_checkpoint_write(&f->arch, f->ckpt_path, f->arch.seed, 0, NULL, NULL);
   if (!s) s = tk_bundle_open(f->dir, &f->bundle);
   if (!s) s = tk_weights_open(f->bundle, f->ckpt_path, NULL, &f->weights);
   if (!s) s = tk_checkpoint_open(f->ckpt_path, &f->ckpt);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"
@@ -107,7 +107,7 @@ static void bounds_off_by_one(void) {
   tk_ir_module *m = build("nano", 0);
   tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_0_hidden_1_gemm") : NULL;
   tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, 0);
-  if (st) st->ix = tk_ix_add(m, st->ix, tk_ix_const(m, 1));
+  if (st) st->ix = tk_ir_ix_add(m, st->ix, tk_ir_ix_const(m, 1));
   expect_refuted("store index off by one", m,
                  (const char *[]){"kernel expert_0_hidden_1_gemm (gpu)", "class bounds", "B=", "index=", "size=", NULL});
 }
@@ -153,9 +153,9 @@ static void race_overlap(void) {
   tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, 0);
   const tk_ir_stmt *t = find_stmt(k, TK_S_FOR, "t", 0);
   if (st && t) { /* t -> 2 * (t div 2): threads 2i and 2i+1 write one element */
-    const tk_ix *half = tk_ix_mul(m, tk_ix_div(m, tk_ix_var(m, t->var), 2), 2);
+    const tk_ix *half = tk_ir_ix_mul(m, tk_ir_ix_div(m, tk_ir_ix_var(m, t->var), 2), 2);
     tk_ir_subst sub = {1, (const tk_ir_var *[]){t->var}, (const tk_ix *[]){half}};
-    st->ix = tk_ix_subst(m, st->ix, &sub);
+    st->ix = tk_ir_ix_subst(m, st->ix, &sub);
   }
   expect_refuted("two threads write one element", m,
                  (const char *[]){"kernel expert_3_in_gemm (gpu)", "class race", "t=", NULL});
@@ -166,7 +166,7 @@ static void race_grid_short(bool loop_too) {
   tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_0_in_norm") : NULL;
   tk_ir_stmt *wg = find_stmt(k, TK_S_FOR, "wg", 0);
   if (k && wg) {
-    k->launch.grid = tk_ix_sub(m, k->launch.grid, tk_ix_const(m, 1));
+    k->launch.grid = tk_ir_ix_sub(m, k->launch.grid, tk_ir_ix_const(m, 1));
     if (loop_too) wg->extent = k->launch.grid;
   }
   expect_refuted(loop_too ? "grid one workgroup short" : "grid disagrees with its loop", m,
@@ -198,7 +198,7 @@ static void topk_keeps_k_plus_1(void) {
     tk_ir_stmt *st = find_stmt(k, TK_S_FOR, NULL, n);
     if (!st) break;
     if (st->loop == TK_LOOP_SERIAL && st->extent->kind == TK_IX_CONST && st->extent->c == m->arch.top_k) {
-      st->extent = tk_ix_const(m, m->arch.top_k + 1);
+      st->extent = tk_ir_ix_const(m, m->arch.top_k + 1);
       break;
     }
   }
@@ -233,7 +233,7 @@ static void shape_mismatch(void) {
     for (int c = 0; c < op->contracts.n; c++)
       if (op->contracts.items[c].pred == TK_PRED_ROWS && !op->contracts.items[c].ensures &&
           op->contracts.items[c].a == op->in[0].tensor)
-        op->contracts.items[c].ix = tk_ix_sym(m, TK_SYM_B);
+        op->contracts.items[c].ix = tk_ir_ix_sym(m, TK_SYM_B);
   }
   expect_refuted("shape mismatch", m, (const char *[]){"kernel expert_1_hidden_2 (graph)", "class shape", "B=", NULL});
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "compiler/pipeline.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"

@@ -1,4 +1,4 @@
-/* tests/ref/tkref.c — the reference oracle as a tool: one forward pass, JSON in and out.
+/* ref/tkref.c — the reference oracle as a tool: one forward pass, JSON in and out.
  *
  *   tkref --arch ARCH.json --checkpoint FILE [--allow-nonfinite] < request.json
  *
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 #include "tk/version.h"
 #include "tk/wire.h"
 

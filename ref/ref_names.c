@@ -1,4 +1,4 @@
-/* tests/ref/ref_names.c — the tensor list of an arch, read independently from FORMATS.md §2.
+/* ref/ref_names.c — the tensor list of an arch, read independently from FORMATS.md §2.
  *
  * MoE: `router.param_{i}` for Router = Linear(in, E), then for e = 0..E-1 `expert_{e}.param_{i}`
  * for Expert = Linear(in, H), LN(H), GELU, depth × [Linear(H, H), LN(H), GELU], Linear(H, out).
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tests/ref/ref_internal.h"
+#include "ref/ref_internal.h"
 
 typedef struct name_list {
   tk_ref_tensor *items;
@@ -43,7 +43,7 @@ static void push_norm(name_list *l, uint32_t n) {
   push(l, TK_PARAM_BETA, 0, n);
 }
 
-size_t ref_expert_tensor_count(const tk_arch *arch) {
+size_t tk_ref_expert_tensor_count(const tk_arch *arch) {
   return 4 * ((size_t)arch->expert_depth + 1) + 2;
 }
 
@@ -114,7 +114,7 @@ tk_status tk_ref_tensor_list(const tk_arch *arch, tk_ref_tensor **out, size_t *o
   *out_n = 0;
   TK_RETURN_IF_ERROR(check_arch(arch));
   bool moe = arch->model_kind == TK_MODEL_MOE;
-  size_t cap = moe ? 2 + (size_t)arch->n_experts * ref_expert_tensor_count(arch)
+  size_t cap = moe ? 2 + (size_t)arch->n_experts * tk_ref_expert_tensor_count(arch)
                    : 6 + 6 * (size_t)arch->expert_depth;
   name_list l = {.items = calloc(cap, sizeof(tk_ref_tensor)), .cap = cap};
   if (!l.items) return tk_status_make(TK_RESOURCE_EXHAUSTED, "reference: out of memory");

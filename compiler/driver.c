@@ -1,6 +1,6 @@
-/* compiler/bundle.c — tk_compile: the whole compiler as one visible list of stages.
+/* compiler/bundle.c — tkc_compile: the whole compiler as one visible list of stages.
  *
- *   arch      load + canonical form + fingerprint            (compiler/arch.h)
+ *   arch      load + canonical form + fingerprint            (model/arch.h)
  *   ir        lower, pad, fuse, plan buffers, schedule        (compiler/pipeline.h)
  *   verify    [--mutant applied] every obligation discharged  (verify/verify.h, verify/mutants.h)
  *   codegen   one code object per target and arch, in memory  (codegen/codegen.h)
@@ -30,6 +30,7 @@
 #include "tk/version.h"
 #include "verify/mutants.h"
 #include "verify/verify.h"
+#include "tk/alloc.h"
 
 #ifndef TK_Z3_VERSION
 #define TK_Z3_VERSION "unknown"
@@ -218,7 +219,7 @@ static tk_status stage_arch(bundle_job *j) {
   TK_RETURN_IF_ERROR(tk_arch_canonical_json(&j->arch, &j->canonical));
   char detail[96];
   snprintf(detail, sizeof detail, "%s %s, fingerprint %s", tk_arch_size_name(j->arch.size),
-           tk_model_kind_name(j->arch.model_kind), j->arch.fingerprint);
+           tk_arch_model_kind_name(j->arch.model_kind), j->arch.fingerprint);
   stage_done(j, "arch", detail);
   return TK_STATUS_OK;
 }
@@ -241,7 +242,7 @@ static tk_status stage_ir(bundle_job *j) {
  * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
 static tk_status stage_verify(bundle_job *j) {
   stage_start(j);
-  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_mutant_apply(j->m, j->o->mutant));
+  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
   tk_verify_options vo;
   tk_verify_options_default(&vo);
   vo.keep_text = true;
@@ -293,7 +294,7 @@ static tk_status stage_offload(bundle_job *j) {
 
 static tk_status stage_stub(bundle_job *j) {
   stage_start(j);
-  TK_RETURN_IF_ERROR(tk_stub_generate(j->m, TK_VERSION, &j->stub_c, &j->stub_h));
+  TK_RETURN_IF_ERROR(tk_cg_stub_generate(j->m, TK_VERSION, &j->stub_c, &j->stub_h));
   stage_done(j, "stub", TK_STUB_C_FILE ", " TK_STUB_H_FILE);
   return TK_STATUS_OK;
 }
@@ -344,7 +345,7 @@ static tk_status write_manifest(bundle_job *j) {
 /* proofs/: the verify stage's .smt2 files and report.json (DESIGN.md "bundle/"). */
 static tk_status write_proofs(bundle_job *j) {
   size_t n = strlen(j->tmp) + sizeof "/proofs";
-  char *dir = malloc(n);
+  char *dir = tk_malloc(n);
   if (!dir) return tk_status_make(TK_RESOURCE_EXHAUSTED, "proofs path: out of memory");
   snprintf(dir, n, "%s/proofs", j->tmp);
   tk_status s = tk_verify_report_write_files(j->proofs, dir);
@@ -368,7 +369,7 @@ static tk_status write_files(bundle_job *j) {
                              .runtime_include = j->o->runtime_include
                                                     ? j->o->runtime_include
                                                     : runtime_include_dir(include_dir, sizeof include_dir)};
-  TK_RETURN_IF_ERROR(tk_stub_build(j->tmp, &b));
+  TK_RETURN_IF_ERROR(tk_cg_stub_build(j->tmp, &b));
   return write_manifest(j);
 }
 
@@ -400,7 +401,7 @@ static void job_free(bundle_job *j) {
   free(j->canonical);
 }
 
-tk_status tk_compile(const tkc_options *o) {
+tk_status tkc_compile(const tkc_options *o) {
   bundle_job j = {.o = o};
   tk_status s = check_options(&j);
   if (!s) s = stage_arch(&j);

@@ -1,4 +1,4 @@
-/* tests/ref/ref.h — the independent double-precision reference (FORMATS.md §3).
+/* ref/ref.h — the independent double-precision reference (FORMATS.md §3).
  *
  * The oracle that every backend is compared against. It is written from FORMATS.md alone:
  * the tensor names and their order come from its own reading of FORMATS §2 (ref_names.c),
@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "tk/checkpoint.h"
 #include "tk/status.h"
 

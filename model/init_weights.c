@@ -1,10 +1,10 @@
 /* compiler/init_weights.c — deterministic random initial weights (see init_weights.h for the
  * RNG, the per-tensor streams and the ranges; models/README.md documents them for users).
  *
- * tk_init_checkpoint_write streams the checkpoint: one buffer sized for the largest tensor
+ * tk_arch_init_checkpoint_write streams the checkpoint: one buffer sized for the largest tensor
  * is filled and written per tensor, so Full's 3+ GB never sit in memory at once.
  */
-#include "compiler/init_weights.h"
+#include "model/init_weights.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -12,27 +12,28 @@
 #include <stdlib.h>
 
 #include "tk/checkpoint.h"
+#include "tk/alloc.h"
 
 #define GOLDEN_GAMMA 0x9E3779B97F4A7C15ull
 
-uint64_t tk_splitmix64_next(uint64_t *state) {
+uint64_t tk_arch_splitmix64_next(uint64_t *state) {
   uint64_t z = (*state += GOLDEN_GAMMA);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
 
-void tk_rng_seed(tk_rng *rng, uint64_t splitmix_state) {
-  for (int i = 0; i < 4; i++) rng->s[i] = tk_splitmix64_next(&splitmix_state);
+void tk_arch_rng_seed(tk_rng *rng, uint64_t splitmix_state) {
+  for (int i = 0; i < 4; i++) rng->s[i] = tk_arch_splitmix64_next(&splitmix_state);
 }
 
-void tk_rng_seed_tensor(tk_rng *rng, uint64_t seed, uint64_t index) {
-  tk_rng_seed(rng, seed ^ (GOLDEN_GAMMA * (index + 1)));
+void tk_arch_rng_seed_tensor(tk_rng *rng, uint64_t seed, uint64_t index) {
+  tk_arch_rng_seed(rng, seed ^ (GOLDEN_GAMMA * (index + 1)));
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t tk_rng_next(tk_rng *rng) {
+uint64_t tk_arch_rng_next(tk_rng *rng) {
   uint64_t *s = rng->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9;
   uint64_t t = s[1] << 17;
@@ -45,7 +46,7 @@ uint64_t tk_rng_next(tk_rng *rng) {
   return result;
 }
 
-void tk_init_range(const tk_arch *arch, const tk_param_spec *spec, double *lo, double *hi) {
+void tk_arch_init_range(const tk_arch *arch, const tk_param_spec *spec, double *lo, double *hi) {
   switch (spec->role) {
     case TK_PARAM_WEIGHT: {
       int32_t fan_in = arch->weight_layout == TK_LAYOUT_IN_OUT ? spec->rows : spec->cols;
@@ -59,19 +60,19 @@ void tk_init_range(const tk_arch *arch, const tk_param_spec *spec, double *lo, d
   }
 }
 
-void tk_init_fill(const tk_arch *arch, uint64_t seed, size_t index, float *out) {
+void tk_arch_init_fill(const tk_arch *arch, uint64_t seed, size_t index, float *out) {
   tk_param_spec spec = tk_arch_param(arch, index);
   double lo = 0, hi = 0;
-  tk_init_range(arch, &spec, &lo, &hi);
+  tk_arch_init_range(arch, &spec, &lo, &hi);
   tk_rng rng;
-  tk_rng_seed_tensor(&rng, seed, index);
+  tk_arch_rng_seed_tensor(&rng, seed, index);
   for (uint64_t j = 0; j < spec.count; j++) {
-    double u = (double)(tk_rng_next(&rng) >> 40) * 0x1p-24; /* top 24 bits, in [0, 1) */
+    double u = (double)(tk_arch_rng_next(&rng) >> 40) * 0x1p-24; /* top 24 bits, in [0, 1) */
     out[j] = (float)(lo + (hi - lo) * u);
   }
 }
 
-void tk_init_config(const tk_arch *arch, uint64_t seed, char out[TK_INIT_CONFIG_MAX]) {
+void tk_arch_init_config(const tk_arch *arch, uint64_t seed, char out[TK_INIT_CONFIG_MAX]) {
   snprintf(out, TK_INIT_CONFIG_MAX,
            "{\"arch_fingerprint\":\"%s\",\"generator\":\"tkc init-checkpoint\",\"seed\":%" PRIu64 "}",
            arch->fingerprint, seed);
@@ -99,7 +100,7 @@ static tk_status write_tensors(const tk_arch *arch, uint64_t seed, float *buffer
   uint64_t done = 0, total = tk_arch_weight_total(arch);
   for (size_t i = 0; i < tk_arch_param_count(arch); i++) {
     tk_param_spec spec = tk_arch_param(arch, i);
-    tk_init_fill(arch, seed, i, buffer);
+    tk_arch_init_fill(arch, seed, i, buffer);
     TK_RETURN_IF_ERROR(tk_checkpoint_writer_add(writer, spec.name, buffer, (uint32_t)spec.count));
     done += spec.count;
     if (progress) progress(progress_ctx, done, total);
@@ -107,7 +108,7 @@ static tk_status write_tensors(const tk_arch *arch, uint64_t seed, float *buffer
   return TK_STATUS_OK;
 }
 
-tk_status tk_init_checkpoint_write(const tk_arch *arch, const char *path, uint64_t seed,
+tk_status tk_arch_init_checkpoint_write(const tk_arch *arch, const char *path, uint64_t seed,
                                    uint32_t step, tk_init_progress_fn progress,
                                    void *progress_ctx) {
   uint64_t largest;
@@ -115,12 +116,12 @@ tk_status tk_init_checkpoint_write(const tk_arch *arch, const char *path, uint64
   size_t bytes;
   if (!tk_size_mul((size_t)largest, sizeof(float), &bytes))
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: tensor too large", path);
-  float *buffer = malloc(bytes ? bytes : 1);
+  float *buffer = tk_malloc(bytes ? bytes : 1);
   if (!buffer)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for a %zu-byte tensor buffer",
                           path, bytes);
   char config[TK_INIT_CONFIG_MAX];
-  tk_init_config(arch, seed, config);
+  tk_arch_init_config(arch, seed, config);
   tk_checkpoint_writer *writer;
   tk_status status = tk_checkpoint_writer_create(path, step, config,
                                                  (uint32_t)tk_arch_param_count(arch), &writer);

@@ -1,4 +1,4 @@
-/* tests/ref/ref_model.c — builds the double-precision model from a checkpoint or raw arrays.
+/* ref/ref_model.c — builds the double-precision model from a checkpoint or raw arrays.
  *
  * Both sources go through one builder: it lists the arch's tensors (ref_names.c), fetches
  * each BY NAME into doubles, and turns an out_in weight ([out][in], FORMATS §1) into the
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ref/ref_internal.h"
+#include "ref/ref_internal.h"
 
 /* Writes spec->count stored values of the named tensor to dst, or fails naming it. */
 typedef tk_status (*ref_fetch_fn)(const void *source, const tk_ref_tensor *spec, double *dst);

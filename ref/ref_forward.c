@@ -1,4 +1,4 @@
-/* tests/ref/ref_forward.c — the forward pass of FORMATS.md §3, in double precision.
+/* ref/ref_forward.c — the forward pass of FORMATS.md §3, in double precision.
  *
  * Dimension legend: IN = input_dim, H = hidden_dim, OUT = output_dim, E = n_experts,
  * K = top_k, I = TK_DENSE_INTERMEDIATE, D = expert_depth.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ref/ref_internal.h"
+#include "ref/ref_internal.h"
 
 /* Per-call work space. */
 typedef struct ref_scratch {
@@ -100,7 +100,7 @@ static void softmax(const double *r, size_t n, double *p) {
   for (size_t e = 0; e < n; e++) p[e] /= sum;
 }
 
-void ref_rank_experts(const double *p, size_t n_experts, size_t *order) {
+void tk_ref_rank_experts(const double *p, size_t n_experts, size_t *order) {
   for (size_t e = 0; e < n_experts; e++) order[e] = e;
   /* Insertion sort, stable: a later expert moves ahead only on strictly larger p. */
   for (size_t i = 1; i < n_experts; i++) {
@@ -116,7 +116,7 @@ void ref_rank_experts(const double *p, size_t n_experts, size_t *order) {
 static tk_status top_k(const double *p, size_t n_experts, size_t k, bool *keep) {
   size_t *order = malloc(n_experts * sizeof(size_t));
   if (!order) return tk_status_make(TK_RESOURCE_EXHAUSTED, "reference: out of memory");
-  ref_rank_experts(p, n_experts, order);
+  tk_ref_rank_experts(p, n_experts, order);
   for (size_t e = 0; e < n_experts; e++) keep[e] = false;
   for (size_t i = 0; i < k; i++) keep[order[i]] = true;
   free(order);
@@ -128,7 +128,7 @@ static tk_status top_k(const double *p, size_t n_experts, size_t k, bool *keep) 
 /* Expert e's output for x into s->o. */
 static void expert_forward(const tk_ref_model *m, size_t e, const double *x, ref_scratch *s) {
   size_t h = (size_t)m->arch.hidden_dim;
-  size_t t = 2 + e * ref_expert_tensor_count(&m->arch);
+  size_t t = 2 + e * tk_ref_expert_tensor_count(&m->arch);
   double *cur = s->a, *next = s->b;
   linear(m, &t, x, cur);
   layer_norm(m, &t, cur);

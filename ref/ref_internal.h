@@ -1,4 +1,4 @@
-/* tests/ref/ref_internal.h — what the reference's own files share (not for tests).
+/* ref/ref_internal.h — what the reference's own files share (not for tests).
  *
  * The model is the arch, its tensor list in checkpoint order (ref_names.c) and one double
  * array per tensor. Every Linear weight is held as [in][out] whatever the stored layout
@@ -7,7 +7,7 @@
 #ifndef TK_TESTS_REF_INTERNAL_H
 #define TK_TESTS_REF_INTERNAL_H
 
-#include "tests/ref/ref.h"
+#include "ref/ref.h"
 
 struct tk_ref_model {
   tk_arch arch;
@@ -17,11 +17,11 @@ struct tk_ref_model {
 };
 
 /* Number of tensors of one expert: 4·(depth+1) + 2 (FORMATS §2). Expert e's tensors start at
- * index 2 + e·ref_expert_tensor_count (after the router's weight and bias). */
-size_t ref_expert_tensor_count(const tk_arch *arch);
+ * index 2 + e·tk_ref_expert_tensor_count (after the router's weight and bias). */
+size_t tk_ref_expert_tensor_count(const tk_arch *arch);
 
 /* Orders the E experts by p, largest first, equal p to the lower index first (FORMATS §3):
  * the keep set is order[0..K-1]. */
-void ref_rank_experts(const double *p, size_t n_experts, size_t *order);
+void tk_ref_rank_experts(const double *p, size_t n_experts, size_t *order);
 
 #endif /* TK_TESTS_REF_INTERNAL_H */

@@ -1,4 +1,4 @@
-/* compiler/arch.h — the arch.json front end (FORMATS.md §1).
+/* model/arch.h — the arch.json front end (FORMATS.md §1).
  *
  * Parses and validates an arch.json into a tk_arch value, prints its canonical form and
  * computes its fingerprint, and lists the parameter tensors the architecture declares, in
@@ -59,10 +59,10 @@ TK_MUST_USE tk_status tk_arch_canonical_json(const tk_arch *arch, char **out_jso
 
 /* Names for enums as they are spelled in arch.json ("Nano", "MoE", "SheafPadic", ...). */
 const char *tk_arch_size_name(tk_arch_size size);
-const char *tk_model_kind_name(tk_model_kind kind);
-const char *tk_router_kind_name(tk_router_kind kind);
-const char *tk_hidden_act_name(tk_hidden_act act);
-const char *tk_weight_layout_name(tk_weight_layout layout);
+const char *tk_arch_model_kind_name(tk_model_kind kind);
+const char *tk_arch_router_kind_name(tk_router_kind kind);
+const char *tk_arch_hidden_act_name(tk_hidden_act act);
+const char *tk_arch_weight_layout_name(tk_weight_layout layout);
 
 /* ---- Parameters, in checkpoint order (FORMATS.md §2) ---------------------------------- */
 

@@ -12,7 +12,7 @@
  * Field errors read "path:line:col: field 'name': value V, expected E" plus the source line
  * and a caret; a missing field reads "path: field 'name': missing, expected E".
  */
-#include "compiler/arch.h"
+#include "model/arch.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,7 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "compiler/arch_json.h"
+#include "model/arch_json.h"
+#include "tk/alloc.h"
 
 enum {
   ARCH_FILE_LIMIT = 1 << 20, /* bytes: an arch.json is a few hundred */
@@ -69,10 +70,10 @@ static const char *name_in(const char *const *names, size_t count, int index) {
   return index >= 0 && (size_t)index < count ? names[index] : NULL;
 }
 const char *tk_arch_size_name(tk_arch_size size) { return name_in(size_names, COUNT(size_names), size); }
-const char *tk_model_kind_name(tk_model_kind kind) { return name_in(kind_names, COUNT(kind_names), kind); }
-const char *tk_router_kind_name(tk_router_kind kind) { return name_in(router_names, COUNT(router_names), kind); }
-const char *tk_hidden_act_name(tk_hidden_act act) { return name_in(act_names, COUNT(act_names), act); }
-const char *tk_weight_layout_name(tk_weight_layout layout) { return name_in(layout_names, COUNT(layout_names), layout); }
+const char *tk_arch_model_kind_name(tk_model_kind kind) { return name_in(kind_names, COUNT(kind_names), kind); }
+const char *tk_arch_router_kind_name(tk_router_kind kind) { return name_in(router_names, COUNT(router_names), kind); }
+const char *tk_arch_hidden_act_name(tk_hidden_act act) { return name_in(act_names, COUNT(act_names), act); }
+const char *tk_arch_weight_layout_name(tk_weight_layout layout) { return name_in(layout_names, COUNT(layout_names), layout); }
 
 /* ---- Field errors ---------------------------------------------------------------------- */
 
@@ -83,7 +84,7 @@ static tk_status field_error(const reader *r, const member *m, const char *key, 
   char *expect = NULL, shown[TK_ARCH_JSON_SHOWN_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vasprintf(&expect, fmt, ap);
+  int n = tk_vasprintf(&expect, fmt, ap);
   va_end(ap);
   if (n < 0) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory formatting an error");
   tk_arch_json_shown(&r->src, m->offset, m->raw_len, shown);
@@ -324,7 +325,7 @@ static tk_status read_layer_norm_eps(reader *r) {
   if (!m) return TK_STATUS_OK;
   if (m->kind != TK_ARCH_JSON_NUMBER)
     return field_error(r, m, "layer_norm_eps", "%s, found %s", expect, tk_arch_json_kind_name(m->kind));
-  char *token = strndup(r->src.text + m->offset, m->raw_len);
+  char *token = tk_strndup(r->src.text + m->offset, m->raw_len);
   if (!token) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", r->src.name);
   double value = strtod(token, NULL); /* the scanner checked the JSON number grammar */
   free(token);
@@ -388,9 +389,9 @@ static int compare_keys(const void *a, const void *b) {
 
 /* Every field of the arch, values formatted; false if an enum is out of range. */
 static bool canonical_members(const tk_arch *a, canonical_member m[13]) {
-  const char *names[] = {tk_arch_size_name(a->size), tk_model_kind_name(a->model_kind),
-                         tk_router_kind_name(a->router_kind), tk_hidden_act_name(a->hidden_act),
-                         tk_weight_layout_name(a->weight_layout)};
+  const char *names[] = {tk_arch_size_name(a->size), tk_arch_model_kind_name(a->model_kind),
+                         tk_arch_router_kind_name(a->router_kind), tk_arch_hidden_act_name(a->hidden_act),
+                         tk_arch_weight_layout_name(a->weight_layout)};
   for (size_t i = 0; i < COUNT(names); i++)
     if (!names[i]) return false;
   m[0].key = "size", snprintf(m[0].value, sizeof m[0].value, "\"%s\"", names[0]);
@@ -419,7 +420,7 @@ tk_status tk_arch_canonical_json(const tk_arch *arch, char **out_json) {
   qsort(m, COUNT(m), sizeof m[0], compare_keys); /* FORMATS §1: keys sorted (byte order) */
   size_t cap = 2;
   for (size_t i = 0; i < COUNT(m); i++) cap += strlen(m[i].key) + strlen(m[i].value) + 4;
-  char *json = malloc(cap + 1);
+  char *json = tk_malloc(cap + 1);
   if (!json) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory printing the canonical arch");
   size_t n = 0;
   for (size_t i = 0; i < COUNT(m); i++)
@@ -459,7 +460,7 @@ tk_status tk_arch_parse(const char *text, size_t len, const char *source_name, t
 static tk_status read_file(const char *path, char **out, size_t *out_len) {
   FILE *f = fopen(path, "rb");
   if (!f) return tk_status_make(TK_IO_ERROR, "cannot open '%s': %s", path, strerror(errno));
-  char *text = malloc(ARCH_FILE_LIMIT + 1);
+  char *text = tk_malloc(ARCH_FILE_LIMIT + 1);
   if (!text) {
     fclose(f);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading '%s'", path);

@@ -1,4 +1,4 @@
-/* compiler/arch_json.h — a strict scanner for the flat JSON object of an arch.json
+/* model/arch_json.h — a strict scanner for the flat JSON object of an arch.json
  * (FORMATS.md §1); private to compiler/.
  *
  * Why not cJSON (toolchain.md §7): it keeps no source positions, keeps duplicate keys, stores

@@ -1,4 +1,4 @@
-/* tests/ref/ref_compare.c — the conformance check of FORMATS.md §3.
+/* ref/ref_compare.c — the conformance check of FORMATS.md §3.
  *
  * A backend's float outputs are compared with the double reference run on the same (float)
  * inputs, padded like the kernels pad. Per element: |got - ref| <= 1e-4 + 1e-3·|ref| (NaN
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/ref/ref_internal.h"
+#include "ref/ref_internal.h"
 
 static void record(tk_ref_report *rep, const char *what, size_t row, size_t col, double got,
                    double ref) {
@@ -80,7 +80,7 @@ static tk_status batch_run(const tk_ref_model *m, const float *x, size_t b, ref_
 static bool near_tie_set(const tk_ref_model *m, const double *p, size_t *order, bool *alt) {
   size_t e = (size_t)m->arch.n_experts, k = (size_t)m->arch.top_k;
   if (k >= e) return false;
-  ref_rank_experts(p, e, order);
+  tk_ref_rank_experts(p, e, order);
   double pk = p[order[k - 1]], pk1 = p[order[k]];
   if (pk == pk1 || !(pk - pk1 < TK_REF_NEAR_TIE)) return false; /* exact ties are not near-ties */
   for (size_t i = 0; i < e; i++) alt[i] = false;

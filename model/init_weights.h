@@ -1,4 +1,4 @@
-/* compiler/init_weights.h — deterministic random initial weights for an arch (tkc
+/* model/init_weights.h — deterministic random initial weights for an arch (tkc
  * init-checkpoint; documented in models/README.md).
  *
  * Tensor i of the arch's parameter list (checkpoint order, FORMATS §2) gets its own
@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 #include "tk/status.h"
 
 typedef struct tk_rng {
@@ -26,29 +26,29 @@ typedef struct tk_rng {
 } tk_rng;
 
 /* splitmix64: advances *state by γ and returns the mixed value. */
-uint64_t tk_splitmix64_next(uint64_t *state);
+uint64_t tk_arch_splitmix64_next(uint64_t *state);
 /* Seeds rng from splitmix64 directly (the reference xoshiro seeding). */
-void tk_rng_seed(tk_rng *rng, uint64_t splitmix_state);
+void tk_arch_rng_seed(tk_rng *rng, uint64_t splitmix_state);
 /* The stream of tensor `index` under `seed` (see above). */
-void tk_rng_seed_tensor(tk_rng *rng, uint64_t seed, uint64_t index);
+void tk_arch_rng_seed_tensor(tk_rng *rng, uint64_t seed, uint64_t index);
 /* xoshiro256**: the next 64-bit output. */
-uint64_t tk_rng_next(tk_rng *rng);
+uint64_t tk_arch_rng_next(tk_rng *rng);
 
 /* The closed range [*lo, *hi] that values of this tensor are drawn from. */
-void tk_init_range(const tk_arch *arch, const tk_param_spec *spec, double *lo, double *hi);
+void tk_arch_init_range(const tk_arch *arch, const tk_param_spec *spec, double *lo, double *hi);
 /* Fills out[0 .. spec.count) with tensor `index`'s values (spec = tk_arch_param(arch, index)). */
-void tk_init_fill(const tk_arch *arch, uint64_t seed, size_t index, float *out);
+void tk_arch_init_fill(const tk_arch *arch, uint64_t seed, size_t index, float *out);
 
 /* The config blob: {"arch_fingerprint":"<fp>","generator":"tkc init-checkpoint","seed":N}. */
 #define TK_INIT_CONFIG_MAX 128
-void tk_init_config(const tk_arch *arch, uint64_t seed, char out[TK_INIT_CONFIG_MAX]);
+void tk_arch_init_config(const tk_arch *arch, uint64_t seed, char out[TK_INIT_CONFIG_MAX]);
 
 /* Called after each tensor: weights written so far and in all. */
 typedef void (*tk_init_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* Writes the whole checkpoint through the streaming writer, one tensor in memory at a time.
  * Atomic: on error nothing is left at or beside `path`. `progress` may be NULL. */
-TK_MUST_USE tk_status tk_init_checkpoint_write(const tk_arch *arch, const char *path,
+TK_MUST_USE tk_status tk_arch_init_checkpoint_write(const tk_arch *arch, const char *path,
                                                uint64_t seed, uint32_t step,
                                                tk_init_progress_fn progress, void *progress_ctx);
 

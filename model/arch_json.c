@@ -8,12 +8,13 @@
  * Decoded strings are never longer than their raw token, so one buffer of len + 1 bytes holds
  * them all.
  */
-#include "compiler/arch_json.h"
+#include "model/arch_json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tk/alloc.h"
 
 enum {
   MAX_DEPTH = 64,    /* nesting of arrays/objects inside the top-level object */
@@ -107,7 +108,7 @@ tk_status tk_arch_json_error_at(const tk_arch_json_source *src, size_t offset, c
   char *message = NULL;
   va_list ap;
   va_start(ap, fmt);
-  int n = vasprintf(&message, fmt, ap);
+  int n = tk_vasprintf(&message, fmt, ap);
   va_end(ap);
   if (n < 0) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory formatting an error");
   int line, col;
@@ -356,7 +357,7 @@ static tk_status record_member(scanner *s, tk_arch_json_object *record, const tk
   size_t n = record->count;
   if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) { /* capacity 16, 32, 64, ... */
     size_t cap = n ? n * 2 : 16;
-    tk_arch_json_member *grown = realloc(record->members, cap * sizeof *grown);
+    tk_arch_json_member *grown = tk_realloc(record->members, cap * sizeof *grown);
     if (!grown) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", s->src->name);
     record->members = grown;
   }
@@ -401,7 +402,7 @@ static tk_status scan_document(scanner *s, tk_arch_json_object *obj) {
 }
 
 tk_status tk_arch_json_object_parse(const tk_arch_json_source *src, tk_arch_json_object *out) {
-  tk_arch_json_object obj = {.strings = malloc(src->len + 1)};
+  tk_arch_json_object obj = {.strings = tk_malloc(src->len + 1)};
   if (!obj.strings) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", src->name);
   scanner s = {.src = src, .pos = 0, .out = obj.strings};
   tk_status status = scan_document(&s, &obj);

@@ -15,7 +15,7 @@
  */
 #include <stdio.h>
 
-#include "compiler/arch.h"
+#include "model/arch.h"
 
 /* One slot of a prefix: a Linear(in, out) or a LayerNorm(out). */
 typedef struct param_slot {

@@ -208,7 +208,7 @@ static void check_args(vctx *c) {
       continue;
     }
     const tk_ir_buffer *b = &m->buffers[a->buffer];
-    if (b->type != a->type || !tk_ix_equal(b->count, a->count))
+    if (b->type != a->type || !tk_ir_ix_equal(b->count, a->count))
       fail(c, "argument %%%s does not match buffer @%s (type or size)", a->name, b->name);
   }
   if (c->k->index_bits != 32 && c->k->index_bits != 64) fail(c, "index width %d, expected 32 or 64", c->k->index_bits);
@@ -221,7 +221,7 @@ static void check_tileable(vctx *c, const tk_ir_phase *ph, const tk_ir_stmt *s) 
     for (int i = 0; i < s->n; i++) check_tileable(c, ph, s->stmts[i]);
   if (s->kind != TK_S_FOR) return;
   for (int d = 0; d < ph->ndims; d++)
-    if (tk_ix_uses_var(s->extent, ph->vars[d]))
+    if (tk_ir_ix_uses_var(s->extent, ph->vars[d]))
       fail(c, "tileable phase %s: loop %s's extent depends on %s", ph->name, s->var->name, ph->vars[d]->name);
   check_tileable(c, ph, s->body);
 }
@@ -255,7 +255,7 @@ static void check_scheduled(vctx *c) {
   }
   c->depth = 0;
   tk_ir_binding outer = k->target == TK_TARGET_GPU ? TK_BIND_WORKGROUP_X : TK_BIND_CPU_BLOCK;
-  if (s->binding != outer || !tk_ix_equal(s->extent, k->launch.grid))
+  if (s->binding != outer || !tk_ir_ix_equal(s->extent, k->launch.grid))
     fail(c, "launch loop %s must be @%s over the grid", s->var->name, tk_ir_binding_name(outer));
   check_ix(c, s->extent, "grid");
   push(c, s->var);
