@@ -19,8 +19,8 @@
 
 static tk_status dup_pair(const char *cpu, const char *features, char **out_cpu,
                           char **out_features) {
-  *out_cpu = strdup(cpu);
-  *out_features = strdup(features);
+  *out_cpu = tk_strdup(cpu);
+  *out_features = tk_strdup(features);
   if (*out_cpu && *out_features) return TK_STATUS_OK;
   free(*out_cpu);
   free(*out_features);
@@ -115,8 +115,8 @@ tk_status tk_cg_module_emit(tk_cg_ctx *c, LLVMModuleRef mod, LLVMTargetMachineRe
                             int opt_level, tk_cg_emit what, tk_cg_blob *out) {
   out->data = NULL;
   out->size = 0;
-  TK_RETURN_IF_ERROR(optimise(c, mod, tm, opt_level));
-  if (what == TK_CG_EMIT_LLVM) {
+  if (what != TK_CG_EMIT_LLVM_UNOPT) TK_RETURN_IF_ERROR(optimise(c, mod, tm, opt_level));
+  if (what == TK_CG_EMIT_LLVM || what == TK_CG_EMIT_LLVM_UNOPT) {
     char *text = LLVMPrintModuleToString(mod);
     tk_status s = blob_from(text, strlen(text), out);
     LLVMDisposeMessage(text);

@@ -4,8 +4,9 @@
  * Each scheduled kernel K of the `gpu` schedule becomes one kernel entry point, and nothing
  * else is emitted (no wrapper, no exported data):
  *   void K(ptr addrspace(1) [noalias] nocapture [readonly] arg_0, ..., i32 B, i32 Bp)
- * so the explicit kernel arguments are pointer i at offset 8*i, B at 8*nargs and Bp at
- * 8*nargs + 4 (kernarg_size 8*nargs + 8). noalias only where no other argument of K is bound
+ * so the explicit kernel arguments fall where tk/launch.h's kernarg layout puts them
+ * (tk_kernarg_offset, tk_kernarg_size): 64-bit pointers in TK_KERNARG_SLOT_BYTES slots, then
+ * B and Bp as i32 (TK_KERNARG_DIM_BYTES). noalias only where no other argument of K is bound
  * to the same buffer (buffer planning may alias). The body is the kernel's statement tree;
  * its workgroup_x loop becomes the workgroup id and its thread_x loop the thread id, both
  * read from the target's id intrinsics (i32, zero-extended): the launch runs exactly
@@ -14,6 +15,11 @@
 #include <string.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/launch.h"
+
+/* The argument types below are what give the layout of tk/launch.h. */
+_Static_assert(TK_KERNARG_SLOT_BYTES == 8, "kernel pointers are 64-bit (addrspace 1)");
+_Static_assert(TK_KERNARG_DIM_BYTES == 4, "B and Bp are declared i32");
 
 static void add_enum_attr(tk_cg_module *cm, LLVMValueRef fn, LLVMAttributeIndex at,
                           const char *name) {

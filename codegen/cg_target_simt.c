@@ -30,7 +30,7 @@ static tk_status simt_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef ext
 const tk_cg_target tk_cg_target_x86_64_simt = {
     .name = "x86_64-simt",
     .triple = "x86_64-unknown-linux-gnu",
-    .default_cpu = "x86-64-v3",
+    .default_cpu = TK_CG_DEFAULT_X86_CPU,
     .schedule = TK_TARGET_GPU,
     .global_as = 0,
     .init_llvm = tk_cg_x86_init_llvm,

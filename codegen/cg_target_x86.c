@@ -26,17 +26,67 @@ void tk_cg_x86_init_llvm(void) {
   LLVMInitializeX86AsmParser(); /* inline asm is parsed, and its errors reported, through it */
 }
 
-tk_status tk_cg_x86_check_cpu(const char *cpu) {
-  static const char *const known[] = {
-      "x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "haswell", "broadwell", "skylake",
-      "skylake-avx512", "cascadelake", "cooperlake", "icelake-client", "icelake-server",
-      "tigerlake", "sapphirerapids", "alderlake", "znver1", "znver2", "znver3", "znver4", NULL};
-  for (int i = 0; known[i]; i++)
-    if (strcmp(cpu, known[i]) == 0) return TK_STATUS_OK;
+/* The one table of x86-64 CPUs tkc knows: --cpu NAME, the psABI level the runtime checks
+ * before loading code tuned for it (tk_cpu_check_level), and whether it has AVX-512. */
+static const tk_cg_x86_cpu x86_cpus[] = {
+    {"x86-64", "x86-64", false},          {"x86-64-v2", "x86-64-v2", false},
+    {"x86-64-v3", "x86-64-v3", false},    {"x86-64-v4", "x86-64-v4", true},
+    {"haswell", "x86-64-v3", false},      {"broadwell", "x86-64-v3", false},
+    {"skylake", "x86-64-v3", false},      {"alderlake", "x86-64-v3", false},
+    {"znver1", "x86-64-v3", false},       {"znver2", "x86-64-v3", false},
+    {"znver3", "x86-64-v3", false},       {"skylake-avx512", "x86-64-v4", true},
+    {"cascadelake", "x86-64-v4", true},   {"cooperlake", "x86-64-v4", true},
+    {"icelake-client", "x86-64-v4", true}, {"icelake-server", "x86-64-v4", true},
+    {"tigerlake", "x86-64-v4", true},     {"sapphirerapids", "x86-64-v4", true},
+    {"znver4", "x86-64-v4", true},
+};
+
+/* `+item` as a whole entry of an LLVM feature string ("+avx,+avx512f,-avx512fp16,..."). */
+static bool feature_on(const char *features, const char *item) {
+  size_t n = strlen(item);
+  for (const char *p = features; (p = strstr(p, item)) != NULL; p += n)
+    if ((p == features || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) return true;
+  return false;
+}
+
+static bool all_on(const char *features, const char *const *items) {
+  for (; *items; items++)
+    if (!feature_on(features, *items)) return false;
+  return true;
+}
+
+/* The psABI level a host feature string (--cpu native) reaches. */
+static tk_cg_x86_cpu from_features(const char *name, const char *features) {
+  static const char *const v2[] = {"+sse3", "+ssse3", "+sse4.1", "+sse4.2", "+popcnt", "+cx16",
+                                   "+sahf", NULL};
+  static const char *const v3[] = {"+avx", "+avx2", "+bmi", "+bmi2", "+f16c", "+fma", "+lzcnt",
+                                   "+movbe", NULL};
+  static const char *const v4[] = {"+avx512f", "+avx512bw", "+avx512cd", "+avx512dq",
+                                   "+avx512vl", NULL};
+  bool l2 = all_on(features, v2), l3 = l2 && all_on(features, v3), l4 = l3 && all_on(features, v4);
+  return (tk_cg_x86_cpu){name, l4 ? "x86-64-v4" : l3 ? "x86-64-v3" : l2 ? "x86-64-v2" : "x86-64",
+                         feature_on(features, "+avx512f")};
+}
+
+tk_status tk_cg_x86_cpu_info(const char *cpu, const char *features, tk_cg_x86_cpu *out) {
+  if (features && *features) {
+    *out = from_features(cpu, features);
+    return TK_STATUS_OK;
+  }
+  for (size_t i = 0; cpu && i < sizeof x86_cpus / sizeof x86_cpus[0]; i++)
+    if (strcmp(cpu, x86_cpus[i].name) == 0) {
+      *out = x86_cpus[i];
+      return TK_STATUS_OK;
+    }
   return tk_status_make(TK_INVALID_ARGUMENT,
                         "--cpu: \"%s\" is not a known x86-64 CPU; expected native, x86-64, "
                         "x86-64-v2, x86-64-v3, x86-64-v4 or an Intel/AMD core name such as "
-                        "skylake-avx512 or znver4", cpu);
+                        "skylake-avx512 or znver4", cpu ? cpu : "");
+}
+
+tk_status tk_cg_x86_check_cpu(const char *cpu) {
+  tk_cg_x86_cpu info;
+  return tk_cg_x86_cpu_info(cpu, NULL, &info);
 }
 
 static void add_attr(tk_cg_module *cm, LLVMValueRef fn, LLVMAttributeIndex at, const char *name,
@@ -148,7 +198,7 @@ static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef exte
 const tk_cg_target tk_cg_target_x86_64 = {
     .name = "x86_64",
     .triple = "x86_64-unknown-linux-gnu",
-    .default_cpu = "x86-64-v3",
+    .default_cpu = TK_CG_DEFAULT_X86_CPU,
     .schedule = TK_TARGET_CPU,
     .global_as = 0,
     .init_llvm = tk_cg_x86_init_llvm,

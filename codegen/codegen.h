@@ -33,6 +33,7 @@
 #ifndef TK_CODEGEN_CODEGEN_H
 #define TK_CODEGEN_CODEGEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ir/ir.h"
@@ -42,6 +43,7 @@ typedef enum tk_cg_emit {
   TK_CG_EMIT_OBJECT, /* ELF relocatable object (ET_REL) */
   TK_CG_EMIT_ASM,    /* target assembly text (--emit=asm) */
   TK_CG_EMIT_LLVM,   /* LLVM IR text after optimisation (--emit=llvm) */
+  TK_CG_EMIT_LLVM_UNOPT, /* LLVM IR text as codegen built it, before any pass (--emit=llvm-unopt) */
 } tk_cg_emit;
 
 typedef struct tk_cg_options {
@@ -59,6 +61,22 @@ void tk_cg_options_default(tk_cg_options *o);
  * targets ROCm 5.x knows (gfx8xx, gfx900..gfx90c, gfx10xx: Debian's HIP 5.2.3 accepts COV4
  * only, toolchain.md §1) and 5 for newer ones (gfx94x, gfx95x, gfx11xx, gfx12xx: ROCm 6). */
 int tk_cg_amdgcn_code_object_version(const char *gfx, int requested);
+
+/* ---- The x86-64 CPU table (cg_target_x86.c): the one list of CPUs `--cpu` accepts ------- */
+
+#define TK_CG_DEFAULT_X86_CPU "x86-64-v3" /* --cpu when none is given */
+
+typedef struct tk_cg_x86_cpu {
+  const char *name;  /* what --cpu takes ("znver4"), or the host's name for native */
+  const char *level; /* the psABI level the runtime checks before loading ("x86-64-v4") */
+  bool avx512;       /* AVX-512F: the CPU schedule then tiles for 32 zmm registers */
+} tk_cg_x86_cpu;
+
+/* The table entry of `cpu`; with a non-empty LLVM feature string (a resolved `native`) the
+ * level and AVX-512 are read from the features instead. TK_INVALID_ARGUMENT for a CPU the
+ * table does not hold. */
+TK_MUST_USE tk_status tk_cg_x86_cpu_info(const char *cpu, const char *features,
+                                         tk_cg_x86_cpu *out);
 
 /* Bytes owned by the caller (tk_cg_blob_free; NULL-safe, idempotent). Text outputs are
  * NUL-terminated (the NUL is not counted in size). */

@@ -1,27 +1,23 @@
-/* compiler/bundle_fs.c — temp dir, file writes, atomic commit and cleanup for bundles.
+/* compiler/bundle_fs.c — file writes into a bundle's temp dir, and the bundle's commit.
  *
- * The temp dir lives beside the destination (same file system, so rename is atomic) and is
- * named `.<name>.tmp.XXXXXX`: hidden, and recognisable if a crash ever leaves one. Replacing
- * an existing bundle uses renameat2(RENAME_EXCHANGE) — readers see the old or the new bundle,
- * never a mix — then removes the old tree; where the file system lacks it, the old bundle is
- * first renamed aside. The replace refuses a directory that is not a bundle, so a mistyped
- * `-o $HOME` never deletes anything.
+ * The temp dir, the atomic replace and the cleanup are libtkrt's one directory-replace
+ * routine (runtime/fs.h; the verifier's --proofs-dir uses it too): the tkc_fs_ names of
+ * those are thin forwards. What is the bundle's own is the policy: the commit refuses to
+ * replace a directory that is neither empty nor a bundle (manifest.json with format
+ * TK_BUNDLE_FORMAT), so a mistyped `-o $HOME` never deletes anything.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "compiler/bundle_fs.h"
-#include "compiler/tkc.h"
+#include "runtime/fs.h"
 #include "tk/alloc.h"
+#include "tk/launch.h"
 
 static char *path_join(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
@@ -30,51 +26,9 @@ static char *path_join(const char *dir, const char *name) {
   return p;
 }
 
-tk_status tkc_fs_make_parents(const char *path) {
-  char *p = tk_strdup(path);
-  if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  tk_status s = TK_STATUS_OK;
-  for (char *c = p + 1; *c && !s; c++) {
-    if (*c != '/') continue;
-    *c = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      s = tk_status_make(TK_IO_ERROR, "cannot create directory %s: %s", p, strerror(errno));
-    *c = '/';
-  }
-  free(p);
-  return s;
-}
+tk_status tkc_fs_make_parents(const char *path) { return tk_fs_make_parents(path); }
 
-tk_status tkc_fs_temp_dir(const char *dir, char **out_tmp) {
-  *out_tmp = NULL;
-  size_t n = strlen(dir);
-  while (n > 1 && dir[n - 1] == '/') n--; /* "out/" names "out" */
-  char *clean = tk_strndup(dir, n), *a = tk_strndup(dir, n), *b = tk_strndup(dir, n);
-  tk_status s = clean && a && b ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  if (!s) s = tkc_fs_make_parents(clean);
-  char *tmp = NULL;
-  if (!s) {
-    const char *parent = dirname(a), *name = basename(b);
-    size_t len = strlen(parent) + strlen(name) + 16;
-    tmp = tk_malloc(len);
-    if (!tmp) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-    else snprintf(tmp, len, "%s/.%s.tmp.XXXXXX", parent, name);
-  }
-  if (!s && !mkdtemp(tmp))
-    s = tk_status_make(TK_IO_ERROR, "cannot create a temp directory beside %s: %s", clean,
-                       strerror(errno));
-  if (!s && chmod(tmp, 0755) != 0) /* mkdtemp makes it 0700; a bundle is for everyone to read */
-    s = tk_status_make(TK_IO_ERROR, "cannot chmod %s: %s", tmp, strerror(errno));
-  free(clean);
-  free(a);
-  free(b);
-  if (s) {
-    free(tmp);
-    return s;
-  }
-  *out_tmp = tmp;
-  return TK_STATUS_OK;
-}
+tk_status tkc_fs_temp_dir(const char *dir, char **out_tmp) { return tk_fs_temp_dir(dir, out_tmp); }
 
 tk_status tkc_fs_write(const char *dir, const char *name, const void *data, size_t size) {
   char *path = path_join(dir, name);
@@ -124,15 +78,7 @@ tk_status tkc_fs_mkdir(const char *dir, const char *name) {
   return s;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  remove(path);
-  return 0;
-}
-
-void tkc_fs_remove_tree(const char *path) {
-  if (path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+void tkc_fs_remove_tree(const char *path) { tk_fs_remove_tree(path); }
 
 static bool dir_empty(const char *dir) {
   DIR *d = opendir(dir);
@@ -153,47 +99,17 @@ static bool replaceable(const char *dir) {
     tk_status_free(s);
     return dir_empty(dir);
   }
-  bool ok = strstr(text, "\"format\": \"" TKC_BUNDLE_FORMAT "\"") != NULL;
+  bool ok = strstr(text, "\"format\": \"" TK_BUNDLE_FORMAT "\"") != NULL;
   free(text);
   return ok;
 }
 
-/* Replaces an existing bundle without renameat2: move it aside, move tmp in, remove it. */
-static tk_status replace_by_steps(const char *tmp, const char *dir) {
-  size_t n = strlen(tmp) + 8;
-  char *old = tk_malloc(n);
-  if (!old) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  snprintf(old, n, "%s.old", tmp);
-  tk_status s = TK_STATUS_OK;
-  if (rename(dir, old) != 0)
-    s = tk_status_make(TK_IO_ERROR, "cannot move the old bundle %s aside: %s", dir, strerror(errno));
-  else if (rename(tmp, dir) != 0) {
-    s = tk_status_make(TK_IO_ERROR, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
-    if (rename(old, dir) != 0) { /* best effort: put the old bundle back */ }
-  } else
-    tkc_fs_remove_tree(old);
-  free(old);
-  return s;
-}
-
 tk_status tkc_fs_commit(const char *tmp, const char *dir) {
   struct stat st;
-  if (lstat(dir, &st) != 0) {
-    if (rename(tmp, dir) == 0) return TK_STATUS_OK;
-    return tk_status_make(TK_IO_ERROR, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
-  }
-  if (!S_ISDIR(st.st_mode))
-    return tk_status_make(TK_IO_ERROR, "output %s exists and is not a directory", dir);
-  if (!replaceable(dir))
+  if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && !replaceable(dir))
     return tk_status_make(TK_IO_ERROR,
                           "refusing to replace %s: it is a non-empty directory that is not a "
                           "tkc bundle (no manifest.json with format %s)",
-                          dir, TKC_BUNDLE_FORMAT);
-  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
-    tkc_fs_remove_tree(tmp); /* now holds the old bundle */
-    return TK_STATUS_OK;
-  }
-  if (errno != EINVAL && errno != ENOSYS)
-    return tk_status_make(TK_IO_ERROR, "cannot replace %s: %s", dir, strerror(errno));
-  return replace_by_steps(tmp, dir);
+                          dir, TK_BUNDLE_FORMAT);
+  return tk_fs_replace_dir(tmp, dir);
 }

@@ -1,6 +1,7 @@
 /* compiler/bundle_fs.h — the file-system side of writing a bundle (private to libtkc):
  * a temp dir beside the destination, files written into it, one atomic rename at the end,
- * and removal of everything on failure. */
+ * and removal of everything on failure. The temp dir, the rename and the removal forward to
+ * libtkrt's directory-replace routine (runtime/fs.h), which the verifier shares. */
 #ifndef TK_COMPILER_BUNDLE_FS_H
 #define TK_COMPILER_BUNDLE_FS_H
 
@@ -26,7 +27,7 @@ TK_MUST_USE tk_status tkc_fs_mkdir(const char *dir, const char *name);
 
 /* Moves the finished temp dir to `dir`. An existing `dir` is replaced (atomically where the
  * file system supports RENAME_EXCHANGE) only if it is empty or a tkc bundle (its
- * manifest.json says "tkc-bundle/1"); anything else is refused and left untouched. On error
+ * manifest.json says TK_BUNDLE_FORMAT); anything else is refused and left untouched. On error
  * the temp dir is still there for the caller to remove. */
 TK_MUST_USE tk_status tkc_fs_commit(const char *tmp, const char *dir);
 

@@ -1,18 +1,24 @@
-/* compiler/bundle.c — tkc_compile: the whole compiler as one visible list of stages.
+/* compiler/driver.c — tkc_compile: the whole compiler as one pass table, run in order.
  *
- *   arch      load + canonical form + fingerprint            (model/arch.h)
- *   ir        lower, pad, fuse, plan buffers, schedule        (compiler/pipeline.h)
- *   verify    [--mutant applied] every obligation discharged  (verify/verify.h, verify/mutants.h)
- *   codegen   one code object per target and arch, in memory  (codegen/codegen.h)
- *   offload   the amdgcn code objects → model.hsaco           (codegen/offload_bundle.h)
- *   stub      model_host.c / .h                               (codegen/hoststub.h)
- *   write     temp dir: code, stub, model_host.so, manifest   (compiler/bundle_fs.h)
- *   commit    one rename into place
+ *   arch          load + canonical form + fingerprint              (model/arch.h)   view arch
+ *   lower         arch -> graph IR with contracts                  (compiler/lower.h) view ir
+ *   pad           fold pad/slice rows into clamps and limits       (ir/ir.h)        view ir-padded
+ *   fuse          graph -> fused kernels of row-local phases
+ *   plan-buffers  kernel arguments -> physical buffers                              view ir-fused
+ *   schedule-gpu  workgroups, threads, grids                                        view ir-gpu
+ *   schedule-cpu  row blocks and register tiles      views ir-cpu, obligations (unsolved SMT-LIB2)
+ *   verify        [--mutant applied] every obligation discharged   (verify/verify.h)
+ *   codegen       one code object per target and arch, in memory   (codegen/codegen.h)
+ *                                                        views llvm-unopt, llvm, asm (one target)
+ *   offload       the amdgcn code objects -> model.hsaco           (codegen/offload_bundle.h)
+ *   stub          model_host.c / .h                                (codegen/hoststub.h)
+ *   write         temp dir: code, stub, model_host.so, manifest; one rename into place
  *
- * Everything that can fail for a reason of the inputs fails before the temp dir exists;
- * from then on every error removes the temp dir, so a failed compile leaves nothing. Each
- * stage prints one progress line with its time on stderr unless quiet (times never go into
- * the bundle).
+ * `--emit=VIEW` is stop_after + dump_after of the view's pass; `tkc verify` stops after
+ * verify; `tkc opt` runs the IR passes (ir_run) alone on a parsed dump. Everything that can
+ * fail for a reason of the inputs fails before the temp dir exists; from then on every error
+ * removes the temp dir, so a failed compile leaves nothing. Each stage prints one progress
+ * line with its time on stderr unless quiet (times never go into the bundle).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +31,7 @@
 #include "codegen/offload_bundle.h"
 #include "compiler/bundle_fs.h"
 #include "compiler/manifest.h"
-#include "compiler/pipeline.h"
+#include "compiler/lower.h"
 #include "compiler/tkc.h"
 #include "tk/version.h"
 #include "verify/mutants.h"
@@ -75,7 +81,7 @@ typedef struct bundle_target {
 
 #define TKC_HSACO_FILE "model.hsaco"
 
-typedef struct bundle_job {
+typedef struct tkc_job {
   const tkc_options *o;
   tk_arch arch;
   char *canonical;
@@ -87,10 +93,15 @@ typedef struct bundle_job {
   char *stub_c, *stub_h;
   char *tmp; /* the temp dir once created */
   struct timespec t0;
-} bundle_job;
+  const tkc_view *emit;      /* --emit's view, or NULL */
+  const tkc_pass *stop;      /* the last pass to run (NULL = all, into the bundle) */
+  FILE *dump;                /* where views go */
+  tk_ir_options ir;          /* the schedule options (--max-batch, --cpu) */
+} tkc_job;
+typedef tkc_job bundle_job;
 
 void tkc_options_default(tkc_options *o) {
-  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS, .cpu = TKC_DEFAULT_CPU,
+  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS, .cpu = TK_CG_DEFAULT_X86_CPU,
                      .max_batch = TKC_DEFAULT_MAX_BATCH};
 }
 
@@ -166,6 +177,20 @@ static tk_status add_gpu_units(bundle_job *j, const char *kind, const char *flag
   return TK_STATUS_OK;
 }
 
+static bool emits_code(const bundle_job *j) { return j->emit && !strcmp(j->emit->pass, "codegen"); }
+
+/* A GPU target's arch list: the flag's, else the default; a code view (--emit=llvm|asm) of
+ * the default takes its first arch only. */
+static tk_status gpu_units(bundle_job *j, const char *kind, const char *flag, const char *given,
+                           const char *dflt) {
+  char first[32];
+  if (!given && emits_code(j)) {
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(dflt, ","), dflt);
+    dflt = first;
+  }
+  return add_gpu_units(j, kind, flag, given ? given : dflt);
+}
+
 static tk_status parse_targets(bundle_job *j, const char *list) {
   const tkc_options *o = j->o;
   const char *p = list ? list : TKC_DEFAULT_TARGETS;
@@ -177,11 +202,10 @@ static tk_status parse_targets(bundle_job *j, const char *list) {
                             "--targets: unknown target '%s' (this tkc builds amdgcn, nvptx, "
                             "x86_64 and the test-only x86_64-simt)", kind);
     if (!strcmp(kind, "amdgcn"))
-      TK_RETURN_IF_ERROR(add_gpu_units(j, kind, "--offload-arch",
-                                       o->offload_arch ? o->offload_arch : TKC_DEFAULT_OFFLOAD_ARCH));
+      TK_RETURN_IF_ERROR(gpu_units(j, kind, "--offload-arch", o->offload_arch,
+                                   TKC_DEFAULT_OFFLOAD_ARCH));
     else if (!strcmp(kind, "nvptx"))
-      TK_RETURN_IF_ERROR(add_gpu_units(j, kind, "--cuda-arch",
-                                       o->cuda_arch ? o->cuda_arch : TKC_DEFAULT_CUDA_ARCH));
+      TK_RETURN_IF_ERROR(gpu_units(j, kind, "--cuda-arch", o->cuda_arch, TKC_DEFAULT_CUDA_ARCH));
     else
       TK_RETURN_IF_ERROR(add_unit(j, kind, "", "--targets"));
   }
@@ -189,30 +213,59 @@ static tk_status parse_targets(bundle_job *j, const char *list) {
   return TK_STATUS_OK;
 }
 
+static const tkc_view *first_view(const tkc_pass *p);
+
+/* --emit, --stop-after and --dump-after against the pass table; whether a bundle is written. */
+static tk_status resolve_passes(bundle_job *j) {
+  const tkc_options *o = j->o;
+  if (o->emit && !(j->emit = tkc_view_find(o->emit)))
+    return tk_status_make(TK_INVALID_ARGUMENT, "--emit=%s: no such view; expected one of "
+                          "arch, ir, ir-padded, ir-fused, ir-gpu, ir-cpu, obligations, "
+                          "llvm-unopt, llvm, asm", o->emit);
+  if (o->stop_after && !(j->stop = tkc_pass_find(o->stop_after)))
+    return tk_status_make(TK_INVALID_ARGUMENT, "--stop-after=%s: no such pass (tkc compile "
+                          "--list-passes)", o->stop_after);
+  if (j->emit) j->stop = tkc_pass_find(j->emit->pass);
+  for (const char *p = o->dump_after; p && *p;) {
+    char name[32];
+    TK_RETURN_IF_ERROR(next_item(&p, name, sizeof name, "--dump-after", o->dump_after));
+    const tkc_pass *pass = tkc_pass_find(name);
+    if (!pass)
+      return tk_status_make(TK_INVALID_ARGUMENT, "--dump-after: no such pass '%s' (tkc compile "
+                            "--list-passes)", name);
+    if (!pass->ir_run && !first_view(pass))
+      return tk_status_make(TK_INVALID_ARGUMENT, "--dump-after: pass '%s' has no dump (the "
+                            "passes with one: tkc compile --list-passes)", name);
+  }
+  if (!j->stop && (!o->out_dir || !*o->out_dir))
+    return tk_status_make(TK_INVALID_ARGUMENT, "no output directory (-o DIR)");
+  j->dump = o->dump ? o->dump : stdout;
+  return TK_STATUS_OK;
+}
+
 static tk_status check_options(bundle_job *j) {
   const tkc_options *o = j->o;
-  if (!o->out_dir || !*o->out_dir)
-    return tk_status_make(TK_INVALID_ARGUMENT, "no output directory (-o DIR)");
+  TK_RETURN_IF_ERROR(resolve_passes(j));
   if (o->max_batch < 1 || o->max_batch > (INT64_C(1) << 30))
     return tk_status_make(TK_INVALID_ARGUMENT, "--max-batch %lld: expected 1 to 2^30",
                           (long long)o->max_batch);
-  static const char *const cpus[] = {"x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "native"};
-  bool cpu_ok = false;
-  for (size_t i = 0; i < sizeof cpus / sizeof cpus[0]; i++) cpu_ok |= o->cpu && !strcmp(o->cpu, cpus[i]);
-  if (!cpu_ok)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "--cpu '%s': expected x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or native "
-                          "(the levels the runtime can check before loading)", o->cpu ? o->cpu : "");
+  tk_ir_options_default(&j->ir);
+  j->ir.bmax = o->max_batch;
+  TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(&j->ir, o->cpu));
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
     return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
                           o->code_object_version);
-  return parse_targets(j, o->targets);
+  TK_RETURN_IF_ERROR(parse_targets(j, o->targets));
+  if (emits_code(j) && j->ntargets != 1)
+    return tk_status_make(TK_INVALID_ARGUMENT, "--emit=%s: give one target with --targets "
+                          "(amdgcn, nvptx, x86_64 or x86_64-simt) and at most one arch, not '%s'",
+                          j->emit->name, o->targets ? o->targets : TKC_DEFAULT_TARGETS);
+  return TK_STATUS_OK;
 }
 
 /* ---- stages ------------------------------------------------------------------------------ */
 
-static tk_status stage_arch(bundle_job *j) {
-  stage_start(j);
+static tk_status stage_arch(bundle_job *j, const tkc_pass *p) {
   if (j->o->arch) j->arch = *j->o->arch;
   else if (!j->o->arch_path) return tk_status_make(TK_INVALID_ARGUMENT, "no arch.json given");
   else TK_RETURN_IF_ERROR(tk_arch_load(j->o->arch_path, &j->arch));
@@ -220,42 +273,62 @@ static tk_status stage_arch(bundle_job *j) {
   char detail[96];
   snprintf(detail, sizeof detail, "%s %s, fingerprint %s", tk_arch_size_name(j->arch.size),
            tk_arch_model_kind_name(j->arch.model_kind), j->arch.fingerprint);
-  stage_done(j, "arch", detail);
+  stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
 
-static tk_status stage_ir(bundle_job *j) {
-  stage_start(j);
-  tkc_pipeline_options po;
-  tkc_pipeline_options_default(&po);
-  po.ir.bmax = j->o->max_batch;
-  TK_RETURN_IF_ERROR(tkc_pipeline_set_cpu(&po, j->o->cpu)); /* the CPU tile follows --cpu */
-  TK_RETURN_IF_ERROR(tkc_pipeline_run(&j->arch, &po, &j->m));
+static tk_status stage_lower(bundle_job *j, const tkc_pass *p) {
+  TK_RETURN_IF_ERROR(tkc_lower_arch(&j->arch, &j->ir, &j->m));
+  char detail[64];
+  snprintf(detail, sizeof detail, "%d tensors, %d ops", j->m->ntensors, j->m->nops);
+  stage_done(j, p->name, detail);
+  return TK_STATUS_OK;
+}
+
+/* One IR pass, then the structural checker (QBE's ssacheck): a failure names the pass. */
+static tk_status run_ir_pass(tk_ir_module *m, const tkc_pass *p, bool check) {
+  TK_RETURN_IF_ERROR(tk_status_annotate(p->ir_run(m), "in pass %s", p->name));
+  return check ? tk_status_annotate(tk_ir_verify(m), "after %s", p->name) : TK_STATUS_OK;
+}
+
+static tk_status stage_ir(bundle_job *j, const tkc_pass *p) {
+  TK_RETURN_IF_ERROR(run_ir_pass(j->m, p, true));
   char detail[96];
-  snprintf(detail, sizeof detail, "%d buffers, %d gpu / %d cpu kernels", j->m->nbuffers,
-           tk_ir_module_kernels(j->m, TK_TARGET_GPU)->n, tk_ir_module_kernels(j->m, TK_TARGET_CPU)->n);
-  stage_done(j, "ir", detail);
+  snprintf(detail, sizeof detail, "%d buffers, %d fused / %d gpu / %d cpu kernels",
+           j->m->nbuffers, tk_ir_module_kernels(j->m, TK_TARGET_NONE)->n,
+           tk_ir_module_kernels(j->m, TK_TARGET_GPU)->n,
+           tk_ir_module_kernels(j->m, TK_TARGET_CPU)->n);
+  stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
 
 /* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
  * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
-static tk_status stage_verify(bundle_job *j) {
-  stage_start(j);
+static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
   if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
   tk_verify_options vo;
   tk_verify_options_default(&vo);
   vo.keep_text = true;
+  vo.solve = !j->o->no_solve;
   vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
   char detail[96];
   snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s", tk_verify_report_count(j->proofs),
            tk_verify_report_solver_seconds(j->proofs));
-  stage_done(j, "verify", detail);
+  stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
 
-static tk_status stage_codegen(bundle_job *j, bundle_target *t) {
+/* The code view a codegen unit is emitted as: the --emit view, else the shipped form. */
+static tk_cg_emit unit_emit(const bundle_job *j, const bundle_target *t) {
+  if (emits_code(j))
+    return !strcmp(j->emit->name, "llvm-unopt") ? TK_CG_EMIT_LLVM_UNOPT
+           : !strcmp(j->emit->name, "llvm")     ? TK_CG_EMIT_LLVM
+                                                : TK_CG_EMIT_ASM;
+  return is_kind(t, "nvptx") ? TK_CG_EMIT_ASM : TK_CG_EMIT_OBJECT;
+}
+
+static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
   stage_start(j);
   tk_cg_options cg;
   tk_cg_options_default(&cg);
@@ -263,8 +336,9 @@ static tk_status stage_codegen(bundle_job *j, bundle_target *t) {
   cg.cpu = *t->arch ? t->arch : j->o->cpu;
   cg.code_object_version = t->cov;
   TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &t->cpu, &t->features));
-  tk_status s = is_kind(t, "nvptx") ? tk_cg_compile(j->m, &cg, TK_CG_EMIT_ASM, &t->code)
-                                    : tk_cg_compile_shared(j->m, &cg, &t->code);
+  tk_cg_emit what = unit_emit(j, t);
+  tk_status s = what == TK_CG_EMIT_OBJECT ? tk_cg_compile_shared(j->m, &cg, &t->code)
+                                          : tk_cg_compile(j->m, &cg, what, &t->code);
   TK_RETURN_IF_ERROR(tk_status_annotate(s, "target %s %s", t->kind, t->arch));
   char detail[128];
   snprintf(detail, sizeof detail, "%s (%s%s), %zu bytes", t->file, t->cpu,
@@ -273,8 +347,14 @@ static tk_status stage_codegen(bundle_job *j, bundle_target *t) {
   return TK_STATUS_OK;
 }
 
+static tk_status stage_codegen(bundle_job *j, const tkc_pass *p) {
+  (void)p;
+  for (int i = 0; i < j->ntargets; i++) TK_RETURN_IF_ERROR(codegen_unit(j, &j->targets[i]));
+  return TK_STATUS_OK;
+}
+
 /* The amdgcn code objects, in --offload-arch order, → one offload bundle. */
-static tk_status stage_offload(bundle_job *j) {
+static tk_status stage_offload(bundle_job *j, const tkc_pass *p) {
   const char *gfx[TKC_MAX_TARGETS];
   tk_cg_blob objects[TKC_MAX_TARGETS];
   int n = 0;
@@ -284,18 +364,16 @@ static tk_status stage_offload(bundle_job *j) {
       objects[n++] = j->targets[i].code;
     }
   if (!n) return TK_STATUS_OK;
-  stage_start(j);
   TK_RETURN_IF_ERROR(tk_cg_offload_bundle_hip(gfx, objects, n, &j->hsaco));
   char detail[96];
   snprintf(detail, sizeof detail, TKC_HSACO_FILE ", %d code objects, %zu bytes", n, j->hsaco.size);
-  stage_done(j, "offload", detail);
+  stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
 
-static tk_status stage_stub(bundle_job *j) {
-  stage_start(j);
+static tk_status stage_stub(bundle_job *j, const tkc_pass *p) {
   TK_RETURN_IF_ERROR(tk_cg_stub_generate(j->m, TK_VERSION, &j->stub_c, &j->stub_h));
-  stage_done(j, "stub", TK_STUB_C_FILE ", " TK_STUB_H_FILE);
+  stage_done(j, p->name, TK_STUB_C_FILE ", " TK_STUB_H_FILE);
   return TK_STATUS_OK;
 }
 
@@ -310,10 +388,12 @@ static tk_status write_manifest(bundle_job *j) {
   tkc_target_entry entries[TKC_MAX_TARGETS];
   for (int i = 0; i < j->ntargets; i++) {
     bundle_target *t = &j->targets[i];
-    bool native = !strcmp(j->o->cpu, "native");
+    tk_cg_x86_cpu info = {0};
+    if (!*t->arch) TK_RETURN_IF_ERROR(tk_cg_x86_cpu_info(t->cpu, t->features, &info));
     entries[i] = *t->arch ? (tkc_target_entry){.kind = t->kind, .arch = t->arch,
                                                .code_object_version = t->cov}
-                          : (tkc_target_entry){.kind = t->kind, .cpu = native ? t->cpu : j->o->cpu,
+                          : (tkc_target_entry){.kind = t->kind, .cpu = info.level,
+                                               .cpu_name = strcmp(t->cpu, info.level) ? t->cpu : NULL,
                                                .cpu_features = t->features};
     entries[i].file.file = t->file;
     const tk_cg_blob *code = is_kind(t, "amdgcn") ? &j->hsaco : &t->code;
@@ -373,15 +453,14 @@ static tk_status write_files(bundle_job *j) {
   return write_manifest(j);
 }
 
-static tk_status stage_write(bundle_job *j) {
-  stage_start(j);
+static tk_status stage_write(bundle_job *j, const tkc_pass *p) {
   TK_RETURN_IF_ERROR(tkc_fs_temp_dir(j->o->out_dir, &j->tmp));
   tk_status s = write_files(j);
   if (!s) s = tkc_fs_commit(j->tmp, j->o->out_dir);
   if (s) return tk_status_annotate(s, "writing bundle %s", j->o->out_dir);
   free(j->tmp);
   j->tmp = NULL;
-  stage_done(j, "write", j->o->out_dir);
+  stage_done(j, p->name, j->o->out_dir);
   return TK_STATUS_OK;
 }
 
@@ -401,16 +480,174 @@ static void job_free(bundle_job *j) {
   free(j->canonical);
 }
 
+/* ---- views ------------------------------------------------------------------------------- */
+
+static const tkc_view VIEWS[] = {
+    {"arch", "arch", "the canonical arch.json"},
+    {"ir", "lower", "the graph: tensors and ops with their contracts"},
+    {"ir-padded", "pad", "the graph with padding folded into row clamps and limits"},
+    {"ir-fused", "plan-buffers", "fused kernels (phases, index maps) and the buffer plan"},
+    {"ir-gpu", "schedule-gpu", "kernels scheduled for GPUs (workgroups, threads, grids)"},
+    {"ir-cpu", "schedule-cpu", "kernels scheduled for the CPU (row blocks, register tiles)"},
+    {"obligations", "schedule-cpu", "every proof obligation as SMT-LIB2 (not solved)"},
+    {"llvm-unopt", "codegen", "LLVM IR of the one target in --targets, before optimisation"},
+    {"llvm", "codegen", "its optimised LLVM IR"},
+    {"asm", "codegen", "its assembly (PTX for nvptx)"},
+};
+
+const tkc_view *tkc_view_table(size_t *n) {
+  *n = sizeof VIEWS / sizeof VIEWS[0];
+  return VIEWS;
+}
+
+const tkc_view *tkc_view_find(const char *name) {
+  for (size_t i = 0; name && i < sizeof VIEWS / sizeof VIEWS[0]; i++)
+    if (!strcmp(VIEWS[i].name, name)) return &VIEWS[i];
+  return NULL;
+}
+
+static tk_status print_code(bundle_job *j) {
+  for (int i = 0; i < j->ntargets; i++) {
+    const tk_cg_blob *b = &j->targets[i].code;
+    if (fwrite(b->data, 1, b->size, j->dump) != b->size)
+      return tk_status_make(TK_IO_ERROR, "writing the %s view failed", j->emit ? j->emit->name : "code");
+  }
+  return TK_STATUS_OK;
+}
+
+static tk_status print_view(bundle_job *j, const tkc_view *v) {
+  if (!strcmp(v->name, "arch")) {
+    if (fprintf(j->dump, "%s\n", j->canonical) < 0)
+      return tk_status_make(TK_IO_ERROR, "writing the arch view failed");
+    return TK_STATUS_OK;
+  }
+  if (!strcmp(v->name, "obligations")) return tk_verify_emit_obligations(j->m, j->dump);
+  if (!strcmp(v->pass, "codegen")) return print_code(j);
+  return tk_ir_module_print(j->m, j->dump);
+}
+
+/* The first view of pass p; NULL for an IR pass without one (its dump is the module's). */
+static const tkc_view *first_view(const tkc_pass *p) {
+  for (size_t i = 0; i < sizeof VIEWS / sizeof VIEWS[0]; i++)
+    if (!strcmp(VIEWS[i].pass, p->name)) return &VIEWS[i];
+  return NULL;
+}
+
+static bool listed(const char *list, const char *name) {
+  for (const char *d = list; d && *d; d += strcspn(d, ","), d += *d == ',')
+    if (strcspn(d, ",") == strlen(name) && !strncmp(d, name, strlen(name))) return true;
+  return false;
+}
+
+/* Prints --emit's view after its pass, or with --dump-after the pass's first view (an IR
+ * pass without a view prints the module) under "> After PASS:". */
+static tk_status dump_after(bundle_job *j, const tkc_pass *p) {
+  const tkc_view *v = j->emit && !strcmp(j->emit->pass, p->name) ? j->emit : NULL;
+  bool listed_here = !j->emit && listed(j->o->dump_after, p->name);
+  if (!v && !listed_here) return TK_STATUS_OK;
+  if (listed_here && fprintf(j->dump, "> After %s:\n", p->name) < 0)
+    return tk_status_make(TK_IO_ERROR, "writing a dump failed");
+  if (!v) v = first_view(p);
+  TK_RETURN_IF_ERROR(v ? print_view(j, v) : tk_ir_module_print(j->m, j->dump));
+  if (fflush(j->dump) != 0) return tk_status_make(TK_IO_ERROR, "writing the dump after %s failed", p->name);
+  return TK_STATUS_OK;
+}
+
+/* ---- the pass table ----------------------------------------------------------------------- */
+
+static const tkc_pass PASSES[] = {
+    {"arch", "load the arch.json: canonical form, fingerprint", NULL, TK_STAGE_GRAPH, stage_arch},
+    {"lower", "arch -> graph IR with contracts", NULL, TK_STAGE_GRAPH, stage_lower},
+    {"pad", "fold pad/slice rows into row clamps and limits", tk_ir_pass_pad, TK_STAGE_PADDED,
+     stage_ir},
+    {"fuse", "graph -> fused kernels of row-local phases", tk_ir_pass_fuse, TK_STAGE_FUSED,
+     stage_ir},
+    {"plan-buffers", "kernel arguments -> physical buffers (reuse)", tk_ir_pass_plan_buffers,
+     TK_STAGE_PLANNED, stage_ir},
+    {"schedule-gpu", "workgroups, threads and grids", tk_ir_pass_schedule_gpu, TK_STAGE_GPU,
+     stage_ir},
+    {"schedule-cpu", "row blocks and register tiles", tk_ir_pass_schedule_cpu, TK_STAGE_CPU,
+     stage_ir},
+    {"verify", "prove every obligation with Z3", NULL, TK_STAGE_GRAPH, stage_verify},
+    {"codegen", "LLVM code per target and arch", NULL, TK_STAGE_GRAPH, stage_codegen},
+    {"offload", "amdgcn code objects -> model.hsaco", NULL, TK_STAGE_GRAPH, stage_offload},
+    {"stub", "the C host stub", NULL, TK_STAGE_GRAPH, stage_stub},
+    {"write", "write the bundle atomically", NULL, TK_STAGE_GRAPH, stage_write},
+};
+enum { NPASSES = sizeof PASSES / sizeof PASSES[0] };
+
+const tkc_pass *tkc_pass_table(size_t *n) {
+  *n = NPASSES;
+  return PASSES;
+}
+
+const tkc_pass *tkc_pass_find(const char *name) {
+  for (size_t i = 0; name && i < NPASSES; i++)
+    if (!strcmp(PASSES[i].name, name)) return &PASSES[i];
+  return NULL;
+}
+
+/* Hands the module and the report to the caller when asked (they then outlive the job). */
+static void keep_results(bundle_job *j) {
+  if (j->o->keep_module) {
+    *j->o->keep_module = j->m;
+    j->m = NULL;
+  }
+  if (j->o->keep_report) {
+    *j->o->keep_report = j->proofs;
+    j->proofs = NULL;
+  }
+}
+
 tk_status tkc_compile(const tkc_options *o) {
   bundle_job j = {.o = o};
+  if (o->keep_module) *o->keep_module = NULL;
+  if (o->keep_report) *o->keep_report = NULL;
   tk_status s = check_options(&j);
-  if (!s) s = stage_arch(&j);
-  if (!s) s = stage_ir(&j);
-  if (!s) s = stage_verify(&j);
-  for (int i = 0; !s && i < j.ntargets; i++) s = stage_codegen(&j, &j.targets[i]);
-  if (!s) s = stage_offload(&j);
-  if (!s) s = stage_stub(&j);
-  if (!s) s = stage_write(&j);
+  for (size_t i = 0; !s && i < NPASSES; i++) {
+    stage_start(&j);
+    s = PASSES[i].run(&j, &PASSES[i]);
+    if (!s) s = dump_after(&j, &PASSES[i]);
+    if (j.stop == &PASSES[i]) break;
+  }
+  if (!s) keep_results(&j);
   job_free(&j);
   return s;
+}
+
+/* ---- the IR part, for tests --------------------------------------------------------------- */
+
+tk_status tkc_ir_options_set_cpu(tk_ir_options *o, const char *cpu) {
+  tk_cg_options cg;
+  tk_cg_options_default(&cg);
+  cg.cpu = cpu;
+  char *name, *features;
+  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &name, &features));
+  tk_cg_x86_cpu info;
+  tk_status s = tk_cg_x86_cpu_info(name, features, &info);
+  if (!s) tk_ir_options_cpu_tiles(o, info.avx512);
+  free(name);
+  free(features);
+  return s;
+}
+
+void tkc_ir_options_default(tkc_ir_options *o) {
+  tk_ir_options_default(&o->ir);
+  o->verify_each = false;
+  o->stop_after = TK_STAGE_CPU;
+}
+
+tk_status tkc_build_ir(const tk_arch *arch, const tkc_ir_options *o, tk_ir_module **out) {
+  *out = NULL;
+  tk_ir_module *m = NULL;
+  TK_RETURN_IF_ERROR(tkc_lower_arch(arch, &o->ir, &m));
+  tk_status s = o->verify_each ? tk_status_annotate(tk_ir_verify(m), "after lower") : TK_STATUS_OK;
+  for (size_t i = 0; !s && i < NPASSES && m->stage < o->stop_after; i++)
+    if (PASSES[i].ir_run) s = run_ir_pass(m, &PASSES[i], o->verify_each);
+  if (s) {
+    tk_ir_module_free(m);
+    return s;
+  }
+  *out = m;
+  return TK_STATUS_OK;
 }

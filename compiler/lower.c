@@ -11,31 +11,46 @@
  *   slice_rows → logits.
  * Parameters are declared first, in checkpoint order (tk_arch_param), and consumed in that
  * order while the layers are built, so the IR's parameter use cannot drift from the
- * checkpoint's declaration order. Ops are named "<layer>.<kind>"; the layer names become the
- * fused kernels' names. No weights are read or allocated.
+ * checkpoint's declaration order. Every width comes from the parameter list too: the input's
+ * from the first layer's `in`, a linear's output from its weight's `out`, a layernorm's from
+ * its gamma's; gelu, softmax, combine and add keep their input's width. So the topology
+ * (which layer maps which width to which) is written once, in model/arch_params.c; here is
+ * only the order of the ops, and a layer whose parameters expect another input width than
+ * the graph gives it is an internal error. Ops are named "<layer>.<kind>"; the layer names
+ * become the fused kernels' names. No weights are read or allocated.
  */
 #include "compiler/lower.h"
+#include "tk/launch.h"
 
 typedef struct lower_ctx {
   tk_ir_module *m;
   int first_param, next_param, param_end; /* tensor ids of parameters, checkpoint order */
   bool params_exhausted;
+  const char *mismatch; /* the first layer whose parameters expect another input width */
   const tk_ix *B, *Bp;
 } lower_ctx;
 
-static int take_param(lower_ctx *c) {
+static int64_t cols_of(const lower_ctx *c, int t) {
+  return t >= 0 ? c->m->tensors[t].dims[1]->c : 0;
+}
+
+/* The next parameter tensor (checkpoint order) and its entry of the parameter list, for a
+ * layer whose input x has width cols_of(x); *spec is all zero when the list is exhausted. */
+static int take_param(lower_ctx *c, const char *layer, int x, tk_param_spec *spec) {
+  *spec = (tk_param_spec){0};
   if (c->next_param >= c->param_end) {
     c->params_exhausted = true;
     return -1;
   }
-  return c->next_param++;
+  int t = c->next_param++;
+  *spec = tk_arch_param(&c->m->arch, (size_t)c->m->tensors[t].param_index);
+  if (spec->in != cols_of(c, x) && !c->mismatch) c->mismatch = layer;
+  return t;
 }
 
 static int activation(lower_ctx *c, const char *name, int64_t cols) {
   return tk_ir_tensor_add(c->m, name, TK_TENSOR_INTERMEDIATE, TK_T_F32, c->Bp, cols);
 }
-
-static int64_t cols_of(const lower_ctx *c, int t) { return c->m->tensors[t].dims[1]->c; }
 
 /* Every op requires its inputs' shapes and ensures its outputs' (class `shape`). */
 static void shape_contracts(lower_ctx *c, int op_id) {
@@ -56,9 +71,11 @@ static int add_op(lower_ctx *c, tk_ir_op_kind kind, const char *layer, const int
   return id;
 }
 
-static int linear(lower_ctx *c, const char *layer, int x, int64_t n, const char *out_name) {
-  int w = take_param(c), b = take_param(c);
-  int y = activation(c, out_name, n);
+/* linear(in, out): out from the weight's parameter-list entry. */
+static int linear(lower_ctx *c, const char *layer, int x, const char *out_name) {
+  tk_param_spec ws, bs;
+  int w = take_param(c, layer, x, &ws), b = take_param(c, layer, x, &bs);
+  int y = activation(c, out_name, ws.out);
   int in[3] = {x, w, b};
   int id = add_op(c, TK_OP_LINEAR, layer, in, 3, &y, 1);
   if (id >= 0) c->m->ops[id].layout = c->m->arch.weight_layout;
@@ -66,8 +83,9 @@ static int linear(lower_ctx *c, const char *layer, int x, int64_t n, const char 
 }
 
 static int layernorm(lower_ctx *c, const char *layer, int x, const char *out_name) {
-  int g = take_param(c), b = take_param(c);
-  int y = activation(c, out_name, cols_of(c, x));
+  tk_param_spec gs, bs;
+  int g = take_param(c, layer, x, &gs), b = take_param(c, layer, x, &bs);
+  int y = activation(c, out_name, gs.out);
   int in[3] = {x, g, b};
   int id = add_op(c, TK_OP_LAYERNORM, layer, in, 3, &y, 1);
   if (id >= 0) c->m->ops[id].eps = c->m->arch.layer_norm_eps;
@@ -84,16 +102,17 @@ static int gelu(lower_ctx *c, const char *layer, int x, const char *out_name) {
 /* Linear → LayerNorm → GELU, the repeated block of experts and of Dense's first layer. */
 static int linear_ln_gelu(lower_ctx *c, const char *layer, const char *prefix, int x, int l) {
   tk_ir_module *m = c->m;
-  int64_t h = m->arch.hidden_dim;
-  int a = linear(c, layer, x, h, tk_ir_strfmt(m, "%s.a_%d", prefix, l));
+  int a = linear(c, layer, x, tk_ir_strfmt(m, "%s.a_%d", prefix, l));
   int n = layernorm(c, layer, a, tk_ir_strfmt(m, "%s.n_%d", prefix, l));
   return gelu(c, layer, n, tk_ir_strfmt(m, "%s.h_%d", prefix, l));
 }
 
+/* x [B, in] → xp [Bp, in]; in is what the first layer (router, or dense_in) takes. */
 static int pad_input(lower_ctx *c) {
   tk_ir_module *m = c->m;
-  int x = tk_ir_tensor_add(m, "x", TK_TENSOR_INPUT, TK_T_F32, c->B, m->arch.input_dim);
-  int xp = activation(c, "xp", m->arch.input_dim);
+  int64_t in = tk_arch_param(&m->arch, 0).in;
+  int x = tk_ir_tensor_add(m, "x", TK_TENSOR_INPUT, TK_T_F32, c->B, in);
+  int xp = activation(c, "xp", in);
   add_op(c, TK_OP_PAD_ROWS, "input", &x, 1, &xp, 1);
   /* FORMATS §3: inputs are finite (the runtime checks before any launch) */
   tk_ir_contract_add(m, &m->contracts, tk_ir_contract_make(false, TK_PRED_FINITE, x, -1, NULL, 0, 0));
@@ -112,8 +131,8 @@ static void slice_output(lower_ctx *c, int y, const char *name) {
 /* router: linear → softmax → topk_mask; returns gate and keep through the pointers. */
 static void lower_router(lower_ctx *c, int xp, int *gate, int *keep) {
   tk_ir_module *m = c->m;
-  int64_t e = m->arch.n_experts;
-  int logits = linear(c, "router", xp, e, "router.logits");
+  int logits = linear(c, "router", xp, "router.logits");
+  int64_t e = cols_of(c, logits);
   int p = activation(c, "router.probs", e);
   int id = add_op(c, TK_OP_SOFTMAX, "router", &logits, 1, &p, 1);
   if (id >= 0)
@@ -135,8 +154,7 @@ static int lower_expert(lower_ctx *c, int xp, int e) {
   int h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_in", e), prefix, xp, 0);
   for (int l = 1; l <= m->arch.expert_depth; l++)
     h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_hidden_%d", e, l), prefix, h, l);
-  return linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, m->arch.output_dim,
-                tk_ir_strfmt(m, "expert_%d.out", e));
+  return linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, tk_ir_strfmt(m, "expert_%d.out", e));
 }
 
 static void lower_moe(lower_ctx *c, int xp) {
@@ -149,7 +167,7 @@ static void lower_moe(lower_ctx *c, int xp) {
   in[0] = gate;
   in[1] = keep;
   for (int e = 0; e < ne; e++) in[2 + e] = lower_expert(c, xp, e);
-  int y = activation(c, "y", m->arch.output_dim);
+  int y = activation(c, "y", ne > 0 ? cols_of(c, in[2]) : 0); /* the experts' out width */
   int id = add_op(c, TK_OP_MOE_COMBINE, "combine", in, ne + 2, &y, 1);
   if (id >= 0) {
     for (int e = 1; e < ne; e++)
@@ -167,10 +185,10 @@ static int dense_block(lower_ctx *c, int h, int l) {
   tk_ir_module *m = c->m;
   const char *layer = tk_ir_strfmt(m, "dense_block_%d", l);
   int t = layernorm(c, layer, h, tk_ir_strfmt(m, "dense.t_%d", l));
-  int u0 = linear(c, layer, t, TK_DENSE_INTERMEDIATE, tk_ir_strfmt(m, "dense.u0_%d", l));
+  int u0 = linear(c, layer, t, tk_ir_strfmt(m, "dense.u0_%d", l));
   int u = gelu(c, layer, u0, tk_ir_strfmt(m, "dense.u_%d", l));
-  int d = linear(c, layer, u, m->arch.hidden_dim, tk_ir_strfmt(m, "dense.d_%d", l));
-  int out = activation(c, tk_ir_strfmt(m, "dense.h_%d", l), m->arch.hidden_dim);
+  int d = linear(c, layer, u, tk_ir_strfmt(m, "dense.d_%d", l));
+  int out = activation(c, tk_ir_strfmt(m, "dense.h_%d", l), cols_of(c, d));
   int in[2] = {h, d};
   add_op(c, TK_OP_ADD, layer, in, 2, &out, 1);
   return out;
@@ -180,7 +198,7 @@ static void lower_dense(lower_ctx *c, int xp) {
   tk_ir_module *m = c->m;
   int h = linear_ln_gelu(c, "dense_in", "dense", xp, 0);
   for (int l = 1; l <= m->arch.expert_depth; l++) h = dense_block(c, h, l);
-  int y = linear(c, "dense_out", h, m->arch.output_dim, "y");
+  int y = linear(c, "dense_out", h, "y");
   slice_output(c, y, "logits");
 }
 
@@ -204,7 +222,8 @@ tk_status tkc_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_m
   tk_ir_contract_add(m, &m->contracts,
                      tk_ir_contract_make(false, TK_PRED_B_RANGE, -1, -1, NULL, 0, m->opts.bmax));
   tk_ir_contract_add(m, &m->contracts,
-                     tk_ir_contract_make(false, TK_PRED_BP_PADDED, -1, -1, NULL, 0, 16));
+                     tk_ir_contract_make(false, TK_PRED_BP_PADDED, -1, -1, NULL, 0,
+                                         TK_PAD_QUANTUM));
   int xp = pad_input(&c);
   declare_params(&c);
   if (arch->model_kind == TK_MODEL_DENSE) lower_dense(&c, xp);
@@ -213,6 +232,9 @@ tk_status tkc_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_m
   if (!s && (c.params_exhausted || c.next_param != c.param_end))
     s = tk_status_make(TK_INTERNAL, "lowering used %d of the %d parameter tensors the arch declares",
                        c.next_param - c.first_param, c.param_end - c.first_param);
+  if (!s && c.mismatch)
+    s = tk_status_make(TK_INTERNAL, "lowering: the parameters of layer %s (model/arch_params.c) "
+                       "take another input width than the graph gives it", c.mismatch);
   if (s) {
     tk_ir_module_free(m);
     return s;

@@ -1,7 +1,8 @@
 /* compiler/manifest.c — writes a bundle's manifest.json, and SHA-256 of its files.
  *
- * Format "tkc-bundle/1" (keys in this fixed order; pretty-printed, 2-space indent):
- *   format        "tkc-bundle/1"
+ * Format TK_BUNDLE_FORMAT of tk/launch.h (keys in this fixed order; pretty-printed, 2-space
+ * indent):
+ *   format        TK_BUNDLE_FORMAT
  *   tkc_version   "0.1.0"
  *   toolchain     {"llvm": "19.1.7", "z3": "4.8.12"}
  *   arch          the canonical arch object (FORMATS §1), verbatim: the seed stays exact
@@ -16,8 +17,9 @@
  *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
  *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
  *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
- *                  kernarg_size} — kernarg layout of notes/abi.md: pointer i at 8*i, B at 8n,
- *                  Bp at 8n+4, size 8n+8 (the same set in every GPU code object; the
+ *                  kernarg_size} — kernarg layout of notes/abi.md, from tk/launch.h
+ *                  (tk_kernarg_offset/size: pointer i at 8*i, B at 8n, Bp at 8n+4, size
+ *                  8n+8) (the same set in every GPU code object; the
  *                  AMDGPU metadata reports exactly these: no hidden arguments, and
  *                  .max_flat_workgroup_size = workgroup_size; PTX .maxntid likewise)
  *   buffers       [{id, name, role, type, elements (formula in B, Bp)}]
@@ -34,6 +36,7 @@
 #include "compiler/manifest.h"
 #include "compiler/tkc.h"
 #include "tk/alloc.h"
+#include "tk/launch.h"
 
 /* ---- a small pretty JSON writer ---------------------------------------------------------- */
 
@@ -43,6 +46,7 @@ typedef struct jw {
   bool started;
   int flat_from;  /* objects opened at depth > flat_from are written on one line (0 = none) */
   bool first[16]; /* per depth: no member written yet */
+  bool oom;       /* a formatting allocation failed */
 } jw;
 
 static void jw_indent(jw *w) {
@@ -118,7 +122,7 @@ static void jw_ix(jw *w, const char *key, const tk_ix *e) {
   jw_key(w, key);
   char *text = tk_ir_ix_format_alloc(e);
   if (text) jw_string_value(w, text);
-  else fputs("null", w->f);
+  else w->oom = true;
   free(text);
 }
 
@@ -138,6 +142,7 @@ static void write_targets(jw *w, const tkc_manifest_input *in) {
     jw_open(w, NULL, '{');
     jw_str(w, "kind", t->kind);
     if (t->cpu) jw_str(w, "cpu", t->cpu);
+    if (t->cpu_name) jw_str(w, "cpu_name", t->cpu_name);
     if (t->cpu_features && *t->cpu_features) jw_str(w, "cpu_features", t->cpu_features);
     if (t->arch) jw_str(w, "arch", t->arch);
     if (t->code_object_version) jw_int(w, "code_object_version", t->code_object_version);
@@ -159,8 +164,8 @@ static void write_kernel_args(jw *w, const tk_ir_kernel *k) {
     jw_open_flat(w, NULL);
     jw_str(w, "name", k->args[i].name);
     jw_int(w, "buffer", k->args[i].buffer);
-    jw_int(w, "offset", 8LL * i);
-    jw_int(w, "size", 8);
+    jw_int(w, "offset", tk_kernarg_offset(k->nargs, i));
+    jw_int(w, "size", TK_KERNARG_SLOT_BYTES);
     jw_close_flat(w);
   }
   static const char *const syms[2] = {"B", "Bp"};
@@ -168,8 +173,8 @@ static void write_kernel_args(jw *w, const tk_ir_kernel *k) {
     jw_open_flat(w, NULL);
     jw_str(w, "name", syms[s]);
     jw_str(w, "type", "i32");
-    jw_int(w, "offset", 8LL * k->nargs + 4 * s);
-    jw_int(w, "size", 4);
+    jw_int(w, "offset", tk_kernarg_offset(k->nargs, k->nargs + s));
+    jw_int(w, "size", TK_KERNARG_DIM_BYTES);
     jw_close_flat(w);
   }
   jw_close(w, ']');
@@ -185,7 +190,7 @@ static void write_kernels(jw *w, const tk_ir_module *m) {
     jw_ix(w, "grid", k->launch.grid);
     jw_int(w, "workgroup_size", k->launch.workgroup_size);
     write_kernel_args(w, k);
-    jw_int(w, "kernarg_size", 8LL * k->nargs + 8);
+    jw_int(w, "kernarg_size", tk_kernarg_size(k->nargs));
     jw_close(w, '}');
   }
   jw_close(w, ']');
@@ -239,10 +244,10 @@ tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   char *text = NULL;
   size_t len = 0;
   jw w = {.f = tk_open_memstream(&text, &len)};
-  if (!w.f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: open_memstream failed");
+  if (!w.f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory (open_memstream)");
   const tk_ir_module *m = in->m;
   jw_open(&w, NULL, '{');
-  jw_str(&w, "format", TKC_BUNDLE_FORMAT);
+  jw_str(&w, "format", TK_BUNDLE_FORMAT);
   jw_str(&w, "tkc_version", in->tkc_version);
   jw_open(&w, "toolchain", '{');
   jw_str(&w, "llvm", in->llvm_version);
@@ -258,7 +263,7 @@ tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   write_proofs(&w, in);
   jw_close(&w, '}');
   fputc('\n', w.f);
-  bool failed = ferror(w.f) != 0;
+  bool failed = ferror(w.f) != 0 || w.oom;
   fclose(w.f);
   if (failed) {
     free(text);

@@ -15,7 +15,8 @@ typedef struct tkc_file_hash {
 
 typedef struct tkc_target_entry {
   const char *kind;          /* "x86_64", "x86_64-simt" (later "amdgcn", "nvptx") */
-  const char *cpu;           /* x86 targets: the --cpu level or resolved CPU name, else NULL */
+  const char *cpu;           /* x86 targets: the psABI level the runtime checks, else NULL */
+  const char *cpu_name;      /* x86 targets: the CPU the code is tuned for, when not a level */
   const char *cpu_features;  /* x86 targets: LLVM feature string the code was built with */
   const char *arch;          /* GPU targets: gfx90a, sm_80, ...; else NULL */
   int code_object_version;   /* amdgcn only, else 0 */

@@ -16,6 +16,7 @@ int tkc_cmd_init_checkpoint(int argc, char **argv);
 int tkc_cmd_inspect_checkpoint(int argc, char **argv);
 int tkc_cmd_compile(int argc, char **argv);
 int tkc_cmd_verify(int argc, char **argv);
+int tkc_cmd_opt(int argc, char **argv); /* cmd_opt.c */
 
 /* Prints "tkc <cmd>: error: <message>" on stderr, frees the status and returns its exit code. */
 int tkc_fail(const char *cmd, tk_status status);

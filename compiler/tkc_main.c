@@ -17,6 +17,7 @@ static const tkc_command commands[] = {
     {"inspect-checkpoint", tkc_cmd_inspect_checkpoint, "list a checkpoint's records and validate them"},
     {"compile", tkc_cmd_compile, "compile an arch.json into a bundle (or print a stage with --emit)"},
     {"verify", tkc_cmd_verify, "prove every obligation with Z3; write the SMT-LIB2 proofs (--proofs-dir)"},
+    {"opt", tkc_cmd_opt, "run IR passes on an IR dump and print the result (--passes=pad,fuse,...)"},
 };
 
 static void print_help(FILE *out) {

@@ -64,9 +64,12 @@ static void check_stmt(width_ctx *c, const tk_ir_stmt *s) {
   }
 }
 
-int tk_ir_index_bits(const tk_ir_module *m, const tk_ir_kernel *k) {
+int tk_ir_index_bits(tk_ir_module *m, const tk_ir_kernel *k) {
   width_ctx c = {m, tk_calloc((size_t)(m->nvars ? m->nvars : 1), sizeof(tk_ix_range)), true};
-  if (!c.ranges) return 64; /* the safe answer when we cannot compute a better one */
+  if (!c.ranges) {
+    tk_ir_mark_failed(m);
+    return 64;
+  }
   for (int i = 0; i < k->nargs; i++) check_ix(&c, k->args[i].count);
   for (int p = 0; p < k->nphases; p++) {
     for (int d = 0; d < k->phases[p].ndims; d++) {

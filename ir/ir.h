@@ -120,7 +120,7 @@ typedef struct tk_ix_env {
   const int64_t *vals; /* indexed by tk_ir_var.id; at least tk_ir_module.nvars entries */
 } tk_ix_env;
 int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env);
-/* Bp as FORMATS §3 defines it: max(16, 16*ceil(B/16)). */
+/* Bp as FORMATS §3 defines it: max(Q, Q*ceil(B/Q)), Q = TK_PAD_QUANTUM (tk/launch.h). */
 int64_t tk_ir_ix_bp_of(int64_t B);
 
 /* Structural equality (same tree shape, constants, symbols and variables). */
@@ -322,7 +322,7 @@ struct tk_ir_stmt {
  * indices (kernel->args) when it is on a kernel. */
 typedef enum tk_ir_pred {
   TK_PRED_B_RANGE,        /* 1 <= B <= bmax                               (n = bmax) */
-  TK_PRED_BP_PADDED,      /* Bp = max(16, 16*ceil(B/16)), Bp % n == 0      (n = 16) */
+  TK_PRED_BP_PADDED,      /* Bp = max(Q, Q*ceil(B/Q)), Bp % n == 0   (n = Q = TK_PAD_QUANTUM) */
   TK_PRED_ROWS,           /* a has exactly `ix` rows (B, Bp or a const) and n columns */
   TK_PRED_SHAPE_EQ,       /* shape(a) == shape(b) for all B in range */
   TK_PRED_FINITE,         /* every element of a is finite */
@@ -502,14 +502,20 @@ typedef struct tk_ir_options {
   int64_t bmax;            /* --max-batch (default 65536), 1 <= B <= bmax */
   int64_t gpu_wg_2d;       /* GPU workgroup for 2-D phases (default 256) */
   int64_t gpu_wg_rows;     /* GPU workgroup for row phases (default 64) */
-  int64_t cpu_block_rows;  /* rows per cpu_block (default 16 = one padding quantum); divides 16
-                              or is a multiple of 16 (then rows >= Bp are guarded off) */
-  int64_t cpu_tile_rows;   /* register tile rows (default 4; divides cpu_block_rows, and 16
-                              when cpu_block_rows does not) */
-  int64_t cpu_tile_cols;   /* register tile columns (default 16 = two 8-wide AVX2 vectors).
-                              tkc picks all three per --cpu: tkc_pipeline_cpu_schedule */
+  int64_t cpu_block_rows;  /* rows per cpu_block; divides 16 or is a multiple of 16 (then rows
+                              >= Bp are guarded off) */
+  int64_t cpu_tile_rows;   /* register tile rows (divides cpu_block_rows, and 16 when
+                              cpu_block_rows does not) */
+  int64_t cpu_tile_cols;   /* register tile columns */
 } tk_ir_options;
+/* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
+ * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */
 void tk_ir_options_default(tk_ir_options *o);
+/* The CPU schedule's blocking for a CPU with (zmm) or without AVX-512: blocks of 64 rows, so
+ * the weights are streamed once per 64 rows; register tile 8 rows x 32 columns (16 zmm
+ * accumulators) with AVX-512, else 4 x 24 (12 of the 16 ymm registers). Measured in
+ * bench/README.md. tkc picks zmm from codegen's CPU table (tk_cg_x86_cpu_info). */
+void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm);
 
 typedef struct tk_ir_kernel_list {
   int n, cap;
@@ -609,15 +615,37 @@ int tk_ir_tensor_find(const tk_ir_module *m, const char *name);
 
 /* ==== Printer ================================================================================= */
 
+/* The text dump of a module (ir/printer.c; the format is in docs/ir.md "The dump format"):
+ * the whole module at the stage it has reached, in the syntax tk_ir_parse reads back, so
+ * print(parse(print(m))) == print(m) byte for byte. Stable (golden-tested). */
+TK_MUST_USE tk_status tk_ir_module_print(const tk_ir_module *m, FILE *out);
+const char *tk_ir_stage_name(tk_ir_stage s); /* "graph", "padded", "fused", "planned", ... */
+
 typedef enum tk_ir_dump {
-  TK_DUMP_GRAPH,  /* --emit=ir:       tensors, ops, contracts */
-  TK_DUMP_FUSED,  /* --emit=ir-fused: fused kernels (phases), buffer plan */
-  TK_DUMP_GPU,    /* --emit=ir-gpu:   scheduled gpu kernels */
-  TK_DUMP_CPU,    /* --emit=ir-cpu:   scheduled cpu kernels */
+  TK_DUMP_GRAPH,  /* --emit=ir:        the module at stage graph */
+  TK_DUMP_FUSED,  /* --emit=ir-fused:  at stage fused or planned */
+  TK_DUMP_GPU,    /* --emit=ir-gpu:    at stage gpu */
+  TK_DUMP_CPU,    /* --emit=ir-cpu:    at stage cpu */
+  TK_DUMP_PADDED, /* --emit=ir-padded: at stage padded */
 } tk_ir_dump;
-/* Stable text (golden-tested); the stage must have been reached. */
+/* tk_ir_module_print after checking that the module has reached the dump's stage. */
 TK_MUST_USE tk_status tk_ir_print(const tk_ir_module *m, tk_ir_dump what, FILE *out);
+/* One kernel as it appears in the module's dump. */
 void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out);
+
+/* ==== Parser ================================================================================== */
+
+/* Rebuilds a module from its dump (ir/parse.c): `text` (len bytes, need not be
+ * NUL-terminated) as tk_ir_module_print wrote it, at any stage. On success *out is a new
+ * module (caller owns; tk_ir_module_free) that tk_ir_verify accepts, that prints back to the
+ * same bytes, on which the remaining passes give the same dumps, and whose proof obligations
+ * are the original's (inverse maps, origins and substitutions are in the dump; the origins of
+ * loads are rebuilt from their store's origin). Not rebuilt: dead ops, the sharing of value
+ * nodes, and variable ids (a variable's id is its order of appearance). Malformed input gives
+ * TK_INVALID_ARGUMENT "filename:line:col: expected ..., found ..." (TK_RESOURCE_EXHAUSTED
+ * when out of memory) and *out = NULL, with nothing leaked. */
+TK_MUST_USE tk_status tk_ir_parse(const char *text, size_t len, const char *filename,
+                                  tk_ir_module **out);
 
 /* ==== Structural checker ====================================================================== */
 

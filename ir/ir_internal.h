@@ -16,7 +16,7 @@ bool tk_ir_grow(tk_ir_module *m, void **items, int *cap, int n, size_t elem);
 /* ---- index_width.c ---- */
 /* 32 if every index expression (and every subexpression), loop extent and argument size of
  * the kernel fits in int32 for all 1 <= B <= bmax (interval bounds), else 64. */
-int tk_ir_index_bits(const tk_ir_module *m, const tk_ir_kernel *k);
+int tk_ir_index_bits(tk_ir_module *m, const tk_ir_kernel *k); /* marks m failed on OOM */
 
 /* ---- fuse_emit.c (used by pass_fuse.c) ---- */
 /* The state of one fused kernel under construction. */

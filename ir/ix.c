@@ -15,6 +15,7 @@
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
 #include "tk/alloc.h"
+#include "tk/launch.h"
 
 static tk_ix *ix_node(tk_ir_module *m, tk_ix_kind kind) {
   tk_ix *e = tk_ir_alloc(m, sizeof *e);
@@ -148,10 +149,7 @@ const tk_ix *tk_ir_ix_clamp_row(tk_ir_module *m, const tk_ix *row) {
   return tk_ir_ix_min(m, row, tk_ir_ix_sub(m, tk_ir_ix_sym(m, TK_SYM_B), tk_ir_ix_const(m, 1)));
 }
 
-int64_t tk_ir_ix_bp_of(int64_t B) {
-  int64_t p = (B + 15) / 16 * 16;
-  return p < 16 ? 16 : p;
-}
+int64_t tk_ir_ix_bp_of(int64_t B) { return tk_padded_batch(B); }
 
 int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env) {
   switch (e->kind) {
@@ -222,7 +220,7 @@ tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr)
   switch (e->kind) {
     case TK_IX_CONST: r.lo = r.hi = e->c; break;
     case TK_IX_SYM:
-      r.lo = e->sym == TK_SYM_B ? 1 : 16;
+      r.lo = e->sym == TK_SYM_B ? 1 : TK_PAD_QUANTUM;
       r.hi = e->sym == TK_SYM_B ? bmax : tk_ir_ix_bp_of(bmax);
       break;
     case TK_IX_VAR:
@@ -299,6 +297,7 @@ const tk_ix *tk_ir_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *
 typedef struct ix_out {
   char *buf;
   size_t n, len;
+  FILE *f; /* when set, the text goes here instead of buf */
 } ix_out;
 
 static void out_text(ix_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -306,7 +305,7 @@ static void out_text(ix_out *o, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   size_t room = o->len < o->n ? o->n - o->len : 0;
-  int w = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
+  int w = o->f ? vfprintf(o->f, fmt, ap) : vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
   va_end(ap);
   if (w > 0) o->len += (size_t)w;
 }
@@ -371,7 +370,7 @@ static void ix_write(ix_out *o, const tk_ix *e) {
 }
 
 size_t tk_ir_ix_format(const tk_ix *e, char *buf, size_t n) {
-  ix_out o = {buf, n, 0};
+  ix_out o = {.buf = buf, .n = n};
   if (n) buf[0] = '\0';
   if (!e) out_text(&o, "<null>");
   else ix_write(&o, e);
@@ -386,8 +385,7 @@ char *tk_ir_ix_format_alloc(const tk_ix *e) {
 }
 
 void tk_ir_ix_print(const tk_ix *e, FILE *out) {
-  char *text = tk_ir_ix_format_alloc(e);
-  if (!text) return;
-  fputs(text, out);
-  free(text);
+  ix_out o = {.f = out};
+  if (!e) out_text(&o, "<null>");
+  else ix_write(&o, e);
 }

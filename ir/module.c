@@ -13,6 +13,7 @@
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
 #include "tk/alloc.h"
+#include "tk/launch.h"
 
 typedef struct tk_ir_chunk {
   struct tk_ir_chunk *next;
@@ -86,9 +87,13 @@ void tk_ir_options_default(tk_ir_options *o) {
   o->bmax = 65536;
   o->gpu_wg_2d = 256;
   o->gpu_wg_rows = 64;
-  o->cpu_block_rows = 16;
-  o->cpu_tile_rows = 4;
-  o->cpu_tile_cols = 16;
+  tk_ir_options_cpu_tiles(o, false);
+}
+
+void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm) {
+  o->cpu_block_rows = 64;
+  o->cpu_tile_rows = zmm ? 8 : 4;
+  o->cpu_tile_cols = zmm ? 32 : 24;
 }
 
 static tk_status options_check(const tk_ir_options *o) {
@@ -98,14 +103,14 @@ static tk_status options_check(const tk_ir_options *o) {
   if (o->gpu_wg_2d < 1 || o->gpu_wg_2d > 1024 || o->gpu_wg_rows < 1 || o->gpu_wg_rows > 1024)
     return tk_status_make(TK_OUT_OF_RANGE, "GPU workgroup size out of range: expected 1..1024");
   if (o->cpu_block_rows < 1 || o->cpu_tile_rows < 1 || o->cpu_block_rows % o->cpu_tile_rows ||
-      (16 % o->cpu_block_rows != 0 && o->cpu_block_rows % 16 != 0) || o->cpu_block_rows > 256 ||
-      o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64)
+      (TK_PAD_QUANTUM % o->cpu_block_rows != 0 && o->cpu_block_rows % TK_PAD_QUANTUM != 0) ||
+      o->cpu_block_rows > 256 || o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64)
     return tk_status_make(TK_OUT_OF_RANGE,
-                          "CPU schedule: block rows %lld must divide 16 or be a multiple of 16 "
+                          "CPU schedule: block rows %lld must divide %d or be a multiple of %d "
                           "up to 256, tile rows %lld must "
                           "divide them, tile columns %lld must be 1..64",
-                          (long long)o->cpu_block_rows, (long long)o->cpu_tile_rows,
-                          (long long)o->cpu_tile_cols);
+                          (long long)o->cpu_block_rows, TK_PAD_QUANTUM, TK_PAD_QUANTUM,
+                          (long long)o->cpu_tile_rows, (long long)o->cpu_tile_cols);
   return TK_STATUS_OK;
 }
 

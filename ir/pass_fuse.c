@@ -209,9 +209,11 @@ tk_status tk_ir_pass_fuse(tk_ir_module *m) {
     /* A first emission finds the arguments; the kernel is then emitted again with its
      * arguments declared in the canonical order (outputs, inputs, parameters). */
     tk_fuse_ctx dry = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL), alias};
+    TK_RETURN_IF_ERROR(tk_ir_module_status(m)); /* the emitters need dry.k */
     TK_RETURN_IF_ERROR(emit_group(&dry, g->ops, g->n, g->name));
     TK_RETURN_IF_ERROR(tk_ir_module_status(m));
     tk_fuse_ctx c = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL), alias};
+    TK_RETURN_IF_ERROR(tk_ir_module_status(m));
     declare_args_in_order(m, dry.k, c.k);
     TK_RETURN_IF_ERROR(emit_group(&c, g->ops, g->n, g->name));
     TK_RETURN_IF_ERROR(tk_ir_module_status(m));

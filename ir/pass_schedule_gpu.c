@@ -6,9 +6,9 @@
  *       fuse r, j -> g (g = r*N + j); split g -> wg, t by WG; bind wg @workgroup_x,
  *       t @thread_x; r = g div N, j = g mod N; grid = (R*N + WG - 1) div WG
  *   1-D phase (r < R), WG = gpu_wg_rows (64): split r -> wg, t; r = wg*WG + t
- * with g = wg*WG + t. A guard `if g < R*N` is inserted unless R = Bp and 16*N is a multiple
- * of WG (Bp is a multiple of 16, so the grid then covers the space exactly). Inner parallel
- * loops of the phase body run serially in the thread. Every scheduled variable records its
+ * with g = wg*WG + t. A guard `if g < R*N` is inserted unless R = Bp and Q*N is a multiple
+ * of WG (Bp is a multiple of Q = TK_PAD_QUANTUM, so the grid then covers the space exactly).
+ * Inner parallel loops of the phase body run serially in the thread. Every scheduled variable records its
  * inverse (wg = g div WG, t = g mod WG over the phase's r, j), every copied access its
  * origin and the forward substitution. Launch names: the fused kernel's name, with
  * "_<phase>" appended when the kernel has more than one phase.
@@ -17,6 +17,7 @@
 
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
+#include "tk/launch.h"
 
 typedef struct gpu_space {
   const tk_ix *flat;  /* g over the phase's variables (r*N + j, or r) */
@@ -32,7 +33,8 @@ static gpu_space space_of(tk_ir_module *m, const tk_ir_phase *ph) {
   s.wg = ph->ndims == 2 ? m->opts.gpu_wg_2d : m->opts.gpu_wg_rows;
   s.flat = ph->ndims == 2 ? tk_ir_ix_rowmajor(m, r, n, tk_ir_ix_var(m, ph->vars[1])) : r;
   s.total = tk_ir_ix_mul(m, ph->extents[0], n);
-  bool exact = ph->extents[0]->kind == TK_IX_SYM && ph->extents[0]->sym == TK_SYM_BP && (16 * n) % s.wg == 0;
+  bool exact = ph->extents[0]->kind == TK_IX_SYM && ph->extents[0]->sym == TK_SYM_BP &&
+               (TK_PAD_QUANTUM * n) % s.wg == 0;
   s.guard = !exact;
   return s;
 }

@@ -1,25 +1,300 @@
-/* ir/printer.c — the text dumps of every stage (--emit=ir|ir-fused|ir-gpu|ir-cpu).
+/* ir/printer.c — the text dump of a module at any stage (graph, padded, fused, planned, gpu,
+ * cpu), in the syntax ir/parse.c reads back: print(parse(print(m))) == print(m) byte for byte.
  *
  * The text is stable (golden-tested): it depends only on the module, never on addresses,
- * times or paths. Syntax: `%name` a tensor / kernel argument, `@name` a physical buffer,
- * bare names are loop variables and locals (a scalar local prints without `[0]`), `B` and
- * `Bp` the batch symbols; `for v in 0..N kind [@binding] { }`, `if a < b { }`,
- * `%buf[ix] = value`, `local[ix] = value`; f32 constants carry an `f` suffix. Contracts
- * print as `requires pred(...)` / `ensures pred(...)`.
+ * times or paths. A dump is the whole module at its stage, in sections: the header (stage,
+ * arch as canonical JSON, options, module contracts), the graph (tensors, live ops), the
+ * buffer plan, the fused kernels, then the scheduled gpu and cpu kernels.
+ * Syntax: `%name` a tensor / kernel argument, `@name` a physical buffer, bare names are loop
+ * variables and locals (a scalar local prints without `[0]`), `B` and `Bp` the batch
+ * symbols; `for v in 0..N kind [@binding] { }`, `if a < b { }`, `%buf[ix] = value`,
+ * `local[ix] = value`; f32 constants carry an `f` suffix. Contracts print as
+ * `requires pred(...)` / `ensures pred(...)`.
+ *
+ * Variable names. A fused kernel and the scheduled kernels made from it (its family) share
+ * tk_ir_var objects, and several variables of a family may share a name (sibling `for j`
+ * loops). Within a family each variable prints under a unique name: its own name for the
+ * first variable of that name, `name.N` for the N-th later one, in the order the variables
+ * first appear in the text (the fused kernel, then its gpu kernels, then its cpu kernels).
+ * Locals likewise: `acc`, `acc.1` in declaration order. Scheduled kernels declare every
+ * variable that has an inverse map (`var rb = r div 64`) and every substitution their stores
+ * were copied under (`subst 0 (r -> rb * 64 + rr)`) before their schedule; each copied store
+ * ends with `(from N, subst M)`, N its origin's index among the fused kernel's stores in text
+ * order. A body prints as its statement list when it is a block of two or more statements,
+ * any other block (nested, or of 0 or 1 statement) as a bare `{ ... }`, so the statement
+ * tree reads back exactly. The format is documented in docs/ir.md "The dump format".
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir/ir.h"
+#include "tk/alloc.h"
+
+/* ---- origins: the fused kernel's stores, the scheduled kernel's substitutions ---- */
+
+typedef struct ptr_list {
+  const void **items;
+  int n, cap;
+  bool failed;
+} ptr_list;
+
+static void ptrs_add(ptr_list *l, const void *x, bool unique) {
+  if (!x || l->failed) return;
+  for (int i = 0; unique && i < l->n; i++)
+    if (l->items[i] == x) return;
+  if (l->n == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 32;
+    const void **items = tk_realloc(l->items, sizeof *items * (size_t)cap);
+    if (!items) {
+      l->failed = true;
+      return;
+    }
+    l->items = items;
+    l->cap = cap;
+  }
+  l->items[l->n++] = x;
+}
+
+static int ptrs_find(const ptr_list *l, const void *x) {
+  for (int i = 0; i < l->n; i++)
+    if (l->items[i] == x) return i;
+  return -1;
+}
+
+static void add_store(const tk_ir_stmt *s, void *user) {
+  if (s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE) ptrs_add(user, s, false);
+}
+
+static void add_subst(const tk_ir_stmt *s, void *user) {
+  if ((s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE) && s->origin)
+    ptrs_add(user, s->subst, true);
+}
+
+/* ---- variable names of a kernel family ---- */
+
+typedef struct var_names {
+  const tk_ir_var **vars;
+  int *suffix; /* 0 = the plain name, N = name.N */
+  int n, cap;
+  bool failed;
+} var_names;
+
+static void names_add(var_names *t, const tk_ir_var *v) {
+  if (!v || t->failed) return;
+  for (int i = 0; i < t->n; i++)
+    if (t->vars[i] == v) return;
+  if (t->n == t->cap) {
+    int cap = t->cap ? t->cap * 2 : 32;
+    const tk_ir_var **vars = tk_realloc(t->vars, sizeof *vars * (size_t)cap);
+    if (vars) t->vars = vars;
+    int *suffix = vars ? tk_realloc(t->suffix, sizeof *suffix * (size_t)cap) : NULL;
+    if (!vars || !suffix) {
+      t->failed = true;
+      return;
+    }
+    t->suffix = suffix;
+    t->cap = cap;
+  }
+  int same = 0;
+  for (int i = 0; i < t->n; i++) same += !strcmp(t->vars[i]->name, v->name);
+  t->vars[t->n] = v;
+  t->suffix[t->n++] = same;
+}
+
+static void names_free(var_names *t) {
+  free(t->vars);
+  free(t->suffix);
+}
+
+static void collect_ix(var_names *t, const tk_ix *e);
+
+static void collect_var(var_names *t, const tk_ir_var *v) {
+  if (v && v->inv) collect_ix(t, v->inv);
+  names_add(t, v);
+}
+
+static void collect_ix(var_names *t, const tk_ix *e) {
+  if (!e) return;
+  if (e->kind == TK_IX_VAR) collect_var(t, e->var);
+  collect_ix(t, e->a);
+  if (e->kind != TK_IX_MUL && e->kind != TK_IX_DIV && e->kind != TK_IX_MOD) collect_ix(t, e->b);
+}
+
+static void collect_val(var_names *t, const tk_ir_val *v) {
+  if (!v) return;
+  collect_ix(t, v->ix);
+  collect_val(t, v->a);
+  collect_val(t, v->b);
+  collect_val(t, v->c);
+}
+
+static void collect_stmt(var_names *t, const tk_ir_stmt *s) {
+  if (!s) return;
+  switch (s->kind) {
+    case TK_S_BLOCK:
+      for (int i = 0; i < s->n; i++) collect_stmt(t, s->stmts[i]);
+      return;
+    case TK_S_FOR:
+      collect_var(t, s->var);
+      collect_ix(t, s->extent);
+      collect_stmt(t, s->body);
+      return;
+    case TK_S_IF:
+      collect_ix(t, s->lhs);
+      collect_ix(t, s->rhs);
+      collect_stmt(t, s->body);
+      return;
+    case TK_S_STORE:
+    case TK_S_LOCAL_STORE:
+      collect_ix(t, s->ix);
+      collect_val(t, s->value);
+      return;
+  }
+}
+
+/* The order in which a kernel's variables first appear in its text. */
+static void collect_kernel(var_names *t, const tk_ir_kernel *k) {
+  for (int i = 0; i < k->nphases; i++) {
+    const tk_ir_phase *ph = &k->phases[i];
+    for (int d = 0; d < ph->ndims; d++) {
+      collect_var(t, ph->vars[d]);
+      collect_ix(t, ph->extents[d]);
+    }
+    collect_stmt(t, ph->body);
+  }
+  ptr_list substs = {0};
+  tk_ir_walk_stmts(k->body, add_subst, &substs);
+  for (int i = 0; i < substs.n; i++) {
+    const tk_ir_subst *sb = substs.items[i];
+    for (int j = 0; j < sb->n; j++) {
+      collect_var(t, sb->from[j]);
+      collect_ix(t, sb->to[j]);
+    }
+  }
+  t->failed |= substs.failed;
+  free(substs.items);
+  for (int i = 0; i < k->nsteps; i++) {
+    const tk_ir_sched_step *s = &k->steps[i];
+    collect_var(t, s->a);
+    collect_var(t, s->b);
+    collect_var(t, s->out);
+    collect_var(t, s->inner);
+    collect_ix(t, s->lhs);
+    collect_ix(t, s->rhs);
+  }
+  collect_stmt(t, k->body);
+}
+
+/* The names of k's family, up to and including k. */
+static void family_names(const tk_ir_module *m, const tk_ir_kernel *k, var_names *t) {
+  int src = k->target == TK_TARGET_NONE ? k->id : k->source;
+  if (src < 0 || src >= m->kernels.n) {
+    collect_kernel(t, k);
+    return;
+  }
+  collect_kernel(t, m->kernels.items[src]);
+  if (k->target == TK_TARGET_NONE) return;
+  for (int target = 0; target < TK_IR_NTARGETS; target++)
+    for (int i = 0; i < m->targets[target].n; i++) {
+      const tk_ir_kernel *s = m->targets[target].items[i];
+      if (s->source != src) continue;
+      collect_kernel(t, s);
+      if (s == k) return;
+    }
+  collect_kernel(t, k);
+}
+
+/* ---- printer state ---- */
 
 typedef struct printer {
   const tk_ir_module *m;
   const tk_ir_kernel *k; /* NULL at graph level: contract operands are tensors */
+  const var_names *names;
   FILE *out;
+  ptr_list stores; /* scheduled kernels: the source kernel's stores, in text order */
+  ptr_list substs; /* scheduled kernels: their substitutions, in order of first use */
 } printer;
 
 static void indent(printer *p, int depth) {
   for (int i = 0; i < depth; i++) fputs("  ", p->out);
+}
+
+static void print_var(const printer *p, const tk_ir_var *v) {
+  fputs(v->name, p->out);
+  if (!p->names) return;
+  for (int i = 0; i < p->names->n; i++)
+    if (p->names->vars[i] == v) {
+      if (p->names->suffix[i]) fprintf(p->out, ".%d", p->names->suffix[i]);
+      return;
+    }
+}
+
+/* The index text of tk_ir_ix_format, with family variable names. */
+static int ix_prec(const tk_ix *e) {
+  switch (e->kind) {
+    case TK_IX_ADD:
+    case TK_IX_SUB: return 1;
+    case TK_IX_MUL:
+    case TK_IX_DIV:
+    case TK_IX_MOD: return 2;
+    case TK_IX_CONST: return e->c < 0 ? 1 : 3;
+    default: return 3;
+  }
+}
+
+static void print_ix(const printer *p, const tk_ix *e);
+
+static void print_ix_at(const printer *p, const tk_ix *e, int min_prec) {
+  bool paren = ix_prec(e) < min_prec;
+  if (paren) fputc('(', p->out);
+  print_ix(p, e);
+  if (paren) fputc(')', p->out);
+}
+
+static void print_ix(const printer *p, const tk_ix *e) {
+  FILE *o = p->out;
+  if (!e) {
+    fputs("<null>", o);
+    return;
+  }
+  switch (e->kind) {
+    case TK_IX_CONST: fprintf(o, "%lld", (long long)e->c); break;
+    case TK_IX_SYM: fputs(e->sym == TK_SYM_B ? "B" : "Bp", o); break;
+    case TK_IX_VAR: print_var(p, e->var); break;
+    case TK_IX_ADD:
+      print_ix_at(p, e->a, 1);
+      if (e->b->kind == TK_IX_CONST && e->b->c < 0 && e->b->c != INT64_MIN)
+        fprintf(o, " - %lld", -(long long)e->b->c);
+      else {
+        fputs(" + ", o);
+        print_ix_at(p, e->b, 2);
+      }
+      break;
+    case TK_IX_SUB:
+      print_ix_at(p, e->a, 1);
+      fputs(" - ", o);
+      print_ix_at(p, e->b, 2);
+      break;
+    case TK_IX_MUL:
+    case TK_IX_DIV:
+    case TK_IX_MOD:
+      print_ix_at(p, e->a, 2);
+      fprintf(o, " %s %lld",
+              e->kind == TK_IX_MUL   ? "*"
+              : e->kind == TK_IX_DIV ? "div"
+                                     : "mod",
+              (long long)e->c);
+      break;
+    case TK_IX_MIN:
+    case TK_IX_MAX:
+      fputs(e->kind == TK_IX_MIN ? "min(" : "max(", o);
+      print_ix(p, e->a);
+      fputs(", ", o);
+      print_ix(p, e->b);
+      fputc(')', o);
+      break;
+  }
 }
 
 static const char *operand_name(const printer *p, int i) {
@@ -29,9 +304,20 @@ static const char *operand_name(const printer *p, int i) {
 }
 
 static void print_f32(FILE *out, double f) {
-  if (isnan(f)) fputs("nan", out);
-  else if (isinf(f)) fputs(f < 0 ? "-inf" : "inf", out);
-  else fprintf(out, "%.9gf", f);
+  if (isnan(f))
+    fputs("nan", out);
+  else if (isinf(f))
+    fputs(f < 0 ? "-inf" : "inf", out);
+  else
+    fprintf(out, "%.9gf", f);
+}
+
+/* The shortest of %.9g and %.17g that reads back as the same double. */
+static void print_double(FILE *out, double d) {
+  char buf[40];
+  snprintf(buf, sizeof buf, "%.9g", d);
+  if (strtod(buf, NULL) != d) snprintf(buf, sizeof buf, "%.17g", d);
+  fputs(buf, out);
 }
 
 /* ---- contracts ---- */
@@ -42,26 +328,33 @@ static void print_contract(printer *p, const tk_ir_contract *c, int depth) {
   fprintf(o, "%s %s(", c->ensures ? "ensures" : "requires", tk_ir_pred_name(c->pred));
   switch (c->pred) {
     case TK_PRED_B_RANGE: fprintf(o, "1 <= B <= %lld", (long long)c->n); break;
-    case TK_PRED_BP_PADDED: fprintf(o, "Bp = max(16, 16 * ceil(B / 16)), Bp mod %lld == 0", (long long)c->n); break;
+    case TK_PRED_BP_PADDED:
+      fprintf(o, "Bp = max(%lld, %lld * ceil(B / %lld)), Bp mod %lld == 0", (long long)c->n,
+              (long long)c->n, (long long)c->n, (long long)c->n);
+      break;
     case TK_PRED_ROWS:
       fprintf(o, "%%%s, ", operand_name(p, c->a));
-      tk_ir_ix_print(c->ix, o);
+      print_ix(p, c->ix);
       fprintf(o, ", %lld", (long long)c->n);
       break;
-    case TK_PRED_SHAPE_EQ: fprintf(o, "%%%s, %%%s", operand_name(p, c->a), operand_name(p, c->b)); break;
+    case TK_PRED_SHAPE_EQ:
+      fprintf(o, "%%%s, %%%s", operand_name(p, c->a), operand_name(p, c->b));
+      break;
     case TK_PRED_FINITE:
     case TK_PRED_WRITES_ALL:
     case TK_PRED_ROW_LOCAL: fprintf(o, "%%%s", operand_name(p, c->a)); break;
     case TK_PRED_READS_CLAMPED: fprintf(o, "%%%s, min(r, B - 1)", operand_name(p, c->a)); break;
     case TK_PRED_WRITES_ROWS_LT:
       fprintf(o, "%%%s, ", operand_name(p, c->a));
-      tk_ir_ix_print(c->ix, o);
+      print_ix(p, c->ix);
       break;
     case TK_PRED_TOPK:
-      fprintf(o, "%%%s, %%%s, k = %lld, n = %lld, ties = lower, renorm = none", operand_name(p, c->a),
-              operand_name(p, c->b), (long long)c->k, (long long)c->n);
+      fprintf(o, "%%%s, %%%s, k = %lld, n = %lld, ties = lower, renorm = none",
+              operand_name(p, c->a), operand_name(p, c->b), (long long)c->k, (long long)c->n);
       break;
-    case TK_PRED_SOFTMAX: fprintf(o, "%%%s, n = %lld", operand_name(p, c->a), (long long)c->n); break;
+    case TK_PRED_SOFTMAX:
+      fprintf(o, "%%%s, n = %lld", operand_name(p, c->a), (long long)c->n);
+      break;
     case TK_PRED_MASKED_SELECT:
       fprintf(o, "%%%s, keep = %%%s, n = %lld", operand_name(p, c->a), operand_name(p, c->b),
               (long long)c->n);
@@ -76,12 +369,20 @@ static void print_contracts(printer *p, const tk_ir_contracts *cs, int depth) {
 
 /* ---- values and statements ---- */
 
+static void print_local_name(FILE *o, const tk_ir_kernel *k, int local) {
+  const tk_ir_local *l = &k->locals[local];
+  int same = 0;
+  for (int i = 0; i < local; i++) same += !strcmp(k->locals[i].name, l->name);
+  fputs(l->name, o);
+  if (same) fprintf(o, ".%d", same);
+}
+
 static void print_local_ref(printer *p, int local, const tk_ix *ix) {
   const tk_ir_local *l = &p->k->locals[local];
-  fputs(l->name, p->out);
+  print_local_name(p->out, p->k, local);
   if (l->count == 1 && ix->kind == TK_IX_CONST && ix->c == 0) return;
   fputc('[', p->out);
-  tk_ir_ix_print(ix, p->out);
+  print_ix(p, ix);
   fputc(']', p->out);
 }
 
@@ -107,23 +408,32 @@ static void print_val(printer *p, const tk_ir_val *v) {
   FILE *o = p->out;
   switch (v->op) {
     case TK_V_CONST:
-      if (v->type == TK_T_F32) print_f32(o, v->f);
-      else if (v->type == TK_T_BOOL) fputs(v->i ? "true" : "false", o);
-      else fprintf(o, "%lld", (long long)v->i);
+      if (v->type == TK_T_F32)
+        print_f32(o, v->f);
+      else if (v->type == TK_T_BOOL)
+        fputs(v->i ? "true" : "false", o);
+      else
+        fprintf(o, "%lld", (long long)v->i);
       return;
     case TK_V_INDEX:
       fputs("i32(", o);
-      tk_ir_ix_print(v->ix, o);
+      print_ix(p, v->ix);
       fputc(')', o);
       return;
     case TK_V_LOAD:
       fprintf(o, "%%%s[", p->k->args[v->arg].name);
-      tk_ir_ix_print(v->ix, o);
+      print_ix(p, v->ix);
       fputc(']', o);
       return;
     case TK_V_LOCAL_LOAD: print_local_ref(p, v->local, v->ix); return;
-    case TK_V_NEG: fputc('-', o); print_val(p, v->a); return;
-    case TK_V_NOT: fputc('!', o); print_val(p, v->a); return;
+    case TK_V_NEG:
+      fputc('-', o);
+      print_val(p, v->a);
+      return;
+    case TK_V_NOT:
+      fputc('!', o);
+      print_val(p, v->a);
+      return;
     default: break;
   }
   const char *infix = infix_text(v->op);
@@ -144,40 +454,69 @@ static void print_val(printer *p, const tk_ir_val *v) {
   fputc(')', o);
 }
 
+static void print_stmt(printer *p, const tk_ir_stmt *s, int depth);
+
+/* A scheduled store's origin: `  (from N, subst M)`, N the index of the fused kernel's store
+ * in text order, M the kernel's substitution table entry. */
+static void print_origin(printer *p, const tk_ir_stmt *s) {
+  int from = s->origin ? ptrs_find(&p->stores, s->origin) : -1;
+  if (from < 0) return;
+  fprintf(p->out, "  (from %d", from);
+  int sub = s->subst ? ptrs_find(&p->substs, s->subst) : -1;
+  if (sub >= 0) fprintf(p->out, ", subst %d", sub);
+  fputc(')', p->out);
+}
+
+/* The statements of a body: a block of two or more statements prints as its statements, any
+ * other statement (a block of 0 or 1 statements too) as itself. */
+static void print_body(printer *p, const tk_ir_stmt *s, int depth) {
+  if (s->kind == TK_S_BLOCK && s->n >= 2)
+    for (int i = 0; i < s->n; i++) print_stmt(p, s->stmts[i], depth);
+  else
+    print_stmt(p, s, depth);
+}
+
 static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
   FILE *o = p->out;
   switch (s->kind) {
-    case TK_S_BLOCK:
-      for (int i = 0; i < s->n; i++) print_stmt(p, s->stmts[i], depth);
+    case TK_S_BLOCK: /* a block inside a block, or of fewer than 2 statements: `{ ... }` */
+      indent(p, depth);
+      fputs("{\n", o);
+      for (int i = 0; i < s->n; i++) print_stmt(p, s->stmts[i], depth + 1);
+      indent(p, depth);
+      fputs("}\n", o);
       return;
     case TK_S_FOR:
       indent(p, depth);
-      fprintf(o, "for %s in 0..", s->var->name);
-      tk_ir_ix_print(s->extent, o);
+      fputs("for ", o);
+      print_var(p, s->var);
+      fputs(" in 0..", o);
+      print_ix(p, s->extent);
       fprintf(o, " %s", tk_ir_loop_kind_name(s->loop));
       if (s->binding != TK_BIND_NONE) fprintf(o, " @%s", tk_ir_binding_name(s->binding));
       fputs(" {\n", o);
-      print_stmt(p, s->body, depth + 1);
+      print_body(p, s->body, depth + 1);
       indent(p, depth);
       fputs("}\n", o);
       return;
     case TK_S_IF:
       indent(p, depth);
       fputs("if ", o);
-      tk_ir_ix_print(s->lhs, o);
+      print_ix(p, s->lhs);
       fprintf(o, " %s ", tk_ir_cmp_text(s->cmp));
-      tk_ir_ix_print(s->rhs, o);
+      print_ix(p, s->rhs);
       fputs(" {\n", o);
-      print_stmt(p, s->body, depth + 1);
+      print_body(p, s->body, depth + 1);
       indent(p, depth);
       fputs("}\n", o);
       return;
     case TK_S_STORE:
       indent(p, depth);
       fprintf(o, "%%%s[", p->k->args[s->arg].name);
-      tk_ir_ix_print(s->ix, o);
+      print_ix(p, s->ix);
       fputs("] = ", o);
       print_val(p, s->value);
+      print_origin(p, s);
       fputc('\n', o);
       return;
     case TK_S_LOCAL_STORE:
@@ -185,6 +524,7 @@ static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
       print_local_ref(p, s->local, s->ix);
       fputs(" = ", o);
       print_val(p, s->value);
+      print_origin(p, s);
       fputc('\n', o);
       return;
   }
@@ -196,60 +536,145 @@ static void print_access(FILE *o, tk_ir_access a) {
   fputs(a == TK_ACC_READ ? "read" : a == TK_ACC_WRITE ? "write" : "readwrite", o);
 }
 
+static const tk_ir_kernel *source_of(const printer *p) {
+  int s = p->k->source;
+  return p->k->target != TK_TARGET_NONE && s >= 0 && s < p->m->kernels.n ? p->m->kernels.items[s]
+                                                                         : NULL;
+}
+
 static void print_args(printer *p) {
   const tk_ir_kernel *k = p->k;
   for (int i = 0; i < k->nargs; i++) {
     const tk_ir_arg *a = &k->args[i];
     fprintf(p->out, "  arg %%%s : %s[", a->name, tk_ir_type_name(a->type));
-    tk_ir_ix_print(a->rows, p->out);
+    print_ix(p, a->rows);
     fprintf(p->out, ", %lld] %s ", (long long)a->cols, tk_ir_role_name(a->role));
     print_access(p->out, a->access);
     if (a->buffer >= 0) fprintf(p->out, " @%s", p->m->buffers[a->buffer].name);
     fputc('\n', p->out);
   }
   fputs("  arg B : i32\n  arg Bp : i32\n", p->out);
-  for (int i = 0; i < k->nlocals; i++)
-    fprintf(p->out, "  local %s : %s[%lld]\n", k->locals[i].name, tk_ir_type_name(k->locals[i].type),
-            (long long)k->locals[i].count);
+  const tk_ir_kernel *src = source_of(p);
+  for (int i = 0; i < k->nlocals; i++) {
+    const tk_ir_local *l = &k->locals[i];
+    fputs("  local ", p->out);
+    print_local_name(p->out, k, i);
+    fprintf(p->out, " : %s[%lld]", tk_ir_type_name(l->type), (long long)l->count);
+    if (src && l->origin >= 0 && l->origin < src->nlocals) {
+      fputs(" from ", p->out);
+      print_local_name(p->out, src, l->origin);
+    }
+    if (l->expand != 1) fprintf(p->out, " expand %lld", (long long)l->expand);
+    fputc('\n', p->out);
+  }
 }
 
-static void print_var_list(FILE *o, const tk_ir_var *const *vars, int n) {
-  int first = 1;
-  for (int i = 0; i < n; i++) {
+/* `var v = inv` for every variable of a scheduled kernel that has an inverse map, in the
+ * order the variables first appear. */
+static void print_var_decls(printer *p) {
+  var_names own = {0};
+  collect_kernel(&own, p->k);
+  for (int i = 0; i < own.n; i++) {
+    const tk_ir_var *v = own.vars[i];
+    if (!v->inv) continue;
+    fputs("  var ", p->out);
+    print_var(p, v);
+    fputs(" = ", p->out);
+    print_ix(p, v->inv);
+    fputc('\n', p->out);
+  }
+  names_free(&own);
+}
+
+/* `subst N (v -> ix, ...)`: the forward maps the kernel's stores were copied under. */
+static void print_substs(printer *p) {
+  for (int i = 0; i < p->substs.n; i++) {
+    const tk_ir_subst *sb = p->substs.items[i];
+    fprintf(p->out, "  subst %d (", i);
+    for (int j = 0; j < sb->n; j++) {
+      if (j) fputs(", ", p->out);
+      print_var(p, sb->from[j]);
+      fputs(" -> ", p->out);
+      print_ix(p, sb->to[j]);
+    }
+    fputs(")\n", p->out);
+  }
+}
+
+static void print_step_vars(printer *p, const tk_ir_sched_step *s) {
+  const tk_ir_var *vars[4] = {s->a, s->b, s->out, s->inner};
+  bool first = true;
+  for (int i = 0; i < 4; i++) {
     if (!vars[i]) continue;
-    fprintf(o, "%s%s", first ? "" : ", ", vars[i]->name);
-    first = 0;
+    if (!first) fputs(", ", p->out);
+    print_var(p, vars[i]);
+    first = false;
   }
 }
 
 static void print_step(printer *p, const tk_ir_sched_step *s) {
   FILE *o = p->out;
-  const tk_ir_var *vars[4] = {s->a, s->b, s->out, s->inner};
   fputs("    ", o);
   switch (s->kind) {
-    case TK_SCHED_FUSE: fprintf(o, "fuse %s, %s -> %s", s->a->name, s->b->name, s->out->name); break;
-    case TK_SCHED_SPLIT:
-      fprintf(o, "split %s -> %s, %s by %lld", s->a->name, s->out->name, s->inner->name, (long long)s->factor);
+    case TK_SCHED_FUSE:
+      fputs("fuse ", o);
+      print_var(p, s->a);
+      fputs(", ", o);
+      print_var(p, s->b);
+      fputs(" -> ", o);
+      print_var(p, s->out);
       break;
-    case TK_SCHED_REORDER: fputs("reorder ", o); print_var_list(o, vars, 4); break;
-    case TK_SCHED_BIND: fprintf(o, "bind %s @%s", s->a->name, tk_ir_binding_name(s->binding)); break;
-    case TK_SCHED_VECTORIZE: fprintf(o, "vectorize %s", s->a->name); break;
-    case TK_SCHED_UNROLL: fprintf(o, "unroll %s", s->a->name); break;
+    case TK_SCHED_SPLIT:
+      fputs("split ", o);
+      print_var(p, s->a);
+      fputs(" -> ", o);
+      print_var(p, s->out);
+      fputs(", ", o);
+      print_var(p, s->inner);
+      fprintf(o, " by %lld", (long long)s->factor);
+      break;
+    case TK_SCHED_REORDER:
+      fputs("reorder ", o);
+      print_step_vars(p, s);
+      break;
+    case TK_SCHED_BIND:
+      fputs("bind ", o);
+      print_var(p, s->a);
+      fprintf(o, " @%s", tk_ir_binding_name(s->binding));
+      break;
+    case TK_SCHED_VECTORIZE:
+      fputs("vectorize ", o);
+      print_var(p, s->a);
+      break;
+    case TK_SCHED_UNROLL:
+      fputs("unroll ", o);
+      print_var(p, s->a);
+      break;
     case TK_SCHED_GUARD:
       fputs("guard ", o);
-      tk_ir_ix_print(s->lhs, o);
+      print_ix(p, s->lhs);
       fputs(" < ", o);
-      tk_ir_ix_print(s->rhs, o);
+      print_ix(p, s->rhs);
       break;
     case TK_SCHED_TAIL:
-      fprintf(o, "tail %s -> %s (last %lld)", s->a->name, s->inner->name, (long long)s->factor);
+      fputs("tail ", o);
+      print_var(p, s->a);
+      fputs(" -> ", o);
+      print_var(p, s->inner);
+      fprintf(o, " (last %lld)", (long long)s->factor);
       break;
     case TK_SCHED_EXPAND:
-      fprintf(o, "expand %s by %lld", p->k->locals[s->local].name, (long long)s->factor);
+      fputs("expand ", o);
+      print_local_name(o, p->k, s->local);
+      fprintf(o, " by %lld", (long long)s->factor);
       break;
-    case TK_SCHED_INTERCHANGE: fprintf(o, "interchange tile loops into %s", s->a->name); break;
+    case TK_SCHED_INTERCHANGE:
+      fputs("interchange tile loops into ", o);
+      print_var(p, s->a);
+      break;
   }
-  if (p->k->source_phase < 0 && p->k->target != TK_TARGET_NONE) fprintf(o, "  ; phase %d", s->phase);
+  if (p->k->source_phase < 0 && p->k->target != TK_TARGET_NONE)
+    fprintf(o, "  ; phase %d", s->phase);
   fputc('\n', o);
 }
 
@@ -257,58 +682,89 @@ static void print_kernel_header(printer *p) {
   const tk_ir_kernel *k = p->k;
   FILE *o = p->out;
   fprintf(o, "kernel %s (%s", k->name, tk_ir_target_name(k->target));
-  if (k->target != TK_TARGET_NONE) {
-    const tk_ir_kernel *src = p->m->kernels.items[k->source];
+  const tk_ir_kernel *src = source_of(p);
+  if (src) {
     fprintf(o, ", from %s", src->name);
-    if (k->source_phase >= 0) fprintf(o, ".%s", src->phases[k->source_phase].name);
+    if (k->source_phase >= 0 && k->source_phase < src->nphases)
+      fprintf(o, ".%s", src->phases[k->source_phase].name);
   }
   fprintf(o, ", index i%d)\n", k->index_bits);
   if (k->target == TK_TARGET_NONE) return;
   fputs("  launch grid ", o);
-  tk_ir_ix_print(k->launch.grid, o);
-  if (k->target == TK_TARGET_GPU) fprintf(o, ", workgroup %lld\n", (long long)k->launch.workgroup_size);
-  else fprintf(o, ", block rows %lld\n", (long long)k->launch.block_rows);
+  print_ix(p, k->launch.grid);
+  if (k->target == TK_TARGET_GPU)
+    fprintf(o, ", workgroup %lld\n", (long long)k->launch.workgroup_size);
+  else
+    fprintf(o, ", block rows %lld\n", (long long)k->launch.block_rows);
 }
 
-void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out) {
-  printer p = {m, k, out};
-  print_kernel_header(&p);
-  print_args(&p);
-  print_contracts(&p, &k->contracts, 1);
+static void print_kernel_text(printer *p) {
+  const tk_ir_kernel *k = p->k;
+  FILE *out = p->out;
+  print_kernel_header(p);
+  print_args(p);
+  if (k->target != TK_TARGET_NONE) print_var_decls(p);
+  print_substs(p);
+  print_contracts(p, &k->contracts, 1);
   for (int i = 0; i < k->nphases; i++) {
     const tk_ir_phase *ph = &k->phases[i];
     fprintf(out, "  phase %s (", ph->name);
     for (int d = 0; d < ph->ndims; d++) {
-      fprintf(out, "%s%s in 0..", d ? ", " : "", ph->vars[d]->name);
-      tk_ir_ix_print(ph->extents[d], out);
+      if (d) fputs(", ", out);
+      print_var(p, ph->vars[d]);
+      fputs(" in 0..", out);
+      print_ix(p, ph->extents[d]);
     }
     fprintf(out, ")%s {\n", ph->tileable ? " tileable" : "");
-    print_stmt(&p, ph->body, 2);
+    print_body(p, ph->body, 2);
     fputs("  }\n", out);
   }
   if (k->nsteps) {
     fputs("  schedule {\n", out);
-    for (int i = 0; i < k->nsteps; i++) print_step(&p, &k->steps[i]);
+    for (int i = 0; i < k->nsteps; i++) print_step(p, &k->steps[i]);
     fputs("  }\n", out);
   }
   if (k->body) {
     fputs("  body {\n", out);
-    print_stmt(&p, k->body, 2);
+    print_body(p, k->body, 2);
     fputs("  }\n", out);
   }
   fputc('\n', out);
 }
 
+static tk_status print_kernel(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out) {
+  var_names names = {0};
+  family_names(m, k, &names);
+  printer p = {m, k, &names, out, {0}, {0}};
+  const tk_ir_kernel *src = source_of(&p);
+  for (int i = 0; src && i < src->nphases; i++)
+    tk_ir_walk_stmts(src->phases[i].body, add_store, &p.stores);
+  tk_ir_walk_stmts(k->body, add_subst, &p.substs);
+  tk_status s = TK_STATUS_OK;
+  if (names.failed || p.stores.failed || p.substs.failed)
+    s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory printing kernel %s", k->name);
+  else
+    print_kernel_text(&p);
+  names_free(&names);
+  free(p.stores.items);
+  free(p.substs.items);
+  return s;
+}
+
+void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out) {
+  tk_status_ignore(print_kernel(m, k, out));
+}
+
 /* ---- graph ---- */
 
-static void print_tensor(const tk_ir_module *m, const tk_ir_tensor *t, FILE *o) {
+static void print_tensor(const printer *p, const tk_ir_tensor *t) {
   static const char *const kinds[] = {"input", "output", "param", "intermediate"};
+  FILE *o = p->out;
   fprintf(o, "tensor %%%s : %s[", t->name, tk_ir_type_name(t->type));
-  tk_ir_ix_print(t->dims[0], o);
+  print_ix(p, t->dims[0]);
   fprintf(o, ", %lld] %s", (long long)t->dims[1]->c, kinds[t->kind]);
   if (t->param_index >= 0) fprintf(o, " #%d", t->param_index);
   fputc('\n', o);
-  (void)m;
 }
 
 static void print_operands(const tk_ir_module *m, const tk_ir_operand *ops, int n, FILE *o) {
@@ -332,40 +788,67 @@ static void print_op(const tk_ir_module *m, const tk_ir_op *op, FILE *o) {
   print_operands(m, op->out, op->nout, o);
   switch (op->kind) {
     case TK_OP_LINEAR: fprintf(o, " layout = %s", tk_arch_weight_layout_name(op->layout)); break;
-    case TK_OP_LAYERNORM: fprintf(o, " eps = %.9g", op->eps); break;
+    case TK_OP_LAYERNORM:
+      fputs(" eps = ", o);
+      print_double(o, op->eps);
+      break;
     case TK_OP_GELU: fprintf(o, " act = %s", tk_arch_hidden_act_name(op->act)); break;
     case TK_OP_TOPK_MASK: fprintf(o, " k = %d", op->k); break;
     default: break;
   }
   fputc('\n', o);
-  printer p = {m, NULL, o};
+  printer p = {.m = m, .out = o};
   print_contracts(&p, &op->contracts, 1);
 }
 
-static void print_module_header(const tk_ir_module *m, const char *stage, FILE *o) {
+const char *tk_ir_stage_name(tk_ir_stage s) {
+  static const char *const names[] = {"graph", "padded", "fused", "planned", "gpu", "cpu"};
+  return (int)s >= 0 && s <= TK_STAGE_CPU ? names[s] : "?";
+}
+
+static tk_status print_module_header(const tk_ir_module *m, FILE *o) {
   const tk_arch *a = &m->arch;
-  fprintf(o, "; tkc IR, stage %s\n", stage);
-  fprintf(o, "module %s arch %s: in = %d, hidden = %d, out = %d, experts = %d, top_k = %d, depth = %d\n",
-          tk_arch_model_kind_name(a->model_kind), a->fingerprint, a->input_dim, a->hidden_dim,
-          a->output_dim, a->n_experts, a->top_k, a->expert_depth);
-  printer p = {m, NULL, o};
+  const tk_ir_options *op = &m->opts;
+  char *json = NULL;
+  TK_RETURN_IF_ERROR(tk_arch_canonical_json(a, &json));
+  fprintf(o, "; tkc IR, stage %s\n", tk_ir_stage_name(m->stage));
+  fprintf(
+      o,
+      "module %s arch %s: in = %d, hidden = %d, out = %d, experts = %d, top_k = %d, depth = %d\n",
+      tk_arch_model_kind_name(a->model_kind), a->fingerprint, a->input_dim, a->hidden_dim,
+      a->output_dim, a->n_experts, a->top_k, a->expert_depth);
+  fprintf(o, "  arch %s\n", json);
+  free(json);
+  fprintf(o,
+          "  options bmax = %lld, gpu_wg_2d = %lld, gpu_wg_rows = %lld, cpu_block_rows = %lld, "
+          "cpu_tile_rows = %lld, cpu_tile_cols = %lld\n",
+          (long long)op->bmax, (long long)op->gpu_wg_2d, (long long)op->gpu_wg_rows,
+          (long long)op->cpu_block_rows, (long long)op->cpu_tile_rows,
+          (long long)op->cpu_tile_cols);
+  printer p = {.m = m, .out = o};
   print_contracts(&p, &m->contracts, 1);
   fputc('\n', o);
+  return TK_STATUS_OK;
 }
 
 static void print_graph(const tk_ir_module *m, FILE *o) {
-  for (int i = 0; i < m->ntensors; i++) print_tensor(m, &m->tensors[i], o);
+  printer p = {.m = m, .out = o};
+  for (int i = 0; i < m->ntensors; i++) print_tensor(&p, &m->tensors[i]);
   fputc('\n', o);
   for (int i = 0; i < m->nops; i++)
     if (!m->ops[i].dead) print_op(m, &m->ops[i], o);
+  fputc('\n', o);
 }
 
 static void print_buffers(const tk_ir_module *m, FILE *o) {
+  printer p = {.m = m, .out = o};
   for (int i = 0; i < m->nbuffers; i++) {
     const tk_ir_buffer *b = &m->buffers[i];
     fprintf(o, "buffer @%s : %s[", b->name, tk_ir_type_name(b->type));
-    tk_ir_ix_print(b->count, o);
-    fprintf(o, "] %s (", tk_ir_role_name(b->role));
+    print_ix(&p, b->count);
+    fprintf(o, "] %s", tk_ir_role_name(b->role));
+    if (b->param_index >= 0) fprintf(o, " #%d", b->param_index);
+    fputs(" (", o);
     for (int t = 0; t < b->ntensors; t++)
       fprintf(o, "%s%%%s", t ? ", " : "", m->tensors[b->tensors[t]].name);
     fputs(")\n", o);
@@ -373,28 +856,32 @@ static void print_buffers(const tk_ir_module *m, FILE *o) {
   if (m->nbuffers) fputc('\n', o);
 }
 
-static void print_kernels(const tk_ir_module *m, const tk_ir_kernel_list *l, FILE *o) {
-  for (int i = 0; i < l->n; i++) tk_ir_kernel_print(m, l->items[i], o);
+static tk_status print_kernels(const tk_ir_module *m, const tk_ir_kernel_list *l, FILE *o) {
+  for (int i = 0; i < l->n; i++) TK_RETURN_IF_ERROR(print_kernel(m, l->items[i], o));
+  return TK_STATUS_OK;
+}
+
+tk_status tk_ir_module_print(const tk_ir_module *m, FILE *out) {
+  TK_RETURN_IF_ERROR(print_module_header(m, out));
+  print_graph(m, out);
+  print_buffers(m, out);
+  if (m->stage >= TK_STAGE_FUSED) TK_RETURN_IF_ERROR(print_kernels(m, &m->kernels, out));
+  if (m->stage >= TK_STAGE_GPU)
+    TK_RETURN_IF_ERROR(print_kernels(m, &m->targets[TK_TARGET_GPU], out));
+  if (m->stage >= TK_STAGE_CPU)
+    TK_RETURN_IF_ERROR(print_kernels(m, &m->targets[TK_TARGET_CPU], out));
+  if (ferror(out)) return tk_status_make(TK_IO_ERROR, "writing the IR dump failed");
+  return TK_STATUS_OK;
 }
 
 tk_status tk_ir_print(const tk_ir_module *m, tk_ir_dump what, FILE *out) {
-  static const tk_ir_stage need[] = {TK_STAGE_GRAPH, TK_STAGE_FUSED, TK_STAGE_GPU, TK_STAGE_CPU};
-  static const char *const names[] = {"graph", "fused", "gpu", "cpu"};
-  if ((int)what < 0 || what > TK_DUMP_CPU)
+  static const tk_ir_stage need[] = {TK_STAGE_GRAPH, TK_STAGE_FUSED, TK_STAGE_GPU, TK_STAGE_CPU,
+                                     TK_STAGE_PADDED};
+  if ((int)what < 0 || what > TK_DUMP_PADDED)
     return tk_status_make(TK_INVALID_ARGUMENT, "unknown dump %d", (int)what);
   if (m->stage < need[what])
-    return tk_status_make(TK_INTERNAL, "dump '%s' needs a module at stage %d, it is at %d",
-                          names[what], (int)need[what], (int)m->stage);
-  print_module_header(m, names[what], out);
-  switch (what) {
-    case TK_DUMP_GRAPH: print_graph(m, out); break;
-    case TK_DUMP_FUSED:
-      print_buffers(m, out);
-      print_kernels(m, &m->kernels, out);
-      break;
-    case TK_DUMP_GPU: print_kernels(m, &m->targets[TK_TARGET_GPU], out); break;
-    case TK_DUMP_CPU: print_kernels(m, &m->targets[TK_TARGET_CPU], out); break;
-  }
-  if (ferror(out)) return tk_status_make(TK_IO_ERROR, "writing the IR dump failed");
-  return TK_STATUS_OK;
+    return tk_status_make(TK_INTERNAL,
+                          "dump of stage '%s' needs a module at that stage, it is at '%s'",
+                          tk_ir_stage_name(need[what]), tk_ir_stage_name(m->stage));
+  return tk_ir_module_print(m, out);
 }

@@ -73,6 +73,11 @@ typedef struct tk_param_spec {
   tk_param_role role;
   int32_t rows, cols;  /* stored shape: Linear W [in,out] or [out,in] per layout; vectors 1×n */
   uint64_t count;      /* rows × cols */
+  /* The layer the tensor belongs to maps rows of width `in` to rows of width `out`: a
+   * Linear(in, out) for its weight and bias, a LayerNorm(n) (in = out = n) for gamma and
+   * beta. Lowering takes every activation width from here (the topology is written once,
+   * in model/arch_params.c). */
+  int32_t in, out;
 } tk_param_spec;
 
 /* Number of parameter tensors the arch declares. */

@@ -1,4 +1,5 @@
-/* compiler/arch_params.c — the parameter tensors an arch declares, in checkpoint order.
+/* model/arch_params.c — the parameter tensors an arch declares, in checkpoint order: the one
+ * place the topology is written (the checkpoint layout and lowering both read it).
  *
  * FORMATS §2: `router.param_{i}` then `expert_{e}.param_{i}` (MoE), or `dense.param_{i}`
  * (Dense), with i counting per prefix in declaration order; a Linear contributes weight then
@@ -11,7 +12,8 @@
  * half j%2 of slot j/2.
  *
  * Stored shapes: a Linear(in, out) weight is rows=in, cols=out for weight_layout in_out and
- * rows=out, cols=in for out_in; bias, gamma and beta are rows=1, cols=n.
+ * rows=out, cols=in for out_in; bias, gamma and beta are rows=1, cols=n. Every spec also
+ * names its layer's widths (in → out; a LayerNorm's are both n), whatever the layout.
  */
 #include <stdio.h>
 
@@ -20,11 +22,11 @@
 /* One slot of a prefix: a Linear(in, out) or a LayerNorm(out). */
 typedef struct param_slot {
   bool linear;
-  int32_t in, out; /* `in` unused for a LayerNorm */
+  int32_t in, out; /* a LayerNorm(n): in = out = n */
 } param_slot;
 
 static param_slot linear_slot(int32_t in, int32_t out) { return (param_slot){true, in, out}; }
-static param_slot layer_norm_slot(int32_t n) { return (param_slot){false, 0, n}; }
+static param_slot layer_norm_slot(int32_t n) { return (param_slot){false, n, n}; }
 
 /* Tensors per prefix: router 2; expert 4·(depth+1)+2; dense 4 + 6·depth + 2. */
 static size_t expert_tensors(const tk_arch *arch) { return 4 * ((size_t)arch->expert_depth + 1) + 2; }
@@ -55,7 +57,7 @@ static param_slot dense_slot(const tk_arch *arch, size_t slot) {
 
 /* Tensor `half` (0 or 1) of a slot, with its stored shape. */
 static tk_param_spec slot_tensor(const tk_arch *arch, param_slot slot, size_t half) {
-  tk_param_spec spec = {.rows = 1, .cols = slot.out};
+  tk_param_spec spec = {.rows = 1, .cols = slot.out, .in = slot.in, .out = slot.out};
   if (slot.linear && half == 0) {
     spec.role = TK_PARAM_WEIGHT;
     bool in_out = arch->weight_layout == TK_LAYOUT_IN_OUT;

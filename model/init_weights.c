@@ -118,7 +118,7 @@ tk_status tk_arch_init_checkpoint_write(const tk_arch *arch, const char *path, u
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: tensor too large", path);
   float *buffer = tk_malloc(bytes ? bytes : 1);
   if (!buffer)
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for a %zu-byte tensor buffer",
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory for a %zu-byte tensor buffer",
                           path, bytes);
   char config[TK_INIT_CONFIG_MAX];
   tk_arch_init_config(arch, seed, config);

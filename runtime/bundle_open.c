@@ -1,9 +1,9 @@
 /* runtime/bundle_open.c — tk_bundle_open: read a bundle's manifest.json and check it.
  *
- * The manifest format "tkc-bundle/1" is written by compiler/manifest.c (its header comment is
- * the format's documentation). Checks, each with a message naming the file, the key, the
- * value found and what was expected:
- *   - `format` is exactly "tkc-bundle/1";
+ * The manifest format TK_BUNDLE_FORMAT (tk/launch.h) is written by compiler/manifest.c (its
+ * header comment is the format's documentation). Checks, each with a message naming the file,
+ * the key, the value found and what was expected:
+ *   - `format` is exactly TK_BUNDLE_FORMAT;
  *   - `arch` is an object with the dims a session needs; `fingerprint` is 16 lowercase hex
  *     digits and equals SHA-256 of the arch text as it stands in the manifest (the canonical
  *     form is embedded verbatim, FORMATS §1), so a hand-edited arch cannot go unnoticed;
@@ -22,8 +22,7 @@
 
 #include "runtime/runtime_internal.h"
 #include "tk/alloc.h"
-
-#define BUNDLE_FORMAT "tkc-bundle/1" /* compiler/tkc.h TKC_BUNDLE_FORMAT */
+#include "tk/launch.h"
 
 enum { MANIFEST_MAX_BYTES = 64 << 20, HASH_CHUNK = 1 << 20 };
 
@@ -73,6 +72,10 @@ static tk_status sha256_file(const char *path, char hex[65]) {
   FILE *f = fopen(path, "rb");
   if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
   unsigned char *chunk = tk_malloc(HASH_CHUNK);
+  if (!chunk) {
+    fclose(f);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory hashing %s", path);
+  }
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   bool ok = chunk && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
   size_t n;
@@ -307,8 +310,9 @@ static tk_status read_targets(const manifest_ctx *c, const cJSON *root, tk_bundl
   if (!b->targets) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   const cJSON *entry;
   cJSON_ArrayForEach(entry, targets) {
-    TK_RETURN_IF_ERROR(read_target(c, entry, b->n_targets, &b->targets[b->n_targets]));
+    /* counted first, so tk_bundle_close frees what a failed read_target already copied */
     b->n_targets++;
+    TK_RETURN_IF_ERROR(read_target(c, entry, b->n_targets - 1, &b->targets[b->n_targets - 1]));
   }
   return TK_STATUS_OK;
 }
@@ -375,7 +379,9 @@ static tk_status read_params(const manifest_ctx *c, const cJSON *root, tk_bundle
 
 static tk_status read_manifest(const manifest_ctx *c, const char *text, tk_bundle *b) {
   const char *end = NULL;
-  cJSON *root = cJSON_ParseWithOpts(text, &end, true);
+  bool oom = false;
+  cJSON *root = tk_json_parse(text, strlen(text) + 1, &end, true, &oom);
+  if (oom) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory", c->path);
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: not a JSON object (malformed at byte %zu)",
@@ -384,9 +390,9 @@ static tk_status read_manifest(const manifest_ctx *c, const char *text, tk_bundl
   const char *format = NULL, *fingerprint = NULL;
   int64_t max_batch = 0;
   tk_status s = get_string(c, root, "", "format", &format);
-  if (!s && strcmp(format, BUNDLE_FORMAT))
+  if (!s && strcmp(format, TK_BUNDLE_FORMAT))
     s = tk_status_make(TK_INVALID_ARGUMENT,
-                       "%s: \"format\" is \"%s\", expected \"" BUNDLE_FORMAT "\" (recompile the "
+                       "%s: \"format\" is \"%s\", expected \"" TK_BUNDLE_FORMAT "\" (recompile the "
                        "bundle with this tkc)",
                        c->path, format);
   if (!s) s = get_string(c, root, "", "fingerprint", &fingerprint);

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tk/alloc.h"
+#include "runtime/runtime_internal.h"
 
 /* FORMATS §2: the file is little-endian; integers and weights are read with memcpy from the
  * mapping as host values, which is only correct on a little-endian host. */
@@ -189,7 +190,7 @@ static tk_status parse_all(tk_checkpoint *k) {
   if (k->count < capacity) capacity = k->count;
   k->records = tk_calloc(capacity ? capacity : 1, sizeof *k->records);
   if (!k->records)
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for %zu records", k->source, capacity);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory for %zu records", k->source, capacity);
   c.in_record = true;
   for (c.record = 0; c.record < k->count; c.record++) {
     c.name = NULL;
@@ -213,7 +214,7 @@ static tk_status checkpoint_new(const char *source, tk_checkpoint **out) {
   if (!k || !copy) {
     free(k);
     free(copy);
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "no memory to open checkpoint %s", source);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening checkpoint %s", source);
   }
   k->source = copy;
   *out = k;
@@ -364,11 +365,13 @@ static tk_status check_record_count(const tk_checkpoint *k, const tk_checkpoint_
 static tk_status check_fingerprint(const tk_checkpoint *k, const char *fingerprint) {
   if (k->config_len == 0 || memchr(k->config, 0, k->config_len)) return TK_STATUS_OK;
   char *text = tk_malloc((size_t)k->config_len + 1);
-  if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for the config", k->source);
+  if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
   memcpy(text, k->config, k->config_len);
   text[k->config_len] = '\0';
-  cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
+  bool oom = false;
+  cJSON *root = tk_json_parse(text, (size_t)k->config_len + 1, NULL, true, &oom);
   free(text);
+  if (oom) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
   const cJSON *item = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "arch_fingerprint") : NULL;
   tk_status status = TK_STATUS_OK;
   if (item && !cJSON_IsString(item))
@@ -469,7 +472,7 @@ static tk_status writer_open(const char *path, uint32_t record_count, tk_checkpo
   }
   if (!w || !w->path || !w->tmp_path) {
     tk_checkpoint_writer_abort(w);
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: no memory for a checkpoint writer", path);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory for a checkpoint writer", path);
   }
   w->record_count = record_count;
   int fd = mkstemp(w->tmp_path);

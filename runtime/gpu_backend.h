@@ -63,9 +63,9 @@ TK_MUST_USE tk_status tk_cuda_select_ptx(const tk_bundle_target *targets, int32_
 enum { TK_GPU_MAX_ARGS = 256 };
 
 /* notes/abi.md: kernel K takes one global pointer per argument, then i32 B, i32 Bp.
- * `block` is the kernarg segment: pointer i at byte 8*i, B at 8*nargs, Bp at 8*nargs + 4,
- * `size` = 8*nargs + 8. `params` is what hipModuleLaunchKernel / cuLaunchKernel take as
- * kernelParams: params[i] points at argument i inside `block` (nargs + 2 entries). */
+ * `block` is the kernarg segment laid out as tk/launch.h says (tk_kernarg_offset: pointer i
+ * at byte 8*i, B at 8*nargs, Bp at 8*nargs + 4; `size` = tk_kernarg_size(nargs) = 8*nargs + 8).
+ * `params` is what hipModuleLaunchKernel / cuLaunchKernel take as kernelParams: params[i] points at argument i inside `block` (nargs + 2 entries). */
 typedef struct tk_gpu_kernargs {
   uint64_t block[TK_GPU_MAX_ARGS + 1];
   void *params[TK_GPU_MAX_ARGS + 2];

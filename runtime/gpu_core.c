@@ -16,6 +16,7 @@
 #include "runtime/buffer_range.h"
 #include "runtime/gpu_backend.h"
 #include "tk/alloc.h"
+#include "tk/launch.h"
 
 enum { MAX_WORKGROUP = 1024, CODE_OBJECT_MAX_BYTES = 1 << 30 };
 
@@ -89,16 +90,16 @@ tk_status tk_gpu_kernargs_pack(int32_t nargs, const uint64_t *pointers, int32_t 
   if (nargs < 0 || nargs > TK_GPU_MAX_ARGS)
     return tk_status_make(TK_OUT_OF_RANGE, "kernel arguments: %d pointers, expected 0 to %d",
                           nargs, TK_GPU_MAX_ARGS);
-  char *base = (char *)out->block;
-  for (int32_t i = 0; i < nargs; i++) { /* notes/abi.md: pointer i at 8*i */
-    memcpy(base + 8 * i, &pointers[i], 8);
-    out->params[i] = base + 8 * i;
+  _Static_assert(TK_KERNARG_SLOT_BYTES == sizeof pointers[0], "a pointer fills one slot");
+  _Static_assert(TK_KERNARG_DIM_BYTES == sizeof B, "B and Bp are i32");
+  char *base = (char *)out->block; /* the layout of tk/launch.h (notes/abi.md) */
+  for (int32_t i = 0; i < nargs + 2; i++) {
+    out->params[i] = base + tk_kernarg_offset(nargs, i);
+    if (i < nargs) memcpy(out->params[i], &pointers[i], TK_KERNARG_SLOT_BYTES);
   }
-  memcpy(base + 8 * nargs, &B, 4); /* B at 8*nargs, Bp at 8*nargs + 4 */
-  memcpy(base + 8 * nargs + 4, &Bp, 4);
-  out->params[nargs] = base + 8 * nargs;
-  out->params[nargs + 1] = base + 8 * nargs + 4;
-  out->size = 8 * (int64_t)nargs + 8;
+  memcpy(out->params[nargs], &B, TK_KERNARG_DIM_BYTES);
+  memcpy(out->params[nargs + 1], &Bp, TK_KERNARG_DIM_BYTES);
+  out->size = tk_kernarg_size(nargs);
   return TK_STATUS_OK;
 }
 

@@ -70,4 +70,11 @@ typedef struct tk_backend_choice {
 TK_MUST_USE tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *options,
                                         tk_backend_choice *out);
 
+/* ---- alloc.c ---- */
+
+/* cJSON_ParseWithLengthOpts through the allocation hook. cJSON returns NULL both for bad JSON
+ * and when it runs out of memory; on NULL, *out_oom tells which. */
+struct cJSON *tk_json_parse(const char *text, size_t len, const char **end,
+                            bool require_null_terminated, bool *out_oom);
+
 #endif /* TK_RUNTIME_INTERNAL_H */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tk/alloc.h"
+#include "runtime/runtime_internal.h"
 
 /* ---- Request -------------------------------------------------------------------------------- */
 
@@ -62,8 +63,18 @@ static tk_status parse_json(const char *body, size_t len, cJSON **out) {
   size_t first = 0;
   while (first < len && is_json_space(body[first])) first++;
   if (first == len) return tk_status_make(TK_INVALID_ARGUMENT, "empty request body");
+  /* JSON allows no raw control byte anywhere but these four as whitespace (RFC 8259 §2, §7);
+   * cJSON would skip NUL and 0x01-0x1f as whitespace (tk/wire.h: they are errors). */
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)body[i] < 0x20 && !is_json_space(body[i])) {
+      char what[64];
+      snprintf(what, sizeof what, "control byte 0x%02x in the JSON", (unsigned char)body[i]);
+      return position_error(what, body, i);
+    }
   const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+  bool oom = false;
+  cJSON *root = tk_json_parse(body, len, &end, false, &oom);
+  if (oom) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory parsing the request");
   size_t stop = end ? (size_t)(end - body) : 0;
   if (!root) return position_error("malformed JSON", body, stop < len ? stop : len - 1);
   while (stop < len && is_json_space(body[stop])) stop++;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's demo: on a fresh machine, install what is missing, build, compile the default
 # model (models/nano.arch.json) into a bundle for every target, make a checkpoint, and answer
-# a few rows with tkrun on the best available device — then compare with the independent
-# double-precision reference (tkref).
+# a few rows with tkrun on the best available device — then judge its answer against the
+# independent double-precision reference (tkref --compare: max difference, PASS or FAIL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,8 +33,9 @@ awk 'BEGIN { printf "{\"features\": ["
 build/bin/tkrun --bundle "$bundle" --checkpoint "$out/nano.tkp1" --device auto \
   < "$out/request.json" | tee "$out/response.json"
 
-echo "== 5. the same rows through the double-precision reference (tkref) =="
-build/bin/tkref --arch "$model" --checkpoint "$out/nano.tkp1" < "$out/request.json" | tee "$out/reference.json"
+echo "== 5. tkrun's answer judged against the double-precision reference (tkref --compare) =="
+build/bin/tkref --arch "$model" --checkpoint "$out/nano.tkp1" --compare "$out/response.json" \
+  < "$out/request.json"
 
 echo
 echo "bundle:      $bundle (manifest.json lists its targets and kernels)"

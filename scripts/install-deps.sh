@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build gcc pkg-config python3
-  llvm-19-dev clang-19 clang-tools-19 lld-19
+  llvm-19-dev clang-19 clang-tools-19 clang-format-19 libclang-rt-19-dev lld-19
   libz3-dev z3 cvc5
   libcjson-dev libmicrohttpd-dev libssl-dev curl
   libamdhip64-dev rocm-device-libs

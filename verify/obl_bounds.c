@@ -36,7 +36,7 @@ static void access_in_bounds(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sit
   if (buf) {
     Z3_ast bsize = tk_verify_obl_ix(o, buf->count, 0);
     tk_verify_obl_show(o, "buffer size", bsize);
-    ok = tk_verify_z_and2(v, ok, Z3_mk_lt(v->z, idx, bsize));
+    ok = tk_verify_z_and2(v, ok, tk_verify_z_cmp(v, TK_CMP_LT, idx, bsize));
   }
   tk_verify_obl_part(o, ok, "%s at index %s is in [0, %s)%s%s", what, ix, count, buf ? " and inside buffer @" : "",
               buf ? buf->name : "");

@@ -1,8 +1,8 @@
 /* verify/obl_padding.c — class `padding` (FORMATS §3 "Batch handling").
  *
  * Module level (target graph, kernel `module`): the Bp the module defines (its bp_padded
- * contract, the rule the host stub computes) is a multiple of 16, B <= Bp < B + 16, Bp >= 16,
- * for every B in [1, Bmax].
+ * contract, the rule the host stub computes) is a multiple of Q, B <= Bp < B + Q, Bp >= Q,
+ * for every B in [1, Bmax], where Q = TK_PAD_QUANTUM (tk/launch.h).
  * Kernel level, per schedule: every load of the caller's input (role in, or an argument with
  * a reads_clamped contract) reads a real row — row = index div cols in [0, rows) with rows = B
  * — and every clamp min(r, B - 1) inside the index is in [0, B), for every r < Bp the loops
@@ -12,26 +12,32 @@
 #include <stdio.h>
 
 #include "verify/verify_internal.h"
+#include "tk/launch.h"
 
 static tk_status bp_rule(tk_vctx *v, const char *words, int which) {
   tk_verify_obl_begin(v, TK_OBL_PADDING, "module", "graph", "Bp = max(%lld, %lld * ceil(B / %lld)) %s for every B in [1, %lld]",
                (long long)v->bp_quantum, (long long)v->bp_quantum, (long long)v->bp_quantum, words,
                (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
-  Z3_ast B = o->B, Bp = o->Bp, g = NULL;
+  Z3_ast B = o->B, Bp = o->Bp, g = NULL, q = tk_verify_z_int(v, TK_PAD_QUANTUM);
   switch (which) {
-    case 0: g = Z3_mk_eq(v->z, tk_verify_obl_div(o, Bp, 16, true), tk_verify_z_int(v, 0)); break;
+    case 0:
+      g = Z3_mk_eq(v->z, tk_verify_obl_div(o, Bp, TK_PAD_QUANTUM, true), tk_verify_z_int(v, 0));
+      break;
     case 1: g = Z3_mk_le(v->z, B, Bp); break;
-    case 2: g = Z3_mk_lt(v->z, Bp, tk_verify_z_add2(v, B, tk_verify_z_int(v, 16))); break;
-    default: g = Z3_mk_ge(v->z, Bp, tk_verify_z_int(v, 16)); break;
+    case 2: g = Z3_mk_lt(v->z, Bp, tk_verify_z_add2(v, B, q)); break;
+    default: g = Z3_mk_ge(v->z, Bp, q); break;
   }
   tk_verify_obl_goal(o, g);
   return tk_verify_obl_prove(v);
 }
 
 tk_status tk_verify_obl_padding_module(tk_vctx *v) {
-  static const char *const rules[] = {"is a multiple of 16", "is at least B", "is less than B + 16",
-                                      "is at least 16"};
+  char rules[4][48];
+  snprintf(rules[0], sizeof rules[0], "is a multiple of %d", TK_PAD_QUANTUM);
+  snprintf(rules[1], sizeof rules[1], "is at least B");
+  snprintf(rules[2], sizeof rules[2], "is less than B + %d", TK_PAD_QUANTUM);
+  snprintf(rules[3], sizeof rules[3], "is at least %d", TK_PAD_QUANTUM);
   for (int i = 0; i < 4; i++) TK_RETURN_IF_ERROR(bp_rule(v, rules[i], i));
   return TK_STATUS_OK;
 }

@@ -55,7 +55,7 @@ static void edge(tk_obl *o, const char *name, shape a, shape b, int *n) {
   tk_verify_obl_show(o, label, tk_verify_z_int(v, a.cols));
   snprintf(label, sizeof label, "%%%s cols (consumer)", name);
   tk_verify_obl_show(o, label, tk_verify_z_int(v, b.cols));
-  tk_verify_obl_part(o, tk_verify_z_and2(v, Z3_mk_eq(v->z, ra, rb), Z3_mk_eq(v->z, tk_verify_z_int(v, a.cols), tk_verify_z_int(v, b.cols))),
+  tk_verify_obl_part(o, tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, ra, rb), Z3_mk_eq(v->z, tk_verify_z_int(v, a.cols), tk_verify_z_int(v, b.cols))),
               "tensor %%%s: producer and consumer shapes are equal", name);
   (*n)++;
 }

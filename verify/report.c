@@ -3,18 +3,17 @@
  * files <kernel>.<target>.<class>.<n>.smt2 (n counts from 0 per kernel/target/class).
  *
  * Guarantees: report.json and the .smt2 files hold nothing time-dependent (solver seconds are
- * kept for stderr only); tk_verify_write_proofs_dir replaces a directory all or nothing.
+ * kept for stderr only); tk_verify_write_proofs_dir replaces a directory all or nothing
+ * (libtkrt's directory-replace routine, runtime/fs.h, shared with the bundle writer).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "verify/verify_internal.h"
+#include "runtime/fs.h"
 #include "tk/alloc.h"
 
 _Static_assert(TK_VERIFY_NCLASSES == TK_OBL_NCLASSES, "verify.h class count");
@@ -42,7 +41,7 @@ const char *tk_verify_obl_class_name(tk_obl_class c) {
 }
 
 tk_status tk_verify_report_create(tk_verify_report **out) {
-  *out = calloc(1, sizeof **out);
+  *out = tk_calloc(1, sizeof **out);
   return *out ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
 }
 
@@ -205,45 +204,24 @@ tk_status tk_verify_report_write_files(const tk_verify_report *r, const char *di
   return s;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* dir's parent and base name, into the caller's buffers. */
-static tk_status split_path(const char *dir, char *parent, char *base, size_t n) {
-  char a[4096], b[4096];
+/* --proofs-dir names a directory (not "/", "." or ".."). */
+static tk_status check_dir_name(const char *dir) {
+  char a[4096];
   if (strlen(dir) >= sizeof a) return tk_status_make(TK_INVALID_ARGUMENT, "--proofs-dir path too long");
   strcpy(a, dir);
-  strcpy(b, dir);
-  snprintf(parent, n, "%s", dirname(a));
-  snprintf(base, n, "%s", basename(b));
+  const char *base = basename(a);
   if (!strcmp(base, "/") || !strcmp(base, ".") || !strcmp(base, ".."))
     return tk_status_make(TK_INVALID_ARGUMENT, "--proofs-dir '%s': expected a directory name", dir);
   return TK_STATUS_OK;
 }
 
 tk_status tk_verify_write_proofs_dir(const tk_verify_report *r, const char *dir) {
-  char parent[4096], base[1024], tmp[8192], old[8192];
-  TK_RETURN_IF_ERROR(split_path(dir, parent, base, sizeof base));
-  snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", parent, base);
-  snprintf(old, sizeof old, "%s/.%s.old.XXXXXX", parent, base);
-  if (!mkdtemp(tmp)) return tk_status_make(TK_IO_ERROR, "cannot create a directory beside %s: %s", dir, strerror(errno));
+  TK_RETURN_IF_ERROR(check_dir_name(dir));
+  char *tmp = NULL;
+  TK_RETURN_IF_ERROR(tk_fs_temp_dir(dir, &tmp));
   tk_status s = tk_verify_report_write_files(r, tmp);
-  struct stat st;
-  bool exists = !s && lstat(dir, &st) == 0;
-  if (exists && !S_ISDIR(st.st_mode)) s = tk_status_make(TK_IO_ERROR, "%s exists and is not a directory", dir);
-  if (!s && exists && (!mkdtemp(old) || rename(dir, old) != 0))
-    s = tk_status_make(TK_IO_ERROR, "cannot move the old %s aside: %s", dir, strerror(errno));
-  if (!s && rename(tmp, dir) != 0) {
-    s = tk_status_make(TK_IO_ERROR, "cannot rename the proofs into %s: %s", dir, strerror(errno));
-    if (exists && rename(old, dir) != 0) s = tk_status_annotate(s, "and the old directory stays at %s", old);
-  }
-  if (s) remove_tree(tmp);
-  if (!s && exists) remove_tree(old);
+  if (!s) s = tk_fs_replace_dir(tmp, dir);
+  if (s) tk_fs_remove_tree(tmp);
+  free(tmp);
   return s;
 }

@@ -51,9 +51,12 @@ static tk_obl_decl *add_decl(tk_obl *o, const char *base) {
   return d;
 }
 
+/* Out of memory (grow set o->oom), the term builders below still return valid, unrecorded
+ * terms: Z3 crashes on NULL arguments, and tk_verify_obl_prove reports o->oom before any
+ * solving or printing. */
 Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show) {
   tk_obl_decl *d = add_decl(o, name);
-  if (!d) return NULL;
+  if (!d) return Z3_mk_const(o->v->z, Z3_mk_string_symbol(o->v->z, name), s);
   d->c = Z3_mk_const(o->v->z, Z3_mk_string_symbol(o->v->z, d->name), s);
   d->show = show;
   return d->c;
@@ -61,7 +64,7 @@ Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show) {
 
 Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range) {
   tk_obl_decl *d = add_decl(o, name);
-  if (!d) return NULL;
+  if (!d) return Z3_mk_func_decl(o->v->z, Z3_mk_string_symbol(o->v->z, name), n, dom, range);
   d->f = Z3_mk_func_decl(o->v->z, Z3_mk_string_symbol(o->v->z, d->name), n, dom, range);
   return d->f;
 }
@@ -100,7 +103,7 @@ static bool touch(tk_obl *o, const tk_ir_var *var) {
 Z3_ast tk_verify_obl_var(tk_obl *o, const tk_ir_var *var, int copy) {
   Z3_ast *slot = &o->vars[copy][var->id];
   if (*slot) return *slot;
-  if (!touch(o, var)) return NULL;
+  if (!touch(o, var)) return Z3_mk_const(o->v->z, Z3_mk_string_symbol(o->v->z, var->name), o->v->int_sort);
   char name[64];
   snprintf(name, sizeof name, copy ? "%s.b" : "%s", var->name);
   *slot = tk_verify_obl_fresh(o, name, o->v->int_sort, true);
@@ -149,7 +152,7 @@ Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
   if (!x) return NULL;
   for (int i = 0; i < o->ndivs; i++)
     if (o->divs[i].x == x && o->divs[i].c == c) return mod ? o->divs[i].r : o->divs[i].q;
-  if (!grow(o, (void **)&o->divs, &o->cap_divs, o->ndivs, sizeof *o->divs)) return NULL;
+  if (!grow(o, (void **)&o->divs, &o->cap_divs, o->ndivs, sizeof *o->divs)) return x;
   tk_obl_divmod *d = &o->divs[o->ndivs++];
   d->x = x;
   d->c = c;

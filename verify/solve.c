@@ -74,7 +74,7 @@ tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_
   }
   if (!v->obl.vars[0] || !v->obl.vars[1] || !v->z) {
     tk_verify_ctx_dispose(v);
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: cannot create the Z3 context");
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory creating the Z3 context");
   }
   Z3_set_error_handler(v->z, z3_quiet);
   Z3_set_ast_print_mode(v->z, Z3_PRINT_SMTLIB2_COMPLIANT);
@@ -164,15 +164,16 @@ static const struct tk_proved_query *proved_before(const tk_vctx *v, Z3_ast q) {
   return NULL;
 }
 
-static void remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
+static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
   if (v->nproved == v->cap_proved) {
     size_t cap = v->cap_proved ? 2 * v->cap_proved : 256;
     struct tk_proved_query *p = tk_realloc(v->proved, cap * sizeof *p);
-    if (!p) return; /* the cache is an optimisation: without memory, solve again */
+    if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
     v->proved = p;
     v->cap_proved = cap;
   }
   v->proved[v->nproved++] = (struct tk_proved_query){q, used};
+  return TK_STATUS_OK;
 }
 
 tk_status tk_verify_obl_prove(tk_vctx *v) {
@@ -206,7 +207,11 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
     v->base_asserted = true;
   }
   Z3_ast query = query_of(v, o);
-  const struct tk_proved_query *same = query ? proved_before(v, query) : NULL;
+  if (!query) {
+    free(text);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
+  }
+  const struct tk_proved_query *same = proved_before(v, query);
   if (same) return tk_verify_report_add(v->report, o, same->used, text, now_seconds() - t0);
   Z3_solver_push(v->z, v->s);
   for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
@@ -216,7 +221,7 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
   if (!s && r != Z3_L_FALSE) s = refuted(v, r);
   Z3_solver_pop(v->z, v->s, 1);
-  if (!s && query) remember_proved(v, query, used);
+  if (!s) s = remember_proved(v, query, used);
   double dt = now_seconds() - t0;
   if (s) {
     free(text);

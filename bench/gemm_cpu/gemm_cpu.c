@@ -13,7 +13,7 @@
  * LayerNorm, GELU-tanh with libm tanhf; bias only for H×20), openblas_set_num_threads(T).
  * tkc side: the kernel's grid (Bp/16 blocks) split over T threads (a thread is created per
  * launch for T = 2).
- * Schedule: what tkc_pipeline_cpu_schedule picks for --cpu (as `tkc compile --cpu` does);
+ * Schedule: what tkc_ir_options_set_cpu picks for --cpu (as `tkc compile --cpu` does);
  * --block-rows, --tile-rows, --tile-cols override it (tk_ir_options).
  * GFLOP/s counts 2·M·K·N (the epilogue is not counted); best of --reps runs. The max
  * difference between the two outputs is printed so a wrong kernel cannot look fast.
@@ -28,7 +28,7 @@
 
 #include "codegen/codegen.h"
 #include "model/init_weights.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "tests/unit/cg_driver.h"
 
 void openblas_set_num_threads(int);
@@ -164,10 +164,10 @@ static tk_status setup(bench *b, int hidden, const char *cpu, const tk_ir_option
   snprintf(json, sizeof json, "{\"size\":\"Custom\",\"input_dim\":96,\"hidden_dim\":%d,"
            "\"output_dim\":20,\"n_experts\":1,\"top_k\":1,\"expert_depth\":1,\"seed\":1}", hidden);
   TK_RETURN_IF_ERROR(tk_arch_parse(json, strlen(json), "bench", &b->arch));
-  tkc_pipeline_options po;
-  tkc_pipeline_options_default(&po);
+  tkc_ir_options po;
+  tkc_ir_options_default(&po);
   po.ir = *ir;
-  TK_RETURN_IF_ERROR(tkc_pipeline_run(&b->arch, &po, &b->m));
+  TK_RETURN_IF_ERROR(tkc_build_ir(&b->arch, &po, &b->m));
   tk_cg_options o;
   tk_cg_options_default(&o);
   o.cpu = cpu;
@@ -195,20 +195,13 @@ static tk_status setup(bench *b, int hidden, const char *cpu, const tk_ir_option
 /* The schedule bench runs: the pipeline's choice for --cpu (as bundles get it), then any
  * --block-rows / --tile-rows / --tile-cols override (0 = keep). */
 static tk_status schedule_for(const char *cpu, const int64_t over[3], tk_ir_options *ir) {
-  tk_cg_options o;
-  tk_cg_options_default(&o);
-  o.cpu = cpu;
-  char *name, *features;
-  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&o, &name, &features));
   tk_ir_options_default(ir);
-  tkc_pipeline_cpu_schedule(ir, name, features);
-  printf("cpu %s: blocks of %lld rows, register tile %lld x %lld\n", name,
+  TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(ir, cpu));
+  printf("cpu %s: blocks of %lld rows, register tile %lld x %lld\n", cpu ? cpu : "default",
          (long long)(over[0] ? over[0] : ir->cpu_block_rows),
          (long long)(over[1] ? over[1] : ir->cpu_tile_rows),
          (long long)(over[2] ? over[2] : ir->cpu_tile_cols));
   printf("ratio = tkc GFLOP/s / (OpenBLAS + epilogue) GFLOP/s, same run; target: HxH at M=256 >= 0.5\n");
-  free(name);
-  free(features);
   if (over[0]) ir->cpu_block_rows = over[0];
   if (over[1]) ir->cpu_tile_rows = over[1];
   if (over[2]) ir->cpu_tile_cols = over[2];

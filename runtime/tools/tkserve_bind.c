@@ -2,10 +2,13 @@
  *
  * tkserve binds the socket itself (and hands it to libmicrohttpd) so that a bad address or a
  * port in use is reported with the OS's reason, and so that port 0 can be resolved to the
- * port the kernel picked (getsockname) and printed for scripts and tests.
+ * port the kernel picked (getsockname) and printed for scripts and tests. It also says whether
+ * the bound address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), so that main
+ * can warn before serving on an address other machines can reach.
  */
 #include <errno.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +58,16 @@ static tk_status bind_one(const struct addrinfo *ai, const char *address, int *o
   return TK_STATUS_OK;
 }
 
-/* "HOST:PORT" of a bound socket (numeric). */
-static void bound_name(int fd, char *out, size_t size) {
+static bool is_loopback(const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss->ss_family != AF_INET6) return false;
+  const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+  return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* "HOST:PORT" of a bound socket (numeric), and whether it is a loopback address. */
+static void bound_name(int fd, char *out, size_t size, bool *out_loopback) {
   struct sockaddr_storage ss = {0};
   socklen_t len = sizeof ss;
   char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
@@ -64,10 +75,13 @@ static void bound_name(int fd, char *out, size_t size) {
     getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
                 NI_NUMERICHOST | NI_NUMERICSERV);
   snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+  *out_loopback = is_loopback(&ss);
 }
 
-tk_status tkserve_bind(const char *address, int *out_fd, char *out_name, size_t name_size) {
+tk_status tkserve_bind(const char *address, int *out_fd, char *out_name, size_t name_size,
+                       bool *out_loopback) {
   *out_fd = -1;
+  *out_loopback = false;
   char host[256], port[8];
   TK_RETURN_IF_ERROR(split_address(address, host, sizeof host, port, sizeof port));
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -79,6 +93,6 @@ tk_status tkserve_bind(const char *address, int *out_fd, char *out_name, size_t 
                           gai_strerror(rc));
   tk_status s = bind_one(list, address, out_fd);
   freeaddrinfo(list);
-  if (!s) bound_name(*out_fd, out_name, name_size);
+  if (!s) bound_name(*out_fd, out_name, name_size, out_loopback);
   return s;
 }

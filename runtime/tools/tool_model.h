@@ -59,8 +59,9 @@ int tool_model_exit_code(tk_status status);
 
 /* `tkrun --arch`: the bundle for arch_path compiled for this CPU, from the cache
  * ($XDG_CACHE_HOME/tkc, else ~/.cache/tkc) keyed by fingerprint, tkc version, target and
- * compile options; compiled through libtkc (atomically) when absent or unusable. *out_dir is
- * malloc'd, *out_bundle open. One line on stderr when it compiles (unless quiet). */
+ * compile options; compiled by running the installed `tkc compile` (which writes the entry
+ * atomically) when absent or unusable. *out_dir is malloc'd, *out_bundle open. One line on
+ * stderr when it compiles (unless quiet). */
 TK_MUST_USE tk_status tool_cache_bundle(const char *arch_path, bool quiet, char **out_dir,
                                         tk_bundle **out_bundle);
 

@@ -54,4 +54,18 @@ expect_exit 1 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/cut.t
 expect_exit 1 "$BIN/tkref" --arch models/dense.arch.json --checkpoint "$tmp/nano.tkp1"
 expect_exit 2 "$BIN/tkref" --arch models/nano.arch.json
 
+# --compare: the reference's own answer passes; one logit moved by 0.5 fails (exit 3) and the
+# report names its row and column; a response of the wrong shape or no file is an input error.
+printf '{"features": [%s, %s]}' "$(row 0 96)" "$(row 1 96)" >"$tmp/req"
+expect_exit 0 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1"
+cp "$tmp/out" "$tmp/resp.json"
+expect_exit 0 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" --compare "$tmp/resp.json"
+grep -q "PASS$" "$tmp/out" || fail "--compare of the reference's own answer: $(cat "$tmp/out")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["logits"][1][3] += 0.5; json.dump(d, open(sys.argv[2], "w"))' "$tmp/resp.json" "$tmp/moved.json"
+expect_exit 3 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" --compare "$tmp/moved.json"
+grep -q "FAIL$" "$tmp/out" && grep -q "row 1, col 3" "$tmp/out" || fail "--compare of a moved logit: $(cat "$tmp/out")"
+printf '{"logits": [[1]], "router_weights": [[1]]}' >"$tmp/short.json"
+expect_exit 2 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" --compare "$tmp/short.json"
+expect_exit 1 "$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" --compare "$tmp/none.json"
+
 finish tkref_cli

@@ -126,4 +126,21 @@ expect_exit 0 "$BIN/tkrun" --arch models/nano.arch.json --checkpoint "$tmp/nano.
 grep -q "compiling" "$tmp/err" && fail "--arch: second run compiled again"
 cmp -s "$tmp/out" "$tmp/auto" || fail "--arch (cached) answer differs"
 
+# --arch runs the installed tkc (beside tkrun, else on PATH); tkrun links no compiler.
+ldd "$BIN/tkrun" | grep -Eq 'libLLVM|libz3' && fail "tkrun links LLVM or Z3: $(ldd "$BIN/tkrun")"
+sed 's/"top_k": *[0-9]*/"top_k": 9/' models/nano.arch.json >"$tmp/bad-k.arch.json"
+expect_exit 1 "$BIN/tkrun" --arch "$tmp/bad-k.arch.json" --checkpoint "$tmp/nano.tkp1" --device cpu
+grep -q "top_k" "$tmp/err" || fail "--arch with a bad arch: tkc's message lost: $(cat "$tmp/err")"
+[ "$(ls "$tmp/cache/tkc" | wc -l)" -eq 1 ] || fail "--arch with a bad arch left a cache entry"
+mkdir "$tmp/alone" && cp "$BIN/tkrun" "$tmp/alone/"
+alone() {
+  expect_exit "$1" "$tmp/alone/tkrun" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" \
+    --device cpu
+}
+PATH="$tmp/alone" alone 1
+grep -q "tkc" "$tmp/err" || fail "--arch without a tkc: unclear message: $(cat "$tmp/err")"
+PATH="$BIN:/usr/bin:/bin" alone 0
+cmp -s "$tmp/out" "$tmp/auto" || fail "--arch with tkc on PATH: answer differs"
+grep -q "compiling" "$tmp/err" && fail "--arch with tkc on PATH: did not reuse the cache entry"
+
 finish tkrun

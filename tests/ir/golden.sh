@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# tests/ir/golden.sh — regenerates every stage dump (arch, ir, ir-fused, ir-gpu, ir-cpu) of
-# nano, custom-small and dense with `tkc compile --emit=STAGE` and diffs it against
-# tests/ir/golden/<model>.<stage>.txt. To accept a deliberate change:
+# tests/ir/golden.sh — regenerates every stage dump (arch, ir, ir-padded, ir-fused, ir-gpu,
+# ir-cpu) of nano, custom-small and dense with `tkc compile --emit=STAGE` and diffs it, byte for
+# byte, against tests/ir/golden/<model>.<stage>.txt. To accept a deliberate change:
 #   TK_BIN=build/bin tests/ir/golden.sh --update
 set -euo pipefail
 cd "${TK_SOURCE_DIR:-$(dirname "$0")/../..}"
@@ -9,20 +9,22 @@ tkc="${TK_BIN:-build/bin}/tkc"
 update=0
 [[ "${1:-}" == "--update" ]] && update=1
 failed=0
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 for model in nano custom-small dense; do
-  for stage in arch ir ir-fused ir-gpu ir-cpu; do
+  for stage in arch ir ir-padded ir-fused ir-gpu ir-cpu; do
     golden="tests/ir/golden/$model.$stage.txt"
-    out=$("$tkc" compile "models/$model.arch.json" --emit="$stage") || { echo "FAIL: tkc compile $model --emit=$stage exited $?"; failed=1; continue; }
+    "$tkc" compile "models/$model.arch.json" --emit="$stage" > "$tmp" || { echo "FAIL: tkc compile $model --emit=$stage exited $?"; failed=1; continue; }
     if (( update )); then
-      printf '%s\n' "$out" > "$golden"
-    elif ! diff -u "$golden" <(printf '%s\n' "$out") > /tmp/tk_golden_diff.$$ 2>&1; then
+      cp "$tmp" "$golden"
+    elif ! diff -u "$golden" "$tmp" > "$tmp.diff" 2>&1; then
       echo "FAIL: $golden differs (run tests/ir/golden.sh --update if the change is deliberate):"
-      head -40 /tmp/tk_golden_diff.$$
+      head -40 "$tmp.diff"
       failed=1
     fi
+    rm -f "$tmp.diff"
   done
 done
-rm -f /tmp/tk_golden_diff.$$
 (( update )) && echo "golden dumps updated" && exit 0
-(( failed == 0 )) && echo "golden dumps: all 15 match"
+(( failed == 0 )) && echo "golden dumps: all 18 match"
 exit $failed

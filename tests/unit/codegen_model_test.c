@@ -14,7 +14,7 @@
 #include "codegen/codegen.h"
 #include "model/arch.h"
 #include "model/init_weights.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "ref/ref.h"
 #include "tests/unit/cg_driver.h"
 #include "tests/unit/test.h"
@@ -150,10 +150,10 @@ static void check_model(const model_case *mc) {
   tk_ir_module *m = NULL;
   CHECK(weights_make(&arch, &w));
   CHECK_OK(tk_ref_model_from_arrays(&arch, w.arrays, w.n, &ref));
-  tkc_pipeline_options po;
-  tkc_pipeline_options_default(&po);
+  tkc_ir_options po;
+  tkc_ir_options_default(&po);
   po.verify_each = true;
-  CHECK_OK(tkc_pipeline_run(&arch, &po, &m));
+  CHECK_OK(tkc_build_ir(&arch, &po, &m));
   if (ref && m) {
     check_target(mc, m, "x86_64", &w, ref);
     if (mc->simt) check_target(mc, m, "x86_64-simt", &w, ref);

@@ -22,8 +22,9 @@
 #include "codegen/codegen.h"
 #include "codegen/offload_bundle.h"
 #include "model/arch.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "tests/unit/test.h"
+#include "tk/launch.h"
 
 #ifndef EM_AMDGPU
 #define EM_AMDGPU 224
@@ -110,8 +111,9 @@ static void check_amdgcn(const char *model, const tk_ir_module *m, const char *g
     const tk_ir_kernel *k = list->items[i];
     int kd = 0, undef = 0;
     long size = kd_kernarg_size(&so, k->name, &kd, &undef);
-    CHECK_MSG(size == 8L * k->nargs + 8, "%s %s O%d kernel %s: kernarg_size %ld, expected %ld",
-              model, gfx, opt_level, k->name, size, 8L * k->nargs + 8);
+    long want = (long)tk_kernarg_size(k->nargs); /* tk/launch.h: 8*nargs + 8 */
+    CHECK_MSG(size == want, "%s %s O%d kernel %s: kernarg_size %ld, expected %ld",
+              model, gfx, opt_level, k->name, size, want);
     if (i == 0) {
       CHECK_MSG(kd == list->n, "%s %s: %d .kd symbols, expected %d", model, gfx, kd, list->n);
       CHECK_MSG(undef == 0, "%s %s: %d undefined dynamic symbols", model, gfx, undef);
@@ -159,11 +161,11 @@ static void check_model(const char *name, const char *path, const char *json) {
   tk_status s = path ? tk_arch_load(path, &arch) : tk_arch_parse(json, strlen(json), name, &arch);
   CHECK_OK(s);
   if (s) return;
-  tkc_pipeline_options po;
-  tkc_pipeline_options_default(&po);
+  tkc_ir_options po;
+  tkc_ir_options_default(&po);
   po.verify_each = true;
   tk_ir_module *m = NULL;
-  CHECK_OK(tkc_pipeline_run(&arch, &po, &m));
+  CHECK_OK(tkc_build_ir(&arch, &po, &m));
   if (!m) return;
   static const struct { const char *gfx; int abi; } gfx[] = {
       {"gfx90a", 2}, {"gfx942", 3}, {"gfx1100", 3}};
@@ -181,10 +183,10 @@ static void check_model(const char *name, const char *path, const char *json) {
 static void check_bad_options(void) {
   tk_arch arch;
   CHECK_OK(tk_arch_load("models/nano.arch.json", &arch));
-  tkc_pipeline_options po;
-  tkc_pipeline_options_default(&po);
+  tkc_ir_options po;
+  tkc_ir_options_default(&po);
   tk_ir_module *m = NULL;
-  CHECK_OK(tkc_pipeline_run(&arch, &po, &m));
+  CHECK_OK(tkc_build_ir(&arch, &po, &m));
   if (!m) return;
   tk_cg_options o;
   tk_cg_options_default(&o);

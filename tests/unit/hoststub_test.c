@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "codegen/hoststub.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "test.h"
 #include "tk/model_host.h"
 
@@ -208,11 +208,11 @@ static void check_arch(const char *path, const char *json, int64_t bmax) {
   tk_arch arch;
   tk_status s = json ? tk_arch_parse(json, strlen(json), "test", &arch) : tk_arch_load(path, &arch);
   CHECK_OK(s);
-  tkc_pipeline_options o;
-  tkc_pipeline_options_default(&o);
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
   o.ir.bmax = bmax;
   tk_ir_module *m = NULL;
-  CHECK_OK(tkc_pipeline_run(&arch, &o, &m));
+  CHECK_OK(tkc_build_ir(&arch, &o, &m));
   if (m) check_module(m, true);
   tk_ir_module_free(m);
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "model/arch.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "tests/interp/interp.h"
 #include "ref/ref.h"
 #include "tests/unit/test.h"
@@ -113,11 +113,11 @@ static void run_and_compare(const tk_ir_module *m, tk_ir_target t, float **w, co
 /* ties: the router's weights and bias are zeroed, so every p[e] is exactly 1/E and the
  * lower indices must win (FORMATS §3). */
 static void check_arch(const tk_arch *a, const char *name, bool ties) {
-  tkc_pipeline_options o;
-  tkc_pipeline_options_default(&o);
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
   o.verify_each = true;
   tk_ir_module *m = NULL;
-  CHECK_OK(tkc_pipeline_run(a, &o, &m));
+  CHECK_OK(tkc_build_ir(a, &o, &m));
   float **w = m ? make_weights(a, 0x9E3779B97F4A7C15ULL ^ a->seed) : NULL;
   for (size_t i = 0; ties && w && i < 2; i++) memset(w[i], 0, sizeof(float) * tk_arch_param(a, i).count);
   tk_ref_model *ref = w ? reference(a, w) : NULL;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 #include "model/arch.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "tests/interp/interp.h"
 #include "tests/unit/test.h"
 
@@ -29,12 +29,12 @@ static tk_ir_module *compile(const char *model, tk_ir_stage stop) {
     tk_status_free(s);
     return NULL;
   }
-  tkc_pipeline_options o;
-  tkc_pipeline_options_default(&o);
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
   o.verify_each = true;
   o.stop_after = stop;
   tk_ir_module *m = NULL;
-  s = tkc_pipeline_run(&arch, &o, &m);
+  s = tkc_build_ir(&arch, &o, &m);
   CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
   tk_status_free(s);
   return m;

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "model/arch.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"
 
@@ -24,11 +24,11 @@ static tk_ir_module *build(const char *model, int64_t bmax) {
   snprintf(path, sizeof path, "models/%s.arch.json", model);
   tk_arch arch;
   tk_status s = tk_arch_load(path, &arch);
-  tkc_pipeline_options o;
-  tkc_pipeline_options_default(&o);
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
   if (bmax) o.ir.bmax = bmax;
   tk_ir_module *m = NULL;
-  if (!s) s = tkc_pipeline_run(&arch, &o, &m);
+  if (!s) s = tkc_build_ir(&arch, &o, &m);
   CHECK_MSG(!s, "%s: %s", model, tk_status_message(s));
   tk_status_free(s);
   return m;

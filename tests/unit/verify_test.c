@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "model/arch.h"
-#include "compiler/pipeline.h"
+#include "compiler/tkc.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"
 
@@ -18,10 +18,10 @@ static tk_ir_module *build(const char *model) {
   tk_arch arch;
   tk_status s = tk_arch_load(path, &arch);
   CHECK_MSG(!s, "%s: %s", path, tk_status_message(s));
-  tkc_pipeline_options o;
-  tkc_pipeline_options_default(&o);
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
   tk_ir_module *m = NULL;
-  if (!s) s = tkc_pipeline_run(&arch, &o, &m);
+  if (!s) s = tkc_build_ir(&arch, &o, &m);
   CHECK_MSG(!s, "%s: %s", model, tk_status_message(s));
   tk_status_free(s);
   return m;

@@ -113,11 +113,15 @@ static void test_parse_errors(void) {
   strcat(deep, "}");
   expect_error(deep, 3, "malformed JSON");
   free(deep);
-  /* A NUL byte inside the range is not whitespace. */
+  /* NUL and 0x01-0x1f are no whitespace, after the value or inside it (tk/wire.h). */
   float *x = NULL;
   size_t rows;
   CHECK_ERR(tk_wire_parse_request("{\"features\": [1]}\0", 18, 1, &x, &rows),
-            "trailing characters");
+            "control byte 0x00");
+  CHECK_ERR(tk_wire_parse_request("{\"features\":\0[1]}", 17, 1, &x, &rows),
+            "control byte 0x00 in the JSON at line 1, column 13");
+  expect_error("{\"features\":\x01[1]}", 1, "control byte 0x01");
+  expect_error("{\"features\":\n\t[1]\x1f}", 1, "control byte 0x1f");
 }
 
 static void check_response(const float *l, size_t rows, size_t out, const float *w, size_t e,

@@ -12,6 +12,11 @@
  * fail (n >= 1), and with `persistent` every one after it too; tk_alloc_fault_disarm() turns it
  * off. tk_alloc_count() counts every hooked allocation attempted since the process started,
  * which is how a sweep learns how many failure points an operation has. Thread-safe.
+ *
+ * tk_alloc_fault_observe(fn, ctx) makes every hooked allocation call fn(ctx) first, before it
+ * is counted (NULL removes it). tests/fault/alloc_sweep.c forks there: the child arms
+ * tk_alloc_fault_arm(1, ...) so that the allocation the parent is about to make fails in the
+ * child alone, and one run of an operation yields every failure point.
  */
 #ifndef TK_ALLOC_H
 #define TK_ALLOC_H
@@ -21,6 +26,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
+
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +46,8 @@ FILE *tk_open_memstream(char **buf, size_t *size);
 
 void tk_alloc_fault_arm(uint64_t nth, bool persistent);
 void tk_alloc_fault_disarm(void);
+typedef void tk_alloc_observer(void *ctx);
+void tk_alloc_fault_observe(tk_alloc_observer *fn, void *ctx);
 uint64_t tk_alloc_count(void);
 /* True once an armed fault has fired (so a sweep knows the operation reached point n). */
 bool tk_alloc_fault_fired(void);
@@ -45,5 +55,7 @@ bool tk_alloc_fault_fired(void);
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 
 #endif /* TK_ALLOC_H */

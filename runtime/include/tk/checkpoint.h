@@ -19,6 +19,9 @@
 
 #include "tk/status.h"
 
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 typedef struct tk_checkpoint tk_checkpoint;
 
 typedef struct tk_checkpoint_record {
@@ -90,5 +93,7 @@ TK_MUST_USE tk_status tk_checkpoint_writer_add(tk_checkpoint_writer *writer, con
 TK_MUST_USE tk_status tk_checkpoint_writer_commit(tk_checkpoint_writer *writer);
 /* Removes the temp file and frees writer (NULL allowed). */
 void tk_checkpoint_writer_abort(tk_checkpoint_writer *writer);
+
+#pragma GCC visibility pop
 
 #endif /* TK_CHECKPOINT_H */

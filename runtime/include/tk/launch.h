@@ -27,11 +27,46 @@
 
 #include "tk/status.h"
 
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define TK_LAUNCH_ABI_VERSION 1
+
+/* ---- Facts the compiler and the runtime share (each written here, once) ----------------- */
+
+/* The format of a bundle's manifest.json: compiler/manifest.c writes it, runtime/bundle_open.c
+ * accepts exactly it, and `tkc compile -o DIR` replaces only a DIR that carries it. */
+#define TK_BUNDLE_FORMAT "tkc-bundle/1"
+
+/* FORMATS §3: a launch of B rows runs on Bp = max(Q, Q*ceil(B/Q)) rows, Q = TK_PAD_QUANTUM
+ * (the padding pass, the proofs, the schedules and the host stub all take Q from here). */
+#define TK_PAD_QUANTUM 16
+
+/* Bp for B >= 1 (FORMATS §3). */
+static inline int64_t tk_padded_batch(int64_t B) {
+  int64_t p = (B + TK_PAD_QUANTUM - 1) / TK_PAD_QUANTUM * TK_PAD_QUANTUM;
+  return p < TK_PAD_QUANTUM ? TK_PAD_QUANTUM : p;
+}
+
+/* notes/abi.md, GPU kernel arguments: a kernel with n buffer arguments takes pointer i
+ * (global, 64-bit) at byte TK_KERNARG_SLOT_BYTES*i, then i32 B at TK_KERNARG_SLOT_BYTES*n and
+ * i32 Bp right after it; the explicit kernarg segment is tk_kernarg_size(n) bytes. codegen
+ * declares the kernels so, the manifest lists these offsets, the GPU launcher packs them. */
+#define TK_KERNARG_SLOT_BYTES 8
+#define TK_KERNARG_DIM_BYTES 4 /* B and Bp are i32 */
+
+/* Byte offset of explicit argument i of n: pointer i for i < n, B for i = n, Bp for i = n+1. */
+static inline int64_t tk_kernarg_offset(int64_t nargs, int64_t i) {
+  if (i <= nargs) return TK_KERNARG_SLOT_BYTES * i;
+  return TK_KERNARG_SLOT_BYTES * nargs + TK_KERNARG_DIM_BYTES * (i - nargs);
+}
+static inline int64_t tk_kernarg_size(int64_t nargs) {
+  return tk_kernarg_offset(nargs, nargs + 2);
+}
 
 /* Buffer roles, as tkm_buffer_role returns them (notes/abi.md). */
 enum { TK_BUFFER_IN = 0, TK_BUFFER_OUT = 1, TK_BUFFER_PARAM = 2, TK_BUFFER_SCRATCH = 3 };
@@ -141,4 +176,6 @@ TK_MUST_USE tk_status tk_cpu_check_level(const char *level);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif /* TK_LAUNCH_H */

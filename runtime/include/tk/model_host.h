@@ -21,6 +21,9 @@
 #include "tk/launch.h"
 #include "tk/status.h"
 
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 typedef struct tk_model_host {
   int32_t (*launch_abi_version)(void);
   const char *(*fingerprint)(void);
@@ -46,5 +49,7 @@ int32_t tk_model_host_find_buffer(const tk_model_host *h, const char *name);
  * fills the parameters from ckpt (record tkm_buffer_param(i) for each param buffer i). */
 TK_MUST_USE tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h,
                                               int32_t bmax, const tk_checkpoint *ckpt);
+
+#pragma GCC visibility pop
 
 #endif

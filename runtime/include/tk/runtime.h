@@ -22,6 +22,9 @@
 
 #include "tk/status.h"
 
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -100,4 +103,6 @@ TK_MUST_USE tk_status tk_session_forward(tk_session *session, const float *x, in
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif /* TK_RUNTIME_H */

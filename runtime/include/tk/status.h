@@ -16,6 +16,9 @@
 
 #include <stddef.h>
 
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,4 +81,6 @@ static inline int tk_size_mul_add(size_t a, size_t b, size_t c, size_t *out) {
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif /* TK_STATUS_H */

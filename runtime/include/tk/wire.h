@@ -24,6 +24,9 @@
 
 #include "tk/status.h"
 
+/* libtkrt.so exports exactly what its public headers declare (built -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,4 +53,6 @@ TK_MUST_USE tk_status tk_wire_format_error(const char *message, char **out_json,
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif /* TK_WIRE_H */

@@ -1,0 +1,116 @@
+/* runtime/fs.c — temp dir beside a destination, atomic replace, tree removal (runtime/fs.h).
+ *
+ * The temp dir lives beside the destination (same file system, so rename is atomic) and is
+ * named `.<name>.tmp.XXXXXX`: hidden, and recognisable if a crash ever leaves one. Replacing
+ * an existing directory uses renameat2(RENAME_EXCHANGE), then removes the old tree (now at
+ * tmp); where the file system lacks it (EINVAL, ENOSYS), the old tree is renamed aside to
+ * `<tmp>.old`, tmp renamed in, and the old tree removed — or put back if the second rename
+ * fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runtime/fs.h"
+#include "tk/alloc.h"
+
+tk_status tk_fs_make_parents(const char *path) {
+  char *p = tk_strdup(path);
+  if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  tk_status s = TK_STATUS_OK;
+  for (char *c = p + 1; *c && !s; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+      s = tk_status_make(TK_IO_ERROR, "cannot create directory %s: %s", p, strerror(errno));
+    *c = '/';
+  }
+  free(p);
+  return s;
+}
+
+tk_status tk_fs_temp_dir(const char *dir, char **out_tmp) {
+  *out_tmp = NULL;
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--; /* "out/" names "out" */
+  char *clean = tk_strndup(dir, n), *a = tk_strndup(dir, n), *b = tk_strndup(dir, n);
+  tk_status s = clean && a && b ? TK_STATUS_OK
+                                : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  if (!s) s = tk_fs_make_parents(clean);
+  char *tmp = NULL;
+  if (!s) {
+    const char *parent = dirname(a), *name = basename(b);
+    size_t len = strlen(parent) + strlen(name) + 16;
+    tmp = tk_malloc(len);
+    if (!tmp) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+    else snprintf(tmp, len, "%s/.%s.tmp.XXXXXX", parent, name);
+  }
+  bool made = !s && mkdtemp(tmp) != NULL;
+  if (!s && !made)
+    s = tk_status_make(TK_IO_ERROR, "cannot create a temp directory beside %s: %s", clean,
+                       strerror(errno));
+  if (made && chmod(tmp, 0755) != 0) { /* mkdtemp makes it 0700; the output is for all to read */
+    s = tk_status_make(TK_IO_ERROR, "cannot chmod %s: %s", tmp, strerror(errno));
+    tk_fs_remove_tree(tmp);
+  }
+  free(clean);
+  free(a);
+  free(b);
+  if (s) {
+    free(tmp);
+    return s;
+  }
+  *out_tmp = tmp;
+  return TK_STATUS_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+void tk_fs_remove_tree(const char *path) {
+  if (path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Without renameat2: move the old tree aside, move tmp in, remove the old tree. */
+static tk_status replace_by_steps(const char *tmp, const char *dir) {
+  size_t n = strlen(tmp) + 8;
+  char *old = tk_malloc(n);
+  if (!old) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  snprintf(old, n, "%s.old", tmp);
+  tk_status s = TK_STATUS_OK;
+  if (rename(dir, old) != 0)
+    s = tk_status_make(TK_IO_ERROR, "cannot move the old %s aside: %s", dir, strerror(errno));
+  else if (rename(tmp, dir) != 0) {
+    s = tk_status_make(TK_IO_ERROR, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+    if (rename(old, dir) != 0) s = tk_status_annotate(s, "and the old tree stays at %s", old);
+  } else
+    tk_fs_remove_tree(old);
+  free(old);
+  return s;
+}
+
+tk_status tk_fs_replace_dir(const char *tmp, const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) {
+    if (rename(tmp, dir) == 0) return TK_STATUS_OK;
+    return tk_status_make(TK_IO_ERROR, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode))
+    return tk_status_make(TK_IO_ERROR, "output %s exists and is not a directory", dir);
+  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+    tk_fs_remove_tree(tmp); /* now holds the old tree */
+    return TK_STATUS_OK;
+  }
+  if (errno != EINVAL && errno != ENOSYS)
+    return tk_status_make(TK_IO_ERROR, "cannot replace %s: %s", dir, strerror(errno));
+  return replace_by_steps(tmp, dir);
+}
