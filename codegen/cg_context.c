@@ -1,6 +1,6 @@
 /* codegen/cg_context.c — one LLVM context per compilation, with a diagnostic handler.
  *
- * LLVM's default handler prints errors and calls exit(1) (toolchain.md §1). Ours records the
+ * LLVM's default handler prints errors and calls exit(1) (docs/toolchain.md §1). Ours records the
  * first error's text in the tk_cg_ctx (no global state: the handler's context pointer is the
  * tk_cg_ctx) and drops remarks, notes and warnings, so callers turn errors into tk_status
  * with tk_cg_ctx_take_error after each LLVM step.
@@ -23,7 +23,8 @@ static void handle_diagnostic(LLVMDiagnosticInfoRef info, void *user) {
 tk_status tk_cg_ctx_create(tk_cg_ctx *c) {
   memset(c, 0, sizeof *c);
   c->ctx = LLVMContextCreate();
-  if (!c->ctx) return tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: cannot create an LLVM context");
+  if (!c->ctx)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: cannot create an LLVM context");
   LLVMContextSetDiagnosticHandler(c->ctx, handle_diagnostic, c);
   return TK_STATUS_OK;
 }

@@ -3,7 +3,7 @@
  * The target machine is created for the target's triple and the resolved CPU (`native` =
  * LLVMGetHostCPUName/Features), PIC relocations (the object goes into a shared object).
  * Emission verifies the module, runs `default<O<level>>` WITH the target machine (so the
- * cost models and target passes are the target's, toolchain.md §1), then prints IR or runs
+ * cost models and target passes are the target's, docs/toolchain.md §1), then prints IR or runs
  * code generation into memory. After every step, an error the diagnostic handler caught
  * (cg_context.c) becomes a TK_INTERNAL tk_status naming the step.
  */
@@ -69,8 +69,11 @@ tk_status tk_cg_machine_create(const tk_cg_target *t, const tk_cg_options *o,
   } else {
     *out = LLVMCreateTargetMachine(target, t->triple, cpu, features, codegen_level(o->opt_level),
                                    LLVMRelocPIC, LLVMCodeModelDefault);
-    if (!*out) s = tk_status_make(TK_INTERNAL, "codegen: cannot create a target machine for %s "
-                                  "cpu %s", t->triple, cpu);
+    if (!*out)
+      s = tk_status_make(TK_INTERNAL,
+                         "codegen: cannot create a target machine for %s "
+                         "cpu %s",
+                         t->triple, cpu);
   }
   LLVMDisposeMessage(err);
   free(cpu);
@@ -111,8 +114,8 @@ static tk_status optimise(tk_cg_ctx *c, LLVMModuleRef mod, LLVMTargetMachineRef 
   return tk_cg_ctx_take_error(c, "optimisation");
 }
 
-tk_status tk_cg_module_emit(tk_cg_ctx *c, LLVMModuleRef mod, LLVMTargetMachineRef tm,
-                            int opt_level, tk_cg_emit what, tk_cg_blob *out) {
+tk_status tk_cg_module_emit(tk_cg_ctx *c, LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level,
+                            tk_cg_emit what, tk_cg_blob *out) {
   out->data = NULL;
   out->size = 0;
   if (what != TK_CG_EMIT_LLVM_UNOPT) TK_RETURN_IF_ERROR(optimise(c, mod, tm, opt_level));
@@ -126,7 +129,8 @@ tk_status tk_cg_module_emit(tk_cg_ctx *c, LLVMModuleRef mod, LLVMTargetMachineRe
   LLVMMemoryBufferRef buf = NULL;
   LLVMCodeGenFileType ft = what == TK_CG_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
   if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, ft, &err, &buf)) {
-    tk_status s = tk_status_make(TK_INTERNAL, "codegen: code generation failed: %s", err ? err : "");
+    tk_status s =
+        tk_status_make(TK_INTERNAL, "codegen: code generation failed: %s", err ? err : "");
     LLVMDisposeMessage(err);
     return tk_status_join(tk_cg_ctx_take_error(c, "code generation"), s);
   }

@@ -49,7 +49,7 @@ typedef struct tk_cg_module {
   const tk_cg_target *target;
   const tk_ir_module *ir;
   const tk_cg_options *opts;
-  const char *cpu;    /* the target machine's CPU (gfx90a, sm_80, x86-64-v3, ...) */
+  const char *cpu;                    /* the target machine's CPU (gfx90a, sm_80, x86-64-v3, ...) */
   LLVMTypeRef f32, i1, i32, i64, ptr; /* ptr: a buffer pointer in the target's global AS */
 } tk_cg_module;
 
@@ -64,20 +64,20 @@ typedef struct tk_cg_bound {
 typedef struct tk_cg_fn {
   tk_cg_module *cm;
   const tk_ir_kernel *k;
-  LLVMValueRef fn;        /* the function holding the body */
-  LLVMValueRef *bufs;     /* k->nargs buffer pointers */
-  LLVMValueRef B, Bp;     /* i32 */
-  LLVMValueRef begin, end;/* i64 (CPU targets), else NULL */
-  LLVMTypeRef ity;        /* index type: i32 or i64 (k->index_bits) */
-  LLVMValueRef *vars;     /* current value of each variable (by id), index type */
-  tk_ix_range *ranges;    /* range of each variable (by id) while in scope */
-  LLVMValueRef *locals;   /* allocas, one per k->locals */
+  LLVMValueRef fn;         /* the function holding the body */
+  LLVMValueRef *bufs;      /* k->nargs buffer pointers */
+  LLVMValueRef B, Bp;      /* i32 */
+  LLVMValueRef begin, end; /* i64 (CPU targets), else NULL */
+  LLVMTypeRef ity;         /* index type: i32 or i64 (k->index_bits) */
+  LLVMValueRef *vars;      /* current value of each variable (by id), index type */
+  tk_ix_range *ranges;     /* range of each variable (by id) while in scope */
+  LLVMValueRef *locals;    /* allocas, one per k->locals */
 } tk_cg_fn;
 
 /* ---- cg_target_*.c: per-target hooks --------------------------------------------------- */
 
 struct tk_cg_target {
-  const char *name;        /* "x86_64", "x86_64-simt" (tk_bundle_target) */
+  const char *name; /* "x86_64", "x86_64-simt" (tk_bundle_target) */
   const char *triple;
   const char *default_cpu;
   tk_ir_target schedule;   /* which scheduled kernel list is lowered */
@@ -111,19 +111,18 @@ void tk_cg_cpu_finish_module(tk_cg_module *cm);
 TK_MUST_USE tk_status tk_cg_x86_check_cpu(const char *cpu);
 void tk_cg_x86_init_llvm(void);
 
-/* Shared by the GPU targets (cg_target_gpu.c, notes/abi.md "GPU targets"): declares the
+/* Shared by the GPU targets (cg_target_gpu.c, docs/abi.md "GPU targets"): declares the
  * kernel void NAME(ptr addrspace(global_as) arg_0, ..., i32 B, i32 Bp) with calling convention
  * `cc` (noalias where `noalias[i]`, nocapture, readonly for read-only arguments), fills fn and
  * positions the builder in its entry block. */
 TK_MUST_USE tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc);
 /* The workgroup_x / thread_x iteration as an id: the target's i32 id intrinsic (no
  * arguments), zero-extended to i64. Other bindings are an error. */
-TK_MUST_USE tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding,
-                                     const char *workgroup_id, const char *thread_id,
-                                     tk_cg_bound *out);
+TK_MUST_USE tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding, const char *workgroup_id,
+                                     const char *thread_id, tk_cg_bound *out);
 /* Checks `name` against a NULL-terminated list; the error names the target and `expected`. */
-TK_MUST_USE tk_status tk_cg_check_name(const char *what, const char *name,
-                                       const char *const *known, const char *expected);
+TK_MUST_USE tk_status tk_cg_check_name(const char *what, const char *name, const char *const *known,
+                                       const char *expected);
 
 /* ---- cg_kernel.c ------------------------------------------------------------------------ */
 
@@ -146,8 +145,8 @@ LLVMValueRef tk_cg_math_exp(tk_cg_module *cm, LLVMValueRef x);
 LLVMValueRef tk_cg_math_tanh(tk_cg_module *cm, LLVMValueRef x);
 LLVMValueRef tk_cg_math_erf(tk_cg_module *cm, LLVMValueRef x);
 /* Intrinsic call helper: name (e.g. "llvm.fmuladd"), overloaded on `ty`. */
-LLVMValueRef tk_cg_intrinsic(tk_cg_module *cm, const char *name, LLVMTypeRef ty,
-                             LLVMValueRef *args, unsigned nargs, const char *label);
+LLVMValueRef tk_cg_intrinsic(tk_cg_module *cm, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
+                             unsigned nargs, const char *label);
 
 /* ---- cg_emit.c -------------------------------------------------------------------------- */
 

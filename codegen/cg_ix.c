@@ -44,25 +44,29 @@ static LLVMValueRef ix_divmod(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef a) {
 
 static tk_status ix_leaf(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
   switch (e->kind) {
-  case TK_IX_CONST:
-    if (!fits(fn, e->c))
-      return tk_status_make(TK_INTERNAL, "codegen: kernel %s: index constant %lld does not fit "
-                            "index_bits %d", fn->k->name, (long long)e->c, fn->k->index_bits);
-    *out = ix_const(fn, e->c);
-    return TK_STATUS_OK;
-  case TK_IX_SYM:
-    *out = e->sym == TK_SYM_B ? fn->B : fn->Bp;
-    if (fn->k->index_bits == 64) *out = LLVMBuildSExt(fn->cm->b, *out, fn->ity, "");
-    return TK_STATUS_OK;
-  case TK_IX_VAR:
-    *out = fn->vars[e->var->id];
-    if (!*out)
-      return tk_status_make(TK_INTERNAL, "codegen: kernel %s: index uses variable %s outside "
-                            "its loop", fn->k->name, e->var->name);
-    return TK_STATUS_OK;
-  default:
-    return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index node kind %d",
-                          fn->k->name, (int)e->kind);
+    case TK_IX_CONST:
+      if (!fits(fn, e->c))
+        return tk_status_make(TK_INTERNAL,
+                              "codegen: kernel %s: index constant %lld does not fit "
+                              "index_bits %d",
+                              fn->k->name, (long long)e->c, fn->k->index_bits);
+      *out = ix_const(fn, e->c);
+      return TK_STATUS_OK;
+    case TK_IX_SYM:
+      *out = e->sym == TK_SYM_B ? fn->B : fn->Bp;
+      if (fn->k->index_bits == 64) *out = LLVMBuildSExt(fn->cm->b, *out, fn->ity, "");
+      return TK_STATUS_OK;
+    case TK_IX_VAR:
+      *out = fn->vars[e->var->id];
+      if (!*out)
+        return tk_status_make(TK_INTERNAL,
+                              "codegen: kernel %s: index uses variable %s outside "
+                              "its loop",
+                              fn->k->name, e->var->name);
+      return TK_STATUS_OK;
+    default:
+      return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index node kind %d", fn->k->name,
+                            (int)e->kind);
   }
 }
 
@@ -73,23 +77,23 @@ tk_status tk_cg_ix(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
   LLVMBuilderRef bld = fn->cm->b;
   LLVMValueRef a, b = NULL;
   TK_RETURN_IF_ERROR(tk_cg_ix(fn, e->a, &a));
-  bool binary = e->kind == TK_IX_ADD || e->kind == TK_IX_SUB || e->kind == TK_IX_MIN ||
-                e->kind == TK_IX_MAX;
+  bool binary =
+      e->kind == TK_IX_ADD || e->kind == TK_IX_SUB || e->kind == TK_IX_MIN || e->kind == TK_IX_MAX;
   if (binary) TK_RETURN_IF_ERROR(tk_cg_ix(fn, e->b, &b));
   if (!binary && (!fits(fn, e->c) || (e->kind != TK_IX_MUL && e->c <= 0)))
-    return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index constant %lld",
-                          fn->k->name, (long long)e->c);
+    return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index constant %lld", fn->k->name,
+                          (long long)e->c);
   switch (e->kind) {
-  case TK_IX_ADD: *out = LLVMBuildNSWAdd(bld, a, b, ""); break;
-  case TK_IX_SUB: *out = LLVMBuildNSWSub(bld, a, b, ""); break;
-  case TK_IX_MUL: *out = LLVMBuildNSWMul(bld, a, ix_const(fn, e->c), ""); break;
-  case TK_IX_MIN: *out = ix_minmax(fn, true, a, b); break;
-  case TK_IX_MAX: *out = ix_minmax(fn, false, a, b); break;
-  case TK_IX_DIV:
-  case TK_IX_MOD: *out = ix_divmod(fn, e, a); break;
-  default:
-    return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index node kind %d",
-                          fn->k->name, (int)e->kind);
+    case TK_IX_ADD: *out = LLVMBuildNSWAdd(bld, a, b, ""); break;
+    case TK_IX_SUB: *out = LLVMBuildNSWSub(bld, a, b, ""); break;
+    case TK_IX_MUL: *out = LLVMBuildNSWMul(bld, a, ix_const(fn, e->c), ""); break;
+    case TK_IX_MIN: *out = ix_minmax(fn, true, a, b); break;
+    case TK_IX_MAX: *out = ix_minmax(fn, false, a, b); break;
+    case TK_IX_DIV:
+    case TK_IX_MOD: *out = ix_divmod(fn, e, a); break;
+    default:
+      return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index node kind %d", fn->k->name,
+                            (int)e->kind);
   }
   return TK_STATUS_OK;
 }

@@ -80,12 +80,13 @@ static tk_status element_ptr(kern *K, bool local, int index, const tk_ix *ix, LL
 
 static LLVMValueRef compare(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValueRef a,
                             LLVMValueRef b) {
-  static const LLVMRealPredicate fp[] = {LLVMRealOLT, LLVMRealOLE, LLVMRealOGT, LLVMRealOGE,
-                                         LLVMRealOEQ, LLVMRealUNE};
-  static const LLVMIntPredicate ip[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT, LLVMIntSGE,
-                                        LLVMIntEQ, LLVMIntNE};
+  static const LLVMRealPredicate fp[] = {LLVMRealOLT, LLVMRealOLE, LLVMRealOGT,
+                                         LLVMRealOGE, LLVMRealOEQ, LLVMRealUNE};
+  static const LLVMIntPredicate ip[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT,
+                                        LLVMIntSGE, LLVMIntEQ,  LLVMIntNE};
   int i = (int)op - (int)TK_V_LT;
-  return t == TK_T_F32 ? LLVMBuildFCmp(cm->b, fp[i], a, b, "") : LLVMBuildICmp(cm->b, ip[i], a, b, "");
+  return t == TK_T_F32 ? LLVMBuildFCmp(cm->b, fp[i], a, b, "")
+                       : LLVMBuildICmp(cm->b, ip[i], a, b, "");
 }
 
 static LLVMValueRef arith(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValueRef a,
@@ -93,32 +94,33 @@ static LLVMValueRef arith(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValu
   LLVMBuilderRef bld = cm->b;
   bool f = t == TK_T_F32;
   switch (op) {
-  case TK_V_ADD: return f ? LLVMBuildFAdd(bld, a, b, "") : LLVMBuildAdd(bld, a, b, "");
-  case TK_V_SUB: return f ? LLVMBuildFSub(bld, a, b, "") : LLVMBuildSub(bld, a, b, "");
-  case TK_V_MUL: return f ? LLVMBuildFMul(bld, a, b, "") : LLVMBuildMul(bld, a, b, "");
-  case TK_V_DIV: return f ? LLVMBuildFDiv(bld, a, b, "") : LLVMBuildSDiv(bld, a, b, "");
-  case TK_V_MAX:
-  case TK_V_MIN: {
-    LLVMValueRef gt = compare(cm, TK_V_GT, t, a, b);
-    return op == TK_V_MAX ? LLVMBuildSelect(bld, gt, a, b, "") : LLVMBuildSelect(bld, gt, b, a, "");
-  }
-  case TK_V_AND: return LLVMBuildAnd(bld, a, b, "");
-  case TK_V_OR: return LLVMBuildOr(bld, a, b, "");
-  default: return compare(cm, op, t, a, b);
+    case TK_V_ADD: return f ? LLVMBuildFAdd(bld, a, b, "") : LLVMBuildAdd(bld, a, b, "");
+    case TK_V_SUB: return f ? LLVMBuildFSub(bld, a, b, "") : LLVMBuildSub(bld, a, b, "");
+    case TK_V_MUL: return f ? LLVMBuildFMul(bld, a, b, "") : LLVMBuildMul(bld, a, b, "");
+    case TK_V_DIV: return f ? LLVMBuildFDiv(bld, a, b, "") : LLVMBuildSDiv(bld, a, b, "");
+    case TK_V_MAX:
+    case TK_V_MIN: {
+      LLVMValueRef gt = compare(cm, TK_V_GT, t, a, b);
+      return op == TK_V_MAX ? LLVMBuildSelect(bld, gt, a, b, "")
+                            : LLVMBuildSelect(bld, gt, b, a, "");
+    }
+    case TK_V_AND: return LLVMBuildAnd(bld, a, b, "");
+    case TK_V_OR: return LLVMBuildOr(bld, a, b, "");
+    default: return compare(cm, op, t, a, b);
   }
 }
 
 static LLVMValueRef unary(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValueRef a) {
   switch (op) {
-  case TK_V_NEG: return t == TK_T_F32 ? LLVMBuildFNeg(cm->b, a, "") : LLVMBuildNeg(cm->b, a, "");
-  case TK_V_EXP: return tk_cg_math_exp(cm, a);
-  case TK_V_TANH: return tk_cg_math_tanh(cm, a);
-  case TK_V_ERF: return tk_cg_math_erf(cm, a);
-  case TK_V_SQRT: return tk_cg_intrinsic(cm, "llvm.sqrt", cm->f32, &a, 1, "");
-  case TK_V_RSQRT:
-    return LLVMBuildFDiv(cm->b, LLVMConstReal(cm->f32, 1.0),
-                         tk_cg_intrinsic(cm, "llvm.sqrt", cm->f32, &a, 1, ""), "");
-  default: return LLVMBuildNot(cm->b, a, "");
+    case TK_V_NEG: return t == TK_T_F32 ? LLVMBuildFNeg(cm->b, a, "") : LLVMBuildNeg(cm->b, a, "");
+    case TK_V_EXP: return tk_cg_math_exp(cm, a);
+    case TK_V_TANH: return tk_cg_math_tanh(cm, a);
+    case TK_V_ERF: return tk_cg_math_erf(cm, a);
+    case TK_V_SQRT: return tk_cg_intrinsic(cm, "llvm.sqrt", cm->f32, &a, 1, "");
+    case TK_V_RSQRT:
+      return LLVMBuildFDiv(cm->b, LLVMConstReal(cm->f32, 1.0),
+                           tk_cg_intrinsic(cm, "llvm.sqrt", cm->f32, &a, 1, ""), "");
+    default: return LLVMBuildNot(cm->b, a, "");
   }
 }
 
@@ -127,20 +129,21 @@ static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
   LLVMValueRef p, i;
   LLVMTypeRef ty;
   switch (v->op) {
-  case TK_V_CONST:
-    *out = v->type == TK_T_F32 ? LLVMConstReal(cm->f32, v->f)
-                               : LLVMConstInt(elem_type(cm, v->type), (unsigned long long)v->i, 1);
-    return TK_STATUS_OK;
-  case TK_V_INDEX:
-    TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, v->ix, &i));
-    *out = K->fn.k->index_bits == 64 ? LLVMBuildTrunc(cm->b, i, cm->i32, "") : i;
-    return TK_STATUS_OK;
-  default: /* LOAD, LOCAL_LOAD */
-    TK_RETURN_IF_ERROR(element_ptr(K, v->op == TK_V_LOCAL_LOAD,
-                                   v->op == TK_V_LOAD ? v->arg : v->local, v->ix, &p, &ty));
-    *out = LLVMBuildLoad2(cm->b, ty, p, "");
-    LLVMSetAlignment(*out, 4);
-    return TK_STATUS_OK;
+    case TK_V_CONST:
+      *out = v->type == TK_T_F32
+                 ? LLVMConstReal(cm->f32, v->f)
+                 : LLVMConstInt(elem_type(cm, v->type), (unsigned long long)v->i, 1);
+      return TK_STATUS_OK;
+    case TK_V_INDEX:
+      TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, v->ix, &i));
+      *out = K->fn.k->index_bits == 64 ? LLVMBuildTrunc(cm->b, i, cm->i32, "") : i;
+      return TK_STATUS_OK;
+    default: /* LOAD, LOCAL_LOAD */
+      TK_RETURN_IF_ERROR(element_ptr(K, v->op == TK_V_LOCAL_LOAD,
+                                     v->op == TK_V_LOAD ? v->arg : v->local, v->ix, &p, &ty));
+      *out = LLVMBuildLoad2(cm->b, ty, p, "");
+      LLVMSetAlignment(*out, 4);
+      return TK_STATUS_OK;
   }
 }
 
@@ -230,8 +233,8 @@ static tk_status for_stmt(kern *K, const tk_ir_stmt *s) {
                 s->binding == TK_BIND_NONE && s->extent->kind == TK_IX_CONST &&
                 s->extent->c <= TK_CG_UNROLL_MAX;
   for (int64_t i = 0; unroll && i < s->extent->c; i++)
-    TK_RETURN_IF_ERROR(with_var(K, s, LLVMConstInt(K->fn.ity, (unsigned long long)i, 1),
-                                (tk_ix_range){i, i}));
+    TK_RETURN_IF_ERROR(
+        with_var(K, s, LLVMConstInt(K->fn.ity, (unsigned long long)i, 1), (tk_ix_range){i, i}));
   if (unroll) return TK_STATUS_OK;
   LLVMValueRef extent;
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->extent, &extent));
@@ -275,12 +278,12 @@ static tk_status store_stmt(kern *K, const tk_ir_stmt *s) {
 static tk_status stmt(kern *K, const tk_ir_stmt *s) {
   if (!s) return fail(K, "missing statement");
   switch (s->kind) {
-  case TK_S_BLOCK:
-    for (int i = 0; i < s->n; i++) TK_RETURN_IF_ERROR(stmt(K, s->stmts[i]));
-    return TK_STATUS_OK;
-  case TK_S_FOR: return for_stmt(K, s);
-  case TK_S_IF: return if_stmt(K, s);
-  default: return store_stmt(K, s);
+    case TK_S_BLOCK:
+      for (int i = 0; i < s->n; i++) TK_RETURN_IF_ERROR(stmt(K, s->stmts[i]));
+      return TK_STATUS_OK;
+    case TK_S_FOR: return for_stmt(K, s);
+    case TK_S_IF: return if_stmt(K, s);
+    default: return store_stmt(K, s);
   }
 }
 
@@ -300,8 +303,8 @@ static tk_status emit_body(kern *K) {
   const tk_ir_kernel *k = fn->k;
   for (int i = 0; i < k->nlocals; i++) {
     if (k->locals[i].count < 1) return fail(K, "local with no elements");
-    LLVMTypeRef ty = LLVMArrayType2(elem_type(fn->cm, k->locals[i].type),
-                                    (uint64_t)k->locals[i].count);
+    LLVMTypeRef ty =
+        LLVMArrayType2(elem_type(fn->cm, k->locals[i].type), (uint64_t)k->locals[i].count);
     fn->locals[i] = LLVMBuildAlloca(fn->cm->b, ty, k->locals[i].name);
   }
   TK_RETURN_IF_ERROR(stmt(K, k->body));

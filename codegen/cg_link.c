@@ -91,7 +91,8 @@ static tk_status spawn_wait(char *const argv[], const char *err_path) {
   pid_t pid;
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return tk_status_make(TK_UNAVAILABLE, "codegen: cannot run %s: %s", argv[0], strerror(rc));
+  if (rc != 0)
+    return tk_status_make(TK_UNAVAILABLE, "codegen: cannot run %s: %s", argv[0], strerror(rc));
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return tk_status_make(TK_INTERNAL, "codegen: waitpid: %s", strerror(errno));

@@ -1,7 +1,7 @@
 /* codegen/cg_math.c — exp2, exp, tanh and erf as inline IR: range reduction plus polynomials,
  * built from fadd/fmul/fdiv/select and bit casts only, so there is no libcall on any target
  * (the x86_64 .so links with --no-undefined and no libm; llvm.exp2/llvm.tanh have no libcall
- * on NVPTX, toolchain.md §2) and the same code computes the same bits everywhere (no fused
+ * on NVPTX, docs/toolchain.md §2) and the same code computes the same bits everywhere (no fused
  * multiply-add, no fast-math flags: no target may contract them).
  *
  *   exp2(x): t = clamp(x, -127, 128); n = round-to-nearest(t) by the 1.5·2^23 trick;
@@ -18,8 +18,8 @@
 
 #include "codegen/cg_internal.h"
 
-LLVMValueRef tk_cg_intrinsic(tk_cg_module *cm, const char *name, LLVMTypeRef ty,
-                             LLVMValueRef *args, unsigned nargs, const char *label) {
+LLVMValueRef tk_cg_intrinsic(tk_cg_module *cm, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
+                             unsigned nargs, const char *label) {
   unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
   LLVMValueRef decl = LLVMGetIntrinsicDeclaration(cm->mod, id, &ty, 1);
   LLVMTypeRef fty = LLVMIntrinsicGetType(LLVMGetModuleContext(cm->mod), id, &ty, 1);
@@ -79,9 +79,14 @@ static LLVMValueRef fabs_of(tk_cg_module *cm, LLVMValueRef x) {
 
 LLVMValueRef tk_cg_math_exp2(tk_cg_module *cm, LLVMValueRef x) {
   /* ln(2)^k / k!, k = 0..7 */
-  static const double c[8] = {1.0, 0.6931471805599453, 0.2402265069591007, 0.05550410866482158,
-                              0.009618129107628477, 0.0013333558146428443,
-                              1.5403530393381606e-4, 1.525273380405984e-5};
+  static const double c[8] = {1.0,
+                              0.6931471805599453,
+                              0.2402265069591007,
+                              0.05550410866482158,
+                              0.009618129107628477,
+                              0.0013333558146428443,
+                              1.5403530393381606e-4,
+                              1.525273380405984e-5};
   LLVMTypeRef ty = LLVMTypeOf(x);
   LLVMValueRef t = fmin_c(cm, fmax_c(cm, x, -127.0), 128.0);
   LLVMValueRef magic = fc(cm, x, 12582912.0); /* 1.5 · 2^23 */
@@ -107,8 +112,8 @@ LLVMValueRef tk_cg_math_tanh(tk_cg_module *cm, LLVMValueRef x) {
 }
 
 LLVMValueRef tk_cg_math_erf(tk_cg_module *cm, LLVMValueRef x) {
-  static const double a[6] = {0.0, 0.254829592, -0.284496736, 1.421413741, -1.453152027,
-                              1.061405429};
+  static const double a[6] = {0.0,         0.254829592,  -0.284496736,
+                              1.421413741, -1.453152027, 1.061405429};
   LLVMValueRef ax = fabs_of(cm, x);
   LLVMValueRef den = fadd(cm, fc(cm, x, 1.0), fmul(cm, ax, fc(cm, x, 0.3275911)));
   LLVMValueRef t = LLVMBuildFDiv(cm->b, fc(cm, x, 1.0), den, "erf_t");

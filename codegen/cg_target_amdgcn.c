@@ -1,5 +1,5 @@
 /* codegen/cg_target_amdgcn.c — the `amdgcn` target's hooks: amdgcn-amd-amdhsa code objects
- * for one gfx processor (toolchain.md §1; ABI: cg_target_gpu.c, notes/abi.md).
+ * for one gfx processor (docs/toolchain.md §1; ABI: cg_target_gpu.c, docs/abi.md).
  *
  * Each kernel is an amdgpu_kernel with, set explicitly rather than left to the optimisation
  * level (AMDGPUAttributor only runs inside `default<O1..3>`; without it the kernarg segment
@@ -14,7 +14,7 @@
  * register-tile locals are allocas in addrspace(5) (the data layout's alloca space).
  * Math: exp2 is cg_math.c's inline polynomial, as on every target — `llvm.exp2.f32` would
  * be legal here (v_exp_f32) but approximate and different from what x86_64-simt checks in CI,
- * and `llvm.tanh` has no lowering on AMDGPU (toolchain.md §2).
+ * and `llvm.tanh` has no lowering on AMDGPU (docs/toolchain.md §2).
  * The module flag amdhsa_code_object_version = 100 * tk_cg_amdgcn_code_object_version.
  */
 #include <string.h>
@@ -61,15 +61,17 @@ static void add_string_attr(tk_cg_module *cm, LLVMValueRef fn, const char *key, 
 
 static tk_status amdgcn_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
   static const char *const no_inputs[] = {
-      "amdgpu-no-implicitarg-ptr", "amdgpu-no-dispatch-ptr",      "amdgpu-no-queue-ptr",
-      "amdgpu-no-dispatch-id",     "amdgpu-no-workitem-id-y",     "amdgpu-no-workitem-id-z",
-      "amdgpu-no-workgroup-id-y",  "amdgpu-no-workgroup-id-z",    "amdgpu-no-hostcall-ptr",
-      "amdgpu-no-heap-ptr",        "amdgpu-no-multigrid-sync-arg", "amdgpu-no-default-queue",
+      "amdgpu-no-implicitarg-ptr",   "amdgpu-no-dispatch-ptr",       "amdgpu-no-queue-ptr",
+      "amdgpu-no-dispatch-id",       "amdgpu-no-workitem-id-y",      "amdgpu-no-workitem-id-z",
+      "amdgpu-no-workgroup-id-y",    "amdgpu-no-workgroup-id-z",     "amdgpu-no-hostcall-ptr",
+      "amdgpu-no-heap-ptr",          "amdgpu-no-multigrid-sync-arg", "amdgpu-no-default-queue",
       "amdgpu-no-completion-action", "amdgpu-no-lds-kernel-id"};
   int64_t wg = fn->k->launch.workgroup_size;
   if (wg < 1 || wg > 1024)
-    return tk_status_make(TK_INTERNAL, "codegen: kernel %s: workgroup_size %lld, expected 1..1024 "
-                          "on amdgcn", fn->k->name, (long long)wg);
+    return tk_status_make(TK_INTERNAL,
+                          "codegen: kernel %s: workgroup_size %lld, expected 1..1024 "
+                          "on amdgcn",
+                          fn->k->name, (long long)wg);
   TK_RETURN_IF_ERROR(tk_cg_gpu_begin_kernel(fn, noalias, LLVMAMDGPUKERNELCallConv));
   char size[48];
   snprintf(size, sizeof size, "%lld,%lld", (long long)wg, (long long)wg);

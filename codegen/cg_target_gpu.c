@@ -1,5 +1,5 @@
 /* codegen/cg_target_gpu.c — the GPU kernel ABI shared by `amdgcn` and `nvptx`
- * (notes/abi.md "GPU targets").
+ * (docs/abi.md "GPU targets").
  *
  * Each scheduled kernel K of the `gpu` schedule becomes one kernel entry point, and nothing
  * else is emitted (no wrapper, no exported data):
@@ -36,9 +36,8 @@ tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc)
   LLVMTypeRef params[n + 2];
   for (unsigned i = 0; i < n; i++) params[i] = cm->ptr;
   params[n] = params[n + 1] = cm->i32;
-  LLVMValueRef f = LLVMAddFunction(cm->mod, k->name,
-                                   LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params,
-                                                    n + 2, 0));
+  LLVMValueRef f = LLVMAddFunction(
+      cm->mod, k->name, LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, n + 2, 0));
   LLVMSetFunctionCallConv(f, cc);
   add_enum_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind");
   for (unsigned i = 0; i < n; i++) {
@@ -74,8 +73,10 @@ tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding, const char *workgr
                           : binding == TK_BIND_THREAD_X  ? thread_id
                                                          : NULL;
   if (!intrinsic)
-    return tk_status_make(TK_INTERNAL, "codegen: %s lowers the gpu schedule; kernel %s has a %s "
-                          "loop", cm->target->name, fn->k->name, tk_ir_binding_name(binding));
+    return tk_status_make(TK_INTERNAL,
+                          "codegen: %s lowers the gpu schedule; kernel %s has a %s "
+                          "loop",
+                          cm->target->name, fn->k->name, tk_ir_binding_name(binding));
   if (!LLVMLookupIntrinsicID(intrinsic, strlen(intrinsic)))
     return tk_status_make(TK_INTERNAL, "codegen: LLVM does not know the intrinsic %s", intrinsic);
   const char *label = binding == TK_BIND_WORKGROUP_X ? "workgroup_x" : "thread_x";
@@ -87,6 +88,6 @@ tk_status tk_cg_check_name(const char *what, const char *name, const char *const
                            const char *expected) {
   for (int i = 0; known[i]; i++)
     if (strcmp(name, known[i]) == 0) return TK_STATUS_OK;
-  return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"%s\" is not a known target; expected %s",
-                        what, name, expected);
+  return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"%s\" is not a known target; expected %s", what,
+                        name, expected);
 }

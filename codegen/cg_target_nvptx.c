@@ -1,5 +1,5 @@
 /* codegen/cg_target_nvptx.c — the `nvptx` target's hooks: PTX for nvptx64-nvidia-cuda, one sm
- * per compile (toolchain.md §2; ABI: cg_target_gpu.c, notes/abi.md).
+ * per compile (docs/toolchain.md §2; ABI: cg_target_gpu.c, docs/abi.md).
  *
  * Each kernel has the ptx_kernel calling convention (`.visible .entry NAME`) and the
  * annotation !nvvm.annotations !{ptr @NAME, !"maxntidx", i32 WG}, which PTX prints as
@@ -29,8 +29,8 @@ static void nvptx_init_llvm(void) {
 }
 
 static tk_status nvptx_check_cpu(const char *cpu) {
-  static const char *const known[] = {"sm_70", "sm_72", "sm_75", "sm_80", "sm_86", "sm_87",
-                                      "sm_89", "sm_90", "sm_90a", NULL};
+  static const char *const known[] = {"sm_70", "sm_72", "sm_75", "sm_80",  "sm_86",
+                                      "sm_87", "sm_89", "sm_90", "sm_90a", NULL};
   return tk_cg_check_name("--cuda-arch", cpu, known,
                           "sm_70, sm_72, sm_75, sm_80, sm_86, sm_87, sm_89, sm_90 or sm_90a");
 }
@@ -48,8 +48,10 @@ static void annotate(tk_cg_module *cm, LLVMValueRef fn, const char *key, int64_t
 static tk_status nvptx_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
   int64_t wg = fn->k->launch.workgroup_size;
   if (wg < 1 || wg > 1024)
-    return tk_status_make(TK_INTERNAL, "codegen: kernel %s: workgroup_size %lld, expected 1..1024 "
-                          "on nvptx", fn->k->name, (long long)wg);
+    return tk_status_make(TK_INTERNAL,
+                          "codegen: kernel %s: workgroup_size %lld, expected 1..1024 "
+                          "on nvptx",
+                          fn->k->name, (long long)wg);
   TK_RETURN_IF_ERROR(tk_cg_gpu_begin_kernel(fn, noalias, LLVMPTXKernelCallConv));
   annotate(fn->cm, fn->fn, "maxntidx", wg);
   return TK_STATUS_OK;

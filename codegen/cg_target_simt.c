@@ -1,5 +1,5 @@
 /* codegen/cg_target_simt.c — the test-only `x86_64-simt` target: the `gpu` schedule's kernel
- * bodies on the host CPU, so the arithmetic that ships to GPUs runs in CI (DESIGN.md).
+ * bodies on the host CPU, so the arithmetic that ships to GPUs runs in CI (docs/architecture.md).
  *
  * Same ABI and entry functions as x86_64 (cg_target_x86.c). The workgroup_x loop runs
  * [begin, end) of the grid; the thread_x loop runs [0, workgroup_size) as a plain loop inside
@@ -13,17 +13,19 @@ static tk_status simt_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef ext
                            tk_cg_bound *out) {
   tk_cg_module *cm = fn->cm;
   switch (binding) {
-  case TK_BIND_WORKGROUP_X:
-    out->lo = fn->begin;
-    out->hi = fn->end;
-    return TK_STATUS_OK;
-  case TK_BIND_THREAD_X:
-    out->lo = LLVMConstInt(cm->i64, 0, 0);
-    out->hi = LLVMTypeOf(extent) == cm->i64 ? extent : LLVMBuildSExt(cm->b, extent, cm->i64, "");
-    return TK_STATUS_OK;
-  default:
-    return tk_status_make(TK_INTERNAL, "codegen: x86_64-simt lowers the gpu schedule; kernel %s "
-                          "has a %s loop", fn->k->name, tk_ir_binding_name(binding));
+    case TK_BIND_WORKGROUP_X:
+      out->lo = fn->begin;
+      out->hi = fn->end;
+      return TK_STATUS_OK;
+    case TK_BIND_THREAD_X:
+      out->lo = LLVMConstInt(cm->i64, 0, 0);
+      out->hi = LLVMTypeOf(extent) == cm->i64 ? extent : LLVMBuildSExt(cm->b, extent, cm->i64, "");
+      return TK_STATUS_OK;
+    default:
+      return tk_status_make(TK_INTERNAL,
+                            "codegen: x86_64-simt lowers the gpu schedule; kernel %s "
+                            "has a %s loop",
+                            fn->k->name, tk_ir_binding_name(binding));
   }
 }
 

@@ -1,5 +1,5 @@
 /* codegen/cg_target_x86.c — the `x86_64` target's hooks, and the CPU kernel ABI shared with
- * `x86_64-simt` (notes/abi.md "CPU targets").
+ * `x86_64-simt` (docs/abi.md "CPU targets").
  *
  * Each scheduled kernel K becomes two functions:
  *   internal noinline void K.body(ptr noalias? nonnull nocapture align 64 [readonly] arg_0, ...,
@@ -29,15 +29,15 @@ void tk_cg_x86_init_llvm(void) {
 /* The one table of x86-64 CPUs tkc knows: --cpu NAME, the psABI level the runtime checks
  * before loading code tuned for it (tk_cpu_check_level), and whether it has AVX-512. */
 static const tk_cg_x86_cpu x86_cpus[] = {
-    {"x86-64", "x86-64", false},          {"x86-64-v2", "x86-64-v2", false},
-    {"x86-64-v3", "x86-64-v3", false},    {"x86-64-v4", "x86-64-v4", true},
-    {"haswell", "x86-64-v3", false},      {"broadwell", "x86-64-v3", false},
-    {"skylake", "x86-64-v3", false},      {"alderlake", "x86-64-v3", false},
-    {"znver1", "x86-64-v3", false},       {"znver2", "x86-64-v3", false},
-    {"znver3", "x86-64-v3", false},       {"skylake-avx512", "x86-64-v4", true},
-    {"cascadelake", "x86-64-v4", true},   {"cooperlake", "x86-64-v4", true},
+    {"x86-64", "x86-64", false},           {"x86-64-v2", "x86-64-v2", false},
+    {"x86-64-v3", "x86-64-v3", false},     {"x86-64-v4", "x86-64-v4", true},
+    {"haswell", "x86-64-v3", false},       {"broadwell", "x86-64-v3", false},
+    {"skylake", "x86-64-v3", false},       {"alderlake", "x86-64-v3", false},
+    {"znver1", "x86-64-v3", false},        {"znver2", "x86-64-v3", false},
+    {"znver3", "x86-64-v3", false},        {"skylake-avx512", "x86-64-v4", true},
+    {"cascadelake", "x86-64-v4", true},    {"cooperlake", "x86-64-v4", true},
     {"icelake-client", "x86-64-v4", true}, {"icelake-server", "x86-64-v4", true},
-    {"tigerlake", "x86-64-v4", true},     {"sapphirerapids", "x86-64-v4", true},
+    {"tigerlake", "x86-64-v4", true},      {"sapphirerapids", "x86-64-v4", true},
     {"znver4", "x86-64-v4", true},
 };
 
@@ -57,14 +57,18 @@ static bool all_on(const char *features, const char *const *items) {
 
 /* The psABI level a host feature string (--cpu native) reaches. */
 static tk_cg_x86_cpu from_features(const char *name, const char *features) {
-  static const char *const v2[] = {"+sse3", "+ssse3", "+sse4.1", "+sse4.2", "+popcnt", "+cx16",
-                                   "+sahf", NULL};
-  static const char *const v3[] = {"+avx", "+avx2", "+bmi", "+bmi2", "+f16c", "+fma", "+lzcnt",
-                                   "+movbe", NULL};
-  static const char *const v4[] = {"+avx512f", "+avx512bw", "+avx512cd", "+avx512dq",
-                                   "+avx512vl", NULL};
+  static const char *const v2[] = {"+sse3",   "+ssse3", "+sse4.1", "+sse4.2",
+                                   "+popcnt", "+cx16",  "+sahf",   NULL};
+  static const char *const v3[] = {"+avx", "+avx2",  "+bmi",   "+bmi2", "+f16c",
+                                   "+fma", "+lzcnt", "+movbe", NULL};
+  static const char *const v4[] = {"+avx512f",  "+avx512bw", "+avx512cd",
+                                   "+avx512dq", "+avx512vl", NULL};
   bool l2 = all_on(features, v2), l3 = l2 && all_on(features, v3), l4 = l3 && all_on(features, v4);
-  return (tk_cg_x86_cpu){name, l4 ? "x86-64-v4" : l3 ? "x86-64-v3" : l2 ? "x86-64-v2" : "x86-64",
+  return (tk_cg_x86_cpu){name,
+                         l4   ? "x86-64-v4"
+                         : l3 ? "x86-64-v3"
+                         : l2 ? "x86-64-v2"
+                              : "x86-64",
                          feature_on(features, "+avx512f")};
 }
 
@@ -81,7 +85,8 @@ tk_status tk_cg_x86_cpu_info(const char *cpu, const char *features, tk_cg_x86_cp
   return tk_status_make(TK_INVALID_ARGUMENT,
                         "--cpu: \"%s\" is not a known x86-64 CPU; expected native, x86-64, "
                         "x86-64-v2, x86-64-v3, x86-64-v4 or an Intel/AMD core name such as "
-                        "skylake-avx512 or znver4", cpu ? cpu : "");
+                        "skylake-avx512 or znver4",
+                        cpu ? cpu : "");
 }
 
 tk_status tk_cg_x86_check_cpu(const char *cpu) {
@@ -95,7 +100,8 @@ static void add_attr(tk_cg_module *cm, LLVMValueRef fn, LLVMAttributeIndex at, c
   LLVMAddAttributeAtIndex(fn, at, LLVMCreateEnumAttribute(cm->c->ctx, kind, value));
 }
 
-static void add_string_attr(tk_cg_module *cm, LLVMValueRef fn, const char *name, const char *value) {
+static void add_string_attr(tk_cg_module *cm, LLVMValueRef fn, const char *name,
+                            const char *value) {
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateStringAttribute(cm->c->ctx, name, (unsigned)strlen(name), value,
                                                     (unsigned)strlen(value)));
@@ -111,8 +117,8 @@ static LLVMValueRef declare_body(tk_cg_fn *fn, const bool *noalias) {
   params[n + 2] = params[n + 3] = cm->i64;
   char name[256];
   snprintf(name, sizeof name, "%s.body", k->name);
-  LLVMValueRef f = LLVMAddFunction(cm->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx),
-                                                                   params, n + 4, 0));
+  LLVMValueRef f = LLVMAddFunction(
+      cm->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, n + 4, 0));
   LLVMSetLinkage(f, LLVMInternalLinkage);
   add_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind", 0);
   add_attr(cm, f, LLVMAttributeFunctionIndex, "noinline", 0);
@@ -130,7 +136,8 @@ static LLVMValueRef declare_body(tk_cg_fn *fn, const bool *noalias) {
     if (k->args[i].access == TK_ACC_READ) add_attr(cm, f, i + 1, "readonly", 0);
   }
   static const char *const tail[4] = {"B", "Bp", "begin", "end"};
-  for (unsigned i = 0; i < 4; i++) LLVMSetValueName2(LLVMGetParam(f, n + i), tail[i], strlen(tail[i]));
+  for (unsigned i = 0; i < 4; i++)
+    LLVMSetValueName2(LLVMGetParam(f, n + i), tail[i], strlen(tail[i]));
   return f;
 }
 
@@ -140,11 +147,12 @@ static void define_entry(tk_cg_fn *fn, LLVMValueRef body) {
   const tk_ir_kernel *k = fn->k;
   unsigned n = (unsigned)k->nargs;
   LLVMTypeRef params[5] = {cm->ptr, cm->i32, cm->i32, cm->i64, cm->i64};
-  LLVMValueRef f = LLVMAddFunction(cm->mod, k->name,
-                                   LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, 5, 0));
+  LLVMValueRef f = LLVMAddFunction(
+      cm->mod, k->name, LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, 5, 0));
   add_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind", 0);
   static const char *const names[5] = {"args", "B", "Bp", "begin", "end"};
-  for (unsigned i = 0; i < 5; i++) LLVMSetValueName2(LLVMGetParam(f, i), names[i], strlen(names[i]));
+  for (unsigned i = 0; i < 5; i++)
+    LLVMSetValueName2(LLVMGetParam(f, i), names[i], strlen(names[i]));
   LLVMPositionBuilderAtEnd(cm->b, LLVMAppendBasicBlockInContext(cm->c->ctx, f, "entry"));
   LLVMValueRef call_args[n + 4];
   for (unsigned i = 0; i < n; i++) {
@@ -188,8 +196,10 @@ static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef exte
                           tk_cg_bound *out) {
   (void)extent;
   if (binding != TK_BIND_CPU_BLOCK)
-    return tk_status_make(TK_INTERNAL, "codegen: x86_64 lowers the cpu schedule; kernel %s has "
-                          "a %s loop", fn->k->name, tk_ir_binding_name(binding));
+    return tk_status_make(TK_INTERNAL,
+                          "codegen: x86_64 lowers the cpu schedule; kernel %s has "
+                          "a %s loop",
+                          fn->k->name, tk_ir_binding_name(binding));
   out->lo = fn->begin;
   out->hi = fn->end;
   return TK_STATUS_OK;

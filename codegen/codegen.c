@@ -3,7 +3,7 @@
  *
  * The module is named after the target and its source file name is fixed ("model"), so no
  * path or time reaches the output. The data layout comes from the target machine and is set
- * before any IR is built (toolchain.md §1). Kernels are emitted in the schedule's order.
+ * before any IR is built (docs/toolchain.md §1). Kernels are emitted in the schedule's order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,10 @@ tk_status tk_cg_target_get(const char *name, const tk_cg_target **out) {
       *out = targets[i];
       return TK_STATUS_OK;
     }
-  return tk_status_make(TK_INVALID_ARGUMENT, "codegen: unknown target \"%s\"; expected "
-                        "x86_64, x86_64-simt, amdgcn or nvptx", name ? name : "(null)");
+  return tk_status_make(TK_INVALID_ARGUMENT,
+                        "codegen: unknown target \"%s\"; expected "
+                        "x86_64, x86_64-simt, amdgcn or nvptx",
+                        name ? name : "(null)");
 }
 
 void tk_cg_options_default(tk_cg_options *o) {
@@ -42,9 +44,10 @@ void tk_cg_blob_free(tk_cg_blob *b) {
 static tk_status check_stage(const tk_ir_module *m, const tk_cg_target *t) {
   tk_ir_stage need = t->schedule == TK_TARGET_GPU ? TK_STAGE_GPU : TK_STAGE_CPU;
   if (m->stage >= need) return TK_STATUS_OK;
-  return tk_status_make(TK_INVALID_ARGUMENT, "codegen: target %s needs the %s schedule (module "
-                        "stage %d, expected >= %d)", t->name, tk_ir_target_name(t->schedule),
-                        (int)m->stage, (int)need);
+  return tk_status_make(TK_INVALID_ARGUMENT,
+                        "codegen: target %s needs the %s schedule (module "
+                        "stage %d, expected >= %d)",
+                        t->name, tk_ir_target_name(t->schedule), (int)m->stage, (int)need);
 }
 
 static void module_init(tk_cg_module *cm, tk_cg_ctx *c, const tk_cg_target *t,
@@ -100,8 +103,10 @@ tk_status tk_cg_compile(const tk_ir_module *m, const tk_cg_options *o, tk_cg_emi
   TK_RETURN_IF_ERROR(tk_cg_target_get(o->target, &t));
   TK_RETURN_IF_ERROR(check_stage(m, t));
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
-    return tk_status_make(TK_INVALID_ARGUMENT, "codegen: code_object_version %d, expected 4 or 5 "
-                          "(or 0 for the target's default)", o->code_object_version);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "codegen: code_object_version %d, expected 4 or 5 "
+                          "(or 0 for the target's default)",
+                          o->code_object_version);
   LLVMTargetMachineRef tm;
   TK_RETURN_IF_ERROR(tk_cg_machine_create(t, o, &tm));
   tk_status s = build_and_emit(m, t, o, tm, what, out);

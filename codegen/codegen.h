@@ -1,4 +1,4 @@
-/* codegen/codegen.h — code generation through LLVM (DESIGN.md "Code generation").
+/* codegen/codegen.h — code generation through LLVM (docs/architecture.md "The pipeline").
  *
  * Lowers the scheduled kernels of one target of a module (m->targets[...], stage CPU) into
  * one LLVM module, optimises it with `default<O3>` under the target machine, and emits an
@@ -6,7 +6,7 @@
  * object the runtime loads. Everything is in memory (tk_cg_blob); nothing is written to disk
  * except by tk_cg_blob_write and the linker's private temp directory.
  *
- * Targets of this issue (ABI: notes/abi.md):
+ * Targets of this issue (ABI: docs/abi.md):
  *   "x86_64"       the `cpu` schedule; one exported function per scheduled kernel,
  *                  void NAME(void *const *args, int32_t B, int32_t Bp, int64_t begin, int64_t end)
  *                  running cpu_block iterations [begin, end);
@@ -40,18 +40,18 @@
 #include "tk/status.h"
 
 typedef enum tk_cg_emit {
-  TK_CG_EMIT_OBJECT, /* ELF relocatable object (ET_REL) */
-  TK_CG_EMIT_ASM,    /* target assembly text (--emit=asm) */
-  TK_CG_EMIT_LLVM,   /* LLVM IR text after optimisation (--emit=llvm) */
+  TK_CG_EMIT_OBJECT,     /* ELF relocatable object (ET_REL) */
+  TK_CG_EMIT_ASM,        /* target assembly text (--emit=asm) */
+  TK_CG_EMIT_LLVM,       /* LLVM IR text after optimisation (--emit=llvm) */
   TK_CG_EMIT_LLVM_UNOPT, /* LLVM IR text as codegen built it, before any pass (--emit=llvm-unopt) */
 } tk_cg_emit;
 
 typedef struct tk_cg_options {
-  const char *target; /* "x86_64", "x86_64-simt", "amdgcn", "nvptx" (tk_cg_target_names) */
-  const char *cpu;    /* NULL = the target's default ("x86-64-v3", "gfx90a", "sm_80");
+  const char *target;      /* "x86_64", "x86_64-simt", "amdgcn", "nvptx" (tk_cg_target_names) */
+  const char *cpu;         /* NULL = the target's default ("x86-64-v3", "gfx90a", "sm_80");
                          "native" (x86 targets only) = the host's
                          CPU name and features; otherwise a CPU name the target accepts */
-  int opt_level;      /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
+  int opt_level;           /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
   int code_object_version; /* amdgcn: 4 or 5; 0 = tk_cg_amdgcn_code_object_version(cpu, 0) */
 } tk_cg_options;
 
@@ -59,7 +59,7 @@ void tk_cg_options_default(tk_cg_options *o);
 
 /* The AMDGPU code-object version for gfx name `gfx`: `requested` when nonzero, else 4 for the
  * targets ROCm 5.x knows (gfx8xx, gfx900..gfx90c, gfx10xx: Debian's HIP 5.2.3 accepts COV4
- * only, toolchain.md §1) and 5 for newer ones (gfx94x, gfx95x, gfx11xx, gfx12xx: ROCm 6). */
+ * only, docs/toolchain.md §1) and 5 for newer ones (gfx94x, gfx95x, gfx11xx, gfx12xx: ROCm 6). */
 int tk_cg_amdgcn_code_object_version(const char *gfx, int requested);
 
 /* ---- The x86-64 CPU table (cg_target_x86.c): the one list of CPUs `--cpu` accepts ------- */
@@ -75,8 +75,7 @@ typedef struct tk_cg_x86_cpu {
 /* The table entry of `cpu`; with a non-empty LLVM feature string (a resolved `native`) the
  * level and AVX-512 are read from the features instead. TK_INVALID_ARGUMENT for a CPU the
  * table does not hold. */
-TK_MUST_USE tk_status tk_cg_x86_cpu_info(const char *cpu, const char *features,
-                                         tk_cg_x86_cpu *out);
+TK_MUST_USE tk_status tk_cg_x86_cpu_info(const char *cpu, const char *features, tk_cg_x86_cpu *out);
 
 /* Bytes owned by the caller (tk_cg_blob_free; NULL-safe, idempotent). Text outputs are
  * NUL-terminated (the NUL is not counted in size). */
@@ -96,8 +95,8 @@ TK_MUST_USE tk_status tk_cg_cpu_resolve(const tk_cg_options *o, char **out_cpu,
                                         char **out_features);
 
 /* Builds, optimises and emits the kernels of o->target from m (stage CPU or later). */
-TK_MUST_USE tk_status tk_cg_compile(const tk_ir_module *m, const tk_cg_options *o,
-                                    tk_cg_emit what, tk_cg_blob *out);
+TK_MUST_USE tk_status tk_cg_compile(const tk_ir_module *m, const tk_cg_options *o, tk_cg_emit what,
+                                    tk_cg_blob *out);
 
 /* Links an object (TK_CG_EMIT_OBJECT) into a shared object with `ld.lld-19 -shared
  * --no-undefined --build-id=none` (found on PATH, else /usr/lib/llvm-19/bin/ld.lld), run with

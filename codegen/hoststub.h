@@ -1,5 +1,5 @@
 /* codegen/hoststub.h — the generated C host stub of a bundle (model_host.c / model_host.h)
- * and its build into model_host.so (DESIGN.md "Code generation", notes/abi.md "Host stub").
+ * and its build into model_host.so (docs/architecture.md "The pipeline", docs/abi.md "Host stub").
  *
  * The stub is a readable C17 translation of what the scheduled module says about running
  * the model: the buffer table (names, roles, checkpoint indices, element counts as C
@@ -30,7 +30,7 @@
  * buffer plan present). `tkc_version` goes into the header comment. Caller frees *out_c and
  * *out_h (malloc'd, NUL-terminated). */
 TK_MUST_USE tk_status tk_cg_stub_generate(const tk_ir_module *m, const char *tkc_version,
-                                       char **out_c, char **out_h);
+                                          char **out_c, char **out_h);
 
 typedef struct tk_stub_build_options {
   const char *cc;              /* the C compiler to run; NULL = "cc" */

@@ -55,7 +55,8 @@ static tk_status spawn_cc(const char *dir, char *const argv[], char *log) {
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
-    return tk_status_make(TK_UNAVAILABLE, "cannot run the C compiler '%s': %s", argv[0], strerror(rc));
+    return tk_status_make(TK_UNAVAILABLE, "cannot run the C compiler '%s': %s", argv[0],
+                          strerror(rc));
   }
   read_log(fds[0], log);
   close(fds[0]);

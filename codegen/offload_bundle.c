@@ -26,9 +26,11 @@ static tk_status check_gfx(const char *const *gfx, int i) {
   const char *g = gfx[i];
   size_t n = g ? strlen(g) : 0;
   if (n == 0 || n >= GFX_MAX || strspn(g, "abcdefghijklmnopqrstuvwxyz0123456789:+-") != n)
-    return tk_status_make(TK_INVALID_ARGUMENT, "offload bundle: gfx[%d] \"%s\": expected a "
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "offload bundle: gfx[%d] \"%s\": expected a "
                           "processor name such as gfx90a (letters, digits, ':', '+', '-'; "
-                          "at most %d characters)", i, g ? g : "(null)", GFX_MAX - 1);
+                          "at most %d characters)",
+                          i, g ? g : "(null)", GFX_MAX - 1);
   for (int j = 0; j < i; j++)
     if (strcmp(gfx[j], g) == 0)
       return tk_status_make(TK_INVALID_ARGUMENT, "offload bundle: gfx \"%s\" given twice", g);
@@ -39,7 +41,9 @@ static void put_u64(unsigned char *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static size_t align_up(size_t v) { return (v + TK_OFFLOAD_ALIGN - 1) / TK_OFFLOAD_ALIGN * TK_OFFLOAD_ALIGN; }
+static size_t align_up(size_t v) {
+  return (v + TK_OFFLOAD_ALIGN - 1) / TK_OFFLOAD_ALIGN * TK_OFFLOAD_ALIGN;
+}
 
 /* Fills entries (host first) and returns the total file size in *out_size. */
 static tk_status layout(const char *const *gfx, const tk_cg_blob *objects, int n, entry *e,
@@ -49,8 +53,10 @@ static tk_status layout(const char *const *gfx, const tk_cg_blob *objects, int n
   for (int i = 0; i < n; i++) {
     TK_RETURN_IF_ERROR(check_gfx(gfx, i));
     if (!objects[i].data || objects[i].size == 0)
-      return tk_status_make(TK_INVALID_ARGUMENT, "offload bundle: the code object for %s is "
-                            "empty", gfx[i]);
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "offload bundle: the code object for %s is "
+                            "empty",
+                            gfx[i]);
     entry *x = &e[i + 1];
     *x = (entry){.data = objects[i].data, .size = objects[i].size};
     x->id_len = (size_t)snprintf(x->id, sizeof x->id, "%s%s", TK_OFFLOAD_HIP_PREFIX, gfx[i]);

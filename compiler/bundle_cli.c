@@ -76,8 +76,13 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
     o->quiet = true;
     return TKC_FLAG_TAKEN;
   }
-  static const char *const names[] = {"-o", "--targets", "--cpu", "--max-batch",
-                                      "--offload-arch", "--cuda-arch", "--code-object-version"};
+  static const char *const names[] = {"-o",
+                                      "--targets",
+                                      "--cpu",
+                                      "--max-batch",
+                                      "--offload-arch",
+                                      "--cuda-arch",
+                                      "--code-object-version"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     tkc_flag_result r = take_value(names[k], argc, argv, i, &v, err, err_size);

@@ -35,7 +35,8 @@ tk_status tkc_fs_write(const char *dir, const char *name, const void *data, size
   if (!path) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   tk_status s = TK_STATUS_OK;
   FILE *f = fopen(path, "wb");
-  if (!f) s = tk_status_make(TK_IO_ERROR, "cannot write %s: %s", path, strerror(errno));
+  if (!f)
+    s = tk_status_make(TK_IO_ERROR, "cannot write %s: %s", path, strerror(errno));
   else {
     bool ok = fwrite(data, 1, size, f) == size;
     ok = fclose(f) == 0 && ok;
@@ -53,8 +54,10 @@ tk_status tkc_fs_read(const char *dir, const char *name, char **out, size_t *out
   FILE *f = fopen(path, "rb");
   struct stat st;
   char *buf = NULL;
-  if (!f || fstat(fileno(f), &st) != 0) s = tk_status_make(TK_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
-  else if (!(buf = tk_malloc((size_t)st.st_size + 1))) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  if (!f || fstat(fileno(f), &st) != 0)
+    s = tk_status_make(TK_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+  else if (!(buf = tk_malloc((size_t)st.st_size + 1)))
+    s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
     s = tk_status_make(TK_IO_ERROR, "short read of %s", path);
   if (f) fclose(f);
@@ -72,8 +75,9 @@ tk_status tkc_fs_read(const char *dir, const char *name, char **out, size_t *out
 tk_status tkc_fs_mkdir(const char *dir, const char *name) {
   char *path = path_join(dir, name);
   if (!path) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  tk_status s = mkdir(path, 0777) == 0 ? TK_STATUS_OK
-                : tk_status_make(TK_IO_ERROR, "cannot create %s: %s", path, strerror(errno));
+  tk_status s = mkdir(path, 0777) == 0
+                    ? TK_STATUS_OK
+                    : tk_status_make(TK_IO_ERROR, "cannot create %s: %s", path, strerror(errno));
   free(path);
   return s;
 }

@@ -14,7 +14,8 @@
 TK_MUST_USE tk_status tkc_fs_temp_dir(const char *dir, char **out_tmp);
 
 /* Writes dir/name with exactly these bytes (mode 0644). */
-TK_MUST_USE tk_status tkc_fs_write(const char *dir, const char *name, const void *data, size_t size);
+TK_MUST_USE tk_status tkc_fs_write(const char *dir, const char *name, const void *data,
+                                   size_t size);
 
 /* Reads dir/name whole (malloc'd, NUL added after the bytes; caller frees). */
 TK_MUST_USE tk_status tkc_fs_read(const char *dir, const char *name, char **out, size_t *out_size);

@@ -1,5 +1,5 @@
-/* compiler/cmd_check.c — `tkc check ARCH.json`: validate an arch.json (FORMATS.md §1) and
- * print its canonical form, fingerprint, parameter tensors (checkpoint order, FORMATS §2),
+/* compiler/cmd_check.c — `tkc check ARCH.json`: validate an arch.json (docs/formats.md §1) and
+ * print its canonical form, fingerprint, parameter tensors (checkpoint order, docs/formats.md §2),
  * the total parameter count and the f32 weight footprint.
  *
  * Output goes to stdout only on success; errors go to stderr with the exit codes of FORMATS
@@ -16,7 +16,7 @@
 static void print_help(void) {
   printf("usage: tkc check ARCH.json\n"
          "\n"
-         "Validates an arch.json (docs: FORMATS.md section 1) and prints its canonical JSON,\n"
+         "Validates an arch.json (docs: docs/formats.md section 1) and prints its canonical JSON,\n"
          "its fingerprint (SHA-256 of the canonical JSON, first 8 bytes in hex), every parameter\n"
          "tensor in checkpoint order with its shape and element count, the total parameter\n"
          "count and the memory the f32 weights take.\n"
@@ -63,7 +63,8 @@ static int check_file(const char *path) {
   print_params(&arch);
   uint64_t total = tk_arch_weight_total(&arch);
   printf("total parameters: %" PRIu64 "\n", total);
-  printf("weights (f32): %" PRIu64 " bytes (%.2f MiB)\n", total * 4, (double)total * 4 / (1024.0 * 1024.0));
+  printf("weights (f32): %" PRIu64 " bytes (%.2f MiB)\n", total * 4,
+         (double)total * 4 / (1024.0 * 1024.0));
   return TKC_EXIT_OK;
 }
 
@@ -74,8 +75,10 @@ int tkc_cmd_check(int argc, char **argv) {
   }
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
-    if (argv[i][0] == '-' && argv[i][1] != '\0') return tkc_usage_error("check", "unknown option '%s'", argv[i]);
-    if (path) return tkc_usage_error("check", "one ARCH.json expected, got '%s' and '%s'", path, argv[i]);
+    if (argv[i][0] == '-' && argv[i][1] != '\0')
+      return tkc_usage_error("check", "unknown option '%s'", argv[i]);
+    if (path)
+      return tkc_usage_error("check", "one ARCH.json expected, got '%s' and '%s'", path, argv[i]);
     path = argv[i];
   }
   if (!path) return tkc_usage_error("check", "missing ARCH.json");

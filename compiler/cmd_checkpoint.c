@@ -3,8 +3,8 @@
  * init-checkpoint writes deterministic random weights for an arch (model/init_weights.h:
  * RNG and ranges) through the streaming, atomic checkpoint writer. inspect-checkpoint lists a
  * checkpoint's header and records and, given an arch, validates the checkpoint against it
- * (names, order, element counts, arch_fingerprint, finite weights; FORMATS §2).
- * Exit codes (FORMATS §4): 0 ok, 1 invalid input file, 2 usage, 4 internal.
+ * (names, order, element counts, arch_fingerprint, finite weights; docs/formats.md §2).
+ * Exit codes (docs/formats.md §4): 0 ok, 1 invalid input file, 2 usage, 4 internal.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -59,16 +59,17 @@ typedef struct init_args {
 } init_args;
 
 static void init_help(void) {
-  printf("usage: tkc init-checkpoint ARCH.json -o FILE [--seed N] [--step N]\n"
-         "\n"
-         "Writes a checkpoint.tkp1 with deterministic random weights for the arch: one\n"
-         "xoshiro256** stream per tensor keyed by (seed, tensor index); Linear weights\n"
-         "uniform(+-1/sqrt(fan_in)), biases uniform(+-0.1), LayerNorm gamma uniform(0.5, 1.5),\n"
-         "beta uniform(+-0.2) (models/README.md). The write is atomic: on failure nothing is left.\n"
-         "\n"
-         "  -o, --output FILE  the checkpoint to write (required)\n"
-         "  --seed N           u64 seed (default: the arch's seed)\n"
-         "  --step N           u32 training step stored in the header (default 0)\n");
+  printf(
+      "usage: tkc init-checkpoint ARCH.json -o FILE [--seed N] [--step N]\n"
+      "\n"
+      "Writes a checkpoint.tkp1 with deterministic random weights for the arch: one\n"
+      "xoshiro256** stream per tensor keyed by (seed, tensor index); Linear weights\n"
+      "uniform(+-1/sqrt(fan_in)), biases uniform(+-0.1), LayerNorm gamma uniform(0.5, 1.5),\n"
+      "beta uniform(+-0.2) (models/README.md). The write is atomic: on failure nothing is left.\n"
+      "\n"
+      "  -o, --output FILE  the checkpoint to write (required)\n"
+      "  --seed N           u64 seed (default: the arch's seed)\n"
+      "  --step N           u32 training step stored in the header (default 0)\n");
 }
 
 /* Returns -1 when argv is fine, else the exit code of a usage error. */
@@ -80,11 +81,13 @@ static int init_parse(int argc, char **argv, init_args *a) {
       a->out_path = value;
     } else if (option(argc, argv, &i, "--seed", &value)) {
       if (!parse_uint(value, UINT64_MAX, &a->seed))
-        return tkc_usage_error(cmd, "--seed: expected an integer in [0, 2^64-1], found '%s'", value ? value : "");
+        return tkc_usage_error(cmd, "--seed: expected an integer in [0, 2^64-1], found '%s'",
+                               value ? value : "");
       a->has_seed = true;
     } else if (option(argc, argv, &i, "--step", &value)) {
       if (!parse_uint(value, UINT32_MAX, &a->step))
-        return tkc_usage_error(cmd, "--step: expected an integer in [0, 2^32-1], found '%s'", value ? value : "");
+        return tkc_usage_error(cmd, "--step: expected an integer in [0, 2^32-1], found '%s'",
+                               value ? value : "");
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       return tkc_usage_error(cmd, "unknown option '%s'", argv[i]);
     } else if (a->arch_path) {
@@ -127,7 +130,7 @@ int tkc_cmd_init_checkpoint(int argc, char **argv) {
   uint64_t seed = a.has_seed ? a.seed : arch.seed;
   progress_state progress = {a.out_path, 1};
   status = tk_arch_init_checkpoint_write(&arch, a.out_path, seed, (uint32_t)a.step, report_progress,
-                                    &progress);
+                                         &progress);
   if (status) return tkc_fail("init-checkpoint", status);
   printf("wrote %s: %zu tensors, %" PRIu64 " weights, seed %" PRIu64 ", arch fingerprint %s\n",
          a.out_path, tk_arch_param_count(&arch), tk_arch_weight_total(&arch), seed,
@@ -192,8 +195,8 @@ static void print_listing(const char *path, const tk_checkpoint *ckpt) {
   printf("checkpoint: %s\nversion: %u\nstep: %u\nrecords: %u\nconfig (%u bytes): ", path,
          tk_checkpoint_version(ckpt), tk_checkpoint_step(ckpt), count, config_len);
   print_escaped(config, config_len, CONFIG_SHOWN);
-  printf("\n%5s  %-24s %12s %12s %12s %10s  %s\n", "index", "name", "weight_len", "m_len",
-         "v_len", "step", "has_grad");
+  printf("\n%5s  %-24s %12s %12s %12s %10s  %s\n", "index", "name", "weight_len", "m_len", "v_len",
+         "step", "has_grad");
   for (uint32_t i = 0; i < count; i++) {
     const tk_checkpoint_record *r = tk_checkpoint_record_at(ckpt, i);
     printf("%5u  ", i);
@@ -205,7 +208,7 @@ static void print_listing(const char *path, const tk_checkpoint *ckpt) {
   }
 }
 
-/* Validates ckpt against the arch's parameter list (FORMATS §2). */
+/* Validates ckpt against the arch's parameter list (docs/formats.md §2). */
 static tk_status validate_against(const tk_checkpoint *ckpt, const tk_arch *arch,
                                   bool allow_nonfinite) {
   size_t n = tk_arch_param_count(arch);

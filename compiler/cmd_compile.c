@@ -3,7 +3,7 @@
  * stdout instead of writing a bundle; `--stop-after=PASS` and `--dump-after=PASS,...` reach
  * the table directly; `--mutant ID` applies a verifier mutant (verify/mutants.h) and must fail
  * (exit 3). Flags shared with `tkc verify` are parsed by tkc_options_parse_flag, so the command
- * line and the library agree. Exit codes: FORMATS §4.
+ * line and the library agree. Exit codes: docs/formats.md §4.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,8 @@ static void print_list(void) {
     printf("  %-14s %s%s\n", p[i].name, p[i].summary, p[i].ir_run ? "  [IR pass]" : "");
   const tkc_view *v = tkc_view_table(&n);
   printf("views (--emit=VIEW prints one after its pass and stops there):\n");
-  for (size_t i = 0; i < n; i++) printf("  %-14s after %-13s %s\n", v[i].name, v[i].pass, v[i].summary);
+  for (size_t i = 0; i < n; i++)
+    printf("  %-14s after %-13s %s\n", v[i].name, v[i].pass, v[i].summary);
 }
 
 static void print_help(void) {
@@ -68,25 +69,36 @@ static int parse_args(int argc, char **argv, tkc_options *o) {
     tkc_flag_result r = tkc_options_parse_flag(o, argc, argv, &i, err, sizeof err);
     if (r == TKC_FLAG_TAKEN) continue;
     if (r == TKC_FLAG_BAD) return tkc_usage_error(CMD, "%s", err);
-    if ((v = value_of("--emit", argc, argv, &i))) o->emit = v;
-    else if ((v = value_of("--mutant", argc, argv, &i))) o->mutant = v;
-    else if ((v = value_of("--stop-after", argc, argv, &i))) o->stop_after = v;
-    else if ((v = value_of("--dump-after", argc, argv, &i))) o->dump_after = v;
-    else if (s[0] == '-' && s[1]) return tkc_usage_error(CMD, "unknown option '%s' (or it lacks its value)", s);
-    else if (o->arch_path) return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", o->arch_path, s);
-    else o->arch_path = s;
+    if ((v = value_of("--emit", argc, argv, &i)))
+      o->emit = v;
+    else if ((v = value_of("--mutant", argc, argv, &i)))
+      o->mutant = v;
+    else if ((v = value_of("--stop-after", argc, argv, &i)))
+      o->stop_after = v;
+    else if ((v = value_of("--dump-after", argc, argv, &i)))
+      o->dump_after = v;
+    else if (s[0] == '-' && s[1])
+      return tkc_usage_error(CMD, "unknown option '%s' (or it lacks its value)", s);
+    else if (o->arch_path)
+      return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", o->arch_path, s);
+    else
+      o->arch_path = s;
   }
   if (!o->arch_path) return tkc_usage_error(CMD, "missing ARCH.json");
   if (o->emit && !tkc_view_find(o->emit))
-    return tkc_usage_error(CMD, "--emit=%s: expected arch, ir, ir-padded, ir-fused, ir-gpu, ir-cpu, "
-                           "obligations, llvm-unopt, llvm or asm", o->emit);
+    return tkc_usage_error(CMD,
+                           "--emit=%s: expected arch, ir, ir-padded, ir-fused, ir-gpu, ir-cpu, "
+                           "obligations, llvm-unopt, llvm or asm",
+                           o->emit);
   const tkc_view *v = tkc_view_find(o->emit);
   if (v && !strcmp(v->pass, "codegen") && (!o->targets || strchr(o->targets, ',')))
-    return tkc_usage_error(CMD, "--emit=%s: give one target with --targets (amdgcn, nvptx, x86_64 "
-                           "or x86_64-simt), not '%s'", o->emit, o->targets ? o->targets : TKC_DEFAULT_TARGETS);
+    return tkc_usage_error(CMD,
+                           "--emit=%s: give one target with --targets (amdgcn, nvptx, x86_64 "
+                           "or x86_64-simt), not '%s'",
+                           o->emit, o->targets ? o->targets : TKC_DEFAULT_TARGETS);
   if (o->emit && (o->stop_after || o->dump_after))
     return tkc_usage_error(CMD, "--emit stops after its own pass: give it alone, or use "
-                           "--stop-after with --dump-after");
+                                "--stop-after with --dump-after");
   if (!o->emit && !o->stop_after && !o->out_dir)
     return tkc_usage_error(CMD, "missing -o DIR (where to write the bundle) or --emit=VIEW");
   if (o->emit) o->quiet = true; /* a view is the whole output */

@@ -5,7 +5,7 @@
  * for the stage it needs and followed by tk_ir_verify; the result prints at the stage reached
  * (tk_ir_module_print), on stdout or into OUT (a temp file beside it, renamed at the end:
  * OUT is never left half-written). An empty --passes= round-trips the dump.
- * Exit codes (FORMATS §4): 0 ok, 1 invalid input dump (or one at the wrong stage for a pass),
+ * Exit codes (docs/formats.md §4): 0 ok, 1 invalid input dump (or one at the wrong stage for a pass),
  * 2 usage, 4 a pass or the checker failed (internal).
  */
 #include <errno.h>

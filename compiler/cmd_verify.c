@@ -3,7 +3,7 @@
  * times on stderr, and with --proofs-dir replaces DIR, all or nothing, by one .smt2 file per
  * obligation plus report.json. --cpu gives the CPU schedule to prove (the one a bundle built
  * with the same --cpu runs); --targets and the arch lists are checked as `tkc compile` checks
- * them. Exit codes (FORMATS §4): 0 proved, 1 invalid arch, 2 usage, 3 an obligation failed
+ * them. Exit codes (docs/formats.md §4): 0 proved, 1 invalid arch, 2 usage, 3 an obligation failed
  * (its counterexample on stderr; DIR untouched), 4 internal error.
  */
 #include <stdio.h>
@@ -19,26 +19,27 @@
 static const char *const CMD = "verify";
 
 static void print_help(void) {
-  printf("usage: tkc verify ARCH.json [--proofs-dir DIR] [--cpu CPU] [--max-batch N] [--mutant ID]\n"
-         "       tkc verify ARCH.json --list-mutants\n"
-         "\n"
-         "Builds the IR of an architecture, schedules it for gpu and cpu, and proves every\n"
-         "obligation with Z3: shape, padding, bounds, no_overflow, race, topk, for every batch\n"
-         "size 1 <= B <= N. Prints one line per class; solver times go to stderr. Both schedules\n"
-         "are proved whatever --targets says: every target's code is lowered from one of them.\n"
-         "\n"
-         "Options:\n"
-         "  --proofs-dir DIR  write <kernel>.<target>.<class>.<n>.smt2 per obligation and\n"
-         "                    report.json into DIR (replaced as a whole, only on success)\n"
-         "%s"
-         "  --list-mutants    print the mutants of this model (ID<TAB>description): defects\n"
-         "                    the verifier must reject\n"
-         "  --mutant ID       apply mutant ID to the scheduled IR first (exit 3 expected)\n"
-         "  -h, --help        show this help\n"
-         "\n"
-         "Exit codes: 0 all proved, 1 invalid arch, 2 usage, 3 an obligation failed (the\n"
-         "counterexample is printed), 4 internal error.\n",
-         tkc_compile_flags_help);
+  printf(
+      "usage: tkc verify ARCH.json [--proofs-dir DIR] [--cpu CPU] [--max-batch N] [--mutant ID]\n"
+      "       tkc verify ARCH.json --list-mutants\n"
+      "\n"
+      "Builds the IR of an architecture, schedules it for gpu and cpu, and proves every\n"
+      "obligation with Z3: shape, padding, bounds, no_overflow, race, topk, for every batch\n"
+      "size 1 <= B <= N. Prints one line per class; solver times go to stderr. Both schedules\n"
+      "are proved whatever --targets says: every target's code is lowered from one of them.\n"
+      "\n"
+      "Options:\n"
+      "  --proofs-dir DIR  write <kernel>.<target>.<class>.<n>.smt2 per obligation and\n"
+      "                    report.json into DIR (replaced as a whole, only on success)\n"
+      "%s"
+      "  --list-mutants    print the mutants of this model (ID<TAB>description): defects\n"
+      "                    the verifier must reject\n"
+      "  --mutant ID       apply mutant ID to the scheduled IR first (exit 3 expected)\n"
+      "  -h, --help        show this help\n"
+      "\n"
+      "Exit codes: 0 all proved, 1 invalid arch, 2 usage, 3 an obligation failed (the\n"
+      "counterexample is printed), 4 internal error.\n",
+      tkc_compile_flags_help);
 }
 
 typedef struct verify_args {
@@ -65,14 +66,20 @@ static int parse_args(int argc, char **argv, verify_args *a) {
     tkc_flag_result r = tkc_options_parse_flag(&a->o, argc, argv, &i, err, sizeof err);
     if (r == TKC_FLAG_TAKEN) continue;
     if (r == TKC_FLAG_BAD) return tkc_usage_error(CMD, "%s", err);
-    if ((v = value_of("--proofs-dir", argc, argv, &i))) a->dir = v;
-    else if ((v = value_of("--mutant", argc, argv, &i))) a->o.mutant = v;
-    else if (!strcmp(s, "--list-mutants")) a->list_mutants = true;
+    if ((v = value_of("--proofs-dir", argc, argv, &i)))
+      a->dir = v;
+    else if ((v = value_of("--mutant", argc, argv, &i)))
+      a->o.mutant = v;
+    else if (!strcmp(s, "--list-mutants"))
+      a->list_mutants = true;
     else if (!strcmp(s, "--proofs-dir") || !strcmp(s, "--mutant"))
       return tkc_usage_error(CMD, "%s needs a value", s);
-    else if (s[0] == '-' && s[1]) return tkc_usage_error(CMD, "unknown option '%s'", s);
-    else if (a->o.arch_path) return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", a->o.arch_path, s);
-    else a->o.arch_path = s;
+    else if (s[0] == '-' && s[1])
+      return tkc_usage_error(CMD, "unknown option '%s'", s);
+    else if (a->o.arch_path)
+      return tkc_usage_error(CMD, "more than one ARCH.json ('%s', '%s')", a->o.arch_path, s);
+    else
+      a->o.arch_path = s;
   }
   if (!a->o.arch_path) return tkc_usage_error(CMD, "missing ARCH.json");
   if (a->dir && !*a->dir) return tkc_usage_error(CMD, "--proofs-dir: empty directory name");

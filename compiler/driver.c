@@ -89,19 +89,20 @@ typedef struct tkc_job {
   tk_verify_report *proofs; /* the verify stage's report (texts kept for proofs/) */
   int ntargets;
   bundle_target targets[TKC_MAX_TARGETS];
-  tk_cg_blob hsaco;     /* the offload bundle of the amdgcn units (empty when none) */
+  tk_cg_blob hsaco; /* the offload bundle of the amdgcn units (empty when none) */
   char *stub_c, *stub_h;
   char *tmp; /* the temp dir once created */
   struct timespec t0;
-  const tkc_view *emit;      /* --emit's view, or NULL */
-  const tkc_pass *stop;      /* the last pass to run (NULL = all, into the bundle) */
-  FILE *dump;                /* where views go */
-  tk_ir_options ir;          /* the schedule options (--max-batch, --cpu) */
+  const tkc_view *emit; /* --emit's view, or NULL */
+  const tkc_pass *stop; /* the last pass to run (NULL = all, into the bundle) */
+  FILE *dump;           /* where views go */
+  tk_ir_options ir;     /* the schedule options (--max-batch, --cpu) */
 } tkc_job;
 typedef tkc_job bundle_job;
 
 void tkc_options_default(tkc_options *o) {
-  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS, .cpu = TK_CG_DEFAULT_X86_CPU,
+  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS,
+                     .cpu = TK_CG_DEFAULT_X86_CPU,
                      .max_batch = TKC_DEFAULT_MAX_BATCH};
 }
 
@@ -138,11 +139,12 @@ static tk_status next_item(const char **p, char *out, size_t size, const char *f
   out[n] = '\0';
   *p += n;
   if (**p == ',' && !*++*p)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s '%s': empty name after the last comma", flag, list);
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s '%s': empty name after the last comma", flag,
+                          list);
   return TK_STATUS_OK;
 }
 
-/* Appends one unit; `arch` is "" for x86 targets. Files: notes/abi.md, DESIGN.md "bundle/". */
+/* Appends one unit; `arch` is "" for x86 targets. Files: docs/abi.md, docs/abi.md "Bundle layout". */
 static tk_status add_unit(bundle_job *j, const char *kind, const char *arch, const char *flag) {
   for (int i = 0; i < j->ntargets; i++)
     if (is_kind(&j->targets[i], kind) && !strcmp(j->targets[i].arch, arch))
@@ -200,10 +202,11 @@ static tk_status parse_targets(bundle_job *j, const char *list) {
     if (!known_target(kind))
       return tk_status_make(TK_INVALID_ARGUMENT,
                             "--targets: unknown target '%s' (this tkc builds amdgcn, nvptx, "
-                            "x86_64 and the test-only x86_64-simt)", kind);
+                            "x86_64 and the test-only x86_64-simt)",
+                            kind);
     if (!strcmp(kind, "amdgcn"))
-      TK_RETURN_IF_ERROR(gpu_units(j, kind, "--offload-arch", o->offload_arch,
-                                   TKC_DEFAULT_OFFLOAD_ARCH));
+      TK_RETURN_IF_ERROR(
+          gpu_units(j, kind, "--offload-arch", o->offload_arch, TKC_DEFAULT_OFFLOAD_ARCH));
     else if (!strcmp(kind, "nvptx"))
       TK_RETURN_IF_ERROR(gpu_units(j, kind, "--cuda-arch", o->cuda_arch, TKC_DEFAULT_CUDA_ARCH));
     else
@@ -219,23 +222,31 @@ static const tkc_view *first_view(const tkc_pass *p);
 static tk_status resolve_passes(bundle_job *j) {
   const tkc_options *o = j->o;
   if (o->emit && !(j->emit = tkc_view_find(o->emit)))
-    return tk_status_make(TK_INVALID_ARGUMENT, "--emit=%s: no such view; expected one of "
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "--emit=%s: no such view; expected one of "
                           "arch, ir, ir-padded, ir-fused, ir-gpu, ir-cpu, obligations, "
-                          "llvm-unopt, llvm, asm", o->emit);
+                          "llvm-unopt, llvm, asm",
+                          o->emit);
   if (o->stop_after && !(j->stop = tkc_pass_find(o->stop_after)))
-    return tk_status_make(TK_INVALID_ARGUMENT, "--stop-after=%s: no such pass (tkc compile "
-                          "--list-passes)", o->stop_after);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "--stop-after=%s: no such pass (tkc compile "
+                          "--list-passes)",
+                          o->stop_after);
   if (j->emit) j->stop = tkc_pass_find(j->emit->pass);
   for (const char *p = o->dump_after; p && *p;) {
     char name[32];
     TK_RETURN_IF_ERROR(next_item(&p, name, sizeof name, "--dump-after", o->dump_after));
     const tkc_pass *pass = tkc_pass_find(name);
     if (!pass)
-      return tk_status_make(TK_INVALID_ARGUMENT, "--dump-after: no such pass '%s' (tkc compile "
-                            "--list-passes)", name);
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "--dump-after: no such pass '%s' (tkc compile "
+                            "--list-passes)",
+                            name);
     if (!pass->ir_run && !first_view(pass))
-      return tk_status_make(TK_INVALID_ARGUMENT, "--dump-after: pass '%s' has no dump (the "
-                            "passes with one: tkc compile --list-passes)", name);
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "--dump-after: pass '%s' has no dump (the "
+                            "passes with one: tkc compile --list-passes)",
+                            name);
   }
   if (!j->stop && (!o->out_dir || !*o->out_dir))
     return tk_status_make(TK_INVALID_ARGUMENT, "no output directory (-o DIR)");
@@ -257,7 +268,8 @@ static tk_status check_options(bundle_job *j) {
                           o->code_object_version);
   TK_RETURN_IF_ERROR(parse_targets(j, o->targets));
   if (emits_code(j) && j->ntargets != 1)
-    return tk_status_make(TK_INVALID_ARGUMENT, "--emit=%s: give one target with --targets "
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "--emit=%s: give one target with --targets "
                           "(amdgcn, nvptx, x86_64 or x86_64-simt) and at most one arch, not '%s'",
                           j->emit->name, o->targets ? o->targets : TKC_DEFAULT_TARGETS);
   return TK_STATUS_OK;
@@ -266,9 +278,12 @@ static tk_status check_options(bundle_job *j) {
 /* ---- stages ------------------------------------------------------------------------------ */
 
 static tk_status stage_arch(bundle_job *j, const tkc_pass *p) {
-  if (j->o->arch) j->arch = *j->o->arch;
-  else if (!j->o->arch_path) return tk_status_make(TK_INVALID_ARGUMENT, "no arch.json given");
-  else TK_RETURN_IF_ERROR(tk_arch_load(j->o->arch_path, &j->arch));
+  if (j->o->arch)
+    j->arch = *j->o->arch;
+  else if (!j->o->arch_path)
+    return tk_status_make(TK_INVALID_ARGUMENT, "no arch.json given");
+  else
+    TK_RETURN_IF_ERROR(tk_arch_load(j->o->arch_path, &j->arch));
   TK_RETURN_IF_ERROR(tk_arch_canonical_json(&j->arch, &j->canonical));
   char detail[96];
   snprintf(detail, sizeof detail, "%s %s, fingerprint %s", tk_arch_size_name(j->arch.size),
@@ -294,8 +309,8 @@ static tk_status run_ir_pass(tk_ir_module *m, const tkc_pass *p, bool check) {
 static tk_status stage_ir(bundle_job *j, const tkc_pass *p) {
   TK_RETURN_IF_ERROR(run_ir_pass(j->m, p, true));
   char detail[96];
-  snprintf(detail, sizeof detail, "%d buffers, %d fused / %d gpu / %d cpu kernels",
-           j->m->nbuffers, tk_ir_module_kernels(j->m, TK_TARGET_NONE)->n,
+  snprintf(detail, sizeof detail, "%d buffers, %d fused / %d gpu / %d cpu kernels", j->m->nbuffers,
+           tk_ir_module_kernels(j->m, TK_TARGET_NONE)->n,
            tk_ir_module_kernels(j->m, TK_TARGET_GPU)->n,
            tk_ir_module_kernels(j->m, TK_TARGET_CPU)->n);
   stage_done(j, p->name, detail);
@@ -313,8 +328,8 @@ static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
   vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
   char detail[96];
-  snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s", tk_verify_report_count(j->proofs),
-           tk_verify_report_solver_seconds(j->proofs));
+  snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s",
+           tk_verify_report_count(j->proofs), tk_verify_report_solver_seconds(j->proofs));
   stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
@@ -342,7 +357,10 @@ static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
   TK_RETURN_IF_ERROR(tk_status_annotate(s, "target %s %s", t->kind, t->arch));
   char detail[128];
   snprintf(detail, sizeof detail, "%s (%s%s), %zu bytes", t->file, t->cpu,
-           t->cov == 4 ? ", cov4" : t->cov == 5 ? ", cov5" : "", t->code.size);
+           t->cov == 4   ? ", cov4"
+           : t->cov == 5 ? ", cov5"
+                         : "",
+           t->code.size);
   stage_done(j, "codegen", detail);
   return TK_STATUS_OK;
 }
@@ -390,18 +408,24 @@ static tk_status write_manifest(bundle_job *j) {
     bundle_target *t = &j->targets[i];
     tk_cg_x86_cpu info = {0};
     if (!*t->arch) TK_RETURN_IF_ERROR(tk_cg_x86_cpu_info(t->cpu, t->features, &info));
-    entries[i] = *t->arch ? (tkc_target_entry){.kind = t->kind, .arch = t->arch,
-                                               .code_object_version = t->cov}
-                          : (tkc_target_entry){.kind = t->kind, .cpu = info.level,
-                                               .cpu_name = strcmp(t->cpu, info.level) ? t->cpu : NULL,
-                                               .cpu_features = t->features};
+    entries[i] =
+        *t->arch
+            ? (tkc_target_entry){.kind = t->kind, .arch = t->arch, .code_object_version = t->cov}
+            : (tkc_target_entry){.kind = t->kind,
+                                 .cpu = info.level,
+                                 .cpu_name = strcmp(t->cpu, info.level) ? t->cpu : NULL,
+                                 .cpu_features = t->features};
     entries[i].file.file = t->file;
     const tk_cg_blob *code = is_kind(t, "amdgcn") ? &j->hsaco : &t->code;
     TK_RETURN_IF_ERROR(tkc_sha256_hex(code->data, code->size, entries[i].file.sha256));
   }
-  tkc_manifest_input in = {.m = j->m, .tkc_version = TK_VERSION, .llvm_version = TK_LLVM_VERSION,
-                           .z3_version = TK_Z3_VERSION, .arch_canonical = j->canonical,
-                           .ntargets = j->ntargets, .targets = entries};
+  tkc_manifest_input in = {.m = j->m,
+                           .tkc_version = TK_VERSION,
+                           .llvm_version = TK_LLVM_VERSION,
+                           .z3_version = TK_Z3_VERSION,
+                           .arch_canonical = j->canonical,
+                           .ntargets = j->ntargets,
+                           .targets = entries};
   tkc_proof_count counts[TK_VERIFY_NCLASSES];
   for (int c = 0; c < TK_VERIFY_NCLASSES; c++)
     tk_verify_report_class_count(j->proofs, c, &counts[c].cls, &counts[c].count);
@@ -422,7 +446,7 @@ static tk_status write_manifest(bundle_job *j) {
   return s;
 }
 
-/* proofs/: the verify stage's .smt2 files and report.json (DESIGN.md "bundle/"). */
+/* proofs/: the verify stage's .smt2 files and report.json (docs/abi.md "Bundle layout"). */
 static tk_status write_proofs(bundle_job *j) {
   size_t n = strlen(j->tmp) + sizeof "/proofs";
   char *dir = tk_malloc(n);
@@ -445,10 +469,11 @@ static tk_status write_files(bundle_job *j) {
   TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, "proofs"));
   TK_RETURN_IF_ERROR(write_proofs(j));
   char include_dir[4200];
-  tk_stub_build_options b = {.cc = j->o->cc,
-                             .runtime_include = j->o->runtime_include
-                                                    ? j->o->runtime_include
-                                                    : runtime_include_dir(include_dir, sizeof include_dir)};
+  tk_stub_build_options b = {
+      .cc = j->o->cc,
+      .runtime_include = j->o->runtime_include
+                             ? j->o->runtime_include
+                             : runtime_include_dir(include_dir, sizeof include_dir)};
   TK_RETURN_IF_ERROR(tk_cg_stub_build(j->tmp, &b));
   return write_manifest(j);
 }
@@ -510,7 +535,8 @@ static tk_status print_code(bundle_job *j) {
   for (int i = 0; i < j->ntargets; i++) {
     const tk_cg_blob *b = &j->targets[i].code;
     if (fwrite(b->data, 1, b->size, j->dump) != b->size)
-      return tk_status_make(TK_IO_ERROR, "writing the %s view failed", j->emit ? j->emit->name : "code");
+      return tk_status_make(TK_IO_ERROR, "writing the %s view failed",
+                            j->emit ? j->emit->name : "code");
   }
   return TK_STATUS_OK;
 }
@@ -549,7 +575,8 @@ static tk_status dump_after(bundle_job *j, const tkc_pass *p) {
     return tk_status_make(TK_IO_ERROR, "writing a dump failed");
   if (!v) v = first_view(p);
   TK_RETURN_IF_ERROR(v ? print_view(j, v) : tk_ir_module_print(j->m, j->dump));
-  if (fflush(j->dump) != 0) return tk_status_make(TK_IO_ERROR, "writing the dump after %s failed", p->name);
+  if (fflush(j->dump) != 0)
+    return tk_status_make(TK_IO_ERROR, "writing the dump after %s failed", p->name);
   return TK_STATUS_OK;
 }
 

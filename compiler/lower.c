@@ -1,12 +1,12 @@
 /* compiler/lower.c — arch → graph IR (stage GRAPH).
  *
- * MoE (FORMATS §2–§3): x [B, in] → pad_rows → xp [Bp, in];
+ * MoE (docs/formats.md §2–§3): x [B, in] → pad_rows → xp [Bp, in];
  *   router: linear(in, E) → softmax → topk_mask(K) → gate [Bp, E] (f32), keep [Bp, E] (i32);
  *   expert e: linear(in, H), layernorm, gelu, depth × [linear(H, H), layernorm, gelu],
  *             linear(H, out) → o_e [Bp, out];
  *   moe_combine(gate, keep, o_0..o_{E-1}) → y [Bp, out];
  *   slice_rows: y → logits [B, out], gate → router_weights [B, E].
- * Dense (FORMATS §2, a choice): linear(in, H), layernorm, gelu, then depth × pre-LN residual
+ * Dense (docs/formats.md §2, a choice): linear(in, H), layernorm, gelu, then depth × pre-LN residual
  *   blocks h = h + linear(I, H)(gelu(linear(H, I)(layernorm(h)))), then linear(H, out),
  *   slice_rows → logits.
  * Parameters are declared first, in checkpoint order (tk_arch_param), and consumed in that
@@ -59,8 +59,9 @@ static void shape_contracts(lower_ctx *c, int op_id) {
     bool out = i >= op->nin;
     int t = out ? op->out[i - op->nin].tensor : op->in[i].tensor;
     const tk_ir_tensor *tt = &c->m->tensors[t];
-    tk_ir_contract_add(c->m, &op->contracts,
-                       tk_ir_contract_make(out, TK_PRED_ROWS, t, -1, tt->dims[0], 0, tt->dims[1]->c));
+    tk_ir_contract_add(
+        c->m, &op->contracts,
+        tk_ir_contract_make(out, TK_PRED_ROWS, t, -1, tt->dims[0], 0, tt->dims[1]->c));
   }
 }
 
@@ -114,8 +115,9 @@ static int pad_input(lower_ctx *c) {
   int x = tk_ir_tensor_add(m, "x", TK_TENSOR_INPUT, TK_T_F32, c->B, in);
   int xp = activation(c, "xp", in);
   add_op(c, TK_OP_PAD_ROWS, "input", &x, 1, &xp, 1);
-  /* FORMATS §3: inputs are finite (the runtime checks before any launch) */
-  tk_ir_contract_add(m, &m->contracts, tk_ir_contract_make(false, TK_PRED_FINITE, x, -1, NULL, 0, 0));
+  /* docs/formats.md §3: inputs are finite (the runtime checks before any launch) */
+  tk_ir_contract_add(m, &m->contracts,
+                     tk_ir_contract_make(false, TK_PRED_FINITE, x, -1, NULL, 0, 0));
   return xp;
 }
 
@@ -171,8 +173,9 @@ static void lower_moe(lower_ctx *c, int xp) {
   int id = add_op(c, TK_OP_MOE_COMBINE, "combine", in, ne + 2, &y, 1);
   if (id >= 0) {
     for (int e = 1; e < ne; e++)
-      tk_ir_contract_add(m, &m->ops[id].contracts,
-                         tk_ir_contract_make(false, TK_PRED_SHAPE_EQ, in[2 + e], in[2], NULL, 0, 0));
+      tk_ir_contract_add(
+          m, &m->ops[id].contracts,
+          tk_ir_contract_make(false, TK_PRED_SHAPE_EQ, in[2 + e], in[2], NULL, 0, 0));
     tk_ir_contract_add(m, &m->ops[id].contracts,
                        tk_ir_contract_make(true, TK_PRED_MASKED_SELECT, y, keep, NULL, 0, ne));
   }
@@ -208,7 +211,8 @@ static void declare_params(lower_ctx *c) {
   c->first_param = c->next_param = m->ntensors;
   for (size_t i = 0; i < n; i++) {
     tk_param_spec p = tk_arch_param(&m->arch, i);
-    int t = tk_ir_tensor_add(m, p.name, TK_TENSOR_PARAM, TK_T_F32, tk_ir_ix_const(m, p.rows), p.cols);
+    int t =
+        tk_ir_tensor_add(m, p.name, TK_TENSOR_PARAM, TK_T_F32, tk_ir_ix_const(m, p.rows), p.cols);
     if (t >= 0) m->tensors[t].param_index = (int)i;
   }
   c->param_end = m->ntensors;
@@ -221,20 +225,25 @@ tk_status tkc_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_m
   lower_ctx c = {.m = m, .B = tk_ir_ix_sym(m, TK_SYM_B), .Bp = tk_ir_ix_sym(m, TK_SYM_BP)};
   tk_ir_contract_add(m, &m->contracts,
                      tk_ir_contract_make(false, TK_PRED_B_RANGE, -1, -1, NULL, 0, m->opts.bmax));
-  tk_ir_contract_add(m, &m->contracts,
-                     tk_ir_contract_make(false, TK_PRED_BP_PADDED, -1, -1, NULL, 0,
-                                         TK_PAD_QUANTUM));
+  tk_ir_contract_add(
+      m, &m->contracts,
+      tk_ir_contract_make(false, TK_PRED_BP_PADDED, -1, -1, NULL, 0, TK_PAD_QUANTUM));
   int xp = pad_input(&c);
   declare_params(&c);
-  if (arch->model_kind == TK_MODEL_DENSE) lower_dense(&c, xp);
-  else lower_moe(&c, xp);
+  if (arch->model_kind == TK_MODEL_DENSE)
+    lower_dense(&c, xp);
+  else
+    lower_moe(&c, xp);
   tk_status s = tk_ir_module_status(m);
   if (!s && (c.params_exhausted || c.next_param != c.param_end))
-    s = tk_status_make(TK_INTERNAL, "lowering used %d of the %d parameter tensors the arch declares",
+    s = tk_status_make(TK_INTERNAL,
+                       "lowering used %d of the %d parameter tensors the arch declares",
                        c.next_param - c.first_param, c.param_end - c.first_param);
   if (!s && c.mismatch)
-    s = tk_status_make(TK_INTERNAL, "lowering: the parameters of layer %s (model/arch_params.c) "
-                       "take another input width than the graph gives it", c.mismatch);
+    s = tk_status_make(TK_INTERNAL,
+                       "lowering: the parameters of layer %s (model/arch_params.c) "
+                       "take another input width than the graph gives it",
+                       c.mismatch);
   if (s) {
     tk_ir_module_free(m);
     return s;

@@ -5,8 +5,8 @@
  *   format        TK_BUNDLE_FORMAT
  *   tkc_version   "0.1.0"
  *   toolchain     {"llvm": "19.1.7", "z3": "4.8.12"}
- *   arch          the canonical arch object (FORMATS §1), verbatim: the seed stays exact
- *   fingerprint   16 hex characters (FORMATS §1)
+ *   arch          the canonical arch object (docs/formats.md §1), verbatim: the seed stays exact
+ *   fingerprint   16 hex characters (docs/formats.md §1)
  *   max_batch     --max-batch: every launch has 1 <= B <= max_batch
  *   targets       [{kind, cpu + cpu_features (x86) | arch + code_object_version (GPU), file,
  *                  sha256}] in --targets order; a GPU target has one entry per arch, in
@@ -17,13 +17,13 @@
  *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
  *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
  *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
- *                  kernarg_size} — kernarg layout of notes/abi.md, from tk/launch.h
+ *                  kernarg_size} — kernarg layout of docs/abi.md, from tk/launch.h
  *                  (tk_kernarg_offset/size: pointer i at 8*i, B at 8n, Bp at 8n+4, size
  *                  8n+8) (the same set in every GPU code object; the
  *                  AMDGPU metadata reports exactly these: no hidden arguments, and
  *                  .max_flat_workgroup_size = workgroup_size; PTX .maxntid likewise)
  *   buffers       [{id, name, role, type, elements (formula in B, Bp)}]
- *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (FORMATS §2)
+ *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (docs/formats.md §2)
  *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}
  * No times, paths or host names: the text is a function of the inputs.
  */
@@ -69,9 +69,12 @@ static void jw_key(jw *w, const char *key) {
 static void jw_string_value(jw *w, const char *s) {
   fputc('"', w->f);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') fprintf(w->f, "\\%c", *p);
-    else if (*p < 0x20) fprintf(w->f, "\\u%04x", *p);
-    else fputc(*p, w->f);
+    if (*p == '"' || *p == '\\')
+      fprintf(w->f, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(w->f, "\\u%04x", *p);
+    else
+      fputc(*p, w->f);
   }
   fputc('"', w->f);
 }
@@ -121,8 +124,10 @@ static void jw_raw(jw *w, const char *key, const char *json) {
 static void jw_ix(jw *w, const char *key, const tk_ix *e) {
   jw_key(w, key);
   char *text = tk_ir_ix_format_alloc(e);
-  if (text) jw_string_value(w, text);
-  else w->oom = true;
+  if (text)
+    jw_string_value(w, text);
+  else
+    w->oom = true;
   free(text);
 }
 
@@ -244,7 +249,8 @@ tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   char *text = NULL;
   size_t len = 0;
   jw w = {.f = tk_open_memstream(&text, &len)};
-  if (!w.f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory (open_memstream)");
+  if (!w.f)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory (open_memstream)");
   const tk_ir_module *m = in->m;
   jw_open(&w, NULL, '{');
   jw_str(&w, "format", TK_BUNDLE_FORMAT);

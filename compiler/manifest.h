@@ -9,34 +9,34 @@
 #include "tk/status.h"
 
 typedef struct tkc_file_hash {
-  const char *file;  /* name inside the bundle */
-  char sha256[65];   /* lowercase hex */
+  const char *file; /* name inside the bundle */
+  char sha256[65];  /* lowercase hex */
 } tkc_file_hash;
 
 typedef struct tkc_target_entry {
-  const char *kind;          /* "x86_64", "x86_64-simt" (later "amdgcn", "nvptx") */
-  const char *cpu;           /* x86 targets: the psABI level the runtime checks, else NULL */
-  const char *cpu_name;      /* x86 targets: the CPU the code is tuned for, when not a level */
-  const char *cpu_features;  /* x86 targets: LLVM feature string the code was built with */
-  const char *arch;          /* GPU targets: gfx90a, sm_80, ...; else NULL */
-  int code_object_version;   /* amdgcn only, else 0 */
+  const char *kind;         /* "x86_64", "x86_64-simt" (later "amdgcn", "nvptx") */
+  const char *cpu;          /* x86 targets: the psABI level the runtime checks, else NULL */
+  const char *cpu_name;     /* x86 targets: the CPU the code is tuned for, when not a level */
+  const char *cpu_features; /* x86 targets: LLVM feature string the code was built with */
+  const char *arch;         /* GPU targets: gfx90a, sm_80, ...; else NULL */
+  int code_object_version;  /* amdgcn only, else 0 */
   tkc_file_hash file;
 } tkc_target_entry;
 
 /* Obligation counts per class (verify/); NULL in tkc_manifest_input = not verified. */
 typedef struct tkc_proof_count {
-  const char *cls;  /* "shape", "padding", "bounds", "no_overflow", "race", "topk" */
+  const char *cls; /* "shape", "padding", "bounds", "no_overflow", "race", "topk" */
   long count;
 } tkc_proof_count;
 
 typedef struct tkc_manifest_input {
-  const tk_ir_module *m;        /* stage CPU */
+  const tk_ir_module *m; /* stage CPU */
   const char *tkc_version, *llvm_version, *z3_version;
-  const char *arch_canonical;   /* tk_arch_canonical_json text, embedded verbatim */
+  const char *arch_canonical; /* tk_arch_canonical_json text, embedded verbatim */
   int ntargets;
   const tkc_target_entry *targets;
   tkc_file_hash host_source, host_header, host_library;
-  int nproofs;                  /* -1: not verified */
+  int nproofs; /* -1: not verified */
   const tkc_proof_count *proofs;
 } tkc_manifest_input;
 

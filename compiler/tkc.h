@@ -39,10 +39,10 @@
  * a text dump that can be printed after a pass (`--emit=VIEW`, `--dump-after=PASS`). */
 struct tkc_job; /* the driver's state (compiler/driver.c) */
 typedef struct tkc_pass {
-  const char *name;    /* "pad" */
-  const char *summary; /* one line for --help */
+  const char *name;                     /* "pad" */
+  const char *summary;                  /* one line for --help */
   tk_status (*ir_run)(tk_ir_module *m); /* IR passes only; NULL for other stages */
-  tk_ir_stage stage;   /* IR passes: the stage the module reaches (TK_STAGE_GRAPH otherwise) */
+  tk_ir_stage stage; /* IR passes: the stage the module reaches (TK_STAGE_GRAPH otherwise) */
   tk_status (*run)(struct tkc_job *j, const struct tkc_pass *p); /* the driver's step */
 } tkc_pass;
 
@@ -58,35 +58,35 @@ const tkc_view *tkc_view_table(size_t *n);
 const tkc_view *tkc_view_find(const char *name); /* NULL if there is no such view */
 
 typedef struct tkc_options {
-  const char *arch_path;  /* the arch.json to compile (used when arch is NULL; messages) */
-  const tk_arch *arch;    /* an already-parsed arch, or NULL to load arch_path */
-  const char *out_dir;    /* the bundle directory; missing parents are created (NULL with
+  const char *arch_path;       /* the arch.json to compile (used when arch is NULL; messages) */
+  const tk_arch *arch;         /* an already-parsed arch, or NULL to load arch_path */
+  const char *out_dir;         /* the bundle directory; missing parents are created (NULL with
                              stop_after or emit) */
-  const char *targets;    /* comma list: amdgcn, nvptx, x86_64, x86_64-simt
+  const char *targets;         /* comma list: amdgcn, nvptx, x86_64, x86_64-simt
                              (NULL = TKC_DEFAULT_TARGETS) */
-  const char *offload_arch; /* --offload-arch: comma list of gfx names (NULL = default) */
-  const char *cuda_arch;  /* --cuda-arch: comma list of sm names (NULL = default) */
-  int code_object_version; /* --code-object-version 4|5 for every gfx; 0 = per gfx: 4 for
+  const char *offload_arch;    /* --offload-arch: comma list of gfx names (NULL = default) */
+  const char *cuda_arch;       /* --cuda-arch: comma list of sm names (NULL = default) */
+  int code_object_version;     /* --code-object-version 4|5 for every gfx; 0 = per gfx: 4 for
                               gfx90a (ROCm 5), 5 for gfx942/gfx1100 (ROCm 6) */
-  const char *cpu;        /* --cpu for x86_64 targets and the CPU schedule: a name of
+  const char *cpu;             /* --cpu for x86_64 targets and the CPU schedule: a name of
                              codegen's CPU table (tk_cg_x86_cpu_info) or native (NULL = the
                              table's default) */
-  int64_t max_batch;      /* --max-batch: 1 <= B <= max_batch for every launch */
-  bool quiet;             /* no progress lines */
-  const char *mutant;     /* a verifier mutant id applied before verify (tests; NULL = none) */
-  const char *cc;         /* the system C compiler for model_host.so (NULL = "cc") */
+  int64_t max_batch;           /* --max-batch: 1 <= B <= max_batch for every launch */
+  bool quiet;                  /* no progress lines */
+  const char *mutant;          /* a verifier mutant id applied before verify (tests; NULL = none) */
+  const char *cc;              /* the system C compiler for model_host.so (NULL = "cc") */
   const char *runtime_include; /* dir with tk/launch.h (NULL = this build's runtime/include) */
-  FILE *progress;         /* progress lines (NULL = stderr) */
+  FILE *progress;              /* progress lines (NULL = stderr) */
   /* Driver controls (the pass table above): */
-  const char *stop_after; /* a pass name: stop after it and write nothing (NULL = all) */
-  const char *dump_after; /* comma list of pass names: print each pass's first view (an IR
+  const char *stop_after;         /* a pass name: stop after it and write nothing (NULL = all) */
+  const char *dump_after;         /* comma list of pass names: print each pass's first view (an IR
                              pass without one: the module's dump) after it */
-  const char *emit;       /* a view name: print it, stop after its pass, write nothing */
-  bool no_solve;          /* verify generates the obligations but proves nothing (tests of
+  const char *emit;               /* a view name: print it, stop after its pass, write nothing */
+  bool no_solve;                  /* verify generates the obligations but proves nothing (tests of
                              the views only; the bundle is never written then) */
-  FILE *dump;             /* where views go (NULL = stdout) */
-  tk_ir_module **keep_module;      /* non-NULL: receives the module as the last pass left it */
-  tk_verify_report **keep_report;  /* non-NULL: receives the verify pass's report */
+  FILE *dump;                     /* where views go (NULL = stdout) */
+  tk_ir_module **keep_module;     /* non-NULL: receives the module as the last pass left it */
+  tk_verify_report **keep_report; /* non-NULL: receives the verify pass's report */
 } tkc_options;
 
 void tkc_options_default(tkc_options *o);
@@ -117,7 +117,11 @@ TK_MUST_USE tk_status tkc_build_ir(const tk_arch *arch, const tkc_ir_options *o,
 
 /* ---- `tkc compile` flags (compiler/bundle_cli.c) ------------------------------------------ */
 
-typedef enum tkc_flag_result { TKC_FLAG_NOT_OURS = 0, TKC_FLAG_TAKEN = 1, TKC_FLAG_BAD = -1 } tkc_flag_result;
+typedef enum tkc_flag_result {
+  TKC_FLAG_NOT_OURS = 0,
+  TKC_FLAG_TAKEN = 1,
+  TKC_FLAG_BAD = -1
+} tkc_flag_result;
 
 /* Looks at argv[*i]: if it is one of `-o DIR`, `--targets LIST`, `--cpu CPU`,
  * `--max-batch N`, `--offload-arch LIST`, `--cuda-arch LIST`, `--code-object-version 4|5`,
@@ -129,6 +133,5 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
 
 /* Help text for these flags (for `tkc compile --help`). */
 extern const char tkc_compile_flags_help[];
-
 
 #endif /* TK_COMPILER_TKC_H */

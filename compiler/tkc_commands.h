@@ -1,6 +1,6 @@
 /* compiler/tkc_commands.h — the subcommands of the tkc CLI, one file each (cmd_*.c), and the
  * few helpers they share (tkc_cli.c). Each command parses its own argv (argv[0] is the
- * subcommand name), prints its own --help, and returns the process exit code of FORMATS §4:
+ * subcommand name), prints its own --help, and returns the process exit code of docs/formats.md §4:
  * 0 ok, 1 invalid input file, 2 usage, 3 an obligation failed, 4 toolchain/internal error. */
 #ifndef TK_COMPILER_TKC_COMMANDS_H
 #define TK_COMPILER_TKC_COMMANDS_H
@@ -9,7 +9,13 @@
 
 #include "tk/status.h"
 
-enum { TKC_EXIT_OK = 0, TKC_EXIT_INPUT = 1, TKC_EXIT_USAGE = 2, TKC_EXIT_PROOF = 3, TKC_EXIT_INTERNAL = 4 };
+enum {
+  TKC_EXIT_OK = 0,
+  TKC_EXIT_INPUT = 1,
+  TKC_EXIT_USAGE = 2,
+  TKC_EXIT_PROOF = 3,
+  TKC_EXIT_INTERNAL = 4
+};
 
 int tkc_cmd_check(int argc, char **argv);
 int tkc_cmd_init_checkpoint(int argc, char **argv);

@@ -12,26 +12,30 @@ typedef struct tkc_command {
 } tkc_command;
 
 static const tkc_command commands[] = {
-    {"check", tkc_cmd_check, "validate an arch.json; print canonical form, fingerprint, parameters"},
-    {"init-checkpoint", tkc_cmd_init_checkpoint, "write a checkpoint with deterministic random weights"},
-    {"inspect-checkpoint", tkc_cmd_inspect_checkpoint, "list a checkpoint's records and validate them"},
-    {"compile", tkc_cmd_compile, "compile an arch.json into a bundle (or print a stage with --emit)"},
-    {"verify", tkc_cmd_verify, "prove every obligation with Z3; write the SMT-LIB2 proofs (--proofs-dir)"},
-    {"opt", tkc_cmd_opt, "run IR passes on an IR dump and print the result (--passes=pad,fuse,...)"},
+    {"check", tkc_cmd_check,
+     "validate an arch.json; print canonical form, fingerprint, parameters"},
+    {"init-checkpoint", tkc_cmd_init_checkpoint,
+     "write a checkpoint with deterministic random weights"},
+    {"inspect-checkpoint", tkc_cmd_inspect_checkpoint,
+     "list a checkpoint's records and validate them"},
+    {"compile", tkc_cmd_compile,
+     "compile an arch.json into a bundle (or print a stage with --emit)"},
+    {"verify", tkc_cmd_verify,
+     "prove every obligation with Z3; write the SMT-LIB2 proofs (--proofs-dir)"},
+    {"opt", tkc_cmd_opt,
+     "run IR passes on an IR dump and print the result (--passes=pad,fuse,...)"},
 };
 
 static void print_help(FILE *out) {
-  fprintf(out,
-          "usage: tkc <command> [options]\n"
-          "\n"
-          "tkc compiles a sparse Mixture-of-Experts classifier (arch.json + checkpoint.tkp1)\n"
-          "into verified kernels. Commands:\n\n");
+  fprintf(out, "usage: tkc <command> [options]\n"
+               "\n"
+               "tkc compiles a sparse Mixture-of-Experts classifier (arch.json + checkpoint.tkp1)\n"
+               "into verified kernels. Commands:\n\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out,
-          "\n'tkc <command> --help' describes each command.\n"
-          "Exit codes: 0 ok, 1 invalid input file, 2 usage, 3 an obligation failed,\n"
-          "4 toolchain or internal error.\n");
+  fprintf(out, "\n'tkc <command> --help' describes each command.\n"
+               "Exit codes: 0 ok, 1 invalid input file, 2 usage, 3 an obligation failed,\n"
+               "4 toolchain or internal error.\n");
 }
 
 int main(int argc, char **argv) {

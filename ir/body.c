@@ -58,7 +58,8 @@ const tk_ir_val *tk_ir_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg,
   return v;
 }
 
-const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local, const tk_ix *ix) {
+const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local,
+                                 const tk_ix *ix) {
   if (!ix || local < 0 || local >= k->nlocals) {
     tk_ir_mark_failed(m);
     return NULL;
@@ -73,8 +74,15 @@ const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int loc
 
 static bool vop_is_bool(tk_ir_vop op) {
   switch (op) {
-    case TK_V_NOT: case TK_V_AND: case TK_V_OR: case TK_V_LT: case TK_V_LE:
-    case TK_V_GT: case TK_V_GE: case TK_V_EQ: case TK_V_NE: return true;
+    case TK_V_NOT:
+    case TK_V_AND:
+    case TK_V_OR:
+    case TK_V_LT:
+    case TK_V_LE:
+    case TK_V_GT:
+    case TK_V_GE:
+    case TK_V_EQ:
+    case TK_V_NE: return true;
     default: return false;
   }
 }
@@ -86,7 +94,8 @@ const tk_ir_val *tk_ir_val_un(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a)
   return v;
 }
 
-const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b) {
+const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a,
+                               const tk_ir_val *b) {
   if (!a || !b) return NULL;
   tk_ir_val *v = val_node(m, op, vop_is_bool(op) ? TK_T_BOOL : a->type);
   if (v) {
@@ -96,7 +105,8 @@ const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a
   return v;
 }
 
-const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b, const tk_ir_val *c) {
+const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b,
+                               const tk_ir_val *c) {
   if (!a || !b || !c) return NULL;
   tk_ir_val *v = val_node(m, TK_V_FMA, a->type);
   if (v) {
@@ -108,7 +118,7 @@ const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_
 }
 
 const tk_ir_val *tk_ir_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
-                               const tk_ir_val *b) {
+                                  const tk_ir_val *b) {
   if (!cond || !a || !b) return NULL;
   tk_ir_val *v = val_node(m, TK_V_SELECT, a->type);
   if (v) {
@@ -150,7 +160,8 @@ void tk_ir_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *
 }
 
 const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
-                              tk_ir_loop_kind kind, tk_ir_binding binding, const tk_ir_stmt *body) {
+                                 tk_ir_loop_kind kind, tk_ir_binding binding,
+                                 const tk_ir_stmt *body) {
   if (!v || !extent || !body) {
     tk_ir_mark_failed(m);
     return NULL;
@@ -167,7 +178,7 @@ const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_i
 }
 
 const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
-                             const tk_ir_stmt *body) {
+                                const tk_ir_stmt *body) {
   if (!lhs || !rhs || !body) {
     tk_ir_mark_failed(m);
     return NULL;
@@ -190,8 +201,10 @@ static const tk_ir_stmt *store_node(tk_ir_module *m, tk_ir_stmt_kind kind, int t
   }
   tk_ir_stmt *s = stmt_node(m, kind);
   if (s) {
-    if (kind == TK_S_STORE) s->arg = target;
-    else s->local = target;
+    if (kind == TK_S_STORE)
+      s->arg = target;
+    else
+      s->local = target;
     s->ix = ix;
     s->value = v;
   }
@@ -202,7 +215,8 @@ const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, co
   return store_node(m, TK_S_STORE, arg, ix, v);
 }
 
-const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix, const tk_ir_val *v) {
+const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix,
+                                    const tk_ir_val *v) {
   return store_node(m, TK_S_LOCAL_STORE, local, ix, v);
 }
 

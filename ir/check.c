@@ -39,9 +39,11 @@ static void fail(vctx *c, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (c->k) c->err = tk_status_make(TK_INTERNAL, "IR check: kernel %s (%s): %s", c->k->name,
-                                    tk_ir_target_name(c->k->target), msg);
-  else c->err = tk_status_make(TK_INTERNAL, "IR check: %s", msg);
+  if (c->k)
+    c->err = tk_status_make(TK_INTERNAL, "IR check: kernel %s (%s): %s", c->k->name,
+                            tk_ir_target_name(c->k->target), msg);
+  else
+    c->err = tk_status_make(TK_INTERNAL, "IR check: %s", msg);
 }
 
 static bool in_scope(const vctx *c, const tk_ir_var *v) {
@@ -56,7 +58,8 @@ static void check_ix(vctx *c, const tk_ix *e, const char *what) {
     return;
   }
   if (e->kind == TK_IX_VAR && !in_scope(c, e->var))
-    fail(c, "%s: variable %s (id %d) is not bound by an enclosing loop", what, e->var->name, e->var->id);
+    fail(c, "%s: variable %s (id %d) is not bound by an enclosing loop", what, e->var->name,
+         e->var->id);
   if ((e->kind == TK_IX_DIV || e->kind == TK_IX_MOD) && e->c <= 0)
     fail(c, "%s: division by non-positive constant %lld", what, (long long)e->c);
   if (e->a) check_ix(c, e->a, what);
@@ -65,8 +68,10 @@ static void check_ix(vctx *c, const tk_ix *e, const char *what) {
 
 static void push(vctx *c, const tk_ir_var *v) {
   if (in_scope(c, v)) fail(c, "loop rebinds variable %s already in scope", v->name);
-  if (c->depth == SCOPE_MAX) fail(c, "loops nested deeper than %d", SCOPE_MAX);
-  else c->scope[c->depth++] = v;
+  if (c->depth == SCOPE_MAX)
+    fail(c, "loops nested deeper than %d", SCOPE_MAX);
+  else
+    c->scope[c->depth++] = v;
 }
 
 /* ---- values ---- */
@@ -98,15 +103,24 @@ static void check_operands(vctx *c, const tk_ir_val *v) {
   }
   const char *name = tk_ir_vop_name(v->op);
   switch (v->op) {
-    case TK_V_NOT: case TK_V_AND: case TK_V_OR:
+    case TK_V_NOT:
+    case TK_V_AND:
+    case TK_V_OR:
       for (int i = 0; i < n; i++)
-        if (ops[i]->type != TK_T_BOOL) fail(c, "%s: operand %d is %s, expected bool", name, i, tk_ir_type_name(ops[i]->type));
+        if (ops[i]->type != TK_T_BOOL)
+          fail(c, "%s: operand %d is %s, expected bool", name, i, tk_ir_type_name(ops[i]->type));
       break;
-    case TK_V_EXP: case TK_V_TANH: case TK_V_ERF: case TK_V_SQRT: case TK_V_RSQRT:
-      if (ops[0]->type != TK_T_F32) fail(c, "%s: operand is %s, expected f32", name, tk_ir_type_name(ops[0]->type));
+    case TK_V_EXP:
+    case TK_V_TANH:
+    case TK_V_ERF:
+    case TK_V_SQRT:
+    case TK_V_RSQRT:
+      if (ops[0]->type != TK_T_F32)
+        fail(c, "%s: operand is %s, expected f32", name, tk_ir_type_name(ops[0]->type));
       break;
     case TK_V_SELECT:
-      if (ops[0]->type != TK_T_BOOL) fail(c, "select: condition is %s, expected bool", tk_ir_type_name(ops[0]->type));
+      if (ops[0]->type != TK_T_BOOL)
+        fail(c, "select: condition is %s, expected bool", tk_ir_type_name(ops[0]->type));
       if (ops[1]->type != ops[2]->type || ops[1]->type != v->type)
         fail(c, "select: operand types %s/%s, result %s", tk_ir_type_name(ops[1]->type),
              tk_ir_type_name(ops[2]->type), tk_ir_type_name(v->type));
@@ -124,7 +138,8 @@ static void check_val(vctx *c, const tk_ir_val *v) {
     case TK_V_CONST: return;
     case TK_V_INDEX:
       check_ix(c, v->ix, "index value");
-      if (v->type != TK_T_I32) fail(c, "index value has type %s, expected i32", tk_ir_type_name(v->type));
+      if (v->type != TK_T_I32)
+        fail(c, "index value has type %s, expected i32", tk_ir_type_name(v->type));
       return;
     case TK_V_LOAD:
       if (v->arg < 0 || v->arg >= c->k->nargs) {
@@ -132,12 +147,15 @@ static void check_val(vctx *c, const tk_ir_val *v) {
         return;
       }
       check_ix(c, v->ix, c->k->args[v->arg].name);
-      if (!(c->k->args[v->arg].access & TK_ACC_READ)) fail(c, "load from %%%s, which is not read", c->k->args[v->arg].name);
-      if (v->type != c->k->args[v->arg].type) fail(c, "load from %%%s: type mismatch", c->k->args[v->arg].name);
+      if (!(c->k->args[v->arg].access & TK_ACC_READ))
+        fail(c, "load from %%%s, which is not read", c->k->args[v->arg].name);
+      if (v->type != c->k->args[v->arg].type)
+        fail(c, "load from %%%s: type mismatch", c->k->args[v->arg].name);
       return;
     case TK_V_LOCAL_LOAD:
       check_local_ref(c, v->local, v->ix, "local load");
-      if (!c->err && v->type != c->k->locals[v->local].type) fail(c, "load of local %s: type mismatch", c->k->locals[v->local].name);
+      if (!c->err && v->type != c->k->locals[v->local].type)
+        fail(c, "load of local %s: type mismatch", c->k->locals[v->local].name);
       return;
     default: check_operands(c, v);
   }
@@ -156,9 +174,13 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       return;
     case TK_S_FOR: {
       check_ix(c, s->extent, "loop extent");
-      if ((s->loop == TK_LOOP_UNROLL || s->loop == TK_LOOP_VECTOR) && s->extent && s->extent->kind != TK_IX_CONST)
-        fail(c, "%s loop %s has a non-constant extent", tk_ir_loop_kind_name(s->loop), s->var->name);
-      if (s->binding != TK_BIND_NONE) fail(c, "loop %s bound to %s inside the body", s->var->name, tk_ir_binding_name(s->binding));
+      if ((s->loop == TK_LOOP_UNROLL || s->loop == TK_LOOP_VECTOR) && s->extent &&
+          s->extent->kind != TK_IX_CONST)
+        fail(c, "%s loop %s has a non-constant extent", tk_ir_loop_kind_name(s->loop),
+             s->var->name);
+      if (s->binding != TK_BIND_NONE)
+        fail(c, "loop %s bound to %s inside the body", s->var->name,
+             tk_ir_binding_name(s->binding));
       int saved = c->depth;
       push(c, s->var);
       check_stmt(c, s->body);
@@ -178,10 +200,12 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       const tk_ir_arg *a = &c->k->args[s->arg];
       check_ix(c, s->ix, a->name);
       if (!(a->access & TK_ACC_WRITE) || a->role == TK_ROLE_PARAM || a->role == TK_ROLE_IN)
-        fail(c, "store to %%%s (%s, %s access)", a->name, tk_ir_role_name(a->role), a->access & TK_ACC_WRITE ? "write" : "read");
+        fail(c, "store to %%%s (%s, %s access)", a->name, tk_ir_role_name(a->role),
+             a->access & TK_ACC_WRITE ? "write" : "read");
       check_val(c, s->value);
       if (s->value->type != a->type)
-        fail(c, "store to %%%s: value is %s, buffer is %s", a->name, tk_ir_type_name(s->value->type), tk_ir_type_name(a->type));
+        fail(c, "store to %%%s: value is %s, buffer is %s", a->name,
+             tk_ir_type_name(s->value->type), tk_ir_type_name(a->type));
       return;
     }
     case TK_S_LOCAL_STORE:
@@ -200,7 +224,8 @@ static void check_args(vctx *c) {
   const tk_ir_module *m = c->m;
   for (int i = 0; i < c->k->nargs; i++) {
     const tk_ir_arg *a = &c->k->args[i];
-    if (a->tensor < 0 || a->tensor >= m->ntensors) fail(c, "argument %d names tensor %d", i, a->tensor);
+    if (a->tensor < 0 || a->tensor >= m->ntensors)
+      fail(c, "argument %d names tensor %d", i, a->tensor);
     if (a->type == TK_T_BOOL) fail(c, "argument %%%s has element type bool", a->name);
     if (m->stage < TK_STAGE_PLANNED) continue;
     if (a->buffer < 0 || a->buffer >= m->nbuffers) {
@@ -211,7 +236,8 @@ static void check_args(vctx *c) {
     if (b->type != a->type || !tk_ir_ix_equal(b->count, a->count))
       fail(c, "argument %%%s does not match buffer @%s (type or size)", a->name, b->name);
   }
-  if (c->k->index_bits != 32 && c->k->index_bits != 64) fail(c, "index width %d, expected 32 or 64", c->k->index_bits);
+  if (c->k->index_bits != 32 && c->k->index_bits != 64)
+    fail(c, "index width %d, expected 32 or 64", c->k->index_bits);
 }
 
 /* Tileable phases: loops inside the point body have extents independent of the point, so
@@ -222,7 +248,8 @@ static void check_tileable(vctx *c, const tk_ir_phase *ph, const tk_ir_stmt *s) 
   if (s->kind != TK_S_FOR) return;
   for (int d = 0; d < ph->ndims; d++)
     if (tk_ir_ix_uses_var(s->extent, ph->vars[d]))
-      fail(c, "tileable phase %s: loop %s's extent depends on %s", ph->name, s->var->name, ph->vars[d]->name);
+      fail(c, "tileable phase %s: loop %s's extent depends on %s", ph->name, s->var->name,
+           ph->vars[d]->name);
   check_tileable(c, ph, s->body);
 }
 
@@ -232,8 +259,10 @@ static void check_fused(vctx *c) {
   for (int p = 0; p < k->nphases && !c->err; p++) {
     const tk_ir_phase *ph = &k->phases[p];
     if (ph->ndims < 1 || ph->ndims > 2) fail(c, "phase %s has %d dims", ph->name, ph->ndims);
-    if (ph->vars[0] != k->phases[0].vars[0]) fail(c, "phase %s does not share the row variable", ph->name);
-    if (ph->ndims == 2 && ph->extents[1]->kind != TK_IX_CONST) fail(c, "phase %s: column extent not constant", ph->name);
+    if (ph->vars[0] != k->phases[0].vars[0])
+      fail(c, "phase %s does not share the row variable", ph->name);
+    if (ph->ndims == 2 && ph->extents[1]->kind != TK_IX_CONST)
+      fail(c, "phase %s: column extent not constant", ph->name);
     c->depth = 0;
     for (int d = 0; d < ph->ndims && !c->err; d++) {
       check_ix(c, ph->extents[d], "phase extent");
@@ -248,7 +277,8 @@ static void check_fused(vctx *c) {
 static void check_scheduled(vctx *c) {
   const tk_ir_kernel *k = c->k;
   const tk_ir_stmt *s = k->body;
-  if (k->source < 0 || k->source >= c->m->kernels.n) fail(c, "source kernel %d out of range", k->source);
+  if (k->source < 0 || k->source >= c->m->kernels.n)
+    fail(c, "source kernel %d out of range", k->source);
   if (!s || s->kind != TK_S_FOR) {
     fail(c, "body does not start with the launch loop");
     return;
@@ -261,9 +291,10 @@ static void check_scheduled(vctx *c) {
   push(c, s->var);
   s = s->body;
   if (k->target == TK_TARGET_GPU) {
-    if (!s || s->kind != TK_S_FOR || s->binding != TK_BIND_THREAD_X || s->extent->kind != TK_IX_CONST ||
-        s->extent->c != k->launch.workgroup_size) {
-      fail(c, "second loop must be @thread_x over the workgroup size %lld", (long long)k->launch.workgroup_size);
+    if (!s || s->kind != TK_S_FOR || s->binding != TK_BIND_THREAD_X ||
+        s->extent->kind != TK_IX_CONST || s->extent->c != k->launch.workgroup_size) {
+      fail(c, "second loop must be @thread_x over the workgroup size %lld",
+           (long long)k->launch.workgroup_size);
       return;
     }
     push(c, s->var);
@@ -275,10 +306,14 @@ static void check_scheduled(vctx *c) {
 static void check_kernel(vctx *c, const tk_ir_kernel *k, tk_ir_target t) {
   c->k = k;
   c->depth = 0;
-  if (k->target != t) fail(c, "kernel in the %s list has target %s", tk_ir_target_name(t), tk_ir_target_name(k->target));
+  if (k->target != t)
+    fail(c, "kernel in the %s list has target %s", tk_ir_target_name(t),
+         tk_ir_target_name(k->target));
   check_args(c);
-  if (t == TK_TARGET_NONE) check_fused(c);
-  else check_scheduled(c);
+  if (t == TK_TARGET_NONE)
+    check_fused(c);
+  else
+    check_scheduled(c);
   c->k = NULL;
 }
 
@@ -291,13 +326,17 @@ static void check_operand(vctx *c, const tk_ir_op *op, const tk_ir_operand *o, b
     return;
   }
   tk_ir_tensor_kind kind = m->tensors[o->tensor].kind;
-  if (o->row_clamp && (!input || kind != TK_TENSOR_INPUT)) fail(c, "op %s: row clamp on %s", op->name, m->tensors[o->tensor].name);
-  if (o->row_limit && (input || kind != TK_TENSOR_OUTPUT)) fail(c, "op %s: row limit on %s", op->name, m->tensors[o->tensor].name);
+  if (o->row_clamp && (!input || kind != TK_TENSOR_INPUT))
+    fail(c, "op %s: row clamp on %s", op->name, m->tensors[o->tensor].name);
+  if (o->row_limit && (input || kind != TK_TENSOR_OUTPUT))
+    fail(c, "op %s: row limit on %s", op->name, m->tensors[o->tensor].name);
   if (m->stage < TK_STAGE_PADDED) return;
   if (input && kind == TK_TENSOR_INPUT && !o->row_clamp)
-    fail(c, "op %s reads the caller's input %s without the clamp", op->name, m->tensors[o->tensor].name);
+    fail(c, "op %s reads the caller's input %s without the clamp", op->name,
+         m->tensors[o->tensor].name);
   if (!input && kind == TK_TENSOR_OUTPUT && !o->row_limit)
-    fail(c, "op %s writes the caller's output %s without the row limit", op->name, m->tensors[o->tensor].name);
+    fail(c, "op %s writes the caller's output %s without the row limit", op->name,
+         m->tensors[o->tensor].name);
 }
 
 static void check_graph(vctx *c) {
@@ -322,9 +361,11 @@ tk_status tk_ir_verify(const tk_ir_module *m) {
   vctx c = {.m = m};
   check_graph(&c);
   if (m->stage >= TK_STAGE_FUSED)
-    for (int i = 0; i < m->kernels.n && !c.err; i++) check_kernel(&c, m->kernels.items[i], TK_TARGET_NONE);
+    for (int i = 0; i < m->kernels.n && !c.err; i++)
+      check_kernel(&c, m->kernels.items[i], TK_TARGET_NONE);
   for (int t = 0; t < TK_IR_NTARGETS; t++)
-    for (int i = 0; i < m->targets[t].n && !c.err; i++) check_kernel(&c, m->targets[t].items[i], (tk_ir_target)t);
+    for (int i = 0; i < m->targets[t].n && !c.err; i++)
+      check_kernel(&c, m->targets[t].items[i], (tk_ir_target)t);
   if (!c.err && m->stage >= TK_STAGE_GPU && m->targets[TK_TARGET_GPU].n == 0 && m->kernels.n > 0)
     fail(&c, "stage gpu reached but there are no gpu kernels");
   if (!c.err && m->stage >= TK_STAGE_CPU && m->targets[TK_TARGET_CPU].n != m->kernels.n)

@@ -28,8 +28,8 @@ void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals) {
   tk_ir_walk_vals(s, use_val, &u);
 }
 
-static void add(tk_ir_module *m, tk_ir_kernel *k, bool ensures, tk_ir_pred p, int a, const tk_ix *ix,
-                int64_t n) {
+static void add(tk_ir_module *m, tk_ir_kernel *k, bool ensures, tk_ir_pred p, int a,
+                const tk_ix *ix, int64_t n) {
   tk_ir_contract_add(m, &k->contracts, tk_ir_contract_make(ensures, p, a, -1, ix, 0, n));
 }
 
@@ -43,9 +43,12 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
   for (int i = 0; i < k->nargs; i++) {
     const tk_ir_arg *a = &k->args[i];
     if (!(a->access & TK_ACC_WRITE)) continue;
-    if (a->role == TK_ROLE_OUT) add(m, k, true, TK_PRED_WRITES_ROWS_LT, i, tk_ir_ix_sym(m, TK_SYM_B), 0);
-    else add(m, k, true, TK_PRED_WRITES_ALL, i, NULL, 0);
-    if (multi_phase && a->access == TK_ACC_READWRITE) add(m, k, true, TK_PRED_ROW_LOCAL, i, NULL, 0);
+    if (a->role == TK_ROLE_OUT)
+      add(m, k, true, TK_PRED_WRITES_ROWS_LT, i, tk_ir_ix_sym(m, TK_SYM_B), 0);
+    else
+      add(m, k, true, TK_PRED_WRITES_ALL, i, NULL, 0);
+    if (multi_phase && a->access == TK_ACC_READWRITE)
+      add(m, k, true, TK_PRED_ROW_LOCAL, i, NULL, 0);
   }
   for (int i = 0; i < nextra; i++)
     if (extra[i].a >= 0 && (extra[i].b >= 0 || extra[i].pred != TK_PRED_TOPK))

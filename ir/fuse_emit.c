@@ -1,5 +1,5 @@
 /* ir/fuse_emit.c — the per-point bodies of fused kernel phases, one emitter per fusion
- * pattern (FORMATS §3 numerics):
+ * pattern (docs/formats.md §3 numerics):
  *   gemm    (r, j):  acc = b[j]; for k: acc = fma(x[row, k], W[k, j], acc); epilogue; store
  *   norm    (r):     mean, biased variance, rstd = 1 / sqrt(var + eps); per j:
  *                    (h - mean) * rstd * gamma + beta, optional gelu; store
@@ -9,7 +9,7 @@
  *                    always becomes the candidate, so exactly one e is taken per pass); then
  *                    w[e] = taken[e] ? p[e] : 0 (no renormalisation) and keep[e] = taken[e]
  *   combine (r, j):  y = Σ_e (ascending) select(keep[r, e] != 0, w[r, e] * head_e(r, j), 0),
- *                    a SELECT so that a masked expert's NaN never reaches y (FORMATS §3)
+ *                    a SELECT so that a masked expert's NaN never reaches y (docs/formats.md §3)
  * Index maps: activations are [rows, C] row-major, row = r, or min(r, B - 1) where the
  * padding pass clamped the operand; weights are indexed in their stored layout.
  * Every point-local value lives in a kernel local (acc, mean, ...), so the CPU tiler can
@@ -34,7 +34,9 @@ static int arg_for(tk_fuse_ctx *c, int tensor, tk_ir_access acc) {
   return tk_ir_kernel_arg(c->m, c->k, t, role_of(&c->m->tensors[t]), acc);
 }
 
-static int64_t cols_of(const tk_fuse_ctx *c, int tensor) { return c->m->tensors[tensor].dims[1]->c; }
+static int64_t cols_of(const tk_fuse_ctx *c, int tensor) {
+  return c->m->tensors[tensor].dims[1]->c;
+}
 
 static const tk_ix *var(tk_fuse_ctx *c, const tk_ir_var *v) { return tk_ir_ix_var(c->m, v); }
 static const tk_ix *cst(tk_fuse_ctx *c, int64_t v) { return tk_ir_ix_const(c->m, v); }
@@ -77,8 +79,10 @@ static void store_outputs(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *op, c
 /* Phase names are unique in a kernel (they name GPU launches): "gemm", "gemm_2", ... */
 static tk_ir_phase *new_phase(tk_fuse_ctx *c, const char *name, int64_t cols) {
   int same = 0;
-  for (int i = 0; i < c->k->nphases; i++) same += !strncmp(c->k->phases[i].name, name, strlen(name));
-  tk_ir_phase *ph = tk_ir_kernel_phase(c->m, c->k, same ? tk_ir_strfmt(c->m, "%s_%d", name, same + 1) : name);
+  for (int i = 0; i < c->k->nphases; i++)
+    same += !strncmp(c->k->phases[i].name, name, strlen(name));
+  tk_ir_phase *ph =
+      tk_ir_kernel_phase(c->m, c->k, same ? tk_ir_strfmt(c->m, "%s_%d", name, same + 1) : name);
   if (!ph) return NULL;
   ph->vars[0] = c->r;
   ph->extents[0] = tk_ir_ix_sym(c->m, TK_SYM_BP);
@@ -96,7 +100,7 @@ static const tk_ir_val *bin(tk_fuse_ctx *c, tk_ir_vop op, const tk_ir_val *a, co
   return tk_ir_val_bin(c->m, op, a, b);
 }
 
-/* FORMATS §3: gelu_tanh(v) = 0.5·v·(1 + tanh(0.7978845608·(v + 0.044715·v³)));
+/* docs/formats.md §3: gelu_tanh(v) = 0.5·v·(1 + tanh(0.7978845608·(v + 0.044715·v³)));
  * gelu(v) = 0.5·v·(1 + erf(v/√2)). */
 static const tk_ir_val *gelu_val(tk_fuse_ctx *c, tk_hidden_act act, const tk_ir_val *v) {
   const tk_ir_val *inner;
@@ -124,8 +128,8 @@ static const tk_ir_stmt *loop(tk_fuse_ctx *c, const tk_ir_var *v, int64_t n, tk_
 }
 
 /* Appends `acc = b[col]; for k < K: acc = fma(x[row, k], W[k, col], acc)` to blk. */
-static void emit_dot(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *lin, int acc, const tk_ix *acc_ix,
-                     const tk_ix *col) {
+static void emit_dot(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *lin, int acc,
+                     const tk_ix *acc_ix, const tk_ix *col) {
   int64_t K = cols_of(c, lin->in[0].tensor), N = cols_of(c, lin->out[0].tensor);
   tk_ir_stmt_block_add(c->m, blk, lset(c, acc, acc_ix, load_param(c, lin->in[2].tensor, col)));
   const tk_ir_var *k = tk_ir_var_new(c->m, "k", NULL);
@@ -135,7 +139,8 @@ static void emit_dot(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *lin, int a
   tk_ir_stmt_block_add(c->m, blk, loop(c, k, K, TK_LOOP_REDUCTION, upd));
 }
 
-void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi) {
+void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi,
+                          int nepi) {
   const tk_ir_op *last = nepi ? epi[nepi - 1] : lin;
   tk_ir_phase *ph = new_phase(c, "gemm", cols_of(c, lin->out[0].tensor));
   if (!ph) return;
@@ -174,26 +179,36 @@ void tk_ir_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *ge
   /* mean = Σ h / H */
   const tk_ir_var *j1 = tk_ir_var_new(c->m, "j", NULL);
   tk_ir_stmt_block_add(c->m, blk, lset(c, mean, NULL, f32c(c, 0)));
-  tk_ir_stmt_block_add(c->m, blk, loop(c, j1, H, TK_LOOP_REDUCTION,
-                                    lset(c, mean, NULL, bin(c, TK_V_ADD, lget(c, mean, NULL), load_act(c, in, var(c, j1))))));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      loop(
+          c, j1, H, TK_LOOP_REDUCTION,
+          lset(c, mean, NULL, bin(c, TK_V_ADD, lget(c, mean, NULL), load_act(c, in, var(c, j1))))));
   tk_ir_stmt_block_add(c->m, blk, lset(c, mean, NULL, bin(c, TK_V_DIV, lget(c, mean, NULL), Hf)));
   /* var = Σ (h - mean)² / H (biased) */
   const tk_ir_var *j2 = tk_ir_var_new(c->m, "j", NULL);
   const tk_ir_val *d = bin(c, TK_V_SUB, load_act(c, in, var(c, j2)), lget(c, mean, NULL));
   tk_ir_stmt_block_add(c->m, blk, lset(c, var_, NULL, f32c(c, 0)));
-  tk_ir_stmt_block_add(c->m, blk, loop(c, j2, H, TK_LOOP_REDUCTION,
-                                    lset(c, var_, NULL, tk_ir_val_fma(c->m, d, d, lget(c, var_, NULL)))));
+  tk_ir_stmt_block_add(c->m, blk,
+                       loop(c, j2, H, TK_LOOP_REDUCTION,
+                            lset(c, var_, NULL, tk_ir_val_fma(c->m, d, d, lget(c, var_, NULL)))));
   /* rstd = 1 / sqrt(var / H + eps) */
-  const tk_ir_val *ve = bin(c, TK_V_ADD, bin(c, TK_V_DIV, lget(c, var_, NULL), Hf), f32c(c, ln->eps));
-  tk_ir_stmt_block_add(c->m, blk, lset(c, rstd, NULL, bin(c, TK_V_DIV, f32c(c, 1), tk_ir_val_un(c->m, TK_V_SQRT, ve))));
+  const tk_ir_val *ve =
+      bin(c, TK_V_ADD, bin(c, TK_V_DIV, lget(c, var_, NULL), Hf), f32c(c, ln->eps));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      lset(c, rstd, NULL, bin(c, TK_V_DIV, f32c(c, 1), tk_ir_val_un(c->m, TK_V_SQRT, ve))));
   /* y = (h - mean) * rstd * gamma + beta, then gelu */
   const tk_ir_var *j3 = tk_ir_var_new(c->m, "j", NULL);
   const tk_ix *j = var(c, j3);
-  const tk_ir_val *nrm = bin(c, TK_V_MUL, bin(c, TK_V_SUB, load_act(c, in, j), lget(c, mean, NULL)), lget(c, rstd, NULL));
+  const tk_ir_val *nrm = bin(c, TK_V_MUL, bin(c, TK_V_SUB, load_act(c, in, j), lget(c, mean, NULL)),
+                             lget(c, rstd, NULL));
   int yl = tk_ir_kernel_local(c->m, c->k, "y", TK_T_F32, 1);
   tk_ir_stmt *inner = tk_ir_stmt_block(c->m);
-  tk_ir_stmt_block_add(c->m, inner, lset(c, yl, NULL, tk_ir_val_fma(c->m, nrm, load_param(c, ln->in[1].tensor, j),
-                                                              load_param(c, ln->in[2].tensor, j))));
+  tk_ir_stmt_block_add(c->m, inner,
+                       lset(c, yl, NULL,
+                            tk_ir_val_fma(c->m, nrm, load_param(c, ln->in[1].tensor, j),
+                                          load_param(c, ln->in[2].tensor, j))));
   const tk_ir_val *y = lget(c, yl, NULL);
   if (gelu) y = gelu_val(c, gelu->act, y);
   store_outputs(c, inner, gelu ? gelu : ln, j, y, NULL);
@@ -207,18 +222,26 @@ static void emit_softmax(tk_fuse_ctx *c, tk_ir_stmt *blk, int p, int64_t E) {
   int sum = tk_ir_kernel_local(c->m, c->k, "sum", TK_T_F32, 1);
   tk_ir_stmt_block_add(c->m, blk, lset(c, mx, NULL, lget(c, p, NULL)));
   const tk_ir_var *e1 = tk_ir_var_new(c->m, "e", NULL);
-  tk_ir_stmt_block_add(c->m, blk, loop(c, e1, E, TK_LOOP_REDUCTION,
-                                    lset(c, mx, NULL, bin(c, TK_V_MAX, lget(c, mx, NULL), lget(c, p, var(c, e1))))));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      loop(c, e1, E, TK_LOOP_REDUCTION,
+           lset(c, mx, NULL, bin(c, TK_V_MAX, lget(c, mx, NULL), lget(c, p, var(c, e1))))));
   tk_ir_stmt_block_add(c->m, blk, lset(c, sum, NULL, f32c(c, 0)));
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
   tk_ir_stmt *body = tk_ir_stmt_block(c->m);
-  tk_ir_stmt_block_add(c->m, body, lset(c, p, var(c, e2),
-                                     tk_ir_val_un(c->m, TK_V_EXP, bin(c, TK_V_SUB, lget(c, p, var(c, e2)), lget(c, mx, NULL)))));
-  tk_ir_stmt_block_add(c->m, body, lset(c, sum, NULL, bin(c, TK_V_ADD, lget(c, sum, NULL), lget(c, p, var(c, e2)))));
+  tk_ir_stmt_block_add(
+      c->m, body,
+      lset(c, p, var(c, e2),
+           tk_ir_val_un(c->m, TK_V_EXP,
+                        bin(c, TK_V_SUB, lget(c, p, var(c, e2)), lget(c, mx, NULL)))));
+  tk_ir_stmt_block_add(
+      c->m, body, lset(c, sum, NULL, bin(c, TK_V_ADD, lget(c, sum, NULL), lget(c, p, var(c, e2)))));
   tk_ir_stmt_block_add(c->m, blk, loop(c, e2, E, TK_LOOP_REDUCTION, body));
   const tk_ir_var *e3 = tk_ir_var_new(c->m, "e", NULL);
-  tk_ir_stmt_block_add(c->m, blk, loop(c, e3, E, TK_LOOP_PARALLEL,
-                                    lset(c, p, var(c, e3), bin(c, TK_V_DIV, lget(c, p, var(c, e3)), lget(c, sum, NULL)))));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      loop(c, e3, E, TK_LOOP_PARALLEL,
+           lset(c, p, var(c, e3), bin(c, TK_V_DIV, lget(c, p, var(c, e3)), lget(c, sum, NULL)))));
 }
 
 /* One selection pass: best_i = E; scan e ascending: cand = !taken[e] && (best_i == E ||
@@ -236,20 +259,30 @@ static const tk_ir_stmt *selection_pass(tk_fuse_ctx *c, int p, int taken, int64_
   const tk_ir_val *better = bin(c, TK_V_GT, lget(c, p, ei), lget(c, best_v, NULL));
   int cand = tk_ir_kernel_local(c->m, c->k, "cand", TK_T_BOOL, 1);
   tk_ir_stmt *scan = tk_ir_stmt_block(c->m);
-  tk_ir_stmt_block_add(c->m, scan, lset(c, cand, NULL, bin(c, TK_V_AND, tk_ir_val_un(c->m, TK_V_NOT, lget(c, taken, ei)),
-                                                       bin(c, TK_V_OR, none_yet, better))));
+  tk_ir_stmt_block_add(c->m, scan,
+                       lset(c, cand, NULL,
+                            bin(c, TK_V_AND, tk_ir_val_un(c->m, TK_V_NOT, lget(c, taken, ei)),
+                                bin(c, TK_V_OR, none_yet, better))));
   const tk_ir_val *cv = lget(c, cand, NULL);
-  tk_ir_stmt_block_add(c->m, scan, lset(c, best_v, NULL, tk_ir_val_select(c->m, cv, lget(c, p, ei), lget(c, best_v, NULL))));
-  tk_ir_stmt_block_add(c->m, scan, lset(c, best_i, NULL, tk_ir_val_select(c->m, cv, tk_ir_val_index(c->m, ei), lget(c, best_i, NULL))));
+  tk_ir_stmt_block_add(
+      c->m, scan,
+      lset(c, best_v, NULL, tk_ir_val_select(c->m, cv, lget(c, p, ei), lget(c, best_v, NULL))));
+  tk_ir_stmt_block_add(
+      c->m, scan,
+      lset(c, best_i, NULL,
+           tk_ir_val_select(c->m, cv, tk_ir_val_index(c->m, ei), lget(c, best_i, NULL))));
   tk_ir_stmt_block_add(c->m, pass, loop(c, e, E, TK_LOOP_SERIAL, scan));
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
   const tk_ir_val *hit = bin(c, TK_V_EQ, tk_ir_val_index(c->m, var(c, e2)), lget(c, best_i, NULL));
-  tk_ir_stmt_block_add(c->m, pass, loop(c, e2, E, TK_LOOP_PARALLEL,
-                                     lset(c, taken, var(c, e2), bin(c, TK_V_OR, lget(c, taken, var(c, e2)), hit))));
+  tk_ir_stmt_block_add(
+      c->m, pass,
+      loop(c, e2, E, TK_LOOP_PARALLEL,
+           lset(c, taken, var(c, e2), bin(c, TK_V_OR, lget(c, taken, var(c, e2)), hit))));
   return pass;
 }
 
-void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk) {
+void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm,
+                           const tk_ir_op *topk) {
   (void)sm; /* the softmax has no attributes: its semantics are emit_softmax */
   int64_t E = cols_of(c, lin->out[0].tensor);
   tk_ir_phase *ph = new_phase(c, "route", 0);
@@ -264,15 +297,19 @@ void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *
   tk_ir_stmt_block_add(c->m, blk, loop(c, e0, E, TK_LOOP_PARALLEL, dot));
   emit_softmax(c, blk, p, E);
   const tk_ir_var *e1 = tk_ir_var_new(c->m, "e", NULL);
-  tk_ir_stmt_block_add(c->m, blk, loop(c, e1, E, TK_LOOP_PARALLEL, lset(c, taken, var(c, e1), tk_ir_val_bool(c->m, false))));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      loop(c, e1, E, TK_LOOP_PARALLEL, lset(c, taken, var(c, e1), tk_ir_val_bool(c->m, false))));
   const tk_ir_var *t = tk_ir_var_new(c->m, "t", NULL);
-  tk_ir_stmt_block_add(c->m, blk, loop(c, t, topk->k, TK_LOOP_SERIAL, selection_pass(c, p, taken, E)));
+  tk_ir_stmt_block_add(c->m, blk,
+                       loop(c, t, topk->k, TK_LOOP_SERIAL, selection_pass(c, p, taken, E)));
   /* w[e] = taken[e] ? p[e] : 0; keep[e] = taken[e] */
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
   const tk_ix *ei = var(c, e2);
   const tk_ir_val *tk = lget(c, taken, ei);
   const tk_ir_val *w = tk_ir_val_select(c->m, tk, lget(c, p, ei), f32c(c, 0));
-  const tk_ir_val *keep = tk_ir_val_select(c->m, tk, tk_ir_val_i32(c->m, 1), tk_ir_val_i32(c->m, 0));
+  const tk_ir_val *keep =
+      tk_ir_val_select(c->m, tk, tk_ir_val_i32(c->m, 1), tk_ir_val_i32(c->m, 0));
   tk_ir_stmt *out = tk_ir_stmt_block(c->m);
   store_outputs(c, out, topk, ei, w, keep);
   tk_ir_stmt_block_add(c->m, blk, loop(c, e2, E, TK_LOOP_PARALLEL, out));
@@ -293,7 +330,8 @@ void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb) {
     emit_dot(c, blk, head, acc, NULL, j);
     const tk_ir_val *kept = bin(c, TK_V_NE, load_act(c, keep, cst(c, e)), tk_ir_val_i32(c->m, 0));
     const tk_ir_val *contrib = bin(c, TK_V_MUL, load_act(c, gate, cst(c, e)), lget(c, acc, NULL));
-    const tk_ir_val *sum = bin(c, TK_V_ADD, lget(c, y, NULL), tk_ir_val_select(c->m, kept, contrib, f32c(c, 0)));
+    const tk_ir_val *sum =
+        bin(c, TK_V_ADD, lget(c, y, NULL), tk_ir_val_select(c->m, kept, contrib, f32c(c, 0)));
     tk_ir_stmt_block_add(c->m, blk, lset(c, y, NULL, sum));
   }
   store_outputs(c, blk, comb, j, lget(c, y, NULL), NULL);

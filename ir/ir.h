@@ -1,5 +1,5 @@
 /* tk-ir-api: stable */
-/* ir/ir.h — the contract-carrying IR of tkc (DESIGN.md "The IR"): data structures, builders,
+/* ir/ir.h — the contract-carrying IR of tkc (docs/ir.md): data structures, builders,
  * queries, printer, structural checker and pass entry points.
  *
  * What a module holds, stage by stage (tk_ir_stage):
@@ -91,9 +91,9 @@ typedef enum tk_ix_symbol { TK_SYM_B, TK_SYM_BP } tk_ix_symbol;
 
 typedef struct tk_ix {
   tk_ix_kind kind;
-  int64_t c;            /* CONST value; MUL/DIV/MOD constant */
-  tk_ix_symbol sym;      /* SYM */
-  const tk_ir_var *var; /* VAR */
+  int64_t c;                 /* CONST value; MUL/DIV/MOD constant */
+  tk_ix_symbol sym;          /* SYM */
+  const tk_ir_var *var;      /* VAR */
   const struct tk_ix *a, *b; /* operands (b unused for MUL/DIV/MOD) */
 } tk_ix;
 
@@ -111,7 +111,7 @@ const tk_ix *tk_ir_ix_div(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 
 const tk_ix *tk_ir_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
 /* a*C + b, the row-major address of (a, b) in a buffer with C columns. */
 const tk_ix *tk_ir_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col);
-/* min(r, B - 1): the padding clamp (FORMATS §3). */
+/* min(r, B - 1): the padding clamp (docs/formats.md §3). */
 const tk_ix *tk_ir_ix_clamp_row(tk_ir_module *m, const tk_ix *row);
 
 /* An environment for evaluation: B, Bp and a value per variable id (vals[var->id]). */
@@ -120,7 +120,7 @@ typedef struct tk_ix_env {
   const int64_t *vals; /* indexed by tk_ir_var.id; at least tk_ir_module.nvars entries */
 } tk_ix_env;
 int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env);
-/* Bp as FORMATS §3 defines it: max(Q, Q*ceil(B/Q)), Q = TK_PAD_QUANTUM (tk/launch.h). */
+/* Bp as docs/formats.md §3 defines it: max(Q, Q*ceil(B/Q)), Q = TK_PAD_QUANTUM (tk/launch.h). */
 int64_t tk_ir_ix_bp_of(int64_t B);
 
 /* Structural equality (same tree shape, constants, symbols and variables). */
@@ -131,7 +131,9 @@ bool tk_ir_ix_uses_sym(const tk_ix *e, tk_ix_symbol s);
 
 /* Interval bounds over 1 <= B <= bmax (Bp = tk_ir_ix_bp_of(B), monotone) and per-variable
  * ranges lo[id]..hi[id] (inclusive; NULL arrays = no variables allowed). Sound, not tight. */
-typedef struct tk_ix_range { int64_t lo, hi; } tk_ix_range;
+typedef struct tk_ix_range {
+  int64_t lo, hi;
+} tk_ix_range;
 tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *var_ranges);
 
 /* Substitution of variables: from[i] ↦ to[i]. */
@@ -168,7 +170,7 @@ typedef struct tk_ir_local {
   int id;           /* index in kernel->locals */
   const char *name; /* "acc", "mean", "p", "taken", ... */
   tk_ir_type type;
-  int64_t count;    /* >= 1 elements; 1 = scalar (indexed at 0) */
+  int64_t count; /* >= 1 elements; 1 = scalar (indexed at 0) */
   /* Scheduled kernels: the fused kernel's local this one comes from (-1 if new), and the
    * expansion factor (1 = copied; T = one copy of `count / T` elements per tile point, the
    * copy of tile point q at [q * (count / T), (q + 1) * (count / T))). */
@@ -187,68 +189,68 @@ const char *tk_ir_role_name(tk_ir_role r); /* "in", "out", "param", "scratch" */
 typedef enum tk_ir_access { TK_ACC_READ = 1, TK_ACC_WRITE = 2, TK_ACC_READWRITE = 3 } tk_ir_access;
 
 typedef struct tk_ir_arg {
-  const char *name;  /* the tensor name: "x", "expert_0.param_4", "h_0_1", "logits" */
-  int tensor;        /* graph tensor id */
-  int buffer;        /* physical buffer id (m->buffers), -1 before buffer planning */
+  const char *name; /* the tensor name: "x", "expert_0.param_4", "h_0_1", "logits" */
+  int tensor;       /* graph tensor id */
+  int buffer;       /* physical buffer id (m->buffers), -1 before buffer planning */
   tk_ir_role role;
-  tk_ir_type type;   /* F32 or I32 */
+  tk_ir_type type; /* F32 or I32 */
   tk_ir_access access;
-  int64_t cols;      /* row length (elements) */
-  const tk_ix *rows; /* rows as a function of B/Bp: B (in/out), Bp (scratch), const (param) */
-  const tk_ix *count;/* element count = rows * cols */
+  int64_t cols;       /* row length (elements) */
+  const tk_ix *rows;  /* rows as a function of B/Bp: B (in/out), Bp (scratch), const (param) */
+  const tk_ix *count; /* element count = rows * cols */
 } tk_ir_arg;
 
 /* ==== Values (pure expressions; nodes may be shared within a kernel: a DAG) ================== */
 
 /* X-macro op table. Columns: name, enum, text, arity, result type rule.
  * Type rules: SAME = type of operand a; BOOL = bool; F32 = f32. */
-#define TK_IR_VOPS(X)                                                   \
-  X(CONST, "const", 0, SAME)    /* f (f32, exactly representable) or i (i32/bool) */ \
-  X(INDEX, "index", 0, SAME)    /* ix converted to an i32 value */     \
-  X(LOAD, "load", 0, SAME)      /* arg[ix] */                          \
-  X(LOCAL_LOAD, "lload", 0, SAME) /* local[ix] */                      \
-  X(NEG, "neg", 1, SAME)                                               \
-  X(EXP, "exp", 1, SAME)                                               \
-  X(TANH, "tanh", 1, SAME)                                             \
-  X(ERF, "erf", 1, SAME)                                               \
-  X(SQRT, "sqrt", 1, SAME)                                             \
-  X(RSQRT, "rsqrt", 1, SAME)                                           \
-  X(NOT, "not", 1, BOOL)                                               \
-  X(ADD, "add", 2, SAME)                                               \
-  X(SUB, "sub", 2, SAME)                                               \
-  X(MUL, "mul", 2, SAME)                                               \
-  X(DIV, "div", 2, SAME)                                               \
-  X(MAX, "max", 2, SAME)        /* f32: maxnum semantics not relied on (inputs finite) */ \
-  X(MIN, "min", 2, SAME)                                               \
-  X(AND, "and", 2, BOOL)                                               \
-  X(OR, "or", 2, BOOL)                                                 \
-  X(LT, "lt", 2, BOOL)          /* ordered comparisons: false on NaN */ \
-  X(LE, "le", 2, BOOL)                                                 \
-  X(GT, "gt", 2, BOOL)                                                 \
-  X(GE, "ge", 2, BOOL)                                                 \
-  X(EQ, "eq", 2, BOOL)                                                 \
-  X(NE, "ne", 2, BOOL)          /* unordered for f32: true on NaN */   \
-  X(FMA, "fma", 3, SAME)        /* a*b + c (may be fused or not: tolerance covers both) */ \
-  X(SELECT, "select", 3, SAME)  /* a ? b : c — type of b; never evaluates into the result
+#define TK_IR_VOPS(X)                                                                     \
+  X(CONST, "const", 0, SAME)      /* f (f32, exactly representable) or i (i32/bool) */    \
+  X(INDEX, "index", 0, SAME)      /* ix converted to an i32 value */                      \
+  X(LOAD, "load", 0, SAME)        /* arg[ix] */                                           \
+  X(LOCAL_LOAD, "lload", 0, SAME) /* local[ix] */                                         \
+  X(NEG, "neg", 1, SAME)                                                                  \
+  X(EXP, "exp", 1, SAME)                                                                  \
+  X(TANH, "tanh", 1, SAME)                                                                \
+  X(ERF, "erf", 1, SAME)                                                                  \
+  X(SQRT, "sqrt", 1, SAME)                                                                \
+  X(RSQRT, "rsqrt", 1, SAME)                                                              \
+  X(NOT, "not", 1, BOOL)                                                                  \
+  X(ADD, "add", 2, SAME)                                                                  \
+  X(SUB, "sub", 2, SAME)                                                                  \
+  X(MUL, "mul", 2, SAME)                                                                  \
+  X(DIV, "div", 2, SAME)                                                                  \
+  X(MAX, "max", 2, SAME) /* f32: maxnum semantics not relied on (inputs finite) */        \
+  X(MIN, "min", 2, SAME)                                                                  \
+  X(AND, "and", 2, BOOL)                                                                  \
+  X(OR, "or", 2, BOOL)                                                                    \
+  X(LT, "lt", 2, BOOL) /* ordered comparisons: false on NaN */                            \
+  X(LE, "le", 2, BOOL)                                                                    \
+  X(GT, "gt", 2, BOOL)                                                                    \
+  X(GE, "ge", 2, BOOL)                                                                    \
+  X(EQ, "eq", 2, BOOL)                                                                    \
+  X(NE, "ne", 2, BOOL)         /* unordered for f32: true on NaN */                       \
+  X(FMA, "fma", 3, SAME)       /* a*b + c (may be fused or not: tolerance covers both) */ \
+  X(SELECT, "select", 3, SAME) /* a ? b : c — type of b; never evaluates into the result
                                    the unselected operand (a NaN there does not leak) */
 
 typedef enum tk_ir_vop {
 #define TK_IR_VOP_ENUM(name, text, arity, rule) TK_V_##name,
   TK_IR_VOPS(TK_IR_VOP_ENUM)
 #undef TK_IR_VOP_ENUM
-  TK_V_COUNT_
+      TK_V_COUNT_
 } tk_ir_vop;
 const char *tk_ir_vop_name(tk_ir_vop op);
 int tk_ir_vop_arity(tk_ir_vop op);
 
 struct tk_ir_val {
   tk_ir_vop op;
-  tk_ir_type type;   /* result type */
-  double f;          /* CONST f32 (already rounded to f32) */
-  int64_t i;         /* CONST i32 / bool (0 or 1) */
-  int arg;           /* LOAD: index in kernel->args */
-  int local;         /* LOCAL_LOAD: index in kernel->locals */
-  const tk_ix *ix;   /* LOAD, LOCAL_LOAD, INDEX */
+  tk_ir_type type;            /* result type */
+  double f;                   /* CONST f32 (already rounded to f32) */
+  int64_t i;                  /* CONST i32 / bool (0 or 1) */
+  int arg;                    /* LOAD: index in kernel->args */
+  int local;                  /* LOCAL_LOAD: index in kernel->locals */
+  const tk_ix *ix;            /* LOAD, LOCAL_LOAD, INDEX */
   const tk_ir_val *a, *b, *c; /* operands by arity; SELECT: a = condition */
   /* Scheduled kernels: the fused kernel's node this one was derived from (LOAD and
    * LOCAL_LOAD), else NULL. With kernel->subst of the enclosing region (stmt.subst), the
@@ -285,7 +287,14 @@ typedef enum tk_ir_binding {
 } tk_ir_binding;
 const char *tk_ir_binding_name(tk_ir_binding b);
 
-typedef enum tk_ir_cmp { TK_CMP_LT, TK_CMP_LE, TK_CMP_EQ, TK_CMP_NE, TK_CMP_GE, TK_CMP_GT } tk_ir_cmp;
+typedef enum tk_ir_cmp {
+  TK_CMP_LT,
+  TK_CMP_LE,
+  TK_CMP_EQ,
+  TK_CMP_NE,
+  TK_CMP_GE,
+  TK_CMP_GT
+} tk_ir_cmp;
 const char *tk_ir_cmp_text(tk_ir_cmp c); /* "<", "<=", ... */
 
 struct tk_ir_stmt {
@@ -303,8 +312,8 @@ struct tk_ir_stmt {
   const tk_ix *lhs, *rhs;
   tk_ir_cmp cmp;
   /* STORE / LOCAL_STORE */
-  int arg;          /* STORE: index in kernel->args */
-  int local;        /* LOCAL_STORE: index in kernel->locals */
+  int arg;   /* STORE: index in kernel->args */
+  int local; /* LOCAL_STORE: index in kernel->locals */
   const tk_ix *ix;
   const tk_ir_val *value;
   /* Scheduled kernels, STORE/LOCAL_STORE: the fused kernel's statement this one comes from,
@@ -335,16 +344,16 @@ typedef enum tk_ir_pred {
                              weight = the softmax value (no renormalisation)      (k, n) */
   TK_PRED_SOFTMAX,        /* a holds softmax of its row (n columns)                */
   TK_PRED_MASKED_SELECT,  /* masked experts enter the sum through SELECT on keep b (no NaN
-                             leak, FORMATS §3); a = the combined output            */
+                             leak, docs/formats.md §3); a = the combined output            */
 } tk_ir_pred;
 const char *tk_ir_pred_name(tk_ir_pred p); /* "rows", "shape_eq", "topk", ... */
 
 typedef struct tk_ir_contract {
-  bool ensures;      /* false = requires */
+  bool ensures; /* false = requires */
   tk_ir_pred pred;
-  int a, b;          /* operands (-1 when unused) */
-  const tk_ix *ix;   /* row count / limit when the predicate has one */
-  int64_t k, n;      /* small integer parameters */
+  int a, b;        /* operands (-1 when unused) */
+  const tk_ix *ix; /* row count / limit when the predicate has one */
+  int64_t k, n;    /* small integer parameters */
 } tk_ir_contract;
 
 typedef struct tk_ir_contracts {
@@ -355,18 +364,21 @@ typedef struct tk_ir_contracts {
 /* ==== Graph level ============================================================================= */
 
 typedef enum tk_ir_tensor_kind {
-  TK_TENSOR_INPUT, TK_TENSOR_OUTPUT, TK_TENSOR_PARAM, TK_TENSOR_INTERMEDIATE,
+  TK_TENSOR_INPUT,
+  TK_TENSOR_OUTPUT,
+  TK_TENSOR_PARAM,
+  TK_TENSOR_INTERMEDIATE,
 } tk_ir_tensor_kind;
 
 typedef struct tk_ir_tensor {
   int id;
-  const char *name;  /* "x", "logits", "router.param_0", "expert_1.h_2", ... */
+  const char *name; /* "x", "logits", "router.param_0", "expert_1.h_2", ... */
   tk_ir_tensor_kind kind;
   tk_ir_type type;
-  int rank;          /* always 2: vectors (bias, gamma, beta) are [1, n] */
+  int rank;             /* always 2: vectors (bias, gamma, beta) are [1, n] */
   const tk_ix *dims[2]; /* dims[0] is the batch dim (B or Bp) for activations; consts for params */
-  int param_index;   /* PARAM: index in checkpoint order (tk_arch_param), else -1 */
-  int producer;      /* op id, or -1 */
+  int param_index;      /* PARAM: index in checkpoint order (tk_arch_param), else -1 */
+  int producer;         /* op id, or -1 */
 } tk_ir_tensor;
 
 typedef enum tk_ir_op_kind {
@@ -385,28 +397,32 @@ const char *tk_ir_op_kind_name(tk_ir_op_kind k);
 typedef struct tk_ir_operand {
   int tensor;
   /* set by the padding pass: */
-  bool row_clamp;        /* inputs: read the (B-row) tensor at row min(r, B-1) */
-  const tk_ix *row_limit;/* outputs: write only rows < row_limit (B), else NULL = all rows */
+  bool row_clamp;         /* inputs: read the (B-row) tensor at row min(r, B-1) */
+  const tk_ix *row_limit; /* outputs: write only rows < row_limit (B), else NULL = all rows */
 } tk_ir_operand;
 
 typedef struct tk_ir_op {
   int id;
   tk_ir_op_kind kind;
-  const char *name;    /* "expert_0_hidden_1.linear" — the part before '.' names the layer */
-  const char *layer;   /* "expert_0_hidden_1": fused kernels are named after layers */
+  const char *name;  /* "expert_0_hidden_1.linear" — the part before '.' names the layer */
+  const char *layer; /* "expert_0_hidden_1": fused kernels are named after layers */
   int nin, nout;
   tk_ir_operand *in, *out;
-  double eps;          /* LAYERNORM */
-  tk_hidden_act act;   /* GELU */
+  double eps;              /* LAYERNORM */
+  tk_hidden_act act;       /* GELU */
   tk_weight_layout layout; /* LINEAR */
-  int k;               /* TOPK_MASK */
-  bool dead;           /* removed by a pass (kept for ids; printers skip it) */
+  int k;                   /* TOPK_MASK */
+  bool dead;               /* removed by a pass (kept for ids; printers skip it) */
   tk_ir_contracts contracts;
 } tk_ir_op;
 
 /* ==== Kernels ================================================================================= */
 
-typedef enum tk_ir_target { TK_TARGET_NONE = -1, TK_TARGET_GPU = 0, TK_TARGET_CPU = 1 } tk_ir_target;
+typedef enum tk_ir_target {
+  TK_TARGET_NONE = -1,
+  TK_TARGET_GPU = 0,
+  TK_TARGET_CPU = 1
+} tk_ir_target;
 #define TK_IR_NTARGETS 2
 const char *tk_ir_target_name(tk_ir_target t); /* "fused", "gpu", "cpu" */
 
@@ -415,8 +431,8 @@ const char *tk_ir_target_name(tk_ir_target t); /* "fused", "gpu", "cpu" */
  * kernel, so a scheduled variable's `inv` over r holds for all phases; vars[1] (`j`, the
  * column) is per phase. */
 typedef struct tk_ir_phase {
-  const char *name;      /* "gemm", "norm", "route", "combine" */
-  int ndims;             /* 1 (rows) or 2 (rows x cols) */
+  const char *name; /* "gemm", "norm", "route", "combine" */
+  int ndims;        /* 1 (rows) or 2 (rows x cols) */
   const tk_ir_var *vars[2];
   const tk_ix *extents[2];
   const tk_ir_stmt *body;
@@ -427,15 +443,15 @@ typedef struct tk_ir_phase {
 
 /* Schedule records: the transformations that made a scheduled kernel, in order (printed). */
 typedef enum tk_ir_sched_kind {
-  TK_SCHED_FUSE,      /* a, b -> out: out = a*extent(b) + b  (flattening) */
-  TK_SCHED_SPLIT,     /* a -> out (outer), inner by factor: a = out*factor + inner */
-  TK_SCHED_REORDER,   /* loop order now: vars (printed as listed in a, b, out, inner) */
-  TK_SCHED_BIND,      /* a bound to binding */
-  TK_SCHED_VECTORIZE, /* a becomes vector lanes */
-  TK_SCHED_UNROLL,    /* a fully unrolled */
-  TK_SCHED_GUARD,     /* if lhs < rhs inserted (iteration space not a multiple of the split) */
-  TK_SCHED_TAIL,      /* a's last `factor` iterations (extent mod tile) peeled into var inner */
-  TK_SCHED_EXPAND,    /* local `local` expanded by factor (one copy per tile point) */
+  TK_SCHED_FUSE,        /* a, b -> out: out = a*extent(b) + b  (flattening) */
+  TK_SCHED_SPLIT,       /* a -> out (outer), inner by factor: a = out*factor + inner */
+  TK_SCHED_REORDER,     /* loop order now: vars (printed as listed in a, b, out, inner) */
+  TK_SCHED_BIND,        /* a bound to binding */
+  TK_SCHED_VECTORIZE,   /* a becomes vector lanes */
+  TK_SCHED_UNROLL,      /* a fully unrolled */
+  TK_SCHED_GUARD,       /* if lhs < rhs inserted (iteration space not a multiple of the split) */
+  TK_SCHED_TAIL,        /* a's last `factor` iterations (extent mod tile) peeled into var inner */
+  TK_SCHED_EXPAND,      /* local `local` expanded by factor (one copy per tile point) */
   TK_SCHED_INTERCHANGE, /* tile loops sunk inside reduction loop a */
 } tk_ir_sched_kind;
 
@@ -446,7 +462,7 @@ typedef struct tk_ir_sched_step {
   tk_ir_binding binding;
   int local;
   const tk_ix *lhs, *rhs;
-  int phase;         /* source phase this step applies to */
+  int phase; /* source phase this step applies to */
 } tk_ir_sched_step;
 
 typedef struct tk_ir_launch {
@@ -456,11 +472,11 @@ typedef struct tk_ir_launch {
 } tk_ir_launch;
 
 typedef struct tk_ir_kernel {
-  int id;               /* index in its list */
-  const char *name;     /* C identifier, unique per target: "expert_2_hidden_1", "router" */
-  tk_ir_target target;  /* NONE for fused kernels */
+  int id;              /* index in its list */
+  const char *name;    /* C identifier, unique per target: "expert_2_hidden_1", "router" */
+  tk_ir_target target; /* NONE for fused kernels */
   int nargs;
-  tk_ir_arg *args;      /* arguments in order; B and Bp (i32) follow them implicitly */
+  tk_ir_arg *args; /* arguments in order; B and Bp (i32) follow them implicitly */
   int nlocals;
   tk_ir_local *locals;
   /* fused kernels */
@@ -469,12 +485,12 @@ typedef struct tk_ir_kernel {
   /* scheduled kernels */
   const tk_ir_stmt *body;
   tk_ir_launch launch;
-  int source;           /* index of the fused kernel in m->kernels */
-  int source_phase;     /* GPU: the phase this launch runs; CPU: -1 (all phases) */
+  int source;       /* index of the fused kernel in m->kernels */
+  int source_phase; /* GPU: the phase this launch runs; CPU: -1 (all phases) */
   int nsteps;
   tk_ir_sched_step *steps;
   /* both */
-  int index_bits;       /* 32 or 64: width of every index computation in this kernel, chosen
+  int index_bits; /* 32 or 64: width of every index computation in this kernel, chosen
                            so every tk_ix of the kernel fits for all B <= bmax (0 = not yet) */
   tk_ir_contracts contracts;
 } tk_ir_kernel;
@@ -483,30 +499,35 @@ typedef struct tk_ir_kernel {
 
 typedef struct tk_ir_buffer {
   int id;
-  const char *name;     /* "x", "logits", "scratch_3", parameter names */
+  const char *name; /* "x", "logits", "scratch_3", parameter names */
   tk_ir_role role;
   tk_ir_type type;
-  const tk_ix *count;   /* elements, a function of B/Bp (or a constant for params) */
-  int param_index;      /* PARAM: checkpoint order index, else -1 */
+  const tk_ix *count; /* elements, a function of B/Bp (or a constant for params) */
+  int param_index;    /* PARAM: checkpoint order index, else -1 */
   int ntensors;
-  int *tensors;         /* tensors placed in this buffer (scratch: reuse; others: one) */
+  int *tensors; /* tensors placed in this buffer (scratch: reuse; others: one) */
 } tk_ir_buffer;
 
 /* ==== Module ================================================================================== */
 
 typedef enum tk_ir_stage {
-  TK_STAGE_GRAPH, TK_STAGE_PADDED, TK_STAGE_FUSED, TK_STAGE_PLANNED, TK_STAGE_GPU, TK_STAGE_CPU,
+  TK_STAGE_GRAPH,
+  TK_STAGE_PADDED,
+  TK_STAGE_FUSED,
+  TK_STAGE_PLANNED,
+  TK_STAGE_GPU,
+  TK_STAGE_CPU,
 } tk_ir_stage;
 
 typedef struct tk_ir_options {
-  int64_t bmax;            /* --max-batch (default 65536), 1 <= B <= bmax */
-  int64_t gpu_wg_2d;       /* GPU workgroup for 2-D phases (default 256) */
-  int64_t gpu_wg_rows;     /* GPU workgroup for row phases (default 64) */
-  int64_t cpu_block_rows;  /* rows per cpu_block; divides 16 or is a multiple of 16 (then rows
+  int64_t bmax;           /* --max-batch (default 65536), 1 <= B <= bmax */
+  int64_t gpu_wg_2d;      /* GPU workgroup for 2-D phases (default 256) */
+  int64_t gpu_wg_rows;    /* GPU workgroup for row phases (default 64) */
+  int64_t cpu_block_rows; /* rows per cpu_block; divides 16 or is a multiple of 16 (then rows
                               >= Bp are guarded off) */
-  int64_t cpu_tile_rows;   /* register tile rows (divides cpu_block_rows, and 16 when
+  int64_t cpu_tile_rows;  /* register tile rows (divides cpu_block_rows, and 16 when
                               cpu_block_rows does not) */
-  int64_t cpu_tile_cols;   /* register tile columns */
+  int64_t cpu_tile_cols;  /* register tile columns */
 } tk_ir_options;
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
  * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */
@@ -526,13 +547,13 @@ struct tk_ir_module {
   tk_arch arch;
   tk_ir_options opts;
   tk_ir_stage stage;
-  int nvars;               /* variable ids are 0 .. nvars-1 */
+  int nvars; /* variable ids are 0 .. nvars-1 */
   int ntensors, cap_tensors;
   tk_ir_tensor *tensors;
   int nops, cap_ops;
   tk_ir_op *ops;
-  tk_ir_contracts contracts;           /* module-level: B range, Bp padding */
-  tk_ir_kernel_list kernels;           /* fused (target NONE) */
+  tk_ir_contracts contracts;                 /* module-level: B range, Bp padding */
+  tk_ir_kernel_list kernels;                 /* fused (target NONE) */
   tk_ir_kernel_list targets[TK_IR_NTARGETS]; /* scheduled */
   int nbuffers, cap_buffers;
   tk_ir_buffer *buffers;
@@ -551,7 +572,8 @@ TK_MUST_USE tk_status tk_ir_module_status(const tk_ir_module *m);
 /* Arena memory (zeroed) and strings, owned by the module. NULL on failure (module failed). */
 void *tk_ir_alloc(tk_ir_module *m, size_t size);
 const char *tk_ir_strdup(tk_ir_module *m, const char *s);
-const char *tk_ir_strfmt(tk_ir_module *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *tk_ir_strfmt(tk_ir_module *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- graph builders (return ids, -1 on failure) ---- */
 int tk_ir_tensor_add(tk_ir_module *m, const char *name, tk_ir_tensor_kind kind, tk_ir_type type,
@@ -583,22 +605,27 @@ const tk_ir_val *tk_ir_val_i32(tk_ir_module *m, int64_t i);
 const tk_ir_val *tk_ir_val_bool(tk_ir_module *m, bool b);
 const tk_ir_val *tk_ir_val_index(tk_ir_module *m, const tk_ix *ix);
 const tk_ir_val *tk_ir_val_load(tk_ir_module *m, const tk_ir_kernel *k, int arg, const tk_ix *ix);
-const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local, const tk_ix *ix);
+const tk_ir_val *tk_ir_val_lload(tk_ir_module *m, const tk_ir_kernel *k, int local,
+                                 const tk_ix *ix);
 const tk_ir_val *tk_ir_val_un(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a);
-const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a, const tk_ir_val *b);
-const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b, const tk_ir_val *c);
-const tk_ir_val *tk_ir_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
+const tk_ir_val *tk_ir_val_bin(tk_ir_module *m, tk_ir_vop op, const tk_ir_val *a,
                                const tk_ir_val *b);
+const tk_ir_val *tk_ir_val_fma(tk_ir_module *m, const tk_ir_val *a, const tk_ir_val *b,
+                               const tk_ir_val *c);
+const tk_ir_val *tk_ir_val_select(tk_ir_module *m, const tk_ir_val *cond, const tk_ir_val *a,
+                                  const tk_ir_val *b);
 
 /* ---- statement builders ---- */
 tk_ir_stmt *tk_ir_stmt_block(tk_ir_module *m); /* empty; add with tk_ir_stmt_block_add */
 void tk_ir_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *s);
 const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
-                              tk_ir_loop_kind kind, tk_ir_binding binding, const tk_ir_stmt *body);
+                                 tk_ir_loop_kind kind, tk_ir_binding binding,
+                                 const tk_ir_stmt *body);
 const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
-                             const tk_ir_stmt *body);
+                                const tk_ir_stmt *body);
 const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v);
-const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix, const tk_ir_val *v);
+const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix,
+                                    const tk_ir_val *v);
 
 /* ---- queries ---- */
 /* Calls fn for every statement (pre-order) / every value node reached from statements

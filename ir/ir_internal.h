@@ -23,16 +23,18 @@ int tk_ir_index_bits(tk_ir_module *m, const tk_ir_kernel *k); /* marks m failed 
 typedef struct tk_fuse_ctx {
   tk_ir_module *m;
   tk_ir_kernel *k;
-  const tk_ir_var *r;  /* the row variable shared by every phase of the kernel */
-  const int *alias;    /* tensor id → tensor whose storage holds it (identity by default) */
+  const tk_ir_var *r; /* the row variable shared by every phase of the kernel */
+  const int *alias;   /* tensor id → tensor whose storage holds it (identity by default) */
 } tk_fuse_ctx;
 /* Linear (x·W + b) over (r, j), then `nepi` elementwise epilogue ops (gelu, add) in order,
  * stored to every output operand of the last op. */
-void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi, int nepi);
+void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *const *epi,
+                          int nepi);
 /* LayerNorm over the row, then an optional gelu (NULL), stored to the last op's outputs. */
 void tk_ir_fuse_emit_norm(tk_fuse_ctx *c, const tk_ir_op *ln, const tk_ir_op *gelu);
 /* Router: linear → softmax → topk_mask as one row phase with the explicit selection loop. */
-void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm, const tk_ir_op *topk);
+void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm,
+                           const tk_ir_op *topk);
 /* moe_combine with the expert heads (the linears producing its o_e inputs) over (r, j). */
 void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
 
@@ -60,7 +62,7 @@ typedef struct tk_ir_rewrite {
   const tk_ir_kernel *src;
   tk_ir_kernel *dst;
   const tk_ir_subst *subst;
-  const int *arg_map;      /* fused arg id → scheduled arg id (NULL: identity) */
+  const int *arg_map; /* fused arg id → scheduled arg id (NULL: identity) */
   const int *local_map;
   const tk_ix *tile_point; /* NULL: locals not expanded */
   const tk_ir_loop_kind *loop_map;
@@ -69,11 +71,12 @@ typedef struct tk_ir_rewrite {
 const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *s);
 /* Copies src's arguments into dst: all of them (access NULL) or those with access[i] != 0,
  * taking that access. Returns the argument map (src id → dst id, -1 if dropped). */
-int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst, const int *access);
+int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst,
+                           const int *access);
 /* Copies the locals with used[l] into dst, `expand` copies each (origin/expand recorded),
  * filling map[l]; returns map, NULL on failure. */
-int *tk_ir_sched_copy_locals(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst, const bool *used,
-                             int64_t expand, int *map);
+int *tk_ir_sched_copy_locals(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst,
+                             const bool *used, int64_t expand, int *map);
 /* A one-entry-per-variable substitution builder. */
 tk_ir_subst *tk_ir_subst_new(tk_ir_module *m, int cap);
 void tk_ir_subst_add(tk_ir_subst *s, const tk_ir_var *from, const tk_ix *to);

@@ -98,14 +98,16 @@ const tk_ix *tk_ir_ix_mul(tk_ir_module *m, const tk_ix *a, int64_t c) {
 
 const tk_ix *tk_ir_ix_min(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
   if (!a || !b) return NULL;
-  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST) return tk_ir_ix_const(m, a->c < b->c ? a->c : b->c);
+  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST)
+    return tk_ir_ix_const(m, a->c < b->c ? a->c : b->c);
   if (tk_ir_ix_equal(a, b)) return a;
   return ix_binary(m, TK_IX_MIN, a, b);
 }
 
 const tk_ix *tk_ir_ix_max(tk_ir_module *m, const tk_ix *a, const tk_ix *b) {
   if (!a || !b) return NULL;
-  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST) return tk_ir_ix_const(m, a->c > b->c ? a->c : b->c);
+  if (a->kind == TK_IX_CONST && b->kind == TK_IX_CONST)
+    return tk_ir_ix_const(m, a->c > b->c ? a->c : b->c);
   if (tk_ir_ix_equal(a, b)) return a;
   return ix_binary(m, TK_IX_MAX, a, b);
 }
@@ -224,8 +226,10 @@ tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr)
       r.hi = e->sym == TK_SYM_B ? bmax : tk_ir_ix_bp_of(bmax);
       break;
     case TK_IX_VAR:
-      if (vr) r = vr[e->var->id];
-      else r.lo = INT64_MIN, r.hi = INT64_MAX;
+      if (vr)
+        r = vr[e->var->id];
+      else
+        r.lo = INT64_MIN, r.hi = INT64_MAX;
       break;
     case TK_IX_ADD:
     case TK_IX_SUB:
@@ -263,8 +267,10 @@ tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr)
       break;
     case TK_IX_MOD:
       x = tk_ir_ix_bounds(e->a, bmax, vr);
-      if (x.lo >= 0 && x.hi < e->c) r = x;
-      else r.lo = 0, r.hi = e->c - 1;
+      if (x.lo >= 0 && x.hi < e->c)
+        r = x;
+      else
+        r.lo = 0, r.hi = e->c - 1;
       break;
   }
   return r;
@@ -355,7 +361,10 @@ static void ix_write(ix_out *o, const tk_ix *e) {
     case TK_IX_DIV:
     case TK_IX_MOD:
       ix_write_at(o, e->a, 2);
-      out_text(o, " %s %lld", e->kind == TK_IX_MUL ? "*" : e->kind == TK_IX_DIV ? "div" : "mod",
+      out_text(o, " %s %lld",
+               e->kind == TK_IX_MUL   ? "*"
+               : e->kind == TK_IX_DIV ? "div"
+                                      : "mod",
                (long long)e->c);
       break;
     case TK_IX_MIN:
@@ -372,8 +381,10 @@ static void ix_write(ix_out *o, const tk_ix *e) {
 size_t tk_ir_ix_format(const tk_ix *e, char *buf, size_t n) {
   ix_out o = {.buf = buf, .n = n};
   if (n) buf[0] = '\0';
-  if (!e) out_text(&o, "<null>");
-  else ix_write(&o, e);
+  if (!e)
+    out_text(&o, "<null>");
+  else
+    ix_write(&o, e);
   return o.len;
 }
 
@@ -386,6 +397,8 @@ char *tk_ir_ix_format_alloc(const tk_ix *e) {
 
 void tk_ir_ix_print(const tk_ix *e, FILE *out) {
   ix_out o = {.f = out};
-  if (!e) out_text(&o, "<null>");
-  else ix_write(&o, e);
+  if (!e)
+    out_text(&o, "<null>");
+  else
+    ix_write(&o, e);
 }

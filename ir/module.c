@@ -117,8 +117,10 @@ static tk_status options_check(const tk_ir_options *o) {
 tk_status tk_ir_module_create(const tk_arch *arch, const tk_ir_options *opts, tk_ir_module **out) {
   *out = NULL;
   tk_ir_options o;
-  if (opts) o = *opts;
-  else tk_ir_options_default(&o);
+  if (opts)
+    o = *opts;
+  else
+    tk_ir_options_default(&o);
   TK_RETURN_IF_ERROR(options_check(&o));
   tk_ir_module *m = tk_calloc(1, sizeof *m);
   struct tk_ir_arena *a = tk_calloc(1, sizeof *a);

@@ -49,16 +49,16 @@ const char *tk_ir_cmp_text(tk_ir_cmp c) {
 
 const char *tk_ir_pred_name(tk_ir_pred p) {
   static const char *const names[] = {
-      "b_range", "bp_padded", "rows", "shape_eq", "finite", "reads_clamped", "writes_rows_lt",
-      "writes_all", "row_local", "topk", "softmax", "masked_select",
+      "b_range",        "bp_padded",  "rows",      "shape_eq", "finite",  "reads_clamped",
+      "writes_rows_lt", "writes_all", "row_local", "topk",     "softmax", "masked_select",
   };
   return NAME_OF(names, p);
 }
 
 const char *tk_ir_op_kind_name(tk_ir_op_kind k) {
   static const char *const names[] = {
-      "linear", "layernorm", "gelu", "softmax", "topk_mask", "moe_combine", "pad_rows",
-      "slice_rows", "add",
+      "linear",      "layernorm", "gelu",       "softmax", "topk_mask",
+      "moe_combine", "pad_rows",  "slice_rows", "add",
   };
   return NAME_OF(names, k);
 }

@@ -189,7 +189,6 @@ static bool bp_padded(parser *p, int64_t *q) {
   return true;
 }
 
-
 static bool int_in(parser *p, int64_t *v, int64_t lo, int64_t hi, const char *what) {
   const char *at0 = p->s;
   if (!integer(p, v)) return false;

@@ -33,7 +33,8 @@ static void compute_ranges(const tk_ir_module *m, live_range *lr) {
   }
 }
 
-static int new_buffer(tk_ir_module *m, const char *name, tk_ir_role role, const tk_ir_arg *a, int param_index) {
+static int new_buffer(tk_ir_module *m, const char *name, tk_ir_role role, const tk_ir_arg *a,
+                      int param_index) {
   if (!TK_IR_PUSH(m, m->buffers, m->nbuffers, m->cap_buffers)) return -1;
   tk_ir_buffer *b = &m->buffers[m->nbuffers];
   b->id = m->nbuffers++;
@@ -51,7 +52,8 @@ static int new_buffer(tk_ir_module *m, const char *name, tk_ir_role role, const 
 static int find_free(const tk_ir_module *m, const live_range *lr, const tk_ir_arg *a, int first) {
   for (int i = 0; i < m->nbuffers; i++) {
     const tk_ir_buffer *b = &m->buffers[i];
-    if (b->role != TK_ROLE_SCRATCH || b->type != a->type || !tk_ir_ix_equal(b->count, a->count)) continue;
+    if (b->role != TK_ROLE_SCRATCH || b->type != a->type || !tk_ir_ix_equal(b->count, a->count))
+      continue;
     bool free_now = true;
     for (int t = 0; t < b->ntensors; t++)
       if (lr[b->tensors[t]].last >= first) free_now = false;
@@ -67,7 +69,8 @@ static int place(tk_ir_module *m, const live_range *lr, int *where, const tk_ir_
   if (b < 0) {
     int nscratch = 0;
     for (int i = 0; i < m->nbuffers; i++) nscratch += m->buffers[i].role == TK_ROLE_SCRATCH;
-    const char *name = a->role == TK_ROLE_SCRATCH ? tk_ir_strfmt(m, "scratch_%d", nscratch) : t->name;
+    const char *name =
+        a->role == TK_ROLE_SCRATCH ? tk_ir_strfmt(m, "scratch_%d", nscratch) : t->name;
     b = new_buffer(m, name, a->role, a, t->param_index);
   }
   if (b < 0) return -1;
@@ -79,7 +82,8 @@ static int place(tk_ir_module *m, const live_range *lr, int *where, const tk_ir_
 
 tk_status tk_ir_pass_plan_buffers(tk_ir_module *m) {
   if (m->stage != TK_STAGE_FUSED)
-    return tk_status_make(TK_INTERNAL, "buffer planning: module at stage %d, expected fused", (int)m->stage);
+    return tk_status_make(TK_INTERNAL, "buffer planning: module at stage %d, expected fused",
+                          (int)m->stage);
   live_range *lr = tk_calloc((size_t)m->ntensors, sizeof *lr);
   int *where = tk_malloc(sizeof *where * (size_t)m->ntensors);
   if (!lr || !where) {

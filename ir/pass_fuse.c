@@ -43,7 +43,8 @@ static const char *group_of(const tk_ir_module *m, const tk_ir_op *op) {
 static int consumers(const tk_ir_module *m, int tensor) {
   int n = 0;
   for (int i = 0; i < m->nops; i++)
-    for (int j = 0; !m->ops[i].dead && j < m->ops[i].nin; j++) n += m->ops[i].in[j].tensor == tensor;
+    for (int j = 0; !m->ops[i].dead && j < m->ops[i].nin; j++)
+      n += m->ops[i].in[j].tensor == tensor;
   return n;
 }
 
@@ -138,9 +139,12 @@ static void kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, tk_ir_op *const *
  * then scratch read), then parameters in checkpoint order (style.md: outputs, inputs, dims). */
 static int64_t arg_key(const tk_ir_module *m, const tk_ir_arg *a, int index) {
   int rank;
-  if (a->access & TK_ACC_WRITE) rank = a->role == TK_ROLE_OUT ? 0 : 1;
-  else if (a->role == TK_ROLE_PARAM) rank = 4;
-  else rank = a->role == TK_ROLE_IN ? 2 : 3;
+  if (a->access & TK_ACC_WRITE)
+    rank = a->role == TK_ROLE_OUT ? 0 : 1;
+  else if (a->role == TK_ROLE_PARAM)
+    rank = 4;
+  else
+    rank = a->role == TK_ROLE_IN ? 2 : 3;
   int64_t within = a->role == TK_ROLE_PARAM ? m->tensors[a->tensor].param_index : index;
   return (int64_t)rank << 32 | within;
 }
@@ -150,9 +154,12 @@ static void declare_args_in_order(tk_ir_module *m, const tk_ir_kernel *from, tk_
   for (int n = 0; done && n < from->nargs; n++) {
     int best = -1;
     for (int i = 0; i < from->nargs; i++)
-      if (!done[i] && (best < 0 || arg_key(m, &from->args[i], i) < arg_key(m, &from->args[best], best))) best = i;
+      if (!done[i] &&
+          (best < 0 || arg_key(m, &from->args[i], i) < arg_key(m, &from->args[best], best)))
+        best = i;
     done[best] = true;
-    tk_ir_kernel_arg(m, to, from->args[best].tensor, from->args[best].role, from->args[best].access);
+    tk_ir_kernel_arg(m, to, from->args[best].tensor, from->args[best].role,
+                     from->args[best].access);
   }
 }
 
@@ -160,7 +167,7 @@ static void declare_args_in_order(tk_ir_module *m, const tk_ir_kernel *from, tk_
 
 typedef struct group {
   const char *name;
-  int last;       /* index of its last op */
+  int last; /* index of its last op */
   int n;
   tk_ir_op **ops;
 } group;
@@ -196,7 +203,8 @@ static tk_status build_groups(tk_ir_module *m, group **out, int *out_n) {
 
 tk_status tk_ir_pass_fuse(tk_ir_module *m) {
   if (m->stage != TK_STAGE_PADDED)
-    return tk_status_make(TK_INTERNAL, "fusion pass: module at stage %d, expected padded", (int)m->stage);
+    return tk_status_make(TK_INTERNAL, "fusion pass: module at stage %d, expected padded",
+                          (int)m->stage);
   group *groups = NULL;
   int ng = 0;
   TK_RETURN_IF_ERROR(build_groups(m, &groups, &ng));
@@ -208,11 +216,13 @@ tk_status tk_ir_pass_fuse(tk_ir_module *m) {
     plan_aliases(m, g->ops, g->n, alias);
     /* A first emission finds the arguments; the kernel is then emitted again with its
      * arguments declared in the canonical order (outputs, inputs, parameters). */
-    tk_fuse_ctx dry = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL), alias};
+    tk_fuse_ctx dry = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL),
+                       alias};
     TK_RETURN_IF_ERROR(tk_ir_module_status(m)); /* the emitters need dry.k */
     TK_RETURN_IF_ERROR(emit_group(&dry, g->ops, g->n, g->name));
     TK_RETURN_IF_ERROR(tk_ir_module_status(m));
-    tk_fuse_ctx c = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL), alias};
+    tk_fuse_ctx c = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL),
+                     alias};
     TK_RETURN_IF_ERROR(tk_ir_module_status(m));
     declare_args_in_order(m, dry.k, c.k);
     TK_RETURN_IF_ERROR(emit_group(&c, g->ops, g->n, g->name));

@@ -1,4 +1,4 @@
-/* ir/pass_pad.c — the padding pass (GRAPH → PADDED), FORMATS §3 "Batch handling".
+/* ir/pass_pad.c — the padding pass (GRAPH → PADDED), docs/formats.md §3 "Batch handling".
  *
  * pad_rows(x) → xp disappears: every consumer of xp reads the caller's B-row x directly with
  * its rows clamped (operand.row_clamp; the fusion pass folds that into index maps as
@@ -72,7 +72,8 @@ static tk_status fold_slice(tk_ir_module *m, tk_ir_op *slice) {
   int y = slice->in[0].tensor, out = slice->out[0].tensor;
   int pid = m->tensors[y].producer;
   if (pid < 0 || m->ops[pid].dead)
-    return tk_status_make(TK_INTERNAL, "slice_rows of %s: the tensor has no producer", m->tensors[y].name);
+    return tk_status_make(TK_INTERNAL, "slice_rows of %s: the tensor has no producer",
+                          m->tensors[y].name);
   tk_ir_op *p = &m->ops[pid];
   if (live_consumers(m, y, slice) > 0) {
     append_output(m, p, out);
@@ -87,19 +88,22 @@ static tk_status fold_slice(tk_ir_module *m, tk_ir_op *slice) {
   for (int j = 0; j < p->nout; j++)
     if (p->out[j].tensor == out) p->out[j].row_limit = tk_ir_ix_sym(m, TK_SYM_B);
   m->tensors[out].producer = pid;
-  tk_ir_contract_add(m, &p->contracts,
-                     tk_ir_contract_make(true, TK_PRED_WRITES_ROWS_LT, out, -1, tk_ir_ix_sym(m, TK_SYM_B), 0, 0));
+  tk_ir_contract_add(
+      m, &p->contracts,
+      tk_ir_contract_make(true, TK_PRED_WRITES_ROWS_LT, out, -1, tk_ir_ix_sym(m, TK_SYM_B), 0, 0));
   slice->dead = true;
   return TK_STATUS_OK;
 }
 
 tk_status tk_ir_pass_pad(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GRAPH)
-    return tk_status_make(TK_INTERNAL, "padding pass: module at stage %d, expected graph", (int)m->stage);
+    return tk_status_make(TK_INTERNAL, "padding pass: module at stage %d, expected graph",
+                          (int)m->stage);
   for (int i = 0; i < m->nops; i++)
     if (!m->ops[i].dead && m->ops[i].kind == TK_OP_PAD_ROWS) fold_pad(m, &m->ops[i]);
   for (int i = 0; i < m->nops; i++)
-    if (!m->ops[i].dead && m->ops[i].kind == TK_OP_SLICE_ROWS) TK_RETURN_IF_ERROR(fold_slice(m, &m->ops[i]));
+    if (!m->ops[i].dead && m->ops[i].kind == TK_OP_SLICE_ROWS)
+      TK_RETURN_IF_ERROR(fold_slice(m, &m->ops[i]));
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   m->stage = TK_STAGE_PADDED;
   return TK_STATUS_OK;

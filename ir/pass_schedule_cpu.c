@@ -34,16 +34,16 @@ typedef struct cpu_ctx {
   tk_ir_module *m;
   const tk_ir_kernel *src;
   tk_ir_kernel *k;
-  int pi;                 /* phase being scheduled */
+  int pi; /* phase being scheduled */
   const tk_ir_var *rb;
-  bool guarded;           /* BR does not divide Bp's padding quantum: rows >= Bp guarded */
+  bool guarded; /* BR does not divide Bp's padding quantum: rows >= Bp guarded */
   const int *arg_map;
   int *local_map;
   bool *used;
 } cpu_ctx;
 
 static const tk_ir_loop_kind vector_inner[] = {
-    [TK_LOOP_SERIAL] = TK_LOOP_SERIAL, [TK_LOOP_PARALLEL] = TK_LOOP_VECTOR,
+    [TK_LOOP_SERIAL] = TK_LOOP_SERIAL,       [TK_LOOP_PARALLEL] = TK_LOOP_VECTOR,
     [TK_LOOP_REDUCTION] = TK_LOOP_REDUCTION, [TK_LOOP_UNROLL] = TK_LOOP_UNROLL,
     [TK_LOOP_VECTOR] = TK_LOOP_VECTOR,
 };
@@ -81,7 +81,8 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_subst *s = tk_ir_subst_new(m, 1);
   tk_ir_subst_add(s, ph->vars[0], row);
   if (!phase_locals(c, ph, 1)) return NULL;
-  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
+  step(c, (tk_ir_sched_step){
+              .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
   tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner};
   const tk_ir_stmt *body = row_guard(c, row, tk_ir_rewrite_stmt(&rw, ph->body));
   return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
@@ -98,21 +99,23 @@ typedef struct tile_region {
 static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
   tk_ir_module *m = c->m;
   int64_t tr = m->opts.cpu_tile_rows;
-  if (leaf->kind == TK_S_IF && !tk_ir_ix_uses_var(leaf->lhs, t->j) && !tk_ir_ix_uses_var(leaf->rhs, t->j)) {
-    const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
-                                          tk_ir_rewrite_stmt(&t->rw, leaf->body));
+  if (leaf->kind == TK_S_IF && !tk_ir_ix_uses_var(leaf->lhs, t->j) &&
+      !tk_ir_ix_uses_var(leaf->rhs, t->j)) {
+    const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR,
+                                             TK_BIND_NONE, tk_ir_rewrite_stmt(&t->rw, leaf->body));
     const tk_ir_stmt *guard = tk_ir_stmt_if(m, tk_ir_ix_subst(m, leaf->lhs, t->rw.subst), leaf->cmp,
-                                         tk_ir_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
+                                            tk_ir_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
     return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, guard);
   }
   const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
-                                        tk_ir_rewrite_stmt(&t->rw, leaf));
+                                           tk_ir_rewrite_stmt(&t->rw, leaf));
   return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, lanes);
 }
 
 /* Distributes the tile loops over the statements of a point body, sinking them into
  * loops (whose extents do not depend on the point: tk_ir_verify's tileable rule). */
-static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *s, bool record) {
+static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *s,
+                                   bool record) {
   tk_ir_module *m = c->m;
   if (s->kind == TK_S_BLOCK) {
     tk_ir_stmt *b = tk_ir_stmt_block(m);
@@ -121,18 +124,22 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
   }
   if (s->kind == TK_S_FOR) {
     if (record) step(c, (tk_ir_sched_step){.kind = TK_SCHED_INTERCHANGE, .a = s->var});
-    return tk_ir_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE, tile_stmt(c, t, s->body, record));
+    return tk_ir_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE,
+                          tile_stmt(c, t, s->body, record));
   }
   return tile_leaf(c, t, s);
 }
 
-static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt, const tk_ir_var *ri,
-                          const tk_ir_var *lane, const tk_ix *jbase, int64_t width) {
+static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
+                          const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
+                          int64_t width) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
   tile_region t = {ri, lane, width, {0}, ph->vars[1]};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
-  const tk_ix *row = tk_ir_ix_add(m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr)), V(c, ri));
+  const tk_ix *row = tk_ir_ix_add(
+      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr)),
+      V(c, ri));
   tk_ir_subst_add(s, ph->vars[0], row);
   tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
   const tk_ix *point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
@@ -149,31 +156,42 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   const tk_ir_var *rt = tk_ir_var_new(m, "rt", tk_ir_ix_div(m, tk_ir_ix_mod(m, r, br), tr));
   const tk_ir_var *ri = tk_ir_var_new(m, "ri", tk_ir_ix_mod(m, r, tr));
   if (!phase_locals(c, ph, tr * tc)) return NULL;
-  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
-  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = rr, .out = rt, .inner = ri, .factor = tr});
+  step(c, (tk_ir_sched_step){
+              .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
+  step(c,
+       (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = rr, .out = rt, .inner = ri, .factor = tr});
   for (int l = 0; l < c->src->nlocals; l++)
-    if (c->used[l]) step(c, (tk_ir_sched_step){.kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
+    if (c->used[l])
+      step(c, (tk_ir_sched_step){
+                  .kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
   const tk_ix *rows = K(c, br / tr);
-  const tk_ix *tile_row = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr));
+  const tk_ix *tile_row =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr));
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   if (nt > 0) {
     const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ir_ix_div(m, j, tc));
     const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ir_ix_mod(m, j, tc));
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
+    step(c, (tk_ir_sched_step){
+                .kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
     tile_region t = region(c, ph, rt, ri, jj, tk_ir_ix_mul(m, V(c, jt), tc), tc);
     const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, true);
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jt, .b = rt, .out = ri, .inner = jj});
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
-    const tk_ir_stmt *row_tiles = tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles));
-    tk_ir_stmt_block_add(m, blk, tk_ir_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, row_tiles));
+    const tk_ir_stmt *row_tiles =
+        tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles));
+    tk_ir_stmt_block_add(m, blk,
+                         tk_ir_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, row_tiles));
   }
   if (tail > 0) {
     const tk_ir_var *jl = tk_ir_var_new(m, "jl", tk_ir_ix_sub(m, j, K(c, nt * tc)));
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = tail});
+    step(c,
+         (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = tail});
     tile_region t = region(c, ph, rt, ri, jl, K(c, nt * tc), tail);
     const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, nt == 0);
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
-    tk_ir_stmt_block_add(m, blk, tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles)));
+    tk_ir_stmt_block_add(
+        m, blk,
+        tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles)));
   }
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = ri});
   return blk;
@@ -191,9 +209,10 @@ static tk_status check_blocks(const tk_ir_module *m, bool *guarded) {
   int64_t q = padding_quantum(m), br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows;
   *guarded = q % br != 0;
   if (*guarded && q % tr != 0)
-    return tk_status_make(TK_INVALID_ARGUMENT, "CPU schedule: tile rows %lld must divide %lld "
-                          "(Bp's padding quantum) when block rows %lld do not", (long long)tr,
-                          (long long)q, (long long)br);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "CPU schedule: tile rows %lld must divide %lld "
+                          "(Bp's padding quantum) when block rows %lld do not",
+                          (long long)tr, (long long)q, (long long)br);
   return TK_STATUS_OK;
 }
 
@@ -201,12 +220,19 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
   int64_t br = m->opts.cpu_block_rows;
   for (int pi = 0; pi < src->nphases; pi++)
     if (!tk_ir_ix_equal(src->phases[pi].extents[0], tk_ir_ix_sym(m, TK_SYM_BP)))
-      return tk_status_make(TK_INTERNAL, "CPU schedule: phase %s of kernel %s does not span Bp rows",
+      return tk_status_make(TK_INTERNAL,
+                            "CPU schedule: phase %s of kernel %s does not span Bp rows",
                             src->phases[pi].name, src->name);
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
   if (!k) return tk_ir_module_status(m);
   k->source = src->id;
-  cpu_ctx c = {m, src, k, 0, NULL, guarded, tk_ir_sched_copy_args(m, src, k, NULL),
+  cpu_ctx c = {m,
+               src,
+               k,
+               0,
+               NULL,
+               guarded,
+               tk_ir_sched_copy_args(m, src, k, NULL),
                tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1)),
                tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
   if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
@@ -221,14 +247,16 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
   c.pi = 0;
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.rb, .binding = TK_BIND_CPU_BLOCK});
   const tk_ix *bp = tk_ir_ix_sym(m, TK_SYM_BP);
-  k->launch.grid = tk_ir_ix_div(m, c.guarded ? tk_ir_ix_add(m, bp, tk_ir_ix_const(m, br - 1)) : bp, br);
+  k->launch.grid =
+      tk_ir_ix_div(m, c.guarded ? tk_ir_ix_add(m, bp, tk_ir_ix_const(m, br - 1)) : bp, br);
   k->launch.workgroup_size = 1;
   k->launch.block_rows = br;
   k->body = tk_ir_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);
   tk_ir_contract extra[4];
   int nextra = 0;
   for (int i = 0; i < src->contracts.n && nextra < 4; i++)
-    if (src->contracts.items[i].pred == TK_PRED_TOPK || src->contracts.items[i].pred == TK_PRED_MASKED_SELECT)
+    if (src->contracts.items[i].pred == TK_PRED_TOPK ||
+        src->contracts.items[i].pred == TK_PRED_MASKED_SELECT)
       extra[nextra++] = src->contracts.items[i]; /* argument ids are unchanged on the CPU */
   tk_ir_kernel_contracts(m, k, src->nphases > 1, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
@@ -239,7 +267,8 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
 
 tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GPU)
-    return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu", (int)m->stage);
+    return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu",
+                          (int)m->stage);
   bool guarded;
   TK_RETURN_IF_ERROR(check_blocks(m, &guarded));
   for (int ki = 0; ki < m->kernels.n; ki++)

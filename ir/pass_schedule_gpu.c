@@ -39,22 +39,31 @@ static gpu_space space_of(tk_ir_module *m, const tk_ir_phase *ph) {
   return s;
 }
 
-static void record_steps(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph, const gpu_space *sp,
-                         const tk_ir_var *wg, const tk_ir_var *t) {
+static void record_steps(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph,
+                         const gpu_space *sp, const tk_ir_var *wg, const tk_ir_var *t) {
   const tk_ir_var *g = ph->vars[0];
   if (ph->ndims == 2) {
     g = tk_ir_var_new(m, "g", sp->flat);
-    tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_FUSE, .a = ph->vars[0], .b = ph->vars[1], .out = g});
+    tk_ir_kernel_step(
+        m, k,
+        (tk_ir_sched_step){.kind = TK_SCHED_FUSE, .a = ph->vars[0], .b = ph->vars[1], .out = g});
   }
-  tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = g, .out = wg, .inner = t, .factor = sp->wg});
-  tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = wg, .binding = TK_BIND_WORKGROUP_X});
-  tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = t, .binding = TK_BIND_THREAD_X});
+  tk_ir_kernel_step(
+      m, k,
+      (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = g, .out = wg, .inner = t, .factor = sp->wg});
+  tk_ir_kernel_step(
+      m, k, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = wg, .binding = TK_BIND_WORKGROUP_X});
+  tk_ir_kernel_step(m, k,
+                    (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = t, .binding = TK_BIND_THREAD_X});
   if (sp->guard)
-    tk_ir_kernel_step(m, k, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ir_ix_var(m, g), .rhs = sp->total});
+    tk_ir_kernel_step(
+        m, k,
+        (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ir_ix_var(m, g), .rhs = sp->total});
 }
 
 /* The TOPK / MASKED_SELECT contracts of the source, in the launch's argument indices. */
-static int carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out, int cap) {
+static int carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
+                             int cap) {
   int n = 0;
   for (int i = 0; i < src->contracts.n && n < cap; i++) {
     tk_ir_contract c = src->contracts.items[i];
@@ -66,7 +75,8 @@ static int carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_
   return n;
 }
 
-static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access, bool *used) {
+static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access,
+                                bool *used) {
   const tk_ir_phase *ph = &src->phases[pi];
   const char *name = src->nphases > 1 ? tk_ir_strfmt(m, "%s_%s", src->name, ph->name) : src->name;
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_GPU, name);
@@ -94,7 +104,7 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
     tk_ir_subst_add(subst, ph->vars[0], g);
   }
   static const tk_ir_loop_kind serial_in_thread[] = {
-      [TK_LOOP_SERIAL] = TK_LOOP_SERIAL, [TK_LOOP_PARALLEL] = TK_LOOP_SERIAL,
+      [TK_LOOP_SERIAL] = TK_LOOP_SERIAL,       [TK_LOOP_PARALLEL] = TK_LOOP_SERIAL,
       [TK_LOOP_REDUCTION] = TK_LOOP_REDUCTION, [TK_LOOP_UNROLL] = TK_LOOP_UNROLL,
       [TK_LOOP_VECTOR] = TK_LOOP_SERIAL,
   };
@@ -117,7 +127,8 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
 
 tk_status tk_ir_pass_schedule_gpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_PLANNED)
-    return tk_status_make(TK_INTERNAL, "GPU schedule: module at stage %d, expected planned", (int)m->stage);
+    return tk_status_make(TK_INTERNAL, "GPU schedule: module at stage %d, expected planned",
+                          (int)m->stage);
   tk_status s = TK_STATUS_OK;
   for (int ki = 0; !s && ki < m->kernels.n; ki++) {
     const tk_ir_kernel *src = m->kernels.items[ki];

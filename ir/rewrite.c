@@ -35,9 +35,13 @@ typedef struct memo {
   const tk_ir_val *from[MEMO_MAX], *to[MEMO_MAX];
 } memo;
 
-static const tk_ix *sub(const tk_ir_rewrite *rw, const tk_ix *e) { return tk_ir_ix_subst(rw->m, e, rw->subst); }
+static const tk_ix *sub(const tk_ir_rewrite *rw, const tk_ix *e) {
+  return tk_ir_ix_subst(rw->m, e, rw->subst);
+}
 
-static int map_local(const tk_ir_rewrite *rw, int l) { return rw->local_map ? rw->local_map[l] : l; }
+static int map_local(const tk_ir_rewrite *rw, int l) {
+  return rw->local_map ? rw->local_map[l] : l;
+}
 static int map_arg(const tk_ir_rewrite *rw, int a) { return rw->arg_map ? rw->arg_map[a] : a; }
 
 static const tk_ix *local_ix(const tk_ir_rewrite *rw, int l, const tk_ix *ix) {
@@ -84,9 +88,10 @@ static bool contains_loop(const tk_ir_stmt *s) {
 static const tk_ir_stmt *rewrite_store(const tk_ir_rewrite *rw, const tk_ir_stmt *s) {
   memo mm = {0};
   const tk_ir_val *v = rewrite_val(rw, s->value, &mm);
-  const tk_ir_stmt *n = s->kind == TK_S_STORE
-                            ? tk_ir_stmt_store(rw->m, map_arg(rw, s->arg), sub(rw, s->ix), v)
-                            : tk_ir_stmt_lstore(rw->m, map_local(rw, s->local), local_ix(rw, s->local, s->ix), v);
+  const tk_ir_stmt *n =
+      s->kind == TK_S_STORE
+          ? tk_ir_stmt_store(rw->m, map_arg(rw, s->arg), sub(rw, s->ix), v)
+          : tk_ir_stmt_lstore(rw->m, map_local(rw, s->local), local_ix(rw, s->local, s->ix), v);
   if (n) {
     tk_ir_stmt *w = (tk_ir_stmt *)n; /* freshly built here: completing it is not a mutation */
     w->origin = s;
@@ -99,23 +104,27 @@ const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *
   switch (s->kind) {
     case TK_S_BLOCK: {
       tk_ir_stmt *b = tk_ir_stmt_block(rw->m);
-      for (int i = 0; i < s->n; i++) tk_ir_stmt_block_add(rw->m, b, tk_ir_rewrite_stmt(rw, s->stmts[i]));
+      for (int i = 0; i < s->n; i++)
+        tk_ir_stmt_block_add(rw->m, b, tk_ir_rewrite_stmt(rw, s->stmts[i]));
       return b;
     }
     case TK_S_FOR: {
       tk_ir_loop_kind kind = rw->loop_map ? rw->loop_map[s->loop] : s->loop;
       if (kind == TK_LOOP_VECTOR && contains_loop(s->body)) kind = TK_LOOP_SERIAL;
-      return tk_ir_stmt_for(rw->m, s->var, sub(rw, s->extent), kind, TK_BIND_NONE, tk_ir_rewrite_stmt(rw, s->body));
+      return tk_ir_stmt_for(rw->m, s->var, sub(rw, s->extent), kind, TK_BIND_NONE,
+                            tk_ir_rewrite_stmt(rw, s->body));
     }
     case TK_S_IF:
-      return tk_ir_stmt_if(rw->m, sub(rw, s->lhs), s->cmp, sub(rw, s->rhs), tk_ir_rewrite_stmt(rw, s->body));
+      return tk_ir_stmt_if(rw->m, sub(rw, s->lhs), s->cmp, sub(rw, s->rhs),
+                           tk_ir_rewrite_stmt(rw, s->body));
     case TK_S_STORE:
     case TK_S_LOCAL_STORE: return rewrite_store(rw, s);
   }
   return NULL;
 }
 
-int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst, const int *access) {
+int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst,
+                           const int *access) {
   int *map = tk_ir_alloc(m, sizeof *map * (size_t)(src->nargs ? src->nargs : 1));
   if (!map) return NULL;
   tk_ir_arg *args = tk_ir_alloc(m, sizeof *args * (size_t)(src->nargs ? src->nargs : 1));
@@ -133,8 +142,8 @@ int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kerne
   return map;
 }
 
-int *tk_ir_sched_copy_locals(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst, const bool *used,
-                             int64_t expand, int *map) {
+int *tk_ir_sched_copy_locals(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst,
+                             const bool *used, int64_t expand, int *map) {
   for (int l = 0; l < src->nlocals; l++) {
     if (!used[l]) continue;
     const tk_ir_local *sl = &src->locals[l];

@@ -1,9 +1,9 @@
-/* compiler/arch.c — arch.json → tk_arch: field validation (FORMATS.md §1), the canonical
+/* compiler/arch.c — arch.json → tk_arch: field validation (docs/formats.md §1), the canonical
  * JSON, the fingerprint, and loading from a file.
  *
  * The text is first read by the strict scanner of arch_json.c (syntax, duplicate keys,
  * trailing garbage). Then unknown keys are rejected, and the fields are read one by one in
- * the order of FORMATS §1's table; the first invalid one is reported. A rule that depends on
+ * the order of docs/formats.md §1's table; the first invalid one is reported. A rule that depends on
  * `model_kind` (a later row of the table) reads and validates `model_kind` first, so its
  * error comes before any rule that needs it. Integers are read from their token's digits,
  * never through a double: a u64 seed round-trips exactly, and fractions, exponents and
@@ -29,10 +29,13 @@
 
 enum {
   ARCH_FILE_LIMIT = 1 << 20, /* bytes: an arch.json is a few hundred */
-  DIM_LIMIT = 65536,         /* FORMATS §1 limits */
+  DIM_LIMIT = 65536,         /* docs/formats.md §1 limits */
   DEPTH_LIMIT = 64,
   EXPERT_LIMIT = 64,
-  ORIGINAL_INPUT = 96, ORIGINAL_OUTPUT = 20, ORIGINAL_EXPERTS = 4, ORIGINAL_TOP_K = 2,
+  ORIGINAL_INPUT = 96,
+  ORIGINAL_OUTPUT = 20,
+  ORIGINAL_EXPERTS = 4,
+  ORIGINAL_TOP_K = 2,
 };
 #define DEFAULT_LAYER_NORM_EPS 1e-5
 
@@ -43,16 +46,21 @@ static const char *const act_names[] = {"gelu_tanh", "gelu"};
 static const char *const layout_names[] = {"in_out", "out_in"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* FORMATS §1 size table: hidden_dim and expert_depth per named size. */
-static const struct { int32_t hidden, depth; } size_table[] = {
-    [TK_SIZE_NANO] = {128, 2}, [TK_SIZE_TINY] = {2048, 5},
-    [TK_SIZE_MEDIUM] = {4096, 5}, [TK_SIZE_FULL] = {4096, 12},
+/* docs/formats.md §1 size table: hidden_dim and expert_depth per named size. */
+static const struct {
+  int32_t hidden, depth;
+} size_table[] = {
+    [TK_SIZE_NANO] = {128, 2},
+    [TK_SIZE_TINY] = {2048, 5},
+    [TK_SIZE_MEDIUM] = {4096, 5},
+    [TK_SIZE_FULL] = {4096, 12},
 };
 
-/* Every key an arch.json may hold, in the order of FORMATS §1's table. */
+/* Every key an arch.json may hold, in the order of docs/formats.md §1's table. */
 static const char *const known_keys[] = {
-    "size", "input_dim", "hidden_dim", "output_dim", "n_experts", "top_k", "expert_depth",
-    "seed", "model_kind", "router_kind", "layer_norm_eps", "hidden_act", "weight_layout",
+    "size",           "input_dim",    "hidden_dim",    "output_dim", "n_experts",
+    "top_k",          "expert_depth", "seed",          "model_kind", "router_kind",
+    "layer_norm_eps", "hidden_act",   "weight_layout",
 };
 
 typedef tk_arch_json_member member;
@@ -60,8 +68,8 @@ typedef tk_arch_json_member member;
 typedef struct reader {
   tk_arch_json_source src;
   tk_arch_json_object obj;
-  tk_arch arch;     /* filled field by field */
-  bool kind_read;   /* arch.model_kind is valid */
+  tk_arch arch;   /* filled field by field */
+  bool kind_read; /* arch.model_kind is valid */
 } reader;
 
 /* ---- Names ----------------------------------------------------------------------------- */
@@ -69,18 +77,29 @@ typedef struct reader {
 static const char *name_in(const char *const *names, size_t count, int index) {
   return index >= 0 && (size_t)index < count ? names[index] : NULL;
 }
-const char *tk_arch_size_name(tk_arch_size size) { return name_in(size_names, COUNT(size_names), size); }
-const char *tk_arch_model_kind_name(tk_model_kind kind) { return name_in(kind_names, COUNT(kind_names), kind); }
-const char *tk_arch_router_kind_name(tk_router_kind kind) { return name_in(router_names, COUNT(router_names), kind); }
-const char *tk_arch_hidden_act_name(tk_hidden_act act) { return name_in(act_names, COUNT(act_names), act); }
-const char *tk_arch_weight_layout_name(tk_weight_layout layout) { return name_in(layout_names, COUNT(layout_names), layout); }
+const char *tk_arch_size_name(tk_arch_size size) {
+  return name_in(size_names, COUNT(size_names), size);
+}
+const char *tk_arch_model_kind_name(tk_model_kind kind) {
+  return name_in(kind_names, COUNT(kind_names), kind);
+}
+const char *tk_arch_router_kind_name(tk_router_kind kind) {
+  return name_in(router_names, COUNT(router_names), kind);
+}
+const char *tk_arch_hidden_act_name(tk_hidden_act act) {
+  return name_in(act_names, COUNT(act_names), act);
+}
+const char *tk_arch_weight_layout_name(tk_weight_layout layout) {
+  return name_in(layout_names, COUNT(layout_names), layout);
+}
 
 /* ---- Field errors ---------------------------------------------------------------------- */
 
 /* "path:line:col: field 'key': value <raw token>, expected <fmt...>" at the value. */
-static tk_status field_error(const reader *r, const member *m, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static tk_status field_error(const reader *r, const member *m, const char *key, const char *fmt, ...) {
+static tk_status field_error(const reader *r, const member *m, const char *key, const char *fmt,
+                             ...) __attribute__((format(printf, 4, 5)));
+static tk_status field_error(const reader *r, const member *m, const char *key, const char *fmt,
+                             ...) {
   char *expect = NULL, shown[TK_ARCH_JSON_SHOWN_MAX];
   va_list ap;
   va_start(ap, fmt);
@@ -99,8 +118,9 @@ static tk_status field_find(const reader *r, const char *key, bool required, con
                             const member **out) {
   *out = tk_arch_json_object_find(&r->obj, key);
   if (!*out && required)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: field '%s': missing, expected %s (a required field)",
-                          r->src.name, key, expect);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: field '%s': missing, expected %s (a required field)", r->src.name,
+                          key, expect);
   return TK_STATUS_OK;
 }
 
@@ -114,7 +134,7 @@ static bool key_known(const char *key, const char **suggestion) {
   return false;
 }
 
-/* FORMATS §1: unknown keys are an error (a typo must not silently change the model). */
+/* docs/formats.md §1: unknown keys are an error (a typo must not silently change the model). */
 static tk_status check_known_keys(const reader *r) {
   for (size_t i = 0; i < r->obj.count; i++) {
     const member *m = &r->obj.members[i];
@@ -124,11 +144,13 @@ static tk_status check_known_keys(const reader *r) {
     tk_arch_json_shown(&r->src, m->key_offset, m->key_raw_len, shown);
     if (suggestion)
       return tk_arch_json_error_at(&r->src, m->key_offset,
-                                   "unknown key %s (keys are case-sensitive: did you mean '%s'?)", shown, suggestion);
+                                   "unknown key %s (keys are case-sensitive: did you mean '%s'?)",
+                                   shown, suggestion);
     size_t n = 0;
     for (size_t k = 0; k < COUNT(known_keys); k++)
       n += (size_t)snprintf(keys + n, sizeof keys - n, "%s%s", k ? ", " : "", known_keys[k]);
-    return tk_arch_json_error_at(&r->src, m->key_offset, "unknown key %s; expected one of: %s", shown, keys);
+    return tk_arch_json_error_at(&r->src, m->key_offset, "unknown key %s; expected one of: %s",
+                                 shown, keys);
   }
   return TK_STATUS_OK;
 }
@@ -149,16 +171,16 @@ static bool integer_token(const reader *r, const member *m, bool *negative, uint
   return true;
 }
 
-/* A required integer field that fits int32_t (FORMATS §1: integer dims are integer tokens). */
+/* A required integer field that fits int32_t (docs/formats.md §1: integer dims are integer tokens). */
 static tk_status read_int32(const reader *r, const char *key, const member **m, int32_t *value) {
   TK_RETURN_IF_ERROR(field_find(r, key, true, "an integer", m));
   if ((*m)->kind != TK_ARCH_JSON_NUMBER)
     return field_error(r, *m, key, "an integer, found %s", tk_arch_json_kind_name((*m)->kind));
-  if (!(*m)->is_integer)
-    return field_error(r, *m, key, "an integer (no fraction or exponent)");
+  if (!(*m)->is_integer) return field_error(r, *m, key, "an integer (no fraction or exponent)");
   bool negative;
   uint64_t magnitude;
-  if (!integer_token(r, *m, &negative, &magnitude) || magnitude > (negative ? 2147483648u : 2147483647u))
+  if (!integer_token(r, *m, &negative, &magnitude) ||
+      magnitude > (negative ? 2147483648u : 2147483647u))
     return field_error(r, *m, key, "an integer in the 32-bit range [-2147483648, 2147483647]");
   *value = negative ? (int32_t)(-(int64_t)magnitude) : (int32_t)magnitude;
   return TK_STATUS_OK;
@@ -185,7 +207,7 @@ static void one_of(const char *const *names, size_t count, char *out, size_t cap
     n += (size_t)snprintf(out + n, cap - n, "%s \"%s\"", i ? "," : "", names[i]);
 }
 
-/* An enum field spelled exactly as one of names (case-sensitive, FORMATS §1); `fallback` is
+/* An enum field spelled exactly as one of names (case-sensitive, docs/formats.md §1); `fallback` is
  * the value when absent, or -1 if the field is required. */
 static tk_status read_enum(const reader *r, const char *key, const char *const *names, size_t count,
                            int fallback, const char *also, int *out) {
@@ -199,21 +221,23 @@ static tk_status read_enum(const reader *r, const char *key, const char *const *
   for (size_t i = 0; m->kind == TK_ARCH_JSON_STRING && i < count; i++) {
     if (m->string_len == strlen(names[i]) && memcmp(m->string, names[i], m->string_len) == 0)
       return *out = (int)i, TK_STATUS_OK;
-    folded |= m->string_len == strlen(names[i]) && strncasecmp(m->string, names[i], m->string_len) == 0;
+    folded |=
+        m->string_len == strlen(names[i]) && strncasecmp(m->string, names[i], m->string_len) == 0;
   }
   return field_error(r, m, key, "%s%s%s", expect, also, folded ? " (case-sensitive)" : "");
 }
 
-/* ---- The fields, in the order of FORMATS §1's table ------------------------------------ */
+/* ---- The fields, in the order of docs/formats.md §1's table ------------------------------------ */
 
 static tk_status read_size(reader *r) {
   static const char *also = " or an integer 0..3";
   const member *m = tk_arch_json_object_find(&r->obj, "size");
-  if (m && m->kind == TK_ARCH_JSON_NUMBER) { /* FORMATS §1: also the index 0..3 */
+  if (m && m->kind == TK_ARCH_JSON_NUMBER) { /* docs/formats.md §1: also the index 0..3 */
     bool negative;
     uint64_t index;
     char expect[160];
-    if (!m->is_integer || !integer_token(r, m, &negative, &index) || negative || index > TK_SIZE_FULL) {
+    if (!m->is_integer || !integer_token(r, m, &negative, &index) || negative ||
+        index > TK_SIZE_FULL) {
       one_of(size_names, COUNT(size_names), expect, sizeof expect);
       return field_error(r, m, "size", "%s%s", expect, also);
     }
@@ -230,14 +254,15 @@ static tk_status read_size(reader *r) {
 static tk_status read_model_kind(reader *r) {
   if (r->kind_read) return TK_STATUS_OK;
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "model_kind", kind_names, COUNT(kind_names), TK_MODEL_MOE, "", &index));
+  TK_RETURN_IF_ERROR(
+      read_enum(r, "model_kind", kind_names, COUNT(kind_names), TK_MODEL_MOE, "", &index));
   r->arch.model_kind = (tk_model_kind)index;
   r->kind_read = true;
   return TK_STATUS_OK;
 }
 
 /* For an MoE arch with a named size, the dims are those of the original topology and of
- * the size table (FORMATS §1); "Custom" and Dense lift this. */
+ * the size table (docs/formats.md §1); "Custom" and Dense lift this. */
 static tk_status check_topology(reader *r, const member *m, const char *key, int32_t value,
                                 int32_t want) {
   if (r->arch.size == TK_SIZE_CUSTOM) return TK_STATUS_OK;
@@ -270,13 +295,14 @@ static tk_status read_output_dim(reader *r) {
   return read_dim(r, "output_dim", ORIGINAL_OUTPUT, &r->arch.output_dim);
 }
 
-/* n_experts and top_k: 0 for Dense; otherwise 1 <= top_k <= n_experts <= 64 (FORMATS §1). */
+/* n_experts and top_k: 0 for Dense; otherwise 1 <= top_k <= n_experts <= 64 (docs/formats.md §1). */
 static tk_status read_routing(reader *r, const char *key, int32_t hi, const char *hi_name,
                               int32_t topology_value, int32_t *out) {
   const member *m;
   TK_RETURN_IF_ERROR(read_int32(r, key, &m, out));
   TK_RETURN_IF_ERROR(read_model_kind(r));
-  if (r->arch.model_kind == TK_MODEL_DENSE) return check_equal(r, m, key, *out, 0, "model_kind", "Dense");
+  if (r->arch.model_kind == TK_MODEL_DENSE)
+    return check_equal(r, m, key, *out, 0, "model_kind", "Dense");
   TK_RETURN_IF_ERROR(check_limit(r, m, key, *out, 1, hi, hi_name));
   return check_topology(r, m, key, *out, topology_value);
 }
@@ -295,7 +321,7 @@ static tk_status read_expert_depth(reader *r) {
   return check_topology(r, m, "expert_depth", r->arch.expert_depth, table_depth(r));
 }
 
-/* FORMATS §1: an integer token in [0, 2^64-1], read exactly from its digits. */
+/* docs/formats.md §1: an integer token in [0, 2^64-1], read exactly from its digits. */
 static tk_status read_seed(reader *r) {
   static const char *range = "an integer in [0, 18446744073709551615]";
   const member *m;
@@ -303,15 +329,18 @@ static tk_status read_seed(reader *r) {
   TK_RETURN_IF_ERROR(field_find(r, "seed", true, range, &m));
   if (m->kind != TK_ARCH_JSON_NUMBER)
     return field_error(r, m, "seed", "%s, found %s", range, tk_arch_json_kind_name(m->kind));
-  if (!m->is_integer) return field_error(r, m, "seed", "%s written as plain digits (no fraction or exponent)", range);
-  if (!integer_token(r, m, &negative, &r->arch.seed)) return field_error(r, m, "seed", "%s (above 2^64-1)", range);
+  if (!m->is_integer)
+    return field_error(r, m, "seed", "%s written as plain digits (no fraction or exponent)", range);
+  if (!integer_token(r, m, &negative, &r->arch.seed))
+    return field_error(r, m, "seed", "%s (above 2^64-1)", range);
   if (negative) return field_error(r, m, "seed", "%s (not negative)", range);
   return TK_STATUS_OK;
 }
 
 static tk_status read_router_kind(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "router_kind", router_names, COUNT(router_names), TK_ROUTER_SHEAF_PADIC, "", &index));
+  TK_RETURN_IF_ERROR(read_enum(r, "router_kind", router_names, COUNT(router_names),
+                               TK_ROUTER_SHEAF_PADIC, "", &index));
   r->arch.router_kind = (tk_router_kind)index;
   return TK_STATUS_OK;
 }
@@ -324,7 +353,8 @@ static tk_status read_layer_norm_eps(reader *r) {
   r->arch.layer_norm_eps = DEFAULT_LAYER_NORM_EPS;
   if (!m) return TK_STATUS_OK;
   if (m->kind != TK_ARCH_JSON_NUMBER)
-    return field_error(r, m, "layer_norm_eps", "%s, found %s", expect, tk_arch_json_kind_name(m->kind));
+    return field_error(r, m, "layer_norm_eps", "%s, found %s", expect,
+                       tk_arch_json_kind_name(m->kind));
   char *token = tk_strndup(r->src.text + m->offset, m->raw_len);
   if (!token) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", r->src.name);
   double value = strtod(token, NULL); /* the scanner checked the JSON number grammar */
@@ -336,24 +366,26 @@ static tk_status read_layer_norm_eps(reader *r) {
 
 static tk_status read_hidden_act(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "hidden_act", act_names, COUNT(act_names), TK_ACT_GELU_TANH, "", &index));
+  TK_RETURN_IF_ERROR(
+      read_enum(r, "hidden_act", act_names, COUNT(act_names), TK_ACT_GELU_TANH, "", &index));
   r->arch.hidden_act = (tk_hidden_act)index;
   return TK_STATUS_OK;
 }
 
 static tk_status read_weight_layout(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "weight_layout", layout_names, COUNT(layout_names), TK_LAYOUT_IN_OUT, "", &index));
+  TK_RETURN_IF_ERROR(read_enum(r, "weight_layout", layout_names, COUNT(layout_names),
+                               TK_LAYOUT_IN_OUT, "", &index));
   r->arch.weight_layout = (tk_weight_layout)index;
   return TK_STATUS_OK;
 }
 
-/* FORMATS §1: unknown keys, then every field in the table's order; the first error wins. */
+/* docs/formats.md §1: unknown keys, then every field in the table's order; the first error wins. */
 static tk_status read_arch(reader *r) {
   static tk_status (*const fields[])(reader *) = {
-      read_size, read_input_dim, read_hidden_dim, read_output_dim, read_n_experts, read_top_k,
-      read_expert_depth, read_seed, read_model_kind, read_router_kind,
-      read_layer_norm_eps, read_hidden_act, read_weight_layout,
+      read_size,           read_input_dim,    read_hidden_dim,    read_output_dim, read_n_experts,
+      read_top_k,          read_expert_depth, read_seed,          read_model_kind, read_router_kind,
+      read_layer_norm_eps, read_hidden_act,   read_weight_layout,
   };
   TK_RETURN_IF_ERROR(check_known_keys(r));
   for (size_t i = 0; i < COUNT(fields); i++) TK_RETURN_IF_ERROR(fields[i](r));
@@ -372,8 +404,10 @@ static void format_shortest(double v, char *out, size_t cap) {
   char *e = strchr(out, 'e');
   if (!e) return;
   char *src = e + 1, *dst = e + 1;
-  if (*src == '+') src++;
-  else if (*src == '-') *dst++ = *src++;
+  if (*src == '+')
+    src++;
+  else if (*src == '-')
+    *dst++ = *src++;
   while (*src == '0' && src[1] != '\0') src++;
   memmove(dst, src, strlen(src) + 1);
 }
@@ -390,7 +424,8 @@ static int compare_keys(const void *a, const void *b) {
 /* Every field of the arch, values formatted; false if an enum is out of range. */
 static bool canonical_members(const tk_arch *a, canonical_member m[13]) {
   const char *names[] = {tk_arch_size_name(a->size), tk_arch_model_kind_name(a->model_kind),
-                         tk_arch_router_kind_name(a->router_kind), tk_arch_hidden_act_name(a->hidden_act),
+                         tk_arch_router_kind_name(a->router_kind),
+                         tk_arch_hidden_act_name(a->hidden_act),
                          tk_arch_weight_layout_name(a->weight_layout)};
   for (size_t i = 0; i < COUNT(names); i++)
     if (!names[i]) return false;
@@ -399,12 +434,16 @@ static bool canonical_members(const tk_arch *a, canonical_member m[13]) {
   m[2].key = "router_kind", snprintf(m[2].value, sizeof m[2].value, "\"%s\"", names[2]);
   m[3].key = "hidden_act", snprintf(m[3].value, sizeof m[3].value, "\"%s\"", names[3]);
   m[4].key = "weight_layout", snprintf(m[4].value, sizeof m[4].value, "\"%s\"", names[4]);
-  const struct { const char *key; int32_t value; } ints[] = {
+  const struct {
+    const char *key;
+    int32_t value;
+  } ints[] = {
       {"input_dim", a->input_dim}, {"hidden_dim", a->hidden_dim}, {"output_dim", a->output_dim},
-      {"n_experts", a->n_experts}, {"top_k", a->top_k}, {"expert_depth", a->expert_depth},
+      {"n_experts", a->n_experts}, {"top_k", a->top_k},           {"expert_depth", a->expert_depth},
   };
   for (size_t i = 0; i < COUNT(ints); i++)
-    m[5 + i].key = ints[i].key, snprintf(m[5 + i].value, sizeof m[5 + i].value, "%" PRId32, ints[i].value);
+    m[5 + i].key = ints[i].key,
+          snprintf(m[5 + i].value, sizeof m[5 + i].value, "%" PRId32, ints[i].value);
   m[11].key = "seed", snprintf(m[11].value, sizeof m[11].value, "%" PRIu64, a->seed);
   m[12].key = "layer_norm_eps", format_shortest(a->layer_norm_eps, m[12].value, sizeof m[12].value);
   return true;
@@ -414,23 +453,27 @@ tk_status tk_arch_canonical_json(const tk_arch *arch, char **out_json) {
   *out_json = NULL;
   canonical_member m[13];
   if (!canonical_members(arch, m))
-    return tk_status_make(TK_INVALID_ARGUMENT, "tk_arch_canonical_json: an enum field is out of range");
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "tk_arch_canonical_json: an enum field is out of range");
   if (!isfinite(arch->layer_norm_eps) || !(arch->layer_norm_eps > 0))
-    return tk_status_make(TK_INVALID_ARGUMENT, "tk_arch_canonical_json: layer_norm_eps is not a finite number > 0");
-  qsort(m, COUNT(m), sizeof m[0], compare_keys); /* FORMATS §1: keys sorted (byte order) */
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "tk_arch_canonical_json: layer_norm_eps is not a finite number > 0");
+  qsort(m, COUNT(m), sizeof m[0], compare_keys); /* docs/formats.md §1: keys sorted (byte order) */
   size_t cap = 2;
   for (size_t i = 0; i < COUNT(m); i++) cap += strlen(m[i].key) + strlen(m[i].value) + 4;
   char *json = tk_malloc(cap + 1);
-  if (!json) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory printing the canonical arch");
+  if (!json)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory printing the canonical arch");
   size_t n = 0;
   for (size_t i = 0; i < COUNT(m); i++)
-    n += (size_t)snprintf(json + n, cap + 1 - n, "%c\"%s\":%s", i ? ',' : '{', m[i].key, m[i].value);
+    n +=
+        (size_t)snprintf(json + n, cap + 1 - n, "%c\"%s\":%s", i ? ',' : '{', m[i].key, m[i].value);
   snprintf(json + n, cap + 1 - n, "}");
   *out_json = json;
   return TK_STATUS_OK;
 }
 
-/* FORMATS §1: SHA-256 of the canonical JSON, first 8 bytes as 16 lowercase hex chars. */
+/* docs/formats.md §1: SHA-256 of the canonical JSON, first 8 bytes as 16 lowercase hex chars. */
 static tk_status compute_fingerprint(tk_arch *arch) {
   char *json;
   TK_RETURN_IF_ERROR(tk_arch_canonical_json(arch, &json));
@@ -469,10 +512,12 @@ static tk_status read_file(const char *path, char **out, size_t *out_len) {
   int err = ferror(f) ? errno : 0;
   fclose(f);
   tk_status status = NULL;
-  if (err) status = tk_status_make(TK_IO_ERROR, "cannot read '%s': %s", path, strerror(err));
+  if (err)
+    status = tk_status_make(TK_IO_ERROR, "cannot read '%s': %s", path, strerror(err));
   else if (len > ARCH_FILE_LIMIT)
-    status = tk_status_make(TK_INVALID_ARGUMENT, "'%s' is larger than %d bytes, the limit for an arch.json",
-                            path, ARCH_FILE_LIMIT);
+    status = tk_status_make(TK_INVALID_ARGUMENT,
+                            "'%s' is larger than %d bytes, the limit for an arch.json", path,
+                            ARCH_FILE_LIMIT);
   if (status) {
     free(text);
     return status;

@@ -1,8 +1,8 @@
-/* model/arch.h — the arch.json front end (FORMATS.md §1).
+/* model/arch.h — the arch.json front end (docs/formats.md §1).
  *
  * Parses and validates an arch.json into a tk_arch value, prints its canonical form and
  * computes its fingerprint, and lists the parameter tensors the architecture declares, in
- * checkpoint order (FORMATS.md §2). A tk_arch is a plain value: no heap, copy it freely.
+ * checkpoint order (docs/formats.md §2). A tk_arch is a plain value: no heap, copy it freely.
  */
 #ifndef TK_COMPILER_ARCH_H
 #define TK_COMPILER_ARCH_H
@@ -14,13 +14,18 @@
 #include "tk/status.h"
 
 typedef enum tk_arch_size {
-  TK_SIZE_NANO = 0, TK_SIZE_TINY = 1, TK_SIZE_MEDIUM = 2, TK_SIZE_FULL = 3,
+  TK_SIZE_NANO = 0,
+  TK_SIZE_TINY = 1,
+  TK_SIZE_MEDIUM = 2,
+  TK_SIZE_FULL = 3,
   TK_SIZE_CUSTOM = 4, /* (choice) lifts the size table check */
 } tk_arch_size;
 
 typedef enum tk_model_kind { TK_MODEL_MOE, TK_MODEL_DENSE } tk_model_kind;
 typedef enum tk_router_kind {
-  TK_ROUTER_SHEAF_PADIC, TK_ROUTER_SHEAF_ONLY, TK_ROUTER_SOFTMAX_ONLY
+  TK_ROUTER_SHEAF_PADIC,
+  TK_ROUTER_SHEAF_ONLY,
+  TK_ROUTER_SOFTMAX_ONLY
 } tk_router_kind;
 typedef enum tk_hidden_act { TK_ACT_GELU_TANH, TK_ACT_GELU_ERF } tk_hidden_act;
 typedef enum tk_weight_layout {
@@ -28,7 +33,7 @@ typedef enum tk_weight_layout {
   TK_LAYOUT_OUT_IN, /* W stored [out, in] row-major, y = x·Wᵀ + b */
 } tk_weight_layout;
 
-/* Intermediate width of the Dense family's FFN blocks (FORMATS.md §2, a choice). */
+/* Intermediate width of the Dense family's FFN blocks (docs/formats.md §2, a choice). */
 #define TK_DENSE_INTERMEDIATE 4096
 
 typedef struct tk_arch {
@@ -64,15 +69,20 @@ const char *tk_arch_router_kind_name(tk_router_kind kind);
 const char *tk_arch_hidden_act_name(tk_hidden_act act);
 const char *tk_arch_weight_layout_name(tk_weight_layout layout);
 
-/* ---- Parameters, in checkpoint order (FORMATS.md §2) ---------------------------------- */
+/* ---- Parameters, in checkpoint order (docs/formats.md §2) ---------------------------------- */
 
-typedef enum tk_param_role { TK_PARAM_WEIGHT, TK_PARAM_BIAS, TK_PARAM_GAMMA, TK_PARAM_BETA } tk_param_role;
+typedef enum tk_param_role {
+  TK_PARAM_WEIGHT,
+  TK_PARAM_BIAS,
+  TK_PARAM_GAMMA,
+  TK_PARAM_BETA
+} tk_param_role;
 
 typedef struct tk_param_spec {
-  char name[40];       /* "router.param_0", "expert_3.param_17", "dense.param_4" */
+  char name[40]; /* "router.param_0", "expert_3.param_17", "dense.param_4" */
   tk_param_role role;
-  int32_t rows, cols;  /* stored shape: Linear W [in,out] or [out,in] per layout; vectors 1×n */
-  uint64_t count;      /* rows × cols */
+  int32_t rows, cols; /* stored shape: Linear W [in,out] or [out,in] per layout; vectors 1×n */
+  uint64_t count;     /* rows × cols */
   /* The layer the tensor belongs to maps rows of width `in` to rows of width `out`: a
    * Linear(in, out) for its weight and bias, a LayerNorm(n) (in = out = n) for gamma and
    * beta. Lowering takes every activation width from here (the topology is written once,

@@ -39,10 +39,14 @@ static size_t utf8_sequence_len(const unsigned char *p, size_t avail) {
   size_t n;
   unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
   if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-  else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else
+    return 0;
   if (avail < n || p[1] < lo || p[1] > hi) return 0;
   for (size_t i = 2; i < n; i++)
     if (!is_continuation(p[i])) return 0;
@@ -53,8 +57,10 @@ static void position_of(const tk_arch_json_source *src, size_t offset, int *line
   *line = 1, *col = 1;
   for (size_t i = 0; i < offset && i < src->len; i++) {
     unsigned char c = (unsigned char)src->text[i];
-    if (c == '\n') ++*line, *col = 1;
-    else if (!is_continuation(c)) ++*col;
+    if (c == '\n')
+      ++*line, *col = 1;
+    else if (!is_continuation(c))
+      ++*col;
   }
 }
 
@@ -76,8 +82,10 @@ static void excerpt(const tk_arch_json_source *src, size_t offset, char *line, c
   for (size_t i = from; i < to;) {
     size_t n = utf8_sequence_len(t + i, to - i);
     bool shown = n > 0 && (t[i] >= 0x20 || t[i] == '\t') && t[i] != 0x7F;
-    if (shown) memcpy(line + nl, t + i, n), nl += n;
-    else line[nl++] = '?', n = n ? n : 1;
+    if (shown)
+      memcpy(line + nl, t + i, n), nl += n;
+    else
+      line[nl++] = '?', n = n ? n : 1;
     if (i < offset) caret[nc++] = t[i] == '\t' ? '\t' : ' ';
     i += n;
   }
@@ -135,8 +143,10 @@ static void skip_whitespace(scanner *s) {
 static const char *found_here(const scanner *s, char buf[16]) {
   int c = peek(s);
   if (c < 0) return "end of input";
-  if (c > 0x20 && c < 0x7F) snprintf(buf, 16, "'%c'", c);
-  else snprintf(buf, 16, "byte 0x%02X", (unsigned)c);
+  if (c > 0x20 && c < 0x7F)
+    snprintf(buf, 16, "'%c'", c);
+  else
+    snprintf(buf, 16, "byte 0x%02X", (unsigned)c);
   return buf;
 }
 
@@ -156,7 +166,8 @@ static int hex_value(int c) {
 /* Reads "uXXXX" (the backslash already consumed) into *unit. */
 static tk_status scan_hex4(scanner *s, unsigned *unit) {
   size_t at = s->pos - 1;
-  if (peek(s) != 'u') return tk_arch_json_error_at(s->src, at, "syntax error: expected \\u after a high surrogate");
+  if (peek(s) != 'u')
+    return tk_arch_json_error_at(s->src, at, "syntax error: expected \\u after a high surrogate");
   s->pos++;
   *unit = 0;
   for (int i = 0; i < 4; i++, s->pos++) {
@@ -197,11 +208,13 @@ static tk_status scan_unicode_escape(scanner *s) {
     return tk_arch_json_error_at(s->src, at, "lone low surrogate \\u%04X in a string", unit);
   if (unit >= 0xD800 && unit <= 0xDBFF) {
     if (peek(s) != '\\')
-      return tk_arch_json_error_at(s->src, at, "high surrogate \\u%04X not followed by a low surrogate", unit);
+      return tk_arch_json_error_at(s->src, at,
+                                   "high surrogate \\u%04X not followed by a low surrogate", unit);
     s->pos++;
     TK_RETURN_IF_ERROR(scan_hex4(s, &low));
     if (low < 0xDC00 || low > 0xDFFF)
-      return tk_arch_json_error_at(s->src, at, "high surrogate \\u%04X not followed by a low surrogate", unit);
+      return tk_arch_json_error_at(s->src, at,
+                                   "high surrogate \\u%04X not followed by a low surrogate", unit);
     unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
   }
   put_utf8(s, unit);
@@ -218,7 +231,8 @@ static tk_status scan_escape(scanner *s) {
     return scan_unicode_escape(s);
   }
   const char *hit = c > 0 ? strchr(from, c) : NULL; /* c > 0: strchr also finds the NUL */
-  if (!hit) return tk_arch_json_error_at(s->src, s->pos - 2, "syntax error: invalid escape in a string");
+  if (!hit)
+    return tk_arch_json_error_at(s->src, s->pos - 2, "syntax error: invalid escape in a string");
   if (s->out) *s->out++ = to[hit - from];
   return TK_STATUS_OK;
 }
@@ -238,7 +252,9 @@ static tk_status scan_string(scanner *s) {
       continue;
     }
     if (c < 0x20)
-      return tk_arch_json_error_at(s->src, s->pos, "control character 0x%02X in a string (write it as an escape)", (unsigned)c);
+      return tk_arch_json_error_at(s->src, s->pos,
+                                   "control character 0x%02X in a string (write it as an escape)",
+                                   (unsigned)c);
     size_t n = utf8_sequence_len(t + s->pos, s->src->len - s->pos);
     if (n == 0) return tk_arch_json_error_at(s->src, s->pos, "invalid UTF-8 in a string");
     if (s->out) memcpy(s->out, t + s->pos, n), s->out += n;
@@ -263,7 +279,8 @@ static tk_status scan_number(scanner *s, bool *is_integer) {
   if (peek(s) == '0') {
     s->pos++;
     if (is_digit(peek(s)))
-      return tk_arch_json_error_at(s->src, start, "syntax error: leading zeros are not allowed in a number");
+      return tk_arch_json_error_at(s->src, start,
+                                   "syntax error: leading zeros are not allowed in a number");
   } else {
     TK_RETURN_IF_ERROR(scan_digits(s, "a digit"));
   }
@@ -342,23 +359,27 @@ static tk_status scan_array(scanner *s, int depth) {
 }
 
 /* Appends a member to `record`, rejecting duplicate keys and more than MAX_MEMBERS. */
-static tk_status record_member(scanner *s, tk_arch_json_object *record, const tk_arch_json_member *m) {
+static tk_status record_member(scanner *s, tk_arch_json_object *record,
+                               const tk_arch_json_member *m) {
   for (size_t i = 0; i < record->count; i++)
     if (strcmp(record->members[i].key, m->key) == 0) {
       int line, col;
       char shown[TK_ARCH_JSON_SHOWN_MAX];
       position_of(s->src, record->members[i].key_offset, &line, &col);
       tk_arch_json_shown(s->src, m->key_offset, m->key_raw_len, shown);
-      return tk_arch_json_error_at(s->src, m->key_offset, "duplicate key %s (first at line %d, column %d)",
-                                   shown, line, col);
+      return tk_arch_json_error_at(s->src, m->key_offset,
+                                   "duplicate key %s (first at line %d, column %d)", shown, line,
+                                   col);
     }
   if (record->count == MAX_MEMBERS)
-    return tk_arch_json_error_at(s->src, m->key_offset, "more than %d keys in the object", MAX_MEMBERS);
+    return tk_arch_json_error_at(s->src, m->key_offset, "more than %d keys in the object",
+                                 MAX_MEMBERS);
   size_t n = record->count;
   if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) { /* capacity 16, 32, 64, ... */
     size_t cap = n ? n * 2 : 16;
     tk_arch_json_member *grown = tk_realloc(record->members, cap * sizeof *grown);
-    if (!grown) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", s->src->name);
+    if (!grown)
+      return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", s->src->name);
     record->members = grown;
   }
   record->members[record->count++] = *m;
@@ -403,7 +424,8 @@ static tk_status scan_document(scanner *s, tk_arch_json_object *obj) {
 
 tk_status tk_arch_json_object_parse(const tk_arch_json_source *src, tk_arch_json_object *out) {
   tk_arch_json_object obj = {.strings = tk_malloc(src->len + 1)};
-  if (!obj.strings) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", src->name);
+  if (!obj.strings)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", src->name);
   scanner s = {.src = src, .pos = 0, .out = obj.strings};
   tk_status status = scan_document(&s, &obj);
   if (status) {
@@ -421,7 +443,8 @@ void tk_arch_json_object_free(tk_arch_json_object *obj) {
   *obj = (tk_arch_json_object){0};
 }
 
-const tk_arch_json_member *tk_arch_json_object_find(const tk_arch_json_object *obj, const char *key) {
+const tk_arch_json_member *tk_arch_json_object_find(const tk_arch_json_object *obj,
+                                                    const char *key) {
   for (size_t i = 0; i < obj->count; i++)
     if (strcmp(obj->members[i].key, key) == 0) return &obj->members[i];
   return NULL;

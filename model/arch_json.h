@@ -1,7 +1,7 @@
 /* model/arch_json.h — a strict scanner for the flat JSON object of an arch.json
- * (FORMATS.md §1); private to compiler/.
+ * (docs/formats.md §1); private to compiler/.
  *
- * Why not cJSON (toolchain.md §7): it keeps no source positions, keeps duplicate keys, stores
+ * Why not cJSON (docs/toolchain.md §7): it keeps no source positions, keeps duplicate keys, stores
  * numbers as doubles (a u64 seed above 2^53 is lost) and accepts leading zeros and \u0000.
  * This scanner reads exactly one JSON object (RFC 8259 grammar, no extensions) and gives every
  * member's decoded key, its value kind, its raw token text (numbers are read from their
@@ -29,16 +29,20 @@ typedef struct tk_arch_json_source {
 } tk_arch_json_source;
 
 typedef enum tk_arch_json_kind {
-  TK_ARCH_JSON_STRING, TK_ARCH_JSON_NUMBER, TK_ARCH_JSON_BOOL, TK_ARCH_JSON_NULL,
-  TK_ARCH_JSON_ARRAY, TK_ARCH_JSON_OBJECT,
+  TK_ARCH_JSON_STRING,
+  TK_ARCH_JSON_NUMBER,
+  TK_ARCH_JSON_BOOL,
+  TK_ARCH_JSON_NULL,
+  TK_ARCH_JSON_ARRAY,
+  TK_ARCH_JSON_OBJECT,
 } tk_arch_json_kind;
 
 typedef struct tk_arch_json_member {
-  const char *key;        /* decoded UTF-8, NUL-terminated (no NUL inside) */
-  size_t key_offset;      /* the key's raw token (quotes included) is */
-  size_t key_raw_len;     /* text[key_offset, key_offset + key_raw_len) */
+  const char *key;    /* decoded UTF-8, NUL-terminated (no NUL inside) */
+  size_t key_offset;  /* the key's raw token (quotes included) is */
+  size_t key_raw_len; /* text[key_offset, key_offset + key_raw_len) */
   tk_arch_json_kind kind;
-  const char *string;     /* decoded value, NUL-terminated; TK_ARCH_JSON_STRING only */
+  const char *string; /* decoded value, NUL-terminated; TK_ARCH_JSON_STRING only */
   size_t string_len;
   bool is_integer;        /* a number token without fraction or exponent */
   size_t offset, raw_len; /* the value's raw token is text[offset, offset + raw_len) */
@@ -54,12 +58,12 @@ typedef struct tk_arch_json_object {
 /* Parses src->text as exactly one JSON object. *out is written only on success; release it
  * with tk_arch_json_object_free. */
 TK_MUST_USE tk_status tk_arch_json_object_parse(const tk_arch_json_source *src,
-                                               tk_arch_json_object *out);
+                                                tk_arch_json_object *out);
 void tk_arch_json_object_free(tk_arch_json_object *obj);
 
 /* The member with exactly this key (byte comparison), or NULL. */
 const tk_arch_json_member *tk_arch_json_object_find(const tk_arch_json_object *obj,
-                                                     const char *key);
+                                                    const char *key);
 
 /* "a string", "a number", "a boolean", "null", "an array", "an object". */
 const char *tk_arch_json_kind_name(tk_arch_json_kind kind);

@@ -1,7 +1,7 @@
 /* model/arch_params.c — the parameter tensors an arch declares, in checkpoint order: the one
  * place the topology is written (the checkpoint layout and lowering both read it).
  *
- * FORMATS §2: `router.param_{i}` then `expert_{e}.param_{i}` (MoE), or `dense.param_{i}`
+ * docs/formats.md §2: `router.param_{i}` then `expert_{e}.param_{i}` (MoE), or `dense.param_{i}`
  * (Dense), with i counting per prefix in declaration order; a Linear contributes weight then
  * bias, a LayerNorm gamma then beta, a GELU nothing.
  *
@@ -29,7 +29,9 @@ static param_slot linear_slot(int32_t in, int32_t out) { return (param_slot){tru
 static param_slot layer_norm_slot(int32_t n) { return (param_slot){false, n, n}; }
 
 /* Tensors per prefix: router 2; expert 4·(depth+1)+2; dense 4 + 6·depth + 2. */
-static size_t expert_tensors(const tk_arch *arch) { return 4 * ((size_t)arch->expert_depth + 1) + 2; }
+static size_t expert_tensors(const tk_arch *arch) {
+  return 4 * ((size_t)arch->expert_depth + 1) + 2;
+}
 static size_t dense_tensors(const tk_arch *arch) { return 4 + 6 * (size_t)arch->expert_depth + 2; }
 
 /* Expert = Linear(in,H), LN(H), depth × [Linear(H,H), LN(H)], Linear(H,out) (GELUs hold

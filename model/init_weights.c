@@ -74,11 +74,12 @@ void tk_arch_init_fill(const tk_arch *arch, uint64_t seed, size_t index, float *
 
 void tk_arch_init_config(const tk_arch *arch, uint64_t seed, char out[TK_INIT_CONFIG_MAX]) {
   snprintf(out, TK_INIT_CONFIG_MAX,
-           "{\"arch_fingerprint\":\"%s\",\"generator\":\"tkc init-checkpoint\",\"seed\":%" PRIu64 "}",
+           "{\"arch_fingerprint\":\"%s\",\"generator\":\"tkc init-checkpoint\",\"seed\":%" PRIu64
+           "}",
            arch->fingerprint, seed);
 }
 
-/* The largest tensor's element count, checked against the u32 weight_len (FORMATS §2). */
+/* The largest tensor's element count, checked against the u32 weight_len (docs/formats.md §2). */
 static tk_status largest_tensor(const tk_arch *arch, uint64_t *out) {
   *out = 0;
   for (size_t i = 0; i < tk_arch_param_count(arch); i++) {
@@ -109,8 +110,8 @@ static tk_status write_tensors(const tk_arch *arch, uint64_t seed, float *buffer
 }
 
 tk_status tk_arch_init_checkpoint_write(const tk_arch *arch, const char *path, uint64_t seed,
-                                   uint32_t step, tk_init_progress_fn progress,
-                                   void *progress_ctx) {
+                                        uint32_t step, tk_init_progress_fn progress,
+                                        void *progress_ctx) {
   uint64_t largest;
   TK_RETURN_IF_ERROR(largest_tensor(arch, &largest));
   size_t bytes;
@@ -123,8 +124,8 @@ tk_status tk_arch_init_checkpoint_write(const tk_arch *arch, const char *path, u
   char config[TK_INIT_CONFIG_MAX];
   tk_arch_init_config(arch, seed, config);
   tk_checkpoint_writer *writer;
-  tk_status status = tk_checkpoint_writer_create(path, step, config,
-                                                 (uint32_t)tk_arch_param_count(arch), &writer);
+  tk_status status =
+      tk_checkpoint_writer_create(path, step, config, (uint32_t)tk_arch_param_count(arch), &writer);
   if (!status) {
     status = write_tensors(arch, seed, buffer, writer, progress, progress_ctx);
     if (status)

@@ -1,7 +1,7 @@
 /* model/init_weights.h — deterministic random initial weights for an arch (tkc
  * init-checkpoint; documented in models/README.md).
  *
- * Tensor i of the arch's parameter list (checkpoint order, FORMATS §2) gets its own
+ * Tensor i of the arch's parameter list (checkpoint order, docs/formats.md §2) gets its own
  * xoshiro256** stream keyed by (seed, i): splitmix64 started at seed ^ (γ·(i+1)) (γ =
  * 0x9E3779B97F4A7C15, wrapping) gives the four state words. So a tensor's values depend only
  * on the seed, its index and its own shape, never on the sizes of the tensors before it.
@@ -49,7 +49,8 @@ typedef void (*tk_init_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* Writes the whole checkpoint through the streaming writer, one tensor in memory at a time.
  * Atomic: on error nothing is left at or beside `path`. `progress` may be NULL. */
 TK_MUST_USE tk_status tk_arch_init_checkpoint_write(const tk_arch *arch, const char *path,
-                                               uint64_t seed, uint32_t step,
-                                               tk_init_progress_fn progress, void *progress_ctx);
+                                                    uint64_t seed, uint32_t step,
+                                                    tk_init_progress_fn progress,
+                                                    void *progress_ctx);
 
 #endif /* TK_COMPILER_INIT_WEIGHTS_H */

@@ -1,13 +1,13 @@
-/* ref/ref.h — the independent double-precision reference (FORMATS.md §3).
+/* ref/ref.h — the independent double-precision reference (docs/formats.md §3).
  *
- * The oracle that every backend is compared against. It is written from FORMATS.md alone:
- * the tensor names and their order come from its own reading of FORMATS §2 (ref_names.c),
+ * The oracle that every backend is compared against. It is written from docs/formats.md alone:
+ * the tensor names and their order come from its own reading of docs/formats.md §2 (ref_names.c),
  * never from compiler/arch_params.c, and all arithmetic is in double.
  *
- *   ref_names.c    the tensor list of an arch (names, roles, Linear shapes), FORMATS §2
+ *   ref_names.c    the tensor list of an arch (names, roles, Linear shapes), docs/formats.md §2
  *   ref_model.c    builds a model from a checkpoint or from raw double arrays
  *   ref_forward.c  the forward pass: row, row with a given keep set, padded batch
- *   ref_compare.c  the conformance check of FORMATS §3 for float outputs of a backend
+ *   ref_compare.c  the conformance check of docs/formats.md §3 for float outputs of a backend
  *
  * Ownership: tk_ref_model_* constructors return a model the caller releases with
  * tk_ref_model_free (NULL allowed); all other buffers are the caller's.
@@ -24,7 +24,7 @@
 #include "tk/checkpoint.h"
 #include "tk/status.h"
 
-/* ---- Tensor list (FORMATS §2) --------------------------------------------------------------- */
+/* ---- Tensor list (docs/formats.md §2) --------------------------------------------------------------- */
 
 /* One tensor as the checkpoint stores it. A Linear weight has shape in × out (stored [in][out]
  * for weight_layout in_out, [out][in] for out_in); bias, gamma and beta have in = 0, out = n. */
@@ -69,7 +69,7 @@ void tk_ref_model_free(tk_ref_model *model);
 /* The arch the model was built for (borrowed). */
 const tk_arch *tk_ref_model_arch(const tk_ref_model *model);
 
-/* ---- Forward (FORMATS §3) ------------------------------------------------------------------- */
+/* ---- Forward (docs/formats.md §3) ------------------------------------------------------------------- */
 
 /* Caller-provided outputs. logits is required (out values per row); p (softmax before the
  * mask), w (masked router weights) and keep (the kept experts) hold E values per row and may
@@ -81,21 +81,21 @@ typedef struct tk_ref_outputs {
   bool *keep;
 } tk_ref_outputs;
 
-/* One row x (input_dim values), with the top-K rule of FORMATS §3. */
+/* One row x (input_dim values), with the top-K rule of docs/formats.md §3. */
 TK_MUST_USE tk_status tk_ref_forward_row(const tk_ref_model *model, const double *x,
                                          const tk_ref_outputs *out);
 /* One row with a GIVEN keep set (E flags, exactly top_k set), for the near-tie rule: the
  * experts in `keep` are run and weighted by their p; the others are masked. MoE only. */
 TK_MUST_USE tk_status tk_ref_forward_row_keep(const tk_ref_model *model, const double *x,
                                               const bool *keep, const tk_ref_outputs *out);
-/* The padded batch size of FORMATS §3: max(16, 16·ceil(B/16)). */
+/* The padded batch size of docs/formats.md §3: max(16, 16·ceil(B/16)). */
 size_t tk_ref_padded_batch(size_t batch);
 /* B rows (x is B × input_dim): all Bp rows are computed, rows B..Bp-1 repeating row B-1, and
  * the B real rows are written to out (each array holds B rows). */
 TK_MUST_USE tk_status tk_ref_forward_batch(const tk_ref_model *model, const double *x, size_t batch,
                                            const tk_ref_outputs *out);
 
-/* ---- Conformance (FORMATS §3) --------------------------------------------------------------- */
+/* ---- Conformance (docs/formats.md §3) --------------------------------------------------------------- */
 
 #define TK_REF_TOL_ABS 1e-4 /* per element: |got - ref| <= abs + rel·|ref| */
 #define TK_REF_TOL_REL 1e-3

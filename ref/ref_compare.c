@@ -1,4 +1,4 @@
-/* ref/ref_compare.c — the conformance check of FORMATS.md §3.
+/* ref/ref_compare.c — the conformance check of docs/formats.md §3.
  *
  * A backend's float outputs are compared with the double reference run on the same (float)
  * inputs, padded like the kernels pad. Per element: |got - ref| <= 1e-4 + 1e-3·|ref| (NaN

@@ -1,4 +1,4 @@
-/* ref/ref_forward.c — the forward pass of FORMATS.md §3, in double precision.
+/* ref/ref_forward.c — the forward pass of docs/formats.md §3, in double precision.
  *
  * Dimension legend: IN = input_dim, H = hidden_dim, OUT = output_dim, E = n_experts,
  * K = top_k, I = TK_DENSE_INTERMEDIATE, D = expert_depth.
@@ -228,7 +228,7 @@ tk_status tk_ref_forward_row_keep(const tk_ref_model *model, const double *x, co
 }
 
 size_t tk_ref_padded_batch(size_t batch) {
-  size_t bp = (batch + 15) / 16 * 16; /* FORMATS §3: max(16, 16·ceil(B/16)) */
+  size_t bp = (batch + 15) / 16 * 16; /* docs/formats.md §3: max(16, 16·ceil(B/16)) */
   return bp < 16 ? 16 : bp;
 }
 

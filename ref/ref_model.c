@@ -1,7 +1,7 @@
 /* ref/ref_model.c — builds the double-precision model from a checkpoint or raw arrays.
  *
  * Both sources go through one builder: it lists the arch's tensors (ref_names.c), fetches
- * each BY NAME into doubles, and turns an out_in weight ([out][in], FORMATS §1) into the
+ * each BY NAME into doubles, and turns an out_in weight ([out][in], docs/formats.md §1) into the
  * [in][out] form the forward pass reads. Checkpoint weights are read with
  * tk_checkpoint_weights_copy (the mapping is unaligned) and widened exactly to double.
  */

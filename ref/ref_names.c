@@ -1,4 +1,4 @@
-/* ref/ref_names.c — the tensor list of an arch, read independently from FORMATS.md §2.
+/* ref/ref_names.c — the tensor list of an arch, read independently from docs/formats.md §2.
  *
  * MoE: `router.param_{i}` for Router = Linear(in, E), then for e = 0..E-1 `expert_{e}.param_{i}`
  * for Expert = Linear(in, H), LN(H), GELU, depth × [Linear(H, H), LN(H), GELU], Linear(H, out).

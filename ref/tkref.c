@@ -3,11 +3,11 @@
  *   tkref --arch ARCH.json --checkpoint FILE [--allow-nonfinite] [--compare RESPONSE.json]
  *         < request.json
  *
- * Reads a request (FORMATS §4) on stdin, validates the checkpoint against the arch with the
+ * Reads a request (docs/formats.md §4) on stdin, validates the checkpoint against the arch with the
  * reference's own tensor list, runs the double-precision reference (padding included) and
  * prints the response, each double rounded to float, on stdout. With --compare, it instead
  * judges a backend's response to the same request (tkrun's or tkserve's JSON) with the
- * comparator of FORMATS §3 and prints the summary and the max difference, then PASS or FAIL.
+ * comparator of docs/formats.md §3 and prints the summary and the max difference, then PASS or FAIL.
  * Exit codes as tkrun's: 0 ok (or PASS), 1 the arch, checkpoint or response file cannot be
  * opened or validated, 2 bad request or usage (one line on stderr), 3 FAIL.
  */
@@ -28,24 +28,25 @@ typedef struct tkref_args {
 } tkref_args;
 
 static void print_help(FILE *out) {
-  fprintf(out,
-          "usage: tkref --arch ARCH.json --checkpoint FILE [--allow-nonfinite]\n"
-          "             [--compare RESPONSE.json] < request.json\n"
-          "\n"
-          "Runs the double-precision reference forward pass (FORMATS.md §3) on the request read\n"
-          "from stdin ({\"features\": [...]} or {\"features\": [[...], ...]}) and prints\n"
-          "{\"logits\": [[...]], \"router_weights\": [[...]]} on stdout.\n"
-          "\n"
-          "  --arch ARCH.json     the architecture\n"
-          "  --checkpoint FILE    checkpoint.tkp1 weights, validated against the arch\n"
-          "  --allow-nonfinite    accept NaN/Inf weights in the checkpoint\n"
-          "  --compare FILE       judge FILE, a backend's response to the same request (tkrun,\n"
-          "                       tkserve), against the reference with the FORMATS.md §3\n"
-          "                       comparator; prints the max difference and PASS or FAIL\n"
-          "  --help, --version\n"
-          "\n"
-          "Exit codes: 0 ok (PASS), 1 cannot open or validate the arch, checkpoint or\n"
-          "response, 2 bad request or usage, 3 FAIL: the response disagrees.\n");
+  fprintf(
+      out,
+      "usage: tkref --arch ARCH.json --checkpoint FILE [--allow-nonfinite]\n"
+      "             [--compare RESPONSE.json] < request.json\n"
+      "\n"
+      "Runs the double-precision reference forward pass (docs/formats.md §3) on the request read\n"
+      "from stdin ({\"features\": [...]} or {\"features\": [[...], ...]}) and prints\n"
+      "{\"logits\": [[...]], \"router_weights\": [[...]]} on stdout.\n"
+      "\n"
+      "  --arch ARCH.json     the architecture\n"
+      "  --checkpoint FILE    checkpoint.tkp1 weights, validated against the arch\n"
+      "  --allow-nonfinite    accept NaN/Inf weights in the checkpoint\n"
+      "  --compare FILE       judge FILE, a backend's response to the same request (tkrun,\n"
+      "                       tkserve), against the reference with the docs/formats.md §3\n"
+      "                       comparator; prints the max difference and PASS or FAIL\n"
+      "  --help, --version\n"
+      "\n"
+      "Exit codes: 0 ok (PASS), 1 cannot open or validate the arch, checkpoint or\n"
+      "response, 2 bad request or usage, 3 FAIL: the response disagrees.\n");
 }
 
 /* Returns false (after one line on stderr) on a usage error. */
@@ -154,15 +155,19 @@ static tk_status read_file(const char *path, char **out) {
   for (size_t n = 1; !s && n > 0; len += n) {
     if (cap - len < 4096) {
       char *grown = cap <= SIZE_MAX / 4 ? realloc(buf, cap * 2 + 4096) : NULL;
-      if (!grown) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", path);
-      else buf = grown, cap = cap * 2 + 4096;
+      if (!grown)
+        s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", path);
+      else
+        buf = grown, cap = cap * 2 + 4096;
     }
     n = s ? 0 : fread(buf + len, 1, cap - len - 1, f);
   }
   if (!s && ferror(f)) s = tk_status_make(TK_IO_ERROR, "cannot read %s", path);
   fclose(f);
-  if (s) free(buf);
-  else buf[len] = '\0', *out = buf;
+  if (s)
+    free(buf);
+  else
+    buf[len] = '\0', *out = buf;
   return s;
 }
 
@@ -171,18 +176,18 @@ static tk_status response_matrix(const cJSON *root, const char *key, size_t rows
                                  const char *path, float *out) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, key);
   if (!cJSON_IsArray(m) || (size_t)cJSON_GetArraySize(m) != rows)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"%s\" is not an array of %zu rows", path,
-                          key, rows);
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"%s\" is not an array of %zu rows", path, key,
+                          rows);
   size_t r = 0;
   for (const cJSON *row = m->child; row; row = row->next, r++) {
     if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != cols)
-      return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s[%zu] is not an array of %zu numbers",
-                            path, key, r, cols);
+      return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s[%zu] is not an array of %zu numbers", path,
+                            key, r, cols);
     size_t c = 0;
     for (const cJSON *v = row->child; v; v = v->next, c++) {
       if (!cJSON_IsNumber(v) && !cJSON_IsNull(v))
-        return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s[%zu][%zu] is not a number", path, key,
-                              r, c);
+        return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s[%zu][%zu] is not a number", path, key, r,
+                              c);
       out[r * cols + c] = cJSON_IsNumber(v) ? (float)v->valuedouble : __builtin_nanf("");
     }
   }

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_uint_fast64_t allocations;  /* hooked allocations attempted so far */
-static atomic_uint_fast64_t fail_at;      /* the allocation number that fails; 0 = off */
+static atomic_uint_fast64_t allocations; /* hooked allocations attempted so far */
+static atomic_uint_fast64_t fail_at;     /* the allocation number that fails; 0 = off */
 static atomic_bool fail_persistent;
 static atomic_bool fired;
 static _Atomic(tk_alloc_observer *) observer; /* tests/fault: runs before each allocation */

@@ -6,11 +6,11 @@
  *   - `format` is exactly TK_BUNDLE_FORMAT;
  *   - `arch` is an object with the dims a session needs; `fingerprint` is 16 lowercase hex
  *     digits and equals SHA-256 of the arch text as it stands in the manifest (the canonical
- *     form is embedded verbatim, FORMATS §1), so a hand-edited arch cannot go unnoticed;
+ *     form is embedded verbatim, docs/formats.md §1), so a hand-edited arch cannot go unnoticed;
  *   - `max_batch` >= 1;
  *   - every file the manifest lists (`targets`[i], `host_stub`.{source,header,library}) is a
  *     plain name inside the bundle directory and its SHA-256 matches;
- *   - `parameters` gives each checkpoint tensor's name and shape (FORMATS §2 order).
+ *   - `parameters` gives each checkpoint tensor's name and shape (docs/formats.md §2 order).
  * Everything the runtime needs later is copied out; the cJSON tree is freed before return.
  */
 #include <cJSON.h>
@@ -123,7 +123,9 @@ static tk_status get_int(const manifest_ctx *c, const cJSON *obj, const char *wh
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: %s\"%s\": expected an integer in [%lld, %lld], found %s", c->path,
                           where, key, (long long)lo, (long long)hi,
-                          cJSON_IsNumber(v) ? "another number" : v ? "another type" : "nothing");
+                          cJSON_IsNumber(v) ? "another number"
+                          : v               ? "another type"
+                                            : "nothing");
   *out = (int64_t)d;
   return TK_STATUS_OK;
 }
@@ -211,12 +213,13 @@ static bool member_span(const char *text, const char *key, size_t *start, size_t
   return false;
 }
 
-/* FORMATS §1: fingerprint = the first 8 bytes of SHA-256(canonical arch), in hex. */
+/* docs/formats.md §1: fingerprint = the first 8 bytes of SHA-256(canonical arch), in hex. */
 static tk_status check_fingerprint(const manifest_ctx *c, const char *text, tk_bundle *b) {
   const char *fp = b->fingerprint;
   if (!is_lower_hex(fp, 16))
     return tk_status_make(TK_INVALID_ARGUMENT,
-                          "%s: \"fingerprint\": \"%s\" is not 16 lowercase hex digits", c->path, fp);
+                          "%s: \"fingerprint\": \"%s\" is not 16 lowercase hex digits", c->path,
+                          fp);
   size_t start, len;
   if (!member_span(text, "arch", &start, &len))
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: no \"arch\" member", c->path);
@@ -251,7 +254,7 @@ static tk_status read_arch(const manifest_ctx *c, const cJSON *root, tk_bundle *
   if (dense ? (e != 0 || k != 0) : (strcmp(kind, "MoE") || k < 1 || k > e))
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: arch: model_kind \"%s\" with n_experts %lld and top_k %lld is not "
-                          "a valid arch (FORMATS §1)",
+                          "a valid arch (docs/formats.md §1)",
                           c->path, kind, (long long)e, (long long)k);
   b->info.in_dim = (int32_t)in;
   b->info.out_dim = (int32_t)out;
@@ -263,10 +266,13 @@ static tk_status read_arch(const manifest_ctx *c, const cJSON *root, tk_bundle *
 /* ---- Targets, host stub, parameters --------------------------------------------------------- */
 
 static tk_status parse_target_kind(const manifest_ctx *c, const char *kind, tk_target_kind *out) {
-  static const struct { const char *name; tk_target_kind kind; } kinds[] = {
-    {"x86_64", TK_TARGET_KIND_X86_64}, {"x86_64-simt", TK_TARGET_KIND_X86_64_SIMT},
-    {"amdgcn", TK_TARGET_KIND_AMDGCN}, {"nvptx", TK_TARGET_KIND_NVPTX},
-    {"nvptx64", TK_TARGET_KIND_NVPTX},
+  static const struct {
+    const char *name;
+    tk_target_kind kind;
+  } kinds[] = {
+      {"x86_64", TK_TARGET_KIND_X86_64}, {"x86_64-simt", TK_TARGET_KIND_X86_64_SIMT},
+      {"amdgcn", TK_TARGET_KIND_AMDGCN}, {"nvptx", TK_TARGET_KIND_NVPTX},
+      {"nvptx64", TK_TARGET_KIND_NVPTX},
   };
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (!strcmp(kind, kinds[i].name)) {
@@ -351,7 +357,7 @@ static tk_status read_param(const manifest_ctx *c, const cJSON *entry, int i,
                             c->path, where);
     count *= (uint64_t)d;
   }
-  if (count > UINT32_MAX) /* FORMATS §2: weight_len is a u32 */
+  if (count > UINT32_MAX) /* docs/formats.md §2: weight_len is a u32 */
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s\"shape\": %llu elements exceed a u32",
                           c->path, where, (unsigned long long)count);
   p->name = tk_strdup(name);

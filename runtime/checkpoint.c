@@ -1,6 +1,6 @@
 /* runtime/checkpoint.c — checkpoint.tkp1: structural reader, validation, streaming writer.
  *
- * Reader (FORMATS §2). The file is mapped read-only (or a caller's byte range is used) and
+ * Reader (docs/formats.md §2). The file is mapped read-only (or a caller's byte range is used) and
  * parsed once into a record table whose pointers point into the mapping; nothing is copied.
  * Guarantees of tk_checkpoint_open*: magic "TKP1" and version 1; every length is bounded
  * against the bytes left before anything is touched (element counts are widened to 64 bits
@@ -33,15 +33,15 @@
 #include "tk/alloc.h"
 #include "runtime/runtime_internal.h"
 
-/* FORMATS §2: the file is little-endian; integers and weights are read with memcpy from the
+/* docs/formats.md §2: the file is little-endian; integers and weights are read with memcpy from the
  * mapping as host values, which is only correct on a little-endian host. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "checkpoint.tkp1 is little-endian and is read in place: little-endian hosts only");
 
 enum {
   TKP1_VERSION = 1,
-  NAME_SHOWN = 64,                /* at most this many name bytes in a message */
-  MIN_RECORD_BYTES = 5 * 4 + 1,   /* name_len, weight_len, m_len, v_len, step, has_grad */
+  NAME_SHOWN = 64,              /* at most this many name bytes in a message */
+  MIN_RECORD_BYTES = 5 * 4 + 1, /* name_len, weight_len, m_len, v_len, step, has_grad */
   WRITE_BUFFER = 1 << 20,
 };
 
@@ -72,10 +72,10 @@ static void show_name(const char *name, uint32_t len, char buf[NAME_SHOWN + 4]) 
 
 typedef struct cursor {
   const tk_checkpoint *ckpt;
-  size_t off;          /* next byte to read */
-  bool in_record;      /* false while reading the header */
-  uint32_t record;     /* index of the record being read */
-  const char *name;    /* its name, once read (else NULL) */
+  size_t off;       /* next byte to read */
+  bool in_record;   /* false while reading the header */
+  uint32_t record;  /* index of the record being read */
+  const char *name; /* its name, once read (else NULL) */
   uint32_t name_len;
 } cursor;
 
@@ -172,7 +172,8 @@ static tk_status parse_record(cursor *c, tk_checkpoint_record *r) {
   if (*has_grad > 1) {
     char where[NAME_SHOWN + 64];
     describe(c, where, sizeof where);
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s: has_grad: expected 0 or 1, found %u at byte %zu",
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: %s: has_grad: expected 0 or 1, found %u at byte %zu",
                           c->ckpt->source, where, *has_grad, c->off - 1);
   }
   r->has_grad = *has_grad == 1;
@@ -190,7 +191,8 @@ static tk_status parse_all(tk_checkpoint *k) {
   if (k->count < capacity) capacity = k->count;
   k->records = tk_calloc(capacity ? capacity : 1, sizeof *k->records);
   if (!k->records)
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory for %zu records", k->source, capacity);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory for %zu records", k->source,
+                          capacity);
   c.in_record = true;
   for (c.record = 0; c.record < k->count; c.record++) {
     c.name = NULL;
@@ -248,8 +250,8 @@ tk_status tk_checkpoint_open_memory(const void *data, size_t size, const char *n
 static tk_status map_file(const char *path, tk_checkpoint *k) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return tk_status_make(errno == ENOENT ? TK_NOT_FOUND : TK_IO_ERROR, "%s: cannot open: %s",
-                          path, strerror(errno));
+    return tk_status_make(errno == ENOENT ? TK_NOT_FOUND : TK_IO_ERROR, "%s: cannot open: %s", path,
+                          strerror(errno));
   struct stat st;
   tk_status status = TK_STATUS_OK;
   if (fstat(fd, &st) != 0)
@@ -327,8 +329,8 @@ void tk_checkpoint_weights_copy(const tk_checkpoint_record *record, uint64_t fir
 /* ---- Validation against an arch ---------------------------------------------------------- */
 
 /* Name and element count of record i against expect[i]. */
-static tk_status check_record(const tk_checkpoint *k, uint32_t i, const tk_checkpoint_expect *expect,
-                              size_t n_expect) {
+static tk_status check_record(const tk_checkpoint *k, uint32_t i,
+                              const tk_checkpoint_expect *expect, size_t n_expect) {
   const tk_checkpoint_record *r = &k->records[i];
   char found[NAME_SHOWN + 4];
   show_name(r->name, r->name_len, found);
@@ -338,8 +340,9 @@ static tk_status check_record(const tk_checkpoint *k, uint32_t i, const tk_check
       if (j != i && name_is(r, expect[j].name))
         snprintf(hint, sizeof hint, " (the arch puts \"%s\" at record %zu: records out of order)",
                  found, j);
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: record %u: name: expected \"%s\", found \"%s\"%s",
-                          k->source, i, expect[i].name, found, hint);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: record %u: name: expected \"%s\", found \"%s\"%s", k->source, i,
+                          expect[i].name, found, hint);
   }
   if (r->weight_len != expect[i].count)
     return tk_status_make(TK_INVALID_ARGUMENT,
@@ -356,23 +359,26 @@ static tk_status check_record_count(const tk_checkpoint *k, const tk_checkpoint_
     snprintf(first, sizeof first, "%s", expect[k->count].name);
   else
     show_name(k->records[n_expect].name, k->records[n_expect].name_len, first);
-  return tk_status_make(TK_INVALID_ARGUMENT, "%s: header: count: expected %zu records, found %u (first %s: \"%s\")",
-                        k->source, n_expect, k->count, k->count < n_expect ? "missing" : "extra",
-                        first);
+  return tk_status_make(
+      TK_INVALID_ARGUMENT, "%s: header: count: expected %zu records, found %u (first %s: \"%s\")",
+      k->source, n_expect, k->count, k->count < n_expect ? "missing" : "extra", first);
 }
 
-/* FORMATS §2: only a JSON object holding arch_fingerprint is checked; any other blob is fine. */
+/* docs/formats.md §2: only a JSON object holding arch_fingerprint is checked; any other blob is fine. */
 static tk_status check_fingerprint(const tk_checkpoint *k, const char *fingerprint) {
   if (k->config_len == 0 || memchr(k->config, 0, k->config_len)) return TK_STATUS_OK;
   char *text = tk_malloc((size_t)k->config_len + 1);
-  if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
+  if (!text)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
   memcpy(text, k->config, k->config_len);
   text[k->config_len] = '\0';
   bool oom = false;
   cJSON *root = tk_json_parse(text, (size_t)k->config_len + 1, NULL, true, &oom);
   free(text);
-  if (oom) return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
-  const cJSON *item = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "arch_fingerprint") : NULL;
+  if (oom)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
+  const cJSON *item =
+      cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "arch_fingerprint") : NULL;
   tk_status status = TK_STATUS_OK;
   if (item && !cJSON_IsString(item))
     status = tk_status_make(TK_INVALID_ARGUMENT,
@@ -439,11 +445,12 @@ static char *temp_template(const char *path) {
 }
 
 static tk_status write_error(const tk_checkpoint_writer *w, const char *what) {
-  return tk_status_make(TK_IO_ERROR, "%s: writing %s to the temp file %s failed: %s", w->path,
-                        what, w->tmp_path, strerror(errno ? errno : EIO));
+  return tk_status_make(TK_IO_ERROR, "%s: writing %s to the temp file %s failed: %s", w->path, what,
+                        w->tmp_path, strerror(errno ? errno : EIO));
 }
 
-static tk_status write_bytes(tk_checkpoint_writer *w, const void *data, size_t n, const char *what) {
+static tk_status write_bytes(tk_checkpoint_writer *w, const void *data, size_t n,
+                             const char *what) {
   errno = 0;
   if (n && fwrite(data, 1, n, w->file) != n) return write_error(w, what);
   return TK_STATUS_OK;
@@ -486,7 +493,8 @@ static tk_status writer_open(const char *path, uint32_t record_count, tk_checkpo
   }
   w->file = fdopen(fd, "wb");
   if (!w->file) {
-    tk_status s = tk_status_make(TK_IO_ERROR, "%s: fdopen on %s: %s", path, w->tmp_path, strerror(errno));
+    tk_status s =
+        tk_status_make(TK_IO_ERROR, "%s: fdopen on %s: %s", path, w->tmp_path, strerror(errno));
     close(fd);
     tk_checkpoint_writer_abort(w);
     return s;
@@ -520,13 +528,14 @@ tk_status tk_checkpoint_writer_create(const char *path, uint32_t step, const cha
 tk_status tk_checkpoint_writer_add(tk_checkpoint_writer *w, const char *name, const float *weights,
                                    uint32_t weight_len) {
   if (w->added >= w->record_count)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: record \"%.64s\" would be record %u, but the header declares %u",
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: record \"%.64s\" would be record %u, but the header declares %u",
                           w->path, name, w->added, w->record_count);
   size_t name_len = strlen(name);
   if (name_len > UINT32_MAX)
     return tk_status_make(TK_OUT_OF_RANGE, "%s: record %u: name of %zu bytes exceeds u32", w->path,
                           w->added, name_len);
-  /* FORMATS §2 record: name, weights, m_len = 0, v_len = 0, step = 0, has_grad = 0. */
+  /* docs/formats.md §2 record: name, weights, m_len = 0, v_len = 0, step = 0, has_grad = 0. */
   static const uint8_t tail[13] = {0};
   TK_RETURN_IF_ERROR(write_u32(w, (uint32_t)name_len, "name_len"));
   TK_RETURN_IF_ERROR(write_bytes(w, name, name_len, "a name"));

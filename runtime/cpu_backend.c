@@ -1,5 +1,5 @@
 /* runtime/cpu_backend.c — the CPU launcher: runs a bundle's x86_64 (or x86_64-simt) kernels
- * on a thread pool over buffers in host memory (notes/abi.md "CPU targets").
+ * on a thread pool over buffers in host memory (docs/abi.md "CPU targets").
  *
  * Create: check the CPU level first (loading code with AVX2 on a CPU without it would crash
  * at the first kernel), then dlopen the code object RTLD_LOCAL (two bundles in one process
@@ -18,8 +18,7 @@
 #include "tk/launch.h"
 #include "tk/alloc.h"
 
-typedef void (*cpu_kernel_fn)(void *const *args, int32_t B, int32_t Bp, int64_t begin,
-                              int64_t end);
+typedef void (*cpu_kernel_fn)(void *const *args, int32_t B, int32_t Bp, int64_t begin, int64_t end);
 
 typedef struct cpu_kernel {
   const char *name; /* the name it was resolved for (borrowed from the stub's rodata) */
@@ -182,14 +181,14 @@ static void cpu_destroy(tk_launcher *l) {
 }
 
 static const tk_launcher_vtable cpu_vtable = {
-  .kind = "cpu",
-  .launch = cpu_launch,
-  .make_error = cpu_make_error,
-  .buffers_create = cpu_buffers_create,
-  .buffer_write = cpu_buffer_write,
-  .buffer_read = cpu_buffer_read,
-  .buffer_host = cpu_buffer_host,
-  .destroy = cpu_destroy,
+    .kind = "cpu",
+    .launch = cpu_launch,
+    .make_error = cpu_make_error,
+    .buffers_create = cpu_buffers_create,
+    .buffer_write = cpu_buffer_write,
+    .buffer_read = cpu_buffer_read,
+    .buffer_host = cpu_buffer_host,
+    .destroy = cpu_destroy,
 };
 
 /* Loads the code object and sets base.schedule from its tk_bundle_target. */
@@ -198,10 +197,12 @@ static tk_status cpu_load(cpu_launcher *c) {
   if (!c->dl) return tk_status_make(TK_NOT_FOUND, "cannot load %s: %s", c->code_path, dlerror());
   const char *target = dlsym(c->dl, "tk_bundle_target");
   if (!target)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: no tk_bundle_target symbol (not a tkc code object)",
-                          c->code_path);
-  if (!strcmp(target, "x86_64")) c->base.schedule = "cpu";
-  else if (!strcmp(target, "x86_64-simt")) c->base.schedule = "gpu";
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: no tk_bundle_target symbol (not a tkc code object)", c->code_path);
+  if (!strcmp(target, "x86_64"))
+    c->base.schedule = "cpu";
+  else if (!strcmp(target, "x86_64-simt"))
+    c->base.schedule = "gpu";
   else
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: tk_bundle_target is '%.32s', expected x86_64 or x86_64-simt",
@@ -213,13 +214,14 @@ tk_status tk_cpu_launcher_create(const tk_cpu_launcher_options *o, tk_launcher *
   *out = NULL;
   if (!o || !o->code_path)
     return tk_status_make(TK_INVALID_ARGUMENT, "CPU launcher: no code object path");
-  if (o->cpu) TK_RETURN_IF_ERROR(tk_status_annotate(tk_cpu_check_level(o->cpu), "%s", o->code_path));
+  if (o->cpu)
+    TK_RETURN_IF_ERROR(tk_status_annotate(tk_cpu_check_level(o->cpu), "%s", o->code_path));
   cpu_launcher *c = tk_calloc(1, sizeof *c);
   if (!c) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a CPU launcher");
   c->base.vt = &cpu_vtable;
   c->code_path = tk_strdup(o->code_path);
-  tk_status s = c->code_path ? TK_STATUS_OK
-                             : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  tk_status s =
+      c->code_path ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = tk_thread_pool_create(o->threads, &c->pool);
   if (!s) s = cpu_load(c);
   if (s) {

@@ -24,24 +24,29 @@ typedef struct cpu_feature_name {
 } cpu_feature_name;
 
 static const cpu_feature_name feature_names[] = {
-  {TK_CPUF_SSE3, "SSE3"}, {TK_CPUF_SSSE3, "SSSE3"}, {TK_CPUF_SSE4_1, "SSE4.1"},
-  {TK_CPUF_SSE4_2, "SSE4.2"}, {TK_CPUF_POPCNT, "POPCNT"}, {TK_CPUF_CX16, "CMPXCHG16B"},
-  {TK_CPUF_LAHF, "LAHF-SAHF"}, {TK_CPUF_AVX, "AVX"}, {TK_CPUF_AVX2, "AVX2"},
-  {TK_CPUF_BMI1, "BMI1"}, {TK_CPUF_BMI2, "BMI2"}, {TK_CPUF_F16C, "F16C"},
-  {TK_CPUF_FMA, "FMA"}, {TK_CPUF_LZCNT, "LZCNT"}, {TK_CPUF_MOVBE, "MOVBE"},
-  {TK_CPUF_OS_YMM, "OS support for YMM state (XSAVE)"}, {TK_CPUF_AVX512F, "AVX512F"},
-  {TK_CPUF_AVX512BW, "AVX512BW"}, {TK_CPUF_AVX512CD, "AVX512CD"},
-  {TK_CPUF_AVX512DQ, "AVX512DQ"}, {TK_CPUF_AVX512VL, "AVX512VL"},
-  {TK_CPUF_OS_ZMM, "OS support for ZMM state (XSAVE)"},
+    {TK_CPUF_SSE3, "SSE3"},         {TK_CPUF_SSSE3, "SSSE3"},
+    {TK_CPUF_SSE4_1, "SSE4.1"},     {TK_CPUF_SSE4_2, "SSE4.2"},
+    {TK_CPUF_POPCNT, "POPCNT"},     {TK_CPUF_CX16, "CMPXCHG16B"},
+    {TK_CPUF_LAHF, "LAHF-SAHF"},    {TK_CPUF_AVX, "AVX"},
+    {TK_CPUF_AVX2, "AVX2"},         {TK_CPUF_BMI1, "BMI1"},
+    {TK_CPUF_BMI2, "BMI2"},         {TK_CPUF_F16C, "F16C"},
+    {TK_CPUF_FMA, "FMA"},           {TK_CPUF_LZCNT, "LZCNT"},
+    {TK_CPUF_MOVBE, "MOVBE"},       {TK_CPUF_OS_YMM, "OS support for YMM state (XSAVE)"},
+    {TK_CPUF_AVX512F, "AVX512F"},   {TK_CPUF_AVX512BW, "AVX512BW"},
+    {TK_CPUF_AVX512CD, "AVX512CD"}, {TK_CPUF_AVX512DQ, "AVX512DQ"},
+    {TK_CPUF_AVX512VL, "AVX512VL"}, {TK_CPUF_OS_ZMM, "OS support for ZMM state (XSAVE)"},
 };
 
-#define V2 (BIT(TK_CPUF_SSE3) | BIT(TK_CPUF_SSSE3) | BIT(TK_CPUF_SSE4_1) | BIT(TK_CPUF_SSE4_2) | \
-            BIT(TK_CPUF_POPCNT) | BIT(TK_CPUF_CX16) | BIT(TK_CPUF_LAHF))
-#define V3 (V2 | BIT(TK_CPUF_AVX) | BIT(TK_CPUF_AVX2) | BIT(TK_CPUF_BMI1) | BIT(TK_CPUF_BMI2) | \
-            BIT(TK_CPUF_F16C) | BIT(TK_CPUF_FMA) | BIT(TK_CPUF_LZCNT) | BIT(TK_CPUF_MOVBE) |   \
-            BIT(TK_CPUF_OS_YMM))
-#define V4 (V3 | BIT(TK_CPUF_AVX512F) | BIT(TK_CPUF_AVX512BW) | BIT(TK_CPUF_AVX512CD) |         \
-            BIT(TK_CPUF_AVX512DQ) | BIT(TK_CPUF_AVX512VL) | BIT(TK_CPUF_OS_ZMM))
+#define V2                                                                              \
+  (BIT(TK_CPUF_SSE3) | BIT(TK_CPUF_SSSE3) | BIT(TK_CPUF_SSE4_1) | BIT(TK_CPUF_SSE4_2) | \
+   BIT(TK_CPUF_POPCNT) | BIT(TK_CPUF_CX16) | BIT(TK_CPUF_LAHF))
+#define V3                                                                             \
+  (V2 | BIT(TK_CPUF_AVX) | BIT(TK_CPUF_AVX2) | BIT(TK_CPUF_BMI1) | BIT(TK_CPUF_BMI2) | \
+   BIT(TK_CPUF_F16C) | BIT(TK_CPUF_FMA) | BIT(TK_CPUF_LZCNT) | BIT(TK_CPUF_MOVBE) |    \
+   BIT(TK_CPUF_OS_YMM))
+#define V4                                                                     \
+  (V3 | BIT(TK_CPUF_AVX512F) | BIT(TK_CPUF_AVX512BW) | BIT(TK_CPUF_AVX512CD) | \
+   BIT(TK_CPUF_AVX512DQ) | BIT(TK_CPUF_AVX512VL) | BIT(TK_CPUF_OS_ZMM))
 
 typedef struct cpu_level {
   const char *name;
@@ -49,7 +54,10 @@ typedef struct cpu_level {
 } cpu_level;
 
 static const cpu_level levels[] = {
-  {"x86-64", 0}, {"x86-64-v2", V2}, {"x86-64-v3", V3}, {"x86-64-v4", V4},
+    {"x86-64", 0},
+    {"x86-64-v2", V2},
+    {"x86-64-v3", V3},
+    {"x86-64-v4", V4},
 };
 
 static const char *feature_name(tk_cpu_feature f) {

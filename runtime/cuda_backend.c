@@ -11,7 +11,7 @@
  *   4. the device's primary context, retained for this launcher's lifetime (each launcher
  *      holds its own reference; module and buffers are its own), and cuModuleLoadDataEx on
  *      the NUL-terminated PTX text with an error log, so a JIT failure says what ptxas said.
- * Launch: cuModuleGetFunction once per kernel, kernelParams packed per notes/abi.md,
+ * Launch: cuModuleGetFunction once per kernel, kernelParams packed per docs/abi.md,
  * cuLaunchKernel on the null stream, then cuCtxSynchronize so a failure names its kernel.
  * Every call that touches the device makes the context current first (contexts are current
  * per thread, and a session may move between threads). Errors carry cuGetErrorName/String.
@@ -157,14 +157,14 @@ static void cuda_destroy(tk_launcher *l) {
 }
 
 static const tk_launcher_vtable cuda_vtable = {
-  .kind = "cuda",
-  .launch = cuda_launch,
-  .make_error = tk_gpu_make_error,
-  .buffers_create = tk_gpu_buffers_create,
-  .buffer_write = tk_gpu_buffer_write,
-  .buffer_read = tk_gpu_buffer_read,
-  .buffer_host = tk_gpu_buffer_host,
-  .destroy = cuda_destroy,
+    .kind = "cuda",
+    .launch = cuda_launch,
+    .make_error = tk_gpu_make_error,
+    .buffers_create = tk_gpu_buffers_create,
+    .buffer_write = tk_gpu_buffer_write,
+    .buffer_read = tk_gpu_buffer_read,
+    .buffer_host = tk_gpu_buffer_host,
+    .destroy = cuda_destroy,
 };
 
 /* ---- Create ------------------------------------------------------------------------------- */
@@ -179,10 +179,12 @@ static tk_status cuda_find_device(cuda_launcher *h, int *major, int *minor, char
   if (e) return cuda_fail(h, TK_UNAVAILABLE, e, "no NVIDIA GPU here: cuDeviceGetCount");
   if (count < 1) return tk_status_make(TK_UNAVAILABLE, "cuda: no NVIDIA GPU here (0 devices)");
   e = h->api.cuDeviceGet(&h->device, 0);
-  if (!e) e = h->api.cuDeviceGetAttribute(major, TK_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                          h->device);
-  if (!e) e = h->api.cuDeviceGetAttribute(minor, TK_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                          h->device);
+  if (!e)
+    e = h->api.cuDeviceGetAttribute(major, TK_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                    h->device);
+  if (!e)
+    e = h->api.cuDeviceGetAttribute(minor, TK_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                    h->device);
   if (!e) e = h->api.cuDeviceGetName(name, name_size, h->device);
   return e ? cuda_fail(h, TK_UNAVAILABLE, e, "querying device 0") : TK_STATUS_OK;
 }
@@ -200,12 +202,11 @@ static tk_status cuda_load_module(cuda_launcher *h, const tk_bundle_target *t) {
   if (!e) return TK_STATUS_OK;
   h->module = NULL;
   log[sizeof log - 1] = '\0';
-  return cuda_fail(h, TK_INVALID_ARGUMENT, e, "cuModuleLoadDataEx(%s, %zu bytes)%s%.3000s",
-                   t->path, size, log[0] ? "; JIT log: " : "", log);
+  return cuda_fail(h, TK_INVALID_ARGUMENT, e, "cuModuleLoadDataEx(%s, %zu bytes)%s%.3000s", t->path,
+                   size, log[0] ? "; JIT log: " : "", log);
 }
 
-static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *device,
-                           size_t size) {
+static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *device, size_t size) {
   const char *soname = NULL;
   TK_RETURN_IF_ERROR(tk_gpu_library_open("cuda", cuda_sonames, 1, cuda_symbols,
                                          sizeof cuda_symbols / sizeof cuda_symbols[0], &h->api,

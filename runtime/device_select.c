@@ -23,7 +23,7 @@ typedef tk_status (*backend_create_fn)(const tk_bundle *bundle, const tk_session
 
 typedef struct backend_entry {
   tk_device device;
-  tk_target_kind target;  /* the code object kind it runs */
+  tk_target_kind target; /* the code object kind it runs */
   backend_create_fn create;
 } backend_entry;
 
@@ -75,8 +75,8 @@ static tk_status cpu_create(const tk_bundle *bundle, const tk_session_options *o
 /* ---- GPU backends ------------------------------------------------------------------------- */
 
 static const backend_entry gpu_backends[] = {
-  {TK_DEVICE_HIP, TK_TARGET_KIND_AMDGCN, tk_hip_backend_create},
-  {TK_DEVICE_CUDA, TK_TARGET_KIND_NVPTX, tk_cuda_backend_create},
+    {TK_DEVICE_HIP, TK_TARGET_KIND_AMDGCN, tk_hip_backend_create},
+    {TK_DEVICE_CUDA, TK_TARGET_KIND_NVPTX, tk_cuda_backend_create},
 };
 enum { N_GPU_BACKENDS = sizeof gpu_backends / sizeof gpu_backends[0] };
 
@@ -130,7 +130,8 @@ tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *o
     case TK_DEVICE_HIP:
     case TK_DEVICE_CUDA:
       for (int i = 0; i < N_GPU_BACKENDS; i++)
-        if (gpu_backends[i].device == o->device) return gpu_create(&gpu_backends[i], bundle, o, out);
+        if (gpu_backends[i].device == o->device)
+          return gpu_create(&gpu_backends[i], bundle, o, out);
       break;
   }
   return tk_status_make(TK_INVALID_ARGUMENT, "device %d: expected auto, cpu, hip or cuda",

@@ -40,16 +40,18 @@ tk_status tk_fs_temp_dir(const char *dir, char **out_tmp) {
   size_t n = strlen(dir);
   while (n > 1 && dir[n - 1] == '/') n--; /* "out/" names "out" */
   char *clean = tk_strndup(dir, n), *a = tk_strndup(dir, n), *b = tk_strndup(dir, n);
-  tk_status s = clean && a && b ? TK_STATUS_OK
-                                : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  tk_status s =
+      clean && a && b ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = tk_fs_make_parents(clean);
   char *tmp = NULL;
   if (!s) {
     const char *parent = dirname(a), *name = basename(b);
     size_t len = strlen(parent) + strlen(name) + 16;
     tmp = tk_malloc(len);
-    if (!tmp) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-    else snprintf(tmp, len, "%s/.%s.tmp.XXXXXX", parent, name);
+    if (!tmp)
+      s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+    else
+      snprintf(tmp, len, "%s/.%s.tmp.XXXXXX", parent, name);
   }
   bool made = !s && mkdtemp(tmp) != NULL;
   if (!s && !made)

@@ -4,7 +4,7 @@
  *   cuda_backend.c  tk_cuda_backend_create: libcuda, a bundle's nvptx PTX
  *   gpu_select.c    pure: which code object fits a device, and the message when none does
  *   gpu_core.c      the launcher half both share: vendor library loading, the buffer table,
- *                   the kernel cache, kernel-argument packing (notes/abi.md "GPU targets")
+ *                   the kernel cache, kernel-argument packing (docs/abi.md "GPU targets")
  *
  * A GPU launcher is a struct that starts with a tk_gpu_core (which starts with tk_launcher),
  * so the buffer operations of tk_launcher_vtable are the shared tk_gpu_* functions and the
@@ -62,7 +62,7 @@ TK_MUST_USE tk_status tk_cuda_select_ptx(const tk_bundle_target *targets, int32_
 
 enum { TK_GPU_MAX_ARGS = 256 };
 
-/* notes/abi.md: kernel K takes one global pointer per argument, then i32 B, i32 Bp.
+/* docs/abi.md: kernel K takes one global pointer per argument, then i32 B, i32 Bp.
  * `block` is the kernarg segment laid out as tk/launch.h says (tk_kernarg_offset: pointer i
  * at byte 8*i, B at 8*nargs, Bp at 8*nargs + 4; `size` = tk_kernarg_size(nargs) = 8*nargs + 8).
  * `params` is what hipModuleLaunchKernel / cuLaunchKernel take as kernelParams: params[i] points at argument i inside `block` (nargs + 2 entries). */
@@ -130,8 +130,7 @@ tk_status tk_gpu_make_error(tk_status_code code, const char *fmt, va_list ap);
 tk_status tk_gpu_buffers_create(tk_launcher *l, int32_t n, const int64_t *bytes);
 tk_status tk_gpu_buffer_write(tk_launcher *l, int32_t id, int64_t offset, const void *src,
                               int64_t size);
-tk_status tk_gpu_buffer_read(tk_launcher *l, int32_t id, int64_t offset, void *dst,
-                             int64_t size);
+tk_status tk_gpu_buffer_read(tk_launcher *l, int32_t id, int64_t offset, void *dst, int64_t size);
 void *tk_gpu_buffer_host(tk_launcher *l, int32_t id); /* NULL: device memory */
 
 /* Frees every buffer (through c->mem) and the kernel cache; the backend's destroy calls it

@@ -1,6 +1,6 @@
 /* runtime/gpu_core.c — the half of a GPU launcher that HIP and CUDA share: loading a vendor
  * library by symbol table, the buffer table (ids -> device addresses, with range checks),
- * the per-kernel function cache, and kernel-argument packing (notes/abi.md "GPU targets").
+ * the per-kernel function cache, and kernel-argument packing (docs/abi.md "GPU targets").
  *
  * Guarantees: every device copy is range-checked against the buffer's size before the
  * vendor call; buffers are zero-filled at creation (the vtable contract); a failed
@@ -60,8 +60,7 @@ tk_status tk_gpu_library_open(const char *backend, const char *const *sonames, i
       used += w > 0 ? (size_t)w : 0;
     }
   }
-  return tk_status_make(TK_UNAVAILABLE, "%s: cannot load its runtime library (%s)", backend,
-                        tried);
+  return tk_status_make(TK_UNAVAILABLE, "%s: cannot load its runtime library (%s)", backend, tried);
 }
 
 tk_status tk_gpu_read_file(const char *path, char **out, size_t *out_size) {
@@ -88,11 +87,11 @@ tk_status tk_gpu_read_file(const char *path, char **out, size_t *out_size) {
 tk_status tk_gpu_kernargs_pack(int32_t nargs, const uint64_t *pointers, int32_t B, int32_t Bp,
                                tk_gpu_kernargs *out) {
   if (nargs < 0 || nargs > TK_GPU_MAX_ARGS)
-    return tk_status_make(TK_OUT_OF_RANGE, "kernel arguments: %d pointers, expected 0 to %d",
-                          nargs, TK_GPU_MAX_ARGS);
+    return tk_status_make(TK_OUT_OF_RANGE, "kernel arguments: %d pointers, expected 0 to %d", nargs,
+                          TK_GPU_MAX_ARGS);
   _Static_assert(TK_KERNARG_SLOT_BYTES == sizeof pointers[0], "a pointer fills one slot");
   _Static_assert(TK_KERNARG_DIM_BYTES == sizeof B, "B and Bp are i32");
-  char *base = (char *)out->block; /* the layout of tk/launch.h (notes/abi.md) */
+  char *base = (char *)out->block; /* the layout of tk/launch.h (docs/abi.md) */
   for (int32_t i = 0; i < nargs + 2; i++) {
     out->params[i] = base + tk_kernarg_offset(nargs, i);
     if (i < nargs) memcpy(out->params[i], &pointers[i], TK_KERNARG_SLOT_BYTES);
@@ -156,8 +155,7 @@ tk_status tk_gpu_buffer_write(tk_launcher *l, int32_t id, int64_t offset, const 
   return size ? c->mem->write(c, c->ptrs[id] + (uint64_t)offset, src, size) : TK_STATUS_OK;
 }
 
-tk_status tk_gpu_buffer_read(tk_launcher *l, int32_t id, int64_t offset, void *dst,
-                             int64_t size) {
+tk_status tk_gpu_buffer_read(tk_launcher *l, int32_t id, int64_t offset, void *dst, int64_t size) {
   tk_gpu_core *c = (tk_gpu_core *)l;
   TK_RETURN_IF_ERROR(check_range(c, id, offset, size));
   return size ? c->mem->read(c, dst, c->ptrs[id] + (uint64_t)offset, size) : TK_STATUS_OK;
@@ -178,19 +176,17 @@ void tk_gpu_core_release(tk_gpu_core *c) {
 
 /* ---- Launches ----------------------------------------------------------------------------- */
 
-tk_status tk_gpu_launch_prepare(const tk_gpu_core *c, const tk_launch_args *a,
-                                tk_gpu_launch *out) {
+tk_status tk_gpu_launch_prepare(const tk_gpu_core *c, const tk_launch_args *a, tk_gpu_launch *out) {
   if (!a->name || a->kernel < 0 || a->kernel > 1 << 20)
-    return tk_status_make(TK_INVALID_ARGUMENT, "launch: bad kernel index %d or no name",
-                          a->kernel);
+    return tk_status_make(TK_INVALID_ARGUMENT, "launch: bad kernel index %d or no name", a->kernel);
   if (a->grid < 0 || a->grid > UINT32_MAX || a->workgroup_size < 1 ||
-      a->workgroup_size > MAX_WORKGROUP || a->grid * a->workgroup_size > UINT32_MAX ||
-      a->B < 1 || a->Bp < a->B || a->nargs < 0 || a->nargs > TK_GPU_MAX_ARGS)
+      a->workgroup_size > MAX_WORKGROUP || a->grid * a->workgroup_size > UINT32_MAX || a->B < 1 ||
+      a->Bp < a->B || a->nargs < 0 || a->nargs > TK_GPU_MAX_ARGS)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "launch of %s: grid %lld, workgroup %lld, nargs %d, B %d, Bp %d out of "
                           "range (workgroup 1 to %d, grid * workgroup < 2^32, nargs <= %d)",
-                          a->name, (long long)a->grid, (long long)a->workgroup_size, a->nargs,
-                          a->B, a->Bp, MAX_WORKGROUP, TK_GPU_MAX_ARGS);
+                          a->name, (long long)a->grid, (long long)a->workgroup_size, a->nargs, a->B,
+                          a->Bp, MAX_WORKGROUP, TK_GPU_MAX_ARGS);
   uint64_t ptrs[TK_GPU_MAX_ARGS + 1];
   for (int32_t i = 0; i < a->nargs; i++) {
     int32_t id = a->buffers[i];

@@ -5,7 +5,7 @@
  * the rules are unit-tested without a GPU (tests/unit/gpu_backend_test.c):
  *   amdgcn: the device's ISA name (gcnArchName without feature suffixes) must equal a
  *           target's arch, and the target's code object version must be one the HIP runtime
- *           loads: 3-4 before ROCm 6 (toolchain.md §1: comgr 5.2 rejects v5), 3-5 from 6.
+ *           loads: 3-4 before ROCm 6 (docs/toolchain.md §1: comgr 5.2 rejects v5), 3-5 from 6.
  *   nvptx:  PTX for sm_XY runs on any device of compute capability >= X.Y (the driver JIT
  *           compiles it); the best is the largest such XY. sm_XYa (arch-specific) only on
  *           exactly X.Y.
@@ -36,13 +36,16 @@ void tk_gpu_describe_codes(const tk_bundle_target *t, int32_t n, tk_target_kind 
                 : snprintf(buf + used, size - used, "%s%s", sep, t[i].arch);
     used += w > 0 ? (size_t)w : 0;
   }
-  if (!buf[0]) snprintf(buf, size, "no %s code object", kind == TK_TARGET_KIND_AMDGCN ? "amdgcn" : "nvptx");
+  if (!buf[0])
+    snprintf(buf, size, "no %s code object", kind == TK_TARGET_KIND_AMDGCN ? "amdgcn" : "nvptx");
 }
 
 /* "gfx1030 (AMD Radeon RX 6800)", or just the arch when the name is unknown. */
 static void device_label(const char *arch, const char *detail, char *buf, size_t size) {
-  if (detail && *detail) snprintf(buf, size, "%s (%s)", arch, detail);
-  else snprintf(buf, size, "%s", arch);
+  if (detail && *detail)
+    snprintf(buf, size, "%s (%s)", arch, detail);
+  else
+    snprintf(buf, size, "%s", arch);
 }
 
 /* ---- amdgcn ------------------------------------------------------------------------------- */

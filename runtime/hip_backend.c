@@ -1,7 +1,7 @@
 /* runtime/hip_backend.c — the HIP launcher: a bundle's amdgcn code object on an AMD GPU.
  *
  * Create, cheapest check first, so that `--device auto` on a machine without a GPU costs one
- * dlopen and one call (toolchain.md §6: hipGetDeviceCount answers hipErrorNoDevice in about
+ * dlopen and one call (docs/toolchain.md §6: hipGetDeviceCount answers hipErrorNoDevice in about
  * 0.1 ms; dlopen of libamdhip64.so.5 takes about 15 ms):
  *   1. dlopen libamdhip64.so.6, .so.5, .so (first that loads; gpu_symbols.h names the calls);
  *   2. hipGetDeviceCount: an error or 0 devices -> TK_UNAVAILABLE "no AMD GPU";
@@ -12,7 +12,7 @@
  *   5. hipModuleLoadData on the target's whole file (model.hsaco, a clang offload bundle with
  *      one entry per arch: HIP picks the device's entry). The image stays alive as long as
  *      the module (HIP may read it lazily).
- * Launch: hipModuleGetFunction once per kernel, kernelParams packed per notes/abi.md,
+ * Launch: hipModuleGetFunction once per kernel, kernelParams packed per docs/abi.md,
  * hipModuleLaunchKernel on the null stream with grid = a->grid workgroups of
  * a->workgroup_size threads, then hipDeviceSynchronize so a failure names its kernel.
  * Device 0 is used (HIP_VISIBLE_DEVICES chooses another); every call that touches it sets it
@@ -37,8 +37,7 @@ typedef struct hip_api {
 static const tk_gpu_symbol hip_symbols[] = {TK_HIP_SYMBOLS(HIP_SYMBOL)};
 #undef HIP_SYMBOL
 
-static const char *const hip_sonames[] = {"libamdhip64.so.6", "libamdhip64.so.5",
-                                          "libamdhip64.so"};
+static const char *const hip_sonames[] = {"libamdhip64.so.6", "libamdhip64.so.5", "libamdhip64.so"};
 
 typedef struct hip_launcher {
   tk_gpu_core core; /* first: the launcher is a tk_gpu_core */
@@ -55,11 +54,11 @@ typedef struct hip_launcher {
 #define hip_fail(h, code, err, ...) hip_fail_at(__FILE__, __LINE__, (h), (code), (err), __VA_ARGS__)
 
 /* "hip: <what> failed: hipErrorX (n): text"; out of memory is always TK_RESOURCE_EXHAUSTED. */
-static tk_status hip_fail_at(const char *file, int line, const hip_launcher *h,
-                             tk_status_code code, tk_hip_error err, const char *fmt, ...)
+static tk_status hip_fail_at(const char *file, int line, const hip_launcher *h, tk_status_code code,
+                             tk_hip_error err, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-static tk_status hip_fail_at(const char *file, int line, const hip_launcher *h,
-                             tk_status_code code, tk_hip_error err, const char *fmt, ...) {
+static tk_status hip_fail_at(const char *file, int line, const hip_launcher *h, tk_status_code code,
+                             tk_hip_error err, const char *fmt, ...) {
   char what[256];
   va_list ap;
   va_start(ap, fmt);
@@ -67,7 +66,8 @@ static tk_status hip_fail_at(const char *file, int line, const hip_launcher *h,
   va_end(ap);
   const char *name = h->api.hipGetErrorName(err), *text = h->api.hipGetErrorString(err);
   bool same = !text || (name && !strcmp(name, text)); /* HIP 5.2's strings are the names */
-  return tk_status_make_at(file, line, err == TK_HIP_ERROR_OUT_OF_MEMORY ? TK_RESOURCE_EXHAUSTED : code,
+  return tk_status_make_at(file, line,
+                           err == TK_HIP_ERROR_OUT_OF_MEMORY ? TK_RESOURCE_EXHAUSTED : code,
                            "hip: %s failed: %s (%d)%s%s", what, name ? name : "?", err,
                            same ? "" : ": ", same ? "" : text);
 }
@@ -110,8 +110,8 @@ static tk_status hip_write(tk_gpu_core *c, uint64_t dst, const void *src, int64_
 static tk_status hip_read(tk_gpu_core *c, void *dst, uint64_t src, int64_t size) {
   hip_launcher *h = (hip_launcher *)c;
   TK_RETURN_IF_ERROR(hip_enter(h));
-  tk_hip_error e =
-      h->api.hipMemcpy(dst, (const void *)(uintptr_t)src, (size_t)size, TK_HIP_MEMCPY_DEVICE_TO_HOST);
+  tk_hip_error e = h->api.hipMemcpy(dst, (const void *)(uintptr_t)src, (size_t)size,
+                                    TK_HIP_MEMCPY_DEVICE_TO_HOST);
   return e ? hip_fail(h, TK_INTERNAL, e, "hipMemcpy from the device (%lld bytes)", (long long)size)
            : TK_STATUS_OK;
 }
@@ -138,11 +138,11 @@ static tk_status hip_launch(tk_launcher *l, const tk_launch_args *a) {
   TK_RETURN_IF_ERROR(hip_enter(h));
   tk_hip_function fn = NULL;
   TK_RETURN_IF_ERROR(hip_function(h, a, &fn));
-  tk_hip_error e = h->api.hipModuleLaunchKernel(fn, g.grid, 1, 1, g.block, 1, 1, 0, NULL,
-                                                g.args.params, NULL);
+  tk_hip_error e =
+      h->api.hipModuleLaunchKernel(fn, g.grid, 1, 1, g.block, 1, 1, 0, NULL, g.args.params, NULL);
   if (!e) e = h->api.hipDeviceSynchronize();
-  return e ? hip_fail(h, TK_INTERNAL, e, "kernel %s (grid %u, workgroup %u, B %d)", a->name,
-                      g.grid, g.block, a->B)
+  return e ? hip_fail(h, TK_INTERNAL, e, "kernel %s (grid %u, workgroup %u, B %d)", a->name, g.grid,
+                      g.block, a->B)
            : TK_STATUS_OK;
 }
 
@@ -159,22 +159,21 @@ static void hip_destroy(tk_launcher *l) {
 }
 
 static const tk_launcher_vtable hip_vtable = {
-  .kind = "hip",
-  .launch = hip_launch,
-  .make_error = tk_gpu_make_error,
-  .buffers_create = tk_gpu_buffers_create,
-  .buffer_write = tk_gpu_buffer_write,
-  .buffer_read = tk_gpu_buffer_read,
-  .buffer_host = tk_gpu_buffer_host,
-  .destroy = hip_destroy,
+    .kind = "hip",
+    .launch = hip_launch,
+    .make_error = tk_gpu_make_error,
+    .buffers_create = tk_gpu_buffers_create,
+    .buffer_write = tk_gpu_buffer_write,
+    .buffer_read = tk_gpu_buffer_read,
+    .buffer_host = tk_gpu_buffer_host,
+    .destroy = hip_destroy,
 };
 
 /* ---- Create ------------------------------------------------------------------------------- */
 
 /* Device properties through whichever entry point this runtime has whose struct layout is
  * known (gpu_symbols.h): the arch without feature suffixes and the device name. */
-static tk_status hip_device_props(const hip_launcher *h, int32_t version, char *arch,
-                                  char *name) {
+static tk_status hip_device_props(const hip_launcher *h, int32_t version, char *arch, char *name) {
   tk_hip_error (*get)(void *, int) = NULL;
   size_t arch_offset = 0;
   if (h->api.hipGetDevicePropertiesR0600) {
@@ -183,7 +182,7 @@ static tk_status hip_device_props(const hip_launcher *h, int32_t version, char *
   } else if (h->api.hipGetDevicePropertiesR0000 ||
              (h->api.hipGetDevicePropertiesLegacy && version / 10000000 < 6)) {
     get = h->api.hipGetDevicePropertiesR0000 ? h->api.hipGetDevicePropertiesR0000
-                                              : h->api.hipGetDevicePropertiesLegacy;
+                                             : h->api.hipGetDevicePropertiesLegacy;
     arch_offset = TK_HIP_PROP_R0000_ARCH_OFFSET;
   } else {
     return tk_status_make(TK_UNAVAILABLE,
@@ -201,8 +200,8 @@ static tk_status hip_device_props(const hip_launcher *h, int32_t version, char *
   name[TK_HIP_PROP_STRING_BYTES] = '\0';
   tk_gpu_arch_strip(gcn, arch, TK_HIP_PROP_STRING_BYTES + 1);
   if (!arch[0])
-    return tk_status_make(TK_UNAVAILABLE, "hip: device %d (%s) reports no gcnArchName",
-                          h->device, name);
+    return tk_status_make(TK_UNAVAILABLE, "hip: device %d (%s) reports no gcnArchName", h->device,
+                          name);
   return TK_STATUS_OK;
 }
 
@@ -226,7 +225,8 @@ static tk_status hip_open(hip_launcher *h, const tk_bundle *bundle, char *device
   int count = 0, version = 0;
   tk_hip_error e = h->api.hipGetDeviceCount(&count);
   if (e) return hip_fail(h, TK_UNAVAILABLE, e, "no AMD GPU here: %s hipGetDeviceCount", h->soname);
-  if (count < 1) return tk_status_make(TK_UNAVAILABLE, "hip: no AMD GPU here (%s sees 0 devices)", h->soname);
+  if (count < 1)
+    return tk_status_make(TK_UNAVAILABLE, "hip: no AMD GPU here (%s sees 0 devices)", h->soname);
   e = h->api.hipRuntimeGetVersion(&version);
   if (e) return hip_fail(h, TK_UNAVAILABLE, e, "hipRuntimeGetVersion");
   char arch[TK_HIP_PROP_STRING_BYTES + 1], name[TK_HIP_PROP_STRING_BYTES + 1];

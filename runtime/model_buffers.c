@@ -34,15 +34,17 @@ static tk_status fill_param(tk_launcher *l, const tk_model_host *h, int32_t id,
   const tk_checkpoint_record *r = tk_checkpoint_record_at(ckpt, (uint32_t)rec);
   int64_t elems = h->buffer_elems(id, 1, h->padded_batch(1));
   if ((int64_t)r->weight_len != elems)
-    return tk_status_make(TK_INVALID_ARGUMENT, "checkpoint record %d (%.*s): weight_len %u, expected %lld",
-                          rec, (int)r->name_len, r->name, r->weight_len, (long long)elems);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "checkpoint record %d (%.*s): weight_len %u, expected %lld", rec,
+                          (int)r->name_len, r->name, r->weight_len, (long long)elems);
   float *dst = tk_launcher_buffer_host(l, id);
   if (dst) {
     tk_checkpoint_weights_copy(r, 0, r->weight_len, dst);
     return TK_STATUS_OK;
   }
   float *stage = tk_malloc((size_t)r->weight_len * ELEM_BYTES + 1);
-  if (!stage) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory staging %s", h->buffer_name(id));
+  if (!stage)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory staging %s", h->buffer_name(id));
   tk_checkpoint_weights_copy(r, 0, r->weight_len, stage);
   tk_status s = tk_launcher_buffer_write(l, id, 0, stage, (int64_t)r->weight_len * ELEM_BYTES);
   free(stage);

@@ -16,25 +16,36 @@ void tk_model_host_close(tk_model_host *h) {
  * one of tk_model_host's function-pointer fields, written through a void * alias. */
 static tk_status resolve(void *dl, const char *path, const char *name, void *out) {
   void *sym = dlsym(dl, name);
-  if (!sym) return tk_status_make(TK_INVALID_ARGUMENT, "%s: no symbol %s (not a tkc host stub?)", path, name);
+  if (!sym)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s: no symbol %s (not a tkc host stub?)", path,
+                          name);
   memcpy(out, &sym, sizeof sym);
   return TK_STATUS_OK;
 }
 
 static tk_status resolve_all(tk_model_host *h, const char *path) {
-  struct { const char *name; void *field; } table[] = {
-    {"tkm_launch_abi_version", &h->launch_abi_version}, {"tkm_fingerprint", &h->fingerprint},
-    {"tkm_buffer_count", &h->buffer_count}, {"tkm_buffer_elems", &h->buffer_elems},
-    {"tkm_buffer_role", &h->buffer_role}, {"tkm_buffer_param", &h->buffer_param},
-    {"tkm_buffer_name", &h->buffer_name}, {"tkm_padded_batch", &h->padded_batch},
-    {"tkm_max_batch", &h->max_batch}, {"tkm_forward", &h->forward},
+  struct {
+    const char *name;
+    void *field;
+  } table[] = {
+      {"tkm_launch_abi_version", &h->launch_abi_version},
+      {"tkm_fingerprint", &h->fingerprint},
+      {"tkm_buffer_count", &h->buffer_count},
+      {"tkm_buffer_elems", &h->buffer_elems},
+      {"tkm_buffer_role", &h->buffer_role},
+      {"tkm_buffer_param", &h->buffer_param},
+      {"tkm_buffer_name", &h->buffer_name},
+      {"tkm_padded_batch", &h->padded_batch},
+      {"tkm_max_batch", &h->max_batch},
+      {"tkm_forward", &h->forward},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     TK_RETURN_IF_ERROR(resolve(h->dl_, path, table[i].name, table[i].field));
   if (h->launch_abi_version() != TK_LAUNCH_ABI_VERSION)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "%s: built for launcher ABI %d, this runtime has ABI %d (recompile the bundle)",
-                          path, h->launch_abi_version(), TK_LAUNCH_ABI_VERSION);
+    return tk_status_make(
+        TK_INVALID_ARGUMENT,
+        "%s: built for launcher ABI %d, this runtime has ABI %d (recompile the bundle)", path,
+        h->launch_abi_version(), TK_LAUNCH_ABI_VERSION);
   return TK_STATUS_OK;
 }
 

@@ -31,16 +31,16 @@ typedef enum tk_target_kind {
 
 typedef struct tk_bundle_target {
   tk_target_kind kind;
-  char *name;      /* the manifest's kind string, for messages */
-  char *arch;      /* gfx90a, sm_90, or the --cpu level for x86_64 targets */
+  char *name;                  /* the manifest's kind string, for messages */
+  char *arch;                  /* gfx90a, sm_90, or the --cpu level for x86_64 targets */
   int32_t code_object_version; /* amdgcn only, else 0 */
-  char *path;      /* dir/file, checked against its sha256 at open */
+  char *path;                  /* dir/file, checked against its sha256 at open */
 } tk_bundle_target;
 
 struct tk_bundle {
-  tk_bundle_info info;       /* pointers into the fields below */
+  tk_bundle_info info; /* pointers into the fields below */
   char *dir, *fingerprint, *arch_json;
-  char *host_path;           /* dir/model_host.so */
+  char *host_path; /* dir/model_host.so */
   int32_t n_targets;
   tk_bundle_target *targets;
   int32_t n_params;

@@ -5,7 +5,7 @@
  * the backend (device_select.c), and allocate every buffer for `rows` rows (the session's
  * chunk, options->max_rows) with the parameters copied from the validated checkpoint.
  *
- * Forward (FORMATS §3): B >= 1 and every feature finite, checked over the whole batch before
+ * Forward (docs/formats.md §3): B >= 1 and every feature finite, checked over the whole batch before
  * any launch (the error names the row and column). Then, per chunk of at most `rows` rows:
  * the chunk's input rows are written to `x` as they are (the kernels pad by reading row
  * min(r, B-1); no padding copy), the stub's launch sequence runs with B = chunk rows, and
@@ -28,7 +28,7 @@ struct tk_session {
   const tk_bundle *bundle;
   tk_model_host *host;
   tk_launcher *launcher;
-  int32_t rows;                  /* rows per launch */
+  int32_t rows;                   /* rows per launch */
   int32_t x_id, logits_id, rw_id; /* rw_id = -1 for Dense */
   char device[128];
 };
@@ -86,8 +86,7 @@ static tk_status session_init(tk_session *s, const tk_weights *weights,
   TK_RETURN_IF_ERROR(find_buffer(s, "logits", TK_BUFFER_OUT, info->out_dim, &s->logits_id));
   s->rw_id = -1;
   if (info->n_experts > 0)
-    TK_RETURN_IF_ERROR(
-        find_buffer(s, "router_weights", TK_BUFFER_OUT, info->n_experts, &s->rw_id));
+    TK_RETURN_IF_ERROR(find_buffer(s, "router_weights", TK_BUFFER_OUT, info->n_experts, &s->rw_id));
   tk_backend_choice choice;
   TK_RETURN_IF_ERROR(tk_backend_select(s->bundle, o, &choice));
   s->launcher = choice.launcher;
@@ -107,8 +106,10 @@ tk_status tk_session_create(const tk_bundle *bundle, const tk_weights *weights,
   tk_session_options_default(&defaults);
   const tk_session_options *o = options ? options : &defaults;
   if (o->threads < 0 || o->max_rows < 0)
-    return tk_status_make(TK_INVALID_ARGUMENT, "session options: threads %d and max_rows %lld "
-                          "must be >= 0", o->threads, (long long)o->max_rows);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "session options: threads %d and max_rows %lld "
+                          "must be >= 0",
+                          o->threads, (long long)o->max_rows);
   tk_session *s = tk_calloc(1, sizeof *s);
   if (!s) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a session");
   s->bundle = bundle;
@@ -134,7 +135,7 @@ const char *tk_session_device(const tk_session *s) { return s->device; }
 
 /* ---- Forward ------------------------------------------------------------------------------ */
 
-/* FORMATS §3: inputs must be finite, checked before any launch. */
+/* docs/formats.md §3: inputs must be finite, checked before any launch. */
 static tk_status check_finite(const float *x, int64_t B, int32_t in_dim) {
   for (int64_t r = 0; r < B; r++)
     for (int32_t c = 0; c < in_dim; c++) {
@@ -142,7 +143,10 @@ static tk_status check_finite(const float *x, int64_t B, int32_t in_dim) {
       if (!isfinite(v))
         return tk_status_make(TK_INVALID_ARGUMENT,
                               "row %lld, column %d: feature is %s (inputs must be finite)",
-                              (long long)r, c, isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+                              (long long)r, c,
+                              isnan(v) ? "NaN"
+                              : v > 0  ? "+Inf"
+                                       : "-Inf");
     }
   return TK_STATUS_OK;
 }
@@ -159,11 +163,10 @@ static tk_status forward_chunk(tk_session *s, const float *x, int64_t first, int
   TK_RETURN_IF_ERROR(tk_launcher_buffer_write(s->launcher, s->x_id, 0, x + first * info->in_dim,
                                               (int64_t)n * info->in_dim * ELEM_BYTES));
   TK_RETURN_IF_ERROR(s->host->forward(s->launcher, tk_launcher_schedule(s->launcher), n));
-  TK_RETURN_IF_ERROR(
-      read_rows(s, s->logits_id, n, info->out_dim, logits + first * info->out_dim));
+  TK_RETURN_IF_ERROR(read_rows(s, s->logits_id, n, info->out_dim, logits + first * info->out_dim));
   if (router_weights && s->rw_id >= 0)
-    TK_RETURN_IF_ERROR(read_rows(s, s->rw_id, n, info->n_experts,
-                                 router_weights + first * info->n_experts));
+    TK_RETURN_IF_ERROR(
+        read_rows(s, s->rw_id, n, info->n_experts, router_weights + first * info->n_experts));
   return TK_STATUS_OK;
 }
 
@@ -171,7 +174,7 @@ tk_status tk_session_forward(tk_session *s, const float *x, int64_t B, float *lo
                              float *router_weights) {
   if (!s || !x || !logits)
     return tk_status_make(TK_INVALID_ARGUMENT, "forward: need a session, x and logits");
-  if (B < 1) /* FORMATS §3: an empty batch is rejected */
+  if (B < 1) /* docs/formats.md §3: an empty batch is rejected */
     return tk_status_make(TK_INVALID_ARGUMENT, "forward: batch of %lld rows, expected >= 1",
                           (long long)B);
   TK_RETURN_IF_ERROR(check_finite(x, B, s->bundle->info.in_dim));

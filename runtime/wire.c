@@ -1,4 +1,4 @@
-/* runtime/wire.c — the JSON wire format of FORMATS.md §4: request parser, response printer.
+/* runtime/wire.c — the JSON wire format of docs/formats.md §4: request parser, response printer.
  *
  * Parsing goes through cJSON over the caller's (ptr, len) range, then walks the tree with the
  * strict rules of tk/wire.h; the only allocation that survives is the feature array. Printing
@@ -240,7 +240,7 @@ static tk_status buf_finish(wire_buf *b, char **out_json, size_t *out_len) {
   return TK_STATUS_OK;
 }
 
-/* One number: %.9g with '.' as decimal point; NaN → null, ±Inf → ±1e99 (FORMATS §4). */
+/* One number: %.9g with '.' as decimal point; NaN → null, ±Inf → ±1e99 (docs/formats.md §4). */
 static void buf_number(wire_buf *b, float v) {
   if (isnan(v)) {
     buf_puts(b, "null");
@@ -295,7 +295,7 @@ tk_status tk_wire_format_response(const float *logits, size_t rows, size_t out_d
   if (router_weights)
     buf_rows(&b, router_weights, rows, n_experts);
   else
-    buf_puts(&b, "[]"); /* Dense (FORMATS §4) */
+    buf_puts(&b, "[]"); /* Dense (docs/formats.md §4) */
   buf_puts(&b, "}");
   return buf_finish(&b, out_json, out_len);
 }

@@ -19,8 +19,10 @@ static void value_text(tk_vctx *v, Z3_model model, Z3_ast t, char *buf, size_t n
     snprintf(buf, n, "?");
     return;
   }
-  if (Z3_is_numeral_ast(v->z, val)) snprintf(buf, n, "%s", Z3_get_numeral_string(v->z, val));
-  else snprintf(buf, n, "%s", Z3_ast_to_string(v->z, val));
+  if (Z3_is_numeral_ast(v->z, val))
+    snprintf(buf, n, "%s", Z3_get_numeral_string(v->z, val));
+  else
+    snprintf(buf, n, "%s", Z3_ast_to_string(v->z, val));
 }
 
 char *tk_verify_cex_message(tk_vctx *v, Z3_model model) {
@@ -42,7 +44,8 @@ char *tk_verify_cex_message(tk_vctx *v, Z3_model model) {
   const char *what = o->statement;
   for (int i = 0; i < o->nparts; i++) {
     Z3_ast val_ast = NULL;
-    if (Z3_model_eval(v->z, model, o->parts[i].cond, true, &val_ast) && Z3_get_bool_value(v->z, val_ast) == Z3_L_FALSE) {
+    if (Z3_model_eval(v->z, model, o->parts[i].cond, true, &val_ast) &&
+        Z3_get_bool_value(v->z, val_ast) == Z3_L_FALSE) {
       from = o->parts[i].show_begin;
       to = o->parts[i].show_end;
       what = o->parts[i].what;
@@ -53,7 +56,8 @@ char *tk_verify_cex_message(tk_vctx *v, Z3_model model) {
     value_text(v, model, o->shows[i].term, val, sizeof val);
     fprintf(f, "%s %s=%s", i > from ? "," : "", o->shows[i].label, val);
   }
-  fprintf(f, " in kernel %s (%s), class %s: not proved: %s", o->kernel, o->target, tk_verify_obl_class_name(o->cls), what);
+  fprintf(f, " in kernel %s (%s), class %s: not proved: %s", o->kernel, o->target,
+          tk_verify_obl_class_name(o->cls), what);
   if (fclose(f) != 0) {
     free(msg);
     return NULL;

@@ -38,8 +38,8 @@ struct rw {
   const tk_ir_kernel *k;
   rw_val_fn val;
   rw_stmt_fn stmt;
-  int hits;                /* edits made so far (kinds that change only the first site) */
-  const tk_ir_var *var;    /* two_writers: the bound variable folded onto even values */
+  int hits;             /* edits made so far (kinds that change only the first site) */
+  const tk_ir_var *var; /* two_writers: the bound variable folded onto even values */
 };
 
 static const tk_ir_val *rw_val(rw *w, const tk_ir_val *v) {
@@ -88,9 +88,9 @@ static const tk_ir_stmt *rw_stmt(rw *w, const tk_ir_stmt *s) {
 
 typedef struct mctx {
   tk_ir_module *m;
-  tk_ir_kernel *k;  /* kernel kinds */
-  int buffer, op;   /* buffer / op kinds */
-  bool commit;      /* false: only tell whether the kind applies */
+  tk_ir_kernel *k; /* kernel kinds */
+  int buffer, op;  /* buffer / op kinds */
+  bool commit;     /* false: only tell whether the kind applies */
 } mctx;
 
 /* Rewrites c->k's body with the hooks; applies when something changed. */
@@ -120,8 +120,12 @@ static bool first_activation_load_plus_one(rw *w, tk_ir_val *v) {
   return true;
 }
 
-static bool store_off_by_one(mctx *c) { return rewrite_kernel(c, NULL, first_store_plus_one, NULL); }
-static bool load_off_by_one(mctx *c) { return rewrite_kernel(c, first_activation_load_plus_one, NULL, NULL); }
+static bool store_off_by_one(mctx *c) {
+  return rewrite_kernel(c, NULL, first_store_plus_one, NULL);
+}
+static bool load_off_by_one(mctx *c) {
+  return rewrite_kernel(c, first_activation_load_plus_one, NULL, NULL);
+}
 
 static bool unroll_plus_one(rw *w, tk_ir_stmt *s) {
   if (s->kind != TK_S_FOR || s->loop != TK_LOOP_UNROLL) return false;
@@ -254,7 +258,9 @@ static bool gt_to_ge(rw *w, tk_ir_val *v) {
   return true;
 }
 
-static bool topk_ties_high(mctx *c) { return topk_contract(c->k) && rewrite_kernel(c, gt_to_ge, NULL, NULL); }
+static bool topk_ties_high(mctx *c) {
+  return topk_contract(c->k) && rewrite_kernel(c, gt_to_ge, NULL, NULL);
+}
 
 /* gate[..] = select(taken, p, 0) becomes gate[..] = p. */
 static bool dropped_keeps_p(rw *w, tk_ir_stmt *s) {
@@ -276,7 +282,8 @@ static int64_t buffer_cols(const tk_ir_module *m, int b) {
   for (int t = 0; t < TK_IR_NTARGETS; t++)
     for (int i = 0; i < m->targets[t].n; i++)
       for (int a = 0; a < m->targets[t].items[i]->nargs; a++)
-        if (m->targets[t].items[i]->args[a].buffer == b) return m->targets[t].items[i]->args[a].cols;
+        if (m->targets[t].items[i]->args[a].buffer == b)
+          return m->targets[t].items[i]->args[a].cols;
   return 0;
 }
 
@@ -315,16 +322,21 @@ static const kind KINDS[] = {
     {"pad8", ON_MODULE, "padding: Bp padded to a multiple of 8 instead of 16", pad8},
     {"wrong_shape", ON_OP, "shape: the op's output rows contract one column too wide", wrong_shape},
     {"row_short", ON_BUFFER, "bounds: buffer allocated one row short", row_short},
-    {"store_off_by_one", ON_KERNEL, "bounds: index map of the first store off by one", store_off_by_one},
-    {"load_off_by_one", ON_KERNEL, "bounds: index map of the first activation load off by one", load_off_by_one},
-    {"tile_overrun", ON_KERNEL, "bounds: register tile one row taller than its row block", tile_overrun},
+    {"store_off_by_one", ON_KERNEL, "bounds: index map of the first store off by one",
+     store_off_by_one},
+    {"load_off_by_one", ON_KERNEL, "bounds: index map of the first activation load off by one",
+     load_off_by_one},
+    {"tile_overrun", ON_KERNEL, "bounds: register tile one row taller than its row block",
+     tile_overrun},
     {"no_clamp", ON_KERNEL, "padding: min(r, B - 1) clamp dropped from the input reads", no_clamp},
     {"index_16bit", ON_KERNEL, "no_overflow: indices computed in 16 bits", index_16bit},
     {"grid_short", ON_KERNEL, "race: launch grid one workgroup/block short (coverage)", grid_short},
     {"two_writers", ON_KERNEL, "race: threads 2i and 2i+1 store the same elements", two_writers},
     {"topk_k_plus_1", ON_KERNEL, "topk: the selection loop keeps K + 1", topk_k_plus_1},
-    {"topk_ties_high", ON_KERNEL, "topk: ties go to the higher index (> became >=)", topk_ties_high},
-    {"topk_dropped_nonzero", ON_KERNEL, "topk: a dropped expert's weight left at its probability", topk_dropped_nonzero},
+    {"topk_ties_high", ON_KERNEL, "topk: ties go to the higher index (> became >=)",
+     topk_ties_high},
+    {"topk_dropped_nonzero", ON_KERNEL, "topk: a dropped expert's weight left at its probability",
+     topk_dropped_nonzero},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */
@@ -367,7 +379,8 @@ static tk_status visit_all(tk_ir_module *m, visit_fn fn, void *user) {
     for (int t = 0; kd->on == ON_KERNEL && t < TK_IR_NTARGETS; t++)
       for (int k = 0; k < m->targets[t].n; k++) {
         c.k = m->targets[t].items[k];
-        TK_RETURN_IF_ERROR(visit_one(kd, &c, tk_ir_target_name((tk_ir_target)t), c.k->name, fn, user));
+        TK_RETURN_IF_ERROR(
+            visit_one(kd, &c, tk_ir_target_name((tk_ir_target)t), c.k->name, fn, user));
       }
   }
   return TK_STATUS_OK;
@@ -422,7 +435,9 @@ tk_status tk_verify_mutant_apply(tk_ir_module *m, const char *id) {
   apply_req r = {.id = id};
   TK_RETURN_IF_ERROR(visit_all(m, apply_match, &r));
   if (!r.done)
-    return tk_status_make(TK_NOT_FOUND, "--mutant '%s': no such mutant for this model "
-                          "(list them with `tkc verify ARCH.json --list-mutants`)", id);
+    return tk_status_make(TK_NOT_FOUND,
+                          "--mutant '%s': no such mutant for this model "
+                          "(list them with `tkc verify ARCH.json --list-mutants`)",
+                          id);
   return TK_STATUS_OK;
 }

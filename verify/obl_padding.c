@@ -1,4 +1,4 @@
-/* verify/obl_padding.c — class `padding` (FORMATS §3 "Batch handling").
+/* verify/obl_padding.c — class `padding` (docs/formats.md §3 "Batch handling").
  *
  * Module level (target graph, kernel `module`): the Bp the module defines (its bp_padded
  * contract, the rule the host stub computes) is a multiple of Q, B <= Bp < B + Q, Bp >= Q,
@@ -15,9 +15,10 @@
 #include "tk/launch.h"
 
 static tk_status bp_rule(tk_vctx *v, const char *words, int which) {
-  tk_verify_obl_begin(v, TK_OBL_PADDING, "module", "graph", "Bp = max(%lld, %lld * ceil(B / %lld)) %s for every B in [1, %lld]",
-               (long long)v->bp_quantum, (long long)v->bp_quantum, (long long)v->bp_quantum, words,
-               (long long)v->bmax);
+  tk_verify_obl_begin(v, TK_OBL_PADDING, "module", "graph",
+                      "Bp = max(%lld, %lld * ceil(B / %lld)) %s for every B in [1, %lld]",
+                      (long long)v->bp_quantum, (long long)v->bp_quantum, (long long)v->bp_quantum,
+                      words, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   Z3_ast B = o->B, Bp = o->Bp, g = NULL, q = tk_verify_z_int(v, TK_PAD_QUANTUM);
   switch (which) {
@@ -45,15 +46,16 @@ tk_status tk_verify_obl_padding_module(tk_vctx *v) {
 static bool reads_clamped(const tk_ir_kernel *k, int arg) {
   if (k->args[arg].role == TK_ROLE_IN) return true;
   for (int i = 0; i < k->contracts.n; i++)
-    if (k->contracts.items[i].pred == TK_PRED_READS_CLAMPED && k->contracts.items[i].a == arg) return true;
+    if (k->contracts.items[i].pred == TK_PRED_READS_CLAMPED && k->contracts.items[i].a == arg)
+      return true;
   return false;
 }
 
 static bool is_clamp(const tk_ix *e) {
   if (e->kind != TK_IX_MIN) return false;
   const tk_ix *b = e->b;
-  return b->kind == TK_IX_SUB && b->a->kind == TK_IX_SYM && b->a->sym == TK_SYM_B && b->b->kind == TK_IX_CONST &&
-         b->b->c == 1;
+  return b->kind == TK_IX_SUB && b->a->kind == TK_IX_SYM && b->a->sym == TK_SYM_B &&
+         b->b->kind == TK_IX_CONST && b->b->c == 1;
 }
 
 /* 0 <= c < B for every clamp node c of e. */
@@ -84,22 +86,28 @@ static void padding_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *s
   Z3_ast row = tk_verify_obl_div(o, idx, arg->cols > 0 ? arg->cols : 1, false);
   tk_verify_obl_show(o, "index", idx);
   tk_verify_obl_show(o, "row", row);
-  Z3_ast ok = tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), idx), Z3_mk_lt(v->z, row, o->B));
+  Z3_ast ok =
+      tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), idx), Z3_mk_lt(v->z, row, o->B));
   if (in) ok = clamps_real(o, site->ix, ok);
-  tk_verify_obl_part(o, ok,
-              in ? "load of the caller's input %%%s at %s reads a real row (row in [0, B), every clamp min(r, B - 1) in [0, B))"
-                 : "store to the caller's output %%%s at %s writes only rows in [0, B)",
-              arg->name, ix);
-  tk_verify_obl_say(o, in ? "; load of the caller's input %%%s at %s reads a real row in [0, B), clamps min(r, B - 1) in [0, B)"
-                   : "; store to the caller's output %%%s at %s writes only rows in [0, B)",
-             arg->name, ix);
+  tk_verify_obl_part(
+      o, ok,
+      in ? "load of the caller's input %%%s at %s reads a real row (row in [0, B), every clamp min(r, B - 1) in [0, B))"
+         : "store to the caller's output %%%s at %s writes only rows in [0, B)",
+      arg->name, ix);
+  tk_verify_obl_say(
+      o,
+      in ? "; load of the caller's input %%%s at %s reads a real row in [0, B), clamps min(r, B - 1) in [0, B)"
+         : "; store to the caller's output %%%s at %s writes only rows in [0, B)",
+      arg->name, ix);
 }
 
-static tk_status padding_group(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *const *group, int n) {
+static tk_status padding_group(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *const *group,
+                               int n) {
   char loops[512];
   tk_verify_obl_path_text(group[0]->path, loops, sizeof loops);
   tk_verify_obl_begin(v, TK_OBL_PADDING, k->name, tk_verify_obl_target_name(k),
-               "in loops (%s), for every r < Bp the loops reach and every B in [1, %lld]", loops, (long long)v->bmax);
+                      "in loops (%s), for every r < Bp the loops reach and every B in [1, %lld]",
+                      loops, (long long)v->bmax);
   tk_verify_obl_path_hyps(tk_verify_obl_cur(v), group[0]->path, 0);
   for (int i = 0; i < n; i++) padding_site(v, k, group[i]);
   return tk_verify_obl_prove(v);

@@ -27,7 +27,9 @@
 #include "tk/alloc.h"
 
 /* A LOAD or STORE site (the race class looks at global memory only). */
-static bool global_access(const tk_obl_site *s) { return s->kind == TK_SITE_LOAD || s->kind == TK_SITE_STORE; }
+static bool global_access(const tk_obl_site *s) {
+  return s->kind == TK_SITE_LOAD || s->kind == TK_SITE_STORE;
+}
 
 static int buffer_of(const tk_ir_kernel *k, const tk_obl_site *a) {
   int b = k->args[a->arg].buffer;
@@ -47,10 +49,12 @@ static bool stmt_contains(const tk_ir_stmt *s, const tk_ir_stmt *target) {
 
 /* The source phase of a scheduled store: the kernel's source_phase (GPU) or the phase of the
  * fused kernel whose body holds the store's origin (CPU). */
-static const tk_ir_phase *source_phase(const tk_vctx *v, const tk_ir_kernel *k, const tk_ir_stmt *store) {
+static const tk_ir_phase *source_phase(const tk_vctx *v, const tk_ir_kernel *k,
+                                       const tk_ir_stmt *store) {
   if (k->source < 0 || k->source >= v->m->kernels.n || !store->origin) return NULL;
   const tk_ir_kernel *f = v->m->kernels.items[k->source];
-  if (k->source_phase >= 0) return k->source_phase < f->nphases ? &f->phases[k->source_phase] : NULL;
+  if (k->source_phase >= 0)
+    return k->source_phase < f->nphases ? &f->phases[k->source_phase] : NULL;
   for (int p = 0; p < f->nphases; p++)
     if (stmt_contains(f->phases[p].body, store->origin)) return &f->phases[p];
   return NULL;
@@ -89,7 +93,8 @@ static Z3_ast differ(tk_obl *o, const tk_obl_path *p, bool (*pick)(const tk_ir_s
   int n = 0;
   for (int i = 0; i < p->n; i++)
     if (pick(p->items[i]))
-      ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_verify_obl_var(o, p->items[i]->var, 0), tk_verify_obl_var(o, p->items[i]->var, 1)));
+      ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_verify_obl_var(o, p->items[i]->var, 0),
+                                          tk_verify_obl_var(o, p->items[i]->var, 1)));
   return n ? tk_verify_z_or(v, n, ors) : NULL;
 }
 
@@ -100,14 +105,15 @@ static const char *buffer_name(const tk_vctx *v, const tk_ir_kernel *k, const tk
 
 /* Fallback without a witness: two copies of the access's points that differ in the loops
  * `pick` selects never touch the same element. */
-static tk_status two_copies(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a, bool (*pick)(const tk_ir_stmt *),
-                            const char *who) {
+static tk_status two_copies(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a,
+                            bool (*pick)(const tk_ir_stmt *), const char *who) {
   char wa[160], ia[512];
   tk_verify_obl_site_what(k, a, wa, sizeof wa);
   tk_ir_ix_format(a->ix, ia, sizeof ia);
-  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
-               "%s at %s: two points of different %s never touch the same element of buffer @%s, for every B in [1, %lld]",
-               wa, ia, who, buffer_name(v, k, a), (long long)v->bmax);
+  tk_verify_obl_begin(
+      v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
+      "%s at %s: two points of different %s never touch the same element of buffer @%s, for every B in [1, %lld]",
+      wa, ia, who, buffer_name(v, k, a), (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   tk_verify_obl_path_hyps(o, a->path, 0);
   tk_verify_obl_path_hyps(o, a->path, 1);
@@ -158,13 +164,14 @@ static void unbind_source(tk_obl *o, const tk_ix *e) {
  * those variables, so points that differ in them touch different elements — for this access,
  * and for bound loops against every other access of the buffer (they share the launch's bound
  * variables and their inverse maps). */
-static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a, bool (*pick)(const tk_ir_stmt *),
-                              const char *who) {
+static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a,
+                              bool (*pick)(const tk_ir_stmt *), const char *who) {
   const tk_ir_phase *ph = source_phase(v, k, a->stmt);
   const tk_ir_arg *arg = &k->args[a->arg];
   const tk_ix *oi = origin_ix(a);
-  bool rowmajor = ph && oi && oi->kind == TK_IX_ADD && oi->a->kind == TK_IX_MUL && oi->a->c == arg->cols &&
-                  oi->a->a->kind == TK_IX_VAR && oi->a->a->var == ph->vars[0];
+  bool rowmajor = ph && oi && oi->kind == TK_IX_ADD && oi->a->kind == TK_IX_MUL &&
+                  oi->a->c == arg->cols && oi->a->a->kind == TK_IX_VAR &&
+                  oi->a->a->var == ph->vars[0];
   const tk_ir_var *cv = rowmajor && oi->b->kind == TK_IX_VAR ? oi->b->var : NULL;
   for (int i = 0; rowmajor && i < a->path->n; i++) {
     const tk_ir_stmt *s = a->path->items[i];
@@ -175,11 +182,12 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   tk_verify_obl_site_what(k, a, wa, sizeof wa);
   tk_ir_ix_format(a->ix, ia, sizeof ia);
   tk_ir_ix_format(oi, oa, sizeof oa);
-  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
-               "%s at %s: the element is the source element %s (row-major, column in [0, %lld)) and the %s of every "
-               "point are its inverse map inv(r, j), so different %s touch different elements of buffer @%s, for every "
-               "B in [1, %lld]",
-               wa, ia, oa, (long long)arg->cols, who, who, buffer_name(v, k, a), (long long)v->bmax);
+  tk_verify_obl_begin(
+      v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
+      "%s at %s: the element is the source element %s (row-major, column in [0, %lld)) and the %s of every "
+      "point are its inverse map inv(r, j), so different %s touch different elements of buffer @%s, for every "
+      "B in [1, %lld]",
+      wa, ia, oa, (long long)arg->cols, who, who, buffer_name(v, k, a), (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   tk_verify_obl_path_hyps(o, a->path, 0);
   bind_source(o, a->stmt->subst, oi);
@@ -215,11 +223,14 @@ static bool stored(const tk_ir_kernel *k, const tk_obl_sites *l, int buffer) {
 static tk_status same_rows(const tk_ir_kernel *k, const tk_obl_sites *l) {
   for (int i = 0; i < l->n; i++)
     for (int j = 0; j < i; j++)
-      if (global_access(&l->items[i]) && global_access(&l->items[j]) && buffer_of(k, &l->items[i]) == buffer_of(k, &l->items[j]) &&
+      if (global_access(&l->items[i]) && global_access(&l->items[j]) &&
+          buffer_of(k, &l->items[i]) == buffer_of(k, &l->items[j]) &&
           k->args[l->items[i].arg].cols != k->args[l->items[j].arg].cols)
-        return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): buffer of %%%s accessed with row lengths %lld and %lld",
-                              k->name, tk_verify_obl_target_name(k), k->args[l->items[i].arg].name,
-                              (long long)k->args[l->items[i].arg].cols, (long long)k->args[l->items[j].arg].cols);
+        return tk_status_make(
+            TK_INVALID_ARGUMENT,
+            "kernel %s (%s): buffer of %%%s accessed with row lengths %lld and %lld", k->name,
+            tk_verify_obl_target_name(k), k->args[l->items[i].arg].name,
+            (long long)k->args[l->items[i].arg].cols, (long long)k->args[l->items[j].arg].cols);
   return TK_STATUS_OK;
 }
 
@@ -230,7 +241,8 @@ static tk_status races(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l)
     const tk_obl_site *a = &l->items[i];
     if (!global_access(a)) continue;
     if (a->kind == TK_SITE_STORE)
-      TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_verify_obl_loop_parallel, "parallel loop indices"));
+      TK_RETURN_IF_ERROR(
+          left_inverse(v, k, a, tk_verify_obl_loop_parallel, "parallel loop indices"));
     else if (stored(k, l, buffer_of(k, a)))
       TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_verify_obl_loop_bound, units));
   }
@@ -255,24 +267,27 @@ tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k) {
   const tk_ir_stmt *loops[8];
   int n = bound_loops(k->body, loops, 0, 8);
   if (!n || !k->launch.grid)
-    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): no bound loop or no launch grid", k->name,
-                          tk_verify_obl_target_name(k));
+    return tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): no bound loop or no launch grid",
+                          k->name, tk_verify_obl_target_name(k));
   char grid[256];
   tk_ir_ix_format(k->launch.grid, grid, sizeof grid);
-  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
-               "launch: the bound loops span exactly the launch (workgroup/block loops: grid %s; thread loops: %lld), "
-               "for every B in [1, %lld]",
-               grid, (long long)k->launch.workgroup_size, (long long)v->bmax);
+  tk_verify_obl_begin(
+      v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
+      "launch: the bound loops span exactly the launch (workgroup/block loops: grid %s; thread loops: %lld), "
+      "for every B in [1, %lld]",
+      grid, (long long)k->launch.workgroup_size, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   for (int i = 0; i < n; i++) {
     const tk_ir_stmt *s = loops[i];
     Z3_ast ext = tk_verify_obl_ix(o, s->extent, 0);
-    Z3_ast want = s->binding == TK_BIND_THREAD_X ? tk_verify_z_int(v, k->launch.workgroup_size) : tk_verify_obl_ix(o, k->launch.grid, 0);
+    Z3_ast want = s->binding == TK_BIND_THREAD_X ? tk_verify_z_int(v, k->launch.workgroup_size)
+                                                 : tk_verify_obl_ix(o, k->launch.grid, 0);
     char label[64];
     snprintf(label, sizeof label, "extent of %s", s->var->name);
     tk_verify_obl_show(o, label, ext);
     tk_verify_obl_show(o, "launch", want);
-    tk_verify_obl_part(o, Z3_mk_eq(v->z, ext, want), "loop %s (%s) spans the launch", s->var->name, tk_ir_binding_name(s->binding));
+    tk_verify_obl_part(o, Z3_mk_eq(v->z, ext, want), "loop %s (%s) spans the launch", s->var->name,
+                       tk_ir_binding_name(s->binding));
   }
   return tk_verify_obl_prove(v);
 }
@@ -288,12 +303,13 @@ tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k) {
 /* ---- coverage ---- */
 
 /* path(inv(e)) ∧ idx(inv(e)) = e for one store, or NULL (with *err) if no witness exists. */
-static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_ast row, Z3_ast col, Z3_ast elem,
-                     tk_status *err) {
+static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_ast row, Z3_ast col,
+                     Z3_ast elem, tk_status *err) {
   tk_vctx *v = o->v;
   const tk_ir_phase *ph = source_phase(v, k, a->stmt);
   if (!ph) {
-    *err = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): store to %%%s has no source phase (origin)", k->name,
+    *err = tk_status_make(TK_INVALID_ARGUMENT,
+                          "kernel %s (%s): store to %%%s has no source phase (origin)", k->name,
                           tk_verify_obl_target_name(k), k->args[a->arg].name);
     return NULL;
   }
@@ -301,19 +317,26 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   const tk_ir_var *cv = column_var(ph, a->stmt->origin);
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
-    if (s->kind != TK_S_FOR || s->var == ph->vars[0] || (ph->ndims == 2 && s->var == ph->vars[1])) continue;
+    if (s->kind != TK_S_FOR || s->var == ph->vars[0] || (ph->ndims == 2 && s->var == ph->vars[1]))
+      continue;
     Z3_ast w = witness(o, s->var, cv, col);
-    if (w) tk_verify_obl_bind(o, s->var, 1, w);
+    if (w)
+      tk_verify_obl_bind(o, s->var, 1, w);
     else
-      *err = tk_status_make(TK_INVALID_ARGUMENT, "kernel %s (%s): loop %s around the store to %%%s has no inverse map",
-                            k->name, tk_verify_obl_target_name(k), s->var->name, k->args[a->arg].name);
+      *err =
+          tk_status_make(TK_INVALID_ARGUMENT,
+                         "kernel %s (%s): loop %s around the store to %%%s has no inverse map",
+                         k->name, tk_verify_obl_target_name(k), s->var->name, k->args[a->arg].name);
   }
   Z3_ast conds[TK_OBL_MAX_DEPTH + 1];
   int n = 0;
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
-    conds[n++] = s->kind == TK_S_FOR ? tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, 1), tk_verify_obl_ix(o, s->extent, 1))
-                                     : tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, 1), tk_verify_obl_ix(o, s->rhs, 1));
+    conds[n++] = s->kind == TK_S_FOR
+                     ? tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, 1),
+                                      tk_verify_obl_ix(o, s->extent, 1))
+                     : tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, 1),
+                                       tk_verify_obl_ix(o, s->rhs, 1));
   }
   Z3_ast idx = *err ? NULL : tk_verify_obl_ix(o, a->ix, 1);
   conds[n++] = idx ? Z3_mk_eq(v->z, idx, elem) : NULL;
@@ -326,19 +349,23 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   return *err ? NULL : tk_verify_z_and(v, n, conds);
 }
 
-static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l, const tk_ir_contract *c) {
+static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l,
+                          const tk_ir_contract *c) {
   const tk_ir_arg *arg = &k->args[c->a];
   const tk_ix *rows = c->pred == TK_PRED_WRITES_ALL ? arg->rows : c->ix;
   char rtext[256];
   tk_ir_ix_format(rows, rtext, sizeof rtext);
-  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
-               "coverage: every element (row, col) of %%%s with row < %s and col < %lld is written, by a store at the "
-               "point inv(row, col) of the schedule, for every B in [1, %lld]",
-               arg->name, rtext, (long long)arg->cols, (long long)v->bmax);
+  tk_verify_obl_begin(
+      v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
+      "coverage: every element (row, col) of %%%s with row < %s and col < %lld is written, by a store at the "
+      "point inv(row, col) of the schedule, for every B in [1, %lld]",
+      arg->name, rtext, (long long)arg->cols, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
-  Z3_ast row = tk_verify_obl_fresh(o, "row", v->int_sort, true), col = tk_verify_obl_fresh(o, "col", v->int_sort, true);
+  Z3_ast row = tk_verify_obl_fresh(o, "row", v->int_sort, true),
+         col = tk_verify_obl_fresh(o, "col", v->int_sort, true);
   tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), row, tk_verify_obl_ix(o, rows, 0)));
-  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), col, tk_verify_z_int(v, arg->cols)));
+  tk_verify_obl_hyp(o,
+                    tk_verify_z_in(v, tk_verify_z_int(v, 0), col, tk_verify_z_int(v, arg->cols)));
   Z3_ast elem = tk_verify_z_add2(v, tk_verify_z_mul_c(v, row, arg->cols), col);
   tk_verify_obl_show(o, "element", elem);
   Z3_ast *ors = tk_calloc((size_t)(l->n ? l->n : 1), sizeof *ors);
@@ -359,7 +386,8 @@ tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k) {
   tk_status s = TK_STATUS_OK;
   for (int i = 0; !s && i < k->contracts.n; i++) {
     const tk_ir_contract *c = &k->contracts.items[i];
-    if ((c->pred == TK_PRED_WRITES_ALL || c->pred == TK_PRED_WRITES_ROWS_LT) && c->a >= 0 && c->a < k->nargs)
+    if ((c->pred == TK_PRED_WRITES_ALL || c->pred == TK_PRED_WRITES_ROWS_LT) && c->a >= 0 &&
+        c->a < k->nargs)
       s = coverage(v, k, &l, c);
   }
   tk_verify_obl_sites_free(&l);

@@ -55,17 +55,21 @@ static void edge(tk_obl *o, const char *name, shape a, shape b, int *n) {
   tk_verify_obl_show(o, label, tk_verify_z_int(v, a.cols));
   snprintf(label, sizeof label, "%%%s cols (consumer)", name);
   tk_verify_obl_show(o, label, tk_verify_z_int(v, b.cols));
-  tk_verify_obl_part(o, tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, ra, rb), Z3_mk_eq(v->z, tk_verify_z_int(v, a.cols), tk_verify_z_int(v, b.cols))),
-              "tensor %%%s: producer and consumer shapes are equal", name);
+  tk_verify_obl_part(
+      o,
+      tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, ra, rb),
+                       Z3_mk_eq(v->z, tk_verify_z_int(v, a.cols), tk_verify_z_int(v, b.cols))),
+      "tensor %%%s: producer and consumer shapes are equal", name);
   (*n)++;
 }
 
 static tk_status op_shapes(tk_vctx *v, const tk_ir_op *op) {
   const tk_ir_module *m = v->m;
-  tk_verify_obl_begin(v, TK_OBL_SHAPE, op->layer, "graph",
-               "op %s: every input's producer shape equals the shape the op requires, every output's shape "
-               "equals its declaration, and shape_eq operands agree, for every B in [1, %lld]",
-               op->name, (long long)v->bmax);
+  tk_verify_obl_begin(
+      v, TK_OBL_SHAPE, op->layer, "graph",
+      "op %s: every input's producer shape equals the shape the op requires, every output's shape "
+      "equals its declaration, and shape_eq operands agree, for every B in [1, %lld]",
+      op->name, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   enum { CAP = 256 };
   int n = 0;
@@ -73,19 +77,22 @@ static tk_status op_shapes(tk_vctx *v, const tk_ir_op *op) {
     int t = op->in[i].tensor;
     shape need;
     if (!contract_shape(op, t, false, &need))
-      return tk_status_make(TK_INVALID_ARGUMENT, "op %s: no rows contract for input %%%s", op->name, m->tensors[t].name);
+      return tk_status_make(TK_INVALID_ARGUMENT, "op %s: no rows contract for input %%%s", op->name,
+                            m->tensors[t].name);
     edge(o, m->tensors[t].name, produced(m, t), need, &n);
   }
   for (int i = 0; i < op->nout && n < CAP; i++) {
     int t = op->out[i].tensor;
     shape made;
     if (!contract_shape(op, t, true, &made))
-      return tk_status_make(TK_INVALID_ARGUMENT, "op %s: no rows contract for output %%%s", op->name, m->tensors[t].name);
+      return tk_status_make(TK_INVALID_ARGUMENT, "op %s: no rows contract for output %%%s",
+                            op->name, m->tensors[t].name);
     edge(o, m->tensors[t].name, made, declared(m, t), &n);
   }
   for (int i = 0; i < op->contracts.n && n < CAP; i++) {
     const tk_ir_contract *c = &op->contracts.items[i];
-    if (c->pred == TK_PRED_SHAPE_EQ) edge(o, m->tensors[c->a].name, declared(m, c->a), declared(m, c->b), &n);
+    if (c->pred == TK_PRED_SHAPE_EQ)
+      edge(o, m->tensors[c->a].name, declared(m, c->a), declared(m, c->b), &n);
   }
   if (n == CAP) return tk_status_make(TK_INTERNAL, "verifier: op %s has too many edges", op->name);
   return tk_verify_obl_prove(v);

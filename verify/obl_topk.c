@@ -1,7 +1,7 @@
 /* verify/obl_topk.c — class `topk`: the router's selection loop, as emitted in each scheduled
  * kernel with a topk(gate, keep, k = K, n = E) contract, keeps exactly K positions, every kept
  * probability beats every dropped one with ties to the lower index, dropped weights are exactly
- * 0 and kept weights are the probabilities themselves (no renormalisation), FORMATS §3.
+ * 0 and kept weights are the probabilities themselves (no renormalisation), docs/formats.md §3.
  *
  * The form proved (found in the IR, never assumed): the store to `gate` reads a bool local
  * `taken` and an f32 local `p` (the probabilities) inside an output loop L_out; before it, in
@@ -44,16 +44,18 @@ typedef struct topk_form {
   const tk_ix *bi_ix, *bv_ix;
 } topk_form;
 
-static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return tk_status_make(TK_PROOF_FAILED,
-                        "kernel %s (%s), class topk: the top-K selection does not have the form the verifier proves: %s",
-                        k->name, tk_verify_obl_target_name(k), msg);
+  return tk_status_make(
+      TK_PROOF_FAILED,
+      "kernel %s (%s), class topk: the top-K selection does not have the form the verifier proves: %s",
+      k->name, tk_verify_obl_target_name(k), msg);
 }
 
 /* ---- finding the form ---- */
@@ -66,12 +68,14 @@ static bool find_store(const tk_ir_stmt *s, int arg, const tk_ir_stmt **chain, i
   if (s->kind == TK_S_BLOCK)
     for (int i = 0; i < s->n; i++)
       if (find_store(s->stmts[i], arg, chain, n, cap)) return true;
-  if ((s->kind == TK_S_FOR || s->kind == TK_S_IF) && find_store(s->body, arg, chain, n, cap)) return true;
+  if ((s->kind == TK_S_FOR || s->kind == TK_S_IF) && find_store(s->body, arg, chain, n, cap))
+    return true;
   (*n)--;
   return false;
 }
 
-static void find_locals(const tk_ir_kernel *k, const tk_ir_val *val, int *taken, int *p, int *others) {
+static void find_locals(const tk_ir_kernel *k, const tk_ir_val *val, int *taken, int *p,
+                        int *others) {
   if (!val) return;
   if (val->op == TK_V_LOCAL_LOAD) {
     tk_ir_type t = k->locals[val->local].type;
@@ -103,10 +107,12 @@ static tk_status scan_scalars(topk_form *f) {
     tk_ir_type t = f->k->locals[l].type;
     if (t == TK_T_BOOL) continue;
     int *slot = t == TK_T_I32 ? &f->bi : &f->bv;
-    if (*slot >= 0) return form_error(f->k, "the scan loop writes two %s locals", tk_ir_type_name(t));
+    if (*slot >= 0)
+      return form_error(f->k, "the scan loop writes two %s locals", tk_ir_type_name(t));
     *slot = l;
   }
-  if (f->bi < 0 || f->bv < 0) return form_error(f->k, "the scan loop does not write an i32 and an f32 local");
+  if (f->bi < 0 || f->bv < 0)
+    return form_error(f->k, "the scan loop does not write an i32 and an f32 local");
   if (f->bi == f->taken || f->bi == f->p || f->bv == f->taken || f->bv == f->p)
     return form_error(f->k, "the scan loop writes taken or p");
   f->bi_ix = first_store(f->scan, f->bi)->ix;
@@ -124,12 +130,17 @@ static tk_status split_selection(topk_form *f) {
     const tk_ir_stmt *s = f->sel_stmts[i];
     if (!tk_verify_sym_has_loop(s)) continue;
     if (s->kind != TK_S_FOR || tk_verify_sym_has_loop(s->body))
-      return form_error(f->k, "a selection step holds a nested loop other than the scan and the update");
-    if (f->i_scan < 0) f->i_scan = i;
-    else if (f->i_upd < 0) f->i_upd = i;
-    else return form_error(f->k, "a selection step holds more than two loops");
+      return form_error(f->k,
+                        "a selection step holds a nested loop other than the scan and the update");
+    if (f->i_scan < 0)
+      f->i_scan = i;
+    else if (f->i_upd < 0)
+      f->i_upd = i;
+    else
+      return form_error(f->k, "a selection step holds more than two loops");
   }
-  if (f->i_upd < 0) return form_error(f->k, "a selection step needs a scan loop and an update loop");
+  if (f->i_upd < 0)
+    return form_error(f->k, "a selection step needs a scan loop and an update loop");
   f->scan = f->sel_stmts[f->i_scan];
   f->upd = f->sel_stmts[f->i_upd];
   for (int i = 0; i < f->nsel; i++)
@@ -137,7 +148,8 @@ static tk_status split_selection(topk_form *f) {
       return form_error(f->k, "taken is written in a selection step outside the update loop");
   for (int l = 0; l < f->k->nlocals; l++)
     if (l != f->taken && tk_verify_sym_writes_local(f->upd, l))
-      return form_error(f->k, "the update loop writes local %s besides taken", f->k->locals[l].name);
+      return form_error(f->k, "the update loop writes local %s besides taken",
+                        f->k->locals[l].name);
   return scan_scalars(f);
 }
 
@@ -152,12 +164,17 @@ static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
       return form_error(f->k, "p is written between the selection and the output loop");
     }
     if (!w) continue;
-    if (s->kind != TK_S_FOR) return form_error(f->k, "taken is written outside a loop before the output");
-    if (!f->sel) f->sel = s;
-    else if (!f->init) f->init = s;
-    else break;
+    if (s->kind != TK_S_FOR)
+      return form_error(f->k, "taken is written outside a loop before the output");
+    if (!f->sel)
+      f->sel = s;
+    else if (!f->init)
+      f->init = s;
+    else
+      break;
   }
-  if (!f->init || !f->sel || tk_verify_sym_has_loop(f->init->body) || !tk_verify_sym_has_loop(f->sel->body))
+  if (!f->init || !f->sel || tk_verify_sym_has_loop(f->init->body) ||
+      !tk_verify_sym_has_loop(f->sel->body))
     return form_error(f->k, "expected an init loop over taken followed by the selection loop");
   for (int l = 0; l < f->k->nlocals; l++)
     if (l != f->taken && tk_verify_sym_writes_local(f->init, l))
@@ -179,7 +196,8 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_
     return form_error(k, "no store to the gate argument");
   int i_for = n - 2;
   while (i_for >= 0 && chain[i_for]->kind != TK_S_FOR) i_for--;
-  if (i_for < 1 || chain[i_for - 1]->kind != TK_S_BLOCK) return form_error(k, "the gate store is not in a loop of a block");
+  if (i_for < 1 || chain[i_for - 1]->kind != TK_S_BLOCK)
+    return form_error(k, "the gate store is not in a loop of a block");
   f->out = chain[i_for];
   const tk_ir_stmt *block = chain[i_for - 1];
   int i_out = 0;
@@ -188,7 +206,8 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_
   f->taken = f->p = -1;
   find_locals(k, chain[n - 1]->value, &f->taken, &f->p, &others);
   if (f->taken < 0 || f->p < 0 || others)
-    return form_error(k, "the gate value must read exactly one bool local (taken) and one f32 local (p)");
+    return form_error(
+        k, "the gate value must read exactly one bool local (taken) and one f32 local (p)");
   return find_loops(f, block, i_out);
 }
 
@@ -205,8 +224,8 @@ typedef struct topk_ctx {
 
 static tk_status begin(topk_ctx *t, tk_vctx *v, const topk_form *f, const char *words) {
   const tk_ir_kernel *k = f->k;
-  tk_verify_obl_begin(v, TK_OBL_TOPK, k->name, tk_verify_obl_target_name(k), "top-K (k = %lld, n = %lld): %s", (long long)f->K,
-               (long long)f->E, words);
+  tk_verify_obl_begin(v, TK_OBL_TOPK, k->name, tk_verify_obl_target_name(k),
+                      "top-K (k = %lld, n = %lld): %s", (long long)f->K, (long long)f->E, words);
   t->v = v;
   t->f = f;
   t->o = tk_verify_obl_cur(v);
@@ -216,7 +235,8 @@ static tk_status begin(topk_ctx *t, tk_vctx *v, const topk_form *f, const char *
     tk_verify_sym_dispose(&t->x);
     return s;
   }
-  t->P = tk_verify_obl_fresh(t->o, k->locals[f->p].name, tk_verify_sym_array_sort(v, TK_T_F32), false);
+  t->P =
+      tk_verify_obl_fresh(t->o, k->locals[f->p].name, tk_verify_sym_array_sort(v, TK_T_F32), false);
   t->st.arr[f->p] = t->P;
   t->E = tk_verify_z_int(v, f->E);
   return TK_STATUS_OK;
@@ -238,44 +258,68 @@ static tk_status abandon(topk_ctx *t, tk_status s) {
   return s;
 }
 
-static Z3_ast sel(topk_ctx *t, Z3_ast arr, Z3_ast i) { return arr && i ? Z3_mk_select(t->v->z, arr, i) : NULL; }
-static Z3_ast implies(topk_ctx *t, Z3_ast a, Z3_ast b) { return a && b ? Z3_mk_implies(t->v->z, a, b) : NULL; }
+static Z3_ast sel(topk_ctx *t, Z3_ast arr, Z3_ast i) {
+  return arr && i ? Z3_mk_select(t->v->z, arr, i) : NULL;
+}
+static Z3_ast implies(topk_ctx *t, Z3_ast a, Z3_ast b) {
+  return a && b ? Z3_mk_implies(t->v->z, a, b) : NULL;
+}
 static Z3_ast not_(topk_ctx *t, Z3_ast a) { return a ? Z3_mk_not(t->v->z, a) : NULL; }
-static Z3_ast eq(topk_ctx *t, Z3_ast a, Z3_ast b) { return a && b ? Z3_mk_eq(t->v->z, a, b) : NULL; }
-static Z3_ast in(topk_ctx *t, Z3_ast x, Z3_ast hi) { return tk_verify_z_in(t->v, tk_verify_z_int(t->v, 0), x, hi); }
-static Z3_ast and3(topk_ctx *t, Z3_ast a, Z3_ast b, Z3_ast c) { return tk_verify_z_and(t->v, 3, (Z3_ast[]){a, b, c}); }
+static Z3_ast eq(topk_ctx *t, Z3_ast a, Z3_ast b) {
+  return a && b ? Z3_mk_eq(t->v->z, a, b) : NULL;
+}
+static Z3_ast in(topk_ctx *t, Z3_ast x, Z3_ast hi) {
+  return tk_verify_z_in(t->v, tk_verify_z_int(t->v, 0), x, hi);
+}
+static Z3_ast and3(topk_ctx *t, Z3_ast a, Z3_ast b, Z3_ast c) {
+  return tk_verify_z_and(t->v, 3, (Z3_ast[]){a, b, c});
+}
 
 static Z3_ast better(topk_ctx *t, Z3_ast x, Z3_ast y) {
   Z3_ast px = sel(t, t->P, x), py = sel(t, t->P, y);
-  return tk_verify_z_or2(t->v, Z3_mk_gt(t->v->z, px, py), tk_verify_z_and2(t->v, eq(t, px, py), Z3_mk_lt(t->v->z, x, y)));
+  return tk_verify_z_or2(t->v, Z3_mk_gt(t->v->z, px, py),
+                         tk_verify_z_and2(t->v, eq(t, px, py), Z3_mk_lt(t->v->z, x, y)));
 }
 
 static Z3_ast competitor(topk_ctx *t, const char *name) {
   return tk_verify_obl_fresh(t->o, name, t->v->int_sort, true);
 }
 
-static Z3_ast best_i(topk_ctx *t) { return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bi), tk_verify_obl_ix(t->o, t->f->bi_ix, 0)); }
-static Z3_ast best_v(topk_ctx *t) { return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bv), tk_verify_obl_ix(t->o, t->f->bv_ix, 0)); }
+static Z3_ast best_i(topk_ctx *t) {
+  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bi),
+             tk_verify_obl_ix(t->o, t->f->bi_ix, 0));
+}
+static Z3_ast best_v(topk_ctx *t) {
+  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bv),
+             tk_verify_obl_ix(t->o, t->f->bv_ix, 0));
+}
 static Z3_ast taken(topk_ctx *t) { return tk_verify_sym_local(&t->x, &t->st, t->f->taken); }
 
-static Z3_ast inv_init(topk_ctx *t, Z3_ast T, Z3_ast e, Z3_ast c) { return implies(t, in(t, c, e), not_(t, sel(t, T, c))); }
+static Z3_ast inv_init(topk_ctx *t, Z3_ast T, Z3_ast e, Z3_ast c) {
+  return implies(t, in(t, c, e), not_(t, sel(t, T, c)));
+}
 
 static Z3_ast inv_scan(topk_ctx *t, Z3_ast e, Z3_ast c) {
   Z3_ast T = taken(t), bi = best_i(t), bv = best_v(t);
   Z3_ast none = tk_verify_z_and2(t->v, eq(t, bi, t->E), implies(t, in(t, c, e), sel(t, T, c)));
-  Z3_ast beats = implies(t, tk_verify_z_and2(t->v, in(t, c, e), not_(t, sel(t, T, c))), tk_verify_z_or2(t->v, eq(t, c, bi), better(t, bi, c)));
-  Z3_ast some = tk_verify_z_and(t->v, 4, (Z3_ast[]){in(t, bi, e), not_(t, sel(t, T, bi)), eq(t, bv, sel(t, t->P, bi)), beats});
+  Z3_ast beats = implies(t, tk_verify_z_and2(t->v, in(t, c, e), not_(t, sel(t, T, c))),
+                         tk_verify_z_or2(t->v, eq(t, c, bi), better(t, bi, c)));
+  Z3_ast some = tk_verify_z_and(
+      t->v, 4,
+      (Z3_ast[]){in(t, bi, e), not_(t, sel(t, T, bi)), eq(t, bv, sel(t, t->P, bi)), beats});
   return tk_verify_z_or2(t->v, none, some);
 }
 
 static Z3_ast inv_upd(topk_ctx *t, Z3_ast T1, Z3_ast T0, Z3_ast bi, Z3_ast e, Z3_ast c) {
-  Z3_ast grown = implies(t, in(t, c, e), eq(t, sel(t, T1, c), tk_verify_z_or2(t->v, sel(t, T0, c), eq(t, c, bi))));
+  Z3_ast grown = implies(t, in(t, c, e),
+                         eq(t, sel(t, T1, c), tk_verify_z_or2(t->v, sel(t, T0, c), eq(t, c, bi))));
   Z3_ast same = implies(t, Z3_mk_le(t->v->z, e, c), eq(t, sel(t, T1, c), sel(t, T0, c)));
   return tk_verify_z_and2(t->v, grown, same);
 }
 
 static Z3_ast inv_sel(topk_ctx *t, Z3_ast T, Z3_ast a, Z3_ast b) {
-  Z3_ast pre = tk_verify_z_and(t->v, 4, (Z3_ast[]){in(t, a, t->E), in(t, b, t->E), sel(t, T, a), not_(t, sel(t, T, b))});
+  Z3_ast pre = tk_verify_z_and(
+      t->v, 4, (Z3_ast[]){in(t, a, t->E), in(t, b, t->E), sel(t, T, a), not_(t, sel(t, T, b))});
   return implies(t, pre, better(t, a, b));
 }
 
@@ -286,13 +330,17 @@ static Z3_ast step_var(topk_ctx *t, const tk_ir_stmt *s) {
   return e;
 }
 
-static Z3_ast plus1(topk_ctx *t, Z3_ast e) { return tk_verify_z_add2(t->v, e, tk_verify_z_int(t->v, 1)); }
+static Z3_ast plus1(topk_ctx *t, Z3_ast e) {
+  return tk_verify_z_add2(t->v, e, tk_verify_z_int(t->v, 1));
+}
 
 /* ---- obligations ---- */
 
 static tk_status init_step(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "init loop, step e: after the step no position < e + 1 is taken (invariant I0, competitor c)"));
+  TK_RETURN_IF_ERROR(begin(
+      &t, v, f,
+      "init loop, step e: after the step no position < e + 1 is taken (invariant I0, competitor c)"));
   Z3_ast e = step_var(&t, f->init), c = competitor(&t, "c");
   tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), e, c));
   tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->init->body);
@@ -301,7 +349,9 @@ static tk_status init_step(tk_vctx *v, const topk_form *f) {
 
 static tk_status init_exit(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "init loop, exit: its extent covers [0, E), so no position is taken when the selection starts"));
+  TK_RETURN_IF_ERROR(begin(
+      &t, v, f,
+      "init loop, exit: its extent covers [0, E), so no position is taken when the selection starts"));
   Z3_ast c = competitor(&t, "c");
   tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), tk_verify_obl_ix(t.o, f->init->extent, 0), c));
   tk_verify_obl_hyp(t.o, in(&t, c, t.E));
@@ -310,13 +360,16 @@ static tk_status init_exit(tk_vctx *v, const topk_form *f) {
 
 /* Runs the selection step's statements [from, to) as straight-line code. */
 static tk_status run_sel(topk_ctx *t, int from, int to) {
-  for (int i = from; i < to; i++) TK_RETURN_IF_ERROR(tk_verify_sym_exec(&t->x, &t->st, t->f->sel_stmts[i]));
+  for (int i = from; i < to; i++)
+    TK_RETURN_IF_ERROR(tk_verify_sym_exec(&t->x, &t->st, t->f->sel_stmts[i]));
   return TK_STATUS_OK;
 }
 
 static tk_status scan_entry(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "scan loop, entry: the code before the scan establishes the scan invariant J at e = 0"));
+  TK_RETURN_IF_ERROR(begin(
+      &t, v, f,
+      "scan loop, entry: the code before the scan establishes the scan invariant J at e = 0"));
   Z3_ast c = competitor(&t, "c");
   tk_status s = run_sel(&t, 0, f->i_scan);
   return s ? abandon(&t, s) : finish(&t, inv_scan(&t, tk_verify_z_int(v, 0), c));
@@ -324,8 +377,10 @@ static tk_status scan_entry(tk_vctx *v, const topk_form *f) {
 
 static tk_status scan_step(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "scan loop, step e: best_i stays the best untaken position among [0, e + 1) by "
-                                     "(p desc, index asc), or E if all are taken (invariant J, competitor c)"));
+  TK_RETURN_IF_ERROR(
+      begin(&t, v, f,
+            "scan loop, step e: best_i stays the best untaken position among [0, e + 1) by "
+            "(p desc, index asc), or E if all are taken (invariant J, competitor c)"));
   Z3_ast e = step_var(&t, f->scan), c = competitor(&t, "c");
   tk_verify_obl_hyp(t.o, inv_scan(&t, e, c));
   tk_verify_obl_show(t.o, "best_i before", best_i(&t));
@@ -338,10 +393,13 @@ static tk_status scan_step(tk_vctx *v, const topk_form *f) {
 
 static tk_status update_step(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "update loop, step e: taken becomes taken_before plus exactly best_i on [0, e + 1) "
-                                     "and stays unchanged elsewhere (invariant U, competitor c)"));
+  TK_RETURN_IF_ERROR(
+      begin(&t, v, f,
+            "update loop, step e: taken becomes taken_before plus exactly best_i on [0, e + 1) "
+            "and stays unchanged elsewhere (invariant U, competitor c)"));
   Z3_ast e = step_var(&t, f->upd), c = competitor(&t, "c");
-  Z3_ast T0 = tk_verify_obl_fresh(t.o, "taken_before", tk_verify_sym_array_sort(v, TK_T_BOOL), false);
+  Z3_ast T0 =
+      tk_verify_obl_fresh(t.o, "taken_before", tk_verify_sym_array_sort(v, TK_T_BOOL), false);
   Z3_ast bi = best_i(&t);
   tk_verify_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, c));
   tk_verify_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, e));
@@ -357,9 +415,11 @@ static void havoc_loop(topk_ctx *t, const tk_ir_stmt *loop) {
 
 static tk_status selection_step(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "selection loop, step t: from invariant O and an untaken position u (one exists "
-                                     "while t < K <= E), the step adds exactly one untaken best_i in [0, E) to taken and "
-                                     "O holds again (competitors a, b)"));
+  TK_RETURN_IF_ERROR(
+      begin(&t, v, f,
+            "selection loop, step t: from invariant O and an untaken position u (one exists "
+            "while t < K <= E), the step adds exactly one untaken best_i in [0, E) to taken and "
+            "O holds again (competitors a, b)"));
   step_var(&t, f->sel);
   Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b"), u = competitor(&t, "u");
   Z3_ast T = taken(&t);
@@ -368,30 +428,38 @@ static tk_status selection_step(tk_vctx *v, const topk_form *f) {
   tk_status s = run_sel(&t, 0, f->i_scan);
   havoc_loop(&t, f->scan);
   Z3_ast ext = tk_verify_obl_ix(t.o, f->scan->extent, 0);
-  tk_verify_obl_hyp(t.o, and3(&t, inv_scan(&t, ext, a), inv_scan(&t, ext, b), inv_scan(&t, ext, u)));
+  tk_verify_obl_hyp(t.o,
+                    and3(&t, inv_scan(&t, ext, a), inv_scan(&t, ext, b), inv_scan(&t, ext, u)));
   if (!s) s = run_sel(&t, f->i_scan + 1, f->i_upd);
   Z3_ast bi = best_i(&t), T0 = taken(&t);
   havoc_loop(&t, f->upd);
   ext = tk_verify_obl_ix(t.o, f->upd->extent, 0);
-  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a), inv_upd(&t, taken(&t), T0, bi, ext, b)));
+  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a),
+                                          inv_upd(&t, taken(&t), T0, bi, ext, b)));
   if (!s) s = run_sel(&t, f->i_upd + 1, f->nsel);
   tk_verify_obl_show(t.o, "best_i", bi);
   tk_verify_obl_show(t.o, "p[a]", sel(&t, t.P, a));
   tk_verify_obl_show(t.o, "p[b]", sel(&t, t.P, b));
   Z3_ast T1 = taken(&t);
-  Z3_ast goal = tk_verify_z_and(v, 4, (Z3_ast[]){in(&t, bi, t.E), not_(&t, sel(&t, T, bi)),
-                                          implies(&t, in(&t, a, t.E), eq(&t, sel(&t, T1, a), tk_verify_z_or2(v, sel(&t, T, a), eq(&t, a, bi)))),
-                                          inv_sel(&t, T1, a, b)});
+  Z3_ast goal = tk_verify_z_and(
+      v, 4,
+      (Z3_ast[]){in(&t, bi, t.E), not_(&t, sel(&t, T, bi)),
+                 implies(&t, in(&t, a, t.E),
+                         eq(&t, sel(&t, T1, a), tk_verify_z_or2(v, sel(&t, T, a), eq(&t, a, bi)))),
+                 inv_sel(&t, T1, a, b)});
   return s ? abandon(&t, s) : finish(&t, goal);
 }
 
 static tk_status count(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
-  TK_RETURN_IF_ERROR(begin(&t, v, f, "count: the selection loop runs exactly K times and K <= E; each step adds one "
-                                     "fresh position to the empty set, so exactly K positions are kept"));
+  TK_RETURN_IF_ERROR(
+      begin(&t, v, f,
+            "count: the selection loop runs exactly K times and K <= E; each step adds one "
+            "fresh position to the empty set, so exactly K positions are kept"));
   Z3_ast ext = tk_verify_obl_ix(t.o, f->sel->extent, 0);
   tk_verify_obl_show(t.o, "selection steps", ext);
-  return finish(&t, tk_verify_z_and2(v, eq(&t, ext, tk_verify_z_int(v, f->K)), Z3_mk_le(v->z, ext, t.E)));
+  return finish(
+      &t, tk_verify_z_and2(v, eq(&t, ext, tk_verify_z_int(v, f->K)), Z3_mk_le(v->z, ext, t.E)));
 }
 
 /* The output stores of L_out (through blocks and guards). */
@@ -399,7 +467,8 @@ static int output_stores(const tk_ir_stmt *s, const tk_ir_stmt **out, int n, int
   if (!s) return n;
   if (s->kind == TK_S_STORE && n < cap) out[n++] = s;
   if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return output_stores(s->body, out, n, cap);
-  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) n = output_stores(s->stmts[i], out, n, cap);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
+    n = output_stores(s->stmts[i], out, n, cap);
   return n;
 }
 
@@ -407,10 +476,12 @@ static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   const tk_ir_arg *arg = &f->k->args[st->arg];
   bool weight = arg->type == TK_T_F32;
   char words[256];
-  snprintf(words, sizeof words,
-           weight ? "output %%%s at column e: kept positions get exactly p[e] (no renormalisation), dropped positions exactly 0"
-                  : "output %%%s at column e: the keep mask is 1 at kept positions and 0 at dropped ones",
-           arg->name);
+  snprintf(
+      words, sizeof words,
+      weight
+          ? "output %%%s at column e: kept positions get exactly p[e] (no renormalisation), dropped positions exactly 0"
+          : "output %%%s at column e: the keep mask is 1 at kept positions and 0 at dropped ones",
+      arg->name);
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, words));
   Z3_ast e = step_var(&t, f->out), T = taken(&t);
@@ -418,15 +489,19 @@ static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   tk_verify_obl_show(t.o, "value", val);
   tk_verify_obl_show(t.o, "p[e]", sel(&t, t.P, e));
   Z3_ast kept = sel(&t, T, e);
-  Z3_ast goal = weight ? Z3_mk_ite(v->z, kept, eq(&t, val, sel(&t, t.P, e)), eq(&t, val, Z3_mk_numeral(v->z, "0", v->real_sort)))
-                       : eq(&t, val, Z3_mk_ite(v->z, kept, tk_verify_z_int(v, 1), tk_verify_z_int(v, 0)));
+  Z3_ast goal =
+      weight ? Z3_mk_ite(v->z, kept, eq(&t, val, sel(&t, t.P, e)),
+                         eq(&t, val, Z3_mk_numeral(v->z, "0", v->real_sort)))
+             : eq(&t, val, Z3_mk_ite(v->z, kept, tk_verify_z_int(v, 1), tk_verify_z_int(v, 0)));
   return finish(&t, goal);
 }
 
 static tk_status output_order(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st) {
   char words[256];
-  snprintf(words, sizeof words, "output %%%s: every kept position beats every dropped one (p desc, ties to the lower index)",
-           f->k->args[st->arg].name);
+  snprintf(
+      words, sizeof words,
+      "output %%%s: every kept position beats every dropped one (p desc, ties to the lower index)",
+      f->k->args[st->arg].name);
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, words));
   Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b");
@@ -439,7 +514,9 @@ static tk_status output_order(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   Z3_ast zero = tk_verify_z_int(v, 0);
   tk_verify_obl_show(t.o, "keep[a]", ma);
   tk_verify_obl_show(t.o, "keep[b]", mb);
-  Z3_ast pre = tk_verify_z_and(v, 4, (Z3_ast[]){in(&t, a, t.E), in(&t, b, t.E), not_(&t, eq(&t, ma, zero)), eq(&t, mb, zero)});
+  Z3_ast pre = tk_verify_z_and(
+      v, 4,
+      (Z3_ast[]){in(&t, a, t.E), in(&t, b, t.E), not_(&t, eq(&t, ma, zero)), eq(&t, mb, zero)});
   return finish(&t, implies(&t, pre, better(&t, a, b)));
 }
 

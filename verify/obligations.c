@@ -13,9 +13,13 @@
 #include "verify/verify_internal.h"
 #include "tk/alloc.h"
 
-const char *tk_verify_obl_target_name(const tk_ir_kernel *k) { return k->target == TK_TARGET_GPU ? "gpu" : "cpu"; }
+const char *tk_verify_obl_target_name(const tk_ir_kernel *k) {
+  return k->target == TK_TARGET_GPU ? "gpu" : "cpu";
+}
 
-bool tk_verify_obl_loop_bound(const tk_ir_stmt *s) { return s->kind == TK_S_FOR && s->binding != TK_BIND_NONE; }
+bool tk_verify_obl_loop_bound(const tk_ir_stmt *s) {
+  return s->kind == TK_S_FOR && s->binding != TK_BIND_NONE;
+}
 
 bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s) {
   return s->kind == TK_S_FOR && (s->binding != TK_BIND_NONE || s->loop == TK_LOOP_PARALLEL ||
@@ -36,9 +40,12 @@ void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
   for (int i = 0; i < path->n; i++) {
     const tk_ir_stmt *s = path->items[i];
     if (s->kind == TK_S_FOR)
-      tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy), loop_range(o, s, copy)));
+      tk_verify_obl_hyp(o,
+                        tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy),
+                                       loop_range(o, s, copy)));
     else
-      tk_verify_obl_hyp(o, tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy), tk_verify_obl_ix(o, s->rhs, copy)));
+      tk_verify_obl_hyp(o, tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy),
+                                           tk_verify_obl_ix(o, s->rhs, copy)));
   }
 }
 
@@ -79,26 +86,32 @@ static tk_status visit_val(walk_ctx *w, const tk_ir_stmt *s, const tk_ir_val *va
   TK_RETURN_IF_ERROR(visit_val(w, s, val->a));
   TK_RETURN_IF_ERROR(visit_val(w, s, val->b));
   TK_RETURN_IF_ERROR(visit_val(w, s, val->c));
-  if (val->op != TK_V_LOAD && val->op != TK_V_LOCAL_LOAD && val->op != TK_V_INDEX) return TK_STATUS_OK;
+  if (val->op != TK_V_LOAD && val->op != TK_V_LOCAL_LOAD && val->op != TK_V_INDEX)
+    return TK_STATUS_OK;
   for (int i = 0; i < w->nseen; i++)
     if (w->seen[i] == val || same_site(w->seen[i], val)) return TK_STATUS_OK;
   if (w->nseen == w->cap_seen) {
     int ncap = w->cap_seen ? w->cap_seen * 2 : 32;
     const tk_ir_val **p = tk_realloc(w->seen, (size_t)ncap * sizeof *p);
-    if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory walking kernel %s", w->k->name);
+    if (!p)
+      return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory walking kernel %s",
+                            w->k->name);
     w->seen = p;
     w->cap_seen = ncap;
   }
   w->seen[w->nseen++] = val;
-  tk_obl_site site = {.stmt = s, .val = val, .ix = val->ix, .arg = val->arg, .local = val->local, .path = &w->path};
-  site.kind = val->op == TK_V_LOAD ? TK_SITE_LOAD : val->op == TK_V_LOCAL_LOAD ? TK_SITE_LLOAD : TK_SITE_INDEX;
+  tk_obl_site site = {
+      .stmt = s, .val = val, .ix = val->ix, .arg = val->arg, .local = val->local, .path = &w->path};
+  site.kind = val->op == TK_V_LOAD         ? TK_SITE_LOAD
+              : val->op == TK_V_LOCAL_LOAD ? TK_SITE_LLOAD
+                                           : TK_SITE_INDEX;
   return w->fn(w->v, w->k, &site, w->user);
 }
 
 static tk_status push(walk_ctx *w, const tk_ir_stmt *s) {
   if (w->path.n == TK_OBL_MAX_DEPTH)
-    return tk_status_make(TK_INTERNAL, "verifier: kernel %s nests deeper than %d loops and guards", w->k->name,
-                          TK_OBL_MAX_DEPTH);
+    return tk_status_make(TK_INTERNAL, "verifier: kernel %s nests deeper than %d loops and guards",
+                          w->k->name, TK_OBL_MAX_DEPTH);
   w->path.items[w->path.n++] = s;
   return TK_STATUS_OK;
 }
@@ -141,7 +154,8 @@ tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn f
 
 /* ---- collection ---- */
 
-static tk_status collect_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *site, void *user) {
+static tk_status collect_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *site,
+                              void *user) {
   (void)v;
   tk_obl_sites *l = user;
   if (l->n == l->cap) {
@@ -150,7 +164,8 @@ static tk_status collect_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
     if (items) l->items = items;
     tk_obl_path *paths = items ? tk_realloc(l->paths, (size_t)ncap * sizeof *paths) : NULL;
     if (paths) l->paths = paths;
-    if (!items || !paths) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory in kernel %s", k->name);
+    if (!items || !paths)
+      return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory in kernel %s", k->name);
     l->cap = ncap;
   }
   l->items[l->n] = *site;
@@ -177,12 +192,14 @@ bool tk_verify_obl_same_path(const tk_obl_path *a, const tk_obl_path *b) {
   return a->n == b->n && !memcmp(a->items, b->items, (size_t)a->n * sizeof a->items[0]);
 }
 
-tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want, tk_obl_group_fn fn) {
+tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want,
+                               tk_obl_group_fn fn) {
   tk_obl_sites l;
   TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
   bool *done = tk_calloc((size_t)(l.n ? l.n : 1), sizeof *done);
   const tk_obl_site **group = tk_calloc((size_t)(l.n ? l.n : 1), sizeof *group);
-  tk_status s = done && group ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
+  tk_status s = done && group ? TK_STATUS_OK
+                              : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
   for (int i = 0; !s && i < l.n; i++) {
     if (done[i] || !want(k, &l.items[i])) continue;
     int n = 0;
@@ -204,7 +221,8 @@ void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n) {
   buf[0] = '\0';
   for (int i = 0; i < p->n && len < n; i++) {
     const tk_ir_stmt *s = p->items[i];
-    len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", s->kind == TK_S_FOR ? s->var->name : "if");
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+                            s->kind == TK_S_FOR ? s->var->name : "if");
   }
   if (!p->n) snprintf(buf, n, "(top level)");
 }
@@ -215,7 +233,9 @@ typedef tk_status (*kernel_class_fn)(tk_vctx *v, const tk_ir_kernel *k);
 
 static tk_status verify_kernels(tk_vctx *v) {
   static const kernel_class_fn classes[] = {
-      tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel, tk_verify_obl_launch, tk_verify_obl_race, tk_verify_obl_coverage, tk_verify_obl_topk,
+      tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel,
+      tk_verify_obl_launch, tk_verify_obl_race,     tk_verify_obl_coverage,
+      tk_verify_obl_topk,
   };
   const tk_ir_target targets[] = {TK_TARGET_GPU, TK_TARGET_CPU};
   for (size_t t = 0; t < 2; t++) {
@@ -225,15 +245,17 @@ static tk_status verify_kernels(tk_vctx *v) {
       for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)
         TK_RETURN_IF_ERROR(classes[c](v, list->items[i]));
     }
-  v->kernel = NULL;
+    v->kernel = NULL;
   }
   return TK_STATUS_OK;
 }
 
-static tk_status run(const tk_ir_module *m, const tk_verify_options *o, FILE *emit, tk_verify_report **out) {
+static tk_status run(const tk_ir_module *m, const tk_verify_options *o, FILE *emit,
+                     tk_verify_report **out) {
   *out = NULL;
   if (m->stage < TK_STAGE_CPU)
-    return tk_status_make(TK_INVALID_ARGUMENT, "verifier: the module must be scheduled for gpu and cpu (stage cpu)");
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "verifier: the module must be scheduled for gpu and cpu (stage cpu)");
   tk_vctx v;
   TK_RETURN_IF_ERROR(tk_verify_ctx_init(&v, m, o));
   v.emit = emit;
@@ -254,7 +276,8 @@ void tk_verify_options_default(tk_verify_options *o) {
   o->solve = true;
 }
 
-tk_status tk_verify_module(const tk_ir_module *m, const tk_verify_options *o, tk_verify_report **out) {
+tk_status tk_verify_module(const tk_ir_module *m, const tk_verify_options *o,
+                           tk_verify_report **out) {
   tk_verify_options d;
   if (!o) {
     tk_verify_options_default(&d);

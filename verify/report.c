@@ -24,7 +24,7 @@ typedef struct tk_report_entry {
   const char *target; /* "gpu", "cpu" or "graph" (static strings) */
   char *statement;
   uint64_t rlimit;
-  int index;          /* n of the file name */
+  int index; /* n of the file name */
   char *text;
 } tk_report_entry;
 
@@ -34,7 +34,8 @@ struct tk_verify_report {
   double seconds[TK_OBL_NCLASSES];
 };
 
-static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {"shape", "padding", "bounds", "no_overflow", "race", "topk"};
+static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {"shape",       "padding", "bounds",
+                                                         "no_overflow", "race",    "topk"};
 
 const char *tk_verify_obl_class_name(tk_obl_class c) {
   return (unsigned)c < TK_OBL_NCLASSES ? CLASS_NAMES[c] : "?";
@@ -56,7 +57,8 @@ void tk_verify_report_free(tk_verify_report *r) {
   free(r);
 }
 
-int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target, tk_obl_class cls) {
+int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
+                                tk_obl_class cls) {
   int n = 0;
   /* Entries of one kernel and target are contiguous (the driver goes kernel by kernel), so
    * scanning back to the first entry of another kernel/target is enough. */
@@ -71,7 +73,8 @@ int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, c
   return n;
 }
 
-tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text, double seconds) {
+tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text,
+                               double seconds) {
   if (r->n == r->cap) {
     size_t ncap = r->cap ? r->cap * 2 : 256;
     tk_report_entry *p = tk_realloc(r->items, ncap * sizeof *p);
@@ -111,10 +114,13 @@ double tk_verify_report_solver_seconds(const tk_verify_report *r) {
 
 void tk_verify_report_timing(const tk_verify_report *r, FILE *out) {
   fprintf(out, "solver time %.3f s:", tk_verify_report_solver_seconds(r));
-  for (int c = 0; c < TK_OBL_NCLASSES; c++) fprintf(out, " %s %.3f s%s", CLASS_NAMES[c], r->seconds[c], c + 1 < TK_OBL_NCLASSES ? "," : "\n");
+  for (int c = 0; c < TK_OBL_NCLASSES; c++)
+    fprintf(out, " %s %.3f s%s", CLASS_NAMES[c], r->seconds[c],
+            c + 1 < TK_OBL_NCLASSES ? "," : "\n");
 }
 
-void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count) {
+void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name,
+                                  long *count) {
   *name = CLASS_NAMES[c];
   *count = 0;
   for (size_t i = 0; i < r->n; i++) *count += r->items[i].cls == (tk_obl_class)c;
@@ -135,10 +141,14 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch == '\n') fputs("\\n", f);
-    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-    else fputc(ch, f);
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch == '\n')
+      fputs("\\n", f);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
   }
   fputc('"', f);
 }
@@ -165,7 +175,8 @@ tk_status tk_verify_report_json(const tk_verify_report *r, char **out) {
   *out = NULL;
   size_t len = 0;
   FILE *f = tk_open_memstream(out, &len);
-  if (!f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing report.json");
+  if (!f)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing report.json");
   write_json(r, f);
   if (fclose(f) != 0) {
     free(*out);
@@ -186,15 +197,18 @@ static tk_status write_file(const char *dir, const char *name, const char *text)
   size_t n = strlen(text);
   bool ok = fwrite(text, 1, n, f) == n;
   ok = (fclose(f) == 0) && ok;
-  return ok ? TK_STATUS_OK : tk_status_make(TK_IO_ERROR, "cannot write %s: %s", path, strerror(errno));
+  return ok ? TK_STATUS_OK
+            : tk_status_make(TK_IO_ERROR, "cannot write %s: %s", path, strerror(errno));
 }
 
 tk_status tk_verify_report_write_files(const tk_verify_report *r, const char *dir) {
   for (size_t i = 0; i < r->n; i++) {
     const tk_report_entry *e = &r->items[i];
-    if (!e->text) return tk_status_make(TK_INTERNAL, "verifier: obligation text was not kept (keep_text)");
+    if (!e->text)
+      return tk_status_make(TK_INTERNAL, "verifier: obligation text was not kept (keep_text)");
     char name[512];
-    snprintf(name, sizeof name, "%s.%s.%s.%d.smt2", e->kernel, e->target, CLASS_NAMES[e->cls], e->index);
+    snprintf(name, sizeof name, "%s.%s.%s.%d.smt2", e->kernel, e->target, CLASS_NAMES[e->cls],
+             e->index);
     TK_RETURN_IF_ERROR(write_file(dir, name, e->text));
   }
   char *json = NULL;
@@ -207,7 +221,8 @@ tk_status tk_verify_report_write_files(const tk_verify_report *r, const char *di
 /* --proofs-dir names a directory (not "/", "." or ".."). */
 static tk_status check_dir_name(const char *dir) {
   char a[4096];
-  if (strlen(dir) >= sizeof a) return tk_status_make(TK_INVALID_ARGUMENT, "--proofs-dir path too long");
+  if (strlen(dir) >= sizeof a)
+    return tk_status_make(TK_INVALID_ARGUMENT, "--proofs-dir path too long");
   strcpy(a, dir);
   const char *base = basename(a);
   if (!strcmp(base, "/") || !strcmp(base, ".") || !strcmp(base, ".."))

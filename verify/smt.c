@@ -62,7 +62,8 @@ Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show) {
   return d->c;
 }
 
-Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range) {
+Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom,
+                                    Z3_sort range) {
   tk_obl_decl *d = add_decl(o, name);
   if (!d) return Z3_mk_func_decl(o->v->z, Z3_mk_string_symbol(o->v->z, name), n, dom, range);
   d->f = Z3_mk_func_decl(o->v->z, Z3_mk_string_symbol(o->v->z, d->name), n, dom, range);
@@ -70,9 +71,10 @@ Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, con
 }
 
 void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *target,
-                  const char *fmt, ...) {
+                         const char *fmt, ...) {
   tk_obl *o = &v->obl;
-  for (int i = 0; i < o->ntouched; i++) o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
+  for (int i = 0; i < o->ntouched; i++)
+    o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
   o->ntouched = o->ndecls = o->nhyps = o->nshows = o->ndivs = o->nbase = o->nparts = 0;
   o->goal = NULL;
   o->cls = cls;
@@ -86,16 +88,18 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   o->B = tk_verify_obl_fresh(o, "B", v->int_sort, true);
   o->Bp = tk_verify_obl_fresh(o, "Bp", v->int_sort, true);
   if (!o->B || !o->Bp) return;
-  tk_verify_obl_hyp(o, Z3_mk_le(v->z, tk_verify_z_int(v, 1), o->B));                /* contract b_range */
+  tk_verify_obl_hyp(o, Z3_mk_le(v->z, tk_verify_z_int(v, 1), o->B)); /* contract b_range */
   tk_verify_obl_hyp(o, Z3_mk_le(v->z, o->B, tk_verify_z_int(v, v->bmax)));
-  tk_verify_obl_hyp(o, Z3_mk_eq(v->z, o->Bp, tk_verify_obl_bp_def(o, o->B)));       /* contract bp_padded */
+  tk_verify_obl_hyp(o,
+                    Z3_mk_eq(v->z, o->Bp, tk_verify_obl_bp_def(o, o->B))); /* contract bp_padded */
   o->nbase = o->nhyps;
 }
 
 /* Records that var's slots are in use (tk_verify_obl_begin clears them). */
 static bool touch(tk_obl *o, const tk_ir_var *var) {
   if (o->vars[0][var->id] || o->vars[1][var->id]) return true;
-  if (!grow(o, (void **)&o->touched, &o->cap_touched, o->ntouched, sizeof *o->touched)) return false;
+  if (!grow(o, (void **)&o->touched, &o->cap_touched, o->ntouched, sizeof *o->touched))
+    return false;
   o->touched[o->ntouched++] = var->id;
   return true;
 }
@@ -103,7 +107,8 @@ static bool touch(tk_obl *o, const tk_ir_var *var) {
 Z3_ast tk_verify_obl_var(tk_obl *o, const tk_ir_var *var, int copy) {
   Z3_ast *slot = &o->vars[copy][var->id];
   if (*slot) return *slot;
-  if (!touch(o, var)) return Z3_mk_const(o->v->z, Z3_mk_string_symbol(o->v->z, var->name), o->v->int_sort);
+  if (!touch(o, var))
+    return Z3_mk_const(o->v->z, Z3_mk_string_symbol(o->v->z, var->name), o->v->int_sort);
   char name[64];
   snprintf(name, sizeof name, copy ? "%s.b" : "%s", var->name);
   *slot = tk_verify_obl_fresh(o, name, o->v->int_sort, true);
@@ -118,7 +123,9 @@ void tk_verify_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term) 
   o->vars[copy][var->id] = term;
 }
 
-void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy) { o->vars[copy][var->id] = NULL; }
+void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy) {
+  o->vars[copy][var->id] = NULL;
+}
 
 Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
   tk_vctx *v = o->v;
@@ -127,8 +134,10 @@ Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
     case TK_IX_CONST: return tk_verify_z_int(v, e->c);
     case TK_IX_SYM: return e->sym == TK_SYM_B ? o->B : o->Bp;
     case TK_IX_VAR: return tk_verify_obl_var(o, e->var, copy);
-    case TK_IX_ADD: return tk_verify_z_add2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
-    case TK_IX_SUB: return tk_verify_z_sub2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
+    case TK_IX_ADD:
+      return tk_verify_z_add2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
+    case TK_IX_SUB:
+      return tk_verify_z_sub2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
     case TK_IX_MUL: return tk_verify_z_mul_c(v, tk_verify_obl_ix(o, e->a, copy), e->c);
     case TK_IX_MIN:
     case TK_IX_MAX: {
@@ -227,8 +236,12 @@ Z3_ast tk_verify_z_or(tk_vctx *v, int n, const Z3_ast *xs) {
   return n == 0 ? Z3_mk_false(v->z) : n == 1 ? xs[0] : Z3_mk_or(v->z, (unsigned)n, xs);
 }
 
-Z3_ast tk_verify_z_and2(tk_vctx *v, Z3_ast a, Z3_ast b) { return tk_verify_z_and(v, 2, (Z3_ast[]){a, b}); }
-Z3_ast tk_verify_z_or2(tk_vctx *v, Z3_ast a, Z3_ast b) { return tk_verify_z_or(v, 2, (Z3_ast[]){a, b}); }
+Z3_ast tk_verify_z_and2(tk_vctx *v, Z3_ast a, Z3_ast b) {
+  return tk_verify_z_and(v, 2, (Z3_ast[]){a, b});
+}
+Z3_ast tk_verify_z_or2(tk_vctx *v, Z3_ast a, Z3_ast b) {
+  return tk_verify_z_or(v, 2, (Z3_ast[]){a, b});
+}
 
 Z3_ast tk_verify_z_add2(tk_vctx *v, Z3_ast a, Z3_ast b) {
   return a && b ? Z3_mk_add(v->z, 2, (Z3_ast[]){a, b}) : NULL;

@@ -10,7 +10,7 @@
  *
  * The module's batch rules come from its contracts: b_range gives Bmax, bp_padded the padding
  * quantum Q of Bp = max(Q, Q * ceil(B / Q)) — the definition codegen's host stub implements
- * (FORMATS §3, Q = 16); a wrong Q is caught by the padding class.
+ * (docs/formats.md §3, Q = 16); a wrong Q is caught by the padding class.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +41,12 @@ static tk_status batch_rules(tk_vctx *v) {
     if (c->pred == TK_PRED_BP_PADDED) v->bp_quantum = c->n;
   }
   if (v->bmax < 1)
-    return tk_status_make(TK_INVALID_ARGUMENT, "module: missing b_range contract (1 <= B <= Bmax), found Bmax = %lld",
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "module: missing b_range contract (1 <= B <= Bmax), found Bmax = %lld",
                           (long long)v->bmax);
   if (v->bp_quantum < 1)
-    return tk_status_make(TK_INVALID_ARGUMENT, "module: missing bp_padded contract (padding quantum), found %lld",
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "module: missing bp_padded contract (padding quantum), found %lld",
                           (long long)v->bp_quantum);
   return TK_STATUS_OK;
 }
@@ -52,7 +54,8 @@ static tk_status batch_rules(tk_vctx *v) {
 Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B) {
   tk_vctx *v = o->v;
   int64_t q = v->bp_quantum;
-  Z3_ast up = tk_verify_z_mul_c(v, tk_verify_obl_div(o, tk_verify_z_add2(v, B, tk_verify_z_int(v, q - 1)), q, false), q);
+  Z3_ast up = tk_verify_z_mul_c(
+      v, tk_verify_obl_div(o, tk_verify_z_add2(v, B, tk_verify_z_int(v, q - 1)), q, false), q);
   if (!up) return NULL;
   return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, tk_verify_z_int(v, q)), tk_verify_z_int(v, q), up);
 }
@@ -133,15 +136,17 @@ static double now_seconds(void) {
 static tk_status refuted(tk_vctx *v, Z3_lbool r) {
   const tk_obl *o = &v->obl;
   if (r == Z3_L_UNDEF)
-    return tk_status_make(TK_PROOF_FAILED,
-                          "obligation %s in kernel %s (%s) not proved: solver answered unknown (%s; rlimit %u): %s",
-                          tk_verify_obl_class_name(o->cls), o->kernel, o->target,
-                          Z3_solver_get_reason_unknown(v->z, v->s), v->opts.rlimit, o->statement);
+    return tk_status_make(
+        TK_PROOF_FAILED,
+        "obligation %s in kernel %s (%s) not proved: solver answered unknown (%s; rlimit %u): %s",
+        tk_verify_obl_class_name(o->cls), o->kernel, o->target,
+        Z3_solver_get_reason_unknown(v->z, v->s), v->opts.rlimit, o->statement);
   Z3_model model = Z3_solver_get_model(v->z, v->s);
   Z3_model_inc_ref(v->z, model);
   char *msg = tk_verify_cex_message(v, model);
   Z3_model_dec_ref(v->z, model);
-  tk_status s = tk_status_make(TK_PROOF_FAILED, "%s", msg ? msg : "obligation refuted (no memory for the counterexample)");
+  tk_status s = tk_status_make(TK_PROOF_FAILED, "%s",
+                               msg ? msg : "obligation refuted (no memory for the counterexample)");
   free(msg);
   return s;
 }
@@ -186,16 +191,20 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
     free(conds);
   }
   if (o->oom || !o->goal || !o->B)
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory building %s obligation for kernel %s",
+    return tk_status_make(TK_RESOURCE_EXHAUSTED,
+                          "verifier: out of memory building %s obligation for kernel %s",
                           tk_verify_obl_class_name(o->cls), o->kernel);
   TK_RETURN_IF_ERROR(tk_verify_ctx_z3_status(v, "building an obligation"));
   char *text = NULL;
   if (v->opts.keep_text || v->emit) {
     text = tk_verify_obl_text(o);
-    if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory printing an obligation");
+    if (!text)
+      return tk_status_make(TK_RESOURCE_EXHAUSTED,
+                            "verifier: out of memory printing an obligation");
   }
   if (v->emit) {
-    fprintf(v->emit, "; file %s.%s.%s.%d.smt2\n%s\n", o->kernel, o->target, tk_verify_obl_class_name(o->cls),
+    fprintf(v->emit, "; file %s.%s.%s.%d.smt2\n%s\n", o->kernel, o->target,
+            tk_verify_obl_class_name(o->cls),
             tk_verify_report_next_index(v->report, o->kernel, o->target, o->cls), text);
     return tk_verify_report_add(v->report, o, 0, text, 0);
   }

@@ -8,7 +8,7 @@
  * comparisons, and/or/not and select as themselves; everything else (non-constant products,
  * division, exp, tanh, erf, sqrt, rsqrt, fma) as uninterpreted functions — sound, since the
  * selection's correctness must not depend on them. f32 values are modelled as reals: the
- * probabilities are finite (FORMATS §3 rejects non-finite inputs), so ordered comparisons
+ * probabilities are finite (docs/formats.md §3 rejects non-finite inputs), so ordered comparisons
  * behave as on reals. Loops are not executed here: the topk class summarises each loop by its
  * proved invariant.
  */
@@ -24,7 +24,9 @@ Z3_sort tk_verify_sym_sort(tk_vctx *v, tk_ir_type t) {
   return t == TK_T_F32 ? v->real_sort : t == TK_T_I32 ? v->int_sort : v->bool_sort;
 }
 
-Z3_sort tk_verify_sym_array_sort(tk_vctx *v, tk_ir_type t) { return Z3_mk_array_sort(v->z, v->int_sort, tk_verify_sym_sort(v, t)); }
+Z3_sort tk_verify_sym_array_sort(tk_vctx *v, tk_ir_type t) {
+  return Z3_mk_array_sort(v->z, v->int_sort, tk_verify_sym_sort(v, t));
+}
 
 tk_status tk_verify_sym_init(tk_sym *x, tk_obl *o, const tk_ir_kernel *k) {
   memset(x, 0, sizeof *x);
@@ -57,7 +59,8 @@ void tk_verify_sym_state_free(tk_sym_state *st) {
 
 Z3_ast tk_verify_sym_havoc(tk_sym *x, tk_sym_state *st, int local) {
   const tk_ir_local *l = &x->k->locals[local];
-  st->arr[local] = tk_verify_obl_fresh(x->o, l->name, tk_verify_sym_array_sort(x->o->v, l->type), false);
+  st->arr[local] =
+      tk_verify_obl_fresh(x->o, l->name, tk_verify_sym_array_sort(x->o->v, l->type), false);
   return st->arr[local];
 }
 
@@ -69,7 +72,8 @@ static Z3_ast arg_array(tk_sym *x, int arg) {
   if (!x->args[arg]) {
     char name[32];
     snprintf(name, sizeof name, "arg%d", arg);
-    x->args[arg] = tk_verify_obl_fresh(x->o, name, tk_verify_sym_array_sort(x->o->v, x->k->args[arg].type), false);
+    x->args[arg] = tk_verify_obl_fresh(
+        x->o, name, tk_verify_sym_array_sort(x->o->v, x->k->args[arg].type), false);
   }
   return x->args[arg];
 }
@@ -80,12 +84,14 @@ static Z3_ast real_const(tk_vctx *v, double f) {
   int e;
   double m = frexp(f, &e); /* f = m * 2^e, 0.5 <= |m| < 1 */
   long long num = (long long)ldexp(m, 53);
-  int k = 53 - e;          /* f = num / 2^k */
+  int k = 53 - e; /* f = num / 2^k */
   while (k > 0 && num % 2 == 0) num /= 2, k--;
   if (k > 62 || k < -10) return NULL;
   char text[64];
-  if (k <= 0) snprintf(text, sizeof text, "%lld", num * (1LL << -k));
-  else snprintf(text, sizeof text, "%lld/%lld", num, 1LL << k);
+  if (k <= 0)
+    snprintf(text, sizeof text, "%lld", num * (1LL << -k));
+  else
+    snprintf(text, sizeof text, "%lld/%lld", num, 1LL << k);
   return Z3_mk_numeral(v->z, text, v->real_sort);
 }
 
@@ -121,7 +127,8 @@ static Z3_ast binary(tk_sym *x, const tk_ir_val *val, Z3_ast a, Z3_ast b) {
     case TK_V_ADD: return Z3_mk_add(z, 2, (Z3_ast[]){a, b});
     case TK_V_SUB: return Z3_mk_sub(z, 2, (Z3_ast[]){a, b});
     case TK_V_MUL:
-      if (Z3_is_numeral_ast(z, a) || Z3_is_numeral_ast(z, b)) return Z3_mk_mul(z, 2, (Z3_ast[]){a, b});
+      if (Z3_is_numeral_ast(z, a) || Z3_is_numeral_ast(z, b))
+        return Z3_mk_mul(z, 2, (Z3_ast[]){a, b});
       return uf(x, f32 ? "f32.mul" : "i32.mul", 2, (Z3_ast[]){a, b}, s);
     case TK_V_DIV: return uf(x, f32 ? "f32.div" : "i32.div", 2, (Z3_ast[]){a, b}, s);
     case TK_V_MAX: return Z3_mk_ite(z, Z3_mk_ge(z, a, b), a, b);
@@ -158,13 +165,17 @@ Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
     case TK_V_CONST: return constant(x, val);
     case TK_V_INDEX: return tk_verify_obl_ix(o, val->ix, 0);
     case TK_V_LOAD: return Z3_mk_select(z, arg_array(x, val->arg), tk_verify_obl_ix(o, val->ix, 0));
-    case TK_V_LOCAL_LOAD: return Z3_mk_select(z, tk_verify_sym_local(x, st, val->local), tk_verify_obl_ix(o, val->ix, 0));
+    case TK_V_LOCAL_LOAD:
+      return Z3_mk_select(z, tk_verify_sym_local(x, st, val->local),
+                          tk_verify_obl_ix(o, val->ix, 0));
     case TK_V_SELECT: {
-      Z3_ast c = tk_verify_sym_val(x, st, val->a), a = tk_verify_sym_val(x, st, val->b), b = tk_verify_sym_val(x, st, val->c);
+      Z3_ast c = tk_verify_sym_val(x, st, val->a), a = tk_verify_sym_val(x, st, val->b),
+             b = tk_verify_sym_val(x, st, val->c);
       return c && a && b ? Z3_mk_ite(z, c, a, b) : NULL;
     }
     case TK_V_FMA: {
-      Z3_ast a = tk_verify_sym_val(x, st, val->a), b = tk_verify_sym_val(x, st, val->b), c = tk_verify_sym_val(x, st, val->c);
+      Z3_ast a = tk_verify_sym_val(x, st, val->a), b = tk_verify_sym_val(x, st, val->b),
+             c = tk_verify_sym_val(x, st, val->c);
       return uf(x, "f32.fma", 3, (Z3_ast[]){a, b, c}, tk_verify_sym_sort(o->v, val->type));
     }
     default: break;
@@ -179,12 +190,14 @@ Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
 
 static tk_status exec_if(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
   tk_vctx *v = x->o->v;
-  Z3_ast cond = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(x->o, s->lhs, 0), tk_verify_obl_ix(x->o, s->rhs, 0));
+  Z3_ast cond = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(x->o, s->lhs, 0),
+                                tk_verify_obl_ix(x->o, s->rhs, 0));
   tk_sym_state then;
   TK_RETURN_IF_ERROR(tk_verify_sym_state_copy(st, &then));
   tk_status err = tk_verify_sym_exec(x, &then, s->body);
   for (int i = 0; !err && i < st->n; i++)
-    if (then.arr[i] != st->arr[i]) st->arr[i] = Z3_mk_ite(v->z, cond, then.arr[i], tk_verify_sym_local(x, st, i));
+    if (then.arr[i] != st->arr[i])
+      st->arr[i] = Z3_mk_ite(v->z, cond, then.arr[i], tk_verify_sym_local(x, st, i));
   tk_verify_sym_state_free(&then);
   return err;
 }
@@ -197,7 +210,8 @@ tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
     case TK_S_LOCAL_STORE: {
       Z3_ast arr = tk_verify_sym_local(x, st, s->local);
       Z3_ast val = tk_verify_sym_val(x, st, s->value), ix = tk_verify_obl_ix(x->o, s->ix, 0);
-      if (!arr || !val || !ix) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory (topk)");
+      if (!arr || !val || !ix)
+        return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory (topk)");
       st->arr[s->local] = Z3_mk_store(x->o->v->z, arr, ix, val);
       return TK_STATUS_OK;
     }
@@ -205,7 +219,8 @@ tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
     case TK_S_STORE: return TK_STATUS_OK; /* global stores do not change the local state */
     case TK_S_FOR: break;
   }
-  return tk_status_make(TK_PROOF_FAILED, "kernel %s (%s), class topk: a loop inside straight-line top-K code "
+  return tk_status_make(TK_PROOF_FAILED,
+                        "kernel %s (%s), class topk: a loop inside straight-line top-K code "
                         "(loop %s): the selection does not have the form the verifier proves",
                         x->k->name, tk_verify_obl_target_name(x->k), s->var->name);
 }

@@ -1,5 +1,5 @@
 /* verify/verify.h — the verifier: proof obligations of a scheduled module, discharged by Z3
- * (DESIGN.md "Obligations").
+ * (docs/proofs.md).
  *
  * tk_verify_module reads the data codegen and the host stub consume — the scheduled kernels'
  * tk_ix index maps, loop extents, IF guards, launch grids and workgroup sizes, argument and
@@ -34,10 +34,10 @@
 #define TK_VERIFY_DEFAULT_RLIMIT 5000000u
 
 typedef struct tk_verify_options {
-  uint32_t rlimit;    /* per obligation (0 = TK_VERIFY_DEFAULT_RLIMIT) */
-  bool solve;         /* false: generate only (for --emit=obligations); nothing is proved */
-  bool keep_text;     /* keep each obligation's SMT-LIB2 text (needed to write proofs) */
-  FILE *timing;       /* wall-time lines per class, or NULL (never into committed files) */
+  uint32_t rlimit; /* per obligation (0 = TK_VERIFY_DEFAULT_RLIMIT) */
+  bool solve;      /* false: generate only (for --emit=obligations); nothing is proved */
+  bool keep_text;  /* keep each obligation's SMT-LIB2 text (needed to write proofs) */
+  FILE *timing;    /* wall-time lines per class, or NULL (never into committed files) */
 } tk_verify_options;
 
 void tk_verify_options_default(tk_verify_options *o);

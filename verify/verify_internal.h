@@ -14,10 +14,16 @@
 #include "verify/verify.h"
 
 typedef enum tk_obl_class {
-  TK_OBL_SHAPE, TK_OBL_PADDING, TK_OBL_BOUNDS, TK_OBL_NO_OVERFLOW, TK_OBL_RACE, TK_OBL_TOPK,
+  TK_OBL_SHAPE,
+  TK_OBL_PADDING,
+  TK_OBL_BOUNDS,
+  TK_OBL_NO_OVERFLOW,
+  TK_OBL_RACE,
+  TK_OBL_TOPK,
   TK_OBL_NCLASSES
 } tk_obl_class;
-const char *tk_verify_obl_class_name(tk_obl_class c); /* "shape", ..., "topk" (report.json values) */
+const char *tk_verify_obl_class_name(
+    tk_obl_class c); /* "shape", ..., "topk" (report.json values) */
 
 #define TK_OBL_MAX_DEPTH 48   /* enclosing FOR/IF statements of one statement */
 #define TK_OBL_STATEMENT 2048 /* bytes of an obligation's statement (words) */
@@ -25,10 +31,10 @@ const char *tk_verify_obl_class_name(tk_obl_class c); /* "shape", ..., "topk" (r
 /* ---- smt.c: the obligation builder ------------------------------------------------------- */
 
 typedef struct tk_obl_decl {
-  Z3_ast c;          /* the constant (or NULL for a function) */
-  Z3_func_decl f;    /* uninterpreted function (c == NULL) */
+  Z3_ast c;       /* the constant (or NULL for a function) */
+  Z3_func_decl f; /* uninterpreted function (c == NULL) */
   char name[64];
-  bool show;         /* printed in a counterexample (B, Bp, loop variables) */
+  bool show; /* printed in a counterexample (B, Bp, loop variables) */
 } tk_obl_decl;
 
 typedef struct tk_obl_term {
@@ -39,7 +45,7 @@ typedef struct tk_obl_term {
 typedef struct tk_obl_divmod {
   Z3_ast x;
   int64_t c;
-  Z3_ast q, r;       /* x = c*q + r, 0 <= r < c */
+  Z3_ast q, r; /* x = c*q + r, 0 <= r < c */
 } tk_obl_divmod;
 
 /* One conjunct of a grouped goal, with the shown terms that belong to it. */
@@ -55,31 +61,31 @@ typedef struct tk_obl {
   tk_vctx *v;
   tk_obl_class cls;
   const char *kernel, *target;
-  bool arrays;                 /* logic QF_AUFLIRA (topk) instead of QF_LIA */
+  bool arrays; /* logic QF_AUFLIRA (topk) instead of QF_LIA */
   char statement[TK_OBL_STATEMENT];
   int ndecls, cap_decls;
   tk_obl_decl *decls;
   int nhyps, cap_hyps;
   Z3_ast *hyps;
-  int nbase;                   /* hyps[0, nbase): the batch rules, the same in every obligation */
+  int nbase; /* hyps[0, nbase): the batch rules, the same in every obligation */
   Z3_ast goal;
   int nshows, cap_shows;
   tk_obl_term *shows;
   int nparts, cap_parts;
-  tk_obl_conj *parts;          /* the goal is their conjunction when there are any */
+  tk_obl_conj *parts; /* the goal is their conjunction when there are any */
   Z3_ast B, Bp;
-  Z3_ast *vars[2];             /* per copy, indexed by tk_ir_var.id (NULL = not declared yet) */
+  Z3_ast *vars[2]; /* per copy, indexed by tk_ir_var.id (NULL = not declared yet) */
   int ndivs, cap_divs;
-  tk_obl_divmod *divs;         /* quotient/remainder constants introduced so far */
+  tk_obl_divmod *divs; /* quotient/remainder constants introduced so far */
   int ntouched, cap_touched;
-  int *touched;                /* var ids set in vars[*] (reset by tk_verify_obl_begin) */
+  int *touched; /* var ids set in vars[*] (reset by tk_verify_obl_begin) */
   bool oom;
 } tk_obl;
 
 /* Starts a new obligation: declares B and Bp and asserts 1 <= B <= Bmax and the module's Bp
  * definition (tk_verify_obl_bp_def). The statement is printf-formatted words. */
 void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const char *target,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The obligation being built (valid between tk_verify_obl_begin and tk_verify_obl_prove). */
 tk_obl *tk_verify_obl_cur(tk_vctx *v);
 /* The Int constant of loop variable var in copy 0 or 1 (declared on first use). */
@@ -96,13 +102,15 @@ Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod);
 /* A fresh constant of sort s, named `name` (made unique), optionally shown in counterexamples. */
 Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show);
 /* A fresh uninterpreted function. */
-Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom, Z3_sort range);
+Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom,
+                                    Z3_sort range);
 void tk_verify_obl_hyp(tk_obl *o, Z3_ast h);
 void tk_verify_obl_goal(tk_obl *o, Z3_ast g);
 void tk_verify_obl_show(tk_obl *o, const char *label, Z3_ast term);
 /* Adds a conjunct to the goal; the terms shown since the previous part belong to it (a
  * counterexample reports the first part that is false, with its terms). */
-void tk_verify_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tk_verify_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Appends words to the statement. */
 void tk_verify_obl_say(tk_obl *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* SMT-LIB2 text of the obligation (caller frees); NULL on allocation failure. */
@@ -129,21 +137,25 @@ struct tk_vctx {
   Z3_context z;
   Z3_solver s;
   Z3_sort int_sort, real_sort, bool_sort;
-  int64_t bmax;                 /* from the module's b_range contract */
-  int64_t bp_quantum;           /* from the module's bp_padded contract (FORMATS §3: 16) */
+  int64_t bmax;       /* from the module's b_range contract */
+  int64_t bp_quantum; /* from the module's bp_padded contract (docs/formats.md §3: 16) */
   tk_verify_report *report;
   tk_obl obl;
-  FILE *emit;                   /* emit-only mode: print every obligation here */
-  const tk_ir_kernel *kernel;   /* the kernel whose obligations are being generated, or NULL */
-  bool base_asserted;           /* the batch rules are asserted once, below every push */
+  FILE *emit;                 /* emit-only mode: print every obligation here */
+  const tk_ir_kernel *kernel; /* the kernel whose obligations are being generated, or NULL */
+  bool base_asserted;         /* the batch rules are asserted once, below every push */
   /* Queries already proved unsat, with the rlimit units their check used. Z3 hash-conses
    * terms, so an identical query (the same hypotheses and goal: e.g. the hidden layers of
    * every expert) is the same Z3_ast and is not solved again. */
-  struct tk_proved_query { Z3_ast query; uint64_t used; } *proved;
+  struct tk_proved_query {
+    Z3_ast query;
+    uint64_t used;
+  } *proved;
   size_t nproved, cap_proved;
 };
 
-TK_MUST_USE tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o);
+TK_MUST_USE tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m,
+                                         const tk_verify_options *o);
 void tk_verify_ctx_dispose(tk_vctx *v);
 /* Proves the current obligation (or only prints it in emit mode) and records it in the
  * report. TK_PROOF_FAILED with the counterexample when refuted or unknown. */
@@ -160,10 +172,10 @@ char *tk_verify_cex_message(tk_vctx *v, Z3_model model);
 
 /* Appends an entry for the current obligation (text may be NULL; ownership passes). */
 TK_MUST_USE tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
-                                    char *text, double seconds);
+                                           char *text, double seconds);
 /* n of <kernel>.<target>.<class>.<n>: the number of entries with the same triple so far. */
 int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
-                         tk_obl_class cls);
+                                tk_obl_class cls);
 TK_MUST_USE tk_status tk_verify_report_create(tk_verify_report **out);
 
 /* ---- obligations.c: statement-tree walk with path conditions ------------------------------ */
@@ -175,7 +187,13 @@ typedef struct tk_obl_path {
 } tk_obl_path;
 
 typedef enum tk_site_kind {
-  TK_SITE_LOAD, TK_SITE_STORE, TK_SITE_LLOAD, TK_SITE_LSTORE, TK_SITE_INDEX, TK_SITE_FOR, TK_SITE_IF
+  TK_SITE_LOAD,
+  TK_SITE_STORE,
+  TK_SITE_LLOAD,
+  TK_SITE_LSTORE,
+  TK_SITE_INDEX,
+  TK_SITE_FOR,
+  TK_SITE_IF
 } tk_site_kind;
 
 /* A place that carries index expressions: an access, a loop extent or a guard. */
@@ -203,14 +221,17 @@ bool tk_verify_obl_same_path(const tk_obl_path *a, const tk_obl_path *b);
 /* Groups the sites `want` selects by path (first occurrence order) and calls fn per group:
  * one obligation per loop nest instead of one per site. */
 typedef bool (*tk_obl_site_pred)(const tk_ir_kernel *k, const tk_obl_site *s);
-typedef tk_status (*tk_obl_group_fn)(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *const *group, int n);
-TK_MUST_USE tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want, tk_obl_group_fn fn);
+typedef tk_status (*tk_obl_group_fn)(tk_vctx *v, const tk_ir_kernel *k,
+                                     const tk_obl_site *const *group, int n);
+TK_MUST_USE tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want,
+                                           tk_obl_group_fn fn);
 /* "wg, t, k" — the loop variables of a path (guards as "if"). */
 void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n);
 
 /* Calls fn for every site of k->body, in program order; loads of one statement are visited
  * once per distinct (arg or local, index). Stops at the first error. */
-TK_MUST_USE tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn fn, void *user);
+TK_MUST_USE tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_fn fn,
+                                         void *user);
 /* Asserts the path's conditions for copy `copy`: 0 <= var < extent for each FOR, the guard
  * for each IF. A bound loop ranges over what the launch provides, not over its own extent:
  * workgroup and block ids over [0, launch.grid), thread ids over [0, workgroup_size) of the

@@ -37,7 +37,7 @@ typedef struct layer {
   const char *kernel; /* scheduled kernel name */
   const char *label;
   int k, n;
-  bool norm_gelu;     /* epilogue: bias + LayerNorm + GELU (else bias only) */
+  bool norm_gelu; /* epilogue: bias + LayerNorm + GELU (else bias only) */
 } layer;
 
 typedef struct bench {
@@ -94,9 +94,12 @@ static void kernel_args(const bench *b, int ki, int *in, int *out, int params[4]
   *in = *out = -1;
   for (int i = 0; i < k->nargs; i++) {
     const tk_ir_arg *a = &k->args[i];
-    if (a->role == TK_ROLE_PARAM && np < 4) params[np++] = i;
-    else if (a->access & TK_ACC_WRITE) *out = i;
-    else if (*in < 0 && a->type == TK_T_F32 && strstr(a->name, ".gate") == NULL) *in = i;
+    if (a->role == TK_ROLE_PARAM && np < 4)
+      params[np++] = i;
+    else if (a->access & TK_ACC_WRITE)
+      *out = i;
+    else if (*in < 0 && a->type == TK_T_F32 && strstr(a->name, ".gate") == NULL)
+      *in = i;
   }
 }
 
@@ -152,8 +155,8 @@ static int run_layer(bench *b, const layer *L, int M) {
     double maxd = 0;
     for (size_t i = 0; i < ny; i++) maxd = fmax(maxd, fabs((double)y[i] - yt[i]));
     printf("%-6s M=%-5d %5dx%-5d T=%d  openblas+epi %7.1f GFLOP/s  tkc %7.1f GFLOP/s  "
-           "ratio %.2f  max|diff| %.1e\n", L->label, M, L->k, L->n, threads, flop / tb * 1e-9,
-           flop / tt * 1e-9, tb / tt, maxd);
+           "ratio %.2f  max|diff| %.1e\n",
+           L->label, M, L->k, L->n, threads, flop / tb * 1e-9, flop / tt * 1e-9, tb / tt, maxd);
   }
   free(y);
   return 0;
@@ -161,8 +164,10 @@ static int run_layer(bench *b, const layer *L, int M) {
 
 static tk_status setup(bench *b, int hidden, const char *cpu, const tk_ir_options *ir) {
   char json[256];
-  snprintf(json, sizeof json, "{\"size\":\"Custom\",\"input_dim\":96,\"hidden_dim\":%d,"
-           "\"output_dim\":20,\"n_experts\":1,\"top_k\":1,\"expert_depth\":1,\"seed\":1}", hidden);
+  snprintf(json, sizeof json,
+           "{\"size\":\"Custom\",\"input_dim\":96,\"hidden_dim\":%d,"
+           "\"output_dim\":20,\"n_experts\":1,\"top_k\":1,\"expert_depth\":1,\"seed\":1}",
+           hidden);
   TK_RETURN_IF_ERROR(tk_arch_parse(json, strlen(json), "bench", &b->arch));
   tkc_ir_options po;
   tkc_ir_options_default(&po);
@@ -201,7 +206,8 @@ static tk_status schedule_for(const char *cpu, const int64_t over[3], tk_ir_opti
          (long long)(over[0] ? over[0] : ir->cpu_block_rows),
          (long long)(over[1] ? over[1] : ir->cpu_tile_rows),
          (long long)(over[2] ? over[2] : ir->cpu_tile_cols));
-  printf("ratio = tkc GFLOP/s / (OpenBLAS + epilogue) GFLOP/s, same run; target: HxH at M=256 >= 0.5\n");
+  printf(
+      "ratio = tkc GFLOP/s / (OpenBLAS + epilogue) GFLOP/s, same run; target: HxH at M=256 >= 0.5\n");
   if (over[0]) ir->cpu_block_rows = over[0];
   if (over[1]) ir->cpu_tile_rows = over[1];
   if (over[2]) ir->cpu_tile_cols = over[2];
@@ -222,9 +228,12 @@ int main(int argc, char **argv) {
   int64_t over[3] = {0, 0, 0};
   static const char *const knobs[3] = {"--block-rows", "--tile-rows", "--tile-cols"};
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--hidden") == 0) hidden = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--cpu") == 0) cpu = argv[i + 1];
+    if (strcmp(argv[i], "--hidden") == 0)
+      hidden = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--reps") == 0)
+      reps = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--cpu") == 0)
+      cpu = argv[i + 1];
     for (int k = 0; k < 3; k++)
       if (strcmp(argv[i], knobs[k]) == 0) over[k] = atoi(argv[i + 1]);
   }

@@ -46,8 +46,9 @@ int main(int argc, char **argv) {
   tk_status s = tk_bundle_open(bundle_dir, &bundle);
   if (!s) s = tk_weights_open(bundle, checkpoint, NULL, &weights);
   if (!s) s = tk_session_create(bundle, weights, &o, &session);
-  if (!s) printf("model %s on %s (%s)\n", tk_bundle_get_info(bundle)->fingerprint,
-                 tk_session_backend(session), tk_session_device(session));
+  if (!s)
+    printf("model %s on %s (%s)\n", tk_bundle_get_info(bundle)->fingerprint,
+           tk_session_backend(session), tk_session_device(session));
   if (!s) s = run(session, tk_bundle_get_info(bundle));
   tk_session_free(session);
   tk_weights_close(weights);

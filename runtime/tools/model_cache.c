@@ -179,7 +179,8 @@ static tk_status tkc_run_args(tkc_run *r, char **argv) {
                     : posix_spawnp(&pid, "tkc", &fa, &at, argv, environ);
     spawned = rc == 0;
     if (rc)
-      s = tk_status_make(TK_NOT_FOUND, "cannot run %s: %s (--arch needs tkc beside this tool or "
+      s = tk_status_make(TK_NOT_FOUND,
+                         "cannot run %s: %s (--arch needs tkc beside this tool or "
                          "on PATH; or compile with `tkc compile` and use --bundle)",
                          argv[0], strerror(rc));
   }
@@ -232,15 +233,18 @@ static tk_status tkc_describe(tkc_run *r, const char *arch_path, char *version, 
   TK_RETURN_IF_ERROR(tkc_run_args(r, argv_v));
   size_t n = strcspn(r->output, "\r\n");
   tk_status s = TK_STATUS_OK;
-  if (r->exit_code != 0) s = tkc_failed(r, "--version");
+  if (r->exit_code != 0)
+    s = tkc_failed(r, "--version");
   else if (n == 0 || n >= vsize)
     s = tk_status_make(TK_INTERNAL, "`tkc --version` said nothing usable");
-  else snprintf(version, vsize, "%.*s", (int)n, r->output);
+  else
+    snprintf(version, vsize, "%.*s", (int)n, r->output);
   free(r->output);
   if (s) return s;
   char *argv_c[] = {NULL, "check", (char *)arch_path, NULL};
   TK_RETURN_IF_ERROR(tkc_run_args(r, argv_c));
-  if (r->exit_code != 0) s = tkc_failed(r, "check");
+  if (r->exit_code != 0)
+    s = tkc_failed(r, "check");
   else if (!line_value(r->output, "fingerprint: ", fingerprint, 17) || strlen(fingerprint) != 16)
     s = tk_status_make(TK_INTERNAL, "`tkc check %s` printed no fingerprint line", arch_path);
   free(r->output);
@@ -268,8 +272,8 @@ static tk_status entry_path(const char *root, const char *fingerprint, const cha
 
 static tk_status compile_entry(tkc_run *r, const char *arch_path, const char *dir, bool quiet) {
   if (!quiet) fprintf(stderr, "tkrt: compiling %s for the CPU into %s\n", arch_path, dir);
-  char *argv[] = {NULL, "compile", (char *)arch_path, "-o", (char *)dir, "--targets", CACHE_TARGET,
-                  "--quiet", NULL};
+  char *argv[] = {NULL,        "compile",    (char *)arch_path, "-o", (char *)dir,
+                  "--targets", CACHE_TARGET, "--quiet",         NULL};
   TK_RETURN_IF_ERROR(tkc_run_args(r, argv));
   tk_status s = r->exit_code ? tkc_failed(r, "compile") : TK_STATUS_OK;
   free(r->output);

@@ -3,9 +3,9 @@
  *   tkrun (--bundle DIR | --arch ARCH.json) --checkpoint FILE [--device D] [--threads N]
  *         [--allow-nonfinite] < request.json > response.json
  *
- * Request and response: FORMATS §4 (tk/wire.h); the response is followed by one newline.
+ * Request and response: docs/formats.md §4 (tk/wire.h); the response is followed by one newline.
  * The model is opened before stdin is read, so a missing device fails at once. Exit codes
- * (FORMATS §4): 0 ok, 1 cannot open the bundle or checkpoint, 2 bad request or usage (one line
+ * (docs/formats.md §4): 0 ok, 1 cannot open the bundle or checkpoint, 2 bad request or usage (one line
  * on stderr), 3 requested device unavailable. Nothing is written on stdout unless the exit
  * code is 0.
  */
@@ -25,7 +25,7 @@ static void print_help(void) {
          "\n"
          "Runs one forward pass on the request read from stdin ({\"features\": [f, ...]} or\n"
          "{\"features\": [[f, ...], ...]}) and prints {\"logits\": [[...]], \"router_weights\":\n"
-         "[[...]]} on stdout (FORMATS.md §4).\n"
+         "[[...]]} on stdout (docs/formats.md §4).\n"
          "\n"
          "%s"
          "  --help, --version\n"

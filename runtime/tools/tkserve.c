@@ -1,4 +1,4 @@
-/* runtime/tools/tkserve.c — the HTTP sidecar: POST /infer, GET /healthz (FORMATS §4).
+/* runtime/tools/tkserve.c — the HTTP sidecar: POST /infer, GET /healthz (docs/formats.md §4).
  *
  *   tkserve (--bundle DIR | --arch ARCH.json) --checkpoint FILE [--device D] [--threads N]
  *           [--bind HOST:PORT] [limits: see print_help]
@@ -41,44 +41,45 @@ typedef struct tkserve_args {
 } tkserve_args;
 
 static void print_help(void) {
-  printf("usage: tkserve (--bundle DIR | --arch ARCH.json) --checkpoint FILE [options]\n"
-         "\n"
-         "Serves the model over HTTP: POST /infer with {\"features\": ...} answers\n"
-         "{\"logits\": ..., \"router_weights\": ...} (FORMATS.md §4); GET /healthz describes the\n"
-         "model. Any Content-Type. 400 bad body or ambiguous framing, 404 unknown path, 405 wrong\n"
-         "method, 408 deadline passed, 413 body or rows over the limit, 503 (with Retry-After)\n"
-         "while the model is loading, the queue or memory budget is full, or shutting down.\n"
-         "\n"
-         "%s"
-         "  --bind HOST:PORT      listen address (default $TOKITAI_MODEL_BIND_ADDR, else\n"
-         "                        " DEFAULT_BIND "); port 0 picks a free port, printed on stderr;\n"
-         "                        a warning when it is not a loopback address\n"
-         "  --workers N           HTTP worker threads (default 4)\n"
-         "\n"
-         "Limits (each enforced for every client; see docs/user-guide.md):\n"
-         "  --max-body BYTES      largest request body (default 16777216)\n"
-         "  --max-buffered BYTES  request bodies held at once, all connections together\n"
-         "                        (default 268435456); beyond it 503\n"
-         "  --max-rows N          rows per request (default 4096); beyond it 413\n"
-         "  --max-queue N         requests waiting for or in the model (default 32); beyond\n"
-         "                        it 503 + Retry-After\n"
-         "  --max-connections N   open connections (default 512)\n"
-         "  --max-conns-per-addr N  open connections from one client address (default 64);\n"
-         "                        at a limit, the connection waiting longest for its\n"
-         "                        headers is closed (408) to make room\n"
-         "  --header-timeout SECONDS  request line and headers complete within this of the\n"
-         "                        connection (or the previous response); not reset by bytes\n"
-         "                        (default 10)\n"
-         "  --body-timeout SECONDS  body complete within this of the headers, response\n"
-         "                        delivered within this of being ready (default 60)\n"
-         "  --timeout SECONDS     idle connection timeout (default 30)\n"
-         "  --shutdown-timeout SECONDS  on SIGTERM/SIGINT, time to finish and deliver the\n"
-         "                        requests under way (default 10)\n"
-         "  --help, --version\n"
-         "\n"
-         "Concurrency: one model thread answers requests in arrival order; each forward pass\n"
-         "uses every --threads. A malformed request line is answered 400 at once.\n",
-         tool_model_flags_help);
+  printf(
+      "usage: tkserve (--bundle DIR | --arch ARCH.json) --checkpoint FILE [options]\n"
+      "\n"
+      "Serves the model over HTTP: POST /infer with {\"features\": ...} answers\n"
+      "{\"logits\": ..., \"router_weights\": ...} (docs/formats.md §4); GET /healthz describes the\n"
+      "model. Any Content-Type. 400 bad body or ambiguous framing, 404 unknown path, 405 wrong\n"
+      "method, 408 deadline passed, 413 body or rows over the limit, 503 (with Retry-After)\n"
+      "while the model is loading, the queue or memory budget is full, or shutting down.\n"
+      "\n"
+      "%s"
+      "  --bind HOST:PORT      listen address (default $TOKITAI_MODEL_BIND_ADDR, else\n"
+      "                        " DEFAULT_BIND "); port 0 picks a free port, printed on stderr;\n"
+      "                        a warning when it is not a loopback address\n"
+      "  --workers N           HTTP worker threads (default 4)\n"
+      "\n"
+      "Limits (each enforced for every client; see docs/user-guide.md):\n"
+      "  --max-body BYTES      largest request body (default 16777216)\n"
+      "  --max-buffered BYTES  request bodies held at once, all connections together\n"
+      "                        (default 268435456); beyond it 503\n"
+      "  --max-rows N          rows per request (default 4096); beyond it 413\n"
+      "  --max-queue N         requests waiting for or in the model (default 32); beyond\n"
+      "                        it 503 + Retry-After\n"
+      "  --max-connections N   open connections (default 512)\n"
+      "  --max-conns-per-addr N  open connections from one client address (default 64);\n"
+      "                        at a limit, the connection waiting longest for its\n"
+      "                        headers is closed (408) to make room\n"
+      "  --header-timeout SECONDS  request line and headers complete within this of the\n"
+      "                        connection (or the previous response); not reset by bytes\n"
+      "                        (default 10)\n"
+      "  --body-timeout SECONDS  body complete within this of the headers, response\n"
+      "                        delivered within this of being ready (default 60)\n"
+      "  --timeout SECONDS     idle connection timeout (default 30)\n"
+      "  --shutdown-timeout SECONDS  on SIGTERM/SIGINT, time to finish and deliver the\n"
+      "                        requests under way (default 10)\n"
+      "  --help, --version\n"
+      "\n"
+      "Concurrency: one model thread answers requests in arrival order; each forward pass\n"
+      "uses every --threads. A malformed request line is answered 400 at once.\n",
+      tool_model_flags_help);
 }
 
 static int usage_error(const char *msg) {
@@ -106,17 +107,17 @@ typedef struct count_flag {
 #define SIZE_FIELD(field) offsetof(tkserve_config, field), true
 #define UINT_FIELD(field) offsetof(tkserve_config, field), false
 static const count_flag count_flags[] = {
-  {"--max-body", 1, (uintmax_t)1 << 40, SIZE_FIELD(max_body)},
-  {"--max-buffered", 1, (uintmax_t)1 << 44, SIZE_FIELD(max_buffered)},
-  {"--max-rows", 1, (uintmax_t)1 << 24, SIZE_FIELD(max_rows)},
-  {"--workers", 1, 256, UINT_FIELD(workers)},
-  {"--timeout", 1, 86400, UINT_FIELD(timeout_s)},
-  {"--header-timeout", 1, 3600, UINT_FIELD(header_timeout_s)},
-  {"--body-timeout", 1, 86400, UINT_FIELD(body_timeout_s)},
-  {"--shutdown-timeout", 1, 3600, UINT_FIELD(shutdown_timeout_s)},
-  {"--max-connections", 1, 65536, UINT_FIELD(max_connections)},
-  {"--max-conns-per-addr", 1, 65536, UINT_FIELD(max_per_addr)},
-  {"--max-queue", 1, 65536, UINT_FIELD(max_queue)},
+    {"--max-body", 1, (uintmax_t)1 << 40, SIZE_FIELD(max_body)},
+    {"--max-buffered", 1, (uintmax_t)1 << 44, SIZE_FIELD(max_buffered)},
+    {"--max-rows", 1, (uintmax_t)1 << 24, SIZE_FIELD(max_rows)},
+    {"--workers", 1, 256, UINT_FIELD(workers)},
+    {"--timeout", 1, 86400, UINT_FIELD(timeout_s)},
+    {"--header-timeout", 1, 3600, UINT_FIELD(header_timeout_s)},
+    {"--body-timeout", 1, 86400, UINT_FIELD(body_timeout_s)},
+    {"--shutdown-timeout", 1, 3600, UINT_FIELD(shutdown_timeout_s)},
+    {"--max-connections", 1, 65536, UINT_FIELD(max_connections)},
+    {"--max-conns-per-addr", 1, 65536, UINT_FIELD(max_per_addr)},
+    {"--max-queue", 1, 65536, UINT_FIELD(max_queue)},
 };
 
 /* Takes a server flag at argv[*i]; false + message on a bad one. */
@@ -141,8 +142,10 @@ static bool server_flag(tkserve_args *a, int argc, char **argv, int *i, bool *ta
       return false;
     }
     char *field = (char *)&a->config + f->offset;
-    if (f->is_size) *(size_t *)field = (size_t)v;
-    else *(unsigned *)field = (unsigned)v;
+    if (f->is_size)
+      *(size_t *)field = (size_t)v;
+    else
+      *(unsigned *)field = (unsigned)v;
     return true;
   }
   *taken = false;
@@ -228,9 +231,10 @@ static void drain(tkserve_state *st) {
   atomic_store(&st->draining, true);
   tkserve_gate_quiesce(st->gate);
   if (drained_by(st, seconds_now() + st->config.shutdown_timeout_s)) return;
-  fprintf(stderr, "tkserve: %u requests still under way after --shutdown-timeout %u s; "
-          "answering the queued ones 503 and closing\n", atomic_load(&st->in_flight),
-          st->config.shutdown_timeout_s);
+  fprintf(stderr,
+          "tkserve: %u requests still under way after --shutdown-timeout %u s; "
+          "answering the queued ones 503 and closing\n",
+          atomic_load(&st->in_flight), st->config.shutdown_timeout_s);
   tkserve_queue_close(st->queue);
   (void)drained_by(st, seconds_now() + 1.0); /* a second to deliver those 503s */
 }
@@ -250,11 +254,15 @@ static int serve(const tkserve_args *a, const sigset_t *stop_signals) {
   if (s) return fail(s, TOOL_EXIT_OPEN);
   fprintf(stderr, "tkserve: listening on %s\n", name);
   if (!loopback)
-    fprintf(stderr, "tkserve: warning: %s is not a loopback address: any machine that can reach "
-            "it can use the model (tkserve has no authentication or TLS)\n", name);
+    fprintf(stderr,
+            "tkserve: warning: %s is not a loopback address: any machine that can reach "
+            "it can use the model (tkserve has no authentication or TLS)\n",
+            name);
   s = tkserve_http_start(&st, &daemon);
-  if (!s) s = tkserve_gate_start(&st, fd, daemon); /* takes fd */
-  else close(fd);
+  if (!s)
+    s = tkserve_gate_start(&st, fd, daemon); /* takes fd */
+  else
+    close(fd);
   if (s) {
     code = fail(s, TOOL_EXIT_OPEN);
   } else if ((s = load_model(&st, a))) {
@@ -265,7 +273,7 @@ static int serve(const tkserve_args *a, const sigset_t *stop_signals) {
     fprintf(stderr, "tkserve: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     drain(&st);
   }
-  tkserve_gate_stop(st.gate);      /* no new connection reaches MHD from here on */
+  tkserve_gate_stop(st.gate);     /* no new connection reaches MHD from here on */
   tkserve_http_stop(&st, daemon); /* joins the model thread and the workers */
   tkserve_gate_destroy(st.gate);
   tool_model_close(&st.model);

@@ -28,17 +28,17 @@
 #include "runtime/tools/tool_model.h"
 
 typedef struct tkserve_config {
-  size_t max_body;              /* bytes; larger bodies get 413 */
-  size_t max_buffered;          /* bytes of request bodies held at once, all connections */
-  size_t max_rows;              /* rows per request; more get 413 */
-  unsigned workers;             /* MHD thread-pool size */
-  unsigned timeout_s;           /* idle timeout (no byte either way) */
-  unsigned header_timeout_s;    /* total: accept (or previous response) to the end of headers */
-  unsigned body_timeout_s;      /* total: end of headers to the last body byte; and to deliver */
-  unsigned shutdown_timeout_s;  /* SIGTERM/SIGINT: finish and deliver in-flight requests */
-  unsigned max_connections;     /* all connections */
-  unsigned max_per_addr;        /* connections from one client address */
-  unsigned max_queue;           /* requests waiting for or in the model; more get 503 */
+  size_t max_body;             /* bytes; larger bodies get 413 */
+  size_t max_buffered;         /* bytes of request bodies held at once, all connections */
+  size_t max_rows;             /* rows per request; more get 413 */
+  unsigned workers;            /* MHD thread-pool size */
+  unsigned timeout_s;          /* idle timeout (no byte either way) */
+  unsigned header_timeout_s;   /* total: accept (or previous response) to the end of headers */
+  unsigned body_timeout_s;     /* total: end of headers to the last body byte; and to deliver */
+  unsigned shutdown_timeout_s; /* SIGTERM/SIGINT: finish and deliver in-flight requests */
+  unsigned max_connections;    /* all connections */
+  unsigned max_per_addr;       /* connections from one client address */
+  unsigned max_queue;          /* requests waiting for or in the model; more get 503 */
 } tkserve_config;
 
 typedef struct tkserve_gate tkserve_gate;
@@ -46,13 +46,13 @@ typedef struct tkserve_queue tkserve_queue;
 
 typedef struct tkserve_state {
   tkserve_config config;
-  atomic_bool ready;        /* set (release) once model and healthz are complete */
-  atomic_bool draining;     /* set on SIGTERM/SIGINT: new requests get 503 + Connection: close */
-  atomic_size_t buffered;   /* bytes of the --max-buffered budget in use (tkserve_body.c) */
-  atomic_uint in_flight;    /* requests seen (headers) and not yet completed (delivered) */
-  pthread_mutex_t lock;     /* serialises tk_session_forward (the model thread holds it) */
+  atomic_bool ready;      /* set (release) once model and healthz are complete */
+  atomic_bool draining;   /* set on SIGTERM/SIGINT: new requests get 503 + Connection: close */
+  atomic_size_t buffered; /* bytes of the --max-buffered budget in use (tkserve_body.c) */
+  atomic_uint in_flight;  /* requests seen (headers) and not yet completed (delivered) */
+  pthread_mutex_t lock;   /* serialises tk_session_forward (the model thread holds it) */
   tool_model model;
-  char *healthz;            /* the /healthz body, built once the model is loaded */
+  char *healthz; /* the /healthz body, built once the model is loaded */
   tkserve_gate *gate;
   tkserve_queue *queue;
 } tkserve_state;
@@ -66,7 +66,7 @@ struct MHD_Connection;
 TK_MUST_USE tk_status tkserve_http_start(tkserve_state *st, struct MHD_Daemon **out);
 /* Stops the queue (answering what is left 503) and the daemon (closing every connection). */
 void tkserve_http_stop(tkserve_state *st, struct MHD_Daemon *daemon);
-/* Builds st->healthz from the open model (FORMATS §4), given the paths the user named. */
+/* Builds st->healthz from the open model (docs/formats.md §4), given the paths the user named. */
 TK_MUST_USE tk_status tkserve_healthz_build(tkserve_state *st, const tool_model_args *args);
 /* Appends `src` to dst (NUL-terminated, at most size bytes in all) for a log line: `"`, `\`
  * and every byte outside printable ASCII become \", \\ and \xHH; text that does not fit ends
@@ -77,10 +77,10 @@ void tkserve_log_escape(char *dst, size_t size, const char *src, size_t len);
 
 /* The phase of a connection, for its deadline. */
 typedef enum tkserve_phase {
-  TKSERVE_HEADERS,  /* until the headers are complete: --header-timeout from the phase start */
-  TKSERVE_BODY,     /* reading the body: --body-timeout from the end of the headers */
-  TKSERVE_BUSY,     /* queued or in the model: no deadline (--max-queue, --max-rows bound it) */
-  TKSERVE_RESPOND,  /* delivering the response: --body-timeout from when it was queued */
+  TKSERVE_HEADERS, /* until the headers are complete: --header-timeout from the phase start */
+  TKSERVE_BODY,    /* reading the body: --body-timeout from the end of the headers */
+  TKSERVE_BUSY,    /* queued or in the model: no deadline (--max-queue, --max-rows bound it) */
+  TKSERVE_RESPOND, /* delivering the response: --body-timeout from when it was queued */
 } tkserve_phase;
 
 /* Creates the gate over listen_fd (bound and listening) as st->gate (set before its thread
@@ -102,8 +102,7 @@ void tkserve_gate_stop(tkserve_gate *g);
 void tkserve_gate_destroy(tkserve_gate *g);
 /* MHD_OPTION_NOTIFY_CONNECTION: links an MHD connection to its gate slot, and frees the slot
  * when MHD closes it. */
-void tkserve_gate_notify(void *cls, struct MHD_Connection *c, void **socket_context,
-                         int started);
+void tkserve_gate_notify(void *cls, struct MHD_Connection *c, void **socket_context, int started);
 /* Moves the connection (its socket_context from tkserve_gate_notify) to a phase, restarting
  * the phase's deadline. */
 void tkserve_gate_phase(tkserve_gate *g, void *socket_context, tkserve_phase phase);
@@ -116,9 +115,9 @@ typedef struct tkserve_job {
   struct MHD_Connection *connection;
   const char *body;
   size_t len;
-  char *answer;       /* malloc'd response body (a response or {"error"}), set by the queue */
-  unsigned status;    /* its HTTP status */
-  void (*release)(struct tkserve_job *job);  /* called by the queue once the body is read */
+  char *answer;    /* malloc'd response body (a response or {"error"}), set by the queue */
+  unsigned status; /* its HTTP status */
+  void (*release)(struct tkserve_job *job); /* called by the queue once the body is read */
   struct tkserve_job *next;
 } tkserve_job;
 
@@ -148,8 +147,8 @@ typedef struct tkserve_body {
 
 typedef enum tkserve_take {
   TKSERVE_TAKE_OK,
-  TKSERVE_TAKE_TOO_LARGE,   /* over --max-body */
-  TKSERVE_TAKE_NO_BUDGET,   /* the budget (or malloc) cannot hold it now */
+  TKSERVE_TAKE_TOO_LARGE, /* over --max-body */
+  TKSERVE_TAKE_NO_BUDGET, /* the budget (or malloc) cannot hold it now */
 } tkserve_take;
 
 /* Reserves `n` bytes up front (a Content-Length), so the body is never grown or copied. */
@@ -162,8 +161,8 @@ void tkserve_body_free(tkserve_state *st, tkserve_body *b);
 /* What a linear scan of a request body finds, without allocating: the rows of a batch and an
  * upper bound on the JSON values cJSON would allocate for it. */
 typedef struct tkserve_shape {
-  size_t rows;    /* arrays opened at depth 3 ({"features": [[...], ...]}), or 1 */
-  size_t values;  /* every array, object, string, number and literal, at most */
+  size_t rows;   /* arrays opened at depth 3 ({"features": [[...], ...]}), or 1 */
+  size_t values; /* every array, object, string, number and literal, at most */
 } tkserve_shape;
 tkserve_shape tkserve_body_shape(const char *body, size_t len);
 

@@ -84,8 +84,8 @@ tk_status tkserve_bind(const char *address, int *out_fd, char *out_name, size_t 
   *out_loopback = false;
   char host[256], port[8];
   TK_RETURN_IF_ERROR(split_address(address, host, sizeof host, port, sizeof port));
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *list = NULL;
   int rc = getaddrinfo(host, port, &hints, &list);
   if (rc)

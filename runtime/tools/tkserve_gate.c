@@ -40,14 +40,14 @@
 enum { TICK_MS = 100, LINE_MAX_BYTES = 8192, METHOD_MAX = 32, ACCEPTS_PER_WAKE = 64 };
 
 typedef struct gate_slot {
-  int fd;                     /* -1: free */
-  bool in_mhd;                /* handed to MHD; else still in the gate */
-  bool served;                /* at least one response completed on it */
-  bool evicting;              /* shut down to make room; MHD has yet to close it */
-  double since;               /* when the current phase began */
+  int fd;        /* -1: free */
+  bool in_mhd;   /* handed to MHD; else still in the gate */
+  bool served;   /* at least one response completed on it */
+  bool evicting; /* shut down to make room; MHD has yet to close it */
+  double since;  /* when the current phase began */
   tkserve_phase phase;
-  double deadline;            /* CLOCK_MONOTONIC seconds; 0 = none */
-  char addr[64];              /* numeric client address */
+  double deadline; /* CLOCK_MONOTONIC seconds; 0 = none */
+  char addr[64];   /* numeric client address */
   struct sockaddr_storage sa;
   socklen_t sa_len;
 } gate_slot;
@@ -56,13 +56,13 @@ struct tkserve_gate {
   tkserve_state *st;
   struct MHD_Daemon *daemon;
   int listen_fd;
-  int wake[2];                /* a pipe: quiesce and destroy write a byte */
+  int wake[2]; /* a pipe: quiesce and destroy write a byte */
   pthread_mutex_t mutex;
   gate_slot *slots;
   unsigned n_slots;
   atomic_bool quiesce, stop;
-  unsigned long refused;      /* connections refused since the last log line */
-  unsigned long evicted;      /* connections evicted to make room, since then */
+  unsigned long refused; /* connections refused since the last log line */
+  unsigned long evicted; /* connections evicted to make room, since then */
   double refused_logged;
   pthread_t thread;
 };
@@ -75,10 +75,10 @@ static double now_s(void) {
 
 static double phase_timeout(const tkserve_config *cfg, tkserve_phase phase) {
   switch (phase) {
-  case TKSERVE_HEADERS: return cfg->header_timeout_s;
-  case TKSERVE_BODY:
-  case TKSERVE_RESPOND: return cfg->body_timeout_s;
-  case TKSERVE_BUSY: return 0;
+    case TKSERVE_HEADERS: return cfg->header_timeout_s;
+    case TKSERVE_BODY:
+    case TKSERVE_RESPOND: return cfg->body_timeout_s;
+    case TKSERVE_BUSY: return 0;
   }
   return 0;
 }
@@ -94,7 +94,8 @@ static void send_raw(int fd, unsigned status, const char *reason, const char *ex
                    "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n%sConnection: close\r\n"
                    "Content-Length: %d\r\n\r\n%s",
                    status, reason, extra, body_len, body);
-  if (n > 0 && (size_t)n < sizeof text) (void)!send(fd, text, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n > 0 && (size_t)n < sizeof text)
+    (void)!send(fd, text, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Closes a socket the gate still owns after an answer: reads what the client already sent (a
@@ -206,8 +207,9 @@ static gate_slot *slot_take(tkserve_gate *g, int fd, const char *addr, const cha
   }
   gate_slot *victim = NULL;
   if (same_addr >= g->st->config.max_per_addr) {
-    if (!(victim = oldest_same)) *why = "too many connections from this address "
-                                        "(--max-conns-per-addr)";
+    if (!(victim = oldest_same))
+      *why = "too many connections from this address "
+             "(--max-conns-per-addr)";
   } else if (live >= g->st->config.max_connections) {
     if (!(victim = oldest_any)) *why = "too many connections (--max-connections)";
   } else if (!free_slot) {
@@ -296,8 +298,7 @@ static void check_line(tkserve_gate *g, gate_slot *s, bool ended) {
       tkserve_log_escape(shown, sizeof shown, buf, (size_t)n < 24 ? (size_t)n : 24);
       fprintf(stderr, "tkserve: %s \"%s\" 400 closed: malformed request line (%s)\n", s->addr,
               shown, why);
-      snprintf(message, sizeof message, "malformed request line: bad %s (RFC 9112 section 3)",
-               why);
+      snprintf(message, sizeof message, "malformed request line: bad %s (RFC 9112 section 3)", why);
       send_raw(fd, 400, "Bad Request", "", message);
     }
     pthread_mutex_lock(&g->mutex);
@@ -332,8 +333,9 @@ static void reap(tkserve_gate *g) {
     if (s->phase == TKSERVE_HEADERS || s->phase == TKSERVE_BODY) {
       bool headers = s->phase == TKSERVE_HEADERS;
       if (!idle) {
-        log_closed(s, 408, headers ? "headers not complete within --header-timeout"
-                                   : "body not complete within --body-timeout");
+        log_closed(s, 408,
+                   headers ? "headers not complete within --header-timeout"
+                           : "body not complete within --body-timeout");
         send_raw(s->fd, 408, "Request Timeout", "",
                  headers ? "request headers not complete within the deadline (--header-timeout)"
                          : "request body not complete within the deadline (--body-timeout)");
@@ -350,8 +352,10 @@ static void reap(tkserve_gate *g) {
   }
   pthread_mutex_unlock(&g->mutex);
   if ((g->refused || g->evicted) && now - g->refused_logged >= 1.0) {
-    fprintf(stderr, "tkserve: at the connection limits: %lu connections refused, %lu without "
-            "complete headers closed to make room\n", g->refused, g->evicted);
+    fprintf(stderr,
+            "tkserve: at the connection limits: %lu connections refused, %lu without "
+            "complete headers closed to make room\n",
+            g->refused, g->evicted);
     g->refused = g->evicted = 0;
     g->refused_logged = now;
   }
@@ -402,7 +406,8 @@ static void *gate_thread(void *arg) {
       }
       for (nfds_t k = 1; k < n; k++) {
         if (!fds[k].revents) continue;
-        if (fds[k].fd == g->listen_fd && k == 1) accept_some(g);
+        if (fds[k].fd == g->listen_fd && k == 1)
+          accept_some(g);
         else if (owner[k]->fd == fds[k].fd && !owner[k]->in_mhd) /* not evicted meanwhile */
           check_line(g, owner[k], fds[k].revents & (POLLRDHUP | POLLHUP | POLLERR));
       }
@@ -428,8 +433,12 @@ tk_status tkserve_gate_start(tkserve_state *st, int listen_fd, struct MHD_Daemon
     close(listen_fd);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the connection table");
   }
-  *g = (tkserve_gate){.st = st, .daemon = daemon, .listen_fd = listen_fd, .slots = slots,
-                      .n_slots = n_slots, .wake = {-1, -1}};
+  *g = (tkserve_gate){.st = st,
+                      .daemon = daemon,
+                      .listen_fd = listen_fd,
+                      .slots = slots,
+                      .n_slots = n_slots,
+                      .wake = {-1, -1}};
   for (unsigned i = 0; i < g->n_slots; i++) slots[i].fd = -1;
   pthread_mutex_init(&g->mutex, NULL);
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
@@ -480,15 +489,13 @@ unsigned tkserve_gate_active(tkserve_gate *g) {
   pthread_mutex_lock(&g->mutex);
   for (unsigned i = 0; i < g->n_slots; i++) {
     const gate_slot *s = &g->slots[i];
-    if (s->fd >= 0 && s->in_mhd && !s->evicting && !(s->phase == TKSERVE_HEADERS && s->served))
-      n++;
+    if (s->fd >= 0 && s->in_mhd && !s->evicting && !(s->phase == TKSERVE_HEADERS && s->served)) n++;
   }
   pthread_mutex_unlock(&g->mutex);
   return n;
 }
 
-void tkserve_gate_notify(void *cls, struct MHD_Connection *c, void **socket_context,
-                         int started) {
+void tkserve_gate_notify(void *cls, struct MHD_Connection *c, void **socket_context, int started) {
   tkserve_gate *g = ((tkserve_state *)cls)->gate;
   if (!g) return;
   pthread_mutex_lock(&g->mutex);

@@ -1,4 +1,4 @@
-/* runtime/tools/tkserve_http.c — tkserve's HTTP side on libmicrohttpd (FORMATS §4).
+/* runtime/tools/tkserve_http.c — tkserve's HTTP side on libmicrohttpd (docs/formats.md §4).
  *
  *   GET|HEAD /healthz   200 with the model description, 503 {"status": "loading"} before
  *   POST /infer         200 response | 400 {"error"} bad body | 413 over --max-body or
@@ -49,14 +49,14 @@ enum { PATH_SHOWN = 160 };
 
 typedef struct request {
   tkserve_state *st;
-  void *slot;            /* the gate's socket context */
+  void *slot; /* the gate's socket context */
   struct timespec t0;
-  char method[48], path[PATH_SHOWN], client[64];  /* escaped for the log */
-  unsigned status;       /* 0 until a response is queued */
-  size_t sent;           /* body bytes of the response */
-  tkserve_take take;     /* how taking the body went: over the limit or budget, drop the rest */
-  bool queued;           /* suspended, the job with the model queue */
-  unsigned deferred;     /* 503 decided on the headers, answered after the body (see defer) */
+  char method[48], path[PATH_SHOWN], client[64]; /* escaped for the log */
+  unsigned status;                               /* 0 until a response is queued */
+  size_t sent;                                   /* body bytes of the response */
+  tkserve_take take; /* how taking the body went: over the limit or budget, drop the rest */
+  bool queued;       /* suspended, the job with the model queue */
+  unsigned deferred; /* 503 decided on the headers, answered after the body (see defer) */
   tkserve_body body;
   tkserve_job job;
 } request;
@@ -69,9 +69,12 @@ void tkserve_log_escape(char *dst, size_t size, const char *src, size_t len) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)src[i];
     char piece[5];
-    if (c == '"' || c == '\\') snprintf(piece, sizeof piece, "\\%c", c);
-    else if (c < 0x20 || c >= 0x7f) snprintf(piece, sizeof piece, "\\x%02x", c);
-    else snprintf(piece, sizeof piece, "%c", c);
+    if (c == '"' || c == '\\')
+      snprintf(piece, sizeof piece, "\\%c", c);
+    else if (c < 0x20 || c >= 0x7f)
+      snprintf(piece, sizeof piece, "\\x%02x", c);
+    else
+      snprintf(piece, sizeof piece, "%c", c);
     size_t k = strlen(piece);
     if (n + k + 4 > size) { /* room for "..." and the NUL */
       if (n + 4 <= size) memcpy(dst + n, "...", 4);
@@ -129,9 +132,9 @@ static void request_free(request *r) {
 
 /* Extra response headers. */
 typedef struct extra {
-  const char *allow;   /* Allow: (405) */
-  bool retry;          /* Retry-After: 1 (503) */
-  bool close;          /* Connection: close */
+  const char *allow; /* Allow: (405) */
+  bool retry;        /* Retry-After: 1 (503) */
+  bool close;        /* Connection: close */
 } extra;
 
 static enum MHD_Result respond(struct MHD_Connection *c, request *r, unsigned status,
@@ -153,11 +156,10 @@ static enum MHD_Result respond(struct MHD_Connection *c, request *r, unsigned st
 }
 
 /* {"error": "..."} followed by a newline. */
-static enum MHD_Result respond_error(struct MHD_Connection *c, request *r, unsigned status,
-                                     extra x, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static enum MHD_Result respond_error(struct MHD_Connection *c, request *r, unsigned status,
-                                     extra x, const char *fmt, ...) {
+static enum MHD_Result respond_error(struct MHD_Connection *c, request *r, unsigned status, extra x,
+                                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static enum MHD_Result respond_error(struct MHD_Connection *c, request *r, unsigned status, extra x,
+                                     const char *fmt, ...) {
   char message[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -271,7 +273,8 @@ static enum MHD_Result defer(struct MHD_Connection *c, request *r, unsigned why)
 static enum MHD_Result no_budget(struct MHD_Connection *c, request *r) {
   return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, (extra){.retry = true, .close = true},
                        "the server holds too much request data (--max-buffered %zu bytes); "
-                       "retry later", r->st->config.max_buffered);
+                       "retry later",
+                       r->st->config.max_buffered);
 }
 
 /* The header-only first call of POST /infer: what can be decided before the body. */
@@ -285,7 +288,7 @@ static enum MHD_Result on_infer_headers(struct MHD_Connection *c, request *r, tk
                          "the model is not loaded yet");
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   uintmax_t n = 0;
-  if (cl) { /* FORMATS §4: 413 decided from Content-Length before reading */
+  if (cl) { /* docs/formats.md §4: 413 decided from Content-Length before reading */
     char *end;
     n = strtoumax(cl, &end, 10);
     if (end == cl || n > st->config.max_body)
@@ -313,14 +316,16 @@ static enum MHD_Result on_infer_body(struct MHD_Connection *c, request *r, tkser
   if (shape.rows > max_rows)
     return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, (extra){0},
                          "request has %zu rows, over the limit of %zu rows per request "
-                         "(--max-rows)", shape.rows, max_rows);
+                         "(--max-rows)",
+                         shape.rows, max_rows);
   /* a request of max_rows rows: per row its array, in_dim numbers, one comma between rows
    * (each counted once more by the scan); plus the object, "features" and its array */
   size_t most_values = (max_rows + 1) * ((size_t)info->in_dim + 2) + 8;
   if (shape.values > most_values)
     return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, (extra){0},
                          "request holds %zu JSON values, more than %zu rows of %d features "
-                         "(--max-rows) can", shape.values, max_rows, info->in_dim);
+                         "(--max-rows) can",
+                         shape.values, max_rows, info->in_dim);
   if (!tkserve_queue_reserve(st->queue)) return queue_full(c, r);
   r->queued = true;
   r->job.body = r->body.data;
@@ -341,8 +346,8 @@ static enum MHD_Result on_infer_answer(struct MHD_Connection *c, request *r) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
   tkserve_state *st = cls;
   request *r = *con_cls;
   if (!r) { /* first call: headers only */
@@ -390,8 +395,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   double ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
   char status[12] = "-";
   if (r->status) snprintf(status, sizeof status, "%u", r->status);
-  fprintf(stderr, "tkserve: %s \"%s %s\" %s %zu %.1fms%s\n", r->client, r->method, r->path,
-          status, r->sent, ms, why == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+  fprintf(stderr, "tkserve: %s \"%s %s\" %s %zu %.1fms%s\n", r->client, r->method, r->path, status,
+          r->sent, ms, why == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
   tkserve_gate_phase(st->gate, r->slot, TKSERVE_HEADERS); /* kept alive: the next request's */
   request_free(r);
   *con_cls = NULL;
@@ -417,16 +422,14 @@ tk_status tkserve_http_start(tkserve_state *st, struct MHD_Daemon **out) {
   *out = MHD_start_daemon(
       MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
           MHD_ALLOW_SUSPEND_RESUME,
-      0, NULL, NULL, on_request, st,
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout_s,
+      0, NULL, NULL, on_request, st, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned int)cfg->timeout_s,
       /* a backstop only: the gate enforces the limits, and an evicted connection stays in
        * MHD until it has been closed */
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections * 2,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, st,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, st,
-      MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, st, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+      st, MHD_OPTION_END);
   if (!*out) {
     tkserve_queue_stop(st->queue);
     st->queue = NULL;

@@ -29,7 +29,7 @@ struct tkserve_queue {
   pthread_mutex_t mutex;
   pthread_cond_t wake;
   tkserve_job *head, *tail;
-  unsigned count;   /* waiting + running */
+  unsigned count; /* waiting + running */
   bool stopping;
   pthread_t thread;
 };
@@ -60,7 +60,7 @@ static void answer(tkserve_queue *q, tkserve_job *job) {
     return;
   }
   unsigned status = tk_status_code_of(s) == TK_INVALID_ARGUMENT ? MHD_HTTP_BAD_REQUEST
-                                                                 : MHD_HTTP_INTERNAL_SERVER_ERROR;
+                                                                : MHD_HTTP_INTERNAL_SERVER_ERROR;
   char *body = error_body(tk_status_message(s));
   tk_status_free(s);
   finish(job, status, body);
@@ -135,8 +135,10 @@ bool tkserve_queue_reserve(tkserve_queue *q) {
 void tkserve_queue_push(tkserve_queue *q, tkserve_job *job) {
   pthread_mutex_lock(&q->mutex);
   job->next = NULL;
-  if (q->tail) q->tail->next = job;
-  else q->head = job;
+  if (q->tail)
+    q->tail->next = job;
+  else
+    q->head = job;
   q->tail = job;
   pthread_cond_signal(&q->wake);
   pthread_mutex_unlock(&q->mutex);

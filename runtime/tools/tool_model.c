@@ -146,8 +146,10 @@ tk_status tool_model_answer(tool_model *m, pthread_mutex_t *lock, const char *bo
                                 &json_len);
   if (!s) { /* the response ends with one newline, the same bytes from tkrun and tkserve */
     char *grown = tk_realloc(json, json_len + 2);
-    if (grown) memcpy(grown + json_len, "\n", 2);
-    else free(json);
+    if (grown)
+      memcpy(grown + json_len, "\n", 2);
+    else
+      free(json);
     json = grown;
     if (!json) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the response");
   }

@@ -1,6 +1,6 @@
 /* runtime/tools/tool_model.h — what tkrun and tkserve share: the model flags, opening a
  * bundle (or compiling an arch.json into the cache) + checkpoint + session, and the exit code
- * an error maps to (FORMATS §4).
+ * an error maps to (docs/formats.md §4).
  *
  * Model flags (both tools): --bundle DIR | --arch ARCH.json, --checkpoint FILE,
  * --device auto|cpu|hip|cuda, --threads N, --allow-nonfinite; `--flag=value` also works.
@@ -14,13 +14,13 @@
 
 #include "tk/runtime.h"
 
-/* FORMATS §4, tkrun's exit codes (tkserve uses the same ones when it cannot start). */
+/* docs/formats.md §4, tkrun's exit codes (tkserve uses the same ones when it cannot start). */
 enum { TOOL_EXIT_OK = 0, TOOL_EXIT_OPEN = 1, TOOL_EXIT_USAGE = 2, TOOL_EXIT_DEVICE = 3 };
 
 typedef struct tool_model_args {
   const char *bundle_dir, *arch_path, *checkpoint;
   tk_device device;
-  int threads;          /* 0 = all online CPUs */
+  int threads; /* 0 = all online CPUs */
   bool allow_nonfinite;
 } tool_model_args;
 
@@ -36,7 +36,7 @@ bool tool_model_args_complete(const tool_model_args *a, char *err, size_t err_si
 extern const char tool_model_flags_help[];
 
 typedef struct tool_model {
-  char *bundle_dir;     /* the bundle opened: --bundle, or the cache entry for --arch */
+  char *bundle_dir; /* the bundle opened: --bundle, or the cache entry for --arch */
   tk_bundle *bundle;
   tk_weights *weights;
   tk_session *session;
@@ -46,7 +46,7 @@ typedef struct tool_model {
 TK_MUST_USE tk_status tool_model_open(const tool_model_args *a, tool_model *m);
 void tool_model_close(tool_model *m);
 
-/* One request (FORMATS §4) → the response text plus one newline (malloc'd). The forward
+/* One request (docs/formats.md §4) → the response text plus one newline (malloc'd). The forward
  * pass holds `lock` when it is not NULL. TK_INVALID_ARGUMENT for a bad request. */
 TK_MUST_USE tk_status tool_model_answer(tool_model *m, pthread_mutex_t *lock, const char *body,
                                         size_t len, char **out_json);

@@ -7,7 +7,7 @@
  * schedule). The code object, its --cpu level and the host stub come from manifest.json. For
  * B in {1, 15, 16, 17, 100}: deterministic features in [-2, 2], forward with 1 thread and
  * with 2 threads (two launchers in one process), outputs bitwise identical, and within the
- * FORMATS §3 tolerance of the reference (keep sets included). Exit 0 when all pass.
+ * docs/formats.md §3 tolerance of the reference (keep sets included). Exit 0 when all pass.
  */
 #include <cJSON.h>
 #include <stdio.h>
@@ -71,8 +71,10 @@ static tk_status forward(tk_launcher *l, const tk_model_host *h, const float *x,
   int32_t iw = tk_model_host_find_buffer(h, "router_weights");
   TK_RETURN_IF_ERROR(tk_launcher_buffer_write(l, ix, 0, x, (int64_t)B * a->input_dim * 4));
   TK_RETURN_IF_ERROR(h->forward(l, tk_launcher_schedule(l), B));
-  TK_RETURN_IF_ERROR(tk_launcher_buffer_read(l, il, 0, out->logits, (int64_t)B * a->output_dim * 4));
-  if (iw >= 0) TK_RETURN_IF_ERROR(tk_launcher_buffer_read(l, iw, 0, out->w, (int64_t)B * a->n_experts * 4));
+  TK_RETURN_IF_ERROR(
+      tk_launcher_buffer_read(l, il, 0, out->logits, (int64_t)B * a->output_dim * 4));
+  if (iw >= 0)
+    TK_RETURN_IF_ERROR(tk_launcher_buffer_read(l, iw, 0, out->w, (int64_t)B * a->n_experts * 4));
   return TK_STATUS_OK;
 }
 
@@ -85,7 +87,8 @@ static void make_input(float *x, size_t n, uint64_t seed) {
 
 static void check_batch(tk_launcher *l[2], const tk_model_host *h, const tk_ref_model *ref,
                         const tk_arch *a, int32_t B) {
-  size_t in = (size_t)B * a->input_dim, no = (size_t)B * a->output_dim, nw = (size_t)B * a->n_experts;
+  size_t in = (size_t)B * a->input_dim, no = (size_t)B * a->output_dim,
+         nw = (size_t)B * a->n_experts;
   float *x = malloc(in * 4);
   run_out o[2];
   for (int t = 0; t < 2; t++) o[t] = (run_out){calloc(no + 1, 4), calloc(nw + 1, 4)};
@@ -101,7 +104,8 @@ static void check_batch(tk_launcher *l[2], const tk_model_host *h, const tk_ref_
   }
   tk_ref_report rep;
   tk_status s = tk_ref_compare(ref, x, (size_t)B, o[0].logits, a->n_experts ? o[0].w : NULL, &rep);
-  if (s) fail_status("compare", s);
+  if (s)
+    fail_status("compare", s);
   else if (!tk_ref_report_passed(&rep)) {
     fprintf(stderr, "FAIL B=%d:\n", B);
     tk_ref_report_print(&rep, stderr);
@@ -139,7 +143,8 @@ int main(int argc, char **argv) {
     s = tk_cpu_launcher_create(&o, &l[t]);
     if (!s) s = tk_model_buffers_create(l[t], h, BMAX, ck);
   }
-  if (s) fail_status("setup", s);
+  if (s)
+    fail_status("setup", s);
   else
     for (int i = 0; i < NB; i++) check_batch(l, h, ref, &arch, batches[i]);
   for (int t = 0; t < 2; t++) tk_launcher_destroy(l[t]);

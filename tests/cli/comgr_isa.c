@@ -1,5 +1,5 @@
 /* tests/cli/comgr_isa.c — `comgr_isa CODE_OBJECT`: prints the ISA name that AMD's comgr (the
- * library HIP uses to vet a code object before loading it, toolchain.md §1) reads from an
+ * library HIP uses to vet a code object before loading it, docs/toolchain.md §1) reads from an
  * executable code object, e.g. "amdgcn-amd-amdhsa--gfx90a". Exit 0 on success, 1 when comgr
  * rejects the object (its status is printed), 2 on usage or I/O errors. A separate process
  * because libamd_comgr links its own LLVM (15), which must not meet libLLVM-19. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/tkc_check.sh — the tkc driver and `tkc check` as a user runs them: --help and
-# --version, exit codes of FORMATS.md §4 (0 ok, 1 invalid input file, 2 usage), the
+# --version, exit codes of docs/formats.md §4 (0 ok, 1 invalid input file, 2 usage), the
 # fingerprint re-computed with sha256sum from the printed canonical JSON, parameter totals
-# worked out by hand from FORMATS §2, and nothing on stdout when a check fails.
+# worked out by hand from docs/formats.md §2, and nothing on stdout when a check fails.
 set -u
 TKC="${TK_BIN:-build/bin}/tkc"
 cd "${TK_SOURCE_DIR:-.}"

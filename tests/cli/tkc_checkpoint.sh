@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/cli/tkc_checkpoint.sh — `tkc init-checkpoint` and `tkc inspect-checkpoint` from the
 # outside: determinism, validation against the right and the wrong arch, --help, exit codes
-# (FORMATS §4: 0 ok, 1 invalid input file, 2 usage), nothing left behind by a failed write.
+# (docs/formats.md §4: 0 ok, 1 invalid input file, 2 usage), nothing left behind by a failed write.
 set -uo pipefail
 tkc="${TK_BIN:?TK_BIN not set}/tkc"
 models="${TK_SOURCE_DIR:?TK_SOURCE_DIR not set}/models"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/tkref.sh — tkref as a user runs it: --help/--version, a one-row and a batch
-# request on nano and dense (FORMATS §4 response shape; exactly K non-zero router weights per
+# request on nano and dense (docs/formats.md §4 response shape; exactly K non-zero router weights per
 # MoE row), a batch answers each row exactly as that row alone (padding never changes a real
-# row, FORMATS §3), and the exit codes: 1 for an unusable checkpoint, 2 for a bad request.
+# row, docs/formats.md §3), and the exit codes: 1 for an unusable checkpoint, 2 for a bad request.
 set -u
 . "$(dirname "$0")/lib.sh"
 # row N W: a JSON array of W deterministic features for row N.

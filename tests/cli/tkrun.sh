@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/cli/tkrun.sh — tkrun as a user runs it: --help/--version, good requests on nano and
 # dense (stdout is valid JSON with B rows, K non-zero router weights per row, within the
-# FORMATS §3 tolerance of tkref, identical for 1 and 2 threads), at least 12 bad requests
+# docs/formats.md §3 tolerance of tkref, identical for 1 and 2 threads), at least 12 bad requests
 # (exit 2, one line on stderr, nothing on stdout), exit 1 for a bad bundle or checkpoint,
 # --device hip/cuda → exit 3 quickly with a clear message, --device auto → cpu and says so,
 # and --arch compiling into $XDG_CACHE_HOME/tkc once and reusing it.
@@ -20,7 +20,7 @@ if k: assert len(d["router_weights"]) == rows and all(sum(v != 0 for v in r) == 
 else: assert d["router_weights"] == []
 PY
 }
-# within_tolerance A B: FORMATS §3 per element |a - b| <= 1e-4 + 1e-3 |b| (b = tkref).
+# within_tolerance A B: docs/formats.md §3 per element |a - b| <= 1e-4 + 1e-3 |b| (b = tkref).
 within_tolerance() {
   python3 - "$1" "$2" <<'PY' || fail "tkrun and tkref disagree beyond the FORMATS tolerance"
 import json, sys

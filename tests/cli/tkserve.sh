@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli/tkserve.sh — tkserve over real HTTP on 127.0.0.1 with curl (FORMATS §4):
+# tests/cli/tkserve.sh — tkserve over real HTTP on 127.0.0.1 with curl (docs/formats.md §4):
 # /healthz fields; single and batch /infer byte-identical to tkrun; any Content-Type; every
 # bad-request class with its status (400 bodies, 404, 405, 413 from Content-Length with
 # `Expect: 100-continue` and from a chunked upload read to its end) and the server healthy

@@ -72,10 +72,10 @@ enum { JOBS_MAX = 8, FAILURES_SHOWN = 40, SESSION_ROWS = 3, SESSION_COLS_MAX = 1
 /* A child's exit code. LeakSanitizer exits 23 (or aborts under abort_on_error). */
 enum verdict {
   V_PASS = 0,
-  V_OK_THOUGH_FAILED = 3,  /* the operation succeeded although an allocation failed */
-  V_WRONG_STATUS = 4,      /* an error, but not RESOURCE_EXHAUSTED naming out of memory */
-  V_LEFTOVERS = 5,         /* files left in the work directory */
-  V_SETUP = 7,             /* the child could not enter its directory */
+  V_OK_THOUGH_FAILED = 3, /* the operation succeeded although an allocation failed */
+  V_WRONG_STATUS = 4,     /* an error, but not RESOURCE_EXHAUSTED naming out of memory */
+  V_LEFTOVERS = 5,        /* files left in the work directory */
+  V_SETUP = 7,            /* the child could not enter its directory */
 };
 
 typedef enum child_dir_kind { DIR_NONE, DIR_EMPTY, DIR_COPY } child_dir_kind;
@@ -100,18 +100,18 @@ typedef struct operation {
 
 typedef struct sweep {
   const operation *op;
-  char root[1024];          /* the temp root, absolute */
+  char root[1024]; /* the temp root, absolute */
   uint64_t stride, persistent_every;
   int jobs;
-  uint64_t trace_at;        /* TK_FAULT_TRACE */
-  uint64_t only;            /* --at N: fail allocation N alone (0 = all) */
+  uint64_t trace_at; /* TK_FAULT_TRACE */
+  uint64_t only;     /* --at N: fail allocation N alone (0 = all) */
   /* parent */
   atomic_uint_fast64_t points; /* allocations seen during the operation */
   uint64_t runs, persistent_runs, failures;
   child inflight[JOBS_MAX];
   int ninflight;
-  pthread_mutex_t lock;     /* guards deferred: other threads allocate too */
-  point *deferred;          /* points reached while other threads ran */
+  pthread_mutex_t lock; /* guards deferred: other threads allocate too */
+  point *deferred;      /* points reached while other threads ran */
   size_t ndeferred, cap_deferred;
   /* child */
   bool in_child;
@@ -148,8 +148,10 @@ static bool copy_tree(const char *from, const char *to) {
     snprintf(b, sizeof b, "%s/%s", to, e->d_name);
     struct stat st;
     ok = lstat(a, &st) == 0;
-    if (ok && S_ISDIR(st.st_mode)) ok = mkdir(b, st.st_mode & 07777) == 0 && copy_tree(a, b);
-    else if (ok) ok = link(a, b) == 0 || copy_file(a, b, st.st_mode & 07777);
+    if (ok && S_ISDIR(st.st_mode))
+      ok = mkdir(b, st.st_mode & 07777) == 0 && copy_tree(a, b);
+    else if (ok)
+      ok = link(a, b) == 0 || copy_file(a, b, st.st_mode & 07777);
   }
   closedir(d);
   return ok;
@@ -244,7 +246,8 @@ static void reap_one(sweep *w) {
     while (waitpid(w->inflight[0].pid, &st, 0) < 0 && errno == EINTR) {}
   }
   child c = w->inflight[i];
-  memmove(&w->inflight[i], &w->inflight[i + 1], (size_t)(w->ninflight - i - 1) * sizeof *w->inflight);
+  memmove(&w->inflight[i], &w->inflight[i + 1],
+          (size_t)(w->ninflight - i - 1) * sizeof *w->inflight);
   w->ninflight--;
   collect(w, &c, st);
 }
@@ -409,7 +412,8 @@ static bool sweep_run(sweep *w, const operation *op) {
   if (w->in_child) child_finish(w, s);
   tk_alloc_fault_observe(NULL, NULL);
   uint64_t count = tk_alloc_count() - before, points = atomic_load(&w->points);
-  if (s) fprintf(stderr, "FAIL %s: the run without faults failed: %s\n", op->name, tk_status_message(s));
+  if (s)
+    fprintf(stderr, "FAIL %s: the run without faults failed: %s\n", op->name, tk_status_message(s));
   bool ok = !s;
   tk_status_free(s);
   rerun_deferred(w);
@@ -424,7 +428,8 @@ static bool sweep_run(sweep *w, const operation *op) {
             (unsigned long long)w->only, (unsigned long long)count);
     ok = false;
   }
-  double self = cpu_seconds(RUSAGE_SELF) - self0, children = cpu_seconds(RUSAGE_CHILDREN) - children0;
+  double self = cpu_seconds(RUSAGE_SELF) - self0,
+         children = cpu_seconds(RUSAGE_CHILDREN) - children0;
   printf("%s: %llu allocation points; %llu failed transiently (stride %llu), %llu persistently "
          "(every %llu); %zu of these runs re-ran the operation (threads were running); "
          "%llu failures\n",
@@ -509,7 +514,8 @@ static bool enter_work_dir(const char *root, const char *name) {
   char dir[1200], tmp[1200];
   snprintf(dir, sizeof dir, "%s/%s", root, name);
   snprintf(tmp, sizeof tmp, "%s/%s-tmp", root, name);
-  if (mkdir(dir, 0755) == 0 && mkdir(tmp, 0755) == 0 && chdir(dir) == 0 && !setenv("TMPDIR", tmp, 1))
+  if (mkdir(dir, 0755) == 0 && mkdir(tmp, 0755) == 0 && chdir(dir) == 0 &&
+      !setenv("TMPDIR", tmp, 1))
     return true;
   fprintf(stderr, "FAIL: cannot set up %s: %s\n", dir, strerror(errno));
   return false;
@@ -521,13 +527,18 @@ int main(int argc, char **argv) {
   sweep w = {.stride = 1, .persistent_every = 16, .jobs = 2, .lock = PTHREAD_MUTEX_INITIALIZER};
   bool do_compile = false, do_session = false;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--compile")) do_compile = true;
-    else if (!strcmp(argv[i], "--session")) do_session = true;
-    else if (!strcmp(argv[i], "--stride") && i + 1 < argc) w.stride = strtoull(argv[++i], NULL, 10);
+    if (!strcmp(argv[i], "--compile"))
+      do_compile = true;
+    else if (!strcmp(argv[i], "--session"))
+      do_session = true;
+    else if (!strcmp(argv[i], "--stride") && i + 1 < argc)
+      w.stride = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--persistent-every") && i + 1 < argc)
       w.persistent_every = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) w.jobs = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--at") && i + 1 < argc) w.only = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
+      w.jobs = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--at") && i + 1 < argc)
+      w.only = strtoull(argv[++i], NULL, 10);
     else {
       fprintf(stderr, "usage: alloc_sweep [--compile] [--session] [--stride K] "
                       "[--persistent-every P] [--jobs J] [--at N]\n");

@@ -1,12 +1,12 @@
 /* tests/fuzz/fuzz_arch.c — libFuzzer target for the arch.json reader (model/arch.c over the
- * strict scanner model/arch_json.c; FORMATS §1).
+ * strict scanner model/arch_json.c; docs/formats.md §1).
  *
  * Input: arbitrary bytes as the text of an arch.json. Properties, beyond "no crash, no leak,
  * no UB" (ASan/UBSan):
  *   - a rejection is TK_INVALID_ARGUMENT with a non-empty message (tk_arch_parse's contract);
  *   - for an accepted input, the canonical JSON re-parses, to the same fields (bitwise), the
  *     same fingerprint and the same canonical text, and the fingerprint is the first 8 bytes
- *     of SHA-256(canonical text) in lowercase hex (FORMATS §1.4);
+ *     of SHA-256(canonical text) in lowercase hex (docs/formats.md §1.4);
  *   - the parameter list is consistent: count = rows × cols >= 1, names NUL-terminated,
  *     and the counts add up to tk_arch_weight_total.
  */

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_checkpoint.c — libFuzzer target for the checkpoint.tkp1 reader
- * (runtime/checkpoint.c; FORMATS §2).
+ * (runtime/checkpoint.c; docs/formats.md §2).
  *
  * Input: arbitrary bytes as a checkpoint file. Each input is opened from memory
  * (tk_checkpoint_open_memory); properties, beyond "no crash, no leak, no UB":

@@ -78,9 +78,11 @@ static void check_fingerprint(const tk_bundle_info *info) {
              "fingerprint \"%s\"", info->fingerprint ? info->fingerprint : "(null)");
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  FUZZ_CHECK(info->arch_json && EVP_Digest(info->arch_json, strlen(info->arch_json), md, &md_len,
-                                           EVP_sha256(), NULL) && md_len == 32,
-             "no arch_json or EVP_Digest failed");
+  FUZZ_CHECK(
+      info->arch_json &&
+          EVP_Digest(info->arch_json, strlen(info->arch_json), md, &md_len, EVP_sha256(), NULL) &&
+          md_len == 32,
+      "no arch_json or EVP_Digest failed");
   char hex[17];
   for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
   FUZZ_CHECK(strcmp(hex, info->fingerprint) == 0, "fingerprint %s but arch_json hashes to %s",

@@ -14,15 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FUZZ_CHECK(cond, ...)                                                         \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      fprintf(stderr, "\n%s:%d: fuzz property failed: %s\n  ", __FILE__, __LINE__,    \
-              #cond);                                                                 \
-      fprintf(stderr, __VA_ARGS__);                                                   \
-      fputc('\n', stderr);                                                            \
-      abort();                                                                        \
-    }                                                                                 \
+#define FUZZ_CHECK(cond, ...)                                                              \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      fprintf(stderr, "\n%s:%d: fuzz property failed: %s\n  ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                                        \
+      fputc('\n', stderr);                                                                 \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 static inline bool fuzz_open_issues(void) {
@@ -34,8 +33,8 @@ static inline bool fuzz_open_issues(void) {
   return on;
 }
 
-#define FUZZ_CHECK_OPEN(cond, ...)                     \
-  do {                                                 \
+#define FUZZ_CHECK_OPEN(cond, ...)                         \
+  do {                                                     \
     if (fuzz_open_issues()) FUZZ_CHECK(cond, __VA_ARGS__); \
   } while (0)
 
@@ -49,12 +48,12 @@ static inline bool fuzz_trace_on(void) {
   }
   return on;
 }
-#define fuzz_trace(...)                    \
-  do {                                     \
-    if (fuzz_trace_on()) {                 \
+#define fuzz_trace(...)                       \
+  do {                                        \
+    if (fuzz_trace_on()) {                    \
       fprintf(stderr, "trace: " __VA_ARGS__); \
-      fputc('\n', stderr);                 \
-    }                                      \
+      fputc('\n', stderr);                    \
+    }                                         \
   } while (0)
 
 /* Scratch directory for targets that need files: $TMPDIR (scripts/fuzz.sh points it into its

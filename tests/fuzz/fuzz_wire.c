@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_wire.c — libFuzzer target for the wire JSON (runtime/wire.c, tk/wire.h,
- * FORMATS §4).
+ * docs/formats.md §4).
  *
  * Input: arbitrary bytes as a request body. The row width is guessed from the body (the
  * length of the first row, read with cJSON) so that valid-looking bodies get past the width
@@ -77,8 +77,8 @@ static void check_round_trip(const float *x, size_t rows, size_t in_dim) {
   FUZZ_CHECK(rows2 == rows && !memcmp(x, y, rows * in_dim * sizeof(float)),
              "print -> parse changed the features (rows %zu -> %zu)\n  %s", rows, rows2, req);
   char *r2 = format_rows(y, rows2, in_dim, &len2);
-  FUZZ_CHECK(len1 == len2 && !memcmp(r1, r2, len1), "format -> parse -> format differs:\n  %s\n  %s",
-             r1, r2);
+  FUZZ_CHECK(len1 == len2 && !memcmp(r1, r2, len1),
+             "format -> parse -> format differs:\n  %s\n  %s", r1, r2);
   free(r1);
   free(r2);
   free(req);

@@ -31,9 +31,10 @@ static double *buffer_at(run *r, int arg, int64_t i) {
   int64_t n = tk_interp_buffer_count(r->m, a->buffer, r->env.B);
   if (i < 0 || i >= n) {
     if (!r->err)
-      r->err = tk_status_make(TK_OUT_OF_RANGE, "kernel %s (%s), B=%lld: %%%s index %lld outside [0, %lld)",
-                              r->k->name, tk_ir_target_name(r->k->target), (long long)r->env.B, a->name,
-                              (long long)i, (long long)n);
+      r->err = tk_status_make(TK_OUT_OF_RANGE,
+                              "kernel %s (%s), B=%lld: %%%s index %lld outside [0, %lld)",
+                              r->k->name, tk_ir_target_name(r->k->target), (long long)r->env.B,
+                              a->name, (long long)i, (long long)n);
     return NULL;
   }
   return &r->bufs[a->buffer][i];
@@ -43,8 +44,9 @@ static double *local_at(run *r, int local, int64_t i) {
   const tk_ir_local *l = &r->k->locals[local];
   if (i < 0 || i >= l->count) {
     if (!r->err)
-      r->err = tk_status_make(TK_OUT_OF_RANGE, "kernel %s (%s): local %s index %lld outside [0, %lld)", r->k->name,
-                              tk_ir_target_name(r->k->target), l->name, (long long)i, (long long)l->count);
+      r->err = tk_status_make(
+          TK_OUT_OF_RANGE, "kernel %s (%s): local %s index %lld outside [0, %lld)", r->k->name,
+          tk_ir_target_name(r->k->target), l->name, (long long)i, (long long)l->count);
     return NULL;
   }
   return &r->locals[local][i];
@@ -62,7 +64,8 @@ static double eval(run *r, const tk_ir_val *v, const tk_ir_stmt *owner) {
     case TK_V_INDEX: return (double)ix(r, v->ix);
     case TK_V_LOAD: {
       int64_t i = ix(r, v->ix);
-      if (r->hooks && r->hooks->on_load) r->hooks->on_load(r->hooks->user, r->k, owner, v, i, r->vals);
+      if (r->hooks && r->hooks->on_load)
+        r->hooks->on_load(r->hooks->user, r->k, owner, v, i, r->vals);
       double *p = buffer_at(r, v->arg, i);
       return p ? *p : NAN;
     }
@@ -70,7 +73,8 @@ static double eval(run *r, const tk_ir_val *v, const tk_ir_stmt *owner) {
       double *p = local_at(r, v->local, ix(r, v->ix));
       return p ? *p : NAN;
     }
-    case TK_V_SELECT: return eval(r, v->a, owner) != 0 ? eval(r, v->b, owner) : eval(r, v->c, owner);
+    case TK_V_SELECT:
+      return eval(r, v->a, owner) != 0 ? eval(r, v->b, owner) : eval(r, v->c, owner);
     default: break;
   }
   a = eval(r, v->a, owner);
@@ -167,10 +171,13 @@ static tk_status run_kernel(run *r, const tk_ir_kernel *k) {
   r->k = k;
   r->locals = calloc((size_t)k->nlocals + 1, sizeof *r->locals);
   bool ok = r->locals != NULL;
-  for (int l = 0; ok && l < k->nlocals; l++) ok = (r->locals[l] = malloc(sizeof(double) * (size_t)k->locals[l].count)) != NULL;
+  for (int l = 0; ok && l < k->nlocals; l++)
+    ok = (r->locals[l] = malloc(sizeof(double) * (size_t)k->locals[l].count)) != NULL;
   if (!ok) r->err = tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
   for (int a = 0; !r->err && a < k->nargs; a++)
-    if (k->args[a].buffer < 0) r->err = tk_status_make(TK_INTERNAL, "kernel %s: argument %s has no buffer", k->name, k->args[a].name);
+    if (k->args[a].buffer < 0)
+      r->err = tk_status_make(TK_INTERNAL, "kernel %s: argument %s has no buffer", k->name,
+                              k->args[a].name);
   if (!r->err && k->target == TK_TARGET_NONE)
     for (int p = 0; p < k->nphases && !r->err; p++) exec_phase(r, &k->phases[p]);
   else if (!r->err) {
@@ -187,7 +194,9 @@ static tk_status run_kernel(run *r, const tk_ir_kernel *k) {
 
 tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B, double *const *buffers,
                         const tk_interp_hooks *hooks) {
-  if (B < 1 || B > m->opts.bmax) return tk_status_make(TK_OUT_OF_RANGE, "B=%lld outside 1..%lld", (long long)B, (long long)m->opts.bmax);
+  if (B < 1 || B > m->opts.bmax)
+    return tk_status_make(TK_OUT_OF_RANGE, "B=%lld outside 1..%lld", (long long)B,
+                          (long long)m->opts.bmax);
   run r = {.m = m, .bufs = buffers, .hooks = hooks};
   r.vals = calloc((size_t)m->nvars + 1, sizeof *r.vals);
   if (!r.vals) return tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");

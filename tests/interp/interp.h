@@ -18,9 +18,10 @@
 
 typedef struct tk_interp_hooks {
   /* vals: value of every variable by id (m->nvars entries; unbound ones are stale). */
-  void (*on_store)(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index, const int64_t *vals);
-  void (*on_load)(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v, int64_t index,
-                  const int64_t *vals);
+  void (*on_store)(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index,
+                   const int64_t *vals);
+  void (*on_load)(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v,
+                  int64_t index, const int64_t *vals);
   void *user;
 } tk_interp_hooks;
 
@@ -29,7 +30,7 @@ int64_t tk_interp_buffer_count(const tk_ir_module *m, int id, int64_t B);
 
 /* Runs every kernel of target t (TK_TARGET_NONE = the fused kernels) in order.
  * buffers[i] holds tk_interp_buffer_count(m, i, B) doubles. hooks may be NULL. */
-TK_MUST_USE tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B, double *const *buffers,
-                                    const tk_interp_hooks *hooks);
+TK_MUST_USE tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B,
+                                    double *const *buffers, const tk_interp_hooks *hooks);
 
 #endif

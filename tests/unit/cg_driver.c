@@ -1,6 +1,6 @@
 /* tests/unit/cg_driver.c — see cg_driver.h. The test path for codegen's shared objects until
  * the runtime's CPU launcher drives them; it reads only the IR's launch records and buffer
- * plan, the way the host stub does (notes/abi.md). */
+ * plan, the way the host stub does (docs/abi.md). */
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
@@ -83,8 +83,8 @@ static void *run_range(void *p) {
   return NULL;
 }
 
-tk_status tk_cgd_launch(tk_cgd_kernel_fn fn, void *const *args, int32_t B, int32_t Bp,
-                        int64_t grid, int threads) {
+tk_status tk_cgd_launch(tk_cgd_kernel_fn fn, void *const *args, int32_t B, int32_t Bp, int64_t grid,
+                        int threads) {
   enum { MAX_THREADS = 16 };
   if (threads < 1 || threads > MAX_THREADS)
     return tk_status_make(TK_INVALID_ARGUMENT, "cg_driver: threads %d, expected 1..16", threads);
@@ -116,7 +116,8 @@ static tk_status buffers_alloc(const tk_ir_module *m, int32_t B, int32_t Bp, buf
   b->n = m->nbuffers;
   b->ptr = calloc((size_t)b->n + 1, sizeof *b->ptr);
   b->count = calloc((size_t)b->n + 1, sizeof *b->count);
-  if (!b->ptr || !b->count) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
+  if (!b->ptr || !b->count)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
   for (int i = 0; i < b->n; i++) {
     b->count[i] = tk_ir_ix_eval(m->buffers[i].count, &env);
     size_t bytes = ((size_t)(b->count[i] > 0 ? b->count[i] : 1) * 4 + 63) / 64 * 64;
@@ -143,14 +144,18 @@ static tk_status fill_inputs(const tk_ir_module *m, const buffers *b, const floa
     if (buf->role == TK_ROLE_PARAM) {
       tk_param_spec spec = tk_arch_param(&m->arch, (size_t)buf->param_index);
       if ((uint64_t)b->count[i] != spec.count)
-        return tk_status_make(TK_INVALID_ARGUMENT, "cg_driver: buffer %s has %lld elements, "
-                              "checkpoint tensor %s has %llu", buf->name,
-                              (long long)b->count[i], spec.name, (unsigned long long)spec.count);
+        return tk_status_make(TK_INVALID_ARGUMENT,
+                              "cg_driver: buffer %s has %lld elements, "
+                              "checkpoint tensor %s has %llu",
+                              buf->name, (long long)b->count[i], spec.name,
+                              (unsigned long long)spec.count);
       memcpy(b->ptr[i], weights[buf->param_index], spec.count * 4);
     } else if (buf->role == TK_ROLE_IN) {
       if (b->count[i] != (int64_t)B * m->arch.input_dim)
-        return tk_status_make(TK_INVALID_ARGUMENT, "cg_driver: input buffer %s has %lld elements, "
-                              "expected B * %d", buf->name, (long long)b->count[i], m->arch.input_dim);
+        return tk_status_make(TK_INVALID_ARGUMENT,
+                              "cg_driver: input buffer %s has %lld elements, "
+                              "expected B * %d",
+                              buf->name, (long long)b->count[i], m->arch.input_dim);
       memcpy(b->ptr[i], x, (size_t)b->count[i] * 4);
     }
   }
@@ -179,8 +184,8 @@ tk_status tk_cgd_run(tk_cgd *d, int kernel, int threads) {
     const tk_ir_kernel *k = list->items[i];
     void *args[k->nargs + 1];
     for (int a = 0; a < k->nargs; a++) args[a] = tk_cgd_arg(d, i, a);
-    TK_RETURN_IF_ERROR(tk_cgd_launch(d->fns[i], args, d->B, d->Bp,
-                                     tk_ir_ix_eval(k->launch.grid, &env), threads));
+    TK_RETURN_IF_ERROR(
+        tk_cgd_launch(d->fns[i], args, d->B, d->Bp, tk_ir_ix_eval(k->launch.grid, &env), threads));
   }
   return TK_STATUS_OK;
 }

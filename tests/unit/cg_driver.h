@@ -1,7 +1,7 @@
 /* tests/unit/cg_driver.h — a test-only launcher for codegen's CPU shared objects (x86_64 and
  * x86_64-simt), standing in for the runtime's CPU launcher in codegen's own tests.
  *
- * Follows notes/abi.md: buffers are allocated per m->buffers (element counts evaluated at
+ * Follows docs/abi.md: buffers are allocated per m->buffers (element counts evaluated at
  * B/Bp, 64-byte aligned; scratch and outputs pre-filled with NaN so a read of an unwritten
  * element shows), parameters copied from caller arrays in checkpoint order, each scheduled
  * kernel of the target run in order over [0, grid) with grid = tk_ir_ix_eval(launch.grid),
@@ -19,8 +19,8 @@ typedef struct tk_cgd tk_cgd;
 
 /* dlopens so_path and resolves every kernel of m->targets[schedule] by name. The module is
  * borrowed and must outlive the driver. */
-TK_MUST_USE tk_status tk_cgd_open(const tk_ir_module *m, tk_ir_target schedule,
-                                  const char *so_path, tk_cgd **out);
+TK_MUST_USE tk_status tk_cgd_open(const tk_ir_module *m, tk_ir_target schedule, const char *so_path,
+                                  tk_cgd **out);
 void tk_cgd_close(tk_cgd *d);
 
 /* The target string the shared object exports (tk_bundle_target), borrowed. */

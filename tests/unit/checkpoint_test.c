@@ -1,4 +1,4 @@
-/* tests/unit/checkpoint_test.c — checkpoint.tkp1 (FORMATS §2), the arch's parameter list
+/* tests/unit/checkpoint_test.c — checkpoint.tkp1 (docs/formats.md §2), the arch's parameter list
  * and the init-checkpoint RNG.
  *
  *   params      tensor counts, names, shapes and totals of every model, against formulas
@@ -28,9 +28,17 @@
 
 static tk_arch make_arch(tk_model_kind kind, int32_t in, int32_t h, int32_t depth, int32_t out,
                          int32_t experts, int32_t top_k, uint64_t seed) {
-  tk_arch a = {.size = TK_SIZE_CUSTOM, .input_dim = in, .hidden_dim = h, .output_dim = out,
-               .n_experts = experts, .top_k = top_k, .expert_depth = depth, .seed = seed,
-               .model_kind = kind, .layer_norm_eps = 1e-5, .fingerprint = "0123456789abcdef"};
+  tk_arch a = {.size = TK_SIZE_CUSTOM,
+               .input_dim = in,
+               .hidden_dim = h,
+               .output_dim = out,
+               .n_experts = experts,
+               .top_k = top_k,
+               .expert_depth = depth,
+               .seed = seed,
+               .model_kind = kind,
+               .layer_norm_eps = 1e-5,
+               .fingerprint = "0123456789abcdef"};
   return a;
 }
 static tk_arch nano(void) { return make_arch(TK_MODEL_MOE, 96, 128, 2, 20, 4, 2, 20260101); }
@@ -53,8 +61,8 @@ static uint64_t dense_total(uint64_t in, uint64_t h, uint64_t d, uint64_t out) {
   return in * h + h + 2 * h + d * (2 * h + h * i + i + i * h + h) + h * out + out;
 }
 
-static void check_spec(const tk_arch *a, size_t i, const char *name, tk_param_role role, int32_t rows,
-                       int32_t cols) {
+static void check_spec(const tk_arch *a, size_t i, const char *name, tk_param_role role,
+                       int32_t rows, int32_t cols) {
   tk_param_spec s = tk_arch_param(a, i);
   CHECK_MSG(!strcmp(s.name, name), "param %zu: name %s, expected %s", i, s.name, name);
   CHECK_MSG(s.role == role && s.rows == rows && s.cols == cols && s.count == (uint64_t)rows * cols,
@@ -68,11 +76,13 @@ static void check_moe_list(tk_arch a, uint64_t want_total) {
   CHECK(tk_arch_param_count(&a) == 2 + (size_t)a.n_experts * per);
   CHECK_MSG(tk_arch_weight_total(&a) == want_total, "total %llu, expected %llu",
             (unsigned long long)tk_arch_weight_total(&a), (unsigned long long)want_total);
-  CHECK(want_total == moe_total(a.input_dim, a.hidden_dim, a.expert_depth, a.output_dim, a.n_experts));
+  CHECK(want_total ==
+        moe_total(a.input_dim, a.hidden_dim, a.expert_depth, a.output_dim, a.n_experts));
   uint64_t sum = 0;
   for (size_t i = 0; i < tk_arch_param_count(&a); i++) sum += tk_arch_param(&a, i).count;
   CHECK(sum == want_total);
-  static const tk_param_role cycle[4] = {TK_PARAM_WEIGHT, TK_PARAM_BIAS, TK_PARAM_GAMMA, TK_PARAM_BETA};
+  static const tk_param_role cycle[4] = {TK_PARAM_WEIGHT, TK_PARAM_BIAS, TK_PARAM_GAMMA,
+                                         TK_PARAM_BETA};
   for (size_t j = 0; j < per; j++) {
     tk_param_role want = j >= per - 2 ? cycle[j - (per - 2)] : cycle[j % 4];
     CHECK_MSG(tk_arch_param(&a, 2 + per + j).role == want, "expert_1.param_%zu role", j);
@@ -185,7 +195,8 @@ static void check_ranges(const tk_arch *a, size_t index, const float *w, uint64_
     if (w[j] < min) min = w[j];
     if (w[j] > max) max = w[j];
   }
-  CHECK_MSG(min >= (float)lo && max <= (float)hi, "%s: [%g, %g] outside [%g, %g]", s.name, min, max, lo, hi);
+  CHECK_MSG(min >= (float)lo && max <= (float)hi, "%s: [%g, %g] outside [%g, %g]", s.name, min, max,
+            lo, hi);
   if (n >= 64) /* 64 uniform draws all in one half is a 2^-63 event */
     CHECK_MSG(min < (lo + hi) / 2 && max > (lo + hi) / 2, "%s: values do not spread", s.name);
 }
@@ -253,7 +264,7 @@ static void expect_list(const tk_arch *a, tk_param_spec *specs, tk_checkpoint_ex
   }
 }
 
-/* File size from FORMATS §2: 20-byte header + config, per record 4+name+4+4n+4+4+4+1. */
+/* File size from docs/formats.md §2: 20-byte header + config, per record 4+name+4+4n+4+4+4+1. */
 static uint64_t expected_file_size(const tk_arch *a, size_t config_len) {
   uint64_t size = 20 + config_len;
   for (size_t i = 0; i < tk_arch_param_count(a); i++) {
@@ -266,7 +277,8 @@ static uint64_t expected_file_size(const tk_arch *a, size_t config_len) {
 static void check_weights_regenerate(const tk_arch *a, const tk_checkpoint *k, uint64_t seed) {
   for (uint32_t i = 0; i < tk_checkpoint_record_count(k); i++) {
     const tk_checkpoint_record *r = tk_checkpoint_record_at(k, i);
-    float *got = malloc((size_t)r->weight_len * 4 + 4), *want = malloc((size_t)r->weight_len * 4 + 4);
+    float *got = malloc((size_t)r->weight_len * 4 + 4),
+          *want = malloc((size_t)r->weight_len * 4 + 4);
     tk_checkpoint_weights_copy(r, 0, r->weight_len, got);
     tk_arch_init_fill(a, seed, i, want);
     CHECK_MSG(memcmp(got, want, (size_t)r->weight_len * 4) == 0, "record %u weights differ", i);
@@ -317,13 +329,27 @@ static void test_round_trip(const char *label, tk_arch a) {
   printf("round trip %s: done\n", label);
 }
 
-/* ---- Hand serializer (FORMATS §2, written here independently of the writer) ------------ */
+/* ---- Hand serializer (docs/formats.md §2, written here independently of the writer) ------------ */
 
-enum { F_NAME_LEN, F_NAME, F_WEIGHT_LEN, F_WEIGHT, F_M_LEN, F_M, F_V_LEN, F_V, F_STEP,
-       F_HAS_GRAD, F_GRAD_LEN, F_GRAD, F_FIELDS, MAX_RECORDS = 16 };
-static const char *const field_names[F_FIELDS] = {
-    "name_len", "name", "weight_len", "weight", "m_len", "m",
-    "v_len",    "v",    "step",       "has_grad", "grad_len", "grad"};
+enum {
+  F_NAME_LEN,
+  F_NAME,
+  F_WEIGHT_LEN,
+  F_WEIGHT,
+  F_M_LEN,
+  F_M,
+  F_V_LEN,
+  F_V,
+  F_STEP,
+  F_HAS_GRAD,
+  F_GRAD_LEN,
+  F_GRAD,
+  F_FIELDS,
+  MAX_RECORDS = 16
+};
+static const char *const field_names[F_FIELDS] = {"name_len", "name",     "weight_len", "weight",
+                                                  "m_len",    "m",        "v_len",      "v",
+                                                  "step",     "has_grad", "grad_len",   "grad"};
 
 typedef struct rec_desc {
   char name[48];
@@ -452,7 +478,8 @@ static tk_status validate_desc(const micro_expect *me, const image_desc *d) {
 }
 
 /* Expects an error that mentions every needle (NULLs ignored); TK_TEST_VERBOSE=1 prints it. */
-static void expect_error(const char *what, tk_status s, const char *n1, const char *n2, const char *n3) {
+static void expect_error(const char *what, tk_status s, const char *n1, const char *n2,
+                         const char *n3) {
   const char *msg = tk_status_message(s);
   bool ok = s != NULL && strstr(msg, "corrupt.tkp1") && (!n1 || strstr(msg, n1)) &&
             (!n2 || strstr(msg, n2)) && (!n3 || strstr(msg, n3));
@@ -471,8 +498,8 @@ static void test_truncations(const micro_expect *me, const image *im) {
     snprintf(needle, sizeof needle, ": %s ", header[f]);
     for (size_t extra = 0; extra < 2; extra++) {
       snprintf(what, sizeof what, "cut %zu into %s", extra, header[f]);
-      expect_error(what, open_validate(me, im->data, header_off[f] + extra, NULL, false), "truncated",
-                   "header", needle);
+      expect_error(what, open_validate(me, im->data, header_off[f] + extra, NULL, false),
+                   "truncated", "header", needle);
     }
   }
   size_t last = me->n - 1;
@@ -506,7 +533,8 @@ static void test_huge_lengths(const micro_expect *me, const image *base) {
 }
 
 /* A non-finite weight (f32 bits) in record 4: rejected, or accepted when allowed. */
-static void check_nonfinite(const micro_expect *me, const image *base, uint32_t bits, const char *what) {
+static void check_nonfinite(const micro_expect *me, const image *base, uint32_t bits,
+                            const char *what) {
   image im = {.data = malloc(base->len), .len = base->len};
   memcpy(im.data, base->data, base->len);
   patch_u32(&im, base->off[4][F_WEIGHT] + 4, bits);
@@ -516,7 +544,11 @@ static void check_nonfinite(const micro_expect *me, const image *base, uint32_t 
 }
 
 static void test_configs(const micro_expect *me) {
-  static const char *const accepted[] = {"", "not json {", "[1,2]", "{\"other\":1}", "\"x\"",
+  static const char *const accepted[] = {"",
+                                         "not json {",
+                                         "[1,2]",
+                                         "{\"other\":1}",
+                                         "\"x\"",
                                          "{\"arch_fingerprint\":\"0123456789abcdef\",\"x\":[]}",
                                          "{\"arch_fingerprint\":\"0123456789abcdef\"} trailing"};
   for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
@@ -529,7 +561,8 @@ static void test_configs(const micro_expect *me) {
   expect_error("wrong fingerprint", validate_desc(me, &d), "arch_fingerprint", "deadbeefdeadbeef",
                "0123456789abcdef");
   d = base_desc("{\"arch_fingerprint\":17}");
-  expect_error("non-string fingerprint", validate_desc(me, &d), "arch_fingerprint", "non-string", NULL);
+  expect_error("non-string fingerprint", validate_desc(me, &d), "arch_fingerprint", "non-string",
+               NULL);
   d = base_desc("{\"arch_fingerprint\":\"deadbeefdeadbeef\"}");
   image im = build(&d);
   CHECK_OK(open_validate(me, im.data, im.len, NULL, false)); /* no fingerprint given: not checked */
@@ -546,7 +579,8 @@ static void test_bad_records(const micro_expect *me) {
   d = base_desc(cfg);
   rec_desc tmp = d.recs[2];
   d.recs[2] = d.recs[3], d.recs[3] = tmp;
-  expect_error("wrong order", validate_desc(me, &d), "record 2", "out of order", "expert_0.param_1");
+  expect_error("wrong order", validate_desc(me, &d), "record 2", "out of order",
+               "expert_0.param_1");
   d = base_desc(cfg);
   d.recs[5].weight_len--;
   expect_error("wrong element count", validate_desc(me, &d), "record 5 (\"expert_0.param_3\")",
@@ -569,7 +603,8 @@ static void test_bad_records(const micro_expect *me) {
   expect_error("wrong version", validate_desc(me, &d), "version: expected 1, found 2", NULL, NULL);
   d = base_desc(cfg);
   d.recs[7].has_grad = 2;
-  expect_error("has_grad 2", validate_desc(me, &d), "record 7", "has_grad: expected 0 or 1, found 2", NULL);
+  expect_error("has_grad 2", validate_desc(me, &d), "record 7",
+               "has_grad: expected 0 or 1, found 2", NULL);
 }
 
 static void test_corrupt(void) {
@@ -580,7 +615,8 @@ static void test_corrupt(void) {
     me.specs[i] = tk_arch_param(&a, i);
     me.list[i] = (tk_checkpoint_expect){me.specs[i].name, me.specs[i].count};
   }
-  image_desc d = base_desc("{\"arch_fingerprint\":\"0123456789abcdef\",\"note\":\"m, v, grad present\"}");
+  image_desc d =
+      base_desc("{\"arch_fingerprint\":\"0123456789abcdef\",\"note\":\"m, v, grad present\"}");
   image base = build(&d);
   CHECK_OK(validate_image(&me, &base)); /* NaN moments and gradient are skipped */
 
@@ -597,7 +633,8 @@ static void test_corrupt(void) {
     tk_checkpoint_weights_copy(tk_checkpoint_record_at(k, 12), 4, 2, w); /* the last two of 6 */
     CHECK(w[0] == weight_value(12, 4) && w[1] == weight_value(12, 5));
     CHECK(tk_checkpoint_step(k) == 42 && tk_checkpoint_record_at(k, 14) == NULL);
-    CHECK(tk_checkpoint_find(k, "expert_1.param_5") == 13 && tk_checkpoint_find(k, "expert_1") == -1);
+    CHECK(tk_checkpoint_find(k, "expert_1.param_5") == 13 &&
+          tk_checkpoint_find(k, "expert_1") == -1);
     tk_checkpoint_close(k);
   }
   free(copy);
@@ -614,7 +651,8 @@ static void test_corrupt(void) {
   free(longer.data);
   test_configs(&me);
   test_bad_records(&me);
-  expect_error("empty file", open_validate(&me, base.data, 0, NULL, false), "magic", "truncated", NULL);
+  expect_error("empty file", open_validate(&me, base.data, 0, NULL, false), "magic", "truncated",
+               NULL);
   free(base.data);
 }
 
@@ -768,7 +806,8 @@ static void test_writer_failures(const char *dir) {
     tk_checkpoint_writer_abort(w);
   setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, old_handler);
-  CHECK_MSG(s && strstr(tk_status_message(s), path), "size-limited write: %s", s ? tk_status_message(s) : "OK");
+  CHECK_MSG(s && strstr(tk_status_message(s), path), "size-limited write: %s",
+            s ? tk_status_message(s) : "OK");
   tk_status_free(s);
   free(big);
   CHECK(dir_entries(dir) == 0);

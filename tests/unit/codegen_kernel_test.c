@@ -74,22 +74,26 @@ static void build_gemm(tk_ir_module *m) {
   const tk_ix *Bs = tk_ir_ix_sym(m, TK_SYM_B);
   int y = add_arg(m, k, "y", TK_TENSOR_OUTPUT, TK_T_F32, Bs, N_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
   int x = add_arg(m, k, "x", TK_TENSOR_INPUT, TK_T_F32, Bs, K_DIM, TK_ROLE_IN, TK_ACC_READ);
-  int w = add_arg(m, k, "W", TK_TENSOR_PARAM, TK_T_F32, C(m, K_DIM), N_DIM, TK_ROLE_PARAM, TK_ACC_READ);
+  int w =
+      add_arg(m, k, "W", TK_TENSOR_PARAM, TK_T_F32, C(m, K_DIM), N_DIM, TK_ROLE_PARAM, TK_ACC_READ);
   int b = add_arg(m, k, "b", TK_TENSOR_PARAM, TK_T_F32, C(m, 1), N_DIM, TK_ROLE_PARAM, TK_ACC_READ);
   int acc = tk_ir_kernel_local(m, k, "acc", TK_T_F32, TR * TC);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", NULL), *rt = tk_ir_var_new(m, "rt", NULL);
   const tk_ir_var *jt = tk_ir_var_new(m, "jt", NULL), *ri = tk_ir_var_new(m, "ri", NULL);
   const tk_ir_var *jj = tk_ir_var_new(m, "jj", NULL), *kk = tk_ir_var_new(m, "k", NULL);
-  const tk_ix *r = tk_ir_ix_add(m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), tk_ir_ix_mul(m, V(m, rt), TR)), V(m, ri));
+  const tk_ix *r = tk_ir_ix_add(
+      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), tk_ir_ix_mul(m, V(m, rt), TR)), V(m, ri));
   const tk_ix *j = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, jt), TC), V(m, jj));
   const tk_ix *a = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, ri), TC), V(m, jj));
-  const tk_ir_val *fma = tk_ir_val_fma(m, tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, r), K_DIM, V(m, kk))),
-                                    tk_ir_val_load(m, k, w, tk_ir_ix_rowmajor(m, V(m, kk), N_DIM, j)),
-                                    tk_ir_val_lload(m, k, acc, a));
+  const tk_ir_val *fma = tk_ir_val_fma(
+      m, tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, r), K_DIM, V(m, kk))),
+      tk_ir_val_load(m, k, w, tk_ir_ix_rowmajor(m, V(m, kk), N_DIM, j)),
+      tk_ir_val_lload(m, k, acc, a));
   const tk_ir_stmt *init = tk_ir_stmt_lstore(m, acc, a, tk_ir_val_load(m, k, b, j));
   const tk_ir_stmt *upd = tk_ir_stmt_lstore(m, acc, a, fma);
-  const tk_ir_stmt *out = tk_ir_stmt_if(m, r, TK_CMP_LT, Bs,
-                                     tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r, N_DIM, j), tk_ir_val_lload(m, k, acc, a)));
+  const tk_ir_stmt *out = tk_ir_stmt_if(
+      m, r, TK_CMP_LT, Bs,
+      tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r, N_DIM, j), tk_ir_val_lload(m, k, acc, a)));
 #define TILE(s) loop(m, ri, TR, TK_LOOP_UNROLL, loop(m, jj, TC, TK_LOOP_VECTOR, (s)))
   tk_ir_stmt *tile = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, tile, TILE(init));
@@ -97,23 +101,33 @@ static void build_gemm(tk_ir_module *m) {
   tk_ir_stmt_block_add(m, tile, TILE(out));
 #undef TILE
   /* N = 36: two full 16-column tiles; the last 4 columns are left to a second kernel below. */
-  const tk_ir_stmt *tiles = loop(m, rt, BR / TR, TK_LOOP_SERIAL, loop(m, jt, N_DIM / TC, TK_LOOP_SERIAL, tile));
+  const tk_ir_stmt *tiles =
+      loop(m, rt, BR / TR, TK_LOOP_SERIAL, loop(m, jt, N_DIM / TC, TK_LOOP_SERIAL, tile));
   /* tail columns 32..35 as a plain (non-tiled) loop nest with a scalar accumulator */
   int sacc = tk_ir_kernel_local(m, k, "s", TK_T_F32, 1);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", NULL), *jl = tk_ir_var_new(m, "jl", NULL);
   const tk_ix *r2 = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), V(m, rr));
   const tk_ix *j2 = tk_ir_ix_add(m, C(m, 32), V(m, jl));
   const tk_ir_stmt *s_init = tk_ir_stmt_lstore(m, sacc, C(m, 0), tk_ir_val_load(m, k, b, j2));
-  const tk_ir_stmt *s_upd = tk_ir_stmt_lstore(m, sacc, C(m, 0), tk_ir_val_fma(m,
-      tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, r2), K_DIM, V(m, kk))),
-      tk_ir_val_load(m, k, w, tk_ir_ix_rowmajor(m, V(m, kk), N_DIM, j2)), tk_ir_val_lload(m, k, sacc, C(m, 0))));
-  const tk_ir_stmt *s_out = tk_ir_stmt_if(m, r2, TK_CMP_LT, Bs, tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r2, N_DIM, j2),
-                                                                          tk_ir_val_lload(m, k, sacc, C(m, 0))));
+  const tk_ir_stmt *s_upd = tk_ir_stmt_lstore(
+      m, sacc, C(m, 0),
+      tk_ir_val_fma(
+          m,
+          tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, r2), K_DIM, V(m, kk))),
+          tk_ir_val_load(m, k, w, tk_ir_ix_rowmajor(m, V(m, kk), N_DIM, j2)),
+          tk_ir_val_lload(m, k, sacc, C(m, 0))));
+  const tk_ir_stmt *s_out =
+      tk_ir_stmt_if(m, r2, TK_CMP_LT, Bs,
+                    tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r2, N_DIM, j2),
+                                     tk_ir_val_lload(m, k, sacc, C(m, 0))));
   tk_ir_stmt *tail = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, tail, s_init);
   tk_ir_stmt_block_add(m, tail, loop(m, kk, K_DIM, TK_LOOP_REDUCTION, s_upd));
   tk_ir_stmt_block_add(m, tail, s_out);
-  finish_kernel(m, k, rb, block2(m, tiles, loop(m, rr, BR, TK_LOOP_SERIAL, loop(m, jl, N_DIM - 32, TK_LOOP_SERIAL, tail))));
+  finish_kernel(
+      m, k, rb,
+      block2(m, tiles,
+             loop(m, rr, BR, TK_LOOP_SERIAL, loop(m, jl, N_DIM - 32, TK_LOOP_SERIAL, tail))));
 }
 
 /* Per row r < B: p = softmax(x[r]), q = tanh(x) + erf(x), f = (c - 5) div 3 * 10 + (c - 5) mod 3. */
@@ -124,27 +138,36 @@ static void build_rows(tk_ir_module *m) {
   int p = add_arg(m, k, "p", TK_TENSOR_OUTPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
   int q = add_arg(m, k, "q", TK_TENSOR_OUTPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
   int f = add_arg(m, k, "f", TK_TENSOR_OUTPUT, TK_T_I32, Bs, C_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
-  int mx = tk_ir_kernel_local(m, k, "mx", TK_T_F32, 1), sum = tk_ir_kernel_local(m, k, "sum", TK_T_F32, 1);
+  int mx = tk_ir_kernel_local(m, k, "mx", TK_T_F32, 1),
+      sum = tk_ir_kernel_local(m, k, "sum", TK_T_F32, 1);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", NULL), *rr = tk_ir_var_new(m, "rr", NULL);
   const tk_ir_var *c = tk_ir_var_new(m, "c", NULL);
   const tk_ix *r = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), V(m, rr));
   const tk_ix *at = tk_ir_ix_rowmajor(m, r, C_DIM, V(m, c));
   const tk_ir_val *xv = tk_ir_val_load(m, k, x, at);
-  const tk_ir_val *mxv = tk_ir_val_lload(m, k, mx, C(m, 0)), *sumv = tk_ir_val_lload(m, k, sum, C(m, 0));
+  const tk_ir_val *mxv = tk_ir_val_lload(m, k, mx, C(m, 0)),
+                  *sumv = tk_ir_val_lload(m, k, sum, C(m, 0));
   const tk_ir_val *e = tk_ir_val_un(m, TK_V_EXP, tk_ir_val_bin(m, TK_V_SUB, xv, mxv));
   const tk_ix *c5 = tk_ir_ix_sub(m, V(m, c), C(m, 5));
-  const tk_ix *fi = tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_div(m, c5, 3), 10), tk_ir_ix_mod(m, c5, 3));
+  const tk_ix *fi =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_div(m, c5, 3), 10), tk_ir_ix_mod(m, c5, 3));
   tk_ir_stmt *row = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, row, tk_ir_stmt_lstore(m, mx, C(m, 0), tk_ir_val_f32(m, -1e30)));
-  tk_ir_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_REDUCTION,
-                                 tk_ir_stmt_lstore(m, mx, C(m, 0), tk_ir_val_bin(m, TK_V_MAX, mxv, xv))));
+  tk_ir_stmt_block_add(
+      m, row,
+      loop(m, c, C_DIM, TK_LOOP_REDUCTION,
+           tk_ir_stmt_lstore(m, mx, C(m, 0), tk_ir_val_bin(m, TK_V_MAX, mxv, xv))));
   tk_ir_stmt_block_add(m, row, tk_ir_stmt_lstore(m, sum, C(m, 0), tk_ir_val_f32(m, 0)));
-  tk_ir_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_REDUCTION,
-                                 tk_ir_stmt_lstore(m, sum, C(m, 0), tk_ir_val_bin(m, TK_V_ADD, sumv, e))));
+  tk_ir_stmt_block_add(
+      m, row,
+      loop(m, c, C_DIM, TK_LOOP_REDUCTION,
+           tk_ir_stmt_lstore(m, sum, C(m, 0), tk_ir_val_bin(m, TK_V_ADD, sumv, e))));
   tk_ir_stmt *cols = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, cols, tk_ir_stmt_store(m, p, at, tk_ir_val_bin(m, TK_V_DIV, e, sumv)));
-  tk_ir_stmt_block_add(m, cols, tk_ir_stmt_store(m, q, at, tk_ir_val_bin(m, TK_V_ADD, tk_ir_val_un(m, TK_V_TANH, xv),
-                                                                 tk_ir_val_un(m, TK_V_ERF, xv))));
+  tk_ir_stmt_block_add(m, cols,
+                       tk_ir_stmt_store(m, q, at,
+                                        tk_ir_val_bin(m, TK_V_ADD, tk_ir_val_un(m, TK_V_TANH, xv),
+                                                      tk_ir_val_un(m, TK_V_ERF, xv))));
   tk_ir_stmt_block_add(m, cols, tk_ir_stmt_store(m, f, at, tk_ir_val_index(m, fi)));
   tk_ir_stmt_block_add(m, row, loop(m, c, C_DIM, TK_LOOP_PARALLEL, cols));
   finish_kernel(m, k, rb, loop(m, rr, BR, TK_LOOP_SERIAL, tk_ir_stmt_if(m, r, TK_CMP_LT, Bs, row)));
@@ -187,7 +210,8 @@ static void run_gemm(tk_cgd_kernel_fn fn, int32_t B, int threads) {
 static void run_rows(tk_cgd_kernel_fn fn, int32_t B) {
   int32_t Bp = (int32_t)tk_ir_ix_bp_of(B);
   size_t n = (size_t)Bp * C_DIM + 16;
-  float *x = aligned_alloc(64, n * 4 + 64), *p = aligned_alloc(64, n * 4 + 64), *q = aligned_alloc(64, n * 4 + 64);
+  float *x = aligned_alloc(64, n * 4 + 64), *p = aligned_alloc(64, n * 4 + 64),
+        *q = aligned_alloc(64, n * 4 + 64);
   int32_t *f = aligned_alloc(64, n * 4 + 64);
   uint32_t s = 3;
   for (size_t i = 0; i < n; i++) x[i] = frand(&s, 4), p[i] = q[i] = NAN, f[i] = -999;
@@ -303,8 +327,9 @@ static void check_diagnostic_handler(void) {
   LLVMDisposeBuilder(b);
   tk_cg_blob out = {0};
   tk_status s = tk_cg_module_emit(&c, mod, tm, 2, TK_CG_EMIT_OBJECT, &out);
-  CHECK_MSG(tk_status_code_of(s) == TK_INTERNAL && strstr(tk_status_message(s), "not_an_instruction"),
-            "expected TK_INTERNAL naming the instruction, got %s", s ? tk_status_message(s) : "OK");
+  CHECK_MSG(
+      tk_status_code_of(s) == TK_INTERNAL && strstr(tk_status_message(s), "not_an_instruction"),
+      "expected TK_INTERNAL naming the instruction, got %s", s ? tk_status_message(s) : "OK");
   tk_status_free(s);
   tk_cg_blob_free(&out);
   LLVMDisposeModule(mod);

@@ -3,7 +3,7 @@
  * For nano, custom-small, dense and a Custom arch with weight_layout out_in, hidden_act gelu
  * (erf form) and layer_norm_eps 1e-3: arch → pipeline (verify after every pass) → x86_64
  * shared object → cg_driver, with seeded weights (tk_arch_init_fill), compared with tests/ref
- * (FORMATS §3 tolerance and top-K rule) at B in {1, 15, 16, 17, 100}; the x86_64-simt variant
+ * (docs/formats.md §3 tolerance and top-K rule) at B in {1, 15, 16, 17, 100}; the x86_64-simt variant
  * (the gpu schedule's bodies) the same way for nano and custom-small. Each forward also runs
  * on 2 threads, which must give bitwise the same outputs as 1 thread.
  */
@@ -99,8 +99,8 @@ static void check_batch(const char *label, tk_cgd *d, const tk_arch *arch, const
     CHECK_MSG(tk_ref_report_passed(&rep), "%s B=%d: %zu mismatches, max diff %g", label, B,
               rep.mismatches, rep.max_diff);
     if (!tk_ref_report_passed(&rep)) tk_ref_report_print(&rep, stderr);
-    CHECK_MSG(memcmp(l1, l2, nl * 4) == 0, "%s B=%d: logits differ between 1 and 2 threads",
-              label, B);
+    CHECK_MSG(memcmp(l1, l2, nl * 4) == 0, "%s B=%d: logits differ between 1 and 2 threads", label,
+              B);
     CHECK_MSG(!moe || memcmp(w1, w2, nw * 4) == 0,
               "%s B=%d: router weights differ between 1 and 2 threads", label, B);
   }

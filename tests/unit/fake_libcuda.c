@@ -26,26 +26,51 @@ static int live(devptr p) {
 }
 
 int cuInit(unsigned flags) { return flags ? 1 : 0; }
-int cuDriverGetVersion(int *v) { *v = 12040; return 0; }
-int cuGetErrorName(int e, const char **s) { *s = e ? "CUDA_ERROR_FAKE" : "CUDA_SUCCESS"; return 0; }
-int cuGetErrorString(int e, const char **s) { *s = e ? "fake failure" : "no error"; return 0; }
-int cuDeviceGetCount(int *n) { *n = 1; return 0; }
-int cuDeviceGet(int *d, int ordinal) { *d = ordinal; return ordinal ? 101 : 0; }
+int cuDriverGetVersion(int *v) {
+  *v = 12040;
+  return 0;
+}
+int cuGetErrorName(int e, const char **s) {
+  *s = e ? "CUDA_ERROR_FAKE" : "CUDA_SUCCESS";
+  return 0;
+}
+int cuGetErrorString(int e, const char **s) {
+  *s = e ? "fake failure" : "no error";
+  return 0;
+}
+int cuDeviceGetCount(int *n) {
+  *n = 1;
+  return 0;
+}
+int cuDeviceGet(int *d, int ordinal) {
+  *d = ordinal;
+  return ordinal ? 101 : 0;
+}
 int cuDeviceGetAttribute(int *v, int attr, int dev) {
   const char *cc = getenv("FAKE_CUDA_CC");
   int sm = cc ? atoi(cc) : 86;
   if (dev) return 101;
-  if (attr == 75) *v = sm / 10;
-  else if (attr == 76) *v = sm % 10;
-  else return 1;
+  if (attr == 75)
+    *v = sm / 10;
+  else if (attr == 76)
+    *v = sm % 10;
+  else
+    return 1;
   return 0;
 }
 int cuDeviceGetName(char *name, int len, int dev) {
   strncpy(name, "Fake GPU", (size_t)len);
   return dev ? 101 : 0;
 }
-int cuDevicePrimaryCtxRetain(void **ctx, int dev) { *ctx = &contexts; contexts++; return dev ? 101 : 0; }
-int cuDevicePrimaryCtxRelease_v2(int dev) { contexts--; return dev ? 101 : 0; }
+int cuDevicePrimaryCtxRetain(void **ctx, int dev) {
+  *ctx = &contexts;
+  contexts++;
+  return dev ? 101 : 0;
+}
+int cuDevicePrimaryCtxRelease_v2(int dev) {
+  contexts--;
+  return dev ? 101 : 0;
+}
 int cuCtxSetCurrent(void *ctx) { return ctx && ctx != &contexts ? 201 : 0; }
 int cuCtxSynchronize(void) { return 0; }
 int cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opt, void **val) {
@@ -59,7 +84,10 @@ int cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opt, void *
   *m = &modules;
   return 0;
 }
-int cuModuleUnload(void *m) { modules--; return m == &modules ? 0 : 400; }
+int cuModuleUnload(void *m) {
+  modules--;
+  return m == &modules ? 0 : 400;
+}
 int cuModuleGetFunction(void **f, void *m, const char *name) {
   if (m != &modules || !strcmp(name, "missing")) return 500; /* CUDA_ERROR_NOT_FOUND */
   strncpy(last_kernel, name, sizeof last_kernel - 1);
@@ -88,9 +116,18 @@ int cuMemFree_v2(devptr p) {
     }
   return 1;
 }
-int cuMemsetD8_v2(devptr p, unsigned char v, size_t n) { memset((void *)(uintptr_t)p, v, n); return 0; }
-int cuMemcpyHtoD_v2(devptr d, const void *s, size_t n) { memcpy((void *)(uintptr_t)d, s, n); return 0; }
-int cuMemcpyDtoH_v2(void *d, devptr s, size_t n) { memcpy(d, (const void *)(uintptr_t)s, n); return 0; }
+int cuMemsetD8_v2(devptr p, unsigned char v, size_t n) {
+  memset((void *)(uintptr_t)p, v, n);
+  return 0;
+}
+int cuMemcpyHtoD_v2(devptr d, const void *s, size_t n) {
+  memcpy((void *)(uintptr_t)d, s, n);
+  return 0;
+}
+int cuMemcpyDtoH_v2(void *d, devptr s, size_t n) {
+  memcpy(d, (const void *)(uintptr_t)s, n);
+  return 0;
+}
 int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                    unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
   devptr first;

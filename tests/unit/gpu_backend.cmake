@@ -1,6 +1,6 @@
 # The GPU backends (runtime/hip_backend.c, cuda_backend.c, gpu_select.c, gpu_core.c) without
 # a GPU: hip and cuda fail cleanly and quickly, auto falls back to cpu, code-object selection
-# and its messages, kernel-argument packing (notes/abi.md) and the shared buffer table.
+# and its messages, kernel-argument packing (docs/abi.md) and the shared buffer table.
 add_library(gpu_backend_fake_x86 MODULE ${CMAKE_CURRENT_LIST_DIR}/gpu_backend_fake_x86.c)
 tk_unit_test(NAME gpu_backend_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_backend_test.c
   LIBS tkrt LABELS runtime)

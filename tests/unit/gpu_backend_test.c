@@ -5,7 +5,7 @@
  *   - `auto` falls back to cpu and says so, with each GPU backend's reason, on stderr;
  *   - code-object choice: amdgcn by arch and code object version (which side is wrong),
  *     PTX by compute capability, as pure functions;
- *   - kernel arguments packed at the notes/abi.md offsets; the shared buffer table over a
+ *   - kernel arguments packed at the docs/abi.md offsets; the shared buffer table over a
  *     host-memory stand-in for device memory (range checks, zero fill, no leak on failure),
  *     and launch preparation (buffer ids -> addresses, size limits).
  * On a machine that has a GPU (/dev/kfd or /dev/nvidiactl) the "fails cleanly" checks are
@@ -80,13 +80,14 @@ static void check_unavailable(const fake_bundle *f, tk_device device, const char
     CHECK_MSG(s && tk_status_code_of(s) == TK_UNAVAILABLE, "%s: code %s: %s",
               tk_device_name(device), tk_status_code_name(tk_status_code_of(s)), msg);
     CHECK_MSG(strstr(msg, library) || strstr(msg, no_device),
-              "%s: the message names neither %s nor the missing device: %s",
-              tk_device_name(device), library, msg);
+              "%s: the message names neither %s nor the missing device: %s", tk_device_name(device),
+              library, msg);
     CHECK_MSG(!strncmp(msg, tk_device_name(device), strlen(tk_device_name(device))),
               "the message starts with the backend name: %s", msg);
     CHECK_MSG(dt < 5.0, "%s took %.3f s to fail", tk_device_name(device), dt);
     CHECK(c.launcher == NULL);
-    if (round == 0) printf("%s without a GPU (%.1f ms): %s\n", tk_device_name(device), dt * 1e3, msg);
+    if (round == 0)
+      printf("%s without a GPU (%.1f ms): %s\n", tk_device_name(device), dt * 1e3, msg);
     tk_status_free(s);
   }
 }
@@ -185,10 +186,12 @@ static void test_hip_select(void) {
   fake_bundle_init(&f, true);
   const tk_bundle_target *t = NULL;
   /* the example: the device is not in the bundle */
-  tk_status s = tk_hip_select_code(f.t, f.b.n_targets, "gfx1030", "AMD Radeon RX 6800", HIP_5_2, &t);
+  tk_status s =
+      tk_hip_select_code(f.t, f.b.n_targets, "gfx1030", "AMD Radeon RX 6800", HIP_5_2, &t);
   CHECK(tk_status_code_of(s) == TK_UNAVAILABLE);
-  CHECK_MSG(strstr(tk_status_message(s), "bundle has gfx90a (cov4), gfx942 (cov5); device is gfx1030"),
-            "%s", tk_status_message(s));
+  CHECK_MSG(
+      strstr(tk_status_message(s), "bundle has gfx90a (cov4), gfx942 (cov5); device is gfx1030"),
+      "%s", tk_status_message(s));
   CHECK_MSG(strstr(tk_status_message(s), "recompile"), "%s", tk_status_message(s));
   CHECK(t == NULL);
   tk_status_free(s);
@@ -197,7 +200,7 @@ static void test_hip_select(void) {
   CHECK(t == &f.t[0]);
   CHECK_OK(tk_hip_select_code(f.t, f.b.n_targets, "gfx942", NULL, HIP_6_2, &t));
   CHECK(t == &f.t[1]);
-  /* the arch matches but ROCm 5 cannot load COV5 (toolchain.md §1): the runtime side */
+  /* the arch matches but ROCm 5 cannot load COV5 (docs/toolchain.md §1): the runtime side */
   s = tk_hip_select_code(f.t, f.b.n_targets, "gfx942", NULL, HIP_5_2, &t);
   CHECK(tk_status_code_of(s) == TK_UNAVAILABLE);
   const char *m = tk_status_message(s);
@@ -237,7 +240,7 @@ static void test_ptx_select(void) {
   unlink(f.code_path);
 }
 
-/* ---- Kernel arguments (notes/abi.md "GPU targets") ----------------------------------------- */
+/* ---- Kernel arguments (docs/abi.md "GPU targets") ----------------------------------------- */
 
 static uint64_t load_u64(const void *p) {
   uint64_t v;
@@ -329,11 +332,18 @@ static void test_buffer_table(void) {
   /* launch preparation: buffer ids become device addresses at the ABI offsets */
   static tk_gpu_launch g;
   const int32_t ids[3] = {2, 0, 2};
-  tk_launch_args a = {.kernel = 0, .name = "k", .nargs = 3, .buffers = ids, .B = 17, .Bp = 32,
-                      .grid = 5, .workgroup_size = 256};
+  tk_launch_args a = {.kernel = 0,
+                      .name = "k",
+                      .nargs = 3,
+                      .buffers = ids,
+                      .B = 17,
+                      .Bp = 32,
+                      .grid = 5,
+                      .workgroup_size = 256};
   CHECK_OK(tk_gpu_launch_prepare(&h.core, &a, &g));
   CHECK(g.grid == 5 && g.block == 256 && g.args.size == 32);
-  CHECK(load_u64(g.args.params[0]) == h.core.ptrs[2] && load_u64(g.args.params[1]) == h.core.ptrs[0]);
+  CHECK(load_u64(g.args.params[0]) == h.core.ptrs[2] &&
+        load_u64(g.args.params[1]) == h.core.ptrs[0]);
   CHECK(load_i32(g.args.params[3]) == 17 && load_i32(g.args.params[4]) == 32);
   tk_launch_args bad = a;
   bad.workgroup_size = 0;
@@ -361,7 +371,8 @@ static void test_buffer_table(void) {
   CHECK(tk_gpu_kernel_cached(&h.core, &other) == NULL);
   other.kernel = 4;
   CHECK_OK(tk_gpu_kernel_remember(&h.core, &other, &fn_b));
-  CHECK(tk_gpu_kernel_cached(&h.core, &other) == &fn_b && tk_gpu_kernel_cached(&h.core, &a) == &fn_a);
+  CHECK(tk_gpu_kernel_cached(&h.core, &other) == &fn_b &&
+        tk_gpu_kernel_cached(&h.core, &a) == &fn_a);
 
   /* a failed create frees everything, including the earlier set */
   h.fail_after = 2;
@@ -419,8 +430,14 @@ static void test_fake_cuda(void) {
   CHECK_OK(tk_launcher_buffer_read(l, 2, 4, got, 4));
   CHECK(got[0] == 5.0f);
   const int32_t ids[2] = {0, 2};
-  tk_launch_args a = {.kernel = 0, .name = "moe_gate", .nargs = 2, .buffers = ids, .B = 3,
-                      .Bp = 16, .grid = 3, .workgroup_size = 64};
+  tk_launch_args a = {.kernel = 0,
+                      .name = "moe_gate",
+                      .nargs = 2,
+                      .buffers = ids,
+                      .B = 3,
+                      .Bp = 16,
+                      .grid = 3,
+                      .workgroup_size = 64};
   CHECK_OK(tk_launcher_launch(l, &a));
   CHECK_OK(tk_launcher_launch(l, &a)); /* cached function */
   a.grid = 0;
@@ -435,8 +452,10 @@ static void test_fake_cuda(void) {
   CHECK(live == 3 && launches == 2 && contexts == 1 && modules == 1);
   tk_launcher_destroy(l);
   counters(&live, &launches, &contexts, &modules);
-  CHECK_MSG(live == 0 && contexts == 0 && modules == 0, "after destroy: %d buffers, %d contexts, "
-            "%d modules", live, contexts, modules);
+  CHECK_MSG(live == 0 && contexts == 0 && modules == 0,
+            "after destroy: %d buffers, %d contexts, "
+            "%d modules",
+            live, contexts, modules);
   /* a PTX file the JIT rejects: its log is in the message */
   write_text(f.code_path, "not ptx at all");
   CHECK_ERR(tk_cuda_backend_create(&f.b, NULL, &c), "JIT log: ptxas fatal: not PTX");

@@ -6,7 +6,7 @@
  *   OS ABI AMDGPU_HSA and ABI version 2 (COV4) for gfx90a, 3 (COV5) for gfx942/gfx1100 (and 3
  *   for gfx90a under an explicit COV5); its .dynsym has no undefined symbol and exactly one
  *   `<name>.kd` per gpu-schedule kernel, and each kernel descriptor's kernarg_size (the u32
- *   at byte 8, AMDHSA kernel descriptor layout) is 8 * nargs + 8 — the ABI of notes/abi.md,
+ *   at byte 8, AMDHSA kernel descriptor layout) is 8 * nargs + 8 — the ABI of docs/abi.md,
  *   at O0 too (no hidden arguments however little the optimiser runs);
  * - nvptx, sm_80 and sm_90: PTX for the right .target, one `.visible .entry NAME(` per kernel
  *   followed by `.maxntid WG, 1, 1`, no `.extern` (no libcalls);
@@ -104,7 +104,8 @@ static void check_amdgcn(const char *model, const tk_ir_module *m, const char *g
   CHECK_MSG(eh.e_type == ET_DYN && eh.e_machine == EM_AMDGPU &&
                 eh.e_ident[EI_OSABI] == OSABI_AMDGPU_HSA && eh.e_ident[EI_ABIVERSION] == want_abi,
             "%s %s O%d: type %d machine %d osabi %d abiversion %d, expected ET_DYN EM_AMDGPU "
-            "HSA %d", model, gfx, opt_level, eh.e_type, eh.e_machine, eh.e_ident[EI_OSABI],
+            "HSA %d",
+            model, gfx, opt_level, eh.e_type, eh.e_machine, eh.e_ident[EI_OSABI],
             eh.e_ident[EI_ABIVERSION], want_abi);
   const tk_ir_kernel_list *list = tk_ir_module_kernels(m, TK_TARGET_GPU);
   for (int i = 0; i < list->n; i++) {
@@ -112,8 +113,8 @@ static void check_amdgcn(const char *model, const tk_ir_module *m, const char *g
     int kd = 0, undef = 0;
     long size = kd_kernarg_size(&so, k->name, &kd, &undef);
     long want = (long)tk_kernarg_size(k->nargs); /* tk/launch.h: 8*nargs + 8 */
-    CHECK_MSG(size == want, "%s %s O%d kernel %s: kernarg_size %ld, expected %ld",
-              model, gfx, opt_level, k->name, size, want);
+    CHECK_MSG(size == want, "%s %s O%d kernel %s: kernarg_size %ld, expected %ld", model, gfx,
+              opt_level, k->name, size, want);
     if (i == 0) {
       CHECK_MSG(kd == list->n, "%s %s: %d .kd symbols, expected %d", model, gfx, kd, list->n);
       CHECK_MSG(undef == 0, "%s %s: %d undefined dynamic symbols", model, gfx, undef);
@@ -136,8 +137,8 @@ static void check_nvptx(const char *model, const tk_ir_module *m, const char *sm
   char want[256];
   snprintf(want, sizeof want, "\n.target %s", sm);
   CHECK_MSG(strstr(text, want) != NULL, "%s %s: no '%s'", model, sm, want + 1);
-  CHECK_MSG(strstr(text, ".extern") == NULL, "%s %s: the PTX declares an external function",
-            model, sm);
+  CHECK_MSG(strstr(text, ".extern") == NULL, "%s %s: the PTX declares an external function", model,
+            sm);
   const tk_ir_kernel_list *list = tk_ir_module_kernels(m, TK_TARGET_GPU);
   int entries = 0;
   for (const char *p = text; (p = strstr(p, ".entry ")); p++) entries++;
@@ -167,8 +168,10 @@ static void check_model(const char *name, const char *path, const char *json) {
   tk_ir_module *m = NULL;
   CHECK_OK(tkc_build_ir(&arch, &po, &m));
   if (!m) return;
-  static const struct { const char *gfx; int abi; } gfx[] = {
-      {"gfx90a", 2}, {"gfx942", 3}, {"gfx1100", 3}};
+  static const struct {
+    const char *gfx;
+    int abi;
+  } gfx[] = {{"gfx90a", 2}, {"gfx942", 3}, {"gfx1100", 3}};
   for (size_t g = 0; g < sizeof gfx / sizeof gfx[0]; g++) {
     check_amdgcn(name, m, gfx[g].gfx, 0, 3, gfx[g].abi);
     check_amdgcn(name, m, gfx[g].gfx, 0, 0, gfx[g].abi);

@@ -40,8 +40,12 @@ static tk_status rec_launch_fn(tk_launcher *l, const tk_launch_args *a) {
   rec_launcher *r = (rec_launcher *)l;
   if (r->n >= REC_MAX || a->nargs > 64) return tk_status_make(TK_INTERNAL, "too many launches");
   rec_launch *x = &r->items[r->n++];
-  *x = (rec_launch){.kernel = a->kernel, .nargs = a->nargs, .B = a->B, .Bp = a->Bp,
-                    .grid = a->grid, .wg = a->workgroup_size};
+  *x = (rec_launch){.kernel = a->kernel,
+                    .nargs = a->nargs,
+                    .B = a->B,
+                    .Bp = a->Bp,
+                    .grid = a->grid,
+                    .wg = a->workgroup_size};
   snprintf(x->name, sizeof x->name, "%s", a->name);
   memcpy(x->buffers, a->buffers, (size_t)a->nargs * sizeof *a->buffers);
   return TK_STATUS_OK;
@@ -53,8 +57,8 @@ static tk_status rec_error(tk_status_code code, const char *fmt, va_list ap) {
   return tk_status_make(code, "%s", msg);
 }
 
-static const tk_launcher_vtable rec_vtable = {.kind = "record", .launch = rec_launch_fn,
-                                              .make_error = rec_error};
+static const tk_launcher_vtable rec_vtable = {
+    .kind = "record", .launch = rec_launch_fn, .make_error = rec_error};
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -230,17 +234,22 @@ static void check_hand_built(void) {
   if (!m) return;
   const tk_ix *B = tk_ir_ix_sym(m, TK_SYM_B), *Bp = tk_ir_ix_sym(m, TK_SYM_BP);
   const tk_ix *counts[] = {
-    tk_ir_ix_div(m, tk_ir_ix_sub(m, B, tk_ir_ix_const(m, 40)), 16),           /* negative for B < 40 */
-    tk_ir_ix_mod(m, tk_ir_ix_sub(m, tk_ir_ix_const(m, 7), B), 5),              /* mod of negatives */
-    tk_ir_ix_max(m, tk_ir_ix_min(m, tk_ir_ix_mul(m, B, -3), tk_ir_ix_const(m, -20)), tk_ir_ix_sub(m, tk_ir_ix_const(m, -500), Bp)),
-    tk_ir_ix_add(m, tk_ir_ix_div(m, Bp, 16), tk_ir_ix_mod(m, tk_ir_ix_add(m, B, tk_ir_ix_const(m, 3)), 7)),
-    tk_ir_ix_const(m, INT64_C(5000000000)),
+      tk_ir_ix_div(m, tk_ir_ix_sub(m, B, tk_ir_ix_const(m, 40)), 16), /* negative for B < 40 */
+      tk_ir_ix_mod(m, tk_ir_ix_sub(m, tk_ir_ix_const(m, 7), B), 5),   /* mod of negatives */
+      tk_ir_ix_max(m, tk_ir_ix_min(m, tk_ir_ix_mul(m, B, -3), tk_ir_ix_const(m, -20)),
+                   tk_ir_ix_sub(m, tk_ir_ix_const(m, -500), Bp)),
+      tk_ir_ix_add(m, tk_ir_ix_div(m, Bp, 16),
+                   tk_ir_ix_mod(m, tk_ir_ix_add(m, B, tk_ir_ix_const(m, 3)), 7)),
+      tk_ir_ix_const(m, INT64_C(5000000000)),
   };
   int n = (int)(sizeof counts / sizeof counts[0]);
   m->buffers = tk_ir_alloc(m, (size_t)n * sizeof *m->buffers);
   for (int i = 0; i < n && m->buffers; i++)
-    m->buffers[i] = (tk_ir_buffer){.id = i, .name = tk_ir_strfmt(m, "buf_%d", i),
-                                   .role = TK_ROLE_SCRATCH, .type = TK_T_F32, .count = counts[i],
+    m->buffers[i] = (tk_ir_buffer){.id = i,
+                                   .name = tk_ir_strfmt(m, "buf_%d", i),
+                                   .role = TK_ROLE_SCRATCH,
+                                   .type = TK_T_F32,
+                                   .count = counts[i],
                                    .param_index = -1};
   m->nbuffers = n;
   m->stage = TK_STAGE_CPU;

@@ -1,6 +1,6 @@
 /* tests/unit/ir_interp_test.c — the fused, gpu and cpu IR of several archs, run by the
  * double-precision interpreter (tests/interp) on seeded random weights and inputs, must
- * match the independent reference (tests/ref) within the FORMATS §3 tolerance, keep sets
+ * match the independent reference (tests/ref) within the docs/formats.md §3 tolerance, keep sets
  * included. Archs: nano, custom-small, a Custom MoE with weight_layout out_in, the erf GELU
  * and eps 1e-3 (out = 20 and E = 5 exercise the CPU tile tails), a tiny Dense, and nano with
  * exactly tied router probabilities (ties go to the lower index). B = 1, 17.
@@ -43,7 +43,9 @@ static float **make_weights(const tk_arch *a, uint64_t seed) {
     double fan_in = a->weight_layout == TK_LAYOUT_IN_OUT ? p.rows : p.cols;
     for (uint64_t j = 0; j < p.count; j++) {
       double u = uniform(&seed);
-      w[i][j] = (float)(p.role == TK_PARAM_WEIGHT ? u / sqrt(fan_in) : p.role == TK_PARAM_GAMMA ? 1 + 0.1 * u : 0.1 * u);
+      w[i][j] = (float)(p.role == TK_PARAM_WEIGHT  ? u / sqrt(fan_in)
+                        : p.role == TK_PARAM_GAMMA ? 1 + 0.1 * u
+                                                   : 0.1 * u);
     }
   }
   return w;
@@ -73,8 +75,8 @@ static tk_ref_model *reference(const tk_arch *a, float **w) {
 }
 
 /* Runs target t at batch B and compares logits and router weights with the reference. */
-static void run_and_compare(const tk_ir_module *m, tk_ir_target t, float **w, const tk_ref_model *ref, int64_t B,
-                            uint64_t seed, const char *label) {
+static void run_and_compare(const tk_ir_module *m, tk_ir_target t, float **w,
+                            const tk_ref_model *ref, int64_t B, uint64_t seed, const char *label) {
   const tk_arch *a = &m->arch;
   double **bufs = calloc((size_t)m->nbuffers, sizeof *bufs);
   float *x = malloc(sizeof(float) * (size_t)(B * a->input_dim));
@@ -87,19 +89,26 @@ static void run_and_compare(const tk_ir_module *m, tk_ir_target t, float **w, co
     int64_t n = tk_interp_buffer_count(m, i, B);
     ok = (bufs[i] = malloc(sizeof(double) * (size_t)(n ? n : 1))) != NULL;
     for (int64_t j = 0; ok && j < n; j++)
-      bufs[i][j] = b->role == TK_ROLE_PARAM ? w[b->param_index][j] : b->role == TK_ROLE_IN ? x[j] : NAN;
+      bufs[i][j] = b->role == TK_ROLE_PARAM ? w[b->param_index][j]
+                   : b->role == TK_ROLE_IN  ? x[j]
+                                            : NAN;
   }
-  tk_status s = ok ? tk_interp_run(m, t, B, bufs, NULL) : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  tk_status s = ok ? tk_interp_run(m, t, B, bufs, NULL)
+                   : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   CHECK_MSG(s == NULL, "%s: %s", label, tk_status_message(s));
   if (!s) {
     for (int i = 0; i < m->nbuffers; i++) {
       const tk_ir_buffer *b = &m->buffers[i];
-      float *dst = !strcmp(b->name, "logits") ? logits : !strcmp(b->name, "router_weights") ? rw : NULL;
-      for (int64_t j = 0; dst && j < tk_interp_buffer_count(m, i, B); j++) dst[j] = (float)bufs[i][j];
+      float *dst = !strcmp(b->name, "logits")           ? logits
+                   : !strcmp(b->name, "router_weights") ? rw
+                                                        : NULL;
+      for (int64_t j = 0; dst && j < tk_interp_buffer_count(m, i, B); j++)
+        dst[j] = (float)bufs[i][j];
     }
     tk_ref_report rep;
     CHECK_OK(tk_ref_compare(ref, x, (size_t)B, logits, a->n_experts ? rw : NULL, &rep));
-    CHECK_MSG(tk_ref_report_passed(&rep) && rep.elements > 0, "%s: mismatches against tests/ref", label);
+    CHECK_MSG(tk_ref_report_passed(&rep) && rep.elements > 0, "%s: mismatches against tests/ref",
+              label);
     if (!tk_ref_report_passed(&rep)) tk_ref_report_print(&rep, stderr);
   }
   tk_status_free(s);
@@ -111,7 +120,7 @@ static void run_and_compare(const tk_ir_module *m, tk_ir_target t, float **w, co
 }
 
 /* ties: the router's weights and bias are zeroed, so every p[e] is exactly 1/E and the
- * lower indices must win (FORMATS §3). */
+ * lower indices must win (docs/formats.md §3). */
 static void check_arch(const tk_arch *a, const char *name, bool ties) {
   tkc_ir_options o;
   tkc_ir_options_default(&o);
@@ -119,14 +128,16 @@ static void check_arch(const tk_arch *a, const char *name, bool ties) {
   tk_ir_module *m = NULL;
   CHECK_OK(tkc_build_ir(a, &o, &m));
   float **w = m ? make_weights(a, 0x9E3779B97F4A7C15ULL ^ a->seed) : NULL;
-  for (size_t i = 0; ties && w && i < 2; i++) memset(w[i], 0, sizeof(float) * tk_arch_param(a, i).count);
+  for (size_t i = 0; ties && w && i < 2; i++)
+    memset(w[i], 0, sizeof(float) * tk_arch_param(a, i).count);
   tk_ref_model *ref = w ? reference(a, w) : NULL;
   static const int64_t batches[] = {1, 17};
   static const tk_ir_target targets[] = {TK_TARGET_NONE, TK_TARGET_GPU, TK_TARGET_CPU};
   for (size_t bi = 0; ref && bi < 2; bi++)
     for (size_t ti = 0; ti < 3; ti++) {
       char label[128];
-      snprintf(label, sizeof label, "%s %s B=%lld", name, tk_ir_target_name(targets[ti]), (long long)batches[bi]);
+      snprintf(label, sizeof label, "%s %s B=%lld", name, tk_ir_target_name(targets[ti]),
+               (long long)batches[bi]);
       run_and_compare(m, targets[ti], w, ref, batches[bi], 1234 + bi, label);
     }
   tk_ref_model_free(ref);

@@ -26,7 +26,8 @@ static void test_folding(tk_ir_module *m) {
   CHECK(z->kind == TK_IX_CONST && z->c == 0);
   const tk_ix *s = tk_ir_ix_add(m, tk_ir_ix_const(m, 3), tk_ir_ix_const(m, 4));
   CHECK(s->kind == TK_IX_CONST && s->c == 7);
-  const tk_ix *nested = tk_ir_ix_add(m, tk_ir_ix_add(m, x, tk_ir_ix_const(m, 5)), tk_ir_ix_const(m, -2));
+  const tk_ix *nested =
+      tk_ir_ix_add(m, tk_ir_ix_add(m, x, tk_ir_ix_const(m, 5)), tk_ir_ix_const(m, -2));
   text_is(nested, "r + 3");
   CHECK(tk_ir_ix_sub(m, x, x)->kind == TK_IX_CONST);
   CHECK(tk_ir_ix_min(m, tk_ir_ix_const(m, 4), tk_ir_ix_const(m, 9))->c == 4);
@@ -38,7 +39,8 @@ static void test_eval(tk_ir_module *m) {
   const tk_ir_var *k = tk_ir_var_new(m, "k", NULL);
   int64_t vals[8] = {0};
   tk_ix_env env = {17, 32, vals};
-  const tk_ix *clamp = tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, tk_ir_ix_var(m, r)), 96, tk_ir_ix_var(m, k));
+  const tk_ix *clamp =
+      tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, tk_ir_ix_var(m, r)), 96, tk_ir_ix_var(m, k));
   vals[r->id] = 20;
   vals[k->id] = 5;
   CHECK(tk_ir_ix_eval(clamp, &env) == 16 * 96 + 5);
@@ -47,11 +49,14 @@ static void test_eval(tk_ir_module *m) {
   vals[r->id] = -7; /* floor semantics on negatives */
   CHECK(tk_ir_ix_eval(tk_ir_ix_div(m, tk_ir_ix_var(m, r), 2), &env) == -4);
   CHECK(tk_ir_ix_eval(tk_ir_ix_mod(m, tk_ir_ix_var(m, r), 2), &env) == 1);
-  CHECK(tk_ir_ix_bp_of(1) == 16 && tk_ir_ix_bp_of(16) == 16 && tk_ir_ix_bp_of(17) == 32 && tk_ir_ix_bp_of(65536) == 65536);
+  CHECK(tk_ir_ix_bp_of(1) == 16 && tk_ir_ix_bp_of(16) == 16 && tk_ir_ix_bp_of(17) == 32 &&
+        tk_ir_ix_bp_of(65536) == 65536);
   text_is(clamp, "min(r, B - 1) * 96 + k");
   const tk_ix *g = tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_var(m, r), 256), tk_ir_ix_var(m, k));
   text_is(tk_ir_ix_div(m, g, 128), "(r * 256 + k) div 128");
-  text_is(tk_ir_ix_sub(m, tk_ir_ix_var(m, r), tk_ir_ix_add(m, tk_ir_ix_var(m, k), tk_ir_ix_const(m, 1))), "r - (k + 1)");
+  text_is(tk_ir_ix_sub(m, tk_ir_ix_var(m, r),
+                       tk_ir_ix_add(m, tk_ir_ix_var(m, k), tk_ir_ix_const(m, 1))),
+          "r - (k + 1)");
 }
 
 static void test_bounds_and_subst(tk_ir_module *m) {
@@ -59,15 +64,19 @@ static void test_bounds_and_subst(tk_ir_module *m) {
   const tk_ir_var *t = tk_ir_var_new(m, "t", NULL);
   tk_ix_range vr[16] = {{0, 0}};
   vr[r->id] = (tk_ix_range){0, tk_ir_ix_bp_of(65536) - 1};
-  tk_ix_range b = tk_ir_ix_bounds(tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, tk_ir_ix_var(m, r)), 96, tk_ir_ix_const(m, 95)), 65536, vr);
+  tk_ix_range b = tk_ir_ix_bounds(
+      tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, tk_ir_ix_var(m, r)), 96, tk_ir_ix_const(m, 95)),
+      65536, vr);
   CHECK(b.lo == 95);
   CHECK(b.hi == 65535LL * 96 + 95);
   b = tk_ir_ix_bounds(tk_ir_ix_mod(m, tk_ir_ix_var(m, r), 64), 65536, vr);
   CHECK(b.lo == 0 && b.hi == 63);
   const tk_ir_var *from[1] = {r};
-  const tk_ix *to[1] = {tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_var(m, t), 4), tk_ir_ix_const(m, 1))};
+  const tk_ix *to[1] = {
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_var(m, t), 4), tk_ir_ix_const(m, 1))};
   tk_ir_subst s = {1, from, to};
-  const tk_ix *e = tk_ir_ix_subst(m, tk_ir_ix_rowmajor(m, tk_ir_ix_var(m, r), 10, tk_ir_ix_const(m, 2)), &s);
+  const tk_ix *e =
+      tk_ir_ix_subst(m, tk_ir_ix_rowmajor(m, tk_ir_ix_var(m, r), 10, tk_ir_ix_const(m, 2)), &s);
   int64_t vals[16] = {0};
   vals[t->id] = 3;
   tk_ix_env env = {1, 16, vals};

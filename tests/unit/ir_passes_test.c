@@ -64,7 +64,8 @@ static void check_input_load(const tk_ir_val *v, const tk_ir_stmt *owner, void *
   c->loads++;
 }
 
-static int guarded_output_stores(const tk_ir_kernel *k, const tk_ir_stmt *s, bool guarded, const tk_ir_var *r) {
+static int guarded_output_stores(const tk_ir_kernel *k, const tk_ir_stmt *s, bool guarded,
+                                 const tk_ir_var *r) {
   switch (s->kind) {
     case TK_S_BLOCK: {
       int bad = 0;
@@ -73,9 +74,11 @@ static int guarded_output_stores(const tk_ir_kernel *k, const tk_ir_stmt *s, boo
     }
     case TK_S_FOR: return guarded_output_stores(k, s->body, guarded, r);
     case TK_S_IF:
-      return guarded_output_stores(k, s->body, guarded || (s->lhs->kind == TK_IX_VAR && s->lhs->var == r &&
-                                                           s->rhs->kind == TK_IX_SYM && s->rhs->sym == TK_SYM_B &&
-                                                           s->cmp == TK_CMP_LT), r);
+      return guarded_output_stores(
+          k, s->body,
+          guarded || (s->lhs->kind == TK_IX_VAR && s->lhs->var == r && s->rhs->kind == TK_IX_SYM &&
+                      s->rhs->sym == TK_SYM_B && s->cmp == TK_CMP_LT),
+          r);
     case TK_S_STORE: return k->args[s->arg].role == TK_ROLE_OUT && !guarded;
     default: return 0;
   }
@@ -83,15 +86,16 @@ static int guarded_output_stores(const tk_ir_kernel *k, const tk_ir_stmt *s, boo
 
 static void check_padding(const tk_ir_module *m) {
   for (int i = 0; i < m->nops; i++)
-    CHECK(m->ops[i].dead || (m->ops[i].kind != TK_OP_PAD_ROWS && m->ops[i].kind != TK_OP_SLICE_ROWS));
+    CHECK(m->ops[i].dead ||
+          (m->ops[i].kind != TK_OP_PAD_ROWS && m->ops[i].kind != TK_OP_SLICE_ROWS));
   clamp_ctx c = {.m = m};
   for (int i = 0; i < m->kernels.n; i++) {
     c.k = m->kernels.items[i];
     for (int p = 0; p < c.k->nphases; p++) {
       c.ph = &c.k->phases[p];
       tk_ir_walk_vals(c.ph->body, check_input_load, &c);
-      CHECK_MSG(guarded_output_stores(c.k, c.ph->body, false, c.ph->vars[0]) == 0, "kernel %s writes an output row >= B",
-                c.k->name);
+      CHECK_MSG(guarded_output_stores(c.k, c.ph->body, false, c.ph->vars[0]) == 0,
+                "kernel %s writes an output row >= B", c.k->name);
     }
   }
   CHECK(c.loads > 0);
@@ -112,7 +116,8 @@ static void phases_are(const tk_ir_kernel *k, const char *a, const char *b, cons
   int n = c ? 3 : b ? 2 : 1;
   CHECK_MSG(k->nphases == n, "kernel %s has %d phases, want %d", k->name, k->nphases, n);
   for (int i = 0; i < n && i < k->nphases; i++)
-    CHECK_MSG(!strcmp(k->phases[i].name, want[i]), "kernel %s phase %d is %s, want %s", k->name, i, k->phases[i].name, want[i]);
+    CHECK_MSG(!strcmp(k->phases[i].name, want[i]), "kernel %s phase %d is %s, want %s", k->name, i,
+              k->phases[i].name, want[i]);
 }
 
 static void check_fusion(const tk_ir_module *m) {
@@ -138,8 +143,10 @@ static void check_fusion(const tk_ir_module *m) {
   CHECK(count_top_reductions(comb->phases[0].body) == a->n_experts); /* one head per expert */
   for (int e = 0; e < a->n_experts; e++)
     for (int l = 0; l <= a->expert_depth; l++) {
-      if (l == 0) snprintf(name, sizeof name, "expert_%d_in", e);
-      else snprintf(name, sizeof name, "expert_%d_hidden_%d", e, l);
+      if (l == 0)
+        snprintf(name, sizeof name, "expert_%d_in", e);
+      else
+        snprintf(name, sizeof name, "expert_%d_hidden_%d", e, l);
       const tk_ir_kernel *k = tk_ir_kernel_find(m, TK_TARGET_NONE, name);
       CHECK_MSG(k != NULL, "no kernel %s", name);
       if (k) phases_are(k, "gemm", "norm", NULL);
@@ -149,7 +156,8 @@ static void check_fusion(const tk_ir_module *m) {
 /* ---- buffers ---- */
 
 static void check_buffers(const tk_ir_module *m) {
-  int *first = malloc(sizeof(int) * (size_t)m->ntensors), *last = malloc(sizeof(int) * (size_t)m->ntensors);
+  int *first = malloc(sizeof(int) * (size_t)m->ntensors),
+      *last = malloc(sizeof(int) * (size_t)m->ntensors);
   if (!first || !last) {
     free(first);
     free(last);
@@ -174,8 +182,9 @@ static void check_buffers(const tk_ir_module *m) {
     for (int x = 0; x < b->ntensors; x++)
       for (int y = x + 1; y < b->ntensors; y++) {
         int p = b->tensors[x], q = b->tensors[y];
-        CHECK_MSG(last[p] < first[q] || last[q] < first[p], "@%s: %s [%d, %d] and %s [%d, %d] are live together",
-                  b->name, m->tensors[p].name, first[p], last[p], m->tensors[q].name, first[q], last[q]);
+        CHECK_MSG(last[p] < first[q] || last[q] < first[p],
+                  "@%s: %s [%d, %d] and %s [%d, %d] are live together", b->name, m->tensors[p].name,
+                  first[p], last[p], m->tensors[q].name, first[q], last[q]);
       }
   }
   free(first);
@@ -210,14 +219,16 @@ static void record(trace *t, const void *stmt, int64_t index) {
 }
 
 /* The fused index of `origin_ix` at this scheduled point: phase variables from the subst. */
-static int64_t composed(trace *t, const tk_ix *origin_ix, const tk_ir_subst *s, const int64_t *vals) {
+static int64_t composed(trace *t, const tk_ix *origin_ix, const tk_ir_subst *s,
+                        const int64_t *vals) {
   memcpy(t->scratch, vals, sizeof *vals * (size_t)t->m->nvars);
   tk_ix_env cur = {t->env.B, t->env.Bp, vals};
   for (int i = 0; s && i < s->n; i++) t->scratch[s->from[i]->id] = tk_ir_ix_eval(s->to[i], &cur);
   return tk_ir_ix_eval(origin_ix, &t->env);
 }
 
-static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index, const int64_t *vals) {
+static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index,
+                     const int64_t *vals) {
   trace *t = user;
   if (k->target == TK_TARGET_NONE) {
     record(t, s, index);
@@ -228,8 +239,8 @@ static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int
   record(t, s->origin, index);
 }
 
-static void on_load(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v, int64_t index,
-                    const int64_t *vals) {
+static void on_load(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v,
+                    int64_t index, const int64_t *vals) {
   trace *t = user;
   if (k->target == TK_TARGET_NONE) return;
   t->checked++;
@@ -263,11 +274,15 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
     sched[t].scratch = scratch;
     sched[t].env = (tk_ix_env){B, tk_ir_ix_bp_of(B), scratch};
     run_traced(m, (tk_ir_target)t, B, &sched[t]);
-    CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0, "%s %s B=%lld: %ld of %ld accesses break the composition",
-              model, tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].wrong, sched[t].checked);
-    bool same = sched[t].n == fused.n && (fused.n == 0 || !memcmp(sched[t].ev, fused.ev, fused.n * sizeof *fused.ev));
-    CHECK_MSG(same, "%s %s B=%lld: %zu store executions, the fused kernels do %zu (or different elements)", model,
-              tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].n, fused.n);
+    CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0,
+              "%s %s B=%lld: %ld of %ld accesses break the composition", model,
+              tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].wrong, sched[t].checked);
+    bool same = sched[t].n == fused.n &&
+                (fused.n == 0 || !memcmp(sched[t].ev, fused.ev, fused.n * sizeof *fused.ev));
+    CHECK_MSG(
+        same,
+        "%s %s B=%lld: %zu store executions, the fused kernels do %zu (or different elements)",
+        model, tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].n, fused.n);
     free(sched[t].ev);
   }
   free(fused.ev);

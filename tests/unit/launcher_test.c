@@ -75,7 +75,8 @@ static void check_levels(void) {
   uint64_t all = (1ull << TK_CPUF_COUNT_) - 1;
   CHECK_OK(tk_cpu_check_level_features("x86-64-v4", all));
   CHECK_ERR(tk_cpu_check_level_features("x86-64-v3", all & ~(1ull << TK_CPUF_AVX2)), "lacks AVX2");
-  CHECK_ERR(tk_cpu_check_level_features("x86-64-v4", all & ~(1ull << TK_CPUF_AVX512VL)), "AVX512VL");
+  CHECK_ERR(tk_cpu_check_level_features("x86-64-v4", all & ~(1ull << TK_CPUF_AVX512VL)),
+            "AVX512VL");
   CHECK_ERR(tk_cpu_check_level_features("x86-64-v3", all & ~(1ull << TK_CPUF_OS_YMM)), "YMM");
   CHECK_ERR(tk_cpu_check_level_features("x86-64-v2", 0), "lacks SSE3");
   CHECK_OK(tk_cpu_check_level_features("x86-64", 0));
@@ -123,8 +124,14 @@ static char *build_fake(const char *dir, const char *target) {
 
 static void run_counts(tk_launcher *l, int64_t grid) {
   int32_t count_buf[] = {0};
-  tk_launch_args a = {.kernel = 0, .name = "count_blocks", .nargs = 1, .buffers = count_buf,
-                      .B = 1, .Bp = 16, .grid = grid, .workgroup_size = 1};
+  tk_launch_args a = {.kernel = 0,
+                      .name = "count_blocks",
+                      .nargs = 1,
+                      .buffers = count_buf,
+                      .B = 1,
+                      .Bp = 16,
+                      .grid = grid,
+                      .workgroup_size = 1};
   int64_t bytes[2] = {4 * (grid + 1), 64};
   CHECK_OK(tk_launcher_buffers_create(l, 2, bytes));
   CHECK_OK(tk_launcher_launch(l, &a));
@@ -146,8 +153,14 @@ static void run_add(tk_launcher *l) {
   CHECK_OK(tk_launcher_buffer_write(l, 0, 0, a, sizeof a));
   CHECK_OK(tk_launcher_buffer_write(l, 1, 0, b, sizeof b));
   int32_t ids[3] = {0, 1, 2};
-  tk_launch_args x = {.kernel = 1, .name = "add_rows", .nargs = 3, .buffers = ids, .B = 17,
-                      .Bp = 32, .grid = 20, .workgroup_size = 1};
+  tk_launch_args x = {.kernel = 1,
+                      .name = "add_rows",
+                      .nargs = 3,
+                      .buffers = ids,
+                      .B = 17,
+                      .Bp = 32,
+                      .grid = 20,
+                      .workgroup_size = 1};
   CHECK_OK(tk_launcher_launch(l, &x));
   CHECK_OK(tk_launcher_buffer_read(l, 2, 0, c, sizeof c));
   bool ok = true;
@@ -170,12 +183,16 @@ static void check_cpu_launcher(void) {
   char *so = build_fake(dir, "x86_64"), *simt = build_fake(dir, "x86_64-simt");
   char *foreign = build_fake(dir, "amdgcn");
   tk_launcher *l1 = NULL, *l3 = NULL, *ls = NULL, *lf = NULL;
-  CHECK_OK(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = so, .cpu = "x86-64", .threads = 1}, &l1));
+  CHECK_OK(tk_cpu_launcher_create(
+      &(tk_cpu_launcher_options){.code_path = so, .cpu = "x86-64", .threads = 1}, &l1));
   CHECK_OK(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = so, .threads = 3}, &l3));
-  CHECK_OK(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = simt, .threads = 2}, &ls));
-  CHECK_ERR(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = foreign, .threads = 1}, &lf),
-            "tk_bundle_target is 'amdgcn'");
-  CHECK_ERR(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = "/nonexistent.so", .threads = 1}, &lf),
+  CHECK_OK(
+      tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = simt, .threads = 2}, &ls));
+  CHECK_ERR(
+      tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = foreign, .threads = 1}, &lf),
+      "tk_bundle_target is 'amdgcn'");
+  CHECK_ERR(tk_cpu_launcher_create(
+                &(tk_cpu_launcher_options){.code_path = "/nonexistent.so", .threads = 1}, &lf),
             "cannot load /nonexistent.so");
   if (l1 && l3 && ls) {
     CHECK(!strcmp(tk_launcher_schedule(l1), "cpu") && !strcmp(tk_launcher_schedule(ls), "gpu"));

@@ -1,7 +1,7 @@
 /* tests/unit/ref_test.c — the double-precision reference (tests/ref) against hand computation.
  *
  * (a) hand-computed MoE and Dense models, both GELU forms, worked out on paper below and
- *     matched to 1e-12 (the tensor names are spelled out here from FORMATS §2, not taken from
+ *     matched to 1e-12 (the tensor names are spelled out here from docs/formats.md §2, not taken from
  *     the reference's list); (b) padding never changes a real row; (c) router ties go to the
  *     lower index; (d) no renormalisation; (e) a masked expert full of NaN contributes nothing;
  *     (f) both weight layouts agree on transposed weights; (g) the conformance check accepts
@@ -84,7 +84,7 @@ static tk_arch custom_arch(tk_model_kind kind, int32_t in, int32_t hidden, int32
                    .weight_layout = TK_LAYOUT_IN_OUT};
 }
 
-/* GELU as FORMATS §3 writes it. */
+/* GELU as docs/formats.md §3 writes it. */
 static double gelu_of(tk_hidden_act act, double v) {
   if (act == TK_ACT_GELU_TANH)
     return 0.5 * v * (1 + tanh(0.7978845608 * (v + 0.044715 * v * v * v)));

@@ -1,5 +1,5 @@
 /* tests/unit/session_test.c — conformance through the session API (tk/runtime.h) on the CPU
- * backend, against the double-precision reference (tests/ref, FORMATS §3).
+ * backend, against the double-precision reference (tests/ref, docs/formats.md §3).
  *
  *   session_test           nano, custom-small, dense; chunking; validation; bundle checks
  *   session_test --tiny    tiny at B = 1, 16, 33 (slow: a 336 MB checkpoint)
@@ -116,8 +116,8 @@ static void check_router_rows(const fixture *f, const float *w, int64_t B) {
     int nz = 0;
     for (int32_t e = 0; e < info->n_experts; e++) nz += w[r * info->n_experts + e] != 0.0f;
     if (nz != info->top_k) {
-      CHECK_MSG(nz == info->top_k, "%s row %lld: %d non-zero router weights, expected %d",
-                f->model, (long long)r, nz, info->top_k);
+      CHECK_MSG(nz == info->top_k, "%s row %lld: %d non-zero router weights, expected %d", f->model,
+                (long long)r, nz, info->top_k);
       return;
     }
   }
@@ -127,8 +127,8 @@ static void check_reference(const fixture *f, const float *x, int64_t B, const f
                             const float *w) {
   tk_ref_report report;
   CHECK_OK(tk_ref_compare(f->ref, x, (size_t)B, logits, w, &report));
-  CHECK_MSG(tk_ref_report_passed(&report), "%s B=%lld: %zu mismatches against tests/ref",
-            f->model, (long long)B, report.mismatches);
+  CHECK_MSG(tk_ref_report_passed(&report), "%s B=%lld: %zu mismatches against tests/ref", f->model,
+            (long long)B, report.mismatches);
   if (!tk_ref_report_passed(&report)) tk_ref_report_print(&report, stderr);
 }
 

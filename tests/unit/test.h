@@ -13,58 +13,57 @@
 
 static int tk_test_passed, tk_test_failed;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (cond) {                                                                  \
-      tk_test_passed++;                                                          \
-    } else {                                                                     \
-      tk_test_failed++;                                                          \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-    }                                                                            \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (cond) {                                                                \
+      tk_test_passed++;                                                        \
+    } else {                                                                   \
+      tk_test_failed++;                                                        \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                                     \
-  do {                                                                           \
-    if (cond) {                                                                  \
-      tk_test_passed++;                                                          \
-    } else {                                                                     \
-      tk_test_failed++;                                                          \
-      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);   \
-      fprintf(stderr, __VA_ARGS__);                                              \
-      fputc('\n', stderr);                                                       \
-    }                                                                            \
+#define CHECK_MSG(cond, ...)                                                   \
+  do {                                                                         \
+    if (cond) {                                                                \
+      tk_test_passed++;                                                        \
+    } else {                                                                   \
+      tk_test_failed++;                                                        \
+      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+    }                                                                          \
   } while (0)
 
 /* Expects an OK status; on error prints its message and frees it. */
-#define CHECK_OK(expr)                                                           \
-  do {                                                                           \
-    tk_status s_ = (expr);                                                       \
-    CHECK_MSG(s_ == NULL, "%s: %s (%s)", #expr, tk_status_message(s_),           \
-              tk_status_location(s_));                                           \
-    tk_status_free(s_);                                                          \
+#define CHECK_OK(expr)                                                                          \
+  do {                                                                                          \
+    tk_status s_ = (expr);                                                                      \
+    CHECK_MSG(s_ == NULL, "%s: %s (%s)", #expr, tk_status_message(s_), tk_status_location(s_)); \
+    tk_status_free(s_);                                                                         \
   } while (0)
 
 /* Expects an error whose message contains `needle`. */
-#define CHECK_ERR(expr, needle)                                                  \
-  do {                                                                           \
-    tk_status s_ = (expr);                                                       \
-    CHECK_MSG(s_ != NULL && strstr(tk_status_message(s_), (needle)) != NULL,     \
-              "%s: expected an error mentioning \"%s\", got \"%s\"", #expr,      \
-              (needle), s_ ? tk_status_message(s_) : "OK");                      \
-    tk_status_free(s_);                                                          \
+#define CHECK_ERR(expr, needle)                                                       \
+  do {                                                                                \
+    tk_status s_ = (expr);                                                            \
+    CHECK_MSG(s_ != NULL && strstr(tk_status_message(s_), (needle)) != NULL,          \
+              "%s: expected an error mentioning \"%s\", got \"%s\"", #expr, (needle), \
+              s_ ? tk_status_message(s_) : "OK");                                     \
+    tk_status_free(s_);                                                               \
   } while (0)
 
-#define CHECK_NEAR(got, want, tol)                                               \
-  do {                                                                           \
-    double g_ = (got), w_ = (want);                                              \
-    CHECK_MSG(fabs(g_ - w_) <= (tol), "%s = %.17g, expected %.17g (tol %g)",     \
-              #got, g_, w_, (double)(tol));                                      \
+#define CHECK_NEAR(got, want, tol)                                                         \
+  do {                                                                                     \
+    double g_ = (got), w_ = (want);                                                        \
+    CHECK_MSG(fabs(g_ - w_) <= (tol), "%s = %.17g, expected %.17g (tol %g)", #got, g_, w_, \
+              (double)(tol));                                                              \
   } while (0)
 
-#define TEST_MAIN_END()                                                          \
-  do {                                                                           \
-    printf("%d passed, %d failed\n", tk_test_passed, tk_test_failed);           \
-    return tk_test_failed ? 1 : 0;                                               \
+#define TEST_MAIN_END()                                               \
+  do {                                                                \
+    printf("%d passed, %d failed\n", tk_test_passed, tk_test_failed); \
+    return tk_test_failed ? 1 : 0;                                    \
   } while (0)
 
 #endif /* TK_TEST_H */

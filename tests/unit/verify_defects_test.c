@@ -42,8 +42,8 @@ static void expect_refuted(const char *what, tk_ir_module *m, const char *const 
   CHECK_MSG(tk_status_code_of(s) == TK_PROOF_FAILED, "%s: expected a failed proof, got %s", what,
             s ? tk_status_message(s) : "all proved");
   for (int i = 0; s && needles[i]; i++)
-    CHECK_MSG(strstr(tk_status_message(s), needles[i]), "%s: counterexample lacks '%s': %s", what, needles[i],
-              tk_status_message(s));
+    CHECK_MSG(strstr(tk_status_message(s), needles[i]), "%s: counterexample lacks '%s': %s", what,
+              needles[i], tk_status_message(s));
   if (s) fprintf(stderr, "%s rejected: %s\n", what, tk_status_message(s));
   tk_status_free(s);
   tk_verify_report_free(r);
@@ -54,7 +54,7 @@ static void expect_refuted(const char *what, tk_ir_module *m, const char *const 
 
 typedef struct finder {
   tk_ir_stmt_kind kind;
-  const char *var;  /* FOR: variable name, or NULL */
+  const char *var; /* FOR: variable name, or NULL */
   int nth, seen;
   const tk_ir_stmt *found;
 } finder;
@@ -65,7 +65,8 @@ static void find_fn(const tk_ir_stmt *s, void *user) {
   if (f->seen++ == f->nth) f->found = s;
 }
 
-static tk_ir_stmt *find_stmt(const tk_ir_kernel *k, tk_ir_stmt_kind kind, const char *var, int nth) {
+static tk_ir_stmt *find_stmt(const tk_ir_kernel *k, tk_ir_stmt_kind kind, const char *var,
+                             int nth) {
   finder f = {kind, var, nth, 0, NULL};
   if (k) tk_ir_walk_stmts(k->body, find_fn, &f);
   CHECK_MSG(f.found, "statement not found in kernel %s", k ? k->name : "(none)");
@@ -81,7 +82,8 @@ static tk_ir_kernel *kernel(tk_ir_module *m, tk_ir_target t, const char *name) {
 /* A copy of e with every min(x, B - 1) replaced by x. */
 static const tk_ix *drop_clamp(tk_ir_module *m, const tk_ix *e) {
   if (!e || !e->a) return e;
-  if (e->kind == TK_IX_MIN && e->b->kind == TK_IX_SUB && e->b->a->kind == TK_IX_SYM) return drop_clamp(m, e->a);
+  if (e->kind == TK_IX_MIN && e->b->kind == TK_IX_SUB && e->b->a->kind == TK_IX_SYM)
+    return drop_clamp(m, e->a);
   tk_ix *c = tk_ir_alloc(m, sizeof *c);
   *c = *e;
   c->a = drop_clamp(m, e->a);
@@ -109,7 +111,8 @@ static void bounds_off_by_one(void) {
   tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, 0);
   if (st) st->ix = tk_ir_ix_add(m, st->ix, tk_ir_ix_const(m, 1));
   expect_refuted("store index off by one", m,
-                 (const char *[]){"kernel expert_0_hidden_1_gemm (gpu)", "class bounds", "B=", "index=", "size=", NULL});
+                 (const char *[]){"kernel expert_0_hidden_1_gemm (gpu)", "class bounds",
+                                  "B=", "index=", "size=", NULL});
 }
 
 static void bounds_missing_clamp(void) {
@@ -128,14 +131,16 @@ static void bounds_missing_clamp(void) {
     load->ix = drop_clamp(m, load->ix);
     fma->a = load;
   }
-  expect_refuted("missing clamp", m, (const char *[]){"kernel expert_2_in (cpu)", "%x", "B=", "row=", NULL});
+  expect_refuted("missing clamp", m,
+                 (const char *[]){"kernel expert_2_in (cpu)", "%x", "B=", "row=", NULL});
 }
 
 static void padding_wrong_bp(void) {
   tk_ir_module *m = build("nano", 0);
   for (int i = 0; m && i < m->contracts.n; i++)
     if (m->contracts.items[i].pred == TK_PRED_BP_PADDED) m->contracts.items[i].n = 8;
-  expect_refuted("Bp padded to 8", m, (const char *[]){"kernel module (graph)", "class padding", "B=", "Bp=", NULL});
+  expect_refuted("Bp padded to 8", m,
+                 (const char *[]){"kernel module (graph)", "class padding", "B=", "Bp=", NULL});
 }
 
 static void overflow_narrow(void) {
@@ -143,8 +148,9 @@ static void overflow_narrow(void) {
   tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_1_in_gemm") : NULL;
   CHECK(k && k->index_bits == 64);
   if (k) k->index_bits = 32;
-  expect_refuted("index_bits too narrow", m,
-                 (const char *[]){"kernel expert_1_in_gemm (gpu)", "class no_overflow", "B=", NULL});
+  expect_refuted(
+      "index_bits too narrow", m,
+      (const char *[]){"kernel expert_1_in_gemm (gpu)", "class no_overflow", "B=", NULL});
 }
 
 static void race_overlap(void) {
@@ -170,8 +176,8 @@ static void race_grid_short(bool loop_too) {
     if (loop_too) wg->extent = k->launch.grid;
   }
   expect_refuted(loop_too ? "grid one workgroup short" : "grid disagrees with its loop", m,
-                 (const char *[]){"kernel expert_0_in_norm (gpu)", "class race", loop_too ? "coverage" : "launch", "B=",
-                                  NULL});
+                 (const char *[]){"kernel expert_0_in_norm (gpu)", "class race",
+                                  loop_too ? "coverage" : "launch", "B=", NULL});
 }
 
 static void topk_ties_high(void) {
@@ -188,7 +194,8 @@ static void topk_ties_high(void) {
       break;
     }
   }
-  expect_refuted(">= in the scan", m, (const char *[]){"kernel router (cpu)", "class topk", "scan", NULL});
+  expect_refuted(">= in the scan", m,
+                 (const char *[]){"kernel router (cpu)", "class topk", "scan", NULL});
 }
 
 static void topk_keeps_k_plus_1(void) {
@@ -197,12 +204,14 @@ static void topk_keeps_k_plus_1(void) {
   for (int n = 0; k; n++) {
     tk_ir_stmt *st = find_stmt(k, TK_S_FOR, NULL, n);
     if (!st) break;
-    if (st->loop == TK_LOOP_SERIAL && st->extent->kind == TK_IX_CONST && st->extent->c == m->arch.top_k) {
+    if (st->loop == TK_LOOP_SERIAL && st->extent->kind == TK_IX_CONST &&
+        st->extent->c == m->arch.top_k) {
       st->extent = tk_ir_ix_const(m, m->arch.top_k + 1);
       break;
     }
   }
-  expect_refuted("keeping K + 1", m, (const char *[]){"kernel router (gpu)", "class topk", "selection steps=3", NULL});
+  expect_refuted("keeping K + 1", m,
+                 (const char *[]){"kernel router (gpu)", "class topk", "selection steps=3", NULL});
 }
 
 static void topk_dropped_nonzero(void) {
@@ -222,7 +231,8 @@ static void topk_dropped_nonzero(void) {
       break;
     }
   }
-  expect_refuted("dropped weight non-zero", m, (const char *[]){"kernel router (gpu)", "class topk", "value=", NULL});
+  expect_refuted("dropped weight non-zero", m,
+                 (const char *[]){"kernel router (gpu)", "class topk", "value=", NULL});
 }
 
 static void shape_mismatch(void) {
@@ -235,7 +245,8 @@ static void shape_mismatch(void) {
           op->contracts.items[c].a == op->in[0].tensor)
         op->contracts.items[c].ix = tk_ir_ix_sym(m, TK_SYM_B);
   }
-  expect_refuted("shape mismatch", m, (const char *[]){"kernel expert_1_hidden_2 (graph)", "class shape", "B=", NULL});
+  expect_refuted("shape mismatch", m,
+                 (const char *[]){"kernel expert_1_hidden_2 (graph)", "class shape", "B=", NULL});
 }
 
 int main(void) {

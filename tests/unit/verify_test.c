@@ -43,11 +43,14 @@ static void check_model(const char *model) {
     CHECK_OK(tk_verify_report_json(r, &json));
     CHECK_OK(tk_verify_module(m, &o, &r2));
     if (r2) CHECK_OK(tk_verify_report_json(r2, &json2));
-    CHECK_MSG(json && json2 && !strcmp(json, json2), "%s: report.json differs between two runs", model);
-    const char *classes[] = {"\"shape\"", "\"padding\"", "\"bounds\"", "\"no_overflow\"", "\"race\"", "\"topk\""};
+    CHECK_MSG(json && json2 && !strcmp(json, json2), "%s: report.json differs between two runs",
+              model);
+    const char *classes[] = {"\"shape\"",       "\"padding\"", "\"bounds\"",
+                             "\"no_overflow\"", "\"race\"",    "\"topk\""};
     for (int c = 0; json && c < 6; c++) {
       bool want = c < 5 || m->arch.model_kind == TK_MODEL_MOE;
-      CHECK_MSG((strstr(json, classes[c]) != NULL) == want, "%s: class %s %s", model, classes[c], want ? "missing" : "unexpected");
+      CHECK_MSG((strstr(json, classes[c]) != NULL) == want, "%s: class %s %s", model, classes[c],
+                want ? "missing" : "unexpected");
     }
     CHECK(json && strstr(json, "\"target\": \"gpu\"") && strstr(json, "\"target\": \"cpu\"") &&
           strstr(json, "\"target\": \"graph\""));
@@ -76,11 +79,14 @@ static void check_text(void) {
     char *block = strndup(p, n), *last = NULL;
     for (char *q = strstr(block, "(assert "); q; q = strstr(q + 1, "(assert ")) last = q;
     const char *tail = ":named goal))\n(check-sat)\n\n";
-    if (last && !strncmp(last, "(assert (! (not ", 16) && n > strlen(tail) && !strcmp(block + n - strlen(tail), tail)) ok++;
+    if (last && !strncmp(last, "(assert (! (not ", 16) && n > strlen(tail) &&
+        !strcmp(block + n - strlen(tail), tail))
+      ok++;
     free(block);
     p = next;
   }
-  CHECK_MSG(blocks > 100 && ok == blocks, "%d of %d obligations end with the named goal and check-sat", ok, blocks);
+  CHECK_MSG(blocks > 100 && ok == blocks,
+            "%d of %d obligations end with the named goal and check-sat", ok, blocks);
   free(buf);
   tk_ir_module_free(m);
 }

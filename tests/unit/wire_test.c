@@ -1,4 +1,4 @@
-/* tests/unit/wire_test.c — the JSON wire format (runtime/wire.c, FORMATS.md §4).
+/* tests/unit/wire_test.c — the JSON wire format (runtime/wire.c, docs/formats.md §4).
  *
  * Requests: one row and batches parse to the right floats; every class of bad request is
  * rejected with a message naming what is wrong (row, column, expected and found). Responses:
@@ -116,8 +116,7 @@ static void test_parse_errors(void) {
   /* NUL and 0x01-0x1f are no whitespace, after the value or inside it (tk/wire.h). */
   float *x = NULL;
   size_t rows;
-  CHECK_ERR(tk_wire_parse_request("{\"features\": [1]}\0", 18, 1, &x, &rows),
-            "control byte 0x00");
+  CHECK_ERR(tk_wire_parse_request("{\"features\": [1]}\0", 18, 1, &x, &rows), "control byte 0x00");
   CHECK_ERR(tk_wire_parse_request("{\"features\":\0[1]}", 17, 1, &x, &rows),
             "control byte 0x00 in the JSON at line 1, column 13");
   expect_error("{\"features\":\x01[1]}", 1, "control byte 0x01");

@@ -1,4 +1,4 @@
-/* tk/checkpoint.h — checkpoint.tkp1 reader and writer (FORMATS.md §2).
+/* tk/checkpoint.h — checkpoint.tkp1 reader and writer (docs/formats.md §2).
  *
  * The reader maps the file read-only and never copies weights: a record's weights are a
  * pointer into the mapping. The file is packed, so that pointer is NOT 4-byte aligned in
@@ -25,15 +25,15 @@
 typedef struct tk_checkpoint tk_checkpoint;
 
 typedef struct tk_checkpoint_record {
-  const char *name;       /* NOT NUL-terminated: name_len bytes inside the mapping */
+  const char *name; /* NOT NUL-terminated: name_len bytes inside the mapping */
   uint32_t name_len;
-  const void *weights;    /* weight_len little-endian f32, unaligned, inside the mapping */
-  uint32_t weight_len;    /* element count */
-  uint32_t m_len, v_len;  /* element counts of the skipped AdamW moments */
-  uint32_t step;          /* parameter-local step */
+  const void *weights;   /* weight_len little-endian f32, unaligned, inside the mapping */
+  uint32_t weight_len;   /* element count */
+  uint32_t m_len, v_len; /* element counts of the skipped AdamW moments */
+  uint32_t step;         /* parameter-local step */
   bool has_grad;
   uint32_t grad_len;
-  uint64_t offset;        /* byte offset of the record in the file (for messages) */
+  uint64_t offset; /* byte offset of the record in the file (for messages) */
 } tk_checkpoint_record;
 
 /* Maps and structurally parses `path`. Caller owns *out (tk_checkpoint_close). */

@@ -1,5 +1,5 @@
 /* tk/launch.h — the launcher API: how a generated host stub (model_host.c) runs kernels on a
- * backend, and how the runtime creates backends and their buffers (notes/abi.md).
+ * backend, and how the runtime creates backends and their buffers (docs/abi.md).
  *
  * A tk_launcher is one backend instance (cpu, hip or cuda) that owns the model's
  * buffers, numbered as the host stub numbers them (tkm_buffer_count, tkm_buffer_elems).
@@ -42,17 +42,17 @@ extern "C" {
  * accepts exactly it, and `tkc compile -o DIR` replaces only a DIR that carries it. */
 #define TK_BUNDLE_FORMAT "tkc-bundle/1"
 
-/* FORMATS §3: a launch of B rows runs on Bp = max(Q, Q*ceil(B/Q)) rows, Q = TK_PAD_QUANTUM
+/* docs/formats.md §3: a launch of B rows runs on Bp = max(Q, Q*ceil(B/Q)) rows, Q = TK_PAD_QUANTUM
  * (the padding pass, the proofs, the schedules and the host stub all take Q from here). */
 #define TK_PAD_QUANTUM 16
 
-/* Bp for B >= 1 (FORMATS §3). */
+/* Bp for B >= 1 (docs/formats.md §3). */
 static inline int64_t tk_padded_batch(int64_t B) {
   int64_t p = (B + TK_PAD_QUANTUM - 1) / TK_PAD_QUANTUM * TK_PAD_QUANTUM;
   return p < TK_PAD_QUANTUM ? TK_PAD_QUANTUM : p;
 }
 
-/* notes/abi.md, GPU kernel arguments: a kernel with n buffer arguments takes pointer i
+/* docs/abi.md, GPU kernel arguments: a kernel with n buffer arguments takes pointer i
  * (global, 64-bit) at byte TK_KERNARG_SLOT_BYTES*i, then i32 B at TK_KERNARG_SLOT_BYTES*n and
  * i32 Bp right after it; the explicit kernarg segment is tk_kernarg_size(n) bytes. codegen
  * declares the kernels so, the manifest lists these offsets, the GPU launcher packs them. */
@@ -64,29 +64,27 @@ static inline int64_t tk_kernarg_offset(int64_t nargs, int64_t i) {
   if (i <= nargs) return TK_KERNARG_SLOT_BYTES * i;
   return TK_KERNARG_SLOT_BYTES * nargs + TK_KERNARG_DIM_BYTES * (i - nargs);
 }
-static inline int64_t tk_kernarg_size(int64_t nargs) {
-  return tk_kernarg_offset(nargs, nargs + 2);
-}
+static inline int64_t tk_kernarg_size(int64_t nargs) { return tk_kernarg_offset(nargs, nargs + 2); }
 
-/* Buffer roles, as tkm_buffer_role returns them (notes/abi.md). */
+/* Buffer roles, as tkm_buffer_role returns them (docs/abi.md). */
 enum { TK_BUFFER_IN = 0, TK_BUFFER_OUT = 1, TK_BUFFER_PARAM = 2, TK_BUFFER_SCRATCH = 3 };
 
 typedef struct tk_launcher tk_launcher;
 
 /* One kernel launch, filled in by the host stub. */
 typedef struct tk_launch_args {
-  int32_t kernel;          /* index of the scheduled kernel in the target's list */
-  const char *name;        /* its IR name = the symbol in the code object */
+  int32_t kernel;   /* index of the scheduled kernel in the target's list */
+  const char *name; /* its IR name = the symbol in the code object */
   int32_t nargs;
-  const int32_t *buffers;  /* buffer id of each argument, in order */
-  int32_t B, Bp;           /* batch and padded batch (FORMATS §3), passed to the kernel */
-  int64_t grid;            /* workgroups (GPU / simt) or cpu blocks (CPU); >= 0 */
-  int64_t workgroup_size;  /* threads per workgroup (GPU / simt); 1 on the CPU schedule */
+  const int32_t *buffers; /* buffer id of each argument, in order */
+  int32_t B, Bp;          /* batch and padded batch (docs/formats.md §3), passed to the kernel */
+  int64_t grid;           /* workgroups (GPU / simt) or cpu blocks (CPU); >= 0 */
+  int64_t workgroup_size; /* threads per workgroup (GPU / simt); 1 on the CPU schedule */
 } tk_launch_args;
 
 /* The backend's operations. Every launcher starts with a pointer to one of these. */
 typedef struct tk_launcher_vtable {
-  const char *kind;     /* "cpu", "hip", "cuda" */
+  const char *kind; /* "cpu", "hip", "cuda" */
   /* Runs a[kernel] over [0, a->grid); returns when the launch has finished (or is ordered
    * before any later launch and buffer read on the same launcher). */
   tk_status (*launch)(tk_launcher *l, const tk_launch_args *a);

@@ -1,7 +1,7 @@
 /* tk/model_host.h — a bundle's compiled host stub (model_host.so) loaded at run time, and
  * the model's buffers on a launcher.
  *
- * model_host.so exports the tkm_* functions of notes/abi.md; tk_model_host_open dlopens it
+ * model_host.so exports the tkm_* functions of docs/abi.md; tk_model_host_open dlopens it
  * (RTLD_LOCAL: stubs of two bundles coexist), resolves every export, and checks the launcher
  * ABI version it was built against. The stub is stateless, so one tk_model_host may drive
  * any number of launchers.
@@ -29,8 +29,8 @@ typedef struct tk_model_host {
   const char *(*fingerprint)(void);
   int32_t (*buffer_count)(void);
   int64_t (*buffer_elems)(int32_t buffer, int32_t B, int32_t Bp);
-  int32_t (*buffer_role)(int32_t buffer);   /* TK_BUFFER_IN, _OUT, _PARAM, _SCRATCH */
-  int32_t (*buffer_param)(int32_t buffer);  /* checkpoint record index, or -1 */
+  int32_t (*buffer_role)(int32_t buffer);  /* TK_BUFFER_IN, _OUT, _PARAM, _SCRATCH */
+  int32_t (*buffer_param)(int32_t buffer); /* checkpoint record index, or -1 */
   const char *(*buffer_name)(int32_t buffer);
   int32_t (*padded_batch)(int32_t B);
   int64_t (*max_batch)(void);
@@ -47,8 +47,8 @@ int32_t tk_model_host_find_buffer(const tk_model_host *h, const char *name);
 
 /* Allocates all buffers on l for batches up to bmax (1 <= bmax <= the stub's max batch) and
  * fills the parameters from ckpt (record tkm_buffer_param(i) for each param buffer i). */
-TK_MUST_USE tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h,
-                                              int32_t bmax, const tk_checkpoint *ckpt);
+TK_MUST_USE tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h, int32_t bmax,
+                                              const tk_checkpoint *ckpt);
 
 #pragma GCC visibility pop
 

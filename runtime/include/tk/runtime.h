@@ -3,7 +3,7 @@
  *
  *   tk_bundle      a compiled model directory (manifest.json, code objects, host stub),
  *                  checked on open: format version, fingerprint, the sha256 of every file.
- *   tk_weights     a checkpoint.tkp1 validated against the bundle's parameters (FORMATS §2)
+ *   tk_weights     a checkpoint.tkp1 validated against the bundle's parameters (docs/formats.md §2)
  *                  before any kernel runs; memory-mapped, never modified.
  *   tk_session     bundle + weights + backend (cpu, hip, cuda): device buffers and kernels.
  *
@@ -49,12 +49,12 @@ TK_MUST_USE tk_status tk_bundle_open(const char *dir, tk_bundle **out);
 void tk_bundle_close(tk_bundle *bundle);
 
 typedef struct tk_bundle_info {
-  const char *dir;           /* as given to tk_bundle_open */
-  const char *fingerprint;   /* 16 hex characters */
-  const char *arch_json;     /* canonical arch */
+  const char *dir;         /* as given to tk_bundle_open */
+  const char *fingerprint; /* 16 hex characters */
+  const char *arch_json;   /* canonical arch */
   int32_t in_dim, out_dim;
-  int32_t n_experts, top_k;  /* 0 for Dense */
-  int64_t max_batch;         /* compiled Bmax; larger batches run in chunks */
+  int32_t n_experts, top_k; /* 0 for Dense */
+  int64_t max_batch;        /* compiled Bmax; larger batches run in chunks */
 } tk_bundle_info;
 /* Borrowed view, valid while the bundle is open. */
 const tk_bundle_info *tk_bundle_get_info(const tk_bundle *bundle);
@@ -62,7 +62,7 @@ const tk_bundle_info *tk_bundle_get_info(const tk_bundle *bundle);
 /* ---- Weights ---------------------------------------------------------------------------- */
 
 typedef struct tk_weights_options {
-  bool allow_nonfinite; /* accept NaN/Inf weights (FORMATS §2) */
+  bool allow_nonfinite; /* accept NaN/Inf weights (docs/formats.md §2) */
 } tk_weights_options;
 
 /* Opens and validates a checkpoint against the bundle's parameter list and fingerprint. */
@@ -73,10 +73,10 @@ void tk_weights_close(tk_weights *weights);
 /* ---- Sessions ---------------------------------------------------------------------------- */
 
 typedef struct tk_session_options {
-  tk_device device;  /* default TK_DEVICE_AUTO */
-  int threads;       /* CPU backend worker threads; 0 = number of online CPUs */
-  bool quiet;        /* suppress the one informative line of device auto-selection */
-  int64_t max_rows;  /* rows per launch; the session's buffers are sized for this many rows.
+  tk_device device; /* default TK_DEVICE_AUTO */
+  int threads;      /* CPU backend worker threads; 0 = number of online CPUs */
+  bool quiet;       /* suppress the one informative line of device auto-selection */
+  int64_t max_rows; /* rows per launch; the session's buffers are sized for this many rows.
                         0 = min(max_batch, TK_SESSION_DEFAULT_ROWS); clamped to max_batch.
                         Larger batches run in chunks; the answers do not depend on it. */
 } tk_session_options;

@@ -43,8 +43,7 @@ typedef struct tk_status_s *tk_status;
 /* Makes an error with a printf-style message, recording __FILE__ and __LINE__. */
 #define tk_status_make(code, ...) tk_status_make_at(__FILE__, __LINE__, (code), __VA_ARGS__)
 TK_MUST_USE tk_status tk_status_make_at(const char *file, int line, tk_status_code code,
-                                        const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+                                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Prefixes the message with context ("while reading x.tkp1: ..."); returns the same status.
  * A NULL status passes through untouched. */
@@ -63,9 +62,9 @@ void tk_status_free(tk_status status);
 static inline void tk_status_ignore(tk_status status) { tk_status_free(status); }
 
 /* The one control-flow macro: return the error of expr, if any. */
-#define TK_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    tk_status tk_status_tmp_ = (expr);      \
+#define TK_RETURN_IF_ERROR(expr)               \
+  do {                                         \
+    tk_status tk_status_tmp_ = (expr);         \
     if (tk_status_tmp_) return tk_status_tmp_; \
   } while (0)
 

@@ -1,4 +1,4 @@
-/* tk/wire.h — the JSON wire format of tkrun, tkserve and tkref (FORMATS.md §4).
+/* tk/wire.h — the JSON wire format of tkrun, tkserve and tkref (docs/formats.md §4).
  *
  * Request:  {"features": [f; in]}            one row
  *           {"features": [[f; in], ...]}     a batch

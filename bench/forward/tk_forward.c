@@ -1,0 +1,82 @@
+/* tk_forward.c — the tkc peer of bench/forward: a bundle and a checkpoint through libtkrt's
+ * session API (tk/runtime.h), CPU backend, T threads; speaks worker.h on stdin/stdout.
+ *
+ *   tk_forward --bundle DIR --checkpoint FILE --threads T
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tk/runtime.h"
+#include "worker.h"
+
+typedef struct ctx {
+  tk_session *session;
+  float *rw;
+  int64_t cap;
+  int n_experts;
+} ctx;
+
+static int fail(const char *what, tk_status st) {
+  printf("error %s: %s\n", what, tk_status_message(st));
+  tk_status_free(st);
+  return 1;
+}
+
+static int forward(void *p, const float *x, int64_t B, float *logits) {
+  ctx *c = p;
+  if (B > c->cap) {
+    free(c->rw);
+    c->rw = malloc((size_t)B * (size_t)(c->n_experts > 0 ? c->n_experts : 1) * sizeof(float));
+    if (!c->rw) {
+      printf("error out of memory\n");
+      return 1;
+    }
+    c->cap = B;
+  }
+  tk_status st = tk_session_forward(c->session, x, B, logits, c->n_experts ? c->rw : NULL);
+  return st ? fail("forward", st) : 0;
+}
+
+int main(int argc, char **argv) {
+  const char *bundle_dir = NULL, *ckpt = NULL;
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--bundle"))
+      bundle_dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--checkpoint"))
+      ckpt = argv[i + 1];
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else {
+      printf("error unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!bundle_dir || !ckpt || threads < 1) {
+    printf("error usage: tk_forward --bundle DIR --checkpoint FILE --threads T\n");
+    return 2;
+  }
+  tk_bundle *bundle = NULL;
+  tk_weights *weights = NULL;
+  tk_status st = tk_bundle_open(bundle_dir, &bundle);
+  if (st) return fail("bundle", st);
+  if ((st = tk_weights_open(bundle, ckpt, NULL, &weights))) return fail("checkpoint", st);
+  tk_session_options o;
+  tk_session_options_default(&o);
+  o.device = TK_DEVICE_CPU;
+  o.threads = threads;
+  o.quiet = true;
+  ctx c = {0};
+  if ((st = tk_session_create(bundle, weights, &o, &c.session))) return fail("session", st);
+  const tk_bundle_info *info = tk_bundle_get_info(bundle);
+  c.n_experts = info->n_experts;
+  printf("ready %s %s\n", tk_session_backend(c.session), tk_session_device(c.session));
+  fw_peer peer = {info->in_dim, info->out_dim, &c, forward};
+  int rc = fw_serve(&peer);
+  tk_session_free(c.session);
+  tk_weights_close(weights);
+  tk_bundle_close(bundle);
+  free(c.rw);
+  return rc;
+}
