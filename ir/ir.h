@@ -150,6 +150,9 @@ size_t tk_ir_ix_format(const tk_ix *e, char *buf, size_t n);
 /* The same text in a malloc'd string (caller frees); NULL when out of memory. */
 char *tk_ir_ix_format_alloc(const tk_ix *e);
 void tk_ir_ix_print(const tk_ix *e, FILE *out);
+/* tk_ir_ix_print with each variable written by var_name (the IR printer's unique names). */
+typedef void (*tk_ir_var_name_fn)(const tk_ir_var *v, FILE *out, const void *ctx);
+void tk_ir_ix_print_named(const tk_ix *e, FILE *out, tk_ir_var_name_fn var_name, const void *ctx);
 
 /* ==== Variables, locals, kernel arguments ===================================================== */
 

@@ -303,7 +303,9 @@ const tk_ix *tk_ir_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *
 typedef struct ix_out {
   char *buf;
   size_t n, len;
-  FILE *f; /* when set, the text goes here instead of buf */
+  FILE *f;                    /* when set, the text goes here instead of buf */
+  tk_ir_var_name_fn var_name; /* with f: writes a variable (NULL: its name) */
+  const void *ctx;
 } ix_out;
 
 static void out_text(ix_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -342,7 +344,12 @@ static void ix_write(ix_out *o, const tk_ix *e) {
   switch (e->kind) {
     case TK_IX_CONST: out_text(o, "%lld", (long long)e->c); break;
     case TK_IX_SYM: out_text(o, "%s", e->sym == TK_SYM_B ? "B" : "Bp"); break;
-    case TK_IX_VAR: out_text(o, "%s", e->var->name); break;
+    case TK_IX_VAR:
+      if (o->f && o->var_name)
+        o->var_name(e->var, o->f, o->ctx);
+      else
+        out_text(o, "%s", e->var->name);
+      break;
     case TK_IX_ADD:
       ix_write_at(o, e->a, 1);
       if (e->b->kind == TK_IX_CONST && e->b->c < 0 && e->b->c != INT64_MIN)
@@ -395,10 +402,12 @@ char *tk_ir_ix_format_alloc(const tk_ix *e) {
   return text;
 }
 
-void tk_ir_ix_print(const tk_ix *e, FILE *out) {
-  ix_out o = {.f = out};
+void tk_ir_ix_print_named(const tk_ix *e, FILE *out, tk_ir_var_name_fn var_name, const void *ctx) {
+  ix_out o = {.f = out, .var_name = var_name, .ctx = ctx};
   if (!e)
     out_text(&o, "<null>");
   else
     ix_write(&o, e);
 }
+
+void tk_ir_ix_print(const tk_ix *e, FILE *out) { tk_ir_ix_print_named(e, out, NULL, NULL); }

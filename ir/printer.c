@@ -220,81 +220,22 @@ static void indent(printer *p, int depth) {
   for (int i = 0; i < depth; i++) fputs("  ", p->out);
 }
 
-static void print_var(const printer *p, const tk_ir_var *v) {
-  fputs(v->name, p->out);
-  if (!p->names) return;
-  for (int i = 0; i < p->names->n; i++)
-    if (p->names->vars[i] == v) {
-      if (p->names->suffix[i]) fprintf(p->out, ".%d", p->names->suffix[i]);
+/* A variable's name, with the suffix that makes it unique in its kernel family. */
+static void write_var(const tk_ir_var *v, FILE *out, const void *ctx) {
+  const var_names *names = ((const printer *)ctx)->names;
+  fputs(v->name, out);
+  for (int i = 0; names && i < names->n; i++)
+    if (names->vars[i] == v) {
+      if (names->suffix[i]) fprintf(out, ".%d", names->suffix[i]);
       return;
     }
 }
 
+static void print_var(const printer *p, const tk_ir_var *v) { write_var(v, p->out, p); }
+
 /* The index text of tk_ir_ix_format, with family variable names. */
-static int ix_prec(const tk_ix *e) {
-  switch (e->kind) {
-    case TK_IX_ADD:
-    case TK_IX_SUB: return 1;
-    case TK_IX_MUL:
-    case TK_IX_DIV:
-    case TK_IX_MOD: return 2;
-    case TK_IX_CONST: return e->c < 0 ? 1 : 3;
-    default: return 3;
-  }
-}
-
-static void print_ix(const printer *p, const tk_ix *e);
-
-static void print_ix_at(const printer *p, const tk_ix *e, int min_prec) {
-  bool paren = ix_prec(e) < min_prec;
-  if (paren) fputc('(', p->out);
-  print_ix(p, e);
-  if (paren) fputc(')', p->out);
-}
-
 static void print_ix(const printer *p, const tk_ix *e) {
-  FILE *o = p->out;
-  if (!e) {
-    fputs("<null>", o);
-    return;
-  }
-  switch (e->kind) {
-    case TK_IX_CONST: fprintf(o, "%lld", (long long)e->c); break;
-    case TK_IX_SYM: fputs(e->sym == TK_SYM_B ? "B" : "Bp", o); break;
-    case TK_IX_VAR: print_var(p, e->var); break;
-    case TK_IX_ADD:
-      print_ix_at(p, e->a, 1);
-      if (e->b->kind == TK_IX_CONST && e->b->c < 0 && e->b->c != INT64_MIN)
-        fprintf(o, " - %lld", -(long long)e->b->c);
-      else {
-        fputs(" + ", o);
-        print_ix_at(p, e->b, 2);
-      }
-      break;
-    case TK_IX_SUB:
-      print_ix_at(p, e->a, 1);
-      fputs(" - ", o);
-      print_ix_at(p, e->b, 2);
-      break;
-    case TK_IX_MUL:
-    case TK_IX_DIV:
-    case TK_IX_MOD:
-      print_ix_at(p, e->a, 2);
-      fprintf(o, " %s %lld",
-              e->kind == TK_IX_MUL   ? "*"
-              : e->kind == TK_IX_DIV ? "div"
-                                     : "mod",
-              (long long)e->c);
-      break;
-    case TK_IX_MIN:
-    case TK_IX_MAX:
-      fputs(e->kind == TK_IX_MIN ? "min(" : "max(", o);
-      print_ix(p, e->a);
-      fputs(", ", o);
-      print_ix(p, e->b);
-      fputc(')', o);
-      break;
-  }
+  tk_ir_ix_print_named(e, p->out, write_var, p);
 }
 
 static const char *operand_name(const printer *p, int i) {
