@@ -25,7 +25,7 @@
  * Every scheduled variable records its inverse over the phase space (rb = r div BR,
  * rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, jj = j mod TC, jl = j - TC*(N div TC)),
  * every copied access its origin and forward substitution. BR, TR, TC come from
- * tk_ir_options (compiler/pipeline.c picks them per --cpu).
+ * tk_ir_options (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu).
  */
 #include "ir/ir.h"
 #include "ir/ir_internal.h"

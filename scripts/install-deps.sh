@@ -29,6 +29,12 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "install-deps: done"
+log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX.log")
+# apt and dpkg print hundreds of lines: they go to a log, shown only when something fails.
+if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "install-deps: apt-get failed; the whole log is $log" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "install-deps: done (${#missing[@]} installed)"

@@ -1,4 +1,4 @@
-# The IR (ir/), lowering and the pass pipeline (compiler/lower.c, compiler/pipeline.c).
+# The IR (ir/), lowering and the pass table (compiler/lower.c, compiler/driver.c).
 add_library(tk_interp STATIC ${CMAKE_SOURCE_DIR}/tests/interp/interp.c)
 target_link_libraries(tk_interp PUBLIC tk_ir ${TK_LIBM})
 tk_unit_test(NAME ir_ix_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ir_ix_test.c LIBS tk_ir LABELS ir)
