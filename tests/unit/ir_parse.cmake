@@ -1,7 +1,8 @@
 # The IR dump parser (ir/parse.c): round trips at every stage, passes on parsed modules, errors.
 tk_unit_test(NAME ir_parse_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ir_parse_test.c LIBS tkc_lib LABELS ir)
 # Not a test: prints a module at any stage (tests/ir/passes.sh --update uses it for the fused
-# stage before buffer planning, which no `tkc compile --emit` view prints).
+# stage before buffer planning; `tkc compile --stop-after=fuse --dump-after=fuse` prints it too,
+# under a "> After fuse:" line).
 add_executable(ir_stage_dump ${CMAKE_CURRENT_LIST_DIR}/ir_stage_dump.c)
 set_target_properties(ir_stage_dump PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 target_link_libraries(ir_stage_dump PRIVATE tkc_lib)

@@ -21,34 +21,20 @@
 #include "compiler/tkc.h"
 #include "ir/ir.h"
 #include "model/arch.h"
+#include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 #include "tk/alloc.h"
 #include "verify/verify.h"
 
 static const char *const MODELS[] = {"nano", "custom-small", "dense"};
-static tk_status (*const PASSES[])(tk_ir_module *) = {
-    tk_ir_pass_pad, tk_ir_pass_fuse, tk_ir_pass_plan_buffers, tk_ir_pass_schedule_gpu,
-    tk_ir_pass_schedule_cpu};
 
-static tk_ir_module *build(const char *model, tk_ir_stage stop) {
-  char path[256];
-  snprintf(path, sizeof path, "models/%s.arch.json", model);
-  tk_arch arch;
-  tk_status s = tk_arch_load(path, &arch);
-  CHECK_MSG(s == NULL, "%s: %s", path, tk_status_message(s));
-  if (s) {
-    tk_status_free(s);
-    return NULL;
-  }
-  tkc_ir_options o;
-  tkc_ir_options_default(&o);
-  o.verify_each = true;
-  o.stop_after = stop;
-  tk_ir_module *m = NULL;
-  s = tkc_build_ir(&arch, &o, &m);
-  CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
-  tk_status_free(s);
-  return m;
+/* The i-th IR pass of the driver's pass table (the one taking stage i onwards), or NULL. */
+static tk_status (*ir_pass(int i))(tk_ir_module *) {
+  size_t n;
+  const tkc_pass *t = tkc_pass_table(&n);
+  for (size_t k = 0; k < n; k++)
+    if (t[k].ir_run && i-- == 0) return t[k].ir_run;
+  return NULL;
 }
 
 /* The dump as a malloc'd string (NULL on failure). */
@@ -133,7 +119,7 @@ static void check_obligations(const tk_ir_module *a, const tk_ir_module *b, cons
 }
 
 static void round_trip(const char *model, tk_ir_stage stage) {
-  tk_ir_module *m = build(model, stage);
+  tk_ir_module *m = tk_test_build_ir(model, stage);
   if (!m) return;
   char what[128];
   snprintf(what, sizeof what, "%s at stage %s", model, tk_ir_stage_name(stage));
@@ -154,8 +140,8 @@ static void round_trip(const char *model, tk_ir_stage stage) {
     }
     if (stage == TK_STAGE_CPU) check_obligations(m, p, what);
     /* the remaining passes give the same dumps on both */
-    for (int i = (int)stage; i < (int)(sizeof PASSES / sizeof PASSES[0]); i++) {
-      tk_status a = PASSES[i](m), b = PASSES[i](p);
+    for (int i = (int)stage; ir_pass(i); i++) {
+      tk_status a = ir_pass(i)(m), b = ir_pass(i)(p);
       CHECK_MSG(!a && !b, "%s: pass %d: %s / %s", what, i, tk_status_message(a),
                 tk_status_message(b));
       tk_status_free(a);
@@ -215,8 +201,8 @@ static void parse_any(const char *text, size_t len, int *failed) {
   }
   tk_status_free(s);
   /* a module that parses and checks is one the remaining passes must take without a crash */
-  for (int i = m ? (int)m->stage : 5; i < (int)(sizeof PASSES / sizeof PASSES[0]); i++) {
-    s = PASSES[i](m);
+  for (int i = m ? (int)m->stage : 5; ir_pass(i); i++) {
+    s = ir_pass(i)(m);
     tk_status_free(s);
     if (s) break;
   }
@@ -244,7 +230,7 @@ static void mutations(const char *t, size_t len) {
 }
 
 static void errors(void) {
-  tk_ir_module *m = build("nano", TK_STAGE_GPU);
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_GPU);
   if (!m) return;
   size_t len;
   char *t = dump(m, &len);
@@ -285,7 +271,7 @@ static void errors(void) {
   CHECK_MSG(failed == tried, "%d of %d truncated dumps parsed", tried - failed, tried);
   /* deterministic byte mutations of the gpu dump, and of the graph dump (all passes follow) */
   mutations(t, len);
-  tk_ir_module *g = build("nano", TK_STAGE_GRAPH);
+  tk_ir_module *g = tk_test_build_ir("nano", TK_STAGE_GRAPH);
   size_t glen;
   char *gt = g ? dump(g, &glen) : NULL;
   if (gt) mutations(gt, glen);
@@ -300,7 +286,7 @@ static void errors(void) {
 /* Every allocation of a parse made to fail in turn: a clean TK_RESOURCE_EXHAUSTED, no module,
  * no leak (ASan), never a crash. */
 static void allocation_failures(const char *model, tk_ir_stage stage) {
-  tk_ir_module *m = build(model, stage);
+  tk_ir_module *m = tk_test_build_ir(model, stage);
   size_t len;
   char *t = m ? dump(m, &len) : NULL;
   tk_ir_module_free(m);

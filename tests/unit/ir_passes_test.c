@@ -15,30 +15,10 @@
 #include "model/arch.h"
 #include "compiler/tkc.h"
 #include "tests/interp/interp.h"
+#include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 
 static const char *const MODELS[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
-
-static tk_ir_module *compile(const char *model, tk_ir_stage stop) {
-  char path[256];
-  snprintf(path, sizeof path, "models/%s.arch.json", model);
-  tk_arch arch;
-  tk_status s = tk_arch_load(path, &arch);
-  CHECK_MSG(s == NULL, "%s: %s", path, tk_status_message(s));
-  if (s) {
-    tk_status_free(s);
-    return NULL;
-  }
-  tkc_ir_options o;
-  tkc_ir_options_default(&o);
-  o.verify_each = true;
-  o.stop_after = stop;
-  tk_ir_module *m = NULL;
-  s = tkc_build_ir(&arch, &o, &m);
-  CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
-  tk_status_free(s);
-  return m;
-}
 
 /* ---- pad ---- */
 
@@ -292,7 +272,7 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
 /* ---- the checker rejects broken IR ---- */
 
 static void check_rejects(void) {
-  tk_ir_module *m = compile("nano", TK_STAGE_FUSED);
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_FUSED);
   if (!m) return;
   tk_ir_kernel *k = m->kernels.items[1];
   tk_ir_phase *ph = &k->phases[0];
@@ -311,7 +291,7 @@ static void check_rejects(void) {
 
 int main(void) {
   for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
-    tk_ir_module *m = compile(MODELS[i], TK_STAGE_CPU);
+    tk_ir_module *m = tk_test_build_ir(MODELS[i], TK_STAGE_CPU);
     if (!m) continue;
     check_padding(m);
     check_fusion(m);
