@@ -111,7 +111,8 @@ static void buffers_free(buffers *b) {
   memset(b, 0, sizeof *b);
 }
 
-static tk_status buffers_alloc(const tk_ir_module *m, int32_t B, int32_t Bp, buffers *b) {
+static tk_status buffers_alloc(const tk_ir_module *m, const float *const *weights, const float *x,
+                               int32_t B, int32_t Bp, buffers *b) {
   tk_ix_env env = {B, Bp, NULL};
   b->n = m->nbuffers;
   b->ptr = calloc((size_t)b->n + 1, sizeof *b->ptr);
@@ -123,41 +124,39 @@ static tk_status buffers_alloc(const tk_ir_module *m, int32_t B, int32_t Bp, buf
     size_t bytes = ((size_t)(b->count[i] > 0 ? b->count[i] : 1) * 4 + 63) / 64 * 64;
     b->ptr[i] = aligned_alloc(64, bytes);
     if (!b->ptr[i]) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
-    for (int64_t e = 0; e < b->count[i]; e++) b->ptr[i][e] = NAN;
+    TK_RETURN_IF_ERROR(tk_cgd_fill_buffer(m, i, b->count[i], weights, x, B, b->ptr[i]));
   }
   return TK_STATUS_OK;
 }
 
-/* The buffer holding the tensor named `name`, or -1. */
-static int buffer_of(const tk_ir_module *m, const char *name) {
-  int t = tk_ir_tensor_find(m, name);
+int tk_cgd_buffer_of(const tk_ir_module *m, const char *tensor) {
+  int t = tk_ir_tensor_find(m, tensor);
   for (int i = 0; t >= 0 && i < m->nbuffers; i++)
     for (int j = 0; j < m->buffers[i].ntensors; j++)
       if (m->buffers[i].tensors[j] == t) return i;
   return -1;
 }
 
-static tk_status fill_inputs(const tk_ir_module *m, const buffers *b, const float *const *weights,
-                             const float *x, int32_t B) {
-  for (int i = 0; i < m->nbuffers; i++) {
-    const tk_ir_buffer *buf = &m->buffers[i];
-    if (buf->role == TK_ROLE_PARAM) {
-      tk_param_spec spec = tk_arch_param(&m->arch, (size_t)buf->param_index);
-      if ((uint64_t)b->count[i] != spec.count)
-        return tk_status_make(TK_INVALID_ARGUMENT,
-                              "cg_driver: buffer %s has %lld elements, "
-                              "checkpoint tensor %s has %llu",
-                              buf->name, (long long)b->count[i], spec.name,
-                              (unsigned long long)spec.count);
-      memcpy(b->ptr[i], weights[buf->param_index], spec.count * 4);
-    } else if (buf->role == TK_ROLE_IN) {
-      if (b->count[i] != (int64_t)B * m->arch.input_dim)
-        return tk_status_make(TK_INVALID_ARGUMENT,
-                              "cg_driver: input buffer %s has %lld elements, "
-                              "expected B * %d",
-                              buf->name, (long long)b->count[i], m->arch.input_dim);
-      memcpy(b->ptr[i], x, (size_t)b->count[i] * 4);
-    }
+tk_status tk_cgd_fill_buffer(const tk_ir_module *m, int buffer, int64_t count,
+                             const float *const *weights, const float *x, int32_t B, float *dst) {
+  const tk_ir_buffer *buf = &m->buffers[buffer];
+  if (buf->role == TK_ROLE_PARAM) {
+    tk_param_spec spec = tk_arch_param(&m->arch, (size_t)buf->param_index);
+    if ((uint64_t)count != spec.count)
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "cg_driver: buffer %s has %lld elements, "
+                            "checkpoint tensor %s has %llu",
+                            buf->name, (long long)count, spec.name, (unsigned long long)spec.count);
+    memcpy(dst, weights[buf->param_index], spec.count * 4);
+  } else if (buf->role == TK_ROLE_IN) {
+    if (count != (int64_t)B * m->arch.input_dim)
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "cg_driver: input buffer %s has %lld elements, "
+                            "expected B * %d",
+                            buf->name, (long long)count, m->arch.input_dim);
+    memcpy(dst, x, (size_t)count * 4);
+  } else {
+    for (int64_t e = 0; e < count; e++) dst[e] = NAN;
   }
   return TK_STATUS_OK;
 }
@@ -166,8 +165,7 @@ tk_status tk_cgd_prepare(tk_cgd *d, const float *const *weights, const float *x,
   buffers_free(&d->bufs);
   d->B = B;
   d->Bp = (int32_t)tk_ir_ix_bp_of(B);
-  tk_status s = buffers_alloc(d->m, B, d->Bp, &d->bufs);
-  if (!s) s = fill_inputs(d->m, &d->bufs, weights, x, B);
+  tk_status s = buffers_alloc(d->m, weights, x, B, d->Bp, &d->bufs);
   if (s) buffers_free(&d->bufs);
   return s;
 }
@@ -191,7 +189,7 @@ tk_status tk_cgd_run(tk_cgd *d, int kernel, int threads) {
 }
 
 tk_status tk_cgd_read(const tk_cgd *d, const char *tensor, int64_t count, float *out) {
-  int i = buffer_of(d->m, tensor);
+  int i = tk_cgd_buffer_of(d->m, tensor);
   if (!d->bufs.ptr || i < 0 || d->bufs.count[i] < count)
     return tk_status_make(TK_NOT_FOUND, "cg_driver: no %s buffer of %lld elements", tensor,
                           (long long)count);

@@ -42,6 +42,14 @@ TK_MUST_USE tk_status tk_cgd_read(const tk_cgd *d, const char *tensor, int64_t c
 /* The prepared buffer bound to argument `arg` of scheduled kernel `kernel` (borrowed). */
 float *tk_cgd_arg(const tk_cgd *d, int kernel, int arg);
 
+/* The buffer of m->buffers holding the tensor named `tensor`, or -1. */
+int tk_cgd_buffer_of(const tk_ir_module *m, const char *tensor);
+/* Fills buffer `buffer` of m (count elements at B, dst): a parameter from weights, the input
+ * from x (B × input_dim), anything else with NaN so a read of an unwritten element shows. */
+TK_MUST_USE tk_status tk_cgd_fill_buffer(const tk_ir_module *m, int buffer, int64_t count,
+                                         const float *const *weights, const float *x, int32_t B,
+                                         float *dst);
+
 /* The kernel entry point type of the ABI. */
 typedef void (*tk_cgd_kernel_fn)(void *const *args, int32_t B, int32_t Bp, int64_t begin,
                                  int64_t end);

@@ -3,6 +3,7 @@
 set(TK_CG_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 tk_unit_test(NAME codegen_model_test
   SOURCES ${TK_CG_TEST_DIR}/codegen_model_test.c ${TK_CG_TEST_DIR}/cg_driver.c
+    ${TK_CG_TEST_DIR}/model_weights.c
   LIBS tk_codegen tkc_lib tkref_lib ${CMAKE_DL_LIBS} Threads::Threads
   LABELS codegen)
 tk_unit_test(NAME codegen_kernel_test

@@ -13,10 +13,10 @@
 
 #include "codegen/codegen.h"
 #include "model/arch.h"
-#include "model/init_weights.h"
 #include "compiler/tkc.h"
 #include "ref/ref.h"
 #include "tests/unit/cg_driver.h"
+#include "tests/unit/model_weights.h"
 #include "tests/unit/test.h"
 
 static const char CUSTOM_OUT_IN[] =
@@ -33,55 +33,8 @@ typedef struct model_case {
 
 static const int32_t BATCHES[] = {1, 15, 16, 17, 100};
 
-/* Seeded weights, as floats for the driver and doubles for the reference. */
-typedef struct weights {
-  size_t n;
-  float **f;
-  double **d;
-  tk_ref_array *arrays;
-  tk_param_spec *specs;
-} weights;
-
-static void weights_free(weights *w) {
-  for (size_t i = 0; i < w->n; i++) {
-    if (w->f) free(w->f[i]);
-    if (w->d) free(w->d[i]);
-  }
-  free(w->f);
-  free(w->d);
-  free(w->arrays);
-  free(w->specs);
-}
-
-static bool weights_make(const tk_arch *arch, weights *w) {
-  w->n = tk_arch_param_count(arch);
-  w->f = calloc(w->n, sizeof *w->f);
-  w->d = calloc(w->n, sizeof *w->d);
-  w->arrays = calloc(w->n, sizeof *w->arrays);
-  w->specs = calloc(w->n, sizeof *w->specs);
-  if (!w->f || !w->d || !w->arrays || !w->specs) return false;
-  for (size_t i = 0; i < w->n; i++) {
-    w->specs[i] = tk_arch_param(arch, i);
-    w->f[i] = malloc(w->specs[i].count * sizeof(float));
-    w->d[i] = malloc(w->specs[i].count * sizeof(double));
-    if (!w->f[i] || !w->d[i]) return false;
-    tk_arch_init_fill(arch, arch->seed, i, w->f[i]);
-    for (uint64_t e = 0; e < w->specs[i].count; e++) w->d[i][e] = w->f[i][e];
-    w->arrays[i] = (tk_ref_array){w->specs[i].name, w->d[i], w->specs[i].count};
-  }
-  return true;
-}
-
-static void fill_input(float *x, size_t n, uint32_t seed) {
-  uint32_t s = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; i++) {
-    s = s * 1664525u + 1013904223u;
-    x[i] = (float)((double)(s >> 8) / (double)(1u << 24) * 4.0 - 2.0);
-  }
-}
-
 /* One batch: 1-thread forward vs the reference, 2-thread forward vs the 1-thread one. */
-static void check_batch(const char *label, tk_cgd *d, const tk_arch *arch, const weights *w,
+static void check_batch(const char *label, tk_cgd *d, const tk_arch *arch, const tk_test_weights *w,
                         const tk_ref_model *ref, int32_t B) {
   bool moe = arch->model_kind == TK_MODEL_MOE;
   size_t nx = (size_t)B * (size_t)arch->input_dim, nl = (size_t)B * (size_t)arch->output_dim;
@@ -90,7 +43,7 @@ static void check_batch(const char *label, tk_cgd *d, const tk_arch *arch, const
   float *w1 = malloc(nw * 4), *w2 = malloc(nw * 4);
   CHECK(x && l1 && l2 && w1 && w2);
   if (x && l1 && l2 && w1 && w2) {
-    fill_input(x, nx, (uint32_t)B);
+    tk_test_fill_input(x, nx, (uint32_t)B);
     const float *const *wf = (const float *const *)w->f;
     CHECK_OK(tk_cgd_forward(d, wf, x, B, 1, l1, moe ? w1 : NULL));
     CHECK_OK(tk_cgd_forward(d, wf, x, B, 2, l2, moe ? w2 : NULL));
@@ -112,7 +65,7 @@ static void check_batch(const char *label, tk_cgd *d, const tk_arch *arch, const
 }
 
 static void check_target(const model_case *mc, const tk_ir_module *m, const char *target,
-                         const weights *w, const tk_ref_model *ref) {
+                         const tk_test_weights *w, const tk_ref_model *ref) {
   tk_cg_options o;
   tk_cg_options_default(&o);
   o.target = target;
@@ -145,10 +98,10 @@ static void check_model(const model_case *mc) {
                          : tk_arch_parse(mc->json, strlen(mc->json), mc->name, &arch);
   CHECK_OK(s);
   if (s) return;
-  weights w = {0};
+  tk_test_weights w = {0};
   tk_ref_model *ref = NULL;
   tk_ir_module *m = NULL;
-  CHECK(weights_make(&arch, &w));
+  CHECK(tk_test_weights_make(&arch, &w));
   CHECK_OK(tk_ref_model_from_arrays(&arch, w.arrays, w.n, &ref));
   tkc_ir_options po;
   tkc_ir_options_default(&po);
@@ -160,7 +113,7 @@ static void check_model(const model_case *mc) {
   }
   tk_ir_module_free(m);
   tk_ref_model_free(ref);
-  weights_free(&w);
+  tk_test_weights_free(&w);
 }
 
 int main(int argc, char **argv) {

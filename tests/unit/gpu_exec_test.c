@@ -1,0 +1,684 @@
+/* tests/unit/gpu_exec_test.c — the GPU targets' own LLVM IR executed on the CPU (issue #12).
+ *
+ * For amdgcn and nvptx, models nano and custom-small, B in {1, 15, 16, 17, 100}, and both
+ * forms of the module codegen emits for the target (TK_CG_EMIT_LLVM_UNOPT, as built, and
+ * TK_CG_EMIT_LLVM, after the target's `default<O3>`, the form that ships):
+ *   1. the LLVM IR text is parsed back (LLVMParseIRInContext);
+ *   2. it is retargeted to the host with the smallest change that lets x86-64 run it: the
+ *      host triple and data layout; each call of an id intrinsic (amdgcn
+ *      llvm.amdgcn.workgroup.id.x / workitem.id.x, nvptx llvm.nvvm.read.ptx.sreg.ctaid.x /
+ *      tid.x) replaced by a load of an emulated-id global (i32) and the intrinsic's
+ *      declaration deleted; the amdgpu_kernel / ptx_kernel calling convention reset to C.
+ *      Any other target intrinsic, any other external function, any global variable
+ *      (LDS/shared memory) or any other calling convention fails loudly. Pointers keep
+ *      their address spaces: x86-64 lowers loads, stores, GEPs and allocas in addrspace(1)
+ *      and addrspace(5) as ordinary 64-bit memory accesses (the host data layout gives
+ *      every address space 64-bit pointers), so no parameter or alloca is rewritten. Per
+ *      kernel one wrapper, tk_gpuexec.launch.K(ptr args, i32 B, i32 Bp), is added that
+ *      loads the buffer pointers from args and calls K: the kernel bodies, and how they
+ *      bind the ids, stay exactly codegen's;
+ *   3. MCJIT compiles the module for the host, and the `gpu` schedule runs as the launcher
+ *      would launch it (m->targets[TK_TARGET_GPU] in order; for each workgroup in
+ *      [0, grid(B)) and each thread in [0, workgroup_size): set the emulated ids, call the
+ *      kernel with its buffers, B and Bp). Running the threads one after the other is a
+ *      valid execution: a GPU kernel has no barriers and no shared memory (a phase boundary
+ *      is a launch boundary; a barrier or an LDS global would fail step 2);
+ *   4. logits and router weights are compared with tests/ref under docs/formats.md §3.4
+ *      (tk_ref_compare: tolerance and top-K rule).
+ * Buffers are exact: each lies at the end of its own read-write pages (64-byte aligned,
+ * so at most 60 bytes of slack), between 64 MiB PROT_NONE guard zones; the slack and the
+ * rest of its pages hold a canary that is checked after the forward. An out-of-bounds
+ * access is therefore a SIGSEGV or a canary mismatch.
+ *
+ * Can fail: every forward runs in a forked child (a fault is an outcome, not a crash of the
+ * test), once with the ids as the GPU gives them, which must match the reference, and once
+ * with the workgroup and thread ids swapped — what the program does when
+ * tk_cg_gpu_bind binds each loop to the other's intrinsic, the defect of issue #12 — which
+ * must fault, trip a canary or mismatch. A retargeting of IR with an id intrinsic the
+ * emulation does not know must fail with that intrinsic's name.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/ExecutionEngine.h>
+#include <llvm-c/IRReader.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "codegen/codegen.h"
+#include "compiler/tkc.h"
+#include "model/arch.h"
+#include "ref/ref.h"
+#include "tests/unit/cg_driver.h"
+#include "tests/unit/model_weights.h"
+#include "tests/unit/test.h"
+
+/* ---- The targets' id intrinsics and the emulated ids ---------------------------------- */
+
+typedef enum emulated_id { EMU_WORKGROUP_X, EMU_THREAD_X, EMU_NIDS } emulated_id;
+
+static const char *const EMULATED_ID_GLOBAL[EMU_NIDS] = {"tk_gpuexec.workgroup_id_x",
+                                                         "tk_gpuexec.thread_id_x"};
+
+typedef struct gpu_target {
+  const char *name;   /* codegen's target name */
+  unsigned kernel_cc; /* the kernels' calling convention */
+  const char *id_intrinsic[EMU_NIDS];
+} gpu_target;
+
+static const gpu_target GPU_TARGETS[] = {
+    {"amdgcn",
+     LLVMAMDGPUKERNELCallConv,
+     {"llvm.amdgcn.workgroup.id.x", "llvm.amdgcn.workitem.id.x"}},
+    {"nvptx",
+     LLVMPTXKernelCallConv,
+     {"llvm.nvvm.read.ptx.sreg.ctaid.x", "llvm.nvvm.read.ptx.sreg.tid.x"}},
+};
+
+/* Intrinsic families that only a GPU backend lowers. */
+static const char *const GPU_INTRINSIC_PREFIXES[] = {"llvm.amdgcn.", "llvm.r600.", "llvm.nvvm.",
+                                                     "llvm.nvptx."};
+
+#define LAUNCH_PREFIX "tk_gpuexec.launch."
+
+static bool starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- Retargeting ----------------------------------------------------------------------- */
+
+typedef struct host_target {
+  char *triple;
+  char *layout;
+} host_target;
+
+static tk_status host_target_make(host_target *h) {
+  h->triple = LLVMGetDefaultTargetTriple();
+  h->layout = NULL;
+  LLVMTargetRef target;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(h->triple, &target, &msg)) {
+    tk_status s = tk_status_make(TK_INTERNAL, "gpuexec: host target %s: %s", h->triple, msg);
+    LLVMDisposeMessage(msg);
+    return s;
+  }
+  LLVMTargetMachineRef tm =
+      LLVMCreateTargetMachine(target, h->triple, "", "", LLVMCodeGenLevelDefault, LLVMRelocDefault,
+                              LLVMCodeModelJITDefault);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  h->layout = LLVMCopyStringRepOfTargetData(td);
+  LLVMDisposeTargetData(td);
+  LLVMDisposeTargetMachine(tm);
+  return TK_STATUS_OK;
+}
+
+static void host_target_free(host_target *h) {
+  LLVMDisposeMessage(h->triple);
+  LLVMDisposeMessage(h->layout);
+}
+
+static const char *value_name(LLVMValueRef v) {
+  size_t len;
+  return LLVMGetValueName2(v, &len);
+}
+
+/* Replaces every call of the id intrinsic `fn` by a load of `global`; *replaced counts them. */
+static tk_status replace_id_calls(LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef global,
+                                  int *replaced) {
+  LLVMTypeRef i32 = LLVMGlobalGetValueType(global);
+  if (LLVMGetReturnType(LLVMGlobalGetValueType(fn)) != i32)
+    return tk_status_make(TK_INTERNAL, "gpuexec: %s does not return i32", value_name(fn));
+  for (LLVMUseRef use; (use = LLVMGetFirstUse(fn));) {
+    LLVMValueRef call = LLVMGetUser(use);
+    if (!LLVMIsACallInst(call) || LLVMGetCalledValue(call) != fn)
+      return tk_status_make(TK_INTERNAL, "gpuexec: %s is used other than by a call",
+                            value_name(fn));
+    LLVMPositionBuilderBefore(b, call);
+    LLVMValueRef load = LLVMBuildLoad2(b, i32, global, "");
+    LLVMReplaceAllUsesWith(call, load);
+    LLVMInstructionEraseFromParent(call);
+    (*replaced)++;
+  }
+  return TK_STATUS_OK;
+}
+
+/* A declaration: an emulated id intrinsic (calls replaced, declaration deleted), a
+ * target-independent intrinsic (kept), or an error. */
+static tk_status retarget_declaration(const gpu_target *t, LLVMBuilderRef b, LLVMValueRef fn,
+                                      LLVMValueRef const *ids, int *replaced) {
+  const char *name = value_name(fn);
+  for (int i = 0; i < EMU_NIDS; i++)
+    if (strcmp(name, t->id_intrinsic[i]) == 0) {
+      TK_RETURN_IF_ERROR(replace_id_calls(b, fn, ids[i], replaced));
+      LLVMDeleteFunction(fn);
+      return TK_STATUS_OK;
+    }
+  for (size_t i = 0; i < sizeof GPU_INTRINSIC_PREFIXES / sizeof GPU_INTRINSIC_PREFIXES[0]; i++)
+    if (starts_with(name, GPU_INTRINSIC_PREFIXES[i]))
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "gpuexec: %s kernels call %s, which the CPU emulation does not "
+                            "know",
+                            t->name, name);
+  if (!starts_with(name, "llvm."))
+    return tk_status_make(TK_INVALID_ARGUMENT, "gpuexec: %s kernels call the external function %s",
+                          t->name, name);
+  return TK_STATUS_OK;
+}
+
+static tk_status retarget_functions(const gpu_target *t, LLVMModuleRef mod, LLVMValueRef const *ids,
+                                    int *replaced) {
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(LLVMGetModuleContext(mod));
+  tk_status s = TK_STATUS_OK;
+  for (LLVMValueRef fn = LLVMGetFirstFunction(mod), next; fn && !s; fn = next) {
+    next = LLVMGetNextFunction(fn);
+    if (LLVMIsDeclaration(fn)) {
+      s = retarget_declaration(t, b, fn, ids, replaced);
+    } else if (LLVMGetFunctionCallConv(fn) == t->kernel_cc) {
+      LLVMSetFunctionCallConv(fn, LLVMCCallConv);
+    } else if (LLVMGetFunctionCallConv(fn) != LLVMCCallConv) {
+      s = tk_status_make(TK_INVALID_ARGUMENT, "gpuexec: %s function %s has calling convention %u",
+                         t->name, value_name(fn), LLVMGetFunctionCallConv(fn));
+    }
+  }
+  LLVMDisposeBuilder(b);
+  return s;
+}
+
+/* void tk_gpuexec.launch.K(ptr args, i32 B, i32 Bp): K(args[0], ..., args[n-1], B, Bp). */
+static tk_status add_launch_wrapper(LLVMModuleRef mod, const tk_ir_kernel *k) {
+  LLVMValueRef kernel = LLVMGetNamedFunction(mod, k->name);
+  if (!kernel || LLVMIsDeclaration(kernel))
+    return tk_status_make(TK_NOT_FOUND, "gpuexec: the module defines no kernel %s", k->name);
+  LLVMContextRef ctx = LLVMGetModuleContext(mod);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0), i32 = LLVMInt32TypeInContext(ctx);
+  LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
+  LLVMTypeRef params[] = {ptr, i32, i32};
+  char name[256];
+  snprintf(name, sizeof name, LAUNCH_PREFIX "%s", k->name);
+  LLVMValueRef w =
+      LLVMAddFunction(mod, name, LLVMFunctionType(LLVMVoidTypeInContext(ctx), params, 3, 0));
+  unsigned n = LLVMCountParams(kernel);
+  if (n != (unsigned)k->nargs + 2)
+    return tk_status_make(TK_INTERNAL, "gpuexec: kernel %s has %u parameters, expected %d", k->name,
+                          n, k->nargs + 2);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, w, "entry"));
+  LLVMValueRef args[n];
+  for (unsigned i = 0; i < n - 2; i++) {
+    LLVMValueRef index = LLVMConstInt(i64, i, 0);
+    LLVMValueRef slot = LLVMBuildGEP2(b, ptr, LLVMGetParam(w, 0), &index, 1, "");
+    args[i] = LLVMBuildLoad2(b, LLVMTypeOf(LLVMGetParam(kernel, i)), slot, "");
+  }
+  args[n - 2] = LLVMGetParam(w, 1);
+  args[n - 1] = LLVMGetParam(w, 2);
+  LLVMBuildCall2(b, LLVMGlobalGetValueType(kernel), kernel, args, n, "");
+  LLVMBuildRetVoid(b);
+  LLVMDisposeBuilder(b);
+  return TK_STATUS_OK;
+}
+
+static tk_status check_no_globals(const gpu_target *t, LLVMModuleRef mod) {
+  LLVMValueRef g = LLVMGetFirstGlobal(mod);
+  if (g)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "gpuexec: the %s module has the global %s (shared memory?); the "
+                          "sequential emulation supports none",
+                          t->name, value_name(g));
+  return TK_STATUS_OK;
+}
+
+static tk_status retarget_module(const gpu_target *t, const host_target *h,
+                                 const tk_ir_kernel_list *kernels, LLVMModuleRef mod,
+                                 int *replaced) {
+  LLVMSetTarget(mod, h->triple);
+  LLVMSetDataLayout(mod, h->layout);
+  TK_RETURN_IF_ERROR(check_no_globals(t, mod));
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetModuleContext(mod));
+  LLVMValueRef ids[EMU_NIDS];
+  for (int i = 0; i < EMU_NIDS; i++) {
+    ids[i] = LLVMAddGlobal(mod, i32, EMULATED_ID_GLOBAL[i]);
+    LLVMSetInitializer(ids[i], LLVMConstInt(i32, 0, 0));
+  }
+  TK_RETURN_IF_ERROR(retarget_functions(t, mod, ids, replaced));
+  for (int i = 0; i < kernels->n; i++)
+    TK_RETURN_IF_ERROR(add_launch_wrapper(mod, kernels->items[i]));
+  char *msg = NULL;
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+    tk_status s = tk_status_make(TK_INTERNAL, "gpuexec: retargeted %s module: %s", t->name, msg);
+    LLVMDisposeMessage(msg);
+    return s;
+  }
+  LLVMDisposeMessage(msg);
+  return TK_STATUS_OK;
+}
+
+/* Parses IR text into a new module of ctx and retargets it (*out: NULL on error). */
+static tk_status parse_and_retarget(LLVMContextRef ctx, const gpu_target *t, const host_target *h,
+                                    const tk_ir_kernel_list *kernels, const char *text, size_t size,
+                                    LLVMModuleRef *out, int *replaced) {
+  *out = NULL;
+  *replaced = 0;
+  LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(text, size, t->name);
+  char *msg = NULL;
+  LLVMModuleRef mod = NULL;
+  if (LLVMParseIRInContext(ctx, buf, &mod, &msg)) { /* takes the buffer */
+    tk_status s = tk_status_make(TK_INTERNAL, "gpuexec: parsing the %s IR: %s", t->name, msg);
+    LLVMDisposeMessage(msg);
+    return s;
+  }
+  tk_status s = retarget_module(t, h, kernels, mod, replaced);
+  if (s) {
+    LLVMDisposeModule(mod);
+    return s;
+  }
+  *out = mod;
+  return TK_STATUS_OK;
+}
+
+/* ---- JIT --------------------------------------------------------------------------------- */
+
+typedef void (*launch_fn)(void *const *args, int32_t B, int32_t Bp);
+
+typedef struct jit {
+  LLVMContextRef ctx;
+  LLVMExecutionEngineRef ee; /* owns the module */
+  int n;
+  launch_fn *launch; /* per scheduled kernel */
+  int32_t *id[EMU_NIDS];
+} jit;
+
+static void jit_close(jit *j) {
+  if (j->ee) LLVMDisposeExecutionEngine(j->ee);
+  if (j->ctx) LLVMContextDispose(j->ctx);
+  free(j->launch);
+  memset(j, 0, sizeof *j);
+}
+
+static tk_status jit_resolve(jit *j, const tk_ir_kernel_list *kernels) {
+  j->n = kernels->n;
+  j->launch = calloc((size_t)kernels->n + 1, sizeof *j->launch);
+  if (!j->launch) return tk_status_make(TK_RESOURCE_EXHAUSTED, "gpuexec: out of memory");
+  for (int i = 0; i < kernels->n; i++) {
+    char name[256];
+    snprintf(name, sizeof name, LAUNCH_PREFIX "%s", kernels->items[i]->name);
+    uint64_t addr = LLVMGetFunctionAddress(j->ee, name);
+    if (!addr) return tk_status_make(TK_INTERNAL, "gpuexec: the JIT has no %s", name);
+    j->launch[i] = (launch_fn)(uintptr_t)addr;
+  }
+  for (int i = 0; i < EMU_NIDS; i++) {
+    j->id[i] = (int32_t *)(uintptr_t)LLVMGetGlobalValueAddress(j->ee, EMULATED_ID_GLOBAL[i]);
+    if (!j->id[i])
+      return tk_status_make(TK_INTERNAL, "gpuexec: the JIT has no %s", EMULATED_ID_GLOBAL[i]);
+  }
+  return TK_STATUS_OK;
+}
+
+/* Emits t's kernels of m in form `what`, retargets them and JIT-compiles them into *j. */
+static tk_status jit_open(const tk_ir_module *m, const gpu_target *t, tk_cg_emit what,
+                          const host_target *h, jit *j, int *replaced) {
+  memset(j, 0, sizeof *j);
+  tk_cg_options o;
+  tk_cg_options_default(&o);
+  o.target = t->name;
+  tk_cg_blob text = {0};
+  TK_RETURN_IF_ERROR(tk_cg_compile(m, &o, what, &text));
+  const tk_ir_kernel_list *kernels = &m->targets[TK_TARGET_GPU];
+  j->ctx = LLVMContextCreate();
+  LLVMModuleRef mod = NULL;
+  tk_status s =
+      parse_and_retarget(j->ctx, t, h, kernels, (const char *)text.data, text.size, &mod, replaced);
+  tk_cg_blob_free(&text);
+  if (s) return s;
+  struct LLVMMCJITCompilerOptions opts;
+  LLVMInitializeMCJITCompilerOptions(&opts, sizeof opts);
+  opts.OptLevel = 2;
+  char *msg = NULL;
+  if (LLVMCreateMCJITCompilerForModule(&j->ee, mod, &opts, sizeof opts, &msg)) {
+    s = tk_status_make(TK_INTERNAL, "gpuexec: MCJIT: %s", msg);
+    LLVMDisposeMessage(msg);
+    LLVMDisposeModule(mod);
+    j->ee = NULL;
+    return s;
+  }
+  return jit_resolve(j, kernels);
+}
+
+/* ---- Guarded buffers --------------------------------------------------------------------- */
+
+enum { GUARD_BYTES = 64 << 20 };
+static const uint32_t CANARY = 0x7fa5a5a5u; /* a NaN, should a kernel ever read it */
+
+typedef struct guarded_buffer {
+  unsigned char *map; /* guard, read-write pages, guard */
+  size_t rw_bytes;
+  float *data; /* at the end of the read-write pages */
+  int64_t count;
+} guarded_buffer;
+
+static size_t round_up(size_t n, size_t q) { return (n + q - 1) / q * q; }
+
+static bool guarded_alloc(guarded_buffer *g, int64_t count) {
+  size_t data_bytes = round_up((size_t)(count > 0 ? count : 1) * 4, 64);
+  g->rw_bytes = round_up(data_bytes, (size_t)sysconf(_SC_PAGESIZE));
+  g->count = count;
+  g->map = mmap(NULL, 2 * (size_t)GUARD_BYTES + g->rw_bytes, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (g->map == MAP_FAILED) {
+    g->map = NULL;
+    return false;
+  }
+  unsigned char *rw = g->map + GUARD_BYTES;
+  if (mprotect(rw, g->rw_bytes, PROT_READ | PROT_WRITE) != 0) {
+    munmap(g->map, 2 * (size_t)GUARD_BYTES + g->rw_bytes);
+    g->map = NULL;
+    return false;
+  }
+  for (size_t i = 0; i < g->rw_bytes / 4; i++) memcpy(rw + 4 * i, &CANARY, 4);
+  g->data = (float *)(rw + g->rw_bytes - data_bytes);
+  return true;
+}
+
+static void guarded_free(guarded_buffer *g) {
+  if (g->map) munmap(g->map, 2 * (size_t)GUARD_BYTES + g->rw_bytes);
+}
+
+/* The canary words around the data that a kernel overwrote. */
+static size_t guarded_damage(const guarded_buffer *g) {
+  const unsigned char *rw = g->map + GUARD_BYTES, *data = (const unsigned char *)g->data;
+  const unsigned char *data_end = data + (size_t)g->count * 4, *rw_end = rw + g->rw_bytes;
+  size_t damaged = 0;
+  for (const unsigned char *p = rw; p < rw_end; p += 4)
+    if ((p < data || p >= data_end) && memcmp(p, &CANARY, 4) != 0) damaged++;
+  return damaged;
+}
+
+/* ---- One forward, in a child process ------------------------------------------------------ */
+
+typedef enum outcome {
+  OUT_MATCH = 0, /* agrees with the reference, canaries intact */
+  OUT_MISMATCH,  /* the reference comparison failed */
+  OUT_CANARY,    /* a canary beside a buffer was overwritten */
+  OUT_SETUP,     /* the harness failed (allocation, an unknown buffer) */
+  OUT_FAULT,     /* the child died of a signal (a guard zone was touched) */
+} outcome;
+
+static const char *const OUTCOME_NAMES[] = {"match", "reference mismatch", "canary overwritten",
+                                            "harness error", "fault"};
+
+typedef struct exec_case {
+  const tk_ir_module *m;
+  const jit *j;
+  const tk_test_weights *w;
+  const tk_ref_model *ref;
+  const char *label;
+  bool swap_ids; /* set the workgroup id to the thread id and the other way round */
+} exec_case;
+
+static void launch_all(const exec_case *c, const guarded_buffer *bufs, int32_t B, int32_t Bp) {
+  const tk_ir_kernel_list *kernels = &c->m->targets[TK_TARGET_GPU];
+  tk_ix_env env = {B, Bp, NULL};
+  int32_t *wg_id = c->j->id[c->swap_ids ? EMU_THREAD_X : EMU_WORKGROUP_X];
+  int32_t *thread_id = c->j->id[c->swap_ids ? EMU_WORKGROUP_X : EMU_THREAD_X];
+  for (int i = 0; i < kernels->n; i++) {
+    const tk_ir_kernel *k = kernels->items[i];
+    void *args[k->nargs + 1];
+    for (int a = 0; a < k->nargs; a++) args[a] = bufs[k->args[a].buffer].data;
+    int64_t grid = tk_ir_ix_eval(k->launch.grid, &env);
+    for (int64_t g = 0; g < grid; g++)
+      for (int64_t t = 0; t < k->launch.workgroup_size; t++) {
+        *wg_id = (int32_t)g;
+        *thread_id = (int32_t)t;
+        c->j->launch[i](args, B, Bp);
+      }
+  }
+}
+
+static outcome compare_outputs(const exec_case *c, const guarded_buffer *bufs, const float *x,
+                               int32_t B) {
+  bool moe = c->m->arch.model_kind == TK_MODEL_MOE;
+  int logits = tk_cgd_buffer_of(c->m, "logits");
+  int router = moe ? tk_cgd_buffer_of(c->m, "router_weights") : -1;
+  if (logits < 0 || (moe && router < 0)) return OUT_SETUP;
+  tk_ref_report rep;
+  tk_status s =
+      tk_ref_compare(c->ref, x, (size_t)B, bufs[logits].data, moe ? bufs[router].data : NULL, &rep);
+  if (s) {
+    fprintf(stderr, "%s B=%d: %s\n", c->label, B, tk_status_message(s));
+    tk_status_free(s);
+    return OUT_SETUP;
+  }
+  if (tk_ref_report_passed(&rep)) return OUT_MATCH;
+  if (!c->swap_ids) {
+    fprintf(stderr, "%s B=%d: %zu mismatches, max diff %g\n", c->label, B, rep.mismatches,
+            rep.max_diff);
+    tk_ref_report_print(&rep, stderr);
+  }
+  return OUT_MISMATCH;
+}
+
+static outcome forward(const exec_case *c, guarded_buffer *bufs, float *x, int32_t B) {
+  const tk_ir_module *m = c->m;
+  int32_t Bp = (int32_t)tk_ir_ix_bp_of(B);
+  tk_ix_env env = {B, Bp, NULL};
+  tk_test_fill_input(x, (size_t)B * (size_t)m->arch.input_dim, (uint32_t)B);
+  for (int i = 0; i < m->nbuffers; i++) {
+    if (!guarded_alloc(&bufs[i], tk_ir_ix_eval(m->buffers[i].count, &env))) return OUT_SETUP;
+    tk_status s =
+        tk_cgd_fill_buffer(m, i, bufs[i].count, (const float *const *)c->w->f, x, B, bufs[i].data);
+    if (s) {
+      fprintf(stderr, "%s: %s\n", c->label, tk_status_message(s));
+      tk_status_free(s);
+      return OUT_SETUP;
+    }
+  }
+  launch_all(c, bufs, B, Bp);
+  for (int i = 0; i < m->nbuffers; i++)
+    if (guarded_damage(&bufs[i])) {
+      if (!c->swap_ids)
+        fprintf(stderr, "%s B=%d: %zu canary words beside buffer %s overwritten\n", c->label, B,
+                guarded_damage(&bufs[i]), m->buffers[i].name);
+      return OUT_CANARY;
+    }
+  return compare_outputs(c, bufs, x, B);
+}
+
+typedef struct forward_job {
+  const exec_case *c;
+  int32_t B;
+} forward_job;
+
+/* The child's side: one forward. */
+static outcome forward_child(const void *arg) {
+  const forward_job *job = arg;
+  const tk_ir_module *m = job->c->m;
+  guarded_buffer *bufs = calloc((size_t)m->nbuffers + 1, sizeof *bufs);
+  float *x = malloc((size_t)job->B * (size_t)m->arch.input_dim * 4);
+  outcome o = bufs && x ? forward(job->c, bufs, x, job->B) : OUT_SETUP;
+  for (int i = 0; bufs && i < m->nbuffers; i++) guarded_free(&bufs[i]);
+  free(bufs);
+  free(x);
+  return o;
+}
+
+/* Runs body(arg) in a forked child whose exit status is its outcome; a child killed by a
+ * signal (SIGSEGV, SIGBUS, SIGALRM after 60 s) is OUT_FAULT with the signal in *signal_out.
+ * The child's SIGSEGV and SIGBUS go back to the default action, so a sanitizer's handler
+ * does not turn a guard-zone fault into an exit status. */
+static outcome forked(outcome (*body)(const void *), const void *arg, int *signal_out) {
+  enum { CHILD_SECONDS = 60 };
+  *signal_out = 0;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return OUT_SETUP;
+  if (pid == 0) {
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGSEGV, &dfl, NULL);
+    sigaction(SIGBUS, &dfl, NULL);
+    alarm(CHILD_SECONDS);
+    _exit((int)body(arg));
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return OUT_SETUP;
+  if (WIFSIGNALED(status)) {
+    *signal_out = WTERMSIG(status);
+    return OUT_FAULT;
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : (int)OUT_SETUP;
+  return code <= (int)OUT_FAULT ? (outcome)code : OUT_SETUP;
+}
+
+static outcome forward_forked(const exec_case *c, int32_t B, int *signal_out) {
+  forward_job job = {c, B};
+  return forked(forward_child, &job, signal_out);
+}
+
+/* A write into the first guard page after a buffer's data. */
+static outcome write_past_guarded(const void *arg) {
+  const guarded_buffer *g = arg;
+  size_t past = (size_t)(g->map + GUARD_BYTES + g->rw_bytes - (unsigned char *)g->data) / 4;
+  ((volatile float *)g->data)[past] = 1.0f;
+  return OUT_MATCH;
+}
+
+/* The guards catch what they must: a write into the slack after the last element or before
+ * the first (canaries), and a write just past the read-write pages (SIGSEGV). */
+static void check_guards_detect(void) {
+  guarded_buffer g = {0};
+  CHECK(guarded_alloc(&g, 5));
+  if (!g.data) return;
+  CHECK(((uintptr_t)g.data & 63) == 0);
+  CHECK(guarded_damage(&g) == 0);
+  volatile float *data = g.data;
+  data[5] = 1.0f; /* 5 elements fill 20 of the 64 bytes at the end of the pages */
+  CHECK(guarded_damage(&g) == 1);
+  data[-1] = 1.0f;
+  CHECK(guarded_damage(&g) == 2);
+  int sig = 0;
+  CHECK(forked(write_past_guarded, &g, &sig) == OUT_FAULT && sig == SIGSEGV);
+  guarded_free(&g);
+}
+
+/* ---- The cases ----------------------------------------------------------------------------- */
+
+static const int32_t BATCHES[] = {1, 15, 16, 17, 100};
+
+typedef struct form {
+  tk_cg_emit what;
+  const char *name;
+} form;
+
+static const form FORMS[] = {{TK_CG_EMIT_LLVM_UNOPT, "llvm-unopt"}, {TK_CG_EMIT_LLVM, "llvm"}};
+
+static void check_batches(exec_case *c) {
+  for (size_t b = 0; b < sizeof BATCHES / sizeof BATCHES[0]; b++) {
+    int32_t B = BATCHES[b];
+    int sig_launched, sig;
+    c->swap_ids = false;
+    outcome launched = forward_forked(c, B, &sig_launched);
+    CHECK_MSG(launched == OUT_MATCH, "%s B=%d: %s (signal %d)", c->label, B,
+              OUTCOME_NAMES[launched], sig_launched);
+    c->swap_ids = true;
+    outcome swapped = forward_forked(c, B, &sig);
+    CHECK_MSG(swapped == OUT_MISMATCH || swapped == OUT_CANARY || swapped == OUT_FAULT,
+              "%s B=%d: with swapped workgroup/thread ids: %s, expected a failure", c->label, B,
+              OUTCOME_NAMES[swapped]);
+    printf("%s B=%d: ids as launched: %s; swapped: %s", c->label, B, OUTCOME_NAMES[launched],
+           OUTCOME_NAMES[swapped]);
+    if (sig) printf(" (%s)", strsignal(sig));
+    printf("\n");
+  }
+}
+
+static void check_target(const tk_ir_module *m, const char *model, const gpu_target *t,
+                         const host_target *h, const tk_test_weights *w, const tk_ref_model *ref) {
+  for (size_t f = 0; f < sizeof FORMS / sizeof FORMS[0]; f++) {
+    jit j;
+    int replaced = 0;
+    tk_status s = jit_open(m, t, FORMS[f].what, h, &j, &replaced);
+    CHECK_OK(s);
+    if (!s) {
+      CHECK_MSG(replaced >= m->targets[TK_TARGET_GPU].n,
+                "%s %s: %d id intrinsic calls replaced, expected at least one per kernel", t->name,
+                FORMS[f].name, replaced);
+      char label[128];
+      snprintf(label, sizeof label, "%s/%s/%s", model, t->name, FORMS[f].name);
+      exec_case c = {m, &j, w, ref, label, false};
+      check_batches(&c);
+    }
+    jit_close(&j);
+  }
+}
+
+static void check_model(const char *name, const char *path, const host_target *h) {
+  tk_arch arch;
+  tk_status s = tk_arch_load(path, &arch);
+  CHECK_OK(s);
+  if (s) return;
+  tk_test_weights w = {0};
+  tk_ref_model *ref = NULL;
+  tk_ir_module *m = NULL;
+  CHECK(tk_test_weights_make(&arch, &w));
+  CHECK_OK(tk_ref_model_from_arrays(&arch, w.arrays, w.n, &ref));
+  tkc_ir_options po;
+  tkc_ir_options_default(&po);
+  po.verify_each = true;
+  CHECK_OK(tkc_build_ir(&arch, &po, &m));
+  for (size_t t = 0; ref && m && t < sizeof GPU_TARGETS / sizeof GPU_TARGETS[0]; t++)
+    check_target(m, name, &GPU_TARGETS[t], h, &w, ref);
+  tk_ir_module_free(m);
+  tk_ref_model_free(ref);
+  tk_test_weights_free(&w);
+}
+
+/* An id intrinsic the emulation does not know fails the retargeting, naming it. */
+static void check_unknown_intrinsic_fails(const host_target *h) {
+  static const char IR[] =
+      "target triple = \"amdgcn-amd-amdhsa\"\n"
+      "define amdgpu_kernel void @k(ptr addrspace(1) %out, i32 %B, i32 %Bp) {\n"
+      "  %y = call i32 @llvm.amdgcn.workitem.id.y()\n"
+      "  store i32 %y, ptr addrspace(1) %out\n"
+      "  ret void\n"
+      "}\n"
+      "declare i32 @llvm.amdgcn.workitem.id.y()\n";
+  tk_ir_kernel k = {.name = "k", .nargs = 1};
+  tk_ir_kernel *items[] = {&k};
+  tk_ir_kernel_list kernels = {.n = 1, .items = items};
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = NULL;
+  int replaced = 0;
+  CHECK_ERR(
+      parse_and_retarget(ctx, &GPU_TARGETS[0], h, &kernels, IR, sizeof IR - 1, &mod, &replaced),
+      "llvm.amdgcn.workitem.id.y");
+  CHECK(mod == NULL);
+  LLVMContextDispose(ctx);
+}
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name, *path;
+  } models[] = {{"nano", "models/nano.arch.json"},
+                {"custom-small", "models/custom-small.arch.json"}};
+  LLVMLinkInMCJIT();
+  if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
+    fprintf(stderr, "gpu_exec_test: no native LLVM target\n");
+    return 1;
+  }
+  host_target h;
+  CHECK_OK(host_target_make(&h));
+  if (h.layout) {
+    check_guards_detect();
+    check_unknown_intrinsic_fails(&h);
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+      if (argc < 2 || strcmp(argv[1], models[i].name) == 0)
+        check_model(models[i].name, models[i].path, &h);
+  }
+  host_target_free(&h);
+  TEST_MAIN_END();
+}
