@@ -31,11 +31,13 @@
  * access is therefore a SIGSEGV or a canary mismatch.
  *
  * Can fail: every forward runs in a forked child (a fault is an outcome, not a crash of the
- * test), once with the ids as the GPU gives them, which must match the reference, and once
- * with the workgroup and thread ids swapped — what the program does when
- * tk_cg_gpu_bind binds each loop to the other's intrinsic, the defect of issue #12 — which
- * must fault, trip a canary or mismatch. A retargeting of IR with an id intrinsic the
- * emulation does not know must fail with that intrinsic's name.
+ * test), once with the ids as the GPU gives them, which must match the reference; once with
+ * the workgroup and thread ids swapped — what the program does when tk_cg_gpu_bind binds
+ * each loop to the other's intrinsic, the defect of issue #12 — which must fault, trip a
+ * canary or mismatch; and once with input element 0 changed for the kernels only, which
+ * must mismatch (the comparison is not vacuous). The guards' detection has its own check,
+ * and a retargeting of IR with an id intrinsic the emulation does not know must fail with
+ * that intrinsic's name.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -412,20 +414,29 @@ typedef enum outcome {
 static const char *const OUTCOME_NAMES[] = {"match", "reference mismatch", "canary overwritten",
                                             "harness error", "fault"};
 
+typedef enum run_mode {
+  MODE_AS_LAUNCHED,     /* the ids a GPU gives: must match the reference */
+  MODE_SWAPPED_IDS,     /* workgroup id = thread index and thread id = workgroup index */
+  MODE_PERTURBED_INPUT, /* the kernels see input element 0 + 1, the reference does not */
+} run_mode;
+
+static const char *const MODE_NAMES[] = {"ids as launched", "ids swapped", "input perturbed"};
+
 typedef struct exec_case {
   const tk_ir_module *m;
   const jit *j;
   const tk_test_weights *w;
   const tk_ref_model *ref;
   const char *label;
-  bool swap_ids; /* set the workgroup id to the thread id and the other way round */
+  run_mode mode;
 } exec_case;
 
 static void launch_all(const exec_case *c, const guarded_buffer *bufs, int32_t B, int32_t Bp) {
   const tk_ir_kernel_list *kernels = &c->m->targets[TK_TARGET_GPU];
   tk_ix_env env = {B, Bp, NULL};
-  int32_t *wg_id = c->j->id[c->swap_ids ? EMU_THREAD_X : EMU_WORKGROUP_X];
-  int32_t *thread_id = c->j->id[c->swap_ids ? EMU_WORKGROUP_X : EMU_THREAD_X];
+  bool swap = c->mode == MODE_SWAPPED_IDS;
+  int32_t *wg_id = c->j->id[swap ? EMU_THREAD_X : EMU_WORKGROUP_X];
+  int32_t *thread_id = c->j->id[swap ? EMU_WORKGROUP_X : EMU_THREAD_X];
   for (int i = 0; i < kernels->n; i++) {
     const tk_ir_kernel *k = kernels->items[i];
     void *args[k->nargs + 1];
@@ -455,7 +466,7 @@ static outcome compare_outputs(const exec_case *c, const guarded_buffer *bufs, c
     return OUT_SETUP;
   }
   if (tk_ref_report_passed(&rep)) return OUT_MATCH;
-  if (!c->swap_ids) {
+  if (c->mode == MODE_AS_LAUNCHED) {
     fprintf(stderr, "%s B=%d: %zu mismatches, max diff %g\n", c->label, B, rep.mismatches,
             rep.max_diff);
     tk_ref_report_print(&rep, stderr);
@@ -477,11 +488,12 @@ static outcome forward(const exec_case *c, guarded_buffer *bufs, float *x, int32
       tk_status_free(s);
       return OUT_SETUP;
     }
+    if (c->mode == MODE_PERTURBED_INPUT && m->buffers[i].role == TK_ROLE_IN) bufs[i].data[0] += 1;
   }
   launch_all(c, bufs, B, Bp);
   for (int i = 0; i < m->nbuffers; i++)
     if (guarded_damage(&bufs[i])) {
-      if (!c->swap_ids)
+      if (c->mode == MODE_AS_LAUNCHED)
         fprintf(stderr, "%s B=%d: %zu canary words beside buffer %s overwritten\n", c->label, B,
                 guarded_damage(&bufs[i]), m->buffers[i].name);
       return OUT_CANARY;
@@ -576,22 +588,26 @@ typedef struct form {
 
 static const form FORMS[] = {{TK_CG_EMIT_LLVM_UNOPT, "llvm-unopt"}, {TK_CG_EMIT_LLVM, "llvm"}};
 
+/* Each batch in each mode: as launched it must match; swapped ids or a perturbed input must
+ * fault, trip a canary or mismatch. */
 static void check_batches(exec_case *c) {
   for (size_t b = 0; b < sizeof BATCHES / sizeof BATCHES[0]; b++) {
     int32_t B = BATCHES[b];
-    int sig_launched, sig;
-    c->swap_ids = false;
-    outcome launched = forward_forked(c, B, &sig_launched);
-    CHECK_MSG(launched == OUT_MATCH, "%s B=%d: %s (signal %d)", c->label, B,
-              OUTCOME_NAMES[launched], sig_launched);
-    c->swap_ids = true;
-    outcome swapped = forward_forked(c, B, &sig);
-    CHECK_MSG(swapped == OUT_MISMATCH || swapped == OUT_CANARY || swapped == OUT_FAULT,
-              "%s B=%d: with swapped workgroup/thread ids: %s, expected a failure", c->label, B,
-              OUTCOME_NAMES[swapped]);
-    printf("%s B=%d: ids as launched: %s; swapped: %s", c->label, B, OUTCOME_NAMES[launched],
-           OUTCOME_NAMES[swapped]);
-    if (sig) printf(" (%s)", strsignal(sig));
+    printf("%s B=%d:", c->label, B);
+    for (run_mode mode = MODE_AS_LAUNCHED; mode <= MODE_PERTURBED_INPUT; mode++) {
+      c->mode = mode;
+      int sig;
+      outcome o = forward_forked(c, B, &sig);
+      if (mode == MODE_AS_LAUNCHED)
+        CHECK_MSG(o == OUT_MATCH, "%s B=%d: %s (signal %d)", c->label, B, OUTCOME_NAMES[o], sig);
+      else
+        CHECK_MSG(o == OUT_MISMATCH || o == OUT_CANARY || o == OUT_FAULT,
+                  "%s B=%d, %s: %s, expected a failure", c->label, B, MODE_NAMES[mode],
+                  OUTCOME_NAMES[o]);
+      printf(" %s: %s", MODE_NAMES[mode], OUTCOME_NAMES[o]);
+      if (sig) printf(" (%s)", strsignal(sig));
+      printf(";");
+    }
     printf("\n");
   }
 }
@@ -609,7 +625,7 @@ static void check_target(const tk_ir_module *m, const char *model, const gpu_tar
                 FORMS[f].name, replaced);
       char label[128];
       snprintf(label, sizeof label, "%s/%s/%s", model, t->name, FORMS[f].name);
-      exec_case c = {m, &j, w, ref, label, false};
+      exec_case c = {m, &j, w, ref, label, MODE_AS_LAUNCHED};
       check_batches(&c);
     }
     jit_close(&j);
