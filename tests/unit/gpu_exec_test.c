@@ -69,6 +69,8 @@ typedef enum emulated_id { EMU_WORKGROUP_X, EMU_THREAD_X, EMU_NIDS } emulated_id
 static const char *const EMULATED_ID_GLOBAL[EMU_NIDS] = {"tk_gpuexec.workgroup_id_x",
                                                          "tk_gpuexec.thread_id_x"};
 
+/* Which intrinsic gives which id, written out here from docs/abi.md and not taken from
+ * codegen: the test checks codegen's binding against this independent statement. */
 typedef struct gpu_target {
   const char *name;   /* codegen's target name */
   unsigned kernel_cc; /* the kernels' calling convention */
