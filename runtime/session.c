@@ -183,20 +183,27 @@ static tk_status check_router(const float *rw, int64_t first, int32_t n, int32_t
   return TK_STATUS_OK;
 }
 
-/* One launch sequence over rows [first, first + n) of the caller's batch. */
+/* One launch sequence over rows [first, first + n) of the caller's batch; the router weights
+ * go to the session's rows (publish_router). */
 static tk_status forward_chunk(tk_session *s, const float *x, int64_t first, int32_t n,
-                               float *logits, float *router_weights) {
+                               float *logits) {
   const tk_bundle_info *info = &s->bundle->info;
   TK_RETURN_IF_ERROR(tk_launcher_buffer_write(s->launcher, s->x_id, 0, x + first * info->in_dim,
                                               (int64_t)n * info->in_dim * ELEM_BYTES));
   TK_RETURN_IF_ERROR(s->host->forward(s->launcher, tk_launcher_schedule(s->launcher), n));
   TK_RETURN_IF_ERROR(read_rows(s, s->logits_id, n, info->out_dim, logits + first * info->out_dim));
+  return s->rw_id < 0 ? TK_STATUS_OK : read_rows(s, s->rw_id, n, info->n_experts, s->rw_rows);
+}
+
+/* The chunk's router weights, checked (check_router), into the caller's rows if wanted. */
+static tk_status publish_router(const tk_session *s, int64_t first, int32_t n,
+                                float *router_weights) {
+  int32_t n_experts = s->bundle->info.n_experts;
   if (s->rw_id < 0) return TK_STATUS_OK;
-  TK_RETURN_IF_ERROR(read_rows(s, s->rw_id, n, info->n_experts, s->rw_rows));
-  TK_RETURN_IF_ERROR(check_router(s->rw_rows, first, n, info->n_experts));
+  TK_RETURN_IF_ERROR(check_router(s->rw_rows, first, n, n_experts));
   if (router_weights)
-    memcpy(router_weights + first * info->n_experts, s->rw_rows,
-           (size_t)n * (size_t)info->n_experts * sizeof *s->rw_rows);
+    memcpy(router_weights + first * n_experts, s->rw_rows,
+           (size_t)n * (size_t)n_experts * sizeof *s->rw_rows);
   return TK_STATUS_OK;
 }
 
@@ -210,10 +217,11 @@ tk_status tk_session_forward(tk_session *s, const float *x, int64_t B, float *lo
   TK_RETURN_IF_ERROR(check_finite(x, B, s->bundle->info.in_dim));
   for (int64_t first = 0; first < B; first += s->rows) {
     int32_t n = (int32_t)(B - first < s->rows ? B - first : s->rows);
-    tk_status st = forward_chunk(s, x, first, n, logits, router_weights);
+    tk_status st = forward_chunk(s, x, first, n, logits);
     if (st)
       return tk_status_annotate(st, "forward rows %lld..%lld", (long long)first,
                                 (long long)(first + n - 1));
+    TK_RETURN_IF_ERROR(publish_router(s, first, n, router_weights));
   }
   return TK_STATUS_OK;
 }
