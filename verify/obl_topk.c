@@ -26,6 +26,17 @@
  * holds again), the count (L_sel runs exactly K times, K <= E: K steps that each add one fresh
  * position to the empty set keep exactly K), and per output store the value rule and
  * kept-beats-dropped on the mask.
+ *
+ * The final state: every other store of the kernel to the gate, the keep mask or an argument
+ * L_out writes (the router weights), or of a value that reads p or taken, is either after L_out
+ * in its block with p and taken unwritten since, and then proved to write, at a column c of
+ * the same row, exactly what L_out writes there (obligation "final state"), or refused
+ * (TK_PROOF_FAILED naming the kernel, the argument and the loop).
+ *
+ * IEEE comparisons: the selection and output loops may not compute f32 values (only load,
+ * compare, select and store them; refused otherwise), so proving over the reals proves the
+ * IEEE comparisons of non-NaN values; the runtime never publishes a row with NaN probabilities
+ * (docs/formats.md §3.6, docs/proofs.md "topk: final state and IEEE comparisons").
  */
 #include <stdarg.h>
 #include <stdio.h>
