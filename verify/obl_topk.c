@@ -586,13 +586,16 @@ static tk_status outputs(tk_vctx *v, const topk_form *f) {
 
 /* ---- the final state: every other store to a router output is covered or refused ---- */
 
-static bool writes_arg(const tk_ir_stmt *s, int arg) {
-  if (!s) return false;
-  if (s->kind == TK_S_STORE) return s->arg == arg;
-  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return writes_arg(s->body, arg);
-  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
-    if (writes_arg(s->stmts[i], arg)) return true;
-  return false;
+/* The output loop's (first) store to arg. */
+static const tk_ir_stmt *out_store(const tk_ir_stmt *s, int arg) {
+  if (!s) return NULL;
+  if (s->kind == TK_S_STORE) return s->arg == arg ? s : NULL;
+  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return out_store(s->body, arg);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) {
+    const tk_ir_stmt *r = out_store(s->stmts[i], arg);
+    if (r) return r;
+  }
+  return NULL;
 }
 
 static bool reads_local(const tk_ir_val *v, int local) {
@@ -605,7 +608,7 @@ static bool reads_local(const tk_ir_val *v, int local) {
  * loop writes (the router weights), or of a value read from the probabilities or the mask. */
 static bool router_store(const topk_form *f, const tk_ir_stmt *s) {
   return s->kind == TK_S_STORE &&
-         (s->arg == f->gate || s->arg == f->keep || writes_arg(f->out, s->arg) ||
+         (s->arg == f->gate || s->arg == f->keep || out_store(f->out, s->arg) ||
           reads_local(s->value, f->p) || reads_local(s->value, f->taken));
 }
 
@@ -640,18 +643,6 @@ static int index_in_block(const topk_form *f, const store_chain *c, int *depth) 
           return i;
         }
   return -1;
-}
-
-/* The output loop's (first) store to arg. */
-static const tk_ir_stmt *out_store(const tk_ir_stmt *s, int arg) {
-  if (!s) return NULL;
-  if (s->kind == TK_S_STORE) return s->arg == arg ? s : NULL;
-  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return out_store(s->body, arg);
-  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) {
-    const tk_ir_stmt *r = out_store(s->stmts[i], arg);
-    if (r) return r;
-  }
-  return NULL;
 }
 
 /* Assumes the FOR ranges and IF guards of the chain from `from` down, and runs the
@@ -715,7 +706,7 @@ static tk_status final_store(tk_vctx *v, const topk_form *f, const tk_ir_stmt *s
     if (tk_verify_sym_writes_local(f->block->stmts[j], f->p) ||
         tk_verify_sym_writes_local(f->block->stmts[j], f->taken))
       return refuse(f, st, c, "p or taken is written after the output loop");
-  if (!writes_arg(f->out, st->arg))
+  if (!out_store(f->out, st->arg))
     return refuse(f, st, c,
                   "it stores the probabilities or the mask where the output loop does not");
   return covered(v, f, st, c, depth);
