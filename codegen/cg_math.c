@@ -7,7 +7,8 @@
  *   exp2(x): t = clamp(x, -127, 128); n = round-to-nearest(t) by the 1.5·2^23 trick;
  *            f = t - n in [-1/2, 1/2] (exact); 2^f by the degree-7 Taylor polynomial of
  *            e^(f ln 2) (truncation < 6e-9); 2^n from the exponent bits ((n + 127) << 23,
- *            so n = -127 gives 0 and n = 128 gives +inf).
+ *            so n = -127 gives 0 and n = 128 gives +inf); exp2(NaN) = NaN (the clamp alone
+ *            would give 0; docs/formats.md §3.6 needs a NaN logit to make its softmax row NaN).
  *   exp(x)  = exp2(x · log2 e)                       relative error ~ 1e-7 · (1 + |x|)
  *   tanh(x) = sign(x) · (1 - 2 / (exp2(2|x| log2 e) + 1)), |x| clamped to 9 (tanh(9) = 1 - 3e-8)
  *   erf(x)  = sign(x) · (1 - poly(t) · exp(-x²)), t = 1 / (1 + p|x|)
@@ -97,7 +98,9 @@ LLVMValueRef tk_cg_math_exp2(tk_cg_module *cm, LLVMValueRef x) {
   LLVMValueRef ni = LLVMBuildFPToSI(cm->b, n, ity, "");
   LLVMValueRef biased = LLVMBuildAdd(cm->b, ni, splat(ity, LLVMConstInt(cm->i32, 127, 0)), "");
   LLVMValueRef bits = LLVMBuildShl(cm->b, biased, splat(ity, LLVMConstInt(cm->i32, 23, 0)), "");
-  return fmul(cm, p, LLVMBuildBitCast(cm->b, bits, ty, "exp2_scale"));
+  LLVMValueRef r = fmul(cm, p, LLVMBuildBitCast(cm->b, bits, ty, "exp2_scale"));
+  /* the clamp maps NaN to -127: give NaN back (IEEE), so a NaN logit poisons its softmax row */
+  return LLVMBuildSelect(cm->b, LLVMBuildFCmp(cm->b, LLVMRealUNO, x, x, ""), x, r, "");
 }
 
 LLVMValueRef tk_cg_math_exp(tk_cg_module *cm, LLVMValueRef x) {

@@ -12,6 +12,13 @@
  * exactly those rows of `logits` and `router_weights` are read back. Rows are independent, so
  * chunking does not change any row's answer; neither does the thread count (the CPU
  * launcher's blocks write disjoint rows).
+ *
+ * Router overflow (docs/formats.md §3.6): an MoE model's router weights are always read back
+ * (into the session's own rows when the caller wants none) and a row with a non-finite router
+ * weight fails the whole forward pass with TK_INVALID_ARGUMENT naming the row: its f32 router
+ * logits overflowed (or are NaN), so every probability of that row is NaN, and nothing of the
+ * batch is returned. The top-K proof (docs/proofs.md, class topk) relies on it: no answer is
+ * ever published from probabilities that were NaN.
  */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +37,7 @@ struct tk_session {
   tk_launcher *launcher;
   int32_t rows;                   /* rows per launch */
   int32_t x_id, logits_id, rw_id; /* rw_id = -1 for Dense */
+  float *rw_rows;                 /* rows x n_experts: one chunk's router weights (MoE) */
   char device[128];
 };
 
@@ -85,8 +93,12 @@ static tk_status session_init(tk_session *s, const tk_weights *weights,
   TK_RETURN_IF_ERROR(find_buffer(s, "x", TK_BUFFER_IN, info->in_dim, &s->x_id));
   TK_RETURN_IF_ERROR(find_buffer(s, "logits", TK_BUFFER_OUT, info->out_dim, &s->logits_id));
   s->rw_id = -1;
-  if (info->n_experts > 0)
+  if (info->n_experts > 0) {
     TK_RETURN_IF_ERROR(find_buffer(s, "router_weights", TK_BUFFER_OUT, info->n_experts, &s->rw_id));
+    s->rw_rows = tk_malloc((size_t)s->rows * (size_t)info->n_experts * sizeof *s->rw_rows);
+    if (!s->rw_rows)
+      return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the router weights");
+  }
   tk_backend_choice choice;
   TK_RETURN_IF_ERROR(tk_backend_select(s->bundle, o, &choice));
   s->launcher = choice.launcher;
@@ -127,6 +139,7 @@ void tk_session_free(tk_session *s) {
   if (!s) return;
   tk_launcher_destroy(s->launcher);
   tk_model_host_close(s->host);
+  free(s->rw_rows);
   free(s);
 }
 
@@ -156,17 +169,41 @@ static tk_status read_rows(tk_session *s, int32_t id, int32_t n, int32_t cols, f
   return tk_launcher_buffer_read(s->launcher, id, 0, dst, (int64_t)n * cols * ELEM_BYTES);
 }
 
-/* One launch sequence over rows [first, first + n) of the caller's batch. */
+/* docs/formats.md §3.6: a row whose router weights are not finite is rejected, naming the row
+ * of the caller's batch (`first` is the chunk's first row). */
+static tk_status check_router(const float *rw, int64_t first, int32_t n, int32_t n_experts) {
+  for (int32_t r = 0; r < n; r++)
+    for (int32_t e = 0; e < n_experts; e++)
+      if (!isfinite(rw[(int64_t)r * n_experts + e]))
+        return tk_status_make(TK_INVALID_ARGUMENT,
+                              "row %lld: the router logits are not finite in f32 (they overflow "
+                              "or are NaN), so its router probabilities are NaN; the batch is "
+                              "rejected (docs/formats.md §3.6)",
+                              (long long)(first + r));
+  return TK_STATUS_OK;
+}
+
+/* One launch sequence over rows [first, first + n) of the caller's batch; the router weights
+ * go to the session's rows (publish_router). */
 static tk_status forward_chunk(tk_session *s, const float *x, int64_t first, int32_t n,
-                               float *logits, float *router_weights) {
+                               float *logits) {
   const tk_bundle_info *info = &s->bundle->info;
   TK_RETURN_IF_ERROR(tk_launcher_buffer_write(s->launcher, s->x_id, 0, x + first * info->in_dim,
                                               (int64_t)n * info->in_dim * ELEM_BYTES));
   TK_RETURN_IF_ERROR(s->host->forward(s->launcher, tk_launcher_schedule(s->launcher), n));
   TK_RETURN_IF_ERROR(read_rows(s, s->logits_id, n, info->out_dim, logits + first * info->out_dim));
-  if (router_weights && s->rw_id >= 0)
-    TK_RETURN_IF_ERROR(
-        read_rows(s, s->rw_id, n, info->n_experts, router_weights + first * info->n_experts));
+  return s->rw_id < 0 ? TK_STATUS_OK : read_rows(s, s->rw_id, n, info->n_experts, s->rw_rows);
+}
+
+/* The chunk's router weights, checked (check_router), into the caller's rows if wanted. */
+static tk_status publish_router(const tk_session *s, int64_t first, int32_t n,
+                                float *router_weights) {
+  int32_t n_experts = s->bundle->info.n_experts;
+  if (s->rw_id < 0) return TK_STATUS_OK;
+  TK_RETURN_IF_ERROR(check_router(s->rw_rows, first, n, n_experts));
+  if (router_weights)
+    memcpy(router_weights + first * n_experts, s->rw_rows,
+           (size_t)n * (size_t)n_experts * sizeof *s->rw_rows);
   return TK_STATUS_OK;
 }
 
@@ -180,10 +217,11 @@ tk_status tk_session_forward(tk_session *s, const float *x, int64_t B, float *lo
   TK_RETURN_IF_ERROR(check_finite(x, B, s->bundle->info.in_dim));
   for (int64_t first = 0; first < B; first += s->rows) {
     int32_t n = (int32_t)(B - first < s->rows ? B - first : s->rows);
-    tk_status st = forward_chunk(s, x, first, n, logits, router_weights);
+    tk_status st = forward_chunk(s, x, first, n, logits);
     if (st)
       return tk_status_annotate(st, "forward rows %lld..%lld", (long long)first,
                                 (long long)(first + n - 1));
+    TK_RETURN_IF_ERROR(publish_router(s, first, n, router_weights));
   }
   return TK_STATUS_OK;
 }

@@ -18,6 +18,8 @@
  *   topk         <t>.<k>.topk_k_plus_1         the selection loop keeps K + 1
  *                <t>.<k>.topk_ties_high        best candidate by >= (ties to the higher index)
  *                <t>.<k>.topk_dropped_nonzero  a dropped expert's weight left at p, not 0
+ *                <t>.<k>.topk_second_writer    a copy of the output loop after it, storing the
+ *                                              unmasked probabilities into every f32 output
  */
 #include "verify/mutants.h"
 
@@ -275,6 +277,50 @@ static bool topk_dropped_nonzero(mctx *c) {
   return topk_contract(c->k) && rewrite_kernel(c, NULL, dropped_keeps_p, NULL);
 }
 
+/* gate[..] = select(taken, p, 0) (and every f32 output so stored) becomes = p. */
+static bool unmask_weight(rw *w, tk_ir_stmt *s) {
+  const tk_ir_val *v = s->value;
+  if (s->kind != TK_S_STORE || w->k->args[s->arg].type != TK_T_F32 || !v || v->op != TK_V_SELECT)
+    return false;
+  s->value = v->b;
+  return true;
+}
+
+/* The output loop: a FOR whose body stores the gate directly (not through a nested loop). */
+static bool is_output_loop(const tk_ir_stmt *s, int gate) {
+  if (s->kind != TK_S_FOR || !s->body) return false;
+  const tk_ir_stmt *b = s->body;
+  if (b->kind == TK_S_STORE) return b->arg == gate;
+  for (int i = 0; b->kind == TK_S_BLOCK && i < b->n; i++)
+    if (b->stmts[i]->kind == TK_S_STORE && b->stmts[i]->arg == gate) return true;
+  return false;
+}
+
+/* { ...; L_out; ... } becomes { ...; L_out; L_out with the f32 stores unmasked; ... }. */
+static bool add_second_writer(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_BLOCK || w->hits) return false;
+  int gate = topk_contract(w->k)->a;
+  for (int i = 0; i < s->n; i++) {
+    if (!is_output_loop(s->stmts[i], gate)) continue;
+    rw u = {.m = w->m, .k = w->k, .stmt = unmask_weight};
+    const tk_ir_stmt *second = rw_stmt(&u, s->stmts[i]);
+    const tk_ir_stmt **ns = tk_ir_alloc(w->m, sizeof *ns * (size_t)(s->n + 1));
+    if (!ns || second == s->stmts[i]) return false;
+    memcpy(ns, s->stmts, sizeof *ns * (size_t)(i + 1));
+    ns[i + 1] = second;
+    memcpy(ns + i + 2, s->stmts + i + 1, sizeof *ns * (size_t)(s->n - i - 1));
+    s->stmts = ns;
+    s->n++;
+    w->hits++;
+    return true;
+  }
+  return false;
+}
+
+static bool topk_second_writer(mctx *c) {
+  return topk_contract(c->k) && rewrite_kernel(c, NULL, add_second_writer, NULL);
+}
+
 /* ---- graph: buffers and edges --------------------------------------------------------------- */
 
 /* The row length of buffer b (from an argument bound to it), or 0. */
@@ -337,6 +383,9 @@ static const kind KINDS[] = {
      topk_ties_high},
     {"topk_dropped_nonzero", ON_KERNEL, "topk: a dropped expert's weight left at its probability",
      topk_dropped_nonzero},
+    {"topk_second_writer", ON_KERNEL,
+     "topk: a second loop after the selection stores the unmasked probabilities into the weights",
+     topk_second_writer},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

@@ -26,6 +26,17 @@
  * holds again), the count (L_sel runs exactly K times, K <= E: K steps that each add one fresh
  * position to the empty set keep exactly K), and per output store the value rule and
  * kept-beats-dropped on the mask.
+ *
+ * The final state: every other store of the kernel to the gate, the keep mask or an argument
+ * L_out writes (the router weights), or of a value that reads p or taken, is either after L_out
+ * in its block with p and taken unwritten since, and then proved to write, at a column c of
+ * the same row, exactly what L_out writes there (obligation "final state"), or refused
+ * (TK_PROOF_FAILED naming the kernel, the argument and the loop).
+ *
+ * IEEE comparisons: the selection and output loops may not compute f32 values (only load,
+ * compare, select and store them; refused otherwise), so proving over the reals proves the
+ * IEEE comparisons of non-NaN values; the runtime never publishes a row with NaN probabilities
+ * (docs/formats.md §3.6, docs/proofs.md "topk: final state and IEEE comparisons").
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,7 +46,9 @@
 
 typedef struct topk_form {
   const tk_ir_kernel *k;
-  int gate;
+  int gate, keep;
+  const tk_ir_stmt *block; /* the block that holds L_out, at index i_out */
+  int i_out;
   int64_t K, E;
   const tk_ir_stmt *init, *sel, *out, *scan, *upd;
   const tk_ir_stmt *const *sel_stmts;
@@ -153,6 +166,29 @@ static tk_status split_selection(topk_form *f) {
   return scan_scalars(f);
 }
 
+/* The first f32 value of v that is computed (not a constant, load, local load or select), by
+ * its operator's name, or NULL. The selection and the outputs may only move and compare the
+ * probabilities: then the map from non-NaN f32 values (±0 as one point, ±Inf included) to the
+ * reals that topk_exec.c uses is an order embedding fixing 0, so every comparison, select and
+ * equality proved over the reals holds under IEEE comparisons of non-NaN values. */
+static const char *f32_computed(const tk_ir_val *v) {
+  if (!v) return NULL;
+  if (v->type == TK_T_F32 && v->op != TK_V_CONST && v->op != TK_V_LOAD &&
+      v->op != TK_V_LOCAL_LOAD && v->op != TK_V_SELECT)
+    return tk_ir_vop_name(v->op);
+  const char *a = f32_computed(v->a), *b = f32_computed(v->b);
+  return a ? a : b ? b : f32_computed(v->c);
+}
+
+static const char *f32_arithmetic(const tk_ir_stmt *s) {
+  if (!s) return NULL;
+  const char *op = NULL;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n && !op; i++) op = f32_arithmetic(s->stmts[i]);
+  if (!op && (s->kind == TK_S_FOR || s->kind == TK_S_IF)) op = f32_arithmetic(s->body);
+  if (!op && (s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE)) op = f32_computed(s->value);
+  return op;
+}
+
 /* L_init and L_sel: the last loops before L_out in its block that write taken. */
 static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
   f->init = f->sel = NULL;
@@ -181,6 +217,13 @@ static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
       return form_error(f->k, "the init loop writes local %s besides taken", f->k->locals[l].name);
   if (tk_verify_sym_writes_local(f->sel, f->p) || tk_verify_sym_writes_local(f->out, -1))
     return form_error(f->k, "the selection writes p, or the output loop writes locals");
+  const char *op = f32_arithmetic(f->sel);
+  if (!op) op = f32_arithmetic(f->out);
+  if (op)
+    return form_error(f->k,
+                      "the selection or output loop computes f32 %s: only loads, compares and "
+                      "selects of the probabilities keep the proof valid under IEEE comparisons",
+                      op);
   return split_selection(f);
 }
 
@@ -188,6 +231,7 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_
   memset(f, 0, sizeof *f);
   f->k = k;
   f->gate = c->a;
+  f->keep = c->b;
   f->K = c->k;
   f->E = c->n;
   const tk_ir_stmt *chain[TK_OBL_MAX_DEPTH * 2];
@@ -202,6 +246,8 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_
   const tk_ir_stmt *block = chain[i_for - 1];
   int i_out = 0;
   while (block->stmts[i_out] != f->out) i_out++;
+  f->block = block;
+  f->i_out = i_out;
   int others = 0;
   f->taken = f->p = -1;
   find_locals(k, chain[n - 1]->value, &f->taken, &f->p, &others);
@@ -472,6 +518,17 @@ static int output_stores(const tk_ir_stmt *s, const tk_ir_stmt **out, int n, int
   return n;
 }
 
+/* val is what an output of type arg->type must hold at column e: for f32 weights exactly p[e]
+ * if kept, else exactly 0; for the i32 mask 1 if kept, else 0. */
+static Z3_ast output_holds(topk_ctx *t, const tk_ir_arg *arg, Z3_ast T, Z3_ast e, Z3_ast val) {
+  Z3_context z = t->v->z;
+  Z3_ast kept = sel(t, T, e);
+  if (arg->type == TK_T_F32)
+    return Z3_mk_ite(z, kept, eq(t, val, sel(t, t->P, e)),
+                     eq(t, val, Z3_mk_numeral(z, "0", t->v->real_sort)));
+  return eq(t, val, Z3_mk_ite(z, kept, tk_verify_z_int(t->v, 1), tk_verify_z_int(t->v, 0)));
+}
+
 static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st) {
   const tk_ir_arg *arg = &f->k->args[st->arg];
   bool weight = arg->type == TK_T_F32;
@@ -488,12 +545,7 @@ static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   Z3_ast val = tk_verify_sym_val(&t.x, &t.st, st->value);
   tk_verify_obl_show(t.o, "value", val);
   tk_verify_obl_show(t.o, "p[e]", sel(&t, t.P, e));
-  Z3_ast kept = sel(&t, T, e);
-  Z3_ast goal =
-      weight ? Z3_mk_ite(v->z, kept, eq(&t, val, sel(&t, t.P, e)),
-                         eq(&t, val, Z3_mk_numeral(v->z, "0", v->real_sort)))
-             : eq(&t, val, Z3_mk_ite(v->z, kept, tk_verify_z_int(v, 1), tk_verify_z_int(v, 0)));
-  return finish(&t, goal);
+  return finish(&t, output_holds(&t, arg, T, e, val));
 }
 
 static tk_status output_order(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st) {
@@ -532,6 +584,147 @@ static tk_status outputs(tk_vctx *v, const topk_form *f) {
   return masks ? TK_STATUS_OK : form_error(f->k, "the output loop stores no keep mask");
 }
 
+/* ---- the final state: every other store to a router output is covered or refused ---- */
+
+/* The output loop's (first) store to arg. */
+static const tk_ir_stmt *out_store(const tk_ir_stmt *s, int arg) {
+  if (!s) return NULL;
+  if (s->kind == TK_S_STORE) return s->arg == arg ? s : NULL;
+  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) return out_store(s->body, arg);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) {
+    const tk_ir_stmt *r = out_store(s->stmts[i], arg);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+static bool reads_local(const tk_ir_val *v, int local) {
+  if (!v) return false;
+  if (v->op == TK_V_LOCAL_LOAD && v->local == local) return true;
+  return reads_local(v->a, local) || reads_local(v->b, local) || reads_local(v->c, local);
+}
+
+/* A store the top-K property is about: to the gate, the keep mask or an argument the output
+ * loop writes (the router weights), or of a value read from the probabilities or the mask. */
+static bool router_store(const topk_form *f, const tk_ir_stmt *s) {
+  return s->kind == TK_S_STORE &&
+         (s->arg == f->gate || s->arg == f->keep || out_store(f->out, s->arg) ||
+          reads_local(s->value, f->p) || reads_local(s->value, f->taken));
+}
+
+/* The statements from the kernel body down to a store (blocks included), outermost first. */
+typedef struct store_chain {
+  const tk_ir_stmt *items[TK_OBL_MAX_DEPTH * 2];
+  int n;
+} store_chain;
+
+static const char *innermost_loop(const store_chain *c) {
+  for (int i = c->n - 1; i >= 0; i--)
+    if (c->items[i]->kind == TK_S_FOR) return c->items[i]->var->name;
+  return "(none)";
+}
+
+static tk_status refuse(const topk_form *f, const tk_ir_stmt *st, const store_chain *c,
+                        const char *why) {
+  return tk_status_make(TK_PROOF_FAILED,
+                        "kernel %s (%s), class topk: the store to %%%s in loop %s is outside the "
+                        "proved selection and not covered by it: %s",
+                        f->k->name, tk_verify_obl_target_name(f->k), f->k->args[st->arg].name,
+                        innermost_loop(c), why);
+}
+
+/* The index in f->block of the chain's statement there, or -1 when the store is elsewhere. */
+static int index_in_block(const topk_form *f, const store_chain *c, int *depth) {
+  for (int d = 0; d + 1 < c->n; d++)
+    if (c->items[d] == f->block)
+      for (int i = 0; i < f->block->n; i++)
+        if (f->block->stmts[i] == c->items[d + 1]) {
+          *depth = d + 1;
+          return i;
+        }
+  return -1;
+}
+
+/* Assumes the FOR ranges and IF guards of the chain from `from` down, and runs the
+ * straight-line statements that precede the store in its blocks. */
+static tk_status enter_chain(topk_ctx *t, const store_chain *c, int from) {
+  tk_obl_path path = {0};
+  for (int d = 0; d < c->n - 1; d++)
+    if (c->items[d]->kind == TK_S_FOR || c->items[d]->kind == TK_S_IF) {
+      if (path.n == TK_OBL_MAX_DEPTH) return form_error(t->f->k, "statements nested too deeply");
+      path.items[path.n++] = c->items[d];
+    }
+  tk_verify_obl_path_hyps(t->o, &path, 0);
+  for (int d = from; d < c->n - 1; d++) {
+    const tk_ir_stmt *b = c->items[d];
+    for (int i = 0; b->kind == TK_S_BLOCK && b->stmts[i] != c->items[d + 1]; i++)
+      TK_RETURN_IF_ERROR(tk_verify_sym_exec(&t->x, &t->st, b->stmts[i]));
+  }
+  return TK_STATUS_OK;
+}
+
+/* A store after L_out in its block, with p and taken unchanged since: it must write, at a
+ * column c of the same row, exactly what the output loop writes there (the output rule). */
+static tk_status covered(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st, const store_chain *c,
+                         int depth) {
+  const tk_ir_arg *arg = &f->k->args[st->arg];
+  const tk_ir_stmt *o = out_store(f->out->body, st->arg);
+  char words[256];
+  snprintf(words, sizeof words,
+           "final state: the store to %%%s in loop %s after the output loop writes, at a column "
+           "c of the same row, exactly what the output loop writes there",
+           arg->name, innermost_loop(c));
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f, words));
+  tk_status s = enter_chain(&t, c, depth);
+  if (s) return abandon(&t, s);
+  Z3_ast val = tk_verify_sym_val(&t.x, &t.st, st->value);
+  Z3_ast at = tk_verify_obl_ix(t.o, st->ix, 0), T = taken(&t);
+  tk_verify_obl_bind(t.o, f->out->var, 0, tk_verify_z_int(v, 0));
+  Z3_ast col = tk_verify_z_sub2(v, at, tk_verify_obl_ix(t.o, o->ix, 0));
+  tk_verify_obl_bind(t.o, f->out->var, 0, col);
+  Z3_ast out_at = tk_verify_obl_ix(t.o, o->ix, 0);
+  tk_verify_obl_unbind(t.o, f->out->var, 0);
+  tk_verify_obl_show(t.o, "column c", col);
+  tk_verify_obl_show(t.o, "value", val);
+  tk_verify_obl_show(
+      t.o, "kept[c]",
+      Z3_mk_ite(v->z, sel(&t, T, col), tk_verify_z_int(v, 1), tk_verify_z_int(v, 0)));
+  tk_verify_obl_show(t.o, "p[c]", sel(&t, t.P, col));
+  return finish(&t,
+                and3(&t, in(&t, col, t.E), eq(&t, out_at, at), output_holds(&t, arg, T, col, val)));
+}
+
+static tk_status final_store(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st,
+                             const store_chain *c) {
+  for (int d = 0; d < c->n; d++)
+    if (c->items[d] == f->out) return TK_STATUS_OK; /* proved by outputs() */
+  int depth = 0, i = index_in_block(f, c, &depth);
+  if (i < f->i_out)
+    return refuse(f, st, c, "it is not after the output loop in the output loop's block");
+  for (int j = f->i_out + 1; j <= i; j++)
+    if (tk_verify_sym_writes_local(f->block->stmts[j], f->p) ||
+        tk_verify_sym_writes_local(f->block->stmts[j], f->taken))
+      return refuse(f, st, c, "p or taken is written after the output loop");
+  if (!out_store(f->out, st->arg))
+    return refuse(f, st, c,
+                  "it stores the probabilities or the mask where the output loop does not");
+  return covered(v, f, st, c, depth);
+}
+
+static tk_status final_walk(tk_vctx *v, const topk_form *f, const tk_ir_stmt *s, store_chain *c) {
+  if (!s) return TK_STATUS_OK;
+  if (c->n == TK_OBL_MAX_DEPTH * 2) return form_error(f->k, "statements nested too deeply");
+  c->items[c->n++] = s;
+  tk_status st = TK_STATUS_OK;
+  if (router_store(f, s)) st = final_store(v, f, s, c);
+  for (int i = 0; !st && s->kind == TK_S_BLOCK && i < s->n; i++)
+    st = final_walk(v, f, s->stmts[i], c);
+  if (!st && (s->kind == TK_S_FOR || s->kind == TK_S_IF)) st = final_walk(v, f, s->body, c);
+  c->n--;
+  return st;
+}
+
 tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k) {
   for (int i = 0; i < k->contracts.n; i++) {
     const tk_ir_contract *c = &k->contracts.items[i];
@@ -546,6 +739,8 @@ tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k) {
     TK_RETURN_IF_ERROR(selection_step(v, &f));
     TK_RETURN_IF_ERROR(count(v, &f));
     TK_RETURN_IF_ERROR(outputs(v, &f));
+    store_chain chain = {.n = 0};
+    TK_RETURN_IF_ERROR(final_walk(v, &f, k->body, &chain));
   }
   return TK_STATUS_OK;
 }

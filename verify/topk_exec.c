@@ -7,10 +7,12 @@
  * denominator fits, else as an unconstrained constant; linear operations as arithmetic;
  * comparisons, and/or/not and select as themselves; everything else (non-constant products,
  * division, exp, tanh, erf, sqrt, rsqrt, fma) as uninterpreted functions — sound, since the
- * selection's correctness must not depend on them. f32 values are modelled as reals: the
- * probabilities are finite (docs/formats.md §3 rejects non-finite inputs), so ordered comparisons
- * behave as on reals. Loops are not executed here: the topk class summarises each loop by its
- * proved invariant.
+ * selection's correctness must not depend on them. f32 values are modelled as reals: the topk
+ * class refuses f32 computation in the selection and output loops, so there the probabilities
+ * are only compared and moved, and the reals are an order embedding of non-NaN f32 values; no
+ * answer is published from NaN probabilities (docs/formats.md §3.6, docs/proofs.md "topk: final
+ * state and IEEE comparisons"). Loops are not executed here: the topk class summarises each
+ * loop by its proved invariant.
  */
 #include <math.h>
 #include <stdio.h>

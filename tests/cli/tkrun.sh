@@ -2,7 +2,8 @@
 # tests/cli/tkrun.sh — tkrun as a user runs it: --help/--version, good requests on nano and
 # dense (stdout is valid JSON with B rows, K non-zero router weights per row, within the
 # docs/formats.md §3 tolerance of tkref, identical for 1 and 2 threads), at least 12 bad requests
-# (exit 2, one line on stderr, nothing on stdout), exit 1 for a bad bundle or checkpoint,
+# (exit 2, one line on stderr, nothing on stdout), a row whose router logits overflow f32
+# rejected by name (exit 2), exit 1 for a bad bundle or checkpoint,
 # --device hip/cuda → exit 3 quickly with a clear message, --device auto → cpu and says so,
 # and --arch compiling into $XDG_CACHE_HOME/tkc once and reusing it.
 set -u
@@ -82,6 +83,22 @@ for body in "${bad_requests[@]}"; do
   [ -s "$tmp/out" ] && fail "bad request '${body:0:40}': wrote to stdout"
   [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "bad request '${body:0:40}': stderr is not one line: $(cat "$tmp/err")"
 done
+
+# Router overflow (docs/formats.md §3.6): row 1's f32 router logit overflows; the request is
+# rejected as a bad request naming row 1 (nothing on stdout), where tkref (double) answers it.
+# Rows 0 and 2 alone are answered within the tolerance of tkref.
+python3 tests/cli/router_overflow.py "$tmp/nano.tkp1" 3 1 >"$tmp/req" || fail "router_overflow.py"
+"$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" <"$tmp/req" >"$tmp/ref" ||
+  fail "tkref does not answer the overflowing row"
+expect_exit 2 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --device cpu
+[ -s "$tmp/out" ] && fail "router overflow: wrote to stdout"
+grep -q "^tkrun: bad request: row 1: the router logits are not finite" "$tmp/err" ||
+  fail "router overflow: unclear message: $(cat "$tmp/err")"
+python3 tests/cli/router_overflow.py "$tmp/nano.tkp1" 2 -1 >"$tmp/req" || fail "router_overflow.py"
+expect_exit 0 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --device cpu
+check_json 2 20 2
+"$BIN/tkref" --arch models/nano.arch.json --checkpoint "$tmp/nano.tkp1" <"$tmp/req" >"$tmp/ref" || fail "tkref"
+within_tolerance "$tmp/out" "$tmp/ref"
 
 # Usage errors: exit 2.
 printf '{"features": %s}' "$good" >"$tmp/req"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/tkserve.sh — tkserve over real HTTP on 127.0.0.1 with curl (docs/formats.md §4):
 # /healthz fields; single and batch /infer byte-identical to tkrun; any Content-Type; every
-# bad-request class with its status (400 bodies, 404, 405, 413 from Content-Length with
+# bad-request class with its status (400 bodies, 400 naming a row whose router logits overflow
+# f32, 404, 405, 413 from Content-Length with
 # `Expect: 100-continue` and from a chunked upload read to its end) and the server healthy
 # afterwards; 8 concurrent clients × 50 requests all byte-identical; 503 while an --arch model
 # is still compiling (bind address from TOKITAI_MODEL_BIND_ADDR); SIGTERM → clean exit 0; one
@@ -98,6 +99,12 @@ for body in "${bad_bodies[@]}"; do
   expect 400 POST /infer --data-binary "@$tmp/req"; requests=$((requests + 1))
   is_error_json || fail "400 for '${body:0:30}' has no {\"error\"} body: $(head -c 200 "$tmp/body")"
 done
+# Router overflow (docs/formats.md §3.6): 400 with an error naming the row; then healthy.
+python3 tests/cli/router_overflow.py "$tmp/nano.tkp1" 3 2 >"$tmp/req" || fail "router_overflow.py"
+expect 400 POST /infer --data-binary "@$tmp/req"; requests=$((requests + 1))
+is_error_json || fail "router overflow: no {\"error\"} body: $(head -c 200 "$tmp/body")"
+grep -q '"row 2: the router logits are not finite' "$tmp/body" ||
+  fail "router overflow: the error does not name row 2: $(head -c 200 "$tmp/body")"
 expect 404 GET /nope; expect 404 POST /infer/x --data-binary "@$tmp/single"; expect 404 GET /
 expect 405 GET /infer; expect 405 PUT /infer --data-binary "@$tmp/single"; expect 405 DELETE /healthz
 expect 405 POST /healthz --data-binary "@$tmp/single"

@@ -4,7 +4,8 @@
  *              k reduction outside the unrolled/vector tile loops, a row guard r < B on the
  *              store, clamped row reads): y = x·W + b; the asm must use vfmadd on ymm;
  *   rows       a row kernel: max and sum reductions, exp/tanh/erf, an IF guard, and floor
- *              div/mod of negative indices into an i32 output.
+ *              div/mod of negative indices into an i32 output; a NaN input makes its whole
+ *              softmax row NaN (exp(NaN) = NaN).
  * Also: determinism (two compiles give the same object; two links the same .so), exported
  * symbols, the x86_64 target refusing a gpu binding, a bad --cpu, and an LLVM code generation
  * error caught by the diagnostic handler (a status, and the process goes on).
@@ -215,11 +216,18 @@ static void run_rows(tk_cgd_kernel_fn fn, int32_t B) {
   int32_t *f = aligned_alloc(64, n * 4 + 64);
   uint32_t s = 3;
   for (size_t i = 0; i < n; i++) x[i] = frand(&s, 4), p[i] = q[i] = NAN, f[i] = -999;
+  int nan_row = B > 1 ? 1 : -1; /* IEEE: exp(NaN) = NaN, so the row's softmax sum and every
+                                   p of the row are NaN, although max() skips the NaN */
+  if (nan_row >= 0) x[nan_row * C_DIM + 3] = NAN;
   void *args[4] = {x, p, q, f};
   CHECK_OK(tk_cgd_launch(fn, args, B, Bp, Bp / BR, 1));
+  for (int c = 0; nan_row >= 0 && c < C_DIM; c++)
+    CHECK_MSG(isnan(p[nan_row * C_DIM + c]), "rows B=%d: a NaN input left p[%d] = %g", B, c,
+              p[nan_row * C_DIM + c]);
   double dp = 0, dq = 0;
   int bad_f = 0;
   for (int r = 0; r < B; r++) {
+    if (r == nan_row) continue;
     double mx = -1e30, sum = 0;
     for (int c = 0; c < C_DIM; c++) mx = fmax(mx, x[r * C_DIM + c]);
     for (int c = 0; c < C_DIM; c++) sum += exp(x[r * C_DIM + c] - mx);

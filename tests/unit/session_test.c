@@ -8,9 +8,11 @@
  * temp dir, removed at the end. For every batch: a session with 1 thread and one with 2
  * threads (two sessions in one process) give bitwise identical answers; rows past B of the
  * caller's arrays are never written; the answers agree with the reference within the FORMATS
- * tolerance with the same keep sets; every router row has exactly top_k non-zeros.
+ * tolerance with the same keep sets; every router row has exactly top_k non-zeros. A row whose
+ * router logits overflow f32 is rejected by name (docs/formats.md §3.6).
  */
 #include <ftw.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +188,44 @@ static void check_forward_errors(const fixture *f) {
   tk_session_free(s);
 }
 
+/* Router weight W[k, e] of the checkpoint, in either layout (docs/formats.md §1.1). */
+static float router_weight(const fixture *f, int32_t k, int32_t e) {
+  const tk_checkpoint_record *rec =
+      tk_checkpoint_record_at(f->ckpt, (uint32_t)tk_checkpoint_find(f->ckpt, "router.param_0"));
+  int32_t in = f->arch.input_dim, n_e = f->arch.n_experts;
+  int64_t i =
+      f->arch.weight_layout == TK_LAYOUT_IN_OUT ? (int64_t)k * n_e + e : (int64_t)e * in + k;
+  float w;
+  memcpy(&w, (const char *)rec->weights + i * 4, sizeof w);
+  return w;
+}
+
+/* docs/formats.md §3.6: a row whose router logit overflows f32 is rejected, naming the row of
+ * the caller's batch, also when the caller wants no router weights and the row is in a later
+ * chunk. Row 3's features are ±3e38 with the signs of expert 0's router column, so every term
+ * of its logit is positive and the sum passes FLT_MAX whenever Σ|W[k, 0]| > FLT_MAX / 3e38
+ * (checked here in double, from the checkpoint). */
+static void check_router_overflow(const fixture *f) {
+  const tk_bundle_info *info = tk_bundle_get_info(f->bundle);
+  tk_session *s = session_open(f, 1, 2);
+  if (!s) return;
+  float *x = features(5, info->in_dim, 11), logits[5 * 64], w[5 * 64];
+  double l1 = 0;
+  for (int32_t k = 0; k < info->in_dim; k++) {
+    float wk = router_weight(f, k, 0);
+    l1 += fabs((double)wk);
+    x[3 * info->in_dim + k] = wk < 0 ? -3e38f : 3e38f;
+  }
+  CHECK_MSG(l1 * 3e38 > 2 * 3.4028235e38, "%s: router column 0 too small to overflow: %g", f->model,
+            l1);
+  CHECK_ERR(tk_session_forward(s, x, 5, logits, NULL), "row 3: the router logits are not finite");
+  CHECK_ERR(tk_session_forward(s, x, 5, logits, w), "row 3: the router logits are not finite");
+  CHECK_OK(tk_session_forward(s, x, 3, logits, w)); /* rows 0..2 alone are answered */
+  check_reference(f, x, 3, logits, w);
+  free(x);
+  tk_session_free(s);
+}
+
 static void check_devices(const fixture *f) {
   static const tk_device gpus[] = {TK_DEVICE_HIP, TK_DEVICE_CUDA};
   for (int i = 0; i < 2; i++) {
@@ -286,9 +326,13 @@ static void run_default(const char *tmp) {
     check_model(&nano, all, 6);
     check_chunking_invariance(&nano);
     check_forward_errors(&nano);
+    check_router_overflow(&nano);
     check_devices(&nano);
   }
-  if (ok_custom) check_model(&custom, all, 6);
+  if (ok_custom) {
+    check_model(&custom, all, 6);
+    check_router_overflow(&custom);
+  }
   if (ok_nano && ok_custom) check_mismatches(&nano, &custom);
   fixture_close(&custom);
   if (fixture_open(tmp, "dense", TKC_DEFAULT_MAX_BATCH, &dense)) check_model(&dense, small, 5);

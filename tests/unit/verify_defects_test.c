@@ -7,7 +7,9 @@
  *   race         two threads writing one element; a grid one workgroup short (coverage);
  *                a grid that disagrees with the workgroup loop (launch)
  *   topk         `>=` instead of `>` in the scan (ties to the higher index); keeping K + 1;
- *                a dropped weight left non-zero
+ *                a dropped weight left non-zero; a second loop after the output loop storing
+ *                the unmasked probabilities (and, proved, an identical copy: covered); keep and
+ *                weights stored before it (refused); f32 arithmetic (p + 0) on the probabilities (refused)
  *   shape        an op requiring B rows of a tensor produced with Bp rows
  * The defects are injected by rewriting IR nodes in place (the module is private to the test).
  */
@@ -235,6 +237,129 @@ static void topk_dropped_nonzero(void) {
                  (const char *[]){"kernel router (gpu)", "class topk", "value=", NULL});
 }
 
+/* Verifies m and expects every obligation proved; frees m. */
+static void expect_proved(const char *what, tk_ir_module *m) {
+  if (!m) return;
+  tk_verify_report *r = NULL;
+  tk_status s = tk_verify_module(m, NULL, &r);
+  CHECK_MSG(!s, "%s: expected every obligation proved, got %s", what, tk_status_message(s));
+  tk_status_free(s);
+  tk_verify_report_free(r);
+  tk_ir_module_free(m);
+}
+
+typedef struct output_loop {
+  int gate;
+  tk_ir_stmt *block; /* the block holding the output loop at index i */
+  int i;
+} output_loop;
+
+/* The output loop: a FOR whose body block stores the gate directly. */
+static void find_output_loop(const tk_ir_stmt *s, void *user) {
+  output_loop *o = user;
+  for (int i = 0; !o->block && s->kind == TK_S_BLOCK && i < s->n; i++) {
+    const tk_ir_stmt *f = s->stmts[i];
+    if (f->kind != TK_S_FOR || f->body->kind != TK_S_BLOCK) continue;
+    for (int j = 0; j < f->body->n; j++)
+      if (f->body->stmts[j]->kind == TK_S_STORE && f->body->stmts[j]->arg == o->gate) {
+        o->block = (tk_ir_stmt *)s;
+        o->i = i;
+      }
+  }
+}
+
+/* A copy of the output loop's statement tree without the stores to `skip` (-1: none); unmask:
+ * every f32 store of select(taken, p, 0) stores p instead. */
+static const tk_ir_stmt *copy_stmt(tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_stmt *s,
+                                   bool unmask, int skip) {
+  tk_ir_stmt *c = tk_ir_alloc(m, sizeof *c);
+  *c = *s;
+  if (s->kind == TK_S_BLOCK) {
+    const tk_ir_stmt **ns = tk_ir_alloc(m, sizeof *ns * (size_t)s->n);
+    c->n = 0;
+    for (int i = 0; i < s->n; i++)
+      if (s->stmts[i]->kind != TK_S_STORE || s->stmts[i]->arg != skip)
+        ns[c->n++] = copy_stmt(m, k, s->stmts[i], unmask, skip);
+    c->stmts = ns;
+  }
+  if (s->body) c->body = copy_stmt(m, k, s->body, unmask, skip);
+  if (unmask && s->kind == TK_S_STORE && k->args[s->arg].type == TK_T_F32 &&
+      s->value->op == TK_V_SELECT)
+    c->value = s->value->b;
+  return c;
+}
+
+/* Inserts a copy of the router's output loop right after it, or right before it without its
+ * gate store (the first store to the gate marks the output loop). */
+static tk_ir_module *router_with_output_copy(tk_ir_target t, bool before, bool unmask) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, t, "router") : NULL;
+  output_loop o = {.gate = -1};
+  for (int i = 0; k && i < k->nargs; i++)
+    if (!strcmp(k->args[i].name, "router.gate")) o.gate = i;
+  if (k) tk_ir_walk_stmts(k->body, find_output_loop, &o);
+  CHECK_MSG(o.block, "no output loop in the router");
+  if (!o.block) return m;
+  const tk_ir_stmt **ns = tk_ir_alloc(m, sizeof *ns * (size_t)(o.block->n + 1));
+  int at = before ? o.i : o.i + 1;
+  const tk_ir_stmt *copy = copy_stmt(m, k, o.block->stmts[o.i], unmask, before ? o.gate : -1);
+  for (int i = 0, j = 0; i <= o.block->n; i++) ns[i] = i == at ? copy : o.block->stmts[j++];
+  o.block->stmts = ns;
+  o.block->n++;
+  return m;
+}
+
+/* The defect: a second loop after the selection storing the unmasked probabilities. */
+static void topk_second_writer(void) {
+  expect_refuted("second writer of unmasked probabilities",
+                 router_with_output_copy(TK_TARGET_GPU, false, true),
+                 (const char *[]){"kernel router (gpu)", "class topk", "final state",
+                                  "%router.gate", "kept[c]=0", NULL});
+}
+
+/* An identical copy of the output loop after it writes what the proved loop wrote: covered. */
+static void topk_second_writer_covered(void) {
+  expect_proved("identical copy of the output loop after it",
+                router_with_output_copy(TK_TARGET_CPU, false, false));
+}
+
+/* Stores to the keep mask and the router weights before the output loop (even of the right
+ * values) are not where the final state is proved: refused. */
+static void topk_writer_before_output(void) {
+  expect_refuted("keep and weights stored before the output loop",
+                 router_with_output_copy(TK_TARGET_CPU, true, false),
+                 (const char *[]){"kernel router (cpu)", "class topk", "%router.keep",
+                                  "not after the output loop", NULL});
+}
+
+/* p[e] + 0 in the gate store: equal to p[e] over the reals, not under IEEE (-0 + 0 = +0), so
+ * arithmetic on the probabilities is refused. */
+static void topk_arithmetic_on_p(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "router") : NULL;
+  int gate = -1;
+  for (int i = 0; k && i < k->nargs; i++)
+    if (!strcmp(k->args[i].name, "router.gate")) gate = i;
+  for (int n = 0; gate >= 0; n++) {
+    tk_ir_stmt *st = find_stmt(k, TK_S_STORE, NULL, n);
+    if (!st) break;
+    if (st->arg == gate && st->value->op == TK_V_SELECT) {
+      tk_ir_val *v = tk_ir_alloc(m, sizeof *v);
+      *v = *st->value;
+      tk_ir_val *sum = tk_ir_alloc(m, sizeof *sum);
+      *sum = *st->value->c; /* the constant 0 */
+      sum->op = TK_V_ADD;
+      sum->a = st->value->b;
+      sum->b = st->value->c;
+      v->b = sum;
+      st->value = v;
+      break;
+    }
+  }
+  expect_refuted("f32 arithmetic on p", m,
+                 (const char *[]){"kernel router (gpu)", "class topk", "computes f32 add", NULL});
+}
+
 static void shape_mismatch(void) {
   tk_ir_module *m = build("nano", 0);
   for (int i = 0; m && i < m->nops; i++) {
@@ -260,6 +385,10 @@ int main(void) {
   topk_ties_high();
   topk_keeps_k_plus_1();
   topk_dropped_nonzero();
+  topk_second_writer();
+  topk_second_writer_covered();
+  topk_writer_before_output();
+  topk_arithmetic_on_p();
   shape_mismatch();
   TEST_MAIN_END();
 }

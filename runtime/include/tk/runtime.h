@@ -96,7 +96,8 @@ const char *tk_session_device(const tk_session *session);
 /* One forward pass over B rows of x ([B, in_dim] row-major, finite values, B >= 1).
  * Writes logits [B, out_dim] and router_weights [B, n_experts] (NULL allowed for Dense or
  * when not wanted). Batches above max_batch run in chunks. TK_INVALID_ARGUMENT names the
- * row/column of a non-finite value. */
+ * row/column of a non-finite value, or the row whose router logits are not finite in f32
+ * (docs/formats.md §3.6; nothing of the batch is returned then). */
 TK_MUST_USE tk_status tk_session_forward(tk_session *session, const float *x, int64_t B,
                                          float *logits, float *router_weights);
 
