@@ -58,8 +58,9 @@ double tk_verify_report_solver_seconds(const tk_verify_report *r);
 /* Solver wall time per class, one line (for stderr only: never in committed files). */
 void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 
-/* The six classes, in DESIGN order: class c's name and its number of obligations in r. */
-#define TK_VERIFY_NCLASSES 6
+/* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, host):
+ * class c's name and its number of obligations in r. */
+#define TK_VERIFY_NCLASSES 7
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
 /* One line per class: "shape: 42 obligations proved" (classes in DESIGN order). */
@@ -84,5 +85,30 @@ TK_MUST_USE tk_status tk_verify_write_proofs_dir(const tk_verify_report *r, cons
 TK_MUST_USE tk_status tk_verify_emit_obligations(const tk_ir_module *m, FILE *out);
 
 void tk_verify_report_free(tk_verify_report *r);
+
+/* ---- The `host` class: proved after codegen and the stub (docs/proofs.md "host") ----------
+ * Both append their obligations to `into` (the verify pass's report; NULL: proved, not kept)
+ * and fail like
+ * tk_verify_module: TK_PROOF_FAILED with the counterexample, naming the stub's function and
+ * line or the kernel and the code unit. */
+
+/* The host stub's text (model_host.c) against m: its Bp, every buffer's element count, every
+ * launch's grid, workgroup size and argument buffers, parsed from the C text with C semantics,
+ * equal m's for every 1 <= B <= Bmax, and every C intermediate fits its type. */
+TK_MUST_USE tk_status tk_verify_host_stub(const tk_ir_module *m, const char *stub_c,
+                                          const tk_verify_options *o, tk_verify_report *into);
+
+/* The explicit kernarg layout of every gpu-schedule kernel in an LLVM module of a GPU target
+ * (amdgcn, nvptx), by the module's DataLayout, equals tk/launch.h's tk_kernarg_offset and
+ * tk_kernarg_size. `unit` names the code unit in statements ("amdgcn gfx90a"). The module is
+ * an LLVMModuleRef (declared here without the LLVM headers); it is only read. */
+struct LLVMOpaqueModule;
+TK_MUST_USE tk_status tk_verify_kernel_abi(const tk_ir_module *m, struct LLVMOpaqueModule *mod,
+                                           const char *unit, const tk_verify_options *o,
+                                           tk_verify_report *into);
+/* The same from LLVM IR text (TK_CG_EMIT_LLVM_UNOPT output), parsed in a private context. */
+TK_MUST_USE tk_status tk_verify_kernel_abi_ir(const tk_ir_module *m, const char *llvm_ir,
+                                              size_t len, const char *unit,
+                                              const tk_verify_options *o, tk_verify_report *into);
 
 #endif /* TK_VERIFY_VERIFY_H */
