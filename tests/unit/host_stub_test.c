@@ -1,5 +1,5 @@
 /* tests/unit/host_stub_test.c — class host on real stubs (verify/obl_host.c, obl_abi.c): the
- * stubs tkc generates for nano and dense prove; hand edits of nano's stub text are judged by
+ * stubs tkc generates for every model of models/ prove; hand edits of nano's stub text are judged by
  * C's semantics — rewrites into an equal formula (floor helpers; a truncating division that is
  * 0 on the whole batch range) still prove, and each defect below is refuted with a
  * counterexample naming the stub line and a B where the C value differs (worked out by hand in
@@ -153,8 +153,8 @@ static void check_abi(const char *target) {
 int main(void) {
   check_abi("amdgcn");
   check_abi("nvptx");
-  check_sound("nano");
-  check_sound("dense");
+  static const char *const models[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
+  for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) check_sound(models[i]);
   check_edits();
   TEST_MAIN_END();
 }
