@@ -101,7 +101,7 @@ static bool expect(parser *ps, const char *s) {
 /* ---- nodes ------------------------------------------------------------------------------- */
 
 static int node(parser *ps, tk_cexpr_kind kind, int a, int b) {
-  if (ps->error || (a < -1) || (b < -1)) return -1;
+  if (ps->error) return -1; /* an operand failed (or an earlier node) */
   tk_cexpr_tree *t = ps->t;
   if (t->n == t->cap) {
     int cap = t->cap ? 2 * t->cap : 16;
@@ -256,18 +256,14 @@ static int parse_eq(parser *ps) {
 }
 
 static int parse_cond(parser *ps) {
-  int c = parse_eq(ps);
-  if (c < 0 || !is(ps, "?")) return c;
+  int cond = parse_eq(ps);
+  if (cond < 0 || !is(ps, "?")) return cond;
   next(ps);
-  int a = parse_cond(ps);
-  if (a < 0 || !expect(ps, ":")) return -1;
-  int n = node(ps, TK_CX_COND, c, a);
-  int b = parse_cond(ps);
-  if (n < 0 || b < 0) return -1;
-  /* COND: a ? b : c — the condition in a, the branches in b and c */
-  ps->t->nodes[n].a = c;
-  ps->t->nodes[n].b = a;
-  ps->t->nodes[n].c = b;
+  int then = parse_cond(ps);
+  if (then < 0 || !expect(ps, ":")) return -1;
+  int other = parse_cond(ps);
+  int n = node(ps, TK_CX_COND, cond, then);
+  if (n >= 0) ps->t->nodes[n].c = other;
   return n;
 }
 

@@ -232,10 +232,6 @@ static Z3_ast zx_formula(zx *z, const char *text, const zscope *sc, tk_ctype *ty
 
 /* ---- obligations ------------------------------------------------------------------------- */
 
-typedef struct host_ctx {
-  const tk_host_stub *stub;
-} host_ctx;
-
 static tk_status unreadable(int line, const char *fn, const char *kernel, const char *target,
                             const zx *z) {
   return tk_status_make(TK_PROOF_FAILED,
@@ -444,7 +440,7 @@ static tk_status prove_schedule(tk_vctx *v, const tk_host_stub *stub, tk_ir_targ
 }
 
 static tk_status host_gen(tk_vctx *v, const void *user) {
-  const tk_host_stub *stub = ((const host_ctx *)user)->stub;
+  const tk_host_stub *stub = user;
   TK_RETURN_IF_ERROR(prove_bp(v, stub));
   for (int i = 0; i < v->m->nbuffers; i++)
     TK_RETURN_IF_ERROR(prove_buffer(v, stub, &v->m->buffers[i]));
@@ -458,8 +454,7 @@ tk_status tk_verify_host_stub(const tk_ir_module *m, const char *stub_c, const t
     return tk_status_make(TK_INVALID_ARGUMENT, "host stub check: the module must be scheduled");
   tk_host_stub stub;
   TK_RETURN_IF_ERROR(tk_host_stub_scan(stub_c, m->nbuffers, &stub));
-  host_ctx h = {&stub};
-  tk_status s = tk_verify_run_into(m, o, into, host_gen, &h);
+  tk_status s = tk_verify_run_into(m, o, into, host_gen, &stub);
   tk_host_stub_free(&stub);
   return s;
 }
