@@ -11,6 +11,10 @@
  * its workgroup_x loop becomes the workgroup id and its thread_x loop the thread id, both
  * read from the target's id intrinsics (i32, zero-extended): the launch runs exactly
  * `grid` workgroups of `workgroup_size` threads, so no bounds test is needed or emitted.
+ *
+ * Two test-only defects (tk_cg_options.abi_mutant, hoststub.h's mutant list) break the layout
+ * on purpose for the verifier's kernel-ABI obligations: "abi.b_i64" declares B as i64 (read
+ * through a truncation, so the module stays valid), "abi.extra_param" appends an i32.
  */
 #include <string.h>
 
@@ -33,11 +37,15 @@ tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc)
   if (LLVMGetNamedFunction(cm->mod, k->name))
     return tk_status_make(TK_INTERNAL, "codegen: two kernels named %s", k->name);
   unsigned n = (unsigned)k->nargs;
-  LLVMTypeRef params[n + 2];
+  const char *mutant = cm->opts->abi_mutant ? cm->opts->abi_mutant : "";
+  bool b_i64 = !strcmp(mutant, "abi.b_i64"), extra = !strcmp(mutant, "abi.extra_param");
+  LLVMTypeRef params[n + 3];
   for (unsigned i = 0; i < n; i++) params[i] = cm->ptr;
-  params[n] = params[n + 1] = cm->i32;
+  params[n] = b_i64 ? cm->i64 : cm->i32;
+  params[n + 1] = params[n + 2] = cm->i32;
   LLVMValueRef f = LLVMAddFunction(
-      cm->mod, k->name, LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, n + 2, 0));
+      cm->mod, k->name,
+      LLVMFunctionType(LLVMVoidTypeInContext(cm->c->ctx), params, n + 2 + extra, 0));
   LLVMSetFunctionCallConv(f, cc);
   add_enum_attr(cm, f, LLVMAttributeFunctionIndex, "nounwind");
   for (unsigned i = 0; i < n; i++) {
@@ -55,6 +63,7 @@ tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc)
   LLVMSetValueName2(fn->B, "B", 1);
   LLVMSetValueName2(fn->Bp, "Bp", 2);
   LLVMPositionBuilderAtEnd(cm->b, LLVMAppendBasicBlockInContext(cm->c->ctx, f, "entry"));
+  if (b_i64) fn->B = LLVMBuildTrunc(cm->b, fn->B, cm->i32, "B.lo");
   return TK_STATUS_OK;
 }
 

@@ -53,6 +53,9 @@ typedef struct tk_cg_options {
                          CPU name and features; otherwise a CPU name the target accepts */
   int opt_level;           /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
   int code_object_version; /* amdgcn: 4 or 5; 0 = tk_cg_amdgcn_code_object_version(cpu, 0) */
+  const char *abi_mutant;  /* tests: a kernel-ABI mutant of hoststub.h's list ("abi.b_i64",
+                              "abi.extra_param") for the GPU targets; NULL (or any other ID) =
+                              none */
 } tk_cg_options;
 
 void tk_cg_options_default(tk_cg_options *o);

@@ -4,6 +4,10 @@
  * bound to buffers, launch.grid / workgroup_size / block_rows), m->opts.bmax, m->arch. The
  * text is built with open_memstream; index expressions are translated by stub_ix, the only
  * place that decides how B/Bp formulas become C.
+ *
+ * Mutants (tests only, hoststub.h tk_cg_stub_mutants): a deliberate defect in one place of
+ * the text — the first site it applies to — which the verifier's `host` class must refute.
+ * Each is a flag of stub_gen read where that text is printed; nothing else changes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +17,71 @@
 #include "tk/alloc.h"
 #include "tk/launch.h"
 
+typedef enum stub_mutant {
+  STUB_SOUND,
+  STUB_BP_PAD8,
+  STUB_BP_IS_B,
+  STUB_GRID_SHORT,
+  STUB_GRID_B_FOR_BP,
+  STUB_WG_HALVED,
+  STUB_BUFFER_ROW_SHORT,
+  STUB_ARGS_SWAPPED,
+  STUB_ABI /* a kernel-ABI mutant: codegen's (cg_target_gpu.c), the stub is sound */
+} stub_mutant;
+
+static const tk_cg_mutant_info MUTANT_INFO[] = {
+    {"stub.bp_pad8", "host: tkm_padded_batch pads B to a multiple of 8, not 16"},
+    {"stub.bp_is_b", "host: tkm_padded_batch returns B (B for Bp)"},
+    {"stub.grid_short", "host: the first gpu launch's grid one workgroup short"},
+    {"stub.grid_b_for_bp", "host: the first grid with a multiple of Bp printed with B for Bp"},
+    {"stub.wg_halved", "host: the first gpu launch's workgroup size halved"},
+    {"stub.buffer_row_short", "host: the first batch-sized buffer's count one row short"},
+    {"stub.args_swapped", "host: the first two distinct buffers of a launch table swapped"},
+    {"abi.b_i64", "host: gpu kernels declare B as i64 (Bp's kernarg offset shifts)"},
+    {"abi.extra_param", "host: gpu kernels declare an extra i32 parameter after Bp"},
+};
+static const stub_mutant MUTANT_KIND[] = {
+    STUB_BP_PAD8,          STUB_BP_IS_B,      STUB_GRID_SHORT, STUB_GRID_B_FOR_BP, STUB_WG_HALVED,
+    STUB_BUFFER_ROW_SHORT, STUB_ARGS_SWAPPED, STUB_ABI,        STUB_ABI,
+};
+enum { NMUTANTS = sizeof MUTANT_INFO / sizeof MUTANT_INFO[0] };
+_Static_assert(sizeof MUTANT_KIND / sizeof MUTANT_KIND[0] == NMUTANTS, "one kind per mutant");
+
+const tk_cg_mutant_info *tk_cg_stub_mutants(size_t *n) {
+  *n = NMUTANTS;
+  return MUTANT_INFO;
+}
+
 typedef struct stub_gen {
   const tk_ir_module *m;
   FILE *out;
-  tk_status error; /* first error; generation continues harmlessly and reports it */
+  tk_status error;    /* first error; generation continues harmlessly and reports it */
+  stub_mutant mutant; /* STUB_SOUND in every real compile */
+  bool applied;       /* the mutant has been applied at its first site */
+  bool b_for_bp;      /* print the symbol Bp as B (STUB_GRID_B_FOR_BP, one formula) */
+  bool row_short;     /* print B and Bp one less (STUB_BUFFER_ROW_SHORT, one formula) */
 } stub_gen;
+
+/* True (once) when the mutant is `kind` and has not been applied yet; marks it applied. */
+static bool mutate_here(stub_gen *g, stub_mutant kind) {
+  if (g->mutant != kind || g->applied) return false;
+  g->applied = true;
+  return true;
+}
+
+static bool ix_mentions(const tk_ix *e, tk_ix_symbol sym) {
+  if (!e) return false;
+  if (e->kind == TK_IX_SYM) return e->sym == sym;
+  return ix_mentions(e->a, sym) || ix_mentions(e->b, sym);
+}
+
+/* A product c*Bp inside e: there B for Bp changes the value (in (Bp + 63) div 64 it need not:
+ * Bp is a multiple of 16, so that grid equals (B + 63) div 64 and the mutant would be sound). */
+static bool ix_scales_bp(const tk_ix *e) {
+  if (!e) return false;
+  if (e->kind == TK_IX_MUL && ix_mentions(e->a, TK_SYM_BP)) return true;
+  return ix_scales_bp(e->a) || ix_scales_bp(e->b);
+}
 
 /* ---- index expressions → C --------------------------------------------------------------- */
 
@@ -41,8 +105,8 @@ static void stub_divmod(stub_gen *g, const tk_ix *e) {
 }
 
 static void stub_ix(stub_gen *g, const tk_ix *e, bool top) {
-  bool paren = !top && e->kind != TK_IX_CONST && e->kind != TK_IX_SYM && e->kind != TK_IX_MIN &&
-               e->kind != TK_IX_MAX;
+  bool paren = !top && e->kind != TK_IX_CONST && (e->kind != TK_IX_SYM || g->row_short) &&
+               e->kind != TK_IX_MIN && e->kind != TK_IX_MAX;
   if (paren) fputc('(', g->out);
   switch (e->kind) {
     case TK_IX_CONST:
@@ -51,7 +115,10 @@ static void stub_ix(stub_gen *g, const tk_ix *e, bool top) {
       else
         fprintf(g->out, "INT64_C(%lld)", (long long)e->c);
       break;
-    case TK_IX_SYM: fputs(e->sym == TK_SYM_B ? "B" : "Bp", g->out); break;
+    case TK_IX_SYM:
+      fputs(e->sym == TK_SYM_B || g->b_for_bp ? "B" : "Bp", g->out);
+      if (g->row_short) fputs(" - 1", g->out);
+      break;
     case TK_IX_VAR:
       if (!g->error)
         g->error = tk_status_make(TK_INTERNAL,
@@ -173,7 +240,11 @@ static const char stub_helpers[] =
 /* tkm_padded_batch, with TK_PAD_QUANTUM's value written in (the stub is a function of the
  * compiler that proved it, not of the headers it is later built against). */
 static void stub_padded_batch(stub_gen *g) {
-  const int q = TK_PAD_QUANTUM;
+  const int q = mutate_here(g, STUB_BP_PAD8) ? 8 : TK_PAD_QUANTUM;
+  if (mutate_here(g, STUB_BP_IS_B)) {
+    fputs("int32_t tkm_padded_batch(int32_t B) { return B; }\n\n", g->out);
+    return;
+  }
   fprintf(g->out,
           "int32_t tkm_padded_batch(int32_t B) { return B <= %d ? %d : "
           "(int32_t)(((int64_t)B + %d) / %d * %d); }\n\n",
@@ -201,8 +272,12 @@ static void stub_buffer_table(stub_gen *g) {
       "  (void)B, (void)Bp;\n  switch (buffer) {\n",
       g->out);
   for (int i = 0; i < m->nbuffers; i++) {
+    const tk_ix *count = m->buffers[i].count;
     fprintf(g->out, "    case %d: return ", i);
-    stub_ix(g, m->buffers[i].count, true);
+    g->row_short = (ix_mentions(count, TK_SYM_B) || ix_mentions(count, TK_SYM_BP)) &&
+                   mutate_here(g, STUB_BUFFER_ROW_SHORT);
+    stub_ix(g, count, true);
+    g->row_short = false;
     fprintf(g->out, "; /* %s */\n", m->buffers[i].name);
   }
   fputs(
@@ -234,6 +309,19 @@ static void stub_args_comment(stub_gen *g, const tk_ir_kernel *k) {
   }
 }
 
+/* The grid argument of a launch (the C translation of launch.grid). */
+static void stub_launch_grid(stub_gen *g, const tk_ir_kernel *k, bool cpu) {
+  if (!cpu && mutate_here(g, STUB_GRID_SHORT)) {
+    fputc('(', g->out);
+    stub_ix(g, k->launch.grid, true);
+    fputs(") - 1", g->out);
+    return;
+  }
+  g->b_for_bp = ix_scales_bp(k->launch.grid) && mutate_here(g, STUB_GRID_B_FOR_BP);
+  stub_ix(g, k->launch.grid, true);
+  g->b_for_bp = false;
+}
+
 static void stub_launch(stub_gen *g, const tk_ir_kernel *k, tk_ir_target t) {
   bool cpu = t == TK_TARGET_CPU;
   fprintf(g->out, "  /* %d: IR kernel %s (%s schedule) — grid = ", k->id, k->name,
@@ -249,16 +337,21 @@ static void stub_launch(stub_gen *g, const tk_ir_kernel *k, tk_ir_target t) {
     g->error = tk_status_make(TK_INTERNAL, "host stub: kernel %s has no arguments", k->name);
   fprintf(g->out, " */\n  static const int32_t %s_args_%d[%d] = {", tk_ir_target_name(t), k->id,
           k->nargs);
+  bool swap =
+      k->nargs >= 2 && k->args[0].buffer != k->args[1].buffer && mutate_here(g, STUB_ARGS_SWAPPED);
   for (int i = 0; i < k->nargs; i++) {
     if (k->args[i].buffer < 0 && !g->error)
       g->error = tk_status_make(TK_INTERNAL, "host stub: kernel %s argument %d (%s) has no buffer",
                                 k->name, i, k->args[i].name);
-    fprintf(g->out, "%s%d", i ? ", " : "", k->args[i].buffer);
+    int from = swap && i < 2 ? 1 - i : i;
+    fprintf(g->out, "%s%d", i ? ", " : "", k->args[from].buffer);
   }
   fprintf(g->out, "};\n  TK_RETURN_IF_ERROR(launch(l, %d, \"%s\", %s_args_%d, %d, B, Bp, ", k->id,
           k->name, tk_ir_target_name(t), k->id, k->nargs);
-  stub_ix(g, k->launch.grid, true);
-  fprintf(g->out, ", %lld));\n\n", (long long)(cpu ? 1 : k->launch.workgroup_size));
+  stub_launch_grid(g, k, cpu);
+  int64_t wg = cpu ? 1 : k->launch.workgroup_size;
+  if (!cpu && mutate_here(g, STUB_WG_HALVED)) wg /= 2;
+  fprintf(g->out, ", %lld));\n\n", (long long)wg);
 }
 
 /* Kernel names are symbols: two launches of one schedule must not share one. */
@@ -311,10 +404,11 @@ static void stub_source(stub_gen *g, const char *version) {
 
 typedef void (*stub_writer)(stub_gen *g, const char *version);
 
-static tk_status stub_text(const tk_ir_module *m, stub_writer w, const char *version, char **out) {
+static tk_status stub_text(const tk_ir_module *m, stub_writer w, const char *version,
+                           stub_mutant mutant, char **out) {
   char *text = NULL;
   size_t len = 0;
-  stub_gen g = {.m = m, .out = tk_open_memstream(&text, &len)};
+  stub_gen g = {.m = m, .out = tk_open_memstream(&text, &len), .mutant = mutant};
   if (!g.out)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "host stub: out of memory (open_memstream)");
   w(&g, version);
@@ -322,6 +416,9 @@ static tk_status stub_text(const tk_ir_module *m, stub_writer w, const char *ver
   fclose(g.out);
   if (failed && !g.error)
     g.error = tk_status_make(TK_RESOURCE_EXHAUSTED, "host stub: out of memory");
+  if (!g.error && mutant != STUB_SOUND && mutant != STUB_ABI && !g.applied)
+    g.error =
+        tk_status_make(TK_INVALID_ARGUMENT, "host stub: the mutant has no site in this model");
   if (g.error) {
     free(text);
     return g.error;
@@ -330,14 +427,32 @@ static tk_status stub_text(const tk_ir_module *m, stub_writer w, const char *ver
   return TK_STATUS_OK;
 }
 
+static tk_status find_mutant(const char *id, stub_mutant *out) {
+  *out = STUB_SOUND;
+  if (!id) return TK_STATUS_OK;
+  for (size_t i = 0; i < NMUTANTS; i++)
+    if (!strcmp(MUTANT_INFO[i].id, id)) {
+      *out = MUTANT_KIND[i];
+      return TK_STATUS_OK;
+    }
+  return tk_status_make(TK_NOT_FOUND, "no codegen mutant '%s' (tkc compile --list-cg-mutants)", id);
+}
+
 tk_status tk_cg_stub_generate(const tk_ir_module *m, const char *tkc_version, char **out_c,
                               char **out_h) {
+  return tk_cg_stub_generate_mutant(m, tkc_version, NULL, out_c, out_h);
+}
+
+tk_status tk_cg_stub_generate_mutant(const tk_ir_module *m, const char *tkc_version,
+                                     const char *mutant, char **out_c, char **out_h) {
   *out_c = *out_h = NULL;
   if (m->stage < TK_STAGE_CPU)
     return tk_status_make(TK_INTERNAL, "host stub: module at stage %d, needs both schedules",
                           (int)m->stage);
-  TK_RETURN_IF_ERROR(stub_text(m, stub_source, tkc_version, out_c));
-  tk_status s = stub_text(m, stub_header, tkc_version, out_h);
+  stub_mutant kind;
+  TK_RETURN_IF_ERROR(find_mutant(mutant, &kind));
+  TK_RETURN_IF_ERROR(stub_text(m, stub_source, tkc_version, kind, out_c));
+  tk_status s = stub_text(m, stub_header, tkc_version, STUB_SOUND, out_h);
   if (s) {
     free(*out_c);
     *out_c = NULL;

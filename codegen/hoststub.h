@@ -18,6 +18,7 @@
 #define TK_CODEGEN_HOSTSTUB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ir/ir.h"
 #include "tk/status.h"
@@ -31,6 +32,23 @@
  * *out_h (malloc'd, NUL-terminated). */
 TK_MUST_USE tk_status tk_cg_stub_generate(const tk_ir_module *m, const char *tkc_version,
                                           char **out_c, char **out_h);
+
+/* Mutation testing of the `host` obligations (verify.h tk_verify_host_stub,
+ * tk_verify_kernel_abi): deliberate defects, each in the first place it applies to, that
+ * `tkc compile --cg-mutant ID` must refuse (exit 3, nothing written). "stub.*" IDs change the
+ * stub's text (tk_cg_stub_generate_mutant), "abi.*" IDs the GPU kernels' declared parameters
+ * (tk_cg_options.abi_mutant). The list is the same for every model. */
+typedef struct tk_cg_mutant_info {
+  const char *id;
+  const char *description;
+} tk_cg_mutant_info;
+const tk_cg_mutant_info *tk_cg_stub_mutants(size_t *n);
+
+/* tk_cg_stub_generate with mutant `mutant` (NULL = none; an "abi.*" ID leaves the stub sound).
+ * TK_NOT_FOUND for an ID not in tk_cg_stub_mutants, TK_INVALID_ARGUMENT when the model has no
+ * site for it. */
+TK_MUST_USE tk_status tk_cg_stub_generate_mutant(const tk_ir_module *m, const char *tkc_version,
+                                                 const char *mutant, char **out_c, char **out_h);
 
 typedef struct tk_stub_build_options {
   const char *cc;              /* the C compiler to run; NULL = "cc" */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/hoststub.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
 
@@ -24,6 +25,13 @@ static void print_list(void) {
   printf("views (--emit=VIEW prints one after its pass and stops there):\n");
   for (size_t i = 0; i < n; i++)
     printf("  %-14s after %-13s %s\n", v[i].name, v[i].pass, v[i].summary);
+}
+
+/* --list-cg-mutants: one `ID<TAB>description` line per codegen mutant (class host). */
+static void print_cg_mutants(void) {
+  size_t n;
+  const tk_cg_mutant_info *list = tk_cg_stub_mutants(&n);
+  for (size_t i = 0; i < n; i++) printf("%s\t%s\n", list[i].id, list[i].description);
 }
 
 static void print_help(void) {
@@ -48,6 +56,9 @@ static void print_help(void) {
          "  --list-passes     print the pass table and the views, and exit\n"
          "  --mutant ID       apply a verifier mutant (tkc verify ARCH.json --list-mutants);\n"
          "                    the compile must stop at the verifier (exit 3), writing nothing\n"
+         "  --list-cg-mutants print the codegen mutants (host stub, kernel ABI), and exit\n"
+         "  --cg-mutant ID    apply a codegen mutant: the host obligations must refuse it\n"
+         "                    (exit 3), writing nothing\n"
          "\n"
          "Exit codes: 0 ok, 1 invalid arch, 2 usage, 3 an obligation failed, 4 toolchain error.\n");
 }
@@ -73,6 +84,8 @@ static int parse_args(int argc, char **argv, tkc_options *o) {
       o->emit = v;
     else if ((v = value_of("--mutant", argc, argv, &i)))
       o->mutant = v;
+    else if ((v = value_of("--cg-mutant", argc, argv, &i)))
+      o->cg_mutant = v;
     else if ((v = value_of("--stop-after", argc, argv, &i)))
       o->stop_after = v;
     else if ((v = value_of("--dump-after", argc, argv, &i)))
@@ -114,11 +127,15 @@ int tkc_cmd_compile(int argc, char **argv) {
     print_list();
     return TKC_EXIT_OK;
   }
+  if (argc == 2 && !strcmp(argv[1], "--list-cg-mutants")) {
+    print_cg_mutants();
+    return TKC_EXIT_OK;
+  }
   tkc_options o;
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) return rc;
   tk_status s = tkc_compile(&o);
-  if (tk_status_code_of(s) == TK_NOT_FOUND && o.mutant) { /* an unknown mutant ID: usage */
+  if (tk_status_code_of(s) == TK_NOT_FOUND && (o.mutant || o.cg_mutant)) { /* unknown ID: usage */
     rc = tkc_usage_error(CMD, "%s", tk_status_message(s));
     tk_status_free(s);
     return rc;

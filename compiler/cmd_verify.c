@@ -27,6 +27,8 @@ static void print_help(void) {
       "obligation with Z3: shape, padding, bounds, no_overflow, race, topk, for every batch\n"
       "size 1 <= B <= N. Prints one line per class; solver times go to stderr. Both schedules\n"
       "are proved whatever --targets says: every target's code is lowered from one of them.\n"
+      "Class host (the host stub, the GPU kernel ABI) needs the stub and the code: `tkc\n"
+      "compile` proves it (here it counts 0).\n"
       "\n"
       "Options:\n"
       "  --proofs-dir DIR  write <kernel>.<target>.<class>.<n>.smt2 per obligation and\n"

@@ -11,8 +11,13 @@
  *   codegen       one code object per target and arch, in memory   (codegen/codegen.h)
  *                                                        views llvm-unopt, llvm, asm (one target)
  *   offload       the amdgcn code objects -> model.hsaco           (codegen/offload_bundle.h)
- *   stub          model_host.c / .h                                (codegen/hoststub.h)
+ *   stub          model_host.c / .h, then the host class on its text   (codegen/hoststub.h)
  *   write         temp dir: code, stub, model_host.so, manifest; one rename into place
+ *
+ * The `host` class (verify/verify.h) is proved where its inputs come to exist: the kernel ABI
+ * of each GPU code unit in codegen (on the unit's unoptimised LLVM IR, parsed back by the
+ * verifier, before the shipped form is built), the stub's formulas in stub; both append to the
+ * verify pass's report (the bundle's proofs/ and the manifest's counts).
  *
  * `--emit=VIEW` is stop_after + dump_after of the view's pass; `tkc verify` stops after
  * verify; `tkc opt` runs the IR passes (ir_run) alone on a parsed dump. Everything that can
@@ -254,6 +259,17 @@ static tk_status resolve_passes(bundle_job *j) {
   return TK_STATUS_OK;
 }
 
+/* --cg-mutant names one of codegen's mutants (else TK_NOT_FOUND: a usage error). */
+static tk_status check_cg_mutant(const char *id) {
+  size_t n;
+  const tk_cg_mutant_info *list = tk_cg_stub_mutants(&n);
+  for (size_t i = 0; id && i < n; i++)
+    if (!strcmp(list[i].id, id)) return TK_STATUS_OK;
+  return id ? tk_status_make(TK_NOT_FOUND,
+                             "--cg-mutant %s: no such mutant (tkc compile --list-cg-mutants)", id)
+            : TK_STATUS_OK;
+}
+
 static tk_status check_options(bundle_job *j) {
   const tkc_options *o = j->o;
   TK_RETURN_IF_ERROR(resolve_passes(j));
@@ -267,6 +283,7 @@ static tk_status check_options(bundle_job *j) {
     return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
                           o->code_object_version);
   TK_RETURN_IF_ERROR(parse_targets(j, o->targets));
+  TK_RETURN_IF_ERROR(check_cg_mutant(o->cg_mutant));
   if (emits_code(j) && j->ntargets != 1)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "--emit=%s: give one target with --targets "
@@ -319,13 +336,17 @@ static tk_status stage_ir(bundle_job *j, const tkc_pass *p) {
 
 /* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
  * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
+static void verify_options(const bundle_job *j, tk_verify_options *vo) {
+  tk_verify_options_default(vo);
+  vo->keep_text = true;
+  vo->solve = !j->o->no_solve;
+  vo->timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
+}
+
 static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
   if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
   tk_verify_options vo;
-  tk_verify_options_default(&vo);
-  vo.keep_text = true;
-  vo.solve = !j->o->no_solve;
-  vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
+  verify_options(j, &vo);
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
   char detail[96];
   snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s",
@@ -343,6 +364,21 @@ static tk_cg_emit unit_emit(const bundle_job *j, const bundle_target *t) {
   return is_kind(t, "nvptx") ? TK_CG_EMIT_ASM : TK_CG_EMIT_OBJECT;
 }
 
+/* Class host, kernel ABI: a GPU unit's LLVM IR as codegen builds it (before any pass), parsed
+ * back by the verifier. Until codegen hands out its LLVM module, the text is the interface. */
+static tk_status check_kernel_abi(bundle_job *j, const bundle_target *t, const tk_cg_options *cg) {
+  if (!is_kind(t, "amdgcn") && !is_kind(t, "nvptx")) return TK_STATUS_OK;
+  tk_cg_blob ir = {0};
+  TK_RETURN_IF_ERROR(tk_cg_compile(j->m, cg, TK_CG_EMIT_LLVM_UNOPT, &ir));
+  char unit[80];
+  snprintf(unit, sizeof unit, "%s %s", t->kind, t->arch);
+  tk_verify_options vo;
+  verify_options(j, &vo);
+  tk_status s = tk_verify_kernel_abi_ir(j->m, (const char *)ir.data, ir.size, unit, &vo, j->proofs);
+  tk_cg_blob_free(&ir);
+  return s;
+}
+
 static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
   stage_start(j);
   tk_cg_options cg;
@@ -350,7 +386,9 @@ static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
   cg.target = t->kind;
   cg.cpu = *t->arch ? t->arch : j->o->cpu;
   cg.code_object_version = t->cov;
+  cg.abi_mutant = j->o->cg_mutant;
   TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &t->cpu, &t->features));
+  TK_RETURN_IF_ERROR(check_kernel_abi(j, t, &cg));
   tk_cg_emit what = unit_emit(j, t);
   tk_status s = what == TK_CG_EMIT_OBJECT ? tk_cg_compile_shared(j->m, &cg, &t->code)
                                           : tk_cg_compile(j->m, &cg, what, &t->code);
@@ -389,9 +427,20 @@ static tk_status stage_offload(bundle_job *j, const tkc_pass *p) {
   return TK_STATUS_OK;
 }
 
+/* The stub's text, then class host on it (tk_verify_host_stub): a refuted formula stops the
+ * compile before anything is written. */
 static tk_status stage_stub(bundle_job *j, const tkc_pass *p) {
-  TK_RETURN_IF_ERROR(tk_cg_stub_generate(j->m, TK_VERSION, &j->stub_c, &j->stub_h));
-  stage_done(j, p->name, TK_STUB_C_FILE ", " TK_STUB_H_FILE);
+  TK_RETURN_IF_ERROR(
+      tk_cg_stub_generate_mutant(j->m, TK_VERSION, j->o->cg_mutant, &j->stub_c, &j->stub_h));
+  tk_verify_options vo;
+  verify_options(j, &vo);
+  size_t before = tk_verify_report_count(j->proofs);
+  TK_RETURN_IF_ERROR(tk_verify_host_stub(j->m, j->stub_c, &vo, j->proofs));
+  char detail[128];
+  snprintf(detail, sizeof detail,
+           TK_STUB_C_FILE ", " TK_STUB_H_FILE ", %zu host obligations proved",
+           tk_verify_report_count(j->proofs) - before);
+  stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
 

@@ -270,6 +270,16 @@ static tk_status run(const tk_ir_module *m, const tk_verify_options *o, FILE *em
   return s;
 }
 
+tk_status tk_verify_run_into(const tk_ir_module *m, const tk_verify_options *o,
+                             tk_verify_report *into, tk_verify_gen_fn gen, const void *user) {
+  tk_vctx v;
+  TK_RETURN_IF_ERROR(tk_verify_ctx_init(&v, m, o));
+  tk_status s = gen(&v, user);
+  if (!s && into) s = tk_verify_report_merge(into, v.report);
+  tk_verify_ctx_dispose(&v);
+  return s;
+}
+
 void tk_verify_options_default(tk_verify_options *o) {
   memset(o, 0, sizeof *o);
   o->rlimit = TK_VERIFY_DEFAULT_RLIMIT;

@@ -34,8 +34,8 @@ struct tk_verify_report {
   double seconds[TK_OBL_NCLASSES];
 };
 
-static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {"shape",       "padding", "bounds",
-                                                         "no_overflow", "race",    "topk"};
+static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {
+    "shape", "padding", "bounds", "no_overflow", "race", "topk", "host"};
 
 const char *tk_verify_obl_class_name(tk_obl_class c) {
   return (unsigned)c < TK_OBL_NCLASSES ? CLASS_NAMES[c] : "?";
@@ -101,6 +101,28 @@ tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rl
   }
   r->seconds[o->cls] += seconds;
   r->n++;
+  return TK_STATUS_OK;
+}
+
+tk_status tk_verify_report_merge(tk_verify_report *into, tk_verify_report *from) {
+  if (into->n + from->n > into->cap) {
+    size_t ncap = into->n + from->n + 256;
+    tk_report_entry *p = tk_realloc(into->items, ncap * sizeof *p);
+    if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory merging reports");
+    into->items = p;
+    into->cap = ncap;
+  }
+  for (size_t i = 0; i < from->n; i++) {
+    tk_report_entry e = from->items[i];
+    e.index = 0;
+    for (size_t j = 0; j < into->n; j++) {
+      const tk_report_entry *o = &into->items[j];
+      e.index += o->cls == e.cls && !strcmp(o->kernel, e.kernel) && !strcmp(o->target, e.target);
+    }
+    into->items[into->n++] = e;
+  }
+  for (int c = 0; c < TK_OBL_NCLASSES; c++) into->seconds[c] += from->seconds[c];
+  from->n = 0;
   return TK_STATUS_OK;
 }
 

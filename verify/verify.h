@@ -5,9 +5,10 @@
  * tk_ix index maps, loop extents, IF guards, launch grids and workgroup sizes, argument and
  * buffer element counts, index_bits, the graph's row contracts and the module's B range and
  * Bp rule — and generates six classes of obligations: shape, padding, bounds, no_overflow,
- * race, topk. Each is a closed formula, proved by asserting its negation and getting unsat
- * from one Z3 solver reused with push/pop under a deterministic resource limit (rlimit, never
- * a wall-clock timeout). B stays a free Int symbol with 1 <= B <= Bmax.
+ * race, topk. The seventh, host, is proved later in the compile, once the host stub's text and
+ * the GPU code units exist (tk_verify_host_stub, tk_verify_kernel_abi below). Each is a closed
+ * formula, proved by asserting its negation and getting unsat from one Z3 solver reused with
+ * push/pop under a deterministic resource limit (rlimit, never a wall-clock timeout). B stays a free Int symbol with 1 <= B <= Bmax.
  *
  * A refuted obligation (sat) stops verification: the status is TK_PROOF_FAILED and its
  * message is the counterexample in model terms (B, Bp, loop variables, index, size, kernel,
@@ -58,8 +59,9 @@ double tk_verify_report_solver_seconds(const tk_verify_report *r);
 /* Solver wall time per class, one line (for stderr only: never in committed files). */
 void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 
-/* The six classes, in DESIGN order: class c's name and its number of obligations in r. */
-#define TK_VERIFY_NCLASSES 6
+/* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, host):
+ * class c's name and its number of obligations in r. */
+#define TK_VERIFY_NCLASSES 7
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
 /* One line per class: "shape: 42 obligations proved" (classes in DESIGN order). */
@@ -84,5 +86,30 @@ TK_MUST_USE tk_status tk_verify_write_proofs_dir(const tk_verify_report *r, cons
 TK_MUST_USE tk_status tk_verify_emit_obligations(const tk_ir_module *m, FILE *out);
 
 void tk_verify_report_free(tk_verify_report *r);
+
+/* ---- The `host` class: proved after codegen and the stub (docs/proofs.md "host") ----------
+ * Both append their obligations to `into` (the verify pass's report; NULL: proved, not kept)
+ * and fail like
+ * tk_verify_module: TK_PROOF_FAILED with the counterexample, naming the stub's function and
+ * line or the kernel and the code unit. */
+
+/* The host stub's text (model_host.c) against m: its Bp, every buffer's element count, every
+ * launch's grid, workgroup size and argument buffers, parsed from the C text with C semantics,
+ * equal m's for every 1 <= B <= Bmax, and every C intermediate fits its type. */
+TK_MUST_USE tk_status tk_verify_host_stub(const tk_ir_module *m, const char *stub_c,
+                                          const tk_verify_options *o, tk_verify_report *into);
+
+/* The explicit kernarg layout of every gpu-schedule kernel in an LLVM module of a GPU target
+ * (amdgcn, nvptx), by the module's DataLayout, equals tk/launch.h's tk_kernarg_offset and
+ * tk_kernarg_size. `unit` names the code unit in statements ("amdgcn gfx90a"). The module is
+ * an LLVMModuleRef (declared here without the LLVM headers); it is only read. */
+struct LLVMOpaqueModule;
+TK_MUST_USE tk_status tk_verify_kernel_abi(const tk_ir_module *m, struct LLVMOpaqueModule *mod,
+                                           const char *unit, const tk_verify_options *o,
+                                           tk_verify_report *into);
+/* The same from LLVM IR text (TK_CG_EMIT_LLVM_UNOPT output), parsed in a private context. */
+TK_MUST_USE tk_status tk_verify_kernel_abi_ir(const tk_ir_module *m, const char *llvm_ir,
+                                              size_t len, const char *unit,
+                                              const tk_verify_options *o, tk_verify_report *into);
 
 #endif /* TK_VERIFY_VERIFY_H */

@@ -11,6 +11,7 @@
 
 #include <z3.h>
 
+#include "verify/cexpr.h"
 #include "verify/verify.h"
 
 typedef enum tk_obl_class {
@@ -20,10 +21,11 @@ typedef enum tk_obl_class {
   TK_OBL_NO_OVERFLOW,
   TK_OBL_RACE,
   TK_OBL_TOPK,
+  TK_OBL_HOST,
   TK_OBL_NCLASSES
 } tk_obl_class;
 const char *tk_verify_obl_class_name(
-    tk_obl_class c); /* "shape", ..., "topk" (report.json values) */
+    tk_obl_class c); /* "shape", ..., "topk", "host" (report.json values) */
 
 #define TK_OBL_MAX_DEPTH 48   /* enclosing FOR/IF statements of one statement */
 #define TK_OBL_STATEMENT 2048 /* bytes of an obligation's statement (words) */
@@ -177,6 +179,9 @@ TK_MUST_USE tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o,
 int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
                                 tk_obl_class cls);
 TK_MUST_USE tk_status tk_verify_report_create(tk_verify_report **out);
+/* Moves every entry of `from` to the end of `into` (file indices renumbered there, so two
+ * runs that both made <kernel>.<target>.<class>.0 do not collide); `from` is left empty. */
+TK_MUST_USE tk_status tk_verify_report_merge(tk_verify_report *into, tk_verify_report *from);
 
 /* ---- obligations.c: statement-tree walk with path conditions ------------------------------ */
 
@@ -247,6 +252,53 @@ void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, cha
 Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B);
 /* The SMT-LIB2 name of the kernel's target: "gpu" or "cpu". */
 const char *tk_verify_obl_target_name(const tk_ir_kernel *k);
+
+/* Runs gen in a fresh context over m (the batch rules of m) and appends its obligations to
+ * `into` (NULL: they are dropped once proved): the classes proved after the verify pass (host: the stub, the kernel ABI). */
+typedef tk_status (*tk_verify_gen_fn)(tk_vctx *v, const void *user);
+TK_MUST_USE tk_status tk_verify_run_into(const tk_ir_module *m, const tk_verify_options *o,
+                                         tk_verify_report *into, tk_verify_gen_fn gen,
+                                         const void *user);
+
+/* ---- host_scan.c: the host stub's text read back ------------------------------------------ */
+
+enum { TK_HOST_TEXT = 512, TK_HOST_LINE = 65536, TK_HOST_MAX_ARGS = 512 };
+
+typedef struct tk_host_text {
+  int line; /* 1-based line in model_host.c; 0 = not found */
+  char text[TK_HOST_TEXT];
+} tk_host_text;
+
+typedef struct tk_host_table { /* static const int32_t NAME[declared] = {ids...}; */
+  char name[TK_CEXPR_NAME];
+  int line, declared, n;
+  int ids[TK_HOST_MAX_ARGS];
+} tk_host_table;
+
+typedef struct tk_host_launch { /* launch(l, kernel, "name", table, nargs, B, Bp, grid, wg) */
+  int line;
+  char fn[TK_CEXPR_NAME]; /* forward_gpu / forward_cpu */
+  long kernel, nargs;
+  char name[TK_CEXPR_NAME * 2], table[TK_CEXPR_NAME];
+  char grid[TK_HOST_TEXT], wg[TK_HOST_TEXT];
+} tk_host_launch;
+
+typedef struct tk_host_stub {
+  tk_cexpr_fn *fns; /* one-line int functions: what formulas may call */
+  int nfns, cap_fns;
+  int nbuffers;
+  tk_host_text *buffers; /* buffer_elems case per buffer id */
+  tk_host_table *tables;
+  int ntables, cap_tables;
+  tk_host_launch *launches; /* in text order */
+  int nlaunches, cap_launches;
+  tk_host_text bp; /* int64_t Bp = ...; in tkm_forward */
+  int dispatch[2]; /* lines of `return forward_gpu(l, B, Bp);` and the cpu one (0 = none) */
+} tk_host_stub;
+
+TK_MUST_USE tk_status tk_host_stub_scan(const char *stub_c, int nbuffers, tk_host_stub *out);
+void tk_host_stub_free(tk_host_stub *s);
+const tk_host_table *tk_host_stub_table(const tk_host_stub *s, const char *name);
 
 /* ---- the classes (obl_<class>.c) ----------------------------------------------------------- */
 

@@ -1,0 +1,54 @@
+#!/bin/sh
+# tests/cli/stub_mutants.sh — mutation testing of class host (issue 12): every codegen mutant
+# `tkc compile --list-cg-mutants` lists (host stub text, GPU kernel ABI) makes `tkc compile
+# models/nano.arch.json --targets x86_64,amdgcn,nvptx --cg-mutant ID -o DIR` exit 3 with a
+# counterexample naming class host and the stub function (model_host.c:LINE) or the kernel and
+# code unit, and leaves no DIR and no temp dir; the list has >= 9 entries with both kinds; an
+# unknown ID is a usage error (exit 2); without a mutant the same compile succeeds and its
+# proofs/ hold host obligations. Runs two compiles at a time.
+set -u
+TKC="$TK_BIN/tkc"
+ARCH="$TK_SOURCE_DIR/models/nano.arch.json"
+FLAGS="--targets x86_64,amdgcn,nvptx --offload-arch gfx90a --cuda-arch sm_80 --quiet"
+
+check_one() { # id
+  d="$W/out.$1"
+  "$TKC" compile "$ARCH" $FLAGS --cg-mutant "$1" -o "$d" >/dev/null 2>"$W/$1.err"
+  rc=$?
+  [ $rc -eq 3 ] || { echo "SURVIVED $1 (exit $rc)"; cat "$W/$1.err"; }
+  grep -q "class host" "$W/$1.err" || { echo "FAIL $1: no class host in the message"; cat "$W/$1.err"; }
+  case "$1" in
+    stub.*) grep -q "model_host.c:[0-9]" "$W/$1.err" || { echo "FAIL $1: no stub line"; cat "$W/$1.err"; } ;;
+    abi.*) grep -q "in kernel [a-z_0-9]* (gpu)" "$W/$1.err" && grep -q "amdgcn gfx90a\|nvptx sm_80" "$W/$1.err" ||
+      { echo "FAIL $1: no kernel or code unit"; cat "$W/$1.err"; } ;;
+  esac
+  [ -e "$d" ] && echo "FAIL $1: left $d behind"
+  return 0
+}
+if [ "${1:-}" = --one ]; then check_one "$2"; exit 0; fi
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+export W TKC ARCH FLAGS
+fail=0
+
+"$TKC" compile --list-cg-mutants >"$W/list" || { echo "FAIL: --list-cg-mutants"; exit 1; }
+n=$(wc -l <"$W/list")
+[ "$n" -ge 9 ] || { echo "FAIL: $n codegen mutants, want >= 9"; fail=1; }
+grep -q '^stub\.' "$W/list" && grep -q '^abi\.' "$W/list" || { echo "FAIL: stub and abi mutants"; fail=1; }
+cut -f1 "$W/list" | sort | uniq -d | grep . && { echo "FAIL: duplicate IDs"; fail=1; }
+cut -f1 "$W/list" | xargs -P2 -I{} sh "$0" --one {} >"$W/res" 2>&1
+if [ -s "$W/res" ]; then cat "$W/res"; fail=1; fi
+echo "nano: $n codegen mutants checked"
+ls -a "$W" | grep -q '\.tmp\.' && { echo "FAIL: temp dirs left: $(ls -a "$W" | grep '\.tmp\.')"; fail=1; }
+
+"$TKC" compile "$ARCH" $FLAGS --cg-mutant no.such.mutant -o "$W/unk" >/dev/null 2>"$W/unk.err"
+rc=$?
+[ $rc -eq 2 ] && [ ! -e "$W/unk" ] && grep -q -- "--list-cg-mutants" "$W/unk.err" ||
+  { echo "FAIL: unknown codegen mutant: exit $rc"; cat "$W/unk.err"; fail=1; }
+
+"$TKC" compile "$ARCH" $FLAGS -o "$W/sound" || { echo "FAIL: the sound compile"; fail=1; }
+h=$(ls "$W/sound/proofs" 2>/dev/null | grep -c '\.host\.')
+[ "$h" -gt 0 ] || { echo "FAIL: no host obligations in proofs/"; fail=1; }
+grep -q '"host": '"$h" "$W/sound/manifest.json" || { echo "FAIL: manifest host count != $h"; fail=1; }
+echo "nano: $h host obligations"
+exit $fail
