@@ -1,5 +1,5 @@
 /* tests/unit/verify_test.c — every model of models/ verifies (all six classes, both schedules),
- * the report is deterministic (two runs give the same report.json), every class is present
+ * the report is deterministic (two runs give the same index.json), every class is present
  * where it applies (topk only for MoE), and the SMT-LIB2 text has the required shape (logic,
  * named negated goal last, check-sat). Solver time per model goes to stderr. */
 #include <stdlib.h>
