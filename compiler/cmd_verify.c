@@ -1,7 +1,7 @@
 /* compiler/cmd_verify.c — `tkc verify ARCH.json [options]`: the driver (tkc_compile) stopped
  * after its verify pass. Prints one summary line per class on stdout and the solver's wall
- * times on stderr, and with --proofs-dir replaces DIR, all or nothing, by one .smt2 file per
- * obligation plus report.json. --cpu gives the CPU schedule to prove (the one a bundle built
+ * times on stderr, and with --proofs-dir replaces DIR, all or nothing, by the proof store:
+ * queries/<sha256>.smt2 per distinct query plus index.json (docs/proofs.md "The files"). --cpu gives the CPU schedule to prove (the one a bundle built
  * with the same --cpu runs); --targets and the arch lists are checked as `tkc compile` checks
  * them. Exit codes (docs/formats.md §4): 0 proved, 1 invalid arch, 2 usage, 3 an obligation failed
  * (its counterexample on stderr; DIR untouched), 4 internal error.
@@ -31,8 +31,8 @@ static void print_help(void) {
       "compile` proves it (here it counts 0).\n"
       "\n"
       "Options:\n"
-      "  --proofs-dir DIR  write <kernel>.<target>.<class>.<n>.smt2 per obligation and\n"
-      "                    report.json into DIR (replaced as a whole, only on success)\n"
+      "  --proofs-dir DIR  write the proof store into DIR: queries/<sha256>.smt2 per distinct\n"
+      "                    query and index.json (replaced as a whole, only on success)\n"
       "%s"
       "  --list-mutants    print the mutants of this model (ID<TAB>description): defects\n"
       "                    the verifier must reject\n"

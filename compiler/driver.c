@@ -38,6 +38,7 @@
 #include "compiler/manifest.h"
 #include "compiler/lower.h"
 #include "compiler/tkc.h"
+#include "runtime/sha256.h"
 #include "tk/version.h"
 #include "verify/mutants.h"
 #include "verify/verify.h"
@@ -448,7 +449,33 @@ static tk_status stage_stub(bundle_job *j, const tkc_pass *p) {
 
 static tk_status hash_text(const char *file, const char *text, tkc_file_hash *out) {
   out->file = file;
-  return tkc_sha256_hex(text, strlen(text), out->sha256);
+  return tk_sha256_hex(text, strlen(text), out->sha256);
+}
+
+/* The comma list of the units' archs of `kind`, or with kind NULL of their kinds (each once). */
+static void join_units(const bundle_job *j, const char *kind, char *buf, size_t size) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < j->ntargets; i++) {
+    const bundle_target *t = &j->targets[i];
+    if (kind ? !is_kind(t, kind) : i > 0 && is_kind(&j->targets[i - 1], t->kind)) continue;
+    len +=
+        (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "", kind ? t->arch : t->kind);
+    if (len >= size) len = size - 1;
+  }
+}
+
+/* The certificate's options (what check-proofs regenerates the bundle with) and digest. */
+static tk_status certificate_of(const bundle_job *j, tkc_certificate *c, char lists[3][512]) {
+  join_units(j, NULL, lists[0], sizeof lists[0]);
+  join_units(j, "amdgcn", lists[1], sizeof lists[1]);
+  join_units(j, "nvptx", lists[2], sizeof lists[2]);
+  *c = (tkc_certificate){.targets = lists[0],
+                         .offload_arch = *lists[1] ? lists[1] : NULL,
+                         .cuda_arch = *lists[2] ? lists[2] : NULL,
+                         .code_object_version = j->o->code_object_version,
+                         .cpu = j->o->cpu ? j->o->cpu : TK_CG_DEFAULT_X86_CPU};
+  return tk_verify_report_digest(j->proofs, &c->proofs);
 }
 
 static tk_status write_manifest(bundle_job *j) {
@@ -466,7 +493,7 @@ static tk_status write_manifest(bundle_job *j) {
                                  .cpu_features = t->features};
     entries[i].file.file = t->file;
     const tk_cg_blob *code = is_kind(t, "amdgcn") ? &j->hsaco : &t->code;
-    TK_RETURN_IF_ERROR(tkc_sha256_hex(code->data, code->size, entries[i].file.sha256));
+    TK_RETURN_IF_ERROR(tk_sha256_hex(code->data, code->size, entries[i].file.sha256));
   }
   tkc_manifest_input in = {.m = j->m,
                            .tkc_version = TK_VERSION,
@@ -480,13 +507,17 @@ static tk_status write_manifest(bundle_job *j) {
     tk_verify_report_class_count(j->proofs, c, &counts[c].cls, &counts[c].count);
   in.nproofs = TK_VERIFY_NCLASSES;
   in.proofs = counts;
+  tkc_certificate certificate;
+  char lists[3][512];
+  TK_RETURN_IF_ERROR(certificate_of(j, &certificate, lists));
+  in.certificate = &certificate;
   TK_RETURN_IF_ERROR(hash_text(TK_STUB_C_FILE, j->stub_c, &in.host_source));
   TK_RETURN_IF_ERROR(hash_text(TK_STUB_H_FILE, j->stub_h, &in.host_header));
   char *so = NULL;
   size_t so_size = 0;
   TK_RETURN_IF_ERROR(tkc_fs_read(j->tmp, TK_STUB_SO_FILE, &so, &so_size));
   in.host_library.file = TK_STUB_SO_FILE;
-  tk_status s = tkc_sha256_hex(so, so_size, in.host_library.sha256);
+  tk_status s = tk_sha256_hex(so, so_size, in.host_library.sha256);
   free(so);
   char *json = NULL;
   if (!s) s = tkc_manifest_write(&in, &json);
@@ -495,7 +526,7 @@ static tk_status write_manifest(bundle_job *j) {
   return s;
 }
 
-/* proofs/: the verify stage's .smt2 files and report.json (docs/abi.md "Bundle layout"). */
+/* proofs/: the verify stage's query files and index.json (docs/abi.md "Bundle layout"). */
 static tk_status write_proofs(bundle_job *j) {
   size_t n = strlen(j->tmp) + sizeof "/proofs";
   char *dir = tk_malloc(n);

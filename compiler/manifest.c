@@ -25,9 +25,15 @@
  *   buffers       [{id, name, role, type, elements (formula in B, Bp)}]
  *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (docs/formats.md §2)
  *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}
+ *   certificate   (verified bundles) {options: {targets, offload_arch, cuda_arch,
+ *                  code_object_version, cpu}, ir: {module, gpu, cpu}, proofs_root, queries,
+ *                  obligations}: options regenerate the bundle with the arch and max_batch;
+ *                  ir.module is the sha256 of the scheduled module's dump (tk_ir_module_print),
+ *                  ir.gpu / ir.cpu of the dumps of that schedule's kernels in launch order
+ *                  (tk_ir_kernel_print); proofs_root etc. are the proof store's digest
+ *                  (verify/verify.h tk_verify_digest)
  * No times, paths or host names: the text is a function of the inputs.
  */
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +41,7 @@
 
 #include "compiler/manifest.h"
 #include "compiler/tkc.h"
+#include "runtime/sha256.h"
 #include "tk/alloc.h"
 #include "tk/launch.h"
 
@@ -244,6 +251,54 @@ static void write_proofs(jw *w, const tkc_manifest_input *in) {
   jw_close(w, '}');
 }
 
+/* ---- the certificate --------------------------------------------------------------------- */
+
+/* sha256 of the module's dump (target TK_TARGET_NONE) or of one schedule's kernel dumps. */
+static tk_status ir_hash(const tk_ir_module *m, tk_ir_target target, bool whole, char out[65]) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = tk_open_memstream(&text, &len);
+  if (!f) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory (IR hash)");
+  tk_status s = TK_STATUS_OK;
+  if (whole) {
+    s = tk_ir_module_print(m, f);
+  } else {
+    const tk_ir_kernel_list *list = tk_ir_module_kernels(m, target);
+    for (int i = 0; i < list->n; i++) tk_ir_kernel_print(m, list->items[i], f);
+  }
+  bool failed = fclose(f) != 0;
+  if (!s && failed) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory (IR hash)");
+  if (!s) s = tk_sha256_hex(text, len, out);
+  free(text);
+  return s;
+}
+
+static tk_status write_certificate(jw *w, const tkc_manifest_input *in) {
+  const tkc_certificate *c = in->certificate;
+  char module[65], gpu[65], cpu[65];
+  TK_RETURN_IF_ERROR(ir_hash(in->m, TK_TARGET_NONE, true, module));
+  TK_RETURN_IF_ERROR(ir_hash(in->m, TK_TARGET_GPU, false, gpu));
+  TK_RETURN_IF_ERROR(ir_hash(in->m, TK_TARGET_CPU, false, cpu));
+  jw_open(w, "certificate", '{');
+  jw_open(w, "options", '{');
+  jw_str(w, "targets", c->targets);
+  if (c->offload_arch) jw_str(w, "offload_arch", c->offload_arch);
+  if (c->cuda_arch) jw_str(w, "cuda_arch", c->cuda_arch);
+  jw_int(w, "code_object_version", c->code_object_version);
+  jw_str(w, "cpu", c->cpu);
+  jw_close(w, '}');
+  jw_open(w, "ir", '{');
+  jw_str(w, "module", module);
+  jw_str(w, "gpu", gpu);
+  jw_str(w, "cpu", cpu);
+  jw_close(w, '}');
+  jw_str(w, "proofs_root", c->proofs.root);
+  jw_int(w, "queries", (long long)c->proofs.queries);
+  jw_int(w, "obligations", (long long)c->proofs.obligations);
+  jw_close(w, '}');
+  return TK_STATUS_OK;
+}
+
 tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   *out_json = NULL;
   char *text = NULL;
@@ -267,23 +322,16 @@ tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   write_buffers(&w, m);
   write_parameters(&w, &m->arch);
   write_proofs(&w, in);
+  tk_status s = in->certificate ? write_certificate(&w, in) : TK_STATUS_OK;
   jw_close(&w, '}');
   fputc('\n', w.f);
   bool failed = ferror(w.f) != 0 || w.oom;
   fclose(w.f);
-  if (failed) {
+  if (!s && failed) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory");
+  if (s) {
     free(text);
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory");
+    return s;
   }
   *out_json = text;
-  return TK_STATUS_OK;
-}
-
-tk_status tkc_sha256_hex(const void *data, size_t size, char out[65]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (!EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) || n != 32)
-    return tk_status_make(TK_INTERNAL, "OpenSSL EVP_Digest(sha256) failed");
-  for (unsigned i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
   return TK_STATUS_OK;
 }

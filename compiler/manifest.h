@@ -7,6 +7,7 @@
 
 #include "ir/ir.h"
 #include "tk/status.h"
+#include "verify/verify.h"
 
 typedef struct tkc_file_hash {
   const char *file; /* name inside the bundle */
@@ -29,6 +30,18 @@ typedef struct tkc_proof_count {
   long count;
 } tkc_proof_count;
 
+/* The certificate (docs/formats.md "certificate"): the options that, with the arch and
+ * max_batch, regenerate the bundle (`tkc check-proofs`), and the proof store's digest. The IR
+ * hashes are computed by tkc_manifest_write from the module. */
+typedef struct tkc_certificate {
+  const char *targets;      /* the target kinds, comma-separated, in --targets order */
+  const char *offload_arch; /* amdgcn archs, comma-separated (NULL: no amdgcn target) */
+  const char *cuda_arch;    /* nvptx archs (NULL: no nvptx target) */
+  int code_object_version;  /* --code-object-version (0: per gfx) */
+  const char *cpu;          /* --cpu as given */
+  tk_verify_digest proofs;
+} tkc_certificate;
+
 typedef struct tkc_manifest_input {
   const tk_ir_module *m; /* stage CPU */
   const char *tkc_version, *llvm_version, *z3_version;
@@ -38,12 +51,10 @@ typedef struct tkc_manifest_input {
   tkc_file_hash host_source, host_header, host_library;
   int nproofs; /* -1: not verified */
   const tkc_proof_count *proofs;
+  const tkc_certificate *certificate; /* NULL: not verified (no certificate) */
 } tkc_manifest_input;
 
 /* The manifest text (malloc'd, caller frees). Deterministic: fixed key order, no times. */
 TK_MUST_USE tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json);
-
-/* SHA-256 (OpenSSL EVP) of a byte range as 64 lowercase hex digits. */
-TK_MUST_USE tk_status tkc_sha256_hex(const void *data, size_t size, char out[65]);
 
 #endif

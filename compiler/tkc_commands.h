@@ -22,7 +22,8 @@ int tkc_cmd_init_checkpoint(int argc, char **argv);
 int tkc_cmd_inspect_checkpoint(int argc, char **argv);
 int tkc_cmd_compile(int argc, char **argv);
 int tkc_cmd_verify(int argc, char **argv);
-int tkc_cmd_opt(int argc, char **argv); /* cmd_opt.c */
+int tkc_cmd_opt(int argc, char **argv);          /* cmd_opt.c */
+int tkc_cmd_check_proofs(int argc, char **argv); /* cmd_check_proofs.c */
 
 /* Prints "tkc <cmd>: error: <message>" on stderr, frees the status and returns its exit code. */
 int tkc_fail(const char *cmd, tk_status status);

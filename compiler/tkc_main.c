@@ -22,6 +22,8 @@ static const tkc_command commands[] = {
      "compile an arch.json into a bundle (or print a stage with --emit)"},
     {"verify", tkc_cmd_verify,
      "prove every obligation with Z3; write the SMT-LIB2 proofs (--proofs-dir)"},
+    {"check-proofs", tkc_cmd_check_proofs,
+     "check a bundle's certificate: hashes, regenerated code and proofs, solver replay"},
     {"opt", tkc_cmd_opt,
      "run IR passes on an IR dump and print the result (--passes=pad,fuse,...)"},
 };

@@ -30,9 +30,9 @@ models="nano tiny medium full dense custom-small"
 for m in $models; do
   dir=$out/proofs/$m
   $bin/tkc verify models/$m.arch.json --proofs-dir "$dir" >"$out/verify.$m.out" 2>"$out/verify.$m.err"
-  python3 - "$dir/report.json" "$out/verify.$m.err" "$m" >>"$tables" <<'PY'
+  python3 - "$dir/index.json" "$out/verify.$m.err" "$m" >>"$tables" <<'PY'
 import json, re, sys, collections
-rep = json.load(open(sys.argv[1]))
+rep = json.load(open(sys.argv[1]))["obligations"]
 c = collections.Counter(o["class"] for o in rep)
 err = open(sys.argv[2]).read()
 t = re.findall(r"solver time ([0-9.]+) s", err)

@@ -1,8 +1,17 @@
 /* verify/report.c — the verifier's record: one entry per obligation (class, kernel, target,
- * statement, rlimit units, SMT-LIB2 text), report.json, the per-class summary, and the proof
- * files <kernel>.<target>.<class>.<n>.smt2 (n counts from 0 per kernel/target/class).
+ * statement, rlimit units, SMT-LIB2 query and its hash), the per-class summary, and the proof
+ * store (docs/proofs.md "The files"):
+ *   <dir>/queries/<sha256>.smt2  one file per distinct query; its bytes are exactly the
+ *                                obligation text without its `;` comment lines, and <sha256>
+ *                                is their hash, so obligations that ask the same question
+ *                                share one file
+ *   <dir>/index.json             {format, root, queries, obligations: [{id, class, kernel,
+ *                                target, statement, result, rlimit, query}]}
+ * The root is the sha256 of the distinct query hashes in ascending order, each followed by
+ * one '\n' (`ls queries | sed 's/.smt2$//' | sha256sum` in the C locale). An obligation's id
+ * is <kernel>.<target>.<class>.<n> (n counts from 0 per kernel/target/class).
  *
- * Guarantees: report.json and the .smt2 files hold nothing time-dependent (solver seconds are
+ * Guarantees: index.json and the query files hold nothing time-dependent (solver seconds are
  * kept for stderr only); tk_verify_write_proofs_dir replaces a directory all or nothing
  * (libtkrt's directory-replace routine, runtime/fs.h, shared with the bundle writer).
  */
@@ -11,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "verify/verify_internal.h"
 #include "runtime/fs.h"
+#include "runtime/sha256.h"
 #include "tk/alloc.h"
 
 _Static_assert(TK_VERIFY_NCLASSES == TK_OBL_NCLASSES, "verify.h class count");
@@ -24,8 +35,9 @@ typedef struct tk_report_entry {
   const char *target; /* "gpu", "cpu" or "graph" (static strings) */
   char *statement;
   uint64_t rlimit;
-  int index; /* n of the file name */
-  char *text;
+  int index;      /* n of the obligation's id */
+  char *text;     /* the query: the SMT-LIB2 text without comment lines (NULL if not kept) */
+  char query[65]; /* sha256 of text ("" if not kept) */
 } tk_report_entry;
 
 struct tk_verify_report {
@@ -73,6 +85,30 @@ int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, c
   return n;
 }
 
+/* Removes every line that starts with ';' (the obligation's name and statement), in place. */
+static void strip_comment_lines(char *text) {
+  char *out = text;
+  for (const char *line = text; *line;) {
+    size_t n = strcspn(line, "\n");
+    size_t with_newline = n + (line[n] == '\n');
+    if (*line != ';') {
+      memmove(out, line, with_newline);
+      out += with_newline;
+    }
+    line += with_newline;
+  }
+  *out = '\0';
+}
+
+/* The entry's query: its text without comments, and the hash naming the query file. */
+static tk_status set_query(tk_report_entry *e, char *text) {
+  e->text = text;
+  e->query[0] = '\0';
+  if (!text) return TK_STATUS_OK;
+  strip_comment_lines(text);
+  return tk_sha256_hex(text, strlen(text), e->query);
+}
+
 tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text,
                                double seconds) {
   if (r->n == r->cap) {
@@ -89,7 +125,11 @@ tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rl
   e->cls = o->cls;
   e->target = o->target;
   e->rlimit = rlimit;
-  e->text = text;
+  tk_status hashed = set_query(e, text);
+  if (hashed) {
+    free(text);
+    return hashed;
+  }
   e->index = tk_verify_report_next_index(r, o->kernel, o->target, o->cls);
   e->kernel = tk_strdup(o->kernel);
   e->statement = tk_strdup(o->statement);
@@ -157,7 +197,62 @@ void tk_verify_report_summary(const tk_verify_report *r, FILE *out) {
   }
 }
 
-/* ---- report.json ---- */
+/* ---- the distinct queries and the root ---- */
+
+static int compare_queries(const void *a, const void *b) {
+  const tk_report_entry *x = *(const tk_report_entry *const *)a;
+  const tk_report_entry *y = *(const tk_report_entry *const *)b;
+  return strcmp(x->query, y->query);
+}
+
+/* One entry per distinct query, in ascending hash order (*out tk_malloc'd, caller frees). */
+static tk_status distinct_queries(const tk_verify_report *r, const tk_report_entry ***out,
+                                  size_t *n) {
+  *out = NULL;
+  *n = 0;
+  const tk_report_entry **all = tk_malloc((r->n ? r->n : 1) * sizeof *all);
+  if (!all) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory (queries)");
+  for (size_t i = 0; i < r->n; i++) {
+    if (!r->items[i].text) {
+      free(all);
+      return tk_status_make(TK_INTERNAL, "verifier: obligation text was not kept (keep_text)");
+    }
+    all[i] = &r->items[i];
+  }
+  qsort(all, r->n, sizeof *all, compare_queries);
+  size_t k = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (k == 0 || strcmp(all[k - 1]->query, all[i]->query)) all[k++] = all[i];
+  *out = all;
+  *n = k;
+  return TK_STATUS_OK;
+}
+
+/* sha256 over "<hash>\n" of each distinct query, ascending. */
+static tk_status root_of(const tk_report_entry *const *queries, size_t n, char root[65]) {
+  char *text = tk_malloc(n * 65 + 1);
+  if (!text) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory (root)");
+  for (size_t i = 0; i < n; i++) {
+    memcpy(text + 65 * i, queries[i]->query, 64);
+    text[65 * i + 64] = '\n';
+  }
+  tk_status s = tk_sha256_hex(text, n * 65, root);
+  free(text);
+  return s;
+}
+
+tk_status tk_verify_report_digest(const tk_verify_report *r, tk_verify_digest *out) {
+  const tk_report_entry **queries = NULL;
+  size_t n = 0;
+  TK_RETURN_IF_ERROR(distinct_queries(r, &queries, &n));
+  tk_status s = root_of(queries, n, out->root);
+  free(queries);
+  out->obligations = r->n;
+  out->queries = n;
+  return s;
+}
+
+/* ---- index.json ---- */
 
 static void json_string(FILE *f, const char *s) {
   fputc('"', f);
@@ -175,35 +270,45 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void write_json(const tk_verify_report *r, FILE *f) {
-  fputs("[\n", f);
+static void write_entry(const tk_report_entry *e, FILE *f) {
+  fprintf(f, "    {\"id\": \"%s.%s.%s.%d\", \"class\": ", e->kernel, e->target, CLASS_NAMES[e->cls],
+          e->index);
+  json_string(f, CLASS_NAMES[e->cls]);
+  fputs(", \"kernel\": ", f);
+  json_string(f, e->kernel);
+  fputs(", \"target\": ", f);
+  json_string(f, e->target);
+  fputs(", \"statement\": ", f);
+  json_string(f, e->statement);
+  fprintf(f, ", \"result\": \"proved\", \"rlimit\": %llu, \"query\": \"%s\"}",
+          (unsigned long long)e->rlimit, e->query);
+}
+
+static void write_json(const tk_verify_report *r, const tk_verify_digest *d, FILE *f) {
+  fprintf(f,
+          "{\n  \"format\": \"" TK_VERIFY_PROOFS_FORMAT "\",\n  \"root\": \"%s\",\n"
+          "  \"queries\": %zu,\n  \"obligations\": [\n",
+          d->root, d->queries);
   for (size_t i = 0; i < r->n; i++) {
-    const tk_report_entry *e = &r->items[i];
-    fputs("  {\"class\": ", f);
-    json_string(f, CLASS_NAMES[e->cls]);
-    fputs(", \"kernel\": ", f);
-    json_string(f, e->kernel);
-    fputs(", \"target\": ", f);
-    json_string(f, e->target);
-    fputs(", \"statement\": ", f);
-    json_string(f, e->statement);
-    fprintf(f, ", \"result\": \"proved\", \"rlimit\": %llu}%s\n", (unsigned long long)e->rlimit,
-            i + 1 < r->n ? "," : "");
+    write_entry(&r->items[i], f);
+    fputs(i + 1 < r->n ? ",\n" : "\n", f);
   }
-  fputs("]\n", f);
+  fputs("  ]\n}\n", f);
 }
 
 tk_status tk_verify_report_json(const tk_verify_report *r, char **out) {
   *out = NULL;
+  tk_verify_digest d;
+  TK_RETURN_IF_ERROR(tk_verify_report_digest(r, &d));
   size_t len = 0;
   FILE *f = tk_open_memstream(out, &len);
   if (!f)
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing report.json");
-  write_json(r, f);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing index.json");
+  write_json(r, &d, f);
   if (fclose(f) != 0) {
     free(*out);
     *out = NULL;
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing report.json");
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory writing index.json");
   }
   return TK_STATUS_OK;
 }
@@ -223,19 +328,30 @@ static tk_status write_file(const char *dir, const char *name, const char *text)
             : tk_status_make(TK_IO_ERROR, "cannot write %s: %s", path, strerror(errno));
 }
 
-tk_status tk_verify_report_write_files(const tk_verify_report *r, const char *dir) {
-  for (size_t i = 0; i < r->n; i++) {
-    const tk_report_entry *e = &r->items[i];
-    if (!e->text)
-      return tk_status_make(TK_INTERNAL, "verifier: obligation text was not kept (keep_text)");
-    char name[512];
-    snprintf(name, sizeof name, "%s.%s.%s.%d.smt2", e->kernel, e->target, CLASS_NAMES[e->cls],
-             e->index);
-    TK_RETURN_IF_ERROR(write_file(dir, name, e->text));
+static tk_status write_queries(const tk_verify_report *r, const char *dir) {
+  char qdir[4096];
+  if ((size_t)snprintf(qdir, sizeof qdir, "%s/" TK_VERIFY_QUERIES_DIR, dir) >= sizeof qdir)
+    return tk_status_make(TK_INVALID_ARGUMENT, "proof path too long: %s", dir);
+  if (mkdir(qdir, 0777) != 0 && errno != EEXIST)
+    return tk_status_make(TK_IO_ERROR, "cannot create %s: %s", qdir, strerror(errno));
+  const tk_report_entry **queries = NULL;
+  size_t n = 0;
+  TK_RETURN_IF_ERROR(distinct_queries(r, &queries, &n));
+  tk_status s = TK_STATUS_OK;
+  for (size_t i = 0; !s && i < n; i++) {
+    char name[80];
+    snprintf(name, sizeof name, "%s.smt2", queries[i]->query);
+    s = write_file(qdir, name, queries[i]->text);
   }
+  free(queries);
+  return s;
+}
+
+tk_status tk_verify_report_write_files(const tk_verify_report *r, const char *dir) {
+  TK_RETURN_IF_ERROR(write_queries(r, dir));
   char *json = NULL;
   TK_RETURN_IF_ERROR(tk_verify_report_json(r, &json));
-  tk_status s = write_file(dir, "report.json", json);
+  tk_status s = write_file(dir, TK_VERIFY_INDEX_FILE, json);
   free(json);
   return s;
 }

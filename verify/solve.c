@@ -203,7 +203,7 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
                             "verifier: out of memory printing an obligation");
   }
   if (v->emit) {
-    fprintf(v->emit, "; file %s.%s.%s.%d.smt2\n%s\n", o->kernel, o->target,
+    fprintf(v->emit, "; obligation %s.%s.%s.%d\n%s\n", o->kernel, o->target,
             tk_verify_obl_class_name(o->cls),
             tk_verify_report_next_index(v->report, o->kernel, o->target, o->cls), text);
     return tk_verify_report_add(v->report, o, 0, text, 0);

@@ -67,13 +67,31 @@ void tk_verify_report_class_count(const tk_verify_report *r, int c, const char *
 /* One line per class: "shape: 42 obligations proved" (classes in DESIGN order). */
 void tk_verify_report_summary(const tk_verify_report *r, FILE *out);
 
-/* report.json (a JSON array; keys class, kernel, target, statement, result, rlimit), as a
- * NUL-terminated string the caller frees. Deterministic: no times, no paths. */
+/* The proof store (docs/proofs.md "The files"): queries/<sha256>.smt2 per distinct query
+ * (the obligation text without its `;` comment lines; the name is the hash of the bytes) and
+ * index.json, which maps every obligation to its query and carries the root hash. */
+#define TK_VERIFY_PROOFS_FORMAT "tkc-proofs-1"
+#define TK_VERIFY_INDEX_FILE "index.json"
+#define TK_VERIFY_QUERIES_DIR "queries"
+
+/* What a report proves, in hashes: the root is the sha256 of the distinct query hashes in
+ * ascending order, each followed by '\n'. */
+typedef struct tk_verify_digest {
+  size_t obligations, queries;
+  char root[65];
+} tk_verify_digest;
+
+/* The digest of r (made with keep_text; TK_INTERNAL otherwise). */
+TK_MUST_USE tk_status tk_verify_report_digest(const tk_verify_report *r, tk_verify_digest *out);
+
+/* index.json ({format, root, queries, obligations: [{id, class, kernel, target, statement,
+ * result, rlimit, query}]}), as a NUL-terminated string the caller frees. Deterministic: no
+ * times, no paths. Needs keep_text. */
 TK_MUST_USE tk_status tk_verify_report_json(const tk_verify_report *r, char **out);
 
-/* Writes <kernel>.<target>.<class>.<n>.smt2 for every obligation and report.json into the
- * existing directory dir (the report must have been made with keep_text). Files are written
- * directly: callers that need all-or-nothing write into a temporary directory and rename it
+/* Writes queries/<sha256>.smt2 once per distinct query and index.json into the existing
+ * directory dir (the report must have been made with keep_text). Files are written directly:
+ * callers that need all-or-nothing write into a temporary directory and rename it
  * (tk_verify_write_proofs_dir does). */
 TK_MUST_USE tk_status tk_verify_report_write_files(const tk_verify_report *r, const char *dir);
 
@@ -81,8 +99,9 @@ TK_MUST_USE tk_status tk_verify_report_write_files(const tk_verify_report *r, co
  * into a fresh sibling directory which is renamed over dir only once complete. */
 TK_MUST_USE tk_status tk_verify_write_proofs_dir(const tk_verify_report *r, const char *dir);
 
-/* Prints every obligation of m as SMT-LIB2 text (the .smt2 files, each preceded by a comment
- * line with its file name) without solving them: `tkc compile --emit=obligations`. */
+/* Prints every obligation of m as SMT-LIB2 text with its comment lines, each preceded by
+ * `; obligation <id>` (index.json's id), without solving them: `tkc compile
+ * --emit=obligations`. */
 TK_MUST_USE tk_status tk_verify_emit_obligations(const tk_ir_module *m, FILE *out);
 
 void tk_verify_report_free(tk_verify_report *r);

@@ -24,8 +24,7 @@ typedef enum tk_obl_class {
   TK_OBL_HOST,
   TK_OBL_NCLASSES
 } tk_obl_class;
-const char *tk_verify_obl_class_name(
-    tk_obl_class c); /* "shape", ..., "topk", "host" (report.json values) */
+const char *tk_verify_obl_class_name(tk_obl_class c); /* "shape", ..., "host" (index.json values) */
 
 #define TK_OBL_MAX_DEPTH 48   /* enclosing FOR/IF statements of one statement */
 #define TK_OBL_STATEMENT 2048 /* bytes of an obligation's statement (words) */
@@ -170,7 +169,7 @@ TK_MUST_USE tk_status tk_verify_ctx_z3_status(tk_vctx *v, const char *what);
 /* The message for a refuted obligation, from the solver's current model (caller frees). */
 char *tk_verify_cex_message(tk_vctx *v, Z3_model model);
 
-/* ---- report.c: entries, report.json, summary ----------------------------------------------- */
+/* ---- report.c: entries, index.json, summary ------------------------------------------------ */
 
 /* Appends an entry for the current obligation (text may be NULL; ownership passes). */
 TK_MUST_USE tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tests/proofs/cli.sh — `tkc verify` on the command line: --help, usage errors (exit 2), an
 # invalid arch (exit 1), a proved model (exit 0) with one summary line per class on stdout,
-# and --proofs-dir replacing an existing directory as a whole: stale files gone, one .smt2 per
-# report entry, nothing left beside it, byte-identical on a second run.
+# and --proofs-dir replacing an existing directory as a whole: stale files gone, the store laid
+# out as docs/proofs.md says (queries/<sha256>.smt2, one per distinct query, named by the
+# sha256sum of its bytes; index.json naming one of them per obligation), nothing left beside
+# it, byte-identical on a second run.
 set -uo pipefail
 root=${TK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 tkc=${TK_BIN:-$root/build/bin}/tkc
@@ -38,9 +40,12 @@ done
 [[ $(wc -l <"$work/out") == 7 ]] || { echo "FAIL stdout has more than the 7 summary lines" >&2; fail=1; }
 grep -q "solver time" "$work/err" || { echo "FAIL no solver time on stderr" >&2; fail=1; }
 [[ ! -e $work/proofs/stale.smt2 ]] || { echo "FAIL stale file survived --proofs-dir" >&2; fail=1; }
-entries=$(grep -c '"class"' "$work/proofs/report.json")
-files=$(ls "$work/proofs"/*.smt2 | wc -l)
-[[ $entries == "$files" && $files -gt 100 ]] || { echo "FAIL $files .smt2 files for $entries report entries" >&2; fail=1; }
+entries=$(grep -c '"class"' "$work/proofs/index.json")
+used=$(grep -o '"query": "[0-9a-f]*"' "$work/proofs/index.json" | sort -u | wc -l)
+files=$(ls "$work/proofs/queries"/*.smt2 | wc -l)
+[[ $used == "$files" && $files -gt 100 && $entries -gt $files ]] || { echo "FAIL $files query files for $used distinct queries of $entries obligations" >&2; fail=1; }
+[[ $(ls "$work/proofs" | tr '\n' ' ') == "index.json queries " ]] || { echo "FAIL proofs dir holds $(ls "$work/proofs")" >&2; fail=1; }
+(cd "$work/proofs/queries" && sha256sum -- *.smt2 | awk '$2 != $1 ".smt2" { print "FAIL query file " $2 " hashes to " $1; bad = 1 } END { exit bad }') >&2 || fail=1
 [[ $(ls -A "$work" | grep -c '^\.') == 0 ]] || { echo "FAIL temporary directory left beside --proofs-dir" >&2; fail=1; }
 grep -rlE '/tmp|[0-9]+\.[0-9]+ s' "$work/proofs" && { echo "FAIL a path or a time in the proofs" >&2; fail=1; }
 expect 0 "second run" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs2"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/proofs/regen.sh — regenerates the proofs of every model in models/ with `tkc verify`
-# and compares them with the committed proofs/<model>/ (any difference fails), or, with
-# --update, replaces proofs/<model>/ by the regenerated files.
+# and compares them with the committed proofs/<model>/ (index.json and queries/<sha256>.smt2,
+# docs/proofs.md "The files"; any difference fails), or, with --update, replaces
+# proofs/<model>/ by the regenerated store.
 # Env: TK_BIN (the build's bin directory, default build/bin), TK_SOURCE_DIR (repo root).
 set -euo pipefail
 root=${TK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -23,13 +24,13 @@ for arch in "$root"/models/*.arch.json; do
     rm -rf "$root/proofs/$model"
     mkdir -p "$root/proofs"
     cp -r "$work/$model" "$root/proofs/$model"
-    echo "updated proofs/$model ($(ls "$work/$model" | wc -l) files)"
+    echo "updated proofs/$model ($(ls "$work/$model/queries" | wc -l) distinct queries)"
   elif ! diff -r "$root/proofs/$model" "$work/$model" >"$work/$model.diff" 2>&1; then
     echo "FAIL $model: regenerated proofs differ from proofs/$model (run tests/proofs/regen.sh --update):" >&2
     head -n 40 "$work/$model.diff" >&2
     fail=1
   else
-    echo "ok $model: $(ls "$work/$model" | wc -l) files identical"
+    echo "ok $model: index.json and $(ls "$work/$model/queries" | wc -l) query files identical"
   fi
 done
 exit $fail

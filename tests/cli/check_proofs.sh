@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# tests/cli/check_proofs.sh — `tkc check-proofs BUNDLE` (docs/proofs.md "Checking a bundle"):
+# the bundle's proof store checked independently of tkc (sha256sum: each query file hashes to
+# its name, the root is the hash of the sorted names, the manifest's certificate agrees); the
+# command accepts the bundles tkc writes (nano for x86_64,amdgcn,nvptx with one full solver
+# replay, and a --cpu x86-64-v4 bundle whose CPU schedule, and so its proofs, differ); and it
+# rejects with exit 3 a bundle with one byte changed in a code object (model.x86_64.so, a PTX),
+# in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file, in
+# index.json, or with a file added; usage errors exit 2, an unreadable bundle 1.
+source "$(dirname "$0")/lib.sh"
+: >"$tmp/req"
+tkc="$BIN/tkc"
+arch=models/nano.arch.json
+
+expect_exit 0 "$tkc" check-proofs --help
+grep -q "usage: tkc check-proofs" "$tmp/out" || fail "--help text"
+expect_exit 2 "$tkc" check-proofs
+expect_exit 2 "$tkc" check-proofs "$tmp/b" --frobnicate
+expect_exit 2 "$tkc" check-proofs "$tmp/b" --solvers=yices
+expect_exit 1 "$tkc" check-proofs "$tmp/none"
+mkdir "$tmp/empty"
+expect_exit 1 "$tkc" check-proofs "$tmp/empty" --no-replay
+
+expect_exit 0 "$tkc" compile "$arch" -o "$tmp/b" --targets x86_64,amdgcn,nvptx --quiet
+b=$tmp/b
+
+# ---- the store, checked without tkc ----
+q=$b/proofs/queries
+nq=$(ls "$q" | wc -l)
+[ "$nq" -gt 50 ] || fail "only $nq query files"
+bad=$(cd "$q" && sha256sum -- *.smt2 | awk '{ if ($2 != $1 ".smt2") print $2 }')
+[ -z "$bad" ] || fail "query files whose hash is not their name: $bad"
+grep -l '^;' "$q"/*.smt2 >/dev/null && fail "a query file keeps a comment line"
+root=$(ls "$q" | sed 's/\.smt2$//' | LC_ALL=C sort | sha256sum | cut -c1-64)
+python3 - "$b" "$root" "$nq" <<'PY' || fail "index.json / manifest certificate disagree with the store"
+import json, os, sys
+b, root, nq = sys.argv[1], sys.argv[2], int(sys.argv[3])
+index = json.load(open(os.path.join(b, "proofs/index.json")))
+cert = json.load(open(os.path.join(b, "manifest.json")))["certificate"]
+obl = index["obligations"]
+used = {o["query"] for o in obl}
+assert index["root"] == root == cert["proofs_root"], (index["root"], root, cert["proofs_root"])
+assert index["queries"] == nq == cert["queries"] == len(used), (index["queries"], nq, len(used))
+assert cert["obligations"] == len(obl) > nq, (cert["obligations"], len(obl))
+assert all(os.path.exists(os.path.join(b, "proofs/queries", h + ".smt2")) for h in used)
+assert cert["options"] == {"targets": "x86_64,amdgcn,nvptx", "offload_arch": "gfx90a,gfx942,gfx1100",
+                           "cuda_arch": "sm_80,sm_90", "code_object_version": 0, "cpu": "x86-64-v3"}, cert["options"]
+assert all(len(cert["ir"][k]) == 64 for k in ("module", "gpu", "cpu"))
+PY
+
+# ---- accepted: the whole check, solver replay included (once) ----
+expect_exit 0 "$tkc" check-proofs "$b" -j 2
+grep -q "^ok: " "$tmp/out" || fail "no ok line"
+grep -q "solver runs, every one unsat (z3,cvc5)" "$tmp/err" || fail "no replay in both solvers"
+
+# ---- another --cpu: its own CPU schedule, proofs and certificate, also accepted ----
+expect_exit 0 "$tkc" compile "$arch" -o "$tmp/v4" --targets x86_64 --cpu x86-64-v4 --quiet
+expect_exit 0 "$tkc" check-proofs "$tmp/v4" --no-replay
+python3 - "$b" "$tmp/v4" <<'PY' || fail "--cpu x86-64-v4 bundle: certificate not its own"
+import json, sys
+a, v4 = (json.load(open(d + "/manifest.json"))["certificate"] for d in sys.argv[1:3])
+assert v4["options"]["cpu"] == "x86-64-v4" and v4["options"]["targets"] == "x86_64"
+assert v4["ir"]["cpu"] != a["ir"]["cpu"], "same CPU schedule for v3 and v4"
+assert v4["ir"]["gpu"] == a["ir"]["gpu"]
+assert v4["proofs_root"] != a["proofs_root"], "the v4 schedule's proofs are the v3 ones"
+PY
+
+# ---- rejected: one changed byte (or file) each, exit 3 naming what differs ----
+flip() { # flip FILE OFFSET: xor one bit of the byte at OFFSET
+  python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); d = bytearray(open(p, "rb").read()); d[o] ^= 1; open(p, "wb").write(d)' "$1" "$2"
+}
+tampered() { # tampered NAME WANT_IN_STDERR [BUNDLE]: copies the bundle to $tmp/t for a change
+  rm -rf "$tmp/t" && cp -r "${3:-$b}" "$tmp/t"
+  case_name=$1 want=$2
+}
+# Changes caught only by the regeneration use the x86_64-only bundle (less codegen, same
+# pipeline); those caught by the hash checks use the three-target one.
+rejects() {
+  expect_exit 3 "$tkc" check-proofs "$tmp/t" --no-replay
+  grep -q -- "$want" "$tmp/err" || fail "$case_name: message does not name '$want': $(tail -n 3 "$tmp/err")"
+}
+tampered "code object" "model.x86_64.so: sha256"
+flip "$tmp/t/model.x86_64.so" 4096
+rejects
+tampered "PTX" "model.sm_80.ptx: sha256"
+flip "$tmp/t/model.sm_80.ptx" 2000
+rejects
+tampered "manifest file hash" "model.x86_64.so: sha256"
+sed -i -E '0,/"sha256": "[0-9a-f]/s//"sha256": "g/' "$tmp/t/manifest.json"
+sed -i 's/"sha256": "g/"sha256": "0/' "$tmp/t/manifest.json"
+cmp -s "$b/manifest.json" "$tmp/t/manifest.json" && sed -i -E '0,/"sha256": "0/s//"sha256": "1/' "$tmp/t/manifest.json"
+rejects
+tampered "manifest max_batch" "differs from the regenerated bundle" "$tmp/v4"
+sed -i 's/"max_batch": 65536/"max_batch": 65535/' "$tmp/t/manifest.json"
+rejects
+tampered "manifest IR hash" "manifest.json differs from the regenerated bundle" "$tmp/v4"
+python3 - "$tmp/t/manifest.json" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+i = s.index('"gpu": "') + len('"gpu": "')
+s = s[:i] + ("1" if s[i] == "0" else "0") + s[i + 1:]
+open(p, "w").write(s)
+PY
+rejects
+tampered "query file" "proofs/queries: "
+flip "$tmp/t/proofs/queries/$(ls "$q" | head -n 1)" 40
+rejects
+tampered "index.json" "proofs/index.json differs from the regenerated bundle at line 6, column [0-9]* (obligation " "$tmp/v4"
+sed -i -E '6s/"rlimit": ([0-9])/"rlimit": 9\1/' "$tmp/t/proofs/index.json"
+rejects
+tampered "added file" "extra.txt: in the bundle but not in the regenerated one" "$tmp/v4"
+echo extra >"$tmp/t/extra.txt"
+rejects
+
+finish check_proofs
