@@ -38,9 +38,14 @@ typedef struct schedule {
   bool **stored; /* stored[i][a] */
 } schedule;
 
+typedef struct store_marks {
+  bool *stored;
+  int nargs;
+} store_marks;
+
 static void mark_store(const tk_ir_stmt *s, void *user) {
-  bool *stored = user;
-  if (s->kind == TK_S_STORE) stored[s->arg] = true;
+  store_marks *mk = user;
+  if (s->kind == TK_S_STORE && s->arg >= 0 && s->arg < mk->nargs) mk->stored[s->arg] = true;
 }
 
 static tk_status schedule_init(schedule *sc, const tk_ir_kernel_list *list) {
@@ -55,7 +60,8 @@ static tk_status schedule_init(schedule *sc, const tk_ir_kernel_list *list) {
       sc->stored = NULL;
       break;
     }
-    tk_ir_walk_stmts(k->body, mark_store, sc->stored[i]);
+    store_marks mk = {sc->stored[i], k->nargs};
+    tk_ir_walk_stmts(k->body, mark_store, &mk);
   }
   return sc->stored ? TK_STATUS_OK
                     : tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
@@ -90,18 +96,16 @@ typedef struct producer {
   bool inside; /* L reads its own writes (no cross-launch producer) */
 } producer;
 
-static const char *target_of(const tk_ir_kernel *k) { return tk_verify_obl_target_name(k); }
-
 /* Writers of tensor t come from one fused kernel; refuse anything else. */
-static tk_status one_source(const schedule *sc, int t, int *source) {
+static tk_status one_source(const tk_vctx *v, const schedule *sc, int t, int *source) {
   *source = -1;
   for (int i = 0; i < sc->list->n; i++) {
     const tk_ir_kernel *w = sc->list->items[i];
     if (stored_arg_of_tensor(sc, i, t) < 0) continue;
     if (*source >= 0 && w->source != *source)
       return tk_status_make(TK_INVALID_ARGUMENT,
-                            "kernel %s (%s): tensor %d is written by launches of two fused kernels",
-                            w->name, target_of(w), t);
+                            "kernel %s (%s): %%%s is written by launches of two fused kernels",
+                            w->name, tk_verify_obl_target_name(w), v->m->tensors[t].name);
     *source = w->source;
   }
   return TK_STATUS_OK;
@@ -113,7 +117,7 @@ static tk_status find_producer(const tk_vctx *v, const schedule *sc, const tk_ir
   tk_ir_tensor_kind kind = v->m->tensors[t].kind;
   if (kind == TK_TENSOR_INPUT || kind == TK_TENSOR_PARAM) return TK_STATUS_OK;
   int source;
-  TK_RETURN_IF_ERROR(one_source(sc, t, &source));
+  TK_RETURN_IF_ERROR(one_source(v, sc, t, &source));
   if (source < 0) {
     p->none = true;
     return TK_STATUS_OK;
@@ -183,7 +187,7 @@ static tk_status coverage_parts(const reader *r, const producer *p) {
     return tk_status_make(
         TK_INVALID_ARGUMENT,
         "kernel %s (%s): stores %%%s without a writes_all/writes_rows_lt contract", pk->name,
-        target_of(pk), pk->args[p->arg].name);
+        tk_verify_obl_target_name(pk), pk->args[p->arg].name);
   char rtext[128];
   tk_ir_ix_format(rows, rtext, sizeof rtext);
   Z3_ast end = tk_verify_z_mul_c(v, tk_verify_obl_ix(o, rows, 0), pk->args[p->arg].cols);
@@ -251,13 +255,16 @@ static tk_status one_read(const reader *r) {
   TK_RETURN_IF_ERROR(find_producer(v, r->sc, r->l, la->tensor, &p));
   if (p.inside) return TK_STATUS_OK;
   const char *bname = la->buffer >= 0 ? v->m->buffers[la->buffer].name : "(unplanned)";
-  const char *pname = p.pos >= 0 ? r->list->items[p.pos]->name : "the host";
-  tk_verify_obl_begin(v, TK_OBL_DATAFLOW, r->l->name, target_of(r->l),
-                      "launch %s (#%d) reads %%%s in buffer @%s as written by %s (#%d): the "
-                      "producer runs first, every element read lies in the rows it writes, and no "
-                      "launch between them stores into @%s at an element read, for every B in "
-                      "[1, %lld]",
-                      r->l->name, r->pos, la->name, bname, pname, p.pos, bname, (long long)v->bmax);
+  char who[128];
+  if (p.pos >= 0)
+    snprintf(who, sizeof who, "launch %s (#%d)", r->list->items[p.pos]->name, p.pos);
+  else
+    snprintf(who, sizeof who, "%s", p.none ? "its producer (none in the schedule)" : "the host");
+  tk_verify_obl_begin(v, TK_OBL_DATAFLOW, r->l->name, tk_verify_obl_target_name(r->l),
+                      "launch %s (#%d) reads %%%s in buffer @%s as written by %s: the producer "
+                      "runs first, every element read lies in the rows it writes, and no launch "
+                      "between them stores into @%s at an element read, for every B in [1, %lld]",
+                      r->l->name, r->pos, la->name, bname, who, bname, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   if (p.none) {
     tk_verify_obl_part(o, Z3_mk_false(v->z), "launch %s (#%d) reads %%%s, which no launch writes",

@@ -5,9 +5,10 @@
  * tk_ix index maps, loop extents, IF guards, launch grids and workgroup sizes, argument and
  * buffer element counts, index_bits, the graph's row contracts and the module's B range and
  * Bp rule — and generates seven classes of obligations: shape, padding, bounds, no_overflow,
- * race, topk, dataflow (across the launches of each schedule, in the host stub's order). Each is a closed formula, proved by asserting its negation and getting unsat
- * from one Z3 solver reused with push/pop under a deterministic resource limit (rlimit, never
- * a wall-clock timeout). B stays a free Int symbol with 1 <= B <= Bmax.
+ * race, topk, dataflow (across the launches of each schedule, in the host stub's order). Each
+ * is a closed formula, proved by asserting its negation and getting unsat from one Z3 solver
+ * reused with push/pop under a deterministic resource limit (rlimit, never a wall-clock
+ * timeout). B stays a free Int symbol with 1 <= B <= Bmax.
  *
  * A refuted obligation (sat) stops verification: the status is TK_PROOF_FAILED and its
  * message is the counterexample in model terms (B, Bp, loop variables, index, size, kernel,
