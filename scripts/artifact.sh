@@ -24,8 +24,8 @@ models="nano tiny medium full dense custom-small"
   echo
   echo "## Table 1 — obligations per class and total solver time (tkc verify)"
   echo
-  echo "| model | shape | padding | bounds | no_overflow | race | topk | total | solver time |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| model | shape | padding | bounds | no_overflow | race | topk | dataflow | total | solver time |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$tables"
 for m in $models; do
   dir=$out/proofs/$m
@@ -37,7 +37,7 @@ c = collections.Counter(o["class"] for o in rep)
 err = open(sys.argv[2]).read()
 t = re.findall(r"solver time ([0-9.]+) s", err)
 solver = (t[-1] + " s") if t else "see stderr"
-cls = ["shape", "padding", "bounds", "no_overflow", "race", "topk"]
+cls = ["shape", "padding", "bounds", "no_overflow", "race", "topk", "dataflow"]
 print("| %s | %s | %d | %s |" % (sys.argv[3], " | ".join(str(c[k]) for k in cls), len(rep), solver))
 PY
 done

@@ -3,7 +3,7 @@
  *
  * Statement trees are immutable: a mutant rebuilds the path from a kernel's body down to the
  * nodes it changes (copy on write into the module's arena, unchanged subtrees shared) and then
- * points the kernel at the new body. Every kind is a defect one of the six obligation classes
+ * points the kernel at the new body. Every kind is a defect one of the seven obligation classes
  * exists to catch:
  *   shape        graph.<layer>.wrong_shape     an op's output rows contract one column wide
  *   padding      module.pad8                   Bp padded to 8 instead of 16
@@ -20,6 +20,14 @@
  *                <t>.<k>.topk_dropped_nonzero  a dropped expert's weight left at p, not 0
  *                <t>.<k>.topk_second_writer    a copy of the output loop after it, storing the
  *                                              unmasked probabilities into every f32 output
+ *   dataflow     graph.<buf>.liveness_off_by_one  buffer liveness one kernel short: the tensors
+ *                                              last read by one kernel (an MoE's expert final
+ *                                              states, read by the combine) share <buf>
+ *                gpu.<k>.phases_reversed       the launches of <k>'s fused kernel's phases in
+ *                                              reverse order (<k> runs the first phase)
+ *                cpu.<k>.swapped_with_next     <k> launched after the next launch, which reads
+ *                                              a tensor <k> writes
+ * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
 
@@ -353,6 +361,112 @@ static bool wrong_shape(mctx *c) {
   return false;
 }
 
+/* ---- dataflow: buffer reuse and launch order ------------------------------------------------- */
+
+/* The last fused kernel with an argument for tensor t (the end of its live range), or -1. */
+static int last_user(const tk_ir_module *m, int t) {
+  int last = -1;
+  for (int i = 0; i < m->kernels.n; i++)
+    for (int a = 0; a < m->kernels.items[i]->nargs; a++)
+      if (m->kernels.items[i]->args[a].tensor == t) last = i;
+  return last;
+}
+
+/* Tensor t (placed in buffer `from`) moves into scratch buffer b: every argument and the
+ * buffers' tensor lists follow. */
+static void move_tensor(tk_ir_module *m, int t, int from, tk_ir_buffer *b) {
+  for (int l = -1; l < TK_IR_NTARGETS; l++) {
+    const tk_ir_kernel_list *list = tk_ir_module_kernels(m, (tk_ir_target)l);
+    for (int i = 0; i < list->n; i++)
+      for (int a = 0; a < list->items[i]->nargs; a++)
+        if (list->items[i]->args[a].tensor == t) list->items[i]->args[a].buffer = b->id;
+  }
+  tk_ir_buffer *old = &m->buffers[from];
+  int n = 0;
+  for (int i = 0; i < old->ntensors; i++)
+    if (old->tensors[i] != t) old->tensors[n++] = old->tensors[i];
+  old->ntensors = n;
+  b->tensors[b->ntensors++] = t;
+}
+
+/* The buffer planner with its liveness one kernel short at the end: a tensor counts as dead
+ * before its last reader, so the tensors last read by the same kernel as @b's last tensor (an
+ * MoE's expert final states, all read by the combine) are all placed in @b. Applies to the
+ * buffer of the lowest such tensor, when there is another to move. */
+static bool liveness_off_by_one(mctx *c) {
+  tk_ir_module *m = c->m;
+  tk_ir_buffer *b = &m->buffers[c->buffer];
+  if (b->role != TK_ROLE_SCRATCH || !b->ntensors) return false;
+  int tb = b->tensors[b->ntensors - 1], end = last_user(m, tb), moved = 0;
+  for (int i = 0; i < m->nbuffers; i++) {
+    tk_ir_buffer *o = &m->buffers[i];
+    if (i == b->id || o->role != TK_ROLE_SCRATCH || o->type != b->type ||
+        !tk_ir_ix_equal(o->count, b->count))
+      continue;
+    for (int j = o->ntensors - 1; j >= 0; j--) {
+      int t = o->tensors[j];
+      if (last_user(m, t) != end) continue;
+      if (t < tb) return false; /* the group's mutant belongs to the lowest tensor's buffer */
+      if (c->commit) move_tensor(m, t, i, b);
+      moved++;
+    }
+  }
+  return moved > 0;
+}
+
+/* The position of k in its list, or -1. */
+static int list_position(const tk_ir_kernel_list *list, const tk_ir_kernel *k) {
+  for (int i = 0; i < list->n; i++)
+    if (list->items[i] == k) return i;
+  return -1;
+}
+
+static void renumber(tk_ir_kernel_list *list) {
+  for (int i = 0; i < list->n; i++) list->items[i]->id = i;
+}
+
+/* The launches of the fused kernel whose first phase c->k runs, in reverse order (the GPU
+ * schedule launches a kernel's phases consecutively). */
+static bool phases_reversed(mctx *c) {
+  tk_ir_kernel_list *list = &c->m->targets[TK_TARGET_GPU];
+  const tk_ir_kernel *k = c->k;
+  if (k->target != TK_TARGET_GPU || k->source_phase != 0) return false;
+  int first = list_position(list, k), n = 0;
+  while (first + n < list->n && list->items[first + n]->source == k->source) n++;
+  if (n < 2) return false;
+  for (int i = 0; c->commit && i < n / 2; i++) {
+    tk_ir_kernel *t = list->items[first + i];
+    list->items[first + i] = list->items[first + n - 1 - i];
+    list->items[first + n - 1 - i] = t;
+  }
+  if (c->commit) renumber(list);
+  return true;
+}
+
+/* True if launch b reads a tensor launch a writes. */
+static bool depends_on(const tk_ir_kernel *b, const tk_ir_kernel *a) {
+  for (int i = 0; i < b->nargs; i++)
+    for (int j = 0; j < a->nargs; j++)
+      if ((b->args[i].access & TK_ACC_READ) && (a->args[j].access & TK_ACC_WRITE) &&
+          b->args[i].tensor == a->args[j].tensor)
+        return true;
+  return false;
+}
+
+/* c->k and the next CPU launch, which reads what c->k writes, swapped. */
+static bool swapped_with_next(mctx *c) {
+  tk_ir_kernel_list *list = &c->m->targets[TK_TARGET_CPU];
+  if (c->k->target != TK_TARGET_CPU) return false;
+  int i = list_position(list, c->k);
+  if (i < 0 || i + 1 >= list->n || !depends_on(list->items[i + 1], c->k)) return false;
+  if (c->commit) {
+    list->items[i] = list->items[i + 1];
+    list->items[i + 1] = c->k;
+    renumber(list);
+  }
+  return true;
+}
+
 /* ---- the table ---------------------------------------------------------------------------- */
 
 typedef enum scope { ON_KERNEL, ON_BUFFER, ON_OP, ON_MODULE } scope;
@@ -386,6 +500,13 @@ static const kind KINDS[] = {
     {"topk_second_writer", ON_KERNEL,
      "topk: a second loop after the selection stores the unmasked probabilities into the weights",
      topk_second_writer},
+    {"liveness_off_by_one", ON_BUFFER,
+     "dataflow: liveness one kernel short, tensors last read together share the buffer",
+     liveness_off_by_one},
+    {"phases_reversed", ON_KERNEL, "dataflow: the fused kernel's phase launches in reverse order",
+     phases_reversed},
+    {"swapped_with_next", ON_KERNEL,
+     "dataflow: launched after the next launch, which reads what it writes", swapped_with_next},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

@@ -1,6 +1,6 @@
 /* verify/obligations.c — collection of obligations over the scheduled module: the driver
  * (tk_verify_module: graph-level classes, then every kernel of the gpu and the cpu schedule,
- * class by class) and the statement-tree walk that gives each index-carrying site — every
+ * class by class, each schedule followed by its launch-to-launch dataflow class) and the statement-tree walk that gives each index-carrying site — every
  * LOAD, STORE, LOCAL_LOAD, LOCAL_STORE, INDEX value, loop extent and guard — with its path:
  * the enclosing FOR ranges (0 <= var < extent) and IF guards, which become hypotheses.
  *
@@ -27,26 +27,33 @@ bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s) {
 }
 
 /* The range the launch gives a loop: its extent, or for bound loops the launch record. */
-static Z3_ast loop_range(tk_obl *o, const tk_ir_stmt *s, int copy) {
-  const tk_ir_kernel *k = o->v->kernel;
+static Z3_ast loop_range(tk_obl *o, const tk_ir_kernel *k, const tk_ir_stmt *s, int copy) {
   if (k && (s->binding == TK_BIND_WORKGROUP_X || s->binding == TK_BIND_CPU_BLOCK) && k->launch.grid)
     return tk_verify_obl_ix(o, k->launch.grid, copy);
   if (k && s->binding == TK_BIND_THREAD_X) return tk_verify_z_int(o->v, k->launch.workgroup_size);
   return tk_verify_obl_ix(o, s->extent, copy);
 }
 
-void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
+/* The condition of one enclosing FOR (0 <= var < range) or IF (the guard). */
+static Z3_ast path_item(tk_obl *o, const tk_ir_kernel *k, const tk_ir_stmt *s, int copy) {
   tk_vctx *v = o->v;
-  for (int i = 0; i < path->n; i++) {
-    const tk_ir_stmt *s = path->items[i];
-    if (s->kind == TK_S_FOR)
-      tk_verify_obl_hyp(o,
-                        tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy),
-                                       loop_range(o, s, copy)));
-    else
-      tk_verify_obl_hyp(o, tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy),
-                                           tk_verify_obl_ix(o, s->rhs, copy)));
-  }
+  if (s->kind == TK_S_FOR)
+    return tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy),
+                          loop_range(o, k, s, copy));
+  return tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy),
+                         tk_verify_obl_ix(o, s->rhs, copy));
+}
+
+void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
+  for (int i = 0; i < path->n; i++)
+    tk_verify_obl_hyp(o, path_item(o, o->v->kernel, path->items[i], copy));
+}
+
+Z3_ast tk_verify_obl_path_cond(tk_obl *o, const tk_ir_kernel *k, const tk_obl_path *path,
+                               int copy) {
+  Z3_ast conds[TK_OBL_MAX_DEPTH];
+  for (int i = 0; i < path->n; i++) conds[i] = path_item(o, k, path->items[i], copy);
+  return tk_verify_z_and(o->v, path->n, conds);
 }
 
 void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n) {
@@ -246,6 +253,7 @@ static tk_status verify_kernels(tk_vctx *v) {
         TK_RETURN_IF_ERROR(classes[c](v, list->items[i]));
     }
     v->kernel = NULL;
+    TK_RETURN_IF_ERROR(tk_verify_obl_dataflow(v, targets[t]));
   }
   return TK_STATUS_OK;
 }

@@ -4,11 +4,13 @@
  * tk_verify_module reads the data codegen and the host stub consume — the scheduled kernels'
  * tk_ix index maps, loop extents, IF guards, launch grids and workgroup sizes, argument and
  * buffer element counts, index_bits, the graph's row contracts and the module's B range and
- * Bp rule — and generates six classes of obligations: shape, padding, bounds, no_overflow,
- * race, topk. The seventh, host, is proved later in the compile, once the host stub's text and
- * the GPU code units exist (tk_verify_host_stub, tk_verify_kernel_abi below). Each is a closed
- * formula, proved by asserting its negation and getting unsat from one Z3 solver reused with
- * push/pop under a deterministic resource limit (rlimit, never a wall-clock timeout). B stays a free Int symbol with 1 <= B <= Bmax.
+ * Bp rule — and generates seven classes of obligations: shape, padding, bounds, no_overflow,
+ * race, topk, dataflow (across the launches of each schedule, in the host stub's order). The
+ * eighth, host, is proved later in the compile, once the host stub's text and the GPU code
+ * units exist (tk_verify_host_stub, tk_verify_kernel_abi below). Each is a closed formula,
+ * proved by asserting its negation and getting unsat from one Z3 solver reused with push/pop
+ * under a deterministic resource limit (rlimit, never a wall-clock timeout). B stays a free
+ * Int symbol with 1 <= B <= Bmax.
  *
  * A refuted obligation (sat) stops verification: the status is TK_PROOF_FAILED and its
  * message is the counterexample in model terms (B, Bp, loop variables, index, size, kernel,
@@ -59,9 +61,9 @@ double tk_verify_report_solver_seconds(const tk_verify_report *r);
 /* Solver wall time per class, one line (for stderr only: never in committed files). */
 void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 
-/* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, host):
- * class c's name and its number of obligations in r. */
-#define TK_VERIFY_NCLASSES 7
+/* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, dataflow,
+ * host): class c's name and its number of obligations in r. */
+#define TK_VERIFY_NCLASSES 8
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
 /* One line per class: "shape: 42 obligations proved" (classes in DESIGN order). */

@@ -21,6 +21,7 @@ typedef enum tk_obl_class {
   TK_OBL_NO_OVERFLOW,
   TK_OBL_RACE,
   TK_OBL_TOPK,
+  TK_OBL_DATAFLOW,
   TK_OBL_HOST,
   TK_OBL_NCLASSES
 } tk_obl_class;
@@ -241,6 +242,9 @@ TK_MUST_USE tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_o
  * workgroup and block ids over [0, launch.grid), thread ids over [0, workgroup_size) of the
  * current kernel (the race class proves the two agree). */
 void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy);
+/* The same conditions as one term, with the bound loops ranging over launch k's record (for
+ * obligations that relate points of two launches). */
+Z3_ast tk_verify_obl_path_cond(tk_obl *o, const tk_ir_kernel *k, const tk_obl_path *path, int copy);
 /* True if the FOR statement is part of the launch's parallel space (bound, parallel,
  * unroll or vector). */
 bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s);
@@ -310,5 +314,7 @@ TK_MUST_USE tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k);
+/* Per schedule (all its launches, in list order), after its kernels' per-launch classes. */
+TK_MUST_USE tk_status tk_verify_obl_dataflow(tk_vctx *v, tk_ir_target t);
 
 #endif /* TK_VERIFY_INTERNAL_H */

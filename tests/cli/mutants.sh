@@ -29,7 +29,7 @@ for model in nano custom-small dense; do
   n=$(wc -l <"$W/$model.list")
   min=25; [ "$model" = dense ] && min=20
   [ "$n" -ge "$min" ] || { echo "FAIL: $model lists $n mutants, want >= $min"; fail=1; }
-  for cls in shape padding bounds no_overflow race topk; do
+  for cls in shape padding bounds no_overflow race topk dataflow; do
     [ "$model" = dense ] && [ "$cls" = topk ] && continue
     grep -q "	$cls:" "$W/$model.list" || { echo "FAIL: $model has no $cls mutant"; fail=1; }
   done

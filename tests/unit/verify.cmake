@@ -1,8 +1,11 @@
 # The verifier (verify/): every model verifies; hand-made defects are rejected with
-# counterexamples; `tkc verify` on the command line; committed proofs regenerate identically
-# and replay in z3 and cvc5 (slow: thousands of solver runs).
+# counterexamples (verify_dataflow_test: defective launch sequences); `tkc verify` on the
+# command line; committed proofs regenerate identically and replay in z3 and cvc5 (slow:
+# thousands of solver runs).
 tk_unit_test(NAME verify_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_test.c LIBS tkc_lib tk_verify LABELS verify)
 tk_unit_test(NAME verify_defects_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_defects_test.c
+             LIBS tkc_lib tk_verify LABELS verify)
+tk_unit_test(NAME verify_dataflow_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_dataflow_test.c
              LIBS tkc_lib tk_verify LABELS verify)
 tk_script_test(NAME verify_cli SCRIPT tests/proofs/cli.sh LABELS verify cli)
 tk_script_test(NAME proofs_regen SCRIPT tests/proofs/regen.sh LABELS verify proofs)
