@@ -69,6 +69,12 @@ static LLVMValueRef id_call(tk_cg_module *cm, const char *intrinsic, const char 
 tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding, const char *workgroup_id,
                          const char *thread_id, tk_cg_bound *out) {
   tk_cg_module *cm = fn->cm;
+  if (tk_cg_mutant_on(cm, "swap-ids")) {
+    const char *swap = workgroup_id;
+    workgroup_id = thread_id;
+    thread_id = swap;
+  }
+  if (tk_cg_mutant_on(cm, "thread-id-as-workgroup")) thread_id = workgroup_id;
   const char *intrinsic = binding == TK_BIND_WORKGROUP_X ? workgroup_id
                           : binding == TK_BIND_THREAD_X  ? thread_id
                                                          : NULL;

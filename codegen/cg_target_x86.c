@@ -201,8 +201,13 @@ static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef exte
                           "a %s loop",
                           fn->k->name, tk_ir_binding_name(binding));
   out->lo = fn->begin;
-  out->hi = fn->end;
+  out->hi = tk_cg_cpu_block_end(fn);
   return TK_STATUS_OK;
+}
+
+LLVMValueRef tk_cg_cpu_block_end(tk_cg_fn *fn) {
+  if (!tk_cg_mutant_on(fn->cm, "block-end-plus-1")) return fn->end;
+  return LLVMBuildNSWAdd(fn->cm->b, fn->end, LLVMConstInt(fn->cm->i64, 1, 0), "");
 }
 
 const tk_cg_target tk_cg_target_x86_64 = {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/codegen.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
 
@@ -26,10 +27,18 @@ static void print_list(void) {
     printf("  %-14s after %-13s %s\n", v[i].name, v[i].pass, v[i].summary);
 }
 
+/* One line per codegen mutant: `ID<TAB>class: description`. */
+static void print_cg_mutants(void) {
+  size_t n;
+  const tk_cg_mutant *m = tk_cg_mutants(&n);
+  for (size_t i = 0; i < n; i++) printf("%s\t%s: %s\n", m[i].id, m[i].cls, m[i].description);
+}
+
 static void print_help(void) {
   printf("usage: tkc compile ARCH.json -o DIR [options]\n"
          "       tkc compile ARCH.json --emit=VIEW [options]\n"
          "       tkc compile --list-passes\n"
+         "       tkc compile --list-cg-mutants\n"
          "\n"
          "Compiles an architecture into a bundle directory: the IR passes, the verifier, code\n"
          "for every target, the host stub and manifest.json, written atomically.\n"
@@ -48,6 +57,9 @@ static void print_help(void) {
          "  --list-passes     print the pass table and the views, and exit\n"
          "  --mutant ID       apply a verifier mutant (tkc verify ARCH.json --list-mutants);\n"
          "                    the compile must stop at the verifier (exit 3), writing nothing\n"
+         "  --cg-mutant ID    plant a codegen defect (tkc compile --list-cg-mutants); the\n"
+         "                    translation validation of the LLVM must refute it (exit 3)\n"
+         "  --list-cg-mutants print the codegen mutants, one per line, and exit\n"
          "\n"
          "Exit codes: 0 ok, 1 invalid arch, 2 usage, 3 an obligation failed, 4 toolchain error.\n");
 }
@@ -73,6 +85,8 @@ static int parse_args(int argc, char **argv, tkc_options *o) {
       o->emit = v;
     else if ((v = value_of("--mutant", argc, argv, &i)))
       o->mutant = v;
+    else if ((v = value_of("--cg-mutant", argc, argv, &i)))
+      o->cg_mutant = v;
     else if ((v = value_of("--stop-after", argc, argv, &i)))
       o->stop_after = v;
     else if ((v = value_of("--dump-after", argc, argv, &i)))
@@ -114,11 +128,15 @@ int tkc_cmd_compile(int argc, char **argv) {
     print_list();
     return TKC_EXIT_OK;
   }
+  if (argc == 2 && !strcmp(argv[1], "--list-cg-mutants")) {
+    print_cg_mutants();
+    return TKC_EXIT_OK;
+  }
   tkc_options o;
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) return rc;
   tk_status s = tkc_compile(&o);
-  if (tk_status_code_of(s) == TK_NOT_FOUND && o.mutant) { /* an unknown mutant ID: usage */
+  if (tk_status_code_of(s) == TK_NOT_FOUND && (o.mutant || o.cg_mutant)) { /* unknown ID */
     rc = tkc_usage_error(CMD, "%s", tk_status_message(s));
     tk_status_free(s);
     return rc;

@@ -8,7 +8,8 @@
  *   schedule-gpu  workgroups, threads, grids                                        view ir-gpu
  *   schedule-cpu  row blocks and register tiles      views ir-cpu, obligations (unsolved SMT-LIB2)
  *   verify        [--mutant applied] every obligation discharged   (verify/verify.h)
- *   codegen       one code object per target and arch, in memory   (codegen/codegen.h)
+ *   codegen       one code object per target and arch, in memory   (codegen/codegen.h);
+ *                 each unoptimised module is translation-validated first (verify/tv.h)
  *                                                        views llvm-unopt, llvm, asm (one target)
  *   offload       the amdgcn code objects -> model.hsaco           (codegen/offload_bundle.h)
  *   stub          model_host.c / .h                                (codegen/hoststub.h)
@@ -35,6 +36,7 @@
 #include "compiler/tkc.h"
 #include "tk/version.h"
 #include "verify/mutants.h"
+#include "verify/tv.h"
 #include "verify/verify.h"
 #include "tk/alloc.h"
 
@@ -263,6 +265,7 @@ static tk_status check_options(bundle_job *j) {
   tk_ir_options_default(&j->ir);
   j->ir.bmax = o->max_batch;
   TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(&j->ir, o->cpu));
+  TK_RETURN_IF_ERROR(tk_cg_mutant_check(o->cg_mutant));
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
     return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
                           o->code_object_version);
@@ -317,15 +320,21 @@ static tk_status stage_ir(bundle_job *j, const tkc_pass *p) {
   return TK_STATUS_OK;
 }
 
-/* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
- * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
-static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
-  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
+/* The verifier's options for the verify pass and the translation validation of codegen. */
+static tk_verify_options verify_options(const bundle_job *j) {
   tk_verify_options vo;
   tk_verify_options_default(&vo);
   vo.keep_text = true;
   vo.solve = !j->o->no_solve;
   vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
+  return vo;
+}
+
+/* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
+ * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
+static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
+  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
+  tk_verify_options vo = verify_options(j);
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
   char detail[96];
   snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s",
@@ -343,24 +352,58 @@ static tk_cg_emit unit_emit(const bundle_job *j, const bundle_target *t) {
   return is_kind(t, "nvptx") ? TK_CG_EMIT_ASM : TK_CG_EMIT_OBJECT;
 }
 
+/* The translation validation of one unit (tk_cg_options.validate): its obligations join the
+ * bundle's report for the first unit of each target kind (later archs of a GPU target are
+ * validated too, and recorded once, so proof file names stay unique). */
+typedef struct unit_check {
+  bundle_job *j;
+  bool record;
+  size_t before;  /* report entries before this unit */
+  double seconds; /* wall time of the validation (progress line only) */
+} unit_check;
+
+static tk_status validate_unit(void *user, struct LLVMOpaqueModule *mod, const char *target) {
+  unit_check *u = user;
+  tk_verify_options vo = verify_options(u->j);
+  vo.timing = NULL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  tk_status s = tk_verify_tv_module(u->j->m, mod, target, &vo, u->record ? u->j->proofs : NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  u->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  return s;
+}
+
+static bool first_of_kind(const bundle_job *j, const bundle_target *t) {
+  for (const bundle_target *p = j->targets; p < t; p++)
+    if (is_kind(p, t->kind)) return false;
+  return true;
+}
+
 static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
   stage_start(j);
+  unit_check check = {.j = j, .record = j->proofs && first_of_kind(j, t)};
+  check.before = tk_verify_report_count(j->proofs);
   tk_cg_options cg;
   tk_cg_options_default(&cg);
   cg.target = t->kind;
   cg.cpu = *t->arch ? t->arch : j->o->cpu;
   cg.code_object_version = t->cov;
+  cg.mutant = j->o->cg_mutant;
+  cg.validate = validate_unit;
+  cg.validate_user = &check;
   TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &t->cpu, &t->features));
   tk_cg_emit what = unit_emit(j, t);
   tk_status s = what == TK_CG_EMIT_OBJECT ? tk_cg_compile_shared(j->m, &cg, &t->code)
                                           : tk_cg_compile(j->m, &cg, what, &t->code);
   TK_RETURN_IF_ERROR(tk_status_annotate(s, "target %s %s", t->kind, t->arch));
-  char detail[128];
-  snprintf(detail, sizeof detail, "%s (%s%s), %zu bytes", t->file, t->cpu,
+  char detail[160];
+  snprintf(detail, sizeof detail, "%s (%s%s), %zu bytes, %zu translation obligations (%.2f s)",
+           t->file, t->cpu,
            t->cov == 4   ? ", cov4"
            : t->cov == 5 ? ", cov5"
                          : "",
-           t->code.size);
+           t->code.size, tk_verify_report_count(j->proofs) - check.before, check.seconds);
   stage_done(j, "codegen", detail);
   return TK_STATUS_OK;
 }

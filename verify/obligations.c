@@ -35,18 +35,24 @@ static Z3_ast loop_range(tk_obl *o, const tk_ir_stmt *s, int copy) {
   return tk_verify_obl_ix(o, s->extent, copy);
 }
 
-void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
+/* 0 <= var < range for a FOR, the guard for an IF. */
+static Z3_ast path_item_cond(tk_obl *o, const tk_ir_stmt *s, int copy) {
   tk_vctx *v = o->v;
-  for (int i = 0; i < path->n; i++) {
-    const tk_ir_stmt *s = path->items[i];
-    if (s->kind == TK_S_FOR)
-      tk_verify_obl_hyp(o,
-                        tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy),
-                                       loop_range(o, s, copy)));
-    else
-      tk_verify_obl_hyp(o, tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy),
-                                           tk_verify_obl_ix(o, s->rhs, copy)));
-  }
+  if (s->kind == TK_S_FOR)
+    return tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy),
+                          loop_range(o, s, copy));
+  return tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy),
+                         tk_verify_obl_ix(o, s->rhs, copy));
+}
+
+void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {
+  for (int i = 0; i < path->n; i++) tk_verify_obl_hyp(o, path_item_cond(o, path->items[i], copy));
+}
+
+Z3_ast tk_verify_obl_path_cond(tk_obl *o, const tk_ir_stmt *const *items, int n, int copy) {
+  Z3_ast all = Z3_mk_true(o->v->z);
+  for (int i = 0; i < n; i++) all = tk_verify_z_and2(o->v, all, path_item_cond(o, items[i], copy));
+  return all;
 }
 
 void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n) {

@@ -34,8 +34,8 @@ struct tk_verify_report {
   double seconds[TK_OBL_NCLASSES];
 };
 
-static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {"shape",       "padding", "bounds",
-                                                         "no_overflow", "race",    "topk"};
+static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {
+    "shape", "padding", "bounds", "no_overflow", "race", "topk", "address", "control"};
 
 const char *tk_verify_obl_class_name(tk_obl_class c) {
   return (unsigned)c < TK_OBL_NCLASSES ? CLASS_NAMES[c] : "?";

@@ -20,6 +20,8 @@ typedef enum tk_obl_class {
   TK_OBL_NO_OVERFLOW,
   TK_OBL_RACE,
   TK_OBL_TOPK,
+  TK_OBL_ADDRESS, /* translation validation (tv.h): LLVM addresses = IR index maps */
+  TK_OBL_CONTROL, /* translation validation: LLVM loop bounds, guards, ids = the IR's */
   TK_OBL_NCLASSES
 } tk_obl_class;
 const char *tk_verify_obl_class_name(
@@ -237,6 +239,8 @@ TK_MUST_USE tk_status tk_verify_obl_walk(tk_vctx *v, const tk_ir_kernel *k, tk_o
  * workgroup and block ids over [0, launch.grid), thread ids over [0, workgroup_size) of the
  * current kernel (the race class proves the two agree). */
 void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy);
+/* The same conditions for the statements items[0, n), as one conjunction (NULL out of memory). */
+Z3_ast tk_verify_obl_path_cond(tk_obl *o, const tk_ir_stmt *const *items, int n, int copy);
 /* True if the FOR statement is part of the launch's parallel space (bound, parallel,
  * unroll or vector). */
 bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s);
