@@ -87,7 +87,7 @@ static tk_status build_and_emit(const tk_ir_module *m, const tk_cg_target *t,
   for (int i = 0; !s && i < list->n; i++) s = tk_cg_kernel_emit(&cm, list->items[i]);
   if (!s) t->finish_module(&cm);
   if (!s && o->validate) s = o->validate(o->validate_user, cm.mod, t->name);
-  if (!s) s = tk_cg_module_emit(&c, cm.mod, tm, o->opt_level, what, out);
+  if (!s && what != TK_CG_EMIT_NONE) s = tk_cg_module_emit(&c, cm.mod, tm, o->opt_level, what, out);
   LLVMDisposeBuilder(cm.b);
   LLVMDisposeModule(cm.mod);
   LLVMDisposeMessage((char *)cm.cpu);

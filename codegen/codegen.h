@@ -44,6 +44,7 @@ typedef enum tk_cg_emit {
   TK_CG_EMIT_ASM,        /* target assembly text (--emit=asm) */
   TK_CG_EMIT_LLVM,       /* LLVM IR text after optimisation (--emit=llvm) */
   TK_CG_EMIT_LLVM_UNOPT, /* LLVM IR text as codegen built it, before any pass (--emit=llvm-unopt) */
+  TK_CG_EMIT_NONE,       /* nothing: build the module and run o->validate only (empty blob) */
 } tk_cg_emit;
 
 /* A check of the unoptimised LLVM module of one target (`mod` is an LLVMModuleRef, `target`
