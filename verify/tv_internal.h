@@ -28,7 +28,7 @@ typedef enum tv_hw { TV_HW_NONE, TV_HW_WORKGROUP, TV_HW_THREAD } tv_hw;
 
 /* One conjunct of a path; paths are chains of nodes toward the root (parent -1). */
 typedef struct tv_node {
-  int parent, depth;
+  int parent;
   tv_node_kind kind;
   LLVMValueRef v;  /* COND: the i1 value; LOOP: the phi; ID: the call; BIND: the tagged value */
   bool neg;        /* COND on the false edge */
@@ -71,7 +71,6 @@ typedef struct tv_fn {
   int *rpo;              /* block indices in reverse post-order */
   int *rpo_pos;          /* position of each block in rpo */
   bool *back_pred;       /* per block: some predecessor reaches it by a back edge */
-  int *entry_path;       /* per block: path node at its first instruction (after a header's LOOP) */
   int *pre_path;         /* per block: for a loop header, the path before its LOOP node */
   int *exit_path;        /* per block: path node at its terminator */
   LLVMValueRef *allocas; /* the entry block's allocas in order (k->nlocals) */

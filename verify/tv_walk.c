@@ -83,7 +83,6 @@ static int new_node(tv_fn *f, tv_node n) {
     f->oom = true;
     return n.parent;
   }
-  n.depth = n.parent < 0 ? 1 : f->nodes[n.parent].depth + 1;
   f->nodes[f->nnodes] = n;
   return f->nnodes++;
 }
@@ -274,11 +273,10 @@ static tk_status header(tv_fn *f, int b, int pre_path, int *path) {
 
 /* ---- instructions ---- */
 
-static tv_hw hw_of(const tv_fn *f, LLVMValueRef call) {
+static tv_hw hw_of(LLVMValueRef call) {
   LLVMValueRef callee = LLVMGetCalledValue(call);
   size_t len = 0;
   const char *name = callee ? LLVMGetValueName2(callee, &len) : "";
-  (void)f;
   if (!strcmp(name, "llvm.amdgcn.workgroup.id.x") ||
       !strcmp(name, "llvm.nvvm.read.ptx.sreg.ctaid.x"))
     return TV_HW_WORKGROUP;
@@ -378,7 +376,7 @@ static tk_status instruction(tv_fn *f, int b, LLVMValueRef inst, int *path) {
     case LLVMICmp: TK_RETURN_IF_ERROR(check_icmp(f, inst)); break;
     case LLVMSelect: TK_RETURN_IF_ERROR(check_select(f, inst)); break;
     case LLVMCall: {
-      tv_hw hw = hw_of(f, inst);
+      tv_hw hw = hw_of(inst);
       if (hw == TV_HW_NONE) return TK_STATUS_OK;
       *path =
           new_node(f, (tv_node){.parent = *path, .kind = TV_ID, .v = inst, .hw = hw, .var = -1});
@@ -407,7 +405,6 @@ static tk_status visit_block(tv_fn *f, int b) {
   } else {
     TK_RETURN_IF_ERROR(block_path(f, b, &path));
   }
-  f->entry_path[b] = path;
   for (LLVMValueRef i = LLVMGetFirstInstruction(f->blocks[b]); i; i = LLVMGetNextInstruction(i))
     TK_RETURN_IF_ERROR(instruction(f, b, i, &path));
   f->exit_path[b] = path;
@@ -461,12 +458,11 @@ static tk_status alloc_tables(tv_fn *f) {
   f->rpo = tk_calloc(n, sizeof *f->rpo);
   f->rpo_pos = tk_calloc(n, sizeof *f->rpo_pos);
   f->back_pred = tk_calloc(n, sizeof *f->back_pred);
-  f->entry_path = tk_calloc(n, sizeof *f->entry_path);
   f->pre_path = tk_calloc(n, sizeof *f->pre_path);
   f->exit_path = tk_calloc(n, sizeof *f->exit_path);
   f->allocas = tk_calloc((size_t)(f->k->nlocals > 0 ? f->k->nlocals : 1), sizeof *f->allocas);
-  if (!f->blocks || !f->rpo || !f->rpo_pos || !f->back_pred || !f->entry_path || !f->pre_path ||
-      !f->exit_path || !f->allocas)
+  if (!f->blocks || !f->rpo || !f->rpo_pos || !f->back_pred || !f->pre_path || !f->exit_path ||
+      !f->allocas)
     return oom(f);
   LLVMGetBasicBlocks(f->fn, f->blocks);
   return TK_STATUS_OK;
@@ -495,7 +491,6 @@ void tk_tv_fn_free(tv_fn *f) {
   free(f->rpo);
   free(f->rpo_pos);
   free(f->back_pred);
-  free(f->entry_path);
   free(f->pre_path);
   free(f->exit_path);
   free(f->allocas);
