@@ -29,6 +29,8 @@ static const tk_cg_mutant MUTANTS[] = {
     {"loop-hi-le", "control", "a counted loop tested with icmp sle (one iteration too many)"},
     {"block-end-plus-1", "control", "the CPU block loop over [begin, end + 1)"},
     {"wrong-buffer", "address", "a buffer access through the next kernel argument's pointer"},
+    {"entry-b-bp-swapped", "address",
+     "the CPU entry passes Bp as B and B as Bp to the kernel body (x86_64, x86_64-simt)"},
     {"workgroup-size-doubled", "control",
      "GPU kernels declared with twice the schedule's workgroup size (amdgcn / nvptx)"},
 };

@@ -162,6 +162,10 @@ static void define_entry(tk_cg_fn *fn, LLVMValueRef body) {
     LLVMSetAlignment(call_args[i], 8);
   }
   for (unsigned i = 0; i < 4; i++) call_args[n + i] = LLVMGetParam(f, i + 1);
+  if (tk_cg_mutant_on(cm, "entry-b-bp-swapped")) {
+    call_args[n] = LLVMGetParam(f, 2);
+    call_args[n + 1] = LLVMGetParam(f, 1);
+  }
   LLVMBuildCall2(cm->b, LLVMGlobalGetValueType(body), body, call_args, n + 4, "");
   LLVMBuildRetVoid(cm->b);
 }

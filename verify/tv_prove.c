@@ -22,7 +22,9 @@
  *            block loop's begin <= var < end assumed: the runtime covers [0, grid) by chunks).
  * Before them, syntactically: every IR access has LLVM instances, exactly one per point of its
  * unrolled loops (tk.unroll tuples distinct, product of the extents in number); each instance
- * goes through a GEP of the right kernel parameter or local alloca with the IR's element type.
+ * goes through a GEP of the right kernel parameter or local alloca with the IR's element type;
+ * a GPU kernel is declared for the schedule's workgroup size; a CPU entry passes args[i], B,
+ * Bp, begin and end to its body in order.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -704,6 +706,42 @@ static tk_status check_workgroup_size(tv_fn *f, LLVMModuleRef mod) {
   return TK_STATUS_OK;
 }
 
+/* The CPU entry K(args, B, Bp, begin, end) calls K.body(args[0], ..., args[n-1], B, Bp, begin,
+ * end): each pointer loaded from its own slot of args, the four integers passed in order. */
+static tk_status check_cpu_entry(tv_fn *f, LLVMModuleRef mod) {
+  LLVMValueRef entry = LLVMGetNamedFunction(mod, f->k->name), call = NULL;
+  unsigned n = (unsigned)f->k->nargs;
+  if (!entry || LLVMCountParams(entry) != 5)
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, NULL, "no entry %s(args, B, Bp, begin, end)",
+                        f->k->name);
+  for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(entry); b; b = LLVMGetNextBasicBlock(b))
+    for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i))
+      if (LLVMIsACallInst(i)) {
+        if (call) return tk_tv_refuse(f, TK_OBL_ADDRESS, i, "the entry calls more than once");
+        call = i;
+      }
+  if (!call || LLVMGetCalledValue(call) != f->fn || LLVMGetNumArgOperands(call) != n + 4)
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, call, "the entry does not call the body once");
+  for (unsigned a = 0; a < n; a++) {
+    LLVMValueRef v = LLVMGetOperand(call, a);
+    LLVMValueRef slot = LLVMIsALoadInst(v) ? LLVMGetOperand(v, 0) : NULL;
+    bool ok = slot && LLVMIsAGetElementPtrInst(slot) && LLVMGetNumOperands(slot) == 2 &&
+              LLVMGetOperand(slot, 0) == LLVMGetParam(entry, 0) &&
+              LLVMIsAConstantInt(LLVMGetOperand(slot, 1)) &&
+              LLVMConstIntGetSExtValue(LLVMGetOperand(slot, 1)) == (long long)a &&
+              LLVMGetGEPSourceElementType(slot) == LLVMTypeOf(v);
+    if (!ok)
+      return tk_tv_refuse(f, TK_OBL_ADDRESS, call, "body argument %u is not the load of args[%u]",
+                          a, a);
+  }
+  for (unsigned a = 0; a < 4; a++)
+    if (LLVMGetOperand(call, n + a) != LLVMGetParam(entry, a + 1))
+      return tk_tv_refuse(f, TK_OBL_ADDRESS, call,
+                          "body argument %u is not the entry's %s parameter", n + a,
+                          (const char *const[]){"B", "Bp", "begin", "end"}[a]);
+  return TK_STATUS_OK;
+}
+
 static tk_status validate_kernel(tk_vctx *v, LLVMModuleRef mod, const tv_target *t,
                                  const tk_ir_kernel *k) {
   char name[256];
@@ -714,7 +752,7 @@ static tk_status validate_kernel(tk_vctx *v, LLVMModuleRef mod, const tv_target 
     return tk_tv_refuse(&f, TK_OBL_CONTROL, NULL, "no function %s with %d parameters", name,
                         k->nargs + (t->cpu_abi ? 4 : 2));
   v->kernel = k;
-  tk_status s = check_workgroup_size(&f, mod);
+  tk_status s = t->cpu_abi ? check_cpu_entry(&f, mod) : check_workgroup_size(&f, mod);
   if (!s) s = tk_tv_walk(&f);
   if (!s) s = tk_tv_prove(&f);
   v->kernel = NULL;
