@@ -8,6 +8,7 @@
  *   cg_kernel.c     scheduled kernel statement tree → LLVM IR
  *   cg_ix.c         tk_ix index expressions → integer IR in the kernel's index width
  *   cg_math.c       exp / tanh / erf as inline range-reduced polynomial code (no libcalls)
+ *   cg_mutants.c    the codegen mutants (planted defects for the translation validator)
  *   cg_emit.c       target machine, `default<O3>`, object / asm / IR text emission
  *   cg_link.c       ld.lld into a shared object
  */
@@ -108,6 +109,8 @@ extern const tk_cg_target tk_cg_target_nvptx;       /* cg_target_nvptx.c (read-o
  * function whose pointer parameters carry noalias/nonnull/align 64. */
 TK_MUST_USE tk_status tk_cg_cpu_begin_kernel(tk_cg_fn *fn, const bool *noalias);
 void tk_cg_cpu_finish_module(tk_cg_module *cm);
+/* The end of the [begin, end) range the CPU targets' block loop runs (fn->end). */
+LLVMValueRef tk_cg_cpu_block_end(tk_cg_fn *fn);
 TK_MUST_USE tk_status tk_cg_x86_check_cpu(const char *cpu);
 void tk_cg_x86_init_llvm(void);
 
@@ -128,6 +131,15 @@ TK_MUST_USE tk_status tk_cg_check_name(const char *what, const char *name, const
 
 /* Emits one scheduled kernel into cm->mod. */
 TK_MUST_USE tk_status tk_cg_kernel_emit(tk_cg_module *cm, const tk_ir_kernel *k);
+/* Attaches provenance metadata `kind` !{i32 vals[0], ...} (ir.h TK_IR_MD_*) to inst when it
+ * is an instruction (the builder folds constant operations into constants: nothing to tag). */
+void tk_cg_tag(tk_cg_module *cm, LLVMValueRef inst, const char *kind, const int64_t *vals,
+               unsigned n);
+
+/* ---- cg_mutants.c ------------------------------------------------------------------------ */
+
+/* True when the compile runs codegen mutant `id` (a tk_cg_mutants entry). */
+bool tk_cg_mutant_on(const tk_cg_module *cm, const char *id);
 
 /* ---- cg_ix.c ---------------------------------------------------------------------------- */
 

@@ -53,7 +53,8 @@ static tk_status ix_leaf(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
       *out = ix_const(fn, e->c);
       return TK_STATUS_OK;
     case TK_IX_SYM:
-      *out = e->sym == TK_SYM_B ? fn->B : fn->Bp;
+      *out = (e->sym == TK_SYM_B) != tk_cg_mutant_on(fn->cm, "bp-for-b") ? fn->B : fn->Bp;
+      if (e->sym == TK_SYM_BP && tk_cg_mutant_on(fn->cm, "b-for-bp")) *out = fn->B;
       if (fn->k->index_bits == 64) *out = LLVMBuildSExt(fn->cm->b, *out, fn->ity, "");
       return TK_STATUS_OK;
     case TK_IX_VAR:
@@ -84,9 +85,16 @@ tk_status tk_cg_ix(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
     return tk_status_make(TK_INTERNAL, "codegen: kernel %s: bad index constant %lld", fn->k->name,
                           (long long)e->c);
   switch (e->kind) {
-    case TK_IX_ADD: *out = LLVMBuildNSWAdd(bld, a, b, ""); break;
+    case TK_IX_ADD:
+      *out = LLVMBuildNSWAdd(bld, a, b, "");
+      if (tk_cg_mutant_on(fn->cm, "offset-plus-1"))
+        *out = LLVMBuildNSWAdd(bld, *out, ix_const(fn, 1), "");
+      break;
     case TK_IX_SUB: *out = LLVMBuildNSWSub(bld, a, b, ""); break;
-    case TK_IX_MUL: *out = LLVMBuildNSWMul(bld, a, ix_const(fn, e->c), ""); break;
+    case TK_IX_MUL:
+      *out = LLVMBuildNSWMul(
+          bld, a, ix_const(fn, e->c + (tk_cg_mutant_on(fn->cm, "stride-plus-1") ? 1 : 0)), "");
+      break;
     case TK_IX_MIN: *out = ix_minmax(fn, true, a, b); break;
     case TK_IX_MAX: *out = ix_minmax(fn, false, a, b); break;
     case TK_IX_DIV:

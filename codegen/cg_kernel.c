@@ -15,6 +15,11 @@
  * current block, with no control flow inside it (SELECT is a select; exp/tanh/erf are
  * straight-line code from cg_math.c). FMA is llvm.fmuladd; no fast-math flags anywhere.
  * Locals are allocas in the entry block (private to one point of the bound loops).
+ * Provenance (ir.h TK_IR_MD_*, read by verify/tv.c): every load and store carries its access
+ * number in tk_ir_kernel_accesses order (and, inside unrolled loops, the unrolled variables'
+ * values), loop phis and bound ids their variable, value compares and max/min selects their
+ * IR op, guards their comparison. Codegen mutants (cg_mutants.c) are planted here and in
+ * cg_ix.c / cg_target_*.c where `tk_cg_mutant_on` appears.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +34,21 @@ typedef struct memo_entry {
   LLVMValueRef val;
 } memo_entry;
 
+typedef struct access_id {
+  const tk_ir_stmt *stmt;
+  const tk_ir_val *val; /* NULL: the store */
+  int n;
+} access_id;
+
 typedef struct kern {
   tk_cg_fn fn;
   memo_entry *memo; /* the current statement's values */
   size_t nmemo, capmemo;
+  access_id *acc; /* the kernel's accesses (tk_ir_kernel_accesses) */
+  int nacc, capacc;
+  const tk_ir_stmt *cur;                        /* the store statement being emitted */
+  int64_t unrolled[2 * TK_IR_ACCESS_MAX_DEPTH]; /* (var id, value) of enclosing unrolled loops */
+  unsigned nunrolled;
 } kern;
 
 static LLVMTypeRef elem_type(const tk_cg_module *cm, tk_ir_type t) {
@@ -41,6 +57,44 @@ static LLVMTypeRef elem_type(const tk_cg_module *cm, tk_ir_type t) {
 
 static tk_status fail(const kern *K, const char *what) {
   return tk_status_make(TK_INTERNAL, "codegen: kernel %s: %s", K->fn.k->name, what);
+}
+
+/* ---- provenance ---------------------------------------------------------------------- */
+
+void tk_cg_tag(tk_cg_module *cm, LLVMValueRef inst, const char *kind, const int64_t *vals,
+               unsigned n) {
+  if (!LLVMIsAInstruction(inst)) return;
+  LLVMMetadataRef ops[2 * TK_IR_ACCESS_MAX_DEPTH];
+  for (unsigned i = 0; i < n && i < 2 * TK_IR_ACCESS_MAX_DEPTH; i++)
+    ops[i] = LLVMValueAsMetadata(LLVMConstInt(cm->i32, (unsigned long long)vals[i], 1));
+  LLVMContextRef ctx = cm->c->ctx;
+  unsigned id = LLVMGetMDKindIDInContext(ctx, kind, (unsigned)strlen(kind));
+  LLVMSetMetadata(inst, id, LLVMMetadataAsValue(ctx, LLVMMDNodeInContext2(ctx, ops, n)));
+}
+
+static tk_status collect_access(const tk_ir_mem_access *a, void *user) {
+  kern *K = user;
+  if (K->nacc == K->capacc) {
+    int cap = K->capacc ? 2 * K->capacc : 64;
+    access_id *p = tk_realloc(K->acc, (size_t)cap * sizeof *p);
+    if (!p) return tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory");
+    K->acc = p;
+    K->capacc = cap;
+  }
+  K->acc[K->nacc++] = (access_id){a->stmt, a->val, a->n};
+  return TK_STATUS_OK;
+}
+
+/* tk.access (and tk.unroll inside unrolled loops) on a load (val) or store (val NULL). */
+static tk_status tag_access(kern *K, LLVMValueRef inst, const tk_ir_val *val) {
+  for (int i = 0; i < K->nacc; i++)
+    if (K->acc[i].stmt == K->cur && K->acc[i].val == val) {
+      int64_t n = K->acc[i].n;
+      tk_cg_tag(K->fn.cm, inst, TK_IR_MD_ACCESS, &n, 1);
+      if (K->nunrolled) tk_cg_tag(K->fn.cm, inst, TK_IR_MD_UNROLL, K->unrolled, K->nunrolled);
+      return TK_STATUS_OK;
+    }
+  return fail(K, "an access missing from tk_ir_kernel_accesses");
 }
 
 /* ---- values -------------------------------------------------------------------------- */
@@ -72,6 +126,8 @@ static tk_status element_ptr(kern *K, bool local, int index, const tk_ix *ix, LL
   LLVMValueRef i;
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, ix, &i));
   *out_ty = elem_type(K->fn.cm, local ? k->locals[index].type : k->args[index].type);
+  if (!local && k->nargs > 1 && tk_cg_mutant_on(K->fn.cm, "wrong-buffer"))
+    index = (index + 1) % k->nargs;
   LLVMValueRef base = local ? K->fn.locals[index] : K->fn.bufs[index];
   const char *name = local ? k->locals[index].name : k->args[index].name;
   *out = LLVMBuildInBoundsGEP2(K->fn.cm->b, *out_ty, base, &i, 1, name);
@@ -85,8 +141,16 @@ static LLVMValueRef compare(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMVa
   static const LLVMIntPredicate ip[] = {LLVMIntSLT, LLVMIntSLE, LLVMIntSGT,
                                         LLVMIntSGE, LLVMIntEQ,  LLVMIntNE};
   int i = (int)op - (int)TK_V_LT;
-  return t == TK_T_F32 ? LLVMBuildFCmp(cm->b, fp[i], a, b, "")
-                       : LLVMBuildICmp(cm->b, ip[i], a, b, "");
+  LLVMRealPredicate f = fp[i];
+  if (op == TK_V_GT && tk_cg_mutant_on(cm, "fcmp-gt-oge")) f = LLVMRealOGE;
+  if (op == TK_V_GT && tk_cg_mutant_on(cm, "fcmp-gt-ugt")) f = LLVMRealUGT;
+  LLVMIntPredicate ipred = ip[i];
+  if (op == TK_V_EQ && tk_cg_mutant_on(cm, "icmp-eq-ne")) ipred = LLVMIntNE;
+  LLVMValueRef c =
+      t == TK_T_F32 ? LLVMBuildFCmp(cm->b, f, a, b, "") : LLVMBuildICmp(cm->b, ipred, a, b, "");
+  int64_t tag = op;
+  tk_cg_tag(cm, c, TK_IR_MD_VAL, &tag, 1);
+  return c;
 }
 
 static LLVMValueRef arith(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValueRef a,
@@ -101,8 +165,12 @@ static LLVMValueRef arith(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValu
     case TK_V_MAX:
     case TK_V_MIN: {
       LLVMValueRef gt = compare(cm, TK_V_GT, t, a, b);
-      return op == TK_V_MAX ? LLVMBuildSelect(bld, gt, a, b, "")
-                            : LLVMBuildSelect(bld, gt, b, a, "");
+      bool first_a = (op == TK_V_MAX) != tk_cg_mutant_on(cm, "max-arms-swapped");
+      LLVMValueRef sel =
+          first_a ? LLVMBuildSelect(bld, gt, a, b, "") : LLVMBuildSelect(bld, gt, b, a, "");
+      int64_t tag = op;
+      tk_cg_tag(cm, sel, TK_IR_MD_VAL, &tag, 1);
+      return sel;
     }
     case TK_V_AND: return LLVMBuildAnd(bld, a, b, "");
     case TK_V_OR: return LLVMBuildOr(bld, a, b, "");
@@ -143,7 +211,7 @@ static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
                                      v->op == TK_V_LOAD ? v->arg : v->local, v->ix, &p, &ty));
       *out = LLVMBuildLoad2(cm->b, ty, p, "");
       LLVMSetAlignment(*out, 4);
-      return TK_STATUS_OK;
+      return tag_access(K, *out, v);
   }
 }
 
@@ -205,10 +273,14 @@ static tk_status counted_loop(kern *K, const tk_ir_stmt *s, LLVMValueRef lo, LLV
   LLVMBuildBr(bld, head);
   LLVMPositionBuilderAtEnd(bld, head);
   LLVMValueRef iv = LLVMBuildPhi(bld, K->fn.ity, s->var->name);
-  LLVMBuildCondBr(bld, LLVMBuildICmp(bld, LLVMIntSLT, iv, hi, ""), body, exit);
+  int64_t var = s->var->id;
+  tk_cg_tag(K->fn.cm, iv, TK_IR_MD_VAR, &var, 1);
+  bool le = tk_cg_mutant_on(K->fn.cm, "loop-hi-le") && s->binding == TK_BIND_NONE;
+  LLVMBuildCondBr(bld, LLVMBuildICmp(bld, le ? LLVMIntSLE : LLVMIntSLT, iv, hi, ""), body, exit);
   LLVMPositionBuilderAtEnd(bld, body);
   TK_RETURN_IF_ERROR(with_var(K, s, iv, range));
-  LLVMValueRef next = LLVMBuildNSWAdd(bld, iv, LLVMConstInt(K->fn.ity, 1, 0), "");
+  unsigned step = tk_cg_mutant_on(K->fn.cm, "loop-step-2") ? 2 : 1;
+  LLVMValueRef next = LLVMBuildNSWAdd(bld, iv, LLVMConstInt(K->fn.ity, step, 0), "");
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(bld);
   LLVMBuildBr(bld, head);
   LLVMValueRef in_vals[2] = {lo, next};
@@ -226,23 +298,46 @@ static LLVMValueRef to_index(kern *K, LLVMValueRef v) {
              : LLVMBuildSExt(K->fn.cm->b, v, K->fn.ity, "");
 }
 
+/* The body once per value of the constant extent, the variable a constant in each copy. */
+static tk_status unrolled(kern *K, const tk_ir_stmt *s) {
+  int64_t copies = s->extent->c + (tk_cg_mutant_on(K->fn.cm, "unroll-extra") ? 1 : 0);
+  if (K->nunrolled + 2 > 2 * TK_IR_ACCESS_MAX_DEPTH) return fail(K, "unrolled loops nest too deep");
+  unsigned at = K->nunrolled;
+  K->nunrolled += 2;
+  K->unrolled[at] = s->var->id;
+  tk_status st = TK_STATUS_OK;
+  for (int64_t i = 0; !st && i < copies; i++) {
+    K->unrolled[at + 1] = i;
+    st = with_var(K, s, LLVMConstInt(K->fn.ity, (unsigned long long)i, 1), (tk_ix_range){i, i});
+  }
+  K->nunrolled = at;
+  return st;
+}
+
+/* A bound loop's id (GPU targets), tagged with its variable. */
+static tk_status bound_id(kern *K, const tk_ir_stmt *s, LLVMValueRef id, tk_ix_range range) {
+  LLVMValueRef v = to_index(K, id);
+  int64_t var = s->var->id;
+  tk_cg_tag(K->fn.cm, v, TK_IR_MD_VAR, &var, 1);
+  return with_var(K, s, v, range);
+}
+
 static tk_status for_stmt(kern *K, const tk_ir_stmt *s) {
   tk_ix_range er = tk_cg_ix_bounds(&K->fn, s->extent);
   tk_ix_range range = {0, er.hi - 1};
   bool unroll = (s->loop == TK_LOOP_UNROLL || s->loop == TK_LOOP_VECTOR) &&
                 s->binding == TK_BIND_NONE && s->extent->kind == TK_IX_CONST &&
                 s->extent->c <= TK_CG_UNROLL_MAX;
-  for (int64_t i = 0; unroll && i < s->extent->c; i++)
-    TK_RETURN_IF_ERROR(
-        with_var(K, s, LLVMConstInt(K->fn.ity, (unsigned long long)i, 1), (tk_ix_range){i, i}));
-  if (unroll) return TK_STATUS_OK;
+  if (unroll) return unrolled(K, s);
   LLVMValueRef extent;
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->extent, &extent));
-  if (s->binding == TK_BIND_NONE)
-    return counted_loop(K, s, LLVMConstInt(K->fn.ity, 0, 0), extent, range);
+  if (s->binding == TK_BIND_NONE) {
+    unsigned lo = tk_cg_mutant_on(K->fn.cm, "loop-lo-1") ? 1 : 0;
+    return counted_loop(K, s, LLVMConstInt(K->fn.ity, lo, 0), extent, range);
+  }
   tk_cg_bound bd = {0};
   TK_RETURN_IF_ERROR(K->fn.cm->target->bind(&K->fn, s->binding, extent, &bd));
-  if (bd.id) return with_var(K, s, to_index(K, bd.id), range);
+  if (bd.id) return bound_id(K, s, bd.id, range);
   return counted_loop(K, s, to_index(K, bd.lo), to_index(K, bd.hi), range);
 }
 
@@ -255,7 +350,15 @@ static tk_status if_stmt(kern *K, const tk_ir_stmt *s) {
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->rhs, &r));
   LLVMBuilderRef bld = K->fn.cm->b;
   LLVMBasicBlockRef then = new_block(K, "then"), done = new_block(K, "endif");
-  LLVMBuildCondBr(bld, LLVMBuildICmp(bld, pred[s->cmp], l, r, "guard"), then, done);
+  LLVMIntPredicate p = pred[s->cmp];
+  if (s->cmp == TK_CMP_LT && tk_cg_mutant_on(K->fn.cm, "guard-lt-le")) p = LLVMIntSLE;
+  LLVMValueRef guard = LLVMBuildICmp(bld, p, l, r, "guard");
+  int64_t cmp = s->cmp;
+  tk_cg_tag(K->fn.cm, guard, TK_IR_MD_GUARD, &cmp, 1);
+  if (tk_cg_mutant_on(K->fn.cm, "guard-dropped"))
+    LLVMBuildBr(bld, then);
+  else
+    LLVMBuildCondBr(bld, guard, then, done);
   LLVMPositionBuilderAtEnd(bld, then);
   TK_RETURN_IF_ERROR(stmt(K, s->body));
   LLVMBuildBr(bld, done);
@@ -268,11 +371,13 @@ static tk_status store_stmt(kern *K, const tk_ir_stmt *s) {
   LLVMValueRef v, p;
   LLVMTypeRef ty;
   K->nmemo = 0; /* values are shared within one statement only */
+  K->cur = s;
   TK_RETURN_IF_ERROR(val(K, s->value, &v));
   TK_RETURN_IF_ERROR(element_ptr(K, local, local ? s->local : s->arg, s->ix, &p, &ty));
   if (LLVMTypeOf(v) != ty) return fail(K, "stored value type differs from the element type");
-  LLVMSetAlignment(LLVMBuildStore(K->fn.cm->b, v, p), 4);
-  return TK_STATUS_OK;
+  LLVMValueRef st = LLVMBuildStore(K->fn.cm->b, v, p);
+  LLVMSetAlignment(st, 4);
+  return tag_access(K, st, NULL);
 }
 
 static tk_status stmt(kern *K, const tk_ir_stmt *s) {
@@ -327,6 +432,7 @@ tk_status tk_cg_kernel_emit(tk_cg_module *cm, const tk_ir_kernel *k) {
   tk_status st = TK_STATUS_OK;
   if (!K.fn.vars || !K.fn.ranges || !K.fn.bufs || !K.fn.locals || !noalias)
     st = tk_status_make(TK_RESOURCE_EXHAUSTED, "codegen: out of memory");
+  if (!st) st = tk_ir_kernel_accesses(k, collect_access, &K);
   if (!st) {
     alias_flags(k, noalias);
     st = cm->target->begin_kernel(&K.fn, noalias);
@@ -338,5 +444,6 @@ tk_status tk_cg_kernel_emit(tk_cg_module *cm, const tk_ir_kernel *k) {
   free(K.fn.locals);
   free(noalias);
   free(K.memo);
+  free(K.acc);
   return tk_status_annotate(st, "while emitting kernel %s", k->name);
 }

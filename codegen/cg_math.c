@@ -52,13 +52,21 @@ static LLVMValueRef fmul(tk_cg_module *cm, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildFMul(cm->b, a, b, "");
 }
 
+/* A compare of the inline math, tagged tk.math (not an IR value compare). */
+static LLVMValueRef math_fcmp(tk_cg_module *cm, LLVMRealPredicate p, LLVMValueRef a,
+                              LLVMValueRef b) {
+  LLVMValueRef c = LLVMBuildFCmp(cm->b, p, a, b, "");
+  tk_cg_tag(cm, c, TK_IR_MD_MATH, NULL, 0);
+  return c;
+}
+
 static LLVMValueRef fmin_c(tk_cg_module *cm, LLVMValueRef x, double c) {
   LLVMValueRef k = fc(cm, x, c);
-  return LLVMBuildSelect(cm->b, LLVMBuildFCmp(cm->b, LLVMRealOLT, x, k, ""), x, k, "");
+  return LLVMBuildSelect(cm->b, math_fcmp(cm, LLVMRealOLT, x, k), x, k, "");
 }
 static LLVMValueRef fmax_c(tk_cg_module *cm, LLVMValueRef x, double c) {
   LLVMValueRef k = fc(cm, x, c);
-  return LLVMBuildSelect(cm->b, LLVMBuildFCmp(cm->b, LLVMRealOGT, x, k, ""), x, k, "");
+  return LLVMBuildSelect(cm->b, math_fcmp(cm, LLVMRealOGT, x, k), x, k, "");
 }
 
 /* Horner: c[n-1]·x^(n-1) + ... + c[0], without contraction. */
@@ -70,7 +78,7 @@ static LLVMValueRef horner(tk_cg_module *cm, LLVMValueRef x, const double *c, in
 
 /* -v where x < 0, else v (odd extension of a function computed on |x|). */
 static LLVMValueRef odd(tk_cg_module *cm, LLVMValueRef x, LLVMValueRef v) {
-  LLVMValueRef neg = LLVMBuildFCmp(cm->b, LLVMRealOLT, x, fc(cm, x, 0.0), "");
+  LLVMValueRef neg = math_fcmp(cm, LLVMRealOLT, x, fc(cm, x, 0.0));
   return LLVMBuildSelect(cm->b, neg, LLVMBuildFNeg(cm->b, v, ""), v, "");
 }
 

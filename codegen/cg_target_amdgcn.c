@@ -73,6 +73,7 @@ static tk_status amdgcn_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
                           "on amdgcn",
                           fn->k->name, (long long)wg);
   TK_RETURN_IF_ERROR(tk_cg_gpu_begin_kernel(fn, noalias, LLVMAMDGPUKERNELCallConv));
+  if (tk_cg_mutant_on(fn->cm, "workgroup-size-doubled")) wg *= 2;
   char size[48];
   snprintf(size, sizeof size, "%lld,%lld", (long long)wg, (long long)wg);
   add_string_attr(fn->cm, fn->fn, "amdgpu-flat-work-group-size", size);

@@ -10,11 +10,13 @@
  * to the same buffer (buffer planning may alias). The body is the kernel's statement tree;
  * its workgroup_x loop becomes the workgroup id and its thread_x loop the thread id, both
  * read from the target's id intrinsics (i32, zero-extended): the launch runs exactly
- * `grid` workgroups of `workgroup_size` threads, so no bounds test is needed or emitted.
+ * `grid` workgroups of `workgroup_size` threads, so no bounds test is needed or emitted (the
+ * translation validator's `control` class proves the ids' ranges admit exactly the IR's points).
  *
- * Two test-only defects (tk_cg_options.abi_mutant, hoststub.h's mutant list) break the layout
- * on purpose for the verifier's kernel-ABI obligations: "abi.b_i64" declares B as i64 (read
- * through a truncation, so the module stays valid), "abi.extra_param" appends an i32.
+ * Two test-only defects (codegen mutants "abi.b_i64" and "abi.extra_param", hoststub.h's list)
+ * break the layout on purpose for the verifier's kernel-ABI obligations: "abi.b_i64" declares B
+ * as i64 (read through a truncation, so the module stays valid), "abi.extra_param" appends an
+ * i32.
  */
 #include <string.h>
 
@@ -37,7 +39,7 @@ tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc)
   if (LLVMGetNamedFunction(cm->mod, k->name))
     return tk_status_make(TK_INTERNAL, "codegen: two kernels named %s", k->name);
   unsigned n = (unsigned)k->nargs;
-  const char *mutant = cm->opts->abi_mutant ? cm->opts->abi_mutant : "";
+  const char *mutant = cm->opts->mutant ? cm->opts->mutant : "";
   bool b_i64 = !strcmp(mutant, "abi.b_i64"), extra = !strcmp(mutant, "abi.extra_param");
   LLVMTypeRef params[n + 3];
   for (unsigned i = 0; i < n; i++) params[i] = cm->ptr;
@@ -78,6 +80,12 @@ static LLVMValueRef id_call(tk_cg_module *cm, const char *intrinsic, const char 
 tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding, const char *workgroup_id,
                          const char *thread_id, tk_cg_bound *out) {
   tk_cg_module *cm = fn->cm;
+  if (tk_cg_mutant_on(cm, "swap-ids")) {
+    const char *swap = workgroup_id;
+    workgroup_id = thread_id;
+    thread_id = swap;
+  }
+  if (tk_cg_mutant_on(cm, "thread-id-as-workgroup")) thread_id = workgroup_id;
   const char *intrinsic = binding == TK_BIND_WORKGROUP_X ? workgroup_id
                           : binding == TK_BIND_THREAD_X  ? thread_id
                                                          : NULL;

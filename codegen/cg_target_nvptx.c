@@ -53,7 +53,8 @@ static tk_status nvptx_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
                           "on nvptx",
                           fn->k->name, (long long)wg);
   TK_RETURN_IF_ERROR(tk_cg_gpu_begin_kernel(fn, noalias, LLVMPTXKernelCallConv));
-  annotate(fn->cm, fn->fn, "maxntidx", wg);
+  annotate(fn->cm, fn->fn, "maxntidx",
+           tk_cg_mutant_on(fn->cm, "workgroup-size-doubled") ? 2 * wg : wg);
   return TK_STATUS_OK;
 }
 

@@ -15,7 +15,7 @@ static tk_status simt_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef ext
   switch (binding) {
     case TK_BIND_WORKGROUP_X:
       out->lo = fn->begin;
-      out->hi = fn->end;
+      out->hi = tk_cg_cpu_block_end(fn);
       return TK_STATUS_OK;
     case TK_BIND_THREAD_X:
       out->lo = LLVMConstInt(cm->i64, 0, 0);

@@ -162,6 +162,10 @@ static void define_entry(tk_cg_fn *fn, LLVMValueRef body) {
     LLVMSetAlignment(call_args[i], 8);
   }
   for (unsigned i = 0; i < 4; i++) call_args[n + i] = LLVMGetParam(f, i + 1);
+  if (tk_cg_mutant_on(cm, "entry-b-bp-swapped")) {
+    call_args[n] = LLVMGetParam(f, 2);
+    call_args[n + 1] = LLVMGetParam(f, 1);
+  }
   LLVMBuildCall2(cm->b, LLVMGlobalGetValueType(body), body, call_args, n + 4, "");
   LLVMBuildRetVoid(cm->b);
 }
@@ -201,8 +205,13 @@ static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef exte
                           "a %s loop",
                           fn->k->name, tk_ir_binding_name(binding));
   out->lo = fn->begin;
-  out->hi = fn->end;
+  out->hi = tk_cg_cpu_block_end(fn);
   return TK_STATUS_OK;
+}
+
+LLVMValueRef tk_cg_cpu_block_end(tk_cg_fn *fn) {
+  if (!tk_cg_mutant_on(fn->cm, "block-end-plus-1")) return fn->end;
+  return LLVMBuildNSWAdd(fn->cm->b, fn->end, LLVMConstInt(fn->cm->i64, 1, 0), "");
 }
 
 const tk_cg_target tk_cg_target_x86_64 = {

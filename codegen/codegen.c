@@ -4,6 +4,7 @@
  * The module is named after the target and its source file name is fixed ("model"), so no
  * path or time reaches the output. The data layout comes from the target machine and is set
  * before any IR is built (docs/toolchain.md §1). Kernels are emitted in the schedule's order.
+ * The unoptimised module goes to o->validate (the translation validator) before any pass.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,10 +85,9 @@ static tk_status build_and_emit(const tk_ir_module *m, const tk_cg_target *t,
   const tk_ir_kernel_list *list = &m->targets[t->schedule];
   tk_status s = TK_STATUS_OK;
   for (int i = 0; !s && i < list->n; i++) s = tk_cg_kernel_emit(&cm, list->items[i]);
-  if (!s) {
-    t->finish_module(&cm);
-    s = tk_cg_module_emit(&c, cm.mod, tm, o->opt_level, what, out);
-  }
+  if (!s) t->finish_module(&cm);
+  if (!s && o->validate) s = o->validate(o->validate_user, cm.mod, t->name);
+  if (!s && what != TK_CG_EMIT_NONE) s = tk_cg_module_emit(&c, cm.mod, tm, o->opt_level, what, out);
   LLVMDisposeBuilder(cm.b);
   LLVMDisposeModule(cm.mod);
   LLVMDisposeMessage((char *)cm.cpu);
@@ -102,6 +102,7 @@ tk_status tk_cg_compile(const tk_ir_module *m, const tk_cg_options *o, tk_cg_emi
   const tk_cg_target *t = NULL;
   TK_RETURN_IF_ERROR(tk_cg_target_get(o->target, &t));
   TK_RETURN_IF_ERROR(check_stage(m, t));
+  TK_RETURN_IF_ERROR(tk_cg_mutant_check(o->mutant));
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "codegen: code_object_version %d, expected 4 or 5 "

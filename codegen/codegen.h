@@ -44,19 +44,41 @@ typedef enum tk_cg_emit {
   TK_CG_EMIT_ASM,        /* target assembly text (--emit=asm) */
   TK_CG_EMIT_LLVM,       /* LLVM IR text after optimisation (--emit=llvm) */
   TK_CG_EMIT_LLVM_UNOPT, /* LLVM IR text as codegen built it, before any pass (--emit=llvm-unopt) */
+  TK_CG_EMIT_NONE,       /* nothing: build the module and run o->validate only (empty blob) */
 } tk_cg_emit;
 
+/* A check of the unoptimised LLVM module of one target (`mod` is an LLVMModuleRef, `target`
+ * the codegen target name), run after the kernels are built and before any pass: an error
+ * stops the compile with that status. The translation validator (verify/tv.h) is one. */
+struct LLVMOpaqueModule;
+typedef tk_status (*tk_cg_validate_fn)(void *user, struct LLVMOpaqueModule *mod,
+                                       const char *target);
+
 typedef struct tk_cg_options {
-  const char *target;      /* "x86_64", "x86_64-simt", "amdgcn", "nvptx" (tk_cg_target_names) */
-  const char *cpu;         /* NULL = the target's default ("x86-64-v3", "gfx90a", "sm_80");
+  const char *target;         /* "x86_64", "x86_64-simt", "amdgcn", "nvptx" (tk_cg_target_names) */
+  const char *cpu;            /* NULL = the target's default ("x86-64-v3", "gfx90a", "sm_80");
                          "native" (x86 targets only) = the host's
                          CPU name and features; otherwise a CPU name the target accepts */
-  int opt_level;           /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
-  int code_object_version; /* amdgcn: 4 or 5; 0 = tk_cg_amdgcn_code_object_version(cpu, 0) */
-  const char *abi_mutant;  /* tests: a kernel-ABI mutant of hoststub.h's list ("abi.b_i64",
-                              "abi.extra_param") for the GPU targets; NULL (or any other ID) =
-                              none */
+  int opt_level;              /* 0..3 (default 3: `default<O3>` and aggressive codegen) */
+  int code_object_version;    /* amdgcn: 4 or 5; 0 = tk_cg_amdgcn_code_object_version(cpu, 0) */
+  const char *mutant;         /* a codegen mutant id (tk_cg_mutants, or an "abi." one of
+                                 tk_cg_stub_mutants; tests), NULL = none */
+  tk_cg_validate_fn validate; /* NULL = none */
+  void *validate_user;
 } tk_cg_options;
+
+/* ---- Codegen mutants (cg_mutants.c): planted defects the translation validator must refute */
+
+typedef struct tk_cg_mutant {
+  const char *id;          /* "swap-ids" */
+  const char *cls;         /* the obligation class expected to refute it: "address", "control" */
+  const char *description; /* one line */
+} tk_cg_mutant;
+/* The table, in a fixed order; *n = its length. */
+const tk_cg_mutant *tk_cg_mutants(size_t *n);
+/* OK when id is in the table or in hoststub.h's tk_cg_stub_mutants (or NULL), else TK_NOT_FOUND
+ * naming --list-cg-mutants. */
+TK_MUST_USE tk_status tk_cg_mutant_check(const char *id);
 
 void tk_cg_options_default(tk_cg_options *o);
 

@@ -37,7 +37,7 @@ TK_MUST_USE tk_status tk_cg_stub_generate(const tk_ir_module *m, const char *tkc
  * tk_verify_kernel_abi): deliberate defects, each in the first place it applies to, that
  * `tkc compile --cg-mutant ID` must refuse (exit 3, nothing written). "stub.*" IDs change the
  * stub's text (tk_cg_stub_generate_mutant), "abi.*" IDs the GPU kernels' declared parameters
- * (tk_cg_options.abi_mutant). The list is the same for every model. */
+ * (tk_cg_options.mutant). The list is the same for every model. */
 typedef struct tk_cg_mutant_info {
   const char *id;
   const char *description;

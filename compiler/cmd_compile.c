@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/codegen.h"
 #include "codegen/hoststub.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
@@ -27,17 +28,21 @@ static void print_list(void) {
     printf("  %-14s after %-13s %s\n", v[i].name, v[i].pass, v[i].summary);
 }
 
-/* --list-cg-mutants: one `ID<TAB>description` line per codegen mutant (class host). */
+/* One line per codegen mutant: `ID<TAB>class: description` (kernels: translation validation;
+ * host stub and kernel ABI: class host). */
 static void print_cg_mutants(void) {
   size_t n;
-  const tk_cg_mutant_info *list = tk_cg_stub_mutants(&n);
-  for (size_t i = 0; i < n; i++) printf("%s\t%s\n", list[i].id, list[i].description);
+  const tk_cg_mutant *m = tk_cg_mutants(&n);
+  for (size_t i = 0; i < n; i++) printf("%s\t%s: %s\n", m[i].id, m[i].cls, m[i].description);
+  const tk_cg_mutant_info *stub = tk_cg_stub_mutants(&n);
+  for (size_t i = 0; i < n; i++) printf("%s\thost: %s\n", stub[i].id, stub[i].description);
 }
 
 static void print_help(void) {
   printf("usage: tkc compile ARCH.json -o DIR [options]\n"
          "       tkc compile ARCH.json --emit=VIEW [options]\n"
          "       tkc compile --list-passes\n"
+         "       tkc compile --list-cg-mutants\n"
          "\n"
          "Compiles an architecture into a bundle directory: the IR passes, the verifier, code\n"
          "for every target, the host stub and manifest.json, written atomically.\n"
@@ -56,9 +61,10 @@ static void print_help(void) {
          "  --list-passes     print the pass table and the views, and exit\n"
          "  --mutant ID       apply a verifier mutant (tkc verify ARCH.json --list-mutants);\n"
          "                    the compile must stop at the verifier (exit 3), writing nothing\n"
-         "  --list-cg-mutants print the codegen mutants (host stub, kernel ABI), and exit\n"
-         "  --cg-mutant ID    apply a codegen mutant: the host obligations must refuse it\n"
-         "                    (exit 3), writing nothing\n"
+         "  --cg-mutant ID    plant a codegen defect (tkc compile --list-cg-mutants); the\n"
+         "                    translation validation of the LLVM or the host obligations must\n"
+         "                    refute it (exit 3), writing nothing\n"
+         "  --list-cg-mutants print the codegen mutants, one per line, and exit\n"
          "\n"
          "Exit codes: 0 ok, 1 invalid arch, 2 usage, 3 an obligation failed, 4 toolchain error.\n");
 }
@@ -135,7 +141,7 @@ int tkc_cmd_compile(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) return rc;
   tk_status s = tkc_compile(&o);
-  if (tk_status_code_of(s) == TK_NOT_FOUND && (o.mutant || o.cg_mutant)) { /* unknown ID: usage */
+  if (tk_status_code_of(s) == TK_NOT_FOUND && (o.mutant || o.cg_mutant)) { /* unknown ID */
     rc = tkc_usage_error(CMD, "%s", tk_status_message(s));
     tk_status_free(s);
     return rc;

@@ -8,7 +8,8 @@
  *   schedule-gpu  workgroups, threads, grids                                        view ir-gpu
  *   schedule-cpu  row blocks and register tiles      views ir-cpu, obligations (unsolved SMT-LIB2)
  *   verify        [--mutant applied] every obligation discharged   (verify/verify.h)
- *   codegen       one code object per target and arch, in memory   (codegen/codegen.h)
+ *   codegen       one code object per target and arch, in memory   (codegen/codegen.h);
+ *                 each unoptimised module is translation-validated first (verify/tv.h)
  *                                                        views llvm-unopt, llvm, asm (one target)
  *   offload       the amdgcn code objects -> model.hsaco           (codegen/offload_bundle.h)
  *   stub          model_host.c / .h, then the host class on its text   (codegen/hoststub.h)
@@ -41,6 +42,7 @@
 #include "runtime/sha256.h"
 #include "tk/version.h"
 #include "verify/mutants.h"
+#include "verify/tv.h"
 #include "verify/verify.h"
 #include "tk/alloc.h"
 
@@ -260,17 +262,6 @@ static tk_status resolve_passes(bundle_job *j) {
   return TK_STATUS_OK;
 }
 
-/* --cg-mutant names one of codegen's mutants (else TK_NOT_FOUND: a usage error). */
-static tk_status check_cg_mutant(const char *id) {
-  size_t n;
-  const tk_cg_mutant_info *list = tk_cg_stub_mutants(&n);
-  for (size_t i = 0; id && i < n; i++)
-    if (!strcmp(list[i].id, id)) return TK_STATUS_OK;
-  return id ? tk_status_make(TK_NOT_FOUND,
-                             "--cg-mutant %s: no such mutant (tkc compile --list-cg-mutants)", id)
-            : TK_STATUS_OK;
-}
-
 static tk_status check_options(bundle_job *j) {
   const tkc_options *o = j->o;
   TK_RETURN_IF_ERROR(resolve_passes(j));
@@ -280,11 +271,11 @@ static tk_status check_options(bundle_job *j) {
   tk_ir_options_default(&j->ir);
   j->ir.bmax = o->max_batch;
   TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(&j->ir, o->cpu));
+  TK_RETURN_IF_ERROR(tk_cg_mutant_check(o->cg_mutant));
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
     return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
                           o->code_object_version);
   TK_RETURN_IF_ERROR(parse_targets(j, o->targets));
-  TK_RETURN_IF_ERROR(check_cg_mutant(o->cg_mutant));
   if (emits_code(j) && j->ntargets != 1)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "--emit=%s: give one target with --targets "
@@ -335,19 +326,21 @@ static tk_status stage_ir(bundle_job *j, const tkc_pass *p) {
   return TK_STATUS_OK;
 }
 
-/* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
- * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
-static void verify_options(const bundle_job *j, tk_verify_options *vo) {
-  tk_verify_options_default(vo);
-  vo->keep_text = true;
-  vo->solve = !j->o->no_solve;
-  vo->timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
+/* The verifier's options for the verify pass and the translation validation of codegen. */
+static tk_verify_options verify_options(const bundle_job *j) {
+  tk_verify_options vo;
+  tk_verify_options_default(&vo);
+  vo.keep_text = true;
+  vo.solve = !j->o->no_solve;
+  vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
+  return vo;
 }
 
+/* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
+ * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
 static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
   if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
-  tk_verify_options vo;
-  verify_options(j, &vo);
+  tk_verify_options vo = verify_options(j);
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
   char detail[96];
   snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s",
@@ -365,31 +358,74 @@ static tk_cg_emit unit_emit(const bundle_job *j, const bundle_target *t) {
   return is_kind(t, "nvptx") ? TK_CG_EMIT_ASM : TK_CG_EMIT_OBJECT;
 }
 
-/* Class host, kernel ABI: a GPU unit's LLVM IR as codegen builds it (before any pass), parsed
- * back by the verifier. Until codegen hands out its LLVM module, the text is the interface. */
-static tk_status check_kernel_abi(bundle_job *j, const bundle_target *t, const tk_cg_options *cg) {
-  if (!is_kind(t, "amdgcn") && !is_kind(t, "nvptx")) return TK_STATUS_OK;
-  tk_cg_blob ir = {0};
-  TK_RETURN_IF_ERROR(tk_cg_compile(j->m, cg, TK_CG_EMIT_LLVM_UNOPT, &ir));
-  char unit[80];
-  snprintf(unit, sizeof unit, "%s %s", t->kind, t->arch);
-  tk_verify_options vo;
-  verify_options(j, &vo);
-  tk_status s = tk_verify_kernel_abi_ir(j->m, (const char *)ir.data, ir.size, unit, &vo, j->proofs);
-  tk_cg_blob_free(&ir);
+/* The translation validation of one unit (tk_cg_options.validate): its obligations join the
+ * bundle's report for the first unit of each target kind (later archs of a GPU target are
+ * validated too, and recorded once, so proof file names stay unique). */
+typedef struct unit_check {
+  bundle_job *j;
+  const bundle_target *t;
+  bool record;
+  size_t before;  /* report entries before this unit */
+  double seconds; /* wall time of the validation (progress line only) */
+} unit_check;
+
+static tk_status validate_unit(void *user, struct LLVMOpaqueModule *mod, const char *target) {
+  unit_check *u = user;
+  tk_verify_options vo = verify_options(u->j);
+  vo.timing = NULL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  tk_status s = tk_verify_tv_module(u->j->m, mod, target, &vo, u->record ? u->j->proofs : NULL);
+  if (!s && (is_kind(u->t, "amdgcn") || is_kind(u->t, "nvptx"))) {
+    char unit[80]; /* class host: every GPU unit's kernarg layout, recorded per unit */
+    snprintf(unit, sizeof unit, "%s %s", u->t->kind, u->t->arch);
+    s = tk_verify_kernel_abi(u->j->m, mod, unit, &vo, u->j->proofs);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  u->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
   return s;
 }
 
-static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
-  stage_start(j);
+static bool first_of_kind(const bundle_job *j, const bundle_target *t) {
+  for (const bundle_target *p = j->targets; p < t; p++)
+    if (is_kind(p, t->kind)) return false;
+  return true;
+}
+
+static tk_cg_options unit_options(const bundle_job *j, const bundle_target *t) {
   tk_cg_options cg;
   tk_cg_options_default(&cg);
   cg.target = t->kind;
   cg.cpu = *t->arch ? t->arch : j->o->cpu;
   cg.code_object_version = t->cov;
-  cg.abi_mutant = j->o->cg_mutant;
+  cg.mutant = j->o->cg_mutant;
+  return cg;
+}
+
+/* Builds the unit's unoptimised module and validates it (no pass, nothing emitted). */
+static tk_status validate_unit_module(bundle_job *j, bundle_target *t) {
+  stage_start(j);
+  unit_check check = {.j = j, .t = t, .record = j->proofs && first_of_kind(j, t)};
+  check.before = tk_verify_report_count(j->proofs);
+  tk_cg_options cg = unit_options(j, t);
+  cg.validate = validate_unit;
+  cg.validate_user = &check;
+  tk_cg_blob none = {0};
+  tk_status s = tk_cg_compile(j->m, &cg, TK_CG_EMIT_NONE, &none);
+  tk_cg_blob_free(&none);
+  TK_RETURN_IF_ERROR(tk_status_annotate(s, "target %s %s", t->kind, t->arch));
+  char detail[160];
+  snprintf(detail, sizeof detail, "%s%s%s: %zu obligations proved%s, %.3f s", t->kind,
+           *t->arch ? " " : "", t->arch, tk_verify_report_count(j->proofs) - check.before,
+           check.record ? "" : " (recorded once per target)", check.seconds);
+  stage_done(j, "validate", detail);
+  return TK_STATUS_OK;
+}
+
+static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
+  stage_start(j);
+  tk_cg_options cg = unit_options(j, t);
   TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &t->cpu, &t->features));
-  TK_RETURN_IF_ERROR(check_kernel_abi(j, t, &cg));
   tk_cg_emit what = unit_emit(j, t);
   tk_status s = what == TK_CG_EMIT_OBJECT ? tk_cg_compile_shared(j->m, &cg, &t->code)
                                           : tk_cg_compile(j->m, &cg, what, &t->code);
@@ -404,8 +440,10 @@ static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
   return TK_STATUS_OK;
 }
 
+/* Every unit is validated before any is optimised, so a refuted one fails fast. */
 static tk_status stage_codegen(bundle_job *j, const tkc_pass *p) {
   (void)p;
+  for (int i = 0; i < j->ntargets; i++) TK_RETURN_IF_ERROR(validate_unit_module(j, &j->targets[i]));
   for (int i = 0; i < j->ntargets; i++) TK_RETURN_IF_ERROR(codegen_unit(j, &j->targets[i]));
   return TK_STATUS_OK;
 }
@@ -433,8 +471,7 @@ static tk_status stage_offload(bundle_job *j, const tkc_pass *p) {
 static tk_status stage_stub(bundle_job *j, const tkc_pass *p) {
   TK_RETURN_IF_ERROR(
       tk_cg_stub_generate_mutant(j->m, TK_VERSION, j->o->cg_mutant, &j->stub_c, &j->stub_h));
-  tk_verify_options vo;
-  verify_options(j, &vo);
+  tk_verify_options vo = verify_options(j);
   size_t before = tk_verify_report_count(j->proofs);
   TK_RETURN_IF_ERROR(tk_verify_host_stub(j->m, j->stub_c, &vo, j->proofs));
   char detail[128];

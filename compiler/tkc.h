@@ -74,8 +74,8 @@ typedef struct tkc_options {
   int64_t max_batch;           /* --max-batch: 1 <= B <= max_batch for every launch */
   bool quiet;                  /* no progress lines */
   const char *mutant;          /* a verifier mutant id applied before verify (tests; NULL = none) */
-  const char *cg_mutant;       /* a codegen mutant id of tk_cg_stub_mutants (codegen/hoststub.h):
-                                  the host class must refuse it (tests; NULL = none) */
+  const char *cg_mutant;       /* a codegen mutant id (tk_cg_mutants, tk_cg_stub_mutants;
+                                  tests; NULL = none) */
   const char *cc;              /* the system C compiler for model_host.so (NULL = "cc") */
   const char *runtime_include; /* dir with tk/launch.h (NULL = this build's runtime/include) */
   FILE *progress;              /* progress lines (NULL = stderr) */

@@ -637,6 +637,41 @@ typedef void (*tk_ir_stmt_fn)(const tk_ir_stmt *s, void *user);
 typedef void (*tk_ir_val_fn)(const tk_ir_val *v, const tk_ir_stmt *owner, void *user);
 void tk_ir_walk_stmts(const tk_ir_stmt *s, tk_ir_stmt_fn fn, void *user);
 void tk_ir_walk_vals(const tk_ir_stmt *s, tk_ir_val_fn fn, void *user);
+/* The memory accesses of a scheduled kernel in their canonical order (ir/accesses.c), the one
+ * numbering codegen's provenance metadata (!tk.access N) and the translation validator
+ * (verify/tv.c) share: statements in program order; per STORE / LOCAL_STORE statement, the
+ * distinct LOAD / LOCAL_LOAD nodes of its value DAG in the order codegen first evaluates them
+ * (operands a, b, c depth-first, each node once), then the store itself. An unrolled loop's
+ * body is numbered once (its copies share the numbers). */
+typedef struct tk_ir_mem_access {
+  int n;                         /* 0, 1, 2, ... */
+  const tk_ir_stmt *stmt;        /* the STORE / LOCAL_STORE statement */
+  const tk_ir_val *val;          /* the LOAD / LOCAL_LOAD node; NULL for the store itself */
+  int depth;                     /* number of enclosing FOR / IF statements */
+  const tk_ir_stmt *const *path; /* those statements, outermost first */
+} tk_ir_mem_access;
+typedef tk_status (*tk_ir_mem_access_fn)(const tk_ir_mem_access *a, void *user);
+/* Provenance metadata kinds codegen attaches to the unoptimised LLVM module and the validator
+ * reads (docs/proofs.md "address and control"): they only say which IR thing an instruction
+ * is; all semantics are re-derived from the instructions.
+ *   tk.access !{i32 N}            a load / store: access N of tk_ir_kernel_accesses
+ *   tk.unroll !{i32 id, i32 v,..} on an access inside unrolled loops: variable id is v here
+ *   tk.var    !{i32 id}           a loop header phi or bound id value: IR variable id
+ *   tk.val    !{i32 op}           an fcmp/icmp/select of a value tree: its tk_ir_vop
+ *   tk.guard  !{i32 cmp}          the icmp of an IF statement: its tk_ir_cmp
+ *   tk.math   !{}                 a compare inside the inline exp/tanh/erf code (cg_math.c) */
+#define TK_IR_MD_ACCESS "tk.access"
+#define TK_IR_MD_UNROLL "tk.unroll"
+#define TK_IR_MD_VAR "tk.var"
+#define TK_IR_MD_VAL "tk.val"
+#define TK_IR_MD_GUARD "tk.guard"
+#define TK_IR_MD_MATH "tk.math"
+/* Calls fn for every access of k->body in canonical order; stops at fn's first error.
+ * TK_INTERNAL when the body nests deeper than TK_IR_ACCESS_MAX_DEPTH. */
+#define TK_IR_ACCESS_MAX_DEPTH 64
+TK_MUST_USE tk_status tk_ir_kernel_accesses(const tk_ir_kernel *k, tk_ir_mem_access_fn fn,
+                                            void *user);
+
 /* The kernel list of a target (TK_TARGET_NONE = fused kernels). */
 const tk_ir_kernel_list *tk_ir_module_kernels(const tk_ir_module *m, tk_ir_target t);
 const tk_ir_kernel *tk_ir_kernel_find(const tk_ir_module *m, tk_ir_target t, const char *name);

@@ -56,6 +56,13 @@ Z3_ast tk_verify_obl_path_cond(tk_obl *o, const tk_ir_kernel *k, const tk_obl_pa
   return tk_verify_z_and(o->v, path->n, conds);
 }
 
+Z3_ast tk_verify_obl_items_cond(tk_obl *o, const tk_ir_stmt *const *items, int n, int copy) {
+  Z3_ast all = Z3_mk_true(o->v->z);
+  for (int i = 0; i < n; i++)
+    all = tk_verify_z_and2(o->v, all, path_item(o, o->v->kernel, items[i], copy));
+  return all;
+}
+
 void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n) {
   switch (site->kind) {
     case TK_SITE_LOAD: snprintf(buf, n, "load of %%%s", k->args[site->arg].name); break;

@@ -22,6 +22,8 @@ typedef enum tk_obl_class {
   TK_OBL_RACE,
   TK_OBL_TOPK,
   TK_OBL_DATAFLOW,
+  TK_OBL_ADDRESS, /* translation validation (tv.h): LLVM addresses = IR index maps */
+  TK_OBL_CONTROL, /* translation validation: LLVM loop bounds, guards, ids = the IR's */
   TK_OBL_HOST,
   TK_OBL_NCLASSES
 } tk_obl_class;
@@ -245,6 +247,9 @@ void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy);
 /* The same conditions as one term, with the bound loops ranging over launch k's record (for
  * obligations that relate points of two launches). */
 Z3_ast tk_verify_obl_path_cond(tk_obl *o, const tk_ir_kernel *k, const tk_obl_path *path, int copy);
+/* The conditions of the statements items[0, n) of the current kernel (v->kernel), as one
+ * conjunction. */
+Z3_ast tk_verify_obl_items_cond(tk_obl *o, const tk_ir_stmt *const *items, int n, int copy);
 /* True if the FOR statement is part of the launch's parallel space (bound, parallel,
  * unroll or vector). */
 bool tk_verify_obl_loop_parallel(const tk_ir_stmt *s);

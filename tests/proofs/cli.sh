@@ -34,10 +34,12 @@ expect 1 "missing arch" -- "$tkc" verify "$work/none.arch.json"
 
 mkdir -p "$work/proofs" && echo stale >"$work/proofs/stale.smt2"
 expect 0 "nano verifies" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs"
-for c in shape padding bounds no_overflow race topk dataflow host; do
+for c in shape padding bounds no_overflow race topk dataflow address control host; do
   grep -q "^$c .* obligations proved$" "$work/out" || { echo "FAIL no summary line for $c" >&2; fail=1; }
 done
-[[ $(wc -l <"$work/out") == 8 ]] || { echo "FAIL stdout has more than the 8 summary lines" >&2; fail=1; }
+[[ $(wc -l <"$work/out") == 10 ]] || { echo "FAIL stdout has more than the 10 summary lines" >&2; fail=1; }
+# address and control are the translation validation of `tkc compile` (docs/proofs.md)
+grep -qE "^address +0 obligations proved$" "$work/out" || { echo "FAIL tkc verify proved address obligations" >&2; fail=1; }
 grep -q "solver time" "$work/err" || { echo "FAIL no solver time on stderr" >&2; fail=1; }
 [[ ! -e $work/proofs/stale.smt2 ]] || { echo "FAIL stale file survived --proofs-dir" >&2; fail=1; }
 entries=$(grep -c '"class"' "$work/proofs/index.json")
