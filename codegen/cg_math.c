@@ -108,7 +108,7 @@ LLVMValueRef tk_cg_math_exp2(tk_cg_module *cm, LLVMValueRef x) {
   LLVMValueRef bits = LLVMBuildShl(cm->b, biased, splat(ity, LLVMConstInt(cm->i32, 23, 0)), "");
   LLVMValueRef r = fmul(cm, p, LLVMBuildBitCast(cm->b, bits, ty, "exp2_scale"));
   /* the clamp maps NaN to -127: give NaN back (IEEE), so a NaN logit poisons its softmax row */
-  return LLVMBuildSelect(cm->b, LLVMBuildFCmp(cm->b, LLVMRealUNO, x, x, ""), x, r, "");
+  return LLVMBuildSelect(cm->b, math_fcmp(cm, LLVMRealUNO, x, x), x, r, "");
 }
 
 LLVMValueRef tk_cg_math_exp(tk_cg_module *cm, LLVMValueRef x) {
