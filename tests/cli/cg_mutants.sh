@@ -4,7 +4,7 @@
 # both present, IDs unique) makes `tkc compile models/nano.arch.json --targets
 # x86_64,x86_64-simt,amdgcn,nvptx --cg-mutant ID -o DIR` exit 3 with a message naming a kernel
 # and the class, and leave no DIR and no temp dir; the unmutated compile of the same targets
-# succeeds and its report.json holds address and control entries for all four targets; an
+# succeeds and its proofs/index.json holds address and control entries for all four targets; an
 # unknown ID is a usage error (exit 2) naming --list-cg-mutants. Two mutants at a time.
 set -u
 TKC="$TK_BIN/tkc"
@@ -27,18 +27,19 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 export W
 
-"$TKC" compile --list-cg-mutants >"$W/list" || { echo "FAIL: --list-cg-mutants"; exit 1; }
+"$TKC" compile --list-cg-mutants >"$W/all" || { echo "FAIL: --list-cg-mutants"; exit 1; }
+grep -P '\t(address|control): ' "$W/all" >"$W/list"
 n=$(wc -l <"$W/list")
 [ "$n" -ge 15 ] || { echo "FAIL: $n codegen mutants, want >= 15"; fail=1; }
-grep -vqP '^[a-z0-9-]+\t(address|control): .+$' "$W/list" && { echo "FAIL: malformed lines:"; grep -vP '^[a-z0-9-]+\t(address|control): .+$' "$W/list"; fail=1; }
+grep -vqP '^[a-z0-9._-]+\t(address|control|host): .+$' "$W/all" && { echo "FAIL: malformed lines:"; grep -vP '^[a-z0-9._-]+\t(address|control|host): .+$' "$W/all"; fail=1; }
 for cls in address control; do grep -q "	$cls:" "$W/list" || { echo "FAIL: no $cls mutant"; fail=1; }; done
-cut -f1 "$W/list" | sort | uniq -d | grep . && { echo "FAIL: duplicate IDs"; fail=1; }
+cut -f1 "$W/all" | sort | uniq -d | grep . && { echo "FAIL: duplicate IDs"; fail=1; }
 
 "$TKC" compile "$MODEL" --targets "$TARGETS" -o "$W/ok" >/dev/null 2>"$W/ok.err" || { echo "FAIL: unmutated compile"; cat "$W/ok.err"; fail=1; }
 for t in x86_64 x86_64-simt amdgcn nvptx; do
   for cls in address control; do
-    grep -q "\"class\": *\"$cls\", *\"kernel\": *\"[^\"]*\", *\"target\": *\"$t\"" "$W/ok/proofs/report.json" ||
-      { echo "FAIL: report.json has no $cls obligation for $t"; fail=1; }
+    grep -q "\"class\": *\"$cls\", *\"kernel\": *\"[^\"]*\", *\"target\": *\"$t\"" "$W/ok/proofs/index.json" ||
+      { echo "FAIL: index.json has no $cls obligation for $t"; fail=1; }
   done
 done
 
