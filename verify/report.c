@@ -2,6 +2,9 @@
  * statement, rlimit units, SMT-LIB2 text), report.json, the per-class summary, and the proof
  * files <kernel>.<target>.<class>.<n>.smt2 (n counts from 0 per kernel/target/class).
  *
+ * Each entry also says whether the obligation needs its path hypotheses (it was not proved
+ * without them; docs/proofs.md "Obligations that carry weight").
+ *
  * Guarantees: report.json and the .smt2 files hold nothing time-dependent (solver seconds are
  * kept for stderr only); tk_verify_write_proofs_dir replaces a directory all or nothing
  * (libtkrt's directory-replace routine, runtime/fs.h, shared with the bundle writer).
@@ -24,7 +27,8 @@ typedef struct tk_report_entry {
   const char *target; /* "gpu", "cpu" or "graph" (static strings) */
   char *statement;
   uint64_t rlimit;
-  int index; /* n of the file name */
+  bool needs_hyps; /* not proved without its path hypotheses */
+  int index;       /* n of the file name */
   char *text;
 } tk_report_entry;
 
@@ -73,8 +77,8 @@ int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, c
   return n;
 }
 
-tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text,
-                               double seconds) {
+tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
+                               bool needs_hyps, char *text, double seconds) {
   if (r->n == r->cap) {
     size_t ncap = r->cap ? r->cap * 2 : 256;
     tk_report_entry *p = tk_realloc(r->items, ncap * sizeof *p);
@@ -89,6 +93,7 @@ tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rl
   e->cls = o->cls;
   e->target = o->target;
   e->rlimit = rlimit;
+  e->needs_hyps = needs_hyps;
   e->text = text;
   e->index = tk_verify_report_next_index(r, o->kernel, o->target, o->cls);
   e->kernel = tk_strdup(o->kernel);
@@ -126,12 +131,20 @@ void tk_verify_report_class_count(const tk_verify_report *r, int c, const char *
   for (size_t i = 0; i < r->n; i++) *count += r->items[i].cls == (tk_obl_class)c;
 }
 
+long tk_verify_report_class_free_count(const tk_verify_report *r, int c) {
+  long n = 0;
+  for (size_t i = 0; i < r->n; i++)
+    n += r->items[i].cls == (tk_obl_class)c && !r->items[i].needs_hyps;
+  return n;
+}
+
 void tk_verify_report_summary(const tk_verify_report *r, FILE *out) {
   for (int c = 0; c < TK_OBL_NCLASSES; c++) {
     const char *name;
     long n;
     tk_verify_report_class_count(r, c, &name, &n);
-    fprintf(out, "%-12s %6ld obligations proved\n", name, n);
+    fprintf(out, "%-12s %6ld obligations proved (%ld without path hypotheses)\n", name, n,
+            tk_verify_report_class_free_count(r, c));
   }
 }
 
@@ -165,7 +178,8 @@ static void write_json(const tk_verify_report *r, FILE *f) {
     json_string(f, e->target);
     fputs(", \"statement\": ", f);
     json_string(f, e->statement);
-    fprintf(f, ", \"result\": \"proved\", \"rlimit\": %llu}%s\n", (unsigned long long)e->rlimit,
+    fprintf(f, ", \"result\": \"proved\", \"rlimit\": %llu, \"needs_hypotheses\": %s}%s\n",
+            (unsigned long long)e->rlimit, e->needs_hyps ? "true" : "false",
             i + 1 < r->n ? "," : "");
   }
   fputs("]\n", f);

@@ -62,10 +62,15 @@ void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 #define TK_VERIFY_NCLASSES 6
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
-/* One line per class: "shape: 42 obligations proved" (classes in DESIGN order). */
+/* The number of class c's obligations in r that hold without their path hypotheses. */
+long tk_verify_report_class_free_count(const tk_verify_report *r, int c);
+
+/* One line per class (classes in DESIGN order):
+ * "shape            42 obligations proved (3 without path hypotheses)". */
 void tk_verify_report_summary(const tk_verify_report *r, FILE *out);
 
-/* report.json (a JSON array; keys class, kernel, target, statement, result, rlimit), as a
+/* report.json (a JSON array; keys class, kernel, target, statement, result, rlimit,
+ * needs_hypotheses), as a
  * NUL-terminated string the caller frees. Deterministic: no times, no paths. */
 TK_MUST_USE tk_status tk_verify_report_json(const tk_verify_report *r, char **out);
 
