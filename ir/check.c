@@ -1,6 +1,7 @@
 /* ir/verify.c — tk_ir_verify: structural well-formedness of a module at any stage.
  *
- * Checked: tensor and op references; after padding, no live pad_rows/slice_rows and the
+ * Checked: tensor and op references; every live op against the op table (ir/op_table.c):
+ * operand counts, element types, and its shape rule at B = 1, 17 and Bmax; after padding, no live pad_rows/slice_rows and the
  * clamp/limit flags only on the caller's input/outputs; kernels: phases share their row
  * variable, every variable used is bound by an enclosing loop or the phase space and no
  * loop rebinds a variable in scope, unroll/vector loops have constant extents, argument and
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "tk/launch.h"
 
 enum { SCOPE_MAX = 64 };
 
@@ -339,6 +341,51 @@ static void check_operand(vctx *c, const tk_ir_op *op, const tk_ir_operand *o, b
          m->tensors[o->tensor].name);
 }
 
+/* ---- the op table's types and shape rules, at concrete batch sizes ---- */
+
+typedef struct rule_check {
+  vctx *c;
+  const tk_ir_op *op;
+} rule_check;
+
+/* One relation of the op's rule at B = 1, Q + 1 and Bmax (the verifier's `shape` class proves
+ * it for every B; this catches a malformed graph before any pass runs on it). */
+static void check_fact(const tk_ir_shape_fact *f, void *user) {
+  rule_check *rc = user;
+  const tk_ir_module *m = rc->c->m;
+  const int64_t batches[] = {1, TK_PAD_QUANTUM + 1, m->opts.bmax > 0 ? m->opts.bmax : 1};
+  for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
+    int64_t a = tk_ir_dim_eval(m, &f->lhs, batches[i]), b = tk_ir_dim_eval(m, &f->rhs, batches[i]);
+    if (f->cmp == TK_CMP_EQ ? a == b : a <= b) continue;
+    char ta[96], tb[96];
+    tk_ir_dim_format(m, &f->lhs, ta, sizeof ta);
+    tk_ir_dim_format(m, &f->rhs, tb, sizeof tb);
+    fail(rc->c, "op %s: %s does not hold: %s = %lld, %s = %lld at B = %lld", rc->op->name, f->what,
+         ta, (long long)a, tb, (long long)b, (long long)batches[i]);
+    return;
+  }
+}
+
+static void check_type(vctx *c, const tk_ir_op *op, int tensor, tk_ir_type want) {
+  const tk_ir_tensor *t = &c->m->tensors[tensor];
+  if (t->type != want)
+    fail(c, "op %s: %s is %s, the op table says %s", op->name, t->name, tk_ir_type_name(t->type),
+         tk_ir_type_name(want));
+}
+
+static void check_op_rule(vctx *c, const tk_ir_op *op) {
+  tk_status s = tk_ir_op_shape_facts(c->m, op, check_fact, &(rule_check){c, op});
+  if (s) {
+    c->err = s; /* called only while c->err is NULL */
+    return;
+  }
+  const tk_ir_op_info *info = tk_ir_op_info_of(op->kind);
+  for (int i = 0; i < op->nin && !c->err; i++)
+    check_type(c, op, op->in[i].tensor, i < info->nin ? info->in_types[i] : info->variadic_type);
+  for (int j = 0; j < op->nout && !c->err; j++) /* appended outputs are slices of output 0 */
+    check_type(c, op, op->out[j].tensor, info->out_types[j < info->nout ? j : 0]);
+}
+
 static void check_graph(vctx *c) {
   const tk_ir_module *m = c->m;
   for (int i = 0; i < m->ntensors; i++) {
@@ -353,6 +400,7 @@ static void check_graph(vctx *c) {
       fail(c, "op %s survived the padding pass", op->name);
     for (int j = 0; j < op->nin; j++) check_operand(c, op, &op->in[j], true);
     for (int j = 0; j < op->nout; j++) check_operand(c, op, &op->out[j], false);
+    if (!c->err) check_op_rule(c, op);
   }
 }
 

@@ -419,6 +419,85 @@ typedef struct tk_ir_op {
   tk_ir_contracts contracts;
 } tk_ir_op;
 
+/* ==== Op table (ir/op_table.c) ================================================================ */
+
+/* Every graph op's operands, element types and shape rule, as data: the one source both the
+ * structural checker (tk_ir_verify: concrete B) and the verifier's `shape` class (every B in
+ * [1, Bmax]) read. A rule is a list of relations between terms: dimension `dim` (0 = rows,
+ * 1 = cols) of an input or output operand, a constant, B or Bp, or an op attribute. */
+typedef enum tk_ir_rule_term_kind {
+  TK_RT_IN,        /* dim of input `index` (TK_RT_EACH: every variadic input, one relation each) */
+  TK_RT_OUT,       /* dim of output `index` */
+  TK_RT_CONST,     /* c */
+  TK_RT_SYM,       /* B or Bp */
+  TK_RT_K,         /* the op's k (topk_mask) */
+  TK_RT_NVARIADIC, /* the number of variadic inputs (moe_combine: E, the experts) */
+} tk_ir_rule_term_kind;
+#define TK_RT_EACH (-1)
+
+typedef struct tk_ir_rule_term {
+  tk_ir_rule_term_kind kind;
+  int index, dim;
+  int64_t c;
+  tk_ix_symbol sym;
+} tk_ir_rule_term;
+
+typedef enum tk_ir_rule_when {
+  TK_RULE_ALWAYS,
+  TK_RULE_IN_OUT, /* only for a linear whose weight is stored [in, out] */
+  TK_RULE_OUT_IN, /* only for a linear whose weight is stored [out, in] */
+} tk_ir_rule_when;
+
+typedef struct tk_ir_shape_rule {
+  tk_ir_rule_term lhs;
+  tk_ir_cmp cmp; /* EQ or LE */
+  tk_ir_rule_term rhs;
+  tk_ir_rule_when when;
+} tk_ir_shape_rule;
+
+typedef struct tk_ir_op_info {
+  const char *name; /* "linear", ... (tk_ir_op_kind_name) */
+  int nin, nout;    /* fixed operands */
+  bool variadic;    /* inputs nin.. are one repeated operand (at least one) */
+  tk_ir_type in_types[3], out_types[2], variadic_type;
+  int nrules;
+  const tk_ir_shape_rule *rules;
+} tk_ir_op_info;
+/* The table entry of kind k (read-only, static), NULL for a value outside the enum. */
+const tk_ir_op_info *tk_ir_op_info_of(tk_ir_op_kind k);
+
+/* A rule relation instantiated on an op of a module: each side is a tensor's dimension, a
+ * constant or B/Bp. The padding pass folds pad_rows into its consumers' inputs (row_clamp)
+ * and slice_rows into its producer's outputs (row_limit): such an operand stands for the
+ * folded op's other side, whose dims the folded op's rule defines (the relations of
+ * pad_rows/slice_rows with that side on the left); the folded op's other relations are
+ * instantiated too. An output beyond the table's count (the padding pass appends one when a
+ * sliced tensor has other consumers) is a folded slice_rows of output 0. */
+typedef enum tk_ir_dim_kind { TK_DIM_TENSOR, TK_DIM_CONST, TK_DIM_SYM } tk_ir_dim_kind;
+typedef struct tk_ir_dim {
+  tk_ir_dim_kind kind;
+  int tensor, dim; /* TENSOR: tensors[tensor].dims[dim] */
+  int64_t c;       /* CONST */
+  tk_ix_symbol sym;
+} tk_ir_dim;
+
+typedef struct tk_ir_shape_fact {
+  tk_ir_dim lhs, rhs;
+  tk_ir_cmp cmp;
+  char what[192]; /* "linear rule out0.cols == in1.cols (in_out)", "folded pad_rows of %x: ..." */
+} tk_ir_shape_fact;
+
+typedef void (*tk_ir_shape_fact_fn)(const tk_ir_shape_fact *f, void *user);
+/* Calls fn for every relation op's rule imposes on its operands (in rule order, then the
+ * folded ops'). TK_INTERNAL when the op's operand count or a row_clamp/row_limit does not fit
+ * the table (the message names the op). */
+TK_MUST_USE tk_status tk_ir_op_shape_facts(const tk_ir_module *m, const tk_ir_op *op,
+                                           tk_ir_shape_fact_fn fn, void *user);
+/* "%x.rows", "16", "Bp": one side of a fact, for messages. */
+void tk_ir_dim_format(const tk_ir_module *m, const tk_ir_dim *d, char *buf, size_t n);
+/* The value of d at batch size B (Bp = tk_ir_ix_bp_of(B)). */
+int64_t tk_ir_dim_eval(const tk_ir_module *m, const tk_ir_dim *d, int64_t B);
+
 /* ==== Kernels ================================================================================= */
 
 typedef enum tk_ir_target {

@@ -56,11 +56,8 @@ const char *tk_ir_pred_name(tk_ir_pred p) {
 }
 
 const char *tk_ir_op_kind_name(tk_ir_op_kind k) {
-  static const char *const names[] = {
-      "linear",      "layernorm", "gelu",       "softmax", "topk_mask",
-      "moe_combine", "pad_rows",  "slice_rows", "add",
-  };
-  return NAME_OF(names, k);
+  const tk_ir_op_info *info = tk_ir_op_info_of(k); /* the op table (ir/op_table.c) */
+  return info ? info->name : "?";
 }
 
 const char *tk_ir_target_name(tk_ir_target t) {

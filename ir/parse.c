@@ -603,9 +603,6 @@ static int operands(parser *p, int *ids, tk_ir_operand *ops, int max) {
 
 static bool op_line(parser *p) {
   enum { MAXOPS = 256 };
-  static const char *const kinds[] = {"linear",   "layernorm",  "gelu",
-                                      "softmax",  "topk_mask",  "moe_combine",
-                                      "pad_rows", "slice_rows", "add"};
   char nm[256];
   int in[MAXOPS], out[MAXOPS];
   tk_ir_operand ins[MAXOPS], outs[MAXOPS];
@@ -614,8 +611,8 @@ static bool op_line(parser *p) {
   if (!name(p, nm, sizeof nm)) return false;
   char *dot = strrchr(nm, '.');
   int kind = -1;
-  for (int i = 0; dot && i < 9; i++)
-    if (!strcmp(dot + 1, kinds[i])) kind = i;
+  for (int i = 0; dot && tk_ir_op_info_of((tk_ir_op_kind)i); i++) /* the op table's names */
+    if (!strcmp(dot + 1, tk_ir_op_kind_name((tk_ir_op_kind)i))) kind = i;
   if (kind < 0) {
     p->s = name_at;
     return fail(p, "an op named LAYER.KIND with KIND one of linear, layernorm, gelu, softmax, "
@@ -626,7 +623,8 @@ static bool op_line(parser *p) {
   if (nin < 0 || !expect(p, "->")) return false;
   int nout = operands(p, out, outs, MAXOPS);
   if (nout < 0) return false;
-  int id = tk_ir_op_add(p->m, (tk_ir_op_kind)kind, nm, kinds[kind], in, nin, out, nout);
+  int id = tk_ir_op_add(p->m, (tk_ir_op_kind)kind, nm, tk_ir_op_kind_name((tk_ir_op_kind)kind), in,
+                        nin, out, nout);
   if (id < 0) return oom(p);
   tk_ir_op *op = &p->m->ops[id];
   memcpy(op->in, ins, sizeof *ins * (size_t)nin);

@@ -5,7 +5,8 @@
  * min(r, B - 1)), so the caller's input is never copied. slice_rows(y) → out disappears: the
  * producer of y writes the caller's output `out` directly, rows < B only (operand.row_limit;
  * fusion emits the guard); if y has other consumers (the router's gate feeds the combine),
- * the producer writes both. Contracts follow the rewrite: consumers gain
+ * the producer writes both (the sliced tensor must then be the producer's output 0: the op
+ * table reads an appended output as a slice of output 0, ir/op_table.c). Contracts follow the rewrite: consumers gain
  * `requires reads_clamped(x)`, producers `ensures writes_rows_lt(out, B)`, and row-shape
  * contracts are re-pointed at the tensors actually read and written.
  *
@@ -76,6 +77,9 @@ static tk_status fold_slice(tk_ir_module *m, tk_ir_op *slice) {
                           m->tensors[y].name);
   tk_ir_op *p = &m->ops[pid];
   if (live_consumers(m, y, slice) > 0) {
+    if (p->out[0].tensor != y) /* the op table reads an appended output as output 0's slice */
+      return tk_status_make(TK_INTERNAL, "slice_rows of %s: not the first output of op %s",
+                            m->tensors[y].name, p->name);
     append_output(m, p, out);
     tk_ir_contract_add(m, &p->contracts,
                        tk_ir_contract_make(true, TK_PRED_ROWS, out, -1, m->tensors[out].dims[0], 0,

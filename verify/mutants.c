@@ -5,7 +5,10 @@
  * nodes it changes (copy on write into the module's arena, unchanged subtrees shared) and then
  * points the kernel at the new body. Every kind is a defect one of the seven obligation classes
  * exists to catch:
- *   shape        graph.<layer>.wrong_shape     an op's output rows contract one column wide
+ *   shape        graph.<op>.wrong_shape        an op's output rows contract one column wide
+ *                graph.<op>.linear_out_plus_1  a linear's output one column wider than its weight
+ *                                              (the tensor and its rows contracts agree: only
+ *                                              the op table's linear rule tells)
  *   padding      module.pad8                   Bp padded to 8 instead of 16
  *                <t>.<k>.no_clamp              the min(r, B - 1) clamp dropped from input reads
  *   bounds       <t>.<k>.store_off_by_one      the first store's index map + 1
@@ -467,6 +470,24 @@ static bool swapped_with_next(mctx *c) {
   return true;
 }
 
+/* A live linear's output declared one column wider than its weight gives, with every rows
+ * contract on it following: each tensor agrees with its own declaration, only the op table's
+ * linear rule (output cols == the weight's) relates the output to the weight. */
+static bool linear_out_plus_1(mctx *c) {
+  tk_ir_op *op = &c->m->ops[c->op];
+  if (op->dead || op->kind != TK_OP_LINEAR) return false;
+  if (!c->commit) return true;
+  int t = op->out[0].tensor;
+  tk_ir_tensor *tt = &c->m->tensors[t];
+  tt->dims[1] = tk_ir_ix_const(c->m, tt->dims[1]->c + 1);
+  for (int i = 0; i < c->m->nops; i++)
+    for (int j = 0; j < c->m->ops[i].contracts.n; j++) {
+      tk_ir_contract *ct = &c->m->ops[i].contracts.items[j];
+      if (ct->pred == TK_PRED_ROWS && ct->a == t) ct->n += 1;
+    }
+  return true;
+}
+
 /* ---- the table ---------------------------------------------------------------------------- */
 
 typedef enum scope { ON_KERNEL, ON_BUFFER, ON_OP, ON_MODULE } scope;
@@ -481,6 +502,8 @@ typedef struct kind {
 static const kind KINDS[] = {
     {"pad8", ON_MODULE, "padding: Bp padded to a multiple of 8 instead of 16", pad8},
     {"wrong_shape", ON_OP, "shape: the op's output rows contract one column too wide", wrong_shape},
+    {"linear_out_plus_1", ON_OP,
+     "shape: a linear's output declared one column wider than its weight", linear_out_plus_1},
     {"row_short", ON_BUFFER, "bounds: buffer allocated one row short", row_short},
     {"store_off_by_one", ON_KERNEL, "bounds: index map of the first store off by one",
      store_off_by_one},

@@ -1,100 +1,115 @@
-/* verify/obl_shape.c — class `shape` (target graph): for every live graph op, every edge's
- * producer and consumer shapes are equal for every B in [1, Bmax]. The consumer's shape of a
- * tensor is its `requires rows(t, R, C)` contract; the producer's is the producing op's
- * `ensures rows(t, R, C)`, or the tensor's declared dims for graph inputs and parameters; an
- * op's outputs are checked against the declared dims too, and every `shape_eq(a, b)` contract
- * compares the two tensors' declared dims. One obligation per op (kernel name = its layer).
+/* verify/obl_shape.c — class `shape` (target graph): for every live graph op, the op's
+ * operands satisfy the op's shape rule from the op table (ir/op_table.c: e.g. a linear's
+ * output has as many columns as its weight, its input as many as the weight has rows), and the
+ * op's `rows` and `shape_eq` contracts agree with the tensors they name, for every B in
+ * [1, Bmax]. Each tensor's declared dims enter as named constants (`%x.rows`, `%x.cols`) with
+ * one hypothesis each (its declaration: B, Bp or a constant), so a relation between two
+ * tensors is a relation between two constants, proved from the two declarations — never a
+ * tensor compared with itself. One obligation per op (kernel name = its layer), one goal part
+ * per relation.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "verify/verify_internal.h"
+#include "tk/alloc.h"
 
-typedef struct shape {
-  const tk_ix *rows;
-  int64_t cols;
-} shape;
+/* The op's tensors, each with its two dim constants (declared on first use). */
+typedef struct tensor_dims {
+  int tensor;
+  Z3_ast dims[2];
+} tensor_dims;
 
-/* The rows contract of op on tensor t with the given direction, if any. */
-static bool contract_shape(const tk_ir_op *op, int t, bool ensures, shape *out) {
-  for (int i = 0; i < op->contracts.n; i++) {
-    const tk_ir_contract *c = &op->contracts.items[i];
-    if (c->pred == TK_PRED_ROWS && c->a == t && c->ensures == ensures) {
-      out->rows = c->ix;
-      out->cols = c->n;
-      return true;
-    }
+typedef struct shape_obl {
+  tk_obl *o;
+  const tk_ir_module *m;
+  int n, cap;
+  tensor_dims *items;
+} shape_obl;
+
+/* The constant for dims[d] of tensor t, with its declaration as a hypothesis. */
+static Z3_ast tensor_dim(shape_obl *so, int t, int d) {
+  for (int i = 0; i < so->n; i++)
+    if (so->items[i].tensor == t) return so->items[i].dims[d];
+  if (so->n == so->cap) {
+    so->o->oom = true;
+    return NULL;
   }
-  return false;
+  tensor_dims *td = &so->items[so->n++];
+  td->tensor = t;
+  const tk_ir_tensor *tt = &so->m->tensors[t];
+  for (int k = 0; k < 2; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", tt->name, k ? "cols" : "rows");
+    td->dims[k] = tk_verify_obl_fresh(so->o, name, so->o->v->int_sort, false);
+    tk_verify_obl_hyp(so->o,
+                      Z3_mk_eq(so->o->v->z, td->dims[k], tk_verify_obl_ix(so->o, tt->dims[k], 0)));
+  }
+  return td->dims[d];
 }
 
-static shape declared(const tk_ir_module *m, int t) {
-  const tk_ir_tensor *tt = &m->tensors[t];
-  shape s = {tt->dims[0], tt->rank == 2 && tt->dims[1] ? tt->dims[1]->c : 1};
-  return s;
+static Z3_ast dim_term(shape_obl *so, const tk_ir_dim *d) {
+  switch (d->kind) {
+    case TK_DIM_TENSOR: return tensor_dim(so, d->tensor, d->dim);
+    case TK_DIM_CONST: return tk_verify_z_int(so->o->v, d->c);
+    case TK_DIM_SYM: return d->sym == TK_SYM_B ? so->o->B : so->o->Bp;
+  }
+  return NULL;
 }
 
-/* The producer's view of t: its ensures contract, else the declaration. */
-static shape produced(const tk_ir_module *m, int t) {
-  shape s;
-  int p = m->tensors[t].producer;
-  if (p >= 0 && !m->ops[p].dead && contract_shape(&m->ops[p], t, true, &s)) return s;
-  return declared(m, t);
-}
-
-/* Adds rows(a) == rows(b) and cols(a) == cols(b) to the conjunction, with shown terms. */
-static void edge(tk_obl *o, const char *name, shape a, shape b, int *n) {
-  tk_vctx *v = o->v;
+/* One relation of the rule: a goal part, with both sides shown in a counterexample. */
+static void rule_part(const tk_ir_shape_fact *f, void *user) {
+  shape_obl *so = user;
+  Z3_ast a = dim_term(so, &f->lhs), b = dim_term(so, &f->rhs);
   char label[64];
-  Z3_ast ra = tk_verify_obl_ix(o, a.rows, 0), rb = tk_verify_obl_ix(o, b.rows, 0);
-  snprintf(label, sizeof label, "%%%s rows (producer)", name);
-  tk_verify_obl_show(o, label, ra);
-  snprintf(label, sizeof label, "%%%s rows (consumer)", name);
-  tk_verify_obl_show(o, label, rb);
-  snprintf(label, sizeof label, "%%%s cols (producer)", name);
-  tk_verify_obl_show(o, label, tk_verify_z_int(v, a.cols));
-  snprintf(label, sizeof label, "%%%s cols (consumer)", name);
-  tk_verify_obl_show(o, label, tk_verify_z_int(v, b.cols));
-  tk_verify_obl_part(
-      o,
-      tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, ra, rb),
-                       Z3_mk_eq(v->z, tk_verify_z_int(v, a.cols), tk_verify_z_int(v, b.cols))),
-      "tensor %%%s: producer and consumer shapes are equal", name);
-  (*n)++;
+  tk_ir_dim_format(so->m, &f->lhs, label, sizeof label);
+  tk_verify_obl_show(so->o, label, a);
+  tk_ir_dim_format(so->m, &f->rhs, label, sizeof label);
+  tk_verify_obl_show(so->o, label, b);
+  tk_verify_obl_part(so->o, tk_verify_z_cmp(so->o->v, f->cmp, a, b), "%s", f->what);
+}
+
+/* rows(t, R, C) says t is R x C; shape_eq(a, b) says a and b have one shape. */
+static void contract_part(shape_obl *so, const tk_ir_contract *c) {
+  tk_vctx *v = so->o->v;
+  const char *name = so->m->tensors[c->a].name;
+  Z3_ast rows = tensor_dim(so, c->a, 0), cols = tensor_dim(so, c->a, 1);
+  if (c->pred == TK_PRED_ROWS) {
+    Z3_ast want_rows = tk_verify_obl_ix(so->o, c->ix, 0), want_cols = tk_verify_z_int(v, c->n);
+    tk_verify_obl_show(so->o, "rows (contract)", want_rows);
+    tk_verify_obl_show(so->o, "cols (contract)", want_cols);
+    tk_verify_obl_part(so->o,
+                       tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, rows, want_rows),
+                                        tk_verify_z_cmp(v, TK_CMP_EQ, cols, want_cols)),
+                       "%s rows(%%%s) contract equals the tensor's shape",
+                       c->ensures ? "ensures" : "requires", name);
+    return;
+  }
+  Z3_ast rows_b = tensor_dim(so, c->b, 0), cols_b = tensor_dim(so, c->b, 1);
+  tk_verify_obl_part(so->o,
+                     tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, rows, rows_b),
+                                      tk_verify_z_cmp(v, TK_CMP_EQ, cols, cols_b)),
+                     "shape_eq(%%%s, %%%s) contract", name, so->m->tensors[c->b].name);
 }
 
 static tk_status op_shapes(tk_vctx *v, const tk_ir_op *op) {
-  const tk_ir_module *m = v->m;
-  tk_verify_obl_begin(
-      v, TK_OBL_SHAPE, op->layer, "graph",
-      "op %s: every input's producer shape equals the shape the op requires, every output's shape "
-      "equals its declaration, and shape_eq operands agree, for every B in [1, %lld]",
-      op->name, (long long)v->bmax);
-  tk_obl *o = tk_verify_obl_cur(v);
-  enum { CAP = 256 };
-  int n = 0;
-  for (int i = 0; i < op->nin && n < CAP; i++) {
-    int t = op->in[i].tensor;
-    shape need;
-    if (!contract_shape(op, t, false, &need))
-      return tk_status_make(TK_INVALID_ARGUMENT, "op %s: no rows contract for input %%%s", op->name,
-                            m->tensors[t].name);
-    edge(o, m->tensors[t].name, produced(m, t), need, &n);
-  }
-  for (int i = 0; i < op->nout && n < CAP; i++) {
-    int t = op->out[i].tensor;
-    shape made;
-    if (!contract_shape(op, t, true, &made))
-      return tk_status_make(TK_INVALID_ARGUMENT, "op %s: no rows contract for output %%%s",
-                            op->name, m->tensors[t].name);
-    edge(o, m->tensors[t].name, made, declared(m, t), &n);
-  }
-  for (int i = 0; i < op->contracts.n && n < CAP; i++) {
+  tk_verify_obl_begin(v, TK_OBL_SHAPE, op->layer, "graph",
+                      "op %s: its operands satisfy the %s shape rule of the op table and its rows "
+                      "and shape_eq contracts agree with the tensors' declared shapes, for every B "
+                      "in [1, %lld]",
+                      op->name, tk_ir_op_kind_name(op->kind), (long long)v->bmax);
+  shape_obl so = {
+      .o = tk_verify_obl_cur(v), .m = v->m, .cap = op->nin + op->nout + 2 * op->contracts.n};
+  so.items = tk_calloc((size_t)so.cap, sizeof *so.items);
+  if (!so.items) return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
+  tk_status s = tk_ir_op_shape_facts(v->m, op, rule_part, &so);
+  for (int i = 0; !s && i < op->contracts.n; i++) {
     const tk_ir_contract *c = &op->contracts.items[i];
-    if (c->pred == TK_PRED_SHAPE_EQ)
-      edge(o, m->tensors[c->a].name, declared(m, c->a), declared(m, c->b), &n);
+    if (c->pred == TK_PRED_ROWS || c->pred == TK_PRED_SHAPE_EQ) contract_part(&so, c);
   }
-  if (n == CAP) return tk_status_make(TK_INTERNAL, "verifier: op %s has too many edges", op->name);
+  free(so.items);
+  if (s) return tk_status_annotate(s, "shape rule");
   return tk_verify_obl_prove(v);
 }
 

@@ -11,6 +11,9 @@
  * one '\n' (`ls queries | sed 's/.smt2$//' | sha256sum` in the C locale). An obligation's id
  * is <kernel>.<target>.<class>.<n> (n counts from 0 per kernel/target/class).
  *
+ * Each entry also says whether the obligation needs its path hypotheses (it was not proved
+ * without them; docs/proofs.md "Obligations that carry weight").
+ *
  * Guarantees: index.json and the query files hold nothing time-dependent (solver seconds are
  * kept for stderr only); tk_verify_write_proofs_dir replaces a directory all or nothing
  * (libtkrt's directory-replace routine, runtime/fs.h, shared with the bundle writer).
@@ -35,9 +38,10 @@ typedef struct tk_report_entry {
   const char *target; /* "gpu", "cpu" or "graph" (static strings) */
   char *statement;
   uint64_t rlimit;
-  int index;      /* n of the obligation's id */
-  char *text;     /* the query: the SMT-LIB2 text without comment lines (NULL if not kept) */
-  char query[65]; /* sha256 of text ("" if not kept) */
+  bool needs_hyps; /* not proved without its path hypotheses */
+  int index;       /* n of the obligation's id */
+  char *text;      /* the query: the SMT-LIB2 text without comment lines (NULL if not kept) */
+  char query[65];  /* sha256 of text ("" if not kept) */
 } tk_report_entry;
 
 struct tk_verify_report {
@@ -110,8 +114,8 @@ static tk_status set_query(tk_report_entry *e, char *text) {
   return tk_sha256_hex(text, strlen(text), e->query);
 }
 
-tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit, char *text,
-                               double seconds) {
+tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
+                               bool needs_hyps, char *text, double seconds) {
   if (r->n == r->cap) {
     size_t ncap = r->cap ? r->cap * 2 : 256;
     tk_report_entry *p = tk_realloc(r->items, ncap * sizeof *p);
@@ -126,6 +130,7 @@ tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rl
   e->cls = o->cls;
   e->target = o->target;
   e->rlimit = rlimit;
+  e->needs_hyps = needs_hyps;
   tk_status hashed = set_query(e, text);
   if (hashed) {
     free(text);
@@ -189,12 +194,20 @@ void tk_verify_report_class_count(const tk_verify_report *r, int c, const char *
   for (size_t i = 0; i < r->n; i++) *count += r->items[i].cls == (tk_obl_class)c;
 }
 
+long tk_verify_report_class_free_count(const tk_verify_report *r, int c) {
+  long n = 0;
+  for (size_t i = 0; i < r->n; i++)
+    n += r->items[i].cls == (tk_obl_class)c && !r->items[i].needs_hyps;
+  return n;
+}
+
 void tk_verify_report_summary(const tk_verify_report *r, FILE *out) {
   for (int c = 0; c < TK_OBL_NCLASSES; c++) {
     const char *name;
     long n;
     tk_verify_report_class_count(r, c, &name, &n);
-    fprintf(out, "%-12s %6ld obligations proved\n", name, n);
+    fprintf(out, "%-12s %6ld obligations proved (%ld without path hypotheses)\n", name, n,
+            tk_verify_report_class_free_count(r, c));
   }
 }
 
@@ -281,8 +294,9 @@ static void write_entry(const tk_report_entry *e, FILE *f) {
   json_string(f, e->target);
   fputs(", \"statement\": ", f);
   json_string(f, e->statement);
-  fprintf(f, ", \"result\": \"proved\", \"rlimit\": %llu, \"query\": \"%s\"}",
-          (unsigned long long)e->rlimit, e->query);
+  fprintf(
+      f, ", \"result\": \"proved\", \"rlimit\": %llu, \"needs_hypotheses\": %s, \"query\": \"%s\"}",
+      (unsigned long long)e->rlimit, e->needs_hyps ? "true" : "false", e->query);
 }
 
 static void write_json(const tk_verify_report *r, const tk_verify_digest *d, FILE *f) {

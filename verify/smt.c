@@ -75,7 +75,7 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   tk_obl *o = &v->obl;
   for (int i = 0; i < o->ntouched; i++)
     o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
-  o->ntouched = o->ndecls = o->nhyps = o->nshows = o->ndivs = o->nbase = o->nparts = 0;
+  o->ntouched = o->ndecls = o->nhyps = o->nshows = o->ndivs = o->nbase = o->nparts = o->ndefs = 0;
   o->goal = NULL;
   o->cls = cls;
   o->kernel = kernel;
@@ -93,6 +93,7 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   tk_verify_obl_hyp(o,
                     Z3_mk_eq(v->z, o->Bp, tk_verify_obl_bp_def(o, o->B))); /* contract bp_padded */
   o->nbase = o->nhyps;
+  o->ndefs = 0; /* the quotient of the Bp definition belongs to the batch rules */
 }
 
 /* Records that var's slots are in use (tk_verify_obl_begin clears them). */
@@ -168,9 +169,17 @@ Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
   d->q = tk_verify_obl_fresh(o, "quot", v->int_sort, false);
   d->r = tk_verify_obl_fresh(o, "rem", v->int_sort, false);
   if (!d->q || !d->r) return NULL;
-  tk_verify_obl_hyp(o, Z3_mk_eq(v->z, x, tk_verify_z_add2(v, tk_verify_z_mul_c(v, d->q, c), d->r)));
-  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), d->r, tk_verify_z_int(v, c)));
+  tk_verify_obl_def(o, Z3_mk_eq(v->z, x, tk_verify_z_add2(v, tk_verify_z_mul_c(v, d->q, c), d->r)));
+  tk_verify_obl_def(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), d->r, tk_verify_z_int(v, c)));
   return mod ? d->r : d->q;
+}
+
+void tk_verify_obl_def(tk_obl *o, Z3_ast h) {
+  int at = o->nhyps;
+  tk_verify_obl_hyp(o, h);
+  if (o->nhyps == at) return; /* out of memory (o->oom is set) */
+  if (!grow(o, (void **)&o->defs, &o->cap_defs, o->ndefs, sizeof *o->defs)) return;
+  o->defs[o->ndefs++] = at;
 }
 
 void tk_verify_obl_hyp(tk_obl *o, Z3_ast h) {

@@ -6,7 +6,10 @@
  * unsat = proved (recorded with the rlimit units the check used — Z3's "rlimit count"
  * statistic before and after, deterministic for the same obligations in the same order on the
  * same Z3 version); sat = refuted (the counterexample from the model, TK_PROOF_FAILED);
- * unknown = failed too (the resource limit ran out; TK_PROOF_FAILED saying so).
+ * unknown = failed too (the resource limit ran out; TK_PROOF_FAILED saying so). A proved
+ * obligation is checked once more in a second scope, without its path hypotheses (only the
+ * batch rules and its quotient/remainder definitions): unsat there means it holds without them
+ * (report.json "needs_hypotheses": false). The recorded rlimit is the first check's.
  *
  * The module's batch rules come from its contracts: b_range gives Bmax, bp_padded the padding
  * quantum Q of Bp = max(Q, Q * ceil(B / Q)) — the definition codegen's host stub implements
@@ -18,6 +21,10 @@
 
 #include "verify/verify_internal.h"
 #include "tk/alloc.h"
+
+/* The budget of the check without path hypotheses: floor + factor * the proof's rlimit units. */
+#define TK_VERIFY_FREE_RLIMIT_FLOOR 20000u
+#define TK_VERIFY_FREE_RLIMIT_FACTOR 4u
 
 /* Z3 reports errors through the context's error code; this handler only keeps Z3 from
  * printing or exiting, and every caller checks tk_verify_ctx_z3_status. */
@@ -110,6 +117,7 @@ void tk_verify_ctx_dispose(tk_vctx *v) {
   free(v->obl.touched);
   free(v->obl.divs);
   free(v->obl.parts);
+  free(v->obl.defs);
   free(v->proved);
   tk_verify_report_free(v->report);
   memset(v, 0, sizeof *v);
@@ -169,7 +177,7 @@ static const struct tk_proved_query *proved_before(const tk_vctx *v, Z3_ast q) {
   return NULL;
 }
 
-static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
+static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used, bool needs_hyps) {
   if (v->nproved == v->cap_proved) {
     size_t cap = v->cap_proved ? 2 * v->cap_proved : 256;
     struct tk_proved_query *p = tk_realloc(v->proved, cap * sizeof *p);
@@ -177,8 +185,36 @@ static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used) {
     v->proved = p;
     v->cap_proved = cap;
   }
-  v->proved[v->nproved++] = (struct tk_proved_query){q, used};
+  v->proved[v->nproved++] = (struct tk_proved_query){q, used, needs_hyps};
   return TK_STATUS_OK;
+}
+
+static void set_rlimit(tk_vctx *v, uint64_t units) {
+  Z3_params p = Z3_mk_params(v->z);
+  Z3_params_inc_ref(v->z, p);
+  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"),
+                     units < v->opts.rlimit ? (unsigned)units : v->opts.rlimit);
+  Z3_solver_set_params(v->z, v->s, p);
+  Z3_params_dec_ref(v->z, p);
+}
+
+/* True unless the proved obligation also holds with only the batch rules (asserted below every
+ * scope) and its definitions: its negated goal checked once more without the path hypotheses,
+ * under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what the proof used (plus a floor):
+ * without its context a query can be far harder (free loop variables up to Bmax), and a check
+ * that runs out counts as needing the hypotheses. An obligation with no path hypotheses needs
+ * no second check. */
+static bool needs_path_hyps(tk_vctx *v, uint64_t used) {
+  const tk_obl *o = &v->obl;
+  if (o->nhyps - o->nbase == o->ndefs) return false;
+  set_rlimit(v, TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * used);
+  Z3_solver_push(v->z, v->s);
+  for (int i = 0; i < o->ndefs; i++) Z3_solver_assert(v->z, v->s, o->hyps[o->defs[i]]);
+  Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
+  Z3_lbool r = Z3_solver_check(v->z, v->s);
+  Z3_solver_pop(v->z, v->s, 1);
+  set_rlimit(v, v->opts.rlimit);
+  return r != Z3_L_FALSE;
 }
 
 tk_status tk_verify_obl_prove(tk_vctx *v) {
@@ -206,9 +242,9 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
     fprintf(v->emit, "; obligation %s.%s.%s.%d\n%s\n", o->kernel, o->target,
             tk_verify_obl_class_name(o->cls),
             tk_verify_report_next_index(v->report, o->kernel, o->target, o->cls), text);
-    return tk_verify_report_add(v->report, o, 0, text, 0);
+    return tk_verify_report_add(v->report, o, 0, true, text, 0);
   }
-  if (!v->opts.solve) return tk_verify_report_add(v->report, o, 0, text, 0);
+  if (!v->opts.solve) return tk_verify_report_add(v->report, o, 0, true, text, 0);
   double t0 = now_seconds();
   uint64_t before = rlimit_count(v);
   if (!v->base_asserted) { /* identical terms in every obligation (same names, same rules) */
@@ -221,7 +257,9 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
   }
   const struct tk_proved_query *same = proved_before(v, query);
-  if (same) return tk_verify_report_add(v->report, o, same->used, text, now_seconds() - t0);
+  if (same)
+    return tk_verify_report_add(v->report, o, same->used, same->needs_hyps, text,
+                                now_seconds() - t0);
   Z3_solver_push(v->z, v->s);
   for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
   Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
@@ -230,11 +268,13 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
   if (!s && r != Z3_L_FALSE) s = refuted(v, r);
   Z3_solver_pop(v->z, v->s, 1);
-  if (!s) s = remember_proved(v, query, used);
+  bool needs_hyps = !s && needs_path_hyps(v, used);
+  if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation without its path hypotheses");
+  if (!s) s = remember_proved(v, query, used, needs_hyps);
   double dt = now_seconds() - t0;
   if (s) {
     free(text);
     return s;
   }
-  return tk_verify_report_add(v->report, o, used, text, dt);
+  return tk_verify_report_add(v->report, o, used, needs_hyps, text, dt);
 }

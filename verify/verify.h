@@ -67,7 +67,11 @@ void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 #define TK_VERIFY_NCLASSES 10
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
-/* One line per class: "shape: 42 obligations proved" (classes in DESIGN order). */
+/* The number of class c's obligations in r that hold without their path hypotheses. */
+long tk_verify_report_class_free_count(const tk_verify_report *r, int c);
+
+/* One line per class (classes in DESIGN order):
+ * "shape            42 obligations proved (3 without path hypotheses)". */
 void tk_verify_report_summary(const tk_verify_report *r, FILE *out);
 
 /* The proof store (docs/proofs.md "The files"): queries/<sha256>.smt2 per distinct query
@@ -88,7 +92,7 @@ typedef struct tk_verify_digest {
 TK_MUST_USE tk_status tk_verify_report_digest(const tk_verify_report *r, tk_verify_digest *out);
 
 /* index.json ({format, root, queries, obligations: [{id, class, kernel, target, statement,
- * result, rlimit, query}]}), as a NUL-terminated string the caller frees. Deterministic: no
+ * result, rlimit, needs_hypotheses, query}]}), as a NUL-terminated string the caller frees. Deterministic: no
  * times, no paths. Needs keep_text. */
 TK_MUST_USE tk_status tk_verify_report_json(const tk_verify_report *r, char **out);
 

@@ -72,6 +72,8 @@ typedef struct tk_obl {
   int nhyps, cap_hyps;
   Z3_ast *hyps;
   int nbase; /* hyps[0, nbase): the batch rules, the same in every obligation */
+  int ndefs, cap_defs;
+  int *defs; /* indices (>= nbase) of the hyps that define fresh quotients/remainders */
   Z3_ast goal;
   int nshows, cap_shows;
   tk_obl_term *shows;
@@ -108,7 +110,12 @@ Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show);
 /* A fresh uninterpreted function. */
 Z3_func_decl tk_verify_obl_fresh_fn(tk_obl *o, const char *name, unsigned n, const Z3_sort *dom,
                                     Z3_sort range);
+/* A path hypothesis: what the obligation assumes about its context (loop ranges, guards, a
+ * tensor's declared shape, ...). */
 void tk_verify_obl_hyp(tk_obl *o, Z3_ast h);
+/* A definition: a hypothesis that only pins down a fresh constant (the quotient/remainder of
+ * tk_verify_obl_div), kept when an obligation is checked without its path hypotheses. */
+void tk_verify_obl_def(tk_obl *o, Z3_ast h);
 void tk_verify_obl_goal(tk_obl *o, Z3_ast g);
 void tk_verify_obl_show(tk_obl *o, const char *label, Z3_ast term);
 /* Adds a conjunct to the goal; the terms shown since the previous part belong to it (a
@@ -154,6 +161,7 @@ struct tk_vctx {
   struct tk_proved_query {
     Z3_ast query;
     uint64_t used;
+    bool needs_hyps; /* the negated goal is sat without the path hypotheses */
   } *proved;
   size_t nproved, cap_proved;
 };
@@ -162,7 +170,10 @@ TK_MUST_USE tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m,
                                          const tk_verify_options *o);
 void tk_verify_ctx_dispose(tk_vctx *v);
 /* Proves the current obligation (or only prints it in emit mode) and records it in the
- * report. TK_PROOF_FAILED with the counterexample when refuted or unknown. */
+ * report. TK_PROOF_FAILED with the counterexample when refuted or unknown. A proved one is
+ * checked once more without its path hypotheses (docs/proofs.md "Obligations that carry
+ * weight"): only the batch rules and the quotient/remainder definitions stay; unsat there
+ * records it as holding without path hypotheses. */
 TK_MUST_USE tk_status tk_verify_obl_prove(tk_vctx *v);
 /* A Z3 error since the last call, as TK_INTERNAL, else OK. */
 TK_MUST_USE tk_status tk_verify_ctx_z3_status(tk_vctx *v, const char *what);
@@ -174,9 +185,10 @@ char *tk_verify_cex_message(tk_vctx *v, Z3_model model);
 
 /* ---- report.c: entries, index.json, summary ------------------------------------------------ */
 
-/* Appends an entry for the current obligation (text may be NULL; ownership passes). */
+/* Appends an entry for the current obligation (text may be NULL; ownership passes);
+ * needs_hyps: it was not proved without its path hypotheses (true when nothing was solved). */
 TK_MUST_USE tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
-                                           char *text, double seconds);
+                                           bool needs_hyps, char *text, double seconds);
 /* n of <kernel>.<target>.<class>.<n>: the number of entries with the same triple so far. */
 int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
                                 tk_obl_class cls);

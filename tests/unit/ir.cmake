@@ -6,3 +6,4 @@ tk_unit_test(NAME ir_passes_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ir_passes_tes
 tk_unit_test(NAME ir_interp_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ir_interp_test.c
              LIBS tkc_lib tk_interp tkref_lib LABELS ir)
 tk_script_test(NAME ir_golden SCRIPT tests/ir/golden.sh LABELS ir)
+tk_unit_test(NAME ir_op_table_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ir_op_table_test.c LIBS tkc_lib LABELS ir)

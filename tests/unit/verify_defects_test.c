@@ -10,7 +10,8 @@
  *                a dropped weight left non-zero; a second loop after the output loop storing
  *                the unmasked probabilities (and, proved, an identical copy: covered); keep and
  *                weights stored before it (refused); f32 arithmetic (p + 0) on the probabilities (refused)
- *   shape        an op requiring B rows of a tensor produced with Bp rows
+ *   shape        an op requiring B rows of a tensor produced with Bp rows; a linear whose
+ *                output is one column wider than its weight (the linear_out_plus_1 mutant)
  * The defects are injected by rewriting IR nodes in place (the module is private to the test).
  */
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "model/arch.h"
 #include "compiler/tkc.h"
 #include "tests/unit/test.h"
+#include "verify/mutants.h"
 #include "verify/verify.h"
 
 static tk_ir_module *build(const char *model, int64_t bmax) {
@@ -374,6 +376,31 @@ static void shape_mismatch(void) {
                  (const char *[]){"kernel expert_1_hidden_2 (graph)", "class shape", "B=", NULL});
 }
 
+/* The mutant graph.<op>.linear_out_plus_1: the output of expert_1_hidden_2's linear declared
+ * 129 columns wide (nano: hidden 128) with its rows contracts following, so only the op
+ * table's linear rule relates it to its 128-column weight. The structural checker catches it
+ * too (mutants are applied after the last tk_ir_verify, so `shape` must). */
+static void shape_linear_wider_than_weight(void) {
+  tk_ir_module *m = build("nano", 0);
+  tk_mutant *mu = NULL;
+  int n = 0;
+  if (m) CHECK_OK(tk_verify_mutants_list(m, &mu, &n));
+  const char *id = NULL;
+  for (int i = 0; i < n; i++)
+    if (strstr(mu[i].id, "expert_1_hidden_2_linear.linear_out_plus_1")) id = mu[i].id;
+  CHECK_MSG(id != NULL, "no linear_out_plus_1 mutant for expert_1_hidden_2 among %d", n);
+  if (id) {
+    CHECK_OK(tk_verify_mutant_apply(m, id));
+    CHECK_ERR(tk_ir_verify(m), "linear rule out0.cols == in1.cols");
+  }
+  free(mu);
+  expect_refuted(
+      "linear wider than its weight", id ? m : NULL,
+      (const char *[]){"kernel expert_1_hidden_2 (graph)", "class shape", "%expert_1.a_2.cols=129",
+                       "%expert_1.param_8.cols=128", "linear rule out0.cols == in1.cols", NULL});
+  if (!id) tk_ir_module_free(m);
+}
+
 int main(void) {
   bounds_off_by_one();
   bounds_missing_clamp();
@@ -390,5 +417,6 @@ int main(void) {
   topk_writer_before_output();
   topk_arithmetic_on_p();
   shape_mismatch();
+  shape_linear_wider_than_weight();
   TEST_MAIN_END();
 }

@@ -1,7 +1,8 @@
 /* tests/unit/verify_test.c — every model of models/ verifies (every class, both schedules),
  * the report is deterministic (two runs give the same index.json), every class is present
  * where it applies (topk only for MoE), and the SMT-LIB2 text has the required shape (logic,
- * named negated goal last, check-sat). Solver time per model goes to stderr. */
+ * named negated goal last, check-sat), and obligations that hold without their path
+ * hypotheses are told apart from those that need them. Solver time per model goes to stderr. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "compiler/tkc.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"
+#include "verify/verify_internal.h"
 
 static const char *const MODELS[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
 
@@ -92,8 +94,62 @@ static void check_text(void) {
   tk_ir_module_free(m);
 }
 
+/* The "without path hypotheses" count (docs/proofs.md "Obligations that carry weight"), on
+ * four hand-made obligations whose truth is known: x < 5 follows from the path hypothesis
+ * 0 <= x < 3 only; B <= Bp and (x mod 4) < 4 hold whatever x is (the batch rules and the
+ * remainder's definition stay); the first query again (answered from the cache). */
+static void check_needs_hypotheses(void) {
+  tk_ir_module *m = build("nano");
+  tk_verify_options o;
+  tk_verify_options_default(&o);
+  tk_vctx v;
+  tk_status s = m ? tk_verify_ctx_init(&v, m, &o) : NULL;
+  CHECK_OK(s);
+  if (!m || s) {
+    tk_ir_module_free(m);
+    return;
+  }
+  enum { X_LT_5, B_LE_BP, MOD_LT_4, X_LT_5_AGAIN, N };
+  for (int i = 0; i < N; i++) {
+    tk_verify_obl_begin(&v, TK_OBL_BOUNDS, "hand_made", "gpu", "obligation %d", i);
+    tk_obl *ob = tk_verify_obl_cur(&v);
+    Z3_ast x = tk_verify_obl_fresh(ob, "x", v.int_sort, true);
+    tk_verify_obl_hyp(ob, tk_verify_z_in(&v, tk_verify_z_int(&v, 0), x, tk_verify_z_int(&v, 3)));
+    Z3_ast goal = i == B_LE_BP ? Z3_mk_le(v.z, ob->B, ob->Bp)
+                  : i == MOD_LT_4
+                      ? Z3_mk_lt(v.z, tk_verify_obl_div(ob, x, 4, true), tk_verify_z_int(&v, 4))
+                      : Z3_mk_lt(v.z, x, tk_verify_z_int(&v, 5));
+    tk_verify_obl_goal(ob, goal);
+    CHECK_OK(tk_verify_obl_prove(&v));
+  }
+  char *json = NULL;
+  CHECK_OK(tk_verify_report_json(v.report, &json));
+  const char *want[N] = {"true", "false", "false", "true"};
+  const char *p = json;
+  for (int i = 0; i < N; i++) {
+    p = p ? strstr(p, "\"needs_hypotheses\": ") : NULL;
+    CHECK_MSG(p && !strncmp(p + 20, want[i], strlen(want[i])), "obligation %d: needs_hypotheses %s",
+              i, want[i]);
+    if (p) p++;
+  }
+  CHECK(tk_verify_report_class_free_count(v.report, TK_OBL_BOUNDS) == 2);
+  char *line = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&line, &len);
+  tk_verify_report_summary(v.report, f);
+  fclose(f);
+  CHECK_MSG(
+      line && strstr(line, "bounds            4 obligations proved (2 without path hypotheses)"),
+      "summary: %s", line ? line : "(none)");
+  free(line);
+  free(json);
+  tk_verify_ctx_dispose(&v);
+  tk_ir_module_free(m);
+}
+
 int main(void) {
   for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) check_model(MODELS[i]);
   check_text();
+  check_needs_hypotheses();
   TEST_MAIN_END();
 }
