@@ -375,12 +375,13 @@ static tk_status validate_unit(void *user, struct LLVMOpaqueModule *mod, const c
   vo.timing = NULL;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  tk_status s = tk_verify_tv_module(u->j->m, mod, target, &vo, u->record ? u->j->proofs : NULL);
-  if (!s && (is_kind(u->t, "amdgcn") || is_kind(u->t, "nvptx"))) {
+  tk_status s = TK_STATUS_OK;
+  if (is_kind(u->t, "amdgcn") || is_kind(u->t, "nvptx")) {
     char unit[80]; /* class host: every GPU unit's kernarg layout, recorded per unit */
     snprintf(unit, sizeof unit, "%s %s", u->t->kind, u->t->arch);
     s = tk_verify_kernel_abi(u->j->m, mod, unit, &vo, u->j->proofs);
   }
+  if (!s) s = tk_verify_tv_module(u->j->m, mod, target, &vo, u->record ? u->j->proofs : NULL);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   u->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
   return s;
