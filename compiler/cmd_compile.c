@@ -35,7 +35,8 @@ static void print_cg_mutants(void) {
   const tk_cg_mutant *m = tk_cg_mutants(&n);
   for (size_t i = 0; i < n; i++) printf("%s\t%s: %s\n", m[i].id, m[i].cls, m[i].description);
   const tk_cg_mutant_info *stub = tk_cg_stub_mutants(&n);
-  for (size_t i = 0; i < n; i++) printf("%s\t%s\n", stub[i].id, stub[i].description); /* "host: ..." */
+  for (size_t i = 0; i < n; i++)
+    printf("%s\t%s\n", stub[i].id, stub[i].description); /* "host: ..." */
 }
 
 static void print_help(void) {

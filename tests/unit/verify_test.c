@@ -102,6 +102,7 @@ static void check_needs_hypotheses(void) {
   tk_ir_module *m = build("nano");
   tk_verify_options o;
   tk_verify_options_default(&o);
+  o.keep_text = true; /* index.json names each obligation's query */
   tk_vctx v;
   tk_status s = m ? tk_verify_ctx_init(&v, m, &o) : NULL;
   CHECK_OK(s);
