@@ -264,7 +264,7 @@ static tk_status ir_hash(const tk_ir_module *m, tk_ir_target target, bool whole,
     s = tk_ir_module_print(m, f);
   } else {
     const tk_ir_kernel_list *list = tk_ir_module_kernels(m, target);
-    for (int i = 0; i < list->n; i++) tk_ir_kernel_print(m, list->items[i], f);
+    for (int i = 0; !s && i < list->n; i++) s = tk_ir_kernel_print(m, list->items[i], f);
   }
   bool failed = fclose(f) != 0;
   if (!s && failed) s = tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory (IR hash)");

@@ -775,7 +775,8 @@ typedef enum tk_ir_dump {
 /* tk_ir_module_print after checking that the module has reached the dump's stage. */
 TK_MUST_USE tk_status tk_ir_print(const tk_ir_module *m, tk_ir_dump what, FILE *out);
 /* One kernel as it appears in the module's dump. */
-void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out);
+TK_MUST_USE tk_status tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k,
+                                         FILE *out); /* TK_RESOURCE_EXHAUSTED when out of memory */
 
 /* ==== Parser ================================================================================== */
 

@@ -212,6 +212,7 @@ typedef struct printer {
   const tk_ir_kernel *k; /* NULL at graph level: contract operands are tensors */
   const var_names *names;
   FILE *out;
+  bool oom;        /* an allocation failed while printing (the text is incomplete) */
   ptr_list stores; /* scheduled kernels: the source kernel's stores, in text order */
   ptr_list substs; /* scheduled kernels: their substitutions, in order of first use */
 } printer;
@@ -515,6 +516,7 @@ static void print_args(printer *p) {
 static void print_var_decls(printer *p) {
   var_names own = {0};
   collect_kernel(&own, p->k);
+  p->oom |= own.failed;
   for (int i = 0; i < own.n; i++) {
     const tk_ir_var *v = own.vars[i];
     if (!v->inv) continue;
@@ -676,7 +678,7 @@ static void print_kernel_text(printer *p) {
 static tk_status print_kernel(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out) {
   var_names names = {0};
   family_names(m, k, &names);
-  printer p = {m, k, &names, out, {0}, {0}};
+  printer p = {.m = m, .k = k, .names = &names, .out = out};
   const tk_ir_kernel *src = source_of(&p);
   for (int i = 0; src && i < src->nphases; i++)
     tk_ir_walk_stmts(src->phases[i].body, add_store, &p.stores);
@@ -686,14 +688,16 @@ static tk_status print_kernel(const tk_ir_module *m, const tk_ir_kernel *k, FILE
     s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory printing kernel %s", k->name);
   else
     print_kernel_text(&p);
+  if (!s && p.oom)
+    s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory printing kernel %s", k->name);
   names_free(&names);
   free(p.stores.items);
   free(p.substs.items);
   return s;
 }
 
-void tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out) {
-  tk_status_ignore(print_kernel(m, k, out));
+tk_status tk_ir_kernel_print(const tk_ir_module *m, const tk_ir_kernel *k, FILE *out) {
+  return print_kernel(m, k, out);
 }
 
 /* ---- graph ---- */

@@ -64,6 +64,7 @@ static bool opens_function(const char *line) {
 static tk_status take_function(tk_host_stub *s, const char *line, int lineno) {
   tk_cexpr_fn fn;
   tk_status st = tk_cexpr_parse_fn(line, &fn);
+  if (st && tk_status_code_of(st) == TK_RESOURCE_EXHAUSTED) return st;
   if (st) { /* not one of ours (char pointers, struct reads): not in the call table */
     tk_status_free(st);
     return TK_STATUS_OK;

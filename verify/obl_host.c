@@ -222,6 +222,7 @@ static Z3_ast zx_formula(zx *z, const char *text, const zscope *sc, tk_ctype *ty
   if (s) {
     snprintf(z->why, sizeof z->why, "%s", tk_status_message(s));
     z->failed = true;
+    if (tk_status_code_of(s) == TK_RESOURCE_EXHAUSTED) z->o->oom = true;
     tk_status_free(s);
     return NULL;
   }
@@ -234,6 +235,7 @@ static Z3_ast zx_formula(zx *z, const char *text, const zscope *sc, tk_ctype *ty
 
 static tk_status unreadable(int line, const char *fn, const char *kernel, const char *target,
                             const zx *z) {
+  if (z->o->oom) return tk_status_make(TK_RESOURCE_EXHAUSTED, "host stub: out of memory");
   return tk_status_make(TK_PROOF_FAILED,
                         "host stub model_host.c:%d (%s): %s in kernel %s (%s), class host: "
                         "not proved: the formula cannot be checked",

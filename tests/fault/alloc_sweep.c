@@ -31,9 +31,10 @@
  * --stride K fails only allocations 1, 1+K, 1+2K, ... (default 1: every one), and P·K apart
  * persistently (default P = 16); --at N fails
  * allocation N alone, transiently and persistently (to debug one point). TK_FAULT_TRACE=N
- * prints the stack of allocation N in its child (sanitizer builds).
+ * prints the stack of allocation N in its child (symbolised in sanitizer builds).
  */
 #include <dirent.h>
+#include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -339,12 +340,22 @@ static void child_finish(sweep *w, tk_status s) {
   exit(v); /* not _exit: LeakSanitizer checks at exit */
 }
 
+/* TK_FAULT_TRACE: the stack of the allocation that fails, symbolised in sanitizer builds, else
+ * as return addresses (addr2line -f -e BINARY, or the library with its load offset). */
+static void print_stack(void) {
+  if (__sanitizer_print_stack_trace) {
+    __sanitizer_print_stack_trace();
+    return;
+  }
+  void *frames[64];
+  backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
+}
+
 /* TK_FAULT_TRACE in a re-run child: the stack of the allocation that fails. */
 static uint64_t trace_target;
 static void trace_observer(void *ctx) {
   (void)ctx;
-  if (tk_alloc_count() + 1 == trace_target && __sanitizer_print_stack_trace)
-    __sanitizer_print_stack_trace();
+  if (tk_alloc_count() + 1 == trace_target) print_stack();
 }
 
 /* ---- the sweep ---------------------------------------------------------------------------- */
@@ -378,7 +389,7 @@ static void on_alloc(void *ctx) {
       continue;
     }
     if (spawn(w, n, persistent, w->op->writes ? DIR_COPY : DIR_NONE)) {
-      if (w->trace_at == n && __sanitizer_print_stack_trace) __sanitizer_print_stack_trace();
+      if (w->trace_at == n) print_stack();
       tk_alloc_fault_arm(1, persistent);
       return; /* the allocation being made now fails, in this child only */
     }
