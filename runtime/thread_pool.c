@@ -108,8 +108,10 @@ tk_status tk_thread_pool_create(int threads, tk_thread_pool **out) {
 
 int tk_thread_pool_threads(const tk_thread_pool *p) { return p->threads; }
 
+/* A run of one work item (a small batch's single row block) stays on the calling thread:
+ * waking the workers for nothing to do made T = 2 slower than T = 1 (issue 13). */
 void tk_thread_pool_run(tk_thread_pool *p, int64_t n, tk_pool_fn fn, void *ctx) {
-  if (p->threads == 1) {
+  if (p->threads == 1 || n <= 1) {
     run_chunk(fn, ctx, n, 1, 0);
     return;
   }
