@@ -2,12 +2,13 @@
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
 
 import tkc
-from conftest import init_checkpoint, sample_rows, tkrun
+from conftest import TKRUN, init_checkpoint, sample_rows, tkrun
 
 
 def assert_same_bits(got, want):
@@ -139,6 +140,27 @@ def test_bad_bundle_and_device(nano, tmp_path):
     with pytest.raises(tkc.StatusError) as e:
         tkc.Session(nano.bundle, nano.checkpoint, device="tpu")
     assert e.value.code_name == "INVALID_ARGUMENT" and "tpu" in e.value.message
+
+
+@pytest.mark.parametrize("device", ["hip", "cuda"])
+def test_gpu_device_without_its_code_is_unavailable_as_in_tkrun(nano, device):
+    """The bundle holds x86_64 code only: tkrun exits 3 and the session raises UNAVAILABLE."""
+    done = subprocess.run([TKRUN, "--bundle", nano.bundle, "--checkpoint", nano.checkpoint,
+                           "--device", device], input="{}", capture_output=True, text=True)
+    prefix = "tkrun: device unavailable: "
+    assert done.returncode == 3 and done.stderr.startswith(prefix), done.stderr
+    with pytest.raises(tkc.StatusError) as e:
+        tkc.Session(nano.bundle, nano.checkpoint, device=device)
+    assert e.value.code_name == "UNAVAILABLE"
+    assert e.value.message == done.stderr[len(prefix):].rstrip("\n")
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_quiet_silences_the_auto_selection_line(nano, capfd, quiet):
+    with tkc.Session(nano.bundle, nano.checkpoint, device="auto", quiet=quiet) as s:
+        assert s.backend == "cpu"  # no GPU code in this bundle
+    err = capfd.readouterr().err
+    assert ("--device auto: using cpu" in err) != quiet, err
 
 
 def test_close_releases_and_forward_after_close_raises(nano):
