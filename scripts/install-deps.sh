@@ -8,6 +8,7 @@ packages=(
   llvm-19-dev clang-19 clang-tools-19 clang-format-19 libclang-rt-19-dev lld-19
   libz3-dev z3 cvc5
   libcjson-dev libmicrohttpd-dev libssl-dev curl
+  python3-pytest python3-numpy
   libamdhip64-dev rocm-device-libs
 )
 
