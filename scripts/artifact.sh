@@ -11,6 +11,7 @@ out=${1:-build/artifact}
 mkdir -p "$out"
 tables=$out/tables.md
 forward_json=${TK_FORWARD_JSON:-bench/forward/results/forward.json}
+export PYTHONDONTWRITEBYTECODE=1 # scripts/artifact_figures.py imports bench/forward/forward_plot.py: no __pycache__ there
 
 # need_package PKG WHY: installs a Debian package the artifact needs beyond install-deps.sh,
 # with apt's and dpkg's hundreds of lines in a log shown only on failure.
