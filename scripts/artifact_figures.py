@@ -201,35 +201,49 @@ def image(out, link_base, name, alt):
     return path, f"![{alt}]({os.path.relpath(path, link_base)})"
 
 
+def forward_figure(forward, out, link_base):
+    """Figure 1 from bench/forward's forward.json; its Markdown lines."""
+    saved = load_json(forward)
+    meta, results = saved.get("meta", {}), saved.get("results")
+    if not isinstance(results, list) or not results:
+        raise InputError(f"{forward}: expected bench/forward's forward.json with a non-empty \"results\"")
+    machine = meta.get("machine", {})
+    run = f"the run of {meta.get('date', '?')} on {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
+    path, link = image(out, link_base, "forward.png", "forward time vs B per model")
+    forward_plot.plot(results, path, f"{os.path.basename(forward)}: {run}")
+    models = ", ".join(dict.fromkeys(p["model"] for p in results))
+    return ["### Figure 1 — forward time vs B per model, tkc and its peers", "", link, "",
+            f"From `{forward}` ({run}); the numbers are that run's (bench/README.md, \"forward\"), "
+            f"not this machine's unless bench/forward/run.sh ran here. {len(results)} points, models {models}.", ""]
+
+
+def obligations_figure(model_files, out, link_base):
+    """Figure 2 from index.json / manifest.json files; its Markdown lines."""
+    entries = obligation_entries(model_files)
+    path, link = image(out, link_base, "obligations.png", "obligations per class per model")
+    plot_obligations(entries, path)
+    totals = "; ".join(f"{name} ({kind}) {sum(c.values())}" for kind, name, c in entries)
+    return ["### Figure 2 — obligations per class per model", "", link, "", f"Totals: {totals}.", ""]
+
+
+def stages_figure(model_files, out, link_base):
+    """Figure 3 from tkc compile's stderr files; its Markdown lines."""
+    entries = [(name, stage_times(path)) for name, path in model_files]
+    path, link = image(out, link_base, "compile_stages.png", "tkc compile time per stage")
+    plot_stages(entries, path)
+    totals = "; ".join(f"{name} {sum(t.values()):.1f} ms" for name, t in entries)
+    return ["### Figure 3 — tkc compile: time per stage", "", link, "", f"Totals: {totals}.", ""]
+
+
 def draw(args):
     os.makedirs(args.out, exist_ok=True)
     md = []
     if args.forward:
-        saved = load_json(args.forward)
-        meta, results = saved.get("meta", {}), saved.get("results")
-        if not isinstance(results, list) or not results:
-            raise InputError(f"{args.forward}: expected bench/forward's forward.json with a non-empty \"results\"")
-        machine = meta.get("machine", {})
-        note = (f"{os.path.basename(args.forward)}: the run of {meta.get('date', '?')} on "
-                f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores")
-        path, link = image(args.out, args.link_base, "forward.png", "forward time vs B per model")
-        forward_plot.plot(results, path, note)
-        md += ["### Figure 1 — forward time vs B per model, tkc and its peers", "", link, "",
-               f"From `{args.forward}` ({note.split(': ', 1)[1]}); the numbers are that run's "
-               "(bench/README.md, \"forward\"), not this machine's unless bench/forward/run.sh ran here. "
-               f"{len(results)} points, models {', '.join(dict.fromkeys(p['model'] for p in results))}.", ""]
+        md += forward_figure(args.forward, args.out, args.link_base)
     if args.obligations:
-        entries = obligation_entries(args.obligations)
-        path, link = image(args.out, args.link_base, "obligations.png", "obligations per class per model")
-        plot_obligations(entries, path)
-        md += ["### Figure 2 — obligations per class per model", "", link, "",
-               "Totals: " + "; ".join(f"{name} ({kind}) {sum(c.values())}" for kind, name, c in entries) + ".", ""]
+        md += obligations_figure(args.obligations, args.out, args.link_base)
     if args.compile_log:
-        entries = [(name, stage_times(path)) for name, path in args.compile_log]
-        path, link = image(args.out, args.link_base, "compile_stages.png", "tkc compile time per stage")
-        plot_stages(entries, path)
-        md += ["### Figure 3 — tkc compile: time per stage", "", link, "",
-               "Totals: " + "; ".join(f"{name} {sum(t.values()):.1f} ms" for name, t in entries) + ".", ""]
+        md += stages_figure(args.compile_log, args.out, args.link_base)
     if not md:
         raise InputError("nothing to draw: give --forward, --obligations or --compile-log")
     print("\n".join(md))
@@ -253,7 +267,10 @@ def main():
                    help="tkc verify's stderr, for the solver time (repeatable)")
     args = ap.parse_args()
     try:
-        draw(args) if args.command == "draw" else obligations_table(args)
+        if args.command == "draw":
+            draw(args)
+        else:
+            obligations_table(args)
     except ImportError as exc:
         sys.exit(f"artifact_figures: matplotlib cannot be imported by {sys.executable} ({exc}); "
                  "apt-get install python3-matplotlib")
