@@ -69,7 +69,10 @@ static void init_help(void) {
       "\n"
       "  -o, --output FILE  the checkpoint to write (required)\n"
       "  --seed N           u64 seed (default: the arch's seed)\n"
-      "  --step N           u32 training step stored in the header (default 0)\n");
+      "  --step N           u32 training step stored in the header (default 0)\n"
+      "\n"
+      "Exit codes: 0 ok, 1 invalid arch or the checkpoint cannot be written, 2 usage,\n"
+      "4 internal error (out of memory).\n");
 }
 
 /* Returns -1 when argv is fine, else the exit code of a usage error. */
@@ -153,7 +156,10 @@ static void inspect_help(void) {
          "the config's arch_fingerprint and finite weights (exit 1 on a mismatch).\n"
          "\n"
          "  --arch ARCH.json    validate against this arch\n"
-         "  --allow-nonfinite   accept NaN/Inf weights when validating\n");
+         "  --allow-nonfinite   accept NaN/Inf weights when validating\n"
+         "\n"
+         "Exit codes: 0 ok, 1 unreadable or invalid checkpoint (or arch, or a mismatch),\n"
+         "2 usage, 4 internal error (out of memory).\n");
 }
 
 static int inspect_parse(int argc, char **argv, inspect_args *a) {

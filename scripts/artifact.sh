@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# scripts/artifact.sh [OUT_DIR] — regenerates every table of the paper artifact (docs/ARTIFACT.md)
-# with one command: obligations and proof times per model, compile times, code-object
-# statistics, CPU speed against OpenBLAS, and numerical conformance against the reference.
-# Times come from this run on this machine; nothing here is committed.
+# scripts/artifact.sh [OUT_DIR] — regenerates every table and figure of the paper artifact
+# (docs/ARTIFACT.md) with one command: obligations and proof times per model, compile times,
+# code-object statistics, CPU speed against OpenBLAS, numerical conformance against the
+# reference, and three figures (scripts/artifact_figures.py). Times come from this run on this
+# machine, except figure 1's, which come from bench/forward's saved run ($TK_FORWARD_JSON,
+# default bench/forward/results/forward.json); nothing here is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/artifact}
 mkdir -p "$out"
 tables=$out/tables.md
+forward_json=${TK_FORWARD_JSON:-bench/forward/results/forward.json}
+export PYTHONDONTWRITEBYTECODE=1 # scripts/artifact_figures.py imports bench/forward/forward_plot.py: no __pycache__ there
+
+# need_package PKG WHY: installs a Debian package the artifact needs beyond install-deps.sh,
+# with apt's and dpkg's hundreds of lines in a log shown only on failure.
+need_package() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" && return 0
+  echo "artifact: installing $1 ($2)"
+  local sudo="" log=$out/apt-$1.log
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$1" >"$log" 2>&1 ||
+    { tail -n 20 "$log" >&2; echo "artifact: apt-get install $1 failed; the log is $log" >&2; exit 1; }
+}
 
 scripts/install-deps.sh
-dpkg-query -W -f='${Status}' libopenblas-dev 2>/dev/null | grep -q "ok installed" ||
-  { echo "artifact: installing libopenblas-dev (bench baseline)"; apt-get install -y -qq libopenblas-dev; }
+need_package libopenblas-dev "the bench baseline"
+need_package python3-matplotlib "the figures"
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
 cmake --build build --target gemm_cpu >/dev/null
 bin=build/bin
@@ -24,23 +39,13 @@ models="nano tiny medium full dense custom-small"
   echo
   echo "## Table 1 — obligations per class and total solver time (tkc verify)"
   echo
-  echo "| model | shape | padding | bounds | no_overflow | race | topk | dataflow | total | solver time |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$tables"
+obligations=()
 for m in $models; do
-  dir=$out/proofs/$m
-  $bin/tkc verify models/$m.arch.json --proofs-dir "$dir" >"$out/verify.$m.out" 2>"$out/verify.$m.err"
-  python3 - "$dir/index.json" "$out/verify.$m.err" "$m" >>"$tables" <<'PY'
-import json, re, sys, collections
-rep = json.load(open(sys.argv[1]))["obligations"]
-c = collections.Counter(o["class"] for o in rep)
-err = open(sys.argv[2]).read()
-t = re.findall(r"solver time ([0-9.]+) s", err)
-solver = (t[-1] + " s") if t else "see stderr"
-cls = ["shape", "padding", "bounds", "no_overflow", "race", "topk", "dataflow"]
-print("| %s | %s | %d | %s |" % (sys.argv[3], " | ".join(str(c[k]) for k in cls), len(rep), solver))
-PY
+  $bin/tkc verify models/$m.arch.json --proofs-dir "$out/proofs/$m" >"$out/verify.$m.out" 2>"$out/verify.$m.err"
+  obligations+=(--obligations "$m=$out/proofs/$m/index.json" --solver-log "$m=$out/verify.$m.err")
 done
+python3 scripts/artifact_figures.py obligations-table "${obligations[@]}" >>"$tables"
 
 {
   echo
@@ -48,9 +53,11 @@ done
   echo
   echo '```'
 } >>"$tables"
-for m in nano custom-small dense tiny; do
+bundles="nano custom-small dense tiny"
+for m in $bundles; do
   echo "$m:" >>"$tables"
-  $bin/tkc compile models/$m.arch.json -o "$out/bundles/$m" 2>&1 | sed 's/^/  /' >>"$tables"
+  $bin/tkc compile models/$m.arch.json -o "$out/bundles/$m" 2>"$out/compile.$m.err"
+  sed 's/^/  /' "$out/compile.$m.err" >>"$tables"
 done
 echo '```' >>"$tables"
 
@@ -106,4 +113,19 @@ keep = all([w != 0 for w in ra] == [w != 0 for w in rb] for ra, rb in zip(g["rou
 print("| %s | %.3g | %.3g | %s |" % (sys.argv[3], absd, reld, "yes" if keep else "NO"))
 PY
 done
-echo "artifact: tables written to $tables"
+# The figures: Debian's python3-matplotlib is for Debian's python3, which may not be the first
+# python3 on PATH (pyenv, a venv).
+py=python3
+"$py" -c 'import matplotlib' 2>/dev/null || py=/usr/bin/python3
+figures=(--forward "$forward_json")
+for m in $models; do figures+=(--obligations "$m=$out/proofs/$m/index.json"); done
+for m in $bundles; do
+  figures+=(--obligations "$m=$out/bundles/$m/manifest.json" --compile-log "$m=$out/compile.$m.err")
+done
+{
+  echo
+  echo "## Figures"
+  echo
+  "$py" scripts/artifact_figures.py draw --out "$out/figures" --link-base "$out" "${figures[@]}"
+} >>"$tables"
+echo "artifact: tables and figures written to $tables ($out/figures/*.png)"

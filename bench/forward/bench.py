@@ -29,17 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import tkp1  # noqa: E402
+from forward_plot import COLUMNS, best_of, plot  # noqa: E402
 
 TOL_ABS, TOL_REL = 1e-4, 1e-3  # docs/formats.md §3.4
-
-# report columns: (label, the peers whose best median it shows)
-COLUMNS = [
-    ("tkc (x86-64-v3)", ["tkc-v3"]),
-    ("tkc --cpu x86-64-v4", ["tkc-v4"]),
-    ("ONNX Runtime", ["ort-dense", "ort-sparse"]),
-    ("PyTorch eager", ["torch"]),
-    ("C + OpenBLAS", ["blas-dense", "blas-sparse"]),
-]
 VARIANT_TAG = {"ort-dense": "dense", "ort-sparse": "gather", "blas-dense": "dense", "blas-sparse": "gather"}
 
 
@@ -403,8 +395,10 @@ def render(meta, results, out):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "forward.md"), "w") as f:
         f.write(md)
-    models = list(dict.fromkeys(p["model"] for p in results))
-    plot(results, models, os.path.join(out, "forward.png"))
+    try:
+        plot(results, os.path.join(out, "forward.png"))
+    except ImportError as exc:
+        log(f"no plot: matplotlib cannot be imported ({exc})")
     print(md)
 
 
@@ -419,15 +413,6 @@ def user_args():
         elif not a.startswith("--build="):
             out.append(a)
     return out
-
-
-def best_of(point, keys):
-    best = None
-    for k in keys:
-        pr = point["peers"].get(k)
-        if pr and pr["median_ms"] is not None and (best is None or pr["median_ms"] < best[1]["median_ms"]):
-            best = (k, pr)
-    return best
 
 
 def fmt_ms(ms):
@@ -507,44 +492,6 @@ def table(meta, results, peak, bw):
         lines.append("Nothing skipped.")
     lines.append("")
     return "\n".join(lines)
-
-
-def plot(results, models, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception as exc:  # noqa: BLE001
-        log(f"no plot: matplotlib cannot be imported ({exc})")
-        return
-    models = [m for m in models if any(p["model"] == m for p in results)]
-    fig, axes = plt.subplots(1, len(models), figsize=(max(8.0, 5.0 * len(models)), 5.2), squeeze=False)
-    colors = dict(zip([c for c, _ in COLUMNS], ["tab:red", "tab:purple", "tab:blue", "tab:orange", "tab:green"]))
-    for ax, m in zip(axes[0], models):
-        pts = [p for p in results if p["model"] == m]
-        for T, style in ((1, "-"), (2, "--")):
-            for label, keys in COLUMNS:
-                xs, ys = [], []
-                for p in pts:
-                    if p["T"] != T:
-                        continue
-                    pick = best_of(p, keys)
-                    if pick:
-                        xs.append(p["B"])
-                        ys.append(pick[1]["median_ms"])
-                if xs:
-                    ax.plot(xs, ys, style, marker="o", ms=3, color=colors[label], label=f"{label}, T={T}")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("batch B (rows)")
-        ax.set_ylabel("median ms per forward")
-        ax.set_title(m)
-        ax.grid(True, which="both", alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7)
-    fig.suptitle("bench/forward: median time per forward vs B (solid: 1 thread, dashed: 2 threads)")
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,14 @@ static tk_status read_stdin(char **out, size_t *out_len) {
   return TK_STATUS_OK;
 }
 
+/* --device auto's one short line; libtkrt's longer one, naming why each GPU backend was passed
+ * over (a missing driver, a bundle without that target), comes with --verbose instead. */
+static void say_device(const tool_model *m) {
+  const char *backend = tk_session_backend(m->session);
+  fprintf(stderr, "tkrun: --device auto: %s, %s%s\n", backend, tk_session_device(m->session),
+          strcmp(backend, "cpu") ? "" : "; no GPU backend answered (--verbose says why)");
+}
+
 /* Parses argv; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, tool_model_args *a) {
   *a = (tool_model_args){.device = TK_DEVICE_AUTO};
@@ -104,6 +112,7 @@ int main(int argc, char **argv) {
     tk_status_free(s);
     return code;
   }
+  if (args.device == TK_DEVICE_AUTO && !args.verbose) say_device(&m);
   char *body = NULL, *response = NULL;
   size_t len = 0;
   s = read_stdin(&body, &len);

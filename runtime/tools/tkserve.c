@@ -78,7 +78,10 @@ static void print_help(void) {
       "  --help, --version\n"
       "\n"
       "Concurrency: one model thread answers requests in arrival order; each forward pass\n"
-      "uses every --threads. A malformed request line is answered 400 at once.\n",
+      "uses every --threads. A malformed request line is answered 400 at once.\n"
+      "\n"
+      "Exit codes: 0 clean shutdown on SIGINT or SIGTERM, 1 cannot bind, start the server or\n"
+      "open the model, 2 usage, 3 requested device unavailable.\n",
       tool_model_flags_help);
 }
 

@@ -18,7 +18,8 @@ const char tool_model_flags_help[] =
     "  --checkpoint FILE     checkpoint.tkp1, validated against the bundle before any launch\n"
     "  --device D            auto (default: a GPU if one answers, else cpu), cpu, hip, cuda\n"
     "  --threads N           CPU worker threads (default: all online CPUs)\n"
-    "  --allow-nonfinite     accept NaN/Inf weights in the checkpoint\n";
+    "  --allow-nonfinite     accept NaN/Inf weights in the checkpoint\n"
+    "  --verbose             with --device auto, say why each GPU backend was passed over\n";
 
 /* "--name value" or "--name=value": the value, advancing *i; NULL when argv[*i] is not it. */
 static const char *flag_value(const char *name, int argc, char **argv, int *i, bool *missing) {
@@ -49,6 +50,10 @@ tool_flag tool_model_flag(tool_model_args *a, int argc, char **argv, int *i, cha
   bool missing = false;
   if (!strcmp(arg, "--allow-nonfinite")) {
     a->allow_nonfinite = true;
+    return TOOL_FLAG_TAKEN;
+  }
+  if (!strcmp(arg, "--verbose")) {
+    a->verbose = true;
     return TOOL_FLAG_TAKEN;
   }
   if ((v = flag_value("--bundle", argc, argv, i, &missing))) {
@@ -104,6 +109,7 @@ tk_status tool_model_open(const tool_model_args *a, tool_model *m) {
   tk_session_options_default(&so);
   so.device = a->device;
   so.threads = a->threads;
+  so.quiet = !a->verbose;
   tk_status s = open_bundle(a, m);
   if (!s) s = tk_weights_open(m->bundle, a->checkpoint, &wo, &m->weights);
   if (!s) s = tk_session_create(m->bundle, m->weights, &so, &m->session);

@@ -3,7 +3,8 @@
  * an error maps to (docs/formats.md §4).
  *
  * Model flags (both tools): --bundle DIR | --arch ARCH.json, --checkpoint FILE,
- * --device auto|cpu|hip|cuda, --threads N, --allow-nonfinite; `--flag=value` also works.
+ * --device auto|cpu|hip|cuda, --threads N, --allow-nonfinite, --verbose; `--flag=value` also
+ * works.
  */
 #ifndef TK_TOOLS_TOOL_MODEL_H
 #define TK_TOOLS_TOOL_MODEL_H
@@ -22,6 +23,7 @@ typedef struct tool_model_args {
   tk_device device;
   int threads; /* 0 = all online CPUs */
   bool allow_nonfinite;
+  bool verbose; /* libtkrt's line on why --device auto passed each GPU backend over */
 } tool_model_args;
 
 typedef enum tool_flag { TOOL_FLAG_NOT_OURS, TOOL_FLAG_TAKEN, TOOL_FLAG_BAD } tool_flag;

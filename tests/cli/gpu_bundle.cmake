@@ -10,3 +10,6 @@ if(TK_AMD_COMGR_LIB AND TK_AMD_COMGR_INCLUDE)
   target_link_libraries(comgr_isa PRIVATE ${TK_AMD_COMGR_LIB})
 endif()
 tk_script_test(NAME gpu_bundle SCRIPT tests/cli/gpu_bundle.sh LABELS "cli;codegen;slow")
+# ptxas assembles the bundle's PTX (tests/cli/ptxas.sh); reported as skipped where ptxas is absent.
+tk_script_test(NAME ptxas SCRIPT tests/cli/ptxas.sh LABELS "cli;codegen")
+set_tests_properties(ptxas PROPERTIES SKIP_RETURN_CODE 77)

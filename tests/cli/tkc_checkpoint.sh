@@ -76,7 +76,9 @@ t_failed_write_leaves_nothing() {
 }
 t_help() {
   run 0 "$tkc" init-checkpoint --help && has "$tmp/out" "usage: tkc init-checkpoint" &&
-    run 0 "$tkc" inspect-checkpoint --help && has "$tmp/out" "usage: tkc inspect-checkpoint"
+    has "$tmp/out" "Exit codes: 0 ok, 1 invalid arch" &&
+    run 0 "$tkc" inspect-checkpoint --help && has "$tmp/out" "usage: tkc inspect-checkpoint" &&
+    has "$tmp/out" "Exit codes: 0 ok, 1 unreadable"
 }
 t_usage() {
   run 2 "$tkc" init-checkpoint && run 2 "$tkc" init-checkpoint "$nano" &&

@@ -129,9 +129,15 @@ for dev in hip cuda; do
   grep -q "device unavailable: .*$dev" "$tmp/err" || fail "--device $dev: unclear message: $(cat "$tmp/err")"
   [ -s "$tmp/out" ] && fail "--device $dev: wrote to stdout"
 done
+# --device auto: one short line; the reasons each GPU backend was passed over with --verbose.
 expect_exit 0 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --device auto
-grep -q "using cpu" "$tmp/err" || fail "--device auto does not say it uses cpu: $(cat "$tmp/err")"
+grep -q "^tkrun: --device auto: cpu, .*; no GPU backend answered (--verbose says why)$" "$tmp/err" &&
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] && ! grep -q "hip:\|cuda:" "$tmp/err" ||
+  fail "--device auto: expected one short line saying cpu: $(cat "$tmp/err")"
 cp "$tmp/out" "$tmp/auto"
+expect_exit 0 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --verbose
+grep -q "using cpu.*hip: .*cuda: " "$tmp/err" || fail "--verbose does not say why each GPU was passed over: $(cat "$tmp/err")"
+cmp -s "$tmp/out" "$tmp/auto" || fail "--verbose changes the answer"
 
 # --arch: compiled into $XDG_CACHE_HOME/tkc once, then reused; same answer as the bundle.
 export XDG_CACHE_HOME="$tmp/cache"

@@ -59,7 +59,8 @@ is_error_json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); a
 arch=models/nano.arch.json
 "$BIN/tkc" compile "$arch" -o "$tmp/nano" --quiet || { fail "compile"; exit 1; }
 "$BIN/tkc" init-checkpoint "$arch" -o "$tmp/nano.tkp1" >/dev/null || { fail "checkpoint"; exit 1; }
-"$BIN/tkserve" --help | grep -q "usage: tkserve" || fail "tkserve --help"
+"$BIN/tkserve" --help >"$tmp/help" && grep -q "usage: tkserve" "$tmp/help" &&
+  grep -q "Exit codes: 0 clean shutdown" "$tmp/help" || fail "tkserve --help (usage and exit codes)"
 "$BIN/tkserve" --bundle "$tmp/nano" 2>/dev/null; [ $? -eq 2 ] || fail "tkserve without --checkpoint: exit 2 expected"
 "$BIN/tkserve" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --device hip --bind 127.0.0.1:0 2>/dev/null
 [ $? -eq 3 ] || fail "tkserve --device hip: exit 3 expected"

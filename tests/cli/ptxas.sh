@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tests/cli/ptxas.sh — NVIDIA's assembler accepts the NVPTX half of a bundle: `tkc compile
+# models/nano.arch.json --targets nvptx` gives model.sm_80.ptx and model.sm_90.ptx, each
+# declaring `.target sm_XX`, which ptxas assembles for its sm. ptxas is looked for on PATH, in
+# $CUDA_HOME/bin and $CUDA_PATH/bin, and where the CUDA toolkit installs it (/usr/local/cuda/bin,
+# /opt/cuda/bin, Debian's /usr/lib/nvidia-cuda-toolkit/bin); without it the test exits 77,
+# which ctest reports as skipped (SKIP_RETURN_CODE in gpu_bundle.cmake).
+source "$(dirname "$0")/lib.sh"
+ptxas=$(command -v ptxas)
+for dir in ${CUDA_HOME:+"$CUDA_HOME/bin"} ${CUDA_PATH:+"$CUDA_PATH/bin"} /usr/local/cuda/bin /opt/cuda/bin \
+  /usr/lib/nvidia-cuda-toolkit/bin; do
+  [ -n "$ptxas" ] && break
+  [ -x "$dir/ptxas" ] && ptxas=$dir/ptxas
+done
+[ -n "$ptxas" ] || {
+  echo "SKIP: ptxas not found (PATH, \$CUDA_HOME/bin, \$CUDA_PATH/bin, /usr/local/cuda/bin, /opt/cuda/bin, /usr/lib/nvidia-cuda-toolkit/bin)"
+  exit 77
+}
+echo "ptxas: $ptxas ($("$ptxas" --version 2>&1 | tail -1))"
+
+"$BIN/tkc" compile models/nano.arch.json -o "$tmp/nano" --targets nvptx --quiet 2>"$tmp/err" ||
+  { fail "tkc compile --targets nvptx: $(head -5 "$tmp/err")"; finish ptxas; }
+for sm in sm_80 sm_90; do
+  ptx=$tmp/nano/model.$sm.ptx
+  grep -q "^\.target $sm\$" "$ptx" || fail "model.$sm.ptx lacks .target $sm"
+  "$ptxas" -arch="$sm" "$ptx" -o "$tmp/$sm.cubin" 2>"$tmp/ptxas.err" ||
+    fail "ptxas -arch=$sm model.$sm.ptx: $(head -5 "$tmp/ptxas.err")"
+  [ -s "$tmp/$sm.cubin" ] || fail "ptxas wrote no $sm.cubin"
+done
+finish ptxas
