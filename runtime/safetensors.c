@@ -412,7 +412,7 @@ static int tensor_order(const void *a, const void *b) {
 
 /* Sorts the table by name and rejects a name given twice (in one file or in two). */
 static tk_status sort_and_check_names(tk_safetensors *st) {
-  qsort(st->tensors, st->n_tensors, sizeof *st->tensors, tensor_order);
+  if (st->n_tensors) qsort(st->tensors, st->n_tensors, sizeof *st->tensors, tensor_order);
   for (size_t i = 1; i < st->n_tensors; i++) {
     const tk_safetensors_tensor *a = &st->tensors[i - 1], *b = &st->tensors[i];
     if (strcmp(a->name, b->name) != 0) continue;
@@ -624,7 +624,7 @@ const tk_safetensors_tensor *tk_safetensors_at(const tk_safetensors *st, size_t 
 
 const tk_safetensors_tensor *tk_safetensors_find(const tk_safetensors *st, const char *name) {
   tk_safetensors_tensor key = {.name = name};
-  return bsearch(&key, st->tensors, st->n_tensors, sizeof key, tensor_order);
+  return st->n_tensors ? bsearch(&key, st->tensors, st->n_tensors, sizeof key, tensor_order) : NULL;
 }
 
 const char *tk_safetensors_dtype_name(tk_safetensors_dtype dtype) {
