@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tests/unit/test.h"
+#include "tk/alloc.h"
 #include "tk/safetensors.h"
 
 static char tmp_dir[] = "/tmp/tk_safetensors_test.XXXXXX";
@@ -399,6 +400,37 @@ static void test_bad_index(void) {
             "no model.safetensors or model.safetensors.index.json in this directory");
 }
 
+/* ---- Allocation failures -------------------------------------------------------------------- */
+
+/* Every hooked allocation of opening the sharded checkpoint fails in turn, once and for good:
+ * each run ends in RESOURCE_EXHAUSTED with nothing returned (and, under ASan, nothing leaked),
+ * until the walk passes the last allocation and the open succeeds. */
+static void test_alloc_failures(bool persistent) {
+  const char *index = path_in("sharded/model.safetensors.index.json");
+  int points = 0;
+  for (uint64_t n = 1; n < 100000; n++) {
+    tk_alloc_fault_arm(n, persistent);
+    tk_safetensors *st = NULL;
+    tk_status s = tk_safetensors_open(index, &st);
+    bool fired = tk_alloc_fault_fired();
+    tk_alloc_fault_disarm();
+    if (!fired) {
+      CHECK_MSG(s == NULL && st != NULL, "open after %d failure points: %s", points,
+                tk_status_message(s));
+      tk_status_free(s);
+      tk_safetensors_close(st);
+      break;
+    }
+    points++;
+    CHECK_MSG(s && st == NULL && tk_status_code_of(s) == TK_RESOURCE_EXHAUSTED,
+              "allocation %llu failing%s: %s", (unsigned long long)n, persistent ? " for good" : "",
+              s ? tk_status_message(s) : "OK");
+    tk_status_free(s);
+    tk_safetensors_close(st);
+  }
+  CHECK_MSG(points >= 10, "only %d allocation points", points);
+}
+
 int main(void) {
   if (!mkdtemp(tmp_dir)) {
     perror("mkdtemp");
@@ -416,6 +448,8 @@ int main(void) {
   test_fifo();
   test_expectations();
   test_bad_index();
+  test_alloc_failures(false);
+  test_alloc_failures(true);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
