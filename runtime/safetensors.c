@@ -497,11 +497,12 @@ static tk_status check_index_agrees(const tk_safetensors *st, const char *index,
     const tk_safetensors_tensor *t = tk_safetensors_find(st, a->string);
     bool held = t && strncmp(t->file, dir, dir_len) == 0 && t->file[dir_len] == '/' &&
                 strcmp(t->file + dir_len + 1, a->valuestring) == 0;
-    char name[NAME_SHOWN + 4];
+    char name[NAME_SHOWN + 4], shard[NAME_SHOWN + 4];
     if (!held)
-      return tk_status_make(
-          TK_INVALID_ARGUMENT, "%s: weight_map: tensor %s: shard %s/%s does not hold it%s%s", index,
-          shown(a->string, name), dir, a->valuestring, t ? "; it is in " : "", t ? t->file : "");
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "%s: weight_map: tensor %s: shard %s/%s does not hold it%s%s", index,
+                            shown(a->string, name), dir, shown(a->valuestring, shard),
+                            t ? "; it is in " : "", t ? t->file : "");
   }
   return TK_STATUS_OK;
 }
