@@ -71,7 +71,7 @@ def encode(config, layer, seed, dtype):
     offset = 0
     for name, shape, fan_in in block_tensors(config, layer):
         values = float32_values(seed, name, shape[0] * shape[1], fan_in)
-        data = (to_bfloat16(values) if dtype == "bf16" else values)
+        data = to_bfloat16(values) if dtype == "bf16" else values
         if sys.byteorder != "little":
             data.byteswap()
         raw = data.tobytes()
@@ -110,7 +110,8 @@ def main():
     with open(args.config) as f:
         config = json.load(f)
     if config.get("model_type") != "qwen3_moe":
-        sys.exit("%s: model_type %r, expected \"qwen3_moe\"" % (args.config, config.get("model_type")))
+        sys.exit("%s: model_type %r, expected \"qwen3_moe\""
+                 % (args.config, config.get("model_type")))
     if not 0 <= args.layer < config.get("num_hidden_layers", 1):
         sys.exit("--layer %d: the config has %d layers" % (args.layer, config["num_hidden_layers"]))
     data = encode(config, args.layer, args.seed, args.dtype)

@@ -280,7 +280,9 @@ def manifest_seeds():
 
 def safetensors(header, data=b"", length=None, pad=0):
     """u64 little-endian header length, the header JSON (padded with spaces), the data area."""
-    h = (header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode())
+    if not isinstance(header, bytes):
+        header = json.dumps(header, separators=(",", ":")).encode()
+    h = header
     h += b" " * pad
     return struct.pack("<Q", len(h) if length is None else length) + h + data
 
@@ -330,8 +332,9 @@ def safetensors_seeds():
     out("safetensors", "index-valid.json",
         json.dumps({"metadata": {"total_size": 4}, "weight_map": {"w": "s.safetensors"}}))
     out("safetensors", "index-escape.json", json.dumps({"weight_map": {"w": "../s.safetensors"}}))
-    out("safetensors", "index-missing-shard.json", json.dumps({"weight_map": {"w": "t.safetensors"}}))
-    out("safetensors", "index-wrong-tensor.json", json.dumps({"weight_map": {"v": "s.safetensors"}}))
+    for name, tensor, shard in [("index-missing-shard.json", "w", "t.safetensors"),
+                                ("index-wrong-tensor.json", "v", "s.safetensors")]:
+        out("safetensors", name, json.dumps({"weight_map": {tensor: shard}}))
 
 
 if __name__ == "__main__":
