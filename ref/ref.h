@@ -8,6 +8,7 @@
  *   ref_model.c    builds a model from a checkpoint or from raw double arrays
  *   ref_forward.c  the forward pass: row, row with a given keep set, padded batch
  *   ref_compare.c  the conformance check of docs/formats.md §3 for float outputs of a backend
+ *   qwen3_moe.c    the Qwen3-MoE sparse block (issue 16), declared apart in ref/qwen3_moe.h
  *
  * Ownership: tk_ref_model_* constructors return a model the caller releases with
  * tk_ref_model_free (NULL allowed); all other buffers are the caller's.

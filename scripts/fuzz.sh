@@ -2,16 +2,17 @@
 # scripts/fuzz.sh [SECONDS_PER_TARGET] — a bounded libFuzzer run of every tests/fuzz target.
 #
 # Builds build-fuzz if needed (clang-19, standalone tests/fuzz project; a no-op when it is up
-# to date; nothing is downloaded), then runs fuzz_arch, fuzz_checkpoint, fuzz_wire and
-# fuzz_manifest one after the other for SECONDS_PER_TARGET each (default 60: about 4.5 min in
-# all, build included) on a copy of tests/fuzz/corpus/<target>/, never on the committed
-# corpus. Exits 1 if any target crashed, leaked, timed out or ran out of memory, printing
-# where the reproducer is and how to replay it; 0 otherwise. tests/README.md has the rest.
+# to date; nothing is downloaded), then runs fuzz_arch, fuzz_checkpoint, fuzz_wire,
+# fuzz_manifest and fuzz_safetensors one after the other for SECONDS_PER_TARGET each (default
+# 60: about 5.5 min in all, build included) on a copy of tests/fuzz/corpus/<target>/, never on
+# the committed corpus. Exits 1 if any target crashed, leaked, timed out or ran out of memory,
+# printing where the reproducer is and how to replay it; 0 otherwise. tests/README.md has the
+# rest.
 #
 # Environment:
 #   TK_FUZZ_BUILD_DIR     build directory (default build-fuzz)
 #   TK_FUZZ_CC            the Clang to build with (default clang-19)
-#   TK_FUZZ_TARGETS       a subset, e.g. "wire arch" (default: all four)
+#   TK_FUZZ_TARGETS       a subset, e.g. "wire arch" (default: all five)
 #   TK_FUZZ_OPEN_ISSUES=1 also check the contracts that open issues say are broken (see
 #                         tests/fuzz/fuzz_util.h) and drop the leak suppressions of
 #                         tests/fuzz/open-issues.supp: expected to fail until they are fixed
@@ -26,8 +27,8 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
 fi
 build=${TK_FUZZ_BUILD_DIR:-build-fuzz}
 cc=${TK_FUZZ_CC:-clang-19}
-read -r -a targets <<<"${TK_FUZZ_TARGETS:-arch checkpoint wire manifest}"
-declare -A max_len=([arch]=4096 [checkpoint]=4096 [wire]=4096 [manifest]=16384)
+read -r -a targets <<<"${TK_FUZZ_TARGETS:-arch checkpoint wire manifest safetensors}"
+declare -A max_len=([arch]=4096 [checkpoint]=4096 [wire]=4096 [manifest]=16384 [safetensors]=4096)
 
 # ---- Toolchain: Clang and its libFuzzer/ASan runtimes (Debian: clang-19, libclang-rt-19-dev)
 if ! command -v "$cc" >/dev/null; then

@@ -13,6 +13,8 @@ unless this file or the copied examples changed. What it writes:
                       (grad and moments present, NaN weights, config not JSON / with a NUL /
                       another fingerprint, empty names, truncations)
   corpus/wire/        requests: one row, batches, float limits, and rejected shapes
+  corpus/safetensors/ safetensors files (valid F32/BF16, a tiny MoE block, other dtypes) and
+                      each structural error, plus shard indexes naming fuzz_safetensors.c's shard
   corpus/manifest/    manifests for fuzz_manifest.c's scratch bundle (its kFiles, hashed here
                       with the same content), a full one and minimal MoE / Dense ones
 """
@@ -274,11 +276,73 @@ def manifest_seeds():
     out("manifest", "ws-ctrl.json", "\x01" + bad)
 
 
+# ---- safetensors ------------------------------------------------------------------------------
+
+def safetensors(header, data=b"", length=None, pad=0):
+    """u64 little-endian header length, the header JSON (padded with spaces), the data area."""
+    if not isinstance(header, bytes):
+        header = json.dumps(header, separators=(",", ":")).encode()
+    h = header
+    h += b" " * pad
+    return struct.pack("<Q", len(h) if length is None else length) + h + data
+
+
+def st_entry(dtype, shape, begin, end):
+    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
+
+def safetensors_seeds():
+    reset("safetensors")
+    f32 = struct.pack("<4f", 1.5, -2.25, 0.125, 1024.0)
+    bf16 = struct.pack("<3H", 0x3F80, 0xC010, 0x0001)
+    valid = {"__metadata__": {"format": "pt"}, "a": st_entry("F32", [2, 2], 0, 16),
+             "b": st_entry("BF16", [3], 16, 22)}
+    out("safetensors", "valid-f32-bf16.safetensors", safetensors(valid, f32 + bf16, pad=2))
+    out("safetensors", "empty.safetensors", safetensors({}))
+    moe = {}
+    data = b""
+    for name, shape in [("model.layers.0.mlp.gate.weight", [4, 2])] + [
+            ("model.layers.0.mlp.experts.%d.%s.weight" % (e, p), s) for e in range(2)
+            for p, s in [("gate_proj", [1, 2]), ("up_proj", [1, 2]), ("down_proj", [2, 1])]]:
+        n = shape[0] * shape[1] * 2
+        moe[name] = st_entry("BF16", shape, len(data), len(data) + n)
+        data += bytes(range(n))
+    out("safetensors", "moe-bf16.safetensors", safetensors(moe, data))
+    out("safetensors", "other-dtypes.safetensors", safetensors(
+        {"i": st_entry("I32", [2], 0, 8), "h": st_entry("F16", [1], 8, 10),
+         "z": st_entry("F64", [0, 3], 10, 10), "s": st_entry("U8", [], 10, 11)}, bytes(11)))
+    out("safetensors", "trunc-data.safetensors", safetensors(valid, f32 + bf16)[:-3])
+    out("safetensors", "trunc-length.safetensors", b"\x10\x00\x00")
+    out("safetensors", "length-past-end.safetensors", safetensors({}, length=1000))
+    out("safetensors", "length-huge.safetensors", safetensors({}, length=(1 << 64) - 1))
+    out("safetensors", "overlap.safetensors", safetensors(
+        {"x": st_entry("F32", [2], 0, 8), "y": st_entry("F32", [2], 4, 12)}, bytes(12)))
+    out("safetensors", "numel-mismatch.safetensors",
+        safetensors({"x": st_entry("F32", [3], 0, 8)}, bytes(8)))
+    out("safetensors", "offsets-past-end.safetensors",
+        safetensors({"x": st_entry("F32", [100], 0, 400)}, bytes(8)))
+    out("safetensors", "duplicate-name.safetensors", safetensors(
+        b'{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
+        b'"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', b"ab"))
+    out("safetensors", "bad-dtype.safetensors",
+        safetensors({"x": st_entry("F33", [1], 0, 4)}, bytes(4)))
+    out("safetensors", "shape-overflow.safetensors",
+        safetensors({"x": st_entry("F32", [1 << 32, 1 << 32, 2], 0, 8)}, bytes(8)))
+    # Read as model.safetensors.index.json beside fuzz_safetensors.c's one shard s.safetensors.
+    out("safetensors", "index-valid.json",
+        json.dumps({"metadata": {"total_size": 4}, "weight_map": {"w": "s.safetensors"}}))
+    out("safetensors", "index-escape.json", json.dumps({"weight_map": {"w": "../s.safetensors"}}))
+    for name, tensor, shard in [("index-missing-shard.json", "w", "t.safetensors"),
+                                ("index-wrong-tensor.json", "v", "s.safetensors")]:
+        out("safetensors", name, json.dumps({"weight_map": {tensor: shard}}))
+
+
 if __name__ == "__main__":
     arch_seeds()
     checkpoint_seeds()
     wire_seeds()
     manifest_seeds()
+    safetensors_seeds()
     for t in sorted(os.listdir(CORPUS)):
         d = os.path.join(CORPUS, t)
         n = len(os.listdir(d))
