@@ -34,7 +34,7 @@ static void add(tk_ir_module *m, tk_ir_kernel *k, bool ensures, tk_ir_pred p, in
 }
 
 void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
-                            const tk_ir_contract *extra, int nextra) {
+                            const tk_ix *rows_written, const tk_ir_contract *extra, int nextra) {
   for (int i = 0; i < k->nargs; i++) {
     const tk_ir_arg *a = &k->args[i];
     add(m, k, false, TK_PRED_ROWS, i, a->rows, a->cols);
@@ -45,6 +45,8 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
     if (!(a->access & TK_ACC_WRITE)) continue;
     if (a->role == TK_ROLE_OUT)
       add(m, k, true, TK_PRED_WRITES_ROWS_LT, i, tk_ir_ix_sym(m, TK_SYM_B), 0);
+    else if (rows_written)
+      add(m, k, true, TK_PRED_WRITES_ROWS_LT, i, rows_written, 0);
     else
       add(m, k, true, TK_PRED_WRITES_ALL, i, NULL, 0);
     if (multi_phase && a->access == TK_ACC_READWRITE)

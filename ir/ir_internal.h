@@ -41,12 +41,13 @@ void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
 /* ---- contracts.c ---- */
 /* Derives a kernel's argument contracts from its arguments and how its body uses them:
  * requires rows(a, rows, cols) for every argument, reads_clamped for the caller's input,
- * ensures writes_rows_lt(a, B) for each caller's output written, writes_all for each other
- * buffer written, row_local for read-write buffers when `multi_phase`; then appends `extra`
- * (already in this kernel's argument indices; entries naming a missing argument, -1, are
- * dropped). */
+ * ensures writes_rows_lt(a, B) for each caller's output written, for each other buffer written
+ * writes_all (rows_written NULL) or writes_rows_lt(a, rows_written) (a CPU kernel computes only
+ * the rows of the batch's row tiles), row_local for read-write buffers when `multi_phase`;
+ * then appends `extra` (already in this kernel's argument indices; entries naming a missing
+ * argument, -1, are dropped). */
 void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
-                            const tk_ir_contract *extra, int nextra);
+                            const tk_ix *rows_written, const tk_ir_contract *extra, int nextra);
 /* Argument use of a statement tree: access[i] |= READ / WRITE for every arg i it loads /
  * stores; used[l] = true for every local it touches (either array may be NULL). */
 void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals);

@@ -130,7 +130,7 @@ static void kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, tk_ir_op *const *
       c.b = arg_of_tensor(k, alias, c.b);
       extra[nextra++] = c;
     }
-  tk_ir_kernel_contracts(m, k, k->nphases > 1, extra, nextra);
+  tk_ir_kernel_contracts(m, k, k->nphases > 1, NULL, extra, nextra);
 }
 
 /* ---- argument order ---- */

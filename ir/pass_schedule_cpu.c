@@ -4,9 +4,13 @@
  * One scheduled kernel per fused kernel. The row space is split into blocks of BR rows
  * (cpu_block_rows): `for rb in 0..Bp div BR @cpu_block` is the thread pool's work item, and
  * every phase runs inside it for the block's rows (phases are row-local, so this is the fused
- * form: a block's GEMM rows are LayerNormed while hot). When BR does not divide Bp's padding
- * quantum (16; the module's bp_padded contract), the grid is (Bp + BR - 1) div BR and rows
- * >= Bp are guarded off (`if first row < Bp`, per row or per row tile: TR divides 16 then).
+ * form: a block's GEMM rows are LayerNormed while hot). The CPU computes no padding rows
+ * (issue 13): only the rows of the row tiles that hold a real row, r < Bt with
+ * Bt = TR * ceil(B / TR); the grid is (B + BR - 1) div BR blocks and rows >= Bt are guarded
+ * off (`if first row < Bt`, per row tile, or per row in a row phase). TR divides Bp's padding
+ * quantum (16; the module's bp_padded contract), so Bt <= Bp and every row computed exists in
+ * the Bp-row intermediates; the kernels' writes_rows_lt(a, Bt) contracts say which rows they
+ * write, and the dataflow class proves that every later read stays below Bt.
  *   row phase (r):     split r -> rb, rr by BR; rr serial; inner parallel loops → vector
  *   tileable (r, j):   split r -> rb, rt, ri (BR, TR rows); split j -> jt, jj by TC with
  *                      the last N mod TC columns peeled into a tail region jl; the point's
@@ -36,7 +40,7 @@ typedef struct cpu_ctx {
   tk_ir_kernel *k;
   int pi; /* phase being scheduled */
   const tk_ir_var *rb;
-  bool guarded; /* BR does not divide Bp's padding quantum: rows >= Bp guarded */
+  const tk_ix *rows; /* Bt = TR * ceil(B / TR): the rows computed */
   const int *arg_map;
   int *local_map;
   bool *used;
@@ -56,14 +60,11 @@ static void step(cpu_ctx *c, tk_ir_sched_step s) {
 static const tk_ix *V(cpu_ctx *c, const tk_ir_var *v) { return tk_ir_ix_var(c->m, v); }
 static const tk_ix *K(cpu_ctx *c, int64_t v) { return tk_ir_ix_const(c->m, v); }
 
-/* `first < Bp` around body when blocks may run past Bp (the grid rounds Bp up to BR): `first`
- * is a row, or the first row of a row tile (TR divides the padding quantum then, so a tile
- * is wholly inside or wholly outside [0, Bp)). */
+/* `first < Bt` around body: `first` is a row, or the first row of a row tile (a multiple of
+ * TR, so a tile is wholly inside or wholly outside [0, Bt)). */
 static const tk_ir_stmt *row_guard(cpu_ctx *c, const tk_ix *first, const tk_ir_stmt *body) {
-  if (!c->guarded) return body;
-  const tk_ix *bp = tk_ir_ix_sym(c->m, TK_SYM_BP);
-  step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = first, .rhs = bp});
-  return tk_ir_stmt_if(c->m, first, TK_CMP_LT, bp, body);
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = first, .rhs = c->rows});
+  return tk_ir_stmt_if(c->m, first, TK_CMP_LT, c->rows, body);
 }
 
 static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
@@ -204,19 +205,24 @@ static int64_t padding_quantum(const tk_ir_module *m) {
   return 1;
 }
 
-/* Blocks that may cross Bp need row tiles that do not (see row_guard). */
-static tk_status check_blocks(const tk_ir_module *m, bool *guarded) {
-  int64_t q = padding_quantum(m), br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows;
-  *guarded = q % br != 0;
-  if (*guarded && q % tr != 0)
+/* Bt <= Bp needs row tiles that divide Bp's padding quantum (see row_guard). */
+static tk_status check_tiles(const tk_ir_module *m) {
+  int64_t q = padding_quantum(m), tr = m->opts.cpu_tile_rows;
+  if (q % tr != 0)
     return tk_status_make(TK_INVALID_ARGUMENT,
-                          "CPU schedule: tile rows %lld must divide %lld "
-                          "(Bp's padding quantum) when block rows %lld do not",
-                          (long long)tr, (long long)q, (long long)br);
+                          "CPU schedule: tile rows %lld must divide %lld (Bp's padding quantum)",
+                          (long long)tr, (long long)q);
   return TK_STATUS_OK;
 }
 
-static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool guarded) {
+/* Bt = TR * ceil(B / TR). */
+static const tk_ix *tile_rows_of_batch(tk_ir_module *m) {
+  int64_t tr = m->opts.cpu_tile_rows;
+  const tk_ix *b = tk_ir_ix_sym(m, TK_SYM_B);
+  return tk_ir_ix_mul(m, tk_ir_ix_div(m, tk_ir_ix_add(m, b, tk_ir_ix_const(m, tr - 1)), tr), tr);
+}
+
+static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
   int64_t br = m->opts.cpu_block_rows;
   for (int pi = 0; pi < src->nphases; pi++)
     if (!tk_ir_ix_equal(src->phases[pi].extents[0], tk_ir_ix_sym(m, TK_SYM_BP)))
@@ -231,7 +237,7 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
                k,
                0,
                NULL,
-               guarded,
+               tile_rows_of_batch(m),
                tk_ir_sched_copy_args(m, src, k, NULL),
                tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1)),
                tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
@@ -246,9 +252,8 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
   }
   c.pi = 0;
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.rb, .binding = TK_BIND_CPU_BLOCK});
-  const tk_ix *bp = tk_ir_ix_sym(m, TK_SYM_BP);
-  k->launch.grid =
-      tk_ir_ix_div(m, c.guarded ? tk_ir_ix_add(m, bp, tk_ir_ix_const(m, br - 1)) : bp, br);
+  const tk_ix *b = tk_ir_ix_sym(m, TK_SYM_B);
+  k->launch.grid = tk_ir_ix_div(m, tk_ir_ix_add(m, b, tk_ir_ix_const(m, br - 1)), br);
   k->launch.workgroup_size = 1;
   k->launch.block_rows = br;
   k->body = tk_ir_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);
@@ -258,7 +263,7 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src, bool 
     if (src->contracts.items[i].pred == TK_PRED_TOPK ||
         src->contracts.items[i].pred == TK_PRED_MASKED_SELECT)
       extra[nextra++] = src->contracts.items[i]; /* argument ids are unchanged on the CPU */
-  tk_ir_kernel_contracts(m, k, src->nphases > 1, extra, nextra);
+  tk_ir_kernel_contracts(m, k, src->nphases > 1, c.rows, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   k->index_bits = tk_ir_index_bits(m, k);
   tk_ir_kernel_append(m, k);
@@ -269,10 +274,9 @@ tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GPU)
     return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu",
                           (int)m->stage);
-  bool guarded;
-  TK_RETURN_IF_ERROR(check_blocks(m, &guarded));
+  TK_RETURN_IF_ERROR(check_tiles(m));
   for (int ki = 0; ki < m->kernels.n; ki++)
-    TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki], guarded));
+    TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki]));
   m->stage = TK_STAGE_CPU;
   return TK_STATUS_OK;
 }

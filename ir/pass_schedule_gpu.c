@@ -118,7 +118,7 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   record_steps(m, k, ph, &sp, wg, t);
   tk_ir_contract extra[4];
   int nextra = carried_contracts(src, arg_map, extra, 4);
-  tk_ir_kernel_contracts(m, k, false, extra, nextra);
+  tk_ir_kernel_contracts(m, k, false, NULL, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   k->index_bits = tk_ir_index_bits(m, k);
   tk_ir_kernel_append(m, k);

@@ -175,7 +175,7 @@ static void check_buffers(const tk_ir_module *m) {
 
 typedef struct event {
   const void *stmt;
-  int64_t index;
+  int64_t index, row;
 } event;
 
 typedef struct trace {
@@ -187,7 +187,7 @@ typedef struct trace {
   long checked, wrong;
 } trace;
 
-static void record(trace *t, const void *stmt, int64_t index) {
+static void record(trace *t, const void *stmt, int64_t index, int64_t row) {
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 4096;
     event *ev = realloc(t->ev, cap * sizeof *ev);
@@ -195,7 +195,7 @@ static void record(trace *t, const void *stmt, int64_t index) {
     t->ev = ev;
     t->cap = cap;
   }
-  t->ev[t->n++] = (event){stmt, index};
+  t->ev[t->n++] = (event){stmt, index, row};
 }
 
 /* The fused index of `origin_ix` at this scheduled point: phase variables from the subst. */
@@ -210,13 +210,14 @@ static int64_t composed(trace *t, const tk_ix *origin_ix, const tk_ir_subst *s,
 static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int64_t index,
                      const int64_t *vals) {
   trace *t = user;
+  int64_t row = index / k->args[s->arg].cols;
   if (k->target == TK_TARGET_NONE) {
-    record(t, s, index);
+    record(t, s, index, row);
     return;
   }
   t->checked++;
   if (!s->origin || composed(t, s->origin->ix, s->subst, vals) != index) t->wrong++;
-  record(t, s->origin, index);
+  record(t, s->origin, index, row);
 }
 
 static void on_load(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v,
@@ -246,11 +247,24 @@ static bool run_traced(const tk_ir_module *m, tk_ir_target target, int64_t B, tr
   return ok;
 }
 
+/* The fused kernels' stores to rows < rows, in place (events stay sorted). */
+static size_t keep_rows_below(event *ev, size_t n, int64_t rows) {
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ev[i].row < rows) ev[kept++] = ev[i];
+  return kept;
+}
+
+/* The GPU schedules store exactly what the fused kernels do (every row < Bp); the CPU
+ * schedule exactly the part of it in rows < Bt = TR * ceil(B / TR), the row tiles that hold
+ * a real row (issue 13: no padding work on the CPU). */
 static void check_schedules(const tk_ir_module *m, const char *model, int64_t B) {
   trace fused = {.m = m}, sched[TK_IR_NTARGETS] = {{.m = m}, {.m = m}};
   int64_t *scratch = calloc((size_t)m->nvars, sizeof *scratch);
   run_traced(m, TK_TARGET_NONE, B, &fused);
+  int64_t tr = m->opts.cpu_tile_rows, cpu_rows = (B + tr - 1) / tr * tr;
   for (int t = 0; scratch && t < TK_IR_NTARGETS; t++) {
+    if (t == TK_TARGET_CPU) fused.n = keep_rows_below(fused.ev, fused.n, cpu_rows);
     sched[t].scratch = scratch;
     sched[t].env = (tk_ix_env){B, tk_ir_ix_bp_of(B), scratch};
     run_traced(m, (tk_ir_target)t, B, &sched[t]);
