@@ -3,7 +3,7 @@
  * For nano, custom-small, dense and a Custom arch with weight_layout out_in, hidden_act gelu
  * (erf form) and layer_norm_eps 1e-3: arch → pipeline (verify after every pass) → x86_64
  * shared object → cg_driver, with seeded weights (tk_arch_init_fill), compared with tests/ref
- * (docs/formats.md §3 tolerance and top-K rule) at B in {1, 15, 16, 17, 100}; the x86_64-simt variant
+ * (docs/formats.md §3 tolerance and top-K rule) at B in {1, 2, 15, 16, 17, 100}; the x86_64-simt variant
  * (the gpu schedule's bodies) the same way for nano and custom-small. Each forward also runs
  * on 2 threads, which must give bitwise the same outputs as 1 thread.
  */
@@ -31,7 +31,7 @@ typedef struct model_case {
   bool simt;
 } model_case;
 
-static const int32_t BATCHES[] = {1, 15, 16, 17, 100};
+static const int32_t BATCHES[] = {1, 2, 15, 16, 17, 100};
 
 /* One batch: 1-thread forward vs the reference, 2-thread forward vs the 1-thread one. */
 static void check_batch(const char *label, tk_cgd *d, const tk_arch *arch, const tk_test_weights *w,

@@ -316,30 +316,31 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 }
 
 static void run_default(const char *tmp) {
-  static const int64_t all[] = {1, 15, 16, 17, 100, 1000};
-  static const int64_t small[] = {1, 15, 16, 17, 100};
+  static const int64_t all[] = {1, 2, 15, 16, 17, 100, 1000};
+  static const int64_t small[] = {1, 2, 15, 16, 17, 100};
   static const int64_t chunked[] = {17, 32, 33, 100, 1000};
   fixture nano, custom, dense, nano32;
   bool ok_nano = fixture_open(tmp, "nano", TKC_DEFAULT_MAX_BATCH, &nano);
   bool ok_custom = fixture_open(tmp, "custom-small", TKC_DEFAULT_MAX_BATCH, &custom);
   if (ok_nano) {
-    check_model(&nano, all, 6);
+    check_model(&nano, all, sizeof all / sizeof all[0]);
     check_chunking_invariance(&nano);
     check_forward_errors(&nano);
     check_router_overflow(&nano);
     check_devices(&nano);
   }
   if (ok_custom) {
-    check_model(&custom, all, 6);
+    check_model(&custom, all, sizeof all / sizeof all[0]);
     check_router_overflow(&custom);
   }
   if (ok_nano && ok_custom) check_mismatches(&nano, &custom);
   fixture_close(&custom);
-  if (fixture_open(tmp, "dense", TKC_DEFAULT_MAX_BATCH, &dense)) check_model(&dense, small, 5);
+  if (fixture_open(tmp, "dense", TKC_DEFAULT_MAX_BATCH, &dense))
+    check_model(&dense, small, sizeof small / sizeof small[0]);
   fixture_close(&dense);
   if (fixture_open(tmp, "nano", 32, &nano32)) { /* a batch above max_batch runs in chunks */
     CHECK(tk_bundle_get_info(nano32.bundle)->max_batch == 32);
-    check_model(&nano32, chunked, 5);
+    check_model(&nano32, chunked, sizeof chunked / sizeof chunked[0]);
     check_bundle_open(nano32.dir);
   }
   fixture_close(&nano32);
