@@ -189,21 +189,18 @@ static tk_status cuda_find_device(cuda_launcher *h, int *major, int *minor, char
   return e ? cuda_fail(h, TK_UNAVAILABLE, e, "querying device 0") : TK_STATUS_OK;
 }
 
-/* The PTX text through the JIT; its error log goes into the message. */
+/* The PTX text (NUL-terminated, as tk_bundle_open hashed it) through the JIT; its error log
+ * goes into the message. */
 static tk_status cuda_load_module(cuda_launcher *h, const tk_bundle_target *t) {
-  char *ptx = NULL;
-  size_t size = 0;
-  TK_RETURN_IF_ERROR(tk_gpu_read_file(t->path, &ptx, &size));
   char log[JIT_LOG_BYTES] = "";
   int options[] = {TK_CU_JIT_ERROR_LOG_BUFFER, TK_CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *values[] = {log, (void *)(uintptr_t)sizeof log};
-  tk_cu_result e = h->api.cuModuleLoadDataEx(&h->module, ptx, 2, options, values);
-  free(ptx);
+  tk_cu_result e = h->api.cuModuleLoadDataEx(&h->module, t->code.bytes, 2, options, values);
   if (!e) return TK_STATUS_OK;
   h->module = NULL;
   log[sizeof log - 1] = '\0';
-  return cuda_fail(h, TK_INVALID_ARGUMENT, e, "cuModuleLoadDataEx(%s, %zu bytes)%s%.3000s", t->path,
-                   size, log[0] ? "; JIT log: " : "", log);
+  return cuda_fail(h, TK_INVALID_ARGUMENT, e, "cuModuleLoadDataEx(%s, %zu bytes)%s%.3000s",
+                   t->code.path, t->code.size, log[0] ? "; JIT log: " : "", log);
 }
 
 static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *device, size_t size) {
