@@ -19,6 +19,7 @@
 #include <llvm-c/Target.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/launch.h"
 
 void tk_cg_x86_init_llvm(void) {
   LLVMInitializeX86TargetInfo();
@@ -200,7 +201,8 @@ static void add_string_global(tk_cg_module *cm, const char *symbol, const char *
 
 void tk_cg_cpu_finish_module(tk_cg_module *cm) {
   add_string_global(cm, "tk_bundle_target", cm->target->name);
-  if (cm->opts->fingerprint) add_string_global(cm, "tk_model_fingerprint", cm->opts->fingerprint);
+  if (cm->opts->fingerprint)
+    add_string_global(cm, TK_MODEL_FINGERPRINT_SYMBOL, cm->opts->fingerprint);
 }
 
 static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef extent,

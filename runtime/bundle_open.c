@@ -27,7 +27,7 @@
 #include "tk/alloc.h"
 #include "tk/launch.h"
 
-enum { MANIFEST_MAX_BYTES = 64 << 20, BUNDLE_FILE_MAX_BYTES = 1 << 30 };
+enum { MANIFEST_MAX_BYTES = 64 << 20 };
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
 
@@ -96,7 +96,7 @@ static tk_status check_file(const manifest_ctx *c, const cJSON *entry, const cha
   char *path = join_path(c->dir, file), *bytes = NULL, got[65];
   size_t size = 0;
   if (!path) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  tk_status s = tk_fs_read_regular(path, BUNDLE_FILE_MAX_BYTES, &bytes, &size);
+  tk_status s = tk_fs_read_regular(path, TK_FS_BUNDLE_FILE_MAX_BYTES, &bytes, &size);
   if (!s) s = tk_sha256_hex(bytes, size, got);
   if (!s && strcmp(got, want))
     s = tk_status_make(TK_INVALID_ARGUMENT,
@@ -134,10 +134,10 @@ static tk_status find_duplicate_key(const cJSON *obj, const char **out) {
   return TK_STATUS_OK;
 }
 
-/* docs/formats.md §4: no object of the manifest holds a key twice, after unescaping (a key
- * spelled "\u0061rch" is "arch"). So the member the reader takes is the only one, and the
- * arch text the fingerprint hashes is the arch the runtime uses. `where` is the JSON path of
- * v, for the message ("$", "$.targets[0]"). */
+/* docs/abi.md "manifest.json": no object of the manifest holds a key twice, after unescaping
+ * (a key spelled "\u0061rch" is "arch"). So the member the reader takes is the only one, and
+ * the arch text the fingerprint hashes is the arch the runtime uses. `where` is the JSON path
+ * of v, for the message ("$", "$.targets[0]"). */
 static tk_status check_unique_keys(const manifest_ctx *c, const cJSON *v, const char *where) {
   if (cJSON_IsObject(v)) {
     const char *dup = NULL;

@@ -47,7 +47,7 @@ typedef struct cpu_launch_ctx {
   int32_t B, Bp;
 } cpu_launch_ctx;
 
-enum { CPU_ALIGN = 64, CODE_OBJECT_MAX_BYTES = 1 << 30 };
+enum { CPU_ALIGN = 64 };
 
 static tk_status cpu_make_error(tk_status_code code, const char *fmt, va_list ap) {
   char msg[512];
@@ -215,7 +215,7 @@ static tk_status read_target(cpu_launcher *c) {
 /* The arch the kernels were compiled for must be `want` (docs/abi.md "CPU targets"). */
 static tk_status check_fingerprint(const cpu_launcher *c, const char *want) {
   if (!want) return TK_STATUS_OK;
-  const char *got = dlsym(c->image.dl, "tk_model_fingerprint");
+  const char *got = dlsym(c->image.dl, TK_MODEL_FINGERPRINT_SYMBOL);
   if (!got)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: no tk_model_fingerprint symbol (built by an older tkc: recompile "
@@ -235,7 +235,7 @@ static tk_status cpu_load(cpu_launcher *c, const tk_cpu_launcher_options *o) {
   size_t size = o->code_size;
   const void *code = o->code;
   if (!code) {
-    TK_RETURN_IF_ERROR(tk_fs_read_regular(o->code_path, CODE_OBJECT_MAX_BYTES, &read, &size));
+    TK_RETURN_IF_ERROR(tk_fs_read_regular(o->code_path, TK_FS_BUNDLE_FILE_MAX_BYTES, &read, &size));
     code = read;
   }
   tk_status s = tk_dl_image_open(code, size, c->code_path, &c->image);

@@ -26,9 +26,11 @@ static tk_status write_all(int fd, const char *name, const void *data, size_t si
 /* A sealed memfd holding data[0, size). */
 static tk_status sealed_copy(const void *data, size_t size, const char *name, int *out_fd) {
   *out_fd = -1;
-  int fd = memfd_create("tk-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0)
-    return tk_status_make(TK_UNAVAILABLE, "%s: memfd_create: %s", name, strerror(errno));
+  const char *base = strrchr(name, '/');
+  char label[64]; /* the memfd's name in /proc/PID/maps (memfd_create takes at most 249) */
+  snprintf(label, sizeof label, "%s", base ? base + 1 : name);
+  int fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return tk_status_make(TK_UNAVAILABLE, "%s: memfd_create: %s", name, strerror(errno));
   tk_status s = write_all(fd, name, data, size);
   if (!s && fcntl(fd, F_ADD_SEALS, ALL_SEALS) != 0)
     s = tk_status_make(TK_IO_ERROR, "%s: cannot seal its memfd: %s", name, strerror(errno));

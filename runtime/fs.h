@@ -42,6 +42,9 @@ void tk_fs_remove_tree(const char *path);
  * before return). *out_fd is the caller's to close; *out_size is its size at open. */
 TK_MUST_USE tk_status tk_fs_open_regular(const char *path, int *out_fd, size_t *out_size);
 
+/* The largest bundle file (code object, host stub) the runtime reads into memory. */
+#define TK_FS_BUNDLE_FILE_MAX_BYTES ((size_t)1 << 30)
+
 /* The whole regular file (tk_fs_open_regular), read through one descriptor into *out
  * (tk_malloc'd, NUL-terminated; the NUL is not counted in *out_size). A file larger than
  * max_bytes, or whose size changes while it is read, is an error. */

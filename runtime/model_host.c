@@ -9,8 +9,6 @@
 #include "tk/alloc.h"
 #include "tk/model_host.h"
 
-enum { HOST_STUB_MAX_BYTES = 1 << 30 };
-
 void tk_model_host_close(tk_model_host *h) {
   if (!h) return;
   tk_dl_image_close(&(tk_dl_image){.dl = h->dl_, .fd = h->fd_});
@@ -76,7 +74,7 @@ tk_status tk_model_host_open(const char *path, tk_model_host **out) {
   *out = NULL;
   char *bytes = NULL;
   size_t size = 0;
-  TK_RETURN_IF_ERROR(tk_fs_read_regular(path, HOST_STUB_MAX_BYTES, &bytes, &size));
+  TK_RETURN_IF_ERROR(tk_fs_read_regular(path, TK_FS_BUNDLE_FILE_MAX_BYTES, &bytes, &size));
   tk_status s = tk_model_host_open_image(bytes, size, path, out);
   free(bytes);
   return s;

@@ -7,6 +7,7 @@
  *     answers do not change (the checkpoint is read, not mapped: no SIGBUS);
  *   - duplicate manifest keys, plain or escaped ("\u0061rch" beside "arch"), at the top or
  *     nested, are refused naming the key and its JSON path; an escaped spelling alone reads;
+ *   - a code object changed after compile: "sha256 mismatch";
  *   - dense's model.x86_64.so in the nano bundle with its sha256 fixed in the manifest:
  *     refused at session create by its arch fingerprint, before any kernel runs;
  *   - a FIFO as manifest.json, as model_host.so and as the checkpoint: "not a regular file"
@@ -260,6 +261,27 @@ static void check_duplicate_keys(const fixture *f) {
   tk_bundle_close(b);
 }
 
+/* A code object whose bytes no longer match the manifest: refused (and, under ASan, nothing
+ * of the half-read bundle leaks). */
+static void check_target_hash(const fixture *f) {
+  char so[1100];
+  path_in(so, sizeof so, f->dir, "model.x86_64.so");
+  size_t n = 0;
+  char *orig = slurp(so, &n), *edited = orig ? malloc(n + 1) : NULL;
+  CHECK(orig && edited);
+  if (orig && edited) {
+    memcpy(edited, orig, n);
+    edited[n] = '\n';
+    replace_file(so, edited, n + 1);
+    tk_bundle *b = NULL;
+    CHECK_ERR(tk_bundle_open(f->dir, &b), "model.x86_64.so: sha256 mismatch");
+    CHECK(b == NULL);
+    replace_file(so, orig, n);
+  }
+  free(orig);
+  free(edited);
+}
+
 /* Dense's kernels in the nano bundle, with the manifest's sha256 made to match. */
 static void check_foreign_kernels(const fixture *nano, const fixture *dense) {
   char so[1100], saved[1200], other[1100], manifest[1100];
@@ -370,6 +392,7 @@ int main(void) {
     check_swap_after_open(&nano, &dense);
     check_truncated_checkpoint(&nano);
     check_duplicate_keys(&nano);
+    check_target_hash(&nano);
     check_foreign_kernels(&nano, &dense);
     check_fifo_in_bundle(&nano, "manifest.json");
     check_fifo_in_bundle(&nano, "model_host.so");

@@ -465,6 +465,18 @@ static void test_fake_cuda(void) {
   CHECK_ERR(tk_cuda_backend_create(&f.b, NULL, &c), "JIT log: ptxas fatal: not PTX");
   counters(&live, &launches, &contexts, &modules);
   CHECK(contexts == 0 && modules == 0);
+  /* the PTX must carry the bundle's arch fingerprint, checked before the JIT */
+  f.b.fingerprint = "0123456789abcdef";
+  fake_bundle_set_code(&f, ".version 7.0\n.target sm_80\n");
+  CHECK_ERR(tk_cuda_backend_create(&f.b, NULL, &c), "no \"// tk_model_fingerprint \" line");
+  fake_bundle_set_code(&f, "// tk_model_fingerprint fedcba9876543210\n.version 7.0\n");
+  CHECK_ERR(tk_cuda_backend_create(&f.b, NULL, &c),
+            "compiled for arch fingerprint fedcba9876543210, the bundle's is 0123456789abcdef");
+  counters(&live, &launches, &contexts, &modules);
+  CHECK(modules == 0);
+  fake_bundle_set_code(&f, "// tk_model_fingerprint 0123456789abcdef\n.version 7.0\n");
+  CHECK_OK(tk_cuda_backend_create(&f.b, NULL, &c));
+  tk_launcher_destroy(c.launcher);
   dlclose(dl);
   unlink(f.code_path);
 }

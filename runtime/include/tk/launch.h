@@ -42,6 +42,12 @@ extern "C" {
  * accepts exactly it, and `tkc compile -o DIR` replaces only a DIR that carries it. */
 #define TK_BUNDLE_FORMAT "tkc-bundle/1"
 
+/* How a code object carries the arch fingerprint it was compiled for (docs/abi.md): a CPU
+ * code object exports `const char tk_model_fingerprint[]`, a PTX file holds the line
+ * `// tk_model_fingerprint <fp>`. The launchers compare it with the manifest's before loading
+ * kernels of another arch (codegen writes it, runtime/cpu_backend.c and cuda_backend.c read it). */
+#define TK_MODEL_FINGERPRINT_SYMBOL "tk_model_fingerprint"
+
 /* docs/formats.md §3: a launch of B rows runs on Bp = max(Q, Q*ceil(B/Q)) rows, Q = TK_PAD_QUANTUM
  * (the padding pass, the proofs, the schedules and the host stub all take Q from here). */
 #define TK_PAD_QUANTUM 16
