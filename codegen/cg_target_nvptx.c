@@ -13,11 +13,13 @@
  * same IEEE operations the CPU executes; llvm.fmuladd becomes fma.rn.f32 as on AMDGPU and
  * x86-64-v3.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <llvm-c/Target.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/launch.h"
 
 enum { NVPTX_GLOBAL_AS = 1 };
 
@@ -65,7 +67,15 @@ static tk_status nvptx_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef ex
                         "llvm.nvvm.read.ptx.sreg.tid.x", out);
 }
 
-static void nvptx_finish_module(tk_cg_module *cm) { (void)cm; }
+/* With o->fingerprint, the PTX carries the line `// tk_model_fingerprint <fp>` (module inline
+ * asm is printed verbatim at file scope), which the CUDA launcher checks before loading. */
+static void nvptx_finish_module(tk_cg_module *cm) {
+  if (!cm->opts->fingerprint) return;
+  char line[64];
+  int n = snprintf(line, sizeof line, "// " TK_MODEL_FINGERPRINT_SYMBOL " %.16s",
+                   cm->opts->fingerprint);
+  LLVMSetModuleInlineAsm2(cm->mod, line, (size_t)n);
+}
 
 const tk_cg_target tk_cg_target_nvptx = {
     .name = "nvptx",

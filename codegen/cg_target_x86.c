@@ -9,7 +9,9 @@
  * Keeping K.body a real call (one per launch range) keeps the parameter attributes exact:
  * noalias only where no other argument of K is bound to the same buffer (buffer planning may
  * alias), align 64 because the launcher allocates every buffer 64-byte aligned (ABI).
- * The module also exports `const char tk_bundle_target[]` = the target's name.
+ * The module also exports `const char tk_bundle_target[]` = the target's name and, when the
+ * options give one, `const char tk_model_fingerprint[]` = the arch fingerprint (the runtime
+ * refuses kernels of another arch before any launch).
  * The cpu_block loop runs [begin, end); other bindings are an error on this target.
  */
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <llvm-c/Target.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/launch.h"
 
 void tk_cg_x86_init_llvm(void) {
   LLVMInitializeX86TargetInfo();
@@ -187,13 +190,19 @@ tk_status tk_cg_cpu_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
   return TK_STATUS_OK;
 }
 
-void tk_cg_cpu_finish_module(tk_cg_module *cm) {
-  const char *name = cm->target->name;
-  LLVMValueRef init = LLVMConstStringInContext(cm->c->ctx, name, (unsigned)strlen(name), 0);
-  LLVMValueRef g = LLVMAddGlobal(cm->mod, LLVMTypeOf(init), "tk_bundle_target");
+/* An exported `const char symbol[] = "value"` (NUL-terminated). */
+static void add_string_global(tk_cg_module *cm, const char *symbol, const char *value) {
+  LLVMValueRef init = LLVMConstStringInContext(cm->c->ctx, value, (unsigned)strlen(value), 0);
+  LLVMValueRef g = LLVMAddGlobal(cm->mod, LLVMTypeOf(init), symbol);
   LLVMSetInitializer(g, init);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetAlignment(g, 1);
+}
+
+void tk_cg_cpu_finish_module(tk_cg_module *cm) {
+  add_string_global(cm, "tk_bundle_target", cm->target->name);
+  if (cm->opts->fingerprint)
+    add_string_global(cm, TK_MODEL_FINGERPRINT_SYMBOL, cm->opts->fingerprint);
 }
 
 static tk_status x86_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef extent,

@@ -12,7 +12,8 @@
  *                  running cpu_block iterations [begin, end);
  *   "x86_64-simt"  the `gpu` schedule's bodies, workgroup_x over [begin, end) and thread_x
  *                  over [0, workgroup_size) as plain loops; same prototype (test-only).
- * Both export `const char tk_bundle_target[]` ("x86_64" / "x86_64-simt") and nothing else;
+ * Both export `const char tk_bundle_target[]` ("x86_64" / "x86_64-simt"), with
+ * o->fingerprint `const char tk_model_fingerprint[]` (the arch fingerprint), and nothing else;
  * exp, tanh and erf are inline code (no libm), so the objects link with --no-undefined.
  *   "amdgcn"       the `gpu` schedule for amdgcn-amd-amdhsa, CPU = a gfx name (default gfx90a);
  *                  one amdgpu_kernel per scheduled kernel, void NAME(ptr addrspace(1) arg_0,
@@ -65,6 +66,9 @@ typedef struct tk_cg_options {
                                  tk_cg_stub_mutants; tests), NULL = none */
   tk_cg_validate_fn validate; /* NULL = none */
   void *validate_user;
+  const char *fingerprint; /* the arch fingerprint (16 hex digits) CPU targets export as
+                              tk_model_fingerprint and PTX carries as a comment line
+                              (TK_MODEL_FINGERPRINT_SYMBOL, tk/launch.h); NULL = neither */
 } tk_cg_options;
 
 /* ---- Codegen mutants (cg_mutants.c): planted defects the translation validator must refute */

@@ -400,6 +400,7 @@ static tk_cg_options unit_options(const bundle_job *j, const bundle_target *t) {
   cg.cpu = *t->arch ? t->arch : j->o->cpu;
   cg.code_object_version = t->cov;
   cg.mutant = j->o->cg_mutant;
+  cg.fingerprint = j->arch.fingerprint; /* CPU objects carry it; the runtime checks it */
   return cg;
 }
 

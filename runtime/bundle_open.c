@@ -8,23 +8,26 @@
  *     digits and equals SHA-256 of the arch text as it stands in the manifest (the canonical
  *     form is embedded verbatim, docs/formats.md §1), so a hand-edited arch cannot go unnoticed;
  *   - `max_batch` >= 1;
+ *   - no object holds a key twice, compared after unescaping (check_unique_keys);
  *   - every file the manifest lists (`targets`[i], `host_stub`.{source,header,library}) is a
- *     plain name inside the bundle directory and its SHA-256 matches;
+ *     plain name inside the bundle directory, a regular file (a FIFO or device is refused, not
+ *     waited on), and its SHA-256 matches; each is read once, and the bytes of the code
+ *     objects and of model_host.so are kept: they are what the runtime loads (tk_bundle_file);
  *   - `parameters` gives each checkpoint tensor's name and shape (docs/formats.md §2 order).
  * Everything the runtime needs later is copied out; the cJSON tree is freed before return.
  */
 #include <cJSON.h>
-#include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/fs.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/sha256.h"
 #include "tk/alloc.h"
 #include "tk/launch.h"
 
-enum { MANIFEST_MAX_BYTES = 64 << 20, HASH_CHUNK = 1 << 20 };
+enum { MANIFEST_MAX_BYTES = 64 << 20 };
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
 
@@ -34,61 +37,6 @@ static char *join_path(const char *dir, const char *name) {
   char *p = tk_malloc(n);
   if (p) snprintf(p, n, "%s/%s", dir, name);
   return p;
-}
-
-static tk_status read_file(const char *path, char **out) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
-  size_t len = 0, cap = 1 << 16;
-  char *buf = tk_malloc(cap);
-  while (buf) {
-    len += fread(buf + len, 1, cap - 1 - len, f);
-    if (len < cap - 1 || cap >= MANIFEST_MAX_BYTES) break;
-    char *grown = tk_realloc(buf, cap * 2);
-    if (!grown) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = grown;
-    cap *= 2;
-  }
-  bool err = ferror(f) != 0;
-  fclose(f);
-  if (!buf) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", path);
-  if (err || len == cap - 1) {
-    free(buf);
-    return tk_status_make(TK_IO_ERROR, "%s: %s", path,
-                          err ? "read error" : "larger than 64 MiB, not a manifest");
-  }
-  buf[len] = '\0';
-  *out = buf;
-  return TK_STATUS_OK;
-}
-
-/* 64 lowercase hex digits of the SHA-256 of a file, streamed. */
-static tk_status sha256_file(const char *path, char hex[65]) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
-  unsigned char *chunk = tk_malloc(HASH_CHUNK);
-  if (!chunk) {
-    fclose(f);
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory hashing %s", path);
-  }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  bool ok = chunk && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  size_t n;
-  while (ok && (n = fread(chunk, 1, HASH_CHUNK, f)) > 0) ok = EVP_DigestUpdate(ctx, chunk, n);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &md_len) && md_len == 32;
-  EVP_MD_CTX_free(ctx);
-  free(chunk);
-  fclose(f);
-  if (!ok) return tk_status_make(TK_IO_ERROR, "%s: cannot compute its SHA-256", path);
-  for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  return TK_STATUS_OK;
 }
 
 static bool is_lower_hex(const char *s, size_t n) {
@@ -130,10 +78,11 @@ static tk_status get_int(const manifest_ctx *c, const cJSON *obj, const char *wh
   return TK_STATUS_OK;
 }
 
-/* {"file": NAME, "sha256": HEX}: NAME must be a plain file name in the bundle directory and
- * its content must hash to HEX. *out_path (may be NULL) receives the malloc'd full path. */
+/* {"file": NAME, "sha256": HEX}: NAME must be a plain file name in the bundle directory, a
+ * regular file, and its content must hash to HEX. The file is read once; with `out` the bytes
+ * that were hashed are kept there (the runtime loads them, never the file again). */
 static tk_status check_file(const manifest_ctx *c, const cJSON *entry, const char *where,
-                            char **out_path) {
+                            tk_bundle_file *out) {
   const char *file = NULL, *want = NULL;
   TK_RETURN_IF_ERROR(get_string(c, entry, where, "file", &file));
   TK_RETURN_IF_ERROR(get_string(c, entry, where, "sha256", &want));
@@ -144,23 +93,78 @@ static tk_status check_file(const manifest_ctx *c, const cJSON *entry, const cha
   if (!is_lower_hex(want, 64))
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s\"sha256\": expected 64 lowercase hex digits",
                           c->path, where);
-  char *path = join_path(c->dir, file);
+  char *path = join_path(c->dir, file), *bytes = NULL, got[65];
+  size_t size = 0;
   if (!path) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  char got[65];
-  tk_status s = sha256_file(path, got);
+  tk_status s = tk_fs_read_regular(path, TK_FS_BUNDLE_FILE_MAX_BYTES, &bytes, &size);
+  if (!s) s = tk_sha256_hex(bytes, size, got);
   if (!s && strcmp(got, want))
     s = tk_status_make(TK_INVALID_ARGUMENT,
                        "%s: sha256 mismatch (manifest %.16s..., file %.16s...): the bundle was "
                        "modified after it was written",
                        path, want, got);
-  if (s || !out_path)
+  if (s || !out) {
     free(path);
-  else
-    *out_path = path;
-  return s;
+    free(bytes);
+    return s;
+  }
+  *out = (tk_bundle_file){.path = path, .bytes = bytes, .size = size};
+  return TK_STATUS_OK;
+}
+
+/* ---- Duplicate keys -------------------------------------------------------------------------- */
+
+static int compare_keys(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first key that `obj` holds twice, or NULL; keys are compared as cJSON unescaped them. */
+static tk_status find_duplicate_key(const cJSON *obj, const char **out) {
+  *out = NULL;
+  int n = cJSON_GetArraySize(obj);
+  if (n < 2) return TK_STATUS_OK;
+  const char **keys = tk_malloc((size_t)n * sizeof *keys);
+  if (!keys) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  int i = 0;
+  for (const cJSON *m = obj->child; m; m = m->next) keys[i++] = m->string;
+  qsort(keys, (size_t)n, sizeof *keys, compare_keys);
+  for (i = 1; i < n && !*out; i++)
+    if (!strcmp(keys[i - 1], keys[i])) *out = keys[i];
+  free(keys);
+  return TK_STATUS_OK;
+}
+
+/* docs/abi.md "manifest.json": no object of the manifest holds a key twice, after unescaping
+ * (a key spelled "\u0061rch" is "arch"). So the member the reader takes is the only one, and
+ * the arch text the fingerprint hashes is the arch the runtime uses. `where` is the JSON path
+ * of v, for the message ("$", "$.targets[0]"). */
+static tk_status check_unique_keys(const manifest_ctx *c, const cJSON *v, const char *where) {
+  if (cJSON_IsObject(v)) {
+    const char *dup = NULL;
+    TK_RETURN_IF_ERROR(find_duplicate_key(v, &dup));
+    if (dup)
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "%s: %s: the key \"%.64s\" appears more than once (after "
+                            "unescaping); every key of an object must be unique",
+                            c->path, where, dup);
+  }
+  int i = 0;
+  for (const cJSON *m = cJSON_IsObject(v) || cJSON_IsArray(v) ? v->child : NULL; m;
+       m = m->next, i++) {
+    char sub[256];
+    if (cJSON_IsObject(v))
+      snprintf(sub, sizeof sub, "%s.%.64s", where, m->string);
+    else
+      snprintf(sub, sizeof sub, "%s[%d]", where, i);
+    TK_RETURN_IF_ERROR(check_unique_keys(c, m, sub));
+  }
+  return TK_STATUS_OK;
 }
 
 /* ---- The arch and its fingerprint ---------------------------------------------------------- */
+
+/* cJSON's whitespace: every byte from 1 to 32 (the member walk below must skip what it skips). */
+static bool is_json_space(char ch) { return ch && (unsigned char)ch <= 32; }
 
 /* Index just past the JSON value starting at text[i] (the text is already valid JSON). */
 static size_t skip_value(const char *text, size_t i) {
@@ -178,7 +182,7 @@ static size_t skip_value(const char *text, size_t i) {
       depth--;
       i++;
     } else if (depth == 0) {
-      while (text[i] && !strchr(",}] \t\r\n", text[i])) i++; /* a scalar at top level */
+      while (text[i] && !is_json_space(text[i]) && !strchr(",}]", text[i])) i++; /* a scalar */
     } else {
       i++;
     }
@@ -187,22 +191,22 @@ static size_t skip_value(const char *text, size_t i) {
 }
 
 static size_t skip_space(const char *text, size_t i) {
-  while (text[i] && strchr(" \t\r\n", text[i])) i++;
+  while (is_json_space(text[i])) i++;
   return i;
 }
 
-/* The raw text of the top-level member `key` of the (valid) JSON object `text`. */
-static bool member_span(const char *text, const char *key, size_t *start, size_t *len) {
-  size_t i = skip_space(text, 0), klen = strlen(key);
+/* The raw text of member number `index` of the (valid) JSON object `text`: the member the
+ * cJSON tree holds at that position, however its key is spelled in the text. */
+static bool member_span(const char *text, int index, size_t *start, size_t *len) {
+  size_t i = skip_space(text, 0);
   if (text[i] != '{') return false;
   i = skip_space(text, i + 1);
-  while (text[i] == '"') {
-    size_t key_start = i + 1, key_end = skip_value(text, i) - 1;
-    i = skip_space(text, key_end + 1);
+  for (int n = 0; text[i] == '"'; n++) {
+    i = skip_space(text, skip_value(text, i));
     if (text[i] != ':') return false;
     i = skip_space(text, i + 1);
     size_t v_end = skip_value(text, i);
-    if (key_end - key_start == klen && !memcmp(text + key_start, key, klen)) {
+    if (n == index) {
       *start = i;
       *len = v_end - i;
       return true;
@@ -213,24 +217,31 @@ static bool member_span(const char *text, const char *key, size_t *start, size_t
   return false;
 }
 
-/* docs/formats.md §1: fingerprint = the first 8 bytes of SHA-256(canonical arch), in hex. */
-static tk_status check_fingerprint(const manifest_ctx *c, const char *text, tk_bundle *b) {
+/* The position of `key` among root's members (keys are unique: check_unique_keys), or -1. */
+static int member_index(const cJSON *root, const char *key) {
+  int i = 0;
+  for (const cJSON *m = root->child; m; m = m->next, i++)
+    if (!strcmp(m->string, key)) return i;
+  return -1;
+}
+
+/* docs/formats.md §1: fingerprint = the first 8 bytes of SHA-256(canonical arch), in hex. The
+ * text hashed is that of the member read_arch reads. */
+static tk_status check_fingerprint(const manifest_ctx *c, const char *text, const cJSON *root,
+                                   tk_bundle *b) {
   const char *fp = b->fingerprint;
   if (!is_lower_hex(fp, 16))
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: \"fingerprint\": \"%s\" is not 16 lowercase hex digits", c->path,
                           fp);
   size_t start, len;
-  if (!member_span(text, "arch", &start, &len))
+  if (!member_span(text, member_index(root, "arch"), &start, &len))
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: no \"arch\" member", c->path);
   b->arch_json = tk_strndup(text + start, len);
   if (!b->arch_json) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (!EVP_Digest(text + start, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-    return tk_status_make(TK_INTERNAL, "OpenSSL EVP_Digest(sha256) failed");
-  char got[17];
-  for (unsigned i = 0; i < 8; i++) snprintf(got + 2 * i, 3, "%02x", md[i]);
+  char got[65];
+  TK_RETURN_IF_ERROR(tk_sha256_hex(text + start, len, got));
+  got[16] = '\0';
   if (strcmp(got, fp))
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: \"fingerprint\" is %s but the embedded arch hashes to %s (the "
@@ -303,7 +314,7 @@ static tk_status read_target(const manifest_ctx *c, const cJSON *entry, int i,
   t->name = tk_strdup(kind);
   t->arch = tk_strdup(arch);
   if (!t->name || !t->arch) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  return check_file(c, entry, where, &t->path);
+  return check_file(c, entry, where, &t->code);
 }
 
 static tk_status read_targets(const manifest_ctx *c, const cJSON *root, tk_bundle *b) {
@@ -333,7 +344,7 @@ static tk_status read_host_stub(const manifest_ctx *c, const cJSON *root, tk_bun
     if (!cJSON_IsObject(entry))
       return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"host_stub\".\"%s\": expected an object",
                             c->path, parts[i]);
-    TK_RETURN_IF_ERROR(check_file(c, entry, where, i == 2 ? &b->host_path : NULL));
+    TK_RETURN_IF_ERROR(check_file(c, entry, where, i == 2 ? &b->host : NULL));
   }
   return TK_STATUS_OK;
 }
@@ -395,7 +406,8 @@ static tk_status read_manifest(const manifest_ctx *c, const char *text, tk_bundl
   }
   const char *format = NULL, *fingerprint = NULL;
   int64_t max_batch = 0;
-  tk_status s = get_string(c, root, "", "format", &format);
+  tk_status s = check_unique_keys(c, root, "$");
+  if (!s) s = get_string(c, root, "", "format", &format);
   if (!s && strcmp(format, TK_BUNDLE_FORMAT))
     s = tk_status_make(TK_INVALID_ARGUMENT,
                        "%s: \"format\" is \"%s\", expected \"" TK_BUNDLE_FORMAT "\" (recompile the "
@@ -405,7 +417,7 @@ static tk_status read_manifest(const manifest_ctx *c, const char *text, tk_bundl
   if (!s && !(b->fingerprint = tk_strdup(fingerprint)))
     s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = read_arch(c, root, b);
-  if (!s) s = check_fingerprint(c, text, b);
+  if (!s) s = check_fingerprint(c, text, root, b);
   if (!s) s = get_int(c, root, "", "max_batch", 1, INT32_MAX, &max_batch);
   if (!s) b->info.max_batch = max_batch;
   if (!s) s = read_targets(c, root, b);
@@ -426,7 +438,8 @@ tk_status tk_bundle_open(const char *dir, tk_bundle **out) {
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening %s", dir);
   }
   manifest_ctx c = {.path = path, .dir = dir};
-  tk_status s = read_file(path, &text);
+  size_t size = 0;
+  tk_status s = tk_fs_read_regular(path, MANIFEST_MAX_BYTES, &text, &size);
   if (!s) s = read_manifest(&c, text, b);
   free(text);
   free(path);
@@ -446,7 +459,8 @@ void tk_bundle_close(tk_bundle *b) {
   for (int32_t i = 0; i < b->n_targets; i++) {
     free(b->targets[i].name);
     free(b->targets[i].arch);
-    free(b->targets[i].path);
+    free(b->targets[i].code.path);
+    free(b->targets[i].code.bytes);
   }
   free(b->targets);
   for (int32_t i = 0; i < b->n_params; i++) free((char *)b->params[i].name);
@@ -454,7 +468,8 @@ void tk_bundle_close(tk_bundle *b) {
   free(b->dir);
   free(b->fingerprint);
   free(b->arch_json);
-  free(b->host_path);
+  free(b->host.path);
+  free(b->host.bytes);
   free(b);
 }
 

@@ -1,7 +1,10 @@
 /* runtime/checkpoint.c — checkpoint.tkp1: structural reader, validation, streaming writer.
  *
- * Reader (docs/formats.md §2). The file is mapped read-only (or a caller's byte range is used) and
- * parsed once into a record table whose pointers point into the mapping; nothing is copied.
+ * Reader (docs/formats.md §2). The file is read into memory once, through one descriptor that
+ * must be a regular file (runtime/fs.h; a FIFO or device is refused), or a caller's byte range
+ * is used, and parsed once into a record table whose pointers point into those bytes. It is
+ * read, not mapped: a file truncated or rewritten while mapped would raise SIGBUS or change the
+ * weights after validation; a copy is exactly what was validated (issue 14).
  * Guarantees of tk_checkpoint_open*: magic "TKP1" and version 1; every length is bounded
  * against the bytes left before anything is touched (element counts are widened to 64 bits
  * before ×4, so 0xFFFFFFFF elements cannot wrap); has_grad is 0 or 1; the records end exactly
@@ -27,14 +30,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "tk/alloc.h"
+#include "runtime/fs.h"
 #include "runtime/runtime_internal.h"
+#include "tk/alloc.h"
 
 /* docs/formats.md §2: the file is little-endian; integers and weights are read with memcpy from the
- * mapping as host values, which is only correct on a little-endian host. */
+ * bytes as host values, which is only correct on a little-endian host. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "checkpoint.tkp1 is little-endian and is read in place: little-endian hosts only");
 
@@ -49,7 +52,7 @@ struct tk_checkpoint {
   char *source; /* the path (or the caller's name), for messages */
   const uint8_t *data;
   size_t size;
-  void *map; /* the mapping when opened from a file, else NULL */
+  char *owned; /* the file's bytes when opened from a file, else NULL */
   uint32_t version, step, count;
   const char *config;
   uint32_t config_len;
@@ -246,48 +249,26 @@ tk_status tk_checkpoint_open_memory(const void *data, size_t size, const char *n
   return parse_or_close(k, out);
 }
 
-/* Maps `path` read-only into k (nothing mapped for an empty file). */
-static tk_status map_file(const char *path, tk_checkpoint *k) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return tk_status_make(errno == ENOENT ? TK_NOT_FOUND : TK_IO_ERROR, "%s: cannot open: %s", path,
-                          strerror(errno));
-  struct stat st;
-  tk_status status = TK_STATUS_OK;
-  if (fstat(fd, &st) != 0)
-    status = tk_status_make(TK_IO_ERROR, "%s: cannot stat: %s", path, strerror(errno));
-  else if (!S_ISREG(st.st_mode))
-    status = tk_status_make(TK_INVALID_ARGUMENT, "%s: not a regular file", path);
-  else if (st.st_size > 0) {
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED)
-      status = tk_status_make(TK_IO_ERROR, "%s: cannot map %lld bytes: %s", path,
-                              (long long)st.st_size, strerror(errno));
-    else {
-      k->map = map;
-      k->data = map;
-      k->size = (size_t)st.st_size;
-    }
-  }
-  close(fd);
-  return status;
-}
-
 tk_status tk_checkpoint_open(const char *path, tk_checkpoint **out) {
   *out = NULL;
   tk_checkpoint *k = NULL;
   TK_RETURN_IF_ERROR(checkpoint_new(path, &k));
-  tk_status status = map_file(path, k);
+  char *bytes = NULL;
+  size_t size = 0;
+  tk_status status = tk_fs_read_regular(path, SIZE_MAX - 1, &bytes, &size);
   if (status) {
     tk_checkpoint_close(k);
     return status;
   }
+  k->owned = bytes;
+  k->data = (const uint8_t *)bytes;
+  k->size = size;
   return parse_or_close(k, out);
 }
 
 void tk_checkpoint_close(tk_checkpoint *ckpt) {
   if (!ckpt) return;
-  if (ckpt->map) munmap(ckpt->map, ckpt->size);
+  free(ckpt->owned);
   free(ckpt->records);
   free(ckpt->source);
   free(ckpt);
@@ -322,7 +303,7 @@ int64_t tk_checkpoint_find(const tk_checkpoint *ckpt, const char *name) {
 void tk_checkpoint_weights_copy(const tk_checkpoint_record *record, uint64_t first, uint64_t count,
                                 float *dst) {
   assert(first <= record->weight_len && count <= record->weight_len - first);
-  /* The mapping is packed (unaligned) little-endian f32; the host is little-endian. */
+  /* The bytes are packed (unaligned) little-endian f32; the host is little-endian. */
   memcpy(dst, (const uint8_t *)record->weights + first * 4, count * 4);
 }
 

@@ -3,7 +3,9 @@
  *
  * Create: check the CPU level first (loading code with AVX2 on a CPU without it would crash
  * at the first kernel), then dlopen the code object RTLD_LOCAL (two bundles in one process
- * keep their own symbols) and read tk_bundle_target to learn which host-stub schedule it runs.
+ * keep their own symbols) from a sealed copy of the bytes that were hashed (dl_image.h),
+ * read tk_bundle_target to learn which host-stub schedule it runs, and check that its
+ * tk_model_fingerprint is the bundle's arch before any kernel can run.
  * Launch: resolve the kernel symbol by name on first use (cached per kernel index, checked
  * against the name on every launch), map buffer ids to 64-byte aligned host buffers, and
  * cover [0, grid) with the pool: each [begin, end) chunk is one call of the kernel.
@@ -14,6 +16,8 @@
 #include <string.h>
 
 #include "runtime/buffer_range.h"
+#include "runtime/dl_image.h"
+#include "runtime/fs.h"
 #include "runtime/thread_pool.h"
 #include "tk/launch.h"
 #include "tk/alloc.h"
@@ -27,7 +31,7 @@ typedef struct cpu_kernel {
 
 typedef struct cpu_launcher {
   tk_launcher base;
-  void *dl;
+  tk_dl_image image;
   char *code_path;
   tk_thread_pool *pool;
   int32_t nkernels;
@@ -129,7 +133,7 @@ static tk_status kernel_lookup(cpu_launcher *c, const tk_launch_args *a, cpu_ker
   }
   cpu_kernel *k = &c->kernels[a->kernel];
   if (!k->fn || strcmp(k->name, a->name) != 0) {
-    void *sym = dlsym(c->dl, a->name);
+    void *sym = dlsym(c->image.dl, a->name);
     if (!sym)
       return tk_status_make(TK_NOT_FOUND, "%s: no kernel symbol '%s' (kernel %d)", c->code_path,
                             a->name, a->kernel);
@@ -174,7 +178,7 @@ static void cpu_destroy(tk_launcher *l) {
   cpu_launcher *c = (cpu_launcher *)l;
   buffers_free(c);
   tk_thread_pool_destroy(c->pool);
-  if (c->dl) dlclose(c->dl);
+  tk_dl_image_close(&c->image);
   free(c->kernels);
   free(c->code_path);
   free(c);
@@ -191,11 +195,9 @@ static const tk_launcher_vtable cpu_vtable = {
     .destroy = cpu_destroy,
 };
 
-/* Loads the code object and sets base.schedule from its tk_bundle_target. */
-static tk_status cpu_load(cpu_launcher *c) {
-  c->dl = dlopen(c->code_path, RTLD_NOW | RTLD_LOCAL);
-  if (!c->dl) return tk_status_make(TK_NOT_FOUND, "cannot load %s: %s", c->code_path, dlerror());
-  const char *target = dlsym(c->dl, "tk_bundle_target");
+/* Sets base.schedule from the object's tk_bundle_target. */
+static tk_status read_target(cpu_launcher *c) {
+  const char *target = dlsym(c->image.dl, "tk_bundle_target");
   if (!target)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: no tk_bundle_target symbol (not a tkc code object)", c->code_path);
@@ -210,6 +212,39 @@ static tk_status cpu_load(cpu_launcher *c) {
   return TK_STATUS_OK;
 }
 
+/* The arch the kernels were compiled for must be `want` (docs/abi.md "CPU targets"). */
+static tk_status check_fingerprint(const cpu_launcher *c, const char *want) {
+  if (!want) return TK_STATUS_OK;
+  const char *got = dlsym(c->image.dl, TK_MODEL_FINGERPRINT_SYMBOL);
+  if (!got)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: no tk_model_fingerprint symbol (built by an older tkc: recompile "
+                          "the bundle)",
+                          c->code_path);
+  if (strncmp(got, want, 17))
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: code object compiled for arch fingerprint %.16s, the bundle's is "
+                          "%s (kernels of another model)",
+                          c->code_path, got, want);
+  return TK_STATUS_OK;
+}
+
+/* Loads the code object (o->code, else code_path read once) and checks what it says it is. */
+static tk_status cpu_load(cpu_launcher *c, const tk_cpu_launcher_options *o) {
+  char *read = NULL;
+  size_t size = o->code_size;
+  const void *code = o->code;
+  if (!code) {
+    TK_RETURN_IF_ERROR(tk_fs_read_regular(o->code_path, TK_FS_BUNDLE_FILE_MAX_BYTES, &read, &size));
+    code = read;
+  }
+  tk_status s = tk_dl_image_open(code, size, c->code_path, &c->image);
+  free(read);
+  TK_RETURN_IF_ERROR(s);
+  TK_RETURN_IF_ERROR(read_target(c));
+  return check_fingerprint(c, o->fingerprint);
+}
+
 tk_status tk_cpu_launcher_create(const tk_cpu_launcher_options *o, tk_launcher **out) {
   *out = NULL;
   if (!o || !o->code_path)
@@ -219,11 +254,12 @@ tk_status tk_cpu_launcher_create(const tk_cpu_launcher_options *o, tk_launcher *
   cpu_launcher *c = tk_calloc(1, sizeof *c);
   if (!c) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for a CPU launcher");
   c->base.vt = &cpu_vtable;
+  c->image = (tk_dl_image){.dl = NULL, .fd = -1};
   c->code_path = tk_strdup(o->code_path);
   tk_status s =
       c->code_path ? TK_STATUS_OK : tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = tk_thread_pool_create(o->threads, &c->pool);
-  if (!s) s = cpu_load(c);
+  if (!s) s = cpu_load(c, o);
   if (s) {
     cpu_destroy(&c->base);
     return s;

@@ -8,9 +8,12 @@
  *   2. cuInit, cuDeviceGetCount: any error or 0 devices -> TK_UNAVAILABLE "no NVIDIA GPU";
  *   3. device 0's compute capability and name; gpu_select.c picks the PTX with the largest
  *      sm_XY <= the device's (the driver JIT-compiles PTX for newer GPUs), or says why none;
+ *      its `// tk_model_fingerprint` line must name the bundle's arch (kernels of another
+ *      arch would index the buffers with other dims);
  *   4. the device's primary context, retained for this launcher's lifetime (each launcher
  *      holds its own reference; module and buffers are its own), and cuModuleLoadDataEx on
- *      the NUL-terminated PTX text with an error log, so a JIT failure says what ptxas said.
+ *      the NUL-terminated PTX text tk_bundle_open hashed (not the file again) with an error
+ *      log, so a JIT failure says what ptxas said.
  * Launch: cuModuleGetFunction once per kernel, kernelParams packed per docs/abi.md,
  * cuLaunchKernel on the null stream, then cuCtxSynchronize so a failure names its kernel.
  * Every call that touches the device makes the context current first (contexts are current
@@ -189,21 +192,37 @@ static tk_status cuda_find_device(cuda_launcher *h, int *major, int *minor, char
   return e ? cuda_fail(h, TK_UNAVAILABLE, e, "querying device 0") : TK_STATUS_OK;
 }
 
-/* The PTX text through the JIT; its error log goes into the message. */
+/* The PTX must carry `want` (docs/abi.md "GPU targets"): kernels of another arch would index
+ * the buffers with other dims. NULL skips the check. */
+static tk_status check_ptx_fingerprint(const tk_bundle_target *t, const char *want) {
+  static const char key[] = "// " TK_MODEL_FINGERPRINT_SYMBOL " ";
+  if (!want) return TK_STATUS_OK;
+  const char *line = strstr(t->code.bytes, key);
+  if (!line)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: no \"%s\" line (built by an older tkc: recompile the bundle)",
+                          t->code.path, key);
+  const char *got = line + sizeof key - 1;
+  if (strncmp(got, want, 16) || (got[16] != '\n' && got[16] != '\0'))
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: code object compiled for arch fingerprint %.16s, the bundle's is "
+                          "%s (kernels of another model)",
+                          t->code.path, got, want);
+  return TK_STATUS_OK;
+}
+
+/* The PTX text (NUL-terminated, as tk_bundle_open hashed it) through the JIT; its error log
+ * goes into the message. */
 static tk_status cuda_load_module(cuda_launcher *h, const tk_bundle_target *t) {
-  char *ptx = NULL;
-  size_t size = 0;
-  TK_RETURN_IF_ERROR(tk_gpu_read_file(t->path, &ptx, &size));
   char log[JIT_LOG_BYTES] = "";
   int options[] = {TK_CU_JIT_ERROR_LOG_BUFFER, TK_CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *values[] = {log, (void *)(uintptr_t)sizeof log};
-  tk_cu_result e = h->api.cuModuleLoadDataEx(&h->module, ptx, 2, options, values);
-  free(ptx);
+  tk_cu_result e = h->api.cuModuleLoadDataEx(&h->module, t->code.bytes, 2, options, values);
   if (!e) return TK_STATUS_OK;
   h->module = NULL;
   log[sizeof log - 1] = '\0';
-  return cuda_fail(h, TK_INVALID_ARGUMENT, e, "cuModuleLoadDataEx(%s, %zu bytes)%s%.3000s", t->path,
-                   size, log[0] ? "; JIT log: " : "", log);
+  return cuda_fail(h, TK_INVALID_ARGUMENT, e, "cuModuleLoadDataEx(%s, %zu bytes)%s%.3000s",
+                   t->code.path, t->code.size, log[0] ? "; JIT log: " : "", log);
 }
 
 static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *device, size_t size) {
@@ -217,6 +236,7 @@ static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *devi
   const tk_bundle_target *t = NULL;
   TK_RETURN_IF_ERROR(
       tk_cuda_select_ptx(bundle->targets, bundle->n_targets, major, minor, name, &t));
+  TK_RETURN_IF_ERROR(check_ptx_fingerprint(t, bundle->fingerprint));
   tk_cu_result e = h->api.cuDevicePrimaryCtxRetain(&h->ctx, h->device);
   if (e) {
     h->ctx = NULL;

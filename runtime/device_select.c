@@ -65,7 +65,12 @@ static tk_status cpu_create(const tk_bundle *bundle, const tk_session_options *o
                           targets);
   }
   int threads = o->threads > 0 ? o->threads : default_threads();
-  tk_cpu_launcher_options co = {.code_path = t->path, .cpu = t->arch, .threads = threads};
+  tk_cpu_launcher_options co = {.code_path = t->code.path,
+                                .cpu = t->arch,
+                                .threads = threads,
+                                .code = t->code.bytes,
+                                .code_size = t->code.size,
+                                .fingerprint = bundle->fingerprint};
   TK_RETURN_IF_ERROR(tk_cpu_launcher_create(&co, &out->launcher));
   snprintf(out->device, sizeof out->device, "%s%s (%d thread%s)", t->arch,
            t->kind == TK_TARGET_KIND_X86_64_SIMT ? " simt" : "", threads, threads == 1 ? "" : "s");

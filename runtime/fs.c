@@ -6,6 +6,10 @@
  * tmp); where the file system lacks it (EINVAL, ENOSYS), the old tree is renamed aside to
  * `<tmp>.old`, tmp renamed in, and the old tree removed — or put back if the second rename
  * fails.
+ *
+ * At the end, the one way the runtime opens an input file (bundle files, checkpoints): open
+ * without blocking, then fstat the descriptor, so a FIFO or a device is refused by name
+ * instead of hanging or being read, and whatever is read is what that descriptor held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runtime/fs.h"
 #include "tk/alloc.h"
@@ -115,4 +120,85 @@ tk_status tk_fs_replace_dir(const char *tmp, const char *dir) {
   if (errno != EINVAL && errno != ENOSYS)
     return tk_status_make(TK_IO_ERROR, "cannot replace %s: %s", dir, strerror(errno));
   return replace_by_steps(tmp, dir);
+}
+
+/* ---- Regular files: what a bundle or a checkpoint may be --------------------------------- */
+
+static const char *file_kind(mode_t mode) {
+  return S_ISDIR(mode)    ? "a directory"
+         : S_ISFIFO(mode) ? "a FIFO"
+         : S_ISCHR(mode)  ? "a character device"
+         : S_ISBLK(mode)  ? "a block device"
+         : S_ISSOCK(mode) ? "a socket"
+                          : "not a plain file";
+}
+
+tk_status tk_fs_open_regular(const char *path, int *out_fd, size_t *out_size) {
+  *out_fd = -1;
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer; fstat says what it is */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return tk_status_make(errno == ENOENT ? TK_NOT_FOUND : TK_IO_ERROR, "cannot open %s: %s", path,
+                          strerror(errno));
+  struct stat st;
+  tk_status s = TK_STATUS_OK;
+  int flags = 0;
+  if (fstat(fd, &st) != 0)
+    s = tk_status_make(TK_IO_ERROR, "cannot stat %s: %s", path, strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    s = tk_status_make(TK_INVALID_ARGUMENT, "%s: not a regular file (%s)", path,
+                       file_kind(st.st_mode));
+  else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+    s = tk_status_make(TK_IO_ERROR, "%s: fcntl: %s", path, strerror(errno));
+  if (s) {
+    close(fd);
+    return s;
+  }
+  *out_fd = fd;
+  *out_size = (size_t)st.st_size;
+  return TK_STATUS_OK;
+}
+
+/* Reads exactly `size` bytes at offset 0, then expects end of file. */
+static tk_status read_exactly(int fd, const char *path, char *buf, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return tk_status_make(TK_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+    if (n == 0) break;
+    got += (size_t)n;
+  }
+  char extra;
+  ssize_t more = got == size ? pread(fd, &extra, 1, (off_t)size) : 0;
+  if (got != size || more != 0)
+    return tk_status_make(TK_IO_ERROR, "%s: its size changed while it was read (%zu bytes at open)",
+                          path, size);
+  return TK_STATUS_OK;
+}
+
+tk_status tk_fs_read_regular(const char *path, size_t max_bytes, char **out, size_t *out_size) {
+  *out = NULL;
+  *out_size = 0;
+  int fd = -1;
+  size_t size = 0;
+  TK_RETURN_IF_ERROR(tk_fs_open_regular(path, &fd, &size));
+  tk_status s = TK_STATUS_OK;
+  char *buf = NULL;
+  if (size > max_bytes)
+    s = tk_status_make(TK_INVALID_ARGUMENT, "%s: %zu bytes, more than the %zu this file may hold",
+                       path, size, max_bytes);
+  else if (!(buf = tk_malloc(size + 1)))
+    s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s (%zu bytes)", path, size);
+  else
+    s = read_exactly(fd, path, buf, size);
+  close(fd);
+  if (s) {
+    free(buf);
+    return s;
+  }
+  buf[size] = '\0';
+  *out = buf;
+  *out_size = size;
+  return TK_STATUS_OK;
 }

@@ -11,6 +11,9 @@
  * renameat2(RENAME_EXCHANGE); elsewhere the old tree is first renamed aside (a short window
  * with no dir). Policy, such as which existing directories may be replaced, is the caller's.
  * Everything here is plain POSIX plus renameat2; no global state.
+ *
+ * Also the runtime's one way to read an input file (bundle files, checkpoints): through one
+ * descriptor that is checked to be a regular file (tk_fs_open_regular).
  */
 #ifndef TK_RUNTIME_FS_H
 #define TK_RUNTIME_FS_H
@@ -32,5 +35,20 @@ TK_MUST_USE tk_status tk_fs_replace_dir(const char *tmp, const char *dir);
 
 /* Removes a directory tree (no symlinks followed), best effort; NULL is a no-op. */
 void tk_fs_remove_tree(const char *path);
+
+/* Opens `path` read-only (O_CLOEXEC) and checks through the descriptor that it is a regular
+ * file: a FIFO, device, socket or directory is TK_INVALID_ARGUMENT "PATH: not a regular file"
+ * (opened with O_NONBLOCK, so a FIFO without a writer does not block; the flag is cleared
+ * before return). *out_fd is the caller's to close; *out_size is its size at open. */
+TK_MUST_USE tk_status tk_fs_open_regular(const char *path, int *out_fd, size_t *out_size);
+
+/* The largest bundle file (code object, host stub) the runtime reads into memory. */
+#define TK_FS_BUNDLE_FILE_MAX_BYTES ((size_t)1 << 30)
+
+/* The whole regular file (tk_fs_open_regular), read through one descriptor into *out
+ * (tk_malloc'd, NUL-terminated; the NUL is not counted in *out_size). A file larger than
+ * max_bytes, or whose size changes while it is read, is an error. */
+TK_MUST_USE tk_status tk_fs_read_regular(const char *path, size_t max_bytes, char **out,
+                                         size_t *out_size);
 
 #endif /* TK_RUNTIME_FS_H */

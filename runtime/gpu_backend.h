@@ -95,9 +95,6 @@ TK_MUST_USE tk_status tk_gpu_library_open(const char *backend, const char *const
                                           size_t n_symbols, void *api, void **out_dl,
                                           const char **out_soname);
 
-/* Reads a whole code object file, NUL-terminated (PTX is text); caller frees *out. */
-TK_MUST_USE tk_status tk_gpu_read_file(const char *path, char **out, size_t *out_size);
-
 /* ---- The shared launcher half (gpu_core.c) ---------------------------------------------- */
 
 typedef struct tk_gpu_core tk_gpu_core;

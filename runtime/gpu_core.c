@@ -8,7 +8,6 @@
  * express (grid or block above 32 bits, grid * block >= 2^32) are errors, not truncations.
  */
 #include <dlfcn.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,7 @@
 #include "tk/alloc.h"
 #include "tk/launch.h"
 
-enum { MAX_WORKGROUP = 1024, CODE_OBJECT_MAX_BYTES = 1 << 30 };
+enum { MAX_WORKGROUP = 1024 };
 
 /* ---- Vendor libraries --------------------------------------------------------------------- */
 
@@ -61,25 +60,6 @@ tk_status tk_gpu_library_open(const char *backend, const char *const *sonames, i
     }
   }
   return tk_status_make(TK_UNAVAILABLE, "%s: cannot load its runtime library (%s)", backend, tried);
-}
-
-tk_status tk_gpu_read_file(const char *path, char **out, size_t *out_size) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return tk_status_make(TK_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
-  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  char *data = size >= 0 && size <= CODE_OBJECT_MAX_BYTES ? tk_malloc((size_t)size + 1) : NULL;
-  bool ok = data && fseek(f, 0, SEEK_SET) == 0 && fread(data, 1, (size_t)size, f) == (size_t)size;
-  fclose(f);
-  if (!ok) {
-    free(data);
-    return tk_status_make(TK_IO_ERROR, "%s: cannot read it (%ld bytes; the limit is %d)", path,
-                          size, CODE_OBJECT_MAX_BYTES);
-  }
-  data[size] = '\0';
-  *out = data;
-  *out_size = (size_t)size;
-  return TK_STATUS_OK;
 }
 
 /* ---- Kernel arguments --------------------------------------------------------------------- */

@@ -10,8 +10,9 @@
  *   4. gpu_select.c picks the bundle's amdgcn target for that arch and a code object version
  *      the runtime loads, or says which side is wrong;
  *   5. hipModuleLoadData on the target's whole file (model.hsaco, a clang offload bundle with
- *      one entry per arch: HIP picks the device's entry). The image stays alive as long as
- *      the module (HIP may read it lazily).
+ *      one entry per arch: HIP picks the device's entry), given as the bytes tk_bundle_open
+ *      read and hashed, never the file again. Those bytes belong to the bundle, which
+ *      outlives the launcher, so they stay alive as long as the module (HIP may read lazily).
  * Launch: hipModuleGetFunction once per kernel, kernelParams packed per docs/abi.md,
  * hipModuleLaunchKernel on the null stream with grid = a->grid workgroups of
  * a->workgroup_size threads, then hipDeviceSynchronize so a failure names its kernel.
@@ -46,7 +47,6 @@ typedef struct hip_launcher {
   const char *soname;
   int device;
   tk_hip_module module;
-  char *image; /* the code object, alive as long as the module */
 } hip_launcher;
 
 /* ---- Errors ------------------------------------------------------------------------------- */
@@ -154,7 +154,6 @@ static void hip_destroy(tk_launcher *l) {
     if (h->module) (void)h->api.hipModuleUnload(h->module);
     dlclose(h->dl);
   }
-  free(h->image);
   free(h);
 }
 
@@ -205,15 +204,14 @@ static tk_status hip_device_props(const hip_launcher *h, int32_t version, char *
   return TK_STATUS_OK;
 }
 
+/* The code object's bytes as tk_bundle_open hashed them (the bundle outlives the launcher). */
 static tk_status hip_load_module(hip_launcher *h, const tk_bundle_target *t) {
-  size_t size = 0;
   TK_RETURN_IF_ERROR(hip_enter(h));
-  TK_RETURN_IF_ERROR(tk_gpu_read_file(t->path, &h->image, &size));
-  tk_hip_error e = h->api.hipModuleLoadData(&h->module, h->image);
+  tk_hip_error e = h->api.hipModuleLoadData(&h->module, t->code.bytes);
   if (e) {
     h->module = NULL;
     return hip_fail(h, TK_INVALID_ARGUMENT, e, "hipModuleLoadData(%s, %zu bytes, %s cov%d)",
-                    t->path, size, t->arch, t->code_object_version);
+                    t->code.path, t->code.size, t->arch, t->code_object_version);
   }
   return TK_STATUS_OK;
 }

@@ -1,14 +1,17 @@
-/* runtime/model_host.c — dlopen a bundle's model_host.so and resolve its tkm_* exports. */
+/* runtime/model_host.c — load a bundle's model_host.so (from the bytes that were hashed, via
+ * runtime/dl_image.h) and resolve its tkm_* exports. */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tk/model_host.h"
+#include "runtime/dl_image.h"
+#include "runtime/fs.h"
 #include "tk/alloc.h"
+#include "tk/model_host.h"
 
 void tk_model_host_close(tk_model_host *h) {
   if (!h) return;
-  if (h->dl_) dlclose(h->dl_);
+  tk_dl_image_close(&(tk_dl_image){.dl = h->dl_, .fd = h->fd_});
   free(h);
 }
 
@@ -49,19 +52,32 @@ static tk_status resolve_all(tk_model_host *h, const char *path) {
   return TK_STATUS_OK;
 }
 
-tk_status tk_model_host_open(const char *path, tk_model_host **out) {
+tk_status tk_model_host_open_image(const void *data, size_t size, const char *name,
+                                   tk_model_host **out) {
   *out = NULL;
   tk_model_host *h = tk_calloc(1, sizeof *h);
-  if (!h) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening %s", path);
-  h->dl_ = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  tk_status s = h->dl_ ? resolve_all(h, path)
-                       : tk_status_make(TK_NOT_FOUND, "cannot load %s: %s", path, dlerror());
+  if (!h) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory opening %s", name);
+  tk_dl_image image;
+  tk_status s = tk_dl_image_open(data, size, name, &image);
+  h->dl_ = image.dl;
+  h->fd_ = image.fd;
+  if (!s) s = resolve_all(h, name);
   if (s) {
     tk_model_host_close(h);
     return s;
   }
   *out = h;
   return TK_STATUS_OK;
+}
+
+tk_status tk_model_host_open(const char *path, tk_model_host **out) {
+  *out = NULL;
+  char *bytes = NULL;
+  size_t size = 0;
+  TK_RETURN_IF_ERROR(tk_fs_read_regular(path, TK_FS_BUNDLE_FILE_MAX_BYTES, &bytes, &size));
+  tk_status s = tk_model_host_open_image(bytes, size, path, out);
+  free(bytes);
+  return s;
 }
 
 int32_t tk_model_host_find_buffer(const tk_model_host *h, const char *name) {

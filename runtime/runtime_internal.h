@@ -9,7 +9,8 @@
  *                    gpu_select.c (code object choice, mismatch messages)
  *
  * Everything a bundle holds is copied out of the manifest at open time, so the manifest's
- * cJSON tree never outlives tk_bundle_open.
+ * cJSON tree never outlives tk_bundle_open; so are the bytes of every file that is loaded
+ * later (tk_bundle_file).
  */
 #ifndef TK_RUNTIME_INTERNAL_H
 #define TK_RUNTIME_INTERNAL_H
@@ -29,18 +30,27 @@ typedef enum tk_target_kind {
   TK_TARGET_KIND_NVPTX,
 } tk_target_kind;
 
+/* A file the manifest lists, as checked at open: its path (for messages) and the bytes that
+ * were read once and hashed. The runtime loads these bytes, never the file again (issue 14:
+ * a file swapped after the check must not be what runs). NUL-terminated; size excludes it. */
+typedef struct tk_bundle_file {
+  char *path; /* dir/file */
+  char *bytes;
+  size_t size;
+} tk_bundle_file;
+
 typedef struct tk_bundle_target {
   tk_target_kind kind;
   char *name;                  /* the manifest's kind string, for messages */
   char *arch;                  /* gfx90a, sm_90, or the --cpu level for x86_64 targets */
   int32_t code_object_version; /* amdgcn only, else 0 */
-  char *path;                  /* dir/file, checked against its sha256 at open */
+  tk_bundle_file code;         /* the code object, checked against its sha256 at open */
 } tk_bundle_target;
 
 struct tk_bundle {
   tk_bundle_info info; /* pointers into the fields below */
   char *dir, *fingerprint, *arch_json;
-  char *host_path; /* dir/model_host.so */
+  tk_bundle_file host; /* model_host.so */
   int32_t n_targets;
   tk_bundle_target *targets;
   int32_t n_params;

@@ -1,9 +1,10 @@
 /* runtime/session.c — tk_session: a bundle's host stub driving one backend, and forward.
  *
- * Create: load the bundle's model_host.so (tk/model_host.h) and check it belongs to this
- * bundle (fingerprint, max_batch), find the `x`, `logits` and `router_weights` buffers, choose
- * the backend (device_select.c), and allocate every buffer for `rows` rows (the session's
- * chunk, options->max_rows) with the parameters copied from the validated checkpoint.
+ * Create: load the bundle's model_host.so (tk/model_host.h) from the bytes tk_bundle_open
+ * hashed (never the file again), check it belongs to this bundle (fingerprint, max_batch), find
+ * the `x`, `logits` and `router_weights` buffers, choose the backend (device_select.c), and
+ * allocate every buffer for `rows` rows (the session's chunk, options->max_rows) with the
+ * parameters copied from the validated checkpoint.
  *
  * Forward (docs/formats.md §3): B >= 1 and every feature finite, checked over the whole batch before
  * any launch (the error names the row and column). Then, per chunk of at most `rows` rows:
@@ -54,12 +55,12 @@ static tk_status find_buffer(const tk_session *s, const char *name, int32_t role
   int32_t id = tk_model_host_find_buffer(h, name);
   if (id < 0 || h->buffer_role(id) != role)
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: the host stub has no %s buffer \"%s\"",
-                          s->bundle->host_path, role == TK_BUFFER_IN ? "input" : "output", name);
+                          s->bundle->host.path, role == TK_BUFFER_IN ? "input" : "output", name);
   int64_t elems = h->buffer_elems(id, s->rows, h->padded_batch(s->rows));
   if (elems < (int64_t)s->rows * cols)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: buffer \"%s\" holds %lld elements at B=%d, expected at least %lld",
-                          s->bundle->host_path, name, (long long)elems, s->rows,
+                          s->bundle->host.path, name, (long long)elems, s->rows,
                           (long long)s->rows * cols);
   *out = id;
   return TK_STATUS_OK;
@@ -72,10 +73,10 @@ static tk_status check_host(const tk_session *s) {
   if (!fp || strcmp(fp, info->fingerprint))
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: host stub fingerprint %s, manifest fingerprint %s",
-                          s->bundle->host_path, fp ? fp : "(none)", info->fingerprint);
+                          s->bundle->host.path, fp ? fp : "(none)", info->fingerprint);
   if (s->host->max_batch() != info->max_batch)
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: host stub max batch %lld, manifest %lld",
-                          s->bundle->host_path, (long long)s->host->max_batch(),
+                          s->bundle->host.path, (long long)s->host->max_batch(),
                           (long long)info->max_batch);
   return TK_STATUS_OK;
 }
@@ -88,7 +89,8 @@ static int32_t session_rows(const tk_bundle_info *info, int64_t max_rows) {
 static tk_status session_init(tk_session *s, const tk_weights *weights,
                               const tk_session_options *o) {
   const tk_bundle_info *info = &s->bundle->info;
-  TK_RETURN_IF_ERROR(tk_model_host_open(s->bundle->host_path, &s->host));
+  const tk_bundle_file *stub = &s->bundle->host;
+  TK_RETURN_IF_ERROR(tk_model_host_open_image(stub->bytes, stub->size, stub->path, &s->host));
   TK_RETURN_IF_ERROR(check_host(s));
   TK_RETURN_IF_ERROR(find_buffer(s, "x", TK_BUFFER_IN, info->in_dim, &s->x_id));
   TK_RETURN_IF_ERROR(find_buffer(s, "logits", TK_BUFFER_OUT, info->out_dim, &s->logits_id));

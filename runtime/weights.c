@@ -1,9 +1,9 @@
 /* runtime/weights.c — tk_weights_open: a checkpoint.tkp1 validated against a bundle.
  *
- * The checkpoint is mapped (tk/checkpoint.h) and checked before any kernel can see it
+ * The checkpoint is read into memory (tk/checkpoint.h) and checked before any kernel can see it
  * (docs/formats.md §2): names, order and element counts against the manifest's `parameters`, the
  * config's arch_fingerprint against the bundle's fingerprint, and finite weights unless
- * options->allow_nonfinite. The weights stay in the mapping; a session copies them into its
+ * options->allow_nonfinite. The weights stay in those bytes; a session copies them into its
  * backend's buffers.
  */
 #include <stdlib.h>

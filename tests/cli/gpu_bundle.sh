@@ -172,6 +172,16 @@ comgr_ok() {
 }
 check "comgr accepts the gfx90a COV4 object as amdgcn-amd-amdhsa--gfx90a" comgr_ok
 
+# Code objects carry the arch fingerprint (docs/abi.md): nano's is 5b1dcdefd9f56a7c (formats.md §1.4).
+carries_fingerprint() {
+  local f
+  for f in model.sm_80.ptx model.sm_90.ptx; do
+    grep -qx "// tk_model_fingerprint 5b1dcdefd9f56a7c" "$a/$f" || { echo "  $f lacks the line"; return 1; }
+  done
+  nm -D "$a/model.x86_64.so" | grep -q " R tk_model_fingerprint$" || { echo "  no tk_model_fingerprint in model.x86_64.so"; return 1; }
+}
+check "the PTX files and model.x86_64.so carry nano's arch fingerprint" carries_fingerprint
+
 deterministic() {
   run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/b/elsewhere/nano-2" --quiet || return 1
   diff -r "$a" "$tmp/b/elsewhere/nano-2"

@@ -119,6 +119,17 @@ grep -q "fingerprint" "$tmp/err" || fail "checkpoint of another arch: no fingerp
 cp -r "$tmp/nano" "$tmp/tampered" && printf ' ' >>"$tmp/tampered/model_host.c"
 expect_exit 1 "$BIN/tkrun" --bundle "$tmp/tampered" --checkpoint "$tmp/nano.tkp1"
 grep -q "sha256 mismatch" "$tmp/err" || fail "tampered bundle: no sha256 message"
+# A FIFO in place of manifest.json, model_host.so or the checkpoint: exit 1 at once, naming
+# the path (timeout 10 guards against the hang this once was).
+for f in manifest.json model_host.so; do
+  cp -r "$tmp/nano" "$tmp/fifo" && rm "$tmp/fifo/$f" && mkfifo "$tmp/fifo/$f"
+  expect_exit 1 timeout 10 "$BIN/tkrun" --bundle "$tmp/fifo" --checkpoint "$tmp/nano.tkp1" --device cpu
+  grep -q "$tmp/fifo/$f: not a regular file" "$tmp/err" || fail "FIFO as $f: $(cat "$tmp/err")"
+  rm -rf "$tmp/fifo"
+done
+mkfifo "$tmp/fifo.tkp1"
+expect_exit 1 timeout 10 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/fifo.tkp1" --device cpu
+grep -q "fifo.tkp1: not a regular file" "$tmp/err" || fail "FIFO as checkpoint: $(cat "$tmp/err")"
 
 # Devices: hip and cuda are unavailable here (exit 3, quickly, saying why); auto falls back.
 for dev in hip cuda; do

@@ -11,7 +11,7 @@
  *     weights allowed and no fingerprint), whenever no name holds a NUL byte;
  *   - validation against a fixed arch (2 experts, 14 tensors) and with a fingerprint runs
  *     the mismatch, config (cJSON) and finiteness paths; any answer is fine but a crash;
- *   - the same bytes written to a file and opened with tk_checkpoint_open (mmap) give the
+ *   - the same bytes written to a file and opened with tk_checkpoint_open (read) give the
  *     same version, step and record count.
  */
 #include <fcntl.h>

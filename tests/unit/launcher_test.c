@@ -193,7 +193,14 @@ static void check_cpu_launcher(void) {
       "tk_bundle_target is 'amdgcn'");
   CHECK_ERR(tk_cpu_launcher_create(
                 &(tk_cpu_launcher_options){.code_path = "/nonexistent.so", .threads = 1}, &lf),
-            "cannot load /nonexistent.so");
+            "cannot open /nonexistent.so");
+  CHECK_ERR(tk_cpu_launcher_create(
+                &(tk_cpu_launcher_options){
+                    .code_path = so, .threads = 1, .fingerprint = "0123456789abcdef"},
+                &lf),
+            "no tk_model_fingerprint symbol");
+  CHECK_ERR(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = dir, .threads = 1}, &lf),
+            "not a regular file (a directory)");
   if (l1 && l3 && ls) {
     CHECK(!strcmp(tk_launcher_schedule(l1), "cpu") && !strcmp(tk_launcher_schedule(ls), "gpu"));
     CHECK(!strcmp(tk_launcher_kind(l1), "cpu"));

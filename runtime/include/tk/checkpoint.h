@@ -1,8 +1,10 @@
 /* tk/checkpoint.h — checkpoint.tkp1 reader and writer (docs/formats.md §2).
  *
- * The reader maps the file read-only and never copies weights: a record's weights are a
- * pointer into the mapping. The file is packed, so that pointer is NOT 4-byte aligned in
- * general; read it with tk_checkpoint_weights_copy (or memcpy), never as a float *.
+ * The reader reads the file into memory once (a regular file only: a FIFO or device is
+ * refused; it is not mapped, so truncating or rewriting the file later changes nothing) and
+ * never copies weights again: a record's weights are a pointer into those bytes. The file is
+ * packed, so that pointer is NOT 4-byte aligned in general; read it with
+ * tk_checkpoint_weights_copy (or memcpy), never as a float *.
  * Moments (m, v) and gradients are skipped without being touched.
  *
  * tk_checkpoint_open checks the file's structure: magic, version, every length bounded by
@@ -25,9 +27,9 @@
 typedef struct tk_checkpoint tk_checkpoint;
 
 typedef struct tk_checkpoint_record {
-  const char *name; /* NOT NUL-terminated: name_len bytes inside the mapping */
+  const char *name; /* NOT NUL-terminated: name_len bytes inside the checkpoint's bytes */
   uint32_t name_len;
-  const void *weights;   /* weight_len little-endian f32, unaligned, inside the mapping */
+  const void *weights;   /* weight_len little-endian f32, unaligned, in the checkpoint's bytes */
   uint32_t weight_len;   /* element count */
   uint32_t m_len, v_len; /* element counts of the skipped AdamW moments */
   uint32_t step;         /* parameter-local step */
@@ -36,7 +38,7 @@ typedef struct tk_checkpoint_record {
   uint64_t offset; /* byte offset of the record in the file (for messages) */
 } tk_checkpoint_record;
 
-/* Maps and structurally parses `path`. Caller owns *out (tk_checkpoint_close). */
+/* Reads and structurally parses `path`. Caller owns *out (tk_checkpoint_close). */
 TK_MUST_USE tk_status tk_checkpoint_open(const char *path, tk_checkpoint **out);
 /* Same over a caller-owned byte range that must outlive the checkpoint (tests, fuzzing). */
 TK_MUST_USE tk_status tk_checkpoint_open_memory(const void *data, size_t size, const char *name,

@@ -42,6 +42,12 @@ extern "C" {
  * accepts exactly it, and `tkc compile -o DIR` replaces only a DIR that carries it. */
 #define TK_BUNDLE_FORMAT "tkc-bundle/1"
 
+/* How a code object carries the arch fingerprint it was compiled for (docs/abi.md): a CPU
+ * code object exports `const char tk_model_fingerprint[]`, a PTX file holds the line
+ * `// tk_model_fingerprint <fp>`. The launchers compare it with the manifest's before loading
+ * kernels of another arch (codegen writes it, runtime/cpu_backend.c and cuda_backend.c read it). */
+#define TK_MODEL_FINGERPRINT_SYMBOL "tk_model_fingerprint"
+
 /* docs/formats.md §3: a launch of B rows runs on Bp = max(Q, Q*ceil(B/Q)) rows, Q = TK_PAD_QUANTUM
  * (the padding pass, the proofs, the schedules and the host stub all take Q from here). */
 #define TK_PAD_QUANTUM 16
@@ -155,15 +161,22 @@ static inline void tk_launcher_destroy(tk_launcher *l) {
 /* ---- The CPU launcher (runtime/cpu_backend.c) ------------------------------------------- */
 
 typedef struct tk_cpu_launcher_options {
-  const char *code_path; /* model.x86_64.so (or a model.x86_64-simt.so) */
-  const char *cpu;       /* the bundle's --cpu level ("x86-64-v3", ...); NULL = no check */
-  int threads;           /* worker threads including the caller, >= 1 */
+  const char *code_path;   /* model.x86_64.so (or a model.x86_64-simt.so) */
+  const char *cpu;         /* the bundle's --cpu level ("x86-64-v3", ...); NULL = no check */
+  int threads;             /* worker threads including the caller, >= 1 */
+  const void *code;        /* the code object's bytes (as hashed); NULL = read code_path once.
+                              With bytes, code_path only names them in messages */
+  size_t code_size;        /* bytes at code */
+  const char *fingerprint; /* the arch fingerprint the object must carry (its
+                              tk_model_fingerprint, 16 hex digits); NULL = not checked */
 } tk_cpu_launcher_options;
 
-/* Checks that this CPU supports o->cpu (before anything is loaded), dlopens o->code_path,
- * reads its tk_bundle_target ("x86_64" runs the stub's "cpu" schedule, "x86_64-simt" the
- * "gpu" one) and starts the thread pool. Kernel symbols are looked up by name on first
- * launch. Caller owns *out (tk_launcher_destroy). */
+/* Checks that this CPU supports o->cpu (before anything is loaded), loads the code object
+ * from a sealed in-memory copy of its bytes (o->code, or code_path read once), reads its
+ * tk_bundle_target ("x86_64" runs the stub's "cpu" schedule, "x86_64-simt" the "gpu" one),
+ * checks its tk_model_fingerprint against o->fingerprint (kernels of another arch would
+ * index the buffers with other dims) and starts the thread pool. Kernel symbols are looked
+ * up by name on first launch. Caller owns *out (tk_launcher_destroy). */
 TK_MUST_USE tk_status tk_cpu_launcher_create(const tk_cpu_launcher_options *o, tk_launcher **out);
 
 /* TK_UNAVAILABLE naming the first missing feature when this CPU cannot run code compiled

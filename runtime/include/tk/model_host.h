@@ -2,8 +2,8 @@
  * the model's buffers on a launcher.
  *
  * model_host.so exports the tkm_* functions of docs/abi.md; tk_model_host_open dlopens it
- * (RTLD_LOCAL: stubs of two bundles coexist), resolves every export, and checks the launcher
- * ABI version it was built against. The stub is stateless, so one tk_model_host may drive
+ * (RTLD_LOCAL: stubs of two bundles coexist) from a sealed in-memory copy of the bytes it
+ * was given, resolves every export, and checks the launcher ABI version it was built against. The stub is stateless, so one tk_model_host may drive
  * any number of launchers.
  *
  * tk_model_buffers_create allocates every buffer the stub declares on a launcher, sized for
@@ -15,6 +15,7 @@
 #ifndef TK_MODEL_HOST_H
 #define TK_MODEL_HOST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tk/checkpoint.h"
@@ -35,10 +36,16 @@ typedef struct tk_model_host {
   int32_t (*padded_batch)(int32_t B);
   int64_t (*max_batch)(void);
   tk_status (*forward)(tk_launcher *l, const char *target, int32_t B);
-  void *dl_; /* private */
+  void *dl_; /* private: the dlopen handle */
+  int fd_;   /* private: the sealed memfd it was loaded from */
 } tk_model_host;
 
-/* Caller owns *out (tk_model_host_close). */
+/* Loads the stub from the bytes data[0, size) (a bundle's model_host.so as it was hashed;
+ * `name` is for messages): they are copied into a sealed memfd that is dlopened, so no file
+ * is read again. Caller owns *out (tk_model_host_close). */
+TK_MUST_USE tk_status tk_model_host_open_image(const void *data, size_t size, const char *name,
+                                               tk_model_host **out);
+/* Reads the regular file `path` once and loads those bytes (tk_model_host_open_image). */
 TK_MUST_USE tk_status tk_model_host_open(const char *path, tk_model_host **out);
 void tk_model_host_close(tk_model_host *h);
 

@@ -2,9 +2,11 @@
  * create a session on a backend, run forward passes, close.
  *
  *   tk_bundle      a compiled model directory (manifest.json, code objects, host stub),
- *                  checked on open: format version, fingerprint, the sha256 of every file.
+ *                  checked on open: format version, unique keys, fingerprint, the sha256 of
+ *                  every file; each file is read once and the bytes hashed are the bytes
+ *                  later loaded (a file changed after open is never run).
  *   tk_weights     a checkpoint.tkp1 validated against the bundle's parameters (docs/formats.md §2)
- *                  before any kernel runs; memory-mapped, never modified.
+ *                  before any kernel runs; read into memory once (not mapped), never modified.
  *   tk_session     bundle + weights + backend (cpu, hip, cuda): device buffers and kernels.
  *
  * Ownership (see tk/status.h): *_open and *_create return owned objects released by the
