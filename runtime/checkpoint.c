@@ -345,9 +345,26 @@ static tk_status check_record_count(const tk_checkpoint *k, const tk_checkpoint_
       k->source, n_expect, k->count, k->count < n_expect ? "missing" : "extra", first);
 }
 
-/* docs/formats.md §2: only a JSON object holding arch_fingerprint is checked; any other blob is fine. */
+/* A config whose first non-blank byte is '{' is JSON (tkc writes one, docs/formats.md §2.5). */
+static bool config_is_json(const tk_checkpoint *k) {
+  for (uint32_t i = 0; i < k->config_len; i++) {
+    char c = k->config[i];
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return c == '{';
+  }
+  return false;
+}
+
+/* docs/formats.md §2.3: a config that is JSON must be one object with no NUL byte, so that an
+ * arch_fingerprint in it is always seen (a NUL or trailing bytes used to hide a wrong one);
+ * its arch_fingerprint, if any, must be the arch's. Any other blob is fine. */
 static tk_status check_fingerprint(const tk_checkpoint *k, const char *fingerprint) {
-  if (k->config_len == 0 || memchr(k->config, 0, k->config_len)) return TK_STATUS_OK;
+  if (!config_is_json(k)) return TK_STATUS_OK;
+  const char *nul = memchr(k->config, 0, k->config_len);
+  if (nul)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: config: a JSON config (it begins with '{') holds a NUL byte at "
+                          "offset %td: expected one JSON object",
+                          k->source, nul - k->config);
   char *text = tk_malloc((size_t)k->config_len + 1);
   if (!text)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
@@ -358,8 +375,14 @@ static tk_status check_fingerprint(const tk_checkpoint *k, const char *fingerpri
   free(text);
   if (oom)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "%s: out of memory reading the config", k->source);
-  const cJSON *item =
-      cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "arch_fingerprint") : NULL;
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: config: begins with '{' but is not one JSON object (malformed, "
+                          "or bytes after it): expected a JSON object",
+                          k->source);
+  }
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "arch_fingerprint");
   tk_status status = TK_STATUS_OK;
   if (item && !cJSON_IsString(item))
     status = tk_status_make(TK_INVALID_ARGUMENT,

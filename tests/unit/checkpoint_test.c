@@ -544,13 +544,10 @@ static void check_nonfinite(const micro_expect *me, const image *base, uint32_t 
 }
 
 static void test_configs(const micro_expect *me) {
-  static const char *const accepted[] = {"",
-                                         "not json {",
-                                         "[1,2]",
-                                         "{\"other\":1}",
-                                         "\"x\"",
-                                         "{\"arch_fingerprint\":\"0123456789abcdef\",\"x\":[]}",
-                                         "{\"arch_fingerprint\":\"0123456789abcdef\"} trailing"};
+  static const char *const accepted[] = {
+      "",      "not json {",
+      "[1,2]", "{\"other\":1}",
+      "\"x\"", " \n{\"arch_fingerprint\":\"0123456789abcdef\",\"x\":[]}"};
   for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
     image_desc d = base_desc(accepted[i]);
     tk_status s = validate_desc(me, &d);
@@ -560,6 +557,22 @@ static void test_configs(const micro_expect *me) {
   image_desc d = base_desc("{\"arch_fingerprint\":\"deadbeefdeadbeef\"}");
   expect_error("wrong fingerprint", validate_desc(me, &d), "arch_fingerprint", "deadbeefdeadbeef",
                "0123456789abcdef");
+  /* A JSON config that a NUL byte or trailing bytes would hide from the check fails closed
+   * (issue 14: these used to be accepted with a wrong fingerprint). */
+  d = base_desc("{\"arch_fingerprint\":\"deadbeefdeadbeef\"} trailing");
+  expect_error("bytes after the object", validate_desc(me, &d), "config", "not one JSON object",
+               NULL);
+  d = base_desc("{\"arch_fingerprint\":\"deadbeefdeadbeef\"}X");
+  image nul = build(&d);
+  char *x = memchr(nul.data, 'X', nul.len); /* the config's last byte becomes a NUL */
+  CHECK(x != NULL);
+  if (x) *x = '\0';
+  expect_error("NUL in a JSON config", validate_image(me, &nul), "config", "NUL byte at offset 38",
+               NULL);
+  free(nul.data);
+  d = base_desc("{\"arch_fingerprint\":\"deadbeefdeadbeef\",}");
+  expect_error("malformed JSON config", validate_desc(me, &d), "config", "not one JSON object",
+               NULL);
   d = base_desc("{\"arch_fingerprint\":17}");
   expect_error("non-string fingerprint", validate_desc(me, &d), "arch_fingerprint", "non-string",
                NULL);
