@@ -567,7 +567,7 @@ static void test_configs(const micro_expect *me) {
   char *x = memchr(nul.data, 'X', nul.len); /* the config's last byte becomes a NUL */
   CHECK(x != NULL);
   if (x) *x = '\0';
-  expect_error("NUL in a JSON config", validate_image(me, &nul), "config", "NUL byte at offset 38",
+  expect_error("NUL in a JSON config", validate_image(me, &nul), "config", "NUL byte at offset 39",
                NULL);
   free(nul.data);
   d = base_desc("{\"arch_fingerprint\":\"deadbeefdeadbeef\",}");
