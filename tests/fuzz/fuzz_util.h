@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tk/status.h"
+
 #define FUZZ_CHECK(cond, ...)                                                              \
   do {                                                                                     \
     if (!(cond)) {                                                                         \
@@ -55,6 +57,15 @@ static inline bool fuzz_trace_on(void) {
       fputc('\n', stderr);                    \
     }                                         \
   } while (0)
+
+/* An input a reader refused must get INVALID_ARGUMENT with a message: never an internal error or
+ * an out-of-memory. Traces the message; the caller frees s. */
+static inline void fuzz_check_rejection(tk_status s) {
+  FUZZ_CHECK(tk_status_code_of(s) == TK_INVALID_ARGUMENT && tk_status_message(s)[0],
+             "rejected with %s: %s", tk_status_code_name(tk_status_code_of(s)),
+             tk_status_message(s));
+  fuzz_trace("%s", tk_status_message(s));
+}
 
 /* Scratch directory for targets that need files: $TMPDIR (scripts/fuzz.sh points it into its
  * work directory) or /tmp. */
