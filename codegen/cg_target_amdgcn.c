@@ -17,13 +17,15 @@
  * and `llvm.tanh` has no lowering on AMDGPU (docs/toolchain.md §2).
  * The module flag amdhsa_code_object_version = 100 * tk_cg_amdgcn_code_object_version.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <llvm-c/Target.h>
 
 #include "codegen/cg_internal.h"
+#include "tk/launch.h"
 
-enum { AMDGPU_GLOBAL_AS = 1 };
+enum { AMDGPU_GLOBAL_AS = 1, AMDGPU_CONSTANT_AS = 4 };
 
 static void amdgcn_init_llvm(void) {
   LLVMInitializeAMDGPUTargetInfo();
@@ -90,7 +92,23 @@ static tk_status amdgcn_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef e
                         out);
 }
 
+/* With o->fingerprint, the code object holds the bytes `tk_model_fingerprint=<fp>`: an exported
+ * constant in the constant address space, so in the .rodata of every code object of
+ * model.hsaco, where the HIP launcher finds it in the hashed bytes before loading them
+ * (tk_hip_check_fingerprint; docs/abi.md). */
+static void add_fingerprint(tk_cg_module *cm) {
+  char text[64];
+  int n = snprintf(text, sizeof text, TK_MODEL_FINGERPRINT_SYMBOL "=%.16s", cm->opts->fingerprint);
+  LLVMValueRef init = LLVMConstStringInContext(cm->c->ctx, text, (unsigned)n, 0);
+  LLVMValueRef g = LLVMAddGlobalInAddressSpace(cm->mod, LLVMTypeOf(init),
+                                               TK_MODEL_FINGERPRINT_SYMBOL, AMDGPU_CONSTANT_AS);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetAlignment(g, 1);
+}
+
 static void amdgcn_finish_module(tk_cg_module *cm) {
+  if (cm->opts->fingerprint) add_fingerprint(cm);
   int cov = tk_cg_amdgcn_code_object_version(cm->cpu, cm->opts->code_object_version);
   LLVMValueRef v = LLVMConstInt(cm->i32, (unsigned long long)(100 * cov), 0);
   static const char key[] = "amdhsa_code_object_version";

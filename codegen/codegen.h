@@ -67,8 +67,9 @@ typedef struct tk_cg_options {
   tk_cg_validate_fn validate; /* NULL = none */
   void *validate_user;
   const char *fingerprint; /* the arch fingerprint (16 hex digits) CPU targets export as
-                              tk_model_fingerprint and PTX carries as a comment line
-                              (TK_MODEL_FINGERPRINT_SYMBOL, tk/launch.h); NULL = neither */
+                              tk_model_fingerprint, PTX carries as a comment line and amdgcn
+                              as the constant bytes "tk_model_fingerprint=<fp>"
+                              (TK_MODEL_FINGERPRINT_SYMBOL, tk/launch.h); NULL = none */
 } tk_cg_options;
 
 /* ---- Codegen mutants (cg_mutants.c): planted defects the translation validator must refute */

@@ -52,6 +52,11 @@ TK_MUST_USE tk_status tk_hip_select_code(const tk_bundle_target *targets, int32_
                                          const char *device_arch, const char *device_name,
                                          int32_t runtime_version, const tk_bundle_target **out);
 
+/* The amdgcn target's bytes (model.hsaco: every code object in it) hold
+ * "tk_model_fingerprint=<want>" and no other fingerprint (codegen's cg_target_amdgcn.c);
+ * TK_INVALID_ARGUMENT naming both fingerprints otherwise. want NULL skips the check. */
+TK_MUST_USE tk_status tk_hip_check_fingerprint(const tk_bundle_target *t, const char *want);
+
 /* The nvptx target with the largest sm_XY <= the device's compute capability (an
  * arch-specific sm_XYa only for exactly XY). TK_UNAVAILABLE naming both sides otherwise. */
 TK_MUST_USE tk_status tk_cuda_select_ptx(const tk_bundle_target *targets, int32_t n, int major,

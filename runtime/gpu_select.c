@@ -125,3 +125,33 @@ tk_status tk_cuda_select_ptx(const tk_bundle_target *t, int32_t n, int major, in
                         "newer GPU; recompile it with %s in --cuda-arch",
                         have, device, arch);
 }
+
+/* The next "tk_model_fingerprint=" in [p, end) followed by 16 bytes, or NULL. */
+static const char *next_fingerprint(const char *p, const char *end) {
+  static const char key[] = TK_MODEL_FINGERPRINT_SYMBOL "=";
+  const size_t klen = sizeof key - 1;
+  for (; p + klen + 16 <= end; p++) {
+    p = memchr(p, key[0], (size_t)(end - p - (ptrdiff_t)(klen + 16) + 1));
+    if (!p) return NULL;
+    if (!memcmp(p, key, klen)) return p + klen;
+  }
+  return NULL;
+}
+
+tk_status tk_hip_check_fingerprint(const tk_bundle_target *t, const char *want) {
+  if (!want) return TK_STATUS_OK;
+  const char *end = (const char *)t->code.bytes + t->code.size;
+  int found = 0;
+  for (const char *fp = next_fingerprint(t->code.bytes, end); fp;
+       fp = next_fingerprint(fp, end), found++)
+    if (strncmp(fp, want, 16) != 0)
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "%s: code object compiled for arch fingerprint %.16s, the bundle's is "
+                            "%s (kernels of another model)",
+                            t->code.path, fp, want);
+  if (!found)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: no \"%s=\" bytes (built by an older tkc: recompile the bundle)",
+                          t->code.path, TK_MODEL_FINGERPRINT_SYMBOL);
+  return TK_STATUS_OK;
+}

@@ -232,6 +232,7 @@ static tk_status hip_open(hip_launcher *h, const tk_bundle *bundle, char *device
   const tk_bundle_target *t = NULL;
   TK_RETURN_IF_ERROR(
       tk_hip_select_code(bundle->targets, bundle->n_targets, arch, name, version, &t));
+  TK_RETURN_IF_ERROR(tk_hip_check_fingerprint(t, bundle->fingerprint));
   TK_RETURN_IF_ERROR(hip_load_module(h, t));
   snprintf(device, size, "%.32s (%.64s, HIP %d.%d)", arch, name, version / 10000000,
            version / 100000 % 100);

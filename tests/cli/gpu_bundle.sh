@@ -179,8 +179,11 @@ carries_fingerprint() {
     grep -qx "// tk_model_fingerprint 5b1dcdefd9f56a7c" "$a/$f" || { echo "  $f lacks the line"; return 1; }
   done
   nm -D "$a/model.x86_64.so" | grep -q " R tk_model_fingerprint$" || { echo "  no tk_model_fingerprint in model.x86_64.so"; return 1; }
+  local n
+  n=$(grep -ao "tk_model_fingerprint=[0-9a-f]*" "$a/model.hsaco" | grep -cx "tk_model_fingerprint=5b1dcdefd9f56a7c")
+  [ "$n" = 3 ] || { echo "  model.hsaco: $n of its 3 code objects carry the fingerprint bytes"; return 1; }
 }
-check "the PTX files and model.x86_64.so carry nano's arch fingerprint" carries_fingerprint
+check "the PTX files, model.hsaco's code objects and model.x86_64.so carry nano's arch fingerprint" carries_fingerprint
 
 deterministic() {
   run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/b/elsewhere/nano-2" --quiet || return 1

@@ -481,6 +481,37 @@ static void test_fake_cuda(void) {
   unlink(f.code_path);
 }
 
+/* model.hsaco's bytes: every "tk_model_fingerprint=<fp>" (one per code object, binary data
+ * around them) must be the bundle's; none at all is an old bundle. */
+static tk_status check_hsaco(const char *bytes, size_t size, const char *want) {
+  tk_bundle_target t = {.kind = TK_TARGET_KIND_AMDGCN,
+                        .code = {"model.hsaco", (char *)bytes, size}};
+  return tk_hip_check_fingerprint(&t, want);
+}
+
+static void test_hip_fingerprint(void) {
+  static const char two_ok[] = "\x7f"
+                               "ELF\0\0tk_model_fingerprint=0123456789abcdef\0\x01"
+                               "\x7f"
+                               "ELF\0tk_model_fingerprint=0123456789abcdef\0";
+  static const char one_wrong[] = "\x7f"
+                                  "ELF\0tk_model_fingerprint=0123456789abcdef\0"
+                                  "\x7f"
+                                  "ELF\0tk_model_fingerprint=fedcba9876543210\0";
+  static const char none[] = "\x7f"
+                             "ELF\0tk_model_fingerprint\0.rodata\0";
+  static const char cut[] = "\x7f"
+                            "ELF\0tk_model_fingerprint=0123456789ab";
+  const char *fp = "0123456789abcdef";
+  CHECK_OK(check_hsaco(two_ok, sizeof two_ok - 1, fp));
+  CHECK_ERR(check_hsaco(one_wrong, sizeof one_wrong - 1, fp),
+            "model.hsaco: code object compiled for arch fingerprint fedcba9876543210, the "
+            "bundle's is 0123456789abcdef");
+  CHECK_ERR(check_hsaco(none, sizeof none - 1, fp), "no \"tk_model_fingerprint=\" bytes");
+  CHECK_ERR(check_hsaco(cut, sizeof cut - 1, fp), "no \"tk_model_fingerprint=\" bytes");
+  CHECK_OK(check_hsaco(none, sizeof none - 1, NULL)); /* no fingerprint to check */
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--fake-cuda")) {
     test_fake_cuda();
@@ -488,6 +519,7 @@ int main(int argc, char **argv) {
   }
   test_arch_strip();
   test_hip_select();
+  test_hip_fingerprint();
   test_ptx_select();
   test_kernargs();
   test_buffer_table();

@@ -44,8 +44,10 @@ extern "C" {
 
 /* How a code object carries the arch fingerprint it was compiled for (docs/abi.md): a CPU
  * code object exports `const char tk_model_fingerprint[]`, a PTX file holds the line
- * `// tk_model_fingerprint <fp>`. The launchers compare it with the manifest's before loading
- * kernels of another arch (codegen writes it, runtime/cpu_backend.c and cuda_backend.c read it). */
+ * `// tk_model_fingerprint <fp>`, an amdgcn code object the constant bytes
+ * `tk_model_fingerprint=<fp>`. The launchers compare it with the manifest's before loading
+ * kernels of another arch (codegen writes it; runtime/cpu_backend.c, cuda_backend.c and
+ * gpu_select.c's tk_hip_check_fingerprint read it). */
 #define TK_MODEL_FINGERPRINT_SYMBOL "tk_model_fingerprint"
 
 /* docs/formats.md §3: a launch of B rows runs on Bp = max(Q, Q*ceil(B/Q)) rows, Q = TK_PAD_QUANTUM
