@@ -2,11 +2,10 @@
  *
  * The temp dir, the atomic replace and the cleanup are libtkrt's one directory-replace
  * routine (runtime/fs.h; the verifier's --proofs-dir uses it too): the tkc_fs_ names of
- * those are thin forwards. What is the bundle's own is the policy: the commit refuses to
- * replace a directory that is neither empty nor a bundle (manifest.json with format
- * TK_BUNDLE_FORMAT), so a mistyped `-o $HOME` never deletes anything.
+ * those are thin forwards. So is the policy on what may be replaced, the output marker: a
+ * directory is replaced only if it is empty or everything in it is what tkc wrote there, so a
+ * mistyped `-o $HOME`, or a user's file kept inside a bundle, never loses anything.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +16,6 @@
 #include "compiler/bundle_fs.h"
 #include "runtime/fs.h"
 #include "tk/alloc.h"
-#include "tk/launch.h"
 
 static char *path_join(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
@@ -84,36 +82,4 @@ tk_status tkc_fs_mkdir(const char *dir, const char *name) {
 
 void tkc_fs_remove_tree(const char *path) { tk_fs_remove_tree(path); }
 
-static bool dir_empty(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return false;
-  bool empty = true;
-  for (struct dirent *e; empty && (e = readdir(d)) != NULL;)
-    empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
-  closedir(d);
-  return empty;
-}
-
-/* True if dir is empty or holds a manifest.json of a tkc bundle. */
-static bool replaceable(const char *dir) {
-  char *text = NULL;
-  size_t size = 0;
-  tk_status s = tkc_fs_read(dir, "manifest.json", &text, &size);
-  if (s) {
-    tk_status_free(s);
-    return dir_empty(dir);
-  }
-  bool ok = strstr(text, "\"format\": \"" TK_BUNDLE_FORMAT "\"") != NULL;
-  free(text);
-  return ok;
-}
-
-tk_status tkc_fs_commit(const char *tmp, const char *dir) {
-  struct stat st;
-  if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && !replaceable(dir))
-    return tk_status_make(TK_IO_ERROR,
-                          "refusing to replace %s: it is a non-empty directory that is not a "
-                          "tkc bundle (no manifest.json with format %s)",
-                          dir, TK_BUNDLE_FORMAT);
-  return tk_fs_replace_dir(tmp, dir);
-}
+tk_status tkc_fs_commit(const char *tmp, const char *dir) { return tk_fs_replace_dir(tmp, dir); }

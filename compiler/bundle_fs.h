@@ -26,10 +26,11 @@ TK_MUST_USE tk_status tkc_fs_make_parents(const char *path);
 /* Makes dir/name a directory. */
 TK_MUST_USE tk_status tkc_fs_mkdir(const char *dir, const char *name);
 
-/* Moves the finished temp dir to `dir`. An existing `dir` is replaced (atomically where the
- * file system supports RENAME_EXCHANGE) only if it is empty or a tkc bundle (its
- * manifest.json says TK_BUNDLE_FORMAT); anything else is refused and left untouched. On error
- * the temp dir is still there for the caller to remove. */
+/* Seals the finished temp dir with the output marker and moves it to `dir`. An existing `dir`
+ * is replaced (atomically where the file system supports RENAME_EXCHANGE) only if it is empty
+ * or holds nothing but what tkc wrote there, unchanged (runtime/fs.h); anything else is
+ * refused, naming what is not tkc's, and left untouched. On error the temp dir is still there
+ * for the caller to remove. */
 TK_MUST_USE tk_status tkc_fs_commit(const char *tmp, const char *dir);
 
 /* Removes a directory tree (no symlinks followed); NULL is a no-op. */

@@ -10,7 +10,8 @@
  *      certificate options by tkc_compile — the pipeline `tkc compile` runs, verification and
  *      codegen included — into a temp dir, and every file of the two trees must be byte-identical
  *      (tkc's output is deterministic): the manifest with its IR hashes, index.json, each
- *      query, each code object, the host stub and model_host.so;
+ *      query, each code object, the host stub and model_host.so, and last the output marker
+ *      (runtime/fs.h), which changes with any of them;
  *   4. unless --no-replay, every distinct query is replayed in z3 and cvc5 (compiler/replay.c),
  *      each of which must print `unsat`.
  * Exit codes: 0 ok, 1 unreadable bundle, 2 usage, 3 mismatch (the message names the file,
@@ -27,6 +28,7 @@
 #include "compiler/replay.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
+#include "runtime/fs.h"
 #include "runtime/sha256.h"
 #include "tk/alloc.h"
 
@@ -349,7 +351,17 @@ static bool is_dir(const char *root, const char *rel) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The trees bundle/rel and regen/rel hold the same names, and the same bytes under them. */
+/* Removes `name` from the sorted list names[0..*n), if there. */
+static void drop_name(char **names, size_t *n, const char *name) {
+  char **hit = *n ? bsearch(&name, names, *n, sizeof *names, compare_strings) : NULL;
+  if (!hit) return;
+  free(*hit);
+  memmove(hit, hit + 1, (size_t)(names + *n - (hit + 1)) * sizeof *names);
+  --*n;
+}
+
+/* The trees bundle/rel and regen/rel hold the same names, and the same bytes under them; the
+ * output marker at the top is left to compare_marker. */
 static tk_status compare_trees(const char *bundle, const char *regen, const char *rel) {
   char pa[8192], pb[8192];
   snprintf(pa, sizeof pa, "%s%s%s", bundle, *rel ? "/" : "", rel);
@@ -358,6 +370,10 @@ static tk_status compare_trees(const char *bundle, const char *regen, const char
   size_t na = 0, nb = 0;
   tk_status s = list_dir(pa, &a, &na);
   if (!s) s = list_dir(pb, &b, &nb);
+  if (!s && !*rel) {
+    drop_name(a, &na, TK_FS_MARKER_FILE);
+    drop_name(b, &nb, TK_FS_MARKER_FILE);
+  }
   for (size_t i = 0, k = 0; !s && (i < na || k < nb);) {
     int c = i == na ? 1 : k == nb ? -1 : strcmp(a[i], b[k]);
     char sub[4096];
@@ -378,6 +394,17 @@ static tk_status compare_trees(const char *bundle, const char *regen, const char
   return s;
 }
 
+/* The output marker lists every file with its hash, so it differs whenever any file does:
+ * compared last, after the file that differs has been named. */
+static tk_status compare_marker(const char *bundle, const char *regen) {
+  char path[4200];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/" TK_FS_MARKER_FILE, bundle);
+  if (lstat(path, &st) != 0)
+    return mismatch("%s: missing from the bundle%s", TK_FS_MARKER_FILE, "");
+  return compare_file(bundle, regen, TK_FS_MARKER_FILE);
+}
+
 static tk_status regenerate_and_compare(const char *dir, const bundle_manifest *m,
                                         const char *work) {
   tkc_options o;
@@ -395,7 +422,8 @@ static tk_status regenerate_and_compare(const char *dir, const bundle_manifest *
     return tk_status_annotate(s, "the bundle's arch and options do not verify");
   TK_RETURN_IF_ERROR(s);
   progress("comparing every file with the regenerated bundle");
-  return compare_trees(dir, out, "");
+  TK_RETURN_IF_ERROR(compare_trees(dir, out, ""));
+  return compare_marker(dir, out);
 }
 
 /* ---- the command -------------------------------------------------------------------------- */

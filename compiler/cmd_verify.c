@@ -1,10 +1,12 @@
 /* compiler/cmd_verify.c — `tkc verify ARCH.json [options]`: the driver (tkc_compile) stopped
  * after its verify pass. Prints one summary line per class on stdout and the solver's wall
  * times on stderr, and with --proofs-dir replaces DIR, all or nothing, by the proof store:
- * queries/<sha256>.smt2 per distinct query plus index.json (docs/proofs.md "The files"). --cpu gives the CPU schedule to prove (the one a bundle built
- * with the same --cpu runs); --targets and the arch lists are checked as `tkc compile` checks
- * them. Exit codes (docs/formats.md §4): 0 proved, 1 invalid arch, 2 usage, 3 an obligation failed
- * (its counterexample on stderr; DIR untouched), 4 internal error.
+ * queries/<sha256>.smt2 per distinct query plus index.json (docs/proofs.md "The files") and
+ * the output marker; an existing DIR only if tkc wrote all of it (runtime/fs.h). --cpu gives
+ * the CPU schedule to prove (the one a bundle built with the same --cpu runs); --targets and
+ * the arch lists are checked as `tkc compile` checks them. Exit codes (docs/formats.md §4): 0
+ * proved, 1 invalid arch or a DIR tkc did not write, 2 usage, 3 an obligation failed (its
+ * counterexample on stderr; DIR untouched), 4 internal error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "compiler/bundle_fs.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
+#include "runtime/fs.h"
 #include "verify/mutants.h"
 
 static const char *const CMD = "verify";
@@ -106,9 +109,19 @@ static tk_status list_mutants(tk_ir_module *m) {
   return TK_STATUS_OK;
 }
 
+/* The store replaces dir all or nothing, and only a dir that tkc wrote (runtime/fs.h); a
+ * termination signal meanwhile takes effect once the temp dir is in place or removed. */
+static tk_status write_proofs_dir(const tk_verify_report *r, const char *dir) {
+  sigset_t saved;
+  tk_fs_hold_signals(&saved);
+  tk_status s = tk_verify_write_proofs_dir(r, dir);
+  tk_fs_release_signals(&saved);
+  return s;
+}
+
 static tk_status write_and_report(const verify_args *a, tk_verify_report *r, double seconds) {
   if (a->dir) TK_RETURN_IF_ERROR(tkc_fs_make_parents(a->dir));
-  if (a->dir) TK_RETURN_IF_ERROR(tk_verify_write_proofs_dir(r, a->dir));
+  if (a->dir) TK_RETURN_IF_ERROR(write_proofs_dir(r, a->dir));
   tk_verify_report_summary(r, stdout);
   fprintf(stderr, "tkc verify: %s: %zu obligations in %.3f s; ", a->o.arch_path,
           tk_verify_report_count(r), seconds);
@@ -122,7 +135,8 @@ static int run(verify_args *a) {
   a->o.keep_module = &m;
   a->o.keep_report = &r;
   double t0 = now();
-  tk_status s = tkc_compile(&a->o);
+  tk_status s = a->dir && !a->list_mutants ? tk_fs_check_replaceable(a->dir) : TK_STATUS_OK;
+  if (!s) s = tkc_compile(&a->o);
   double t1 = now();
   if (tk_status_code_of(s) == TK_NOT_FOUND && a->o.mutant) { /* an unknown mutant ID: usage */
     int rc = tkc_usage_error(CMD, "%s", tk_status_message(s));

@@ -13,7 +13,8 @@
  *                                                        views llvm-unopt, llvm, asm (one target)
  *   offload       the amdgcn code objects -> model.hsaco           (codegen/offload_bundle.h)
  *   stub          model_host.c / .h, then the host class on its text   (codegen/hoststub.h)
- *   write         temp dir: code, stub, model_host.so, manifest; one rename into place
+ *   write         temp dir: code, stub, model_host.so, manifest, the output marker; one
+ *                 rename into place (termination signals held meanwhile: runtime/fs.h)
  *
  * The `host` class (verify/verify.h) is proved where its inputs come to exist: the kernel ABI
  * of each GPU code unit in codegen (on the unit's unoptimised LLVM IR, parsed back by the
@@ -39,6 +40,7 @@
 #include "compiler/manifest.h"
 #include "compiler/lower.h"
 #include "compiler/tkc.h"
+#include "runtime/fs.h"
 #include "runtime/sha256.h"
 #include "tk/version.h"
 #include "verify/mutants.h"
@@ -99,7 +101,7 @@ typedef struct tkc_job {
   bundle_target targets[TKC_MAX_TARGETS];
   tk_cg_blob hsaco; /* the offload bundle of the amdgcn units (empty when none) */
   char *stub_c, *stub_h;
-  char *tmp; /* the temp dir once created */
+  char *tmp; /* the temp dir, during the write stage only */
   struct timespec t0;
   const tkc_view *emit; /* --emit's view, or NULL */
   const tkc_pass *stop; /* the last pass to run (NULL = all, into the bundle) */
@@ -265,6 +267,8 @@ static tk_status resolve_passes(bundle_job *j) {
 static tk_status check_options(bundle_job *j) {
   const tkc_options *o = j->o;
   TK_RETURN_IF_ERROR(resolve_passes(j));
+  if (!j->stop && o->out_dir) /* refused now rather than after the whole compile */
+    TK_RETURN_IF_ERROR(tk_fs_check_replaceable(o->out_dir));
   if (o->max_batch < 1 || o->max_batch > (INT64_C(1) << 30))
     return tk_status_make(TK_INVALID_ARGUMENT, "--max-batch %lld: expected 1 to 2^30",
                           (long long)o->max_batch);
@@ -597,20 +601,24 @@ static tk_status write_files(bundle_job *j) {
   return write_manifest(j);
 }
 
+/* The temp dir exists only inside this function, with termination signals held: a Ctrl-C
+ * here takes effect once the bundle is in place or the temp dir removed (runtime/fs.h). */
 static tk_status stage_write(bundle_job *j, const tkc_pass *p) {
-  TK_RETURN_IF_ERROR(tkc_fs_temp_dir(j->o->out_dir, &j->tmp));
-  tk_status s = write_files(j);
+  sigset_t saved;
+  tk_fs_hold_signals(&saved);
+  tk_status s = tkc_fs_temp_dir(j->o->out_dir, &j->tmp);
+  if (!s) s = write_files(j);
   if (!s) s = tkc_fs_commit(j->tmp, j->o->out_dir);
-  if (s) return tk_status_annotate(s, "writing bundle %s", j->o->out_dir);
+  if (s) tkc_fs_remove_tree(j->tmp);
   free(j->tmp);
   j->tmp = NULL;
+  tk_fs_release_signals(&saved);
+  if (s) return tk_status_annotate(s, "writing bundle %s", j->o->out_dir);
   stage_done(j, p->name, j->o->out_dir);
   return TK_STATUS_OK;
 }
 
 static void job_free(bundle_job *j) {
-  tkc_fs_remove_tree(j->tmp);
-  free(j->tmp);
   free(j->stub_c);
   free(j->stub_h);
   tk_cg_blob_free(&j->hsaco);

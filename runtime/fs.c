@@ -5,7 +5,10 @@
  * an existing directory uses renameat2(RENAME_EXCHANGE), then removes the old tree (now at
  * tmp); where the file system lacks it (EINVAL, ENOSYS), the old tree is renamed aside to
  * `<tmp>.old`, tmp renamed in, and the old tree removed — or put back if the second rename
- * fails.
+ * fails. Before any of that, tmp is sealed with the output marker and an existing destination
+ * checked against its own (runtime/fs_marker.c). Termination signals can be held around the
+ * whole write step, so that none ends the process while a temp dir exists: the caller's
+ * cleanup runs first, and a signal pending at the replace abandons it.
  *
  * At the end, the one way the runtime opens an input file (bundle files, checkpoints): open
  * without blocking, then fstat the descriptor, so a FIFO or a device is refused by name
@@ -15,6 +18,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,14 +110,52 @@ static tk_status replace_by_steps(const char *tmp, const char *dir) {
   return s;
 }
 
+/* Termination signals a write step holds (tk_fs_hold_signals). */
+static const int HELD_SIGNALS[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+#define NHELD (sizeof HELD_SIGNALS / sizeof HELD_SIGNALS[0])
+
+void tk_fs_hold_signals(sigset_t *saved) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (size_t i = 0; i < NHELD; i++) sigaddset(&set, HELD_SIGNALS[i]);
+  pthread_sigmask(SIG_BLOCK, &set, saved);
+}
+
+void tk_fs_release_signals(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, saved, NULL); }
+
+/* One of HELD_SIGNALS is held by this thread, pending, and not ignored: it ends (or
+ * interrupts) the process once released, so the write it interrupted is abandoned. */
+static bool interrupted(void) {
+  sigset_t held, pending;
+  if (pthread_sigmask(SIG_BLOCK, NULL, &held) != 0 || sigpending(&pending) != 0) return false;
+  for (size_t i = 0; i < NHELD; i++) {
+    int sig = HELD_SIGNALS[i];
+    struct sigaction sa;
+    if (sigismember(&held, sig) == 1 && sigismember(&pending, sig) == 1 &&
+        sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+      return true;
+  }
+  return false;
+}
+
+tk_status tk_fs_check_replaceable(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) return TK_STATUS_OK; /* absent (or unreachable: the write says) */
+  if (!S_ISDIR(st.st_mode))
+    return tk_status_make(TK_IO_ERROR, "output %s exists and is not a directory", dir);
+  return tk_fs_marker_check(dir, dir);
+}
+
 tk_status tk_fs_replace_dir(const char *tmp, const char *dir) {
+  TK_RETURN_IF_ERROR(tk_fs_marker_write(tmp));
+  TK_RETURN_IF_ERROR(tk_fs_check_replaceable(dir));
+  if (interrupted())
+    return tk_status_make(TK_IO_ERROR, "interrupted by a signal: %s left as it was", dir);
   struct stat st;
   if (lstat(dir, &st) != 0) {
     if (rename(tmp, dir) == 0) return TK_STATUS_OK;
     return tk_status_make(TK_IO_ERROR, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
   }
-  if (!S_ISDIR(st.st_mode))
-    return tk_status_make(TK_IO_ERROR, "output %s exists and is not a directory", dir);
   if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
     tk_fs_remove_tree(tmp); /* now holds the old tree */
     return TK_STATUS_OK;

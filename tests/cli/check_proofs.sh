@@ -6,7 +6,8 @@
 # replay, and a --cpu x86-64-v4 bundle whose CPU schedule, and so its proofs, differ); and it
 # rejects with exit 3 a bundle with one byte changed in a code object (model.x86_64.so, a PTX),
 # in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file, in
-# index.json, or with a file added; usage errors exit 2, an unreadable bundle 1.
+# index.json, in the output marker, or with a file added; usage errors exit 2, an unreadable
+# bundle 1.
 source "$(dirname "$0")/lib.sh"
 : >"$tmp/req"
 tkc="$BIN/tkc"
@@ -110,6 +111,9 @@ sed -i -E '6s/"rlimit": ([0-9])/"rlimit": 9\1/' "$tmp/t/proofs/index.json"
 rejects
 tampered "added file" "extra.txt: in the bundle but not in the regenerated one" "$tmp/v4"
 echo extra >"$tmp/t/extra.txt"
+rejects
+tampered "output marker" ".tkc-output differs from the regenerated bundle" "$tmp/v4"
+sed -i '2s/"format"/"format" /' "$tmp/t/.tkc-output"
 rejects
 
 finish check_proofs

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # tests/proofs/cli.sh — `tkc verify` on the command line: --help, usage errors (exit 2), an
 # invalid arch (exit 1), a proved model (exit 0) with one summary line per class on stdout,
-# and --proofs-dir replacing an existing directory as a whole: stale files gone, the store laid
-# out as docs/proofs.md says (queries/<sha256>.smt2, one per distinct query, named by the
-# sha256sum of its bytes; index.json naming one of them per obligation), nothing left beside
-# it, byte-identical on a second run.
+# and --proofs-dir: a directory holding a file tkc did not write refused, untouched (more in
+# tests/cli/output_dir.sh); the store laid out as docs/proofs.md says (queries/<sha256>.smt2,
+# one per distinct query, named by the sha256sum of its bytes; index.json naming one of them
+# per obligation; the output marker), nothing left beside it, byte-identical on a second run.
 set -uo pipefail
 root=${TK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 tkc=${TK_BIN:-$root/build/bin}/tkc
@@ -32,7 +32,11 @@ echo '{"size": "Nano"}' >"$work/bad.arch.json"
 expect 1 "invalid arch" -- "$tkc" verify "$work/bad.arch.json"
 expect 1 "missing arch" -- "$tkc" verify "$work/none.arch.json"
 
-mkdir -p "$work/proofs" && echo stale >"$work/proofs/stale.smt2"
+mkdir -p "$work/proofs" && echo mine >"$work/proofs/mine.smt2"
+expect 1 "a directory with a file tkc did not write" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs"
+grep -q "refusing to replace .*mine.smt2" "$work/err" || { echo "FAIL the refusal does not name mine.smt2: $(cat "$work/err")" >&2; fail=1; }
+[[ $(cat "$work/proofs/mine.smt2") == mine ]] || { echo "FAIL the user's file was touched" >&2; fail=1; }
+rm "$work/proofs/mine.smt2"
 expect 0 "nano verifies" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs"
 for c in shape padding bounds no_overflow race topk dataflow address control host; do
   grep -Eq "^$c +[0-9]+ obligations proved \([0-9]+ without path hypotheses\)$" "$work/out" || { echo "FAIL no summary line for $c" >&2; fail=1; }
@@ -41,7 +45,7 @@ done
 # address and control are the translation validation of `tkc compile` (docs/proofs.md)
 grep -qE "^address +0 obligations proved \(0 without path hypotheses\)$" "$work/out" || { echo "FAIL tkc verify proved address obligations" >&2; fail=1; }
 grep -q "solver time" "$work/err" || { echo "FAIL no solver time on stderr" >&2; fail=1; }
-[[ ! -e $work/proofs/stale.smt2 ]] || { echo "FAIL stale file survived --proofs-dir" >&2; fail=1; }
+[[ -f $work/proofs/.tkc-output ]] || { echo "FAIL no output marker in the store" >&2; fail=1; }
 entries=$(grep -c '"class"' "$work/proofs/index.json")
 used=$(grep -o '"query": "[0-9a-f]*"' "$work/proofs/index.json" | sort -u | wc -l)
 files=$(ls "$work/proofs/queries"/*.smt2 | wc -l)
