@@ -338,7 +338,10 @@ static tk_status for_stmt(kern *K, const tk_ir_stmt *s) {
   tk_cg_bound bd = {0};
   TK_RETURN_IF_ERROR(K->fn.cm->target->bind(&K->fn, s->binding, extent, &bd));
   if (bd.id) return bound_id(K, s, bd.id, range);
-  return counted_loop(K, s, to_index(K, bd.lo), to_index(K, bd.hi), range);
+  /* hi first: a call's arguments run in no fixed order in C, and this is gcc's (the order the
+   * instructions had when bundles were first compared across compilers). */
+  LLVMValueRef hi = to_index(K, bd.hi);
+  return counted_loop(K, s, to_index(K, bd.lo), hi, range);
 }
 
 static tk_status if_stmt(kern *K, const tk_ir_stmt *s) {

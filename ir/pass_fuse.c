@@ -216,13 +216,14 @@ tk_status tk_ir_pass_fuse(tk_ir_module *m) {
     plan_aliases(m, g->ops, g->n, alias);
     /* A first emission finds the arguments; the kernel is then emitted again with its
      * arguments declared in the canonical order (outputs, inputs, parameters). */
-    tk_fuse_ctx dry = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL),
-                       alias};
+    /* One allocation per statement: an initializer list's order is unspecified in C. */
+    tk_ir_kernel *dry_kernel = tk_ir_kernel_new(m, TK_TARGET_NONE, g->name);
+    tk_fuse_ctx dry = {m, dry_kernel, tk_ir_var_new(m, "r", NULL), alias};
     TK_RETURN_IF_ERROR(tk_ir_module_status(m)); /* the emitters need dry.k */
     TK_RETURN_IF_ERROR(emit_group(&dry, g->ops, g->n, g->name));
     TK_RETURN_IF_ERROR(tk_ir_module_status(m));
-    tk_fuse_ctx c = {m, tk_ir_kernel_new(m, TK_TARGET_NONE, g->name), tk_ir_var_new(m, "r", NULL),
-                     alias};
+    tk_ir_kernel *kernel = tk_ir_kernel_new(m, TK_TARGET_NONE, g->name);
+    tk_fuse_ctx c = {m, kernel, tk_ir_var_new(m, "r", NULL), alias};
     TK_RETURN_IF_ERROR(tk_ir_module_status(m));
     declare_args_in_order(m, dry.k, c.k);
     TK_RETURN_IF_ERROR(emit_group(&c, g->ops, g->n, g->name));

@@ -232,15 +232,12 @@ static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
   if (!k) return tk_ir_module_status(m);
   k->source = src->id;
-  cpu_ctx c = {m,
-               src,
-               k,
-               0,
-               NULL,
-               tile_rows_of_batch(m),
-               tk_ir_sched_copy_args(m, src, k, NULL),
-               tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1)),
-               tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1))};
+  /* One allocation per statement: an initializer list's order is unspecified in C. */
+  const tk_ix *rows = tile_rows_of_batch(m);
+  const int *arg_map = tk_ir_sched_copy_args(m, src, k, NULL);
+  int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
+  bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
+  cpu_ctx c = {m, src, k, 0, NULL, rows, arg_map, local_map, used};
   if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
   const tk_ix *r = V(&c, src->phases[0].vars[0]);
   c.rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));

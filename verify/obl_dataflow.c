@@ -197,10 +197,9 @@ static tk_status coverage_parts(const reader *r, const producer *p) {
     Z3_ast e = tk_verify_obl_ix(o, s->ix, 0);
     tk_verify_obl_show(o, "element read", e);
     tk_verify_obl_show(o, "elements written", end);
+    Z3_ast inside = tk_verify_z_in(v, tk_verify_z_int(v, 0), e, end); /* first: verify_internal.h */
     tk_verify_obl_part(
-        o,
-        Z3_mk_implies(v->z, tk_verify_obl_path_cond(o, r->l, s->path, 0),
-                      tk_verify_z_in(v, tk_verify_z_int(v, 0), e, end)),
+        o, Z3_mk_implies(v->z, tk_verify_obl_path_cond(o, r->l, s->path, 0), inside),
         "launch %s (#%d) reads %%%s only inside the rows < %s that launch %s (#%d) writes",
         r->l->name, r->pos, r->l->args[r->arg].name, rtext, pk->name, p->pos);
   }
@@ -222,8 +221,8 @@ static void clobber_parts(const reader *r, const tk_obl_sites *ms, const tk_ir_k
       Z3_ast e = tk_verify_obl_ix(o, s->ix, 0), f = tk_verify_obl_ix(o, w->ix, 1);
       tk_verify_obl_show(o, "element read", e);
       tk_verify_obl_show(o, "element stored", f);
-      Z3_ast both = tk_verify_z_and2(v, tk_verify_obl_path_cond(o, r->l, s->path, 0),
-                                     tk_verify_obl_path_cond(o, m, w->path, 1));
+      Z3_ast stored_on = tk_verify_obl_path_cond(o, m, w->path, 1); /* first: verify_internal.h */
+      Z3_ast both = tk_verify_z_and2(v, tk_verify_obl_path_cond(o, r->l, s->path, 0), stored_on);
       tk_verify_obl_part(o, Z3_mk_implies(v->z, both, Z3_mk_not(v->z, Z3_mk_eq(v->z, e, f))),
                          "launch %s (#%d), between %s and reader %s (#%d), stores %%%s into @%s "
                          "at no element of %%%s that the reader loads",

@@ -61,8 +61,7 @@ static Z3_ast zx_fail(zx *z, const char *fmt, const char *arg) {
 static Z3_ast in_type(tk_vctx *v, Z3_ast x, tk_ctype t) {
   int64_t lo = t == TK_CT_INT32 ? INT32_MIN : INT64_MIN;
   int64_t hi = t == TK_CT_INT32 ? INT32_MAX : INT64_MAX;
-  return tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, lo), x),
-                          Z3_mk_le(v->z, x, tk_verify_z_int(v, hi)));
+  return tk_verify_z_within(v, lo, x, hi);
 }
 
 /* Records guard => x fits t (guard NULL: unconditionally). */
@@ -98,8 +97,8 @@ static Z3_ast trunc_divmod(zx *z, Z3_ast x, Z3_ast c_ast, bool mod) {
   Z3_ast q = tk_verify_obl_div(z->o, x, c, false), r = tk_verify_obl_div(z->o, x, c, true);
   if (!q || !r) return NULL;
   Z3_ast zero = tk_verify_z_int(v, 0);
-  Z3_ast up =
-      tk_verify_z_and2(v, Z3_mk_lt(v->z, x, zero), Z3_mk_not(v->z, Z3_mk_eq(v->z, r, zero)));
+  Z3_ast rem_nonzero = Z3_mk_not(v->z, Z3_mk_eq(v->z, r, zero)); /* first: verify_internal.h */
+  Z3_ast up = tk_verify_z_and2(v, Z3_mk_lt(v->z, x, zero), rem_nonzero);
   Z3_ast tq = Z3_mk_ite(v->z, up, tk_verify_z_add2(v, q, tk_verify_z_int(v, 1)), q);
   return mod ? tk_verify_z_sub2(v, x, tk_verify_z_mul_c(v, tq, c)) : tq;
 }

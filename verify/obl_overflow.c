@@ -29,8 +29,7 @@ static void collect(tk_obl *o, const tk_ix *e, range r, Z3_ast *conj, int *n, in
   if (!e || e->kind == TK_IX_CONST || *n >= cap) return;
   tk_vctx *v = o->v;
   Z3_ast t = tk_verify_obl_ix(o, e, 0);
-  conj[(*n)++] = tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, r.lo), t),
-                                  Z3_mk_le(v->z, t, tk_verify_z_int(v, r.hi)));
+  conj[(*n)++] = tk_verify_z_within(v, r.lo, t, r.hi);
   collect(o, e->a, r, conj, n, cap);
   collect(o, e->b, r, conj, n, cap);
 }
@@ -130,11 +129,12 @@ static tk_status launch_fits(tk_vctx *v, const tk_ir_kernel *k) {
       (long long)wg, k->index_bits, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   Z3_ast g = tk_verify_obl_ix(o, k->launch.grid, 0);
-  Z3_ast last = tk_verify_z_sub2(v, tk_verify_z_mul_c(v, g, wg), tk_verify_z_int(v, 1));
+  Z3_ast one = tk_verify_z_int(v, 1); /* first: verify_internal.h, term order */
+  Z3_ast last = tk_verify_z_sub2(v, tk_verify_z_mul_c(v, g, wg), one);
   tk_verify_obl_show(o, "grid", g);
   tk_verify_obl_show(o, "last id", last);
-  tk_verify_obl_goal(o, tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), g),
-                                         Z3_mk_le(v->z, last, tk_verify_z_int(v, r.hi))));
+  Z3_ast last_fits = Z3_mk_le(v->z, last, tk_verify_z_int(v, r.hi)); /* first */
+  tk_verify_obl_goal(o, tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), g), last_fits));
   return tk_verify_obl_prove(v);
 }
 

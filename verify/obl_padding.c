@@ -22,9 +22,11 @@ static tk_status bp_rule(tk_vctx *v, const char *words, int which) {
   tk_obl *o = tk_verify_obl_cur(v);
   Z3_ast B = o->B, Bp = o->Bp, g = NULL, q = tk_verify_z_int(v, TK_PAD_QUANTUM);
   switch (which) {
-    case 0:
-      g = Z3_mk_eq(v->z, tk_verify_obl_div(o, Bp, TK_PAD_QUANTUM, true), tk_verify_z_int(v, 0));
+    case 0: { /* the numeral first: verify_internal.h, term order */
+      Z3_ast zero = tk_verify_z_int(v, 0);
+      g = Z3_mk_eq(v->z, tk_verify_obl_div(o, Bp, TK_PAD_QUANTUM, true), zero);
       break;
+    }
     case 1: g = Z3_mk_le(v->z, B, Bp); break;
     case 2: g = Z3_mk_lt(v->z, Bp, tk_verify_z_add2(v, B, q)); break;
     default: g = Z3_mk_ge(v->z, Bp, q); break;
@@ -86,8 +88,8 @@ static void padding_site(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *s
   Z3_ast row = tk_verify_obl_div(o, idx, arg->cols > 0 ? arg->cols : 1, false);
   tk_verify_obl_show(o, "index", idx);
   tk_verify_obl_show(o, "row", row);
-  Z3_ast ok =
-      tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), idx), Z3_mk_lt(v->z, row, o->B));
+  Z3_ast real_row = Z3_mk_lt(v->z, row, o->B); /* first: verify_internal.h, term order */
+  Z3_ast ok = tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, 0), idx), real_row);
   if (in) ok = clamps_real(o, site->ix, ok);
   tk_verify_obl_part(
       o, ok,

@@ -91,10 +91,11 @@ static Z3_ast differ(tk_obl *o, const tk_obl_path *p, bool (*pick)(const tk_ir_s
   tk_vctx *v = o->v;
   Z3_ast ors[TK_OBL_MAX_DEPTH];
   int n = 0;
-  for (int i = 0; i < p->n; i++)
-    if (pick(p->items[i]))
-      ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_verify_obl_var(o, p->items[i]->var, 0),
-                                          tk_verify_obl_var(o, p->items[i]->var, 1)));
+  for (int i = 0; i < p->n; i++) {
+    if (!pick(p->items[i])) continue;
+    Z3_ast second = tk_verify_obl_var(o, p->items[i]->var, 1); /* first: verify_internal.h */
+    ors[n++] = Z3_mk_not(v->z, Z3_mk_eq(v->z, tk_verify_obl_var(o, p->items[i]->var, 0), second));
+  }
   return n ? tk_verify_z_or(v, n, ors) : NULL;
 }
 
@@ -195,7 +196,8 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   Z3_ast conj[TK_OBL_MAX_DEPTH + 2];
   int n = 0;
   conj[n++] = Z3_mk_eq(v->z, idx, tk_verify_obl_ix(o, oi, 1));
-  conj[n++] = tk_verify_z_in(v, tk_verify_z_int(v, 0), col, tk_verify_z_int(v, arg->cols));
+  Z3_ast cols = tk_verify_z_int(v, arg->cols); /* first: verify_internal.h, term order */
+  conj[n++] = tk_verify_z_in(v, tk_verify_z_int(v, 0), col, cols);
   tk_verify_obl_show(o, "index", idx);
   tk_verify_obl_show(o, "source element", tk_verify_obl_ix(o, oi, 1));
   for (int i = 0; i < a->path->n; i++) {
@@ -332,11 +334,14 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   int n = 0;
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
-    conds[n++] = s->kind == TK_S_FOR
-                     ? tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, 1),
-                                      tk_verify_obl_ix(o, s->extent, 1))
-                     : tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, 1),
-                                       tk_verify_obl_ix(o, s->rhs, 1));
+    if (s->kind == TK_S_FOR) { /* right to left: verify_internal.h, term order */
+      Z3_ast extent = tk_verify_obl_ix(o, s->extent, 1);
+      Z3_ast var = tk_verify_obl_var(o, s->var, 1);
+      conds[n++] = tk_verify_z_in(v, tk_verify_z_int(v, 0), var, extent);
+    } else {
+      Z3_ast rhs = tk_verify_obl_ix(o, s->rhs, 1);
+      conds[n++] = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, 1), rhs);
+    }
   }
   Z3_ast idx = *err ? NULL : tk_verify_obl_ix(o, a->ix, 1);
   conds[n++] = idx ? Z3_mk_eq(v->z, idx, elem) : NULL;
@@ -363,9 +368,10 @@ static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites 
   tk_obl *o = tk_verify_obl_cur(v);
   Z3_ast row = tk_verify_obl_fresh(o, "row", v->int_sort, true),
          col = tk_verify_obl_fresh(o, "col", v->int_sort, true);
-  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), row, tk_verify_obl_ix(o, rows, 0)));
-  tk_verify_obl_hyp(o,
-                    tk_verify_z_in(v, tk_verify_z_int(v, 0), col, tk_verify_z_int(v, arg->cols)));
+  Z3_ast nrows = tk_verify_obl_ix(o, rows, 0); /* right to left: verify_internal.h */
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), row, nrows));
+  Z3_ast ncols = tk_verify_z_int(v, arg->cols);
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), col, ncols));
   Z3_ast elem = tk_verify_z_add2(v, tk_verify_z_mul_c(v, row, arg->cols), col);
   tk_verify_obl_show(o, "element", elem);
   Z3_ast *ors = tk_calloc((size_t)(l->n ? l->n : 1), sizeof *ors);

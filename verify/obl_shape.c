@@ -79,17 +79,17 @@ static void contract_part(shape_obl *so, const tk_ir_contract *c) {
     Z3_ast want_rows = tk_verify_obl_ix(so->o, c->ix, 0), want_cols = tk_verify_z_int(v, c->n);
     tk_verify_obl_show(so->o, "rows (contract)", want_rows);
     tk_verify_obl_show(so->o, "cols (contract)", want_cols);
-    tk_verify_obl_part(so->o,
-                       tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, rows, want_rows),
-                                        tk_verify_z_cmp(v, TK_CMP_EQ, cols, want_cols)),
-                       "%s rows(%%%s) contract equals the tensor's shape",
-                       c->ensures ? "ensures" : "requires", name);
+    Z3_ast cols_agree = tk_verify_z_cmp(v, TK_CMP_EQ, cols, want_cols); /* verify_internal.h */
+    tk_verify_obl_part(
+        so->o, tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, rows, want_rows), cols_agree),
+        "%s rows(%%%s) contract equals the tensor's shape", c->ensures ? "ensures" : "requires",
+        name);
     return;
   }
   Z3_ast rows_b = tensor_dim(so, c->b, 0), cols_b = tensor_dim(so, c->b, 1);
+  Z3_ast cols_agree = tk_verify_z_cmp(v, TK_CMP_EQ, cols, cols_b); /* first: verify_internal.h */
   tk_verify_obl_part(so->o,
-                     tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, rows, rows_b),
-                                      tk_verify_z_cmp(v, TK_CMP_EQ, cols, cols_b)),
+                     tk_verify_z_and2(v, tk_verify_z_cmp(v, TK_CMP_EQ, rows, rows_b), cols_agree),
                      "shape_eq(%%%s, %%%s) contract", name, so->m->tensors[c->b].name);
 }
 

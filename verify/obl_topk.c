@@ -321,10 +321,13 @@ static Z3_ast and3(topk_ctx *t, Z3_ast a, Z3_ast b, Z3_ast c) {
   return tk_verify_z_and(t->v, 3, (Z3_ast[]){a, b, c});
 }
 
+/* The formulas below build one term per statement, in the order the committed proofs were
+ * made in (verify_internal.h, term order). */
 static Z3_ast better(topk_ctx *t, Z3_ast x, Z3_ast y) {
   Z3_ast px = sel(t, t->P, x), py = sel(t, t->P, y);
-  return tk_verify_z_or2(t->v, Z3_mk_gt(t->v->z, px, py),
-                         tk_verify_z_and2(t->v, eq(t, px, py), Z3_mk_lt(t->v->z, x, y)));
+  Z3_ast x_lower = Z3_mk_lt(t->v->z, x, y);
+  Z3_ast tie = tk_verify_z_and2(t->v, eq(t, px, py), x_lower);
+  return tk_verify_z_or2(t->v, Z3_mk_gt(t->v->z, px, py), tie);
 }
 
 static Z3_ast competitor(topk_ctx *t, const char *name) {
@@ -332,40 +335,53 @@ static Z3_ast competitor(topk_ctx *t, const char *name) {
 }
 
 static Z3_ast best_i(topk_ctx *t) {
-  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bi),
-             tk_verify_obl_ix(t->o, t->f->bi_ix, 0));
+  Z3_ast ix = tk_verify_obl_ix(t->o, t->f->bi_ix, 0);
+  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bi), ix);
 }
 static Z3_ast best_v(topk_ctx *t) {
-  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bv),
-             tk_verify_obl_ix(t->o, t->f->bv_ix, 0));
+  Z3_ast ix = tk_verify_obl_ix(t->o, t->f->bv_ix, 0);
+  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->bv), ix);
 }
 static Z3_ast taken(topk_ctx *t) { return tk_verify_sym_local(&t->x, &t->st, t->f->taken); }
 
 static Z3_ast inv_init(topk_ctx *t, Z3_ast T, Z3_ast e, Z3_ast c) {
-  return implies(t, in(t, c, e), not_(t, sel(t, T, c)));
+  Z3_ast c_untaken = not_(t, sel(t, T, c));
+  return implies(t, in(t, c, e), c_untaken);
 }
 
 static Z3_ast inv_scan(topk_ctx *t, Z3_ast e, Z3_ast c) {
   Z3_ast T = taken(t), bi = best_i(t), bv = best_v(t);
-  Z3_ast none = tk_verify_z_and2(t->v, eq(t, bi, t->E), implies(t, in(t, c, e), sel(t, T, c)));
-  Z3_ast beats = implies(t, tk_verify_z_and2(t->v, in(t, c, e), not_(t, sel(t, T, c))),
-                         tk_verify_z_or2(t->v, eq(t, c, bi), better(t, bi, c)));
-  Z3_ast some = tk_verify_z_and(
-      t->v, 4,
-      (Z3_ast[]){in(t, bi, e), not_(t, sel(t, T, bi)), eq(t, bv, sel(t, t->P, bi)), beats});
+  Z3_ast c_taken = sel(t, T, c);
+  Z3_ast seen_taken = implies(t, in(t, c, e), c_taken);
+  Z3_ast none = tk_verify_z_and2(t->v, eq(t, bi, t->E), seen_taken);
+  Z3_ast bi_beats_c = better(t, bi, c);
+  Z3_ast bi_wins = tk_verify_z_or2(t->v, eq(t, c, bi), bi_beats_c);
+  Z3_ast c_untaken = not_(t, sel(t, T, c));
+  Z3_ast c_open = tk_verify_z_and2(t->v, in(t, c, e), c_untaken);
+  Z3_ast beats = implies(t, c_open, bi_wins);
+  Z3_ast bi_seen = in(t, bi, e);
+  Z3_ast bi_untaken = not_(t, sel(t, T, bi));
+  Z3_ast bv_is_p = eq(t, bv, sel(t, t->P, bi));
+  Z3_ast some = tk_verify_z_and(t->v, 4, (Z3_ast[]){bi_seen, bi_untaken, bv_is_p, beats});
   return tk_verify_z_or2(t->v, none, some);
 }
 
 static Z3_ast inv_upd(topk_ctx *t, Z3_ast T1, Z3_ast T0, Z3_ast bi, Z3_ast e, Z3_ast c) {
-  Z3_ast grown = implies(t, in(t, c, e),
-                         eq(t, sel(t, T1, c), tk_verify_z_or2(t->v, sel(t, T0, c), eq(t, c, bi))));
-  Z3_ast same = implies(t, Z3_mk_le(t->v->z, e, c), eq(t, sel(t, T1, c), sel(t, T0, c)));
+  Z3_ast c_is_bi = eq(t, c, bi);
+  Z3_ast c_now = tk_verify_z_or2(t->v, sel(t, T0, c), c_is_bi);
+  Z3_ast c_updated = eq(t, sel(t, T1, c), c_now);
+  Z3_ast grown = implies(t, in(t, c, e), c_updated);
+  Z3_ast c_before = sel(t, T0, c);
+  Z3_ast c_unchanged = eq(t, sel(t, T1, c), c_before);
+  Z3_ast same = implies(t, Z3_mk_le(t->v->z, e, c), c_unchanged);
   return tk_verify_z_and2(t->v, grown, same);
 }
 
 static Z3_ast inv_sel(topk_ctx *t, Z3_ast T, Z3_ast a, Z3_ast b) {
-  Z3_ast pre = tk_verify_z_and(
-      t->v, 4, (Z3_ast[]){in(t, a, t->E), in(t, b, t->E), sel(t, T, a), not_(t, sel(t, T, b))});
+  Z3_ast a_in = in(t, a, t->E);
+  Z3_ast b_in = in(t, b, t->E);
+  Z3_ast a_taken = sel(t, T, a);
+  Z3_ast pre = tk_verify_z_and(t->v, 4, (Z3_ast[]){a_in, b_in, a_taken, not_(t, sel(t, T, b))});
   return implies(t, pre, better(t, a, b));
 }
 
@@ -390,7 +406,9 @@ static tk_status init_step(tk_vctx *v, const topk_form *f) {
   Z3_ast e = step_var(&t, f->init), c = competitor(&t, "c");
   tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), e, c));
   tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->init->body);
-  return s ? abandon(&t, s) : finish(&t, inv_init(&t, taken(&t), plus1(&t, e), c));
+  if (s) return abandon(&t, s);
+  Z3_ast next = plus1(&t, e);
+  return finish(&t, inv_init(&t, taken(&t), next, c));
 }
 
 static tk_status init_exit(tk_vctx *v, const topk_form *f) {
@@ -399,7 +417,8 @@ static tk_status init_exit(tk_vctx *v, const topk_form *f) {
       &t, v, f,
       "init loop, exit: its extent covers [0, E), so no position is taken when the selection starts"));
   Z3_ast c = competitor(&t, "c");
-  tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), tk_verify_obl_ix(t.o, f->init->extent, 0), c));
+  Z3_ast extent = tk_verify_obl_ix(t.o, f->init->extent, 0);
+  tk_verify_obl_hyp(t.o, inv_init(&t, taken(&t), extent, c));
   tk_verify_obl_hyp(t.o, in(&t, c, t.E));
   return finish(&t, not_(&t, sel(&t, taken(&t), c)));
 }
@@ -450,7 +469,10 @@ static tk_status update_step(tk_vctx *v, const topk_form *f) {
   tk_verify_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, c));
   tk_verify_obl_hyp(t.o, inv_upd(&t, taken(&t), T0, bi, e, e));
   tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->upd->body);
-  return s ? abandon(&t, s) : finish(&t, inv_upd(&t, taken(&t), T0, best_i(&t), plus1(&t, e), c));
+  if (s) return abandon(&t, s);
+  Z3_ast next = plus1(&t, e);
+  Z3_ast bi_after = best_i(&t);
+  return finish(&t, inv_upd(&t, taken(&t), T0, bi_after, next, c));
 }
 
 /* Havoc every local the loop writes. */
@@ -470,29 +492,33 @@ static tk_status selection_step(tk_vctx *v, const topk_form *f) {
   Z3_ast a = competitor(&t, "a"), b = competitor(&t, "b"), u = competitor(&t, "u");
   Z3_ast T = taken(&t);
   tk_verify_obl_hyp(t.o, inv_sel(&t, T, a, b));
-  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, in(&t, u, t.E), not_(&t, sel(&t, T, u))));
+  Z3_ast u_untaken = not_(&t, sel(&t, T, u));
+  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, in(&t, u, t.E), u_untaken));
   tk_status s = run_sel(&t, 0, f->i_scan);
   havoc_loop(&t, f->scan);
   Z3_ast ext = tk_verify_obl_ix(t.o, f->scan->extent, 0);
-  tk_verify_obl_hyp(t.o,
-                    and3(&t, inv_scan(&t, ext, a), inv_scan(&t, ext, b), inv_scan(&t, ext, u)));
+  Z3_ast scanned_u = inv_scan(&t, ext, u);
+  Z3_ast scanned_b = inv_scan(&t, ext, b);
+  tk_verify_obl_hyp(t.o, and3(&t, inv_scan(&t, ext, a), scanned_b, scanned_u));
   if (!s) s = run_sel(&t, f->i_scan + 1, f->i_upd);
   Z3_ast bi = best_i(&t), T0 = taken(&t);
   havoc_loop(&t, f->upd);
   ext = tk_verify_obl_ix(t.o, f->upd->extent, 0);
-  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a),
-                                          inv_upd(&t, taken(&t), T0, bi, ext, b)));
+  Z3_ast updated_b = inv_upd(&t, taken(&t), T0, bi, ext, b);
+  tk_verify_obl_hyp(t.o, tk_verify_z_and2(v, inv_upd(&t, taken(&t), T0, bi, ext, a), updated_b));
   if (!s) s = run_sel(&t, f->i_upd + 1, f->nsel);
   tk_verify_obl_show(t.o, "best_i", bi);
   tk_verify_obl_show(t.o, "p[a]", sel(&t, t.P, a));
   tk_verify_obl_show(t.o, "p[b]", sel(&t, t.P, b));
   Z3_ast T1 = taken(&t);
-  Z3_ast goal = tk_verify_z_and(
-      v, 4,
-      (Z3_ast[]){in(&t, bi, t.E), not_(&t, sel(&t, T, bi)),
-                 implies(&t, in(&t, a, t.E),
-                         eq(&t, sel(&t, T1, a), tk_verify_z_or2(v, sel(&t, T, a), eq(&t, a, bi)))),
-                 inv_sel(&t, T1, a, b)});
+  Z3_ast bi_in = in(&t, bi, t.E);
+  Z3_ast bi_was_untaken = not_(&t, sel(&t, T, bi));
+  Z3_ast a_is_bi = eq(&t, a, bi);
+  Z3_ast a_now = tk_verify_z_or2(v, sel(&t, T, a), a_is_bi);
+  Z3_ast a_updated = eq(&t, sel(&t, T1, a), a_now);
+  Z3_ast a_step = implies(&t, in(&t, a, t.E), a_updated);
+  Z3_ast goal =
+      tk_verify_z_and(v, 4, (Z3_ast[]){bi_in, bi_was_untaken, a_step, inv_sel(&t, T1, a, b)});
   return s ? abandon(&t, s) : finish(&t, goal);
 }
 
@@ -504,8 +530,8 @@ static tk_status count(tk_vctx *v, const topk_form *f) {
             "fresh position to the empty set, so exactly K positions are kept"));
   Z3_ast ext = tk_verify_obl_ix(t.o, f->sel->extent, 0);
   tk_verify_obl_show(t.o, "selection steps", ext);
-  return finish(
-      &t, tk_verify_z_and2(v, eq(&t, ext, tk_verify_z_int(v, f->K)), Z3_mk_le(v->z, ext, t.E)));
+  Z3_ast at_most_e = Z3_mk_le(v->z, ext, t.E);
+  return finish(&t, tk_verify_z_and2(v, eq(&t, ext, tk_verify_z_int(v, f->K)), at_most_e));
 }
 
 /* The output stores of L_out (through blocks and guards). */
@@ -523,10 +549,12 @@ static int output_stores(const tk_ir_stmt *s, const tk_ir_stmt **out, int n, int
 static Z3_ast output_holds(topk_ctx *t, const tk_ir_arg *arg, Z3_ast T, Z3_ast e, Z3_ast val) {
   Z3_context z = t->v->z;
   Z3_ast kept = sel(t, T, e);
-  if (arg->type == TK_T_F32)
-    return Z3_mk_ite(z, kept, eq(t, val, sel(t, t->P, e)),
-                     eq(t, val, Z3_mk_numeral(z, "0", t->v->real_sort)));
-  return eq(t, val, Z3_mk_ite(z, kept, tk_verify_z_int(t->v, 1), tk_verify_z_int(t->v, 0)));
+  if (arg->type == TK_T_F32) {
+    Z3_ast dropped_zero = eq(t, val, Z3_mk_numeral(z, "0", t->v->real_sort));
+    return Z3_mk_ite(z, kept, eq(t, val, sel(t, t->P, e)), dropped_zero);
+  }
+  Z3_ast zero = tk_verify_z_int(t->v, 0);
+  return eq(t, val, Z3_mk_ite(z, kept, tk_verify_z_int(t->v, 1), zero));
 }
 
 static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st) {
@@ -566,9 +594,10 @@ static tk_status output_order(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   Z3_ast zero = tk_verify_z_int(v, 0);
   tk_verify_obl_show(t.o, "keep[a]", ma);
   tk_verify_obl_show(t.o, "keep[b]", mb);
-  Z3_ast pre = tk_verify_z_and(
-      v, 4,
-      (Z3_ast[]){in(&t, a, t.E), in(&t, b, t.E), not_(&t, eq(&t, ma, zero)), eq(&t, mb, zero)});
+  Z3_ast a_in = in(&t, a, t.E);
+  Z3_ast b_in = in(&t, b, t.E);
+  Z3_ast a_kept = not_(&t, eq(&t, ma, zero));
+  Z3_ast pre = tk_verify_z_and(v, 4, (Z3_ast[]){a_in, b_in, a_kept, eq(&t, mb, zero)});
   return finish(&t, implies(&t, pre, better(&t, a, b)));
 }
 
@@ -687,12 +716,12 @@ static tk_status covered(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st, c
   tk_verify_obl_unbind(t.o, f->out->var, 0);
   tk_verify_obl_show(t.o, "column c", col);
   tk_verify_obl_show(t.o, "value", val);
-  tk_verify_obl_show(
-      t.o, "kept[c]",
-      Z3_mk_ite(v->z, sel(&t, T, col), tk_verify_z_int(v, 1), tk_verify_z_int(v, 0)));
+  Z3_ast zero = tk_verify_z_int(v, 0), one = tk_verify_z_int(v, 1);
+  tk_verify_obl_show(t.o, "kept[c]", Z3_mk_ite(v->z, sel(&t, T, col), one, zero));
   tk_verify_obl_show(t.o, "p[c]", sel(&t, t.P, col));
-  return finish(&t,
-                and3(&t, in(&t, col, t.E), eq(&t, out_at, at), output_holds(&t, arg, T, col, val)));
+  Z3_ast holds = output_holds(&t, arg, T, col, val);
+  Z3_ast same_column = eq(&t, out_at, at);
+  return finish(&t, and3(&t, in(&t, col, t.E), same_column, holds));
 }
 
 static tk_status final_store(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st,

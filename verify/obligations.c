@@ -37,11 +37,13 @@ static Z3_ast loop_range(tk_obl *o, const tk_ir_kernel *k, const tk_ir_stmt *s, 
 /* The condition of one enclosing FOR (0 <= var < range) or IF (the guard). */
 static Z3_ast path_item(tk_obl *o, const tk_ir_kernel *k, const tk_ir_stmt *s, int copy) {
   tk_vctx *v = o->v;
-  if (s->kind == TK_S_FOR)
-    return tk_verify_z_in(v, tk_verify_z_int(v, 0), tk_verify_obl_var(o, s->var, copy),
-                          loop_range(o, k, s, copy));
-  return tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy),
-                         tk_verify_obl_ix(o, s->rhs, copy));
+  if (s->kind == TK_S_FOR) { /* right to left: verify_internal.h, term order */
+    Z3_ast range = loop_range(o, k, s, copy);
+    Z3_ast var = tk_verify_obl_var(o, s->var, copy);
+    return tk_verify_z_in(v, tk_verify_z_int(v, 0), var, range);
+  }
+  Z3_ast rhs = tk_verify_obl_ix(o, s->rhs, copy);
+  return tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(o, s->lhs, copy), rhs);
 }
 
 void tk_verify_obl_path_hyps(tk_obl *o, const tk_obl_path *path, int copy) {

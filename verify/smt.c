@@ -136,9 +136,11 @@ Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
     case TK_IX_SYM: return e->sym == TK_SYM_B ? o->B : o->Bp;
     case TK_IX_VAR: return tk_verify_obl_var(o, e->var, copy);
     case TK_IX_ADD:
-      return tk_verify_z_add2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
-    case TK_IX_SUB:
-      return tk_verify_z_sub2(v, tk_verify_obl_ix(o, e->a, copy), tk_verify_obl_ix(o, e->b, copy));
+    case TK_IX_SUB: {
+      Z3_ast b = tk_verify_obl_ix(o, e->b, copy); /* b first: verify_internal.h, term order */
+      Z3_ast a = tk_verify_obl_ix(o, e->a, copy);
+      return e->kind == TK_IX_ADD ? tk_verify_z_add2(v, a, b) : tk_verify_z_sub2(v, a, b);
+    }
     case TK_IX_MUL: return tk_verify_z_mul_c(v, tk_verify_obl_ix(o, e->a, copy), e->c);
     case TK_IX_MIN:
     case TK_IX_MAX: {
@@ -170,7 +172,8 @@ Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
   d->r = tk_verify_obl_fresh(o, "rem", v->int_sort, false);
   if (!d->q || !d->r) return NULL;
   tk_verify_obl_def(o, Z3_mk_eq(v->z, x, tk_verify_z_add2(v, tk_verify_z_mul_c(v, d->q, c), d->r)));
-  tk_verify_obl_def(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), d->r, tk_verify_z_int(v, c)));
+  Z3_ast hi = tk_verify_z_int(v, c);
+  tk_verify_obl_def(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), d->r, hi));
   return mod ? d->r : d->q;
 }
 
@@ -266,7 +269,14 @@ Z3_ast tk_verify_z_mul_c(tk_vctx *v, Z3_ast a, int64_t c) {
 
 Z3_ast tk_verify_z_in(tk_vctx *v, Z3_ast lo, Z3_ast x, Z3_ast hi) {
   if (!lo || !x || !hi) return NULL;
-  return tk_verify_z_and2(v, Z3_mk_le(v->z, lo, x), Z3_mk_lt(v->z, x, hi));
+  Z3_ast below_hi = Z3_mk_lt(v->z, x, hi);
+  return tk_verify_z_and2(v, Z3_mk_le(v->z, lo, x), below_hi);
+}
+
+Z3_ast tk_verify_z_within(tk_vctx *v, int64_t lo, Z3_ast x, int64_t hi) {
+  if (!x) return NULL;
+  Z3_ast at_most_hi = Z3_mk_le(v->z, x, tk_verify_z_int(v, hi));
+  return tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, lo), x), at_most_hi);
 }
 
 Z3_ast tk_verify_z_cmp(tk_vctx *v, tk_ir_cmp cmp, Z3_ast a, Z3_ast b) {

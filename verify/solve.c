@@ -64,7 +64,8 @@ Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B) {
   Z3_ast up = tk_verify_z_mul_c(
       v, tk_verify_obl_div(o, tk_verify_z_add2(v, B, tk_verify_z_int(v, q - 1)), q, false), q);
   if (!up) return NULL;
-  return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, tk_verify_z_int(v, q)), tk_verify_z_int(v, q), up);
+  Z3_ast quantum = tk_verify_z_int(v, q);
+  return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, quantum), quantum, up);
 }
 
 tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o) {

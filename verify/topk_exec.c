@@ -166,10 +166,13 @@ Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
   switch (val->op) {
     case TK_V_CONST: return constant(x, val);
     case TK_V_INDEX: return tk_verify_obl_ix(o, val->ix, 0);
-    case TK_V_LOAD: return Z3_mk_select(z, arg_array(x, val->arg), tk_verify_obl_ix(o, val->ix, 0));
-    case TK_V_LOCAL_LOAD:
-      return Z3_mk_select(z, tk_verify_sym_local(x, st, val->local),
-                          tk_verify_obl_ix(o, val->ix, 0));
+    case TK_V_LOAD:
+    case TK_V_LOCAL_LOAD: { /* the index first: verify_internal.h, term order */
+      Z3_ast ix = tk_verify_obl_ix(o, val->ix, 0);
+      Z3_ast array =
+          val->op == TK_V_LOAD ? arg_array(x, val->arg) : tk_verify_sym_local(x, st, val->local);
+      return Z3_mk_select(z, array, ix);
+    }
     case TK_V_SELECT: {
       Z3_ast c = tk_verify_sym_val(x, st, val->a), a = tk_verify_sym_val(x, st, val->b),
              b = tk_verify_sym_val(x, st, val->c);
@@ -192,8 +195,8 @@ Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
 
 static tk_status exec_if(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
   tk_vctx *v = x->o->v;
-  Z3_ast cond = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(x->o, s->lhs, 0),
-                                tk_verify_obl_ix(x->o, s->rhs, 0));
+  Z3_ast rhs = tk_verify_obl_ix(x->o, s->rhs, 0); /* first: verify_internal.h, term order */
+  Z3_ast cond = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(x->o, s->lhs, 0), rhs);
   tk_sym_state then;
   TK_RETURN_IF_ERROR(tk_verify_sym_state_copy(st, &then));
   tk_status err = tk_verify_sym_exec(x, &then, s->body);

@@ -82,8 +82,7 @@ static Z3_ast fits(tv_fn *f, Z3_ast t, unsigned width) {
   tk_vctx *v = f->v;
   int64_t hi = width >= 64 ? INT64_MAX : (int64_t)((1ull << (width - 1)) - 1);
   int64_t lo = width >= 64 ? INT64_MIN : -hi - 1;
-  return tk_verify_z_and2(v, Z3_mk_le(v->z, tk_verify_z_int(v, lo), t),
-                          Z3_mk_le(v->z, t, tk_verify_z_int(v, hi)));
+  return tk_verify_z_within(v, lo, t, hi);
 }
 
 static Z3_ast nonneg(tv_fn *f, Z3_ast t) { return Z3_mk_le(f->v->z, tk_verify_z_int(f->v, 0), t); }
@@ -147,7 +146,10 @@ static bool known_symbol(const tv_fn *f, LLVMValueRef x) {
 static Z3_ast icmp_term(tv_fn *f, LLVMIntPredicate p, Z3_ast a, Z3_ast b, Z3_ast *def) {
   Z3_context z = f->v->z;
   bool u = p == LLVMIntULT || p == LLVMIntULE || p == LLVMIntUGT || p == LLVMIntUGE;
-  if (u) *def = tk_verify_z_and(f->v, 3, (Z3_ast[]){*def, nonneg(f, a), nonneg(f, b)});
+  if (u) {
+    Z3_ast a_nonneg = nonneg(f, a); /* one at a time: verify_internal.h, term order */
+    *def = tk_verify_z_and(f->v, 3, (Z3_ast[]){*def, a_nonneg, nonneg(f, b)});
+  }
   switch (p) {
     case LLVMIntEQ: return Z3_mk_eq(z, a, b);
     case LLVMIntNE: return Z3_mk_not(z, Z3_mk_eq(z, a, b));
@@ -171,8 +173,8 @@ static Z3_ast divide(tv_fn *f, LLVMOpcode op, Z3_ast a, int64_t c, Z3_ast *def) 
     return op == LLVMUDiv ? q : r;
   }
   Z3_ast zero = tk_verify_z_int(v, 0);
-  Z3_ast fix =
-      tk_verify_z_and2(v, Z3_mk_lt(v->z, a, zero), Z3_mk_not(v->z, Z3_mk_eq(v->z, r, zero)));
+  Z3_ast rem_nonzero = Z3_mk_not(v->z, Z3_mk_eq(v->z, r, zero)); /* first: verify_internal.h */
+  Z3_ast fix = tk_verify_z_and2(v, Z3_mk_lt(v->z, a, zero), rem_nonzero);
   Z3_ast tq = tk_verify_z_add2(v, q, Z3_mk_ite(v->z, fix, tk_verify_z_int(v, 1), zero));
   return op == LLVMSDiv ? tq : tk_verify_z_sub2(v, a, tk_verify_z_mul_c(v, tq, c));
 }
@@ -221,7 +223,8 @@ static tk_status cast(tv_fn *f, LLVMValueRef x, LLVMOpcode op, Z3_ast *t, Z3_ast
   unsigned from = width_of(xa), to = width_of(x);
   if (from == 1 && to > 1) {
     int64_t one = op == LLVMSExt ? -1 : 1;
-    *t = Z3_mk_ite(v->z, a, tk_verify_z_int(v, one), tk_verify_z_int(v, 0));
+    Z3_ast zero = tk_verify_z_int(v, 0); /* first: verify_internal.h, term order */
+    *t = Z3_mk_ite(v->z, a, tk_verify_z_int(v, one), zero);
     return TK_STATUS_OK;
   }
   if (to <= 1 || from <= 1) return tk_tv_refuse(f, TK_OBL_ADDRESS, x, "a cast to or from i1");

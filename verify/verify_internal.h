@@ -5,6 +5,13 @@
  * constants), hypotheses, one goal and a few terms to show in a counterexample. tk_verify_obl_prove
  * prints it as SMT-LIB2 (when kept), asserts hypotheses and the negated goal inside one
  * push/pop scope of the context's single solver, and records the result.
+ *
+ * Term order: every call that builds a Z3 term or declares a constant is a statement of its
+ * own, or the only such call among the arguments of another (C leaves the order of a call's
+ * arguments unspecified, and the declaration order, Z3's term ids and with them the solver's
+ * rlimit all follow the order of creation: gcc and clang built different proofs). Where the
+ * right operand is built first, that is the order the committed proofs/ were made in (gcc
+ * evaluates arguments right to left); scripts/check-compilers.sh compares the two compilers.
  */
 #ifndef TK_VERIFY_INTERNAL_H
 #define TK_VERIFY_INTERNAL_H
@@ -138,6 +145,7 @@ Z3_ast tk_verify_z_sub2(tk_vctx *v, Z3_ast a, Z3_ast b);
 Z3_ast tk_verify_z_mul_c(tk_vctx *v, Z3_ast a, int64_t c);
 /* lo <= x < hi */
 Z3_ast tk_verify_z_in(tk_vctx *v, Z3_ast lo, Z3_ast x, Z3_ast hi);
+Z3_ast tk_verify_z_within(tk_vctx *v, int64_t lo, Z3_ast x, int64_t hi); /* lo <= x <= hi */
 Z3_ast tk_verify_z_cmp(tk_vctx *v, tk_ir_cmp cmp, Z3_ast a, Z3_ast b);
 
 /* ---- solve.c: the context, one solver, discharge ------------------------------------------ */

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef unsigned long long devptr;
+#include "runtime/gpu_symbols.h"
+
+typedef tk_cu_deviceptr devptr;
 enum { MAX_ALLOCS = 4096 };
 
 static void *allocs[MAX_ALLOCS];
@@ -42,11 +44,11 @@ int cuDeviceGetCount(int *n) {
   *n = 1;
   return 0;
 }
-int cuDeviceGet(int *d, int ordinal) {
+int cuDeviceGet(tk_cu_device *d, int ordinal) {
   *d = ordinal;
   return ordinal ? 101 : 0;
 }
-int cuDeviceGetAttribute(int *v, int attr, int dev) {
+int cuDeviceGetAttribute(int *v, int attr, tk_cu_device dev) {
   const char *cc = getenv("FAKE_CUDA_CC");
   int sm = cc ? atoi(cc) : 86;
   if (dev) return 101;
@@ -58,22 +60,22 @@ int cuDeviceGetAttribute(int *v, int attr, int dev) {
     return 1;
   return 0;
 }
-int cuDeviceGetName(char *name, int len, int dev) {
+int cuDeviceGetName(char *name, int len, tk_cu_device dev) {
   strncpy(name, "Fake GPU", (size_t)len);
   return dev ? 101 : 0;
 }
-int cuDevicePrimaryCtxRetain(void **ctx, int dev) {
-  *ctx = &contexts;
+int cuDevicePrimaryCtxRetain(tk_cu_context *ctx, tk_cu_device dev) {
+  *ctx = (tk_cu_context)&contexts;
   contexts++;
   return dev ? 101 : 0;
 }
-int cuDevicePrimaryCtxRelease_v2(int dev) {
+int cuDevicePrimaryCtxRelease_v2(tk_cu_device dev) {
   contexts--;
   return dev ? 101 : 0;
 }
-int cuCtxSetCurrent(void *ctx) { return ctx && ctx != &contexts ? 201 : 0; }
+int cuCtxSetCurrent(tk_cu_context ctx) { return ctx && ctx != (tk_cu_context)&contexts ? 201 : 0; }
 int cuCtxSynchronize(void) { return 0; }
-int cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opt, void **val) {
+int cuModuleLoadDataEx(tk_cu_module *m, const void *image, unsigned n, int *opt, void **val) {
   const char *text = image;
   if (strncmp(text, "//", 2) && strncmp(text, ".version", 8)) {
     for (unsigned i = 0; i < n; i++)
@@ -81,17 +83,17 @@ int cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *opt, void *
     return 218; /* CUDA_ERROR_INVALID_PTX */
   }
   modules++;
-  *m = &modules;
+  *m = (tk_cu_module)&modules;
   return 0;
 }
-int cuModuleUnload(void *m) {
+int cuModuleUnload(tk_cu_module m) {
   modules--;
-  return m == &modules ? 0 : 400;
+  return m == (tk_cu_module)&modules ? 0 : 400;
 }
-int cuModuleGetFunction(void **f, void *m, const char *name) {
-  if (m != &modules || !strcmp(name, "missing")) return 500; /* CUDA_ERROR_NOT_FOUND */
+int cuModuleGetFunction(tk_cu_function *f, tk_cu_module m, const char *name) {
+  if (m != (tk_cu_module)&modules || !strcmp(name, "missing")) return 500; /* NOT_FOUND */
   strncpy(last_kernel, name, sizeof last_kernel - 1);
-  *f = last_kernel;
+  *f = (tk_cu_function)last_kernel;
   return 0;
 }
 int cuMemAlloc_v2(devptr *p, size_t size) {
@@ -128,11 +130,12 @@ int cuMemcpyDtoH_v2(void *d, devptr s, size_t n) {
   memcpy(d, (const void *)(uintptr_t)s, n);
   return 0;
 }
-int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                   unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
+int cuLaunchKernel(tk_cu_function f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                   unsigned by, unsigned bz, unsigned shared, tk_cu_stream stream, void **params,
+                   void **extra) {
   devptr first;
-  if (f != last_kernel || !gx || gy != 1 || gz != 1 || !bx || by != 1 || bz != 1 || shared ||
-      stream || extra || !params)
+  if (f != (tk_cu_function)last_kernel || !gx || gy != 1 || gz != 1 || !bx || by != 1 || bz != 1 ||
+      shared || stream || extra || !params)
     return 1;
   memcpy(&first, params[0], sizeof first);
   if (!live(first)) return 700; /* CUDA_ERROR_ILLEGAL_ADDRESS */
@@ -148,3 +151,34 @@ int fake_cuda_counters(int *out_live, int *out_launches, int *out_contexts, int 
   *out_modules = modules;
   return 0;
 }
+
+/* Every definition above, checked by the compiler against the table the backend calls
+ * through (runtime/gpu_symbols.h): a pointer of another type is an error under -Werror, and a
+ * call through a mismatched type is undefined behaviour that clang's -fsanitize=function
+ * stops at. */
+struct fake_cuda_api {
+  TK_CUDA_SYMBOLS(TK_GPU_SYMBOL_FIELD)
+};
+const struct fake_cuda_api fake_cuda_api = {
+    .cuInit = cuInit,
+    .cuDriverGetVersion = cuDriverGetVersion,
+    .cuGetErrorName = cuGetErrorName,
+    .cuGetErrorString = cuGetErrorString,
+    .cuDeviceGetCount = cuDeviceGetCount,
+    .cuDeviceGet = cuDeviceGet,
+    .cuDeviceGetAttribute = cuDeviceGetAttribute,
+    .cuDeviceGetName = cuDeviceGetName,
+    .cuDevicePrimaryCtxRetain = cuDevicePrimaryCtxRetain,
+    .cuDevicePrimaryCtxRelease = cuDevicePrimaryCtxRelease_v2,
+    .cuCtxSetCurrent = cuCtxSetCurrent,
+    .cuCtxSynchronize = cuCtxSynchronize,
+    .cuModuleLoadDataEx = cuModuleLoadDataEx,
+    .cuModuleUnload = cuModuleUnload,
+    .cuModuleGetFunction = cuModuleGetFunction,
+    .cuMemAlloc = cuMemAlloc_v2,
+    .cuMemFree = cuMemFree_v2,
+    .cuMemsetD8 = cuMemsetD8_v2,
+    .cuMemcpyHtoD = cuMemcpyHtoD_v2,
+    .cuMemcpyDtoH = cuMemcpyDtoH_v2,
+    .cuLaunchKernel = cuLaunchKernel,
+};
