@@ -23,7 +23,20 @@ def _closed_error(what):
     return ValueError(f"operation on a closed tkc.{what}")
 
 
-class Bundle:
+class _Closable:
+    """`with` and garbage collection both end in the subclass's close()."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Bundle(_Closable):
     """A compiled model directory (`tkc compile ARCH.json -o DIR`), checked on open."""
 
     def __init__(self, path):
@@ -68,17 +81,8 @@ class Bundle:
         self._closing = True
         self._release_if_unused()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-
-class Session:
+class Session(_Closable):
     """A bundle, a checkpoint validated against it, and a backend ready to run forward passes.
 
     bundle      a tkc.Bundle, or the path of a bundle directory (opened and owned here)
@@ -216,12 +220,3 @@ class Session:
                 bundle._give_back()
                 if self._owns_bundle:
                     bundle.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()

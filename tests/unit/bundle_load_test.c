@@ -26,6 +26,7 @@
 #include "compiler/tkc.h"
 #include "model/init_weights.h"
 #include "runtime/sha256.h"
+#include "model_bundle.h"
 #include "test.h"
 #include "tk/runtime.h"
 
@@ -37,21 +38,9 @@ typedef struct fixture {
 } fixture;
 
 static bool fixture_build(const char *tmp, const char *model, fixture *f) {
-  char arch_path[512];
-  snprintf(arch_path, sizeof arch_path, "models/%s.arch.json", model);
   snprintf(f->dir, sizeof f->dir, "%s/%s", tmp, model);
   snprintf(f->ckpt, sizeof f->ckpt, "%s/%s.tkp1", tmp, model);
-  tkc_options o;
-  tkc_options_default(&o);
-  o.arch_path = arch_path;
-  o.out_dir = f->dir;
-  o.targets = "x86_64";
-  o.max_batch = 16;
-  o.quiet = true;
-  tk_status s = tk_arch_load(arch_path, &f->arch);
-  if (!s) o.arch = &f->arch;
-  if (!s) s = tkc_compile(&o);
-  if (!s) s = tk_arch_init_checkpoint_write(&f->arch, f->ckpt, f->arch.seed, 0, NULL, NULL);
+  tk_status s = tk_test_model_bundle(model, f->dir, f->ckpt, 16, &f->arch);
   CHECK_MSG(!s, "%s: %s", model, tk_status_message(s));
   tk_status_free(s);
   return !s;

@@ -21,6 +21,7 @@
 
 #include "model/init_weights.h"
 #include "compiler/tkc.h"
+#include "model_bundle.h"
 #include "test.h"
 #include "ref/ref.h"
 #include "tk/runtime.h"
@@ -42,22 +43,9 @@ typedef struct fixture {
 
 static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, fixture *f) {
   *f = (fixture){.model = model};
-  char arch_path[512];
-  snprintf(arch_path, sizeof arch_path, "models/%s.arch.json", model);
   snprintf(f->dir, sizeof f->dir, "%s/%s-%lld", tmp, model, (long long)max_batch);
   snprintf(f->ckpt_path, sizeof f->ckpt_path, "%s/%s.tkp1", tmp, model);
-  tkc_options o;
-  tkc_options_default(&o);
-  o.arch_path = arch_path;
-  o.out_dir = f->dir;
-  o.targets = "x86_64";
-  o.max_batch = max_batch;
-  o.quiet = true;
-  tk_status s = tk_arch_load(arch_path, &f->arch);
-  if (!s) o.arch = &f->arch;
-  if (!s) s = tkc_compile(&o);
-  if (!s && access(f->ckpt_path, R_OK))
-    s = tk_arch_init_checkpoint_write(&f->arch, f->ckpt_path, f->arch.seed, 0, NULL, NULL);
+  tk_status s = tk_test_model_bundle(model, f->dir, f->ckpt_path, max_batch, &f->arch);
   if (!s) s = tk_bundle_open(f->dir, &f->bundle);
   if (!s) s = tk_weights_open(f->bundle, f->ckpt_path, NULL, &f->weights);
   if (!s) s = tk_checkpoint_open(f->ckpt_path, &f->ckpt);

@@ -1,0 +1,20 @@
+/* tests/unit/model_bundle.h — a model of models/ compiled for the CPU, with its checkpoint, for
+ * the runtime tests (session_test, bundle_load_test).
+ */
+#ifndef TK_TESTS_MODEL_BUNDLE_H
+#define TK_TESTS_MODEL_BUNDLE_H
+
+#include <stdint.h>
+
+#include "model/arch.h"
+#include "tk/status.h"
+
+/* Loads models/<model>.arch.json into *arch, compiles it (targets x86_64, quiet) into the
+ * bundle directory `dir` with --max-batch max_batch, and writes the arch's seeded checkpoint
+ * to ckpt_path unless that file already exists (models share one checkpoint per tmp dir).
+ * Run from the source root. */
+TK_MUST_USE tk_status tk_test_model_bundle(const char *model, const char *dir,
+                                           const char *ckpt_path, int64_t max_batch,
+                                           tk_arch *arch);
+
+#endif
