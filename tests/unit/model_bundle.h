@@ -14,7 +14,6 @@
  * to ckpt_path unless that file already exists (models share one checkpoint per tmp dir).
  * Run from the source root. */
 TK_MUST_USE tk_status tk_test_model_bundle(const char *model, const char *dir,
-                                           const char *ckpt_path, int64_t max_batch,
-                                           tk_arch *arch);
+                                           const char *ckpt_path, int64_t max_batch, tk_arch *arch);
 
 #endif
