@@ -26,6 +26,7 @@ typedef enum stub_mutant {
   STUB_WG_HALVED,
   STUB_BUFFER_ROW_SHORT,
   STUB_ARGS_SWAPPED,
+  STUB_PANEL_WIDE,
   STUB_ABI /* a kernel-ABI mutant: codegen's (cg_target_gpu.c), the stub is sound */
 } stub_mutant;
 
@@ -37,12 +38,13 @@ static const tk_cg_mutant_info MUTANT_INFO[] = {
     {"stub.wg_halved", "host: the first gpu launch's workgroup size halved"},
     {"stub.buffer_row_short", "host: the first batch-sized buffer's count one row short"},
     {"stub.args_swapped", "host: the first two distinct buffers of a launch table swapped"},
+    {"stub.panel_wide", "host: the first packed weight's panel width one column wider"},
     {"abi.b_i64", "host: gpu kernels declare B as i64 (Bp's kernarg offset shifts)"},
     {"abi.extra_param", "host: gpu kernels declare an extra i32 parameter after Bp"},
 };
 static const stub_mutant MUTANT_KIND[] = {
     STUB_BP_PAD8,          STUB_BP_IS_B,      STUB_GRID_SHORT, STUB_GRID_B_FOR_BP, STUB_WG_HALVED,
-    STUB_BUFFER_ROW_SHORT, STUB_ARGS_SWAPPED, STUB_ABI,        STUB_ABI,
+    STUB_BUFFER_ROW_SHORT, STUB_ARGS_SWAPPED, STUB_PANEL_WIDE, STUB_ABI,           STUB_ABI,
 };
 enum { NMUTANTS = sizeof MUTANT_INFO / sizeof MUTANT_INFO[0] };
 _Static_assert(sizeof MUTANT_KIND / sizeof MUTANT_KIND[0] == NMUTANTS, "one kind per mutant");
@@ -207,7 +209,11 @@ static void stub_header(stub_gen *g, const char *version) {
         "int64_t tkm_buffer_elems(int32_t buffer, int32_t B, int32_t Bp);\n"
         "int32_t tkm_buffer_role(int32_t buffer);  /* 0 in, 1 out, 2 param, 3 scratch; -1 */\n"
         "int32_t tkm_buffer_param(int32_t buffer); /* checkpoint record index, else -1 */\n"
-        "const char *tkm_buffer_name(int32_t buffer); /* NULL for a bad id */\n",
+        "const char *tkm_buffer_name(int32_t buffer); /* NULL for a bad id */\n"
+        "/* A weight the cpu schedule reads packed in column panels (tk/panel.h): its row length\n"
+        " * and panel width; 0 and 0 for every other buffer. */\n"
+        "int64_t tkm_buffer_panel_cols(int32_t buffer);\n"
+        "int64_t tkm_buffer_panel_width(int32_t buffer);\n",
         g->out);
   fprintf(g->out, "int32_t tkm_padded_batch(int32_t B);       /* max(%d, %d*ceil(B/%d)) */\n",
           TK_PAD_QUANTUM, TK_PAD_QUANTUM, TK_PAD_QUANTUM);
@@ -284,6 +290,28 @@ static void stub_buffer_table(stub_gen *g) {
       "    default: return -1;\n  }\n}\n\n"
       "int64_t tkm_buffer_elems(int32_t buffer, int32_t B, int32_t Bp) { return buffer_elems(buffer, B, Bp); }\n\n",
       g->out);
+}
+
+/* One switch of the panel table: the row length or the panel width of each packed buffer
+ * (class host proves both equal to the IR's, and that no other buffer has a case). */
+static void stub_panel_switch(stub_gen *g, const char *fn, bool width) {
+  fprintf(g->out, "static int64_t %s(int32_t buffer) {\n  switch (buffer) {\n", fn);
+  for (int i = 0; i < g->m->nbuffers; i++) {
+    const tk_ir_buffer *b = &g->m->buffers[i];
+    if (!b->panel_width) continue;
+    int64_t value = width ? b->panel_width + mutate_here(g, STUB_PANEL_WIDE) : b->panel_cols;
+    fprintf(g->out, "    case %d: return %lld; /* %s */\n", i, (long long)value, b->name);
+  }
+  fputs("    default: return 0;\n  }\n}\n\n", g->out);
+}
+
+static void stub_panel_table(stub_gen *g) {
+  fputs("/* ---- Weights the cpu schedule reads in column panels (tk/panel.h) ---- */\n\n", g->out);
+  stub_panel_switch(g, "buffer_panel_cols", false);
+  stub_panel_switch(g, "buffer_panel_width", true);
+  fputs("int64_t tkm_buffer_panel_cols(int32_t buffer) { return buffer_panel_cols(buffer); }\n"
+        "int64_t tkm_buffer_panel_width(int32_t buffer) { return buffer_panel_width(buffer); }\n\n",
+        g->out);
 }
 
 static const char stub_launch_fn[] =
@@ -393,6 +421,7 @@ static void stub_source(stub_gen *g, const char *version) {
   fputs(stub_helpers, g->out);
   stub_padded_batch(g);
   stub_buffer_table(g);
+  stub_panel_table(g);
   if (tk_ir_module_kernels(g->m, TK_TARGET_GPU)->n || tk_ir_module_kernels(g->m, TK_TARGET_CPU)->n)
     fputs(stub_launch_fn, g->out);
   stub_sequence(g, TK_TARGET_GPU);

@@ -588,6 +588,10 @@ typedef struct tk_ir_buffer {
   int param_index;    /* PARAM: checkpoint order index, else -1 */
   int ntensors;
   int *tensors; /* tensors placed in this buffer (scratch: reuse; others: one) */
+  /* PARAM read by the CPU schedule as column panels (tk/panel.h; set by schedule-cpu):
+   * rows × panel_cols row-major in the checkpoint, packed by the runtime into panels of
+   * panel_width columns for the cpu schedule only. panel_width 0: row-major. */
+  int64_t panel_cols, panel_width;
 } tk_ir_buffer;
 
 /* ==== Module ================================================================================== */

@@ -67,6 +67,10 @@ typedef struct tk_ir_rewrite {
   const int *local_map;
   const tk_ix *tile_point; /* NULL: locals not expanded */
   const tk_ir_loop_kind *loop_map;
+  /* Optional: the index of a copied LOAD of the fused node `load`, given its substituted
+   * index `ix` (the CPU schedule's weight panels); NULL keeps ix. `user` is the hook's. */
+  const tk_ix *(*load_ix)(const struct tk_ir_rewrite *rw, const tk_ir_val *load, const tk_ix *ix);
+  const void *user;
 } tk_ir_rewrite;
 /* A VECTOR loop whose body contains a loop becomes SERIAL (vector loops are innermost). */
 const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *s);

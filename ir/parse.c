@@ -680,6 +680,12 @@ static bool buffer_line(parser *p) {
   int role = keyword(p, ROLES, 4, "a role (in, out, param, scratch)");
   if (role < 0) return false;
   if (accept(p, "#") && !int_in(p, &pi, 0, INT32_MAX, "a parameter index")) return false;
+  int64_t panel_cols = 0, panel_width = 0;
+  if (accept(p, "panels(") &&
+      (!int_in(p, &panel_cols, 1, INT32_MAX, "the panels' row length") || !expect(p, ",") ||
+       !int_in(p, &panel_width, 1, panel_cols, "a panel width (1 to the row length)") ||
+       !expect(p, ")")))
+    return false;
   int ids[256];
   tk_ir_operand ops[256];
   int n = operands(p, ids, ops, 256);
@@ -695,6 +701,8 @@ static bool buffer_line(parser *p) {
   b->type = (tk_ir_type)type;
   b->count = count;
   b->param_index = (int)pi;
+  b->panel_cols = panel_cols;
+  b->panel_width = panel_width;
   b->ntensors = n;
   b->tensors = tk_ir_alloc(m, sizeof *b->tensors * (size_t)(n ? n : 1));
   if (!b->name || !b->tensors) return oom(p);

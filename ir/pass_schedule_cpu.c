@@ -26,6 +26,7 @@
  *                for ri { for jj { out[r, j] = epilogue(acc[..]) } } } } }
  *     tail: for rt { the same with jl < N mod TC }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
+ *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h).
  * Every scheduled variable records its inverse over the phase space (rb = r div BR,
  * rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, jj = j mod TC, jl = j - TC*(N div TC)),
  * every copied access its origin and forward substitution. BR, TR, TC come from
@@ -84,9 +85,93 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   if (!phase_locals(c, ph, 1)) return NULL;
   step(c, (tk_ir_sched_step){
               .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
-  tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner};
+  tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner, NULL, NULL};
   const tk_ir_stmt *body = row_guard(c, row, tk_ir_rewrite_stmt(&rw, ph->body));
   return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
+}
+
+/* ---- weight panels (tk/panel.h) ----
+ * A PARAM that every fused kernel reads only as W[k * N + j] in tileable phases (j the
+ * phase's column variable, N its extent > TC) is read by the CPU kernels from column panels
+ * of TC columns, which the runtime packs once: a tile's K × TC block is then one contiguous
+ * run instead of K rows 4·N bytes apart. In a tile region with columns jbase + lane
+ * (lane < width) the load W[k * N + j] becomes P[jbase * K + k * width + lane]: tk/panel.h's
+ * offset for the region's panel (width TC, or the N mod TC tail). */
+
+/* k when ix is `k * cols + j` for the column variable j, else NULL. */
+static const tk_ix *panel_row(const tk_ix *ix, const tk_ir_var *j, int64_t cols) {
+  if (ix->kind != TK_IX_ADD || ix->b->kind != TK_IX_VAR || ix->b->var != j) return NULL;
+  const tk_ix *a = ix->a;
+  return a->kind == TK_IX_MUL && a->c == cols && a->a->kind == TK_IX_VAR ? a->a : NULL;
+}
+
+/* Clears panel_width of every buffer that a LOAD in `v` reads other than as a panel row. */
+static void panel_loads(tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_phase *ph,
+                        const tk_ir_val *v) {
+  if (!v) return;
+  if (v->op == TK_V_LOAD) {
+    const tk_ir_arg *arg = &k->args[v->arg];
+    const tk_ix *n = ph->extents[1];
+    bool fits = ph->tileable && n->kind == TK_IX_CONST && n->c == arg->cols &&
+                panel_row(v->ix, ph->vars[1], arg->cols);
+    if (arg->buffer >= 0 && !fits) m->buffers[arg->buffer].panel_width = 0;
+  }
+  panel_loads(m, k, ph, v->a);
+  panel_loads(m, k, ph, v->b);
+  panel_loads(m, k, ph, v->c);
+}
+
+static void panel_stmt(tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_phase *ph,
+                       const tk_ir_stmt *s) {
+  if (!s) return;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) panel_stmt(m, k, ph, s->stmts[i]);
+  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) panel_stmt(m, k, ph, s->body);
+  if (s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE) panel_loads(m, k, ph, s->value);
+}
+
+/* Decides which PARAM buffers the CPU reads as panels: candidates first (a constant
+ * rows × N shape with N > TC; the argument's shape is the buffer's), then every fused read
+ * must fit. */
+static void choose_panels(tk_ir_module *m) {
+  int64_t tc = m->opts.cpu_tile_cols;
+  for (int b = 0; b < m->nbuffers; b++) m->buffers[b].panel_width = 0;
+  for (int ki = 0; ki < m->kernels.n; ki++) {
+    const tk_ir_kernel *k = m->kernels.items[ki];
+    for (int a = 0; a < k->nargs; a++) {
+      const tk_ir_arg *arg = &k->args[a];
+      if (arg->role == TK_ROLE_PARAM && arg->buffer >= 0 && arg->rows->kind == TK_IX_CONST &&
+          arg->cols > tc) {
+        m->buffers[arg->buffer].panel_cols = arg->cols;
+        m->buffers[arg->buffer].panel_width = tc;
+      }
+    }
+  }
+  for (int ki = 0; ki < m->kernels.n; ki++) {
+    const tk_ir_kernel *k = m->kernels.items[ki];
+    for (int p = 0; p < k->nphases; p++) panel_stmt(m, k, &k->phases[p], k->phases[p].body);
+  }
+  for (int b = 0; b < m->nbuffers; b++)
+    if (!m->buffers[b].panel_width) m->buffers[b].panel_cols = 0;
+}
+
+/* The columns of one tile region, for panel_load. */
+typedef struct panel_tile {
+  const tk_ir_var *j; /* the source phase's column variable */
+  const tk_ix *jbase, *lane;
+  int64_t width;
+} panel_tile;
+
+static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, const tk_ix *ix) {
+  (void)ix;
+  const panel_tile *t = rw->user;
+  if (!t) return NULL; /* out of memory: the module's status says so */
+  const tk_ir_arg *arg = &rw->src->args[load->arg];
+  if (arg->buffer < 0 || !rw->m->buffers[arg->buffer].panel_width) return NULL;
+  const tk_ix *k = panel_row(load->ix, t->j, arg->cols); /* choose_panels checked the form */
+  tk_ir_module *m = rw->m;
+  return tk_ir_ix_add(
+      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, t->jbase, arg->rows->c), tk_ir_ix_mul(m, k, t->width)),
+      t->lane);
 }
 
 /* One tile region: rows r = rb*BR + rt*TR + ri, columns j = jbase + lane (lane < width). */
@@ -144,7 +229,10 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt
   tk_ir_subst_add(s, ph->vars[0], row);
   tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
   const tk_ix *point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
-  t.rw = (tk_ir_rewrite){m, c->src, c->k, s, c->arg_map, c->local_map, point, vector_inner};
+  panel_tile *cols = tk_ir_alloc(m, sizeof *cols);
+  if (cols) *cols = (panel_tile){ph->vars[1], jbase, V(c, lane), width};
+  t.rw = (tk_ir_rewrite){m,     c->src,       c->k,       s,   c->arg_map, c->local_map,
+                         point, vector_inner, panel_load, cols};
   return t;
 }
 
@@ -272,6 +360,7 @@ tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m) {
     return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu",
                           (int)m->stage);
   TK_RETURN_IF_ERROR(check_tiles(m));
+  choose_panels(m);
   for (int ki = 0; ki < m->kernels.n; ki++)
     TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki]));
   m->stage = TK_STAGE_CPU;

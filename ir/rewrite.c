@@ -5,7 +5,8 @@
  *
  * Shared value nodes (a DAG inside one statement, e.g. gelu's argument) stay shared in the
  * copy. Locals may be expanded per tile point: local l with count c becomes local map[l],
- * index ix ↦ tile_point * c + ix.
+ * index ix ↦ tile_point * c + ix. A load_ix hook may give a LOAD another index (the CPU
+ * weight panels), which class `layout` then proves is the same element in the packed layout.
  */
 #include <string.h>
 
@@ -70,6 +71,10 @@ static const tk_ir_val *rewrite_val(const tk_ir_rewrite *rw, const tk_ir_val *v,
     c->origin = v;
   }
   c->ix = v->op == TK_V_LOCAL_LOAD ? local_ix(rw, v->local, v->ix) : sub(rw, v->ix);
+  if (v->op == TK_V_LOAD && rw->load_ix) {
+    const tk_ix *packed = rw->load_ix(rw, v, c->ix);
+    if (packed) c->ix = packed;
+  }
   if (mm->n < MEMO_MAX) {
     mm->from[mm->n] = v;
     mm->to[mm->n++] = c;

@@ -2,12 +2,15 @@
  * largest batch, parameters copied from the checkpoint (aligned; the file is packed).
  *
  * On a host-memory backend (cpu) the weights are copied straight into the buffer; otherwise
- * through one staging copy per tensor. Every size goes through checked arithmetic.
+ * through one staging copy per tensor. Every size goes through checked arithmetic. The cpu
+ * schedule's panel weights are packed on the way (tk/panel.h; one row-major staging copy).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tk/model_host.h"
 #include "tk/alloc.h"
+#include "tk/panel.h"
 
 enum { ELEM_BYTES = 4 }; /* f32 and i32 buffers */
 
@@ -21,6 +24,40 @@ static tk_status buffer_sizes(const tk_model_host *h, int32_t bmax, int64_t *byt
                             i, h->buffer_name(i), (long long)elems, bmax);
     bytes[i] = (int64_t)b;
   }
+  return TK_STATUS_OK;
+}
+
+/* Packs record r's K x cols row-major weights into column panels of `width` (tk/panel.h):
+ * each row's run of a panel is contiguous there. */
+static tk_status pack_panels(const tk_model_host *h, int32_t id, const tk_checkpoint_record *r,
+                             float *dst) {
+  int64_t n = r->weight_len, cols = h->buffer_panel_cols(id), width = h->buffer_panel_width(id);
+  if (cols < 1 || width > cols || n % cols)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "buffer %s: panels of %lld columns in rows of %lld do not fit its %lld "
+                          "elements (a broken host stub?)",
+                          h->buffer_name(id), (long long)width, (long long)cols, (long long)n);
+  float *rowmajor = tk_malloc((size_t)n * ELEM_BYTES + 1);
+  if (!rowmajor)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory packing %s", h->buffer_name(id));
+  tk_checkpoint_weights_copy(r, 0, r->weight_len, rowmajor);
+  int64_t rows = n / cols, full = cols / width * width;
+  for (int64_t k = 0; k < rows; k++)
+    for (int64_t j = 0; j < cols; j += width) {
+      int64_t run = j < full ? width : cols - full;
+      memcpy(dst + tk_panel_offset(rows, cols, width, k, j), rowmajor + k * cols + j,
+             (size_t)run * ELEM_BYTES);
+    }
+  free(rowmajor);
+  return TK_STATUS_OK;
+}
+
+/* The weights of buffer id in the order the launcher's kernels read them, into dst. */
+static tk_status place_param(tk_launcher *l, const tk_model_host *h, int32_t id,
+                             const tk_checkpoint_record *r, float *dst) {
+  if (!strcmp(tk_launcher_schedule(l), "cpu") && h->buffer_panel_width(id) > 0)
+    return pack_panels(h, id, r, dst);
+  tk_checkpoint_weights_copy(r, 0, r->weight_len, dst);
   return TK_STATUS_OK;
 }
 
@@ -38,15 +75,12 @@ static tk_status fill_param(tk_launcher *l, const tk_model_host *h, int32_t id,
                           "checkpoint record %d (%.*s): weight_len %u, expected %lld", rec,
                           (int)r->name_len, r->name, r->weight_len, (long long)elems);
   float *dst = tk_launcher_buffer_host(l, id);
-  if (dst) {
-    tk_checkpoint_weights_copy(r, 0, r->weight_len, dst);
-    return TK_STATUS_OK;
-  }
+  if (dst) return place_param(l, h, id, r, dst);
   float *stage = tk_malloc((size_t)r->weight_len * ELEM_BYTES + 1);
   if (!stage)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory staging %s", h->buffer_name(id));
-  tk_checkpoint_weights_copy(r, 0, r->weight_len, stage);
-  tk_status s = tk_launcher_buffer_write(l, id, 0, stage, (int64_t)r->weight_len * ELEM_BYTES);
+  tk_status s = place_param(l, h, id, r, stage);
+  if (!s) s = tk_launcher_buffer_write(l, id, 0, stage, (int64_t)r->weight_len * ELEM_BYTES);
   free(stage);
   return s;
 }

@@ -26,29 +26,32 @@ static tk_status resolve(void *dl, const char *path, const char *name, void *out
   return TK_STATUS_OK;
 }
 
+/* The ABI version first: a stub of another version may lack the other exports. */
 static tk_status resolve_all(tk_model_host *h, const char *path) {
+  TK_RETURN_IF_ERROR(resolve(h->dl_, path, "tkm_launch_abi_version", &h->launch_abi_version));
+  if (h->launch_abi_version() != TK_LAUNCH_ABI_VERSION)
+    return tk_status_make(
+        TK_INVALID_ARGUMENT,
+        "%s: built for launcher ABI %d, this runtime has ABI %d (recompile the bundle)", path,
+        h->launch_abi_version(), TK_LAUNCH_ABI_VERSION);
   struct {
     const char *name;
     void *field;
   } table[] = {
-      {"tkm_launch_abi_version", &h->launch_abi_version},
       {"tkm_fingerprint", &h->fingerprint},
       {"tkm_buffer_count", &h->buffer_count},
       {"tkm_buffer_elems", &h->buffer_elems},
       {"tkm_buffer_role", &h->buffer_role},
       {"tkm_buffer_param", &h->buffer_param},
       {"tkm_buffer_name", &h->buffer_name},
+      {"tkm_buffer_panel_cols", &h->buffer_panel_cols},
+      {"tkm_buffer_panel_width", &h->buffer_panel_width},
       {"tkm_padded_batch", &h->padded_batch},
       {"tkm_max_batch", &h->max_batch},
       {"tkm_forward", &h->forward},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     TK_RETURN_IF_ERROR(resolve(h->dl_, path, table[i].name, table[i].field));
-  if (h->launch_abi_version() != TK_LAUNCH_ABI_VERSION)
-    return tk_status_make(
-        TK_INVALID_ARGUMENT,
-        "%s: built for launcher ABI %d, this runtime has ABI %d (recompile the bundle)", path,
-        h->launch_abi_version(), TK_LAUNCH_ABI_VERSION);
   return TK_STATUS_OK;
 }
 

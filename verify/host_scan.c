@@ -6,6 +6,8 @@
  *   one-line int functions   `[static] [inline] T NAME(T a, ...) { return E; }` anywhere
  *                            (tkm_min, tkm_floordiv, tkm_padded_batch, ...): the call table
  *   buffer counts            `case N: return E;` lines inside buffer_elems
+ *   weight panels            the same inside buffer_panel_cols / buffer_panel_width (and
+ *                            each switch's `default: return -1;` / `return 0;`)
  *   argument tables          `static const int32_t NAME[N] = {i, j, ...};` inside forward_*
  *   launches                 `TK_RETURN_IF_ERROR(launch(l, K, "NAME", TABLE, N, B, Bp, GRID,
  *                            WG));` inside forward_gpu / forward_cpu
@@ -78,16 +80,22 @@ static tk_status take_function(tk_host_stub *s, const char *line, int lineno) {
   return TK_STATUS_OK;
 }
 
-/* "    case 3: return B * 96; /" + "* x *" + "/" → buffer 3's count text. */
-static tk_status take_case(tk_host_stub *s, const char *line, int lineno, int nbuffers) {
+/* "    case 3: return B * 96; /" + "* x *" + "/" → buffer 3's text in `texts` (the cases of
+ * buffer_elems, buffer_panel_cols or buffer_panel_width, named fn); the switch's default
+ * must return `dflt` (-1: no such buffer; 0: not packed, what a buffer without a case is). */
+static tk_status take_case(tk_host_text *texts, const char *fn, const char *dflt, const char *line,
+                           int lineno, int nbuffers) {
   int id, used = 0;
+  if (sscanf(line, " default: return %n", &used) == 0 && used)
+    return strcmp(line + used, dflt) ? malformed(lineno, fn, "an unexpected default", line)
+                                     : TK_STATUS_OK;
   if (sscanf(line, " case %d: return %n", &id, &used) != 1 || !used) return TK_STATUS_OK;
   const char *expr = line + used, *semi = strchr(expr, ';');
-  if (!semi) return malformed(lineno, "buffer_elems", "a case without ';'", line);
+  if (!semi) return malformed(lineno, fn, "a case without ';'", line);
   if (id < 0 || id >= nbuffers)
-    return malformed(lineno, "buffer_elems", "a case for a buffer the module does not have", line);
-  tk_host_text *b = &s->buffers[id];
-  if (b->line) return malformed(lineno, "buffer_elems", "a second case for one buffer", line);
+    return malformed(lineno, fn, "a case for a buffer the module does not have", line);
+  tk_host_text *b = &texts[id];
+  if (b->line) return malformed(lineno, fn, "a second case for one buffer", line);
   b->line = lineno;
   snprintf(b->text, sizeof b->text, "%.*s", (int)(semi - expr), expr);
   return TK_STATUS_OK;
@@ -208,7 +216,11 @@ static tk_status take_line(tk_host_stub *s, const char *line, int lineno, char *
     return TK_STATUS_OK;
   }
   if (line[0] != ' ' && strstr(line, "{ return ")) return take_function(s, line, lineno);
-  if (!strcmp(fn, "buffer_elems")) return take_case(s, line, lineno, nbuffers);
+  if (!strcmp(fn, "buffer_elems")) return take_case(s->buffers, fn, "-1;", line, lineno, nbuffers);
+  if (!strcmp(fn, "buffer_panel_cols"))
+    return take_case(s->panel_cols, fn, "0;", line, lineno, nbuffers);
+  if (!strcmp(fn, "buffer_panel_width"))
+    return take_case(s->panel_width, fn, "0;", line, lineno, nbuffers);
   if (!strncmp(fn, "forward_", 8)) {
     TK_RETURN_IF_ERROR(take_table(s, line, lineno, fn));
     return take_launch(s, line, lineno, fn);
@@ -220,9 +232,12 @@ static tk_status take_line(tk_host_stub *s, const char *line, int lineno, char *
 tk_status tk_host_stub_scan(const char *stub_c, int nbuffers, tk_host_stub *out) {
   memset(out, 0, sizeof *out);
   out->nbuffers = nbuffers;
-  out->buffers = tk_calloc((size_t)(nbuffers > 0 ? nbuffers : 1), sizeof *out->buffers);
+  size_t nb = (size_t)(nbuffers > 0 ? nbuffers : 1);
+  out->buffers = tk_calloc(nb, sizeof *out->buffers);
+  out->panel_cols = tk_calloc(nb, sizeof *out->panel_cols);
+  out->panel_width = tk_calloc(nb, sizeof *out->panel_width);
   char *line = tk_malloc(TK_HOST_LINE);
-  if (!out->buffers || !line) {
+  if (!out->buffers || !out->panel_cols || !out->panel_width || !line) {
     free(line);
     tk_host_stub_free(out);
     return oom();
@@ -251,6 +266,8 @@ void tk_host_stub_free(tk_host_stub *s) {
   for (int i = 0; i < s->nfns; i++) tk_cexpr_tree_free(&s->fns[i].body);
   free(s->fns);
   free(s->buffers);
+  free(s->panel_cols);
+  free(s->panel_width);
   free(s->tables);
   free(s->launches);
   memset(s, 0, sizeof *s);

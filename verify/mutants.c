@@ -3,7 +3,7 @@
  *
  * Statement trees are immutable: a mutant rebuilds the path from a kernel's body down to the
  * nodes it changes (copy on write into the module's arena, unchanged subtrees shared) and then
- * points the kernel at the new body. Every kind is a defect one of the seven obligation classes
+ * points the kernel at the new body. Every kind is a defect one of the eight obligation classes
  * exists to catch:
  *   shape        graph.<op>.wrong_shape        an op's output rows contract one column wide
  *                graph.<op>.linear_out_plus_1  a linear's output one column wider than its weight
@@ -30,6 +30,9 @@
  *                                              reverse order (<k> runs the first phase)
  *                cpu.<k>.swapped_with_next     <k> launched after the next launch, which reads
  *                                              a tensor <k> writes
+ *   layout       cpu.<k>.panel_rowmajor        the first load of a weight panel in the first
+ *                                              cpu kernel that has one reads the fused
+ *                                              (row-major) index, as if nothing were packed
  * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
@@ -53,6 +56,7 @@ struct rw {
   rw_stmt_fn stmt;
   int hits;             /* edits made so far (kinds that change only the first site) */
   const tk_ir_var *var; /* two_writers: the bound variable folded onto even values */
+  const tk_ir_stmt *at; /* the statement whose value is being rewritten */
 };
 
 static const tk_ir_val *rw_val(rw *w, const tk_ir_val *v) {
@@ -87,6 +91,7 @@ static const tk_ir_stmt *rw_stmt(rw *w, const tk_ir_stmt *s) {
     if (changed) t.stmts = ns;
   }
   t.body = rw_stmt(w, s->body);
+  w->at = s;
   t.value = rw_val(w, s->value);
   changed |= t.body != s->body || t.value != s->value;
   if (w->stmt && w->stmt(w, &t)) changed = true;
@@ -488,6 +493,42 @@ static bool linear_out_plus_1(mctx *c) {
   return true;
 }
 
+/* ---- layout: a panel buffer read as if row-major ------------------------------------------ */
+
+static bool reads_panel(const tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_val *v) {
+  return v->op == TK_V_LOAD && k->args[v->arg].buffer >= 0 &&
+         m->buffers[k->args[v->arg].buffer].panel_width;
+}
+
+static bool load_rowmajor(rw *w, tk_ir_val *v) {
+  if (!reads_panel(w->m, w->k, v) || !v->origin || w->hits++) return false;
+  v->ix = tk_ir_ix_subst(w->m, v->origin->ix, w->at->subst);
+  return true;
+}
+
+static bool val_reads_panel(const tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_val *v) {
+  return v && (reads_panel(m, k, v) || val_reads_panel(m, k, v->a) || val_reads_panel(m, k, v->b) ||
+               val_reads_panel(m, k, v->c));
+}
+
+static bool stmt_reads_panel(const tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_stmt *s) {
+  if (!s) return false;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
+    if (stmt_reads_panel(m, k, s->stmts[i])) return true;
+  return stmt_reads_panel(m, k, s->body) || val_reads_panel(m, k, s->value);
+}
+
+/* Only on the first cpu kernel that reads a panel buffer: one mutant per model suffices to
+ * show the class refutes a kernel that ignores the packing (bounds alone cannot: the
+ * row-major index stays inside the buffer). */
+static bool panel_rowmajor(mctx *c) {
+  const tk_ir_kernel_list *cpu = &c->m->targets[TK_TARGET_CPU];
+  const tk_ir_kernel *first = NULL;
+  for (int i = 0; !first && i < cpu->n; i++)
+    if (stmt_reads_panel(c->m, cpu->items[i], cpu->items[i]->body)) first = cpu->items[i];
+  return first == c->k && rewrite_kernel(c, load_rowmajor, NULL, NULL);
+}
+
 /* ---- the table ---------------------------------------------------------------------------- */
 
 typedef enum scope { ON_KERNEL, ON_BUFFER, ON_OP, ON_MODULE } scope;
@@ -530,6 +571,8 @@ static const kind KINDS[] = {
      phases_reversed},
     {"swapped_with_next", ON_KERNEL,
      "dataflow: launched after the next launch, which reads what it writes", swapped_with_next},
+    {"panel_rowmajor", ON_KERNEL,
+     "layout: a load of a packed weight panel reads the row-major index instead", panel_rowmajor},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

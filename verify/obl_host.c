@@ -14,6 +14,9 @@
  * Obligations, each for every 1 <= B <= Bmax (B an int32_t in tkm_forward):
  *   tkm_forward  (graph)   the stub's Bp equals the module's rule max(Q, Q*ceil(B/Q)), fits i32
  *   buffer_elems (graph)   one per buffer: case N's formula (at the stub's Bp) = the IR count
+ *   buffer_panel (graph)   one per buffer packed on either side: the stub's panel row length
+ *                          and width (what the runtime packs by) = the IR's (what class layout
+ *                          proved the cpu kernels read by)
  *   <kernel>     (gpu|cpu) one per launch: grid = launch.grid, workgroup size =
  *                          launch.workgroup_size (gpu) or 1 (cpu), argument table = the IR
  *                          kernel's argument buffers, in order
@@ -340,6 +343,52 @@ static tk_status prove_buffer(tk_vctx *v, const tk_host_stub *stub, const tk_ir_
   return tk_verify_obl_prove(v);
 }
 
+/* A panel switch's value for one buffer: its case's formula, or the switch's default 0
+ * (host_scan.c checked that the default is 0). */
+static Z3_ast panel_value(zx *z, const tk_host_text *c) {
+  if (!c->line) return tk_verify_z_int(z->o->v, 0);
+  zscope sc = {NULL, 0};
+  tk_ctype t;
+  return zx_formula(z, c->text, &sc, &t);
+}
+
+/* The cpu weight panels: the stub's row length and width of buffer `buf` (what the runtime
+ * packs by) equal the IR's (what the kernels read by, class layout). A buffer that neither
+ * packs has nothing to prove: no case is 0 on both sides. */
+static tk_status prove_panel(tk_vctx *v, const tk_host_stub *stub, const tk_ir_buffer *buf) {
+  const tk_host_text *cols = &stub->panel_cols[buf->id], *width = &stub->panel_width[buf->id];
+  if (!buf->panel_width && !cols->line && !width->line) return TK_STATUS_OK;
+  int line = cols->line ? cols->line : width->line;
+  tk_verify_obl_begin(v, TK_OBL_HOST, "buffer_panel", "graph",
+                      "host stub model_host.c:%d (buffer_panel_cols / buffer_panel_width, case "
+                      "%d = %s): row length `%s` and panel width `%s` equal the IR's %lld and "
+                      "%lld; every C intermediate fits its type",
+                      line, buf->id, buf->name, cols->line ? cols->text : "0",
+                      width->line ? width->text : "0", (long long)buf->panel_cols,
+                      (long long)buf->panel_width);
+  tk_obl *o = tk_verify_obl_cur(v);
+  zx z = {.o = o, .stub = stub};
+  Z3_ast c = panel_value(&z, cols);
+  Z3_ast w = c ? panel_value(&z, width) : NULL;
+  if (!c || !w) {
+    free(z.fits);
+    return unreadable(line, "buffer_panel", "buffer_panel", "graph", &z);
+  }
+  tk_verify_obl_show(o, "stub row length", c);
+  tk_verify_obl_part(o, Z3_mk_eq(v->z, c, tk_verify_z_int(v, buf->panel_cols)),
+                     "buffer_panel_cols case %d (%s) at model_host.c:%d equals the IR's row "
+                     "length %lld",
+                     buf->id, buf->name, cols->line, (long long)buf->panel_cols);
+  tk_verify_obl_show(o, "stub panel width", w);
+  tk_verify_obl_part(o, Z3_mk_eq(v->z, w, tk_verify_z_int(v, buf->panel_width)),
+                     "buffer_panel_width case %d (%s) at model_host.c:%d equals the IR's panel "
+                     "width %lld",
+                     buf->id, buf->name, width->line, (long long)buf->panel_width);
+  add_fits_part(&z, "the panel table");
+  free(z.fits);
+  return tk_verify_obl_prove(v);
+}
+
 /* Launch i of schedule t against IR kernel k: index, name and table first (structure). */
 static tk_status launch_structure(const tk_host_stub *stub, const tk_host_launch *l,
                                   const tk_ir_kernel *k, const tk_host_table **table) {
@@ -443,8 +492,10 @@ static tk_status prove_schedule(tk_vctx *v, const tk_host_stub *stub, tk_ir_targ
 static tk_status host_gen(tk_vctx *v, const void *user) {
   const tk_host_stub *stub = user;
   TK_RETURN_IF_ERROR(prove_bp(v, stub));
-  for (int i = 0; i < v->m->nbuffers; i++)
+  for (int i = 0; i < v->m->nbuffers; i++) {
     TK_RETURN_IF_ERROR(prove_buffer(v, stub, &v->m->buffers[i]));
+    TK_RETURN_IF_ERROR(prove_panel(v, stub, &v->m->buffers[i]));
+  }
   TK_RETURN_IF_ERROR(prove_schedule(v, stub, TK_TARGET_GPU));
   return prove_schedule(v, stub, TK_TARGET_CPU);
 }

@@ -134,31 +134,6 @@ static const tk_ix *origin_ix(const tk_obl_site *a) {
   return a->val->origin ? a->val->origin->ix : NULL;
 }
 
-/* Binds, in copy 1, every variable of the source index e to its value at the scheduled
- * point: the statement's substitution for source space variables, itself (copy 0) for loops
- * copied from the source. */
-static void bind_source(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e) {
-  if (!e) return;
-  if (e->kind == TK_IX_VAR) {
-    for (int i = 0; sub && i < sub->n; i++)
-      if (sub->from[i] == e->var) {
-        tk_verify_obl_bind(o, e->var, 1, tk_verify_obl_ix(o, sub->to[i], 0));
-        return;
-      }
-    tk_verify_obl_bind(o, e->var, 1, tk_verify_obl_var(o, e->var, 0));
-    return;
-  }
-  bind_source(o, sub, e->a);
-  bind_source(o, sub, e->b);
-}
-
-static void unbind_source(tk_obl *o, const tk_ix *e) {
-  if (!e) return;
-  if (e->kind == TK_IX_VAR) tk_verify_obl_unbind(o, e->var, 1);
-  unbind_source(o, e->a);
-  unbind_source(o, e->b);
-}
-
 /* Left inverse: at every point of the access, the element touched is row * C + col with the
  * source point's row r and column col (0 <= col < C), and each loop variable `pick` selects
  * equals its inverse map inv(r, j) at that source point. The element therefore determines
@@ -191,7 +166,7 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
       wa, ia, oa, (long long)arg->cols, who, who, buffer_name(v, k, a), (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   tk_verify_obl_path_hyps(o, a->path, 0);
-  bind_source(o, a->stmt->subst, oi);
+  tk_verify_obl_bind_source(o, a->stmt->subst, oi);
   Z3_ast idx = tk_verify_obl_ix(o, a->ix, 0), col = tk_verify_obl_ix(o, oi->b, 1);
   Z3_ast conj[TK_OBL_MAX_DEPTH + 2];
   int n = 0;
@@ -209,7 +184,7 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
     tk_verify_obl_show(o, label, w);
     conj[n++] = Z3_mk_eq(v->z, tk_verify_obl_var(o, s->var, 0), w);
   }
-  unbind_source(o, oi);
+  tk_verify_obl_unbind_source(o, oi);
   tk_verify_obl_goal(o, tk_verify_z_and(v, n, conj));
   return tk_verify_obl_prove(v);
 }

@@ -232,6 +232,31 @@ tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pr
   return s;
 }
 
+/* Binds, in copy 1, every variable of the source index e to its value at the scheduled
+ * point: the statement's substitution for source space variables, itself (copy 0) for loops
+ * copied from the source. */
+void tk_verify_obl_bind_source(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e) {
+  if (!e) return;
+  if (e->kind == TK_IX_VAR) {
+    for (int i = 0; sub && i < sub->n; i++)
+      if (sub->from[i] == e->var) {
+        tk_verify_obl_bind(o, e->var, 1, tk_verify_obl_ix(o, sub->to[i], 0));
+        return;
+      }
+    tk_verify_obl_bind(o, e->var, 1, tk_verify_obl_var(o, e->var, 0));
+    return;
+  }
+  tk_verify_obl_bind_source(o, sub, e->a);
+  tk_verify_obl_bind_source(o, sub, e->b);
+}
+
+void tk_verify_obl_unbind_source(tk_obl *o, const tk_ix *e) {
+  if (!e) return;
+  if (e->kind == TK_IX_VAR) tk_verify_obl_unbind(o, e->var, 1);
+  tk_verify_obl_unbind_source(o, e->a);
+  tk_verify_obl_unbind_source(o, e->b);
+}
+
 void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n) {
   size_t len = 0;
   buf[0] = '\0';
@@ -251,7 +276,7 @@ static tk_status verify_kernels(tk_vctx *v) {
   static const kernel_class_fn classes[] = {
       tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel,
       tk_verify_obl_launch, tk_verify_obl_race,     tk_verify_obl_coverage,
-      tk_verify_obl_topk,
+      tk_verify_obl_topk,   tk_verify_obl_layout,
   };
   const tk_ir_target targets[] = {TK_TARGET_GPU, TK_TARGET_CPU};
   for (size_t t = 0; t < 2; t++) {
@@ -278,6 +303,7 @@ static tk_status run(const tk_ir_module *m, const tk_verify_options *o, FILE *em
   v.emit = emit;
   tk_status s = tk_verify_obl_shape(&v);
   if (!s) s = tk_verify_obl_padding_module(&v);
+  if (!s) s = tk_verify_obl_layout_module(&v);
   if (!s) s = verify_kernels(&v);
   if (!s) {
     *out = v.report;

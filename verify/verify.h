@@ -61,10 +61,10 @@ double tk_verify_report_solver_seconds(const tk_verify_report *r);
 /* Solver wall time per class, one line (for stderr only: never in committed files). */
 void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 
-/* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, dataflow of the
- * scheduled IR; address, control of the LLVM: tv.h; host): class c's name and its number of
- * obligations in r. */
-#define TK_VERIFY_NCLASSES 10
+/* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, dataflow,
+ * layout of the scheduled IR; address, control of the LLVM: tv.h; host): class c's name and
+ * its number of obligations in r. */
+#define TK_VERIFY_NCLASSES 11
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
 /* The number of class c's obligations in r that hold without their path hypotheses. */

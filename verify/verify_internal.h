@@ -29,6 +29,7 @@ typedef enum tk_obl_class {
   TK_OBL_RACE,
   TK_OBL_TOPK,
   TK_OBL_DATAFLOW,
+  TK_OBL_LAYOUT,  /* the CPU weight panels: a bijection, read at the packed place */
   TK_OBL_ADDRESS, /* translation validation (tv.h): LLVM addresses = IR index maps */
   TK_OBL_CONTROL, /* translation validation: LLVM loop bounds, guards, ids = the IR's */
   TK_OBL_HOST,
@@ -252,6 +253,12 @@ typedef tk_status (*tk_obl_group_fn)(tk_vctx *v, const tk_ir_kernel *k,
                                      const tk_obl_site *const *group, int n);
 TK_MUST_USE tk_status tk_verify_obl_groups(tk_vctx *v, const tk_ir_kernel *k, tk_obl_site_pred want,
                                            tk_obl_group_fn fn);
+/* Binds, in copy 1, the variables of a scheduled access's fused index e (its origin's) to
+ * their values at the scheduled point in copy 0: the statement's substitution `sub` for the
+ * source phase's space variables, the copy-0 variable itself for loops copied from the
+ * source. tk_verify_obl_ix(o, e, 1) is then the element the fused kernel touches there. */
+void tk_verify_obl_bind_source(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e);
+void tk_verify_obl_unbind_source(tk_obl *o, const tk_ix *e);
 /* "wg, t, k" — the loop variables of a path (guards as "if"). */
 void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n);
 
@@ -315,7 +322,8 @@ typedef struct tk_host_stub {
   tk_cexpr_fn *fns; /* one-line int functions: what formulas may call */
   int nfns, cap_fns;
   int nbuffers;
-  tk_host_text *buffers; /* buffer_elems case per buffer id */
+  tk_host_text *buffers;                  /* buffer_elems case per buffer id */
+  tk_host_text *panel_cols, *panel_width; /* buffer_panel_cols / _width cases per buffer id */
   tk_host_table *tables;
   int ntables, cap_tables;
   tk_host_launch *launches; /* in text order */
@@ -339,6 +347,10 @@ TK_MUST_USE tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k);
+/* Class layout (obl_layout.c): each panel buffer's layout is a bijection (module), and each
+ * CPU load of one reads the packed place of the element its fused load reads (per kernel). */
+TK_MUST_USE tk_status tk_verify_obl_layout_module(tk_vctx *v);
+TK_MUST_USE tk_status tk_verify_obl_layout(tk_vctx *v, const tk_ir_kernel *k);
 /* Per schedule (all its launches, in list order), after its kernels' per-launch classes. */
 TK_MUST_USE tk_status tk_verify_obl_dataflow(tk_vctx *v, tk_ir_target t);
 

@@ -2,10 +2,15 @@
  * session API (tk/runtime.h), CPU backend, T threads; speaks worker.h on stdin/stdout.
  *
  *   tk_forward --bundle DIR --checkpoint FILE --threads T
+ *
+ * The ready line also gives the setup times: the checkpoint read (tk_weights_open) and the
+ * session creation (tk_session_create: buffers, the weights copied and the CPU panels packed,
+ * docs/formats.md §6), and their ratio (issue 13: session creation ≤ 1.5× the read).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tk/runtime.h"
 #include "worker.h"
@@ -21,6 +26,12 @@ static int fail(const char *what, tk_status st) {
   printf("error %s: %s\n", what, tk_status_message(st));
   tk_status_free(st);
   return 1;
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 static int forward(void *p, const float *x, int64_t B, float *logits) {
@@ -61,7 +72,9 @@ int main(int argc, char **argv) {
   tk_weights *weights = NULL;
   tk_status st = tk_bundle_open(bundle_dir, &bundle);
   if (st) return fail("bundle", st);
+  double t0 = now_ms();
   if ((st = tk_weights_open(bundle, ckpt, NULL, &weights))) return fail("checkpoint", st);
+  double t1 = now_ms();
   tk_session_options o;
   tk_session_options_default(&o);
   o.device = TK_DEVICE_CPU;
@@ -69,9 +82,12 @@ int main(int argc, char **argv) {
   o.quiet = true;
   ctx c = {0};
   if ((st = tk_session_create(bundle, weights, &o, &c.session))) return fail("session", st);
+  double t2 = now_ms();
   const tk_bundle_info *info = tk_bundle_get_info(bundle);
   c.n_experts = info->n_experts;
-  printf("ready %s %s\n", tk_session_backend(c.session), tk_session_device(c.session));
+  printf("ready %s %s; checkpoint read %.1f ms, session create %.1f ms (%.2fx)\n",
+         tk_session_backend(c.session), tk_session_device(c.session), t1 - t0, t2 - t1,
+         (t2 - t1) / (t1 - t0));
   fw_peer peer = {info->in_dim, info->out_dim, &c, forward};
   int rc = fw_serve(&peer);
   tk_session_free(c.session);

@@ -2,8 +2,9 @@
 # tests/cli/mutants.sh — tkc's mutation testing (issue 5): for nano, custom-small and dense,
 # every mutant `tkc verify --list-mutants` lists is killed (exit 3, the counterexample names a
 # kernel) by `tkc verify --mutant` and by `tkc compile --mutant -o DIR`, which must leave no DIR
-# and no temp dir beside it; MoE models list >= 25 mutants, dense >= 20; an unknown ID is a
-# usage error (exit 2). Runs two mutants at a time.
+# and no temp dir beside it (a layout mutant by class layout, the only one that can); MoE
+# models list >= 25 mutants, dense >= 20, with at least one of every class; an unknown ID is
+# a usage error (exit 2). Runs two mutants at a time.
 set -u
 TKC="$TK_BIN/tkc"
 fail=0
@@ -14,6 +15,8 @@ check_one() { # model id
   "$TKC" verify "$m" --mutant "$2" >/dev/null 2>"$d.verr"
   rc=$?
   if [ $rc -ne 3 ] || ! grep -q "kernel" "$d.verr"; then echo "SURVIVED verify $1 $2 (exit $rc)"; cat "$d.verr"; fi
+  # a layout mutant stays inside every buffer: only class layout can refute it
+  case "$2" in *.panel_rowmajor) grep -q "class layout" "$d.verr" || { echo "NOT BY LAYOUT $1 $2"; cat "$d.verr"; } ;; esac
   "$TKC" compile "$m" --mutant "$2" --targets x86_64 -o "$d/bundle" >/dev/null 2>"$d.cerr"
   rc=$?
   if [ $rc -ne 3 ] || ! grep -q "kernel" "$d.cerr"; then echo "SURVIVED compile $1 $2 (exit $rc)"; cat "$d.cerr"; fi
@@ -29,7 +32,7 @@ for model in nano custom-small dense; do
   n=$(wc -l <"$W/$model.list")
   min=25; [ "$model" = dense ] && min=20
   [ "$n" -ge "$min" ] || { echo "FAIL: $model lists $n mutants, want >= $min"; fail=1; }
-  for cls in shape padding bounds no_overflow race topk dataflow; do
+  for cls in shape padding bounds no_overflow race topk dataflow layout; do
     [ "$model" = dense ] && [ "$cls" = topk ] && continue
     grep -q "	$cls:" "$W/$model.list" || { echo "FAIL: $model has no $cls mutant"; fail=1; }
   done

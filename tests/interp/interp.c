@@ -2,6 +2,7 @@
  * IR type (i32 and bool values are exact in a double); comparisons follow IEEE (false on
  * NaN, != true on NaN). */
 #include "tests/interp/interp.h"
+#include "tk/panel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -192,18 +193,43 @@ static tk_status run_kernel(run *r, const tk_ir_kernel *k) {
   return s;
 }
 
+/* The CPU schedule reads panel buffers packed (tk/panel.h), as the runtime packs them. */
+static double *packed_copy(const tk_ir_buffer *b, const double *rowmajor) {
+  int64_t n = b->count->c, cols = b->panel_cols, rows = n / cols;
+  double *p = malloc(sizeof *p * (size_t)(n + 1));
+  for (int64_t k = 0; p && k < rows; k++)
+    for (int64_t j = 0; j < cols; j++)
+      p[tk_panel_offset(rows, cols, b->panel_width, k, j)] = rowmajor[k * cols + j];
+  return p;
+}
+
+static tk_status run_kernels(run *r, tk_ir_target t) {
+  const tk_ir_kernel_list *l = tk_ir_module_kernels(r->m, t);
+  tk_status s = NULL;
+  for (int i = 0; i < l->n && !s; i++) s = run_kernel(r, l->items[i]);
+  return s;
+}
+
 tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B, double *const *buffers,
                         const tk_interp_hooks *hooks) {
   if (B < 1 || B > m->opts.bmax)
     return tk_status_make(TK_OUT_OF_RANGE, "B=%lld outside 1..%lld", (long long)B,
                           (long long)m->opts.bmax);
-  run r = {.m = m, .bufs = buffers, .hooks = hooks};
+  double **bufs = calloc((size_t)m->nbuffers + 1, sizeof *bufs);
+  run r = {.m = m, .bufs = bufs, .hooks = hooks};
   r.vals = calloc((size_t)m->nvars + 1, sizeof *r.vals);
-  if (!r.vals) return tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
+  bool ok = bufs && r.vals;
+  for (int i = 0; ok && i < m->nbuffers; i++) {
+    bool packed = t == TK_TARGET_CPU && m->buffers[i].panel_width;
+    bufs[i] = packed ? packed_copy(&m->buffers[i], buffers[i]) : buffers[i];
+    ok = bufs[i] != NULL;
+  }
+  tk_status s = ok ? NULL : tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
   r.env = (tk_ix_env){B, tk_ir_ix_bp_of(B), r.vals};
-  const tk_ir_kernel_list *l = tk_ir_module_kernels(m, t);
-  tk_status s = NULL;
-  for (int i = 0; i < l->n && !s; i++) s = run_kernel(&r, l->items[i]);
+  if (!s) s = run_kernels(&r, t);
+  for (int i = 0; bufs && i < m->nbuffers; i++)
+    if (bufs[i] != buffers[i]) free(bufs[i]);
+  free(bufs);
   free(r.vals);
   return s;
 }

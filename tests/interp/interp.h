@@ -6,6 +6,8 @@
  * buffer (m->buffers). Every buffer and local access is bounds-checked: an out-of-range index
  * is an error naming the kernel, the buffer, the index and the size. Locals are reset to NaN
  * at every point of the launch's parallel space, so a read before write shows up as NaN.
+ * Buffers are given row-major; for the CPU schedule the interpreter reads its own packed copy
+ * of every panel buffer (tk/panel.h), as the runtime does.
  * Optional hooks see every executed STORE and LOAD with the loop variables' values.
  */
 #ifndef TK_TESTS_INTERP_H

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tests/unit/cg_driver.h"
+#include "tk/panel.h"
 
 typedef struct buffers {
   int n;
@@ -111,8 +112,22 @@ static void buffers_free(buffers *b) {
   memset(b, 0, sizeof *b);
 }
 
-static tk_status buffers_alloc(const tk_ir_module *m, const float *const *weights, const float *x,
-                               int32_t B, int32_t Bp, buffers *b) {
+/* The cpu schedule reads a panel buffer packed (tk/panel.h), as the runtime packs it. */
+static tk_status pack_panels(const tk_ir_buffer *buf, int64_t count, float *data) {
+  float *rowmajor = malloc((size_t)count * sizeof *rowmajor + 1);
+  if (!rowmajor) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
+  memcpy(rowmajor, data, (size_t)count * sizeof *rowmajor);
+  int64_t cols = buf->panel_cols, rows = count / cols;
+  for (int64_t k = 0; k < rows; k++)
+    for (int64_t j = 0; j < cols; j++)
+      data[tk_panel_offset(rows, cols, buf->panel_width, k, j)] = rowmajor[k * cols + j];
+  free(rowmajor);
+  return TK_STATUS_OK;
+}
+
+static tk_status buffers_alloc(const tk_ir_module *m, tk_ir_target schedule,
+                               const float *const *weights, const float *x, int32_t B, int32_t Bp,
+                               buffers *b) {
   tk_ix_env env = {B, Bp, NULL};
   b->n = m->nbuffers;
   b->ptr = calloc((size_t)b->n + 1, sizeof *b->ptr);
@@ -125,6 +140,8 @@ static tk_status buffers_alloc(const tk_ir_module *m, const float *const *weight
     b->ptr[i] = aligned_alloc(64, bytes);
     if (!b->ptr[i]) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
     TK_RETURN_IF_ERROR(tk_cgd_fill_buffer(m, i, b->count[i], weights, x, B, b->ptr[i]));
+    if (schedule == TK_TARGET_CPU && m->buffers[i].panel_width)
+      TK_RETURN_IF_ERROR(pack_panels(&m->buffers[i], b->count[i], b->ptr[i]));
   }
   return TK_STATUS_OK;
 }
@@ -165,7 +182,7 @@ tk_status tk_cgd_prepare(tk_cgd *d, const float *const *weights, const float *x,
   buffers_free(&d->bufs);
   d->B = B;
   d->Bp = (int32_t)tk_ir_ix_bp_of(B);
-  tk_status s = buffers_alloc(d->m, weights, x, B, d->Bp, &d->bufs);
+  tk_status s = buffers_alloc(d->m, d->schedule, weights, x, B, d->Bp, &d->bufs);
   if (s) buffers_free(&d->bufs);
   return s;
 }

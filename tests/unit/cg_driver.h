@@ -44,7 +44,8 @@ float *tk_cgd_arg(const tk_cgd *d, int kernel, int arg);
 
 /* The buffer of m->buffers holding the tensor named `tensor`, or -1. */
 int tk_cgd_buffer_of(const tk_ir_module *m, const char *tensor);
-/* Fills buffer `buffer` of m (count elements at B, dst): a parameter from weights, the input
+/* Fills buffer `buffer` of m (count elements at B, dst): a parameter from weights (row-major;
+ * tk_cgd_prepare then packs the cpu schedule's panel weights, docs/formats.md §6), the input
  * from x (B × input_dim), anything else with NaN so a read of an unwritten element shows. */
 TK_MUST_USE tk_status tk_cgd_fill_buffer(const tk_ir_module *m, int buffer, int64_t count,
                                          const float *const *weights, const float *x, int32_t B,

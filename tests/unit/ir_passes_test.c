@@ -7,14 +7,17 @@
  *   buffers   tensors sharing a buffer have disjoint live ranges (recomputed here);
  *   schedule  at every executed load and store of every gpu and cpu kernel (nano,
  *             custom-small, B = 1 and 17) the scheduled index equals the fused index map
- *             composed with the recorded forward map, and the multiset of (fused store,
- *             element) executions equals the fused kernels' own.
+ *             composed with the recorded forward map (for a cpu load of a panel buffer:
+ *             that element's place in tk/panel.h's layout; nano's cpu kernels have such
+ *             loads), and the multiset of (fused store, element) executions equals the
+ *             fused kernels' own.
  */
 #include <stdlib.h>
 
 #include "model/arch.h"
 #include "compiler/tkc.h"
 #include "tests/interp/interp.h"
+#include "tk/panel.h"
 #include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 
@@ -184,7 +187,7 @@ typedef struct trace {
   size_t n, cap;
   int64_t *scratch;
   tk_ix_env env;
-  long checked, wrong;
+  long checked, wrong, panel_loads;
 } trace;
 
 static void record(trace *t, const void *stmt, int64_t index, int64_t row) {
@@ -220,12 +223,23 @@ static void on_store(void *user, const tk_ir_kernel *k, const tk_ir_stmt *s, int
   record(t, s->origin, index, row);
 }
 
+/* A CPU load of a panel buffer reads the element in its packed place (tk/panel.h). */
+static int64_t placed(const tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_val *v,
+                      int64_t element) {
+  const tk_ir_buffer *b = &m->buffers[k->args[v->arg].buffer];
+  if (k->target != TK_TARGET_CPU || !b->panel_width) return element;
+  int64_t cols = b->panel_cols, rows = b->count->c / cols;
+  return tk_panel_offset(rows, cols, b->panel_width, element / cols, element % cols);
+}
+
 static void on_load(void *user, const tk_ir_kernel *k, const tk_ir_stmt *owner, const tk_ir_val *v,
                     int64_t index, const int64_t *vals) {
   trace *t = user;
   if (k->target == TK_TARGET_NONE) return;
   t->checked++;
-  if (!v->origin || composed(t, v->origin->ix, owner->subst, vals) != index) t->wrong++;
+  if (!v->origin || placed(t->m, k, v, composed(t, v->origin->ix, owner->subst, vals)) != index)
+    t->wrong++;
+  t->panel_loads += k->target == TK_TARGET_CPU && t->m->buffers[k->args[v->arg].buffer].panel_width;
 }
 
 static int cmp_event(const void *a, const void *b) {
@@ -271,6 +285,8 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
     CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0,
               "%s %s B=%lld: %ld of %ld accesses break the composition", model,
               tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].wrong, sched[t].checked);
+    CHECK_MSG(t != TK_TARGET_CPU || strcmp(model, "nano") || sched[t].panel_loads > 0,
+              "nano cpu B=%lld: no load of a panel buffer executed", (long long)B);
     bool same = sched[t].n == fused.n &&
                 (fused.n == 0 || !memcmp(sched[t].ev, fused.ev, fused.n * sizeof *fused.ev));
     CHECK_MSG(

@@ -10,6 +10,9 @@
  * caller's arrays are never written; the answers agree with the reference within the FORMATS
  * tolerance with the same keep sets; every router row has exactly top_k non-zeros. A row whose
  * router logits overflow f32 is rejected by name (docs/formats.md §3.6).
+ * The weight panels round-trip (issue 13): nano's buffers as tk_model_buffers_create fills them
+ * on a cpu launcher hold every checkpoint weight once, each (k, j) of a panel buffer at
+ * tk/panel.h's offset and nothing else anywhere; every other parameter row-major.
  */
 #include <ftw.h>
 #include <math.h>
@@ -24,6 +27,8 @@
 #include "model_bundle.h"
 #include "test.h"
 #include "ref/ref.h"
+#include "tk/model_host.h"
+#include "tk/panel.h"
 #include "tk/runtime.h"
 
 static const float SENTINEL = -12345.5f;
@@ -303,6 +308,57 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
   return remove(path);
 }
 
+/* ---- Weight panels: packing, then reading back, gives the checkpoint ---------------------- */
+
+/* Buffer id of a param as filled (n floats at got) against its checkpoint weights: at the
+ * panel offset of each (k, j), or row-major; every slot holds exactly one weight. Returns
+ * whether it is a panel buffer. */
+static bool check_param_placed(const tk_model_host *h, int32_t id, const float *got,
+                               const float *want, int64_t n) {
+  int64_t cols = h->buffer_panel_cols(id), width = h->buffer_panel_width(id);
+  bool panel = width > 0;
+  if (!panel) cols = n, width = n; /* one row, one panel: offset(0, j) = j */
+  CHECK_MSG(cols > 0 && n % cols == 0 && width <= cols, "%s: panels %lld of %lld for %lld",
+            h->buffer_name(id), (long long)width, (long long)cols, (long long)n);
+  if (!(cols > 0 && n % cols == 0 && width <= cols)) return panel;
+  char *seen = calloc((size_t)n, 1);
+  int64_t rows = n / cols, wrong = 0;
+  for (int64_t k = 0; seen && k < rows; k++)
+    for (int64_t j = 0; j < cols; j++) {
+      int64_t at = tk_panel_offset(rows, cols, width, k, j);
+      if (at < 0 || at >= n || seen[at]++ || memcmp(&got[at], &want[k * cols + j], sizeof *got))
+        wrong++;
+    }
+  CHECK_MSG(seen && wrong == 0, "%s (%s): %lld of %lld weights misplaced", h->buffer_name(id),
+            panel ? "panels" : "row-major", (long long)wrong, (long long)n);
+  free(seen);
+  return panel;
+}
+
+static void check_panels(const fixture *f) {
+  char stub[1100], code[1100];
+  snprintf(stub, sizeof stub, "%s/model_host.so", f->dir);
+  snprintf(code, sizeof code, "%s/model.x86_64.so", f->dir);
+  tk_model_host *h = NULL;
+  tk_launcher *l = NULL;
+  CHECK_OK(tk_model_host_open(stub, &h));
+  CHECK_OK(tk_cpu_launcher_create(&(tk_cpu_launcher_options){.code_path = code, .threads = 1}, &l));
+  if (h && l) CHECK_OK(tk_model_buffers_create(l, h, 1, f->ckpt));
+  int panels = 0;
+  for (int32_t id = 0; h && l && id < h->buffer_count(); id++) {
+    if (h->buffer_role(id) != TK_BUFFER_PARAM) continue;
+    const tk_checkpoint_record *r = tk_checkpoint_record_at(f->ckpt, (uint32_t)h->buffer_param(id));
+    float *want = malloc(sizeof *want * (r->weight_len + 1));
+    if (!want) continue;
+    tk_checkpoint_weights_copy(r, 0, r->weight_len, want);
+    panels += check_param_placed(h, id, tk_launcher_buffer_host(l, id), want, r->weight_len);
+    free(want);
+  }
+  CHECK_MSG(panels > 0, "%s: no weight is packed in panels on the cpu", f->model);
+  tk_launcher_destroy(l);
+  tk_model_host_close(h);
+}
+
 static void run_default(const char *tmp) {
   static const int64_t all[] = {1, 2, 15, 16, 17, 100, 1000};
   static const int64_t small[] = {1, 2, 15, 16, 17, 100};
@@ -311,6 +367,7 @@ static void run_default(const char *tmp) {
   bool ok_nano = fixture_open(tmp, "nano", TKC_DEFAULT_MAX_BATCH, &nano);
   bool ok_custom = fixture_open(tmp, "custom-small", TKC_DEFAULT_MAX_BATCH, &custom);
   if (ok_nano) {
+    check_panels(&nano);
     check_model(&nano, all, sizeof all / sizeof all[0]);
     check_chunking_invariance(&nano);
     check_forward_errors(&nano);

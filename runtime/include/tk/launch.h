@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define TK_LAUNCH_ABI_VERSION 1
+#define TK_LAUNCH_ABI_VERSION 2 /* 2: tkm_buffer_panel_cols / _width (issue 13) */
 
 /* ---- Facts the compiler and the runtime share (each written here, once) ----------------- */
 

@@ -33,6 +33,10 @@ typedef struct tk_model_host {
   int32_t (*buffer_role)(int32_t buffer);  /* TK_BUFFER_IN, _OUT, _PARAM, _SCRATCH */
   int32_t (*buffer_param)(int32_t buffer); /* checkpoint record index, or -1 */
   const char *(*buffer_name)(int32_t buffer);
+  /* A weight the cpu schedule reads in column panels (tk/panel.h): its row length and panel
+   * width; 0 and 0 otherwise. */
+  int64_t (*buffer_panel_cols)(int32_t buffer);
+  int64_t (*buffer_panel_width)(int32_t buffer);
   int32_t (*padded_batch)(int32_t B);
   int64_t (*max_batch)(void);
   tk_status (*forward)(tk_launcher *l, const char *target, int32_t B);
@@ -53,7 +57,10 @@ void tk_model_host_close(tk_model_host *h);
 int32_t tk_model_host_find_buffer(const tk_model_host *h, const char *name);
 
 /* Allocates all buffers on l for batches up to bmax (1 <= bmax <= the stub's max batch) and
- * fills the parameters from ckpt (record tkm_buffer_param(i) for each param buffer i). */
+ * fills the parameters from ckpt (record tkm_buffer_param(i) for each param buffer i). On a
+ * launcher that runs the cpu schedule, a weight with a panel width is packed into its column
+ * panels (tk/panel.h) once, here; every other buffer and backend gets the checkpoint's
+ * row-major order. */
 TK_MUST_USE tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h, int32_t bmax,
                                               const tk_checkpoint *ckpt);
 

@@ -1,0 +1,259 @@
+/* verify/obl_layout.c — class `layout`: the CPU weight panels (tk/panel.h, docs/proofs.md).
+ *
+ * A panel buffer holds a K × N row-major weight that the runtime packs, for the cpu schedule,
+ * into column panels of W columns: element e = k*N + j goes to P(e) (tk/panel.h's offset,
+ * written here in Z3 from the buffer's panel_cols and panel_width; full = W * (N div W)):
+ *   P(e) = (j div W) * K*W + k*W + j mod W     if j < full
+ *        = full*K + k*(N - full) + (j - full)   otherwise,      k = e div N, j = e mod N.
+ * Obligations:
+ *   bijection (module; kernel = the buffer, target cpu), as three queries: every element
+ *     (k, j) of [0, K) × [0, N) has P in [0, K*N), below full*K exactly when j < full; two
+ *     distinct elements of whole panels, as (k, j div W, j mod W), or of the tail, as
+ *     (k, j - full), have distinct places. So no two weights share a slot, and (K*N slots
+ *     for K*N weights) none is left empty;
+ *   placement (per loop nest of a cpu kernel that reads a panel buffer): at every point of the
+ *     loops and guards and every B, each such load's index is P(e) for the element e that its
+ *     fused origin reads there (the origin's index under the statement's substitution), and
+ *     e = k*N + j with 0 <= k < K, 0 <= j < N. An origin of the form k*N + j is taken apart
+ *     syntactically (sound with the range goal: then k = e div N, j = e mod N), which keeps
+ *     the queries free of a division by N.
+ * Together: wherever the fused kernel reads W[k, j], the cpu kernel reads the packed slot the
+ * runtime filled from W[k, j]. The schedule writes the per-tile forms (jt*K*W + k*W + jj); the
+ * general formula above is the comparison side.
+ */
+#include <stdio.h>
+
+#include "verify/verify_internal.h"
+
+static const tk_ir_buffer *panel_buffer(const tk_vctx *v, const tk_ir_kernel *k, int arg) {
+  int b = k->args[arg].buffer;
+  return b >= 0 && v->m->buffers[b].panel_width ? &v->m->buffers[b] : NULL;
+}
+
+static int64_t panel_rows(const tk_ir_buffer *b) { return b->count->c / b->panel_cols; }
+
+static int64_t panel_full(const tk_ir_buffer *b) {
+  return b->panel_cols / b->panel_width * b->panel_width;
+}
+
+/* P in whole panels from the element's panel jt = j div W and lane jj = j mod W:
+ * jt * K*W + k*W + jj. One term per statement (Z3 numbers terms in creation order). */
+static Z3_ast panel_place_of(tk_obl *o, const tk_ir_buffer *b, Z3_ast k, Z3_ast jt, Z3_ast jj) {
+  tk_vctx *v = o->v;
+  int64_t w = b->panel_width;
+  Z3_ast panel_start = tk_verify_z_mul_c(v, jt, panel_rows(b) * w);
+  Z3_ast row_start = tk_verify_z_mul_c(v, k, w);
+  return tk_verify_z_add2(v, tk_verify_z_add2(v, panel_start, row_start), jj);
+}
+
+static Z3_ast panel_place(tk_obl *o, const tk_ir_buffer *b, Z3_ast k, Z3_ast j) {
+  Z3_ast jt = tk_verify_obl_div(o, j, b->panel_width, false);
+  Z3_ast jj = tk_verify_obl_div(o, j, b->panel_width, true);
+  return panel_place_of(o, b, k, jt, jj);
+}
+
+/* P in the tail from the element's tail column jl = j - full: full*K + k*(N - full) + jl. */
+static Z3_ast tail_place_of(tk_obl *o, const tk_ir_buffer *b, Z3_ast k, Z3_ast jl) {
+  tk_vctx *v = o->v;
+  int64_t full = panel_full(b);
+  Z3_ast tail_start = tk_verify_z_int(v, full * panel_rows(b));
+  Z3_ast tail_row = tk_verify_z_mul_c(v, k, b->panel_cols - full);
+  return tk_verify_z_add2(v, tk_verify_z_add2(v, tail_start, tail_row), jl);
+}
+
+static Z3_ast tail_place(tk_obl *o, const tk_ir_buffer *b, Z3_ast k, Z3_ast j) {
+  Z3_ast jl = tk_verify_z_sub2(o->v, j, tk_verify_z_int(o->v, panel_full(b)));
+  return tail_place_of(o, b, k, jl);
+}
+
+static Z3_ast in_panels(tk_vctx *v, const tk_ir_buffer *b, Z3_ast j) {
+  return tk_verify_z_cmp(v, TK_CMP_LT, j, tk_verify_z_int(v, panel_full(b)));
+}
+
+/* P at element (k, j), 0 <= j < N. */
+static Z3_ast panel_offset(tk_obl *o, const tk_ir_buffer *b, Z3_ast k, Z3_ast j) {
+  Z3_ast in_panel = panel_place(o, b, k, j);
+  Z3_ast in_tail = tail_place(o, b, k, j);
+  return Z3_mk_ite(o->v->z, in_panels(o->v, b, j), in_panel, in_tail);
+}
+
+/* A fresh element (k, j) of the K × N weight, with its range as a hypothesis. */
+static void fresh_element(tk_obl *o, const tk_ir_buffer *b, const char *k_name, Z3_ast *k,
+                          const char *j_name, Z3_ast *j) {
+  tk_vctx *v = o->v;
+  *k = tk_verify_obl_fresh(o, k_name, v->int_sort, true);
+  *j = tk_verify_obl_fresh(o, j_name, v->int_sort, true);
+  tk_verify_obl_hyp(
+      o, tk_verify_z_in(v, tk_verify_z_int(v, 0), *k, tk_verify_z_int(v, panel_rows(b))));
+  tk_verify_obl_hyp(
+      o, tk_verify_z_in(v, tk_verify_z_int(v, 0), *j, tk_verify_z_int(v, b->panel_cols)));
+}
+
+static void begin_buffer(tk_vctx *v, const tk_ir_buffer *b, const char *what) {
+  tk_verify_obl_begin(
+      v, TK_OBL_LAYOUT, b->name, "cpu", "buffer @%s (%lld x %lld, panels of %lld columns): %s",
+      b->name, (long long)panel_rows(b), (long long)b->panel_cols, (long long)b->panel_width, what);
+}
+
+/* Every element's place is in [0, K*N): the panels' below full*K, the tail's from there on
+ * (so a panel place and a tail place never meet). */
+static tk_status prove_places(tk_vctx *v, const tk_ir_buffer *b) {
+  int64_t size = b->count->c, split = panel_full(b) * panel_rows(b);
+  begin_buffer(v, b,
+               "every element's packed place is in [0, K*N), below full*K exactly for the "
+               "columns in whole panels");
+  tk_obl *o = tk_verify_obl_cur(v);
+  Z3_ast k, j;
+  fresh_element(o, b, "k", &k, "j", &j);
+  Z3_ast place = panel_offset(o, b, k, j);
+  tk_verify_obl_show(o, "place", place);
+  tk_verify_obl_part(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), place, tk_verify_z_int(v, size)),
+                     "the place of an element is in [0, %lld)", (long long)size);
+  Z3_ast below = tk_verify_z_cmp(v, TK_CMP_LT, place, tk_verify_z_int(v, split));
+  tk_verify_obl_part(o, Z3_mk_eq(v->z, below, in_panels(v, b, j)),
+                     "the place is below %lld exactly when the column is below %lld",
+                     (long long)split, (long long)panel_full(b));
+  return tk_verify_obl_prove(v);
+}
+
+/* A fresh integer in [0, n), shown in counterexamples. */
+static Z3_ast fresh_below(tk_obl *o, const char *name, int64_t n) {
+  tk_vctx *v = o->v;
+  Z3_ast x = tk_verify_obl_fresh(o, name, v->int_sort, true);
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, 0), x, tk_verify_z_int(v, n)));
+  return x;
+}
+
+/* Two distinct elements of whole panels have distinct places. The elements are taken as
+ * (k, jt, jj) in [0, K) × [0, N div W) × [0, W) — j = jt*W + jj, which by Euclid's
+ * division is every j < full exactly once — because the incremental solver finds the same
+ * claim over (k, j) with j's quotient and remainder far harder. */
+static tk_status prove_panels_distinct(tk_vctx *v, const tk_ir_buffer *b) {
+  begin_buffer(v, b, "two distinct elements of whole panels have distinct places");
+  tk_obl *o = tk_verify_obl_cur(v);
+  int64_t rows = panel_rows(b), panels = b->panel_cols / b->panel_width, w = b->panel_width;
+  Z3_ast k0 = fresh_below(o, "k", rows), jt0 = fresh_below(o, "panel", panels);
+  Z3_ast jj0 = fresh_below(o, "lane", w);
+  Z3_ast k1 = fresh_below(o, "other_k", rows), jt1 = fresh_below(o, "other_panel", panels);
+  Z3_ast jj1 = fresh_below(o, "other_lane", w);
+  Z3_ast same[] = {Z3_mk_eq(v->z, k0, k1), Z3_mk_eq(v->z, jt0, jt1), Z3_mk_eq(v->z, jj0, jj1)};
+  tk_verify_obl_hyp(o, Z3_mk_not(v->z, tk_verify_z_and(v, 3, same)));
+  Z3_ast p0 = panel_place_of(o, b, k0, jt0, jj0);
+  Z3_ast p1 = panel_place_of(o, b, k1, jt1, jj1);
+  tk_verify_obl_show(o, "place", p0);
+  tk_verify_obl_show(o, "other place", p1);
+  tk_verify_obl_part(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, p0, p1)),
+                     "two distinct elements have distinct places");
+  return tk_verify_obl_prove(v);
+}
+
+/* Two distinct elements (k, jl = j - full) of the tail columns have distinct places. */
+static tk_status prove_tail_distinct(tk_vctx *v, const tk_ir_buffer *b) {
+  begin_buffer(v, b, "two distinct elements of the tail columns have distinct places");
+  tk_obl *o = tk_verify_obl_cur(v);
+  int64_t rows = panel_rows(b), tail = b->panel_cols - panel_full(b);
+  Z3_ast k0 = fresh_below(o, "k", rows), jl0 = fresh_below(o, "tail_column", tail);
+  Z3_ast k1 = fresh_below(o, "other_k", rows), jl1 = fresh_below(o, "other_tail_column", tail);
+  Z3_ast same = tk_verify_z_and2(v, Z3_mk_eq(v->z, k0, k1), Z3_mk_eq(v->z, jl0, jl1));
+  tk_verify_obl_hyp(o, Z3_mk_not(v->z, same));
+  Z3_ast p0 = tail_place_of(o, b, k0, jl0);
+  Z3_ast p1 = tail_place_of(o, b, k1, jl1);
+  tk_verify_obl_show(o, "place", p0);
+  tk_verify_obl_show(o, "other place", p1);
+  tk_verify_obl_part(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, p0, p1)),
+                     "two distinct elements have distinct places");
+  return tk_verify_obl_prove(v);
+}
+
+/* The bijection in three easy queries (one query for all of it is hard for the incremental
+ * solver at K = N = 4096): places in range and split at full*K, injective within each side. */
+static tk_status prove_bijection(tk_vctx *v, const tk_ir_buffer *b) {
+  TK_RETURN_IF_ERROR(prove_places(v, b));
+  TK_RETURN_IF_ERROR(prove_panels_distinct(v, b));
+  return panel_full(b) < b->panel_cols ? prove_tail_distinct(v, b) : TK_STATUS_OK;
+}
+
+tk_status tk_verify_obl_layout_module(tk_vctx *v) {
+  for (int i = 0; i < v->m->nbuffers; i++)
+    if (v->m->buffers[i].panel_width) TK_RETURN_IF_ERROR(prove_bijection(v, &v->m->buffers[i]));
+  return TK_STATUS_OK;
+}
+
+static bool reads_panels(const tk_ir_kernel *k, const tk_obl_site *s) {
+  (void)k;
+  return s->kind == TK_SITE_LOAD;
+}
+
+/* The element (k, j) a fused index reads: its row and column terms when it has the form
+ * k * N + j (then the goal adds 0 <= j < N, which makes them e div N and e mod N), else
+ * e div N and e mod N themselves. */
+static Z3_ast element_of(tk_obl *o, const tk_ir_buffer *b, const tk_ix *origin, Z3_ast *k,
+                         Z3_ast *j) {
+  tk_vctx *v = o->v;
+  int64_t n = b->panel_cols;
+  Z3_ast e = tk_verify_obl_ix(o, origin, 1);
+  if (origin->kind == TK_IX_ADD && origin->a->kind == TK_IX_MUL && origin->a->c == n) {
+    *k = tk_verify_obl_ix(o, origin->a->a, 1);
+    *j = tk_verify_obl_ix(o, origin->b, 1);
+  } else {
+    *k = tk_verify_obl_div(o, e, n, false);
+    *j = tk_verify_obl_div(o, e, n, true);
+  }
+  Z3_ast zero = tk_verify_z_int(v, 0);
+  Z3_ast col_ok = tk_verify_z_in(v, zero, *j, tk_verify_z_int(v, n));
+  Z3_ast row_ok = tk_verify_z_in(v, zero, *k, tk_verify_z_int(v, panel_rows(b)));
+  return tk_verify_z_and2(v, col_ok, row_ok);
+}
+
+/* One conjunct: the load's index is P(its origin's element), the element in range. */
+static void placed(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *site,
+                   const tk_ir_buffer *b) {
+  tk_obl *o = tk_verify_obl_cur(v);
+  char what[160], ix[512];
+  tk_verify_obl_site_what(k, site, what, sizeof what);
+  tk_ir_ix_format(site->ix, ix, sizeof ix);
+  const tk_ix *origin = site->val->origin ? site->val->origin->ix : NULL;
+  if (!origin) {
+    tk_verify_obl_part(o, Z3_mk_false(v->z), "%s at %s has no fused origin", what, ix);
+    return;
+  }
+  tk_verify_obl_bind_source(o, site->stmt->subst, origin);
+  Z3_ast row, col;
+  Z3_ast in_range = element_of(o, b, origin, &row, &col);
+  tk_verify_obl_unbind_source(o, origin);
+  Z3_ast index = tk_verify_obl_ix(o, site->ix, 0);
+  Z3_ast place = panel_offset(o, b, row, col);
+  tk_verify_obl_show(o, "weight row", row);
+  tk_verify_obl_show(o, "weight column", col);
+  tk_verify_obl_show(o, "index", index);
+  tk_verify_obl_show(o, "packed place", place);
+  tk_verify_obl_part(o, tk_verify_z_and2(v, in_range, Z3_mk_eq(v->z, index, place)),
+                     "%s at %s reads the packed place of the weight its fused load reads", what,
+                     ix);
+  tk_verify_obl_say(o, "; %s at %s", what, ix);
+}
+
+static tk_status layout_group(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *const *group,
+                              int n) {
+  int panels = 0;
+  for (int i = 0; i < n; i++) panels += panel_buffer(v, k, group[i]->arg) != NULL;
+  if (!panels) return TK_STATUS_OK;
+  char loops[512];
+  tk_verify_obl_path_text(group[0]->path, loops, sizeof loops);
+  tk_verify_obl_begin(v, TK_OBL_LAYOUT, k->name, tk_verify_obl_target_name(k),
+                      "every load of a panel buffer in loops (%s) reads the packed place of the "
+                      "weight its fused load reads, for every point of the loops and guards and "
+                      "every B in [1, %lld]",
+                      loops, (long long)v->bmax);
+  tk_verify_obl_path_hyps(tk_verify_obl_cur(v), group[0]->path, 0);
+  for (int i = 0; i < n; i++) {
+    const tk_ir_buffer *b = panel_buffer(v, k, group[i]->arg);
+    if (b) placed(v, k, group[i], b);
+  }
+  return tk_verify_obl_prove(v);
+}
+
+tk_status tk_verify_obl_layout(tk_vctx *v, const tk_ir_kernel *k) {
+  if (k->target != TK_TARGET_CPU) return TK_STATUS_OK;
+  return tk_verify_obl_groups(v, k, reads_panels, layout_group);
+}
