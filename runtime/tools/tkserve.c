@@ -7,10 +7,12 @@
  * 127.0.0.1:9100; port 0 picks a free port) and print "tkserve: listening on HOST:PORT" on
  * stderr, with a warning when the address is not a loopback one; start serving (503 until the
  * model is loaded); open the model; print "tkserve: ready ..."; serve until SIGINT or SIGTERM.
- * Then drain: stop accepting (the listening socket is closed), answer new requests on open
- * connections 503 + Connection: close, and wait until every request under way has been
- * answered and its response delivered, or --shutdown-timeout has passed; then answer what is
- * still queued 503, close every connection, free everything and exit 0. SIGINT/SIGTERM are
+ * Then drain: stop accepting (new handshakes are refused, the ones the kernel already completed
+ * are accepted, then the listening socket is closed: tkserve_gate_quiesce), answer new requests
+ * on open connections, and connections without a request yet, 503 + Connection: close, and
+ * wait until every request under way has been answered and its response delivered, and every
+ * 503 read by its client, or --shutdown-timeout has passed; then answer what is still queued
+ * 503, close every connection, free everything and exit 0. SIGINT/SIGTERM are
  * blocked in every thread and taken with sigwait in main, so no handler runs inside
  * libmicrohttpd or the runtime.
  * Exit codes: 0 clean shutdown, 1 cannot open the model or bind, 2 usage, 3 requested device
@@ -229,7 +231,8 @@ static bool drained_by(tkserve_state *st, double until) {
   }
 }
 
-/* After SIGTERM/SIGINT: stop accepting, let the requests under way finish and be delivered. */
+/* After SIGTERM/SIGINT: stop accepting, let the requests under way (and the gate's 503s) finish
+ * and be delivered. */
 static void drain(tkserve_state *st) {
   atomic_store(&st->draining, true);
   tkserve_gate_quiesce(st->gate);

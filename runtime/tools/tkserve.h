@@ -42,6 +42,10 @@ typedef struct tkserve_config {
 } tkserve_config;
 
 typedef struct tkserve_gate tkserve_gate;
+
+/* The error of every 503 given because of SIGTERM/SIGINT. */
+#define TKSERVE_SHUTTING_DOWN "the server is shutting down"
+
 typedef struct tkserve_queue tkserve_queue;
 
 typedef struct tkserve_state {
@@ -89,10 +93,13 @@ typedef enum tkserve_phase {
  * on failure too, with st->gate left NULL). */
 TK_MUST_USE tk_status tkserve_gate_start(tkserve_state *st, int listen_fd,
                                          struct MHD_Daemon *daemon);
-/* Stops accepting (closing the listening socket) and drops connections still in the gate;
- * deadlines keep being enforced. */
+/* Stops accepting: new handshakes are refused, the connections the kernel has already
+ * completed are accepted, then the listening socket is closed; every connection still in the
+ * gate is answered 503 TKSERVE_SHUTTING_DOWN and read until its client closes it (a few
+ * seconds at most). Returns once the socket is closed; deadlines keep being enforced. */
 void tkserve_gate_quiesce(tkserve_gate *g);
-/* Connections in MHD with a request under way (not idle between requests). */
+/* Connections with a request or an answer under way: in MHD and not idle between requests, or
+ * still in the gate (after tkserve_gate_quiesce, answered 503 and not yet closed). */
 unsigned tkserve_gate_active(tkserve_gate *g);
 /* Stops the thread (no accept, no MHD_add_connection, no deadline after it returns) and
  * closes what the gate still owns; the slots stay valid for MHD's close notifications. Call

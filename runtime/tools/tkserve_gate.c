@@ -19,6 +19,16 @@
  *             being queued. Past it the gate sends 408 (headers, body) and shuts the socket
  *             down (shutdown(2), never close: MHD owns the descriptor and closes it, and tells
  *             the gate first through tkserve_gate_notify, so a slot's fd is always still open).
+ *   shutdown  tkserve_gate_quiesce stops the kernel from completing new handshakes (a socket
+ *             filter drops SYNs; a client's connect then fails once the socket is closed),
+ *             accepts every connection already completed, and only then closes the listening
+ *             socket: closing it with connections in its backlog would reset them. Every
+ *             connection still in the gate (from the backlog, or with its request line not yet
+ *             handed to MHD) is answered 503 "shutting down" at once, whether or not its
+ *             request has arrived, and its write side shut; the gate then reads and drops what
+ *             the client sends until the client closes, for at most LINGER_S, so that the close
+ *             never resets the connection under the answer (a close with unread bytes sends
+ *             RST). Connections already in MHD get their answers there (tkserve_http.c).
  * The thread wakes on socket events and at least every TICK_MS, so a deadline is enforced
  * within TICK_MS of passing. Slots are guarded by one mutex; MHD's workers take it only to
  * change a phase and when a connection starts or closes.
@@ -33,18 +43,29 @@
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#ifdef __linux__
+#include <linux/filter.h>
+#endif
 
 #include "runtime/tools/tkserve.h"
 #include "tk/alloc.h"
 
-enum { TICK_MS = 100, LINE_MAX_BYTES = 8192, METHOD_MAX = 32, ACCEPTS_PER_WAKE = 64 };
+enum {
+  TICK_MS = 100,
+  LINE_MAX_BYTES = 8192,
+  METHOD_MAX = 32,
+  ACCEPTS_PER_WAKE = 64,
+  ACCEPTS_AT_SHUTDOWN = 1024, /* more than a backlog holds (tkserve_bind.c): only a bound */
+  LINGER_S = 2, /* at shutdown: a connection answered 503 is read until its client closes it */
+};
 
 typedef struct gate_slot {
-  int fd;        /* -1: free */
-  bool in_mhd;   /* handed to MHD; else still in the gate */
-  bool served;   /* at least one response completed on it */
-  bool evicting; /* shut down to make room; MHD has yet to close it */
-  double since;  /* when the current phase began */
+  int fd;         /* -1: free */
+  bool in_mhd;    /* handed to MHD; else still in the gate */
+  bool served;    /* at least one response completed on it */
+  bool evicting;  /* shut down to make room; MHD has yet to close it */
+  bool lingering; /* answered 503 at shutdown, write side shut: read until the client closes */
+  double since;   /* when the current phase began */
   tkserve_phase phase;
   double deadline; /* CLOCK_MONOTONIC seconds; 0 = none */
   char addr[64];   /* numeric client address */
@@ -61,6 +82,10 @@ struct tkserve_gate {
   gate_slot *slots;
   unsigned n_slots;
   atomic_bool quiesce, stop;
+  bool quiesced; /* (mutex) the listening socket is closed, the gate's connections refused */
+  pthread_cond_t quiesced_cond;
+  struct pollfd *fds;    /* the thread's poll set: the wake pipe, the listening socket, slots */
+  gate_slot **owner;     /* the slot of each fds entry */
   unsigned long refused; /* connections refused since the last log line */
   unsigned long evicted; /* connections evicted to make room, since then */
   double refused_logged;
@@ -153,7 +178,7 @@ static line_verdict request_line_check(const char *p, size_t n, const char **why
 
 static void slot_free(gate_slot *s) {
   s->fd = -1;
-  s->in_mhd = s->evicting = false;
+  s->in_mhd = s->evicting = s->lingering = false;
   s->deadline = 0;
 }
 
@@ -236,25 +261,44 @@ static void log_closed(const gate_slot *s, unsigned status, const char *what) {
   fprintf(stderr, "tkserve: %s \"-\" %u closed: %s\n", s->addr, status, what);
 }
 
+/* A connection just accepted, its client address and numeric name. */
+typedef struct accepted {
+  int fd;
+  struct sockaddr_storage sa;
+  socklen_t sa_len;
+  char addr[64];
+} accepted;
+
+/* Accepts one connection; false (errno set) when there is none or this one failed. */
+static bool accept_one(tkserve_gate *g, accepted *a) {
+  a->sa_len = sizeof a->sa;
+  a->fd =
+      accept4(g->listen_fd, (struct sockaddr *)&a->sa, &a->sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (a->fd < 0) return false;
+  snprintf(a->addr, sizeof a->addr, "?");
+  getnameinfo((struct sockaddr *)&a->sa, a->sa_len, a->addr, sizeof a->addr, NULL, 0,
+              NI_NUMERICHOST);
+  return true;
+}
+
+static void slot_fill(tkserve_gate *g, gate_slot *s, const accepted *a) {
+  s->fd = a->fd;
+  s->in_mhd = s->served = false;
+  s->sa = a->sa;
+  s->sa_len = a->sa_len;
+  snprintf(s->addr, sizeof s->addr, "%s", a->addr);
+  slot_phase(g, s, TKSERVE_HEADERS);
+}
+
 static void accept_some(tkserve_gate *g) {
   for (int k = 0; k < ACCEPTS_PER_WAKE; k++) {
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-    int fd = accept4(g->listen_fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return; /* EAGAIN, or an error on this one connection */
-    char addr[64] = "?";
-    getnameinfo((struct sockaddr *)&sa, len, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+    accepted a;
+    if (!accept_one(g, &a)) return; /* EAGAIN, or an error on this one connection */
+    int fd = a.fd;
     const char *why = NULL;
     pthread_mutex_lock(&g->mutex);
-    gate_slot *s = slot_take(g, fd, addr, &why);
-    if (s) {
-      s->fd = fd;
-      s->in_mhd = s->served = false;
-      s->sa = sa;
-      s->sa_len = len;
-      snprintf(s->addr, sizeof s->addr, "%s", addr);
-      slot_phase(g, s, TKSERVE_HEADERS);
-    }
+    gate_slot *s = slot_take(g, fd, a.addr, &why);
+    if (s) slot_fill(g, s, &a);
     pthread_mutex_unlock(&g->mutex);
     if (!s) {
       char message[160];
@@ -329,6 +373,11 @@ static void reap(tkserve_gate *g) {
     gate_slot *s = &g->slots[i];
     if (s->fd < 0 || s->evicting || !s->deadline || now < s->deadline) continue;
     s->deadline = 0;
+    if (s->lingering) { /* answered 503 at shutdown; LINGER_S is over */
+      close(s->fd);
+      slot_free(s);
+      continue;
+    }
     bool idle = s->phase == TKSERVE_HEADERS && s->served; /* kept alive, no new request */
     if (s->phase == TKSERVE_HEADERS || s->phase == TKSERVE_BODY) {
       bool headers = s->phase == TKSERVE_HEADERS;
@@ -361,8 +410,104 @@ static void reap(tkserve_gate *g) {
   }
 }
 
-/* Closes the listening socket and every connection still in the gate. */
+/* ---- Shutdown ----------------------------------------------------------------------------- */
+
+/* Makes the kernel drop new SYNs to the listening socket (a classic BPF socket filter: the TCP
+ * header is at offset 0, its flags at 13), so that the backlog can be emptied before the socket
+ * is closed; the ACK that completes a handshake already under way still passes. A client whose
+ * SYN was dropped retries it (after 1 s) and is refused once the socket is closed. Best effort:
+ * elsewhere than Linux, or if the filter is refused, the backlog is emptied all the same and
+ * only a handshake completing in the instant before the close is lost. */
+static void stop_handshakes(int listen_fd) {
+#ifdef SO_ATTACH_FILTER
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),          /* the TCP flags */
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),       /* SYN and ACK */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1), /* SYN without ACK: */
+      BPF_STMT(BPF_RET | BPF_K, 0),                    /*   dropped */
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),          /* anything else kept whole */
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  (void)setsockopt(listen_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+#else
+  (void)listen_fd;
+#endif
+}
+
+/* Answers a connection in the gate 503 (its request may not have arrived yet: the answer waits
+ * in the client's receive buffer) and shuts the write side; the gate reads it until the client
+ * closes, or LINGER_S. Call with the mutex held. */
+static void slot_refuse(gate_slot *s) {
+  log_closed(s, 503, TKSERVE_SHUTTING_DOWN);
+  send_raw(s->fd, 503, "Service Unavailable", "Retry-After: 1\r\n", TKSERVE_SHUTTING_DOWN);
+  shutdown(s->fd, SHUT_WR);
+  int one = 1; /* check_line may have raised it */
+  setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+  s->lingering = true;
+  s->deadline = now_s() + LINGER_S;
+}
+
+/* A free slot for a connection accepted at shutdown (the connection limits no longer matter:
+ * it is answered at once), dropping a stale one holding the same fd number; NULL if none. */
+static gate_slot *slot_unused(tkserve_gate *g, int fd) {
+  gate_slot *free_slot = NULL;
+  for (unsigned i = 0; i < g->n_slots; i++) {
+    gate_slot *s = &g->slots[i];
+    if (s->fd == fd) slot_free(s);
+    if (s->fd < 0 && !free_slot) free_slot = s;
+  }
+  return free_slot;
+}
+
+/* Stops new handshakes, accepts the whole backlog, closes the listening socket, and answers
+ * every connection still in the gate 503. */
 static void quiesce_now(tkserve_gate *g) {
+  stop_handshakes(g->listen_fd);
+  accepted a;
+  for (int k = 0; k < ACCEPTS_AT_SHUTDOWN; k++) {
+    if (!accept_one(g, &a)) {
+      if (errno == ECONNABORTED || errno == EINTR) continue; /* the rest are still queued */
+      break;
+    }
+    pthread_mutex_lock(&g->mutex);
+    gate_slot *s = slot_unused(g, a.fd);
+    if (s) slot_fill(g, s, &a);
+    pthread_mutex_unlock(&g->mutex);
+    if (!s) {
+      send_raw(a.fd, 503, "Service Unavailable", "Retry-After: 1\r\n", TKSERVE_SHUTTING_DOWN);
+      close_gently(a.fd);
+    }
+  }
+  close(g->listen_fd);
+  g->listen_fd = -1;
+  pthread_mutex_lock(&g->mutex);
+  for (unsigned i = 0; i < g->n_slots; i++) {
+    gate_slot *s = &g->slots[i];
+    if (s->fd >= 0 && !s->in_mhd && !s->lingering) slot_refuse(s);
+  }
+  g->quiesced = true;
+  pthread_cond_broadcast(&g->quiesced_cond);
+  pthread_mutex_unlock(&g->mutex);
+}
+
+/* A connection answered 503 at shutdown is readable: drops what arrived, and closes it once
+ * the client has closed its side. */
+static void linger(tkserve_gate *g, gate_slot *s) {
+  char sink[4096];
+  ssize_t n;
+  for (int reads = 0; (n = recv(s->fd, sink, sizeof sink, MSG_DONTWAIT)) > 0 && reads < 16;
+       reads++) {}
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) return;
+  int fd = s->fd;
+  pthread_mutex_lock(&g->mutex);
+  slot_free(s);
+  pthread_mutex_unlock(&g->mutex);
+  close(fd);
+}
+
+/* When the thread has stopped: closes the listening socket (if still open) and every
+ * connection still in the gate. */
+static void close_all(tkserve_gate *g) {
   if (g->listen_fd >= 0) close(g->listen_fd);
   g->listen_fd = -1;
   pthread_mutex_lock(&g->mutex);
@@ -373,19 +518,15 @@ static void quiesce_now(tkserve_gate *g) {
       slot_free(s);
     }
   }
+  g->quiesced = true;
+  pthread_cond_broadcast(&g->quiesced_cond);
   pthread_mutex_unlock(&g->mutex);
 }
 
 static void *gate_thread(void *arg) {
   tkserve_gate *g = arg;
-  struct pollfd *fds = tk_calloc(g->n_slots + 2, sizeof *fds);
-  gate_slot **owner = tk_calloc(g->n_slots + 2, sizeof *owner);
-  if (!fds || !owner) {
-    fprintf(stderr, "tkserve: error: out of memory in the connection gate\n");
-    free(fds);
-    free(owner);
-    return NULL;
-  }
+  struct pollfd *fds = g->fds;
+  gate_slot **owner = g->owner;
   while (!atomic_load(&g->stop)) {
     if (atomic_load(&g->quiesce) && g->listen_fd >= 0) quiesce_now(g);
     nfds_t n = 0;
@@ -408,14 +549,16 @@ static void *gate_thread(void *arg) {
         if (!fds[k].revents) continue;
         if (fds[k].fd == g->listen_fd && k == 1)
           accept_some(g);
-        else if (owner[k]->fd == fds[k].fd && !owner[k]->in_mhd) /* not evicted meanwhile */
+        else if (owner[k]->fd != fds[k].fd || owner[k]->in_mhd) /* evicted meanwhile */
+          continue;
+        else if (owner[k]->lingering)
+          linger(g, owner[k]);
+        else
           check_line(g, owner[k], fds[k].revents & (POLLRDHUP | POLLHUP | POLLERR));
       }
     }
     reap(g);
   }
-  free(fds);
-  free(owner);
   return NULL;
 }
 
@@ -427,9 +570,13 @@ tk_status tkserve_gate_start(tkserve_state *st, int listen_fd, struct MHD_Daemon
   /* twice the limit: an evicted connection keeps its slot until MHD has closed it */
   unsigned n_slots = st->config.max_connections * 2;
   gate_slot *slots = tk_calloc(n_slots, sizeof *slots);
-  if (!g || !slots) {
+  struct pollfd *fds = tk_calloc(n_slots + 2, sizeof *fds);
+  gate_slot **owner = tk_calloc(n_slots + 2, sizeof *owner);
+  if (!g || !slots || !fds || !owner) {
     free(g);
     free(slots);
+    free(fds);
+    free(owner);
     close(listen_fd);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the connection table");
   }
@@ -438,9 +585,12 @@ tk_status tkserve_gate_start(tkserve_state *st, int listen_fd, struct MHD_Daemon
                       .listen_fd = listen_fd,
                       .slots = slots,
                       .n_slots = n_slots,
+                      .fds = fds,
+                      .owner = owner,
                       .wake = {-1, -1}};
   for (unsigned i = 0; i < g->n_slots; i++) slots[i].fd = -1;
   pthread_mutex_init(&g->mutex, NULL);
+  pthread_cond_init(&g->quiesced_cond, NULL);
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   tk_status s = TK_STATUS_OK;
   st->gate = g; /* before the thread starts: MHD's notifications look for it */
@@ -454,7 +604,10 @@ tk_status tkserve_gate_start(tkserve_state *st, int listen_fd, struct MHD_Daemon
     if (g->wake[1] >= 0) close(g->wake[1]);
     close(listen_fd);
     pthread_mutex_destroy(&g->mutex);
+    pthread_cond_destroy(&g->quiesced_cond);
     free(slots);
+    free(fds);
+    free(owner);
     free(g);
     return s;
   }
@@ -465,13 +618,16 @@ void tkserve_gate_quiesce(tkserve_gate *g) {
   if (!g) return;
   atomic_store(&g->quiesce, true);
   (void)!write(g->wake[1], "q", 1);
+  pthread_mutex_lock(&g->mutex);
+  while (!g->quiesced) pthread_cond_wait(&g->quiesced_cond, &g->mutex);
+  pthread_mutex_unlock(&g->mutex);
 }
 
 void tkserve_gate_stop(tkserve_gate *g) {
   if (!g || atomic_exchange(&g->stop, true)) return;
   (void)!write(g->wake[1], "s", 1);
   pthread_join(g->thread, NULL);
-  quiesce_now(g);
+  close_all(g);
 }
 
 void tkserve_gate_destroy(tkserve_gate *g) {
@@ -480,7 +636,10 @@ void tkserve_gate_destroy(tkserve_gate *g) {
   close(g->wake[0]);
   close(g->wake[1]);
   pthread_mutex_destroy(&g->mutex);
+  pthread_cond_destroy(&g->quiesced_cond);
   free(g->slots);
+  free(g->fds);
+  free(g->owner);
   free(g);
 }
 
@@ -489,7 +648,9 @@ unsigned tkserve_gate_active(tkserve_gate *g) {
   pthread_mutex_lock(&g->mutex);
   for (unsigned i = 0; i < g->n_slots; i++) {
     const gate_slot *s = &g->slots[i];
-    if (s->fd >= 0 && s->in_mhd && !s->evicting && !(s->phase == TKSERVE_HEADERS && s->served)) n++;
+    if (s->fd < 0 || s->evicting) continue;
+    bool idle = s->in_mhd && s->phase == TKSERVE_HEADERS && s->served; /* between requests */
+    n += !idle; /* in MHD with a request under way, or still the gate's */
   }
   pthread_mutex_unlock(&g->mutex);
   return n;

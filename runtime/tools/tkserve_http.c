@@ -258,7 +258,7 @@ static enum MHD_Result queue_full(struct MHD_Connection *c, request *r) {
 
 static enum MHD_Result shutting_down(struct MHD_Connection *c, request *r) {
   return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, (extra){.retry = true, .close = true},
-                       "the server is shutting down");
+                       TKSERVE_SHUTTING_DOWN);
 }
 
 /* A 503 decided on the headers: now, or after the body when the client is sending it anyway. */

@@ -89,7 +89,7 @@ static void *model_thread(void *arg) {
     pthread_mutex_unlock(&q->mutex);
     size_t len = job->len;
     if (stopping)
-      finish(job, MHD_HTTP_SERVICE_UNAVAILABLE, error_body("the server is shutting down"));
+      finish(job, MHD_HTTP_SERVICE_UNAVAILABLE, error_body(TKSERVE_SHUTTING_DOWN));
     else
       answer(q, job);
     trim(len);

@@ -24,9 +24,12 @@ Cases (each a ctest of its own, tests/cli/tkserve_abuse.cmake; each well under 6
              batch holds the model.
   sigterm    SIGTERM under load from keep-alive and one-shot clients: exit 0; every request the
              server answered (its access log) reached its client complete, none was cut off,
-             and no 200 was logged as aborted. Then more queued work than --shutdown-timeout 1
-             allows: the batch in the model finishes, the queued ones get 503 "shutting down",
-             every client has an answer, exit 0.
+             and no 200 was logged as aborted. Then connections accepted but not yet read when
+             SIGTERM comes (silent, half a request line, or completed by the kernel while tkserve
+             is stopped): each gets a whole 503 "shutting down" (or 200), none is closed or reset
+             without one. Then more queued work than --shutdown-timeout 1 allows: the batch in
+             the model finishes, the queued ones get 503 "shutting down", every client has an
+             answer, exit 0.
 Every loop is bounded, every socket has a timeout, and servers are killed on exit. `setup`
 compiles models/nano once into $TK_BUILD_DIR/tkserve_abuse (a ctest fixture); a case run
 alone compiles its own.
@@ -712,7 +715,57 @@ def case_sigterm(tmp):
     after = log.partition("shutting down")[2]
     delivered = len(re.findall(r'"POST /infer" 200 ', after))
     print(f"sigterm: {delivered} answers delivered after the SIGTERM line (requests in flight)")
+    waiting_connections(tmp)
     shutdown_deadline(tmp)
+
+
+def waiting_connections(tmp):
+    """Connections tkserve has accepted but not yet read a request from when SIGTERM is taken:
+    silent ones and ones with half a request line (held by its connection gate), and ones the
+    kernel completed while tkserve was stopped (in the listening socket's backlog, four with
+    their request already sent). Each must get a whole answer to the request it sends — 503
+    "shutting down", or 200 for one served before the SIGTERM was taken — and none may be closed
+    or reset without one; tkserve exits 0."""
+    server = start(tmp, ["--shutdown-timeout", "10"])
+    req = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+
+    def connect(sent):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(req[:sent])
+        return [sock, sent]
+    conns = [connect(0) for _ in range(6)] + [connect(9) for _ in range(4)]
+    time.sleep(0.3)  # accepted: in the gate, waiting for a request line
+    server.proc.send_signal(signal.SIGSTOP)
+    conns += [connect(len(req)) for _ in range(4)] + [connect(0) for _ in range(4)]
+    server.proc.send_signal(signal.SIGTERM)
+    server.proc.send_signal(signal.SIGCONT)
+    for _ in range(100):
+        if "shutting down" in server.log():
+            break
+        time.sleep(0.05)
+    outcomes = []
+    for sock, sent in conns:
+        try:
+            sock.sendall(req[sent:])
+            status, _, body, _ = read_response(sock, time.monotonic() + 10)
+            outcomes.append(status if status == 200 or not is_error_json(body, "shutting down")
+                            else "503 shutting down")
+        except OSError as e:
+            outcomes.append(repr(e))
+        finally:
+            sock.close()
+    try:
+        code = server.proc.wait(15)
+    except subprocess.TimeoutExpired:
+        code = "timeout"
+    kinds = {}
+    for o in outcomes:
+        kinds[o] = kinds.get(o, 0) + 1
+    print(f"sigterm: {len(conns)} connections waiting at SIGTERM got {kinds}; exit {code}")
+    check(all(o in (200, "503 shutting down") for o in outcomes),
+          f"a connection accepted before SIGTERM was closed without an answer: {kinds}")
+    check("503 shutting down" in outcomes, f"no connection was answered 503: {kinds}")
+    check(code == 0, f"exit code after SIGTERM with connections waiting: {code}")
 
 
 def shutdown_deadline(tmp):
