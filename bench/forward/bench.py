@@ -210,7 +210,9 @@ def main():
         f"{bound['bw_2'] / 1e9:.1f} GB/s (2 threads)")
 
     tkc = os.path.join(bindir, "tkc")
+    # "tkc 0.1.0 (LLVM ...)": the name is the key of the versions table below
     tkc_version = subprocess.run([tkc, "--version"], capture_output=True, text=True).stdout.strip()
+    tkc_version = tkc_version.removeprefix("tkc ")
     cpus = ["x86-64-v3"] + (["x86-64-v4"] if bound["isa"] == "avx512" else [])
     skipped = {}
     if "x86-64-v4" not in cpus:
