@@ -416,7 +416,9 @@ tk_status tk_ir_verify(const tk_ir_module *m) {
       check_kernel(&c, m->targets[t].items[i], (tk_ir_target)t);
   if (!c.err && m->stage >= TK_STAGE_GPU && m->targets[TK_TARGET_GPU].n == 0 && m->kernels.n > 0)
     fail(&c, "stage gpu reached but there are no gpu kernels");
-  if (!c.err && m->stage >= TK_STAGE_CPU && m->targets[TK_TARGET_CPU].n != m->kernels.n)
-    fail(&c, "%d cpu kernels for %d fused kernels", m->targets[TK_TARGET_CPU].n, m->kernels.n);
+  int phases = 0; /* the cpu schedule launches every phase of every fused kernel once */
+  for (int i = 0; i < m->kernels.n; i++) phases += m->kernels.items[i]->nphases;
+  if (!c.err && m->stage >= TK_STAGE_CPU && m->targets[TK_TARGET_CPU].n != phases)
+    fail(&c, "%d cpu kernels for %d phases of fused kernels", m->targets[TK_TARGET_CPU].n, phases);
   return c.err;
 }

@@ -56,3 +56,16 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
     if (extra[i].a >= 0 && (extra[i].b >= 0 || extra[i].pred != TK_PRED_TOPK))
       tk_ir_contract_add(m, &k->contracts, extra[i]);
 }
+
+int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
+                            int cap) {
+  int n = 0;
+  for (int i = 0; i < src->contracts.n && n < cap; i++) {
+    tk_ir_contract c = src->contracts.items[i];
+    if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT) continue;
+    c.a = c.a >= 0 ? arg_map[c.a] : -1;
+    c.b = c.b >= 0 ? arg_map[c.b] : -1;
+    out[n++] = c;
+  }
+  return n;
+}

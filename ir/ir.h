@@ -614,6 +614,8 @@ typedef struct tk_ir_options {
   int64_t cpu_tile_rows;  /* register tile rows (divides cpu_block_rows, and 16 when
                               cpu_block_rows does not) */
   int64_t cpu_tile_cols;  /* register tile columns */
+  int64_t cpu_col_blocks; /* column blocks a GEMM layer's work items split its tiles into (4), so
+                              that threads share a layer even when B fits one row block */
 } tk_ir_options;
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
  * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */

@@ -48,6 +48,11 @@ void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
  * argument, -1, are dropped). */
 void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
                             const tk_ix *rows_written, const tk_ir_contract *extra, int nextra);
+/* The TOPK / MASKED_SELECT contracts of fused kernel src in a launch's argument indices
+ * (arg_map: src id → launch id, -1 if the launch lacks it), at most cap into out; returns
+ * how many. */
+int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
+                            int cap);
 /* Argument use of a statement tree: access[i] |= READ / WRITE for every arg i it loads /
  * stores; used[l] = true for every local it touches (either array may be NULL). */
 void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals);

@@ -94,6 +94,7 @@ void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm) {
   o->cpu_block_rows = 64;
   o->cpu_tile_rows = zmm ? 8 : 4;
   o->cpu_tile_cols = zmm ? 32 : 24;
+  o->cpu_col_blocks = 4;
 }
 
 static tk_status options_check(const tk_ir_options *o) {
@@ -104,13 +105,15 @@ static tk_status options_check(const tk_ir_options *o) {
     return tk_status_make(TK_OUT_OF_RANGE, "GPU workgroup size out of range: expected 1..1024");
   if (o->cpu_block_rows < 1 || o->cpu_tile_rows < 1 || o->cpu_block_rows % o->cpu_tile_rows ||
       (TK_PAD_QUANTUM % o->cpu_block_rows != 0 && o->cpu_block_rows % TK_PAD_QUANTUM != 0) ||
-      o->cpu_block_rows > 256 || o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64)
+      o->cpu_block_rows > 256 || o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64 ||
+      o->cpu_col_blocks < 1 || o->cpu_col_blocks > 64)
     return tk_status_make(TK_OUT_OF_RANGE,
                           "CPU schedule: block rows %lld must divide %d or be a multiple of %d "
                           "up to 256, tile rows %lld must "
-                          "divide them, tile columns %lld must be 1..64",
+                          "divide them, tile columns %lld and column blocks %lld must be 1..64",
                           (long long)o->cpu_block_rows, TK_PAD_QUANTUM, TK_PAD_QUANTUM,
-                          (long long)o->cpu_tile_rows, (long long)o->cpu_tile_cols);
+                          (long long)o->cpu_tile_rows, (long long)o->cpu_tile_cols,
+                          (long long)o->cpu_col_blocks);
   return TK_STATUS_OK;
 }
 

@@ -553,6 +553,7 @@ static bool header(parser *p, tk_arch *arch, tk_ir_options *o, tk_ir_stage *stag
   if (!expect(p, ", cpu_block_rows =") || !integer(p, &o->cpu_block_rows)) return false;
   if (!expect(p, ", cpu_tile_rows =") || !integer(p, &o->cpu_tile_rows)) return false;
   if (!expect(p, ", cpu_tile_cols =") || !integer(p, &o->cpu_tile_cols)) return false;
+  if (!expect(p, ", cpu_col_blocks =") || !integer(p, &o->cpu_col_blocks)) return false;
   return expect_eol(p);
 }
 

@@ -1,36 +1,42 @@
-/* ir/pass_schedule_cpu.c — the CPU schedule (GPU → CPU): row blocks, register tiles,
- * vector lanes.
+/* ir/pass_schedule_cpu.c — the CPU schedule (GPU → CPU): row blocks, column blocks, register
+ * tiles, vector lanes.
  *
- * One scheduled kernel per fused kernel. The row space is split into blocks of BR rows
- * (cpu_block_rows): `for rb in 0..Bp div BR @cpu_block` is the thread pool's work item, and
- * every phase runs inside it for the block's rows (phases are row-local, so this is the fused
- * form: a block's GEMM rows are LayerNormed while hot). The CPU computes no padding rows
- * (issue 13): only the rows of the row tiles that hold a real row, r < Bt with
- * Bt = TR * ceil(B / TR); the grid is (B + BR - 1) div BR blocks and rows >= Bt are guarded
- * off (`if first row < Bt`, per row tile, or per row in a row phase). TR divides Bp's padding
- * quantum (16; the module's bp_padded contract), so Bt <= Bp and every row computed exists in
- * the Bp-row intermediates; the kernels' writes_rows_lt(a, Bt) contracts say which rows they
- * write, and the dataflow class proves that every later read stays below Bt.
- *   row phase (r):     split r -> rb, rr by BR; rr serial; inner parallel loops → vector
- *   tileable (r, j):   split r -> rb, rt, ri (BR, TR rows); split j -> jt, jj by TC with
- *                      the last N mod TC columns peeled into a tail region jl; the point's
- *                      locals are expanded per tile point (TR*TC copies: acc[ri*TC + jj]);
- *                      the tile loops `for ri unroll { for jj vector { .. } }` are sunk
- *                      into every reduction loop (interchange), so the k loop is outside
- *                      and the TR×TC accumulators stay in registers. The column tile loop
- *                      is outside the row tile loop, so the K×TC weight panel of one jt is
- *                      reused from cache by the block's BR/TR row tiles:
- *     for jt { for rt { [if rb*BR + rt*TR < Bp] {
- *                for ri { for jj { acc[ri*TC+jj] = b[j] } }
- *                for k { for ri { for jj { acc[..] = fma(x[r, k], W[k, j], acc[..]) } } }
- *                for ri { for jj { out[r, j] = epilogue(acc[..]) } } } } }
- *     tail: for rt { the same with jl < N mod TC }
+ * One launch per phase of every fused kernel, named like the GPU's (`<kernel>_<phase>` when
+ * it has several): a GEMM phase split over columns must finish before the row phase that
+ * normalises its rows. The thread pool's work item is the bound loop's index.
+ * The CPU computes no padding rows (issue 13): only the rows of the row tiles that hold a real
+ * row, r < Bt with Bt = TR * ceil(B / TR); rows >= Bt are guarded off (`if first row < Bt`,
+ * per row tile, or per row in a row phase). TR divides Bp's padding quantum (16; the module's
+ * bp_padded contract), so Bt <= Bp and every row computed exists in the Bp-row intermediates;
+ * the kernels' writes_rows_lt(a, Bt) contracts say which rows they write, and the dataflow
+ * class proves that every later read stays below Bt.
+ *   row phase (r):     `for rb in 0..(B + BR - 1) div BR @cpu_block`, split r -> rb, rr by BR;
+ *                      rr serial; inner parallel loops → vector
+ *   tileable (r, j):   work items w = rb * CB + cb over the (B + BR - 1) div BR row blocks and
+ *                      CB column blocks (cpu_col_blocks, 4, or fewer for narrow layers: at
+ *                      B <= BR the threads still share the layer's columns, issue 13 item 5).
+ *                      split r -> rb, rt, ri (BR, TR rows); split j -> jt, jj by TC with the
+ *                      last N mod TC columns peeled into a tail region jl (in the last column
+ *                      block); split jt -> cb, jg by G tiles per block; the point's locals are
+ *                      expanded per tile point (TR*TC copies: acc[ri*TC + jj]); the tile loops
+ *                      `for ri unroll { for jj vector { .. } }` are sunk into every reduction
+ *                      loop (interchange), so the k loop is outside and the TR×TC accumulators
+ *                      stay in registers. The column tile loop is outside the row tile loop,
+ *                      so the K×TC weight panel of one tile is reused from cache by the
+ *                      block's BR/TR row tiles:
+ *     for w @cpu_block {
+ *       for jg { [if (w mod CB)*G + jg < N div TC] { for rt { [if first row < Bt] {
+ *         for ri { for jj { acc[ri*TC+jj] = b[j] } }
+ *         for k { for ri { for jj { acc[..] = fma(x[r, k], W[k, j], acc[..]) } } }
+ *         for ri { for jj { out[r, j] = epilogue(acc[..]) } } } } } }
+ *       if w mod CB == CB - 1 { tail: for rt { the same with jl < N mod TC } } }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
  *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h).
- * Every scheduled variable records its inverse over the phase space (rb = r div BR,
- * rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, jj = j mod TC, jl = j - TC*(N div TC)),
- * every copied access its origin and forward substitution. BR, TR, TC come from
- * tk_ir_options (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu).
+ * Every scheduled variable records its inverse over the phase space (w = (r div BR)*CB +
+ * j div (G*TC), rb = r div BR, rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, cb = j div
+ * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC)), every copied access
+ * its origin and forward substitution. BR, TR, TC come from tk_ir_options
+ * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu).
  */
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
@@ -39,9 +45,10 @@ typedef struct cpu_ctx {
   tk_ir_module *m;
   const tk_ir_kernel *src;
   tk_ir_kernel *k;
-  int pi; /* phase being scheduled */
-  const tk_ir_var *rb;
-  const tk_ix *rows; /* Bt = TR * ceil(B / TR): the rows computed */
+  int pi;                 /* phase being scheduled */
+  const tk_ir_var *bound; /* the launch's cpu_block loop variable */
+  const tk_ix *row_block; /* the work item's row block (bound, or bound div CB) */
+  const tk_ix *rows;      /* Bt = TR * ceil(B / TR): the rows computed */
   const int *arg_map;
   int *local_map;
   bool *used;
@@ -74,17 +81,27 @@ static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
   return tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, c->local_map) != NULL;
 }
 
+/* (B + BR - 1) div BR: the row blocks that hold a real row. */
+static const tk_ix *row_blocks(tk_ir_module *m) {
+  int64_t br = m->opts.cpu_block_rows;
+  return tk_ir_ix_div(m, tk_ir_ix_add(m, tk_ir_ix_sym(m, TK_SYM_B), tk_ir_ix_const(m, br - 1)), br);
+}
+
 static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows;
   const tk_ix *r = V(c, ph->vars[0]);
+  c->bound = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
+  c->row_block = V(c, c->bound);
+  c->k->launch.grid = row_blocks(m);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ir_ix_mod(m, r, br));
-  const tk_ix *row = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), V(c, rr));
+  const tk_ix *row = tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), V(c, rr));
   tk_ir_subst *s = tk_ir_subst_new(m, 1);
   tk_ir_subst_add(s, ph->vars[0], row);
   if (!phase_locals(c, ph, 1)) return NULL;
-  step(c, (tk_ir_sched_step){
-              .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
+  step(c,
+       (tk_ir_sched_step){
+           .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->bound, .inner = rr, .factor = br});
   tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner, NULL, NULL};
   const tk_ir_stmt *body = row_guard(c, row, tk_ir_rewrite_stmt(&rw, ph->body));
   return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
@@ -224,7 +241,7 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt
   tile_region t = {ri, lane, width, {0}, ph->vars[1]};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
   const tk_ix *row = tk_ir_ix_add(
-      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr)),
+      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr)),
       V(c, ri));
   tk_ir_subst_add(s, ph->vars[0], row);
   tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
@@ -236,53 +253,108 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt
   return t;
 }
 
+/* The column blocks of a tileable phase: its N div TC whole tiles and the tail (if any) as
+ * CB blocks of G tiles, CB as close to cpu_col_blocks as G allows; the tail is in the last. */
+typedef struct col_blocks {
+  int64_t n, nt, tail; /* columns, whole tiles, tail columns */
+  int64_t g, cb;       /* tiles per block, blocks */
+} col_blocks;
+
+static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
+  col_blocks b = {.n = ph->extents[1]->c};
+  int64_t tc = m->opts.cpu_tile_cols, want = m->opts.cpu_col_blocks;
+  b.nt = b.n / tc;
+  b.tail = b.n % tc;
+  int64_t tiles = b.nt + (b.tail > 0);
+  b.g = (tiles + want - 1) / want;
+  b.cb = (tiles + b.g - 1) / b.g;
+  return b;
+}
+
+/* `for rt { if first row < Bt { tiles } }`: the block's row tiles over one column region. */
+static const tk_ir_stmt *row_tiles(cpu_ctx *c, const tk_ir_var *rt, const tk_ir_stmt *tiles) {
+  tk_ir_module *m = c->m;
+  int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows;
+  const tk_ix *first =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr));
+  return tk_ir_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE,
+                        row_guard(c, first, tiles));
+}
+
+/* The whole tiles of column block cb = bound mod CB: tiles cb*G + jg, jg < G (and < N div TC
+ * in the last block), each over the block's row tiles. */
+static const tk_ir_stmt *whole_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col_blocks *b,
+                                     const tk_ir_var *rt, const tk_ir_var *ri) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols;
+  const tk_ix *j = V(c, ph->vars[1]);
+  const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ir_ix_div(m, j, tc));
+  const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ir_ix_mod(m, j, tc));
+  const tk_ir_var *cb = tk_ir_var_new(m, "cb", tk_ir_ix_div(m, j, b->g * tc));
+  const tk_ir_var *jg = tk_ir_var_new(m, "jg", tk_ir_ix_mod(m, tk_ir_ix_div(m, j, tc), b->g));
+  step(c, (tk_ir_sched_step){
+              .kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
+  step(c,
+       (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jt, .out = cb, .inner = jg, .factor = b->g});
+  const tk_ix *tile =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_mod(m, V(c, c->bound), b->cb), b->g), V(c, jg));
+  tile_region t = region(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc);
+  const tk_ir_stmt *tiles = row_tiles(c, rt, tile_stmt(c, &t, ph->body, true));
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jg, .b = rt, .out = ri, .inner = jj});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
+  if (b->g * b->cb > b->nt) { /* the last block has fewer whole tiles (or the tail's slot) */
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tile, .rhs = K(c, b->nt)});
+    tiles = tk_ir_stmt_if(m, tile, TK_CMP_LT, K(c, b->nt), tiles);
+  }
+  return tk_ir_stmt_for(m, jg, K(c, b->g), TK_LOOP_SERIAL, TK_BIND_NONE, tiles);
+}
+
+/* The last N mod TC columns, in the last column block. */
+static const tk_ir_stmt *tail_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col_blocks *b,
+                                    const tk_ir_var *rt, const tk_ir_var *ri) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols;
+  const tk_ir_var *jl =
+      tk_ir_var_new(m, "jl", tk_ir_ix_sub(m, V(c, ph->vars[1]), K(c, b->nt * tc)));
+  step(c,
+       (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = b->tail});
+  tile_region t = region(c, ph, rt, ri, jl, K(c, b->nt * tc), b->tail);
+  const tk_ir_stmt *tiles = row_tiles(c, rt, tile_stmt(c, &t, ph->body, b->nt == 0));
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
+  const tk_ix *block = tk_ir_ix_mod(m, V(c, c->bound), b->cb);
+  return tk_ir_stmt_if(m, block, TK_CMP_EQ, K(c, b->cb - 1), tiles);
+}
+
+/* A launch over (row block, column block) work items, bound = rb * CB + cb: at B <= BR the
+ * threads still share a layer's columns (issue 13 item 5). */
 static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
-  int64_t n = ph->extents[1]->c, nt = n / tc, tail = n % tc;
+  col_blocks b = col_blocks_of(m, ph);
   const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
+  const tk_ir_var *rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
+  const tk_ix *item =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_div(m, r, br), b.cb), tk_ir_ix_div(m, j, b.g * tc));
+  c->bound = tk_ir_var_new(m, "w", item);
+  c->row_block = tk_ir_ix_div(m, V(c, c->bound), b.cb);
+  c->k->launch.grid = tk_ir_ix_mul(m, row_blocks(m), b.cb);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ir_ix_mod(m, r, br));
   const tk_ir_var *rt = tk_ir_var_new(m, "rt", tk_ir_ix_div(m, tk_ir_ix_mod(m, r, br), tr));
   const tk_ir_var *ri = tk_ir_var_new(m, "ri", tk_ir_ix_mod(m, r, tr));
   if (!phase_locals(c, ph, tr * tc)) return NULL;
   step(c, (tk_ir_sched_step){
-              .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->rb, .inner = rr, .factor = br});
+              .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = rb, .inner = rr, .factor = br});
   step(c,
        (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = rr, .out = rt, .inner = ri, .factor = tr});
   for (int l = 0; l < c->src->nlocals; l++)
     if (c->used[l])
       step(c, (tk_ir_sched_step){
                   .kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
-  const tk_ix *rows = K(c, br / tr);
-  const tk_ix *tile_row =
-      tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, c->rb), br), tk_ir_ix_mul(m, V(c, rt), tr));
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
-  if (nt > 0) {
-    const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ir_ix_div(m, j, tc));
-    const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ir_ix_mod(m, j, tc));
-    step(c, (tk_ir_sched_step){
-                .kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
-    tile_region t = region(c, ph, rt, ri, jj, tk_ir_ix_mul(m, V(c, jt), tc), tc);
-    const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, true);
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jt, .b = rt, .out = ri, .inner = jj});
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
-    const tk_ir_stmt *row_tiles =
-        tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles));
-    tk_ir_stmt_block_add(m, blk,
-                         tk_ir_stmt_for(m, jt, K(c, nt), TK_LOOP_SERIAL, TK_BIND_NONE, row_tiles));
-  }
-  if (tail > 0) {
-    const tk_ir_var *jl = tk_ir_var_new(m, "jl", tk_ir_ix_sub(m, j, K(c, nt * tc)));
-    step(c,
-         (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = tail});
-    tile_region t = region(c, ph, rt, ri, jl, K(c, nt * tc), tail);
-    const tk_ir_stmt *tiles = tile_stmt(c, &t, ph->body, nt == 0);
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
-    tk_ir_stmt_block_add(
-        m, blk,
-        tk_ir_stmt_for(m, rt, rows, TK_LOOP_SERIAL, TK_BIND_NONE, row_guard(c, tile_row, tiles)));
-  }
+  if (b.nt > 0) tk_ir_stmt_block_add(m, blk, whole_tiles(c, ph, &b, rt, ri));
+  if (b.tail > 0) tk_ir_stmt_block_add(m, blk, tail_tiles(c, ph, &b, rt, ri));
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = ri});
+  (void)j;
   return blk;
 }
 
@@ -310,49 +382,47 @@ static const tk_ix *tile_rows_of_batch(tk_ir_module *m) {
   return tk_ir_ix_mul(m, tk_ir_ix_div(m, tk_ir_ix_add(m, b, tk_ir_ix_const(m, tr - 1)), tr), tr);
 }
 
-static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
-  int64_t br = m->opts.cpu_block_rows;
-  for (int pi = 0; pi < src->nphases; pi++)
-    if (!tk_ir_ix_equal(src->phases[pi].extents[0], tk_ir_ix_sym(m, TK_SYM_BP)))
-      return tk_status_make(TK_INTERNAL,
-                            "CPU schedule: phase %s of kernel %s does not span Bp rows",
-                            src->phases[pi].name, src->name);
-  tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, src->name);
+/* One launch per phase of a fused kernel (a column-split GEMM must finish before the row
+ * phase that normalises its rows), named like the GPU's. */
+static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access) {
+  const tk_ir_phase *ph = &src->phases[pi];
+  if (!tk_ir_ix_equal(ph->extents[0], tk_ir_ix_sym(m, TK_SYM_BP)))
+    return tk_status_make(TK_INTERNAL, "CPU schedule: phase %s of kernel %s does not span Bp rows",
+                          ph->name, src->name);
+  const char *name = src->nphases > 1 ? tk_ir_strfmt(m, "%s_%s", src->name, ph->name) : src->name;
+  tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, name);
   if (!k) return tk_ir_module_status(m);
   k->source = src->id;
+  k->source_phase = pi;
+  for (int i = 0; i < src->nargs; i++) access[i] = 0;
+  tk_ir_stmt_uses(ph->body, access, NULL);
   /* One allocation per statement: an initializer list's order is unspecified in C. */
   const tk_ix *rows = tile_rows_of_batch(m);
-  const int *arg_map = tk_ir_sched_copy_args(m, src, k, NULL);
+  const int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
   int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m, src, k, 0, NULL, rows, arg_map, local_map, used};
+  cpu_ctx c = {m, src, k, pi, NULL, NULL, rows, arg_map, local_map, used};
   if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
-  const tk_ix *r = V(&c, src->phases[0].vars[0]);
-  c.rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
-  tk_ir_stmt *blk = tk_ir_stmt_block(m);
-  for (int pi = 0; pi < src->nphases; pi++) {
-    c.pi = pi;
-    const tk_ir_phase *ph = &src->phases[pi];
-    tk_ir_stmt_block_add(m, blk, ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph));
-  }
-  c.pi = 0;
-  step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.rb, .binding = TK_BIND_CPU_BLOCK});
-  const tk_ix *b = tk_ir_ix_sym(m, TK_SYM_B);
-  k->launch.grid = tk_ir_ix_div(m, tk_ir_ix_add(m, b, tk_ir_ix_const(m, br - 1)), br);
+  const tk_ir_stmt *body = ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph);
+  TK_RETURN_IF_ERROR(tk_ir_module_status(m));
+  step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.bound, .binding = TK_BIND_CPU_BLOCK});
   k->launch.workgroup_size = 1;
-  k->launch.block_rows = br;
-  k->body = tk_ir_stmt_for(m, c.rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, blk);
+  k->launch.block_rows = m->opts.cpu_block_rows;
+  k->body = tk_ir_stmt_for(m, c.bound, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, body);
   tk_ir_contract extra[4];
-  int nextra = 0;
-  for (int i = 0; i < src->contracts.n && nextra < 4; i++)
-    if (src->contracts.items[i].pred == TK_PRED_TOPK ||
-        src->contracts.items[i].pred == TK_PRED_MASKED_SELECT)
-      extra[nextra++] = src->contracts.items[i]; /* argument ids are unchanged on the CPU */
-  tk_ir_kernel_contracts(m, k, src->nphases > 1, c.rows, extra, nextra);
+  int nextra = tk_ir_carried_contracts(src, arg_map, extra, 4);
+  tk_ir_kernel_contracts(m, k, false, c.rows, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   k->index_bits = tk_ir_index_bits(m, k);
   tk_ir_kernel_append(m, k);
   return tk_ir_module_status(m);
+}
+
+static tk_status schedule_kernel(tk_ir_module *m, const tk_ir_kernel *src) {
+  int *access = tk_ir_alloc(m, sizeof *access * (size_t)(src->nargs + 1));
+  if (!access) return tk_ir_module_status(m);
+  for (int pi = 0; pi < src->nphases; pi++) TK_RETURN_IF_ERROR(schedule_phase(m, src, pi, access));
+  return TK_STATUS_OK;
 }
 
 tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m) {

@@ -61,20 +61,6 @@ static void record_steps(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph
         (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ir_ix_var(m, g), .rhs = sp->total});
 }
 
-/* The TOPK / MASKED_SELECT contracts of the source, in the launch's argument indices. */
-static int carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
-                             int cap) {
-  int n = 0;
-  for (int i = 0; i < src->contracts.n && n < cap; i++) {
-    tk_ir_contract c = src->contracts.items[i];
-    if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT) continue;
-    c.a = c.a >= 0 ? arg_map[c.a] : -1;
-    c.b = c.b >= 0 ? arg_map[c.b] : -1;
-    out[n++] = c;
-  }
-  return n;
-}
-
 static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access,
                                 bool *used) {
   const tk_ir_phase *ph = &src->phases[pi];
@@ -117,7 +103,7 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   k->body = tk_ir_stmt_for(m, wg, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, body);
   record_steps(m, k, ph, &sp, wg, t);
   tk_ir_contract extra[4];
-  int nextra = carried_contracts(src, arg_map, extra, 4);
+  int nextra = tk_ir_carried_contracts(src, arg_map, extra, 4);
   tk_ir_kernel_contracts(m, k, false, NULL, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   k->index_bits = tk_ir_index_bits(m, k);

@@ -766,10 +766,10 @@ static tk_status print_module_header(const tk_ir_module *m, FILE *o) {
   free(json);
   fprintf(o,
           "  options bmax = %lld, gpu_wg_2d = %lld, gpu_wg_rows = %lld, cpu_block_rows = %lld, "
-          "cpu_tile_rows = %lld, cpu_tile_cols = %lld\n",
+          "cpu_tile_rows = %lld, cpu_tile_cols = %lld, cpu_col_blocks = %lld\n",
           (long long)op->bmax, (long long)op->gpu_wg_2d, (long long)op->gpu_wg_rows,
-          (long long)op->cpu_block_rows, (long long)op->cpu_tile_rows,
-          (long long)op->cpu_tile_cols);
+          (long long)op->cpu_block_rows, (long long)op->cpu_tile_rows, (long long)op->cpu_tile_cols,
+          (long long)op->cpu_col_blocks);
   printer p = {.m = m, .out = o};
   print_contracts(&p, &m->contracts, 1);
   fputc('\n', o);
