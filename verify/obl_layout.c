@@ -124,6 +124,24 @@ static Z3_ast fresh_below(tk_obl *o, const char *name, int64_t n) {
   return x;
 }
 
+/* Hypothesis: the elements (a[0..n)) and (b[0..n)), as components, differ. */
+static void assume_distinct(tk_obl *o, int n, const Z3_ast *a, const Z3_ast *b) {
+  tk_vctx *v = o->v;
+  Z3_ast same[3];
+  for (int i = 0; i < n; i++) same[i] = Z3_mk_eq(v->z, a[i], b[i]);
+  tk_verify_obl_hyp(o, Z3_mk_not(v->z, tk_verify_z_and(v, n, same)));
+}
+
+/* Goal: the two places differ. */
+static tk_status prove_places_differ(tk_vctx *v, Z3_ast p0, Z3_ast p1) {
+  tk_obl *o = tk_verify_obl_cur(v);
+  tk_verify_obl_show(o, "place", p0);
+  tk_verify_obl_show(o, "other place", p1);
+  tk_verify_obl_part(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, p0, p1)),
+                     "two distinct elements have distinct places");
+  return tk_verify_obl_prove(v);
+}
+
 /* Two distinct elements of whole panels have distinct places. The elements are taken as
  * (k, jt, jj) in [0, K) × [0, N div W) × [0, W) — j = jt*W + jj, which by Euclid's
  * division is every j < full exactly once — because the incremental solver finds the same
@@ -132,19 +150,17 @@ static tk_status prove_panels_distinct(tk_vctx *v, const tk_ir_buffer *b) {
   begin_buffer(v, b, "two distinct elements of whole panels have distinct places");
   tk_obl *o = tk_verify_obl_cur(v);
   int64_t rows = panel_rows(b), panels = b->panel_cols / b->panel_width, w = b->panel_width;
-  Z3_ast k0 = fresh_below(o, "k", rows), jt0 = fresh_below(o, "panel", panels);
-  Z3_ast jj0 = fresh_below(o, "lane", w);
-  Z3_ast k1 = fresh_below(o, "other_k", rows), jt1 = fresh_below(o, "other_panel", panels);
-  Z3_ast jj1 = fresh_below(o, "other_lane", w);
-  Z3_ast same[] = {Z3_mk_eq(v->z, k0, k1), Z3_mk_eq(v->z, jt0, jt1), Z3_mk_eq(v->z, jj0, jj1)};
-  tk_verify_obl_hyp(o, Z3_mk_not(v->z, tk_verify_z_and(v, 3, same)));
-  Z3_ast p0 = panel_place_of(o, b, k0, jt0, jj0);
-  Z3_ast p1 = panel_place_of(o, b, k1, jt1, jj1);
-  tk_verify_obl_show(o, "place", p0);
-  tk_verify_obl_show(o, "other place", p1);
-  tk_verify_obl_part(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, p0, p1)),
-                     "two distinct elements have distinct places");
-  return tk_verify_obl_prove(v);
+  Z3_ast e0[3], e1[3]; /* k, panel, lane */
+  e0[0] = fresh_below(o, "k", rows);
+  e0[1] = fresh_below(o, "panel", panels);
+  e0[2] = fresh_below(o, "lane", w);
+  e1[0] = fresh_below(o, "other_k", rows);
+  e1[1] = fresh_below(o, "other_panel", panels);
+  e1[2] = fresh_below(o, "other_lane", w);
+  assume_distinct(o, 3, e0, e1);
+  Z3_ast p0 = panel_place_of(o, b, e0[0], e0[1], e0[2]);
+  Z3_ast p1 = panel_place_of(o, b, e1[0], e1[1], e1[2]);
+  return prove_places_differ(v, p0, p1);
 }
 
 /* Two distinct elements (k, jl = j - full) of the tail columns have distinct places. */
@@ -152,17 +168,15 @@ static tk_status prove_tail_distinct(tk_vctx *v, const tk_ir_buffer *b) {
   begin_buffer(v, b, "two distinct elements of the tail columns have distinct places");
   tk_obl *o = tk_verify_obl_cur(v);
   int64_t rows = panel_rows(b), tail = b->panel_cols - panel_full(b);
-  Z3_ast k0 = fresh_below(o, "k", rows), jl0 = fresh_below(o, "tail_column", tail);
-  Z3_ast k1 = fresh_below(o, "other_k", rows), jl1 = fresh_below(o, "other_tail_column", tail);
-  Z3_ast same = tk_verify_z_and2(v, Z3_mk_eq(v->z, k0, k1), Z3_mk_eq(v->z, jl0, jl1));
-  tk_verify_obl_hyp(o, Z3_mk_not(v->z, same));
-  Z3_ast p0 = tail_place_of(o, b, k0, jl0);
-  Z3_ast p1 = tail_place_of(o, b, k1, jl1);
-  tk_verify_obl_show(o, "place", p0);
-  tk_verify_obl_show(o, "other place", p1);
-  tk_verify_obl_part(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, p0, p1)),
-                     "two distinct elements have distinct places");
-  return tk_verify_obl_prove(v);
+  Z3_ast e0[2], e1[2]; /* k, tail column */
+  e0[0] = fresh_below(o, "k", rows);
+  e0[1] = fresh_below(o, "tail_column", tail);
+  e1[0] = fresh_below(o, "other_k", rows);
+  e1[1] = fresh_below(o, "other_tail_column", tail);
+  assume_distinct(o, 2, e0, e1);
+  Z3_ast p0 = tail_place_of(o, b, e0[0], e0[1]);
+  Z3_ast p1 = tail_place_of(o, b, e1[0], e1[1]);
+  return prove_places_differ(v, p0, p1);
 }
 
 /* The bijection in three easy queries (one query for all of it is hard for the incremental
