@@ -355,7 +355,8 @@ static int column_cuts(const tk_ir_kernel *k, int64_t cols, int64_t *cuts) {
   for (int i = 0; i < k->nsteps; i++) {
     const tk_ir_sched_step *s = &k->steps[i];
     int64_t at = cols - s->factor;
-    if (s->kind != TK_SCHED_TAIL || s->factor <= 0 || at <= 0 || n == TK_COVERAGE_MAX_CUTS) continue;
+    if (s->kind != TK_SCHED_TAIL || s->factor <= 0 || at <= 0 || n == TK_COVERAGE_MAX_CUTS)
+      continue;
     int p = n;
     while (p > 0 && cuts[p - 1] > at) p--;
     if (p > 0 && cuts[p - 1] == at) continue;
@@ -403,7 +404,7 @@ static tk_status coverage_range(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_
 }
 
 static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l,
-                         const tk_ir_contract *c) {
+                          const tk_ir_contract *c) {
   int64_t cols = k->args[c->a].cols, cuts[TK_COVERAGE_MAX_CUTS + 1];
   int n = column_cuts(k, cols, cuts);
   cuts[n] = cols;
