@@ -348,6 +348,7 @@ static const tk_ir_stmt *tail_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col
   tile_region t = region(c, ph, rt, ri, jl, K(c, b->nt * tc), b->tail);
   const tk_ir_stmt *tiles = row_tiles(c, rt, tile_stmt(c, &t, ph->body, b->nt == 0));
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
+  if (b->cb == 1) return tiles; /* one column block: every work item has the tail */
   const tk_ix *block = tk_ir_ix_mod(m, V(c, c->bound), b->cb);
   return tk_ir_stmt_if(m, block, TK_CMP_EQ, K(c, b->cb - 1), tiles);
 }

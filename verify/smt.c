@@ -159,9 +159,54 @@ Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
   return NULL;
 }
 
+/* t as k * c * y or a numeral k * c: the term k * y (or k), else NULL. */
+static Z3_ast multiple_of(tk_vctx *v, Z3_ast t, int64_t c) {
+  Z3_context z = v->z;
+  int64_t k;
+  if (Z3_get_ast_kind(z, t) == Z3_NUMERAL_AST)
+    return Z3_get_numeral_int64(z, t, &k) && k % c == 0 ? tk_verify_z_int(v, k / c) : NULL;
+  if (Z3_get_ast_kind(z, t) != Z3_APP_AST) return NULL;
+  Z3_app app = Z3_to_app(z, t);
+  if (Z3_get_decl_kind(z, Z3_get_app_decl(z, app)) != Z3_OP_MUL || Z3_get_app_num_args(z, app) != 2)
+    return NULL;
+  for (unsigned i = 0; i < 2; i++) {
+    Z3_ast n = Z3_get_app_arg(z, app, i), y = Z3_get_app_arg(z, app, 1 - i);
+    if (Z3_get_ast_kind(z, n) == Z3_NUMERAL_AST && Z3_get_numeral_int64(z, n, &k) && k % c == 0)
+      return k == c ? y : tk_verify_z_mul_c(v, y, k / c);
+  }
+  return NULL;
+}
+
+/* Splits x (a sum, nested + flattened) into whole = the sum of its addends that are multiples
+ * of c, divided by c, and rest = the others (NULL when none). False when no addend is one. */
+static bool split_multiples(tk_vctx *v, Z3_ast x, int64_t c, Z3_ast *whole, Z3_ast *rest) {
+  Z3_context z = v->z;
+  Z3_ast m = multiple_of(v, x, c);
+  if (m) {
+    *whole = *whole ? tk_verify_z_add2(v, *whole, m) : m;
+    return true;
+  }
+  bool sum = Z3_get_ast_kind(z, x) == Z3_APP_AST &&
+             Z3_get_decl_kind(z, Z3_get_app_decl(z, Z3_to_app(z, x))) == Z3_OP_ADD;
+  bool found = false;
+  for (unsigned i = 0; sum && i < Z3_get_app_num_args(z, Z3_to_app(z, x)); i++)
+    found |= split_multiples(v, Z3_get_app_arg(z, Z3_to_app(z, x), i), c, whole, rest);
+  if (!sum) *rest = *rest ? tk_verify_z_add2(v, *rest, x) : x;
+  return found;
+}
+
 Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod) {
   tk_vctx *v = o->v;
   if (!x) return NULL;
+  /* (k*c*y + b) div c = k*y + b div c and (k*c*y + b) mod c = b mod c, exactly: the solver
+   * then never has to rediscover the quotient of a sum (cvc5 could not, for the CPU schedule's
+   * work items w = rb * CB + cb). */
+  Z3_ast whole = NULL, rest = NULL;
+  if (split_multiples(v, x, c, &whole, &rest)) {
+    if (!rest) return mod ? tk_verify_z_int(v, 0) : whole;
+    Z3_ast part = tk_verify_obl_div(o, rest, c, mod);
+    return mod ? part : tk_verify_z_add2(v, whole, part);
+  }
   for (int i = 0; i < o->ndivs; i++)
     if (o->divs[i].x == x && o->divs[i].c == c) return mod ? o->divs[i].r : o->divs[i].q;
   if (!grow(o, (void **)&o->divs, &o->cap_divs, o->ndivs, sizeof *o->divs)) return x;

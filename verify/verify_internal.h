@@ -111,7 +111,9 @@ void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy);
 Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy);
 /* x div c or x mod c (c > 0) as a fresh quotient q / remainder r with the hypotheses
  * x = c*q + r and 0 <= r < c (one pair per distinct x and c): the exact semantics of SMT-LIB's
- * div/mod for a positive divisor, in a form linear solvers handle without case splits. */
+ * div/mod for a positive divisor, in a form linear solvers handle without case splits. The
+ * addends of x that are multiples of c are taken out first ((k*c*y + b) div c = k*y + b div c,
+ * (k*c*y + b) mod c = b mod c), so only the rest gets a fresh pair. */
 Z3_ast tk_verify_obl_div(tk_obl *o, Z3_ast x, int64_t c, bool mod);
 /* A fresh constant of sort s, named `name` (made unique), optionally shown in counterexamples. */
 Z3_ast tk_verify_obl_fresh(tk_obl *o, const char *name, Z3_sort s, bool show);
