@@ -73,6 +73,9 @@ typedef struct tk_cg_fn {
   LLVMValueRef *vars;      /* current value of each variable (by id), index type */
   tk_ix_range *ranges;     /* range of each variable (by id) while in scope */
   LLVMValueRef *locals;    /* allocas, one per k->locals */
+  /* An index read (TK_IX_LOAD) as a value of the index type: the tagged i32 load, emitted
+   * once per statement (cg_kernel.c). */
+  tk_status (*ix_load)(struct tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out);
 } tk_cg_fn;
 
 /* ---- cg_target_*.c: per-target hooks --------------------------------------------------- */

@@ -57,6 +57,7 @@ static tk_status ix_leaf(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
       if (e->sym == TK_SYM_BP && tk_cg_mutant_on(fn->cm, "b-for-bp")) *out = fn->B;
       if (fn->k->index_bits == 64) *out = LLVMBuildSExt(fn->cm->b, *out, fn->ity, "");
       return TK_STATUS_OK;
+    case TK_IX_LOAD: return fn->ix_load(fn, e, out);
     case TK_IX_VAR:
       *out = fn->vars[e->var->id];
       if (!*out)
@@ -73,7 +74,8 @@ static tk_status ix_leaf(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
 
 tk_status tk_cg_ix(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
   if (!e) return tk_status_make(TK_INTERNAL, "codegen: kernel %s: missing index", fn->k->name);
-  if (e->kind == TK_IX_CONST || e->kind == TK_IX_SYM || e->kind == TK_IX_VAR)
+  if (e->kind == TK_IX_CONST || e->kind == TK_IX_SYM || e->kind == TK_IX_VAR ||
+      e->kind == TK_IX_LOAD)
     return ix_leaf(fn, e, out);
   LLVMBuilderRef bld = fn->cm->b;
   LLVMValueRef a, b = NULL;

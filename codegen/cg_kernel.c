@@ -30,18 +30,19 @@
 enum { TK_CG_UNROLL_MAX = 256 };
 
 typedef struct memo_entry {
-  const tk_ir_val *key;
+  const void *key; /* a value node, or an index read's TK_IX_LOAD node */
   LLVMValueRef val;
 } memo_entry;
 
 typedef struct access_id {
   const tk_ir_stmt *stmt;
-  const tk_ir_val *val; /* NULL: the store */
+  const tk_ir_val *val; /* NULL: the store, or an index read */
+  const tk_ix *ix;      /* an index read */
   int n;
 } access_id;
 
 typedef struct kern {
-  tk_cg_fn fn;
+  tk_cg_fn fn;      /* first: cg_ix.c's ix_load hook gets &fn back */
   memo_entry *memo; /* the current statement's values */
   size_t nmemo, capmemo;
   access_id *acc; /* the kernel's accesses (tk_ir_kernel_accesses) */
@@ -81,14 +82,15 @@ static tk_status collect_access(const tk_ir_mem_access *a, void *user) {
     K->acc = p;
     K->capacc = cap;
   }
-  K->acc[K->nacc++] = (access_id){a->stmt, a->val, a->n};
+  K->acc[K->nacc++] = (access_id){a->stmt, a->val, a->ix, a->n};
   return TK_STATUS_OK;
 }
 
-/* tk.access (and tk.unroll inside unrolled loops) on a load (val) or store (val NULL). */
-static tk_status tag_access(kern *K, LLVMValueRef inst, const tk_ir_val *val) {
+/* tk.access (and tk.unroll inside unrolled loops) on a load (val), an index read (ix) or a
+ * store (both NULL). */
+static tk_status tag_access(kern *K, LLVMValueRef inst, const tk_ir_val *val, const tk_ix *ix) {
   for (int i = 0; i < K->nacc; i++)
-    if (K->acc[i].stmt == K->cur && K->acc[i].val == val) {
+    if (K->acc[i].stmt == K->cur && K->acc[i].val == val && K->acc[i].ix == ix) {
       int64_t n = K->acc[i].n;
       tk_cg_tag(K->fn.cm, inst, TK_IR_MD_ACCESS, &n, 1);
       if (K->nunrolled) tk_cg_tag(K->fn.cm, inst, TK_IR_MD_UNROLL, K->unrolled, K->nunrolled);
@@ -99,7 +101,7 @@ static tk_status tag_access(kern *K, LLVMValueRef inst, const tk_ir_val *val) {
 
 /* ---- values -------------------------------------------------------------------------- */
 
-static tk_status memo_put(kern *K, const tk_ir_val *v, LLVMValueRef val) {
+static tk_status memo_put(kern *K, const void *v, LLVMValueRef val) {
   if (K->nmemo == K->capmemo) {
     size_t cap = K->capmemo ? K->capmemo * 2 : 64;
     memo_entry *p = tk_realloc(K->memo, cap * sizeof *p);
@@ -111,7 +113,7 @@ static tk_status memo_put(kern *K, const tk_ir_val *v, LLVMValueRef val) {
   return TK_STATUS_OK;
 }
 
-static LLVMValueRef memo_get(const kern *K, const tk_ir_val *v) {
+static LLVMValueRef memo_get(const kern *K, const void *v) {
   for (size_t i = 0; i < K->nmemo; i++)
     if (K->memo[i].key == v) return K->memo[i].val;
   return NULL;
@@ -132,6 +134,24 @@ static tk_status element_ptr(kern *K, bool local, int index, const tk_ix *ix, LL
   const char *name = local ? k->locals[index].name : k->args[index].name;
   *out = LLVMBuildInBoundsGEP2(K->fn.cm->b, *out_ty, base, &i, 1, name);
   return TK_STATUS_OK;
+}
+
+/* The tk_cg_fn.ix_load hook: element e->a of i32 argument e->arg, once per statement. */
+static tk_status ix_load(tk_cg_fn *fn, const tk_ix *e, LLVMValueRef *out) {
+  kern *K = (kern *)fn;
+  if ((*out = memo_get(K, e))) return TK_STATUS_OK;
+  if (e->arg < 0 || e->arg >= fn->k->nargs || fn->k->args[e->arg].type != TK_T_I32)
+    return fail(K, "an index read of no i32 argument");
+  LLVMValueRef i;
+  TK_RETURN_IF_ERROR(tk_cg_ix(fn, e->a, &i));
+  LLVMBuilderRef bld = fn->cm->b;
+  LLVMValueRef p =
+      LLVMBuildInBoundsGEP2(bld, fn->cm->i32, fn->bufs[e->arg], &i, 1, fn->k->args[e->arg].name);
+  LLVMValueRef x = LLVMBuildLoad2(bld, fn->cm->i32, p, "");
+  LLVMSetAlignment(x, 4);
+  TK_RETURN_IF_ERROR(tag_access(K, x, NULL, e));
+  *out = fn->ity == fn->cm->i32 ? x : LLVMBuildSExt(bld, x, fn->ity, "");
+  return memo_put(K, e, *out);
 }
 
 static LLVMValueRef compare(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValueRef a,
@@ -211,7 +231,7 @@ static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
                                      v->op == TK_V_LOAD ? v->arg : v->local, v->ix, &p, &ty));
       *out = LLVMBuildLoad2(cm->b, ty, p, "");
       LLVMSetAlignment(*out, 4);
-      return tag_access(K, *out, v);
+      return tag_access(K, *out, v, NULL);
   }
 }
 
@@ -349,6 +369,8 @@ static tk_status if_stmt(kern *K, const tk_ir_stmt *s) {
       [TK_CMP_LT] = LLVMIntSLT, [TK_CMP_LE] = LLVMIntSLE, [TK_CMP_EQ] = LLVMIntEQ,
       [TK_CMP_NE] = LLVMIntNE,  [TK_CMP_GE] = LLVMIntSGE, [TK_CMP_GT] = LLVMIntSGT};
   LLVMValueRef l, r;
+  K->nmemo = 0; /* the guard's index reads are its own */
+  K->cur = s;
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->lhs, &l));
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->rhs, &r));
   LLVMBuilderRef bld = K->fn.cm->b;
@@ -380,7 +402,7 @@ static tk_status store_stmt(kern *K, const tk_ir_stmt *s) {
   if (LLVMTypeOf(v) != ty) return fail(K, "stored value type differs from the element type");
   LLVMValueRef st = LLVMBuildStore(K->fn.cm->b, v, p);
   LLVMSetAlignment(st, 4);
-  return tag_access(K, st, NULL);
+  return tag_access(K, st, NULL, NULL);
 }
 
 static tk_status stmt(kern *K, const tk_ir_stmt *s) {
@@ -424,7 +446,8 @@ tk_status tk_cg_kernel_emit(tk_cg_module *cm, const tk_ir_kernel *k) {
   if (k->index_bits != 32 && k->index_bits != 64)
     return tk_status_make(TK_INTERNAL, "codegen: kernel %s: index_bits %d, expected 32 or 64",
                           k->name, k->index_bits);
-  kern K = {.fn = {.cm = cm, .k = k, .ity = k->index_bits == 64 ? cm->i64 : cm->i32}};
+  kern K = {
+      .fn = {.cm = cm, .k = k, .ity = k->index_bits == 64 ? cm->i64 : cm->i32, .ix_load = ix_load}};
   int nv = cm->ir->nvars > 0 ? cm->ir->nvars : 1;
   size_t na = k->nargs > 0 ? (size_t)k->nargs : 1, nl = k->nlocals > 0 ? (size_t)k->nlocals : 1;
   K.fn.vars = tk_calloc((size_t)nv, sizeof *K.fn.vars);

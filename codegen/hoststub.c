@@ -122,11 +122,13 @@ static void stub_ix(stub_gen *g, const tk_ix *e, bool top) {
       if (g->row_short) fputs(" - 1", g->out);
       break;
     case TK_IX_VAR:
+    case TK_IX_LOAD:
       if (!g->error)
         g->error = tk_status_make(TK_INTERNAL,
-                                  "host stub: formula uses loop variable %s; grids "
-                                  "and sizes may only use B and Bp",
-                                  e->var->name);
+                                  "host stub: formula uses %s %s; grids and sizes may only "
+                                  "use B and Bp",
+                                  e->kind == TK_IX_VAR ? "loop variable" : "the data of",
+                                  e->kind == TK_IX_VAR ? e->var->name : e->arg_name);
       fputs("0", g->out);
       break;
     case TK_IX_ADD:

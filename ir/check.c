@@ -54,6 +54,27 @@ static bool in_scope(const vctx *c, const tk_ir_var *v) {
   return false;
 }
 
+static void check_ix(vctx *c, const tk_ix *e, const char *what);
+
+/* An index that reads %arg[...]: only inside a kernel, from an i32 argument it reads. */
+static void check_ix_load(vctx *c, const tk_ix *e, const char *what) {
+  if (!c->k || e->arg < 0 || e->arg >= c->k->nargs) {
+    fail(c, "%s: index reads %%%s, which is no argument of a kernel here", what, e->arg_name);
+    return;
+  }
+  const tk_ir_arg *a = &c->k->args[e->arg];
+  /* read-only: the verifier takes the data as one function for the whole launch */
+  if (a->type != TK_T_I32 || a->access != TK_ACC_READ)
+    fail(c, "%s: index reads %%%s, which is not an i32 argument the kernel only reads", what,
+         a->name);
+}
+
+/* Extents and grids are functions of B: never of data (ir.h TK_IX_LOAD). */
+static void check_extent(vctx *c, const tk_ix *e, const char *what) {
+  check_ix(c, e, what);
+  if (tk_ir_ix_uses_load(e)) fail(c, "%s reads a buffer: extents are functions of B only", what);
+}
+
 static void check_ix(vctx *c, const tk_ix *e, const char *what) {
   if (!e) {
     fail(c, "%s: missing index expression", what);
@@ -64,6 +85,7 @@ static void check_ix(vctx *c, const tk_ix *e, const char *what) {
          e->var->id);
   if ((e->kind == TK_IX_DIV || e->kind == TK_IX_MOD) && e->c <= 0)
     fail(c, "%s: division by non-positive constant %lld", what, (long long)e->c);
+  if (e->kind == TK_IX_LOAD) check_ix_load(c, e, what);
   if (e->a) check_ix(c, e->a, what);
   if (e->b) check_ix(c, e->b, what);
 }
@@ -175,7 +197,7 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       for (int i = 0; i < s->n && !c->err; i++) check_stmt(c, s->stmts[i]);
       return;
     case TK_S_FOR: {
-      check_ix(c, s->extent, "loop extent");
+      check_extent(c, s->extent, "loop extent");
       if ((s->loop == TK_LOOP_UNROLL || s->loop == TK_LOOP_VECTOR) && s->extent &&
           s->extent->kind != TK_IX_CONST)
         fail(c, "%s loop %s has a non-constant extent", tk_ir_loop_kind_name(s->loop),
@@ -267,7 +289,7 @@ static void check_fused(vctx *c) {
       fail(c, "phase %s: column extent not constant", ph->name);
     c->depth = 0;
     for (int d = 0; d < ph->ndims && !c->err; d++) {
-      check_ix(c, ph->extents[d], "phase extent");
+      check_extent(c, ph->extents[d], "phase extent");
       push(c, ph->vars[d]);
     }
     check_stmt(c, ph->body);
@@ -289,7 +311,7 @@ static void check_scheduled(vctx *c) {
   tk_ir_binding outer = k->target == TK_TARGET_GPU ? TK_BIND_WORKGROUP_X : TK_BIND_CPU_BLOCK;
   if (s->binding != outer || !tk_ir_ix_equal(s->extent, k->launch.grid))
     fail(c, "launch loop %s must be @%s over the grid", s->var->name, tk_ir_binding_name(outer));
-  check_ix(c, s->extent, "grid");
+  check_extent(c, s->extent, "grid");
   push(c, s->var);
   s = s->body;
   if (k->target == TK_TARGET_GPU) {

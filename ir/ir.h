@@ -85,6 +85,10 @@ typedef enum tk_ix_kind {
   TK_IX_MAX,   /* max(a, b) */
   TK_IX_DIV,   /* floor(a / c)   (c > 0) */
   TK_IX_MOD,   /* a - c*floor(a / c), in [0, c)   (c > 0) */
+  TK_IX_LOAD,  /* %arg[a]: the element at index a of the kernel's i32 buffer argument `arg`
+                  (sparse dispatch reads its row lists and slots so). The value is data: the
+                  verifier knows of it only what the kernel's contracts say of that argument's
+                  values; never in a launch grid, loop extent, tensor dim or contract. */
 } tk_ix_kind;
 
 typedef enum tk_ix_symbol { TK_SYM_B, TK_SYM_BP } tk_ix_symbol;
@@ -94,7 +98,9 @@ typedef struct tk_ix {
   int64_t c;                 /* CONST value; MUL/DIV/MOD constant */
   tk_ix_symbol sym;          /* SYM */
   const tk_ir_var *var;      /* VAR */
-  const struct tk_ix *a, *b; /* operands (b unused for MUL/DIV/MOD) */
+  const struct tk_ix *a, *b; /* operands (b unused for MUL/DIV/MOD/LOAD; LOAD: a the index) */
+  int arg;                   /* LOAD: index in kernel->args */
+  const char *arg_name;      /* LOAD: that argument's name (the text form) */
 } tk_ix;
 
 /* Constructors fold constants (c+c, x+0, x*1, x*0, min/max of constants, div/mod of a
@@ -109,15 +115,21 @@ const tk_ix *tk_ir_ix_min(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
 const tk_ix *tk_ir_ix_max(tk_ir_module *m, const tk_ix *a, const tk_ix *b);
 const tk_ix *tk_ir_ix_div(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
 const tk_ix *tk_ir_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c); /* c > 0 */
+/* %name[ix], name = kernel->args[arg].name: an i32 argument the kernel reads (tk_ir_verify). */
+const tk_ix *tk_ir_ix_load(tk_ir_module *m, int arg, const char *name, const tk_ix *ix);
 /* a*C + b, the row-major address of (a, b) in a buffer with C columns. */
 const tk_ix *tk_ir_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col);
 /* min(r, B - 1): the padding clamp (docs/formats.md §3). */
 const tk_ix *tk_ir_ix_clamp_row(tk_ir_module *m, const tk_ix *row);
 
-/* An environment for evaluation: B, Bp and a value per variable id (vals[var->id]). */
+/* An environment for evaluation: B, Bp, a value per variable id (vals[var->id]) and, for
+ * LOAD, the element reader (NULL where the expression has no LOAD: a LOAD then reads 0). */
+typedef int64_t (*tk_ix_load_fn)(const void *ctx, int arg, int64_t index);
 typedef struct tk_ix_env {
   int64_t B, Bp;
   const int64_t *vals; /* indexed by tk_ir_var.id; at least tk_ir_module.nvars entries */
+  tk_ix_load_fn load;
+  const void *load_ctx;
 } tk_ix_env;
 int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env);
 /* Bp as docs/formats.md §3 defines it: max(Q, Q*ceil(B/Q)), Q = TK_PAD_QUANTUM (tk/launch.h). */
@@ -128,6 +140,8 @@ bool tk_ir_ix_equal(const tk_ix *a, const tk_ix *b);
 /* True if the expression mentions variable v (or, with v NULL, any variable). */
 bool tk_ir_ix_uses_var(const tk_ix *e, const tk_ir_var *v);
 bool tk_ir_ix_uses_sym(const tk_ix *e, tk_ix_symbol s);
+/* True if the expression reads a buffer (has a LOAD node). */
+bool tk_ir_ix_uses_load(const tk_ix *e);
 
 /* Interval bounds over 1 <= B <= bmax (Bp = tk_ir_ix_bp_of(B), monotone) and per-variable
  * ranges lo[id]..hi[id] (inclusive; NULL arrays = no variables allowed). Sound, not tight. */
@@ -724,14 +738,21 @@ void tk_ir_walk_stmts(const tk_ir_stmt *s, tk_ir_stmt_fn fn, void *user);
 void tk_ir_walk_vals(const tk_ir_stmt *s, tk_ir_val_fn fn, void *user);
 /* The memory accesses of a scheduled kernel in their canonical order (ir/accesses.c), the one
  * numbering codegen's provenance metadata (!tk.access N) and the translation validator
- * (verify/tv.c) share: statements in program order; per STORE / LOCAL_STORE statement, the
- * distinct LOAD / LOCAL_LOAD nodes of its value DAG in the order codegen first evaluates them
- * (operands a, b, c depth-first, each node once), then the store itself. An unrolled loop's
- * body is numbered once (its copies share the numbers). */
+ * (verify/tv.c) share: statements in program order; per IF, the index reads (TK_IX_LOAD) of
+ * its lhs then rhs; per STORE / LOCAL_STORE statement, the distinct LOAD / LOCAL_LOAD / INDEX
+ * nodes of its value DAG in the order codegen first evaluates them (operands a, b, c
+ * depth-first, each node once; a node's index reads just before it, LOAD and LOCAL_LOAD nodes
+ * numbered themselves), then the index reads of the store's index, then the store itself.
+ * Index reads are post-order (an index read's own index reads first) and each distinct node
+ * once per statement. An unrolled loop's body is numbered once (its copies share the
+ * numbers). */
 typedef struct tk_ir_mem_access {
   int n;                         /* 0, 1, 2, ... */
-  const tk_ir_stmt *stmt;        /* the STORE / LOCAL_STORE statement */
-  const tk_ir_val *val;          /* the LOAD / LOCAL_LOAD node; NULL for the store itself */
+  const tk_ir_stmt *stmt;        /* the STORE / LOCAL_STORE statement, or the IF of an index
+                                    read in a guard */
+  const tk_ir_val *val;          /* the LOAD / LOCAL_LOAD node; NULL for the store itself and
+                                    for an index read */
+  const tk_ix *ix;               /* an index read: its TK_IX_LOAD node; else NULL */
   int depth;                     /* number of enclosing FOR / IF statements */
   const tk_ir_stmt *const *path; /* those statements, outermost first */
 } tk_ir_mem_access;

@@ -143,6 +143,17 @@ const tk_ix *tk_ir_ix_mod(tk_ir_module *m, const tk_ix *a, int64_t c) {
   return ix_by_const(m, TK_IX_MOD, a, c);
 }
 
+const tk_ix *tk_ir_ix_load(tk_ir_module *m, int arg, const char *name, const tk_ix *ix) {
+  if (!ix || !name) return NULL;
+  tk_ix *e = ix_node(m, TK_IX_LOAD);
+  if (e) {
+    e->arg = arg;
+    e->arg_name = name;
+    e->a = ix;
+  }
+  return e;
+}
+
 const tk_ix *tk_ir_ix_rowmajor(tk_ir_module *m, const tk_ix *row, int64_t cols, const tk_ix *col) {
   return tk_ir_ix_add(m, tk_ir_ix_mul(m, row, cols), col);
 }
@@ -171,6 +182,8 @@ int64_t tk_ir_ix_eval(const tk_ix *e, const tk_ix_env *env) {
     }
     case TK_IX_DIV: return floor_div(tk_ir_ix_eval(e->a, env), e->c);
     case TK_IX_MOD: return floor_mod(tk_ir_ix_eval(e->a, env), e->c);
+    case TK_IX_LOAD:
+      return env->load ? env->load(env->load_ctx, e->arg, tk_ir_ix_eval(e->a, env)) : 0;
   }
   return 0;
 }
@@ -185,6 +198,7 @@ bool tk_ir_ix_equal(const tk_ix *a, const tk_ix *b) {
     case TK_IX_MUL:
     case TK_IX_DIV:
     case TK_IX_MOD: return a->c == b->c && tk_ir_ix_equal(a->a, b->a);
+    case TK_IX_LOAD: return a->arg == b->arg && tk_ir_ix_equal(a->a, b->a);
     default: return tk_ir_ix_equal(a->a, b->a) && tk_ir_ix_equal(a->b, b->b);
   }
 }
@@ -199,6 +213,11 @@ bool tk_ir_ix_uses_sym(const tk_ix *e, tk_ix_symbol s) {
   if (!e) return false;
   if (e->kind == TK_IX_SYM) return e->sym == s;
   return tk_ir_ix_uses_sym(e->a, s) || tk_ir_ix_uses_sym(e->b, s);
+}
+
+bool tk_ir_ix_uses_load(const tk_ix *e) {
+  if (!e) return false;
+  return e->kind == TK_IX_LOAD || tk_ir_ix_uses_load(e->a) || tk_ir_ix_uses_load(e->b);
 }
 
 /* ---- interval bounds (saturating) ---- */
@@ -272,6 +291,9 @@ tk_ix_range tk_ir_ix_bounds(const tk_ix *e, int64_t bmax, const tk_ix_range *vr)
       else
         r.lo = 0, r.hi = e->c - 1;
       break;
+    case TK_IX_LOAD: /* any i32: the interval bounds know nothing of the data */
+      r.lo = INT32_MIN, r.hi = INT32_MAX;
+      break;
   }
   return r;
 }
@@ -294,6 +316,7 @@ const tk_ix *tk_ir_ix_subst(tk_ir_module *m, const tk_ix *e, const tk_ir_subst *
     case TK_IX_MAX: return tk_ir_ix_max(m, tk_ir_ix_subst(m, e->a, s), tk_ir_ix_subst(m, e->b, s));
     case TK_IX_DIV: return tk_ir_ix_div(m, tk_ir_ix_subst(m, e->a, s), e->c);
     case TK_IX_MOD: return tk_ir_ix_mod(m, tk_ir_ix_subst(m, e->a, s), e->c);
+    case TK_IX_LOAD: return tk_ir_ix_load(m, e->arg, e->arg_name, tk_ir_ix_subst(m, e->a, s));
   }
   return NULL;
 }
@@ -381,6 +404,11 @@ static void ix_write(ix_out *o, const tk_ix *e) {
       out_text(o, ", ");
       ix_write(o, e->b);
       out_text(o, ")");
+      break;
+    case TK_IX_LOAD:
+      out_text(o, "%%%s[", e->arg_name);
+      ix_write(o, e->a);
+      out_text(o, "]");
       break;
   }
 }

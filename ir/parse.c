@@ -318,6 +318,19 @@ static tk_ix *ix_node(parser *p, tk_ix_kind kind) {
 
 static const tk_ix *ix_expr(parser *p);
 
+static int arg_ref(parser *p);
+
+/* %arg[index] inside an index: an element of an i32 argument (tk_ir_verify checks the type). */
+static const tk_ix *ix_load(parser *p) {
+  int arg = arg_ref(p);
+  if (arg < 0 || !expect(p, "[")) return NULL;
+  const tk_ix *ix = ix_expr(p);
+  if (!ix || !expect(p, "]")) return NULL;
+  const tk_ix *e = tk_ir_ix_load(p->m, arg, p->k->args[arg].name, ix);
+  if (!e) oom(p);
+  return e;
+}
+
 static const tk_ix *ix_atom(parser *p) {
   skip_sp(p);
   if (!ok(p)) return NULL;
@@ -341,6 +354,7 @@ static const tk_ix *ix_atom(parser *p) {
     e->b = ix_expr(p);
     return expect(p, ")") ? e : NULL;
   }
+  if (p->k && p->s < p->end && *p->s == '%') return ix_load(p);
   const char *at0 = p->s;
   char nm[128];
   if (p->s < p->end && (isalpha((unsigned char)*p->s) || *p->s == '_')) {
@@ -356,7 +370,7 @@ static const tk_ix *ix_atom(parser *p) {
     if (e) e->var = v;
     return e;
   }
-  fail(p, "an index expression (integer, B, Bp, variable, min, max or '(')");
+  fail(p, "an index expression (integer, B, Bp, variable, %%arg[index], min, max or '(')");
   return NULL;
 }
 

@@ -176,6 +176,7 @@ static const tk_ix *unclamp(tk_ir_module *m, const tk_ix *e) {
     case TK_IX_MAX: return tk_ir_ix_max(m, a, b);
     case TK_IX_DIV: return tk_ir_ix_div(m, a, e->c);
     case TK_IX_MOD: return tk_ir_ix_mod(m, a, e->c);
+    case TK_IX_LOAD: return tk_ir_ix_load(m, e->arg, e->arg_name, a);
     default: return e;
   }
 }

@@ -195,7 +195,7 @@ tk_status tk_verify_obl_layout_module(tk_vctx *v) {
 
 static bool reads_panels(const tk_ir_kernel *k, const tk_obl_site *s) {
   (void)k;
-  return s->kind == TK_SITE_LOAD;
+  return s->kind == TK_SITE_LOAD && s->val; /* an index read (no value node) reads i32 data */
 }
 
 /* The element (k, j) a fused index reads: its row and column terms when it has the form

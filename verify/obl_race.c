@@ -131,7 +131,7 @@ static tk_status two_copies(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site
 /* The origin of an access: the fused kernel's index it was derived from. */
 static const tk_ix *origin_ix(const tk_obl_site *a) {
   if (a->kind == TK_SITE_STORE) return a->stmt->origin ? a->stmt->origin->ix : NULL;
-  return a->val->origin ? a->val->origin->ix : NULL;
+  return a->val && a->val->origin ? a->val->origin->ix : NULL; /* an index read has none */
 }
 
 /* Left inverse: at every point of the access, the element touched is row * C + col with the

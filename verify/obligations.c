@@ -67,7 +67,9 @@ Z3_ast tk_verify_obl_items_cond(tk_obl *o, const tk_ir_stmt *const *items, int n
 
 void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, char *buf, size_t n) {
   switch (site->kind) {
-    case TK_SITE_LOAD: snprintf(buf, n, "load of %%%s", k->args[site->arg].name); break;
+    case TK_SITE_LOAD:
+      snprintf(buf, n, "%s %%%s", site->val ? "load of" : "index read of", k->args[site->arg].name);
+      break;
     case TK_SITE_STORE: snprintf(buf, n, "store to %%%s", k->args[site->arg].name); break;
     case TK_SITE_LLOAD: snprintf(buf, n, "load of local %s", k->locals[site->local].name); break;
     case TK_SITE_LSTORE: snprintf(buf, n, "store to local %s", k->locals[site->local].name); break;
@@ -97,6 +99,18 @@ static bool same_site(const tk_ir_val *a, const tk_ir_val *b) {
   return tk_ir_ix_equal(a->ix, b->ix);
 }
 
+/* The data an index reads (TK_IX_LOAD), innermost first: a LOAD site with no value node,
+ * so that every class that checks loads (bounds, no_overflow, dataflow) checks it too. */
+static tk_status visit_ix(walk_ctx *w, const tk_ir_stmt *s, const tk_ix *e) {
+  if (!e) return TK_STATUS_OK;
+  TK_RETURN_IF_ERROR(visit_ix(w, s, e->a));
+  TK_RETURN_IF_ERROR(visit_ix(w, s, e->b));
+  if (e->kind != TK_IX_LOAD) return TK_STATUS_OK;
+  tk_obl_site site = {
+      .kind = TK_SITE_LOAD, .stmt = s, .ix = e->a, .arg = e->arg, .local = -1, .path = &w->path};
+  return w->fn(w->v, w->k, &site, w->user);
+}
+
 static tk_status visit_val(walk_ctx *w, const tk_ir_stmt *s, const tk_ir_val *val) {
   if (!val) return TK_STATUS_OK;
   TK_RETURN_IF_ERROR(visit_val(w, s, val->a));
@@ -116,6 +130,7 @@ static tk_status visit_val(walk_ctx *w, const tk_ir_stmt *s, const tk_ir_val *va
     w->cap_seen = ncap;
   }
   w->seen[w->nseen++] = val;
+  TK_RETURN_IF_ERROR(visit_ix(w, s, val->ix));
   tk_obl_site site = {
       .stmt = s, .val = val, .ix = val->ix, .arg = val->arg, .local = val->local, .path = &w->path};
   site.kind = val->op == TK_V_LOAD         ? TK_SITE_LOAD
@@ -143,6 +158,8 @@ static tk_status walk_stmt(walk_ctx *w, const tk_ir_stmt *s) {
       site.kind = s->kind == TK_S_FOR ? TK_SITE_FOR : TK_SITE_IF;
       site.ix = s->kind == TK_S_FOR ? s->extent : s->lhs;
       site.ix2 = s->kind == TK_S_IF ? s->rhs : NULL;
+      TK_RETURN_IF_ERROR(visit_ix(w, s, site.ix));
+      TK_RETURN_IF_ERROR(visit_ix(w, s, site.ix2));
       TK_RETURN_IF_ERROR(w->fn(w->v, w->k, &site, w->user));
       TK_RETURN_IF_ERROR(push(w, s));
       TK_RETURN_IF_ERROR(walk_stmt(w, s->body));
@@ -152,6 +169,7 @@ static tk_status walk_stmt(walk_ctx *w, const tk_ir_stmt *s) {
     case TK_S_LOCAL_STORE:
       w->nseen = 0;
       TK_RETURN_IF_ERROR(visit_val(w, s, s->value));
+      TK_RETURN_IF_ERROR(visit_ix(w, s, s->ix));
       site.kind = s->kind == TK_S_STORE ? TK_SITE_STORE : TK_SITE_LSTORE;
       site.ix = s->ix;
       site.arg = s->arg;

@@ -10,6 +10,7 @@
  * then `(assert (! (not GOAL) :named goal))` and `(check-sat)`. Terms are printed by Z3 in its
  * SMT-LIB2-compliant mode (shared subterms as `let`). No times, paths or pointers.
  */
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,8 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   for (int i = 0; i < o->ntouched; i++)
     o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
   o->ntouched = o->ndecls = o->nhyps = o->nshows = o->ndivs = o->nbase = o->nparts = o->ndefs = 0;
+  o->nloads = 0;
+  o->ufs = false;
   o->goal = NULL;
   o->cls = cls;
   o->kernel = kernel;
@@ -128,6 +131,36 @@ void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy) {
   o->vars[copy][var->id] = NULL;
 }
 
+/* The data function of argument `arg` (declared on first use in the obligation). */
+static Z3_func_decl data_fn(tk_obl *o, int arg, const char *name, bool *fresh) {
+  *fresh = false;
+  for (int i = 0; i < o->nloads; i++)
+    if (o->loads[i].arg == arg) return o->loads[i].f;
+  *fresh = true;
+  if (!grow(o, (void **)&o->loads, &o->cap_loads, o->nloads, sizeof *o->loads)) return NULL;
+  char fname[80];
+  snprintf(fname, sizeof fname, "data.%s", name);
+  Z3_sort int_sort = o->v->int_sort;
+  Z3_func_decl f = tk_verify_obl_fresh_fn(o, fname, 1, &int_sort, int_sort);
+  o->loads[o->nloads++] = (tk_obl_load_fn){arg, f};
+  o->ufs = true;
+  return f;
+}
+
+Z3_ast tk_verify_obl_data(tk_obl *o, int arg, const char *name, Z3_ast index) {
+  tk_vctx *v = o->v;
+  bool fresh;
+  Z3_func_decl f = index ? data_fn(o, arg, name, &fresh) : NULL;
+  if (!f) return NULL;
+  Z3_ast x = Z3_mk_app(v->z, f, 1, &index);
+  char label[sizeof o->shows->label];
+  snprintf(label, sizeof label, "%%%.50s[...]", name); /* a counterexample's first read of it */
+  if (fresh) tk_verify_obl_show(o, label, x);
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, INT32_MIN), x,
+                                      tk_verify_z_int(v, (int64_t)INT32_MAX + 1)));
+  return x;
+}
+
 Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
   tk_vctx *v = o->v;
   if (!e) return NULL;
@@ -155,6 +188,8 @@ Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy) {
       if (!a) return NULL;
       return tk_verify_obl_div(o, a, e->c, e->kind == TK_IX_MOD);
     }
+    case TK_IX_LOAD:
+      return tk_verify_obl_data(o, e->arg, e->arg_name, tk_verify_obl_ix(o, e->a, copy));
   }
   return NULL;
 }
@@ -395,7 +430,9 @@ char *tk_verify_obl_text(const tk_obl *o) {
   put(&t, o->target);
   put(&t, ")\n; ");
   for (const char *s = o->statement; *s; s++) put(&t, *s == '\n' ? "\n; " : (char[]){*s, 0});
-  put(&t, o->arrays ? "\n(set-logic QF_AUFLIRA)\n" : "\n(set-logic QF_LIA)\n");
+  put(&t, o->arrays ? "\n(set-logic QF_AUFLIRA)\n"
+          : o->ufs  ? "\n(set-logic QF_UFLIA)\n"
+                    : "\n(set-logic QF_LIA)\n");
   for (int i = 0; i < o->ndecls; i++) put_decl(&t, o, &o->decls[i]);
   for (int i = 0; i < o->nhyps; i++) {
     put(&t, "(assert ");

@@ -234,10 +234,31 @@ static tk_status cast(tv_fn *f, LLVMValueRef x, LLVMOpcode op, Z3_ast *t, Z3_ast
   return TK_STATUS_OK;
 }
 
+/* An index read's LLVM load (tk.access names an index read of the IR): the data function of
+ * the argument its GEP's base is, at the GEP's index (tk_verify_obl_data), so that equal
+ * addresses give the IR's and the LLVM's reads one term. Which argument and which access the
+ * address proof of that load checks (check_base, address). */
+static tk_status data_term(tv_fn *f, LLVMValueRef x, Z3_ast *t, Z3_ast *def) {
+  int64_t n = -1;
+  LLVMValueRef ptr = LLVMGetOperand(x, 0);
+  if (tk_tv_md_ints(x, f->md_access, &n, 1) != 1 || n < 0 || n >= f->naccs || !f->accs[n].a.ix ||
+      !LLVMIsAGetElementPtrInst(ptr) || LLVMGetNumOperands(ptr) != 2)
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, x, "a load in an index that is no IR index read");
+  const tk_ix *e = f->accs[n].a.ix;
+  if (LLVMGetOperand(ptr, 0) != LLVMGetParam(f->fn, (unsigned)e->arg))
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, x, "an index read of %%%s from another buffer",
+                        e->arg_name);
+  Z3_ast index;
+  TK_RETURN_IF_ERROR(term(f, LLVMGetOperand(ptr, 1), &index, def));
+  *t = tk_verify_obl_data(obl(f), e->arg, e->arg_name, index);
+  return TK_STATUS_OK;
+}
+
 static tk_status instruction_term(tv_fn *f, LLVMValueRef x, Z3_ast *t, Z3_ast *def) {
   LLVMOpcode op = LLVMGetInstructionOpcode(x);
   *def = z_true(f);
   switch (op) {
+    case LLVMLoad: return data_term(f, x, t, def);
     case LLVMPHI:
     case LLVMCall:
       if (!known_symbol(f, x))
@@ -360,16 +381,21 @@ static tk_status path_of(tv_fn *f, int leaf, path_terms *out) {
 /* ---- accesses ---- */
 
 static bool access_is_local(const tv_access *a) {
+  if (a->a.ix) return false;
   return a->a.val ? a->a.val->op == TK_V_LOCAL_LOAD : a->a.stmt->kind == TK_S_LOCAL_STORE;
 }
 
+static bool access_is_store(const tv_access *a) { return !a->a.val && !a->a.ix; }
+
 static int access_slot(const tv_access *a) {
   bool local = access_is_local(a);
+  if (a->a.ix) return a->a.ix->arg;
   return a->a.val ? (local ? a->a.val->local : a->a.val->arg)
                   : (local ? a->a.stmt->local : a->a.stmt->arg);
 }
 
 static const tk_ix *access_ix(const tv_access *a) {
+  if (a->a.ix) return a->a.ix->a;
   return a->a.val ? a->a.val->ix : a->a.stmt->ix;
 }
 
@@ -377,8 +403,8 @@ static void access_what(const tv_fn *f, const tv_access *a, char *buf, size_t n)
   bool local = access_is_local(a);
   int slot = access_slot(a);
   const char *name = local ? f->k->locals[slot].name : f->k->args[slot].name;
-  snprintf(buf, n, "%s %s%s (access %d)", a->a.val ? "load of" : "store to", local ? "local " : "%",
-           name, a->a.n);
+  const char *kind = a->a.ix ? "index read of" : a->a.val ? "load of" : "store to";
+  snprintf(buf, n, "%s %s%s (access %d)", kind, local ? "local " : "%", name, a->a.n);
 }
 
 static LLVMTypeRef elem_type(const tv_fn *f, tk_ir_type t) {
@@ -394,7 +420,7 @@ static tk_status check_base(tv_fn *f, const tv_inst *r, const tv_access *a, LLVM
   int slot = access_slot(a);
   char what[160];
   access_what(f, a, what, sizeof what);
-  if (store != (a->a.val == NULL))
+  if (store != access_is_store(a))
     return tk_tv_refuse(f, TK_OBL_ADDRESS, r->inst, "%s is a %s in the LLVM", what,
                         store ? "store" : "load");
   LLVMValueRef ptr = LLVMGetOperand(r->inst, store ? 1 : 0);

@@ -67,6 +67,14 @@ typedef struct tk_obl_conj {
   int show_begin, show_end;
 } tk_obl_conj;
 
+/* The contents of an i32 argument an index reads (TK_IX_LOAD): an uninterpreted function
+ * from the element's index to its value, the same in both copies of a two-copy query (a
+ * kernel never writes an argument its indices read: tk_ir_verify). */
+typedef struct tk_obl_load_fn {
+  int arg;
+  Z3_func_decl f;
+} tk_obl_load_fn;
+
 typedef struct tk_vctx tk_vctx;
 
 typedef struct tk_obl {
@@ -93,6 +101,9 @@ typedef struct tk_obl {
   tk_obl_divmod *divs; /* quotient/remainder constants introduced so far */
   int ntouched, cap_touched;
   int *touched; /* var ids set in vars[*] (reset by tk_verify_obl_begin) */
+  int nloads, cap_loads;
+  tk_obl_load_fn *loads; /* the data functions of the arguments index loads read */
+  bool ufs;              /* an index reads data: logic QF_UFLIA (unless arrays) */
   bool oom;
 } tk_obl;
 
@@ -107,8 +118,14 @@ Z3_ast tk_verify_obl_var(tk_obl *o, const tk_ir_var *var, int copy);
 /* Makes var (in copy `copy`) stand for `term` instead of a constant, until unbound. */
 void tk_verify_obl_bind(tk_obl *o, const tk_ir_var *var, int copy, Z3_ast term);
 void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy);
-/* tk_ix → Int term (MIN/MAX as ite, DIV/MOD by a positive constant as div/mod). */
+/* tk_ix → Int term (MIN/MAX as ite, DIV/MOD by a positive constant as div/mod, LOAD as the
+ * argument's data function applied to the index, with the element's i32 range a hypothesis). */
 Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy);
+/* The element at `index` of i32 argument `arg` (named `name`): its data function applied to
+ * index, with the hypothesis that the element is an i32. One function per argument and
+ * obligation, so the IR's index read and the LLVM load it became are the same term when their
+ * indices are equal. */
+Z3_ast tk_verify_obl_data(tk_obl *o, int arg, const char *name, Z3_ast index);
 /* x div c or x mod c (c > 0) as a fresh quotient q / remainder r with the hypotheses
  * x = c*q + r and 0 <= r < c (one pair per distinct x and c): the exact semantics of SMT-LIB's
  * div/mod for a positive divisor, in a form linear solvers handle without case splits. The
@@ -217,7 +234,7 @@ typedef struct tk_obl_path {
 } tk_obl_path;
 
 typedef enum tk_site_kind {
-  TK_SITE_LOAD,
+  TK_SITE_LOAD, /* a value LOAD, or an index read (TK_IX_LOAD: val NULL, ix its index) */
   TK_SITE_STORE,
   TK_SITE_LLOAD,
   TK_SITE_LSTORE,

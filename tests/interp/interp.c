@@ -21,7 +21,7 @@ typedef struct run {
 
 int64_t tk_interp_buffer_count(const tk_ir_module *m, int id, int64_t B) {
   int64_t zero = 0;
-  tk_ix_env env = {B, tk_ir_ix_bp_of(B), &zero};
+  tk_ix_env env = {.B = B, .Bp = tk_ir_ix_bp_of(B), .vals = &zero};
   return tk_ir_ix_eval(m->buffers[id].count, &env);
 }
 
@@ -39,6 +39,13 @@ static double *buffer_at(run *r, int arg, int64_t i) {
     return NULL;
   }
   return &r->bufs[a->buffer][i];
+}
+
+/* An index that reads data (TK_IX_LOAD): the element, bounds-checked like any load. */
+static int64_t load_element(const void *ctx, int arg, int64_t i) {
+  run *r = (run *)ctx;
+  const double *p = buffer_at(r, arg, i);
+  return p ? (int64_t)*p : 0;
 }
 
 static double *local_at(run *r, int local, int64_t i) {
@@ -225,7 +232,8 @@ tk_status tk_interp_run(const tk_ir_module *m, tk_ir_target t, int64_t B, double
     ok = bufs[i] != NULL;
   }
   tk_status s = ok ? NULL : tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
-  r.env = (tk_ix_env){B, tk_ir_ix_bp_of(B), r.vals};
+  r.env = (tk_ix_env){
+      .B = B, .Bp = tk_ir_ix_bp_of(B), .vals = r.vals, .load = load_element, .load_ctx = &r};
   if (!s) s = run_kernels(&r, t);
   for (int i = 0; bufs && i < m->nbuffers; i++)
     if (bufs[i] != buffers[i]) free(bufs[i]);

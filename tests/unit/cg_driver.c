@@ -128,7 +128,7 @@ static tk_status pack_panels(const tk_ir_buffer *buf, int64_t count, float *data
 static tk_status buffers_alloc(const tk_ir_module *m, tk_ir_target schedule,
                                const float *const *weights, const float *x, int32_t B, int32_t Bp,
                                buffers *b) {
-  tk_ix_env env = {B, Bp, NULL};
+  tk_ix_env env = {.B = B, .Bp = Bp, .vals = NULL};
   b->n = m->nbuffers;
   b->ptr = calloc((size_t)b->n + 1, sizeof *b->ptr);
   b->count = calloc((size_t)b->n + 1, sizeof *b->count);
@@ -194,7 +194,7 @@ float *tk_cgd_arg(const tk_cgd *d, int kernel, int arg) {
 tk_status tk_cgd_run(tk_cgd *d, int kernel, int threads) {
   const tk_ir_kernel_list *list = &d->m->targets[d->schedule];
   if (!d->bufs.ptr) return tk_status_make(TK_INVALID_ARGUMENT, "cg_driver: run before prepare");
-  tk_ix_env env = {d->B, d->Bp, NULL};
+  tk_ix_env env = {.B = d->B, .Bp = d->Bp, .vals = NULL};
   for (int i = kernel < 0 ? 0 : kernel; i < (kernel < 0 ? list->n : kernel + 1); i++) {
     const tk_ir_kernel *k = list->items[i];
     void *args[k->nargs + 1];

@@ -5,7 +5,9 @@
  *              store, clamped row reads): y = x·W + b; the asm must use vfmadd on ymm;
  *   rows       a row kernel: max and sum reductions, exp/tanh/erf, an IF guard, and floor
  *              div/mod of negative indices into an i32 output; a NaN input makes its whole
- *              softmax row NaN (exp(NaN) = NaN).
+ *              softmax row NaN (exp(NaN) = NaN);
+ *   gather     index reads (TK_IX_LOAD): a guard `%keep[r] > 0` and a load of row
+ *              `min(max(%list[r], 0), B - 1)` (sparse dispatch's gather), rows reversed.
  * Also: determinism (two compiles give the same object; two links the same .so), exported
  * symbols, the x86_64 target refusing a gpu binding, a bad --cpu, and an LLVM code generation
  * error caught by the diagnostic handler (a status, and the process goes on).
@@ -174,6 +176,32 @@ static void build_rows(tk_ir_module *m) {
   finish_kernel(m, k, rb, loop(m, rr, BR, TK_LOOP_SERIAL, tk_ir_stmt_if(m, r, TK_CMP_LT, Bs, row)));
 }
 
+/* Per row r < B with %keep[r] > 0: yg[r] = xg[min(max(%list[r], 0), B - 1)] (an index read in
+ * a guard and one in a load's index: sparse dispatch's gather). */
+static void build_gather(tk_ir_module *m) {
+  tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, "gather");
+  const tk_ix *Bs = tk_ir_ix_sym(m, TK_SYM_B), *Bps = tk_ir_ix_sym(m, TK_SYM_BP);
+  int y = add_arg(m, k, "yg", TK_TENSOR_OUTPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_OUT, TK_ACC_WRITE);
+  int x = add_arg(m, k, "xg", TK_TENSOR_INPUT, TK_T_F32, Bs, C_DIM, TK_ROLE_IN, TK_ACC_READ);
+  int list =
+      add_arg(m, k, "list", TK_TENSOR_INTERMEDIATE, TK_T_I32, Bps, 1, TK_ROLE_SCRATCH, TK_ACC_READ);
+  int keep =
+      add_arg(m, k, "keep", TK_TENSOR_INTERMEDIATE, TK_T_I32, Bps, 1, TK_ROLE_SCRATCH, TK_ACC_READ);
+  const tk_ir_var *rb = tk_ir_var_new(m, "rb", NULL), *rr = tk_ir_var_new(m, "rr", NULL);
+  const tk_ir_var *c = tk_ir_var_new(m, "c", NULL);
+  const tk_ix *r = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(m, rb), BR), V(m, rr));
+  const tk_ix *src = tk_ir_ix_clamp_row(
+      m, tk_ir_ix_max(m, tk_ir_ix_load(m, list, k->args[list].name, r), C(m, 0)));
+  const tk_ir_stmt *copy =
+      tk_ir_stmt_store(m, y, tk_ir_ix_rowmajor(m, r, C_DIM, V(m, c)),
+                       tk_ir_val_load(m, k, x, tk_ir_ix_rowmajor(m, src, C_DIM, V(m, c))));
+  const tk_ir_stmt *kept =
+      tk_ir_stmt_if(m, tk_ir_ix_load(m, keep, k->args[keep].name, r), TK_CMP_GT, C(m, 0),
+                    loop(m, c, C_DIM, TK_LOOP_PARALLEL, copy));
+  finish_kernel(m, k, rb,
+                loop(m, rr, BR, TK_LOOP_SERIAL, tk_ir_stmt_if(m, r, TK_CMP_LT, Bs, kept)));
+}
+
 static float frand(uint32_t *s, float scale) {
   *s = *s * 1664525u + 1013904223u;
   return ((float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
@@ -248,6 +276,32 @@ static void run_rows(tk_cgd_kernel_fn fn, int32_t B) {
   free(f);
 }
 
+/* list reverses the rows, keep drops every third row: those rows of yg stay NaN. */
+static void run_gather(tk_cgd_kernel_fn fn, int32_t B, int threads) {
+  int32_t Bp = (int32_t)tk_ir_ix_bp_of(B);
+  size_t n = (size_t)Bp * C_DIM + 16;
+  float *x = aligned_alloc(64, n * 4 + 64), *y = aligned_alloc(64, n * 4 + 64);
+  int32_t *list = aligned_alloc(64, (size_t)Bp * 4 + 64),
+          *keep = aligned_alloc(64, (size_t)Bp * 4 + 64);
+  uint32_t s = 11;
+  for (size_t i = 0; i < n; i++) x[i] = frand(&s, 2), y[i] = NAN;
+  for (int r = 0; r < Bp; r++) list[r] = B - 1 - r, keep[r] = r % 3 != 0;
+  void *args[4] = {y, x, list, keep};
+  CHECK_OK(tk_cgd_launch(fn, args, B, Bp, Bp / BR, threads));
+  int wrong = 0;
+  for (int r = 0; r < B; r++)
+    for (int c = 0; c < C_DIM; c++) {
+      float got = y[r * C_DIM + c], want = x[(B - 1 - r) * C_DIM + c];
+      wrong += keep[r] ? got != want : !isnan(got);
+    }
+  CHECK_MSG(wrong == 0, "gather B=%d threads=%d: %d wrong elements", B, threads, wrong);
+  CHECK_MSG(isnan(y[B * C_DIM]), "gather B=%d wrote row B", B);
+  free(x);
+  free(y);
+  free(list);
+  free(keep);
+}
+
 static bool blob_eq(const tk_cg_blob *a, const tk_cg_blob *b) {
   return a->size == b->size && a->size > 0 && memcmp(a->data, b->data, a->size) == 0;
 }
@@ -274,18 +328,20 @@ static void check_compiled(const tk_ir_module *m) {
   unlink(path);
   CHECK_MSG(h != NULL, "dlopen: %s", dlerror());
   if (h) {
-    tk_cgd_kernel_fn gemm, rows;
+    tk_cgd_kernel_fn gemm, rows, gather;
     *(void **)&gemm = dlsym(h, "gemm_bias");
     *(void **)&rows = dlsym(h, "rows");
+    *(void **)&gather = dlsym(h, "gather");
     const char *target = dlsym(h, "tk_bundle_target");
     CHECK(target && strcmp(target, "x86_64") == 0);
     CHECK(dlsym(h, "gemm_bias.body") == NULL); /* internal */
-    CHECK(gemm && rows);
+    CHECK(gemm && rows && gather);
     static const int32_t batches[] = {1, 15, 16, 17, 33};
-    for (size_t i = 0; gemm && rows && i < sizeof batches / sizeof batches[0]; i++) {
+    for (size_t i = 0; gemm && rows && gather && i < sizeof batches / sizeof batches[0]; i++) {
       run_gemm(gemm, batches[i], 1);
       run_gemm(gemm, batches[i], 2);
       run_rows(rows, batches[i]);
+      run_gather(gather, batches[i], 2);
     }
     dlclose(h);
   }
@@ -350,6 +406,7 @@ int main(void) {
   if (m) {
     build_gemm(m);
     build_rows(m);
+    build_gather(m);
     CHECK_OK(tk_ir_module_status(m));
     m->stage = TK_STAGE_CPU; /* hand-built: the scheduled list is complete */
     check_compiled(m);

@@ -435,7 +435,7 @@ typedef struct exec_case {
 
 static void launch_all(const exec_case *c, const guarded_buffer *bufs, int32_t B, int32_t Bp) {
   const tk_ir_kernel_list *kernels = &c->m->targets[TK_TARGET_GPU];
-  tk_ix_env env = {B, Bp, NULL};
+  tk_ix_env env = {.B = B, .Bp = Bp, .vals = NULL};
   bool swap = c->mode == MODE_SWAPPED_IDS;
   int32_t *wg_id = c->j->id[swap ? EMU_THREAD_X : EMU_WORKGROUP_X];
   int32_t *thread_id = c->j->id[swap ? EMU_WORKGROUP_X : EMU_THREAD_X];
@@ -479,7 +479,7 @@ static outcome compare_outputs(const exec_case *c, const guarded_buffer *bufs, c
 static outcome forward(const exec_case *c, guarded_buffer *bufs, float *x, int32_t B) {
   const tk_ir_module *m = c->m;
   int32_t Bp = (int32_t)tk_ir_ix_bp_of(B);
-  tk_ix_env env = {B, Bp, NULL};
+  tk_ix_env env = {.B = B, .Bp = Bp, .vals = NULL};
   tk_test_fill_input(x, (size_t)B * (size_t)m->arch.input_dim, (uint32_t)B);
   for (int i = 0; i < m->nbuffers; i++) {
     if (!guarded_alloc(&bufs[i], tk_ir_ix_eval(m->buffers[i].count, &env))) return OUT_SETUP;

@@ -1,5 +1,7 @@
 /* tests/unit/ir_ix_test.c — index expressions: folding, floor div/mod, bounds, substitution,
- * text form. Expected values are worked out by hand, not taken from the code. */
+ * text form, index reads (TK_IX_LOAD). Expected values are worked out by hand, not taken from the code. */
+#include <stdint.h>
+
 #include "ir/ir.h"
 #include "tests/unit/test.h"
 
@@ -38,7 +40,7 @@ static void test_eval(tk_ir_module *m) {
   const tk_ir_var *r = tk_ir_var_new(m, "r", NULL);
   const tk_ir_var *k = tk_ir_var_new(m, "k", NULL);
   int64_t vals[8] = {0};
-  tk_ix_env env = {17, 32, vals};
+  tk_ix_env env = {.B = 17, .Bp = 32, .vals = vals};
   const tk_ix *clamp =
       tk_ir_ix_rowmajor(m, tk_ir_ix_clamp_row(m, tk_ir_ix_var(m, r)), 96, tk_ir_ix_var(m, k));
   vals[r->id] = 20;
@@ -79,9 +81,44 @@ static void test_bounds_and_subst(tk_ir_module *m) {
       tk_ir_ix_subst(m, tk_ir_ix_rowmajor(m, tk_ir_ix_var(m, r), 10, tk_ir_ix_const(m, 2)), &s);
   int64_t vals[16] = {0};
   vals[t->id] = 3;
-  tk_ix_env env = {1, 16, vals};
+  tk_ix_env env = {.B = 1, .Bp = 16, .vals = vals};
   CHECK(tk_ir_ix_eval(e, &env) == (3 * 4 + 1) * 10 + 2);
   CHECK(!tk_ir_ix_uses_var(e, r) && tk_ir_ix_uses_var(e, t));
+}
+
+/* An index read: element i of argument 3 is 10 * i + 7 here (the reader below). */
+static int64_t arg3_element(const void *ctx, int arg, int64_t i) {
+  *(int *)ctx += 1;
+  return arg == 3 ? 10 * i + 7 : -1;
+}
+
+static void test_index_read(tk_ir_module *m) {
+  const tk_ir_var *r = tk_ir_var_new(m, "r", NULL), *e = tk_ir_var_new(m, "e", NULL);
+  const tk_ix *at = tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_var(m, r), 4), tk_ir_ix_var(m, e));
+  const tk_ix *slot = tk_ir_ix_load(m, 3, "slot", at);
+  const tk_ix *row = tk_ir_ix_rowmajor(m, slot, 128, tk_ir_ix_var(m, e));
+  text_is(row, "%slot[r * 4 + e] * 128 + e");
+  int reads = 0;
+  int64_t vals[64] = {0};
+  vals[r->id] = 2;
+  vals[e->id] = 1;
+  tk_ix_env env = {.B = 5, .Bp = 16, .vals = vals, .load = arg3_element, .load_ctx = &reads};
+  CHECK(tk_ir_ix_eval(row, &env) == (10 * 9 + 7) * 128 + 1 && reads == 1);
+  env.load = NULL; /* no reader: a read is 0 */
+  CHECK(tk_ir_ix_eval(row, &env) == 1);
+  CHECK(tk_ir_ix_uses_load(row) && !tk_ir_ix_uses_load(at));
+  CHECK(tk_ir_ix_uses_var(row, r) && !tk_ir_ix_uses_sym(row, TK_SYM_B));
+  CHECK(tk_ir_ix_equal(slot, tk_ir_ix_load(m, 3, "slot", at)));
+  CHECK(!tk_ir_ix_equal(slot, tk_ir_ix_load(m, 4, "slot", at)));
+  /* nothing is known of the data: any i32 */
+  tk_ix_range vr[64] = {{0, 0}};
+  tk_ix_range b = tk_ir_ix_bounds(slot, 64, vr);
+  CHECK(b.lo == INT32_MIN && b.hi == INT32_MAX);
+  const tk_ix *to[] = {tk_ir_ix_const(m, 6)};
+  const tk_ir_var *from[] = {r};
+  tk_ir_subst sub = {1, from, to};
+  text_is(tk_ir_ix_subst(m, row, &sub), "%slot[e + 24] * 128 + e");
+  CHECK(tk_ir_ix_load(m, 3, "slot", NULL) == NULL);
 }
 
 int main(void) {
@@ -90,6 +127,7 @@ int main(void) {
     test_folding(m);
     test_eval(m);
     test_bounds_and_subst(m);
+    test_index_read(m);
     CHECK_OK(tk_ir_module_status(m));
   }
   tk_ir_module_free(m);

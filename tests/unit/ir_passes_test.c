@@ -37,7 +37,7 @@ static void check_input_load(const tk_ir_val *v, const tk_ir_stmt *owner, void *
   (void)owner;
   if (v->op != TK_V_LOAD || c->k->args[v->arg].role != TK_ROLE_IN) return;
   int64_t *vals = calloc((size_t)c->m->nvars, sizeof *vals); /* other variables (k) at 0 */
-  tk_ix_env env = {17, 32, vals};
+  tk_ix_env env = {.B = 17, .Bp = 32, .vals = vals};
   for (int64_t r = 0; vals && r < 32; r++) {
     vals[c->ph->vars[0]->id] = r;
     int64_t row = tk_ir_ix_eval(v->ix, &env) / c->k->args[v->arg].cols;
@@ -205,7 +205,7 @@ static void record(trace *t, const void *stmt, int64_t index, int64_t row) {
 static int64_t composed(trace *t, const tk_ix *origin_ix, const tk_ir_subst *s,
                         const int64_t *vals) {
   memcpy(t->scratch, vals, sizeof *vals * (size_t)t->m->nvars);
-  tk_ix_env cur = {t->env.B, t->env.Bp, vals};
+  tk_ix_env cur = {.B = t->env.B, .Bp = t->env.Bp, .vals = vals};
   for (int i = 0; s && i < s->n; i++) t->scratch[s->from[i]->id] = tk_ir_ix_eval(s->to[i], &cur);
   return tk_ir_ix_eval(origin_ix, &t->env);
 }
@@ -280,7 +280,7 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
   for (int t = 0; scratch && t < TK_IR_NTARGETS; t++) {
     if (t == TK_TARGET_CPU) fused.n = keep_rows_below(fused.ev, fused.n, cpu_rows);
     sched[t].scratch = scratch;
-    sched[t].env = (tk_ix_env){B, tk_ir_ix_bp_of(B), scratch};
+    sched[t].env = (tk_ix_env){.B = B, .Bp = tk_ir_ix_bp_of(B), .vals = scratch};
     run_traced(m, (tk_ir_target)t, B, &sched[t]);
     CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0,
               "%s %s B=%lld: %ld of %ld accesses break the composition", model,

@@ -15,3 +15,8 @@ tk_script_test(NAME proofs_replay SCRIPT tests/proofs/replay.sh LABELS verify pr
 tk_unit_test(NAME tv_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/tv_test.c
              LIBS tkc_lib tk_verify tk_codegen LLVM LABELS verify codegen)
 target_include_directories(tv_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
+# Index reads (TK_IX_LOAD, the sparse dispatch's gathered rows and slots) on nano's combine:
+# checker, dump round trip, every class, the translation validator; unclamped data refuted.
+tk_unit_test(NAME ix_load_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ix_load_test.c
+             LIBS tkc_lib tk_verify tk_codegen LLVM LABELS verify codegen ir)
+target_include_directories(ix_load_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
