@@ -362,6 +362,10 @@ typedef enum tk_ir_pred {
   TK_PRED_SOFTMAX,        /* a holds softmax of its row (n columns)                */
   TK_PRED_MASKED_SELECT,  /* masked experts enter the sum through SELECT on keep b (no NaN
                              leak, docs/formats.md §3); a = the combined output            */
+  TK_PRED_DISPATCH,       /* a = slot, b = keep [rows, n]: per expert e < n, a counting sort
+                             of the kept rows — the count stored after the row loop is at most
+                             B, and slot maps the kept rows one to one onto [0, count[e]) in
+                             row order (docs/proofs.md "dispatch")                     (n) */
 } tk_ir_pred;
 const char *tk_ir_pred_name(tk_ir_pred p); /* "rows", "shape_eq", "topk", ... */
 

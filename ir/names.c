@@ -49,8 +49,9 @@ const char *tk_ir_cmp_text(tk_ir_cmp c) {
 
 const char *tk_ir_pred_name(tk_ir_pred p) {
   static const char *const names[] = {
-      "b_range",        "bp_padded",  "rows",      "shape_eq", "finite",  "reads_clamped",
-      "writes_rows_lt", "writes_all", "row_local", "topk",     "softmax", "masked_select",
+      "b_range",       "bp_padded",      "rows",       "shape_eq",  "finite",
+      "reads_clamped", "writes_rows_lt", "writes_all", "row_local", "topk",
+      "softmax",       "masked_select",  "dispatch",
   };
   return NAME_OF(names, p);
 }

@@ -474,9 +474,9 @@ static int operand(parser *p, bool in_kernel) { return in_kernel ? arg_ref(p) : 
 static bool contract_line(parser *p, tk_ir_contracts *list, bool in_kernel) {
   bool ensures = accept(p, "ensures ");
   if (!ensures && !expect(p, "requires ")) return false;
-  const char *preds[TK_PRED_MASKED_SELECT + 1];
-  for (int i = 0; i <= TK_PRED_MASKED_SELECT; i++) preds[i] = tk_ir_pred_name((tk_ir_pred)i);
-  int pr = keyword(p, preds, TK_PRED_MASKED_SELECT + 1, "a contract predicate");
+  const char *preds[TK_PRED_DISPATCH + 1];
+  for (int i = 0; i <= TK_PRED_DISPATCH; i++) preds[i] = tk_ir_pred_name((tk_ir_pred)i);
+  int pr = keyword(p, preds, TK_PRED_DISPATCH + 1, "a contract predicate");
   if (pr < 0 || !expect(p, "(")) return false;
   tk_ir_contract c = tk_ir_contract_make(ensures, (tk_ir_pred)pr, -1, -1, NULL, 0, 0);
   switch (c.pred) {
@@ -514,6 +514,7 @@ static bool contract_line(parser *p, tk_ir_contracts *list, bool in_kernel) {
       if (expect(p, ", n =")) integer(p, &c.n);
       break;
     case TK_PRED_MASKED_SELECT:
+    case TK_PRED_DISPATCH:
       c.a = operand(p, in_kernel);
       if (expect(p, ", keep =")) c.b = operand(p, in_kernel);
       if (expect(p, ", n =")) integer(p, &c.n);

@@ -294,7 +294,7 @@ static tk_status verify_kernels(tk_vctx *v) {
   static const kernel_class_fn classes[] = {
       tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel,
       tk_verify_obl_launch, tk_verify_obl_race,     tk_verify_obl_coverage,
-      tk_verify_obl_topk,   tk_verify_obl_layout,
+      tk_verify_obl_topk,   tk_verify_obl_layout,   tk_verify_obl_dispatch,
   };
   const tk_ir_target targets[] = {TK_TARGET_GPU, TK_TARGET_CPU};
   for (size_t t = 0; t < 2; t++) {

@@ -51,8 +51,8 @@ struct tk_verify_report {
 };
 
 static const char *const CLASS_NAMES[TK_OBL_NCLASSES] = {
-    "shape",    "padding", "bounds",  "no_overflow", "race", "topk",
-    "dataflow", "layout",  "address", "control",     "host"};
+    "shape",    "padding", "bounds",   "no_overflow", "race",    "topk",
+    "dataflow", "layout",  "dispatch", "address",     "control", "host"};
 
 const char *tk_verify_obl_class_name(tk_obl_class c) {
   return (unsigned)c < TK_OBL_NCLASSES ? CLASS_NAMES[c] : "?";

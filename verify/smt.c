@@ -83,7 +83,7 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   o->cls = cls;
   o->kernel = kernel;
   o->target = target;
-  o->arrays = cls == TK_OBL_TOPK;
+  o->arrays = cls == TK_OBL_TOPK || cls == TK_OBL_DISPATCH;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(o->statement, sizeof o->statement, fmt, ap);

@@ -70,10 +70,13 @@ Z3_ast tk_verify_sym_local(tk_sym *x, tk_sym_state *st, int local) {
   return st->arr[local] ? st->arr[local] : tk_verify_sym_havoc(x, st, local);
 }
 
-static Z3_ast arg_array(tk_sym *x, int arg) {
+Z3_ast tk_verify_sym_arg(tk_sym *x, int arg) {
   if (!x->args[arg]) {
     char name[32];
-    snprintf(name, sizeof name, "arg%d", arg);
+    if (x->args_stored)
+      snprintf(name, sizeof name, "%.31s", x->k->args[arg].name);
+    else
+      snprintf(name, sizeof name, "arg%d", arg);
     x->args[arg] = tk_verify_obl_fresh(
         x->o, name, tk_verify_sym_array_sort(x->o->v, x->k->args[arg].type), false);
   }
@@ -169,8 +172,8 @@ Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
     case TK_V_LOAD:
     case TK_V_LOCAL_LOAD: { /* the index first: verify_internal.h, term order */
       Z3_ast ix = tk_verify_obl_ix(o, val->ix, 0);
-      Z3_ast array =
-          val->op == TK_V_LOAD ? arg_array(x, val->arg) : tk_verify_sym_local(x, st, val->local);
+      Z3_ast array = val->op == TK_V_LOAD ? tk_verify_sym_arg(x, val->arg)
+                                          : tk_verify_sym_local(x, st, val->local);
       return Z3_mk_select(z, array, ix);
     }
     case TK_V_SELECT: {
@@ -193,16 +196,36 @@ Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val) {
   return b ? binary(x, val, a, b) : NULL;
 }
 
+/* With args_stored, the argument arrays after a guarded body: then-arrays where cond holds. */
+static tk_status merge_args(tk_sym *x, Z3_ast cond, const Z3_ast *before) {
+  for (int i = 0; i < x->k->nargs; i++)
+    if (x->args[i] != before[i])
+      x->args[i] =
+          Z3_mk_ite(x->o->v->z, cond, x->args[i], before[i] ? before[i] : tk_verify_sym_arg(x, i));
+  return TK_STATUS_OK;
+}
+
 static tk_status exec_if(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
   tk_vctx *v = x->o->v;
   Z3_ast rhs = tk_verify_obl_ix(x->o, s->rhs, 0); /* first: verify_internal.h, term order */
   Z3_ast cond = tk_verify_z_cmp(v, s->cmp, tk_verify_obl_ix(x->o, s->lhs, 0), rhs);
   tk_sym_state then;
   TK_RETURN_IF_ERROR(tk_verify_sym_state_copy(st, &then));
+  Z3_ast *before = NULL;
+  if (x->args_stored) {
+    before = tk_malloc((size_t)(x->k->nargs ? x->k->nargs : 1) * sizeof *before);
+    if (!before) {
+      tk_verify_sym_state_free(&then);
+      return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory");
+    }
+    memcpy(before, x->args, (size_t)x->k->nargs * sizeof *before);
+  }
   tk_status err = tk_verify_sym_exec(x, &then, s->body);
   for (int i = 0; !err && i < st->n; i++)
     if (then.arr[i] != st->arr[i])
       st->arr[i] = Z3_mk_ite(v->z, cond, then.arr[i], tk_verify_sym_local(x, st, i));
+  if (!err && before) err = merge_args(x, cond, before);
+  free(before);
   tk_verify_sym_state_free(&then);
   return err;
 }
@@ -221,7 +244,15 @@ tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
       return TK_STATUS_OK;
     }
     case TK_S_IF: return exec_if(x, st, s);
-    case TK_S_STORE: return TK_STATUS_OK; /* global stores do not change the local state */
+    case TK_S_STORE: {
+      if (!x->args_stored) return TK_STATUS_OK; /* the local state only */
+      Z3_ast arr = tk_verify_sym_arg(x, s->arg);
+      Z3_ast val = tk_verify_sym_val(x, st, s->value), ix = tk_verify_obl_ix(x->o, s->ix, 0);
+      if (!arr || !val || !ix)
+        return tk_status_make(TK_RESOURCE_EXHAUSTED, "verifier: out of memory (dispatch)");
+      x->args[s->arg] = Z3_mk_store(x->o->v->z, arr, ix, val);
+      return TK_STATUS_OK;
+    }
     case TK_S_FOR: break;
   }
   return tk_status_make(TK_PROOF_FAILED,

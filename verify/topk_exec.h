@@ -12,7 +12,8 @@
 typedef struct tk_sym {
   tk_obl *o;
   const tk_ir_kernel *k;
-  Z3_ast *args;
+  Z3_ast *args;     /* the argument arrays (declared on first use; tk_verify_sym_arg) */
+  bool args_stored; /* STORE updates its argument's array (the dispatch class); else skipped */
   int nufs;
   Z3_func_decl ufs[TK_SYM_MAX_UF];
   char uf_names[TK_SYM_MAX_UF][32];
@@ -36,9 +37,12 @@ Z3_sort tk_verify_sym_array_sort(tk_vctx *v, tk_ir_type t);
 Z3_ast tk_verify_sym_local(tk_sym *x, tk_sym_state *st, int local);
 /* Replaces a local's array by a fresh constant (a loop's effect, summarised elsewhere). */
 Z3_ast tk_verify_sym_havoc(tk_sym *x, tk_sym_state *st, int local);
+/* The array of argument arg (a fresh constant named after it on first use). */
+Z3_ast tk_verify_sym_arg(tk_sym *x, int arg);
 /* The value of an IR value node in state st (loop variables: copy 0, or as bound). */
 Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val);
-/* Executes straight-line statements (BLOCK, LOCAL_STORE, IF; global STOREs are skipped).
+/* Executes straight-line statements (BLOCK, LOCAL_STORE, IF; global STOREs are skipped, or with
+ * args_stored update the argument arrays).
  * A FOR is an error: TK_PROOF_FAILED, the code does not have the proved form. */
 TK_MUST_USE tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s);
 

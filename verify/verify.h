@@ -64,7 +64,7 @@ void tk_verify_report_timing(const tk_verify_report *r, FILE *out);
 /* The classes, in DESIGN order (shape, padding, bounds, no_overflow, race, topk, dataflow,
  * layout of the scheduled IR; address, control of the LLVM: tv.h; host): class c's name and
  * its number of obligations in r. */
-#define TK_VERIFY_NCLASSES 11
+#define TK_VERIFY_NCLASSES 12
 void tk_verify_report_class_count(const tk_verify_report *r, int c, const char **name, long *count);
 
 /* The number of class c's obligations in r that hold without their path hypotheses. */

@@ -29,9 +29,10 @@ typedef enum tk_obl_class {
   TK_OBL_RACE,
   TK_OBL_TOPK,
   TK_OBL_DATAFLOW,
-  TK_OBL_LAYOUT,  /* the CPU weight panels: a bijection, read at the packed place */
-  TK_OBL_ADDRESS, /* translation validation (tv.h): LLVM addresses = IR index maps */
-  TK_OBL_CONTROL, /* translation validation: LLVM loop bounds, guards, ids = the IR's */
+  TK_OBL_LAYOUT,   /* the CPU weight panels: a bijection, read at the packed place */
+  TK_OBL_DISPATCH, /* sparse dispatch: the counting sort's loop invariant (obl_dispatch.c) */
+  TK_OBL_ADDRESS,  /* translation validation (tv.h): LLVM addresses = IR index maps */
+  TK_OBL_CONTROL,  /* translation validation: LLVM loop bounds, guards, ids = the IR's */
   TK_OBL_HOST,
   TK_OBL_NCLASSES
 } tk_obl_class;
@@ -366,6 +367,7 @@ TK_MUST_USE tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_dispatch(tk_vctx *v, const tk_ir_kernel *k);
 /* Class layout (obl_layout.c): each panel buffer's layout is a bijection (module), and each
  * CPU load of one reads the packed place of the element its fused load reads (per kernel). */
 TK_MUST_USE tk_status tk_verify_obl_layout_module(tk_vctx *v);

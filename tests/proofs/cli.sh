@@ -38,10 +38,10 @@ grep -q "refusing to replace .*mine.smt2" "$work/err" || { echo "FAIL the refusa
 [[ $(cat "$work/proofs/mine.smt2") == mine ]] || { echo "FAIL the user's file was touched" >&2; fail=1; }
 rm "$work/proofs/mine.smt2"
 expect 0 "nano verifies" -- "$tkc" verify "$root/models/nano.arch.json" --proofs-dir "$work/proofs"
-for c in shape padding bounds no_overflow race topk dataflow address control host; do
+for c in shape padding bounds no_overflow race topk dataflow layout dispatch address control host; do
   grep -Eq "^$c +[0-9]+ obligations proved \([0-9]+ without path hypotheses\)$" "$work/out" || { echo "FAIL no summary line for $c" >&2; fail=1; }
 done
-[[ $(wc -l <"$work/out") == 11 ]] || { echo "FAIL stdout has more than the 11 summary lines" >&2; fail=1; }
+[[ $(wc -l <"$work/out") == 12 ]] || { echo "FAIL stdout has more than the 12 summary lines" >&2; fail=1; }
 # address and control are the translation validation of `tkc compile` (docs/proofs.md)
 grep -qE "^address +0 obligations proved \(0 without path hypotheses\)$" "$work/out" || { echo "FAIL tkc verify proved address obligations" >&2; fail=1; }
 grep -q "solver time" "$work/err" || { echo "FAIL no solver time on stderr" >&2; fail=1; }
