@@ -365,7 +365,7 @@ typedef enum tk_ir_pred {
   TK_PRED_DISPATCH,       /* a = slot, b = keep [rows, n]: per expert e < n, a counting sort
                              of the kept rows — the count stored after the row loop is at most
                              B, and slot maps the kept rows one to one onto [0, count[e]) in
-                             row order (docs/proofs.md "dispatch")                     (n) */
+                             row order (docs/proofs.md "dispatch"); c = count     (n) */
 } tk_ir_pred;
 const char *tk_ir_pred_name(tk_ir_pred p); /* "rows", "shape_eq", "topk", ... */
 
@@ -373,6 +373,7 @@ typedef struct tk_ir_contract {
   bool ensures; /* false = requires */
   tk_ir_pred pred;
   int a, b;        /* operands (-1 when unused) */
+  int c;           /* a third operand (dispatch: the count), -1 when unused */
   const tk_ix *ix; /* row count / limit when the predicate has one */
   int64_t k, n;    /* small integer parameters */
 } tk_ir_contract;

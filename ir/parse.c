@@ -517,6 +517,7 @@ static bool contract_line(parser *p, tk_ir_contracts *list, bool in_kernel) {
     case TK_PRED_DISPATCH:
       c.a = operand(p, in_kernel);
       if (expect(p, ", keep =")) c.b = operand(p, in_kernel);
+      if (c.pred == TK_PRED_DISPATCH && expect(p, ", count =")) c.c = operand(p, in_kernel);
       if (expect(p, ", n =")) integer(p, &c.n);
       break;
   }

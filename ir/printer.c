@@ -298,9 +298,12 @@ static void print_contract(printer *p, const tk_ir_contract *c, int depth) {
       fprintf(o, "%%%s, n = %lld", operand_name(p, c->a), (long long)c->n);
       break;
     case TK_PRED_MASKED_SELECT:
-    case TK_PRED_DISPATCH:
       fprintf(o, "%%%s, keep = %%%s, n = %lld", operand_name(p, c->a), operand_name(p, c->b),
               (long long)c->n);
+      break;
+    case TK_PRED_DISPATCH:
+      fprintf(o, "%%%s, keep = %%%s, count = %%%s, n = %lld", operand_name(p, c->a),
+              operand_name(p, c->b), operand_name(p, c->c), (long long)c->n);
       break;
   }
   fputs(")\n", o);

@@ -1,11 +1,11 @@
 /* verify/obl_dispatch.c — class `dispatch`: sparse top-K dispatch's counting sort, in each
- * scheduled kernel with a dispatch(slot, keep = keep, n = E) contract (ir.h TK_PRED_DISPATCH).
+ * scheduled kernel with an `ensures dispatch(slot, keep = keep, count = count, n = E)` contract
+ * (ir.h TK_PRED_DISPATCH); and the facts it proves, for the kernels that require them.
  *
  * The form proved (found in the IR, never assumed): the launch loop runs one point e per expert
  * (extent E); its body is straight-line code, one serial loop over the rows r in [0, B) whose
- * body is straight-line and stores slot, then straight-line code that stores the count (the
- * argument of the first store after the loop; the scalar i32 local its value reads is the
- * counter m). Anything else is refused (TK_PROOF_FAILED naming the kernel). Every statement is executed
+ * body is straight-line and stores slot, then straight-line code whose first store is to the
+ * count (the scalar i32 local its value reads is the counter m). Anything else is refused (TK_PROOF_FAILED naming the kernel). Every statement is executed
  * symbolically from the IR (verify/topk_exec.c, stores to arguments included), so the proof is
  * about the emitted code; the layout it proves is slot[r * E + e] and count[e].
  *
@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "verify/topk_exec.h"
+#include "tk/alloc.h"
 
 typedef struct dispatch_form {
   const tk_ir_kernel *k;
@@ -126,11 +127,13 @@ static tk_status find_count(dispatch_form *f) {
   const tk_ir_stmt *st = NULL;
   for (int i = f->at + 1; i < f->nstmts && !st; i++) st = first_store(f->stmts[i]);
   if (!st) return form_error(f->k, "no store after the row loop (the count)");
+  if (st->arg != f->count)
+    return form_error(f->k, "the first store after the row loop is to %%%s, not the count %%%s",
+                      f->k->args[st->arg].name, f->k->args[f->count].name);
   f->m = scalar_read(f->k, st->value);
   if (f->m < 0)
     return form_error(f->k, "the count %%%s reads no scalar i32 local (the counter)",
                       f->k->args[st->arg].name);
-  f->count = st->arg;
   if (f->count == f->slot || f->count == f->keep)
     return form_error(f->k, "the count is stored to %%%s", f->k->args[f->count].name);
   for (int i = 0; i < f->nstmts; i++)
@@ -141,11 +144,13 @@ static tk_status find_count(dispatch_form *f) {
 }
 
 static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, dispatch_form *f) {
-  *f = (dispatch_form){.k = k, .slot = c->a, .keep = c->b, .E = c->n, .count = -1};
-  if (c->a < 0 || c->a >= k->nargs || c->b < 0 || c->b >= k->nargs || c->n < 1)
-    return form_error(k, "the contract names no slot and keep arguments");
-  if (k->args[f->slot].type != TK_T_I32 || k->args[f->keep].type != TK_T_I32)
-    return form_error(k, "slot and keep must be i32");
+  *f = (dispatch_form){.k = k, .slot = c->a, .keep = c->b, .count = c->c, .E = c->n};
+  if (c->a < 0 || c->a >= k->nargs || c->b < 0 || c->b >= k->nargs || c->c < 0 ||
+      c->c >= k->nargs || c->n < 1)
+    return form_error(k, "the contract names no slot, keep and count arguments");
+  if (k->args[f->slot].type != TK_T_I32 || k->args[f->keep].type != TK_T_I32 ||
+      k->args[f->count].type != TK_T_I32)
+    return form_error(k, "slot, keep and count must be i32");
   f->launch = k->body;
   if (!f->launch || f->launch->kind != TK_S_FOR || f->launch->binding == TK_BIND_NONE ||
       f->launch->extent->kind != TK_IX_CONST || f->launch->extent->c != c->n)
@@ -376,4 +381,85 @@ tk_status tk_verify_obl_dispatch(tk_vctx *v, const tk_ir_kernel *k) {
     TK_RETURN_IF_ERROR(exit_(v, &f));
   }
   return TK_STATUS_OK;
+}
+
+/* ---- what the kernels that require a dispatch may assume ---- */
+
+/* True if x's facts were asserted in this obligation already (else records it). */
+static bool facts_done(tk_obl *o, Z3_ast x) {
+  for (int i = 0; i < o->nfacts; i++)
+    if (o->facts[i] == x) return true;
+  if (o->nfacts == o->cap_facts) {
+    int cap = o->cap_facts ? 2 * o->cap_facts : 16;
+    Z3_ast *p = tk_realloc(o->facts, (size_t)cap * sizeof *p);
+    if (!p) {
+      o->oom = true;
+      return true;
+    }
+    o->facts = p;
+    o->cap_facts = cap;
+  }
+  o->facts[o->nfacts++] = x;
+  return false;
+}
+
+/* The ghost list L(i, e) of the dispatch whose slot is argument `slot` (one per obligation). */
+static Z3_func_decl ghost_list(tk_obl *o, const tk_ir_kernel *k, int slot) {
+  for (int i = 0; i < o->nloads; i++)
+    if (o->loads[i].arg == -2 - slot) return o->loads[i].f;
+  if (o->nloads == o->cap_loads) {
+    int cap = o->cap_loads ? 2 * o->cap_loads : 16;
+    tk_obl_load_fn *p = tk_realloc(o->loads, (size_t)cap * sizeof *p);
+    if (!p) return NULL;
+    o->loads = p;
+    o->cap_loads = cap;
+  }
+  char name[80];
+  snprintf(name, sizeof name, "list.%.60s", k->args[slot].name);
+  Z3_sort dom[2] = {o->v->int_sort, o->v->int_sort};
+  Z3_func_decl f = tk_verify_obl_fresh_fn(o, name, 2, dom, o->v->int_sort);
+  o->loads[o->nloads++] = (tk_obl_load_fn){-2 - slot, f};
+  return f;
+}
+
+/* keep[x] = 1 ⇒ 0 <= slot[x] < count[x mod n] ∧ L(slot[x], x mod n) = x div n */
+static void slot_fact(tk_obl *o, const tk_ir_kernel *k, const tk_ir_contract *c, Z3_ast index,
+                      Z3_ast x) {
+  tk_vctx *v = o->v;
+  Z3_context z = v->z;
+  Z3_ast e = tk_verify_obl_div(o, index, c->n, true);
+  Z3_ast row = tk_verify_obl_div(o, index, c->n, false);
+  Z3_ast kept_flag = tk_verify_obl_data(o, c->b, k->args[c->b].name, index);
+  Z3_ast count = tk_verify_obl_data(o, c->c, k->args[c->c].name, e);
+  Z3_func_decl L = ghost_list(o, k, c->a);
+  if (!e || !row || !kept_flag || !count || !L) {
+    o->oom = true;
+    return;
+  }
+  Z3_ast zero = tk_verify_z_int(v, 0), one = tk_verify_z_int(v, 1);
+  Z3_ast kept = Z3_mk_eq(z, kept_flag, one);
+  Z3_ast below = tk_verify_z_in(v, zero, x, count);
+  Z3_ast listed_at = Z3_mk_app(z, L, 2, (Z3_ast[]){x, e});
+  Z3_ast listed = Z3_mk_eq(z, listed_at, row);
+  Z3_ast placed = tk_verify_z_and2(v, below, listed);
+  tk_verify_obl_hyp(o, Z3_mk_implies(z, kept, placed));
+}
+
+void tk_verify_obl_dispatch_facts(tk_obl *o, int arg, Z3_ast index, Z3_ast x) {
+  const tk_ir_kernel *k = o->v->kernel;
+  if (!k || facts_done(o, x)) return;
+  for (int i = 0; i < k->contracts.n; i++) {
+    const tk_ir_contract *c = &k->contracts.items[i];
+    if (c->pred != TK_PRED_DISPATCH || c->ensures || c->n < 1) continue;
+    if (arg == c->b) {
+      tk_verify_obl_hyp(o, tk_verify_z_within(o->v, 0, x, 1));
+    } else if (arg == c->c) {
+      Z3_ast zero = tk_verify_z_int(o->v, 0);
+      Z3_ast lo = Z3_mk_le(o->v->z, zero, x);
+      Z3_ast hi = Z3_mk_le(o->v->z, x, o->B);
+      tk_verify_obl_hyp(o, tk_verify_z_and2(o->v, lo, hi));
+    } else if (arg == c->a) {
+      slot_fact(o, k, c, index, x);
+    }
+  }
 }

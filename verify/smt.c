@@ -77,7 +77,7 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   for (int i = 0; i < o->ntouched; i++)
     o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
   o->ntouched = o->ndecls = o->nhyps = o->nshows = o->ndivs = o->nbase = o->nparts = o->ndefs = 0;
-  o->nloads = 0;
+  o->nloads = o->nfacts = 0;
   o->ufs = false;
   o->goal = NULL;
   o->cls = cls;
@@ -156,8 +156,10 @@ Z3_ast tk_verify_obl_data(tk_obl *o, int arg, const char *name, Z3_ast index) {
   char label[sizeof o->shows->label];
   snprintf(label, sizeof label, "%%%.50s[...]", name); /* a counterexample's first read of it */
   if (fresh) tk_verify_obl_show(o, label, x);
-  tk_verify_obl_hyp(o, tk_verify_z_in(v, tk_verify_z_int(v, INT32_MIN), x,
-                                      tk_verify_z_int(v, (int64_t)INT32_MAX + 1)));
+  Z3_ast lo = tk_verify_z_int(v, INT32_MIN); /* one term per statement: term order */
+  Z3_ast hi = tk_verify_z_int(v, (int64_t)INT32_MAX + 1);
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, lo, x, hi));
+  tk_verify_obl_dispatch_facts(o, arg, index, x);
   return x;
 }
 

@@ -117,6 +117,7 @@ void tk_verify_ctx_dispose(tk_vctx *v) {
   free(v->obl.shows);
   free(v->obl.touched);
   free(v->obl.loads);
+  free(v->obl.facts);
   free(v->obl.divs);
   free(v->obl.parts);
   free(v->obl.defs);

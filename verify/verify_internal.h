@@ -103,8 +103,11 @@ typedef struct tk_obl {
   int ntouched, cap_touched;
   int *touched; /* var ids set in vars[*] (reset by tk_verify_obl_begin) */
   int nloads, cap_loads;
-  tk_obl_load_fn *loads; /* the data functions of the arguments index loads read */
-  bool ufs;              /* an index reads data: logic QF_UFLIA (unless arrays) */
+  tk_obl_load_fn *loads; /* the data functions of the arguments index loads read (and, with
+                            arg -2 - slot, the ghost lists of required dispatches) */
+  int nfacts, cap_facts;
+  Z3_ast *facts; /* the data terms whose required facts are asserted already */
+  bool ufs;      /* an index reads data: logic QF_UFLIA (unless arrays) */
   bool oom;
 } tk_obl;
 
@@ -127,6 +130,11 @@ Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy);
  * obligation, so the IR's index read and the LLVM load it became are the same term when their
  * indices are equal. */
 Z3_ast tk_verify_obl_data(tk_obl *o, int arg, const char *name, Z3_ast index);
+/* For the current kernel's `requires dispatch(slot, keep, count, n)` contracts, asserts what
+ * the dispatch class proved of the data term x = arg[index] (obl_dispatch.c), once per term:
+ * keep is 0 or 1; 0 <= count[e] <= B; keep[x] = 1 ⇒ 0 <= slot[x] < count[x mod n] and
+ * L(slot[x], x mod n) = x div n, with L the ghost list (a fresh function per obligation). */
+void tk_verify_obl_dispatch_facts(tk_obl *o, int arg, Z3_ast index, Z3_ast x);
 /* x div c or x mod c (c > 0) as a fresh quotient q / remainder r with the hypotheses
  * x = c*q + r and 0 <= r < c (one pair per distinct x and c): the exact semantics of SMT-LIB's
  * div/mod for a positive divisor, in a form linear solvers handle without case splits. The

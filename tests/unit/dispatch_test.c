@@ -9,6 +9,9 @@
  * kept row: step), a dropped pair (counting from 1: entry), capacity past B (count = m + 1:
  * exit), the guard inverted (counting the dropped rows: step); a kernel of another form is
  * refused. Expected outcomes follow from what a counting sort is, not from the class's code.
+ * A kernel that requires the dispatch (the list scatter, list[%slot[r*4+e]*4 + e] = r where
+ * %keep[r*4+e] > 0) gets its facts: bounds and race are proved; without the contract, or
+ * without the guard, the slot read is unbounded and bounds refutes it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,11 +95,94 @@ static tk_ir_kernel *build_dispatch(tk_ir_module *m, defect d) {
   k->body = tk_ir_stmt_for(m, e, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, body);
   tk_ir_contract_add(m, &k->contracts,
                      tk_ir_contract_make(true, TK_PRED_DISPATCH, slot, keep, NULL, 0, E));
+  k->contracts.items[k->contracts.n - 1].c = count;
+  return k;
+}
+
+/* ---- the kernels after the dispatch, which assume its facts ---- */
+
+typedef enum consumer {
+  SCATTER,         /* list[%slot[r*4+e]*4 + e] = r where %keep[r*4+e] > 0 */
+  SCATTER_NO_REQ,  /* the same without `requires dispatch` */
+  SCATTER_NO_GUARD /* the same for every row, kept or not */
+} consumer;
+
+/* for rb @cpu_block { for rr { if r < B { for e parallel { [if %keep[r*4+e] > 0]
+ * { list[%slot[r*4+e] * 4 + e] = r } } } } } */
+static tk_ir_kernel *build_scatter(tk_ir_module *m, consumer how) {
+  tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, "scatter");
+  const tk_ix *Bp = tk_ir_ix_sym(m, TK_SYM_BP), *B = tk_ir_ix_sym(m, TK_SYM_B);
+  int keep = add_arg(m, k, "keep", Bp, E, TK_ACC_READ);
+  int slot = add_arg(m, k, "slot", Bp, E, TK_ACC_READ);
+  int count = add_arg(m, k, "count", tk_ir_ix_const(m, 1), E, TK_ACC_READ);
+  int list = add_arg(m, k, "list", Bp, E, TK_ACC_WRITE);
+  const tk_ir_var *rb = tk_ir_var_new(m, "rb", NULL), *rr = tk_ir_var_new(m, "rr", NULL);
+  const tk_ir_var *e = tk_ir_var_new(m, "e", NULL);
+  const tk_ix *r = tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_var(m, rb), 16), tk_ir_ix_var(m, rr));
+  const tk_ix *at = tk_ir_ix_rowmajor(m, r, E, tk_ir_ix_var(m, e));
+  const tk_ix *place =
+      tk_ir_ix_rowmajor(m, tk_ir_ix_load(m, slot, "slot", at), E, tk_ir_ix_var(m, e));
+  const tk_ir_stmt *store = tk_ir_stmt_store(m, list, place, tk_ir_val_index(m, r));
+  if (how != SCATTER_NO_GUARD)
+    store = tk_ir_stmt_if(m, tk_ir_ix_load(m, keep, "keep", at), TK_CMP_GT, tk_ir_ix_const(m, 0),
+                          store);
+  const tk_ir_stmt *experts =
+      tk_ir_stmt_for(m, e, tk_ir_ix_const(m, E), TK_LOOP_PARALLEL, TK_BIND_NONE, store);
+  const tk_ir_stmt *rows = tk_ir_stmt_for(m, rr, tk_ir_ix_const(m, 16), TK_LOOP_SERIAL,
+                                          TK_BIND_NONE, tk_ir_stmt_if(m, r, TK_CMP_LT, B, experts));
+  k->launch.grid = tk_ir_ix_div(m, Bp, 16);
+  k->launch.workgroup_size = 1;
+  k->launch.block_rows = 16;
+  k->index_bits = 32;
+  k->body = tk_ir_stmt_for(m, rb, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, rows);
+  if (how != SCATTER_NO_REQ) {
+    tk_ir_contract_add(m, &k->contracts,
+                       tk_ir_contract_make(false, TK_PRED_DISPATCH, slot, keep, NULL, 0, E));
+    k->contracts.items[k->contracts.n - 1].c = count;
+  }
   return k;
 }
 
 static tk_status gen(tk_vctx *v, const void *user) {
   return tk_verify_obl_dispatch(v, (const tk_ir_kernel *)user);
+}
+
+static tk_status gen_consumer(tk_vctx *v, const void *user) {
+  const tk_ir_kernel *k = user;
+  v->kernel = k;
+  tk_status s = tk_verify_obl_bounds(v, k);
+  if (!s) s = tk_verify_obl_race(v, k);
+  v->kernel = NULL;
+  return s;
+}
+
+static tk_status run_consumer(consumer how) {
+  tk_ir_module *m = build_nano();
+  if (!m) return tk_status_make(TK_INTERNAL, "no module");
+  tk_ir_kernel *k = build_scatter(m, how);
+  tk_verify_options o;
+  tk_verify_options_default(&o);
+  tk_status s = tk_ir_verify(m);
+  if (!s) s = tk_verify_run_into(m, &o, NULL, gen_consumer, k);
+  tk_ir_module_free(m);
+  return s;
+}
+
+static void check_consumers(void) {
+  tk_status s = run_consumer(SCATTER);
+  CHECK_MSG(!s, "the list scatter with the dispatch's facts: %s", tk_status_message(s));
+  tk_status_free(s);
+  for (consumer how = SCATTER_NO_REQ; how <= SCATTER_NO_GUARD; how++) {
+    s = run_consumer(how);
+    const char *msg = s ? tk_status_message(s) : "proved";
+    CHECK_MSG(tk_status_code_of(s) == TK_PROOF_FAILED && strstr(msg, "kernel scatter (cpu)") &&
+                  strstr(msg, "%slot[...]"),
+              "scatter %s: want a refutation showing the slot read, got: %s",
+              how == SCATTER_NO_REQ ? "without the facts" : "without the guard", msg);
+    fprintf(stderr, "scatter %s: %.300s\n",
+            how == SCATTER_NO_REQ ? "without the facts" : "unguarded", msg);
+    tk_status_free(s);
+  }
 }
 
 /* Runs the class on the kernel with defect d: the status (NULL = proved) and, when proved, the
@@ -139,5 +225,6 @@ int main(void) {
   expect_refuted(COUNT_PLUS_1, "capacity past B", "0 <= %count[e] <= B");
   expect_refuted(COUNT_DROPPED, "guard inverted", "one step of the row loop");
   expect_refuted(NO_ROW_LOOP, "no row loop", "does not have the form");
+  check_consumers();
   TEST_MAIN_END();
 }
