@@ -2,7 +2,7 @@
  * the proofs of its code (docs/proofs.md "Checking a bundle").
  *
  * In order, each step stopping at the first mismatch:
- *   1. every file the manifest lists (code objects, host stub) has the sha256 it records;
+ *   1. every file the manifest lists (code objects, host stubs) has the sha256 it records;
  *   2. the proof store: each proofs/queries/<h>.smt2 hashes to h, index.json names exactly
  *      those queries, and its root, query and obligation counts equal the manifest's
  *      certificate (and the root is recomputed from the hashes); likewise the store of each
@@ -144,15 +144,23 @@ static tk_status check_hash(const char *dir, const char *file, const char *want,
   return s;
 }
 
-static tk_status check_file_hashes(const char *dir, const bundle_manifest *m) {
-  const cJSON *t;
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m->root, "targets"))
-      TK_RETURN_IF_ERROR(check_hash(dir, str_of(t, "file"), str_of(t, "sha256"), "manifest.json"));
-  const cJSON *stub = cJSON_GetObjectItemCaseSensitive(m->root, "host_stub");
-  cJSON_ArrayForEach(t, stub) {
-    TK_RETURN_IF_ERROR(check_hash(dir, str_of(t, "file"), str_of(t, "sha256"), "manifest.json"));
+/* The files of a host_stub object (source, header, library). */
+static tk_status check_stub_hashes(const char *dir, const cJSON *stub) {
+  const cJSON *f;
+  cJSON_ArrayForEach(f, stub) {
+    TK_RETURN_IF_ERROR(check_hash(dir, str_of(f, "file"), str_of(f, "sha256"), "manifest.json"));
   }
   return TK_STATUS_OK;
+}
+
+/* Every target's file (and a further CPU level's own stub), and the bundle's stub. */
+static tk_status check_file_hashes(const char *dir, const bundle_manifest *m) {
+  const cJSON *t;
+  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m->root, "targets")) {
+    TK_RETURN_IF_ERROR(check_hash(dir, str_of(t, "file"), str_of(t, "sha256"), "manifest.json"));
+    TK_RETURN_IF_ERROR(check_stub_hashes(dir, cJSON_GetObjectItemCaseSensitive(t, "host_stub")));
+  }
+  return check_stub_hashes(dir, cJSON_GetObjectItemCaseSensitive(m->root, "host_stub"));
 }
 
 /* ---- step 2: the proof store -------------------------------------------------------------- */
