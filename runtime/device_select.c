@@ -72,8 +72,10 @@ static tk_status choose_cpu_target(const tk_bundle *b, tk_target_kind kind, cons
   for (int32_t i = 0; i < b->n_targets; i++) {
     const tk_bundle_target *t = &b->targets[i];
     if (t->kind != kind) continue;
-    if (forced && !strcmp(t->arch, forced)) best = t;
-    if (forced) continue;
+    if (forced) {
+      if (!strcmp(t->arch, forced)) best = t;
+      continue;
+    }
     int rank = tk_cpu_level_rank(t->arch);
     if (!lowest || rank < tk_cpu_level_rank(lowest->arch)) lowest = t;
     tk_status s = tk_cpu_check_level_features(t->arch, have);
