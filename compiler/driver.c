@@ -593,7 +593,7 @@ static tk_status stage_levels(bundle_job *j, const tkc_pass *p) {
   for (int k = 1; k < j->ncpus; k++) {
     stage_start(j);
     TK_RETURN_IF_ERROR(compile_level(j, k));
-    char detail[160];
+    char detail[256];
     snprintf(detail, sizeof detail, "%s (level %s): %zu obligations proved, %s", j->cpus[k],
              j->cpu_levels[k], tk_verify_report_count(j->levels[k]->proofs),
              j->levels[k]->targets[0].file);
