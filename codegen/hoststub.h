@@ -23,9 +23,10 @@
 #include "ir/ir.h"
 #include "tk/status.h"
 
-#define TK_STUB_C_FILE "model_host.c"
-#define TK_STUB_H_FILE "model_host.h"
-#define TK_STUB_SO_FILE "model_host.so"
+#define TK_STUB_BASE "model_host"
+#define TK_STUB_C_FILE TK_STUB_BASE ".c"
+#define TK_STUB_H_FILE TK_STUB_BASE ".h"
+#define TK_STUB_SO_FILE TK_STUB_BASE ".so"
 
 /* Generates the two files' text from a module at stage TK_STAGE_CPU (both schedules and the
  * buffer plan present). `tkc_version` goes into the header comment. Caller frees *out_c and
@@ -44,19 +45,22 @@ typedef struct tk_cg_mutant_info {
 } tk_cg_mutant_info;
 const tk_cg_mutant_info *tk_cg_stub_mutants(size_t *n);
 
-/* tk_cg_stub_generate with mutant `mutant` (NULL = none; an "abi.*" ID leaves the stub sound).
- * TK_NOT_FOUND for an ID not in tk_cg_stub_mutants, TK_INVALID_ARGUMENT when the model has no
- * site for it. */
+/* tk_cg_stub_generate with mutant `mutant` (NULL = none; an "abi.*" ID leaves the stub sound)
+ * and the files named `base`.c and `base`.h (NULL = TK_STUB_BASE; a bundle's further CPU
+ * level has its own stub, "model_host.<level>": docs/abi.md "Bundle layout"). TK_NOT_FOUND
+ * for an ID not in tk_cg_stub_mutants, TK_INVALID_ARGUMENT when the model has no site for it. */
 TK_MUST_USE tk_status tk_cg_stub_generate_mutant(const tk_ir_module *m, const char *tkc_version,
-                                                 const char *mutant, char **out_c, char **out_h);
+                                                 const char *mutant, const char *base, char **out_c,
+                                                 char **out_h);
 
 typedef struct tk_stub_build_options {
   const char *cc;              /* the C compiler to run; NULL = "cc" */
   const char *runtime_include; /* directory holding tk/launch.h and tk/status.h */
   bool werror;                 /* add -Wall -Wextra -Werror (tests) */
+  const char *base;            /* the stub's file names without suffix (NULL = TK_STUB_BASE) */
 } tk_stub_build_options;
 
-/* Builds dir/model_host.so from dir/model_host.c with `cc -std=c17 -O2 -fPIC -shared`, run
+/* Builds dir/<base>.so from dir/<base>.c with `cc -std=c17 -O2 -fPIC -shared`, run
  * inside `dir` with relative file names (nothing of the path reaches the output; no -g), so
  * two builds from identical sources are byte-identical. The compiler's output is in the
  * error message when it fails (TK_INTERNAL). */

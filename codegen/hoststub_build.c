@@ -1,4 +1,5 @@
-/* codegen/hoststub_build.c — model_host.c → model_host.so with the system C compiler.
+/* codegen/hoststub_build.c — model_host.c → model_host.so with the system C compiler (a
+ * further CPU level's stub likewise: model_host.<level>.c → model_host.<level>.so).
  *
  * Runs `cc -std=c17 -O2 -fPIC -shared -I. -I<runtime include> -o model_host.so model_host.c`
  * with its working directory set to the bundle's temp dir, so only relative names reach the
@@ -39,7 +40,8 @@ static void read_log(int fd, char *log) {
   log[len] = '\0';
 }
 
-static tk_status spawn_cc(const char *dir, char *const argv[], char *log) {
+/* Runs argv in dir; `output` names the file it builds, for the error. */
+static tk_status spawn_cc(const char *dir, char *const argv[], const char *output, char *log) {
   int fds[2];
   if (pipe(fds) != 0) return tk_status_make(TK_INTERNAL, "pipe: %s", strerror(errno));
   posix_spawn_file_actions_t fa;
@@ -64,23 +66,28 @@ static tk_status spawn_cc(const char *dir, char *const argv[], char *log) {
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR) return tk_status_make(TK_INTERNAL, "waitpid: %s", strerror(errno));
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    return tk_status_make(TK_INTERNAL, "building %s failed (%s exit %d):\n%s", TK_STUB_SO_FILE,
-                          argv[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
+    return tk_status_make(TK_INTERNAL, "building %s failed (%s exit %d):\n%s", output, argv[0],
+                          WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
   return TK_STATUS_OK;
 }
 
 tk_status tk_cg_stub_build(const char *dir, const tk_stub_build_options *o) {
   if (!o->runtime_include)
     return tk_status_make(TK_INVALID_ARGUMENT, "host stub build: no runtime include directory");
-  size_t n = strlen(o->runtime_include) + 3;
-  char *inc = tk_malloc(n);
+  const char *base = o->base ? o->base : TK_STUB_BASE;
+  size_t n = strlen(o->runtime_include) + 3, nb = strlen(base) + 4;
+  char *inc = tk_malloc(n), *so = tk_malloc(nb), *c = tk_malloc(nb);
   char *log = tk_malloc(BUILD_LOG_MAX);
-  if (!inc || !log) {
+  if (!inc || !so || !c || !log) {
     free(inc);
+    free(so);
+    free(c);
     free(log);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   }
   snprintf(inc, n, "-I%s", o->runtime_include);
+  snprintf(so, nb, "%s.so", base);
+  snprintf(c, nb, "%s.c", base);
   const char *cc = o->cc ? o->cc : "cc";
   const char *argv[16];
   int argc = 0;
@@ -97,11 +104,13 @@ tk_status tk_cg_stub_build(const char *dir, const tk_stub_build_options *o) {
   argv[argc++] = "-I.";
   argv[argc++] = inc;
   argv[argc++] = "-o";
-  argv[argc++] = TK_STUB_SO_FILE;
-  argv[argc++] = TK_STUB_C_FILE;
+  argv[argc++] = so;
+  argv[argc++] = c;
   argv[argc] = NULL;
-  tk_status s = spawn_cc(dir, (char *const *)argv, log);
+  tk_status s = spawn_cc(dir, (char *const *)argv, so, log);
   free(inc);
+  free(so);
+  free(c);
   free(log);
   return s;
 }

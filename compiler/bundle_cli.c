@@ -21,10 +21,12 @@ const char tkc_compile_flags_help[] =
     "                    and older, which ROCm 5 needs; 5 for gfx94x and gfx11xx)\n"
     "  --cuda-arch LIST  nvptx: comma list of sm names, one model.<sm>.ptx each\n"
     "                    (default " TKC_DEFAULT_CUDA_ARCH ")\n"
-    "  --cpu CPU         the CPU the x86_64 code and the CPU schedule are for: x86-64,\n"
-    "                    x86-64-v2, x86-64-v3, x86-64-v4, native, or a core such as haswell,\n"
-    "                    skylake-avx512, icelake-server, znver3, znver4\n"
-    "                    (default " TK_CG_DEFAULT_X86_CPU ")\n"
+    "  --cpu LIST        the CPUs of the x86_64 code, one code object and CPU schedule each\n"
+    "                    (the runtime runs the best the host supports): a comma list of\n"
+    "                    x86-64, x86-64-v2, x86-64-v3, x86-64-v4, native, or cores such as\n"
+    "                    haswell, skylake-avx512, icelake-server, znver3, znver4, at most\n"
+    "                    one per level (default " TKC_DEFAULT_CPU "; views show\n"
+    "                    the first)\n"
     "  --max-batch N     largest batch one launch handles, 1..2^30 (default 65536)\n"
     "  --quiet           no progress lines on stderr\n";
 

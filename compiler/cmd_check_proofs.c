@@ -2,10 +2,11 @@
  * the proofs of its code (docs/proofs.md "Checking a bundle").
  *
  * In order, each step stopping at the first mismatch:
- *   1. every file the manifest lists (code objects, host stub) has the sha256 it records;
+ *   1. every file the manifest lists (code objects, host stubs) has the sha256 it records;
  *   2. the proof store: each proofs/queries/<h>.smt2 hashes to h, index.json names exactly
  *      those queries, and its root, query and obligation counts equal the manifest's
- *      certificate (and the root is recomputed from the hashes);
+ *      certificate (and the root is recomputed from the hashes); likewise the store of each
+ *      further CPU level (certificate.cpu_levels[i].proofs, proofs/<level>);
  *   3. the bundle is regenerated from the manifest's canonical arch, max_batch and
  *      certificate options by tkc_compile — the pipeline `tkc compile` runs, verification and
  *      codegen included — into a temp dir, and every file of the two trees must be byte-identical
@@ -13,7 +14,8 @@
  *      query, each code object, the host stub and model_host.so, and last the output marker
  *      (runtime/fs.h), which changes with any of them;
  *   4. unless --no-replay, every distinct query is replayed in z3 and cvc5 (compiler/replay.c),
- *      each of which must print `unsat`.
+ *      each of which must print `unsat`: proofs/queries, then the further levels' queries
+ *      that are not among those (the gpu schedule's are the same in every store).
  * Exit codes: 0 ok, 1 unreadable bundle, 2 usage, 3 mismatch (the message names the file,
  * hash, line or obligation), 4 internal error or a missing solver. Progress on stderr.
  */
@@ -142,15 +144,23 @@ static tk_status check_hash(const char *dir, const char *file, const char *want,
   return s;
 }
 
-static tk_status check_file_hashes(const char *dir, const bundle_manifest *m) {
-  const cJSON *t;
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m->root, "targets"))
-      TK_RETURN_IF_ERROR(check_hash(dir, str_of(t, "file"), str_of(t, "sha256"), "manifest.json"));
-  const cJSON *stub = cJSON_GetObjectItemCaseSensitive(m->root, "host_stub");
-  cJSON_ArrayForEach(t, stub) {
-    TK_RETURN_IF_ERROR(check_hash(dir, str_of(t, "file"), str_of(t, "sha256"), "manifest.json"));
+/* The files of a host_stub object (source, header, library). */
+static tk_status check_stub_hashes(const char *dir, const cJSON *stub) {
+  const cJSON *f;
+  cJSON_ArrayForEach(f, stub) {
+    TK_RETURN_IF_ERROR(check_hash(dir, str_of(f, "file"), str_of(f, "sha256"), "manifest.json"));
   }
   return TK_STATUS_OK;
+}
+
+/* Every target's file (and a further CPU level's own stub), and the bundle's stub. */
+static tk_status check_file_hashes(const char *dir, const bundle_manifest *m) {
+  const cJSON *t;
+  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m->root, "targets")) {
+    TK_RETURN_IF_ERROR(check_hash(dir, str_of(t, "file"), str_of(t, "sha256"), "manifest.json"));
+    TK_RETURN_IF_ERROR(check_stub_hashes(dir, cJSON_GetObjectItemCaseSensitive(t, "host_stub")));
+  }
+  return check_stub_hashes(dir, cJSON_GetObjectItemCaseSensitive(m->root, "host_stub"));
 }
 
 /* ---- step 2: the proof store -------------------------------------------------------------- */
@@ -210,7 +220,8 @@ static tk_status check_query_files(const char *qdir, char **names, size_t n, cha
   return s;
 }
 
-/* index.json: its root and counts, and every obligation's query among the files. */
+/* index.json: its root and counts, and every obligation's query among the files;
+ * `certificate` is the object holding the store's proofs_root, queries and obligations. */
 static tk_status check_index(const char *proofs, char **names, size_t n, const char *root,
                              const cJSON *certificate) {
   char *text = NULL;
@@ -250,17 +261,40 @@ static tk_status check_index(const char *proofs, char **names, size_t n, const c
   return s;
 }
 
-static tk_status check_proof_store(const char *dir, const bundle_manifest *m) {
+/* One store, dir/rel ("proofs" or "proofs/<level>"), against `certificate` (its digest). */
+static tk_status check_store(const char *dir, const char *rel, const cJSON *certificate) {
   char proofs[4096], qdir[4200];
-  snprintf(proofs, sizeof proofs, "%s/proofs", dir);
+  snprintf(proofs, sizeof proofs, "%s/%s", dir, rel);
   snprintf(qdir, sizeof qdir, "%s/" TK_VERIFY_QUERIES_DIR, proofs);
   char **names = NULL, root[65];
   size_t n = 0;
   TK_RETURN_IF_ERROR(list_dir(qdir, &names, &n));
   tk_status s = check_query_files(qdir, names, n, root);
-  if (!s) s = check_index(proofs, names, n, root, m->certificate);
+  if (!s) s = check_index(proofs, names, n, root, certificate);
   free_names(names, n);
-  return s;
+  return strcmp(rel, "proofs") ? tk_status_annotate(s, "proof store %s", rel) : s;
+}
+
+/* A further level's store name: "proofs/<name>", one plain name below proofs/. */
+static const char *level_store(const cJSON *level) {
+  const char *rel = str_of(level, "proofs");
+  if (!rel || strncmp(rel, "proofs/", 7) || !rel[7] || strchr(rel + 7, '/') ||
+      !strcmp(rel + 7, ".") || !strcmp(rel + 7, ".."))
+    return NULL;
+  return rel;
+}
+
+static tk_status check_proof_store(const char *dir, const bundle_manifest *m) {
+  TK_RETURN_IF_ERROR(check_store(dir, "proofs", m->certificate));
+  const cJSON *level;
+  cJSON_ArrayForEach(level, cJSON_GetObjectItemCaseSensitive(m->certificate, "cpu_levels")) {
+    const char *rel = level_store(level);
+    if (!rel)
+      return tk_status_make(TK_INVALID_ARGUMENT, "manifest.json: certificate.cpu_levels: an entry "
+                                                 "without \"proofs\": \"proofs/<level>\"");
+    TK_RETURN_IF_ERROR(check_store(dir, rel, level));
+  }
+  return TK_STATUS_OK;
 }
 
 /* ---- step 3: regenerate and compare ------------------------------------------------------- */
@@ -426,6 +460,48 @@ static tk_status regenerate_and_compare(const char *dir, const bundle_manifest *
   return compare_marker(dir, out);
 }
 
+/* ---- step 4: the further levels' own queries ---------------------------------------------- */
+
+/* Links dir/rel/queries/<name> into `into` unless `into` or proofs/queries has it already. */
+static tk_status link_new_queries(const char *dir, const char *rel, const char *into) {
+  char qdir[4200], path[8400], seen[8400], link[8400];
+  snprintf(qdir, sizeof qdir, "%s/%s/" TK_VERIFY_QUERIES_DIR, dir, rel);
+  char **names = NULL;
+  size_t n = 0;
+  TK_RETURN_IF_ERROR(list_dir(qdir, &names, &n));
+  tk_status s = TK_STATUS_OK;
+  for (size_t i = 0; !s && i < n; i++) {
+    struct stat st;
+    snprintf(seen, sizeof seen, "%s/proofs/" TK_VERIFY_QUERIES_DIR "/%s", dir, names[i]);
+    snprintf(link, sizeof link, "%s/%s", into, names[i]);
+    if (stat(seen, &st) == 0 || lstat(link, &st) == 0) continue;
+    snprintf(path, sizeof path, "%s/%s", qdir, names[i]);
+    char *abs = realpath(path, NULL);
+    if (!abs || symlink(abs, link) != 0)
+      s = tk_status_make(TK_IO_ERROR, "cannot link %s into %s", path, into);
+    free(abs);
+  }
+  free_names(names, n);
+  return s;
+}
+
+/* Replays the queries of the further levels' stores that proofs/queries does not hold. */
+static tk_status replay_levels(const check_args *a, const bundle_manifest *m, const char *work) {
+  const cJSON *levels = cJSON_GetObjectItemCaseSensitive(m->certificate, "cpu_levels");
+  if (!cJSON_GetArraySize(levels)) return TK_STATUS_OK;
+  char into[4200], out[4200];
+  snprintf(into, sizeof into, "%s/level-queries", work);
+  snprintf(out, sizeof out, "%s/level-replay", work);
+  if (mkdir(into, 0700) != 0 || mkdir(out, 0700) != 0)
+    return tk_status_make(TK_IO_ERROR, "cannot create %s", into);
+  const cJSON *level;
+  cJSON_ArrayForEach(level, levels) {
+    TK_RETURN_IF_ERROR(link_new_queries(a->bundle, level_store(level), into));
+  }
+  progress("replaying the further CPU levels' own queries");
+  return tkc_replay_queries(into, a->solvers, a->jobs, out);
+}
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static tk_status check_bundle(const check_args *a, const char *work) {
@@ -440,6 +516,7 @@ static tk_status check_bundle(const check_args *a, const char *work) {
     char qdir[4200];
     snprintf(qdir, sizeof qdir, "%s/proofs/" TK_VERIFY_QUERIES_DIR, a->bundle);
     s = tkc_replay_queries(qdir, a->solvers, a->jobs, work);
+    if (!s) s = replay_levels(a, &m, work);
   }
   cJSON_Delete(m.root);
   free(m.text);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codegen/codegen.h"
 #include "compiler/bundle_fs.h"
 #include "compiler/tkc.h"
 #include "compiler/tkc_commands.h"
@@ -32,7 +33,8 @@ static void print_help(void) {
       "to stderr.\n"
       "Both schedules are proved whatever --targets says: every target's code is lowered from\n"
       "one of them. Class host (the host stub, the GPU kernel ABI) needs the stub and the\n"
-      "code: `tkc compile` proves it (here it counts 0).\n"
+      "code: `tkc compile` proves it (here it counts 0). --cpu takes one CPU here\n"
+      "(default " TK_CG_DEFAULT_X86_CPU "): a bundle's further CPUs are proved by tkc compile.\n"
       "\n"
       "Options:\n"
       "  --proofs-dir DIR  write the proof store into DIR: queries/<sha256>.smt2 per distinct\n"
@@ -64,6 +66,7 @@ static const char *value_of(const char *name, int argc, char **argv, int *i) {
 /* Returns -1 when parsed, else the exit code of a usage error. */
 static int parse_args(int argc, char **argv, verify_args *a) {
   tkc_options_default(&a->o);
+  a->o.cpu = TK_CG_DEFAULT_X86_CPU; /* verify proves one CPU schedule */
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i], *v;
     char err[256];
@@ -88,6 +91,9 @@ static int parse_args(int argc, char **argv, verify_args *a) {
       a->o.arch_path = s;
   }
   if (!a->o.arch_path) return tkc_usage_error(CMD, "missing ARCH.json");
+  if (strchr(a->o.cpu, ','))
+    return tkc_usage_error(CMD, "--cpu '%s': tkc verify proves one CPU schedule; give one CPU",
+                           a->o.cpu);
   if (a->dir && !*a->dir) return tkc_usage_error(CMD, "--proofs-dir: empty directory name");
   a->o.quiet = true;
   a->o.stop_after = a->list_mutants ? "schedule-cpu" : "verify";

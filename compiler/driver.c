@@ -13,7 +13,10 @@
  *                                                        views llvm-unopt, llvm, asm (one target)
  *   offload       the amdgcn code objects -> model.hsaco           (codegen/offload_bundle.h)
  *   stub          model_host.c / .h, then the host class on its text   (codegen/hoststub.h)
- *   write         temp dir: code, stub, model_host.so, manifest, the output marker; one
+ *   levels        each further --cpu: a sub-job of this table from arch to stub for that CPU
+ *                 (x86_64 code only): its own CPU schedule, proofs, code object and stub
+ *                 (docs/abi.md "CPU levels"); the first --cpu is the module's
+ *   write         temp dir: code, stub, model_host.so, the levels' files, manifest, the marker; one
  *                 rename into place (termination signals held meanwhile: runtime/fs.h)
  *
  * The `host` class (verify/verify.h) is proved where its inputs come to exist: the kernel ABI
@@ -55,7 +58,7 @@
 #define TK_RUNTIME_INCLUDE_DIR "runtime/include"
 #endif
 
-enum { TKC_MAX_TARGETS = 16 };
+enum { TKC_MAX_TARGETS = 16, TKC_MAX_CPUS = 4 /* one per x86-64 psABI level */ };
 
 /* Where tk/launch.h and tk/status.h are, for building model_host.so: an installed tkc finds
  * them beside its own binary (<prefix>/bin/tkc → <prefix>/include); a tkc run from its build
@@ -106,14 +109,24 @@ typedef struct tkc_job {
   const tkc_view *emit; /* --emit's view, or NULL */
   const tkc_pass *stop; /* the last pass to run (NULL = all, into the bundle) */
   FILE *dump;           /* where views go */
-  tk_ir_options ir;     /* the schedule options (--max-batch, --cpu) */
+  tk_ir_options ir;     /* the schedule options (--max-batch, the first --cpu) */
+  /* The --cpu list, each with its psABI level: cpus[0] is the primary CPU, whose schedule
+   * the module holds (the x86_64 unit, the stub, proofs/ and every view are its); each
+   * further one is compiled by a sub-job of its own in the `levels` pass (levels[k]). */
+  int ncpus;
+  char cpus[TKC_MAX_CPUS][64], cpu_levels[TKC_MAX_CPUS][16];
+  struct tkc_job *levels[TKC_MAX_CPUS];
+  tkc_options level_options[TKC_MAX_CPUS];
+  /* A further level's sub-job: the level, which names its files (model.x86_64.<level>.so,
+   * model_host.<level>.c/.h/.so, proofs/<level>/); NULL in the main job. */
+  const char *level;
+  char stub_base[64]; /* model_host or model_host.<level> */
 } tkc_job;
 typedef tkc_job bundle_job;
 
 void tkc_options_default(tkc_options *o) {
-  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS,
-                     .cpu = TK_CG_DEFAULT_X86_CPU,
-                     .max_batch = TKC_DEFAULT_MAX_BATCH};
+  *o = (tkc_options){
+      .targets = TKC_DEFAULT_TARGETS, .cpu = TKC_DEFAULT_CPU, .max_batch = TKC_DEFAULT_MAX_BATCH};
 }
 
 /* ---- progress ---------------------------------------------------------------------------- */
@@ -125,8 +138,8 @@ static void stage_done(bundle_job *j, const char *stage, const char *detail) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double ms = (double)(t1.tv_sec - j->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - j->t0.tv_nsec) / 1e6;
-  fprintf(j->o->progress ? j->o->progress : stderr, "tkc compile: %-8s %9.1f ms  %s\n", stage, ms,
-          detail);
+  fprintf(j->o->progress ? j->o->progress : stderr, "tkc compile: %s%s%-8s %9.1f ms  %s\n",
+          j->level ? j->level : "", j->level ? " " : "", stage, ms, detail);
 }
 
 /* ---- options ----------------------------------------------------------------------------- */
@@ -170,6 +183,8 @@ static tk_status add_unit(bundle_job *j, const char *kind, const char *arch, con
     snprintf(t->file, sizeof t->file, TKC_HSACO_FILE);
   } else if (is_kind(t, "nvptx")) {
     snprintf(t->file, sizeof t->file, "model.%s.ptx", arch);
+  } else if (j->level && !strcmp(kind, "x86_64")) {
+    snprintf(t->file, sizeof t->file, "model.%s.%s.so", kind, j->level);
   } else {
     snprintf(t->file, sizeof t->file, "model.%s.so", kind);
   }
@@ -264,6 +279,54 @@ static tk_status resolve_passes(bundle_job *j) {
   return TK_STATUS_OK;
 }
 
+/* The psABI level of --cpu item `cpu` ("znver4" -> "x86-64-v4"). */
+static tk_status cpu_level_of(const char *cpu, char *level, size_t size) {
+  tk_cg_options cg;
+  tk_cg_options_default(&cg);
+  cg.cpu = cpu;
+  char *name, *features;
+  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &name, &features));
+  tk_cg_x86_cpu info;
+  tk_status s = tk_cg_x86_cpu_info(name, features, &info);
+  if (!s) snprintf(level, size, "%s", info.level);
+  free(name);
+  free(features);
+  return s;
+}
+
+/* --cpu: one CPU or a comma list, each a distinct psABI level (a bundle holds one x86_64 code
+ * object per level, and the runtime chooses among them by level). */
+static tk_status parse_cpus(bundle_job *j) {
+  const char *list = j->o->cpu ? j->o->cpu : TKC_DEFAULT_CPU, *p = list;
+  if (!*p) return tk_status_make(TK_INVALID_ARGUMENT, "--cpu: empty list");
+  while (*p) {
+    if (j->ncpus == TKC_MAX_CPUS)
+      return tk_status_make(TK_INVALID_ARGUMENT, "--cpu '%s': more than %d CPUs", list,
+                            TKC_MAX_CPUS);
+    int k = j->ncpus;
+    TK_RETURN_IF_ERROR(next_item(&p, j->cpus[k], sizeof j->cpus[k], "--cpu", list));
+    TK_RETURN_IF_ERROR(cpu_level_of(j->cpus[k], j->cpu_levels[k], sizeof j->cpu_levels[k]));
+    for (int i = 0; i < k; i++) {
+      if (!strcmp(j->cpus[i], j->cpus[k]))
+        return tk_status_make(TK_INVALID_ARGUMENT, "--cpu '%s': '%s' given twice", list,
+                              j->cpus[k]);
+      if (!strcmp(j->cpu_levels[i], j->cpu_levels[k]))
+        return tk_status_make(TK_INVALID_ARGUMENT,
+                              "--cpu '%s': '%s' and '%s' are both level %s (a bundle holds one "
+                              "x86_64 code object per level)",
+                              list, j->cpus[i], j->cpus[k], j->cpu_levels[k]);
+    }
+    j->ncpus++;
+  }
+  return TK_STATUS_OK;
+}
+
+static bool has_x86_64(const bundle_job *j) {
+  for (int i = 0; i < j->ntargets; i++)
+    if (is_kind(&j->targets[i], "x86_64")) return true;
+  return false;
+}
+
 static tk_status check_options(bundle_job *j) {
   const tkc_options *o = j->o;
   TK_RETURN_IF_ERROR(resolve_passes(j));
@@ -274,7 +337,8 @@ static tk_status check_options(bundle_job *j) {
                           (long long)o->max_batch);
   tk_ir_options_default(&j->ir);
   j->ir.bmax = o->max_batch;
-  TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(&j->ir, o->cpu));
+  TK_RETURN_IF_ERROR(parse_cpus(j));
+  TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(&j->ir, j->cpus[0]));
   TK_RETURN_IF_ERROR(tk_cg_mutant_check(o->cg_mutant));
   if (o->code_object_version != 0 && o->code_object_version != 4 && o->code_object_version != 5)
     return tk_status_make(TK_INVALID_ARGUMENT, "--code-object-version %d: expected 4 or 5",
@@ -285,6 +349,10 @@ static tk_status check_options(bundle_job *j) {
                           "--emit=%s: give one target with --targets "
                           "(amdgcn, nvptx, x86_64 or x86_64-simt) and at most one arch, not '%s'",
                           j->emit->name, o->targets ? o->targets : TKC_DEFAULT_TARGETS);
+  if (!has_x86_64(j)) j->ncpus = 1; /* no x86_64 code: only the primary schedule, as proved */
+  if (j->ntargets + j->ncpus - 1 > TKC_MAX_TARGETS)
+    return tk_status_make(TK_INVALID_ARGUMENT, "--targets and --cpu: more than %d units in all",
+                          TKC_MAX_TARGETS);
   return TK_STATUS_OK;
 }
 
@@ -401,7 +469,7 @@ static tk_cg_options unit_options(const bundle_job *j, const bundle_target *t) {
   tk_cg_options cg;
   tk_cg_options_default(&cg);
   cg.target = t->kind;
-  cg.cpu = *t->arch ? t->arch : j->o->cpu;
+  cg.cpu = *t->arch ? t->arch : j->cpus[0];
   cg.code_object_version = t->cov;
   cg.mutant = j->o->cg_mutant;
   cg.fingerprint = j->arch.fingerprint; /* CPU objects carry it; the runtime checks it */
@@ -472,19 +540,65 @@ static tk_status stage_offload(bundle_job *j, const tkc_pass *p) {
   return TK_STATUS_OK;
 }
 
+/* The stub's file names without suffix: model_host, or model_host.<level> in a level's sub-job. */
+static const char *stub_base(bundle_job *j) {
+  if (!j->level) return TK_STUB_BASE;
+  snprintf(j->stub_base, sizeof j->stub_base, TK_STUB_BASE ".%s", j->level);
+  return j->stub_base;
+}
+
 /* The stub's text, then class host on it (tk_verify_host_stub): a refuted formula stops the
  * compile before anything is written. */
 static tk_status stage_stub(bundle_job *j, const tkc_pass *p) {
-  TK_RETURN_IF_ERROR(
-      tk_cg_stub_generate_mutant(j->m, TK_VERSION, j->o->cg_mutant, &j->stub_c, &j->stub_h));
+  TK_RETURN_IF_ERROR(tk_cg_stub_generate_mutant(j->m, TK_VERSION, j->o->cg_mutant, stub_base(j),
+                                                &j->stub_c, &j->stub_h));
   tk_verify_options vo = verify_options(j);
   size_t before = tk_verify_report_count(j->proofs);
   TK_RETURN_IF_ERROR(tk_verify_host_stub(j->m, j->stub_c, &vo, j->proofs));
-  char detail[128];
-  snprintf(detail, sizeof detail,
-           TK_STUB_C_FILE ", " TK_STUB_H_FILE ", %zu host obligations proved",
-           tk_verify_report_count(j->proofs) - before);
+  char detail[192];
+  snprintf(detail, sizeof detail, "%s.c, %s.h, %zu host obligations proved", stub_base(j),
+           stub_base(j), tk_verify_report_count(j->proofs) - before);
   stage_done(j, p->name, detail);
+  return TK_STATUS_OK;
+}
+
+/* ---- further CPU levels ------------------------------------------------------------------- */
+
+static tk_status run_passes(bundle_job *j);
+static void job_free(bundle_job *j);
+
+/* CPU k of the list, compiled by a sub-job of the same pass table up to the stub: its own
+ * CPU schedule, all of its obligations proved (a refuted one fails the compile), its x86_64
+ * code object and its own stub (model_host.<level>); the gpu schedule is the primary's. */
+static tk_status compile_level(bundle_job *j, int k) {
+  tkc_options *o = &j->level_options[k];
+  *o = *j->o;
+  o->arch = &j->arch;
+  o->out_dir = NULL;
+  o->targets = "x86_64";
+  o->cpu = j->cpus[k];
+  o->stop_after = "stub";
+  o->emit = o->dump_after = NULL;
+  o->keep_module = NULL;
+  o->keep_report = NULL;
+  bundle_job *sub = tk_calloc(1, sizeof *sub);
+  if (!sub) return tk_status_make(TK_RESOURCE_EXHAUSTED, "--cpu %s: out of memory", j->cpus[k]);
+  j->levels[k] = sub;
+  sub->o = o;
+  sub->level = j->cpu_levels[k];
+  return tk_status_annotate(run_passes(sub), "--cpu %s (level %s)", j->cpus[k], j->cpu_levels[k]);
+}
+
+static tk_status stage_levels(bundle_job *j, const tkc_pass *p) {
+  for (int k = 1; k < j->ncpus; k++) {
+    stage_start(j);
+    TK_RETURN_IF_ERROR(compile_level(j, k));
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s (level %s): %zu obligations proved, %s", j->cpus[k],
+             j->cpu_levels[k], tk_verify_report_count(j->levels[k]->proofs),
+             j->levels[k]->targets[0].file);
+    stage_done(j, p->name, detail);
+  }
   return TK_STATUS_OK;
 }
 
@@ -508,8 +622,10 @@ static void join_units(const bundle_job *j, const char *kind, char *buf, size_t 
   }
 }
 
-/* The certificate's options (what check-proofs regenerates the bundle with) and digest. */
-static tk_status certificate_of(const bundle_job *j, tkc_certificate *c, char lists[3][512]) {
+/* The certificate's options (what check-proofs regenerates the bundle with) and digest, and
+ * each further CPU level's digest (levels[], the proof store names in dirs[]). */
+static tk_status certificate_of(const bundle_job *j, tkc_certificate *c, char lists[3][512],
+                                tkc_level_proofs *levels, char dirs[][64]) {
   join_units(j, NULL, lists[0], sizeof lists[0]);
   join_units(j, "amdgcn", lists[1], sizeof lists[1]);
   join_units(j, "nvptx", lists[2], sizeof lists[2]);
@@ -517,67 +633,156 @@ static tk_status certificate_of(const bundle_job *j, tkc_certificate *c, char li
                          .offload_arch = *lists[1] ? lists[1] : NULL,
                          .cuda_arch = *lists[2] ? lists[2] : NULL,
                          .code_object_version = j->o->code_object_version,
-                         .cpu = j->o->cpu ? j->o->cpu : TK_CG_DEFAULT_X86_CPU};
+                         .cpu = j->o->cpu ? j->o->cpu : TKC_DEFAULT_CPU,
+                         .levels = levels};
+  for (int k = 1; k < j->ncpus; k++) {
+    const bundle_job *sub = j->levels[k];
+    tkc_level_proofs *l = &levels[c->nlevels++];
+    snprintf(dirs[k], sizeof dirs[k], "proofs/%s", sub->level);
+    *l = (tkc_level_proofs){.cpu = sub->level, .proofs_dir = dirs[k], .m = sub->m};
+    TK_RETURN_IF_ERROR(tk_verify_report_digest(sub->proofs, &l->proofs));
+  }
   return tk_verify_report_digest(j->proofs, &c->proofs);
 }
 
-static tk_status write_manifest(bundle_job *j) {
+/* The manifest entry of one unit (its code hashed); `hsaco` for amdgcn units. */
+static tk_status target_entry(const bundle_target *t, const tk_cg_blob *hsaco,
+                              tkc_target_entry *out) {
+  tk_cg_x86_cpu info = {0};
+  if (!*t->arch) TK_RETURN_IF_ERROR(tk_cg_x86_cpu_info(t->cpu, t->features, &info));
+  *out = *t->arch
+             ? (tkc_target_entry){.kind = t->kind, .arch = t->arch, .code_object_version = t->cov}
+             : (tkc_target_entry){.kind = t->kind,
+                                  .cpu = info.level,
+                                  .cpu_name = strcmp(t->cpu, info.level) ? t->cpu : NULL,
+                                  .cpu_features = t->features};
+  out->file.file = t->file;
+  const tk_cg_blob *code = is_kind(t, "amdgcn") ? hsaco : &t->code;
+  return tk_sha256_hex(code->data, code->size, out->file.sha256);
+}
+
+/* A stub's source and header (texts) and library (read back from the temp dir), hashed. */
+static tk_status stub_hashes(const bundle_job *j, const char *base, const char *c, const char *h,
+                             char names[3][80], tkc_file_hash out[3]) {
+  static const char *const ext[3] = {".c", ".h", ".so"};
+  for (int i = 0; i < 3; i++) snprintf(names[i], sizeof names[i], "%s%s", base, ext[i]);
+  TK_RETURN_IF_ERROR(hash_text(names[0], c, &out[0]));
+  TK_RETURN_IF_ERROR(hash_text(names[1], h, &out[1]));
+  char *so = NULL;
+  size_t so_size = 0;
+  TK_RETURN_IF_ERROR(tkc_fs_read(j->tmp, names[2], &so, &so_size));
+  out[2].file = names[2];
+  tk_status s = tk_sha256_hex(so, so_size, out[2].sha256);
+  free(so);
+  return s;
+}
+
+/* Every unit's entry; the further CPU levels' right after the first x86_64 one. */
+typedef struct manifest_targets {
+  int n;
   tkc_target_entry entries[TKC_MAX_TARGETS];
+  tkc_file_hash stubs[TKC_MAX_CPUS][3];
+  char names[TKC_MAX_CPUS][3][80];
+} manifest_targets;
+
+static tk_status level_entry(bundle_job *j, int k, manifest_targets *mt) {
+  bundle_job *sub = j->levels[k];
+  tkc_target_entry *e = &mt->entries[mt->n++];
+  TK_RETURN_IF_ERROR(target_entry(&sub->targets[0], NULL, e));
+  TK_RETURN_IF_ERROR(
+      stub_hashes(j, stub_base(sub), sub->stub_c, sub->stub_h, mt->names[k], mt->stubs[k]));
+  e->host_stub = mt->stubs[k];
+  return TK_STATUS_OK;
+}
+
+static tk_status manifest_entries(bundle_job *j, manifest_targets *mt) {
+  mt->n = 0;
   for (int i = 0; i < j->ntargets; i++) {
-    bundle_target *t = &j->targets[i];
-    tk_cg_x86_cpu info = {0};
-    if (!*t->arch) TK_RETURN_IF_ERROR(tk_cg_x86_cpu_info(t->cpu, t->features, &info));
-    entries[i] =
-        *t->arch
-            ? (tkc_target_entry){.kind = t->kind, .arch = t->arch, .code_object_version = t->cov}
-            : (tkc_target_entry){.kind = t->kind,
-                                 .cpu = info.level,
-                                 .cpu_name = strcmp(t->cpu, info.level) ? t->cpu : NULL,
-                                 .cpu_features = t->features};
-    entries[i].file.file = t->file;
-    const tk_cg_blob *code = is_kind(t, "amdgcn") ? &j->hsaco : &t->code;
-    TK_RETURN_IF_ERROR(tk_sha256_hex(code->data, code->size, entries[i].file.sha256));
+    TK_RETURN_IF_ERROR(target_entry(&j->targets[i], &j->hsaco, &mt->entries[mt->n++]));
+    if (is_kind(&j->targets[i], "x86_64"))
+      for (int k = 1; k < j->ncpus; k++) TK_RETURN_IF_ERROR(level_entry(j, k, mt));
   }
+  return TK_STATUS_OK;
+}
+
+static tk_status write_manifest_with(bundle_job *j, const manifest_targets *mt) {
   tkc_manifest_input in = {.m = j->m,
                            .tkc_version = TK_VERSION,
                            .llvm_version = TK_LLVM_VERSION,
                            .z3_version = TK_Z3_VERSION,
                            .arch_canonical = j->canonical,
-                           .ntargets = j->ntargets,
-                           .targets = entries};
+                           .ntargets = mt->n,
+                           .targets = mt->entries};
   tkc_proof_count counts[TK_VERIFY_NCLASSES];
   for (int c = 0; c < TK_VERIFY_NCLASSES; c++)
     tk_verify_report_class_count(j->proofs, c, &counts[c].cls, &counts[c].count);
   in.nproofs = TK_VERIFY_NCLASSES;
   in.proofs = counts;
   tkc_certificate certificate;
-  char lists[3][512];
-  TK_RETURN_IF_ERROR(certificate_of(j, &certificate, lists));
+  char lists[3][512], dirs[TKC_MAX_CPUS][64];
+  tkc_level_proofs levels[TKC_MAX_CPUS];
+  TK_RETURN_IF_ERROR(certificate_of(j, &certificate, lists, levels, dirs));
   in.certificate = &certificate;
-  TK_RETURN_IF_ERROR(hash_text(TK_STUB_C_FILE, j->stub_c, &in.host_source));
-  TK_RETURN_IF_ERROR(hash_text(TK_STUB_H_FILE, j->stub_h, &in.host_header));
-  char *so = NULL;
-  size_t so_size = 0;
-  TK_RETURN_IF_ERROR(tkc_fs_read(j->tmp, TK_STUB_SO_FILE, &so, &so_size));
-  in.host_library.file = TK_STUB_SO_FILE;
-  tk_status s = tk_sha256_hex(so, so_size, in.host_library.sha256);
-  free(so);
+  char names[3][80];
+  tkc_file_hash stub[3];
+  TK_RETURN_IF_ERROR(stub_hashes(j, TK_STUB_BASE, j->stub_c, j->stub_h, names, stub));
+  in.host_source = stub[0];
+  in.host_header = stub[1];
+  in.host_library = stub[2];
   char *json = NULL;
-  if (!s) s = tkc_manifest_write(&in, &json);
+  tk_status s = tkc_manifest_write(&in, &json);
   if (!s) s = tkc_fs_write(j->tmp, "manifest.json", json, strlen(json));
   free(json);
   return s;
 }
 
-/* proofs/: the verify stage's query files and index.json (docs/abi.md "Bundle layout"). */
-static tk_status write_proofs(bundle_job *j) {
-  size_t n = strlen(j->tmp) + sizeof "/proofs";
+static tk_status write_manifest(bundle_job *j) {
+  manifest_targets *mt = tk_calloc(1, sizeof *mt);
+  if (!mt) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory");
+  tk_status s = manifest_entries(j, mt);
+  if (!s) s = write_manifest_with(j, mt);
+  free(mt);
+  return s;
+}
+
+/* A proof store (the verify stage's query files and index.json) into the temp dir's `rel`,
+ * created here: proofs/, or proofs/<level> for a further CPU level (docs/abi.md "Bundle
+ * layout"). */
+static tk_status write_proofs(bundle_job *j, const tk_verify_report *r, const char *rel) {
+  TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, rel));
+  size_t n = strlen(j->tmp) + strlen(rel) + 2;
   char *dir = tk_malloc(n);
   if (!dir) return tk_status_make(TK_RESOURCE_EXHAUSTED, "proofs path: out of memory");
-  snprintf(dir, n, "%s/proofs", j->tmp);
-  tk_status s = tk_verify_report_write_files(j->proofs, dir);
+  snprintf(dir, n, "%s/%s", j->tmp, rel);
+  tk_status s = tk_verify_report_write_files(r, dir);
   free(dir);
   return s;
+}
+
+/* A stub's .c and .h, and its library built from them. */
+static tk_status write_stub(bundle_job *j, const char *base, const char *c, const char *h) {
+  char name[80], include_dir[4200];
+  snprintf(name, sizeof name, "%s.c", base);
+  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, name, c, strlen(c)));
+  snprintf(name, sizeof name, "%s.h", base);
+  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, name, h, strlen(h)));
+  tk_stub_build_options b = {
+      .cc = j->o->cc,
+      .runtime_include = j->o->runtime_include
+                             ? j->o->runtime_include
+                             : runtime_include_dir(include_dir, sizeof include_dir),
+      .base = base};
+  return tk_cg_stub_build(j->tmp, &b);
+}
+
+/* A further CPU level's code object, stub and proof store. */
+static tk_status write_level(bundle_job *j, bundle_job *sub) {
+  const bundle_target *t = &sub->targets[0];
+  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, t->file, t->code.data, t->code.size));
+  TK_RETURN_IF_ERROR(write_stub(j, stub_base(sub), sub->stub_c, sub->stub_h));
+  char rel[64];
+  snprintf(rel, sizeof rel, "proofs/%s", sub->level);
+  return write_proofs(j, sub->proofs, rel);
 }
 
 static tk_status write_files(bundle_job *j) {
@@ -587,17 +792,9 @@ static tk_status write_files(bundle_job *j) {
                                       j->targets[i].code.size));
   if (j->hsaco.size)
     TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TKC_HSACO_FILE, j->hsaco.data, j->hsaco.size));
-  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_C_FILE, j->stub_c, strlen(j->stub_c)));
-  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TK_STUB_H_FILE, j->stub_h, strlen(j->stub_h)));
-  TK_RETURN_IF_ERROR(tkc_fs_mkdir(j->tmp, "proofs"));
-  TK_RETURN_IF_ERROR(write_proofs(j));
-  char include_dir[4200];
-  tk_stub_build_options b = {
-      .cc = j->o->cc,
-      .runtime_include = j->o->runtime_include
-                             ? j->o->runtime_include
-                             : runtime_include_dir(include_dir, sizeof include_dir)};
-  TK_RETURN_IF_ERROR(tk_cg_stub_build(j->tmp, &b));
+  TK_RETURN_IF_ERROR(write_stub(j, TK_STUB_BASE, j->stub_c, j->stub_h));
+  TK_RETURN_IF_ERROR(write_proofs(j, j->proofs, "proofs"));
+  for (int k = 1; k < j->ncpus; k++) TK_RETURN_IF_ERROR(write_level(j, j->levels[k]));
   return write_manifest(j);
 }
 
@@ -630,6 +827,11 @@ static void job_free(bundle_job *j) {
   tk_ir_module_free(j->m);
   tk_verify_report_free(j->proofs);
   free(j->canonical);
+  for (int k = 0; k < TKC_MAX_CPUS; k++)
+    if (j->levels[k]) {
+      job_free(j->levels[k]);
+      free(j->levels[k]);
+    }
 }
 
 /* ---- views ------------------------------------------------------------------------------- */
@@ -726,6 +928,8 @@ static const tkc_pass PASSES[] = {
     {"codegen", "LLVM code per target and arch", NULL, TK_STAGE_GRAPH, stage_codegen},
     {"offload", "amdgcn code objects -> model.hsaco", NULL, TK_STAGE_GRAPH, stage_offload},
     {"stub", "the C host stub", NULL, TK_STAGE_GRAPH, stage_stub},
+    {"levels", "each further --cpu: its cpu schedule, verify, x86_64 code, stub", NULL,
+     TK_STAGE_GRAPH, stage_levels},
     {"write", "write the bundle atomically", NULL, TK_STAGE_GRAPH, stage_write},
 };
 enum { NPASSES = sizeof PASSES / sizeof PASSES[0] };
@@ -753,17 +957,23 @@ static void keep_results(bundle_job *j) {
   }
 }
 
+/* The options checked, then the pass table in order, up to j->stop. */
+static tk_status run_passes(bundle_job *j) {
+  tk_status s = check_options(j);
+  for (size_t i = 0; !s && i < NPASSES; i++) {
+    stage_start(j);
+    s = PASSES[i].run(j, &PASSES[i]);
+    if (!s) s = dump_after(j, &PASSES[i]);
+    if (j->stop == &PASSES[i]) break;
+  }
+  return s;
+}
+
 tk_status tkc_compile(const tkc_options *o) {
   bundle_job j = {.o = o};
   if (o->keep_module) *o->keep_module = NULL;
   if (o->keep_report) *o->keep_report = NULL;
-  tk_status s = check_options(&j);
-  for (size_t i = 0; !s && i < NPASSES; i++) {
-    stage_start(&j);
-    s = PASSES[i].run(&j, &PASSES[i]);
-    if (!s) s = dump_after(&j, &PASSES[i]);
-    if (j.stop == &PASSES[i]) break;
-  }
+  tk_status s = run_passes(&j);
   if (!s) keep_results(&j);
   job_free(&j);
   return s;

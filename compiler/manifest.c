@@ -14,6 +14,9 @@
  *                  code_object_version: 4|5, file: "model.hsaco"} (every gfx shares the one
  *                  offload bundle, entry id hipv4-amdgcn-amd-amdhsa--<arch>), nvptx
  *                  {arch: "sm_80", file: "model.sm_80.ptx"}
+ *                  and, for each further --cpu (after the first), an x86_64 entry {kind, cpu,
+ *                  [cpu_name], [cpu_features], file: model.x86_64.<level>.so, sha256,
+ *                  host_stub} right after the first CPU's, with its own stub
  *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
  *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
  *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
@@ -31,7 +34,9 @@
  *                  ir.module is the sha256 of the scheduled module's dump (tk_ir_module_print),
  *                  ir.gpu / ir.cpu of the dumps of that schedule's kernels in launch order
  *                  (tk_ir_kernel_print); proofs_root etc. are the proof store's digest
- *                  (verify/verify.h tk_verify_digest)
+ *                  (verify/verify.h tk_verify_digest); with further --cpu levels,
+ *                  cpu_levels: [{cpu, ir: {module, cpu}, proofs: "proofs/<level>",
+ *                  proofs_root, queries, obligations}], one per level in --cpu order
  * No times, paths or host names: the text is a function of the inputs.
  */
 #include <stdbool.h>
@@ -147,6 +152,15 @@ static void write_file_hash(jw *w, const char *key, const tkc_file_hash *h) {
   jw_close_flat(w);
 }
 
+/* host_stub: {source, header, library} of stub[0..2]. */
+static void write_stub(jw *w, const tkc_file_hash *stub) {
+  jw_open(w, "host_stub", '{');
+  write_file_hash(w, "source", &stub[0]);
+  write_file_hash(w, "header", &stub[1]);
+  write_file_hash(w, "library", &stub[2]);
+  jw_close(w, '}');
+}
+
 static void write_targets(jw *w, const tkc_manifest_input *in) {
   jw_open(w, "targets", '[');
   for (int i = 0; i < in->ntargets; i++) {
@@ -160,14 +174,12 @@ static void write_targets(jw *w, const tkc_manifest_input *in) {
     if (t->code_object_version) jw_int(w, "code_object_version", t->code_object_version);
     jw_str(w, "file", t->file.file);
     jw_str(w, "sha256", t->file.sha256);
+    if (t->host_stub) write_stub(w, t->host_stub);
     jw_close(w, '}');
   }
   jw_close(w, ']');
-  jw_open(w, "host_stub", '{');
-  write_file_hash(w, "source", &in->host_source);
-  write_file_hash(w, "header", &in->host_header);
-  write_file_hash(w, "library", &in->host_library);
-  jw_close(w, '}');
+  tkc_file_hash stub[3] = {in->host_source, in->host_header, in->host_library};
+  write_stub(w, stub);
 }
 
 static void write_kernel_args(jw *w, const tk_ir_kernel *k) {
@@ -273,6 +285,29 @@ static tk_status ir_hash(const tk_ir_module *m, tk_ir_target target, bool whole,
   return s;
 }
 
+static void write_digest(jw *w, const tk_verify_digest *d) {
+  jw_str(w, "proofs_root", d->root);
+  jw_int(w, "queries", (long long)d->queries);
+  jw_int(w, "obligations", (long long)d->obligations);
+}
+
+/* One further CPU level: {cpu, ir: {module, cpu}, proofs, proofs_root, queries, obligations}. */
+static tk_status write_level(jw *w, const tkc_level_proofs *l) {
+  char module[65], cpu[65];
+  TK_RETURN_IF_ERROR(ir_hash(l->m, TK_TARGET_NONE, true, module));
+  TK_RETURN_IF_ERROR(ir_hash(l->m, TK_TARGET_CPU, false, cpu));
+  jw_open(w, NULL, '{');
+  jw_str(w, "cpu", l->cpu);
+  jw_open(w, "ir", '{');
+  jw_str(w, "module", module);
+  jw_str(w, "cpu", cpu);
+  jw_close(w, '}');
+  jw_str(w, "proofs", l->proofs_dir);
+  write_digest(w, &l->proofs);
+  jw_close(w, '}');
+  return TK_STATUS_OK;
+}
+
 static tk_status write_certificate(jw *w, const tkc_manifest_input *in) {
   const tkc_certificate *c = in->certificate;
   char module[65], gpu[65], cpu[65];
@@ -292,9 +327,12 @@ static tk_status write_certificate(jw *w, const tkc_manifest_input *in) {
   jw_str(w, "gpu", gpu);
   jw_str(w, "cpu", cpu);
   jw_close(w, '}');
-  jw_str(w, "proofs_root", c->proofs.root);
-  jw_int(w, "queries", (long long)c->proofs.queries);
-  jw_int(w, "obligations", (long long)c->proofs.obligations);
+  write_digest(w, &c->proofs);
+  if (c->nlevels) {
+    jw_open(w, "cpu_levels", '[');
+    for (int i = 0; i < c->nlevels; i++) TK_RETURN_IF_ERROR(write_level(w, &c->levels[i]));
+    jw_close(w, ']');
+  }
   jw_close(w, '}');
   return TK_STATUS_OK;
 }

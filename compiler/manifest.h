@@ -22,6 +22,9 @@ typedef struct tkc_target_entry {
   const char *arch;         /* GPU targets: gfx90a, sm_80, ...; else NULL */
   int code_object_version;  /* amdgcn only, else 0 */
   tkc_file_hash file;
+  /* A further CPU level's x86_64 entry: its own stub's source, header and library (3 entries;
+   * docs/abi.md "Bundle layout"); NULL: the runtime uses the bundle's host_stub. */
+  const tkc_file_hash *host_stub;
 } tkc_target_entry;
 
 /* Obligation counts per class (verify/); NULL in tkc_manifest_input = not verified. */
@@ -29,6 +32,14 @@ typedef struct tkc_proof_count {
   const char *cls; /* "shape", "padding", "bounds", "no_overflow", "race", "topk" */
   long count;
 } tkc_proof_count;
+
+/* A further CPU level's proofs (certificate.cpu_levels): its own proof store and module. */
+typedef struct tkc_level_proofs {
+  const char *cpu;        /* its psABI level, "x86-64-v4" */
+  const char *proofs_dir; /* "proofs/x86-64-v4" */
+  const tk_ir_module *m;  /* its scheduled module (IR hashes) */
+  tk_verify_digest proofs;
+} tkc_level_proofs;
 
 /* The certificate (docs/formats.md "certificate"): the options that, with the arch and
  * max_batch, regenerate the bundle (`tkc check-proofs`), and the proof store's digest. The IR
@@ -39,7 +50,9 @@ typedef struct tkc_certificate {
   const char *cuda_arch;    /* nvptx archs (NULL: no nvptx target) */
   int code_object_version;  /* --code-object-version (0: per gfx) */
   const char *cpu;          /* --cpu as given */
-  tk_verify_digest proofs;
+  tk_verify_digest proofs;  /* proofs/: the gpu schedule and the first CPU's */
+  int nlevels;              /* the further CPUs of --cpu, in order */
+  const tkc_level_proofs *levels;
 } tkc_certificate;
 
 typedef struct tkc_manifest_input {

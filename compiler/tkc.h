@@ -31,10 +31,14 @@
 #define TKC_DEFAULT_OFFLOAD_ARCH "gfx90a,gfx942,gfx1100"
 /* nvptx: one model.<sm>.ptx per sm. */
 #define TKC_DEFAULT_CUDA_ARCH "sm_80,sm_90"
+/* x86_64: one code object per CPU, each with its own CPU schedule, proofs and stub; the
+ * runtime runs the best one the host supports. The first is the primary (docs/abi.md
+ * "Bundle layout"). */
+#define TKC_DEFAULT_CPU "x86-64-v3,x86-64-v4"
 
 /* ---- The pass table ------------------------------------------------------------------------
  * Every stage of the compiler, in order (compiler/driver.c): arch, lower, pad, fuse,
- * plan-buffers, schedule-gpu, schedule-cpu, verify, codegen, offload, stub, write. The IR passes
+ * plan-buffers, schedule-gpu, schedule-cpu, verify, codegen, offload, stub, levels, write. The IR passes
  * (pad .. schedule-cpu) have ir_run set: `tkc opt` runs them alone on a parsed dump. A view is
  * a text dump that can be printed after a pass (`--emit=VIEW`, `--dump-after=PASS`). */
 struct tkc_job; /* the driver's state (compiler/driver.c) */
@@ -68,9 +72,11 @@ typedef struct tkc_options {
   const char *cuda_arch;       /* --cuda-arch: comma list of sm names (NULL = default) */
   int code_object_version;     /* --code-object-version 4|5 for every gfx; 0 = per gfx: 4 for
                               gfx90a (ROCm 5), 5 for gfx942/gfx1100 (ROCm 6) */
-  const char *cpu;             /* --cpu for x86_64 targets and the CPU schedule: a name of
-                             codegen's CPU table (tk_cg_x86_cpu_info) or native (NULL = the
-                             table's default) */
+  const char *cpu;             /* --cpu: one CPU or a comma list, each a name of codegen's CPU
+                             table (tk_cg_x86_cpu_info) or native, at most one per psABI
+                             level (NULL = TKC_DEFAULT_CPU). The first is the primary: its
+                             schedule is the module's (views, tkc verify); each further one
+                             is compiled and proved by itself (pass `levels`) */
   int64_t max_batch;           /* --max-batch: 1 <= B <= max_batch for every launch */
   bool quiet;                  /* no progress lines */
   const char *mutant;          /* a verifier mutant id applied before verify (tests; NULL = none) */
@@ -125,7 +131,7 @@ typedef enum tkc_flag_result {
   TKC_FLAG_BAD = -1
 } tkc_flag_result;
 
-/* Looks at argv[*i]: if it is one of `-o DIR`, `--targets LIST`, `--cpu CPU`,
+/* Looks at argv[*i]: if it is one of `-o DIR`, `--targets LIST`, `--cpu LIST`,
  * `--max-batch N`, `--offload-arch LIST`, `--cuda-arch LIST`, `--code-object-version 4|5`,
  * `--quiet` (also `--flag=value`), stores it in o, advances *i past its value
  * and returns TKC_FLAG_TAKEN; TKC_FLAG_NOT_OURS leaves everything alone; TKC_FLAG_BAD writes a

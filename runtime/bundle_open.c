@@ -13,6 +13,8 @@
  *     plain name inside the bundle directory, a regular file (a FIFO or device is refused, not
  *     waited on), and its SHA-256 matches; each is read once, and the bytes of the code
  *     objects and of model_host.so are kept: they are what the runtime loads (tk_bundle_file);
+ *   - an x86_64 entry of a further CPU level carries its own `host_stub`, checked the same
+ *     way; no two x86_64 entries have the same `cpu` level (the runtime chooses by level);
  *   - `parameters` gives each checkpoint tensor's name and shape (docs/formats.md §2 order).
  * Everything the runtime needs later is copied out; the cJSON tree is freed before return.
  */
@@ -296,6 +298,23 @@ static tk_status parse_target_kind(const manifest_ctx *c, const char *kind, tk_t
                         c->path, kind);
 }
 
+/* A host_stub object {source, header, library} at `where` ("host_stub", "targets[1].host_stub"):
+ * each file checked; the library's bytes kept in *lib. */
+static tk_status read_stub(const manifest_ctx *c, const cJSON *host, const char *where,
+                           tk_bundle_file *lib) {
+  static const char *const parts[] = {"source", "header", "library"};
+  for (size_t i = 0; i < 3; i++) {
+    char at[64];
+    snprintf(at, sizeof at, "%s.%s.", where, parts[i]);
+    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(host, parts[i]);
+    if (!cJSON_IsObject(entry))
+      return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s.\"%s\": expected an object", c->path,
+                            where, parts[i]);
+    TK_RETURN_IF_ERROR(check_file(c, entry, at, i == 2 ? lib : NULL));
+  }
+  return TK_STATUS_OK;
+}
+
 static tk_status read_target(const manifest_ctx *c, const cJSON *entry, int i,
                              tk_bundle_target *t) {
   char where[32];
@@ -314,7 +333,29 @@ static tk_status read_target(const manifest_ctx *c, const cJSON *entry, int i,
   t->name = tk_strdup(kind);
   t->arch = tk_strdup(arch);
   if (!t->name || !t->arch) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-  return check_file(c, entry, where, &t->code);
+  TK_RETURN_IF_ERROR(check_file(c, entry, where, &t->code));
+  const cJSON *host = cJSON_GetObjectItemCaseSensitive(entry, "host_stub");
+  if (!host) return TK_STATUS_OK;
+  char at[48];
+  snprintf(at, sizeof at, "targets[%d].host_stub", i);
+  if (t->kind != TK_TARGET_KIND_X86_64)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s: only an x86_64 entry has its own stub",
+                          c->path, at);
+  return read_stub(c, host, at, &t->host);
+}
+
+/* docs/abi.md "manifest.json": one x86_64 entry per CPU level. */
+static tk_status check_levels_unique(const manifest_ctx *c, const tk_bundle *b) {
+  for (int32_t i = 0; i < b->n_targets; i++)
+    for (int32_t k = 0; k < i; k++)
+      if (b->targets[i].kind == TK_TARGET_KIND_X86_64 &&
+          b->targets[k].kind == TK_TARGET_KIND_X86_64 &&
+          !strcmp(b->targets[i].arch, b->targets[k].arch))
+        return tk_status_make(TK_INVALID_ARGUMENT,
+                              "%s: targets[%d] and targets[%d] are both x86_64 code for cpu "
+                              "\"%s\": expected one entry per CPU level",
+                              c->path, k, i, b->targets[i].arch);
+  return TK_STATUS_OK;
 }
 
 static tk_status read_targets(const manifest_ctx *c, const cJSON *root, tk_bundle *b) {
@@ -331,22 +372,11 @@ static tk_status read_targets(const manifest_ctx *c, const cJSON *root, tk_bundl
     b->n_targets++;
     TK_RETURN_IF_ERROR(read_target(c, entry, b->n_targets - 1, &b->targets[b->n_targets - 1]));
   }
-  return TK_STATUS_OK;
+  return check_levels_unique(c, b);
 }
 
 static tk_status read_host_stub(const manifest_ctx *c, const cJSON *root, tk_bundle *b) {
-  const cJSON *host = cJSON_GetObjectItemCaseSensitive(root, "host_stub");
-  static const char *const parts[] = {"source", "header", "library"};
-  for (size_t i = 0; i < 3; i++) {
-    char where[32];
-    snprintf(where, sizeof where, "host_stub.%s.", parts[i]);
-    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(host, parts[i]);
-    if (!cJSON_IsObject(entry))
-      return tk_status_make(TK_INVALID_ARGUMENT, "%s: \"host_stub\".\"%s\": expected an object",
-                            c->path, parts[i]);
-    TK_RETURN_IF_ERROR(check_file(c, entry, where, i == 2 ? &b->host : NULL));
-  }
-  return TK_STATUS_OK;
+  return read_stub(c, cJSON_GetObjectItemCaseSensitive(root, "host_stub"), "host_stub", &b->host);
 }
 
 static tk_status read_param(const manifest_ctx *c, const cJSON *entry, int i,
@@ -461,6 +491,8 @@ void tk_bundle_close(tk_bundle *b) {
     free(b->targets[i].arch);
     free(b->targets[i].code.path);
     free(b->targets[i].code.bytes);
+    free(b->targets[i].host.path);
+    free(b->targets[i].host.bytes);
   }
   free(b->targets);
   for (int32_t i = 0; i < b->n_params; i++) free((char *)b->params[i].name);

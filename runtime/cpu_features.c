@@ -60,6 +60,12 @@ static const cpu_level levels[] = {
     {"x86-64-v4", V4},
 };
 
+int tk_cpu_level_rank(const char *level) {
+  for (size_t i = 0; level && i < sizeof levels / sizeof levels[0]; i++)
+    if (!strcmp(levels[i].name, level)) return (int)i;
+  return -1;
+}
+
 static const char *feature_name(tk_cpu_feature f) {
   for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
     if (feature_names[i].feature == f) return feature_names[i].name;

@@ -43,6 +43,10 @@ typedef enum tk_cpu_feature {
 /* The features this CPU (and OS, for vector state) supports, from cpuid and xgetbv. */
 uint64_t tk_cpu_features_detect(void);
 
+/* The level's place in x86-64 < x86-64-v2 < x86-64-v3 < x86-64-v4 (0..3); -1 for a name that
+ * is not a level. */
+int tk_cpu_level_rank(const char *level);
+
 /* The check of tk_cpu_check_level against a given feature set. */
 TK_MUST_USE tk_status tk_cpu_check_level_features(const char *level, uint64_t have);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/cpu_features.h"
 #include "runtime/gpu_backend.h"
 #include "runtime/runtime_internal.h"
 
@@ -50,12 +51,58 @@ static int default_threads(void) {
   return n >= 1 && n <= 1024 ? (int)n : 1;
 }
 
-/* The CPU runs the x86_64 code object (the cpu schedule), or, in a test bundle that has only
- * the x86_64-simt one, the gpu schedule's bodies. */
+/* "x86-64-v3, x86-64-v4": the levels of the bundle's entries of `kind`. */
+static void describe_levels(const tk_bundle *b, tk_target_kind kind, char *buf, size_t size) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (int32_t i = 0; i < b->n_targets && n < size; i++)
+    if (b->targets[i].kind == kind) {
+      int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", b->targets[i].arch);
+      n += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* The entry of `kind` for the forced CPU level, else the one of the highest level this CPU
+ * supports; when it supports none, the lowest, whose launcher then names the missing
+ * feature. */
+static tk_status choose_cpu_target(const tk_bundle *b, tk_target_kind kind, const char *forced,
+                                   const tk_bundle_target **out) {
+  const tk_bundle_target *best = NULL, *lowest = NULL;
+  uint64_t have = tk_cpu_features_detect();
+  for (int32_t i = 0; i < b->n_targets; i++) {
+    const tk_bundle_target *t = &b->targets[i];
+    if (t->kind != kind) continue;
+    if (forced) {
+      if (!strcmp(t->arch, forced)) best = t;
+      continue;
+    }
+    int rank = tk_cpu_level_rank(t->arch);
+    if (!lowest || rank < tk_cpu_level_rank(lowest->arch)) lowest = t;
+    tk_status s = tk_cpu_check_level_features(t->arch, have);
+    if (!s && (!best || rank > tk_cpu_level_rank(best->arch))) best = t;
+    tk_status_free(s);
+  }
+  *out = best ? best : lowest;
+  if (*out) return TK_STATUS_OK;
+  char levels[256];
+  describe_levels(b, kind, levels, sizeof levels);
+  return tk_status_make(TK_UNAVAILABLE,
+                        "cpu %s: the bundle has no x86_64 code for it (it has %s); recompile "
+                        "with --cpu %s, or run without forcing a CPU",
+                        forced, levels, forced);
+}
+
+/* The CPU runs an x86_64 code object (the cpu schedule; choose_cpu_target picks among the
+ * bundle's CPU levels), or, in a test bundle that has only x86_64-simt ones, the gpu
+ * schedule's bodies. */
 static tk_status cpu_create(const tk_bundle *bundle, const tk_session_options *o,
                             tk_backend_choice *out) {
-  const tk_bundle_target *t = tk_bundle_find_target(bundle, TK_TARGET_KIND_X86_64);
-  if (!t) t = tk_bundle_find_target(bundle, TK_TARGET_KIND_X86_64_SIMT);
+  tk_target_kind kind = tk_bundle_find_target(bundle, TK_TARGET_KIND_X86_64)
+                            ? TK_TARGET_KIND_X86_64
+                            : TK_TARGET_KIND_X86_64_SIMT;
+  const tk_bundle_target *t = NULL;
+  if (tk_bundle_find_target(bundle, kind))
+    TK_RETURN_IF_ERROR(choose_cpu_target(bundle, kind, o->cpu, &t));
   if (!t) {
     char targets[512];
     tk_bundle_describe_targets(bundle, targets, sizeof targets);
@@ -71,7 +118,13 @@ static tk_status cpu_create(const tk_bundle *bundle, const tk_session_options *o
                                 .code = t->code.bytes,
                                 .code_size = t->code.size,
                                 .fingerprint = bundle->fingerprint};
-  TK_RETURN_IF_ERROR(tk_cpu_launcher_create(&co, &out->launcher));
+  tk_status s = tk_cpu_launcher_create(&co, &out->launcher);
+  if (s) {
+    char levels[256];
+    describe_levels(bundle, kind, levels, sizeof levels);
+    return tk_status_annotate(s, "the bundle's CPU code is for %s", levels);
+  }
+  out->host = t->host.path ? &t->host : NULL;
   snprintf(out->device, sizeof out->device, "%s%s (%d thread%s)", t->arch,
            t->kind == TK_TARGET_KIND_X86_64_SIMT ? " simt" : "", threads, threads == 1 ? "" : "s");
   return TK_STATUS_OK;
@@ -126,9 +179,8 @@ static tk_status auto_create(const tk_bundle *bundle, const tk_session_options *
   return TK_STATUS_OK;
 }
 
-tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *o,
-                            tk_backend_choice *out) {
-  *out = (tk_backend_choice){0};
+static tk_status backend_create(const tk_bundle *bundle, const tk_session_options *o,
+                                tk_backend_choice *out) {
   switch (o->device) {
     case TK_DEVICE_AUTO: return auto_create(bundle, o, out);
     case TK_DEVICE_CPU: return cpu_create(bundle, o, out);
@@ -141,4 +193,12 @@ tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *o
   }
   return tk_status_make(TK_INVALID_ARGUMENT, "device %d: expected auto, cpu, hip or cuda",
                         (int)o->device);
+}
+
+tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *o,
+                            tk_backend_choice *out) {
+  *out = (tk_backend_choice){0};
+  TK_RETURN_IF_ERROR(backend_create(bundle, o, out));
+  if (!out->host) out->host = &bundle->host;
+  return TK_STATUS_OK;
 }

@@ -45,6 +45,8 @@ typedef struct tk_bundle_target {
   char *arch;                  /* gfx90a, sm_90, or the --cpu level for x86_64 targets */
   int32_t code_object_version; /* amdgcn only, else 0 */
   tk_bundle_file code;         /* the code object, checked against its sha256 at open */
+  tk_bundle_file host;         /* an x86_64 entry of a further CPU level: its own stub,
+                          model_host.<level>.so (path NULL: the bundle's host) */
 } tk_bundle_target;
 
 struct tk_bundle {
@@ -68,15 +70,18 @@ const tk_bundle_target *tk_bundle_find_target(const tk_bundle *bundle, tk_target
  * buffer of the caller). */
 void tk_bundle_describe_targets(const tk_bundle *bundle, char *buf, size_t size);
 
-/* A backend chosen for a session: the launcher and a description of the device. */
+/* A backend chosen for a session: the launcher, the host stub that drives it and a
+ * description of the device. */
 typedef struct tk_backend_choice {
-  tk_launcher *launcher; /* owned */
-  char device[128];      /* "x86-64-v3 (2 threads)", "gfx90a", ... */
+  tk_launcher *launcher;      /* owned */
+  const tk_bundle_file *host; /* the stub: the chosen x86_64 entry's own, else the bundle's */
+  char device[128];           /* "x86-64-v3 (2 threads)", "gfx90a", ... */
 } tk_backend_choice;
 
 /* Creates the backend options->device asks for (auto: the first GPU backend whose device
- * answers, else cpu, saying which and why on stderr unless options->quiet). TK_UNAVAILABLE
- * when an explicitly requested backend cannot run here. */
+ * answers, else cpu, saying which and why on stderr unless options->quiet). The cpu backend
+ * runs the x86_64 entry of options->cpu, else the highest level this CPU supports.
+ * TK_UNAVAILABLE when an explicitly requested backend or CPU cannot run here. */
 TK_MUST_USE tk_status tk_backend_select(const tk_bundle *bundle, const tk_session_options *options,
                                         tk_backend_choice *out);
 

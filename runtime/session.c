@@ -1,10 +1,11 @@
 /* runtime/session.c — tk_session: a bundle's host stub driving one backend, and forward.
  *
- * Create: load the bundle's model_host.so (tk/model_host.h) from the bytes tk_bundle_open
- * hashed (never the file again), check it belongs to this bundle (fingerprint, max_batch), find
- * the `x`, `logits` and `router_weights` buffers, choose the backend (device_select.c), and
- * allocate every buffer for `rows` rows (the session's chunk, options->max_rows) with the
- * parameters copied from the validated checkpoint.
+ * Create: choose the backend (device_select.c; on the CPU also the bundle's CPU level), load
+ * the host stub that drives it (model_host.so, or the chosen level's model_host.<level>.so:
+ * tk/model_host.h) from the bytes tk_bundle_open hashed (never the file again), check it
+ * belongs to this bundle (fingerprint, max_batch), find the `x`, `logits` and
+ * `router_weights` buffers, and allocate every buffer for `rows` rows (the session's chunk,
+ * options->max_rows) with the parameters copied from the validated checkpoint.
  *
  * Forward (docs/formats.md §3): B >= 1 and every feature finite, checked over the whole batch before
  * any launch (the error names the row and column). Then, per chunk of at most `rows` rows:
@@ -34,6 +35,7 @@ enum { ELEM_BYTES = 4 };
 
 struct tk_session {
   const tk_bundle *bundle;
+  const tk_bundle_file *stub; /* the host stub's file (path for messages) */
   tk_model_host *host;
   tk_launcher *launcher;
   int32_t rows;                   /* rows per launch */
@@ -43,7 +45,8 @@ struct tk_session {
 };
 
 void tk_session_options_default(tk_session_options *o) {
-  *o = (tk_session_options){.device = TK_DEVICE_AUTO, .threads = 0, .quiet = false, .max_rows = 0};
+  *o = (tk_session_options){
+      .device = TK_DEVICE_AUTO, .threads = 0, .quiet = false, .max_rows = 0, .cpu = NULL};
 }
 
 /* ---- Create ------------------------------------------------------------------------------- */
@@ -55,12 +58,12 @@ static tk_status find_buffer(const tk_session *s, const char *name, int32_t role
   int32_t id = tk_model_host_find_buffer(h, name);
   if (id < 0 || h->buffer_role(id) != role)
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: the host stub has no %s buffer \"%s\"",
-                          s->bundle->host.path, role == TK_BUFFER_IN ? "input" : "output", name);
+                          s->stub->path, role == TK_BUFFER_IN ? "input" : "output", name);
   int64_t elems = h->buffer_elems(id, s->rows, h->padded_batch(s->rows));
   if (elems < (int64_t)s->rows * cols)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: buffer \"%s\" holds %lld elements at B=%d, expected at least %lld",
-                          s->bundle->host.path, name, (long long)elems, s->rows,
+                          s->stub->path, name, (long long)elems, s->rows,
                           (long long)s->rows * cols);
   *out = id;
   return TK_STATUS_OK;
@@ -72,11 +75,11 @@ static tk_status check_host(const tk_session *s) {
   const char *fp = s->host->fingerprint();
   if (!fp || strcmp(fp, info->fingerprint))
     return tk_status_make(TK_INVALID_ARGUMENT,
-                          "%s: host stub fingerprint %s, manifest fingerprint %s",
-                          s->bundle->host.path, fp ? fp : "(none)", info->fingerprint);
+                          "%s: host stub fingerprint %s, manifest fingerprint %s", s->stub->path,
+                          fp ? fp : "(none)", info->fingerprint);
   if (s->host->max_batch() != info->max_batch)
     return tk_status_make(TK_INVALID_ARGUMENT, "%s: host stub max batch %lld, manifest %lld",
-                          s->bundle->host.path, (long long)s->host->max_batch(),
+                          s->stub->path, (long long)s->host->max_batch(),
                           (long long)info->max_batch);
   return TK_STATUS_OK;
 }
@@ -89,8 +92,13 @@ static int32_t session_rows(const tk_bundle_info *info, int64_t max_rows) {
 static tk_status session_init(tk_session *s, const tk_weights *weights,
                               const tk_session_options *o) {
   const tk_bundle_info *info = &s->bundle->info;
-  const tk_bundle_file *stub = &s->bundle->host;
-  TK_RETURN_IF_ERROR(tk_model_host_open_image(stub->bytes, stub->size, stub->path, &s->host));
+  tk_backend_choice choice;
+  TK_RETURN_IF_ERROR(tk_backend_select(s->bundle, o, &choice));
+  s->launcher = choice.launcher;
+  s->stub = choice.host;
+  memcpy(s->device, choice.device, sizeof s->device);
+  TK_RETURN_IF_ERROR(
+      tk_model_host_open_image(s->stub->bytes, s->stub->size, s->stub->path, &s->host));
   TK_RETURN_IF_ERROR(check_host(s));
   TK_RETURN_IF_ERROR(find_buffer(s, "x", TK_BUFFER_IN, info->in_dim, &s->x_id));
   TK_RETURN_IF_ERROR(find_buffer(s, "logits", TK_BUFFER_OUT, info->out_dim, &s->logits_id));
@@ -101,10 +109,6 @@ static tk_status session_init(tk_session *s, const tk_weights *weights,
     if (!s->rw_rows)
       return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the router weights");
   }
-  tk_backend_choice choice;
-  TK_RETURN_IF_ERROR(tk_backend_select(s->bundle, o, &choice));
-  s->launcher = choice.launcher;
-  memcpy(s->device, choice.device, sizeof s->device);
   return tk_model_buffers_create(s->launcher, s->host, s->rows, weights->ckpt);
 }
 

@@ -54,6 +54,7 @@ class SessionOptions(ctypes.Structure):
         ("threads", ctypes.c_int),
         ("quiet", ctypes.c_bool),
         ("max_rows", ctypes.c_int64),
+        ("cpu", ctypes.c_char_p),
     ]
 
 

@@ -91,6 +91,8 @@ class Session(_Closable):
     threads     CPU worker threads; 0 = all online CPUs
     quiet       suppress the runtime's one stderr line about device auto-selection
     max_rows    rows per launch (0 = the runtime's default); answers do not depend on it
+    cpu         the bundle's CPU level to run on the cpu backend ("x86-64-v3"); None = the
+                highest level this CPU supports
     allow_nonfinite  accept NaN/Inf weights in the checkpoint
     """
 
@@ -103,6 +105,7 @@ class Session(_Closable):
         *,
         quiet=False,
         max_rows=0,
+        cpu=None,
         allow_nonfinite=False,
     ):
         self._session = self._weights = self._bundle = None
@@ -114,6 +117,8 @@ class Session(_Closable):
         _capi.check(L.tk_device_parse(str(device).encode(), ctypes.byref(device_value)))
         options.device, options.threads = device_value.value, threads
         options.quiet, options.max_rows = quiet, max_rows
+        self._cpu = None if cpu is None else str(cpu).encode()  # kept alive for the call
+        options.cpu = self._cpu
         owns_bundle = not isinstance(bundle, Bundle)
         bundle = Bundle(bundle) if owns_bundle else bundle
         bundle_handle = bundle._borrow()

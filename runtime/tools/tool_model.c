@@ -18,6 +18,8 @@ const char tool_model_flags_help[] =
     "  --checkpoint FILE     checkpoint.tkp1, validated against the bundle before any launch\n"
     "  --device D            auto (default: a GPU if one answers, else cpu), cpu, hip, cuda\n"
     "  --threads N           CPU worker threads (default: all online CPUs)\n"
+    "  --cpu LEVEL           the bundle's CPU code to run on the cpu backend, a level it has\n"
+    "                        (x86-64-v3, x86-64-v4; default: the best this CPU supports)\n"
     "  --allow-nonfinite     accept NaN/Inf weights in the checkpoint\n"
     "  --verbose             with --device auto, say why each GPU backend was passed over\n";
 
@@ -69,6 +71,8 @@ tool_flag tool_model_flag(tool_model_args *a, int argc, char **argv, int *i, cha
       tk_status_free(s);
       return TOOL_FLAG_BAD;
     }
+  } else if ((v = flag_value("--cpu", argc, argv, i, &missing))) {
+    a->cpu = v;
   } else if ((v = flag_value("--threads", argc, argv, i, &missing))) {
     if (!parse_threads(v, &a->threads)) {
       snprintf(err, err_size, "--threads: \"%s\" is not an integer in [1, 1024]", v);
@@ -109,6 +113,7 @@ tk_status tool_model_open(const tool_model_args *a, tool_model *m) {
   tk_session_options_default(&so);
   so.device = a->device;
   so.threads = a->threads;
+  so.cpu = a->cpu;
   so.quiet = !a->verbose;
   tk_status s = open_bundle(a, m);
   if (!s) s = tk_weights_open(m->bundle, a->checkpoint, &wo, &m->weights);

@@ -3,7 +3,7 @@
  * an error maps to (docs/formats.md §4).
  *
  * Model flags (both tools): --bundle DIR | --arch ARCH.json, --checkpoint FILE,
- * --device auto|cpu|hip|cuda, --threads N, --allow-nonfinite, --verbose; `--flag=value` also
+ * --device auto|cpu|hip|cuda, --threads N, --cpu LEVEL, --allow-nonfinite, --verbose; `--flag=value` also
  * works.
  */
 #ifndef TK_TOOLS_TOOL_MODEL_H
@@ -21,7 +21,8 @@ enum { TOOL_EXIT_OK = 0, TOOL_EXIT_OPEN = 1, TOOL_EXIT_USAGE = 2, TOOL_EXIT_DEVI
 typedef struct tool_model_args {
   const char *bundle_dir, *arch_path, *checkpoint;
   tk_device device;
-  int threads; /* 0 = all online CPUs */
+  int threads;     /* 0 = all online CPUs */
+  const char *cpu; /* --cpu: the bundle's CPU level to run (NULL = the best this CPU supports) */
   bool allow_nonfinite;
   bool verbose; /* libtkrt's line on why --device auto passed each GPU backend over */
 } tool_model_args;

@@ -4,7 +4,9 @@
  *   bundle_conformance ARCH.json BUNDLE_DIR CHECKPOINT [TARGET]
  *
  * TARGET is the manifest target kind to run (default x86_64; x86_64-simt runs the stub's gpu
- * schedule). The code object, its --cpu level and the host stub come from manifest.json. For
+ * schedule). The code object, its --cpu level and the host stub come from manifest.json; every
+ * entry of that kind runs (one per CPU level, each with its own stub: docs/abi.md "CPU
+ * levels"). For
  * B in {1, 15, 16, 17, 100}: deterministic features in [-2, 2], forward with 1 thread and
  * with 2 threads (two launchers in one process), outputs bitwise identical, and within the
  * docs/formats.md §3 tolerance of the reference (keep sets included). Exit 0 when all pass.
@@ -40,25 +42,38 @@ static char *read_text(const char *path) {
   return t;
 }
 
-/* Finds the manifest target of `kind`: its file and cpu level. */
-static int manifest_target(const char *dir, const char *kind, char *file, size_t fn, char *cpu,
-                           size_t cn) {
+/* One manifest target of the kind asked for: its code object, cpu level and host stub. */
+typedef struct unit {
+  char code[4096], cpu[64], host[4096];
+} unit;
+enum { MAX_UNITS = 4 };
+
+/* The manifest targets of `kind` (at most MAX_UNITS), each with its stub: its own host_stub's
+ * library, else the bundle's model_host.so. Returns how many. */
+static int manifest_targets(const char *dir, const char *kind, unit *units) {
   char path[4096];
   snprintf(path, sizeof path, "%s/manifest.json", dir);
   char *text = read_text(path);
   cJSON *root = text ? cJSON_Parse(text) : NULL;
   free(text);
-  int found = 0;
+  int n = 0;
   const cJSON *t;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "targets")) {
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "kind");
-    if (!cJSON_IsString(k) || strcmp(k->valuestring, kind)) continue;
-    snprintf(file, fn, "%s/%s", dir, cJSON_GetObjectItemCaseSensitive(t, "file")->valuestring);
-    snprintf(cpu, cn, "%s", cJSON_GetObjectItemCaseSensitive(t, "cpu")->valuestring);
-    found = 1;
+    if (!cJSON_IsString(k) || strcmp(k->valuestring, kind) || n == MAX_UNITS) continue;
+    unit *u = &units[n++];
+    snprintf(u->code, sizeof u->code, "%s/%s", dir,
+             cJSON_GetObjectItemCaseSensitive(t, "file")->valuestring);
+    snprintf(u->cpu, sizeof u->cpu, "%s", cJSON_GetObjectItemCaseSensitive(t, "cpu")->valuestring);
+    const cJSON *lib = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "host_stub"),
+                                         "library"),
+        "file");
+    snprintf(u->host, sizeof u->host, "%s/%s", dir,
+             cJSON_IsString(lib) ? lib->valuestring : "model_host.so");
   }
   cJSON_Delete(root);
-  return found;
+  return n;
 }
 
 typedef struct run_out {
@@ -118,6 +133,26 @@ static void check_batch(tk_launcher *l[2], const tk_model_host *h, const tk_ref_
   for (int t = 0; t < 2; t++) free(o[t].logits), free(o[t].w);
 }
 
+/* One target with its stub: launchers of 1 and 2 threads over every batch size. */
+static void run_unit(const unit *u, const tk_arch *arch, const tk_checkpoint *ck,
+                     const tk_ref_model *ref) {
+  tk_model_host *h = NULL;
+  tk_launcher *l[2] = {NULL, NULL};
+  printf("%s (%s) with %s\n", u->code, u->cpu, u->host);
+  tk_status s = tk_model_host_open(u->host, &h);
+  for (int t = 0; t < 2 && !s; t++) {
+    tk_cpu_launcher_options o = {.code_path = u->code, .cpu = u->cpu, .threads = t + 1};
+    s = tk_cpu_launcher_create(&o, &l[t]);
+    if (!s) s = tk_model_buffers_create(l[t], h, BMAX, ck);
+  }
+  if (s)
+    fail_status("setup", s);
+  else
+    for (int i = 0; i < NB; i++) check_batch(l, h, ref, arch, batches[i]);
+  for (int t = 0; t < 2; t++) tk_launcher_destroy(l[t]);
+  tk_model_host_close(h);
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: bundle_conformance ARCH.json BUNDLE_DIR CHECKPOINT [TARGET]\n");
@@ -127,28 +162,16 @@ int main(int argc, char **argv) {
   tk_arch arch;
   tk_checkpoint *ck = NULL;
   tk_ref_model *ref = NULL;
-  tk_model_host *h = NULL;
-  tk_launcher *l[2] = {NULL, NULL};
-  char code[4096], cpu[64], host[4096];
+  unit units[MAX_UNITS];
+  int n = 0;
   tk_status s = tk_arch_load(argv[1], &arch);
   if (!s) s = tk_checkpoint_open(argv[3], &ck);
   if (!s) s = tk_ref_checkpoint_validate(&arch, ck, false);
   if (!s) s = tk_ref_model_from_checkpoint(&arch, ck, &ref);
-  if (!s && !manifest_target(argv[2], kind, code, sizeof code, cpu, sizeof cpu))
+  if (!s && !(n = manifest_targets(argv[2], kind, units)))
     s = tk_status_make(TK_NOT_FOUND, "%s/manifest.json has no target %s", argv[2], kind);
-  snprintf(host, sizeof host, "%s/model_host.so", argv[2]);
-  if (!s) s = tk_model_host_open(host, &h);
-  for (int t = 0; t < 2 && !s; t++) {
-    tk_cpu_launcher_options o = {.code_path = code, .cpu = cpu, .threads = t + 1};
-    s = tk_cpu_launcher_create(&o, &l[t]);
-    if (!s) s = tk_model_buffers_create(l[t], h, BMAX, ck);
-  }
-  if (s)
-    fail_status("setup", s);
-  else
-    for (int i = 0; i < NB; i++) check_batch(l, h, ref, &arch, batches[i]);
-  for (int t = 0; t < 2; t++) tk_launcher_destroy(l[t]);
-  tk_model_host_close(h);
+  if (s) fail_status("setup", s);
+  for (int i = 0; !s && i < n; i++) run_unit(&units[i], &arch, ck, ref);
   tk_ref_model_free(ref);
   tk_checkpoint_close(ck);
   printf("%s %s: %s\n", argv[2], kind, failures ? "FAILED" : "all batches passed");

@@ -3,9 +3,11 @@
 # the bundle's proof store checked independently of tkc (sha256sum: each query file hashes to
 # its name, the root is the hash of the sorted names, the manifest's certificate agrees); the
 # command accepts the bundles tkc writes (nano for x86_64,amdgcn,nvptx with one full solver
-# replay, and a --cpu x86-64-v4 bundle whose CPU schedule, and so its proofs, differ); and it
+# replay, its second CPU level's store included, and a --cpu x86-64-v4 bundle whose CPU
+# schedule, and so its proofs, differ); and it
 # rejects with exit 3 a bundle with one byte changed in a code object (model.x86_64.so, a PTX),
-# in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file, in
+# in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file (also
+# of the x86-64-v4 store), in
 # index.json, in the output marker, or with a file added; usage errors exit 2, an unreadable
 # bundle 1.
 source "$(dirname "$0")/lib.sh"
@@ -45,14 +47,25 @@ assert index["queries"] == nq == cert["queries"] == len(used), (index["queries"]
 assert cert["obligations"] == len(obl) > nq, (cert["obligations"], len(obl))
 assert all(os.path.exists(os.path.join(b, "proofs/queries", h + ".smt2")) for h in used)
 assert cert["options"] == {"targets": "x86_64,amdgcn,nvptx", "offload_arch": "gfx90a,gfx942,gfx1100",
-                           "cuda_arch": "sm_80,sm_90", "code_object_version": 0, "cpu": "x86-64-v3"}, cert["options"]
+                           "cuda_arch": "sm_80,sm_90", "code_object_version": 0,
+                           "cpu": "x86-64-v3,x86-64-v4"}, cert["options"]
 assert all(len(cert["ir"][k]) == 64 for k in ("module", "gpu", "cpu"))
+# The default's second CPU level: its own store, bound by certificate.cpu_levels.
+(level,) = cert["cpu_levels"]
+assert level["cpu"] == "x86-64-v4" and level["proofs"] == "proofs/x86-64-v4", level
+store = os.path.join(b, level["proofs"])
+lindex = json.load(open(os.path.join(store, "index.json")))
+assert lindex["root"] == level["proofs_root"] != cert["proofs_root"], level
+assert lindex["queries"] == level["queries"] == len(os.listdir(os.path.join(store, "queries")))
+assert len(lindex["obligations"]) == level["obligations"]
+assert level["ir"]["cpu"] != cert["ir"]["cpu"], "the two levels have one CPU schedule"
 PY
 
 # ---- accepted: the whole check, solver replay included (once) ----
 expect_exit 0 "$tkc" check-proofs "$b" -j 2
 grep -q "^ok: " "$tmp/out" || fail "no ok line"
 grep -q "solver runs, every one unsat (z3,cvc5)" "$tmp/err" || fail "no replay in both solvers"
+grep -q "replaying the further CPU levels' own queries" "$tmp/err" || fail "the x86-64-v4 queries not replayed"
 
 # ---- another --cpu: its own CPU schedule, proofs and certificate, also accepted ----
 expect_exit 0 "$tkc" compile "$arch" -o "$tmp/v4" --targets x86_64 --cpu x86-64-v4 --quiet
@@ -105,6 +118,10 @@ PY
 rejects
 tampered "query file" "proofs/queries: "
 flip "$tmp/t/proofs/queries/$(ls "$q" | head -n 1)" 40
+rejects
+tampered "level query file" "proof store proofs/x86-64-v4"
+lq=$b/proofs/x86-64-v4/queries
+flip "$tmp/t/proofs/x86-64-v4/queries/$(ls "$lq" | head -n 1)" 40
 rejects
 tampered "index.json" "proofs/index.json differs from the regenerated bundle at line 6, column [0-9]* (obligation " "$tmp/v4"
 sed -i -E '6s/"rlimit": ([0-9])/"rlimit": 9\1/' "$tmp/t/proofs/index.json"

@@ -45,11 +45,12 @@ manifest="$a/manifest.json"
 
 files_present() {
   local f
-  for f in model.hsaco model.sm_80.ptx model.sm_90.ptx model.x86_64.so manifest.json; do
+  for f in model.hsaco model.sm_80.ptx model.sm_90.ptx model.x86_64.so model.x86_64.x86-64-v4.so \
+    model_host.x86-64-v4.so manifest.json; do
     [ -s "$a/$f" ] || { echo "  missing $f"; return 1; }
   done
 }
-check "default targets give model.hsaco, model.sm_80.ptx, model.sm_90.ptx, model.x86_64.so" files_present
+check "default targets give model.hsaco, model.sm_80.ptx, model.sm_90.ptx, model.x86_64.so (and its x86-64-v4 level)" files_present
 
 listed() {
   "$bundler" --list --type=o --input="$a/model.hsaco" | sort >"$tmp/list" || return 1
@@ -154,7 +155,8 @@ m = json.load(open(sys.argv[1])); d = sys.argv[2]
 got = [(t['kind'], t.get('arch') or t.get('cpu'), t.get('code_object_version'), t['file']) for t in m['targets']]
 want = [('amdgcn', 'gfx90a', 4, 'model.hsaco'), ('amdgcn', 'gfx942', 5, 'model.hsaco'),
         ('amdgcn', 'gfx1100', 5, 'model.hsaco'), ('nvptx', 'sm_80', None, 'model.sm_80.ptx'),
-        ('nvptx', 'sm_90', None, 'model.sm_90.ptx'), ('x86_64', 'x86-64-v3', None, 'model.x86_64.so')]
+        ('nvptx', 'sm_90', None, 'model.sm_90.ptx'), ('x86_64', 'x86-64-v3', None, 'model.x86_64.so'),
+        ('x86_64', 'x86-64-v4', None, 'model.x86_64.x86-64-v4.so')]
 ok = got == want
 for t in m['targets']:
     h = hashlib.sha256(open(d + '/' + t['file'], 'rb').read()).hexdigest()

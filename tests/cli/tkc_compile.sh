@@ -3,8 +3,10 @@
 # - bundles for nano, custom-small, dense and a Custom arch with weight_layout out_in, hidden_act
 #   gelu, layer_norm_eps 1e-3 run through the generated host stub and the CPU launcher and agree
 #   with tests/ref at B in {1, 15, 16, 17, 100}, bitwise identical for 1 and 2 threads
-#   (bundle_conformance); the x86_64-simt variant too for nano and custom-small;
-# - two compiles into different directories are byte-identical; --quiet silences progress;
+#   (bundle_conformance: each of the default CPU levels, x86-64-v3 and x86-64-v4, with its own
+#   stub); the x86_64-simt variant too for nano and custom-small;
+# - two compiles into different directories are byte-identical (both CPU levels); --quiet
+#   silences progress;
 # - an existing bundle is replaced; a non-bundle output directory is refused untouched (more
 #   in output_dir.sh); a compile that fails late (below a regular file) leaves no directory
 #   and no temp files, and never touches what was there.

@@ -8,13 +8,17 @@
 #   nothing; unknown passes and views are refused;
 # - one CPU table: --cpu znver4 is accepted by --emit=asm, by -o DIR (manifest cpu = the level
 #   the runtime checks, cpu_name = znver4) and by tkc verify, whose CPU schedule then differs
-#   from the default one (8x32 tiles); an unknown CPU is refused by all three alike.
+#   from the default one (8x32 tiles); an unknown CPU is refused by all three alike;
+# - --cpu LIST (issue 13): x86-64-v3,znver4 gives one x86_64 entry per level (the second with
+#   its own code object, stub and proof store, bound by certificate.cpu_levels); a CPU given
+#   twice, two CPUs of one level, an unknown one or an empty item are refused naming the value;
+#   tkc verify takes one CPU.
 source "$(dirname "$0")/lib.sh"
 tkc="$BIN/tkc"
 nano=models/nano.arch.json
 : >"$tmp/req"
 
-passes="arch lower pad fuse plan-buffers schedule-gpu schedule-cpu verify codegen offload stub write"
+passes="arch lower pad fuse plan-buffers schedule-gpu schedule-cpu verify codegen offload stub levels write"
 views="arch ir ir-padded ir-fused ir-gpu ir-cpu obligations llvm-unopt llvm asm"
 expect_exit 0 "$tkc" compile --list-passes
 listed=$(awk '/^passes/{p=1;next} /^views/{p=0} p{print $1}' "$tmp/out" | tr '\n' ' ')
@@ -57,12 +61,34 @@ grep -q "give one target" "$tmp/err" || fail "--emit=asm without one target"
 # One CPU table: the same names for --emit, -o and verify.
 expect_exit 0 "$tkc" compile $nano --emit=asm --targets x86_64 --cpu znver4
 grep -q zmm "$tmp/out" || fail "--cpu znver4 asm uses no zmm register"
-expect_exit 0 "$tkc" compile $nano -o "$tmp/zn4" --targets x86_64 --cpu znver4 --quiet
-python3 - "$tmp/zn4/manifest.json" <<'PY' || fail "manifest of --cpu znver4"
-import json, sys
-t = [t for t in json.load(open(sys.argv[1]))["targets"] if t["kind"] == "x86_64"][0]
-assert t["cpu"] == "x86-64-v4" and t["cpu_name"] == "znver4", t
+# A CPU list: one x86_64 entry per level, the first CPU's as before, each further one with its
+# own code object, stub and proof store (docs/abi.md "Bundle layout").
+expect_exit 0 "$tkc" compile $nano -o "$tmp/zn4" --targets x86_64 --cpu x86-64-v3,znver4 --quiet
+python3 - "$tmp/zn4" <<'PY' || fail "manifest of --cpu x86-64-v3,znver4"
+import json, os, sys
+m = json.load(open(os.path.join(sys.argv[1], "manifest.json")))
+v3, v4 = [t for t in m["targets"] if t["kind"] == "x86_64"]
+assert v3["cpu"] == "x86-64-v3" and v3["file"] == "model.x86_64.so" and "host_stub" not in v3, v3
+assert v4["cpu"] == "x86-64-v4" and v4["cpu_name"] == "znver4", v4
+assert v4["file"] == "model.x86_64.x86-64-v4.so", v4
+assert v4["host_stub"]["library"]["file"] == "model_host.x86-64-v4.so", v4
+c = m["certificate"]
+assert c["options"]["cpu"] == "x86-64-v3,znver4", c["options"]
+(level,) = c["cpu_levels"]
+assert level["cpu"] == "x86-64-v4" and level["proofs"] == "proofs/x86-64-v4", level
+index = json.load(open(os.path.join(sys.argv[1], "proofs/x86-64-v4/index.json")))
+assert index["root"] == level["proofs_root"] and len(index["obligations"]) == level["obligations"]
+assert level["proofs_root"] != c["proofs_root"], "the two levels have the same proofs"
+for f in ("model.x86_64.x86-64-v4.so", "model_host.x86-64-v4.c", "model_host.x86-64-v4.h"):
+    assert os.path.isfile(os.path.join(sys.argv[1], f)), f
 PY
+for bad in "x86-64-v3,x86-64-v3:'x86-64-v3' given twice" "x86-64-v4,znver4:both level x86-64-v4" \
+    "x86-64-v3,pentium4:\"pentium4\" is not a known" "x86-64-v3,:empty name"; do
+  expect_exit 1 "$tkc" compile $nano -o "$tmp/bad" --targets x86_64 --cpu "${bad%%:*}" --quiet
+  grep -qF -- "${bad#*:}" "$tmp/err" || fail "--cpu ${bad%%:*}: $(cat "$tmp/err")"
+done
+expect_exit 2 "$tkc" verify $nano --cpu x86-64-v3,x86-64-v4
+grep -q "give one CPU" "$tmp/err" || fail "tkc verify with a CPU list: $(cat "$tmp/err")"
 expect_exit 0 "$tkc" verify $nano --cpu znver4
 cp "$tmp/out" "$tmp/verify.zn4"
 expect_exit 0 "$tkc" verify $nano

@@ -5,6 +5,8 @@
 # (exit 2, one line on stderr, nothing on stdout), a row whose router logits overflow f32
 # rejected by name (exit 2), exit 1 for a bad bundle or checkpoint,
 # --device hip/cuda → exit 3 quickly with a clear message, --device auto → cpu and says so,
+# naming the best CPU level of the bundle this CPU supports, --cpu LEVEL forcing another
+# (within tolerance) and a level the bundle lacks → exit 3 naming the levels it has,
 # and --arch compiling into $XDG_CACHE_HOME/tkc once and reusing it.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +42,9 @@ for model in nano dense; do
   arch=models/$model.arch.json
   in=$(sed -n 's/.*"input_dim": *\([0-9]*\).*/\1/p' "$arch")
   k=$(sed -n 's/.*"top_k": *\([0-9]*\).*/\1/p' "$arch")
-  "$BIN/tkc" compile "$arch" -o "$tmp/$model" --quiet || { fail "compile $model"; continue; }
+  cpu=()  # nano: the default CPU levels (x86-64-v3,x86-64-v4); dense: one, to save compile time
+  [ "$model" = dense ] && cpu=(--cpu x86-64-v3)
+  "$BIN/tkc" compile "$arch" -o "$tmp/$model" --quiet "${cpu[@]}" || { fail "compile $model"; continue; }
   "$BIN/tkc" init-checkpoint "$arch" -o "$tmp/$model.tkp1" >/dev/null || { fail "checkpoint $model"; continue; }
   run() { expect_exit "$1" "$BIN/tkrun" --bundle "$tmp/$model" --checkpoint "$tmp/$model.tkp1" --device cpu "${@:2}"; }
   for b in 1 17; do
@@ -149,6 +153,20 @@ cp "$tmp/out" "$tmp/auto"
 expect_exit 0 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --verbose
 grep -q "using cpu.*hip: .*cuda: " "$tmp/err" || fail "--verbose does not say why each GPU was passed over: $(cat "$tmp/err")"
 cmp -s "$tmp/out" "$tmp/auto" || fail "--verbose changes the answer"
+
+# --cpu LEVEL: nano's bundle has x86-64-v3 and x86-64-v4; the runtime runs the best this CPU
+# supports and names it, --cpu forces one of the bundle's, and a level it lacks is exit 3.
+best=x86-64-v4
+for f in avx512f avx512bw avx512cd avx512dq avx512vl; do grep -qw "$f" /proc/cpuinfo || best=x86-64-v3; done
+expect_exit 0 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1"
+grep -q "^tkrun: --device auto: cpu, $best (" "$tmp/err" || fail "auto did not choose $best: $(cat "$tmp/err")"
+expect_exit 0 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --cpu x86-64-v3
+grep -q "^tkrun: --device auto: cpu, x86-64-v3 (" "$tmp/err" || fail "--cpu x86-64-v3: $(cat "$tmp/err")"
+within_tolerance "$tmp/out" "$tmp/auto"
+expect_exit 3 "$BIN/tkrun" --bundle "$tmp/nano" --checkpoint "$tmp/nano.tkp1" --cpu=x86-64-v2
+grep -q "cpu x86-64-v2: the bundle has no x86_64 code for it (it has x86-64-v3, x86-64-v4)" "$tmp/err" ||
+  fail "--cpu x86-64-v2: unclear message: $(cat "$tmp/err")"
+[ -s "$tmp/out" ] && fail "--cpu x86-64-v2: wrote to stdout"
 
 # --arch: compiled into $XDG_CACHE_HOME/tkc once, then reused; same answer as the bundle.
 export XDG_CACHE_HOME="$tmp/cache"

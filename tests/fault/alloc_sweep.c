@@ -1,9 +1,12 @@
 /* tests/fault/alloc_sweep.c — SQLite's malloc-failure loop over every hooked allocation
  * (tk/alloc.h) of two operations:
  *
- *   compile   tkc_compile of models/nano.arch.json for x86_64 into a fresh directory
+ *   compile   tkc_compile of models/nano.arch.json for x86_64 (one CPU level, x86-64-v3: a
+ *             second level would double the walk with the same pipeline) into a fresh directory
  *   session   tk_bundle_open + tk_weights_open + tk_session_create (cpu, 2 threads) + one
- *             forward of 3 rows + close, on a bundle and checkpoint made beforehand
+ *             forward of 3 rows + close, on a bundle (the default CPU levels, so the level
+ *             entries, their stubs and the choice among them are swept) and checkpoint made
+ *             beforehand
  *
  * For each allocation point N the N-th allocation fails once (transient), and for every
  * --persistent-every'th N from N on (persistent). The operation must then return a status
@@ -455,11 +458,18 @@ static bool sweep_run(sweep *w, const operation *op) {
 
 /* ---- the operations ----------------------------------------------------------------------- */
 
+typedef struct compile_input {
+  const char *arch_path;
+  const char *cpu; /* --cpu (NULL = the default levels) */
+} compile_input;
+
 /* The compile under test, from the current directory into ./bundle. */
 static tk_status run_compile(const void *input) {
+  const compile_input *in = input;
   tkc_options o;
   tkc_options_default(&o);
-  o.arch_path = input;
+  o.arch_path = in->arch_path;
+  if (in->cpu) o.cpu = in->cpu;
   o.out_dir = "bundle";
   o.targets = "x86_64";
   o.quiet = true;
@@ -575,9 +585,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   session_input in = {.bundle = bundle};
+  compile_input one_level = {arch_path, "x86-64-v3"}, levels = {arch_path, NULL};
   bool ok = true;
   if (do_compile) {
-    operation op = {"compile", run_compile, arch_path, true};
+    operation op = {"compile", run_compile, &one_level, true};
     ok = enter_work_dir(w.root, "compile") && sweep_run(&w, &op);
   }
   if (do_session) {
@@ -585,7 +596,7 @@ int main(int argc, char **argv) {
      * and the checkpoint. */
     snprintf(bundle, sizeof bundle, "%s/session/bundle", w.root);
     bool ready = enter_work_dir(w.root, "session");
-    tk_status s = ready ? run_compile(arch_path) : TK_STATUS_OK;
+    tk_status s = ready ? run_compile(&levels) : TK_STATUS_OK;
     if (s) fprintf(stderr, "FAIL session: compiling the bundle: %s\n", tk_status_message(s));
     ready = ready && !s && make_session_input(w.root, arch_path, &in, ckpt, sizeof ckpt);
     tk_status_free(s);

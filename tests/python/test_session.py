@@ -155,6 +155,17 @@ def test_gpu_device_without_its_code_is_unavailable_as_in_tkrun(nano, device):
     assert e.value.message == done.stderr[len(prefix):].rstrip("\n")
 
 
+def test_cpu_forces_one_of_the_bundles_levels(nano):
+    """nano has x86-64-v3 and x86-64-v4 code (tkc compile's default --cpu); cpu= runs the one
+    asked for, and a level the bundle lacks is UNAVAILABLE naming the levels it has."""
+    with tkc.Session(nano.bundle, nano.checkpoint, device="cpu", cpu="x86-64-v3") as s:
+        assert s.device.startswith("x86-64-v3 ("), s.device
+    with pytest.raises(tkc.StatusError) as e:
+        tkc.Session(nano.bundle, nano.checkpoint, device="cpu", cpu="x86-64-v2")
+    assert e.value.code_name == "UNAVAILABLE", e.value.message
+    assert "it has x86-64-v3, x86-64-v4" in e.value.message, e.value.message
+
+
 @pytest.mark.parametrize("quiet", [False, True])
 def test_quiet_silences_the_auto_selection_line(nano, capfd, quiet):
     with tkc.Session(nano.bundle, nano.checkpoint, device="auto", quiet=quiet) as s:

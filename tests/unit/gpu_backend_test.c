@@ -54,14 +54,14 @@ static void fake_bundle_init(fake_bundle *f, bool with_gpu) {
   tk_bundle_file gpu_code = {f->code_path, f->code, 0};
   int n = 0;
   if (with_gpu) {
-    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_AMDGCN, "amdgcn", "gfx90a", 4, gpu_code};
-    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_AMDGCN, "amdgcn", "gfx942", 5, gpu_code};
-    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_NVPTX, "nvptx", "sm_80", 0, gpu_code};
-    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_NVPTX, "nvptx", "sm_90", 0, gpu_code};
+    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_AMDGCN, "amdgcn", "gfx90a", 4, gpu_code, {0}};
+    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_AMDGCN, "amdgcn", "gfx942", 5, gpu_code, {0}};
+    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_NVPTX, "nvptx", "sm_80", 0, gpu_code, {0}};
+    f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_NVPTX, "nvptx", "sm_90", 0, gpu_code, {0}};
   }
   /* no bytes: the CPU launcher reads the file once itself */
-  f->t[n++] = (tk_bundle_target){TK_TARGET_KIND_X86_64, "x86_64", "x86-64", 0,
-                                 (tk_bundle_file){TK_FAKE_X86_SO, NULL, 0}};
+  f->t[n++] = (tk_bundle_target){
+      TK_TARGET_KIND_X86_64, "x86_64", "x86-64", 0, (tk_bundle_file){TK_FAKE_X86_SO, NULL, 0}, {0}};
   f->b.dir = "(in memory)";
   f->b.n_targets = n;
   f->b.targets = f->t;

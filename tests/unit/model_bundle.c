@@ -9,6 +9,11 @@
 
 tk_status tk_test_model_bundle(const char *model, const char *dir, const char *ckpt_path,
                                int64_t max_batch, tk_arch *arch) {
+  return tk_test_model_bundle_cpu(model, dir, ckpt_path, max_batch, "x86-64-v3", arch);
+}
+
+tk_status tk_test_model_bundle_cpu(const char *model, const char *dir, const char *ckpt_path,
+                                   int64_t max_batch, const char *cpu, tk_arch *arch) {
   char arch_path[512];
   snprintf(arch_path, sizeof arch_path, "models/%s.arch.json", model);
   tkc_options o;
@@ -17,6 +22,7 @@ tk_status tk_test_model_bundle(const char *model, const char *dir, const char *c
   o.out_dir = dir;
   o.targets = "x86_64";
   o.max_batch = max_batch;
+  o.cpu = cpu;
   o.quiet = true;
   TK_RETURN_IF_ERROR(tk_arch_load(arch_path, arch));
   o.arch = arch;

@@ -9,10 +9,16 @@
 #include "model/arch.h"
 #include "tk/status.h"
 
-/* Loads models/<model>.arch.json into *arch, compiles it (targets x86_64, quiet) into the
- * bundle directory `dir` with --max-batch max_batch, and writes the arch's seeded checkpoint
- * to ckpt_path unless that file already exists (models share one checkpoint per tmp dir).
- * Run from the source root. */
+/* Loads models/<model>.arch.json into *arch, compiles it (targets x86_64, --cpu cpu, quiet)
+ * into the bundle directory `dir` with --max-batch max_batch, and writes the arch's seeded
+ * checkpoint to ckpt_path unless that file already exists (models share one checkpoint per tmp
+ * dir). Run from the source root. */
+TK_MUST_USE tk_status tk_test_model_bundle_cpu(const char *model, const char *dir,
+                                               const char *ckpt_path, int64_t max_batch,
+                                               const char *cpu, tk_arch *arch);
+
+/* tk_test_model_bundle_cpu for one CPU, x86-64-v3 (half the compile time of the default's
+ * two levels; the tests of the levels compile them on purpose). */
 TK_MUST_USE tk_status tk_test_model_bundle(const char *model, const char *dir,
                                            const char *ckpt_path, int64_t max_batch, tk_arch *arch);
 

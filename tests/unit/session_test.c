@@ -2,6 +2,7 @@
  * backend, against the double-precision reference (tests/ref, docs/formats.md §3).
  *
  *   session_test           nano, custom-small, dense; chunking; validation; bundle checks
+ *   session_test --levels  a bundle with two CPU levels against a v3-only one (below)
  *   session_test --tiny    tiny at B = 1, 16, 33 (slow: a 336 MB checkpoint)
  *
  * Bundles are compiled through libtkc and checkpoints written by tkc's initialiser into a
@@ -10,6 +11,12 @@
  * caller's arrays are never written; the answers agree with the reference within the FORMATS
  * tolerance with the same keep sets; every router row has exactly top_k non-zeros. A row whose
  * router logits overflow f32 is rejected by name (docs/formats.md §3.6).
+ * CPU levels (issue 13 item 4): nano compiled for x86-64-v3,x86-64-v4 lists both in its
+ * manifest; a session picks v4 on a CPU with AVX-512 (else v3), says so in its device, and is
+ * bitwise deterministic across 1 and 2 threads; forcing x86-64-v3 runs the v3 code (bitwise the
+ * answers of a v3-only bundle); v4 agrees with v3 within the FORMATS tolerance; forcing a level
+ * the bundle lacks fails naming the levels it has; a changed or missing v4 .so or stub fails
+ * at open.
  * The weight panels round-trip (issue 13): nano's buffers as tk_model_buffers_create fills them
  * on a cpu launcher hold every checkpoint weight once, each (k, j) of a panel buffer at
  * tk/panel.h's offset and nothing else anywhere; every other parameter row-major.
@@ -46,11 +53,13 @@ typedef struct fixture {
 
 /* ---- Setup ------------------------------------------------------------------------------ */
 
-static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, fixture *f) {
+/* A bundle of `model` for --cpu `cpu` (its dir named by `tag`), and its checkpoint. */
+static bool fixture_open_cpu(const char *tmp, const char *model, int64_t max_batch, const char *cpu,
+                             const char *tag, fixture *f) {
   *f = (fixture){.model = model};
-  snprintf(f->dir, sizeof f->dir, "%s/%s-%lld", tmp, model, (long long)max_batch);
+  snprintf(f->dir, sizeof f->dir, "%s/%s-%lld%s", tmp, model, (long long)max_batch, tag);
   snprintf(f->ckpt_path, sizeof f->ckpt_path, "%s/%s.tkp1", tmp, model);
-  tk_status s = tk_test_model_bundle(model, f->dir, f->ckpt_path, max_batch, &f->arch);
+  tk_status s = tk_test_model_bundle_cpu(model, f->dir, f->ckpt_path, max_batch, cpu, &f->arch);
   if (!s) s = tk_bundle_open(f->dir, &f->bundle);
   if (!s) s = tk_weights_open(f->bundle, f->ckpt_path, NULL, &f->weights);
   if (!s) s = tk_checkpoint_open(f->ckpt_path, &f->ckpt);
@@ -60,11 +69,27 @@ static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, 
   return !s;
 }
 
+static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, fixture *f) {
+  return fixture_open_cpu(tmp, model, max_batch, "x86-64-v3", "", f);
+}
+
 static void fixture_close(fixture *f) {
   tk_ref_model_free(f->ref);
   tk_checkpoint_close(f->ckpt);
   tk_weights_close(f->weights);
   tk_bundle_close(f->bundle);
+}
+
+/* A cpu session on the bundle's x86_64 code of level `cpu` (NULL: the runtime's choice). */
+static tk_session *session_open_cpu(const fixture *f, const char *cpu, int threads) {
+  tk_session_options o;
+  tk_session_options_default(&o);
+  o.device = TK_DEVICE_CPU;
+  o.threads = threads;
+  o.cpu = cpu;
+  tk_session *s = NULL;
+  CHECK_OK(tk_session_create(f->bundle, f->weights, &o, &s));
+  return s;
 }
 
 static tk_session *session_open(const fixture *f, int threads, int64_t max_rows) {
@@ -299,6 +324,116 @@ static void check_bundle_open(const char *dir) {
   CHECK_ERR(tk_bundle_open("/nonexistent-tkc-bundle", &b), "manifest.json");
 }
 
+/* ---- CPU levels ------------------------------------------------------------------------- */
+
+static bool starts_with(const char *s, const char *prefix) {
+  return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+/* x on sessions a and b: every logit within the FORMATS tolerance of the other's. */
+static void check_close(const fixture *f, tk_session *a, tk_session *b, int64_t B) {
+  const tk_bundle_info *info = tk_bundle_get_info(f->bundle);
+  int32_t out = info->out_dim;
+  float *x = features(B, info->in_dim, (uint64_t)B + 7);
+  float *la = guarded(B, out), *lb = guarded(B, out);
+  CHECK_OK(tk_session_forward(a, x, B, la, NULL));
+  CHECK_OK(tk_session_forward(b, x, B, lb, NULL));
+  int64_t far = 0;
+  for (int64_t i = 0; i < B * out; i++)
+    far += !(fabsf(la[i] - lb[i]) <= TK_REF_TOL_ABS + TK_REF_TOL_REL * fabsf(lb[i]));
+  CHECK_MSG(far == 0,
+            "%s B=%lld: %lld logits of x86-64-v4 and x86-64-v3 differ beyond the "
+            "tolerance",
+            f->model, (long long)B, (long long)far);
+  free(x);
+  free(la);
+  free(lb);
+}
+
+/* The manifest lists an x86_64 entry per level and the v4 one its own stub. */
+static void check_levels_manifest(const fixture *f) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/manifest.json", f->dir);
+  char *m = read_all(path);
+  CHECK_MSG(m && strstr(m, "\"cpu\": \"x86-64-v3\"") && strstr(m, "\"cpu\": \"x86-64-v4\"") &&
+                strstr(m, "\"file\": \"model.x86_64.x86-64-v4.so\"") &&
+                strstr(m, "\"file\": \"model_host.x86-64-v4.so\""),
+            "%s: the manifest does not list both CPU levels", path);
+  free(m);
+}
+
+static void check_levels_sessions(const fixture *levels, const fixture *v3) {
+  tk_status no_v4 = tk_cpu_check_level("x86-64-v4");
+  const char *best_level = no_v4 ? "x86-64-v3 (" : "x86-64-v4 (";
+  tk_status_free(no_v4);
+  tk_session *best1 = session_open_cpu(levels, NULL, 1), *best2 = session_open_cpu(levels, NULL, 2);
+  tk_session *forced = session_open_cpu(levels, "x86-64-v3", 2), *only = session_open(v3, 2, 0);
+  if (best1 && best2 && forced && only) {
+    CHECK_MSG(starts_with(tk_session_device(best1), best_level), "device %s, expected %s...)",
+              tk_session_device(best1), best_level);
+    CHECK_MSG(starts_with(tk_session_device(forced), "x86-64-v3 ("), "forced v3: device %s",
+              tk_session_device(forced));
+    static const int64_t batches[] = {1, 17, 100};
+    for (size_t i = 0; i < 3; i++) {
+      check_batch(levels, best1, best2, batches[i]); /* bitwise over threads; reference */
+      check_batch(levels, forced, only, batches[i]); /* forced v3 = the v3-only bundle */
+      check_close(levels, best1, only, batches[i]);
+    }
+  }
+  tk_session_free(best1);
+  tk_session_free(best2);
+  tk_session_free(forced);
+  tk_session_free(only);
+  tk_session_options o;
+  tk_session_options_default(&o);
+  o.device = TK_DEVICE_CPU;
+  o.cpu = "x86-64-v2";
+  tk_session *s = NULL;
+  tk_status st = tk_session_create(levels->bundle, levels->weights, &o, &s);
+  CHECK_MSG(tk_status_code_of(st) == TK_UNAVAILABLE && !s &&
+                strstr(tk_status_message(st), "it has x86-64-v3, x86-64-v4"),
+            "forcing x86-64-v2: %s", st ? tk_status_message(st) : "OK");
+  tk_status_free(st);
+}
+
+/* Flips the bits of byte `at` of a file (binary-safe; twice restores it). */
+static void flip_byte(const char *path, long at) {
+  FILE *fp = fopen(path, "r+b");
+  int c = fp && fseek(fp, at, SEEK_SET) == 0 ? fgetc(fp) : EOF;
+  CHECK_MSG(c != EOF, "%s: cannot read byte %ld", path, at);
+  if (c != EOF && fseek(fp, at, SEEK_SET) == 0) fputc(c ^ 0xff, fp);
+  if (fp) fclose(fp);
+}
+
+/* A changed or missing file of the second level fails at open, naming it. */
+static void check_levels_files(const fixture *f) {
+  check_tampered(f->dir, "model_host.x86-64-v4.c", "tkm_", "tkm_ ", "sha256 mismatch");
+  char path[1200], moved[1300];
+  snprintf(path, sizeof path, "%s/model.x86_64.x86-64-v4.so", f->dir);
+  tk_bundle *b = NULL;
+  flip_byte(path, 100);
+  CHECK_ERR(tk_bundle_open(f->dir, &b), "model.x86_64.x86-64-v4.so: sha256 mismatch");
+  flip_byte(path, 100);
+  CHECK_OK(tk_bundle_open(f->dir, &b));
+  tk_bundle_close(b);
+  b = NULL;
+  snprintf(moved, sizeof moved, "%s.away", path);
+  CHECK(rename(path, moved) == 0);
+  CHECK_ERR(tk_bundle_open(f->dir, &b), "model.x86_64.x86-64-v4.so");
+  CHECK(rename(moved, path) == 0);
+}
+
+static void check_levels(const char *tmp, const fixture *v3) {
+  fixture levels;
+  if (fixture_open_cpu(tmp, "nano", TKC_DEFAULT_MAX_BATCH, "x86-64-v3,x86-64-v4", "-levels",
+                       &levels)) {
+    check_levels_manifest(&levels);
+    check_levels_sessions(&levels, v3);
+    check_levels_files(&levels);
+  }
+  fixture_close(&levels);
+}
+
 /* ---- Main ------------------------------------------------------------------------------- */
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -394,6 +529,7 @@ static void run_default(const char *tmp) {
 
 int main(int argc, char **argv) {
   bool tiny = argc > 1 && !strcmp(argv[1], "--tiny");
+  bool levels = argc > 1 && !strcmp(argv[1], "--levels");
   const char *base = getenv("TK_BUILD_DIR");
   char tmp[1024];
   snprintf(tmp, sizeof tmp, "%s/session_test.XXXXXX", base ? base : "/tmp");
@@ -406,6 +542,10 @@ int main(int argc, char **argv) {
     fixture f;
     if (fixture_open(tmp, "tiny", TKC_DEFAULT_MAX_BATCH, &f)) check_model(&f, batches, 3);
     fixture_close(&f);
+  } else if (levels) {
+    fixture v3;
+    if (fixture_open(tmp, "nano", TKC_DEFAULT_MAX_BATCH, &v3)) check_levels(tmp, &v3);
+    fixture_close(&v3);
   } else {
     run_default(tmp);
   }

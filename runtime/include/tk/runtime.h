@@ -81,6 +81,8 @@ typedef struct tk_session_options {
   int64_t max_rows; /* rows per launch; the session's buffers are sized for this many rows.
                         0 = min(max_batch, TK_SESSION_DEFAULT_ROWS); clamped to max_batch.
                         Larger batches run in chunks; the answers do not depend on it. */
+  const char *cpu;  /* the cpu backend's x86_64 code: a level the bundle has ("x86-64-v3");
+                        NULL = the highest level this CPU supports (docs/abi.md "CPU targets") */
 } tk_session_options;
 #define TK_SESSION_DEFAULT_ROWS 1024
 void tk_session_options_default(tk_session_options *o);
