@@ -9,9 +9,10 @@
  * symbolically from the IR (verify/topk_exec.c, stores to arguments included), so the proof is
  * about the emitted code; the layout it proves is slot[r * E + e] and count[e].
  *
- * The row loop is proved by an inductive invariant over SMT arrays (the research behind it:
- * ../shared/notes/dispatch-proofs.md), with a ghost array L — the list a gather will read,
- * which the loop would write as L[m] = r when the counter advances — and one fresh point per
+ * The row loop is proved by an inductive invariant over SMT arrays (Skolemised: quantified
+ * forms ran out of rlimit in z3 and cvc5, docs/proofs.md "dispatch"), with a ghost array L —
+ * the list a gather will read, which the loop would write as L[m] = r when the counter
+ * advances — and one fresh point per
  * clause (c a row, i a list position: proving the step at an arbitrary point proves it at
  * every point, so no quantifier enters a query):
  *   I(r): 0 <= m <= r
