@@ -279,19 +279,26 @@ static tk_status resolve_passes(bundle_job *j) {
   return TK_STATUS_OK;
 }
 
-/* The psABI level of --cpu item `cpu` ("znver4" -> "x86-64-v4"). */
-static tk_status cpu_level_of(const char *cpu, char *level, size_t size) {
+/* The level and AVX-512 of --cpu item `cpu` (native resolved); info->name is not kept. */
+static tk_status x86_cpu_of(const char *cpu, tk_cg_x86_cpu *info) {
   tk_cg_options cg;
   tk_cg_options_default(&cg);
   cg.cpu = cpu;
   char *name, *features;
   TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &name, &features));
-  tk_cg_x86_cpu info;
-  tk_status s = tk_cg_x86_cpu_info(name, features, &info);
-  if (!s) snprintf(level, size, "%s", info.level);
+  tk_status s = tk_cg_x86_cpu_info(name, features, info);
+  info->name = NULL; /* freed below; the level and avx512 are static */
   free(name);
   free(features);
   return s;
+}
+
+/* The psABI level of --cpu item `cpu` ("znver4" -> "x86-64-v4"). */
+static tk_status cpu_level_of(const char *cpu, char *level, size_t size) {
+  tk_cg_x86_cpu info;
+  TK_RETURN_IF_ERROR(x86_cpu_of(cpu, &info));
+  snprintf(level, size, "%s", info.level);
+  return TK_STATUS_OK;
 }
 
 /* --cpu: one CPU or a comma list, each a distinct psABI level (a bundle holds one x86_64 code
@@ -982,17 +989,10 @@ tk_status tkc_compile(const tkc_options *o) {
 /* ---- the IR part, for tests --------------------------------------------------------------- */
 
 tk_status tkc_ir_options_set_cpu(tk_ir_options *o, const char *cpu) {
-  tk_cg_options cg;
-  tk_cg_options_default(&cg);
-  cg.cpu = cpu;
-  char *name, *features;
-  TK_RETURN_IF_ERROR(tk_cg_cpu_resolve(&cg, &name, &features));
   tk_cg_x86_cpu info;
-  tk_status s = tk_cg_x86_cpu_info(name, features, &info);
-  if (!s) tk_ir_options_cpu_tiles(o, info.avx512);
-  free(name);
-  free(features);
-  return s;
+  TK_RETURN_IF_ERROR(x86_cpu_of(cpu, &info));
+  tk_ir_options_cpu_tiles(o, info.avx512);
+  return TK_STATUS_OK;
 }
 
 void tkc_ir_options_default(tkc_ir_options *o) {

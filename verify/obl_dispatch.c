@@ -26,7 +26,6 @@
  * [0, count[e]) (L is its inverse) in row order. keep is 0 or 1 at every point read (what the
  * topk class proves of the router's mask, docs/proofs.md "dispatch").
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,19 +41,8 @@ typedef struct dispatch_form {
   int nstmts, at;
 } dispatch_form;
 
-static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return tk_status_make(TK_PROOF_FAILED,
-                        "kernel %s (%s), class dispatch: the counting sort does not have the "
-                        "form the verifier proves: %s",
-                        k->name, tk_verify_obl_target_name(k), msg);
-}
+#define form_error(k, ...) \
+  tk_verify_obl_form_error((k), "class dispatch: the counting sort", __VA_ARGS__)
 
 /* ---- finding the form ---- */
 
@@ -269,106 +257,104 @@ static tk_status exec_range(dispatch_terms *t, const dispatch_form *f, int from,
   return TK_STATUS_OK;
 }
 
-static tk_status entry(tk_vctx *v, const dispatch_form *f) {
-  tk_verify_obl_begin(v, TK_OBL_DISPATCH, f->k->name, tk_verify_obl_target_name(f->k),
-                      "dispatch: before the row loop %s the counter %s of expert %s is 0, for "
-                      "every B in [1, %lld]",
-                      f->rows->var->name, f->k->locals[f->m].name, f->launch->var->name,
-                      (long long)v->bmax);
+/* The goal of entry: the code before the row loop leaves the counter at 0. */
+static tk_status entry_goal(tk_vctx *v, const dispatch_form *f, dispatch_terms *t) {
+  TK_RETURN_IF_ERROR(exec_range(t, f, 0, f->at));
+  Z3_ast m = counter(v, t, f);
+  tk_verify_obl_show(tk_verify_obl_cur(v), "m", m);
+  Z3_ast zero = tk_verify_z_int(v, 0);
+  tk_verify_obl_goal(tk_verify_obl_cur(v), Z3_mk_eq(v->z, m, zero));
+  return TK_STATUS_OK;
+}
+
+/* The goal of step: I(r) ∧ r < B, one execution of the body, I(r + 1). */
+static tk_status step_goal(tk_vctx *v, const dispatch_form *f, dispatch_terms *t) {
+  tk_obl *o = tk_verify_obl_cur(v);
+  Z3_context z = v->z;
+  Z3_ast m = counter(v, t, f);
+  Z3_ast slot = tk_verify_sym_arg(&t->x, f->slot);
+  Z3_ast zero = tk_verify_z_int(v, 0);
+  tk_verify_obl_hyp(o, tk_verify_z_in(v, zero, t->r, t->B));
+  tk_verify_obl_hyp(o, invariant(v, f, t, t->r, m, slot, t->L));
+  Z3_ast li = Z3_mk_select(z, t->L, t->i);
+  keep_binary(v, f, t, t->r);
+  keep_binary(v, f, t, t->c);
+  keep_binary(v, f, t, li);
+  TK_RETURN_IF_ERROR(tk_verify_sym_exec(&t->x, &t->st, f->rows->body));
+  Z3_ast m1 = counter(v, t, f);
+  Z3_ast slot1 = tk_verify_sym_arg(&t->x, f->slot);
+  Z3_ast one = tk_verify_z_int(v, 1);
+  Z3_ast m_plus_1 = tk_verify_z_add2(v, m, one);
+  Z3_ast advanced = Z3_mk_eq(z, m1, m_plus_1);
+  Z3_ast appended = Z3_mk_store(z, t->L, m, t->r);
+  Z3_ast L1 = Z3_mk_ite(z, advanced, appended, t->L);
+  Z3_ast r1 = tk_verify_z_add2(v, t->r, one);
+  Z3_ast sc = at_row(v, f, t, slot1, t->c);
+  tk_verify_obl_show(o, "m", m);
+  tk_verify_obl_show(o, "m after", m1);
+  tk_verify_obl_show(o, "slot[c]", sc);
+  tk_verify_obl_goal(o, invariant(v, f, t, r1, m1, slot1, L1));
+  return TK_STATUS_OK;
+}
+
+/* The goal of exit: I(B) and the code after the loop give P1–P3 with count[e]. */
+static tk_status exit_goal(tk_vctx *v, const dispatch_form *f, dispatch_terms *t) {
+  tk_obl *o = tk_verify_obl_cur(v);
+  Z3_context z = v->z;
+  Z3_ast m = counter(v, t, f);
+  Z3_ast slot = tk_verify_sym_arg(&t->x, f->slot);
+  tk_verify_obl_hyp(o, invariant(v, f, t, t->B, m, slot, t->L));
+  TK_RETURN_IF_ERROR(exec_range(t, f, f->at + 1, f->nstmts));
+  Z3_ast counts = tk_verify_sym_arg(&t->x, f->count);
+  Z3_ast count = Z3_mk_select(z, counts, t->e);
+  Z3_ast slot1 = tk_verify_sym_arg(&t->x, f->slot);
+  Z3_ast zero = tk_verify_z_int(v, 0);
+  tk_verify_obl_show(o, "count[e]", count);
+  tk_verify_obl_show(o, "m", m);
+  Z3_ast lo = Z3_mk_le(z, zero, count);
+  Z3_ast hi = Z3_mk_le(z, count, t->B);
+  tk_verify_obl_part(o, tk_verify_z_and2(v, lo, hi), "0 <= %%%s[e] <= B",
+                     f->k->args[f->count].name);
+  tk_verify_obl_part(o, invariant(v, f, t, t->B, count, slot1, t->L),
+                     "%%%s is a counting sort of the kept rows onto [0, %%%s[e])",
+                     f->k->args[f->slot].name, f->k->args[f->count].name);
+  return TK_STATUS_OK;
+}
+
+typedef tk_status (*goal_fn)(tk_vctx *v, const dispatch_form *f, dispatch_terms *t);
+
+/* One obligation (begun by the caller): its terms, its goal, the proof. */
+static tk_status prove(tk_vctx *v, const dispatch_form *f, goal_fn goal) {
   dispatch_terms t;
   tk_status s = terms_begin(v, f, &t);
-  if (!s) s = exec_range(&t, f, 0, f->at);
-  if (!s) {
-    Z3_ast m = counter(v, &t, f);
-    tk_verify_obl_show(tk_verify_obl_cur(v), "m", m);
-    Z3_ast zero = tk_verify_z_int(v, 0);
-    tk_verify_obl_goal(tk_verify_obl_cur(v), Z3_mk_eq(v->z, m, zero));
-  }
+  if (!s) s = goal(v, f, &t);
   terms_end(&t);
   return s ? s : tk_verify_obl_prove(v);
 }
 
-static tk_status step(tk_vctx *v, const dispatch_form *f) {
+static tk_status obligations(tk_vctx *v, const dispatch_form *f) {
+  const char *k = f->k->name, *target = tk_verify_obl_target_name(f->k);
+  long long bmax = (long long)v->bmax;
+  tk_verify_obl_begin(v, TK_OBL_DISPATCH, k, target,
+                      "dispatch: before the row loop %s the counter %s of expert %s is 0, for "
+                      "every B in [1, %lld]",
+                      f->rows->var->name, f->k->locals[f->m].name, f->launch->var->name, bmax);
+  TK_RETURN_IF_ERROR(prove(v, f, entry_goal));
   tk_verify_obl_begin(
-      v, TK_OBL_DISPATCH, f->k->name, tk_verify_obl_target_name(f->k),
+      v, TK_OBL_DISPATCH, k, target,
       "dispatch: one step of the row loop %s keeps the counting-sort invariant of %%%s (the "
       "counter is at most the rows done; every kept row done has a slot below the counter, "
       "listed there; every slot below the counter lists a kept row done with that slot), for "
       "every B in [1, %lld]",
-      f->rows->var->name, f->k->args[f->slot].name, (long long)v->bmax);
-  tk_obl *o = tk_verify_obl_cur(v);
-  dispatch_terms t;
-  tk_status s = terms_begin(v, f, &t);
-  if (s) {
-    terms_end(&t);
-    return s;
-  }
-  Z3_context z = v->z;
-  Z3_ast m = counter(v, &t, f);
-  Z3_ast slot = tk_verify_sym_arg(&t.x, f->slot);
-  Z3_ast zero = tk_verify_z_int(v, 0);
-  tk_verify_obl_hyp(o, tk_verify_z_in(v, zero, t.r, t.B));
-  tk_verify_obl_hyp(o, invariant(v, f, &t, t.r, m, slot, t.L));
-  Z3_ast li = Z3_mk_select(z, t.L, t.i);
-  keep_binary(v, f, &t, t.r);
-  keep_binary(v, f, &t, t.c);
-  keep_binary(v, f, &t, li);
-  s = tk_verify_sym_exec(&t.x, &t.st, f->rows->body);
-  if (!s) {
-    Z3_ast m1 = counter(v, &t, f);
-    Z3_ast slot1 = tk_verify_sym_arg(&t.x, f->slot);
-    Z3_ast one = tk_verify_z_int(v, 1);
-    Z3_ast m_plus_1 = tk_verify_z_add2(v, m, one);
-    Z3_ast advanced = Z3_mk_eq(z, m1, m_plus_1);
-    Z3_ast appended = Z3_mk_store(z, t.L, m, t.r);
-    Z3_ast L1 = Z3_mk_ite(z, advanced, appended, t.L);
-    Z3_ast r1 = tk_verify_z_add2(v, t.r, one);
-    Z3_ast sc = at_row(v, f, &t, slot1, t.c);
-    tk_verify_obl_show(o, "m", m);
-    tk_verify_obl_show(o, "m after", m1);
-    tk_verify_obl_show(o, "slot[c]", sc);
-    tk_verify_obl_goal(o, invariant(v, f, &t, r1, m1, slot1, L1));
-  }
-  terms_end(&t);
-  return s ? s : tk_verify_obl_prove(v);
-}
-
-static tk_status exit_(tk_vctx *v, const dispatch_form *f) {
+      f->rows->var->name, f->k->args[f->slot].name, bmax);
+  TK_RETURN_IF_ERROR(prove(v, f, step_goal));
   tk_verify_obl_begin(
-      v, TK_OBL_DISPATCH, f->k->name, tk_verify_obl_target_name(f->k),
+      v, TK_OBL_DISPATCH, k, target,
       "dispatch: after the row loop %s, %%%s[e] <= B and %%%s maps the kept rows of expert e one "
       "to one onto [0, %%%s[e]) in row order, for every B in [1, %lld]",
       f->rows->var->name, f->k->args[f->count].name, f->k->args[f->slot].name,
-      f->k->args[f->count].name, (long long)v->bmax);
-  tk_obl *o = tk_verify_obl_cur(v);
-  dispatch_terms t;
-  tk_status s = terms_begin(v, f, &t);
-  if (s) {
-    terms_end(&t);
-    return s;
-  }
-  Z3_context z = v->z;
-  Z3_ast m = counter(v, &t, f);
-  Z3_ast slot = tk_verify_sym_arg(&t.x, f->slot);
-  tk_verify_obl_hyp(o, invariant(v, f, &t, t.B, m, slot, t.L));
-  s = exec_range(&t, f, f->at + 1, f->nstmts);
-  if (!s) {
-    Z3_ast counts = tk_verify_sym_arg(&t.x, f->count);
-    Z3_ast count = Z3_mk_select(z, counts, t.e);
-    Z3_ast slot1 = tk_verify_sym_arg(&t.x, f->slot);
-    Z3_ast zero = tk_verify_z_int(v, 0);
-    tk_verify_obl_show(o, "count[e]", count);
-    tk_verify_obl_show(o, "m", m);
-    Z3_ast lo = Z3_mk_le(z, zero, count);
-    Z3_ast hi = Z3_mk_le(z, count, t.B);
-    tk_verify_obl_part(o, tk_verify_z_and2(v, lo, hi), "0 <= %%%s[e] <= B",
-                       f->k->args[f->count].name);
-    tk_verify_obl_part(o, invariant(v, f, &t, t.B, count, slot1, t.L),
-                       "%%%s is a counting sort of the kept rows onto [0, %%%s[e])",
-                       f->k->args[f->slot].name, f->k->args[f->count].name);
-  }
-  terms_end(&t);
-  return s ? s : tk_verify_obl_prove(v);
+      f->k->args[f->count].name, bmax);
+  return prove(v, f, exit_goal);
 }
 
 tk_status tk_verify_obl_dispatch(tk_vctx *v, const tk_ir_kernel *k) {
@@ -377,9 +363,7 @@ tk_status tk_verify_obl_dispatch(tk_vctx *v, const tk_ir_kernel *k) {
     if (c->pred != TK_PRED_DISPATCH || !c->ensures) continue;
     dispatch_form f;
     TK_RETURN_IF_ERROR(find_form(k, c, &f));
-    TK_RETURN_IF_ERROR(entry(v, &f));
-    TK_RETURN_IF_ERROR(step(v, &f));
-    TK_RETURN_IF_ERROR(exit_(v, &f));
+    TK_RETURN_IF_ERROR(obligations(v, &f));
   }
   return TK_STATUS_OK;
 }

@@ -38,7 +38,6 @@
  * IEEE comparisons of non-NaN values; the runtime never publishes a row with NaN probabilities
  * (docs/formats.md §3.6, docs/proofs.md "topk: final state and IEEE comparisons").
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,19 +56,8 @@ typedef struct topk_form {
   const tk_ix *bi_ix, *bv_ix;
 } topk_form;
 
-static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static tk_status form_error(const tk_ir_kernel *k, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return tk_status_make(
-      TK_PROOF_FAILED,
-      "kernel %s (%s), class topk: the top-K selection does not have the form the verifier proves: %s",
-      k->name, tk_verify_obl_target_name(k), msg);
-}
+#define form_error(k, ...) \
+  tk_verify_obl_form_error((k), "class topk: the top-K selection", __VA_ARGS__)
 
 /* ---- finding the form ---- */
 

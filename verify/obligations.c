@@ -7,6 +7,7 @@
  * Everything is read from the IR that codegen and the host stub consume (kernel bodies,
  * launch records, argument and buffer counts, contracts); nothing is restated.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,6 +285,17 @@ void tk_verify_obl_path_text(const tk_obl_path *p, char *buf, size_t n) {
                             s->kind == TK_S_FOR ? s->var->name : "if");
   }
   if (!p->n) snprintf(buf, n, "(top level)");
+}
+
+tk_status tk_verify_obl_form_error(const tk_ir_kernel *k, const char *what, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return tk_status_make(TK_PROOF_FAILED,
+                        "kernel %s (%s), %s does not have the form the verifier proves: %s",
+                        k->name, tk_verify_obl_target_name(k), what, msg);
 }
 
 /* ---- the driver ---- */

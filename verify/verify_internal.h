@@ -374,6 +374,10 @@ TK_MUST_USE tk_status tk_verify_obl_overflow(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
+/* TK_PROOF_FAILED: "kernel K (target), <what> does not have the form the verifier proves: <fmt>"
+ * — a class that proves a code shape it finds in the IR (topk, dispatch) refusing another. */
+tk_status tk_verify_obl_form_error(const tk_ir_kernel *k, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 TK_MUST_USE tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_dispatch(tk_vctx *v, const tk_ir_kernel *k);
 /* Class layout (obl_layout.c): each panel buffer's layout is a bijection (module), and each

@@ -17,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/tkc.h"
-#include "model/arch.h"
+#include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 #include "verify/verify_internal.h"
 
@@ -33,18 +32,6 @@ typedef enum defect {
   COUNT_DROPPED, /* m = m + (1 - keep) */
   NO_ROW_LOOP,   /* the row loop replaced by one row */
 } defect;
-
-static tk_ir_module *build_nano(void) {
-  tk_arch arch;
-  tk_status s = tk_arch_load("models/nano.arch.json", &arch);
-  tkc_ir_options o;
-  tkc_ir_options_default(&o);
-  tk_ir_module *m = NULL;
-  if (!s) s = tkc_build_ir(&arch, &o, &m);
-  CHECK_MSG(!s, "nano: %s", tk_status_message(s));
-  tk_status_free(s);
-  return m;
-}
 
 static int add_arg(tk_ir_module *m, tk_ir_kernel *k, const char *name, const tk_ix *rows,
                    int64_t cols, tk_ir_access acc) {
@@ -157,7 +144,7 @@ static tk_status gen_consumer(tk_vctx *v, const void *user) {
 }
 
 static tk_status run_consumer(consumer how) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   if (!m) return tk_status_make(TK_INTERNAL, "no module");
   tk_ir_kernel *k = build_scatter(m, how);
   tk_verify_options o;
@@ -188,7 +175,7 @@ static void check_consumers(void) {
 /* Runs the class on the kernel with defect d: the status (NULL = proved) and, when proved, the
  * number of obligations. */
 static tk_status run_class(defect d, size_t *n) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   if (!m) return tk_status_make(TK_INTERNAL, "no module");
   tk_ir_kernel *k = build_dispatch(m, d);
   tk_verify_options o;

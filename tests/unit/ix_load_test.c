@@ -21,23 +21,10 @@
 #include <llvm-c/IRReader.h>
 
 #include "codegen/codegen.h"
-#include "compiler/tkc.h"
-#include "model/arch.h"
+#include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 #include "verify/tv.h"
 #include "verify/verify.h"
-
-static tk_ir_module *build_nano(void) {
-  tk_arch arch;
-  tk_status s = tk_arch_load("models/nano.arch.json", &arch);
-  tkc_ir_options o;
-  tkc_ir_options_default(&o);
-  tk_ir_module *m = NULL;
-  if (!s) s = tkc_build_ir(&arch, &o, &m);
-  CHECK_MSG(!s, "nano: %s", tk_status_message(s));
-  tk_status_free(s);
-  return m;
-}
 
 static int arg_named(const tk_ir_kernel *k, const char *name) {
   for (int i = 0; i < k->nargs; i++)
@@ -69,7 +56,7 @@ static tk_ir_val *expert0_load(const tk_ir_kernel *k) {
 
 /* Row r of the load (its index is r * 128 + k) becomes `rowsel`(%router.keep[r * 4]). */
 static tk_ir_module *with_index_read(bool clamped) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   tk_ir_kernel *k = m ? (tk_ir_kernel *)tk_ir_kernel_find(m, TK_TARGET_CPU, "combine") : NULL;
   CHECK_MSG(k, "nano has no cpu kernel combine");
   tk_ir_val *load = k ? expert0_load(k) : NULL;

@@ -13,25 +13,12 @@
 #include <llvm-c/IRReader.h>
 
 #include "codegen/codegen.h"
-#include "compiler/tkc.h"
-#include "model/arch.h"
+#include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 #include "verify/tv.h"
 #include "verify/verify.h"
 
 static const char *const TARGETS[] = {"x86_64", "x86_64-simt", "amdgcn", "nvptx"};
-
-static tk_ir_module *build_nano(void) {
-  tk_arch arch;
-  tk_status s = tk_arch_load("models/nano.arch.json", &arch);
-  tkc_ir_options o;
-  tkc_ir_options_default(&o);
-  tk_ir_module *m = NULL;
-  if (!s) s = tkc_build_ir(&arch, &o, &m);
-  CHECK_MSG(!s, "nano: %s", tk_status_message(s));
-  tk_status_free(s);
-  return m;
-}
 
 static char *unopt_text(const tk_ir_module *m, const char *target) {
   tk_cg_options o;
@@ -135,7 +122,7 @@ static void check_refuted(const tk_ir_module *m, const char *target, const char 
 }
 
 int main(void) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   if (!m) TEST_MAIN_END();
   tk_verify_options o;
   tk_verify_options_default(&o);

@@ -13,24 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/arch.h"
-#include "compiler/tkc.h"
+#include "tests/unit/ir_build.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"
 
 #define NANO_HIDDEN 128 /* models/nano.arch.json hidden_dim */
-
-static tk_ir_module *build_nano(void) {
-  tk_arch arch;
-  tk_status s = tk_arch_load("models/nano.arch.json", &arch);
-  tkc_ir_options o;
-  tkc_ir_options_default(&o);
-  tk_ir_module *m = NULL;
-  if (!s) s = tkc_build_ir(&arch, &o, &m);
-  CHECK_MSG(!s, "nano: %s", tk_status_message(s));
-  tk_status_free(s);
-  return m;
-}
 
 /* The integer after "label=" in msg, or -1. */
 static long long value_of(const char *msg, const char *label) {
@@ -96,7 +83,7 @@ static void rebind(tk_ir_module *m, const char *name, int b) {
 }
 
 static void reuse_clobber(void) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   if (!m) return;
   int b = buffer_named(m, "expert_0.h_2");
   CHECK(b != buffer_named(m, "expert_1.h_2")); /* the planner keeps them apart */
@@ -118,7 +105,7 @@ static void reuse_clobber(void) {
 }
 
 static void order_swapped(void) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   if (!m) return;
   int g = position(m, TK_TARGET_GPU, "expert_0_in_gemm"),
       n = position(m, TK_TARGET_GPU, "expert_0_in_norm");
@@ -136,7 +123,7 @@ static void order_swapped(void) {
 }
 
 static void short_producer(void) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   tk_ir_kernel *k = m ? kernel(m, TK_TARGET_GPU, "expert_0_in_norm") : NULL;
   if (!k) return tk_ir_module_free(m);
   const tk_ir_stmt *wg = k->body, *t = wg->body;
@@ -160,7 +147,7 @@ static void short_producer(void) {
 }
 
 static void no_producer(void) {
-  tk_ir_module *m = build_nano();
+  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
   if (!m) return;
   tk_ir_kernel_list *l = &m->targets[TK_TARGET_CPU];
   static const char *const phases[] = {"expert_0_in_gemm", "expert_0_in_norm"};
