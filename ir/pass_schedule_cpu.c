@@ -282,6 +282,12 @@ static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
     b.g = b.cb = 1;
     return b;
   }
+  if (b.nt < 2 * want) { /* a narrow layer: one block, the tail in it (nano: 5x faster) */
+    b.g = b.nt;
+    b.wb = b.cb = 1;
+    b.exact = true;
+    return b;
+  }
   b.wb = exact_blocks(b.nt, want);
   b.exact = b.wb > 0;
   if (!b.exact) {
@@ -361,8 +367,9 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   col_blocks b = col_blocks_of(m, ph);
   const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
-  const tk_ix *item =
-      tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_div(m, r, br), b.cb), tk_ir_ix_div(m, j, b.g * tc));
+  const tk_ix *item = tk_ir_ix_div(m, r, br); /* one block: the tail is in it too */
+  if (b.cb > 1)
+    item = tk_ir_ix_add(m, tk_ir_ix_mul(m, item, b.cb), tk_ir_ix_div(m, j, b.g * tc));
   c->bound = tk_ir_var_new(m, "w", item);
   c->row_block = tk_ir_ix_div(m, V(c, c->bound), b.cb);
   c->k->launch.grid = tk_ir_ix_mul(m, row_blocks(m), b.cb);
