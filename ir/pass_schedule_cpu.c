@@ -368,8 +368,7 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
   const tk_ix *item = tk_ir_ix_div(m, r, br); /* one block: the tail is in it too */
-  if (b.cb > 1)
-    item = tk_ir_ix_add(m, tk_ir_ix_mul(m, item, b.cb), tk_ir_ix_div(m, j, b.g * tc));
+  if (b.cb > 1) item = tk_ir_ix_add(m, tk_ir_ix_mul(m, item, b.cb), tk_ir_ix_div(m, j, b.g * tc));
   c->bound = tk_ir_var_new(m, "w", item);
   c->row_block = tk_ir_ix_div(m, V(c, c->bound), b.cb);
   c->k->launch.grid = tk_ir_ix_mul(m, row_blocks(m), b.cb);
