@@ -80,27 +80,27 @@ static void fixture_close(fixture *f) {
   tk_bundle_close(f->bundle);
 }
 
-/* A cpu session on the bundle's x86_64 code of level `cpu` (NULL: the runtime's choice). */
-static tk_session *session_open_cpu(const fixture *f, const char *cpu, int threads) {
+/* A cpu session with T threads and max_rows (0: the default), on the bundle's x86_64 code of level
+ * `cpu` (NULL: the runtime's choice). */
+static tk_session *session_open_with(const fixture *f, int threads, int64_t max_rows,
+                                     const char *cpu) {
   tk_session_options o;
   tk_session_options_default(&o);
   o.device = TK_DEVICE_CPU;
   o.threads = threads;
+  o.max_rows = max_rows;
   o.cpu = cpu;
   tk_session *s = NULL;
   CHECK_OK(tk_session_create(f->bundle, f->weights, &o, &s));
   return s;
 }
 
+static tk_session *session_open_cpu(const fixture *f, const char *cpu, int threads) {
+  return session_open_with(f, threads, 0, cpu);
+}
+
 static tk_session *session_open(const fixture *f, int threads, int64_t max_rows) {
-  tk_session_options o;
-  tk_session_options_default(&o);
-  o.device = TK_DEVICE_CPU;
-  o.threads = threads;
-  o.max_rows = max_rows;
-  tk_session *s = NULL;
-  CHECK_OK(tk_session_create(f->bundle, f->weights, &o, &s));
-  return s;
+  return session_open_with(f, threads, max_rows, NULL);
 }
 
 /* Deterministic features in [-2, 2) (an LCG; independent of the code under test). */
