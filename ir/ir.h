@@ -641,8 +641,10 @@ typedef struct tk_ir_options {
 void tk_ir_options_default(tk_ir_options *o);
 /* The CPU schedule's blocking for a CPU with (zmm) or without AVX-512: blocks of 64 rows, so
  * the weights are streamed once per 64 rows; register tile 8 rows x 32 columns (16 zmm
- * accumulators) with AVX-512, else 4 x 24 (12 of the 16 ymm registers). Measured in
- * bench/README.md. tkc picks zmm from codegen's CPU table (tk_cg_x86_cpu_info). */
+ * accumulators) with AVX-512, else 4 x 16 (8 ymm). Tile widths are powers of two: with the row
+ * tail in the same kernel, LLVM's SLP vectoriser left a 4 x 24 tile scalar (Tiny x86-64-v3,
+ * B = 16: 7x slower), and 4 x 16 runs as fast as 4 x 24 did (bench/README.md). tkc picks zmm
+ * from codegen's CPU table (tk_cg_x86_cpu_info). */
 void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm);
 
 typedef struct tk_ir_kernel_list {

@@ -4,12 +4,11 @@
  * One launch per phase of every fused kernel, named like the GPU's (`<kernel>_<phase>` when
  * it has several): a GEMM phase split over columns must finish before the row phase that
  * normalises its rows. The thread pool's work item is the bound loop's index.
- * The CPU computes no padding rows (issue 13): only the rows of the row tiles that hold a real
- * row, r < Bt with Bt = TR * ceil(B / TR); rows >= Bt are guarded off (`if first row < Bt`,
- * per row tile, or per row in a row phase). TR divides Bp's padding quantum (16; the module's
- * bp_padded contract), so Bt <= Bp and every row computed exists in the Bp-row intermediates;
- * the kernels' writes_rows_lt(a, Bt) contracts say which rows they write, and the dataflow
- * class proves that every later read stays below Bt.
+ * The CPU computes no padding rows (issue 13 item 2): exactly the B real rows. A row phase
+ * guards each row (`if row < B`); a tileable phase computes the whole TR-row tiles below
+ * Bf = TR * (B div TR) (`if first row < Bf`, per row tile) and then the row tail, the tile at
+ * Bf computed one row at a time (rows Bf + ri < B, a 1×TC tile each). The kernels' writes_rows_lt(a, B) contracts
+ * say which rows they write, and the dataflow class proves that every later read stays below B.
  *   row phase (r):     `for rb in 0..(B + BR - 1) div BR @cpu_block`, split r -> rb, rr by BR;
  *                      rr serial; inner parallel loops → vector
  *   tileable (r, j):   work items w = rb * CB + cb over the (B + BR - 1) div BR row blocks and
@@ -25,10 +24,11 @@
  *                      so the K×TC weight panel of one tile is reused from cache by the
  *                      block's BR/TR row tiles:
  *     for w @cpu_block {
- *       for jg { [if (w mod CB)*G + jg < N div TC] { for rt { [if first row < Bt] {
+ *       for jg { [if (w mod CB)*G + jg < N div TC] { for rt { [if first row < Bf] {
  *         for ri { for jj { acc[ri*TC+jj] = b[j] } }
  *         for k { for ri { for jj { acc[..] = fma(x[r, k], W[k, j], acc[..]) } } }
- *         for ri { for jj { out[r, j] = epilogue(acc[..]) } } } } } }
+ *         for ri { for jj { out[r, j] = epilogue(acc[..]) } } } }
+ *         if Bf < B { if Bf div BR == rb { for ri { if Bf + ri < B { 1×TC tile } } } } } }
  *       if w mod CB == CB - 1 { tail: for rt { the same with jl < N mod TC } } }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
  *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h).
@@ -48,9 +48,11 @@ typedef struct cpu_ctx {
   int pi;                 /* phase being scheduled */
   const tk_ir_var *bound; /* the launch's cpu_block loop variable */
   const tk_ix *row_block; /* the work item's row block (bound, or bound div CB) */
-  const tk_ix *rows;      /* Bt = TR * ceil(B / TR): the rows computed */
+  const tk_ix *rows;      /* B: the rows computed */
+  const tk_ix *full_rows; /* Bf = TR * (B div TR): the rows of whole row tiles */
   const int *arg_map;
   int *local_map;
+  int *tail_local_map; /* the row tail's own copies of the tile locals */
   bool *used;
 } cpu_ctx;
 
@@ -68,17 +70,30 @@ static void step(cpu_ctx *c, tk_ir_sched_step s) {
 static const tk_ix *V(cpu_ctx *c, const tk_ir_var *v) { return tk_ir_ix_var(c->m, v); }
 static const tk_ix *K(cpu_ctx *c, int64_t v) { return tk_ir_ix_const(c->m, v); }
 
-/* `first < Bt` around body: `first` is a row, or the first row of a row tile (a multiple of
- * TR, so a tile is wholly inside or wholly outside [0, Bt)). */
-static const tk_ir_stmt *row_guard(cpu_ctx *c, const tk_ix *first, const tk_ir_stmt *body) {
-  step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = first, .rhs = c->rows});
-  return tk_ir_stmt_if(c->m, first, TK_CMP_LT, c->rows, body);
+/* `lhs < rhs` around body, recorded as a schedule step. */
+static const tk_ir_stmt *guard(cpu_ctx *c, const tk_ix *lhs, const tk_ix *rhs,
+                               const tk_ir_stmt *body) {
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = lhs, .rhs = rhs});
+  return tk_ir_stmt_if(c->m, lhs, TK_CMP_LT, rhs, body);
 }
 
 static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
   for (int l = 0; l < c->src->nlocals; l++) c->used[l] = false;
   tk_ir_stmt_uses(ph->body, NULL, c->used);
   return tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, c->local_map) != NULL;
+}
+
+/* The row tail's locals `<name>_tail`, one row's (TC copies), apart from the whole tiles'. */
+static bool tail_locals(cpu_ctx *c, int64_t expand) {
+  if (!tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, c->tail_local_map))
+    return false;
+  for (int l = 0; l < c->src->nlocals; l++) {
+    if (!c->used[l]) continue;
+    tk_ir_local *tl = &c->k->locals[c->tail_local_map[l]];
+    tl->name = tk_ir_strfmt(c->m, "%s_tail", tl->name);
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_EXPAND, .local = tl->id, .factor = expand});
+  }
+  return true;
 }
 
 /* (B + BR - 1) div BR: the row blocks that hold a real row. */
@@ -103,7 +118,7 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
        (tk_ir_sched_step){
            .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->bound, .inner = rr, .factor = br});
   tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner, NULL, NULL};
-  const tk_ir_stmt *body = row_guard(c, row, tk_ir_rewrite_stmt(&rw, ph->body));
+  const tk_ir_stmt *body = guard(c, row, c->rows, tk_ir_rewrite_stmt(&rw, ph->body));
   return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
 }
 
@@ -191,28 +206,34 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
       t->lane);
 }
 
-/* One tile region: rows r = rb*BR + rt*TR + ri, columns j = jbase + lane (lane < width). */
+/* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile, Bf in the
+ * row tail), columns j = jbase + lane (lane < width). */
 typedef struct tile_region {
   const tk_ir_var *ri, *lane;
   int64_t width;
   tk_ir_rewrite rw;
   const tk_ir_var *j;
+  bool tail_row; /* the row tail: one row Bf + ri at a time, locals of one row */
 } tile_region;
 
+/* A point statement over the tile: `for ri unroll { for lane vector { .. } }` (the row tail:
+ * the lane loop alone), a guard that does not depend on j hoisted out of the lane loop. */
 static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
   tk_ir_module *m = c->m;
   int64_t tr = m->opts.cpu_tile_rows;
+  const tk_ir_stmt *row;
   if (leaf->kind == TK_S_IF && !tk_ir_ix_uses_var(leaf->lhs, t->j) &&
       !tk_ir_ix_uses_var(leaf->rhs, t->j)) {
     const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR,
                                              TK_BIND_NONE, tk_ir_rewrite_stmt(&t->rw, leaf->body));
-    const tk_ir_stmt *guard = tk_ir_stmt_if(m, tk_ir_ix_subst(m, leaf->lhs, t->rw.subst), leaf->cmp,
-                                            tk_ir_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
-    return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, guard);
+    row = tk_ir_stmt_if(m, tk_ir_ix_subst(m, leaf->lhs, t->rw.subst), leaf->cmp,
+                        tk_ir_ix_subst(m, leaf->rhs, t->rw.subst), lanes);
+  } else {
+    row = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
+                         tk_ir_rewrite_stmt(&t->rw, leaf));
   }
-  const tk_ir_stmt *lanes = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
-                                           tk_ir_rewrite_stmt(&t->rw, leaf));
-  return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, lanes);
+  if (t->tail_row) return row; /* one row at a time: row_tiles loops over the tail's rows */
+  return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, row);
 }
 
 /* Distributes the tile loops over the statements of a point body, sinking them into
@@ -233,16 +254,14 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
   return tile_leaf(c, t, s);
 }
 
-static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
+static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
                           const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
                           int64_t width) {
   tk_ir_module *m = c->m;
-  int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
-  tile_region t = {ri, lane, width, {0}, ph->vars[1]};
+  int64_t tc = m->opts.cpu_tile_cols;
+  tile_region t = {ri, lane, width, {0}, ph->vars[1], false};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
-  const tk_ix *row = tk_ir_ix_add(
-      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr)),
-      V(c, ri));
+  const tk_ix *row = tk_ir_ix_add(m, first, V(c, ri));
   tk_ir_subst_add(s, ph->vars[0], row);
   tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
   const tk_ix *point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
@@ -302,14 +321,34 @@ static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
   return b;
 }
 
-/* `for rt { if first row < Bt { tiles } }`: the block's row tiles over one column region. */
-static const tk_ir_stmt *row_tiles(cpu_ctx *c, const tk_ir_var *rt, const tk_ir_stmt *tiles) {
+/* The block's rows over one column region (columns jbase + lane, lane < width):
+ *   for rt { if first row < Bf { whole TR-row tile } }
+ *   if Bf < B { if Bf div BR == rb { for ri serial { if Bf + ri < B { one-row tile } } } }
+ * The row tail's rows share the row block of Bf (TR divides BR), so one work item per column
+ * block computes them, right after the whole tiles that read the same weight panel. */
+static const tk_ir_stmt *row_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
+                                   const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
+                                   int64_t width, bool record) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows;
   const tk_ix *first =
       tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr));
-  return tk_ir_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE,
-                        row_guard(c, first, tiles));
+  tile_region whole = region(c, ph, first, ri, lane, jbase, width);
+  const tk_ir_stmt *tiles = guard(c, first, c->full_rows, tile_stmt(c, &whole, ph->body, record));
+  tk_ir_stmt *blk = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, blk,
+                       tk_ir_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE, tiles));
+  tile_region tail = region(c, ph, c->full_rows, ri, lane, jbase, width);
+  tail.tail_row = true;
+  tail.rw.local_map = c->tail_local_map;
+  tail.rw.tile_point = V(c, lane);
+  const tk_ir_stmt *one_row = tk_ir_stmt_if(m, tk_ir_ix_add(m, c->full_rows, V(c, ri)), TK_CMP_LT,
+                                            c->rows, tile_stmt(c, &tail, ph->body, false));
+  const tk_ir_stmt *mine =
+      tk_ir_stmt_if(m, tk_ir_ix_div(m, c->full_rows, br), TK_CMP_EQ, c->row_block,
+                    tk_ir_stmt_for(m, ri, K(c, tr), TK_LOOP_SERIAL, TK_BIND_NONE, one_row));
+  tk_ir_stmt_block_add(m, blk, guard(c, c->full_rows, c->rows, mine));
+  return blk;
 }
 
 /* The whole tiles of column block cb = bound mod CB: tiles cb*G + jg, jg < G (guarded by
@@ -329,8 +368,7 @@ static const tk_ir_stmt *whole_tiles(cpu_ctx *c, const tk_ir_phase *ph, const co
        (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jt, .out = cb, .inner = jg, .factor = b->g});
   const tk_ix *tile =
       tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_mod(m, V(c, c->bound), b->cb), b->g), V(c, jg));
-  tile_region t = region(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc);
-  const tk_ir_stmt *tiles = row_tiles(c, rt, tile_stmt(c, &t, ph->body, true));
+  const tk_ir_stmt *tiles = row_tiles(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc, true);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jg, .b = rt, .out = ri, .inner = jj});
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
   if (!b->exact) { /* the last block has fewer whole tiles */
@@ -353,8 +391,7 @@ static const tk_ir_stmt *tail_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col
       tk_ir_var_new(m, "jl", tk_ir_ix_sub(m, V(c, ph->vars[1]), K(c, b->nt * tc)));
   step(c,
        (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = b->tail});
-  tile_region t = region(c, ph, rt, ri, jl, K(c, b->nt * tc), b->tail);
-  const tk_ir_stmt *tiles = row_tiles(c, rt, tile_stmt(c, &t, ph->body, b->nt == 0));
+  const tk_ir_stmt *tiles = row_tiles(c, ph, rt, ri, jl, K(c, b->nt * tc), b->tail, b->nt == 0);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
   if (b->cb == 1) return tiles; /* one column block: every work item has the tail */
   const tk_ix *block = tk_ir_ix_mod(m, V(c, c->bound), b->cb);
@@ -386,6 +423,7 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
     if (c->used[l])
       step(c, (tk_ir_sched_step){
                   .kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
+  if (!tail_locals(c, tc)) return NULL;
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   if (b.nt > 0) tk_ir_stmt_block_add(m, blk, whole_tiles(c, ph, &b, rt, ri));
   if (b.tail > 0) tk_ir_stmt_block_add(m, blk, tail_tiles(c, ph, &b, rt, ri));
@@ -394,28 +432,10 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   return blk;
 }
 
-/* The multiple of 16 that Bp always is (the module's bp_padded contract), or 1. */
-static int64_t padding_quantum(const tk_ir_module *m) {
-  for (int i = 0; i < m->contracts.n; i++)
-    if (m->contracts.items[i].pred == TK_PRED_BP_PADDED) return m->contracts.items[i].n;
-  return 1;
-}
-
-/* Bt <= Bp needs row tiles that divide Bp's padding quantum (see row_guard). */
-static tk_status check_tiles(const tk_ir_module *m) {
-  int64_t q = padding_quantum(m), tr = m->opts.cpu_tile_rows;
-  if (q % tr != 0)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "CPU schedule: tile rows %lld must divide %lld (Bp's padding quantum)",
-                          (long long)tr, (long long)q);
-  return TK_STATUS_OK;
-}
-
-/* Bt = TR * ceil(B / TR). */
-static const tk_ix *tile_rows_of_batch(tk_ir_module *m) {
+/* Bf = TR * (B div TR): the rows of whole row tiles. */
+static const tk_ix *whole_tile_rows(tk_ir_module *m) {
   int64_t tr = m->opts.cpu_tile_rows;
-  const tk_ix *b = tk_ir_ix_sym(m, TK_SYM_B);
-  return tk_ir_ix_mul(m, tk_ir_ix_div(m, tk_ir_ix_add(m, b, tk_ir_ix_const(m, tr - 1)), tr), tr);
+  return tk_ir_ix_mul(m, tk_ir_ix_div(m, tk_ir_ix_sym(m, TK_SYM_B), tr), tr);
 }
 
 /* One launch per phase of a fused kernel (a column-split GEMM must finish before the row
@@ -433,12 +453,15 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   for (int i = 0; i < src->nargs; i++) access[i] = 0;
   tk_ir_stmt_uses(ph->body, access, NULL);
   /* One allocation per statement: an initializer list's order is unspecified in C. */
-  const tk_ix *rows = tile_rows_of_batch(m);
+  const tk_ix *rows = tk_ir_ix_sym(m, TK_SYM_B);
+  const tk_ix *full_rows = whole_tile_rows(m);
   const int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
   int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
+  int *tail_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m, src, k, pi, NULL, NULL, rows, arg_map, local_map, used};
-  if (!c.arg_map || !c.local_map || !c.used) return tk_ir_module_status(m);
+  cpu_ctx c = {m,    src,       k,       pi,        NULL,           NULL,
+               rows, full_rows, arg_map, local_map, tail_local_map, used};
+  if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.used) return tk_ir_module_status(m);
   const tk_ir_stmt *body = ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.bound, .binding = TK_BIND_CPU_BLOCK});
@@ -465,7 +488,6 @@ tk_status tk_ir_pass_schedule_cpu(tk_ir_module *m) {
   if (m->stage != TK_STAGE_GPU)
     return tk_status_make(TK_INTERNAL, "CPU schedule: module at stage %d, expected gpu",
                           (int)m->stage);
-  TK_RETURN_IF_ERROR(check_tiles(m));
   choose_panels(m);
   for (int ki = 0; ki < m->kernels.n; ki++)
     TK_RETURN_IF_ERROR(schedule_kernel(m, m->kernels.items[ki]));

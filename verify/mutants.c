@@ -10,7 +10,7 @@
  *                                              (the tensor and its rows contracts agree: only
  *                                              the op table's linear rule tells)
  *   padding      module.pad8                   Bp padded to 8 instead of 16
- *                <t>.<k>.no_clamp              the min(r, B - 1) clamp dropped from input reads
+ *                gpu.<k>.no_clamp              the min(r, B - 1) clamp dropped from input reads
  *   bounds       <t>.<k>.store_off_by_one      the first store's index map + 1
  *                <t>.<k>.load_off_by_one       the first activation load's index map + 1
  *                cpu.<k>.tile_overrun          the register tile one row taller than its block
@@ -18,6 +18,7 @@
  *   no_overflow  <t>.<k>.index_16bit           index width 16 bits, too narrow for Bmax
  *   race         <t>.<k>.grid_short            launch grid one workgroup / block short
  *                <t>.<k>.two_writers           threads 2i and 2i+1 store the same elements
+ *                cpu.<k>.no_row_tail           the row tail (the last B mod TR rows) skipped
  *   topk         <t>.<k>.topk_k_plus_1         the selection loop keeps K + 1
  *                <t>.<k>.topk_ties_high        best candidate by >= (ties to the higher index)
  *                <t>.<k>.topk_dropped_nonzero  a dropped expert's weight left at p, not 0
@@ -155,6 +156,26 @@ static bool tile_overrun(mctx *c) {
   return c->k->target == TK_TARGET_CPU && rewrite_kernel(c, NULL, unroll_plus_one, NULL);
 }
 
+/* ---- race: the cpu row tail dropped ------------------------------------------------------- */
+
+static bool ix_has_var(const tk_ix *e) {
+  return e && (e->kind == TK_IX_VAR || ix_has_var(e->a) || ix_has_var(e->b));
+}
+
+/* The row tail's guard `Bf < B` (no loop variable in it) gets an empty body: rows Bf .. B-1
+ * of every column region are never computed. */
+static bool row_tail_emptied(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_IF || s->cmp != TK_CMP_LT || ix_has_var(s->lhs) ||
+      !tk_ir_ix_equal(s->rhs, tk_ir_ix_sym(w->m, TK_SYM_B)))
+    return false;
+  s->body = tk_ir_stmt_block(w->m);
+  return true;
+}
+
+static bool no_row_tail(mctx *c) {
+  return c->k->target == TK_TARGET_CPU && rewrite_kernel(c, NULL, row_tail_emptied, NULL);
+}
+
 /* ---- padding: the clamp ------------------------------------------------------------------- */
 
 static bool is_clamp(tk_ir_module *m, const tk_ix *e) {
@@ -189,7 +210,11 @@ static bool load_unclamped(rw *w, tk_ir_val *v) {
   return true;
 }
 
-static bool no_clamp(mctx *c) { return rewrite_kernel(c, load_unclamped, NULL, NULL); }
+/* GPU kernels only: the cpu schedule computes no row past B, where min(r, B - 1) is r and
+ * dropping it is no defect (the padding class proves the unclamped read). */
+static bool no_clamp(mctx *c) {
+  return c->k->target != TK_TARGET_CPU && rewrite_kernel(c, load_unclamped, NULL, NULL);
+}
 
 static bool pad8(mctx *c) {
   for (int i = 0; i < c->m->contracts.n; i++) {
@@ -557,6 +582,8 @@ static const kind KINDS[] = {
     {"index_16bit", ON_KERNEL, "no_overflow: indices computed in 16 bits", index_16bit},
     {"grid_short", ON_KERNEL, "race: launch grid one workgroup/block short (coverage)", grid_short},
     {"two_writers", ON_KERNEL, "race: threads 2i and 2i+1 store the same elements", two_writers},
+    {"no_row_tail", ON_KERNEL, "race: the row tail (rows B div TR * TR .. B - 1) never computed",
+     no_row_tail},
     {"topk_k_plus_1", ON_KERNEL, "topk: the selection loop keeps K + 1", topk_k_plus_1},
     {"topk_ties_high", ON_KERNEL, "topk: ties go to the higher index (> became >=)",
      topk_ties_high},

@@ -214,6 +214,30 @@ tk_status tk_cgd_read(const tk_cgd *d, const char *tensor, int64_t count, float 
   return TK_STATUS_OK;
 }
 
+static int64_t widest_written_arg(const tk_ir_kernel_list *list, int buffer) {
+  int64_t cols = 0;
+  for (int i = 0; i < list->n; i++)
+    for (int a = 0; a < list->items[i]->nargs; a++) {
+      const tk_ir_arg *arg = &list->items[i]->args[a];
+      if (arg->buffer == buffer && (arg->access & TK_ACC_WRITE) && arg->cols > cols)
+        cols = arg->cols;
+    }
+  return cols;
+}
+
+bool tk_cgd_padding_untouched(const tk_cgd *d, const char **buffer) {
+  const tk_ir_kernel_list *list = &d->m->targets[d->schedule];
+  for (int b = 0; b < d->bufs.n; b++) {
+    int64_t from = (int64_t)d->B * widest_written_arg(list, b);
+    for (int64_t e = from; from > 0 && e < d->bufs.count[b]; e++)
+      if (!isnan(d->bufs.ptr[b][e])) {
+        *buffer = d->m->buffers[b].name;
+        return false;
+      }
+  }
+  return true;
+}
+
 tk_status tk_cgd_forward(tk_cgd *d, const float *const *weights, const float *x, int32_t B,
                          int threads, float *logits, float *router_w) {
   const tk_arch *a = &d->m->arch;

@@ -42,6 +42,11 @@ TK_MUST_USE tk_status tk_cgd_read(const tk_cgd *d, const char *tensor, int64_t c
 /* The prepared buffer bound to argument `arg` of scheduled kernel `kernel` (borrowed). */
 float *tk_cgd_arg(const tk_cgd *d, int kernel, int arg);
 
+/* After a run: true when no kernel wrote past the batch's B real rows of any buffer it writes
+ * (the elements from B * C on, C the widest argument the schedule binds to the buffer, still
+ * hold the NaN tk_cgd_prepare left); else false, with the buffer's name in *buffer. */
+bool tk_cgd_padding_untouched(const tk_cgd *d, const char **buffer);
+
 /* The buffer of m->buffers holding the tensor named `tensor`, or -1. */
 int tk_cgd_buffer_of(const tk_ir_module *m, const char *tensor);
 /* Fills buffer `buffer` of m (count elements at B, dst): a parameter from weights (row-major;
