@@ -1,7 +1,8 @@
 /* tests/unit/launcher_test.c — the CPU launcher pieces of libtkrt.
  *
  * - thread pool: for many (grid, threads) pairs every index of [0, grid) is run exactly once,
- *   chunks are contiguous and balanced;
+ *   chunks are contiguous and balanced; so in thousands of back-to-back runs (spinning
+ *   workers) and in runs after a pause (sleeping workers);
  * - CPU levels: a made-up CPU lacking AVX2 is refused for x86-64-v3 naming AVX2, an unknown
  *   level ("x86-64-v9") is refused with the list of known ones, this CPU runs x86-64;
  * - the CPU launcher on a tiny code object built here with cc (a kernel that records which
@@ -67,6 +68,29 @@ static void check_pool(void) {
   tk_thread_pool *p = NULL;
   CHECK_ERR(tk_thread_pool_create(0, &p), "--threads 0");
   CHECK(p == NULL);
+}
+
+/* Back-to-back runs (the workers still spinning) and runs after a pause (the workers asleep):
+ * every run sees all of its indices run once, none is lost or run twice. */
+static void check_pool_wakeups(void) {
+  enum { RUNS = 3000, N = 7 };
+  for (int threads = 2; threads <= 3; threads++) {
+    tk_thread_pool *p = NULL;
+    CHECK_OK(tk_thread_pool_create(threads, &p));
+    if (!p) continue;
+    atomic_int hits[N] = {0};
+    cover_ctx c = {.hits = hits};
+    for (int run = 0; run < RUNS; run++) {
+      if (run % 500 == 0) usleep(20000); /* longer than the spin: the workers sleep */
+      tk_thread_pool_run(p, N, cover, &c);
+    }
+    bool exact = true;
+    for (int i = 0; i < N; i++) exact &= atomic_load(&hits[i]) == RUNS;
+    CHECK_MSG(exact, "%d threads: an index was not run exactly once in each of %d runs", threads,
+              RUNS);
+    CHECK(atomic_load(&c.calls) == RUNS * (N < threads ? N : threads));
+    tk_thread_pool_destroy(p);
+  }
 }
 
 /* ---- CPU levels -------------------------------------------------------------------------- */
@@ -228,6 +252,7 @@ static void check_cpu_launcher(void) {
 
 int main(void) {
   check_pool();
+  check_pool_wakeups();
   check_levels();
   check_cpu_launcher();
   TEST_MAIN_END();
