@@ -60,7 +60,8 @@ void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals);
 /* ---- rewrite.c ---- */
 /* Copies a fused-kernel statement tree into scheduled kernel `dst`, applying `subst` to
  * every index and extent, renaming locals through `local_map` (fused local id → scheduled
- * local id) with index ix ↦ tile_point * count + ix when `tile_point` is non-NULL, and
+ * local id) with index ix ↦ tile_point * count + ix when `tile_point` is non-NULL (for the
+ * locals point_locals marks, or all), and
  * recording origin/subst on every copied STORE, LOCAL_STORE, LOAD and LOCAL_LOAD. Loop
  * kinds are mapped through `loop_map` (indexed by tk_ir_loop_kind; NULL keeps them). */
 typedef struct tk_ir_rewrite {
@@ -76,6 +77,8 @@ typedef struct tk_ir_rewrite {
    * index `ix` (the CPU schedule's weight panels); NULL keeps ix. `user` is the hook's. */
   const tk_ix *(*load_ix)(const struct tk_ir_rewrite *rw, const tk_ir_val *load, const tk_ix *ix);
   const void *user;
+  const bool *point_locals; /* with tile_point: the fused locals it expands (NULL: all of
+                               them; a row reduction's lanes expand only its accumulator) */
 } tk_ir_rewrite;
 /* A VECTOR loop whose body contains a loop becomes SERIAL (vector loops are innermost). */
 const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *s);

@@ -38,6 +38,8 @@
  * its origin and forward substitution. BR, TR, TC come from tk_ir_options
  * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu).
  */
+#include <string.h>
+
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
 
@@ -102,6 +104,106 @@ static const tk_ix *row_blocks(tk_ir_module *m) {
   return tk_ir_ix_div(m, tk_ir_ix_add(m, tk_ir_ix_sym(m, TK_SYM_B), tk_ir_ix_const(m, br - 1)), br);
 }
 
+/* ---- row reductions in vector lanes ----
+ * A row phase's `for j in 0..N reduction { L = L + e(j) }` (or `L = fma(a(j), b(j), L)`), L a
+ * scalar local, is a chain of N dependent adds: 4 cycles each, a sixth of a Tiny layer's time
+ * at large B. With V = REDUCTION_LANES dividing N it becomes V partial sums, added to L in lane
+ * order:
+ *   for v vector { L_part[v] = 0 }
+ *   for jo in 0..N/V serial { for v vector { L_part[v] = L_part[v] + e(jo*V + v) } }
+ *   for v serial { L = L + L_part[v] }
+ * (split j -> jo, v by V). The sum is reassociated, in a fixed order per row: bitwise the same
+ * for any thread count and batch split, within the reference tolerance (docs/formats.md §3). */
+
+static bool val_uses_local(const tk_ir_val *v, int local) {
+  if (!v) return false;
+  if (v->op == TK_V_LOCAL_LOAD && v->local == local) return true;
+  return val_uses_local(v->a, local) || val_uses_local(v->b, local) || val_uses_local(v->c, local);
+}
+
+/* The accumulated local of `L = L + e` / `L = fma(a, b, L)` (L a scalar f32 local, e, a, b
+ * free of L), or -1. */
+static int reduced_local(const tk_ir_kernel *src, const tk_ir_stmt *s) {
+  if (s->kind != TK_S_LOCAL_STORE || src->locals[s->local].count != 1 ||
+      src->locals[s->local].type != TK_T_F32)
+    return -1;
+  const tk_ir_val *v = s->value, *acc = NULL;
+  if (v->op == TK_V_ADD) acc = v->a;
+  if (v->op == TK_V_FMA) acc = v->c;
+  if (!acc || acc->op != TK_V_LOCAL_LOAD || acc->local != s->local) return -1;
+  bool others_use = val_uses_local(v->op == TK_V_ADD ? v->b : v->a, s->local) ||
+                    (v->op == TK_V_FMA && val_uses_local(v->b, s->local));
+  return others_use ? -1 : s->local;
+}
+
+/* The partial sums of a row reduction: 16 f32 lanes, one zmm or two ymm registers (with 32,
+ * two zmm, LLVM's SLP vectoriser left them scalar). */
+enum { REDUCTION_LANES = 16 };
+
+static bool lane_reduction(const cpu_ctx *c, const tk_ir_stmt *s) {
+  int64_t lanes = REDUCTION_LANES;
+  return s->kind == TK_S_FOR && s->loop == TK_LOOP_REDUCTION && s->extent->kind == TK_IX_CONST &&
+         s->extent->c > lanes && s->extent->c % lanes == 0 && reduced_local(c->src, s->body) >= 0;
+}
+
+static const tk_ir_stmt *lane_split(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *loop) {
+  tk_ir_module *m = c->m;
+  int64_t lanes = REDUCTION_LANES;
+  int l = reduced_local(c->src, loop->body), acc = c->local_map[l];
+  const tk_ix *j = V(c, loop->var);
+  const tk_ir_var *jo = tk_ir_var_new(m, "jo", tk_ir_ix_div(m, j, lanes));
+  const tk_ir_var *v = tk_ir_var_new(m, "v", tk_ir_ix_mod(m, j, lanes));
+  int part = tk_ir_kernel_local(m, c->k, tk_ir_strfmt(m, "%s_part", c->src->locals[l].name),
+                                TK_T_F32, lanes);
+  int *map = tk_ir_alloc(m, sizeof *map * (size_t)c->src->nlocals);
+  bool *only = tk_ir_alloc(m, sizeof *only * (size_t)c->src->nlocals);
+  tk_ir_subst *sub = tk_ir_subst_new(m, rw->subst->n + 1);
+  if (part < 0 || !map || !only || !sub) return NULL;
+  for (int i = 0; i < c->src->nlocals; i++) only[i] = i == l;
+  c->k->locals[part].origin = l;
+  c->k->locals[part].expand = lanes;
+  memcpy(map, c->local_map, sizeof *map * (size_t)c->src->nlocals);
+  map[l] = part;
+  for (int i = 0; i < rw->subst->n; i++) tk_ir_subst_add(sub, rw->subst->from[i], rw->subst->to[i]);
+  tk_ir_subst_add(sub, loop->var, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, jo), lanes), V(c, v)));
+  tk_ir_rewrite lane = *rw;
+  lane.subst = sub;
+  lane.local_map = map;
+  lane.tile_point = V(c, v);
+  lane.point_locals = only;
+  step(c, (tk_ir_sched_step){
+              .kind = TK_SCHED_SPLIT, .a = loop->var, .out = jo, .inner = v, .factor = lanes});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = v});
+  const tk_ix *pv = V(c, v);
+  tk_ir_stmt *blk = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, blk,
+                       tk_ir_stmt_for(m, v, K(c, lanes), TK_LOOP_VECTOR, TK_BIND_NONE,
+                                      tk_ir_stmt_lstore(m, part, pv, tk_ir_val_f32(m, 0))));
+  const tk_ir_stmt *lanes_body = tk_ir_stmt_for(m, v, K(c, lanes), TK_LOOP_VECTOR, TK_BIND_NONE,
+                                                tk_ir_rewrite_stmt(&lane, loop->body));
+  tk_ir_stmt_block_add(m, blk,
+                       tk_ir_stmt_for(m, jo, K(c, loop->extent->c / lanes), TK_LOOP_REDUCTION,
+                                      TK_BIND_NONE, lanes_body));
+  const tk_ir_val *sum = tk_ir_val_bin(m, TK_V_ADD, tk_ir_val_lload(m, c->k, acc, K(c, 0)),
+                                       tk_ir_val_lload(m, c->k, part, pv));
+  tk_ir_stmt_block_add(m, blk,
+                       tk_ir_stmt_for(m, v, K(c, lanes), TK_LOOP_SERIAL, TK_BIND_NONE,
+                                      tk_ir_stmt_lstore(m, acc, K(c, 0), sum)));
+  return blk;
+}
+
+/* A row phase's body: its top-level reductions split into lanes, the rest copied. */
+static const tk_ir_stmt *row_body(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *body) {
+  if (body->kind != TK_S_BLOCK) return tk_ir_rewrite_stmt(rw, body);
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
+  for (int i = 0; i < body->n; i++) {
+    const tk_ir_stmt *s = body->stmts[i];
+    tk_ir_stmt_block_add(c->m, blk,
+                         lane_reduction(c, s) ? lane_split(c, rw, s) : tk_ir_rewrite_stmt(rw, s));
+  }
+  return blk;
+}
+
 static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows;
@@ -117,8 +219,9 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   step(c,
        (tk_ir_sched_step){
            .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->bound, .inner = rr, .factor = br});
-  tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, vector_inner, NULL, NULL};
-  const tk_ir_stmt *body = guard(c, row, c->rows, tk_ir_rewrite_stmt(&rw, ph->body));
+  tk_ir_rewrite rw = {m,    c->src,       c->k, s,    c->arg_map, c->local_map,
+                      NULL, vector_inner, NULL, NULL, NULL};
+  const tk_ir_stmt *body = guard(c, row, c->rows, row_body(c, &rw, ph->body));
   return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
 }
 
@@ -267,8 +370,8 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
   const tk_ix *point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
   panel_tile *cols = tk_ir_alloc(m, sizeof *cols);
   if (cols) *cols = (panel_tile){ph->vars[1], jbase, V(c, lane), width};
-  t.rw = (tk_ir_rewrite){m,     c->src,       c->k,       s,   c->arg_map, c->local_map,
-                         point, vector_inner, panel_load, cols};
+  t.rw = (tk_ir_rewrite){m,     c->src,       c->k,       s,    c->arg_map, c->local_map,
+                         point, vector_inner, panel_load, cols, NULL};
   return t;
 }
 

@@ -94,7 +94,8 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
       [TK_LOOP_REDUCTION] = TK_LOOP_REDUCTION, [TK_LOOP_UNROLL] = TK_LOOP_UNROLL,
       [TK_LOOP_VECTOR] = TK_LOOP_SERIAL,
   };
-  tk_ir_rewrite rw = {m, src, k, subst, arg_map, local_map, NULL, serial_in_thread, NULL, NULL};
+  tk_ir_rewrite rw = {m,    src,  k,   subst, arg_map, local_map, NULL, serial_in_thread,
+                      NULL, NULL, NULL};
   const tk_ir_stmt *body = tk_ir_rewrite_stmt(&rw, ph->body);
   if (sp.guard) body = tk_ir_stmt_if(m, g, TK_CMP_LT, sp.total, body);
   k->launch.workgroup_size = sp.wg;

@@ -47,7 +47,7 @@ static int map_arg(const tk_ir_rewrite *rw, int a) { return rw->arg_map ? rw->ar
 
 static const tk_ix *local_ix(const tk_ir_rewrite *rw, int l, const tk_ix *ix) {
   const tk_ix *e = sub(rw, ix);
-  if (!rw->tile_point) return e;
+  if (!rw->tile_point || (rw->point_locals && !rw->point_locals[l])) return e;
   return tk_ir_ix_add(rw->m, tk_ir_ix_mul(rw->m, rw->tile_point, rw->src->locals[l].count), e);
 }
 
