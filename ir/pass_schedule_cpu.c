@@ -380,9 +380,11 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
  * loop cost x86-64-v3 a fifth of its single-thread speed), and the column tail in a block of
  * its own after them (it must be the block j div (G*TC) names, the work item's inverse map).
  * Without such a divisor, G = ceil(NT / cpu_col_blocks), the tiles past NT are guarded off and
- * the tail goes into the last block. A layer of fewer than 2 * cpu_col_blocks whole tiles keeps
- * one block with its tail (work item = row block): split, nano's 128-wide layers ran 4.8x
- * slower. */
+ * the tail goes into the last block. A layer narrower than NARROW_COLS keeps one block with
+ * its tail (work item = row block): split, nano's 128-wide layers ran 4.8x slower at T = 1
+ * (six one-tile blocks of 24) and 2-3x slower at T = 2 (four blocks of 32 columns: a launch's
+ * sync costs more than a block's work). */
+enum { NARROW_COLS = 256 };
 typedef struct col_blocks {
   int64_t n, nt, tail; /* columns, whole tiles, tail columns */
   int64_t g, wb, cb;   /* tiles per block, blocks of whole tiles, blocks */
@@ -406,7 +408,7 @@ static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
     b.g = b.cb = 1;
     return b;
   }
-  if (b.nt < 2 * want) { /* a narrow layer: one block, the tail in it */
+  if (b.n < NARROW_COLS) { /* a narrow layer: one block, the tail in it */
     b.g = b.nt;
     b.wb = b.cb = 1;
     b.exact = true;
