@@ -7,8 +7,9 @@
  * The CPU computes no padding rows (issue 13 item 2): exactly the B real rows. A row phase
  * guards each row (`if row < B`); a tileable phase computes the whole TR-row tiles below
  * Bf = TR * (B div TR) (`if first row < Bf`, per row tile) and then the row tail, the tile at
- * Bf computed one row at a time (rows Bf + ri < B, a 1×TC tile each). The kernels' writes_rows_lt(a, B) contracts
- * say which rows they write, and the dataflow class proves that every later read stays below B.
+ * Bf computed one row at a time (rows Bf + ri < B, a 1×TC tile each). The kernels'
+ * writes_rows_lt(a, B) contracts say which rows they write, and the dataflow class proves that
+ * every later read stays below B.
  *   row phase (r):     `for rb in 0..(B + BR - 1) div BR @cpu_block`, split r -> rb, rr by BR;
  *                      rr serial; inner parallel loops → vector
  *   tileable (r, j):   work items w = rb * CB + cb over the (B + BR - 1) div BR row blocks and
@@ -106,9 +107,9 @@ static const tk_ix *row_blocks(tk_ir_module *m) {
 
 /* ---- row reductions in vector lanes ----
  * A row phase's `for j in 0..N reduction { L = L + e(j) }` (or `L = fma(a(j), b(j), L)`), L a
- * scalar local, is a chain of N dependent adds: 4 cycles each, a sixth of a Tiny layer's time
- * at large B. With V = REDUCTION_LANES dividing N it becomes V partial sums, added to L in lane
- * order:
+ * scalar local, is a chain of N dependent adds, 4 cycles each (Tiny x86-64-v4, B = 256: 9 % of
+ * the forward). With V = REDUCTION_LANES dividing N it becomes V partial sums, added to L in
+ * lane order:
  *   for v vector { L_part[v] = 0 }
  *   for jo in 0..N/V serial { for v vector { L_part[v] = L_part[v] + e(jo*V + v) } }
  *   for v serial { L = L + L_part[v] }
@@ -146,6 +147,28 @@ static bool lane_reduction(const cpu_ctx *c, const tk_ir_stmt *s) {
          s->extent->c > lanes && s->extent->c % lanes == 0 && reduced_local(c->src, s->body) >= 0;
 }
 
+/* The copy of the reduction statement into lane v: j = jo * V + v, and the accumulator L
+ * (fused local l) becomes part[v]; every other local keeps its scalar copy. */
+static bool lane_rewrite(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *loop, int l,
+                         const tk_ix *j, const tk_ix *v, int part, tk_ir_rewrite *lane) {
+  tk_ir_module *m = c->m;
+  int *map = tk_ir_alloc(m, sizeof *map * (size_t)c->src->nlocals);
+  bool *only = tk_ir_alloc(m, sizeof *only * (size_t)c->src->nlocals);
+  tk_ir_subst *sub = tk_ir_subst_new(m, rw->subst->n + 1);
+  if (!map || !only || !sub) return false;
+  memcpy(map, c->local_map, sizeof *map * (size_t)c->src->nlocals);
+  map[l] = part;
+  for (int i = 0; i < c->src->nlocals; i++) only[i] = i == l;
+  for (int i = 0; i < rw->subst->n; i++) tk_ir_subst_add(sub, rw->subst->from[i], rw->subst->to[i]);
+  tk_ir_subst_add(sub, loop->var, j);
+  *lane = *rw;
+  lane->subst = sub;
+  lane->local_map = map;
+  lane->tile_point = v;
+  lane->point_locals = only;
+  return true;
+}
+
 static const tk_ir_stmt *lane_split(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *loop) {
   tk_ir_module *m = c->m;
   int64_t lanes = REDUCTION_LANES;
@@ -155,26 +178,17 @@ static const tk_ir_stmt *lane_split(cpu_ctx *c, const tk_ir_rewrite *rw, const t
   const tk_ir_var *v = tk_ir_var_new(m, "v", tk_ir_ix_mod(m, j, lanes));
   int part = tk_ir_kernel_local(m, c->k, tk_ir_strfmt(m, "%s_part", c->src->locals[l].name),
                                 TK_T_F32, lanes);
-  int *map = tk_ir_alloc(m, sizeof *map * (size_t)c->src->nlocals);
-  bool *only = tk_ir_alloc(m, sizeof *only * (size_t)c->src->nlocals);
-  tk_ir_subst *sub = tk_ir_subst_new(m, rw->subst->n + 1);
-  if (part < 0 || !map || !only || !sub) return NULL;
-  for (int i = 0; i < c->src->nlocals; i++) only[i] = i == l;
+  const tk_ix *pv = V(c, v);
+  tk_ir_rewrite lane;
+  if (part < 0 ||
+      !lane_rewrite(c, rw, loop, l, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, jo), lanes), pv), pv, part,
+                    &lane))
+    return NULL;
   c->k->locals[part].origin = l;
   c->k->locals[part].expand = lanes;
-  memcpy(map, c->local_map, sizeof *map * (size_t)c->src->nlocals);
-  map[l] = part;
-  for (int i = 0; i < rw->subst->n; i++) tk_ir_subst_add(sub, rw->subst->from[i], rw->subst->to[i]);
-  tk_ir_subst_add(sub, loop->var, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, jo), lanes), V(c, v)));
-  tk_ir_rewrite lane = *rw;
-  lane.subst = sub;
-  lane.local_map = map;
-  lane.tile_point = V(c, v);
-  lane.point_locals = only;
   step(c, (tk_ir_sched_step){
               .kind = TK_SCHED_SPLIT, .a = loop->var, .out = jo, .inner = v, .factor = lanes});
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = v});
-  const tk_ix *pv = V(c, v);
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, blk,
                        tk_ir_stmt_for(m, v, K(c, lanes), TK_LOOP_VECTOR, TK_BIND_NONE,
