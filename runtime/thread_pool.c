@@ -60,7 +60,8 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* The next generation after `seen` (spinning first, then sleeping), or `seen` on stop. */
+/* The generation once it differs from `seen` or stop is set (spinning first, then sleeping);
+ * the caller checks stop. */
 static uint64_t next_generation(tk_thread_pool *p, uint64_t seen) {
   for (int i = 0; i < SPIN_ROUNDS; i++) {
     uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
