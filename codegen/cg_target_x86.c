@@ -129,6 +129,12 @@ static LLVMValueRef declare_body(tk_cg_fn *fn, const bool *noalias) {
    * 256 bits; the schedule's tile was sized for zmm registers): a no-op on AVX2 CPUs. */
   add_string_attr(cm, f, "prefer-vector-width", "512");
   add_string_attr(cm, f, "min-legal-vector-width", "512");
+  /* The code object links no C library: a row copy (sparse dispatch's gather and scatter)
+   * must stay a loop, not become a call to memcpy or memset. */
+  static const char *const no_libcalls[] = {"no-builtin-memcpy", "no-builtin-memmove",
+                                            "no-builtin-memset"};
+  for (size_t i = 0; i < sizeof no_libcalls / sizeof *no_libcalls; i++)
+    add_string_attr(cm, f, no_libcalls[i], "");
   for (unsigned i = 0; i < n; i++) {
     LLVMValueRef p = LLVMGetParam(f, i);
     LLVMSetValueName2(p, k->args[i].name, strlen(k->args[i].name));

@@ -28,6 +28,11 @@ const char tkc_compile_flags_help[] =
     "                    one per level (default " TKC_DEFAULT_CPU "; views show\n"
     "                    the first)\n"
     "  --max-batch N     largest batch one launch handles, 1..2^30 (default 65536)\n"
+    "  --dispatch dense|sparse\n"
+    "                    how an MoE's experts see the batch: dense (default: every expert\n"
+    "                    runs on every row, the combine masks) or sparse (a counting sort\n"
+    "                    lists each expert's rows; the expert runs on those only; same\n"
+    "                    answers bit for bit, proved like the rest, docs/proofs.md)\n"
     "  --quiet           no progress lines on stderr\n";
 
 /* Matches `--name VALUE` or `--name=VALUE`; *value is NULL when the flag is not `name`. */
@@ -63,6 +68,15 @@ static tkc_flag_result parse_max_batch(tkc_options *o, const char *v, char *err,
   return TKC_FLAG_TAKEN;
 }
 
+static tkc_flag_result parse_dispatch(tkc_options *o, const char *v, char *err, size_t err_size) {
+  if (strcmp(v, "dense") != 0 && strcmp(v, "sparse") != 0) {
+    snprintf(err, err_size, "--dispatch '%s': expected dense or sparse", v);
+    return TKC_FLAG_BAD;
+  }
+  o->dispatch = v[0] == 's' ? TK_DISPATCH_SPARSE : TK_DISPATCH_DENSE;
+  return TKC_FLAG_TAKEN;
+}
+
 static tkc_flag_result parse_cov(tkc_options *o, const char *v, char *err, size_t err_size) {
   if (strcmp(v, "4") != 0 && strcmp(v, "5") != 0) {
     snprintf(err, err_size, "--code-object-version '%s': expected 4 or 5", v);
@@ -84,7 +98,8 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
                                       "--max-batch",
                                       "--offload-arch",
                                       "--cuda-arch",
-                                      "--code-object-version"};
+                                      "--code-object-version",
+                                      "--dispatch"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     tkc_flag_result r = take_value(names[k], argc, argv, i, &v, err, err_size);
@@ -99,7 +114,8 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
       case 3: return parse_max_batch(o, v, err, err_size);
       case 4: o->offload_arch = v; break;
       case 5: o->cuda_arch = v; break;
-      default: return parse_cov(o, v, err, err_size);
+      case 6: return parse_cov(o, v, err, err_size);
+      default: return parse_dispatch(o, v, err, err_size);
     }
     return TKC_FLAG_TAKEN;
   }

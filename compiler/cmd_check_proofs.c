@@ -319,6 +319,13 @@ static tk_status regen_options(const bundle_manifest *m, tkc_options *o, tk_arch
   o->cuda_arch = str_of(opt, "cuda_arch");
   o->cpu = str_of(opt, "cpu");
   o->code_object_version = (int)num_of(opt, "code_object_version");
+  const char *dispatch = str_of(opt, "dispatch"); /* absent: dense */
+  if (dispatch && strcmp(dispatch, "sparse") != 0)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "manifest.json: certificate option dispatch \"%s\": expected \"sparse\" "
+                          "(or no dispatch key, dense)",
+                          dispatch);
+  o->dispatch = dispatch ? TK_DISPATCH_SPARSE : TK_DISPATCH_DENSE;
   o->max_batch = (int64_t)num_of(m->root, "max_batch");
   if (!o->targets || !o->cpu || o->code_object_version < 0 || o->max_batch < 1)
     return tk_status_make(TK_INVALID_ARGUMENT, "manifest.json: certificate options (targets, cpu, "

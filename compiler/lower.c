@@ -5,6 +5,9 @@
  *   expert e: linear(in, H), layernorm, gelu, depth × [linear(H, H), layernorm, gelu],
  *             linear(H, out) → o_e [Bp, out];
  *   moe_combine(gate, keep, o_0..o_{E-1}) → y [Bp, out];
+ *   sparse dispatch (tk_ir_options.dispatch): dispatch(keep) → slot, count; expert e gathers
+ *   its rows (gather → xg_e), runs its blocks on count[e] rows and scatters its last hidden
+ *   state back (scatter → hd_e) before its head;
  *   slice_rows: y → logits [B, out], gate → router_weights [B, E].
  * Dense (docs/formats.md §2, a choice): linear(in, H), layernorm, gelu, then depth × pre-LN residual
  *   blocks h = h + linear(I, H)(gelu(linear(H, I)(layernorm(h)))), then linear(H, out),
@@ -150,12 +153,71 @@ static void lower_router(lower_ctx *c, int xp, int *gate, int *keep) {
                      tk_ir_contract_make(true, TK_PRED_TOPK, *gate, *keep, NULL, m->arch.top_k, e));
 }
 
-static int lower_expert(lower_ctx *c, int xp, int e) {
+/* Sparse dispatch's tensors (tk_ir_options.dispatch), or all -1 for the dense form. */
+typedef struct sparse_rows {
+  int keep, slot, count;
+} sparse_rows;
+
+/* dispatch: keep → slot [Bp, E], count [1, E], with the counting sort's contract. */
+static sparse_rows lower_dispatch(lower_ctx *c, int keep) {
+  tk_ir_module *m = c->m;
+  int64_t e = cols_of(c, keep);
+  sparse_rows d = {keep, -1, -1};
+  d.slot = tk_ir_tensor_add(m, "dispatch.slot", TK_TENSOR_INTERMEDIATE, TK_T_I32, c->Bp, e);
+  d.count = tk_ir_tensor_add(m, "dispatch.count", TK_TENSOR_INTERMEDIATE, TK_T_I32,
+                             tk_ir_ix_const(m, 1), e);
+  int outs[2] = {d.slot, d.count};
+  int id = add_op(c, TK_OP_DISPATCH, "dispatch", &keep, 1, outs, 2);
+  if (id < 0) return d;
+  tk_ir_contract dc = tk_ir_contract_make(true, TK_PRED_DISPATCH, d.slot, keep, NULL, 0, e);
+  dc.c = d.count;
+  tk_ir_contract_add(m, &m->ops[id].contracts, dc);
+  return d;
+}
+
+/* requires dispatch(..): an op reading the dispatch's slot and keep (or, with slot -1, only
+ * its count) may use what the dispatch class proves of them. */
+static void requires_dispatch(lower_ctx *c, int op, const sparse_rows *d, int slot, int keep) {
+  tk_ir_contract rc =
+      tk_ir_contract_make(false, TK_PRED_DISPATCH, slot, keep, NULL, 0, cols_of(c, d->keep));
+  rc.c = d->count;
+  tk_ir_contract_add(c->m, &c->m->ops[op].contracts, rc);
+}
+
+/* gather (x → the expert's rows) or scatter (the expert's rows → the batch's rows). */
+static int move_rows(lower_ctx *c, tk_ir_op_kind kind, const sparse_rows *d, int e, int x,
+                     const char *what) {
+  tk_ir_module *m = c->m;
+  const char *layer = tk_ir_strfmt(m, "expert_%d_%s", e, what);
+  int y = activation(c, tk_ir_strfmt(m, "expert_%d.%s", e, kind == TK_OP_GATHER ? "xg" : "hd"),
+                     cols_of(c, x));
+  int in[4] = {x, d->keep, d->slot, d->count};
+  int id = add_op(c, kind, layer, in, 4, &y, 1);
+  if (id < 0) return y;
+  c->m->ops[id].expert = e;
+  requires_dispatch(c, id, d, d->slot, d->keep);
+  return y;
+}
+
+/* Expert e's chain: Linear → LN → GELU blocks, then its head. Sparse: the blocks run on the
+ * gathered rows (count[e] of them) and the last hidden state is scattered back, so the
+ * head, fused into the combine, reads the batch's rows as in the dense form. */
+static int lower_expert(lower_ctx *c, int xp, int e, const sparse_rows *d) {
   tk_ir_module *m = c->m;
   const char *prefix = tk_ir_strfmt(m, "expert_%d", e);
-  int h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_in", e), prefix, xp, 0);
+  int x = d->slot >= 0 ? move_rows(c, TK_OP_GATHER, d, e, xp, "gather") : xp;
+  int first = m->nops;
+  int h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_in", e), prefix, x, 0);
   for (int l = 1; l <= m->arch.expert_depth; l++)
     h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_hidden_%d", e, l), prefix, h, l);
+  if (d->slot >= 0) {
+    for (int i = first; i < m->nops; i++) {
+      m->ops[i].rows_count = d->count;
+      m->ops[i].expert = e;
+      requires_dispatch(c, i, d, -1, -1);
+    }
+    h = move_rows(c, TK_OP_SCATTER, d, e, h, "scatter");
+  }
   return linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, tk_ir_strfmt(m, "expert_%d.out", e));
 }
 
@@ -163,12 +225,14 @@ static void lower_moe(lower_ctx *c, int xp) {
   tk_ir_module *m = c->m;
   int gate = -1, keep = -1;
   lower_router(c, xp, &gate, &keep);
+  sparse_rows d = {-1, -1, -1};
+  if (m->opts.dispatch == TK_DISPATCH_SPARSE) d = lower_dispatch(c, keep);
   int ne = m->arch.n_experts;
   int *in = tk_ir_alloc(m, sizeof *in * (size_t)(ne + 2));
   if (!in) return;
   in[0] = gate;
   in[1] = keep;
-  for (int e = 0; e < ne; e++) in[2 + e] = lower_expert(c, xp, e);
+  for (int e = 0; e < ne; e++) in[2 + e] = lower_expert(c, xp, e, &d);
   int y = activation(c, "y", ne > 0 ? cols_of(c, in[2]) : 0); /* the experts' out width */
   int id = add_op(c, TK_OP_MOE_COMBINE, "combine", in, ne + 2, &y, 1);
   if (id >= 0) {

@@ -29,7 +29,8 @@
  *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (docs/formats.md §2)
  *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}
  *   certificate   (verified bundles) {options: {targets, offload_arch, cuda_arch,
- *                  code_object_version, cpu}, ir: {module, gpu, cpu}, proofs_root, queries,
+ *                  code_object_version, cpu, [dispatch: "sparse"]}, ir: {module, gpu, cpu},
+ *                  proofs_root, queries,
  *                  obligations}: options regenerate the bundle with the arch and max_batch;
  *                  ir.module is the sha256 of the scheduled module's dump (tk_ir_module_print),
  *                  ir.gpu / ir.cpu of the dumps of that schedule's kernels in launch order
@@ -321,6 +322,7 @@ static tk_status write_certificate(jw *w, const tkc_manifest_input *in) {
   if (c->cuda_arch) jw_str(w, "cuda_arch", c->cuda_arch);
   jw_int(w, "code_object_version", c->code_object_version);
   jw_str(w, "cpu", c->cpu);
+  if (in->m->opts.dispatch == TK_DISPATCH_SPARSE) jw_str(w, "dispatch", "sparse");
   jw_close(w, '}');
   jw_open(w, "ir", '{');
   jw_str(w, "module", module);

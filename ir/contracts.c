@@ -12,13 +12,23 @@ typedef struct uses_ctx {
 static void use_val(const tk_ir_val *v, const tk_ir_stmt *owner, void *user) {
   uses_ctx *u = user;
   (void)owner;
-  if (v->op == TK_V_LOAD && u->access) u->access[v->arg] |= TK_ACC_READ;
+  if (v->op == TK_V_LOAD && u->access) {
+    u->access[v->arg] |= TK_ACC_READ;
+    tk_ir_ix_mark_loads(v->ix, u->access);
+  }
   if (v->op == TK_V_LOCAL_LOAD && u->locals) u->locals[v->local] = true;
 }
 
 static void use_stmt(const tk_ir_stmt *s, void *user) {
   uses_ctx *u = user;
-  if (s->kind == TK_S_STORE && u->access) u->access[s->arg] |= TK_ACC_WRITE;
+  if (s->kind == TK_S_STORE && u->access) {
+    u->access[s->arg] |= TK_ACC_WRITE;
+    tk_ir_ix_mark_loads(s->ix, u->access);
+  }
+  if (s->kind == TK_S_IF && u->access) {
+    tk_ir_ix_mark_loads(s->lhs, u->access);
+    tk_ir_ix_mark_loads(s->rhs, u->access);
+  }
   if (s->kind == TK_S_LOCAL_STORE && u->locals) u->locals[s->local] = true;
 }
 
@@ -52,9 +62,11 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
     if (multi_phase && a->access == TK_ACC_READWRITE)
       add(m, k, true, TK_PRED_ROW_LOCAL, i, NULL, 0);
   }
-  for (int i = 0; i < nextra; i++)
-    if (extra[i].a >= 0 && (extra[i].b >= 0 || extra[i].pred != TK_PRED_TOPK))
+  for (int i = 0; i < nextra; i++) {
+    bool named = extra[i].pred == TK_PRED_DISPATCH ? extra[i].c >= 0 : extra[i].a >= 0;
+    if (named && (extra[i].b >= 0 || extra[i].pred != TK_PRED_TOPK))
       tk_ir_contract_add(m, &k->contracts, extra[i]);
+  }
 }
 
 int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
@@ -62,10 +74,21 @@ int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_c
   int n = 0;
   for (int i = 0; i < src->contracts.n && n < cap; i++) {
     tk_ir_contract c = src->contracts.items[i];
-    if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT) continue;
+    if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT && c.pred != TK_PRED_DISPATCH)
+      continue;
     c.a = c.a >= 0 ? arg_map[c.a] : -1;
     c.b = c.b >= 0 ? arg_map[c.b] : -1;
+    c.c = c.c >= 0 ? arg_map[c.c] : -1;
     out[n++] = c;
   }
   return n;
+}
+
+const tk_ix *tk_ir_data_rows_written(tk_ir_module *m, const tk_ir_kernel *src, const int *arg_map) {
+  for (int i = 0; i < src->contracts.n; i++) {
+    const tk_ir_contract *c = &src->contracts.items[i];
+    if (c->ensures && c->pred == TK_PRED_WRITES_ROWS_LT && tk_ir_ix_uses_load(c->ix))
+      return tk_ir_ix_map_args(m, c->ix, arg_map);
+  }
+  return NULL;
 }

@@ -338,3 +338,107 @@ void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb) {
   ph->body = blk;
   ph->tileable = true;
 }
+
+/* ---- sparse dispatch (tk_ir_options.dispatch) ---- */
+
+/* %t[i] as an index: an index read of an i32 tensor. */
+static const tk_ix *read_ix(tk_fuse_ctx *c, int tensor, const tk_ix *i) {
+  int arg = arg_for(c, tensor, TK_ACC_READ);
+  return tk_ir_ix_load(c->m, arg, c->m->tensors[c->alias[tensor]].name, i);
+}
+
+/* The counting sort, one point e per expert (the form the verifier's dispatch class proves):
+ *   m = 0; for row in 0..B serial { slot[row, e] = m; m = m + keep[row, e] }; count[e] = m
+ * Every row gets a slot (the kept rows 0, 1, ... in row order; a dropped row the next kept
+ * row's), so slot is written for all rows < B. keep is 0 or 1 (the router's mask). */
+void tk_ir_fuse_emit_dispatch(tk_fuse_ctx *c, const tk_ir_op *d) {
+  int keep = d->in[0].tensor, slot = d->out[0].tensor, count = d->out[1].tensor;
+  int64_t E = cols_of(c, keep);
+  tk_ir_phase *ph = new_phase(c, "dispatch", 0);
+  if (!ph) return;
+  ph->vars[0] = tk_ir_var_new(c->m, "e", NULL);
+  ph->extents[0] = cst(c, E);
+  const tk_ix *e = var(c, ph->vars[0]);
+  int m = tk_ir_kernel_local(c->m, c->k, "m", TK_T_I32, 1);
+  const tk_ir_var *row = tk_ir_var_new(c->m, "row", NULL);
+  const tk_ix *at = tk_ir_ix_rowmajor(c->m, var(c, row), E, e);
+  tk_ir_stmt *step = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(
+      c->m, step, tk_ir_stmt_store(c->m, arg_for(c, slot, TK_ACC_WRITE), at, lget(c, m, NULL)));
+  const tk_ir_val *kept = tk_ir_val_load(c->m, c->k, arg_for(c, keep, TK_ACC_READ), at);
+  tk_ir_stmt_block_add(c->m, step, lset(c, m, NULL, bin(c, TK_V_ADD, lget(c, m, NULL), kept)));
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(c->m, blk, lset(c, m, NULL, tk_ir_val_i32(c->m, 0)));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      tk_ir_stmt_for(c->m, row, tk_ir_ix_sym(c->m, TK_SYM_B), TK_LOOP_SERIAL, TK_BIND_NONE, step));
+  tk_ir_stmt_block_add(
+      c->m, blk, tk_ir_stmt_store(c->m, arg_for(c, count, TK_ACC_WRITE), e, lget(c, m, NULL)));
+  ph->body = blk;
+}
+
+/* slot[r, e] of the op's expert. */
+static const tk_ix *slot_of_row(tk_fuse_ctx *c, const tk_ir_op *op) {
+  int64_t E = cols_of(c, op->in[2].tensor);
+  const tk_ix *at = tk_ir_ix_rowmajor(c->m, var(c, c->r), E, cst(c, op->expert));
+  return read_ix(c, op->in[2].tensor, at);
+}
+
+/* `if r < B { if keep[r, e] > 0 { if slot[r, e] < count[e] { body } } }`: the expert's kept
+ * rows (rows >= B have no slot). The last guard holds for every kept row (what the dispatch
+ * proves); it bounds the slot where the gathered row is read or written. */
+static const tk_ir_stmt *if_kept(tk_fuse_ctx *c, const tk_ir_op *op, const tk_ir_stmt *body) {
+  int64_t E = cols_of(c, op->in[1].tensor);
+  const tk_ix *r = var(c, c->r), *e = cst(c, op->expert);
+  const tk_ix *keep = read_ix(c, op->in[1].tensor, tk_ir_ix_rowmajor(c->m, r, E, e));
+  const tk_ix *count = read_ix(c, op->in[3].tensor, e);
+  const tk_ir_stmt *listed = tk_ir_stmt_if(c->m, slot_of_row(c, op), TK_CMP_LT, count, body);
+  const tk_ir_stmt *kept = tk_ir_stmt_if(c->m, keep, TK_CMP_GT, cst(c, 0), listed);
+  return tk_ir_stmt_if(c->m, r, TK_CMP_LT, tk_ir_ix_sym(c->m, TK_SYM_B), kept);
+}
+
+/* gather (r): for a kept row r < B of expert e: xg[slot[r, e], j] = x[r, j]. */
+void tk_ir_fuse_emit_gather(tk_fuse_ctx *c, const tk_ir_op *g) {
+  int64_t C = cols_of(c, g->out[0].tensor);
+  tk_ir_phase *ph = new_phase(c, "gather", 0);
+  if (!ph) return;
+  const tk_ir_var *j = tk_ir_var_new(c->m, "j", NULL);
+  const tk_ix *to = tk_ir_ix_rowmajor(c->m, slot_of_row(c, g), C, var(c, j));
+  const tk_ir_stmt *copy = tk_ir_stmt_store(c->m, arg_for(c, g->out[0].tensor, TK_ACC_WRITE), to,
+                                            load_act(c, &g->in[0], var(c, j)));
+  ph->body = if_kept(c, g, loop(c, j, C, TK_LOOP_PARALLEL, copy));
+}
+
+/* scatter (r): hd[r, j] = 0, then for a kept row r < B of expert e: hd[r, j] = h[slot[r, e], j].
+ * Every row of hd is written, so the combine reads it like a dense expert's output; a dropped
+ * row's 0 is masked there. */
+void tk_ir_fuse_emit_scatter(tk_fuse_ctx *c, const tk_ir_op *s) {
+  int64_t C = cols_of(c, s->out[0].tensor);
+  tk_ir_phase *ph = new_phase(c, "scatter", 0);
+  if (!ph) return;
+  int hd = arg_for(c, s->out[0].tensor, TK_ACC_WRITE);
+  int h = arg_for(c, s->in[0].tensor, TK_ACC_READ);
+  const tk_ir_var *j0 = tk_ir_var_new(c->m, "j", NULL), *j1 = tk_ir_var_new(c->m, "j", NULL);
+  const tk_ix *r = var(c, c->r);
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      loop(c, j0, C, TK_LOOP_PARALLEL,
+           tk_ir_stmt_store(c->m, hd, tk_ir_ix_rowmajor(c->m, r, C, var(c, j0)), f32c(c, 0))));
+  const tk_ir_val *v =
+      tk_ir_val_load(c->m, c->k, h, tk_ir_ix_rowmajor(c->m, slot_of_row(c, s), C, var(c, j1)));
+  const tk_ir_stmt *copy = tk_ir_stmt_store(c->m, hd, tk_ir_ix_rowmajor(c->m, r, C, var(c, j1)), v);
+  tk_ir_stmt_block_add(c->m, blk, if_kept(c, s, loop(c, j1, C, TK_LOOP_PARALLEL, copy)));
+  ph->body = blk;
+}
+
+/* An expert chain's op runs on the rows r < count[e] only: its phases (from `first` on) become
+ * `if r < count[e] { body }`, the one statement the schedules read the row count from. */
+void tk_ir_fuse_limit_rows(tk_fuse_ctx *c, const tk_ir_op *op, int first) {
+  if (op->rows_count < 0) return;
+  const tk_ix *count = read_ix(c, op->rows_count, cst(c, op->expert));
+  for (int p = first; p < c->k->nphases; p++) {
+    tk_ir_phase *ph = &c->k->phases[p];
+    ph->body = tk_ir_stmt_if(c->m, var(c, c->r), TK_CMP_LT, count, ph->body);
+  }
+}

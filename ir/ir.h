@@ -142,6 +142,13 @@ bool tk_ir_ix_uses_var(const tk_ix *e, const tk_ir_var *v);
 bool tk_ir_ix_uses_sym(const tk_ix *e, tk_ix_symbol s);
 /* True if the expression reads a buffer (has a LOAD node). */
 bool tk_ir_ix_uses_load(const tk_ix *e);
+/* access[arg] |= TK_ACC_READ for every argument the expression's LOAD nodes read. */
+void tk_ir_ix_mark_loads(const tk_ix *e, int *access);
+/* e's node with the operands a and b in place of e->a and e->b (e itself when they are). */
+const tk_ix *tk_ir_ix_rebuild(tk_ir_module *m, const tk_ix *e, const tk_ix *a, const tk_ix *b);
+/* The expression with every LOAD node's argument a replaced by arg_map[a] (a kernel's
+ * arguments renumbered by a schedule). */
+const tk_ix *tk_ir_ix_map_args(tk_ir_module *m, const tk_ix *e, const int *arg_map);
 
 /* Interval bounds over 1 <= B <= bmax (Bp = tk_ir_ix_bp_of(B), monotone) and per-variable
  * ranges lo[id]..hi[id] (inclusive; NULL arrays = no variables allowed). Sound, not tight. */
@@ -413,6 +420,14 @@ typedef enum tk_ir_op_kind {
   TK_OP_PAD_ROWS,    /* in: x [B, C]         out: [Bp, C], rows >= B repeat row B-1 */
   TK_OP_SLICE_ROWS,  /* in: y [Bp, C]        out: [B, C], rows < B */
   TK_OP_ADD,         /* in: a, b             out: a + b (Dense residual) */
+  /* sparse dispatch (issue 13; tk_ir_options.dispatch): */
+  TK_OP_DISPATCH, /* in: keep [R, E]      out: slot [R, E], count [1, E] (i32): per expert e, the
+                     kept rows in row order get slots 0, 1, ... (slot[r, e]; other rows' slots
+                     are not meaningful) and count[e] is their number */
+  TK_OP_GATHER,   /* in: x, keep, slot, count   out: xg: row slot[r, e] of xg is row r of x for
+                     every kept row r < B of expert `expert` (rows >= count[e] not written) */
+  TK_OP_SCATTER,  /* in: h, keep, slot, count   out: hd: row r of hd is row slot[r, e] of h for
+                     the kept rows r < B of expert `expert`, 0 elsewhere */
 } tk_ir_op_kind;
 const char *tk_ir_op_kind_name(tk_ir_op_kind k);
 
@@ -434,6 +449,9 @@ typedef struct tk_ir_op {
   tk_hidden_act act;       /* GELU */
   tk_weight_layout layout; /* LINEAR */
   int k;                   /* TOPK_MASK */
+  int expert;              /* GATHER, SCATTER and ops with rows_count: the expert e, else -1 */
+  int rows_count;          /* sparse dispatch's count tensor when the op computes only the rows
+                              r < count[expert] (an expert's chain), else -1 (every row) */
   bool dead;               /* removed by a pass (kept for ids; printers skip it) */
   tk_ir_contracts contracts;
 } tk_ir_op;
@@ -478,7 +496,7 @@ typedef struct tk_ir_op_info {
   const char *name; /* "linear", ... (tk_ir_op_kind_name) */
   int nin, nout;    /* fixed operands */
   bool variadic;    /* inputs nin.. are one repeated operand (at least one) */
-  tk_ir_type in_types[3], out_types[2], variadic_type;
+  tk_ir_type in_types[4], out_types[2], variadic_type;
   int nrules;
   const tk_ir_shape_rule *rules;
 } tk_ir_op_info;
@@ -624,17 +642,25 @@ typedef enum tk_ir_stage {
   TK_STAGE_CPU,
 } tk_ir_stage;
 
+/* How an MoE's experts see the batch (issue 13 item 1). DENSE: every expert runs on every
+ * row and the combine masks. SPARSE: a counting sort (op dispatch) lists each expert's kept
+ * rows, each expert gathers them, runs its chain on count[e] rows and scatters its last
+ * hidden state back to the batch's rows before the combine. The verifier does not prove the
+ * sparse form yet, so only the library (and its tests) can ask for it. */
+typedef enum tk_ir_dispatch { TK_DISPATCH_DENSE, TK_DISPATCH_SPARSE } tk_ir_dispatch;
+
 typedef struct tk_ir_options {
-  int64_t bmax;           /* --max-batch (default 65536), 1 <= B <= bmax */
-  int64_t gpu_wg_2d;      /* GPU workgroup for 2-D phases (default 256) */
-  int64_t gpu_wg_rows;    /* GPU workgroup for row phases (default 64) */
-  int64_t cpu_block_rows; /* rows per cpu_block; divides 16 or is a multiple of 16 (then rows
+  int64_t bmax;            /* --max-batch (default 65536), 1 <= B <= bmax */
+  int64_t gpu_wg_2d;       /* GPU workgroup for 2-D phases (default 256) */
+  int64_t gpu_wg_rows;     /* GPU workgroup for row phases (default 64) */
+  int64_t cpu_block_rows;  /* rows per cpu_block; divides 16 or is a multiple of 16 (then rows
                               >= Bp are guarded off) */
-  int64_t cpu_tile_rows;  /* register tile rows (divides cpu_block_rows, and 16 when
+  int64_t cpu_tile_rows;   /* register tile rows (divides cpu_block_rows, and 16 when
                               cpu_block_rows does not) */
-  int64_t cpu_tile_cols;  /* register tile columns */
-  int64_t cpu_col_blocks; /* column blocks a GEMM layer's work items split its tiles into (4), so
+  int64_t cpu_tile_cols;   /* register tile columns */
+  int64_t cpu_col_blocks;  /* column blocks a GEMM layer's work items split its tiles into (4), so
                               that threads share a layer even when B fits one row block */
+  tk_ir_dispatch dispatch; /* how an MoE runs its experts (default dense) */
 } tk_ir_options;
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
  * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */

@@ -37,6 +37,12 @@ void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *
                            const tk_ir_op *topk);
 /* moe_combine with the expert heads (the linears producing its o_e inputs) over (r, j). */
 void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb);
+/* Sparse dispatch: the counting sort (one point per expert), an expert's gather and scatter,
+ * and the row guard `if r < count[e]` of the phases an expert-chain op emitted from `first`. */
+void tk_ir_fuse_emit_dispatch(tk_fuse_ctx *c, const tk_ir_op *d);
+void tk_ir_fuse_emit_gather(tk_fuse_ctx *c, const tk_ir_op *g);
+void tk_ir_fuse_emit_scatter(tk_fuse_ctx *c, const tk_ir_op *s);
+void tk_ir_fuse_limit_rows(tk_fuse_ctx *c, const tk_ir_op *op, int first);
 
 /* ---- contracts.c ---- */
 /* Derives a kernel's argument contracts from its arguments and how its body uses them:
@@ -51,6 +57,9 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
 /* The TOPK / MASKED_SELECT contracts of fused kernel src in a launch's argument indices
  * (arg_map: src id → launch id, -1 if the launch lacks it), at most cap into out; returns
  * how many. */
+/* The data-dependent row count a fused kernel's writes_rows_lt contract names (an expert's
+ * chain or gather: rows < count[e]), in a launch's argument indices; NULL if none. */
+const tk_ix *tk_ir_data_rows_written(tk_ir_module *m, const tk_ir_kernel *src, const int *arg_map);
 int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
                             int cap);
 /* Argument use of a statement tree: access[i] |= READ / WRITE for every arg i it loads /

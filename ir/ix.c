@@ -220,6 +220,35 @@ bool tk_ir_ix_uses_load(const tk_ix *e) {
   return e->kind == TK_IX_LOAD || tk_ir_ix_uses_load(e->a) || tk_ir_ix_uses_load(e->b);
 }
 
+void tk_ir_ix_mark_loads(const tk_ix *e, int *access) {
+  if (!e) return;
+  if (e->kind == TK_IX_LOAD) access[e->arg] |= TK_ACC_READ;
+  tk_ir_ix_mark_loads(e->a, access);
+  tk_ir_ix_mark_loads(e->b, access);
+}
+
+const tk_ix *tk_ir_ix_rebuild(tk_ir_module *m, const tk_ix *e, const tk_ix *a, const tk_ix *b) {
+  if (a == e->a && b == e->b) return e;
+  switch (e->kind) {
+    case TK_IX_ADD: return tk_ir_ix_add(m, a, b);
+    case TK_IX_SUB: return tk_ir_ix_sub(m, a, b);
+    case TK_IX_MUL: return tk_ir_ix_mul(m, a, e->c);
+    case TK_IX_MIN: return tk_ir_ix_min(m, a, b);
+    case TK_IX_MAX: return tk_ir_ix_max(m, a, b);
+    case TK_IX_DIV: return tk_ir_ix_div(m, a, e->c);
+    case TK_IX_MOD: return tk_ir_ix_mod(m, a, e->c);
+    case TK_IX_LOAD: return tk_ir_ix_load(m, e->arg, e->arg_name, a);
+    default: return e;
+  }
+}
+
+const tk_ix *tk_ir_ix_map_args(tk_ir_module *m, const tk_ix *e, const int *arg_map) {
+  if (!e || !tk_ir_ix_uses_load(e)) return e;
+  const tk_ix *a = tk_ir_ix_map_args(m, e->a, arg_map), *b = tk_ir_ix_map_args(m, e->b, arg_map);
+  if (e->kind == TK_IX_LOAD) return tk_ir_ix_load(m, arg_map[e->arg], e->arg_name, a);
+  return tk_ir_ix_rebuild(m, e, a, b);
+}
+
 /* ---- interval bounds (saturating) ---- */
 
 static int64_t sat_add(int64_t a, int64_t b) {

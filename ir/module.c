@@ -88,6 +88,7 @@ void tk_ir_options_default(tk_ir_options *o) {
   o->gpu_wg_2d = 256;
   o->gpu_wg_rows = 64;
   tk_ir_options_cpu_tiles(o, false);
+  o->dispatch = TK_DISPATCH_DENSE;
 }
 
 void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm) {
@@ -191,6 +192,8 @@ int tk_ir_op_add(tk_ir_module *m, tk_ir_op_kind kind, const char *layer, const c
   memset(op, 0, sizeof *op);
   op->id = m->nops++;
   op->kind = kind;
+  op->expert = -1;
+  op->rows_count = -1;
   op->layer = tk_ir_strdup(m, layer);
   op->name = tk_ir_strfmt(m, "%s.%s", layer, name);
   op->nin = nin;

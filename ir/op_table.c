@@ -15,6 +15,9 @@
  *   pad_rows     x [B, C]                                                 -> xp [Bp, C]
  *   slice_rows   y [Bp, C]                                                -> out [B, C]
  *   add          a [R, C], b [R, C]                                       -> y [R, C]
+ *   dispatch     keep [R, E] i32                                 -> slot [R, E], count [1, E] i32
+ *   gather       x [R, C], keep [R, E], slot [R, E], count [1, E] (i32)  -> xg [R, C]
+ *   scatter      h [R, C], keep [R, E], slot [R, E], count [1, E] (i32)  -> hd [R, C]
  *
  * Folding (the padding pass): a clamped input stands for pad_rows' output, a limited output
  * for slice_rows' input; the relations of pad_rows with out0 on the left, and of slice_rows
@@ -59,6 +62,18 @@ static const tk_ir_shape_rule MOE_COMBINE[] = {
     EQ(IN(1, 0), IN(0, 0)), EQ(IN(1, 1), IN(0, 1)), EQ(NVARIADIC, IN(0, 1)),
     EQ(EACH(0), IN(0, 0)),  EQ(EACH(1), OUT(0, 1)), EQ(OUT(0, 0), IN(0, 0)),
 };
+static const tk_ir_shape_rule DISPATCH[] = {
+    EQ(OUT(0, 0), IN(0, 0)),
+    EQ(OUT(0, 1), IN(0, 1)),
+    EQ(OUT(1, 0), CONST(1)),
+    EQ(OUT(1, 1), IN(0, 1)),
+};
+/* gather and scatter: data [R, C], keep [R, E], slot [R, E], count [1, E] -> [R, C] */
+static const tk_ir_shape_rule MOVE_ROWS[] = {
+    EQ(IN(1, 0), IN(0, 0)),  EQ(IN(2, 0), IN(0, 0)), EQ(IN(2, 1), IN(1, 1)),
+    EQ(IN(3, 0), CONST(1)),  EQ(IN(3, 1), IN(1, 1)), EQ(OUT(0, 0), IN(0, 0)),
+    EQ(OUT(0, 1), IN(0, 1)),
+};
 static const tk_ir_shape_rule PAD_ROWS[] = {
     EQ(OUT(0, 0), SYM(TK_SYM_BP)),
     EQ(OUT(0, 1), IN(0, 1)),
@@ -88,6 +103,9 @@ static const tk_ir_op_info TABLE[] = {
     [TK_OP_PAD_ROWS] = {"pad_rows", 1, 1, false, {F}, {F}, F, RULES(PAD_ROWS)},
     [TK_OP_SLICE_ROWS] = {"slice_rows", 1, 1, false, {F}, {F}, F, RULES(SLICE_ROWS)},
     [TK_OP_ADD] = {"add", 2, 1, false, {F, F}, {F}, F, RULES(ADD)},
+    [TK_OP_DISPATCH] = {"dispatch", 1, 2, false, {I}, {I, I}, F, RULES(DISPATCH)},
+    [TK_OP_GATHER] = {"gather", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS)},
+    [TK_OP_SCATTER] = {"scatter", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS)},
 };
 #undef F
 #undef I

@@ -514,10 +514,17 @@ static bool contract_line(parser *p, tk_ir_contracts *list, bool in_kernel) {
       if (expect(p, ", n =")) integer(p, &c.n);
       break;
     case TK_PRED_MASKED_SELECT:
-    case TK_PRED_DISPATCH:
       c.a = operand(p, in_kernel);
       if (expect(p, ", keep =")) c.b = operand(p, in_kernel);
-      if (c.pred == TK_PRED_DISPATCH && expect(p, ", count =")) c.c = operand(p, in_kernel);
+      if (expect(p, ", n =")) integer(p, &c.n);
+      break;
+    case TK_PRED_DISPATCH: /* `%slot, keep = %keep, count = %count, n = E`, or the count alone */
+      if (!accept(p, "count =")) {
+        c.a = operand(p, in_kernel);
+        if (expect(p, ", keep =")) c.b = operand(p, in_kernel);
+        expect(p, ", count =");
+      }
+      if (ok(p)) c.c = operand(p, in_kernel);
       if (expect(p, ", n =")) integer(p, &c.n);
       break;
   }
@@ -570,6 +577,7 @@ static bool header(parser *p, tk_arch *arch, tk_ir_options *o, tk_ir_stage *stag
   if (!expect(p, ", cpu_tile_rows =") || !integer(p, &o->cpu_tile_rows)) return false;
   if (!expect(p, ", cpu_tile_cols =") || !integer(p, &o->cpu_tile_cols)) return false;
   if (!expect(p, ", cpu_col_blocks =") || !integer(p, &o->cpu_col_blocks)) return false;
+  if (accept(p, ", dispatch = sparse")) o->dispatch = TK_DISPATCH_SPARSE;
   return expect_eol(p);
 }
 
@@ -618,6 +626,20 @@ static int operands(parser *p, int *ids, tk_ir_operand *ops, int max) {
   return expect(p, ")") ? n : -1;
 }
 
+/* `rows = %count[e]`: the op computes the rows r < count[e] only (sparse dispatch). */
+static bool rows_count(parser *p, tk_ir_op *op) {
+  int64_t e;
+  int t = tensor_ref(p);
+  if (t < 0 || !expect(p, "[") || !int_in(p, &e, 0, INT32_MAX, "an expert") || !expect(p, "]"))
+    return false;
+  if (op->expert >= 0 && op->expert != e)
+    return fail(p, "the op's expert %d (rows = %%%s[%lld] names another)", op->expert,
+                p->m->tensors[t].name, (long long)e);
+  op->rows_count = t;
+  op->expert = (int)e;
+  return true;
+}
+
 static bool op_line(parser *p) {
   enum { MAXOPS = 256 };
   char nm[256];
@@ -633,7 +655,7 @@ static bool op_line(parser *p) {
   if (kind < 0) {
     p->s = name_at;
     return fail(p, "an op named LAYER.KIND with KIND one of linear, layernorm, gelu, softmax, "
-                   "topk_mask, moe_combine, pad_rows, slice_rows, add");
+                   "topk_mask, moe_combine, pad_rows, slice_rows, add, dispatch, gather, scatter");
   }
   *dot = '\0';
   int nin = operands(p, in, ins, MAXOPS);
@@ -677,8 +699,16 @@ static bool op_line(parser *p) {
       op->k = (int)k;
       break;
     }
+    case TK_OP_GATHER:
+    case TK_OP_SCATTER: {
+      int64_t e;
+      if (!expect(p, "expert =") || !int_in(p, &e, 0, INT32_MAX, "an expert")) return false;
+      op->expert = (int)e;
+      break;
+    }
     default: break;
   }
+  if (accept(p, "rows =") && !rows_count(p, op)) return false;
   if (!expect_eol(p)) return false;
   return contract_lines(p, &p->m->ops[id].contracts, false);
 }
@@ -1352,7 +1382,7 @@ static bool check_summary(parser *p, const char *summary, int line) {
 
 static void parse_module(parser *p) {
   tk_arch arch;
-  tk_ir_options o;
+  tk_ir_options o = {0}; /* dispatch is dense unless the options line says sparse */
   tk_ir_stage stage;
   char summary[512];
   if (!header(p, &arch, &o, &stage, summary, sizeof summary)) return;

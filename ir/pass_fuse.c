@@ -82,6 +82,7 @@ static void plan_aliases(const tk_ir_module *m, tk_ir_op *const *ops, int n, int
 static tk_status emit_group(tk_fuse_ctx *c, tk_ir_op *const *ops, int n, const char *group) {
   for (int i = 0; i < n; i++) {
     const tk_ir_op *op = ops[i];
+    int first = c->k->nphases;
     if (op->kind == TK_OP_LINEAR && is_head(op, group)) continue; /* in the combine */
     if (op->kind == TK_OP_LINEAR && i + 2 < n && ops[i + 1]->kind == TK_OP_SOFTMAX &&
         ops[i + 2]->kind == TK_OP_TOPK_MASK) {
@@ -100,10 +101,17 @@ static tk_status emit_group(tk_fuse_ctx *c, tk_ir_op *const *ops, int n, const c
       tk_ir_fuse_emit_norm(c, op, g);
     } else if (op->kind == TK_OP_MOE_COMBINE) {
       tk_ir_fuse_emit_combine(c, op);
+    } else if (op->kind == TK_OP_DISPATCH) {
+      tk_ir_fuse_emit_dispatch(c, op);
+    } else if (op->kind == TK_OP_GATHER) {
+      tk_ir_fuse_emit_gather(c, op);
+    } else if (op->kind == TK_OP_SCATTER) {
+      tk_ir_fuse_emit_scatter(c, op);
     } else {
       return tk_status_make(TK_INTERNAL, "fusion: no rule places op %s (%s) in kernel %s", op->name,
                             tk_ir_op_kind_name(op->kind), group);
     }
+    tk_ir_fuse_limit_rows(c, op, first);
   }
   return TK_STATUS_OK;
 }
@@ -117,7 +125,20 @@ static int arg_of_tensor(const tk_ir_kernel *k, const int *alias, int tensor) {
   return -1;
 }
 
-/* The router's top-K and the combine's masked SELECT, in the kernel's argument indices. */
+/* The rows an expert chain or gather writes: rows < count[e] (NULL: the kernel's rows). */
+static const tk_ix *rows_written(tk_ir_module *m, const tk_ir_kernel *k, tk_ir_op *const *ops,
+                                 int n, const int *alias) {
+  for (int i = 0; i < n; i++) {
+    const tk_ir_op *op = ops[i];
+    int count = op->kind == TK_OP_GATHER ? op->in[3].tensor : op->rows_count;
+    int arg = op->expert >= 0 && op->kind != TK_OP_SCATTER ? arg_of_tensor(k, alias, count) : -1;
+    if (arg >= 0) return tk_ir_ix_load(m, arg, k->args[arg].name, tk_ir_ix_const(m, op->expert));
+  }
+  return NULL;
+}
+
+/* The router's top-K, the combine's masked SELECT and the dispatch's counting sort, in the
+ * kernel's argument indices. */
 static void kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, tk_ir_op *const *ops, int n,
                              const int *alias) {
   tk_ir_contract extra[4];
@@ -125,12 +146,18 @@ static void kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, tk_ir_op *const *
   for (int i = 0; i < n; i++)
     for (int j = 0; j < ops[i]->contracts.n && nextra < 4; j++) {
       tk_ir_contract c = ops[i]->contracts.items[j];
-      if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT) continue;
+      if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT && c.pred != TK_PRED_DISPATCH)
+        continue;
       c.a = arg_of_tensor(k, alias, c.a);
       c.b = arg_of_tensor(k, alias, c.b);
-      extra[nextra++] = c;
+      c.c = arg_of_tensor(k, alias, c.c);
+      bool again = false; /* an expert chain's ops each require the dispatch */
+      for (int e = 0; e < nextra; e++)
+        again |= extra[e].pred == c.pred && extra[e].ensures == c.ensures && extra[e].a == c.a &&
+                 extra[e].b == c.b && extra[e].c == c.c;
+      if (!again) extra[nextra++] = c;
     }
-  tk_ir_kernel_contracts(m, k, k->nphases > 1, NULL, extra, nextra);
+  tk_ir_kernel_contracts(m, k, k->nphases > 1, rows_written(m, k, ops, n, alias), extra, nextra);
 }
 
 /* ---- argument order ---- */

@@ -9,7 +9,10 @@
  * Bf = TR * (B div TR) (`if first row < Bf`, per row tile) and then the row tail, the tile at
  * Bf computed one row at a time (rows Bf + ri < B, a 1×TC tile each). The kernels'
  * writes_rows_lt(a, B) contracts say which rows they write, and the dataflow class proves that
- * every later read stays below B.
+ * every later read stays below B. Sparse dispatch (docs/ir.md): an expert chain's phase is
+ * `if r < count[e] { .. }` and computes count[e] rows in place of B (peel_row_guard; its
+ * contracts say rows < count[e]); the counting sort's phase (one point per expert) runs as
+ * `for e in 0..E @cpu_block` (expert_phase).
  *   row phase (r):     `for rb in 0..(B + BR - 1) div BR @cpu_block`, split r -> rb, rr by BR;
  *                      rr serial; inner parallel loops → vector
  *   tileable (r, j):   work items w = rb * CB + cb over the (B + BR - 1) div BR row blocks and
@@ -551,18 +554,48 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   return blk;
 }
 
-/* Bf = TR * (B div TR): the rows of whole row tiles. */
-static const tk_ix *whole_tile_rows(tk_ir_module *m) {
+/* Bf = TR * (rows div TR): the rows of whole row tiles. */
+static const tk_ix *whole_tile_rows(tk_ir_module *m, const tk_ix *rows) {
   int64_t tr = m->opts.cpu_tile_rows;
-  return tk_ir_ix_mul(m, tk_ir_ix_div(m, tk_ir_ix_sym(m, TK_SYM_B), tr), tr);
+  return tk_ir_ix_mul(m, tk_ir_ix_div(m, rows, tr), tr);
+}
+
+/* A phase of sparse dispatch's counting sort runs one point per expert (extent E, not Bp):
+ * `for e in 0..E @cpu_block { body }`, the body copied as it is (its row loop serial). */
+static const tk_ir_stmt *expert_phase(cpu_ctx *c, const tk_ir_phase *ph) {
+  tk_ir_module *m = c->m;
+  c->bound = ph->vars[0];
+  c->k->launch.grid = ph->extents[0];
+  if (!phase_locals(c, ph, 1)) return NULL;
+  tk_ir_rewrite rw = {m,          c->src,       c->k, tk_ir_subst_new(m, 0),
+                      c->arg_map, c->local_map, NULL, NULL,
+                      NULL,       NULL,         NULL};
+  return rw.subst ? tk_ir_rewrite_stmt(&rw, ph->body) : NULL;
+}
+
+/* The phase without its row guard when its body is `if r < R { .. }` (an expert's chain:
+ * R = count[e]; a gather or scatter: R = B): *rows = R in the launch's arguments. */
+static const tk_ir_phase *peel_row_guard(cpu_ctx *c, const tk_ir_phase *ph, tk_ir_phase *peeled,
+                                         const tk_ix **rows) {
+  const tk_ir_stmt *b = ph->body;
+  if (b->kind != TK_S_IF || b->cmp != TK_CMP_LT || b->lhs->kind != TK_IX_VAR ||
+      b->lhs->var != ph->vars[0])
+    return ph;
+  *peeled = *ph;
+  peeled->body = b->body;
+  *rows = tk_ir_ix_map_args(c->m, b->rhs, c->arg_map);
+  return peeled;
 }
 
 /* One launch per phase of a fused kernel (a column-split GEMM must finish before the row
  * phase that normalises its rows), named like the GPU's. */
 static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access) {
   const tk_ir_phase *ph = &src->phases[pi];
-  if (!tk_ir_ix_equal(ph->extents[0], tk_ir_ix_sym(m, TK_SYM_BP)))
-    return tk_status_make(TK_INTERNAL, "CPU schedule: phase %s of kernel %s does not span Bp rows",
+  bool per_expert = !tk_ir_ix_equal(ph->extents[0], tk_ir_ix_sym(m, TK_SYM_BP));
+  if (per_expert && (ph->ndims != 1 || ph->extents[0]->kind != TK_IX_CONST))
+    return tk_status_make(TK_INTERNAL,
+                          "CPU schedule: phase %s of kernel %s spans neither Bp rows nor a "
+                          "constant number of experts",
                           ph->name, src->name);
   const char *name = src->nphases > 1 ? tk_ir_strfmt(m, "%s_%s", src->name, ph->name) : src->name;
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_CPU, name);
@@ -572,24 +605,28 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   for (int i = 0; i < src->nargs; i++) access[i] = 0;
   tk_ir_stmt_uses(ph->body, access, NULL);
   /* One allocation per statement: an initializer list's order is unspecified in C. */
-  const tk_ix *rows = tk_ir_ix_sym(m, TK_SYM_B);
-  const tk_ix *full_rows = whole_tile_rows(m);
   const int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
   int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   int *tail_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m,    src,       k,       pi,        NULL,           NULL,
-               rows, full_rows, arg_map, local_map, tail_local_map, used};
+  cpu_ctx c = {m, src, k, pi, NULL, NULL, NULL, NULL, arg_map, local_map, tail_local_map, used};
   if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.used) return tk_ir_module_status(m);
-  const tk_ir_stmt *body = ph->tileable ? tile_phase(&c, ph) : row_phase(&c, ph);
+  tk_ir_phase peeled;
+  c.rows = tk_ir_ix_sym(m, TK_SYM_B);
+  if (!per_expert) ph = peel_row_guard(&c, ph, &peeled, &c.rows);
+  c.full_rows = whole_tile_rows(m, c.rows);
+  const tk_ir_stmt *body = per_expert     ? expert_phase(&c, ph)
+                           : ph->tileable ? tile_phase(&c, ph)
+                                          : row_phase(&c, ph);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.bound, .binding = TK_BIND_CPU_BLOCK});
   k->launch.workgroup_size = 1;
-  k->launch.block_rows = m->opts.cpu_block_rows;
+  k->launch.block_rows = per_expert ? 1 : m->opts.cpu_block_rows;
   k->body = tk_ir_stmt_for(m, c.bound, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, body);
   tk_ir_contract extra[4];
   int nextra = tk_ir_carried_contracts(src, arg_map, extra, 4);
-  tk_ir_kernel_contracts(m, k, false, c.rows, extra, nextra);
+  const tk_ix *data_rows = tk_ir_data_rows_written(m, src, arg_map);
+  tk_ir_kernel_contracts(m, k, false, data_rows ? data_rows : c.rows, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   k->index_bits = tk_ir_index_bits(m, k);
   tk_ir_kernel_append(m, k);

@@ -8,7 +8,9 @@
  *   1-D phase (r < R), WG = gpu_wg_rows (64): split r -> wg, t; r = wg*WG + t
  * with g = wg*WG + t. A guard `if g < R*N` is inserted unless R = Bp and Q*N is a multiple
  * of WG (Bp is a multiple of Q = TK_PAD_QUANTUM, so the grid then covers the space exactly).
- * Inner parallel loops of the phase body run serially in the thread. Every scheduled variable records its
+ * Inner parallel loops of the phase body run serially in the thread. Sparse dispatch's counting
+ * sort (a phase over E experts, not Bp rows) runs one single-thread workgroup per expert
+ * (expert_launch); an expert chain's `if r < count[e]` stays in the body as a guard. Every scheduled variable records its
  * inverse (wg = g div WG, t = g mod WG over the phase's r, j), every copied access its
  * origin and the forward substitution. Launch names: the fused kernel's name, with
  * "_<phase>" appended when the kernel has more than one phase.
@@ -61,6 +63,38 @@ static void record_steps(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph
         (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tk_ir_ix_var(m, g), .rhs = sp->total});
 }
 
+/* A phase of sparse dispatch's counting sort (extent E, not Bp): one single-thread workgroup
+ * per expert, `for e in 0..E @workgroup_x { for t in 0..1 @thread_x { body } }`, the body (its
+ * serial row loop) copied as it is — the form the dispatch class proves. */
+static const tk_ir_stmt *expert_launch(tk_ir_module *m, tk_ir_kernel *k, const tk_ir_phase *ph,
+                                       tk_ir_rewrite *rw) {
+  const tk_ir_var *t = tk_ir_var_new(m, "t", tk_ir_ix_const(m, 0));
+  k->launch.workgroup_size = 1;
+  k->launch.grid = ph->extents[0];
+  tk_ir_kernel_step(
+      m, k,
+      (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = ph->vars[0], .binding = TK_BIND_WORKGROUP_X});
+  tk_ir_kernel_step(m, k,
+                    (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = t, .binding = TK_BIND_THREAD_X});
+  const tk_ir_stmt *body = tk_ir_rewrite_stmt(rw, ph->body);
+  body = tk_ir_stmt_for(m, t, tk_ir_ix_const(m, 1), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, body);
+  return tk_ir_stmt_for(m, ph->vars[0], k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X,
+                        body);
+}
+
+/* Contracts, index width, and the launch appended. */
+static tk_status finish_kernel(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *k,
+                               const int *arg_map) {
+  TK_RETURN_IF_ERROR(tk_ir_module_status(m));
+  tk_ir_contract extra[4];
+  int nextra = tk_ir_carried_contracts(src, arg_map, extra, 4);
+  tk_ir_kernel_contracts(m, k, false, tk_ir_data_rows_written(m, src, arg_map), extra, nextra);
+  TK_RETURN_IF_ERROR(tk_ir_module_status(m));
+  k->index_bits = tk_ir_index_bits(m, k);
+  tk_ir_kernel_append(m, k);
+  return tk_ir_module_status(m);
+}
+
 static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access,
                                 bool *used) {
   const tk_ir_phase *ph = &src->phases[pi];
@@ -77,6 +111,12 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   if (!arg_map || !local_map || !tk_ir_sched_copy_locals(m, src, k, used, 1, local_map))
     return tk_ir_module_status(m);
 
+  if (!tk_ir_ix_equal(ph->extents[0], tk_ir_ix_sym(m, TK_SYM_BP))) {
+    tk_ir_rewrite rw = {m,    src,  k,   tk_ir_subst_new(m, 0), arg_map, local_map, NULL, NULL,
+                        NULL, NULL, NULL};
+    k->body = rw.subst ? expert_launch(m, k, ph, &rw) : NULL;
+    return finish_kernel(m, src, k, arg_map);
+  }
   gpu_space sp = space_of(m, ph);
   const tk_ir_var *wg = tk_ir_var_new(m, "wg", tk_ir_ix_div(m, sp.flat, sp.wg));
   const tk_ir_var *t = tk_ir_var_new(m, "t", tk_ir_ix_mod(m, sp.flat, sp.wg));
@@ -103,13 +143,7 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   body = tk_ir_stmt_for(m, t, tk_ir_ix_const(m, sp.wg), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, body);
   k->body = tk_ir_stmt_for(m, wg, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, body);
   record_steps(m, k, ph, &sp, wg, t);
-  tk_ir_contract extra[4];
-  int nextra = tk_ir_carried_contracts(src, arg_map, extra, 4);
-  tk_ir_kernel_contracts(m, k, false, NULL, extra, nextra);
-  TK_RETURN_IF_ERROR(tk_ir_module_status(m));
-  k->index_bits = tk_ir_index_bits(m, k);
-  tk_ir_kernel_append(m, k);
-  return tk_ir_module_status(m);
+  return finish_kernel(m, src, k, arg_map);
 }
 
 tk_status tk_ir_pass_schedule_gpu(tk_ir_module *m) {

@@ -302,8 +302,9 @@ static void print_contract(printer *p, const tk_ir_contract *c, int depth) {
               (long long)c->n);
       break;
     case TK_PRED_DISPATCH:
-      fprintf(o, "%%%s, keep = %%%s, count = %%%s, n = %lld", operand_name(p, c->a),
-              operand_name(p, c->b), operand_name(p, c->c), (long long)c->n);
+      if (c->a >= 0)
+        fprintf(o, "%%%s, keep = %%%s, ", operand_name(p, c->a), operand_name(p, c->b));
+      fprintf(o, "count = %%%s, n = %lld", operand_name(p, c->c), (long long)c->n);
       break;
   }
   fputs(")\n", o);
@@ -743,8 +744,12 @@ static void print_op(const tk_ir_module *m, const tk_ir_op *op, FILE *o) {
       break;
     case TK_OP_GELU: fprintf(o, " act = %s", tk_arch_hidden_act_name(op->act)); break;
     case TK_OP_TOPK_MASK: fprintf(o, " k = %d", op->k); break;
+    case TK_OP_GATHER:
+    case TK_OP_SCATTER: fprintf(o, " expert = %d", op->expert); break;
     default: break;
   }
+  if (op->rows_count >= 0)
+    fprintf(o, " rows = %%%s[%d]", m->tensors[op->rows_count].name, op->expert);
   fputc('\n', o);
   printer p = {.m = m, .out = o};
   print_contracts(&p, &op->contracts, 1);
@@ -770,10 +775,12 @@ static tk_status print_module_header(const tk_ir_module *m, FILE *o) {
   free(json);
   fprintf(o,
           "  options bmax = %lld, gpu_wg_2d = %lld, gpu_wg_rows = %lld, cpu_block_rows = %lld, "
-          "cpu_tile_rows = %lld, cpu_tile_cols = %lld, cpu_col_blocks = %lld\n",
+          "cpu_tile_rows = %lld, cpu_tile_cols = %lld, cpu_col_blocks = %lld",
           (long long)op->bmax, (long long)op->gpu_wg_2d, (long long)op->gpu_wg_rows,
           (long long)op->cpu_block_rows, (long long)op->cpu_tile_rows, (long long)op->cpu_tile_cols,
           (long long)op->cpu_col_blocks);
+  if (op->dispatch == TK_DISPATCH_SPARSE) fputs(", dispatch = sparse", o);
+  fputc('\n', o);
   printer p = {.m = m, .out = o};
   print_contracts(&p, &m->contracts, 1);
   fputc('\n', o);

@@ -36,8 +36,10 @@ typedef struct memo {
   const tk_ir_val *from[MEMO_MAX], *to[MEMO_MAX];
 } memo;
 
+/* e with the rewrite's substitution, its index reads renumbered like the arguments. */
 static const tk_ix *sub(const tk_ir_rewrite *rw, const tk_ix *e) {
-  return tk_ir_ix_subst(rw->m, e, rw->subst);
+  const tk_ix *s = tk_ir_ix_subst(rw->m, e, rw->subst);
+  return rw->arg_map ? tk_ir_ix_map_args(rw->m, s, rw->arg_map) : s;
 }
 
 static int map_local(const tk_ir_rewrite *rw, int l) {

@@ -1,8 +1,12 @@
 /* runtime/thread_pool.c — persistent workers woken per run by a generation counter.
  *
- * The caller publishes (fn, ctx, n) and bumps `generation`; each worker runs its own chunk once
- * per generation and counts itself done; the caller runs chunk 0 and waits for the count.
- * Workers are started once and joined by destroy.
+ * The caller publishes (fn, ctx, n) and bumps `generation`; the caller and each worker then take
+ * work items one at a time from a shared counter until none is left, and the workers count
+ * themselves done; the caller waits for the count. Taking items as they come (not a fixed
+ * chunk per thread) keeps both cores busy when the items' work is uneven: with sparse dispatch
+ * an expert's launch has work only in the row blocks below its row count, and a fixed first
+ * half would have left the second thread idle (issue 13). Workers are started once and
+ * joined by destroy.
  *
  * Between runs both sides spin a little (SPIN_ROUNDS pauses, tens of microseconds) before they
  * sleep on a condition variable: a forward is a chain of short launches, and a futex sleep and
@@ -23,7 +27,7 @@ enum { SPIN_ROUNDS = 4096 };
 
 typedef struct pool_worker {
   tk_thread_pool *pool;
-  int index; /* chunk index, 1 .. threads-1 */
+  int index; /* 1 .. threads-1 */
   pthread_t thread;
 } pool_worker;
 
@@ -40,18 +44,16 @@ struct tk_thread_pool {
   tk_pool_fn fn; /* written by the caller before it bumps generation */
   void *ctx;
   int64_t n;
+  _Atomic int64_t next; /* the next work item to take */
 };
 
-void tk_thread_pool_chunk(int64_t n, int threads, int i, int64_t *begin, int64_t *end) {
-  int64_t q = n / threads, r = n % threads;
-  *begin = q * i + (i < r ? i : r);
-  *end = *begin + q + (i < r ? 1 : 0);
-}
-
-static void run_chunk(tk_pool_fn fn, void *ctx, int64_t n, int threads, int i) {
-  int64_t begin, end;
-  tk_thread_pool_chunk(n, threads, i, &begin, &end);
-  if (begin < end) fn(ctx, begin, end);
+/* Takes work items of the current run until none is left. */
+static void take_items(tk_thread_pool *p) {
+  for (;;) {
+    int64_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+    if (i >= p->n) return;
+    p->fn(p->ctx, i, i + 1);
+  }
 }
 
 static void cpu_relax(void) {
@@ -85,7 +87,7 @@ static void *worker_main(void *arg) {
   for (;;) {
     seen = next_generation(p, seen);
     if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-    run_chunk(p->fn, p->ctx, p->n, p->threads, w->index);
+    take_items(p);
     if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == p->threads - 1) {
       pthread_mutex_lock(&p->lock);
       pthread_cond_signal(&p->done_cv);
@@ -143,18 +145,19 @@ int tk_thread_pool_threads(const tk_thread_pool *p) { return p->threads; }
  * waking the workers for nothing to do made T = 2 slower than T = 1 (issue 13). */
 void tk_thread_pool_run(tk_thread_pool *p, int64_t n, tk_pool_fn fn, void *ctx) {
   if (p->threads == 1 || n <= 1) {
-    run_chunk(fn, ctx, n, 1, 0);
+    if (n > 0) fn(ctx, 0, n);
     return;
   }
   p->fn = fn;
   p->ctx = ctx;
   p->n = n;
+  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
   atomic_store_explicit(&p->done, 0, memory_order_relaxed);
   pthread_mutex_lock(&p->lock);
   atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
   if (p->sleepers) pthread_cond_broadcast(&p->work);
   pthread_mutex_unlock(&p->lock);
-  run_chunk(fn, ctx, n, p->threads, 0);
+  take_items(p);
   for (int i = 0; i < SPIN_ROUNDS; i++) {
     if (atomic_load_explicit(&p->done, memory_order_acquire) == p->threads - 1) return;
     cpu_relax();

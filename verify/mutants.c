@@ -3,7 +3,7 @@
  *
  * Statement trees are immutable: a mutant rebuilds the path from a kernel's body down to the
  * nodes it changes (copy on write into the module's arena, unchanged subtrees shared) and then
- * points the kernel at the new body. Every kind is a defect one of the eight obligation classes
+ * points the kernel at the new body. Every kind is a defect one of the obligation classes
  * exists to catch:
  *   shape        graph.<op>.wrong_shape        an op's output rows contract one column wide
  *                graph.<op>.linear_out_plus_1  a linear's output one column wider than its weight
@@ -34,6 +34,13 @@
  *   layout       cpu.<k>.panel_rowmajor        the first load of a weight panel in the first
  *                                              cpu kernel that has one reads the fused
  *                                              (row-major) index, as if nothing were packed
+ *   dispatch     <t>.<k>.dispatch_slot_plus_1  the counting sort's slots start at 1
+ *   (sparse)     <t>.<k>.dispatch_no_advance   its counter never advances (duplicated slots)
+ *                <t>.<k>.dispatch_count_plus_1 its count one past the rows it listed
+ *                <t>.<k>.dispatch_rows_short   its row loop one row short (a dropped pair)
+ *                <t>.<k>.moves_unguarded       a gather/scatter without its keep guard
+ *                <t>.<k>.scatter_no_zero       a scatter without its zero store
+ *                <t>.<k>.chain_rows_b          an expert chain's row guards at B, not count[e]
  * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
@@ -176,6 +183,113 @@ static bool no_row_tail(mctx *c) {
   return c->k->target == TK_TARGET_CPU && rewrite_kernel(c, NULL, row_tail_emptied, NULL);
 }
 
+/* ---- dispatch: the counting sort and the kernels that gather and scatter by it ------------ */
+
+/* k's dispatch contract: the counting sort's (ensures) or a kernel's that reads its slots
+ * (requires, naming slot and keep); NULL if none. */
+static const tk_ir_contract *dispatch_contract(const tk_ir_kernel *k, bool ensures) {
+  for (int i = 0; i < k->contracts.n; i++) {
+    const tk_ir_contract *c = &k->contracts.items[i];
+    if (c->pred == TK_PRED_DISPATCH && c->ensures == ensures && (ensures || c->a >= 0)) return c;
+  }
+  return NULL;
+}
+
+static const tk_ir_val *plus_one_i32(tk_ir_module *m, const tk_ir_val *v) {
+  return tk_ir_val_bin(m, TK_V_ADD, v, tk_ir_val_i32(m, 1));
+}
+
+static bool slot_store_plus_one(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_STORE || s->arg != dispatch_contract(w->k, true)->a) return false;
+  s->value = plus_one_i32(w->m, s->value);
+  return true;
+}
+
+static bool count_store_plus_one(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_STORE || s->arg != dispatch_contract(w->k, true)->c) return false;
+  s->value = plus_one_i32(w->m, s->value);
+  return true;
+}
+
+/* `m = m + keep[..]` becomes `m = m`: every kept row of an expert gets the same slot. */
+static bool counter_stays(rw *w, tk_ir_stmt *s) {
+  (void)w;
+  if (s->kind != TK_S_LOCAL_STORE || s->value->op != TK_V_ADD ||
+      s->value->a->op != TK_V_LOCAL_LOAD || s->value->a->local != s->local)
+    return false;
+  s->value = s->value->a;
+  return true;
+}
+
+/* The row loop over [0, B) runs over [0, B - 1): the last row is never listed. */
+static bool rows_one_short(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_FOR || s->binding != TK_BIND_NONE ||
+      !tk_ir_ix_equal(s->extent, tk_ir_ix_sym(w->m, TK_SYM_B)))
+    return false;
+  s->extent = plus(w->m, s->extent, -1);
+  return true;
+}
+
+static bool dispatch_slot_plus_1(mctx *c) {
+  return dispatch_contract(c->k, true) && rewrite_kernel(c, NULL, slot_store_plus_one, NULL);
+}
+static bool dispatch_no_advance(mctx *c) {
+  return dispatch_contract(c->k, true) && rewrite_kernel(c, NULL, counter_stays, NULL);
+}
+static bool dispatch_count_plus_1(mctx *c) {
+  return dispatch_contract(c->k, true) && rewrite_kernel(c, NULL, count_store_plus_one, NULL);
+}
+static bool dispatch_rows_short(mctx *c) {
+  return dispatch_contract(c->k, true) && rewrite_kernel(c, NULL, rows_one_short, NULL);
+}
+
+/* A gather or scatter's `if keep[..] > 0` guard dropped: dropped rows' slots are used too. */
+static bool keep_guard_dropped(rw *w, tk_ir_stmt *s) {
+  int keep = dispatch_contract(w->k, false)->b;
+  if (s->kind != TK_S_IF || s->lhs->kind != TK_IX_LOAD || s->lhs->arg != keep) return false;
+  *s = *s->body;
+  return true;
+}
+
+static bool moves_unguarded(mctx *c) {
+  return dispatch_contract(c->k, false) && rewrite_kernel(c, NULL, keep_guard_dropped, NULL);
+}
+
+/* A scatter's `hd[r, j] = 0` dropped: a dropped row's hd is never written. */
+static bool zero_store_dropped(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_STORE || s->value->op != TK_V_CONST) return false;
+  *s = *tk_ir_stmt_block(w->m);
+  return true;
+}
+
+static bool scatter_no_zero(mctx *c) {
+  return dispatch_contract(c->k, false) && rewrite_kernel(c, NULL, zero_store_dropped, NULL);
+}
+
+/* e with every index read of argument `arg` replaced by B. */
+static const tk_ix *read_as_b(tk_ir_module *m, const tk_ix *e, int arg) {
+  if (!e) return NULL;
+  if (e->kind == TK_IX_LOAD && e->arg == arg) return tk_ir_ix_sym(m, TK_SYM_B);
+  return tk_ir_ix_rebuild(m, e, read_as_b(m, e->a, arg), read_as_b(m, e->b, arg));
+}
+
+/* An expert chain's row guards read count[e] as B: it computes rows it never gathered. */
+static bool count_guard_as_b(rw *w, tk_ir_stmt *s) {
+  int count = -1;
+  for (int i = 0; i < w->k->contracts.n; i++) {
+    const tk_ir_contract *c = &w->k->contracts.items[i];
+    if (c->pred == TK_PRED_DISPATCH && !c->ensures && c->a < 0) count = c->c;
+  }
+  if (s->kind != TK_S_IF || count < 0) return false;
+  const tk_ix *lhs = read_as_b(w->m, s->lhs, count), *rhs = read_as_b(w->m, s->rhs, count);
+  if (lhs == s->lhs && rhs == s->rhs) return false;
+  s->lhs = lhs;
+  s->rhs = rhs;
+  return true;
+}
+
+static bool chain_rows_b(mctx *c) { return rewrite_kernel(c, NULL, count_guard_as_b, NULL); }
+
 /* ---- padding: the clamp ------------------------------------------------------------------- */
 
 static bool is_clamp(tk_ir_module *m, const tk_ix *e) {
@@ -187,19 +301,7 @@ static bool is_clamp(tk_ir_module *m, const tk_ix *e) {
 static const tk_ix *unclamp(tk_ir_module *m, const tk_ix *e) {
   if (!e) return NULL;
   if (is_clamp(m, e)) return unclamp(m, e->a);
-  const tk_ix *a = unclamp(m, e->a), *b = unclamp(m, e->b);
-  if (a == e->a && b == e->b) return e;
-  switch (e->kind) {
-    case TK_IX_ADD: return tk_ir_ix_add(m, a, b);
-    case TK_IX_SUB: return tk_ir_ix_sub(m, a, b);
-    case TK_IX_MUL: return tk_ir_ix_mul(m, a, e->c);
-    case TK_IX_MIN: return tk_ir_ix_min(m, a, b);
-    case TK_IX_MAX: return tk_ir_ix_max(m, a, b);
-    case TK_IX_DIV: return tk_ir_ix_div(m, a, e->c);
-    case TK_IX_MOD: return tk_ir_ix_mod(m, a, e->c);
-    case TK_IX_LOAD: return tk_ir_ix_load(m, e->arg, e->arg_name, a);
-    default: return e;
-  }
+  return tk_ir_ix_rebuild(m, e, unclamp(m, e->a), unclamp(m, e->b));
 }
 
 static bool load_unclamped(rw *w, tk_ir_val *v) {
@@ -601,6 +703,22 @@ static const kind KINDS[] = {
      "dataflow: launched after the next launch, which reads what it writes", swapped_with_next},
     {"panel_rowmajor", ON_KERNEL,
      "layout: a load of a packed weight panel reads the row-major index instead", panel_rowmajor},
+    {"dispatch_slot_plus_1", ON_KERNEL, "dispatch: slots start at 1 (an off-by-one prefix sum)",
+     dispatch_slot_plus_1},
+    {"dispatch_no_advance", ON_KERNEL,
+     "dispatch: the counter does not advance (an expert's kept rows share one slot)",
+     dispatch_no_advance},
+    {"dispatch_count_plus_1", ON_KERNEL, "dispatch: the count one past the rows listed",
+     dispatch_count_plus_1},
+    {"dispatch_rows_short", ON_KERNEL, "dispatch: the last row is never listed (capacity B - 1)",
+     dispatch_rows_short},
+    {"moves_unguarded", ON_KERNEL,
+     "dispatch: a gather or scatter uses the slots of dropped rows too", moves_unguarded},
+    {"scatter_no_zero", ON_KERNEL, "dispatch: a scatter leaves the dropped rows unwritten",
+     scatter_no_zero},
+    {"chain_rows_b", ON_KERNEL,
+     "dispatch: an expert's chain computes B rows instead of its count[e] gathered ones",
+     chain_rows_b},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

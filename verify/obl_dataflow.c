@@ -15,6 +15,10 @@
  *   3. no clobber: for every launch M strictly between P and L in the list and every STORE of
  *      M into @b (whatever its tensor), no point of M stores an element a point of L reads (two
  *      copies of the variables: L's load in copy 0, M's store in copy 1).
+ * Index reads (sparse dispatch's slot and count) are one data function per buffer, whichever
+ * launch reads them: a producer's data row count `rows < count[e]` and its reader's guards
+ * name the same values, which holds because each read of count has its own obligation here,
+ * proving no launch between the dispatch and the reader stores into count's buffer.
  * Tensors the host provides (the input, parameters) have no producer launch; only part 3
  * applies, from the first launch on. Every part is read from the kernel bodies, launch records,
  * argument buffers and contracts that codegen and the host stub consume — not from the buffer
@@ -190,7 +194,10 @@ static tk_status coverage_parts(const reader *r, const producer *p) {
         tk_verify_obl_target_name(pk), pk->args[p->arg].name);
   char rtext[128];
   tk_ir_ix_format(rows, rtext, sizeof rtext);
-  Z3_ast end = tk_verify_z_mul_c(v, tk_verify_obl_ix(o, rows, 0), pk->args[p->arg].cols);
+  o->ix_kernel = pk; /* a data row count (count[e]) is read from the producer's arguments */
+  Z3_ast written = tk_verify_obl_ix(o, rows, 0);
+  o->ix_kernel = NULL;
+  Z3_ast end = tk_verify_z_mul_c(v, written, pk->args[p->arg].cols);
   for (int i = 0; i < r->sites->n; i++) {
     const tk_obl_site *s = &r->sites->items[i];
     if (!is_load_of(s, r->arg)) continue;
@@ -218,10 +225,13 @@ static void clobber_parts(const reader *r, const tk_obl_sites *ms, const tk_ir_k
     for (int i = 0; i < r->sites->n; i++) {
       const tk_obl_site *s = &r->sites->items[i];
       if (!is_load_of(s, r->arg)) continue;
-      Z3_ast e = tk_verify_obl_ix(o, s->ix, 0), f = tk_verify_obl_ix(o, w->ix, 1);
+      Z3_ast e = tk_verify_obl_ix(o, s->ix, 0);
+      o->ix_kernel = m; /* M's indices and guards name M's arguments */
+      Z3_ast f = tk_verify_obl_ix(o, w->ix, 1);
       tk_verify_obl_show(o, "element read", e);
       tk_verify_obl_show(o, "element stored", f);
       Z3_ast stored_on = tk_verify_obl_path_cond(o, m, w->path, 1); /* first: verify_internal.h */
+      o->ix_kernel = NULL;
       Z3_ast both = tk_verify_z_and2(v, tk_verify_obl_path_cond(o, r->l, s->path, 0), stored_on);
       tk_verify_obl_part(o, Z3_mk_implies(v->z, both, Z3_mk_not(v->z, Z3_mk_eq(v->z, e, f))),
                          "launch %s (#%d), between %s and reader %s (#%d), stores %%%s into @%s "

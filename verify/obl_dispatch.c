@@ -37,6 +37,7 @@ typedef struct dispatch_form {
   int slot, keep, count, m;
   int64_t E;
   const tk_ir_stmt *launch, *rows;
+  const tk_ir_stmt *body; /* the expert's code: the launch's body, or (GPU) its one thread's */
   const tk_ir_stmt *const *stmts; /* the launch body's statements: rows at index at */
   int nstmts, at;
 } dispatch_form;
@@ -73,8 +74,16 @@ static const tk_ir_stmt *first_store(const tk_ir_stmt *s) {
   return NULL;
 }
 
+/* A statement of s itself (s, or one of its block's) that stores to `arg`, or NULL. */
+static const tk_ir_stmt *direct_store(const tk_ir_stmt *s, int arg) {
+  if (s->kind == TK_S_STORE) return s->arg == arg ? s : NULL;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
+    if (s->stmts[i]->kind == TK_S_STORE && s->stmts[i]->arg == arg) return s->stmts[i];
+  return NULL;
+}
+
 static tk_status find_rows(dispatch_form *f) {
-  const tk_ir_stmt *body = f->launch->body;
+  const tk_ir_stmt *body = f->body;
   f->stmts = body->kind == TK_S_BLOCK ? body->stmts : &f->launch->body;
   f->nstmts = body->kind == TK_S_BLOCK ? body->n : 1;
   f->at = -1;
@@ -94,8 +103,9 @@ static tk_status find_rows(dispatch_form *f) {
     return form_error(f->k, "the row loop %s is not `serial` over [0, B)", f->rows->var->name);
   if (tk_verify_sym_has_loop(f->rows->body))
     return form_error(f->k, "a loop inside the row loop %s", f->rows->var->name);
-  if (!stores_arg(f->rows->body, f->slot))
-    return form_error(f->k, "the row loop does not store %%%s", f->k->args[f->slot].name);
+  if (!direct_store(f->rows->body, f->slot))
+    return form_error(f->k, "the row loop does not store %%%s at every row (unguarded)",
+                      f->k->args[f->slot].name);
   return TK_STATUS_OK;
 }
 
@@ -114,8 +124,10 @@ static int scalar_read(const tk_ir_kernel *k, const tk_ir_val *v) {
  * value reads (what it stores is then proved, not assumed). */
 static tk_status find_count(dispatch_form *f) {
   const tk_ir_stmt *st = NULL;
-  for (int i = f->at + 1; i < f->nstmts && !st; i++) st = first_store(f->stmts[i]);
+  int at = f->at + 1;
+  for (; at < f->nstmts && !st; at++) st = first_store(f->stmts[at]);
   if (!st) return form_error(f->k, "no store after the row loop (the count)");
+  if (st != f->stmts[at - 1]) return form_error(f->k, "the count is stored under a guard");
   if (st->arg != f->count)
     return form_error(f->k, "the first store after the row loop is to %%%s, not the count %%%s",
                       f->k->args[st->arg].name, f->k->args[f->count].name);
@@ -144,6 +156,10 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, dispa
   if (!f->launch || f->launch->kind != TK_S_FOR || f->launch->binding == TK_BIND_NONE ||
       f->launch->extent->kind != TK_IX_CONST || f->launch->extent->c != c->n)
     return form_error(k, "the launch does not run one point per expert (%lld)", (long long)c->n);
+  const tk_ir_stmt *inner = f->launch->body;
+  bool one_thread = inner->kind == TK_S_FOR && inner->binding == TK_BIND_THREAD_X &&
+                    inner->extent->kind == TK_IX_CONST && inner->extent->c == 1;
+  f->body = one_thread ? inner->body : inner;
   TK_RETURN_IF_ERROR(find_rows(f));
   return find_count(f);
 }
@@ -332,6 +348,51 @@ static tk_status prove(tk_vctx *v, const dispatch_form *f, goal_fn goal) {
   return s ? s : tk_verify_obl_prove(v);
 }
 
+/* The goal of separation: every store of the kernel is at slot[row * E + e] or count[e]. */
+typedef struct separation {
+  const dispatch_form *f;
+  Z3_ast *parts;
+  int n, cap;
+} separation;
+
+static tk_status separated_store(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *site,
+                                 void *user) {
+  separation *sp = user;
+  const dispatch_form *f = sp->f;
+  if (site->kind != TK_SITE_STORE || sp->n == sp->cap) return TK_STATUS_OK;
+  tk_obl *o = tk_verify_obl_cur(v);
+  Z3_ast e = tk_verify_obl_var(o, f->launch->var, 0);
+  Z3_ast want = e;
+  if (site->arg == f->slot) {
+    Z3_ast row = tk_verify_obl_var(o, f->rows->var, 0);
+    want = tk_verify_z_add2(v, tk_verify_z_mul_c(v, row, f->E), e);
+  }
+  Z3_ast at = tk_verify_obl_ix(o, site->ix, 0);
+  tk_verify_obl_show(o, k->args[site->arg].name, at);
+  Z3_ast cond = tk_verify_obl_path_cond(o, k, site->path, 0);
+  sp->parts[sp->n++] = Z3_mk_implies(v->z, cond, Z3_mk_eq(v->z, at, want));
+  return TK_STATUS_OK;
+}
+
+/* Separation and coverage, for the race class: expert e stores only slot[row * E + e] (in the
+ * row loop, unguarded: every row < B, so slot's rows < B are written) and count[e] (unguarded,
+ * after the loop): distinct experts never touch one element, and the kernel's writes_rows_lt
+ * contracts hold. The form (find_form) gives the unguarded stores; this proves their indices. */
+static tk_status separation_obligation(tk_vctx *v, const dispatch_form *f) {
+  tk_verify_obl_begin(v, TK_OBL_RACE, f->k->name, tk_verify_obl_target_name(f->k),
+                      "dispatch: expert %s stores only %%%s[%s * %lld + %s] and %%%s[%s], so "
+                      "experts never store one element and every row < B of %%%s is written, "
+                      "for every B in [1, %lld]",
+                      f->launch->var->name, f->k->args[f->slot].name, f->rows->var->name,
+                      (long long)f->E, f->launch->var->name, f->k->args[f->count].name,
+                      f->launch->var->name, f->k->args[f->slot].name, (long long)v->bmax);
+  Z3_ast parts[16];
+  separation sp = {f, parts, 0, 16};
+  TK_RETURN_IF_ERROR(tk_verify_obl_walk(v, f->k, separated_store, &sp));
+  tk_verify_obl_goal(tk_verify_obl_cur(v), tk_verify_z_and(v, sp.n, parts));
+  return tk_verify_obl_prove(v);
+}
+
 static tk_status obligations(tk_vctx *v, const dispatch_form *f) {
   const char *k = f->k->name, *target = tk_verify_obl_target_name(f->k);
   long long bmax = (long long)v->bmax;
@@ -364,6 +425,7 @@ tk_status tk_verify_obl_dispatch(tk_vctx *v, const tk_ir_kernel *k) {
     dispatch_form f;
     TK_RETURN_IF_ERROR(find_form(k, c, &f));
     TK_RETURN_IF_ERROR(obligations(v, &f));
+    if (k->target != TK_TARGET_NONE) TK_RETURN_IF_ERROR(separation_obligation(v, &f));
   }
   return TK_STATUS_OK;
 }
@@ -388,10 +450,12 @@ static bool facts_done(tk_obl *o, Z3_ast x) {
   return false;
 }
 
-/* The ghost list L(i, e) of the dispatch whose slot is argument `slot` (one per obligation). */
+/* The ghost list L(i, e) of the dispatch whose slot is argument `slot` (one per obligation and
+ * slot buffer). */
 static Z3_func_decl ghost_list(tk_obl *o, const tk_ir_kernel *k, int slot) {
+  int key = tk_verify_obl_data_key(o, slot);
   for (int i = 0; i < o->nloads; i++)
-    if (o->loads[i].arg == -2 - slot) return o->loads[i].f;
+    if (o->loads[i].ghost && o->loads[i].key == key) return o->loads[i].f;
   if (o->nloads == o->cap_loads) {
     int cap = o->cap_loads ? 2 * o->cap_loads : 16;
     tk_obl_load_fn *p = tk_realloc(o->loads, (size_t)cap * sizeof *p);
@@ -403,7 +467,7 @@ static Z3_func_decl ghost_list(tk_obl *o, const tk_ir_kernel *k, int slot) {
   snprintf(name, sizeof name, "list.%.60s", k->args[slot].name);
   Z3_sort dom[2] = {o->v->int_sort, o->v->int_sort};
   Z3_func_decl f = tk_verify_obl_fresh_fn(o, name, 2, dom, o->v->int_sort);
-  o->loads[o->nloads++] = (tk_obl_load_fn){-2 - slot, f};
+  o->loads[o->nloads++] = (tk_obl_load_fn){key, true, f};
   return f;
 }
 
@@ -431,7 +495,7 @@ static void slot_fact(tk_obl *o, const tk_ir_kernel *k, const tk_ir_contract *c,
 }
 
 void tk_verify_obl_dispatch_facts(tk_obl *o, int arg, Z3_ast index, Z3_ast x) {
-  const tk_ir_kernel *k = o->v->kernel;
+  const tk_ir_kernel *k = tk_verify_obl_ix_kernel(o);
   if (!k || facts_done(o, x)) return;
   for (int i = 0; i < k->contracts.n; i++) {
     const tk_ir_contract *c = &k->contracts.items[i];
@@ -447,4 +511,37 @@ void tk_verify_obl_dispatch_facts(tk_obl *o, int arg, Z3_ast index, Z3_ast x) {
       slot_fact(o, k, c, index, x);
     }
   }
+}
+
+bool tk_verify_obl_dispatch_kernel(const tk_ir_kernel *k) {
+  for (int i = 0; i < k->contracts.n; i++)
+    if (k->contracts.items[i].pred == TK_PRED_DISPATCH && k->contracts.items[i].ensures)
+      return true;
+  return false;
+}
+
+Z3_ast tk_verify_obl_dispatch_listed(tk_obl *o, int slot, Z3_ast i, int64_t e) {
+  const tk_ir_kernel *k = tk_verify_obl_ix_kernel(o);
+  const tk_ir_contract *c = NULL;
+  for (int j = 0; k && j < k->contracts.n && !c; j++) {
+    const tk_ir_contract *d = &k->contracts.items[j];
+    if (d->pred == TK_PRED_DISPATCH && !d->ensures && d->a == slot && d->b >= 0 && d->c >= 0) c = d;
+  }
+  Z3_func_decl L = c ? ghost_list(o, k, slot) : NULL;
+  if (!L) return NULL;
+  tk_vctx *v = o->v;
+  Z3_context z = v->z;
+  Z3_ast ez = tk_verify_z_int(v, e);
+  Z3_ast row = Z3_mk_app(z, L, 2, (Z3_ast[]){i, ez});
+  Z3_ast at = tk_verify_z_add2(v, tk_verify_z_mul_c(v, row, c->n), ez);
+  Z3_ast count = tk_verify_obl_data(o, c->c, k->args[c->c].name, ez);
+  Z3_ast kept = tk_verify_obl_data(o, c->b, k->args[c->b].name, at);
+  Z3_ast slot_at = tk_verify_obl_data(o, c->a, k->args[c->a].name, at);
+  Z3_ast zero = tk_verify_z_int(v, 0), one = tk_verify_z_int(v, 1);
+  Z3_ast listed = tk_verify_z_in(v, zero, i, count);
+  Z3_ast real = tk_verify_z_in(v, zero, row, o->B);
+  Z3_ast facts =
+      tk_verify_z_and(v, 3, (Z3_ast[]){real, Z3_mk_eq(z, kept, one), Z3_mk_eq(z, slot_at, i)});
+  tk_verify_obl_hyp(o, Z3_mk_implies(z, listed, facts));
+  return row;
 }

@@ -270,6 +270,7 @@ tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k) {
 }
 
 tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k) {
+  if (tk_verify_obl_dispatch_kernel(k)) return TK_STATUS_OK; /* the dispatch class's */
   tk_obl_sites l;
   TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
   tk_status s = races(v, k, &l);
@@ -279,7 +280,34 @@ tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k) {
 
 /* ---- coverage ---- */
 
-/* path(inv(e)) ∧ idx(inv(e)) = e for one store, or NULL (with *err) if no witness exists. */
+/* The expert e of index `r * E + e` over the phase's row variable, or -1. */
+static int64_t expert_of(const tk_ix *ix, const tk_ir_phase *ph) {
+  int64_t e = 0;
+  if (ix->kind == TK_IX_ADD && ix->b->kind == TK_IX_CONST) {
+    e = ix->b->c;
+    ix = ix->a;
+  }
+  bool rows = ix->kind == TK_IX_MUL && ix->a->kind == TK_IX_VAR && ix->a->var == ph->vars[0];
+  return rows && e >= 0 && e < ix->c ? e : -1;
+}
+
+/* A store whose row is a slot (sparse dispatch's gather: `%slot[r * E + e] * C + col` at
+ * source row r): k's argument for the slot and *e, or -1. */
+static int slot_row(const tk_vctx *v, const tk_ir_kernel *k, const tk_ir_phase *ph,
+                    const tk_ir_stmt *origin, int64_t *e) {
+  const tk_ix *ix = origin->ix;
+  if (ix->kind != TK_IX_ADD || ix->a->kind != TK_IX_MUL || ix->a->a->kind != TK_IX_LOAD) return -1;
+  const tk_ix *read = ix->a->a;
+  *e = expert_of(read->a, ph);
+  const tk_ir_kernel *f = v->m->kernels.items[k->source];
+  for (int a = 0; *e >= 0 && a < k->nargs; a++)
+    if (k->args[a].tensor == f->args[read->arg].tensor) return a;
+  return -1;
+}
+
+/* path(inv(e)) ∧ idx(inv(e)) = e for one store, or NULL (with *err) if no witness exists. A
+ * gather's store (its row a slot) is witnessed at source row L(row, e), the kept row the
+ * dispatch listed at slot `row` (tk_verify_obl_dispatch_listed). */
 static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_ast row, Z3_ast col,
                      Z3_ast elem, tk_status *err) {
   tk_vctx *v = o->v;
@@ -290,7 +318,18 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
                           tk_verify_obl_target_name(k), k->args[a->arg].name);
     return NULL;
   }
-  bind_space(o, ph, row, col);
+  int64_t e;
+  int slot = slot_row(v, k, ph, a->stmt->origin, &e);
+  Z3_ast source_row = slot >= 0 ? tk_verify_obl_dispatch_listed(o, slot, row, e) : row;
+  if (!source_row) {
+    *err = tk_status_make(TK_INVALID_ARGUMENT,
+                          "kernel %s (%s): the store to %%%s at a slot of %%%s has no "
+                          "`requires dispatch` naming that slot",
+                          k->name, tk_verify_obl_target_name(k), k->args[a->arg].name,
+                          k->args[slot].name);
+    return NULL;
+  }
+  bind_space(o, ph, source_row, col);
   const tk_ir_var *cv = column_var(ph, a->stmt->origin);
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
@@ -415,6 +454,7 @@ static tk_status coverage(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites 
 }
 
 tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k) {
+  if (tk_verify_obl_dispatch_kernel(k)) return TK_STATUS_OK; /* the dispatch class's */
   tk_obl_sites l;
   TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
   tk_status s = TK_STATUS_OK;

@@ -78,6 +78,7 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
     o->vars[0][o->touched[i]] = o->vars[1][o->touched[i]] = NULL;
   o->ntouched = o->ndecls = o->nhyps = o->nshows = o->ndivs = o->nbase = o->nparts = o->ndefs = 0;
   o->nloads = o->nfacts = 0;
+  o->ix_kernel = NULL;
   o->ufs = false;
   o->goal = NULL;
   o->cls = cls;
@@ -131,18 +132,29 @@ void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy) {
   o->vars[copy][var->id] = NULL;
 }
 
+const tk_ir_kernel *tk_verify_obl_ix_kernel(const tk_obl *o) {
+  return o->ix_kernel ? o->ix_kernel : o->v->kernel;
+}
+
+int tk_verify_obl_data_key(const tk_obl *o, int arg) {
+  const tk_ir_kernel *k = tk_verify_obl_ix_kernel(o);
+  int b = k && arg >= 0 && arg < k->nargs ? k->args[arg].buffer : -1;
+  return b >= 0 ? b : -1 - arg;
+}
+
 /* The data function of argument `arg` (declared on first use in the obligation). */
 static Z3_func_decl data_fn(tk_obl *o, int arg, const char *name, bool *fresh) {
   *fresh = false;
+  int key = tk_verify_obl_data_key(o, arg);
   for (int i = 0; i < o->nloads; i++)
-    if (o->loads[i].arg == arg) return o->loads[i].f;
+    if (!o->loads[i].ghost && o->loads[i].key == key) return o->loads[i].f;
   *fresh = true;
   if (!grow(o, (void **)&o->loads, &o->cap_loads, o->nloads, sizeof *o->loads)) return NULL;
   char fname[80];
   snprintf(fname, sizeof fname, "data.%s", name);
   Z3_sort int_sort = o->v->int_sort;
   Z3_func_decl f = tk_verify_obl_fresh_fn(o, fname, 1, &int_sort, int_sort);
-  o->loads[o->nloads++] = (tk_obl_load_fn){arg, f};
+  o->loads[o->nloads++] = (tk_obl_load_fn){key, false, f};
   o->ufs = true;
   return f;
 }

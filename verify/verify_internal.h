@@ -72,7 +72,8 @@ typedef struct tk_obl_conj {
  * from the element's index to its value, the same in both copies of a two-copy query (a
  * kernel never writes an argument its indices read: tk_ir_verify). */
 typedef struct tk_obl_load_fn {
-  int arg;
+  int key;    /* tk_verify_obl_data_key of the argument */
+  bool ghost; /* the ghost list of the dispatch whose slot has this key */
   Z3_func_decl f;
 } tk_obl_load_fn;
 
@@ -103,8 +104,10 @@ typedef struct tk_obl {
   int ntouched, cap_touched;
   int *touched; /* var ids set in vars[*] (reset by tk_verify_obl_begin) */
   int nloads, cap_loads;
-  tk_obl_load_fn *loads; /* the data functions of the arguments index loads read (and, with
-                            arg -2 - slot, the ghost lists of required dispatches) */
+  tk_obl_load_fn *loads;         /* the data functions of the arguments index loads read (and the
+                            ghost lists of required dispatches) */
+  const tk_ir_kernel *ix_kernel; /* the kernel whose arguments the indices evaluated now name,
+                                    when not v->kernel (dataflow: a producer's contract) */
   int nfacts, cap_facts;
   Z3_ast *facts; /* the data terms whose required facts are asserted already */
   bool ufs;      /* an index reads data: logic QF_UFLIA (unless arrays) */
@@ -125,16 +128,31 @@ void tk_verify_obl_unbind(tk_obl *o, const tk_ir_var *var, int copy);
 /* tk_ix → Int term (MIN/MAX as ite, DIV/MOD by a positive constant as div/mod, LOAD as the
  * argument's data function applied to the index, with the element's i32 range a hypothesis). */
 Z3_ast tk_verify_obl_ix(tk_obl *o, const tk_ix *e, int copy);
-/* The element at `index` of i32 argument `arg` (named `name`): its data function applied to
- * index, with the hypothesis that the element is an i32. One function per argument and
- * obligation, so the IR's index read and the LLVM load it became are the same term when their
- * indices are equal. */
+/* The element at `index` of i32 argument `arg` (named `name`) of the kernel whose indices are
+ * evaluated (o->ix_kernel, else v->kernel): its data function applied to index, with the
+ * hypothesis that the element is an i32. One function per buffer and obligation (per argument
+ * before buffer planning), so the IR's index read and the LLVM load it became are the same
+ * term when their indices are equal, and so are two launches' reads of one buffer (the
+ * dataflow class proves no launch between their producer and them stores into it). */
 Z3_ast tk_verify_obl_data(tk_obl *o, int arg, const char *name, Z3_ast index);
+/* The key of argument arg's data function: its buffer, or (unplanned) -1 - arg. */
+int tk_verify_obl_data_key(const tk_obl *o, int arg);
+/* The kernel whose argument numbers the indices being evaluated use. */
+const tk_ir_kernel *tk_verify_obl_ix_kernel(const tk_obl *o);
 /* For the current kernel's `requires dispatch(slot, keep, count, n)` contracts, asserts what
  * the dispatch class proved of the data term x = arg[index] (obl_dispatch.c), once per term:
  * keep is 0 or 1; 0 <= count[e] <= B; keep[x] = 1 ⇒ 0 <= slot[x] < count[x mod n] and
  * L(slot[x], x mod n) = x div n, with L the ghost list (a fresh function per obligation). */
 void tk_verify_obl_dispatch_facts(tk_obl *o, int arg, Z3_ast index, Z3_ast x);
+/* True for a counting-sort kernel (`ensures dispatch`): its race freedom and coverage are the
+ * dispatch class's (one serial point per expert; the race class's inverse maps do not apply). */
+bool tk_verify_obl_dispatch_kernel(const tk_ir_kernel *k);
+/* The row L(i, e) the dispatch whose slot is argument `slot` of the current kernel listed at
+ * position i of expert e, with the dispatch class's exit fact for it asserted: 0 <= i <
+ * count[e] ⇒ 0 <= L(i, e) < B, keep[L(i, e) * E + e] = 1 and slot[L(i, e) * E + e] = i (every
+ * listed position holds a kept row: the counting sort is onto [0, count[e])). NULL if the
+ * kernel has no `requires dispatch` naming that slot with its keep and count. */
+Z3_ast tk_verify_obl_dispatch_listed(tk_obl *o, int slot, Z3_ast i, int64_t e);
 /* x div c or x mod c (c > 0) as a fresh quotient q / remainder r with the hypotheses
  * x = c*q + r and 0 <= r < c (one pair per distinct x and c): the exact semantics of SMT-LIB's
  * div/mod for a positive divisor, in a form linear solvers handle without case splits. The

@@ -175,6 +175,8 @@ def main():
                     help="idle time before each peer's turn when T > 1, so that the previous "
                          "peer's spinning threads (OpenBLAS, OpenMP, ORT) have gone to sleep")
     ap.add_argument("--skip", default="", help="comma list of peers to leave out (tkc-v3 stays)")
+    ap.add_argument("--dispatch", default="sparse", choices=("sparse", "dense"),
+                    help="tkc compile --dispatch (default sparse: each expert on its own rows)")
     ap.add_argument("--from-json", metavar="FILE",
                     help="only render forward.md and forward.png again from a run's forward.json")
     args = ap.parse_args()
@@ -252,11 +254,12 @@ def main():
                 stderr=subprocess.DEVNULL)
         bundles = {}
         for cpu in cpus:
-            bdir = os.path.join(work, f"{mname}-{cpu}")
+            bdir = os.path.join(work, f"{mname}-{cpu}-{args.dispatch}")
             if not newer(os.path.join(bdir, "manifest.json"), tkc, arch_path):
-                log(f"{mname}: tkc compile --targets x86_64 --cpu {cpu}")
+                log(f"{mname}: tkc compile --targets x86_64 --cpu {cpu} --dispatch {args.dispatch}")
                 t0 = time.time()
-                run([tkc, "compile", arch_path, "-o", bdir, "--targets", "x86_64", "--cpu", cpu, "--quiet"])
+                run([tkc, "compile", arch_path, "-o", bdir, "--targets", "x86_64", "--cpu", cpu,
+                     "--dispatch", args.dispatch, "--quiet"])
                 log(f"  {time.time() - t0:.1f} s")
             bundles["tkc-v3" if cpu == "x86-64-v3" else "tkc-v4"] = bdir
         onnx_dir = os.path.join(work, f"{mname}-onnx")
@@ -379,7 +382,7 @@ def main():
     machine["load_end"] = loadavg()
     meta = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "seconds": round(time.time() - t_start),
             "machine": machine, "bound": bound, "versions": versions, "skipped": skipped,
-            "quick": args.quick, "min_rep_ms": args.min_rep_ms,
+            "quick": args.quick, "min_rep_ms": args.min_rep_ms, "dispatch": args.dispatch,
             "command": " ".join(["bench/forward/run.sh"] + user_args())}
     with open(os.path.join(args.out, "forward.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
@@ -442,7 +445,8 @@ def table(meta, results, peak, bw):
         "The FLOP bound of T threads is T × the one-core peak; the bandwidth bound is the best "
         "triad with at most T threads.",
         "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+        + f"; tkc compiled with `--dispatch {meta.get('dispatch', 'dense')}`.",
         "",
         "Each cell: median ms per forward (the forward only), then `F` = % of the FLOP bound on "
         "the top-K FLOPs (router + K of E experts per row, GEMMs) and `M` = % of the bandwidth "

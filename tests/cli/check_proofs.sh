@@ -4,7 +4,8 @@
 # its name, the root is the hash of the sorted names, the manifest's certificate agrees); the
 # command accepts the bundles tkc writes (nano for x86_64,amdgcn,nvptx with one full solver
 # replay, its second CPU level's store included, and a --cpu x86-64-v4 bundle whose CPU
-# schedule, and so its proofs, differ); and it
+# schedule, and so its proofs, differ, and a --dispatch sparse bundle, whose certificate says
+# so); and it
 # rejects with exit 3 a bundle with one byte changed in a code object (model.x86_64.so, a PTX),
 # in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file (also
 # of the x86-64-v4 store), in
@@ -78,6 +79,17 @@ assert v4["ir"]["cpu"] != a["ir"]["cpu"], "same CPU schedule for v3 and v4"
 assert v4["ir"]["gpu"] == a["ir"]["gpu"]
 assert v4["proofs_root"] != a["proofs_root"], "the v4 schedule's proofs are the v3 ones"
 PY
+
+# ---- sparse dispatch: the certificate says so, and the bundle regenerates from it ----
+expect_exit 0 "$tkc" compile "$arch" -o "$tmp/sp" --targets x86_64 --cpu x86-64-v3 --dispatch sparse --quiet
+expect_exit 0 "$tkc" check-proofs "$tmp/sp" --no-replay
+python3 - "$tmp/sp/manifest.json" <<'PY' || fail "--dispatch sparse bundle: certificate option dispatch"
+import json, sys
+assert json.load(open(sys.argv[1]))["certificate"]["options"]["dispatch"] == "sparse"
+PY
+sed 's/"dispatch": "sparse"/"dispatch": "sparce"/' "$tmp/sp/manifest.json" >"$tmp/sp/m" && mv "$tmp/sp/m" "$tmp/sp/manifest.json"
+expect_exit 1 "$tkc" check-proofs "$tmp/sp" --no-replay
+grep -q 'dispatch "sparce": expected "sparse"' "$tmp/err" || fail "an unknown certificate dispatch is not named"
 
 # ---- rejected: one changed byte (or file) each, exit 3 naming what differs ----
 flip() { # flip FILE OFFSET: xor one bit of the byte at OFFSET

@@ -4,7 +4,8 @@
 #   gelu, layer_norm_eps 1e-3 run through the generated host stub and the CPU launcher and agree
 #   with tests/ref at B in {1, 15, 16, 17, 100}, bitwise identical for 1 and 2 threads
 #   (bundle_conformance: each of the default CPU levels, x86-64-v3 and x86-64-v4, with its own
-#   stub); the x86_64-simt variant too for nano and custom-small;
+#   stub); the x86_64-simt variant too for nano and custom-small; nano and the Custom arch
+#   again with --dispatch sparse; an unknown --dispatch value is a usage error;
 # - two compiles into different directories are byte-identical (both CPU levels); --quiet
 #   silences progress;
 # - an existing bundle is replaced; a non-bundle output directory is refused untouched (more
@@ -47,10 +48,12 @@ cat >"$tmp/custom-gelu.arch.json" <<'JSON'
  "layer_norm_eps": 1e-3}
 JSON
 
-# conform NAME ARCH TARGETS: compile, make a checkpoint, run every target against tests/ref.
+# conform NAME ARCH TARGETS [FLAGS..]: compile, make a checkpoint, run every target against
+# tests/ref.
 conform() {
   local name=$1 arch=$2 targets=$3
-  run 0 "$tkc" compile "$arch" -o "$tmp/bundles/$name" --targets "$targets" || return 1
+  shift 3
+  run 0 "$tkc" compile "$arch" -o "$tmp/bundles/$name" --targets "$targets" "$@" || return 1
   has "$tmp/err" "tkc compile: codegen" || return 1
   run 0 "$TK_BIN/tkc" init-checkpoint "$arch" -o "$tmp/$name.tkp1" || return 1
   local t
@@ -63,6 +66,13 @@ check "nano: x86_64 and x86_64-simt agree with tests/ref" conform nano "$models/
 check "custom-small: x86_64 and x86_64-simt" conform custom-small "$models/custom-small.arch.json" x86_64,x86_64-simt
 check "dense: x86_64" conform dense "$models/dense.arch.json" x86_64
 check "custom out_in/gelu/eps 1e-3: x86_64" conform custom-gelu "$tmp/custom-gelu.arch.json" x86_64
+check "nano --dispatch sparse: x86_64 and x86_64-simt" conform nano-sparse "$models/nano.arch.json" x86_64,x86_64-simt --dispatch sparse
+check "custom out_in/gelu/eps 1e-3 --dispatch sparse: x86_64" conform custom-gelu-sparse "$tmp/custom-gelu.arch.json" x86_64 --dispatch sparse
+bad_dispatch() {
+  run 2 "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad-dispatch" --dispatch spares || return 1
+  has "$tmp/err" "--dispatch 'spares': expected dense or sparse" && [ ! -e "$tmp/bad-dispatch" ]
+}
+check "--dispatch with an unknown value is a usage error naming the choices" bad_dispatch
 
 deterministic() {
   run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/det-a/nano" --quiet || return 1

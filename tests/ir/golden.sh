@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/ir/golden.sh — regenerates every stage dump (arch, ir, ir-padded, ir-fused, ir-gpu,
-# ir-cpu) of nano, custom-small and dense with `tkc compile --emit=STAGE` and diffs it, byte for
-# byte, against tests/ir/golden/<model>.<stage>.txt. To accept a deliberate change:
+# ir-cpu) of nano, custom-small and dense, and the IR stages of nano with sparse dispatch
+# (nano-sparse: --dispatch sparse), with `tkc compile --emit=STAGE` and diffs it, byte for
+# byte, against tests/ir/golden/<name>.<stage>.txt. To accept a deliberate change:
 #   TK_BIN=build/bin tests/ir/golden.sh --update
 set -euo pipefail
 cd "${TK_SOURCE_DIR:-$(dirname "$0")/../..}"
@@ -11,10 +12,14 @@ update=0
 failed=0
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-for model in nano custom-small dense; do
-  for stage in arch ir ir-padded ir-fused ir-gpu ir-cpu; do
-    golden="tests/ir/golden/$model.$stage.txt"
-    "$tkc" compile "models/$model.arch.json" --emit="$stage" > "$tmp" || { echo "FAIL: tkc compile $model --emit=$stage exited $?"; failed=1; continue; }
+count=0
+for name in nano custom-small dense nano-sparse; do
+  model=${name%-sparse} stages="arch ir ir-padded ir-fused ir-gpu ir-cpu" flags=()
+  [[ $name == *-sparse ]] && stages="ir ir-padded ir-fused ir-gpu ir-cpu" flags=(--dispatch sparse)
+  for stage in $stages; do
+    count=$((count + 1))
+    golden="tests/ir/golden/$name.$stage.txt"
+    "$tkc" compile "models/$model.arch.json" "${flags[@]}" --emit="$stage" > "$tmp" || { echo "FAIL: tkc compile $name --emit=$stage exited $?"; failed=1; continue; }
     if (( update )); then
       cp "$tmp" "$golden"
     elif ! diff -u "$golden" "$tmp" > "$tmp.diff" 2>&1; then
@@ -26,5 +31,5 @@ for model in nano custom-small dense; do
   done
 done
 (( update )) && echo "golden dumps updated" && exit 0
-(( failed == 0 )) && echo "golden dumps: all 18 match"
+(( failed == 0 )) && echo "golden dumps: all $count match"
 exit $failed

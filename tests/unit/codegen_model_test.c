@@ -7,6 +7,10 @@
  * (the gpu schedule's bodies) the same way for nano and custom-small. Each forward also runs
  * on 2 threads, which must give bitwise the same outputs as 1 thread. On the cpu schedule no
  * kernel may write a row past B (issue 13 item 2: the CPU computes exactly the real rows).
+ * The MoE archs run again with sparse dispatch (issue 13 item 1), whose logits and router
+ * weights must equal the dense form's bitwise, with a router that sends every row to the
+ * same K experts (those get B rows each, the others none) and with exactly tied router
+ * probabilities.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +34,21 @@ typedef struct model_case {
   const char *path; /* or */
   const char *json;
   bool simt;
+  bool sparse; /* sparse dispatch, checked also bitwise against the dense form */
+  enum {
+    SEEDED,
+    ONE_ROUTE,
+    TIED
+  } router; /* the router's weights: seeded; biases that send
+                                              every row to the same K experts; all equal */
 } model_case;
 
 static const int32_t BATCHES[] = {1, 2, 15, 16, 17, 100};
 
 /* One batch: 1-thread forward vs the reference (and, on the cpu schedule, no row past B
- * written), 2-thread forward vs the 1-thread one. */
-static void check_batch(const char *label, tk_cgd *d, bool cpu, const tk_arch *arch,
+ * written), 2-thread forward vs the 1-thread one; with `dense` (a sparse dispatch's d), the
+ * dense form's 1-thread forward vs d's. */
+static void check_batch(const char *label, tk_cgd *d, tk_cgd *dense, bool cpu, const tk_arch *arch,
                         const tk_test_weights *w, const tk_ref_model *ref, int32_t B) {
   bool moe = arch->model_kind == TK_MODEL_MOE;
   size_t nx = (size_t)B * (size_t)arch->input_dim, nl = (size_t)B * (size_t)arch->output_dim;
@@ -62,6 +74,13 @@ static void check_batch(const char *label, tk_cgd *d, bool cpu, const tk_arch *a
               B);
     CHECK_MSG(!moe || memcmp(w1, w2, nw * 4) == 0,
               "%s B=%d: router weights differ between 1 and 2 threads", label, B);
+    if (dense) {
+      CHECK_OK(tk_cgd_forward(dense, wf, x, B, 1, l2, w2));
+      CHECK_MSG(memcmp(l1, l2, nl * 4) == 0, "%s B=%d: logits differ from the dense dispatch's",
+                label, B);
+      CHECK_MSG(memcmp(w1, w2, nw * 4) == 0,
+                "%s B=%d: router weights differ from the dense dispatch's", label, B);
+    }
   }
   free(x);
   free(l1);
@@ -70,32 +89,56 @@ static void check_batch(const char *label, tk_cgd *d, bool cpu, const tk_arch *a
   free(w2);
 }
 
-static void check_target(const model_case *mc, const tk_ir_module *m, const char *target,
-                         const tk_test_weights *w, const tk_ref_model *ref) {
+/* m's `target` code object, opened by the driver (NULL on failure: the CHECK says why). */
+static tk_cgd *open_target(const model_case *mc, const tk_ir_module *m, const char *target,
+                           const char *form) {
   tk_cg_options o;
   tk_cg_options_default(&o);
   o.target = target;
   tk_cg_blob so = {0};
   CHECK_OK(tk_cg_compile_shared(m, &o, &so));
-  if (!so.data) return;
+  if (!so.data) return NULL;
   char path[256];
   const char *tmp = getenv("TMPDIR");
-  snprintf(path, sizeof path, "%s/cg_model_%s_%s_%ld.so", tmp && *tmp ? tmp : "/tmp", mc->name,
-           target, (long)getpid());
+  snprintf(path, sizeof path, "%s/cg_model_%s_%s_%s_%ld.so", tmp && *tmp ? tmp : "/tmp", mc->name,
+           target, form, (long)getpid());
   CHECK_OK(tk_cg_blob_write(&so, path));
   tk_cg_blob_free(&so);
   tk_cgd *d = NULL;
   tk_ir_target sched = strcmp(target, "x86_64") == 0 ? TK_TARGET_CPU : TK_TARGET_GPU;
   CHECK_OK(tk_cgd_open(m, sched, path, &d));
   unlink(path);
-  if (!d) return;
+  if (!d) return NULL;
   CHECK_MSG(strcmp(tk_cgd_bundle_target(d), target) == 0, "tk_bundle_target \"%s\", expected %s",
             tk_cgd_bundle_target(d), target);
-  char label[128];
-  snprintf(label, sizeof label, "%s/%s", mc->name, target);
-  for (size_t i = 0; i < sizeof BATCHES / sizeof BATCHES[0]; i++)
-    check_batch(label, d, sched == TK_TARGET_CPU, &m->arch, w, ref, BATCHES[i]);
+  return d;
+}
+
+/* m on `target` at every batch; `dense`, when given, is the same model dispatched dense. */
+static void check_target(const model_case *mc, const tk_ir_module *m, const tk_ir_module *dense,
+                         const char *target, const tk_test_weights *w, const tk_ref_model *ref) {
+  tk_cgd *d = open_target(mc, m, target, "m");
+  tk_cgd *dd = d && dense ? open_target(mc, dense, target, "dense") : NULL;
+  if (d && (!dense || dd)) {
+    char label[128];
+    snprintf(label, sizeof label, "%s/%s", mc->name, target);
+    for (size_t i = 0; i < sizeof BATCHES / sizeof BATCHES[0]; i++)
+      check_batch(label, d, dd, strcmp(target, "x86_64") == 0, &m->arch, w, ref, BATCHES[i]);
+  }
+  tk_cgd_close(dd);
   tk_cgd_close(d);
+}
+
+/* Router weights 0 and biases 0, 0.25, 0.5, ... (ONE_ROUTE): every row keeps the K highest
+ * experts, so they get every row (count[e] = B, the capacity edge) and the others none (an
+ * empty chain). Biases 0 too (TIED): every probability is exactly 1/E, and the ties go to the
+ * K lowest experts (docs/formats.md §3). */
+static void set_router(tk_test_weights *w, bool tied) {
+  for (size_t i = 0; i < 2; i++)
+    for (uint64_t j = 0; j < w->specs[i].count; j++) {
+      w->f[i][j] = i == 0 || tied ? 0.0f : 0.25f * (float)j;
+      w->d[i][j] = w->f[i][j];
+    }
 }
 
 static void check_model(const model_case *mc) {
@@ -107,16 +150,22 @@ static void check_model(const model_case *mc) {
   tk_test_weights w = {0};
   tk_ref_model *ref = NULL;
   tk_ir_module *m = NULL;
+  tk_ir_module *dense = NULL;
   CHECK(tk_test_weights_make(&arch, &w));
+  if (mc->router != SEEDED) set_router(&w, mc->router == TIED);
   CHECK_OK(tk_ref_model_from_arrays(&arch, w.arrays, w.n, &ref));
   tkc_ir_options po;
   tkc_ir_options_default(&po);
   po.verify_each = true;
-  CHECK_OK(tkc_build_ir(&arch, &po, &m));
-  if (ref && m) {
-    check_target(mc, m, "x86_64", &w, ref);
-    if (mc->simt) check_target(mc, m, "x86_64-simt", &w, ref);
+  CHECK_OK(tkc_build_ir(&arch, &po, &dense));
+  po.ir.dispatch = TK_DISPATCH_SPARSE;
+  if (mc->sparse) CHECK_OK(tkc_build_ir(&arch, &po, &m));
+  if (ref && dense && (!mc->sparse || m)) {
+    check_target(mc, mc->sparse ? m : dense, mc->sparse ? dense : NULL, "x86_64", &w, ref);
+    if (mc->simt)
+      check_target(mc, mc->sparse ? m : dense, mc->sparse ? dense : NULL, "x86_64-simt", &w, ref);
   }
+  tk_ir_module_free(dense);
   tk_ir_module_free(m);
   tk_ref_model_free(ref);
   tk_test_weights_free(&w);
@@ -124,10 +173,15 @@ static void check_model(const model_case *mc) {
 
 int main(int argc, char **argv) {
   static const model_case cases[] = {
-      {"nano", "models/nano.arch.json", NULL, true},
-      {"custom-small", "models/custom-small.arch.json", NULL, true},
-      {"dense", "models/dense.arch.json", NULL, false},
-      {"custom-out_in-gelu-eps", NULL, CUSTOM_OUT_IN, false},
+      {"nano", "models/nano.arch.json", NULL, true, false, SEEDED},
+      {"custom-small", "models/custom-small.arch.json", NULL, true, false, SEEDED},
+      {"dense", "models/dense.arch.json", NULL, false, false, SEEDED},
+      {"custom-out_in-gelu-eps", NULL, CUSTOM_OUT_IN, false, false, SEEDED},
+      {"nano-sparse", "models/nano.arch.json", NULL, true, true, SEEDED},
+      {"custom-small-sparse", "models/custom-small.arch.json", NULL, true, true, SEEDED},
+      {"custom-out_in-sparse", NULL, CUSTOM_OUT_IN, false, true, SEEDED},
+      {"nano-sparse-one-route", "models/nano.arch.json", NULL, false, true, ONE_ROUTE},
+      {"custom-out_in-sparse-ties", NULL, CUSTOM_OUT_IN, false, true, TIED},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) check_model(&cases[i]);

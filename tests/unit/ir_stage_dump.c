@@ -1,5 +1,6 @@
-/* tests/unit/ir_stage_dump.c — `ir_stage_dump ARCH.json STAGE` prints the module after the
- * IR passes up to STAGE (graph, padded, fused, planned, gpu, cpu) with the pipeline of
+/* tests/unit/ir_stage_dump.c — `ir_stage_dump ARCH.json STAGE [dense|sparse]` prints the
+ * module after the IR passes up to STAGE (graph, padded, fused, planned, gpu, cpu), with the
+ * experts dispatched dense (default) or sparse (tk_ir_options.dispatch), with the pipeline of
  * tkc_build_ir, the loop tkc compile runs. It makes the one per-pass golden that no
  * `tkc compile --emit` view prints: the fused stage before buffer planning
  * (tests/ir/passes.sh --update). It never parses a dump. */
@@ -11,8 +12,10 @@
 #include "model/arch.h"
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: ir_stage_dump ARCH.json graph|padded|fused|planned|gpu|cpu\n");
+  if (argc < 3 || argc > 4 ||
+      (argc == 4 && strcmp(argv[3], "dense") && strcmp(argv[3], "sparse"))) {
+    fprintf(stderr,
+            "usage: ir_stage_dump ARCH.json graph|padded|fused|planned|gpu|cpu [dense|sparse]\n");
     return 2;
   }
   int stage = -1;
@@ -28,6 +31,7 @@ int main(int argc, char **argv) {
   tkc_ir_options_default(&o);
   o.verify_each = true;
   o.stop_after = (tk_ir_stage)stage;
+  if (argc == 4 && !strcmp(argv[3], "sparse")) o.ir.dispatch = TK_DISPATCH_SPARSE;
   tk_status s = tk_arch_load(argv[1], &arch);
   if (!s) s = tkc_build_ir(&arch, &o, &m);
   if (!s) s = tk_ir_module_print(m, stdout);

@@ -14,6 +14,13 @@ tk_status tk_test_model_bundle(const char *model, const char *dir, const char *c
 
 tk_status tk_test_model_bundle_cpu(const char *model, const char *dir, const char *ckpt_path,
                                    int64_t max_batch, const char *cpu, tk_arch *arch) {
+  return tk_test_model_bundle_dispatch(model, dir, ckpt_path, max_batch, cpu, TK_DISPATCH_DENSE,
+                                       arch);
+}
+
+tk_status tk_test_model_bundle_dispatch(const char *model, const char *dir, const char *ckpt_path,
+                                        int64_t max_batch, const char *cpu, tk_ir_dispatch dispatch,
+                                        tk_arch *arch) {
   char arch_path[512];
   snprintf(arch_path, sizeof arch_path, "models/%s.arch.json", model);
   tkc_options o;
@@ -23,6 +30,7 @@ tk_status tk_test_model_bundle_cpu(const char *model, const char *dir, const cha
   o.targets = "x86_64";
   o.max_batch = max_batch;
   o.cpu = cpu;
+  o.dispatch = dispatch;
   o.quiet = true;
   TK_RETURN_IF_ERROR(tk_arch_load(arch_path, arch));
   o.arch = arch;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "ir/ir.h"
 #include "model/arch.h"
 #include "tk/status.h"
 
@@ -16,6 +17,11 @@
 TK_MUST_USE tk_status tk_test_model_bundle_cpu(const char *model, const char *dir,
                                                const char *ckpt_path, int64_t max_batch,
                                                const char *cpu, tk_arch *arch);
+/* tk_test_model_bundle_cpu with the experts dispatched `dispatch` (tkc --dispatch). */
+TK_MUST_USE tk_status tk_test_model_bundle_dispatch(const char *model, const char *dir,
+                                                    const char *ckpt_path, int64_t max_batch,
+                                                    const char *cpu, tk_ir_dispatch dispatch,
+                                                    tk_arch *arch);
 
 /* tk_test_model_bundle_cpu for one CPU, x86-64-v3 (half the compile time of the default's
  * two levels; the tests of the levels compile them on purpose). */

@@ -17,6 +17,9 @@
  * answers of a v3-only bundle); v4 agrees with v3 within the FORMATS tolerance; forcing a level
  * the bundle lacks fails naming the levels it has; a changed or missing v4 .so or stub fails
  * at open.
+ * Sparse dispatch (issue 13 item 1): nano and custom-small compiled with --dispatch sparse pass
+ * the same checks (B in {1, 2, 15, 16, 17, 100, 1000}, 1 and 2 threads, 16-row chunks, a
+ * max_batch of 32) and answer bitwise as the dense bundles do on the same checkpoint.
  * The weight panels round-trip (issue 13): nano's buffers as tk_model_buffers_create fills them
  * on a cpu launcher hold every checkpoint weight once, each (k, j) of a panel buffer at
  * tk/panel.h's offset and nothing else anywhere; every other parameter row-major.
@@ -53,13 +56,16 @@ typedef struct fixture {
 
 /* ---- Setup ------------------------------------------------------------------------------ */
 
-/* A bundle of `model` for --cpu `cpu` (its dir named by `tag`), and its checkpoint. */
-static bool fixture_open_cpu(const char *tmp, const char *model, int64_t max_batch, const char *cpu,
-                             const char *tag, fixture *f) {
+/* A bundle of `model` for --cpu `cpu` and --dispatch `dispatch` (its dir named by `tag`), and
+ * its checkpoint. */
+static bool fixture_open_with(const char *tmp, const char *model, int64_t max_batch,
+                              const char *cpu, tk_ir_dispatch dispatch, const char *tag,
+                              fixture *f) {
   *f = (fixture){.model = model};
   snprintf(f->dir, sizeof f->dir, "%s/%s-%lld%s", tmp, model, (long long)max_batch, tag);
   snprintf(f->ckpt_path, sizeof f->ckpt_path, "%s/%s.tkp1", tmp, model);
-  tk_status s = tk_test_model_bundle_cpu(model, f->dir, f->ckpt_path, max_batch, cpu, &f->arch);
+  tk_status s = tk_test_model_bundle_dispatch(model, f->dir, f->ckpt_path, max_batch, cpu, dispatch,
+                                              &f->arch);
   if (!s) s = tk_bundle_open(f->dir, &f->bundle);
   if (!s) s = tk_weights_open(f->bundle, f->ckpt_path, NULL, &f->weights);
   if (!s) s = tk_checkpoint_open(f->ckpt_path, &f->ckpt);
@@ -69,8 +75,18 @@ static bool fixture_open_cpu(const char *tmp, const char *model, int64_t max_bat
   return !s;
 }
 
+static bool fixture_open_cpu(const char *tmp, const char *model, int64_t max_batch, const char *cpu,
+                             const char *tag, fixture *f) {
+  return fixture_open_with(tmp, model, max_batch, cpu, TK_DISPATCH_DENSE, tag, f);
+}
+
 static bool fixture_open(const char *tmp, const char *model, int64_t max_batch, fixture *f) {
   return fixture_open_cpu(tmp, model, max_batch, "x86-64-v3", "", f);
+}
+
+/* The same model with sparse dispatch (tkc --dispatch sparse), sharing the checkpoint. */
+static bool fixture_open_sparse(const char *tmp, const char *model, int64_t max_batch, fixture *f) {
+  return fixture_open_with(tmp, model, max_batch, "x86-64-v3", TK_DISPATCH_SPARSE, "-sparse", f);
 }
 
 static void fixture_close(fixture *f) {
@@ -189,6 +205,36 @@ static void check_chunking_invariance(const fixture *f) {
   if (whole && chunked) check_batch(f, whole, chunked, 100);
   tk_session_free(whole);
   tk_session_free(chunked);
+}
+
+/* Sparse dispatch against the dense form on the same checkpoint: bitwise the same answers
+ * (dense on 1 thread, sparse on 2), and the reference's. */
+static void check_dispatch_equal(const fixture *dense, const fixture *sparse,
+                                 const int64_t *batches, size_t n) {
+  tk_session *d = session_open(dense, 1, 0), *s = session_open(sparse, 2, 0);
+  if (d && s)
+    for (size_t i = 0; i < n; i++) check_batch(dense, d, s, batches[i]);
+  tk_session_free(d);
+  tk_session_free(s);
+}
+
+/* nano and custom-small with sparse dispatch: every batch size, threads, chunking. */
+static void run_sparse(const char *tmp, const fixture *nano, const fixture *custom,
+                       const int64_t *batches, size_t n, const int64_t *chunked, size_t nc) {
+  fixture f;
+  if (fixture_open_sparse(tmp, "nano", TKC_DEFAULT_MAX_BATCH, &f)) {
+    check_model(&f, batches, n);
+    check_chunking_invariance(&f);
+    check_dispatch_equal(nano, &f, batches, n);
+  }
+  fixture_close(&f);
+  if (fixture_open_sparse(tmp, "custom-small", TKC_DEFAULT_MAX_BATCH, &f)) {
+    check_model(&f, batches, n);
+    check_dispatch_equal(custom, &f, batches, n);
+  }
+  fixture_close(&f);
+  if (fixture_open_sparse(tmp, "nano", 32, &f)) check_model(&f, chunked, nc);
+  fixture_close(&f);
 }
 
 static void check_forward_errors(const fixture *f) {
@@ -514,6 +560,9 @@ static void run_default(const char *tmp) {
     check_router_overflow(&custom);
   }
   if (ok_nano && ok_custom) check_mismatches(&nano, &custom);
+  if (ok_nano && ok_custom)
+    run_sparse(tmp, &nano, &custom, all, sizeof all / sizeof all[0], chunked,
+               sizeof chunked / sizeof chunked[0]);
   fixture_close(&custom);
   if (fixture_open(tmp, "dense", TKC_DEFAULT_MAX_BATCH, &dense))
     check_model(&dense, small, sizeof small / sizeof small[0]);
