@@ -374,12 +374,12 @@ static tk_status separated_store(tk_vctx *v, const tk_ir_kernel *k, const tk_obl
   return TK_STATUS_OK;
 }
 
-/* Separation and coverage, for the race class: expert e stores only slot[row * E + e] (in the
+/* Separation and coverage, in place of the race class's: expert e stores only slot[row * E + e] (in the
  * row loop, unguarded: every row < B, so slot's rows < B are written) and count[e] (unguarded,
  * after the loop): distinct experts never touch one element, and the kernel's writes_rows_lt
  * contracts hold. The form (find_form) gives the unguarded stores; this proves their indices. */
 static tk_status separation_obligation(tk_vctx *v, const dispatch_form *f) {
-  tk_verify_obl_begin(v, TK_OBL_RACE, f->k->name, tk_verify_obl_target_name(f->k),
+  tk_verify_obl_begin(v, TK_OBL_DISPATCH, f->k->name, tk_verify_obl_target_name(f->k),
                       "dispatch: expert %s stores only %%%s[%s * %lld + %s] and %%%s[%s], so "
                       "experts never store one element and every row < B of %%%s is written, "
                       "for every B in [1, %lld]",

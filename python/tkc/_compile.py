@@ -62,7 +62,8 @@ def compile(arch, out, **options):
     """Compiles ARCH.json into the bundle directory `out` and returns `out`.
 
     Each keyword is a flag of `tkc compile` (docs/user-guide.md): targets=["x86_64"],
-    cpu="native", max_batch=256, offload_arch=[...], cuda_arch=[...], quiet=True, ...
+    cpu="native", max_batch=256, dispatch="sparse", offload_arch=[...], cuda_arch=[...],
+    quiet=True, ...
     Raises CompileError carrying tkc's exit code and stderr when the compile fails.
     """
     command = [find_tkc(), "compile", os.fspath(arch), "-o", os.fspath(out)]

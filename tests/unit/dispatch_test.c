@@ -7,8 +7,9 @@
  * The defects the issue names are refuted, each by the obligation its meaning breaks: an
  * off-by-one prefix (slot = m + 1: step), a duplicated pair (the counter not advanced on a
  * kept row: step), a dropped pair (counting from 1: entry), capacity past B (count = m + 1:
- * exit), the guard inverted (counting the dropped rows: step); a kernel of another form is
- * refused. Expected outcomes follow from what a counting sort is, not from the class's code.
+ * exit), the guard inverted (counting the dropped rows: step), a store to the next row's slot
+ * too (separation: what expert e stores, which the race class leaves to this one); a kernel of
+ * another form is refused. Expected outcomes follow from what a counting sort is, not from the class's code.
  * A kernel that requires the dispatch (the list scatter, list[%slot[r*4+e]*4 + e] = r where
  * %keep[r*4+e] > 0) gets its facts: bounds and race are proved; without the contract, or
  * without the guard, the slot read is unbounded and bounds refutes it.
@@ -31,6 +32,8 @@ typedef enum defect {
   COUNT_PLUS_1,  /* count[e] = m + 1 */
   COUNT_DROPPED, /* m = m + (1 - keep) */
   NO_ROW_LOOP,   /* the row loop replaced by one row */
+  NEXT_ROW_TOO,  /* also slot[(r+1)*4+e] = m: the invariant survives (row r+1 overwrites it),
+                    but the store leaves row r's place (and, at r = B - 1, the rows < B) */
 } defect;
 
 static int add_arg(tk_ir_module *m, tk_ir_kernel *k, const char *name, const tk_ix *rows,
@@ -63,6 +66,11 @@ static tk_ir_kernel *build_dispatch(tk_ir_module *m, defect d) {
       m, rows,
       tk_ir_stmt_store(m, slot, at,
                        d == SLOT_PLUS_1 ? tk_ir_val_bin(m, TK_V_ADD, mv, I32(m, 1)) : mv));
+  if (d == NEXT_ROW_TOO) {
+    const tk_ix *next = tk_ir_ix_add(m, tk_ir_ix_var(m, r), tk_ir_ix_const(m, 1));
+    tk_ir_stmt_block_add(
+        m, rows, tk_ir_stmt_store(m, slot, tk_ir_ix_rowmajor(m, next, E, tk_ir_ix_var(m, e)), mv));
+  }
   tk_ir_stmt_block_add(m, rows,
                        tk_ir_stmt_lstore(m, ml, zero, tk_ir_val_bin(m, TK_V_ADD, mv, step)));
   const tk_ir_stmt *loop = d == NO_ROW_LOOP ? (const tk_ir_stmt *)rows
@@ -204,7 +212,7 @@ int main(void) {
   size_t n = 0;
   tk_status s = run_class(SOUND, &n);
   CHECK_MSG(!s, "the counting sort: %s", tk_status_message(s));
-  CHECK_MSG(n == 3, "%zu dispatch obligations, want 3 (entry, step, exit)", n);
+  CHECK_MSG(n == 4, "%zu dispatch obligations, want 4 (entry, step, exit, separation)", n);
   tk_status_free(s);
   expect_refuted(SLOT_PLUS_1, "off-by-one prefix", "one step of the row loop");
   expect_refuted(NO_ADVANCE, "duplicated pair", "one step of the row loop");
@@ -212,6 +220,7 @@ int main(void) {
   expect_refuted(COUNT_PLUS_1, "capacity past B", "0 <= %count[e] <= B");
   expect_refuted(COUNT_DROPPED, "guard inverted", "one step of the row loop");
   expect_refuted(NO_ROW_LOOP, "no row loop", "does not have the form");
+  expect_refuted(NEXT_ROW_TOO, "a store to the next row", "stores only %slot[r * 4 + e]");
   check_consumers();
   TEST_MAIN_END();
 }
