@@ -69,13 +69,16 @@ void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
   }
 }
 
+bool tk_ir_pred_carried(tk_ir_pred p) {
+  return p == TK_PRED_TOPK || p == TK_PRED_MASKED_SELECT || p == TK_PRED_DISPATCH;
+}
+
 int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
                             int cap) {
   int n = 0;
   for (int i = 0; i < src->contracts.n && n < cap; i++) {
     tk_ir_contract c = src->contracts.items[i];
-    if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT && c.pred != TK_PRED_DISPATCH)
-      continue;
+    if (!tk_ir_pred_carried(c.pred)) continue;
     c.a = c.a >= 0 ? arg_map[c.a] : -1;
     c.b = c.b >= 0 ? arg_map[c.b] : -1;
     c.c = c.c >= 0 ? arg_map[c.c] : -1;

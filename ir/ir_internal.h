@@ -54,12 +54,15 @@ void tk_ir_fuse_limit_rows(tk_fuse_ctx *c, const tk_ir_op *op, int first);
  * argument, -1, are dropped). */
 void tk_ir_kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, bool multi_phase,
                             const tk_ix *rows_written, const tk_ir_contract *extra, int nextra);
-/* The TOPK / MASKED_SELECT contracts of fused kernel src in a launch's argument indices
- * (arg_map: src id → launch id, -1 if the launch lacks it), at most cap into out; returns
- * how many. */
+/* The op contracts a fused kernel carries to its launches, in their argument indices: the
+ * router's top-K, the combine's masked SELECT, sparse dispatch's counting sort. */
+bool tk_ir_pred_carried(tk_ir_pred p);
 /* The data-dependent row count a fused kernel's writes_rows_lt contract names (an expert's
  * chain or gather: rows < count[e]), in a launch's argument indices; NULL if none. */
 const tk_ix *tk_ir_data_rows_written(tk_ir_module *m, const tk_ir_kernel *src, const int *arg_map);
+/* The carried contracts (tk_ir_pred_carried) of fused kernel src in a launch's argument
+ * indices (arg_map: src id → launch id, -1 if the launch lacks it), at most cap into out;
+ * returns how many. */
 int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_contract *out,
                             int cap);
 /* Argument use of a statement tree: access[i] |= READ / WRITE for every arg i it loads /

@@ -146,8 +146,7 @@ static void kernel_contracts(tk_ir_module *m, tk_ir_kernel *k, tk_ir_op *const *
   for (int i = 0; i < n; i++)
     for (int j = 0; j < ops[i]->contracts.n && nextra < 4; j++) {
       tk_ir_contract c = ops[i]->contracts.items[j];
-      if (c.pred != TK_PRED_TOPK && c.pred != TK_PRED_MASKED_SELECT && c.pred != TK_PRED_DISPATCH)
-        continue;
+      if (!tk_ir_pred_carried(c.pred)) continue;
       c.a = arg_of_tensor(k, alias, c.a);
       c.b = arg_of_tensor(k, alias, c.b);
       c.c = arg_of_tensor(k, alias, c.c);

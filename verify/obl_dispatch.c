@@ -353,13 +353,18 @@ typedef struct separation {
   const dispatch_form *f;
   Z3_ast *parts;
   int n, cap;
+  bool full; /* a store found with no room left: refused, never skipped */
 } separation;
 
 static tk_status separated_store(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *site,
                                  void *user) {
   separation *sp = user;
   const dispatch_form *f = sp->f;
-  if (site->kind != TK_SITE_STORE || sp->n == sp->cap) return TK_STATUS_OK;
+  if (site->kind != TK_SITE_STORE) return TK_STATUS_OK;
+  if (sp->n == sp->cap) {
+    sp->full = true;
+    return TK_STATUS_OK;
+  }
   tk_obl *o = tk_verify_obl_cur(v);
   Z3_ast e = tk_verify_obl_var(o, f->launch->var, 0);
   Z3_ast want = e;
@@ -387,8 +392,9 @@ static tk_status separation_obligation(tk_vctx *v, const dispatch_form *f) {
                       (long long)f->E, f->launch->var->name, f->k->args[f->count].name,
                       f->launch->var->name, f->k->args[f->slot].name, (long long)v->bmax);
   Z3_ast parts[16];
-  separation sp = {f, parts, 0, 16};
+  separation sp = {f, parts, 0, 16, false};
   TK_RETURN_IF_ERROR(tk_verify_obl_walk(v, f->k, separated_store, &sp));
+  if (sp.full) return form_error(f->k, "more than %d stores", sp.cap);
   tk_verify_obl_goal(tk_verify_obl_cur(v), tk_verify_z_and(v, sp.n, parts));
   return tk_verify_obl_prove(v);
 }

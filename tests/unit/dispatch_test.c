@@ -34,6 +34,8 @@ typedef enum defect {
   NO_ROW_LOOP,   /* the row loop replaced by one row */
   NEXT_ROW_TOO,  /* also slot[(r+1)*4+e] = m: the invariant survives (row r+1 overwrites it),
                     but the store leaves row r's place (and, at r = B - 1, the rows < B) */
+  MANY_STORES,   /* the slot store 17 times over: more stores than separation checks, refused
+                    (never some of them left unchecked) */
 } defect;
 
 static int add_arg(tk_ir_module *m, tk_ir_kernel *k, const char *name, const tk_ix *rows,
@@ -66,6 +68,8 @@ static tk_ir_kernel *build_dispatch(tk_ir_module *m, defect d) {
       m, rows,
       tk_ir_stmt_store(m, slot, at,
                        d == SLOT_PLUS_1 ? tk_ir_val_bin(m, TK_V_ADD, mv, I32(m, 1)) : mv));
+  for (int copy = 0; d == MANY_STORES && copy < 16; copy++)
+    tk_ir_stmt_block_add(m, rows, tk_ir_stmt_store(m, slot, at, mv));
   if (d == NEXT_ROW_TOO) {
     const tk_ix *next = tk_ir_ix_add(m, tk_ir_ix_var(m, r), tk_ir_ix_const(m, 1));
     tk_ir_stmt_block_add(
@@ -221,6 +225,7 @@ int main(void) {
   expect_refuted(COUNT_DROPPED, "guard inverted", "one step of the row loop");
   expect_refuted(NO_ROW_LOOP, "no row loop", "does not have the form");
   expect_refuted(NEXT_ROW_TOO, "a store to the next row", "stores only %slot[r * 4 + e]");
+  expect_refuted(MANY_STORES, "17 slot stores", "more than 16 stores");
   check_consumers();
   TEST_MAIN_END();
 }
