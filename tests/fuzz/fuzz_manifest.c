@@ -31,8 +31,17 @@
 
 /* Name and content of every file in the scratch bundle (content = "tkc fuzz bundle: NAME\n"). */
 static const char *const kFiles[] = {
-    "model.hsaco",  "model.sm_80.ptx", "model.sm_90.ptx", "model.x86_64.so",
-    "model_host.c", "model_host.h",    "model_host.so",
+    "model.hsaco",
+    "model.sm_80.ptx",
+    "model.sm_90.ptx",
+    "model.x86_64.so",
+    "model_host.c",
+    "model_host.h",
+    "model_host.so",
+    "model.x86_64.x86-64-v4.so",
+    "model_host.x86-64-v4.c",
+    "model_host.x86-64-v4.h",
+    "model_host.x86-64-v4.so",
 };
 
 static char bundle_dir[4096], manifest_path[4200];

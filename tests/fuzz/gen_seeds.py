@@ -194,7 +194,9 @@ def wire_seeds():
 # ---- bundle manifests ---------------------------------------------------------------------
 
 FILES = ["model.hsaco", "model.sm_80.ptx", "model.sm_90.ptx", "model.x86_64.so",
-         "model_host.c", "model_host.h", "model_host.so"]  # fuzz_manifest.c kFiles
+         "model_host.c", "model_host.h", "model_host.so", "model.x86_64.x86-64-v4.so",
+         "model_host.x86-64-v4.c", "model_host.x86-64-v4.h",
+         "model_host.x86-64-v4.so"]  # fuzz_manifest.c kFiles
 
 
 def sha(name):
@@ -224,6 +226,10 @@ def manifest(arch, targets, params, max_batch=65536, extra=""):
         kind, a, file = t[0], t[1], t[2]
         key = "cpu" if kind.startswith("x86_64") else "arch"
         cov = ', "code_object_version": %d' % t[3] if kind == "amdgcn" else ""
+        if kind == "x86_64" and len(t) > 3:  # a further CPU level: its own host stub
+            stub = "model_host." + t[3]
+            cov = (', "host_stub": {"source": %s, "header": %s, "library": %s}'
+                   % (f(stub + ".c"), f(stub + ".h"), f(stub + ".so")))
         tl.append('    {"kind": "%s", "%s": "%s"%s, "file": "%s", "sha256": "%s"}'
                   % (kind, key, a, cov, file, sha(file)))
     lines.append(",\n".join(tl))
@@ -251,6 +257,9 @@ def manifest_seeds():
                '\n  "proofs": {"verified": true, "total": 249, "classes": {"shape": 12}},')
     out("manifest", "moe-full.json", manifest(moe, all_targets, params, extra=kernels))
     out("manifest", "moe-x86.json", manifest(moe, [("x86_64", "x86-64-v3", "model.x86_64.so")], params[:2]))
+    out("manifest", "moe-two-levels.json",
+        manifest(moe, [("x86_64", "x86-64-v3", "model.x86_64.so"),
+                       ("x86_64", "x86-64-v4", "model.x86_64.x86-64-v4.so", "x86-64-v4")], params[:2]))
     out("manifest", "moe-simt.json",
         manifest(moe, [("x86_64-simt", "x86-64", "model.x86_64.so"), ("nvptx64", "sm_90", "model.sm_90.ptx")],
                  params[:1], max_batch=1))
