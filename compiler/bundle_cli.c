@@ -29,10 +29,10 @@ const char tkc_compile_flags_help[] =
     "                    the first)\n"
     "  --max-batch N     largest batch one launch handles, 1..2^30 (default 65536)\n"
     "  --dispatch dense|sparse\n"
-    "                    how an MoE's experts see the batch: dense (default: every expert\n"
-    "                    runs on every row, the combine masks) or sparse (a counting sort\n"
-    "                    lists each expert's rows; the expert runs on those only; same\n"
-    "                    answers bit for bit, proved like the rest, docs/proofs.md)\n"
+    "                    how an MoE's experts see the batch: sparse (default: a counting\n"
+    "                    sort lists each expert's rows; the expert runs on those only,\n"
+    "                    proved like the rest, docs/proofs.md) or dense (every expert runs\n"
+    "                    on every row, the combine masks; same answers bit for bit)\n"
     "  --quiet           no progress lines on stderr\n";
 
 /* Matches `--name VALUE` or `--name=VALUE`; *value is NULL when the flag is not `name`. */

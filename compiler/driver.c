@@ -125,8 +125,10 @@ typedef struct tkc_job {
 typedef tkc_job bundle_job;
 
 void tkc_options_default(tkc_options *o) {
-  *o = (tkc_options){
-      .targets = TKC_DEFAULT_TARGETS, .cpu = TKC_DEFAULT_CPU, .max_batch = TKC_DEFAULT_MAX_BATCH};
+  *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS,
+                     .cpu = TKC_DEFAULT_CPU,
+                     .max_batch = TKC_DEFAULT_MAX_BATCH,
+                     .dispatch = TK_DISPATCH_SPARSE};
 }
 
 /* ---- progress ---------------------------------------------------------------------------- */
@@ -419,8 +421,10 @@ static tk_verify_options verify_options(const bundle_job *j) {
 /* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
  * a refuted one stops the compile before anything is written (TK_PROOF_FAILED). */
 static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
-  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant));
+  const tk_ir_kernel *mutated = NULL;
+  if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant, &mutated));
   tk_verify_options vo = verify_options(j);
+  vo.first = mutated; /* the mutated kernel first: its refutation comes sooner */
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
   char detail[96];
   snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s",

@@ -294,10 +294,12 @@ tk_status tkc_lower_arch(const tk_arch *arch, const tk_ir_options *opts, tk_ir_m
       tk_ir_contract_make(false, TK_PRED_BP_PADDED, -1, -1, NULL, 0, TK_PAD_QUANTUM));
   int xp = pad_input(&c);
   declare_params(&c);
-  if (arch->model_kind == TK_MODEL_DENSE)
+  if (arch->model_kind == TK_MODEL_DENSE) {
+    m->opts.dispatch = TK_DISPATCH_DENSE; /* no experts to dispatch to: the module says so */
     lower_dense(&c, xp);
-  else
+  } else {
     lower_moe(&c, xp);
+  }
   tk_status s = tk_ir_module_status(m);
   if (!s && (c.params_exhausted || c.next_param != c.param_end))
     s = tk_status_make(TK_INTERNAL,

@@ -78,7 +78,7 @@ typedef struct tkc_options {
                              schedule is the module's (views, tkc verify); each further one
                              is compiled and proved by itself (pass `levels`) */
   int64_t max_batch;           /* --max-batch: 1 <= B <= max_batch for every launch */
-  tk_ir_dispatch dispatch;     /* --dispatch: how an MoE's experts see the batch (default dense) */
+  tk_ir_dispatch dispatch;     /* --dispatch: how an MoE's experts see the batch (default sparse) */
   bool quiet;                  /* no progress lines */
   const char *mutant;          /* a verifier mutant id applied before verify (tests; NULL = none) */
   const char *cg_mutant;       /* a codegen mutant id (tk_cg_mutants, tk_cg_stub_mutants;

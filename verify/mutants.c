@@ -313,9 +313,12 @@ static bool load_unclamped(rw *w, tk_ir_val *v) {
 }
 
 /* GPU kernels only: the cpu schedule computes no row past B, where min(r, B - 1) is r and
- * dropping it is no defect (the padding class proves the unclamped read). */
+ * dropping it is no defect (the padding class proves the unclamped read). Nor in a gather
+ * (or scatter): it reads the input only under `if r < B`, so the mutant would be the same
+ * kernel. */
 static bool no_clamp(mctx *c) {
-  return c->k->target != TK_TARGET_CPU && rewrite_kernel(c, load_unclamped, NULL, NULL);
+  return c->k->target != TK_TARGET_CPU && !dispatch_contract(c->k, false) &&
+         rewrite_kernel(c, load_unclamped, NULL, NULL);
 }
 
 static bool pad8(mctx *c) {
@@ -802,6 +805,7 @@ tk_status tk_verify_mutants_list(tk_ir_module *m, tk_mutant **out, int *n) {
 typedef struct apply_req {
   const char *id;
   bool done;
+  const tk_ir_kernel *kernel; /* the kernel changed, if a kernel kind */
 } apply_req;
 
 static tk_status apply_match(const kind *kd, mctx *c, const tk_mutant *mu, void *user) {
@@ -810,12 +814,14 @@ static tk_status apply_match(const kind *kd, mctx *c, const tk_mutant *mu, void 
   c->commit = true;
   (void)kd->apply(c);
   r->done = true;
+  r->kernel = kd->on == ON_KERNEL ? c->k : NULL;
   return tk_ir_module_status(c->m);
 }
 
-tk_status tk_verify_mutant_apply(tk_ir_module *m, const char *id) {
+tk_status tk_verify_mutant_apply(tk_ir_module *m, const char *id, const tk_ir_kernel **kernel) {
   apply_req r = {.id = id};
   TK_RETURN_IF_ERROR(visit_all(m, apply_match, &r));
+  if (kernel) *kernel = r.kernel;
   if (!r.done)
     return tk_status_make(TK_NOT_FOUND,
                           "--mutant '%s': no such mutant for this model "

@@ -25,7 +25,9 @@ typedef struct tk_mutant {
 /* The mutants that apply to m (stage CPU), in a stable order; *out malloc'd (caller frees). */
 TK_MUST_USE tk_status tk_verify_mutants_list(tk_ir_module *m, tk_mutant **out, int *n);
 
-/* Applies mutant `id` to m. TK_NOT_FOUND if no applicable mutant has that ID. */
-TK_MUST_USE tk_status tk_verify_mutant_apply(tk_ir_module *m, const char *id);
+/* Applies mutant `id` to m; *kernel (if kernel is not NULL) is the kernel it changed, NULL for
+ * a graph or module mutant. TK_NOT_FOUND if no applicable mutant has that ID. */
+TK_MUST_USE tk_status tk_verify_mutant_apply(tk_ir_module *m, const char *id,
+                                             const tk_ir_kernel **kernel);
 
 #endif /* TK_VERIFY_MUTANTS_H */

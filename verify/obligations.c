@@ -302,22 +302,34 @@ tk_status tk_verify_obl_form_error(const tk_ir_kernel *k, const char *what, cons
 
 typedef tk_status (*kernel_class_fn)(tk_vctx *v, const tk_ir_kernel *k);
 
-static tk_status verify_kernels(tk_vctx *v) {
+static tk_status verify_kernel(tk_vctx *v, const tk_ir_kernel *k) {
   static const kernel_class_fn classes[] = {
       tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel,
       tk_verify_obl_launch, tk_verify_obl_race,     tk_verify_obl_coverage,
       tk_verify_obl_topk,   tk_verify_obl_layout,   tk_verify_obl_dispatch,
   };
+  v->kernel = k;
+  for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)
+    TK_RETURN_IF_ERROR(classes[c](v, k));
+  v->kernel = NULL;
+  return TK_STATUS_OK;
+}
+
+/* Every kernel of the gpu, then the cpu schedule, each schedule's dataflow after its kernels;
+ * tk_verify_options.first (and its schedule's dataflow) ahead of all of them. */
+static tk_status verify_kernels(tk_vctx *v) {
+  const tk_ir_kernel *first = v->opts.first;
+  if (first) {
+    TK_RETURN_IF_ERROR(verify_kernel(v, first));
+    TK_RETURN_IF_ERROR(tk_verify_obl_dataflow(v, first->target));
+  }
   const tk_ir_target targets[] = {TK_TARGET_GPU, TK_TARGET_CPU};
   for (size_t t = 0; t < 2; t++) {
     const tk_ir_kernel_list *list = tk_ir_module_kernels(v->m, targets[t]);
-    for (int i = 0; i < list->n; i++) {
-      v->kernel = list->items[i];
-      for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)
-        TK_RETURN_IF_ERROR(classes[c](v, list->items[i]));
-    }
-    v->kernel = NULL;
-    TK_RETURN_IF_ERROR(tk_verify_obl_dataflow(v, targets[t]));
+    for (int i = 0; i < list->n; i++)
+      if (list->items[i] != first) TK_RETURN_IF_ERROR(verify_kernel(v, list->items[i]));
+    if (!first || first->target != targets[t])
+      TK_RETURN_IF_ERROR(tk_verify_obl_dataflow(v, targets[t]));
   }
   return TK_STATUS_OK;
 }

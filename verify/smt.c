@@ -284,6 +284,10 @@ void tk_verify_obl_hyp(tk_obl *o, Z3_ast h) {
     o->oom = true;
     return;
   }
+  /* Z3 hash-conses terms, so a fact stated again (each index read of one element restates
+   * its i32 range) is the same pointer: keeping it once keeps the query text small. */
+  for (int i = 0; i < o->nhyps; i++)
+    if (o->hyps[i] == h) return;
   if (!grow(o, (void **)&o->hyps, &o->cap_hyps, o->nhyps, sizeof *o->hyps)) return;
   o->hyps[o->nhyps++] = h;
 }

@@ -41,6 +41,10 @@ typedef struct tk_verify_options {
   bool solve;      /* false: generate only (for --emit=obligations); nothing is proved */
   bool keep_text;  /* keep each obligation's SMT-LIB2 text (needed to write proofs) */
   FILE *timing;    /* wall-time lines per class, or NULL (never into committed files) */
+  /* A kernel of m to verify before the others (its classes, then its schedule's dataflow),
+   * or NULL. Every obligation is still proved; only the order changes, so a refutation there
+   * comes sooner: --mutant names the kernel it changed (tk_verify_mutant_apply). */
+  const tk_ir_kernel *first;
 } tk_verify_options;
 
 void tk_verify_options_default(tk_verify_options *o);

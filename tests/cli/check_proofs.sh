@@ -4,8 +4,8 @@
 # its name, the root is the hash of the sorted names, the manifest's certificate agrees); the
 # command accepts the bundles tkc writes (nano for x86_64,amdgcn,nvptx with one full solver
 # replay, its second CPU level's store included, and a --cpu x86-64-v4 bundle whose CPU
-# schedule, and so its proofs, differ, and a --dispatch sparse bundle, whose certificate says
-# so); and it
+# schedule, and so its proofs, differ, and a --dispatch dense bundle, whose certificate has no
+# dispatch key where the default's says sparse); and it
 # rejects with exit 3 a bundle with one byte changed in a code object (model.x86_64.so, a PTX),
 # in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file (also
 # of the x86-64-v4 store), in
@@ -49,7 +49,7 @@ assert cert["obligations"] == len(obl) > nq, (cert["obligations"], len(obl))
 assert all(os.path.exists(os.path.join(b, "proofs/queries", h + ".smt2")) for h in used)
 assert cert["options"] == {"targets": "x86_64,amdgcn,nvptx", "offload_arch": "gfx90a,gfx942,gfx1100",
                            "cuda_arch": "sm_80,sm_90", "code_object_version": 0,
-                           "cpu": "x86-64-v3,x86-64-v4"}, cert["options"]
+                           "cpu": "x86-64-v3,x86-64-v4", "dispatch": "sparse"}, cert["options"]
 assert all(len(cert["ir"][k]) == 64 for k in ("module", "gpu", "cpu"))
 # The default's second CPU level: its own store, bound by certificate.cpu_levels.
 (level,) = cert["cpu_levels"]
@@ -80,13 +80,14 @@ assert v4["ir"]["gpu"] == a["ir"]["gpu"]
 assert v4["proofs_root"] != a["proofs_root"], "the v4 schedule's proofs are the v3 ones"
 PY
 
-# ---- sparse dispatch: the certificate says so, and the bundle regenerates from it ----
-expect_exit 0 "$tkc" compile "$arch" -o "$tmp/sp" --targets x86_64 --cpu x86-64-v3 --dispatch sparse --quiet
-expect_exit 0 "$tkc" check-proofs "$tmp/sp" --no-replay
-python3 - "$tmp/sp/manifest.json" <<'PY' || fail "--dispatch sparse bundle: certificate option dispatch"
+# ---- dense dispatch: no dispatch key, and the bundle regenerates from it ----
+expect_exit 0 "$tkc" compile "$arch" -o "$tmp/dn" --targets x86_64 --cpu x86-64-v3 --dispatch dense --quiet
+expect_exit 0 "$tkc" check-proofs "$tmp/dn" --no-replay
+python3 - "$tmp/dn/manifest.json" <<'PY' || fail "--dispatch dense bundle: certificate option dispatch"
 import json, sys
-assert json.load(open(sys.argv[1]))["certificate"]["options"]["dispatch"] == "sparse"
+assert "dispatch" not in json.load(open(sys.argv[1]))["certificate"]["options"]
 PY
+rm -rf "$tmp/sp" && cp -r "$b" "$tmp/sp"
 sed 's/"dispatch": "sparse"/"dispatch": "sparce"/' "$tmp/sp/manifest.json" >"$tmp/sp/m" && mv "$tmp/sp/m" "$tmp/sp/manifest.json"
 expect_exit 1 "$tkc" check-proofs "$tmp/sp" --no-replay
 grep -q 'dispatch "sparce": expected "sparse"' "$tmp/err" || fail "an unknown certificate dispatch is not named"

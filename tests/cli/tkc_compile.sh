@@ -5,7 +5,8 @@
 #   with tests/ref at B in {1, 15, 16, 17, 100}, bitwise identical for 1 and 2 threads
 #   (bundle_conformance: each of the default CPU levels, x86-64-v3 and x86-64-v4, with its own
 #   stub); the x86_64-simt variant too for nano and custom-small; nano and the Custom arch
-#   again with --dispatch sparse; an unknown --dispatch value is a usage error;
+#   again with --dispatch dense (the default is sparse); an unknown --dispatch value is a
+#   usage error;
 # - two compiles into different directories are byte-identical (both CPU levels); --quiet
 #   silences progress;
 # - an existing bundle is replaced; a non-bundle output directory is refused untouched (more
@@ -66,8 +67,8 @@ check "nano: x86_64 and x86_64-simt agree with tests/ref" conform nano "$models/
 check "custom-small: x86_64 and x86_64-simt" conform custom-small "$models/custom-small.arch.json" x86_64,x86_64-simt
 check "dense: x86_64" conform dense "$models/dense.arch.json" x86_64
 check "custom out_in/gelu/eps 1e-3: x86_64" conform custom-gelu "$tmp/custom-gelu.arch.json" x86_64
-check "nano --dispatch sparse: x86_64 and x86_64-simt" conform nano-sparse "$models/nano.arch.json" x86_64,x86_64-simt --dispatch sparse
-check "custom out_in/gelu/eps 1e-3 --dispatch sparse: x86_64" conform custom-gelu-sparse "$tmp/custom-gelu.arch.json" x86_64 --dispatch sparse
+check "nano --dispatch dense: x86_64 and x86_64-simt" conform nano-dense "$models/nano.arch.json" x86_64,x86_64-simt --dispatch dense
+check "custom out_in/gelu/eps 1e-3 --dispatch dense: x86_64" conform custom-gelu-dense "$tmp/custom-gelu.arch.json" x86_64 --dispatch dense
 bad_dispatch() {
   run 2 "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad-dispatch" --dispatch spares || return 1
   has "$tmp/err" "--dispatch 'spares': expected dense or sparse" && [ ! -e "$tmp/bad-dispatch" ]

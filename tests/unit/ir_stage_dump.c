@@ -1,6 +1,7 @@
 /* tests/unit/ir_stage_dump.c — `ir_stage_dump ARCH.json STAGE [dense|sparse]` prints the
  * module after the IR passes up to STAGE (graph, padded, fused, planned, gpu, cpu), with the
- * experts dispatched dense (default) or sparse (tk_ir_options.dispatch), with the pipeline of
+ * experts dispatched sparse (default, as tkc compile's) or dense (tk_ir_options.dispatch), with
+ * the pipeline of
  * tkc_build_ir, the loop tkc compile runs. It makes the one per-pass golden that no
  * `tkc compile --emit` view prints: the fused stage before buffer planning
  * (tests/ir/passes.sh --update). It never parses a dump. */
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
   tkc_ir_options_default(&o);
   o.verify_each = true;
   o.stop_after = (tk_ir_stage)stage;
-  if (argc == 4 && !strcmp(argv[3], "sparse")) o.ir.dispatch = TK_DISPATCH_SPARSE;
+  o.ir.dispatch = argc == 4 && !strcmp(argv[3], "dense") ? TK_DISPATCH_DENSE : TK_DISPATCH_SPARSE;
   tk_status s = tk_arch_load(argv[1], &arch);
   if (!s) s = tkc_build_ir(&arch, &o, &m);
   if (!s) s = tk_ir_module_print(m, stdout);

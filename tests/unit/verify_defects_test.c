@@ -392,7 +392,7 @@ static void shape_linear_wider_than_weight(void) {
     if (strstr(mu[i].id, "expert_1_hidden_2_linear.linear_out_plus_1")) id = mu[i].id;
   CHECK_MSG(id != NULL, "no linear_out_plus_1 mutant for expert_1_hidden_2 among %d", n);
   if (id) {
-    CHECK_OK(tk_verify_mutant_apply(m, id));
+    CHECK_OK(tk_verify_mutant_apply(m, id, NULL));
     CHECK_ERR(tk_ir_verify(m), "linear rule out0.cols == in1.cols");
   }
   free(mu);
