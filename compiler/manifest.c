@@ -3,7 +3,7 @@
  * Format TK_BUNDLE_FORMAT of tk/launch.h (keys in this fixed order; pretty-printed, 2-space
  * indent):
  *   format        TK_BUNDLE_FORMAT
- *   tkc_version   "0.1.0"
+ *   tkc_version   TK_VERSION, e.g. "0.2.0"
  *   toolchain     {"llvm": "19.1.7", "z3": "4.8.12"}
  *   arch          the canonical arch object (docs/formats.md §1), verbatim: the seed stays exact
  *   fingerprint   16 hex characters (docs/formats.md §1)
