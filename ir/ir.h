@@ -665,8 +665,10 @@ typedef struct tk_ir_options {
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
  * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */
 void tk_ir_options_default(tk_ir_options *o);
-/* The CPU schedule's blocking for a CPU with (zmm) or without AVX-512: blocks of 64 rows, so
- * the weights are streamed once per 64 rows; register tile 8 rows x 32 columns (16 zmm
+/* The CPU schedule's blocking for a CPU with (zmm) or without AVX-512: blocks of 128 rows, so
+ * the weights are streamed once per 128 rows (against 64: H×H at M = 256, T = 1, 12-19 % more
+ * GFLOP/s with zmm, 5-15 % with ymm; 256 was faster still at T = 1 but no faster at T = 2,
+ * bench/README.md); register tile 8 rows x 32 columns (16 zmm
  * accumulators) with AVX-512, else 4 x 16 (8 ymm). Tile widths are powers of two: with the row
  * tail in the same kernel, LLVM's SLP vectoriser left a 4 x 24 tile scalar (Tiny x86-64-v3,
  * B = 16: 7x slower), and 4 x 16 runs as fast as 4 x 24 did (bench/README.md). tkc picks zmm

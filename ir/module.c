@@ -92,7 +92,7 @@ void tk_ir_options_default(tk_ir_options *o) {
 }
 
 void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm) {
-  o->cpu_block_rows = 64;
+  o->cpu_block_rows = 128;
   o->cpu_tile_rows = zmm ? 8 : 4;
   o->cpu_tile_cols = zmm ? 32 : 16;
   o->cpu_col_blocks = 4;

@@ -84,7 +84,7 @@ static char *print_module(const tk_ir_module *m) {
 
 static void check_dump(const tk_ir_module *m) {
   char *text = print_module(m);
-  const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 64 + rt * 4 + ri) * 4], 0), "
+  const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 128 + rt * 4 + ri) * 4], 0), "
                      "B - 1) * 128 + k]";
   CHECK_MSG(text && strstr(text, want), "the dump lacks `%s`", want);
   tk_ir_module *back = NULL;
