@@ -68,6 +68,30 @@ grep -q "^ok: " "$tmp/out" || fail "no ok line"
 grep -q "solver runs, every one unsat (z3,cvc5)" "$tmp/err" || fail "no replay in both solvers"
 grep -q "replaying the further CPU levels' own queries" "$tmp/err" || fail "the x86-64-v4 queries not replayed"
 
+# ---- the replay can fail: a z3 on PATH that answers sat for one query ----
+# Queries go to the solver in batches (compiler/replay.c); a batch with a wrong answer is run
+# again file by file, and the file is named. The fake z3 reads the file its last argument
+# names: a batch file gets one answer per (check-sat), the first one `sat`; a single query
+# file gets `sat` when it is $FAKE_SAT (the store's first query, by name), else `unsat`.
+mkdir -p "$tmp/fakebin"
+cat >"$tmp/fakebin/z3" <<'SH'
+#!/bin/sh
+for f; do :; done
+case "$f" in
+  */batch.*.smt2) n=$(grep -c '^(check-sat)' "$f"); echo sat; i=1
+                  while [ "$i" -lt "$n" ]; do echo unsat; i=$((i + 1)); done ;;
+  */"$FAKE_SAT") echo sat ;;
+  *) echo unsat ;;
+esac
+SH
+chmod +x "$tmp/fakebin/z3"
+first=$(ls "$b/proofs/queries" | LC_ALL=C sort | head -n 1)
+FAKE_SAT=$first PATH="$tmp/fakebin:$PATH" expect_exit 3 "$tkc" check-proofs "$b" --solvers=z3 -j 1
+grep -q "queries/$first: z3 says 'sat' (expected unsat)" "$tmp/err" || fail "a sat query in a batch is not named: $(tail -n 2 "$tmp/err")"
+FAKE_SAT=none PATH="$tmp/fakebin:$PATH" expect_exit 3 "$tkc" check-proofs "$b" --solvers=z3 -j 1
+grep -q "answered 'sat...' for a batch of 40 queries (from .*/$first), though each alone is unsat" "$tmp/err" ||
+  fail "a batch that fails only as a batch passes: $(tail -n 2 "$tmp/err")"
+
 # ---- another --cpu: its own CPU schedule, proofs and certificate, also accepted ----
 expect_exit 0 "$tkc" compile "$arch" -o "$tmp/v4" --targets x86_64 --cpu x86-64-v4 --quiet
 expect_exit 0 "$tkc" check-proofs "$tmp/v4" --no-replay
