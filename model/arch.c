@@ -14,7 +14,6 @@
  */
 #include "model/arch.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -25,6 +24,8 @@
 #include <strings.h>
 
 #include "model/arch_json.h"
+#include "model/hf_config.h"
+#include "model/json_fields.h"
 #include "tk/alloc.h"
 
 enum {
@@ -66,8 +67,7 @@ static const char *const known_keys[] = {
 typedef tk_arch_json_member member;
 
 typedef struct reader {
-  tk_arch_json_source src;
-  tk_arch_json_object obj;
+  tk_json_doc d;
   tk_arch arch;   /* filled field by field */
   bool kind_read; /* arch.model_kind is valid */
 } reader;
@@ -95,35 +95,6 @@ const char *tk_arch_weight_layout_name(tk_weight_layout layout) {
 
 /* ---- Field errors ---------------------------------------------------------------------- */
 
-/* "path:line:col: field 'key': value <raw token>, expected <fmt...>" at the value. */
-static tk_status field_error(const reader *r, const member *m, const char *key, const char *fmt,
-                             ...) __attribute__((format(printf, 4, 5)));
-static tk_status field_error(const reader *r, const member *m, const char *key, const char *fmt,
-                             ...) {
-  char *expect = NULL, shown[TK_ARCH_JSON_SHOWN_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = tk_vasprintf(&expect, fmt, ap);
-  va_end(ap);
-  if (n < 0) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory formatting an error");
-  tk_arch_json_shown(&r->src, m->offset, m->raw_len, shown);
-  tk_status status = tk_arch_json_error_at(&r->src, m->offset, "field '%s': value %s, expected %s",
-                                           key, shown, expect);
-  free(expect);
-  return status;
-}
-
-/* The member for key; NULL (and OK) when absent and optional. */
-static tk_status field_find(const reader *r, const char *key, bool required, const char *expect,
-                            const member **out) {
-  *out = tk_arch_json_object_find(&r->obj, key);
-  if (!*out && required)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "%s: field '%s': missing, expected %s (a required field)", r->src.name,
-                          key, expect);
-  return TK_STATUS_OK;
-}
-
 /* True if key is one of known_keys; else *suggestion is a known key equal up to case, or NULL. */
 static bool key_known(const char *key, const char **suggestion) {
   *suggestion = NULL;
@@ -136,20 +107,20 @@ static bool key_known(const char *key, const char **suggestion) {
 
 /* docs/formats.md §1: unknown keys are an error (a typo must not silently change the model). */
 static tk_status check_known_keys(const reader *r) {
-  for (size_t i = 0; i < r->obj.count; i++) {
-    const member *m = &r->obj.members[i];
+  for (size_t i = 0; i < r->d.obj.count; i++) {
+    const member *m = &r->d.obj.members[i];
     const char *suggestion;
     if (key_known(m->key, &suggestion)) continue;
     char shown[TK_ARCH_JSON_SHOWN_MAX], keys[256];
-    tk_arch_json_shown(&r->src, m->key_offset, m->key_raw_len, shown);
+    tk_arch_json_shown(&r->d.src, m->key_offset, m->key_raw_len, shown);
     if (suggestion)
-      return tk_arch_json_error_at(&r->src, m->key_offset,
+      return tk_arch_json_error_at(&r->d.src, m->key_offset,
                                    "unknown key %s (keys are case-sensitive: did you mean '%s'?)",
                                    shown, suggestion);
     size_t n = 0;
     for (size_t k = 0; k < COUNT(known_keys); k++)
       n += (size_t)snprintf(keys + n, sizeof keys - n, "%s%s", k ? ", " : "", known_keys[k]);
-    return tk_arch_json_error_at(&r->src, m->key_offset, "unknown key %s; expected one of: %s",
+    return tk_arch_json_error_at(&r->d.src, m->key_offset, "unknown key %s; expected one of: %s",
                                  shown, keys);
   }
   return TK_STATUS_OK;
@@ -157,95 +128,33 @@ static tk_status check_known_keys(const reader *r) {
 
 /* ---- Scalars from tokens --------------------------------------------------------------- */
 
-/* An integer token's sign and magnitude, exactly; false if the magnitude is above 2^64-1. */
-static bool integer_token(const reader *r, const member *m, bool *negative, uint64_t *magnitude) {
-  const char *p = r->src.text + m->offset, *end = p + m->raw_len;
-  *negative = *p == '-';
-  p += *negative;
-  *magnitude = 0;
-  for (; p < end; p++) {
-    uint64_t digit = (uint64_t)(*p - '0');
-    if (*magnitude > (UINT64_MAX - digit) / 10) return false;
-    *magnitude = *magnitude * 10 + digit;
-  }
-  return true;
-}
-
-/* A required integer field that fits int32_t (docs/formats.md §1: integer dims are integer tokens). */
-static tk_status read_int32(const reader *r, const char *key, const member **m, int32_t *value) {
-  TK_RETURN_IF_ERROR(field_find(r, key, true, "an integer", m));
-  if ((*m)->kind != TK_ARCH_JSON_NUMBER)
-    return field_error(r, *m, key, "an integer, found %s", tk_arch_json_kind_name((*m)->kind));
-  if (!(*m)->is_integer) return field_error(r, *m, key, "an integer (no fraction or exponent)");
-  bool negative;
-  uint64_t magnitude;
-  if (!integer_token(r, *m, &negative, &magnitude) ||
-      magnitude > (negative ? 2147483648u : 2147483647u))
-    return field_error(r, *m, key, "an integer in the 32-bit range [-2147483648, 2147483647]");
-  *value = negative ? (int32_t)(-(int64_t)magnitude) : (int32_t)magnitude;
-  return TK_STATUS_OK;
-}
-
-/* lo <= value <= hi; `hi_name` names the field hi comes from, if any. */
-static tk_status check_limit(const reader *r, const member *m, const char *key, int32_t value,
-                             int32_t lo, int32_t hi, const char *hi_name) {
-  if (value >= lo && value <= hi) return TK_STATUS_OK;
-  if (hi_name) return field_error(r, m, key, "%d <= %s <= %s = %d (limit)", lo, key, hi_name, hi);
-  return field_error(r, m, key, "%d <= %s <= %d (limit)", lo, key, hi);
-}
-
 static tk_status check_equal(const reader *r, const member *m, const char *key, int32_t value,
                              int32_t want, const char *why_name, const char *why_value) {
-  if (value != want) return field_error(r, m, key, "%d for %s \"%s\"", want, why_name, why_value);
+  if (value != want)
+    return tk_json_field_error(&r->d, m, key, "%d for %s \"%s\"", want, why_name, why_value);
   return TK_STATUS_OK;
-}
-
-/* `one of "A", "B", "C"` for a table of enum names. */
-static void one_of(const char *const *names, size_t count, char *out, size_t cap) {
-  size_t n = (size_t)snprintf(out, cap, "one of");
-  for (size_t i = 0; i < count && n < cap; i++)
-    n += (size_t)snprintf(out + n, cap - n, "%s \"%s\"", i ? "," : "", names[i]);
-}
-
-/* An enum field spelled exactly as one of names (case-sensitive, docs/formats.md §1); `fallback` is
- * the value when absent, or -1 if the field is required. */
-static tk_status read_enum(const reader *r, const char *key, const char *const *names, size_t count,
-                           int fallback, const char *also, int *out) {
-  char expect[160];
-  one_of(names, count, expect, sizeof expect);
-  const member *m;
-  TK_RETURN_IF_ERROR(field_find(r, key, fallback < 0, expect, &m));
-  *out = fallback;
-  if (!m) return TK_STATUS_OK;
-  bool folded = false;
-  for (size_t i = 0; m->kind == TK_ARCH_JSON_STRING && i < count; i++) {
-    if (m->string_len == strlen(names[i]) && memcmp(m->string, names[i], m->string_len) == 0)
-      return *out = (int)i, TK_STATUS_OK;
-    folded |=
-        m->string_len == strlen(names[i]) && strncasecmp(m->string, names[i], m->string_len) == 0;
-  }
-  return field_error(r, m, key, "%s%s%s", expect, also, folded ? " (case-sensitive)" : "");
 }
 
 /* ---- The fields, in the order of docs/formats.md §1's table ------------------------------------ */
 
 static tk_status read_size(reader *r) {
   static const char *also = " or an integer 0..3";
-  const member *m = tk_arch_json_object_find(&r->obj, "size");
+  const member *m = tk_arch_json_object_find(&r->d.obj, "size");
   if (m && m->kind == TK_ARCH_JSON_NUMBER) { /* docs/formats.md §1: also the index 0..3 */
     bool negative;
     uint64_t index;
     char expect[160];
-    if (!m->is_integer || !integer_token(r, m, &negative, &index) || negative ||
+    if (!m->is_integer || !tk_json_integer_token(&r->d, m, &negative, &index) || negative ||
         index > TK_SIZE_FULL) {
-      one_of(size_names, COUNT(size_names), expect, sizeof expect);
-      return field_error(r, m, "size", "%s%s", expect, also);
+      tk_json_one_of(size_names, COUNT(size_names), expect, sizeof expect);
+      return tk_json_field_error(&r->d, m, "size", "%s%s", expect, also);
     }
     r->arch.size = (tk_arch_size)index;
     return TK_STATUS_OK;
   }
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "size", size_names, COUNT(size_names), -1, also, &index));
+  TK_RETURN_IF_ERROR(
+      tk_json_read_enum(&r->d, "size", size_names, COUNT(size_names), -1, also, &index));
   r->arch.size = (tk_arch_size)index;
   return TK_STATUS_OK;
 }
@@ -254,8 +163,8 @@ static tk_status read_size(reader *r) {
 static tk_status read_model_kind(reader *r) {
   if (r->kind_read) return TK_STATUS_OK;
   int index;
-  TK_RETURN_IF_ERROR(
-      read_enum(r, "model_kind", kind_names, COUNT(kind_names), TK_MODEL_MOE, "", &index));
+  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "model_kind", kind_names, COUNT(kind_names),
+                                       TK_MODEL_MOE, "", &index));
   r->arch.model_kind = (tk_model_kind)index;
   r->kind_read = true;
   return TK_STATUS_OK;
@@ -281,8 +190,8 @@ static int32_t table_depth(const reader *r) {
 /* input_dim, hidden_dim, output_dim: within 1..65536, and the topology's value if named. */
 static tk_status read_dim(reader *r, const char *key, int32_t topology_value, int32_t *out) {
   const member *m;
-  TK_RETURN_IF_ERROR(read_int32(r, key, &m, out));
-  TK_RETURN_IF_ERROR(check_limit(r, m, key, *out, 1, DIM_LIMIT, NULL));
+  TK_RETURN_IF_ERROR(tk_json_read_int32(&r->d, key, &m, out));
+  TK_RETURN_IF_ERROR(tk_json_check_limit(&r->d, m, key, *out, 1, DIM_LIMIT, NULL));
   return check_topology(r, m, key, *out, topology_value);
 }
 static tk_status read_input_dim(reader *r) {
@@ -299,11 +208,11 @@ static tk_status read_output_dim(reader *r) {
 static tk_status read_routing(reader *r, const char *key, int32_t hi, const char *hi_name,
                               int32_t topology_value, int32_t *out) {
   const member *m;
-  TK_RETURN_IF_ERROR(read_int32(r, key, &m, out));
+  TK_RETURN_IF_ERROR(tk_json_read_int32(&r->d, key, &m, out));
   TK_RETURN_IF_ERROR(read_model_kind(r));
   if (r->arch.model_kind == TK_MODEL_DENSE)
     return check_equal(r, m, key, *out, 0, "model_kind", "Dense");
-  TK_RETURN_IF_ERROR(check_limit(r, m, key, *out, 1, hi, hi_name));
+  TK_RETURN_IF_ERROR(tk_json_check_limit(&r->d, m, key, *out, 1, hi, hi_name));
   return check_topology(r, m, key, *out, topology_value);
 }
 static tk_status read_n_experts(reader *r) {
@@ -316,8 +225,9 @@ static tk_status read_top_k(reader *r) {
 
 static tk_status read_expert_depth(reader *r) {
   const member *m;
-  TK_RETURN_IF_ERROR(read_int32(r, "expert_depth", &m, &r->arch.expert_depth));
-  TK_RETURN_IF_ERROR(check_limit(r, m, "expert_depth", r->arch.expert_depth, 0, DEPTH_LIMIT, NULL));
+  TK_RETURN_IF_ERROR(tk_json_read_int32(&r->d, "expert_depth", &m, &r->arch.expert_depth));
+  TK_RETURN_IF_ERROR(
+      tk_json_check_limit(&r->d, m, "expert_depth", r->arch.expert_depth, 0, DEPTH_LIMIT, NULL));
   return check_topology(r, m, "expert_depth", r->arch.expert_depth, table_depth(r));
 }
 
@@ -326,21 +236,23 @@ static tk_status read_seed(reader *r) {
   static const char *range = "an integer in [0, 18446744073709551615]";
   const member *m;
   bool negative;
-  TK_RETURN_IF_ERROR(field_find(r, "seed", true, range, &m));
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "seed", true, range, &m));
   if (m->kind != TK_ARCH_JSON_NUMBER)
-    return field_error(r, m, "seed", "%s, found %s", range, tk_arch_json_kind_name(m->kind));
+    return tk_json_field_error(&r->d, m, "seed", "%s, found %s", range,
+                               tk_arch_json_kind_name(m->kind));
   if (!m->is_integer)
-    return field_error(r, m, "seed", "%s written as plain digits (no fraction or exponent)", range);
-  if (!integer_token(r, m, &negative, &r->arch.seed))
-    return field_error(r, m, "seed", "%s (above 2^64-1)", range);
-  if (negative) return field_error(r, m, "seed", "%s (not negative)", range);
+    return tk_json_field_error(&r->d, m, "seed",
+                               "%s written as plain digits (no fraction or exponent)", range);
+  if (!tk_json_integer_token(&r->d, m, &negative, &r->arch.seed))
+    return tk_json_field_error(&r->d, m, "seed", "%s (above 2^64-1)", range);
+  if (negative) return tk_json_field_error(&r->d, m, "seed", "%s (not negative)", range);
   return TK_STATUS_OK;
 }
 
 static tk_status read_router_kind(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "router_kind", router_names, COUNT(router_names),
-                               TK_ROUTER_SHEAF_PADIC, "", &index));
+  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "router_kind", router_names, COUNT(router_names),
+                                       TK_ROUTER_SHEAF_PADIC, "", &index));
   r->arch.router_kind = (tk_router_kind)index;
   return TK_STATUS_OK;
 }
@@ -349,35 +261,56 @@ static tk_status read_router_kind(reader *r) {
 static tk_status read_layer_norm_eps(reader *r) {
   static const char *expect = "a finite number > 0";
   const member *m;
-  TK_RETURN_IF_ERROR(field_find(r, "layer_norm_eps", false, expect, &m));
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "layer_norm_eps", false, expect, &m));
   r->arch.layer_norm_eps = DEFAULT_LAYER_NORM_EPS;
   if (!m) return TK_STATUS_OK;
   if (m->kind != TK_ARCH_JSON_NUMBER)
-    return field_error(r, m, "layer_norm_eps", "%s, found %s", expect,
-                       tk_arch_json_kind_name(m->kind));
-  char *token = tk_strndup(r->src.text + m->offset, m->raw_len);
-  if (!token) return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", r->src.name);
+    return tk_json_field_error(&r->d, m, "layer_norm_eps", "%s, found %s", expect,
+                               tk_arch_json_kind_name(m->kind));
+  char *token = tk_strndup(r->d.src.text + m->offset, m->raw_len);
+  if (!token)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading %s", r->d.src.name);
   double value = strtod(token, NULL); /* the scanner checked the JSON number grammar */
   free(token);
-  if (!isfinite(value) || !(value > 0)) return field_error(r, m, "layer_norm_eps", "%s", expect);
+  if (!isfinite(value) || !(value > 0))
+    return tk_json_field_error(&r->d, m, "layer_norm_eps", "%s", expect);
   r->arch.layer_norm_eps = value;
   return TK_STATUS_OK;
 }
 
 static tk_status read_hidden_act(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(
-      read_enum(r, "hidden_act", act_names, COUNT(act_names), TK_ACT_GELU_TANH, "", &index));
+  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "hidden_act", act_names, COUNT(act_names),
+                                       TK_ACT_GELU_TANH, "", &index));
   r->arch.hidden_act = (tk_hidden_act)index;
   return TK_STATUS_OK;
 }
 
 static tk_status read_weight_layout(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(read_enum(r, "weight_layout", layout_names, COUNT(layout_names),
-                               TK_LAYOUT_IN_OUT, "", &index));
+  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "weight_layout", layout_names, COUNT(layout_names),
+                                       TK_LAYOUT_IN_OUT, "", &index));
   r->arch.weight_layout = (tk_weight_layout)index;
   return TK_STATUS_OK;
+}
+
+/* A Hugging Face config.json (it has "model_type", docs/formats.md §7) given where an arch.json
+ * is expected: say what it is, not that 'architectures' is an unknown key. */
+static tk_status not_hf_config(const reader *r) {
+  const member *m = tk_arch_json_object_find(&r->d.obj, "model_type");
+  if (!m) return TK_STATUS_OK;
+  char shown[TK_ARCH_JSON_SHOWN_MAX];
+  tk_arch_json_shown(&r->d.src, m->offset, m->raw_len, shown);
+  if (m->kind == TK_ARCH_JSON_STRING && strcmp(m->string, TK_QWEN3_MOE_MODEL_TYPE) == 0)
+    return tk_arch_json_error_at(
+        &r->d.src, m->offset,
+        "a Hugging Face config.json (model_type %s), not an arch.json: `tkc check` validates "
+        "its Qwen3-MoE block; compiling that family is not implemented yet (issue 16)",
+        shown);
+  return tk_arch_json_error_at(&r->d.src, m->offset,
+                               "a Hugging Face config.json (model_type %s), not an arch.json: "
+                               "tkc reads configs of model_type \"%s\" only",
+                               shown, TK_QWEN3_MOE_MODEL_TYPE);
 }
 
 /* docs/formats.md §1: unknown keys, then every field in the table's order; the first error wins. */
@@ -489,47 +422,22 @@ static tk_status compute_fingerprint(tk_arch *arch) {
 /* ---- Entry points ---------------------------------------------------------------------- */
 
 tk_status tk_arch_parse(const char *text, size_t len, const char *source_name, tk_arch *out) {
-  reader r = {.src = {.text = text, .len = len, .name = source_name ? source_name : "<arch.json>"}};
-  if (!text) return tk_status_make(TK_INVALID_ARGUMENT, "%s: no text to parse", r.src.name);
-  TK_RETURN_IF_ERROR(tk_arch_json_object_parse(&r.src, &r.obj));
-  tk_status status = read_arch(&r);
-  tk_arch_json_object_free(&r.obj);
+  reader r = {
+      .d.src = {.text = text, .len = len, .name = source_name ? source_name : "<arch.json>"}};
+  if (!text) return tk_status_make(TK_INVALID_ARGUMENT, "%s: no text to parse", r.d.src.name);
+  TK_RETURN_IF_ERROR(tk_arch_json_object_parse(&r.d.src, &r.d.obj));
+  tk_status status = not_hf_config(&r);
+  if (!status) status = read_arch(&r);
+  tk_arch_json_object_free(&r.d.obj);
   if (!status) status = compute_fingerprint(&r.arch);
   if (!status) *out = r.arch;
   return status;
 }
 
-/* The whole file, at most ARCH_FILE_LIMIT bytes. */
-static tk_status read_file(const char *path, char **out, size_t *out_len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return tk_status_make(TK_IO_ERROR, "cannot open '%s': %s", path, strerror(errno));
-  char *text = tk_malloc(ARCH_FILE_LIMIT + 1);
-  if (!text) {
-    fclose(f);
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading '%s'", path);
-  }
-  size_t len = fread(text, 1, ARCH_FILE_LIMIT + 1, f);
-  int err = ferror(f) ? errno : 0;
-  fclose(f);
-  tk_status status = NULL;
-  if (err)
-    status = tk_status_make(TK_IO_ERROR, "cannot read '%s': %s", path, strerror(err));
-  else if (len > ARCH_FILE_LIMIT)
-    status = tk_status_make(TK_INVALID_ARGUMENT,
-                            "'%s' is larger than %d bytes, the limit for an arch.json", path,
-                            ARCH_FILE_LIMIT);
-  if (status) {
-    free(text);
-    return status;
-  }
-  *out = text, *out_len = len;
-  return TK_STATUS_OK;
-}
-
 tk_status tk_arch_load(const char *path, tk_arch *out) {
   char *text = NULL;
   size_t len = 0;
-  TK_RETURN_IF_ERROR(read_file(path, &text, &len));
+  TK_RETURN_IF_ERROR(tk_arch_json_read_file(path, ARCH_FILE_LIMIT, "an arch.json", &text, &len));
   tk_status status = tk_arch_parse(text, len, path, out);
   free(text);
   return status;

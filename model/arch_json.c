@@ -10,6 +10,7 @@
  */
 #include "model/arch_json.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,4 +461,31 @@ const char *tk_arch_json_kind_name(tk_arch_json_kind kind) {
     case TK_ARCH_JSON_OBJECT: return "an object";
   }
   return "a value";
+}
+
+tk_status tk_arch_json_read_file(const char *path, size_t limit, const char *what, char **out,
+                                 size_t *out_len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return tk_status_make(TK_IO_ERROR, "cannot open '%s': %s", path, strerror(errno));
+  char *text = tk_malloc(limit + 1);
+  if (!text) {
+    fclose(f);
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory reading '%s'", path);
+  }
+  size_t len = fread(text, 1, limit + 1, f);
+  int err = ferror(f) ? errno : 0;
+  fclose(f);
+  tk_status status = NULL;
+  if (err)
+    status = tk_status_make(TK_IO_ERROR, "cannot read '%s': %s", path, strerror(err));
+  else if (len > limit)
+    status = tk_status_make(TK_INVALID_ARGUMENT, "'%s' is larger than %zu bytes, the limit for %s",
+                            path, limit, what);
+  if (status) {
+    free(text);
+    return status;
+  }
+  text[len] = '\0';
+  *out = text, *out_len = len;
+  return TK_STATUS_OK;
 }

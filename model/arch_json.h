@@ -80,4 +80,10 @@ TK_MUST_USE tk_status tk_arch_json_error_at(const tk_arch_json_source *src, size
                                             const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Reads the whole file at `path` into *out (NUL-terminated, caller frees) and its length;
+ * TK_IO_ERROR if it cannot be read, TK_INVALID_ARGUMENT if it is longer than `limit` bytes
+ * ("'path' is larger than N bytes, the limit for <what>"). */
+TK_MUST_USE tk_status tk_arch_json_read_file(const char *path, size_t limit, const char *what,
+                                             char **out, size_t *out_len);
+
 #endif /* TK_COMPILER_ARCH_JSON_H */

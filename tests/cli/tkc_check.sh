@@ -60,6 +60,46 @@ run 1 check tests/arch/bad/seed-2pow64.json; has err "field 'seed'"
 run 1 check "$tmp/missing.arch.json"; has err "missing.arch.json"; empty out
 run 1 check "$tmp"; has err "cannot read"
 
+# A Hugging Face config.json (docs/formats.md §7): the Qwen3-MoE block of models/qwen3-moe-tiny.
+# Tensors 1 + 3*16; parameters 16*256 + 16*3*(128*256) = 1576960, 2 bytes each in bfloat16.
+run 0 check models/qwen3-moe-tiny/config.json
+has out "block: qwen3_moe, layer 0 of 1: hidden 256, 16 experts, top 4 renormalised, SwiGLU intermediate 128"
+has out "tensors: 49"; has out "model.layers.0.mlp.gate.weight"
+has out "model.layers.0.mlp.experts.15.down_proj.weight"; has out "[256, 128]"
+has out "total parameters: 1576960"; has out "weights (bfloat16): 3153920 bytes"
+sed 's/"hidden_act": "silu"/"hidden_act": "gelu"/' models/qwen3-moe-tiny/config.json >"$tmp/gelu.json"
+run 1 check "$tmp/gelu.json"
+has err "gelu.json:9:17: field 'hidden_act': value \"gelu\", expected one of \"silu\""; empty out
+run 1 check --layer 1 models/qwen3-moe-tiny/config.json
+has err "--layer 1: expected 0 <= layer < num_hidden_layers = 1"; empty out
+run 2 check --layer x models/qwen3-moe-tiny/config.json; has err "--layer 'x'"
+run 2 check --layer 0 models/nano.arch.json; has err "--layer applies to a Hugging Face config.json"
+# --weights: a checkpoint against the block (models/qwen3-moe-tiny/make_checkpoint.py's files).
+if command -v python3 >/dev/null; then
+  mkdir -p "$tmp/q"
+  make_ckpt() { python3 models/qwen3-moe-tiny/make_checkpoint.py -o "$@" >/dev/null || fail "make_checkpoint.py $*"; }
+  make_ckpt "$tmp/q/model.safetensors"
+  run 0 check models/qwen3-moe-tiny/config.json --weights "$tmp/q"
+  has out "weights: $tmp/q: the block's tensors, per-expert layout, bfloat16 (49 tensors in all)"
+  make_ckpt "$tmp/q32.safetensors" --dtype f32
+  run 0 check --weights "$tmp/q32.safetensors" models/qwen3-moe-tiny/config.json; has out "float32 (49"
+  sed 's/"num_hidden_layers": 1/"num_hidden_layers": 4/' models/qwen3-moe-tiny/config.json >"$tmp/c4.json"
+  make_ckpt "$tmp/q3.safetensors" --layer 3 --config "$tmp/c4.json"   # another layer's names
+  run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/q3.safetensors"
+  has err "tensor model.layers.0.mlp.gate.weight: missing (the router"; empty out
+  head -c 4000 "$tmp/q/model.safetensors" >"$tmp/cut.safetensors"
+  run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/cut.safetensors"
+  has err "cut.safetensors"; empty out
+else
+  echo "tkc_check: no python3: --weights against make_checkpoint.py's files not tested"
+fi
+run 2 check --weights "$tmp/q" models/nano.arch.json; has err "--weights applies to a Hugging Face"
+
+# Compiling it is issue 16's next step: a clear error, not "unknown key 'architectures'".
+run 1 compile models/qwen3-moe-tiny/config.json -o "$tmp/qwen-bundle"
+has err "a Hugging Face config.json (model_type \"qwen3_moe\"), not an arch.json"
+[ ! -e "$tmp/qwen-bundle" ] || fail "compile of a config.json left $tmp/qwen-bundle"
+
 # Usage errors: exit 2.
 run 2 check;                                  has err "missing ARCH.json"
 run 2 check --bogus models/nano.arch.json;    has err "unknown option '--bogus'"

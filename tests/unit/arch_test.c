@@ -19,15 +19,6 @@
 #include "model/arch.h"
 #include "test.h"
 
-static char path_buf[4096];
-
-/* TK_SOURCE_DIR/rel (ctest runs in the source dir; the variable makes it explicit). */
-static const char *src_path(const char *rel) {
-  const char *root = getenv("TK_SOURCE_DIR");
-  snprintf(path_buf, sizeof path_buf, "%s/%s", root ? root : ".", rel);
-  return path_buf;
-}
-
 /* Parses text from an exact-size heap copy (no terminator). */
 static tk_status parse(const char *text, tk_arch *out) {
   size_t len = strlen(text);
@@ -159,7 +150,7 @@ static bool listed(char names[][128], size_t count, const char *name) {
 
 static void test_bad_files(void) {
   FILE *f = fopen(src_path("tests/arch/bad/EXPECT.tsv"), "r");
-  CHECK_MSG(f != NULL, "cannot open %s", path_buf);
+  CHECK_MSG(f != NULL, "cannot open %s", src_path("tests/arch/bad/EXPECT.tsv"));
   if (!f) return;
   static char names[256][128];
   size_t count = 0;

@@ -13,6 +13,15 @@
 
 static int tk_test_passed, tk_test_failed;
 
+/* TK_SOURCE_DIR/rel (ctest runs in the source dir; the variable makes it explicit). The
+ * result is overwritten by the next call. */
+static inline const char *src_path(const char *rel) {
+  static char path[4096];
+  const char *root = getenv("TK_SOURCE_DIR");
+  snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
+  return path;
+}
+
 #define CHECK(cond)                                                            \
   do {                                                                         \
     if (cond) {                                                                \

@@ -1,0 +1,353 @@
+/* model/hf_config.c — a Hugging Face config.json → the Qwen3-MoE block of one layer
+ * (model/hf_config.h, docs/formats.md §7).
+ *
+ * The text is read by the arch.json front end's strict scanner; then the block's fields are
+ * read in the order of docs/formats.md §7's table and the first invalid one is reported.
+ * Fields the block does not use are not read. Where Hugging Face's Qwen3MoeConfig has a
+ * default that cannot change the block's shape silently (norm_topk_prob, hidden_act,
+ * torch_dtype, decoder_sparse_step, mlp_only_layers) an absent field takes it; the shape
+ * fields are required, since transformers always writes them.
+ */
+#include "model/hf_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/arch_json.h"
+#include "model/json_fields.h"
+#include "tk/safetensors.h"
+
+enum {
+  CONFIG_FILE_LIMIT = 1 << 20, /* bytes: a config.json is a few KB */
+  DIM_LIMIT = 65536,
+  EXPERT_LIMIT = 512,
+  LAYER_LIMIT = 4096,
+};
+
+static const char *const dtype_names[] = {"float32", "bfloat16"};
+static const char *const act_names[] = {"silu"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef tk_arch_json_member member;
+
+typedef struct reader {
+  tk_json_doc d;
+  tk_qwen3_moe_config c; /* filled field by field; c.layer is the requested layer */
+  int32_t sparse_step;   /* decoder_sparse_step */
+  const member *layers_member, *step_member, *mlp_only_member;
+} reader;
+
+const char *tk_hf_dtype_name(tk_hf_dtype dtype) {
+  return (size_t)dtype < COUNT(dtype_names) ? dtype_names[dtype] : "?";
+}
+int tk_hf_dtype_size(tk_hf_dtype dtype) { return dtype == TK_HF_BFLOAT16 ? 2 : 4; }
+
+/* ---- The fields, in the order of docs/formats.md §7's table ------------------------------ */
+
+static tk_status read_model_type(reader *r) {
+  static const char *const names[] = {TK_QWEN3_MOE_MODEL_TYPE};
+  int index;
+  return tk_json_read_enum(&r->d, "model_type", names, COUNT(names), -1,
+                           " (the Hugging Face family tkc compiles)", &index);
+}
+
+static tk_status read_dim(reader *r, const char *key, int32_t hi, int32_t *out) {
+  const member *m;
+  TK_RETURN_IF_ERROR(tk_json_read_int32(&r->d, key, &m, out));
+  return tk_json_check_limit(&r->d, m, key, *out, 1, hi, NULL);
+}
+static tk_status read_hidden(reader *r) {
+  return read_dim(r, "hidden_size", DIM_LIMIT, &r->c.hidden);
+}
+static tk_status read_intermediate(reader *r) {
+  return read_dim(r, "moe_intermediate_size", DIM_LIMIT, &r->c.intermediate);
+}
+static tk_status read_experts(reader *r) {
+  return read_dim(r, "num_experts", EXPERT_LIMIT, &r->c.experts);
+}
+static tk_status read_top_k(reader *r) {
+  const member *m;
+  TK_RETURN_IF_ERROR(tk_json_read_int32(&r->d, "num_experts_per_tok", &m, &r->c.top_k));
+  return tk_json_check_limit(&r->d, m, "num_experts_per_tok", r->c.top_k, 1, r->c.experts,
+                             "num_experts");
+}
+
+/* Optional boolean, Hugging Face's default false. */
+static tk_status read_norm_topk_prob(reader *r) {
+  const member *m;
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "norm_topk_prob", false, "true or false", &m));
+  r->c.norm_topk_prob = false;
+  if (!m) return TK_STATUS_OK;
+  if (m->kind != TK_ARCH_JSON_BOOL)
+    return tk_json_field_error(&r->d, m, "norm_topk_prob", "true or false, found %s",
+                               tk_arch_json_kind_name(m->kind));
+  r->c.norm_topk_prob = r->d.src.text[m->offset] == 't';
+  return TK_STATUS_OK;
+}
+
+/* Optional, default "silu": the experts' SwiGLU gate. */
+static tk_status read_hidden_act(reader *r) {
+  int index;
+  return tk_json_read_enum(&r->d, "hidden_act", act_names, COUNT(act_names), 0,
+                           " (the activation tkc implements for this family)", &index);
+}
+
+/* torch_dtype, or dtype (newer transformers); null or absent: float32 (how transformers loads
+ * a config without one). Both present must agree. */
+static tk_status read_one_dtype(reader *r, const char *key, const member **m, int *index) {
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, key, false, "", m));
+  *index = TK_HF_FLOAT32;
+  if (!*m || (*m)->kind == TK_ARCH_JSON_NULL) return TK_STATUS_OK;
+  return tk_json_read_enum(&r->d, key, dtype_names, COUNT(dtype_names), TK_HF_FLOAT32,
+                           " (the weight types tkc reads) or null", index);
+}
+static tk_status read_dtype(reader *r) {
+  const member *legacy, *current;
+  int a, b;
+  TK_RETURN_IF_ERROR(read_one_dtype(r, "torch_dtype", &legacy, &a));
+  TK_RETURN_IF_ERROR(read_one_dtype(r, "dtype", &current, &b));
+  if (legacy && current && a != b)
+    return tk_json_field_error(&r->d, current, "dtype", "the same type as torch_dtype (\"%s\")",
+                               dtype_names[a]);
+  r->c.dtype = (tk_hf_dtype)(current ? b : a);
+  return TK_STATUS_OK;
+}
+
+static tk_status read_layers(reader *r) {
+  TK_RETURN_IF_ERROR(
+      tk_json_read_int32(&r->d, "num_hidden_layers", &r->layers_member, &r->c.layers));
+  return tk_json_check_limit(&r->d, r->layers_member, "num_hidden_layers", r->c.layers, 1,
+                             LAYER_LIMIT, NULL);
+}
+
+/* Optional, default 1: layer i has an MoE block when (i + 1) mod step = 0. */
+static tk_status read_sparse_step(reader *r) {
+  r->sparse_step = 1;
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "decoder_sparse_step", false, "", &r->step_member));
+  if (!r->step_member) return TK_STATUS_OK;
+  TK_RETURN_IF_ERROR(
+      tk_json_read_int32(&r->d, "decoder_sparse_step", &r->step_member, &r->sparse_step));
+  return tk_json_check_limit(&r->d, r->step_member, "decoder_sparse_step", r->sparse_step, 1,
+                             LAYER_LIMIT, NULL);
+}
+
+/* mlp_only_layers: null, absent or an array of layer indices (integer tokens). The scanner
+ * checked the array's syntax; this walks its elements. Sets *listed when `layer` is one. */
+static tk_status read_mlp_only(reader *r, bool *listed) {
+  static const char *expect = "an array of layer indices (integers 0 <= i < num_hidden_layers)";
+  const member *m;
+  *listed = false;
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "mlp_only_layers", false, "", &m));
+  r->mlp_only_member = m;
+  if (!m || m->kind == TK_ARCH_JSON_NULL) return TK_STATUS_OK;
+  if (m->kind != TK_ARCH_JSON_ARRAY)
+    return tk_json_field_error(&r->d, m, "mlp_only_layers", "%s, found %s", expect,
+                               tk_arch_json_kind_name(m->kind));
+  const char *p = r->d.src.text + m->offset + 1, *end = r->d.src.text + m->offset + m->raw_len - 1;
+  while (p < end) {
+    while (p < end && strchr(" \t\r\n,", *p)) p++;
+    if (p == end) break;
+    char *after;
+    long value = strtol(p, &after, 10);
+    bool integer = after > p && (after == end || strchr(" \t\r\n,", *after));
+    p = after;
+    if (!integer || value < 0 || value >= r->c.layers)
+      return tk_json_field_error(&r->d, m, "mlp_only_layers", "%s", expect);
+    *listed |= value == r->c.layer;
+  }
+  return TK_STATUS_OK;
+}
+
+/* The requested layer exists and holds a sparse MoE block (Qwen3MoeDecoderLayer's rule). */
+static tk_status check_layer(reader *r) {
+  int32_t layer = r->c.layer, step = r->sparse_step;
+  if (layer < 0 || layer >= r->c.layers)
+    return tk_arch_json_error_at(&r->d.src, r->layers_member->offset,
+                                 "--layer %d: expected 0 <= layer < num_hidden_layers = %d",
+                                 layer, r->c.layers);
+  bool listed;
+  TK_RETURN_IF_ERROR(read_mlp_only(r, &listed));
+  if (listed)
+    return tk_arch_json_error_at(&r->d.src, r->mlp_only_member->offset,
+                                 "--layer %d is a dense MLP layer (listed in mlp_only_layers), "
+                                 "not a sparse MoE block",
+                                 layer);
+  if ((layer + 1) % step != 0)
+    return tk_arch_json_error_at(&r->d.src, r->step_member->offset,
+                                 "--layer %d is a dense MLP layer: a layer i holds the MoE block "
+                                 "when (i + 1) mod decoder_sparse_step = 0 (layers %d, %d, ...)",
+                                 layer, step - 1, 2 * step - 1);
+  return TK_STATUS_OK;
+}
+
+static tk_status read_config(reader *r) {
+  static tk_status (*const fields[])(reader *) = {
+      read_model_type, read_hidden, read_intermediate, read_experts,     read_top_k,
+      read_norm_topk_prob, read_hidden_act, read_dtype, read_layers, read_sparse_step,
+      check_layer,
+  };
+  for (size_t i = 0; i < COUNT(fields); i++) TK_RETURN_IF_ERROR(fields[i](r));
+  return TK_STATUS_OK;
+}
+
+/* ---- Entry points ---------------------------------------------------------------------- */
+
+bool tk_hf_config_detect(const char *text, size_t len) {
+  tk_arch_json_source src = {.text = text, .len = len, .name = "<config.json>"};
+  tk_arch_json_object obj;
+  if (!text) return false;
+  tk_status status = tk_arch_json_object_parse(&src, &obj);
+  if (status) {
+    tk_status_free(status);
+    return false;
+  }
+  bool found = tk_arch_json_object_find(&obj, "model_type") != NULL;
+  tk_arch_json_object_free(&obj);
+  return found;
+}
+
+tk_status tk_qwen3_moe_config_parse(const char *text, size_t len, const char *source_name,
+                                    int32_t layer, tk_qwen3_moe_config *out) {
+  reader r = {.d.src = {.text = text, .len = len, .name = source_name ? source_name : "<config.json>"},
+              .c.layer = layer};
+  if (!text) return tk_status_make(TK_INVALID_ARGUMENT, "%s: no text to parse", r.d.src.name);
+  TK_RETURN_IF_ERROR(tk_arch_json_object_parse(&r.d.src, &r.d.obj));
+  tk_status status = read_config(&r);
+  tk_arch_json_object_free(&r.d.obj);
+  if (!status) *out = r.c;
+  return status;
+}
+
+tk_status tk_qwen3_moe_config_load(const char *path, int32_t layer, tk_qwen3_moe_config *out) {
+  char *text = NULL;
+  size_t len = 0;
+  TK_RETURN_IF_ERROR(
+      tk_arch_json_read_file(path, CONFIG_FILE_LIMIT, "a config.json", &text, &len));
+  tk_status status = tk_qwen3_moe_config_parse(text, len, path, layer, out);
+  free(text);
+  return status;
+}
+
+/* ---- Tensors ----------------------------------------------------------------------------- */
+
+/* "model.layers.N.mlp." + rest. */
+static void block_name(const tk_qwen3_moe_config *c, const char *rest, char out[96]) {
+  snprintf(out, 96, "model.layers.%d.mlp.%s", c->layer, rest);
+}
+
+size_t tk_qwen3_moe_tensor_count(const tk_qwen3_moe_config *config) {
+  return 1 + 3 * (size_t)config->experts;
+}
+
+tk_qwen3_moe_tensor tk_qwen3_moe_tensor_at(const tk_qwen3_moe_config *c, size_t i) {
+  static const char *const projections[] = {"gate_proj", "up_proj", "down_proj"};
+  tk_qwen3_moe_tensor t = {.rows = c->experts, .cols = c->hidden};
+  if (i == 0) {
+    block_name(c, "gate.weight", t.name);
+    return t;
+  }
+  size_t expert = (i - 1) / 3, projection = (i - 1) % 3;
+  bool down = projection == 2;
+  t.rows = down ? c->hidden : c->intermediate;
+  t.cols = down ? c->intermediate : c->hidden;
+  char rest[64];
+  snprintf(rest, sizeof rest, "experts.%zu.%s.weight", expert, projections[projection]);
+  block_name(c, rest, t.name);
+  return t;
+}
+
+/* ---- A checkpoint against the block ---------------------------------------------------------- */
+
+const char *tk_qwen3_moe_layout_name(tk_qwen3_moe_layout layout) {
+  return layout == TK_QWEN3_MOE_FUSED ? "fused" : "per-expert";
+}
+
+typedef struct wanted {
+  char name[96];
+  uint32_t rank;
+  uint64_t shape[3];
+  char what[96]; /* the fields the shape comes from, for messages */
+} wanted;
+
+static void shape_text(uint32_t rank, const uint64_t *shape, char *out, size_t cap) {
+  size_t n = (size_t)snprintf(out, cap, "[");
+  for (uint32_t d = 0; d < rank && n < cap; d++)
+    n += (size_t)snprintf(out + n, cap - n, "%s%llu", d ? ", " : "", (unsigned long long)shape[d]);
+  if (n < cap) snprintf(out + n, cap - n, "]");
+}
+
+/* One tensor: present, F32 or BF16 like the tensors before it (*dtype, -1 for none yet), of
+ * the wanted shape. */
+static tk_status check_tensor(const tk_safetensors *st, const char *path, const wanted *w,
+                              int *dtype) {
+  const tk_safetensors_tensor *t = tk_safetensors_find(st, w->name);
+  if (!t)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s: tensor %s: missing (%s)", path, w->name,
+                          w->what);
+  if (t->dtype != TK_SAFETENSORS_F32 && t->dtype != TK_SAFETENSORS_BF16)
+    return tk_status_make(TK_INVALID_ARGUMENT, "%s: tensor %s: dtype %s, expected F32 or BF16",
+                          t->file, t->name, tk_safetensors_dtype_name(t->dtype));
+  int d = t->dtype == TK_SAFETENSORS_BF16 ? TK_HF_BFLOAT16 : TK_HF_FLOAT32;
+  if (*dtype >= 0 && d != *dtype)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: tensor %s: dtype %s, expected %s like the block's other tensors",
+                          t->file, t->name, tk_safetensors_dtype_name(t->dtype),
+                          *dtype == TK_HF_BFLOAT16 ? "BF16" : "F32");
+  *dtype = d;
+  if (t->rank == w->rank && memcmp(t->shape, w->shape, w->rank * sizeof w->shape[0]) == 0)
+    return TK_STATUS_OK;
+  char got[96], want[96];
+  shape_text(t->rank, t->shape, got, sizeof got);
+  shape_text(w->rank, w->shape, want, sizeof want);
+  return tk_status_make(TK_INVALID_ARGUMENT, "%s: tensor %s: shape %s, expected %s (%s)", t->file,
+                        t->name, got, want, w->what);
+}
+
+static wanted per_expert_tensor(const tk_qwen3_moe_config *c, size_t i) {
+  tk_qwen3_moe_tensor t = tk_qwen3_moe_tensor_at(c, i);
+  wanted w = {.rank = 2, .shape = {(uint64_t)t.rows, (uint64_t)t.cols}};
+  snprintf(w.name, sizeof w.name, "%s", t.name);
+  if (i == 0)
+    snprintf(w.what, sizeof w.what, "the router: num_experts x hidden_size");
+  else
+    snprintf(w.what, sizeof w.what, "expert %zu of %d: %s", (i - 1) / 3, c->experts,
+             (i - 1) % 3 == 2 ? "hidden_size x moe_intermediate_size"
+                              : "moe_intermediate_size x hidden_size");
+  return w;
+}
+
+static tk_status check_fused(const tk_qwen3_moe_config *c, const tk_safetensors *st,
+                             const char *path, int *dtype) {
+  uint64_t e = (uint64_t)c->experts, h = (uint64_t)c->hidden, i = (uint64_t)c->intermediate;
+  wanted gate_up = {.rank = 3, .shape = {e, 2 * i, h},
+                    .what = "fused: num_experts x 2·moe_intermediate_size x hidden_size"};
+  wanted down = {.rank = 3, .shape = {e, h, i},
+                 .what = "fused: num_experts x hidden_size x moe_intermediate_size"};
+  block_name(c, "experts.gate_up_proj", gate_up.name);
+  block_name(c, "experts.down_proj", down.name);
+  TK_RETURN_IF_ERROR(check_tensor(st, path, &gate_up, dtype));
+  return check_tensor(st, path, &down, dtype);
+}
+
+tk_status tk_qwen3_moe_weights_check(const tk_qwen3_moe_config *c, const tk_safetensors *st,
+                                     const char *path, tk_qwen3_moe_layout *layout,
+                                     tk_hf_dtype *dtype) {
+  int found = -1;
+  wanted router = per_expert_tensor(c, 0);
+  TK_RETURN_IF_ERROR(check_tensor(st, path, &router, &found));
+  char fused_name[96];
+  block_name(c, "experts.gate_up_proj", fused_name);
+  bool fused = tk_safetensors_find(st, fused_name) != NULL;
+  if (fused) {
+    TK_RETURN_IF_ERROR(check_fused(c, st, path, &found));
+  } else {
+    for (size_t i = 1; i < tk_qwen3_moe_tensor_count(c); i++) {
+      wanted w = per_expert_tensor(c, i);
+      TK_RETURN_IF_ERROR(check_tensor(st, path, &w, &found));
+    }
+  }
+  *layout = fused ? TK_QWEN3_MOE_FUSED : TK_QWEN3_MOE_PER_EXPERT;
+  *dtype = (tk_hf_dtype)found;
+  return TK_STATUS_OK;
+}
