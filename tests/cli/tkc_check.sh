@@ -90,6 +90,31 @@ if command -v python3 >/dev/null; then
   head -c 4000 "$tmp/q/model.safetensors" >"$tmp/cut.safetensors"
   run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/cut.safetensors"
   has err "cut.safetensors"; empty out
+  # Broken checkpoints (issue 16's list): each exit 1 naming the file or the tensor, stdout empty.
+  python3 - "$tmp" <<'PY'
+import json, os, struct, sys
+t = sys.argv[1]
+gate = "model.layers.0.mlp.gate.weight"
+def st(path, header, data=b"", length=None):
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(os.path.join(t, path), "wb") as f:
+        f.write(struct.pack("<Q", len(h) if length is None else length) + h + data)
+st("long.safetensors", {}, length=1 << 40)
+st("overlap.safetensors", {gate: {"dtype": "F32", "shape": [16, 256], "data_offsets": [0, 16384]},
+                           "x": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}}, bytes(16384))
+st("f16.safetensors", {gate: {"dtype": "F16", "shape": [16, 256], "data_offsets": [0, 8192]}}, bytes(8192))
+os.mkdir(os.path.join(t, "shards"))
+with open(os.path.join(t, "shards", "model.safetensors.index.json"), "w") as f:
+    json.dump({"weight_map": {gate: "model-00002-of-00002.safetensors"}}, f)
+PY
+  run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/long.safetensors"; has err "long.safetensors"; empty out
+  run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/overlap.safetensors"
+  has err "overlap.safetensors: tensor"; has err "overlap"; empty out
+  run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/f16.safetensors"
+  has err "f16.safetensors: tensor model.layers.0.mlp.gate.weight: dtype F16, expected F32 or BF16"; empty out
+  run 1 check models/qwen3-moe-tiny/config.json --weights "$tmp/shards"
+  has err "model-00002-of-00002.safetensors"; empty out
 else
   echo "tkc_check: no python3: --weights against make_checkpoint.py's files not tested"
 fi

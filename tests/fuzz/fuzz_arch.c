@@ -1,5 +1,6 @@
 /* tests/fuzz/fuzz_arch.c — libFuzzer target for the arch.json reader (model/arch.c over the
- * strict scanner model/arch_json.c; docs/formats.md §1).
+ * strict scanner model/arch_json.c; docs/formats.md §1) and the Hugging Face config.json
+ * reader of the same scanner (model/hf_config.c; docs/formats.md §7).
  *
  * Input: arbitrary bytes as the text of an arch.json. Properties, beyond "no crash, no leak,
  * no UB" (ASan/UBSan):
@@ -8,13 +9,17 @@
  *     same fingerprint and the same canonical text, and the fingerprint is the first 8 bytes
  *     of SHA-256(canonical text) in lowercase hex (docs/formats.md §1.4);
  *   - the parameter list is consistent: count = rows × cols >= 1, names NUL-terminated,
- *     and the counts add up to tk_arch_weight_total.
+ *     and the counts add up to tk_arch_weight_total;
+ *   - the same bytes as a config.json (layer 0): a rejection as above; an accepted block has
+ *     its fields within §7's limits, a "model_type" key (tk_hf_config_detect), 1 + 3E tensors
+ *     named model.layers.0.mlp.* with positive shapes, and is never also an arch.json.
  */
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "model/arch.h"
+#include "model/hf_config.h"
 #include "tests/fuzz/fuzz_util.h"
 
 static bool same_fields(const tk_arch *a, const tk_arch *b) {
@@ -54,7 +59,36 @@ static void check_params(const tk_arch *a) {
              (unsigned long long)total, (unsigned long long)tk_arch_weight_total(a));
 }
 
+static void check_config(const uint8_t *data, size_t size) {
+  tk_qwen3_moe_config c;
+  tk_status s = tk_qwen3_moe_config_parse((const char *)data, size, "fuzz.config.json", 0, &c);
+  if (s) {
+    fuzz_check_rejection(s);
+    tk_status_free(s);
+    return;
+  }
+  FUZZ_CHECK(tk_hf_config_detect((const char *)data, size), "accepted without model_type");
+  FUZZ_CHECK(c.hidden >= 1 && c.hidden <= 65536 && c.intermediate >= 1 &&
+                 c.intermediate <= 65536 && c.experts >= 1 && c.experts <= 512 &&
+                 c.top_k >= 1 && c.top_k <= c.experts && c.layer == 0 && c.layers >= 1,
+             "accepted block out of limits: H %d I %d E %d K %d layers %d", c.hidden,
+             c.intermediate, c.experts, c.top_k, c.layers);
+  size_t n = tk_qwen3_moe_tensor_count(&c);
+  FUZZ_CHECK(n == 1 + 3 * (size_t)c.experts, "%zu tensors for %d experts", n, c.experts);
+  for (size_t i = 0; i < n; i += 1 + (n > 64 ? n / 64 : 0)) {
+    tk_qwen3_moe_tensor t = tk_qwen3_moe_tensor_at(&c, i);
+    FUZZ_CHECK(memchr(t.name, 0, sizeof t.name) && !strncmp(t.name, "model.layers.0.mlp.", 19) &&
+                   t.rows >= 1 && t.cols >= 1,
+               "tensor %zu: %s [%d, %d]", i, t.name, t.rows, t.cols);
+  }
+  tk_arch a;
+  s = tk_arch_parse((const char *)data, size, "fuzz.arch.json", &a);
+  FUZZ_CHECK(s != NULL, "accepted both as a config.json and as an arch.json");
+  tk_status_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  check_config(data, size);
   tk_arch a;
   tk_status s = tk_arch_parse((const char *)data, size, "fuzz.arch.json", &a);
   if (s) {

@@ -53,6 +53,13 @@ def arch_seeds():
             if name.endswith(".json"):
                 with open(os.path.join(d, name), "rb") as f:
                     out("arch", prefix + name, f.read())
+    # Hugging Face config.json (fuzz_arch also runs the Qwen3-MoE config reader)
+    with open(os.path.join(ROOT, "models/qwen3-moe-tiny/config.json"), "rb") as f:
+        out("arch", "hf-qwen3-moe-tiny.json", f.read())
+    out("arch", "hf-qwen3-layers.json",
+        '{"model_type":"qwen3_moe","hidden_size":8,"moe_intermediate_size":4,"num_experts":4,'
+        '"num_experts_per_tok":2,"norm_topk_prob":false,"dtype":"float32","num_hidden_layers":4,'
+        '"decoder_sparse_step":1,"mlp_only_layers":[1,2]}')
     base = ('{"size":"Custom","input_dim":4,"hidden_dim":4,"output_dim":3,"n_experts":2,'
             '"top_k":1,"expert_depth":0,"seed":%s%s}')
     out("arch", "edge-seed-max.json", base % ("18446744073709551615", ""))
