@@ -164,8 +164,8 @@ static tk_status check_layer(reader *r) {
   int32_t layer = r->c.layer, step = r->sparse_step;
   if (layer < 0 || layer >= r->c.layers)
     return tk_arch_json_error_at(&r->d.src, r->layers_member->offset,
-                                 "--layer %d: expected 0 <= layer < num_hidden_layers = %d",
-                                 layer, r->c.layers);
+                                 "--layer %d: expected 0 <= layer < num_hidden_layers = %d", layer,
+                                 r->c.layers);
   bool listed;
   TK_RETURN_IF_ERROR(read_mlp_only(r, &listed));
   if (listed)
@@ -183,9 +183,9 @@ static tk_status check_layer(reader *r) {
 
 static tk_status read_config(reader *r) {
   static tk_status (*const fields[])(reader *) = {
-      read_model_type, read_hidden, read_intermediate, read_experts,     read_top_k,
-      read_norm_topk_prob, read_hidden_act, read_dtype, read_layers, read_sparse_step,
-      check_layer,
+      read_model_type, read_hidden,         read_intermediate, read_experts,
+      read_top_k,      read_norm_topk_prob, read_hidden_act,   read_dtype,
+      read_layers,     read_sparse_step,    check_layer,
   };
   for (size_t i = 0; i < COUNT(fields); i++) TK_RETURN_IF_ERROR(fields[i](r));
   return TK_STATUS_OK;
@@ -209,8 +209,9 @@ bool tk_hf_config_detect(const char *text, size_t len) {
 
 tk_status tk_qwen3_moe_config_parse(const char *text, size_t len, const char *source_name,
                                     int32_t layer, tk_qwen3_moe_config *out) {
-  reader r = {.d.src = {.text = text, .len = len, .name = source_name ? source_name : "<config.json>"},
-              .c.layer = layer};
+  reader r = {
+      .d.src = {.text = text, .len = len, .name = source_name ? source_name : "<config.json>"},
+      .c.layer = layer};
   if (!text) return tk_status_make(TK_INVALID_ARGUMENT, "%s: no text to parse", r.d.src.name);
   TK_RETURN_IF_ERROR(tk_arch_json_object_parse(&r.d.src, &r.d.obj));
   tk_status status = read_config(&r);
@@ -222,8 +223,7 @@ tk_status tk_qwen3_moe_config_parse(const char *text, size_t len, const char *so
 tk_status tk_qwen3_moe_config_load(const char *path, int32_t layer, tk_qwen3_moe_config *out) {
   char *text = NULL;
   size_t len = 0;
-  TK_RETURN_IF_ERROR(
-      tk_arch_json_read_file(path, CONFIG_FILE_LIMIT, "a config.json", &text, &len));
+  TK_RETURN_IF_ERROR(tk_arch_json_read_file(path, CONFIG_FILE_LIMIT, "a config.json", &text, &len));
   tk_status status = tk_qwen3_moe_config_parse(text, len, path, layer, out);
   free(text);
   return status;
@@ -320,9 +320,11 @@ static wanted per_expert_tensor(const tk_qwen3_moe_config *c, size_t i) {
 static tk_status check_fused(const tk_qwen3_moe_config *c, const tk_safetensors *st,
                              const char *path, int *dtype) {
   uint64_t e = (uint64_t)c->experts, h = (uint64_t)c->hidden, i = (uint64_t)c->intermediate;
-  wanted gate_up = {.rank = 3, .shape = {e, 2 * i, h},
+  wanted gate_up = {.rank = 3,
+                    .shape = {e, 2 * i, h},
                     .what = "fused: num_experts x 2·moe_intermediate_size x hidden_size"};
-  wanted down = {.rank = 3, .shape = {e, h, i},
+  wanted down = {.rank = 3,
+                 .shape = {e, h, i},
                  .what = "fused: num_experts x hidden_size x moe_intermediate_size"};
   block_name(c, "experts.gate_up_proj", gate_up.name);
   block_name(c, "experts.down_proj", down.name);

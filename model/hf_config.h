@@ -74,7 +74,10 @@ struct tk_safetensors; /* tk/safetensors.h */
  * projection, or the fused form some tools write, model.layers.N.mlp.experts.gate_up_proj
  * [E, 2I, H] (each expert's gate_proj rows, then its up_proj rows) and
  * model.layers.N.mlp.experts.down_proj [E, H, I]. */
-typedef enum tk_qwen3_moe_layout { TK_QWEN3_MOE_PER_EXPERT, TK_QWEN3_MOE_FUSED } tk_qwen3_moe_layout;
+typedef enum tk_qwen3_moe_layout {
+  TK_QWEN3_MOE_PER_EXPERT,
+  TK_QWEN3_MOE_FUSED
+} tk_qwen3_moe_layout;
 
 /* Checks that `st` (opened from `path`, named in messages) holds the block's tensors in one of
  * the layouts, each F32 or BF16 with its exact shape, and all of one dtype; sets *layout and
@@ -82,9 +85,8 @@ typedef enum tk_qwen3_moe_layout { TK_QWEN3_MOE_PER_EXPERT, TK_QWEN3_MOE_FUSED }
  * its gate_up_proj tensor exists. TK_INVALID_ARGUMENT naming the file, the tensor, what was
  * found and what was expected. Values are not read. */
 TK_MUST_USE tk_status tk_qwen3_moe_weights_check(const tk_qwen3_moe_config *config,
-                                                 const struct tk_safetensors *st,
-                                                 const char *path, tk_qwen3_moe_layout *layout,
-                                                 tk_hf_dtype *dtype);
+                                                 const struct tk_safetensors *st, const char *path,
+                                                 tk_qwen3_moe_layout *layout, tk_hf_dtype *dtype);
 /* "per-expert", "fused". */
 const char *tk_qwen3_moe_layout_name(tk_qwen3_moe_layout layout);
 

@@ -55,21 +55,25 @@ tk_status tk_json_read_int32(const tk_json_doc *d, const char *key, const member
                              int32_t *value) {
   TK_RETURN_IF_ERROR(tk_json_field_find(d, key, true, "an integer", m));
   if ((*m)->kind != TK_ARCH_JSON_NUMBER)
-    return tk_json_field_error(d, *m, key, "an integer, found %s", tk_arch_json_kind_name((*m)->kind));
-  if (!(*m)->is_integer) return tk_json_field_error(d, *m, key, "an integer (no fraction or exponent)");
+    return tk_json_field_error(d, *m, key, "an integer, found %s",
+                               tk_arch_json_kind_name((*m)->kind));
+  if (!(*m)->is_integer)
+    return tk_json_field_error(d, *m, key, "an integer (no fraction or exponent)");
   bool negative;
   uint64_t magnitude;
   if (!tk_json_integer_token(d, *m, &negative, &magnitude) ||
       magnitude > (negative ? 2147483648u : 2147483647u))
-    return tk_json_field_error(d, *m, key, "an integer in the 32-bit range [-2147483648, 2147483647]");
+    return tk_json_field_error(d, *m, key,
+                               "an integer in the 32-bit range [-2147483648, 2147483647]");
   *value = negative ? (int32_t)(-(int64_t)magnitude) : (int32_t)magnitude;
   return TK_STATUS_OK;
 }
 
-tk_status tk_json_check_limit(const tk_json_doc *d, const member *m, const char *key,
-                              int32_t value, int32_t lo, int32_t hi, const char *hi_name) {
+tk_status tk_json_check_limit(const tk_json_doc *d, const member *m, const char *key, int32_t value,
+                              int32_t lo, int32_t hi, const char *hi_name) {
   if (value >= lo && value <= hi) return TK_STATUS_OK;
-  if (hi_name) return tk_json_field_error(d, m, key, "%d <= %s <= %s = %d (limit)", lo, key, hi_name, hi);
+  if (hi_name)
+    return tk_json_field_error(d, m, key, "%d <= %s <= %s = %d (limit)", lo, key, hi_name, hi);
   return tk_json_field_error(d, m, key, "%d <= %s <= %d (limit)", lo, key, hi);
 }
 
@@ -96,4 +100,3 @@ tk_status tk_json_read_enum(const tk_json_doc *d, const char *key, const char *c
   }
   return tk_json_field_error(d, m, key, "%s%s%s", expect, also, folded ? " (case-sensitive)" : "");
 }
-

@@ -68,9 +68,9 @@ static void check_config(const uint8_t *data, size_t size) {
     return;
   }
   FUZZ_CHECK(tk_hf_config_detect((const char *)data, size), "accepted without model_type");
-  FUZZ_CHECK(c.hidden >= 1 && c.hidden <= 65536 && c.intermediate >= 1 &&
-                 c.intermediate <= 65536 && c.experts >= 1 && c.experts <= 512 &&
-                 c.top_k >= 1 && c.top_k <= c.experts && c.layer == 0 && c.layers >= 1,
+  FUZZ_CHECK(c.hidden >= 1 && c.hidden <= 65536 && c.intermediate >= 1 && c.intermediate <= 65536 &&
+                 c.experts >= 1 && c.experts <= 512 && c.top_k >= 1 && c.top_k <= c.experts &&
+                 c.layer == 0 && c.layers >= 1,
              "accepted block out of limits: H %d I %d E %d K %d layers %d", c.hidden,
              c.intermediate, c.experts, c.top_k, c.layers);
   size_t n = tk_qwen3_moe_tensor_count(&c);

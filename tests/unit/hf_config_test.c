@@ -71,8 +71,8 @@ static void test_qwen3_30b_a3b(void) {
   tk_qwen3_moe_tensor t = tk_qwen3_moe_tensor_at(&c, 0);
   CHECK(strcmp(t.name, "model.layers.0.mlp.gate.weight") == 0 && t.rows == 128 && t.cols == 2048);
   t = tk_qwen3_moe_tensor_at(&c, 384);
-  CHECK(strcmp(t.name, "model.layers.0.mlp.experts.127.down_proj.weight") == 0 &&
-        t.rows == 2048 && t.cols == 768);
+  CHECK(strcmp(t.name, "model.layers.0.mlp.experts.127.down_proj.weight") == 0 && t.rows == 2048 &&
+        t.cols == 768);
   /* 128·2048 + 128·3·768·2048 */
   uint64_t total = 0;
   for (size_t i = 0; i < tk_qwen3_moe_tensor_count(&c); i++) {
@@ -197,8 +197,9 @@ static void test_detect_and_arch(void) {
   CHECK(!tk_hf_config_detect("{\"model_type\": ", 15));
   CHECK(!tk_hf_config_detect(NULL, 0));
   tk_arch a;
-  CHECK_ERR(tk_arch_parse(text, strlen(text), "cfg.json", &a),
-            "cfg.json:3:17: a Hugging Face config.json (model_type \"qwen3_moe\"), not an arch.json");
+  CHECK_ERR(
+      tk_arch_parse(text, strlen(text), "cfg.json", &a),
+      "cfg.json:3:17: a Hugging Face config.json (model_type \"qwen3_moe\"), not an arch.json");
   const char *llama = config_with("model_type", "\"llama\"", NULL);
   CHECK_ERR(tk_arch_parse(llama, strlen(llama), "cfg.json", &a),
             "model_type \"llama\"), not an arch.json: tkc reads configs of model_type "
