@@ -112,8 +112,10 @@ def main():
     if config.get("model_type") != "qwen3_moe":
         sys.exit("%s: model_type %r, expected \"qwen3_moe\""
                  % (args.config, config.get("model_type")))
-    if not 0 <= args.layer < config.get("num_hidden_layers", 1):
-        sys.exit("--layer %d: the config has %d layers" % (args.layer, config["num_hidden_layers"]))
+    layers = config.get("num_hidden_layers", 1)
+    if not 0 <= args.layer < layers:
+        sys.exit("--layer %d: expected 0 <= layer < num_hidden_layers = %d (%s)"
+                 % (args.layer, layers, args.config))
     data = encode(config, args.layer, args.seed, args.dtype)
     write_atomic(args.output, data)
     print("%s: %d tensors, %d bytes (%s, seed %d)" % (
