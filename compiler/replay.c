@@ -9,7 +9,6 @@
  * --tlimit-per). A batch whose output is not exactly one `unsat` line per file is run again
  * file by file, which names the file that fails.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "compiler/replay.h"
+#include "runtime/fs.h"
 #include "tk/alloc.h"
 
 extern char **environ;
@@ -202,42 +202,17 @@ static bool is_query(const char *name) {
   return n > 5 && !strcmp(name + n - 5, ".smt2");
 }
 
-static int compare_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **names, size_t n) {
-  for (size_t i = 0; i < n; i++) free(names[i]);
-  free(names);
-}
-
 /* The *.smt2 names of dir, sorted (the batches do not depend on readdir's order). */
 static tk_status list_queries(const char *dir, char ***out, size_t *count) {
-  DIR *d = opendir(dir);
-  if (!d) return tk_status_make(TK_IO_ERROR, "cannot list %s: %s", dir, strerror(errno));
-  char **names = NULL;
-  size_t n = 0, cap = 0;
-  tk_status s = TK_STATUS_OK;
-  for (struct dirent *e; !s && (e = readdir(d));) {
-    if (!is_query(e->d_name)) continue;
-    if (n == cap) {
-      cap = cap ? 2 * cap : 256;
-      char **grown = tk_realloc(names, cap * sizeof *names);
-      if (!grown)
-        s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
-      else
-        names = grown;
-    }
-    if (!s && !(names[n++] = tk_strdup(e->d_name)))
-      s = tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
+  TK_RETURN_IF_ERROR(tk_fs_list_names(dir, out, count));
+  size_t kept = 0;
+  for (size_t i = 0; i < *count; i++) {
+    if (is_query((*out)[i]))
+      (*out)[kept++] = (*out)[i];
+    else
+      free((*out)[i]);
   }
-  closedir(d);
-  if (s) {
-    free_names(names, n);
-    return s;
-  }
-  if (n) qsort(names, n, sizeof *names, compare_names);
-  *out = names, *count = n;
+  *count = kept;
   return TK_STATUS_OK;
 }
 
@@ -249,7 +224,7 @@ tk_status tkc_replay_queries(const char *dir, const char *solvers, int jobs, con
   TK_RETURN_IF_ERROR(list_queries(dir, &names, &count));
   replay_slot *slots = tk_calloc((size_t)jobs, sizeof *slots);
   if (!slots) {
-    free_names(names, count);
+    tk_fs_free_names(names, count);
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory");
   }
   tk_status s = TK_STATUS_OK;
@@ -273,7 +248,7 @@ tk_status tkc_replay_queries(const char *dir, const char *solvers, int jobs, con
   for (; !s && running > 0; running--) s = finish_one(slots, jobs, dir);
   reap_all(slots, jobs);
   free(slots);
-  free_names(names, count);
+  tk_fs_free_names(names, count);
   if (!s)
     fprintf(stderr, "tkc check-proofs: %ld solver runs, every one unsat (%s)\n", runs, solvers);
   return s;

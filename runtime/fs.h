@@ -54,6 +54,11 @@ TK_MUST_USE tk_status tk_fs_check_replaceable(const char *dir);
  * interrupted. On error tmp is still there (and dir as it was) for the caller to remove. */
 TK_MUST_USE tk_status tk_fs_replace_dir(const char *tmp, const char *dir);
 
+/* The names in directory `path` but . and .., sorted (strcmp); *out and each name
+ * tk_malloc'd, freed by tk_fs_free_names. */
+TK_MUST_USE tk_status tk_fs_list_names(const char *path, char ***out, size_t *out_n);
+void tk_fs_free_names(char **names, size_t n);
+
 /* Removes a directory tree (no symlinks followed), best effort; NULL is a no-op. */
 void tk_fs_remove_tree(const char *path);
 

@@ -110,13 +110,12 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_names(char **names, size_t n) {
+void tk_fs_free_names(char **names, size_t n) {
   for (size_t i = 0; i < n; i++) free(names[i]);
   free(names);
 }
 
-/* The names in directory `path` but . and .., sorted; *out tk_malloc'd. */
-static tk_status list_names(const char *path, char ***out, size_t *out_n) {
+tk_status tk_fs_list_names(const char *path, char ***out, size_t *out_n) {
   *out = NULL;
   *out_n = 0;
   DIR *d = opendir(path);
@@ -141,7 +140,7 @@ static tk_status list_names(const char *path, char ***out, size_t *out_n) {
   }
   closedir(d);
   if (s) {
-    free_names(names, n);
+    tk_fs_free_names(names, n);
     return s;
   }
   if (n) qsort(names, n, sizeof *names, compare_names);
@@ -158,10 +157,10 @@ static tk_status walk_dir(tree_walk *w, const char *rel) {
   if (tk_asprintf(&path, "%s%s%s", w->root, *rel ? "/" : "", rel) < 0) return oom(w->root);
   char **names = NULL;
   size_t n = 0;
-  tk_status s = list_names(path, &names, &n);
+  tk_status s = tk_fs_list_names(path, &names, &n);
   free(path);
   for (size_t i = 0; !s && i < n; i++) s = walk_entry(w, rel, names[i]);
-  free_names(names, n);
+  tk_fs_free_names(names, n);
   return s;
 }
 
