@@ -2,6 +2,7 @@
  * tkc_options one at a time so the command's own loop (compiler/cmd_compile.c, which also
  * handles --emit) can hand over whatever it does not know. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ const char tkc_compile_flags_help[] =
     "                    sort lists each expert's rows; the expert runs on those only,\n"
     "                    proved like the rest, docs/proofs.md) or dense (every expert runs\n"
     "                    on every row, the combine masks; same answers bit for bit)\n"
+    "  --layer N         the decoder layer of a Hugging Face config.json whose MoE block\n"
+    "                    is compiled (default 0; docs/formats.md section 7)\n"
     "  --quiet           no progress lines on stderr\n";
 
 /* Matches `--name VALUE` or `--name=VALUE`; *value is NULL when the flag is not `name`. */
@@ -77,6 +80,18 @@ static tkc_flag_result parse_dispatch(tkc_options *o, const char *v, char *err, 
   return TKC_FLAG_TAKEN;
 }
 
+static tkc_flag_result parse_layer(tkc_options *o, const char *v, char *err, size_t err_size) {
+  char *end = NULL;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end || n < 0 || n > INT32_MAX) {
+    snprintf(err, err_size, "--layer '%s': expected an integer from 0 to 2^31-1", v);
+    return TKC_FLAG_BAD;
+  }
+  o->layer = (int32_t)n;
+  return TKC_FLAG_TAKEN;
+}
+
 static tkc_flag_result parse_cov(tkc_options *o, const char *v, char *err, size_t err_size) {
   if (strcmp(v, "4") != 0 && strcmp(v, "5") != 0) {
     snprintf(err, err_size, "--code-object-version '%s': expected 4 or 5", v);
@@ -99,7 +114,8 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
                                       "--offload-arch",
                                       "--cuda-arch",
                                       "--code-object-version",
-                                      "--dispatch"};
+                                      "--dispatch",
+                                      "--layer"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     tkc_flag_result r = take_value(names[k], argc, argv, i, &v, err, err_size);
@@ -115,7 +131,8 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
       case 4: o->offload_arch = v; break;
       case 5: o->cuda_arch = v; break;
       case 6: return parse_cov(o, v, err, err_size);
-      default: return parse_dispatch(o, v, err, err_size);
+      case 7: return parse_dispatch(o, v, err, err_size);
+      default: return parse_layer(o, v, err, err_size);
     }
     return TKC_FLAG_TAKEN;
   }

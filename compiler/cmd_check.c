@@ -32,7 +32,7 @@ static void print_help(void) {
       "A Hugging Face config.json (a file with \"model_type\": \"qwen3_moe\", docs/formats.md\n"
       "section 7) is read as the Qwen3-MoE sparse block of one decoder layer: its shape, its\n"
       "tensors by their Hugging Face names, the parameter count and the weights' memory in the\n"
-      "config's dtype. Compiling that family is not implemented yet (issue 16).\n"
+      "config's dtype. `tkc compile CONFIG.json` compiles that block (docs/formats.md 1.5).\n"
       "\n"
       "Options:\n"
       "  --layer N    the decoder layer of a config.json (default 0); it must hold an MoE block\n"
@@ -131,7 +131,7 @@ static int check_config(const check_args *a, const char *text, size_t len) {
   }
   print_arch_weights(total, tk_hf_dtype_name(c.dtype), tk_hf_dtype_size(c.dtype));
   if (a->weights) printf("%s\n", weights);
-  printf("compile: not implemented yet for this family (issue 16)\n");
+  printf("compile: tkc compile [--layer %" PRId32 "] %s -o DIR\n", c.layer, a->path);
   return TKC_EXIT_OK;
 }
 

@@ -41,6 +41,7 @@
 #include "codegen/offload_bundle.h"
 #include "compiler/bundle_fs.h"
 #include "compiler/manifest.h"
+#include "model/hf_config.h"
 #include "compiler/lower.h"
 #include "compiler/tkc.h"
 #include "runtime/fs.h"
@@ -128,7 +129,8 @@ void tkc_options_default(tkc_options *o) {
   *o = (tkc_options){.targets = TKC_DEFAULT_TARGETS,
                      .cpu = TKC_DEFAULT_CPU,
                      .max_batch = TKC_DEFAULT_MAX_BATCH,
-                     .dispatch = TK_DISPATCH_SPARSE};
+                     .dispatch = TK_DISPATCH_SPARSE,
+                     .layer = -1};
 }
 
 /* ---- progress ---------------------------------------------------------------------------- */
@@ -374,7 +376,7 @@ static tk_status stage_arch(bundle_job *j, const tkc_pass *p) {
   else if (!j->o->arch_path)
     return tk_status_make(TK_INVALID_ARGUMENT, "no arch.json given");
   else
-    TK_RETURN_IF_ERROR(tk_arch_load(j->o->arch_path, &j->arch));
+    TK_RETURN_IF_ERROR(tk_arch_load_input(j->o->arch_path, j->o->layer, &j->arch));
   TK_RETURN_IF_ERROR(tk_arch_canonical_json(&j->arch, &j->canonical));
   char detail[96];
   snprintf(detail, sizeof detail, "%s %s, fingerprint %s", tk_arch_size_name(j->arch.size),

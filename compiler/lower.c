@@ -9,6 +9,11 @@
  *   its rows (gather → xg_e), runs its blocks on count[e] rows and scatters its last hidden
  *   state back (scatter → hd_e) before its head;
  *   slice_rows: y → logits [B, out], gate → router_weights [B, E].
+ * Qwen3MoE (docs/formats.md §2.4, issue 16): as MoE, with a bias-free router, topk_mask
+ *   renormalising the kept weights when norm_topk_prob, and per expert the SwiGLU MLP
+ *   g = linear(H, I), s = silu(g), u = linear(H, I), a = mul(s, u), o_e = linear(I, H), no
+ *   biases; sparse dispatch scatters o_e itself (the combine reads it, no head);
+ *   slice_rows: y → logits [B, H] (the block's hidden states), gate → router_weights [B, E].
  * Dense (docs/formats.md §2, a choice): linear(in, H), layernorm, gelu, then depth × pre-LN residual
  *   blocks h = h + linear(I, H)(gelu(linear(H, I)(layernorm(h)))), then linear(H, out),
  *   slice_rows → logits.
@@ -75,13 +80,22 @@ static int add_op(lower_ctx *c, tk_ir_op_kind kind, const char *layer, const int
   return id;
 }
 
-/* linear(in, out): out from the weight's parameter-list entry. */
+/* True when the next parameter (checkpoint order) is a bias: a Linear's bias follows its weight
+ * in the list, and Qwen3MoE's Linears have none. */
+static bool bias_next(const lower_ctx *c) {
+  return c->next_param < c->param_end &&
+         tk_arch_param(&c->m->arch, (size_t)c->m->tensors[c->next_param].param_index).role ==
+             TK_PARAM_BIAS;
+}
+
+/* linear(in, out): out from the weight's parameter-list entry; bias-free when the list says. */
 static int linear(lower_ctx *c, const char *layer, int x, const char *out_name) {
   tk_param_spec ws, bs;
-  int w = take_param(c, layer, x, &ws), b = take_param(c, layer, x, &bs);
+  int w = take_param(c, layer, x, &ws);
+  int b = bias_next(c) ? take_param(c, layer, x, &bs) : -1;
   int y = activation(c, out_name, ws.out);
   int in[3] = {x, w, b};
-  int id = add_op(c, TK_OP_LINEAR, layer, in, 3, &y, 1);
+  int id = add_op(c, TK_OP_LINEAR, layer, in, b >= 0 ? 3 : 2, &y, 1);
   if (id >= 0) c->m->ops[id].layout = c->m->arch.weight_layout;
   return y;
 }
@@ -100,6 +114,13 @@ static int gelu(lower_ctx *c, const char *layer, int x, const char *out_name) {
   int y = activation(c, out_name, cols_of(c, x));
   int id = add_op(c, TK_OP_GELU, layer, &x, 1, &y, 1);
   if (id >= 0) c->m->ops[id].act = c->m->arch.hidden_act;
+  return y;
+}
+
+static int elementwise(lower_ctx *c, tk_ir_op_kind kind, const char *layer, const int *in, int nin,
+                       const char *out_name) {
+  int y = activation(c, out_name, cols_of(c, in[0]));
+  add_op(c, kind, layer, in, nin, &y, 1);
   return y;
 }
 
@@ -149,8 +170,11 @@ static void lower_router(lower_ctx *c, int xp, int *gate, int *keep) {
   id = add_op(c, TK_OP_TOPK_MASK, "router", &p, 1, outs, 2);
   if (id < 0) return;
   m->ops[id].k = m->arch.top_k;
-  tk_ir_contract_add(m, &m->ops[id].contracts,
-                     tk_ir_contract_make(true, TK_PRED_TOPK, *gate, *keep, NULL, m->arch.top_k, e));
+  m->ops[id].renorm = m->arch.norm_topk_prob;
+  tk_ir_contract topk =
+      tk_ir_contract_make(true, TK_PRED_TOPK, *gate, *keep, NULL, m->arch.top_k, e);
+  topk.renorm = m->arch.norm_topk_prob;
+  tk_ir_contract_add(m, &m->ops[id].contracts, topk);
 }
 
 /* Sparse dispatch's tensors (tk_ir_options.dispatch), or all -1 for the dense form. */
@@ -199,6 +223,15 @@ static int move_rows(lower_ctx *c, tk_ir_op_kind kind, const sparse_rows *d, int
   return y;
 }
 
+/* An expert chain's ops (from `first` on) compute the rows r < count[e] only. */
+static void limit_to_count(lower_ctx *c, int first, int e, const sparse_rows *d) {
+  for (int i = first; i < c->m->nops; i++) {
+    c->m->ops[i].rows_count = d->count;
+    c->m->ops[i].expert = e;
+    requires_dispatch(c, i, d, -1, -1);
+  }
+}
+
 /* Expert e's chain: Linear → LN → GELU blocks, then its head. Sparse: the blocks run on the
  * gathered rows (count[e] of them) and the last hidden state is scattered back, so the
  * head, fused into the combine, reads the batch's rows as in the dense form. */
@@ -211,14 +244,27 @@ static int lower_expert(lower_ctx *c, int xp, int e, const sparse_rows *d) {
   for (int l = 1; l <= m->arch.expert_depth; l++)
     h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_hidden_%d", e, l), prefix, h, l);
   if (d->slot >= 0) {
-    for (int i = first; i < m->nops; i++) {
-      m->ops[i].rows_count = d->count;
-      m->ops[i].expert = e;
-      requires_dispatch(c, i, d, -1, -1);
-    }
+    limit_to_count(c, first, e, d);
     h = move_rows(c, TK_OP_SCATTER, d, e, h, "scatter");
   }
   return linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, tk_ir_strfmt(m, "expert_%d.out", e));
+}
+
+/* Qwen3MoE's expert e: down(silu(gate(x)) ⊙ up(x)), bias-free. Sparse: on the gathered rows,
+ * and o_e scattered back to the batch's rows for the combine. */
+static int lower_swiglu_expert(lower_ctx *c, int xp, int e, const sparse_rows *d) {
+  tk_ir_module *m = c->m;
+  const char *layer = tk_ir_strfmt(m, "expert_%d_mlp", e);
+  int x = d->slot >= 0 ? move_rows(c, TK_OP_GATHER, d, e, xp, "gather") : xp;
+  int first = m->nops;
+  int g = linear(c, layer, x, tk_ir_strfmt(m, "expert_%d.g", e));
+  int s = elementwise(c, TK_OP_SILU, layer, &g, 1, tk_ir_strfmt(m, "expert_%d.s", e));
+  int u = linear(c, layer, x, tk_ir_strfmt(m, "expert_%d.u", e));
+  int a = elementwise(c, TK_OP_MUL, layer, (int[]){s, u}, 2, tk_ir_strfmt(m, "expert_%d.a", e));
+  int o = linear(c, layer, a, tk_ir_strfmt(m, "expert_%d.out", e));
+  if (d->slot < 0) return o;
+  limit_to_count(c, first, e, d);
+  return move_rows(c, TK_OP_SCATTER, d, e, o, "scatter");
 }
 
 static void lower_moe(lower_ctx *c, int xp) {
@@ -232,7 +278,9 @@ static void lower_moe(lower_ctx *c, int xp) {
   if (!in) return;
   in[0] = gate;
   in[1] = keep;
-  for (int e = 0; e < ne; e++) in[2 + e] = lower_expert(c, xp, e, &d);
+  bool swiglu = m->arch.model_kind == TK_MODEL_QWEN3_MOE;
+  for (int e = 0; e < ne; e++)
+    in[2 + e] = swiglu ? lower_swiglu_expert(c, xp, e, &d) : lower_expert(c, xp, e, &d);
   int y = activation(c, "y", ne > 0 ? cols_of(c, in[2]) : 0); /* the experts' out width */
   int id = add_op(c, TK_OP_MOE_COMBINE, "combine", in, ne + 2, &y, 1);
   if (id >= 0) {

@@ -64,6 +64,8 @@ const tkc_view *tkc_view_find(const char *name); /* NULL if there is no such vie
 typedef struct tkc_options {
   const char *arch_path;       /* the arch.json to compile (used when arch is NULL; messages) */
   const tk_arch *arch;         /* an already-parsed arch, or NULL to load arch_path */
+  int32_t layer;               /* --layer: the decoder layer of a config.json arch_path (-1 =
+                                  not given: layer 0; an error for an arch.json) */
   const char *out_dir;         /* the bundle directory; missing parents are created (NULL with
                              stop_after or emit) */
   const char *targets;         /* comma list: amdgcn, nvptx, x86_64, x86_64-simt

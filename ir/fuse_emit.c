@@ -1,14 +1,18 @@
 /* ir/fuse_emit.c — the per-point bodies of fused kernel phases, one emitter per fusion
  * pattern (docs/formats.md §3 numerics):
- *   gemm    (r, j):  acc = b[j]; for k: acc = fma(x[row, k], W[k, j], acc); epilogue; store
+ *   gemm    (r, j):  acc = b[j] (0 without a bias); for k: acc = fma(x[row, k], W[k, j], acc);
+ *                    epilogues (gelu, silu, + or ⊙ another activation at (r, j)); store
  *   norm    (r):     mean, biased variance, rstd = 1 / sqrt(var + eps); per j:
  *                    (h - mean) * rstd * gamma + beta, optional gelu; store
  *   route   (r):     logits in a local row, softmax (max subtracted), top-K as K selection
  *                    passes: each pass scans e ascending and takes the strict maximum of the
  *                    not-yet-taken p[e] (so ties go to the lower index; the first untaken e
  *                    always becomes the candidate, so exactly one e is taken per pass); then
- *                    w[e] = taken[e] ? p[e] : 0 (no renormalisation) and keep[e] = taken[e]
- *   combine (r, j):  y = Σ_e (ascending) select(keep[r, e] != 0, w[r, e] * head_e(r, j), 0),
+ *                    w[e] = taken[e] ? p[e] : 0 (no renormalisation) and keep[e] = taken[e];
+ *                    with renorm, s = Σ_e (ascending, serial) taken[e] ? p[e] : 0 first and
+ *                    w[e] = taken[e] ? p[e] / s : 0
+ *   combine (r, j):  y = Σ_e (ascending) select(keep[r, e] != 0, w[r, e] * o_e(r, j), 0), o_e
+ *                    the expert's head (a linear fused here) or its output read at (r, j),
  *                    a SELECT so that a masked expert's NaN never reaches y (docs/formats.md §3)
  * Index maps: activations are [rows, C] row-major, row = r, or min(r, B - 1) where the
  * padding pass clamped the operand; weights are indexed in their stored layout.
@@ -114,6 +118,12 @@ static const tk_ir_val *gelu_val(tk_fuse_ctx *c, tk_hidden_act act, const tk_ir_
   return bin(c, TK_V_MUL, bin(c, TK_V_MUL, f32c(c, 0.5), v), bin(c, TK_V_ADD, f32c(c, 1.0), inner));
 }
 
+/* silu(v) = v / (1 + exp(-v)), Qwen3MoE's SwiGLU gate (docs/formats.md §3). */
+static const tk_ir_val *silu_val(tk_fuse_ctx *c, const tk_ir_val *v) {
+  const tk_ir_val *e = tk_ir_val_un(c->m, TK_V_EXP, tk_ir_val_un(c->m, TK_V_NEG, v));
+  return bin(c, TK_V_DIV, v, bin(c, TK_V_ADD, f32c(c, 1.0), e));
+}
+
 /* local[0] as a value / store target: scalars are locals of count 1 indexed at 0. */
 static const tk_ir_val *lget(tk_fuse_ctx *c, int local, const tk_ix *ix) {
   return tk_ir_val_lload(c->m, c->k, local, ix ? ix : cst(c, 0));
@@ -127,11 +137,13 @@ static const tk_ir_stmt *loop(tk_fuse_ctx *c, const tk_ir_var *v, int64_t n, tk_
   return tk_ir_stmt_for(c->m, v, cst(c, n), kind, TK_BIND_NONE, body);
 }
 
-/* Appends `acc = b[col]; for k < K: acc = fma(x[row, k], W[k, col], acc)` to blk. */
+/* Appends `acc = b[col]; for k < K: acc = fma(x[row, k], W[k, col], acc)` to blk (acc = 0
+ * for a bias-free linear). */
 static void emit_dot(tk_fuse_ctx *c, tk_ir_stmt *blk, const tk_ir_op *lin, int acc,
                      const tk_ix *acc_ix, const tk_ix *col) {
   int64_t K = cols_of(c, lin->in[0].tensor), N = cols_of(c, lin->out[0].tensor);
-  tk_ir_stmt_block_add(c->m, blk, lset(c, acc, acc_ix, load_param(c, lin->in[2].tensor, col)));
+  const tk_ir_val *init = lin->nin > 2 ? load_param(c, lin->in[2].tensor, col) : f32c(c, 0);
+  tk_ir_stmt_block_add(c->m, blk, lset(c, acc, acc_ix, init));
   const tk_ir_var *k = tk_ir_var_new(c->m, "k", NULL);
   const tk_ir_val *x = load_act(c, &lin->in[0], var(c, k));
   const tk_ir_val *w = load_param(c, lin->in[1].tensor, weight_ix(c, lin, K, N, var(c, k), col));
@@ -154,10 +166,13 @@ void tk_ir_fuse_emit_gemm(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *c
     const tk_ir_op *e = epi[i];
     if (e->kind == TK_OP_GELU) {
       v = gelu_val(c, e->act, v);
-    } else { /* ADD: keep the operand order a + b */
+    } else if (e->kind == TK_OP_SILU) {
+      v = silu_val(c, v);
+    } else { /* ADD, MUL: keep the operand order a + b, a * b */
+      tk_ir_vop op = e->kind == TK_OP_MUL ? TK_V_MUL : TK_V_ADD;
       bool first = e->in[0].tensor == cur;
       const tk_ir_val *other = load_act(c, &e->in[first ? 1 : 0], j);
-      v = first ? bin(c, TK_V_ADD, v, other) : bin(c, TK_V_ADD, other, v);
+      v = first ? bin(c, op, v, other) : bin(c, op, other, v);
     }
     cur = e->out[0].tensor;
   }
@@ -281,6 +296,20 @@ static const tk_ir_stmt *selection_pass(tk_fuse_ctx *c, int p, int taken, int64_
   return pass;
 }
 
+/* s = Σ_e taken[e] ? p[e] : 0, e ascending, in a serial loop (the sum's order is fixed: the
+ * CPU schedule splits reduction loops into lanes, docs/ir.md); returns the local s. */
+static int emit_kept_sum(tk_fuse_ctx *c, tk_ir_stmt *blk, int p, int taken, int64_t E) {
+  int s = tk_ir_kernel_local(c->m, c->k, "kept_sum", TK_T_F32, 1);
+  const tk_ir_var *e = tk_ir_var_new(c->m, "e", NULL);
+  const tk_ix *ei = var(c, e);
+  const tk_ir_val *term = tk_ir_val_select(c->m, lget(c, taken, ei), lget(c, p, ei), f32c(c, 0));
+  tk_ir_stmt_block_add(c->m, blk, lset(c, s, NULL, f32c(c, 0)));
+  tk_ir_stmt_block_add(
+      c->m, blk,
+      loop(c, e, E, TK_LOOP_SERIAL, lset(c, s, NULL, bin(c, TK_V_ADD, lget(c, s, NULL), term))));
+  return s;
+}
+
 void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *sm,
                            const tk_ir_op *topk) {
   (void)sm; /* the softmax has no attributes: its semantics are emit_softmax */
@@ -303,11 +332,14 @@ void tk_ir_fuse_emit_route(tk_fuse_ctx *c, const tk_ir_op *lin, const tk_ir_op *
   const tk_ir_var *t = tk_ir_var_new(c->m, "t", NULL);
   tk_ir_stmt_block_add(c->m, blk,
                        loop(c, t, topk->k, TK_LOOP_SERIAL, selection_pass(c, p, taken, E)));
-  /* w[e] = taken[e] ? p[e] : 0; keep[e] = taken[e] */
+  /* w[e] = taken[e] ? p[e] : 0 (p[e] / s with renorm); keep[e] = taken[e] */
+  int s = topk->renorm ? emit_kept_sum(c, blk, p, taken, E) : -1;
   const tk_ir_var *e2 = tk_ir_var_new(c->m, "e", NULL);
   const tk_ix *ei = var(c, e2);
   const tk_ir_val *tk = lget(c, taken, ei);
-  const tk_ir_val *w = tk_ir_val_select(c->m, tk, lget(c, p, ei), f32c(c, 0));
+  const tk_ir_val *kept_w = lget(c, p, ei);
+  if (s >= 0) kept_w = bin(c, TK_V_DIV, kept_w, lget(c, s, NULL));
+  const tk_ir_val *w = tk_ir_val_select(c->m, tk, kept_w, f32c(c, 0));
   const tk_ir_val *keep =
       tk_ir_val_select(c->m, tk, tk_ir_val_i32(c->m, 1), tk_ir_val_i32(c->m, 0));
   tk_ir_stmt *out = tk_ir_stmt_block(c->m);
@@ -326,8 +358,12 @@ void tk_ir_fuse_emit_combine(tk_fuse_ctx *c, const tk_ir_op *comb) {
   int acc = tk_ir_kernel_local(c->m, c->k, "acc", TK_T_F32, 1);
   tk_ir_stmt_block_add(c->m, blk, lset(c, y, NULL, f32c(c, 0)));
   for (int e = 0; e + 2 < comb->nin; e++) {
-    const tk_ir_op *head = &c->m->ops[c->m->tensors[comb->in[2 + e].tensor].producer];
-    emit_dot(c, blk, head, acc, NULL, j);
+    const tk_ir_operand *o = &comb->in[2 + e];
+    const tk_ir_op *head = &c->m->ops[c->m->tensors[o->tensor].producer];
+    if (head->kind == TK_OP_LINEAR) /* the head, fused here (ir/pass_fuse.c group_of) */
+      emit_dot(c, blk, head, acc, NULL, j);
+    else
+      tk_ir_stmt_block_add(c->m, blk, lset(c, acc, NULL, load_act(c, o, j)));
     const tk_ir_val *kept = bin(c, TK_V_NE, load_act(c, keep, cst(c, e)), tk_ir_val_i32(c->m, 0));
     const tk_ir_val *contrib = bin(c, TK_V_MUL, load_act(c, gate, cst(c, e)), lget(c, acc, NULL));
     const tk_ir_val *sum =

@@ -365,7 +365,8 @@ typedef enum tk_ir_pred {
   TK_PRED_ROW_LOCAL,      /* phase/launch reads of a at row r only after the writes of row r */
   TK_PRED_TOPK,           /* a = weights, b = keep mask: exactly k of n kept per row, kept >=
                              dropped, ties to the lower index, dropped weight exactly 0, kept
-                             weight = the softmax value (no renormalisation)      (k, n) */
+                             weight = the softmax value (renorm false) or the softmax value over
+                             the kept values' sum (renorm true)            (k, n, renorm) */
   TK_PRED_SOFTMAX,        /* a holds softmax of its row (n columns)                */
   TK_PRED_MASKED_SELECT,  /* masked experts enter the sum through SELECT on keep b (no NaN
                              leak, docs/formats.md §3); a = the combined output            */
@@ -383,6 +384,7 @@ typedef struct tk_ir_contract {
   int c;           /* a third operand (dispatch: the count), -1 when unused */
   const tk_ix *ix; /* row count / limit when the predicate has one */
   int64_t k, n;    /* small integer parameters */
+  bool renorm;     /* TOPK: the kept weights are renormalised */
 } tk_ir_contract;
 
 typedef struct tk_ir_contracts {
@@ -411,11 +413,13 @@ typedef struct tk_ir_tensor {
 } tk_ir_tensor;
 
 typedef enum tk_ir_op_kind {
-  TK_OP_LINEAR,      /* in: x, W, b          out: y = x·W + b (W in the arch layout) */
+  TK_OP_LINEAR,      /* in: x, W[, b]        out: y = x·W + b (W in the arch layout; without b:
+                        y = x·W, Qwen3MoE's bias-free nn.Linear) */
   TK_OP_LAYERNORM,   /* in: x, gamma, beta   out: LN(x) (eps attr) */
   TK_OP_GELU,        /* in: x                out: gelu (act attr: tanh or erf form) */
   TK_OP_SOFTMAX,     /* in: x                out: softmax over the row */
-  TK_OP_TOPK_MASK,   /* in: p                out: w (f32), keep (i32)   (k attr) */
+  TK_OP_TOPK_MASK,   /* in: p                out: w (f32), keep (i32)   (k attr; renorm attr:
+                        the kept weights divided by their sum, Qwen3MoE's norm_topk_prob) */
   TK_OP_MOE_COMBINE, /* in: w, keep, o_0..o_{E-1}   out: y = Σ_{keep} w[e]·o_e */
   TK_OP_PAD_ROWS,    /* in: x [B, C]         out: [Bp, C], rows >= B repeat row B-1 */
   TK_OP_SLICE_ROWS,  /* in: y [Bp, C]        out: [B, C], rows < B */
@@ -428,6 +432,9 @@ typedef enum tk_ir_op_kind {
                      every kept row r < B of expert `expert` (rows >= count[e] not written) */
   TK_OP_SCATTER,  /* in: h, keep, slot, count   out: hd: row r of hd is row slot[r, e] of h for
                      the kept rows r < B of expert `expert`, 0 elsewhere */
+  /* Qwen3MoE's SwiGLU experts (issue 16): */
+  TK_OP_SILU, /* in: x                out: silu(x) = x / (1 + exp(-x)) */
+  TK_OP_MUL,  /* in: a, b             out: a ⊙ b (elementwise product) */
 } tk_ir_op_kind;
 const char *tk_ir_op_kind_name(tk_ir_op_kind k);
 
@@ -449,6 +456,7 @@ typedef struct tk_ir_op {
   tk_hidden_act act;       /* GELU */
   tk_weight_layout layout; /* LINEAR */
   int k;                   /* TOPK_MASK */
+  bool renorm;             /* TOPK_MASK: kept weights renormalised to sum to 1 */
   int expert;              /* GATHER, SCATTER and ops with rows_count: the expert e, else -1 */
   int rows_count;          /* sparse dispatch's count tensor when the op computes only the rows
                               r < count[expert] (an expert's chain), else -1 (every row) */
@@ -499,6 +507,8 @@ typedef struct tk_ir_op_info {
   tk_ir_type in_types[4], out_types[2], variadic_type;
   int nrules;
   const tk_ir_shape_rule *rules;
+  int optional_in; /* trailing fixed inputs that may be absent (linear's bias); the rules that
+                      name an absent input do not apply */
 } tk_ir_op_info;
 /* The table entry of kind k (read-only, static), NULL for a value outside the enum. */
 const tk_ir_op_info *tk_ir_op_info_of(tk_ir_op_kind k);

@@ -207,7 +207,7 @@ int tk_ir_op_add(tk_ir_module *m, tk_ir_op_kind kind, const char *layer, const c
 
 tk_ir_contract tk_ir_contract_make(bool ensures, tk_ir_pred pred, int a, int b, const tk_ix *ix,
                                    int64_t k, int64_t n) {
-  tk_ir_contract c = {ensures, pred, a, b, -1, ix, k, n};
+  tk_ir_contract c = {ensures, pred, a, b, -1, ix, k, n, false};
   return c;
 }
 

@@ -6,6 +6,7 @@
  * [1, Bmax] (docs/proofs.md). Dims are [rows, cols]; vectors (bias, gamma, beta) are [1, n].
  *
  *   linear       x [R, K], W [K, N] (in_out) or [N, K] (out_in), b [1, N]   -> y [R, N]
+ *                (b optional: a bias-free linear has no rule on it)
  *   layernorm    x [R, C], gamma [1, C], beta [1, C]                      -> y [R, C]
  *   gelu         x [R, C]                                                 -> y [R, C]
  *   softmax      p [R, E]                                                 -> y [R, E]
@@ -18,6 +19,8 @@
  *   dispatch     keep [R, E] i32                                 -> slot [R, E], count [1, E] i32
  *   gather       x [R, C], keep [R, E], slot [R, E], count [1, E] (i32)  -> xg [R, C]
  *   scatter      h [R, C], keep [R, E], slot [R, E], count [1, E] (i32)  -> hd [R, C]
+ *   silu         x [R, C]                                                 -> y [R, C]
+ *   mul          a [R, C], b [R, C]                                       -> y [R, C]
  *
  * Folding (the padding pass): a clamped input stands for pad_rows' output, a limited output
  * for slice_rows' input; the relations of pad_rows with out0 on the left, and of slice_rows
@@ -84,7 +87,8 @@ static const tk_ir_shape_rule SLICE_ROWS[] = {
     EQ(IN(0, 1), OUT(0, 1)),
     EQ(OUT(0, 0), SYM(TK_SYM_B)),
 };
-static const tk_ir_shape_rule ADD[] = {
+/* add and mul */
+static const tk_ir_shape_rule ELEMENTWISE2[] = {
     EQ(IN(1, 0), IN(0, 0)),
     EQ(IN(1, 1), IN(0, 1)),
     EQ(OUT(0, 0), IN(0, 0)),
@@ -94,7 +98,7 @@ static const tk_ir_shape_rule ADD[] = {
 #define F TK_T_F32
 #define I TK_T_I32
 static const tk_ir_op_info TABLE[] = {
-    [TK_OP_LINEAR] = {"linear", 3, 1, false, {F, F, F}, {F}, F, RULES(LINEAR)},
+    [TK_OP_LINEAR] = {"linear", 3, 1, false, {F, F, F}, {F}, F, RULES(LINEAR), 1},
     [TK_OP_LAYERNORM] = {"layernorm", 3, 1, false, {F, F, F}, {F}, F, RULES(LAYERNORM)},
     [TK_OP_GELU] = {"gelu", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE)},
     [TK_OP_SOFTMAX] = {"softmax", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE)},
@@ -102,10 +106,12 @@ static const tk_ir_op_info TABLE[] = {
     [TK_OP_MOE_COMBINE] = {"moe_combine", 2, 1, true, {F, I}, {F}, F, RULES(MOE_COMBINE)},
     [TK_OP_PAD_ROWS] = {"pad_rows", 1, 1, false, {F}, {F}, F, RULES(PAD_ROWS)},
     [TK_OP_SLICE_ROWS] = {"slice_rows", 1, 1, false, {F}, {F}, F, RULES(SLICE_ROWS)},
-    [TK_OP_ADD] = {"add", 2, 1, false, {F, F}, {F}, F, RULES(ADD)},
+    [TK_OP_ADD] = {"add", 2, 1, false, {F, F}, {F}, F, RULES(ELEMENTWISE2)},
     [TK_OP_DISPATCH] = {"dispatch", 1, 2, false, {I}, {I, I}, F, RULES(DISPATCH)},
     [TK_OP_GATHER] = {"gather", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS)},
     [TK_OP_SCATTER] = {"scatter", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS)},
+    [TK_OP_SILU] = {"silu", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE)},
+    [TK_OP_MUL] = {"mul", 2, 1, false, {F, F}, {F}, F, RULES(ELEMENTWISE2)},
 };
 #undef F
 #undef I
@@ -180,8 +186,14 @@ static void term_text(const slots *s, const tk_ir_rule_term *t, char *buf, size_
   }
 }
 
-static bool rule_applies(const tk_ir_shape_rule *r, tk_weight_layout layout) {
-  return r->when == TK_RULE_ALWAYS || (r->when == TK_RULE_IN_OUT) == (layout == TK_LAYOUT_IN_OUT);
+static bool names_absent_input(const tk_ir_rule_term *t, int nin) {
+  return t->kind == TK_RT_IN && t->index != TK_RT_EACH && t->index >= nin;
+}
+
+static bool rule_applies(const tk_ir_shape_rule *r, const tk_ir_op *op) {
+  if (names_absent_input(&r->lhs, op->nin) || names_absent_input(&r->rhs, op->nin)) return false;
+  return r->when == TK_RULE_ALWAYS ||
+         (r->when == TK_RULE_IN_OUT) == (op->layout == TK_LAYOUT_IN_OUT);
 }
 
 /* Calls fn for rule r of s->info (once per variadic input when a side is an EACH term). */
@@ -217,11 +229,13 @@ static void emit_folded(const tk_ir_module *m, tk_ir_op_kind kind, binding in, b
 }
 
 static tk_status check_arity(const tk_ir_op *op, const tk_ir_op_info *info) {
-  bool in_ok = info->variadic ? op->nin > info->nin : op->nin == info->nin;
+  bool in_ok = info->variadic ? op->nin > info->nin
+                              : op->nin <= info->nin && op->nin >= info->nin - info->optional_in;
   if (!in_ok || op->nout < info->nout)
-    return tk_status_make(TK_INTERNAL, "op %s: %d inputs and %d outputs, %s takes %s%d and %d",
+    return tk_status_make(TK_INTERNAL, "op %s: %d inputs and %d outputs, %s takes %s%d%s and %d",
                           op->name, op->nin, op->nout, info->name,
-                          info->variadic ? "more than " : "", info->nin, info->nout);
+                          info->variadic ? "more than " : "", info->nin,
+                          info->optional_in ? " (the last optional)" : "", info->nout);
   for (int j = info->nout; j < op->nout; j++)
     if (!op->out[j].row_limit)
       return tk_status_make(TK_INTERNAL, "op %s: output %d beyond %s's %d is not row-limited",
@@ -249,7 +263,7 @@ tk_status tk_ir_op_shape_facts(const tk_ir_module *m, const tk_ir_op *op, tk_ir_
   for (int j = 0; j < op->nout; j++) out[j] = bind_operand(&op->out[j], false);
   slots s = {.info = info, .in = in, .out = out, .nin = op->nin, .nout = op->nout, .k = op->k};
   for (int i = 0; i < info->nrules; i++)
-    if (rule_applies(&info->rules[i], op->layout)) emit_rule(&s, &info->rules[i], "", fn, user);
+    if (rule_applies(&info->rules[i], op)) emit_rule(&s, &info->rules[i], "", fn, user);
   for (int i = 0; i < op->nin; i++)
     if (in[i].kind == BIND_PAD_VIEW)
       emit_folded(m, TK_OP_PAD_ROWS, (binding){BIND_TENSOR, in[i].tensor}, in[i], true, fn, user);

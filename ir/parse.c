@@ -507,7 +507,10 @@ static bool contract_line(parser *p, tk_ir_contracts *list, bool in_kernel) {
       if (expect(p, ",")) c.b = operand(p, in_kernel);
       if (expect(p, ", k =")) integer(p, &c.k);
       if (expect(p, ", n =")) integer(p, &c.n);
-      expect(p, ", ties = lower, renorm = none");
+      expect(p, ", ties = lower, renorm =");
+      skip_sp(p);
+      c.renorm = accept(p, "sum");
+      if (!c.renorm) expect(p, "none");
       break;
     case TK_PRED_SOFTMAX:
       c.a = operand(p, in_kernel);
@@ -697,6 +700,7 @@ static bool op_line(parser *p) {
       int64_t k;
       if (!expect(p, "k =") || !int_in(p, &k, 1, INT32_MAX, "k")) return false;
       op->k = (int)k;
+      op->renorm = accept(p, "renorm = sum");
       break;
     }
     case TK_OP_GATHER:

@@ -4,7 +4,7 @@
  * and a Linear whose only consumer is a moe_combine (an expert head) joins the combine's
  * group. Kernels are ordered by the position of their group's last op, so every kernel comes
  * after the kernels producing its inputs. Within a group the ops become phases:
- *   linear [+ gelu | add epilogues]   → phase gemm    (r, j)   tileable
+ *   linear [+ gelu | silu | add | mul epilogues] → phase gemm (r, j) tileable
  *   layernorm [+ gelu]                → phase norm    (r)
  *   linear, softmax, topk_mask        → phase route   (r)      the router
  *   moe_combine (+ its head linears)  → phase combine (r, j)   tileable
@@ -48,12 +48,14 @@ static int consumers(const tk_ir_module *m, int tensor) {
   return n;
 }
 
-/* ops[i+1] if it is an elementwise op (gelu, add) that is the only consumer of ops[i]'s
+/* ops[i+1] if it is an elementwise op (gelu, silu, add, mul) that is the only consumer of ops[i]'s
  * output, else NULL. */
 static const tk_ir_op *epilogue_after(const tk_ir_module *m, tk_ir_op *const *ops, int n, int i) {
   if (i + 1 >= n) return NULL;
   const tk_ir_op *nx = ops[i + 1];
-  if (nx->kind != TK_OP_GELU && nx->kind != TK_OP_ADD) return NULL;
+  if (nx->kind != TK_OP_GELU && nx->kind != TK_OP_SILU && nx->kind != TK_OP_ADD &&
+      nx->kind != TK_OP_MUL)
+    return NULL;
   int t = ops[i]->out[0].tensor;
   if (ops[i]->nout != 1 || consumers(m, t) != 1) return NULL;
   for (int j = 0; j < nx->nin; j++)

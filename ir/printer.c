@@ -291,8 +291,8 @@ static void print_contract(printer *p, const tk_ir_contract *c, int depth) {
       print_ix(p, c->ix);
       break;
     case TK_PRED_TOPK:
-      fprintf(o, "%%%s, %%%s, k = %lld, n = %lld, ties = lower, renorm = none",
-              operand_name(p, c->a), operand_name(p, c->b), (long long)c->k, (long long)c->n);
+      fprintf(o, "%%%s, %%%s, k = %lld, n = %lld, ties = lower, renorm = %s", operand_name(p, c->a),
+              operand_name(p, c->b), (long long)c->k, (long long)c->n, c->renorm ? "sum" : "none");
       break;
     case TK_PRED_SOFTMAX:
       fprintf(o, "%%%s, n = %lld", operand_name(p, c->a), (long long)c->n);
@@ -743,7 +743,7 @@ static void print_op(const tk_ir_module *m, const tk_ir_op *op, FILE *o) {
       print_double(o, op->eps);
       break;
     case TK_OP_GELU: fprintf(o, " act = %s", tk_arch_hidden_act_name(op->act)); break;
-    case TK_OP_TOPK_MASK: fprintf(o, " k = %d", op->k); break;
+    case TK_OP_TOPK_MASK: fprintf(o, " k = %d%s", op->k, op->renorm ? " renorm = sum" : ""); break;
     case TK_OP_GATHER:
     case TK_OP_SCATTER: fprintf(o, " expert = %d", op->expert); break;
     default: break;

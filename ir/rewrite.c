@@ -36,10 +36,13 @@ typedef struct memo {
   const tk_ir_val *from[MEMO_MAX], *to[MEMO_MAX];
 } memo;
 
-/* e with the rewrite's substitution, its index reads renumbered like the arguments. */
+/* e's index reads renumbered like the arguments, then the rewrite's substitution. In that
+ * order: the substitution's images are already in the new kernel's numbering (a CPU expert
+ * chain's rows read its count argument), and renumbering them again would read another
+ * argument wherever the two numberings differ. */
 static const tk_ix *sub(const tk_ir_rewrite *rw, const tk_ix *e) {
-  const tk_ix *s = tk_ir_ix_subst(rw->m, e, rw->subst);
-  return rw->arg_map ? tk_ir_ix_map_args(rw->m, s, rw->arg_map) : s;
+  const tk_ix *mapped = rw->arg_map ? tk_ir_ix_map_args(rw->m, e, rw->arg_map) : e;
+  return tk_ir_ix_subst(rw->m, mapped, rw->subst);
 }
 
 static int map_local(const tk_ir_rewrite *rw, int l) {

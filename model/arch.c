@@ -33,6 +33,7 @@ enum {
   DIM_LIMIT = 65536,         /* docs/formats.md §1 limits */
   DEPTH_LIMIT = 64,
   EXPERT_LIMIT = 64,
+  QWEN3_EXPERT_LIMIT = 512, /* Qwen3MoE (the config.json front end's limit) */
   ORIGINAL_INPUT = 96,
   ORIGINAL_OUTPUT = 20,
   ORIGINAL_EXPERTS = 4,
@@ -41,9 +42,9 @@ enum {
 #define DEFAULT_LAYER_NORM_EPS 1e-5
 
 static const char *const size_names[] = {"Nano", "Tiny", "Medium", "Full", "Custom"};
-static const char *const kind_names[] = {"MoE", "Dense"};
+static const char *const kind_names[] = {"MoE", "Dense", "Qwen3MoE"};
 static const char *const router_names[] = {"SheafPadic", "SheafOnly", "SoftmaxOnly"};
-static const char *const act_names[] = {"gelu_tanh", "gelu"};
+static const char *const act_names[] = {"gelu_tanh", "gelu", "silu"};
 static const char *const layout_names[] = {"in_out", "out_in"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -59,9 +60,9 @@ static const struct {
 
 /* Every key an arch.json may hold, in the order of docs/formats.md §1's table. */
 static const char *const known_keys[] = {
-    "size",           "input_dim",    "hidden_dim",    "output_dim", "n_experts",
-    "top_k",          "expert_depth", "seed",          "model_kind", "router_kind",
-    "layer_norm_eps", "hidden_act",   "weight_layout",
+    "size",           "input_dim",    "hidden_dim",    "output_dim",     "n_experts",
+    "top_k",          "expert_depth", "seed",          "model_kind",     "router_kind",
+    "layer_norm_eps", "hidden_act",   "weight_layout", "norm_topk_prob",
 };
 
 typedef tk_arch_json_member member;
@@ -177,6 +178,10 @@ static tk_status check_topology(reader *r, const member *m, const char *key, int
   if (r->arch.size == TK_SIZE_CUSTOM) return TK_STATUS_OK;
   TK_RETURN_IF_ERROR(read_model_kind(r));
   if (r->arch.model_kind == TK_MODEL_DENSE) return TK_STATUS_OK;
+  if (r->arch.model_kind == TK_MODEL_QWEN3_MOE)
+    return tk_json_field_error(&r->d, tk_arch_json_object_find(&r->d.obj, "size"), "size",
+                               "\"Custom\" for model_kind \"Qwen3MoE\" (the named sizes are "
+                               "the tokitai topology)");
   return check_equal(r, m, key, value, want, "size", size_names[r->arch.size]);
 }
 
@@ -200,8 +205,16 @@ static tk_status read_input_dim(reader *r) {
 static tk_status read_hidden_dim(reader *r) {
   return read_dim(r, "hidden_dim", table_hidden(r), &r->arch.hidden_dim);
 }
+/* Qwen3MoE's block maps hidden states to hidden states: output_dim = input_dim. */
 static tk_status read_output_dim(reader *r) {
-  return read_dim(r, "output_dim", ORIGINAL_OUTPUT, &r->arch.output_dim);
+  const member *m;
+  TK_RETURN_IF_ERROR(read_dim(r, "output_dim", ORIGINAL_OUTPUT, &r->arch.output_dim));
+  TK_RETURN_IF_ERROR(read_model_kind(r));
+  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "output_dim", true, "", &m));
+  if (r->arch.model_kind != TK_MODEL_QWEN3_MOE || r->arch.output_dim == r->arch.input_dim)
+    return TK_STATUS_OK;
+  return tk_json_field_error(&r->d, m, "output_dim", "%d (input_dim) for model_kind \"Qwen3MoE\"",
+                             r->arch.input_dim);
 }
 
 /* n_experts and top_k: 0 for Dense; otherwise 1 <= top_k <= n_experts <= 64 (docs/formats.md §1). */
@@ -216,7 +229,9 @@ static tk_status read_routing(reader *r, const char *key, int32_t hi, const char
   return check_topology(r, m, key, *out, topology_value);
 }
 static tk_status read_n_experts(reader *r) {
-  return read_routing(r, "n_experts", EXPERT_LIMIT, NULL, ORIGINAL_EXPERTS, &r->arch.n_experts);
+  TK_RETURN_IF_ERROR(read_model_kind(r));
+  int32_t hi = r->arch.model_kind == TK_MODEL_QWEN3_MOE ? QWEN3_EXPERT_LIMIT : EXPERT_LIMIT;
+  return read_routing(r, "n_experts", hi, NULL, ORIGINAL_EXPERTS, &r->arch.n_experts);
 }
 static tk_status read_top_k(reader *r) {
   /* for Dense, n_experts is 0 and the bound unused */
@@ -228,6 +243,10 @@ static tk_status read_expert_depth(reader *r) {
   TK_RETURN_IF_ERROR(tk_json_read_int32(&r->d, "expert_depth", &m, &r->arch.expert_depth));
   TK_RETURN_IF_ERROR(
       tk_json_check_limit(&r->d, m, "expert_depth", r->arch.expert_depth, 0, DEPTH_LIMIT, NULL));
+  TK_RETURN_IF_ERROR(read_model_kind(r));
+  if (r->arch.model_kind == TK_MODEL_QWEN3_MOE && r->arch.expert_depth != 0)
+    return tk_json_field_error(&r->d, m, "expert_depth",
+                               "0 for model_kind \"Qwen3MoE\" (an expert is one SwiGLU MLP)");
   return check_topology(r, m, "expert_depth", r->arch.expert_depth, table_depth(r));
 }
 
@@ -249,21 +268,38 @@ static tk_status read_seed(reader *r) {
   return TK_STATUS_OK;
 }
 
+/* An enum whose value Qwen3MoE fixes: absent, it takes the family's value (`family`) for
+ * Qwen3MoE and `fallback` otherwise; present, it must be the family's value for Qwen3MoE. */
+static tk_status read_family_enum(reader *r, const char *key, const char *const *names,
+                                  size_t count, int fallback, int family, int *out) {
+  TK_RETURN_IF_ERROR(read_model_kind(r));
+  bool qwen3 = r->arch.model_kind == TK_MODEL_QWEN3_MOE;
+  TK_RETURN_IF_ERROR(
+      tk_json_read_enum(&r->d, key, names, count, qwen3 ? family : fallback, "", out));
+  if (!qwen3 || *out == family) return TK_STATUS_OK;
+  return tk_json_field_error(&r->d, tk_arch_json_object_find(&r->d.obj, key), key,
+                             "\"%s\" for model_kind \"Qwen3MoE\"", names[family]);
+}
+
 static tk_status read_router_kind(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "router_kind", router_names, COUNT(router_names),
-                                       TK_ROUTER_SHEAF_PADIC, "", &index));
+  TK_RETURN_IF_ERROR(read_family_enum(r, "router_kind", router_names, COUNT(router_names),
+                                      TK_ROUTER_SHEAF_PADIC, TK_ROUTER_SOFTMAX_ONLY, &index));
   r->arch.router_kind = (tk_router_kind)index;
   return TK_STATUS_OK;
 }
 
-/* Extension: a finite number > 0, default 1e-5. */
+/* Extension: a finite number > 0, default 1e-5; Qwen3MoE has no LayerNorm (absent). */
 static tk_status read_layer_norm_eps(reader *r) {
   static const char *expect = "a finite number > 0";
   const member *m;
   TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "layer_norm_eps", false, expect, &m));
   r->arch.layer_norm_eps = DEFAULT_LAYER_NORM_EPS;
   if (!m) return TK_STATUS_OK;
+  if (r->arch.model_kind == TK_MODEL_QWEN3_MOE)
+    return tk_json_field_error(&r->d, m, "layer_norm_eps",
+                               "no such field for model_kind \"Qwen3MoE\" (its block has no "
+                               "LayerNorm)");
   if (m->kind != TK_ARCH_JSON_NUMBER)
     return tk_json_field_error(&r->d, m, "layer_norm_eps", "%s, found %s", expect,
                                tk_arch_json_kind_name(m->kind));
@@ -278,20 +314,38 @@ static tk_status read_layer_norm_eps(reader *r) {
   return TK_STATUS_OK;
 }
 
+/* silu is Qwen3MoE's SwiGLU gate and that family's only activation. */
 static tk_status read_hidden_act(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "hidden_act", act_names, COUNT(act_names),
-                                       TK_ACT_GELU_TANH, "", &index));
+  TK_RETURN_IF_ERROR(read_family_enum(r, "hidden_act", act_names, COUNT(act_names),
+                                      TK_ACT_GELU_TANH, TK_ACT_SILU, &index));
+  if (index == TK_ACT_SILU && r->arch.model_kind != TK_MODEL_QWEN3_MOE)
+    return tk_json_field_error(&r->d, tk_arch_json_object_find(&r->d.obj, "hidden_act"),
+                               "hidden_act",
+                               "\"gelu_tanh\" or \"gelu\" for model_kind \"%s\" "
+                               "(\"silu\" is Qwen3MoE's)",
+                               tk_arch_model_kind_name(r->arch.model_kind));
   r->arch.hidden_act = (tk_hidden_act)index;
   return TK_STATUS_OK;
 }
 
+/* Qwen3MoE's weights are nn.Linear's [out, in]. */
 static tk_status read_weight_layout(reader *r) {
   int index;
-  TK_RETURN_IF_ERROR(tk_json_read_enum(&r->d, "weight_layout", layout_names, COUNT(layout_names),
-                                       TK_LAYOUT_IN_OUT, "", &index));
+  TK_RETURN_IF_ERROR(read_family_enum(r, "weight_layout", layout_names, COUNT(layout_names),
+                                      TK_LAYOUT_IN_OUT, TK_LAYOUT_OUT_IN, &index));
   r->arch.weight_layout = (tk_weight_layout)index;
   return TK_STATUS_OK;
+}
+
+/* Qwen3MoE only, default false: the kept router weights renormalised to sum to 1. */
+static tk_status read_norm_topk_prob(reader *r) {
+  const member *m = tk_arch_json_object_find(&r->d.obj, "norm_topk_prob");
+  if (m && r->arch.model_kind != TK_MODEL_QWEN3_MOE)
+    return tk_json_field_error(&r->d, m, "norm_topk_prob",
+                               "no such field for model_kind \"%s\" (it is Qwen3MoE's)",
+                               tk_arch_model_kind_name(r->arch.model_kind));
+  return tk_json_read_bool(&r->d, "norm_topk_prob", false, &r->arch.norm_topk_prob);
 }
 
 /* A Hugging Face config.json (it has "model_type", docs/formats.md §7) given where an arch.json
@@ -304,8 +358,8 @@ static tk_status not_hf_config(const reader *r) {
   if (m->kind == TK_ARCH_JSON_STRING && strcmp(m->string, TK_QWEN3_MOE_MODEL_TYPE) == 0)
     return tk_arch_json_error_at(
         &r->d.src, m->offset,
-        "a Hugging Face config.json (model_type %s), not an arch.json: `tkc check` validates "
-        "its Qwen3-MoE block; compiling that family is not implemented yet (issue 16)",
+        "a Hugging Face config.json (model_type %s), not an arch.json: `tkc check` and "
+        "`tkc compile` read it (docs/formats.md §7); this command needs an arch.json",
         shown);
   return tk_arch_json_error_at(&r->d.src, m->offset,
                                "a Hugging Face config.json (model_type %s), not an arch.json: "
@@ -316,9 +370,10 @@ static tk_status not_hf_config(const reader *r) {
 /* docs/formats.md §1: unknown keys, then every field in the table's order; the first error wins. */
 static tk_status read_arch(reader *r) {
   static tk_status (*const fields[])(reader *) = {
-      read_size,           read_input_dim,    read_hidden_dim,    read_output_dim, read_n_experts,
-      read_top_k,          read_expert_depth, read_seed,          read_model_kind, read_router_kind,
-      read_layer_norm_eps, read_hidden_act,   read_weight_layout,
+      read_size,          read_input_dim,      read_hidden_dim,     read_output_dim,
+      read_n_experts,     read_top_k,          read_expert_depth,   read_seed,
+      read_model_kind,    read_router_kind,    read_layer_norm_eps, read_hidden_act,
+      read_weight_layout, read_norm_topk_prob,
   };
   TK_RETURN_IF_ERROR(check_known_keys(r));
   for (size_t i = 0; i < COUNT(fields); i++) TK_RETURN_IF_ERROR(fields[i](r));
@@ -354,8 +409,12 @@ static int compare_keys(const void *a, const void *b) {
   return strcmp(((const canonical_member *)a)->key, ((const canonical_member *)b)->key);
 }
 
-/* Every field of the arch, values formatted; false if an enum is out of range. */
-static bool canonical_members(const tk_arch *a, canonical_member m[13]) {
+enum { CANONICAL_MEMBERS = 13 };
+
+/* Every field of the arch, values formatted; false if an enum is out of range. Qwen3MoE has
+ * norm_topk_prob in place of layer_norm_eps (docs/formats.md §1.4), so the other kinds'
+ * canonical forms, and fingerprints, are those they had before that family. */
+static bool canonical_members(const tk_arch *a, canonical_member m[CANONICAL_MEMBERS]) {
   const char *names[] = {tk_arch_size_name(a->size), tk_arch_model_kind_name(a->model_kind),
                          tk_arch_router_kind_name(a->router_kind),
                          tk_arch_hidden_act_name(a->hidden_act),
@@ -378,13 +437,18 @@ static bool canonical_members(const tk_arch *a, canonical_member m[13]) {
     m[5 + i].key = ints[i].key,
           snprintf(m[5 + i].value, sizeof m[5 + i].value, "%" PRId32, ints[i].value);
   m[11].key = "seed", snprintf(m[11].value, sizeof m[11].value, "%" PRIu64, a->seed);
-  m[12].key = "layer_norm_eps", format_shortest(a->layer_norm_eps, m[12].value, sizeof m[12].value);
+  if (a->model_kind == TK_MODEL_QWEN3_MOE)
+    m[12].key = "norm_topk_prob",
+    snprintf(m[12].value, sizeof m[12].value, "%s", a->norm_topk_prob ? "true" : "false");
+  else
+    m[12].key = "layer_norm_eps",
+    format_shortest(a->layer_norm_eps, m[12].value, sizeof m[12].value);
   return true;
 }
 
 tk_status tk_arch_canonical_json(const tk_arch *arch, char **out_json) {
   *out_json = NULL;
-  canonical_member m[13];
+  canonical_member m[CANONICAL_MEMBERS];
   if (!canonical_members(arch, m))
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "tk_arch_canonical_json: an enum field is out of range");

@@ -21,13 +21,15 @@ typedef enum tk_arch_size {
   TK_SIZE_CUSTOM = 4, /* (choice) lifts the size table check */
 } tk_arch_size;
 
-typedef enum tk_model_kind { TK_MODEL_MOE, TK_MODEL_DENSE } tk_model_kind;
+/* MoE and Dense: the tokitai classifier family; Qwen3MoE: the sparse MoE block of Qwen3-MoE
+ * (issue 16, docs/formats.md §1.5), from an arch.json or a Hugging Face config.json. */
+typedef enum tk_model_kind { TK_MODEL_MOE, TK_MODEL_DENSE, TK_MODEL_QWEN3_MOE } tk_model_kind;
 typedef enum tk_router_kind {
   TK_ROUTER_SHEAF_PADIC,
   TK_ROUTER_SHEAF_ONLY,
   TK_ROUTER_SOFTMAX_ONLY
 } tk_router_kind;
-typedef enum tk_hidden_act { TK_ACT_GELU_TANH, TK_ACT_GELU_ERF } tk_hidden_act;
+typedef enum tk_hidden_act { TK_ACT_GELU_TANH, TK_ACT_GELU_ERF, TK_ACT_SILU } tk_hidden_act;
 typedef enum tk_weight_layout {
   TK_LAYOUT_IN_OUT, /* W stored [in, out] row-major, y = x·W + b */
   TK_LAYOUT_OUT_IN, /* W stored [out, in] row-major, y = x·Wᵀ + b */
@@ -47,6 +49,7 @@ typedef struct tk_arch {
   double layer_norm_eps;
   tk_hidden_act hidden_act;
   tk_weight_layout weight_layout;
+  bool norm_topk_prob;  /* Qwen3MoE: the kept router weights renormalised to sum to 1 */
   char fingerprint[17]; /* 16 lowercase hex characters + NUL, filled by parse */
 } tk_arch;
 

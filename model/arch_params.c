@@ -5,6 +5,10 @@
  * (Dense), with i counting per prefix in declaration order; a Linear contributes weight then
  * bias, a LayerNorm gamma then beta, a GELU nothing.
  *
+ * Qwen3MoE (docs/formats.md §2.4): `router.weight` [E, H], then per expert
+ * `expert_{e}.gate_proj` [I, H], `expert_{e}.up_proj` [I, H], `expert_{e}.down_proj` [H, I]: no
+ * biases, nn.Linear's [out, in], the order of the Hugging Face names (model/hf_config.h).
+ *
  * Everything here is a pure function of the arch: no allocation, no state. The i-th spec is
  * computed arithmetically (prefix → layer slot → role), so listing Full's 218 tensors, or
  * asking for one of them, costs nothing. Each prefix is a sequence of layer "slots", every
@@ -74,15 +78,38 @@ static tk_param_spec slot_tensor(const tk_arch *arch, param_slot slot, size_t ha
   return spec;
 }
 
+enum { QWEN3_PER_EXPERT = 3 }; /* gate_proj, up_proj, down_proj */
+
+/* Qwen3MoE's i-th tensor: bias-free Linears stored [out, in]. */
+static tk_param_spec qwen3_param(const tk_arch *arch, size_t i) {
+  static const char *const projections[QWEN3_PER_EXPERT] = {"gate_proj", "up_proj", "down_proj"};
+  int32_t h = arch->input_dim, inter = arch->hidden_dim;
+  param_slot slot = linear_slot(h, arch->n_experts);
+  size_t e = 0, j = 0;
+  if (i > 0) {
+    e = (i - 1) / QWEN3_PER_EXPERT, j = (i - 1) % QWEN3_PER_EXPERT;
+    slot = j == 2 ? linear_slot(inter, h) : linear_slot(h, inter);
+  }
+  tk_param_spec spec = slot_tensor(arch, slot, 0);
+  if (i == 0)
+    snprintf(spec.name, sizeof spec.name, "router.weight");
+  else
+    snprintf(spec.name, sizeof spec.name, "expert_%u.%s", (unsigned)e, projections[j]);
+  return spec;
+}
+
 size_t tk_arch_param_count(const tk_arch *arch) {
   if (arch->model_kind == TK_MODEL_DENSE) return dense_tensors(arch);
+  if (arch->model_kind == TK_MODEL_QWEN3_MOE) return 1 + QWEN3_PER_EXPERT * (size_t)arch->n_experts;
   return 2 + (size_t)arch->n_experts * expert_tensors(arch);
 }
 
 tk_param_spec tk_arch_param(const tk_arch *arch, size_t i) {
   tk_param_spec spec = {0};
   if (i >= tk_arch_param_count(arch)) return spec; /* out of range: an empty spec */
-  if (arch->model_kind == TK_MODEL_DENSE) {
+  if (arch->model_kind == TK_MODEL_QWEN3_MOE) {
+    spec = qwen3_param(arch, i);
+  } else if (arch->model_kind == TK_MODEL_DENSE) {
     spec = slot_tensor(arch, dense_slot(arch, i / 2), i % 2);
     snprintf(spec.name, sizeof spec.name, "dense.param_%u", (unsigned)i);
   } else if (i < 2) {

@@ -38,6 +38,40 @@ typedef struct reader {
   const member *layers_member, *step_member, *mlp_only_member;
 } reader;
 
+tk_status tk_qwen3_moe_arch(const tk_qwen3_moe_config *config, tk_arch *out) {
+  char text[512];
+  snprintf(text, sizeof text,
+           "{\"size\": \"Custom\", \"model_kind\": \"Qwen3MoE\", \"input_dim\": %d, "
+           "\"hidden_dim\": %d, \"output_dim\": %d, \"n_experts\": %d, \"top_k\": %d, "
+           "\"expert_depth\": 0, \"seed\": 0, \"norm_topk_prob\": %s}",
+           config->hidden, config->intermediate, config->hidden, config->experts, config->top_k,
+           config->norm_topk_prob ? "true" : "false");
+  return tk_status_annotate(tk_arch_parse(text, strlen(text), "<the config's block>", out),
+                            "the Qwen3-MoE block as an arch");
+}
+
+tk_status tk_arch_load_input(const char *path, int32_t layer, tk_arch *out) {
+  char *text = NULL;
+  size_t len = 0;
+  TK_RETURN_IF_ERROR(
+      tk_arch_json_read_file(path, CONFIG_FILE_LIMIT, "an arch.json or config.json", &text, &len));
+  tk_status status = TK_STATUS_OK;
+  tk_qwen3_moe_config config;
+  if (tk_hf_config_detect(text, len)) {
+    status = tk_qwen3_moe_config_parse(text, len, path, layer < 0 ? 0 : layer, &config);
+    if (!status) status = tk_qwen3_moe_arch(&config, out);
+  } else if (layer >= 0) {
+    status = tk_status_make(TK_INVALID_ARGUMENT,
+                            "%s: --layer applies to a Hugging Face config.json, and this is an "
+                            "arch.json (it has no \"model_type\")",
+                            path);
+  } else {
+    status = tk_arch_parse(text, len, path, out);
+  }
+  free(text);
+  return status;
+}
+
 const char *tk_hf_dtype_name(tk_hf_dtype dtype) {
   return (size_t)dtype < COUNT(dtype_names) ? dtype_names[dtype] : "?";
 }
@@ -75,15 +109,7 @@ static tk_status read_top_k(reader *r) {
 
 /* Optional boolean, Hugging Face's default false. */
 static tk_status read_norm_topk_prob(reader *r) {
-  const member *m;
-  TK_RETURN_IF_ERROR(tk_json_field_find(&r->d, "norm_topk_prob", false, "true or false", &m));
-  r->c.norm_topk_prob = false;
-  if (!m) return TK_STATUS_OK;
-  if (m->kind != TK_ARCH_JSON_BOOL)
-    return tk_json_field_error(&r->d, m, "norm_topk_prob", "true or false, found %s",
-                               tk_arch_json_kind_name(m->kind));
-  r->c.norm_topk_prob = r->d.src.text[m->offset] == 't';
-  return TK_STATUS_OK;
+  return tk_json_read_bool(&r->d, "norm_topk_prob", false, &r->c.norm_topk_prob);
 }
 
 /* Optional, default "silu": the experts' SwiGLU gate. */

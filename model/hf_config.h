@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/arch.h"
 #include "tk/status.h"
 
 /* The model_type this front end reads. */
@@ -49,6 +50,17 @@ TK_MUST_USE tk_status tk_qwen3_moe_config_parse(const char *text, size_t len,
 /* Reads the file (at most 1 MiB) and parses it (TK_IO_ERROR if it cannot be read). */
 TK_MUST_USE tk_status tk_qwen3_moe_config_load(const char *path, int32_t layer,
                                                tk_qwen3_moe_config *out);
+
+/* The block as an arch of model_kind Qwen3MoE (docs/formats.md §1.5): input_dim = output_dim =
+ * hidden, hidden_dim = intermediate, n_experts, top_k, norm_topk_prob, seed 0 (the weights come
+ * from the checkpoint). The arch is built as arch.json text and parsed, so the arch.json rules
+ * hold for it. */
+TK_MUST_USE tk_status tk_qwen3_moe_arch(const tk_qwen3_moe_config *config, tk_arch *out);
+
+/* The model a command was given: an arch.json, or a Hugging Face config.json whose decoder
+ * layer `layer` (-1: none asked, layer 0) is compiled as its Qwen3MoE block. `layer` >= 0 with
+ * an arch.json is TK_INVALID_ARGUMENT (the arch has no layers). */
+TK_MUST_USE tk_status tk_arch_load_input(const char *path, int32_t layer, tk_arch *out);
 
 /* "float32", "bfloat16"; bytes per element. */
 const char *tk_hf_dtype_name(tk_hf_dtype dtype);

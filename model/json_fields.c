@@ -100,3 +100,15 @@ tk_status tk_json_read_enum(const tk_json_doc *d, const char *key, const char *c
   }
   return tk_json_field_error(d, m, key, "%s%s%s", expect, also, folded ? " (case-sensitive)" : "");
 }
+
+tk_status tk_json_read_bool(const tk_json_doc *d, const char *key, bool fallback, bool *out) {
+  const tk_arch_json_member *m;
+  TK_RETURN_IF_ERROR(tk_json_field_find(d, key, false, "true or false", &m));
+  *out = fallback;
+  if (!m) return TK_STATUS_OK;
+  if (m->kind != TK_ARCH_JSON_BOOL)
+    return tk_json_field_error(d, m, key, "true or false, found %s",
+                               tk_arch_json_kind_name(m->kind));
+  *out = d->src.text[m->offset] == 't';
+  return TK_STATUS_OK;
+}

@@ -46,4 +46,8 @@ TK_MUST_USE tk_status tk_json_read_enum(const tk_json_doc *d, const char *key,
                                         const char *const *names, size_t count, int fallback,
                                         const char *also, int *out);
 
+/* An optional boolean field (true or false), `fallback` when absent. */
+TK_MUST_USE tk_status tk_json_read_bool(const tk_json_doc *d, const char *key, bool fallback,
+                                        bool *out);
+
 #endif /* TK_MODEL_JSON_FIELDS_H */

@@ -261,10 +261,11 @@ static tk_status read_arch(const manifest_ctx *c, const cJSON *root, tk_bundle *
   TK_RETURN_IF_ERROR(get_string(c, arch, "arch.", "model_kind", &kind));
   TK_RETURN_IF_ERROR(get_int(c, arch, "arch.", "input_dim", 1, 65536, &in));
   TK_RETURN_IF_ERROR(get_int(c, arch, "arch.", "output_dim", 1, 65536, &out));
-  TK_RETURN_IF_ERROR(get_int(c, arch, "arch.", "n_experts", 0, 64, &e));
-  TK_RETURN_IF_ERROR(get_int(c, arch, "arch.", "top_k", 0, 64, &k));
+  TK_RETURN_IF_ERROR(get_int(c, arch, "arch.", "n_experts", 0, 512, &e));
+  TK_RETURN_IF_ERROR(get_int(c, arch, "arch.", "top_k", 0, 512, &k));
   bool dense = !strcmp(kind, "Dense");
-  if (dense ? (e != 0 || k != 0) : (strcmp(kind, "MoE") || k < 1 || k > e))
+  bool routed = !strcmp(kind, "MoE") || !strcmp(kind, "Qwen3MoE");
+  if (dense ? (e != 0 || k != 0) : (!routed || k < 1 || k > e))
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "%s: arch: model_kind \"%s\" with n_experts %lld and top_k %lld is not "
                           "a valid arch (docs/formats.md §1)",

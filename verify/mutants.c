@@ -24,6 +24,8 @@
  *                <t>.<k>.topk_dropped_nonzero  a dropped expert's weight left at p, not 0
  *                <t>.<k>.topk_second_writer    a copy of the output loop after it, storing the
  *                                              unmasked probabilities into every f32 output
+ *   (renorm)     <t>.<k>.topk_renorm_skipped   kept weights p[e], not p[e] / the kept sum
+ *                <t>.<k>.topk_renorm_sums_all  the kept sum adds every p[e], dropped ones too
  *   dataflow     graph.<buf>.liveness_off_by_one  buffer liveness one kernel short: the tensors
  *                                              last read by one kernel (an MoE's expert final
  *                                              states, read by the combine) share <buf>
@@ -424,6 +426,46 @@ static bool topk_dropped_nonzero(mctx *c) {
   return topk_contract(c->k) && rewrite_kernel(c, NULL, dropped_keeps_p, NULL);
 }
 
+/* Renormalisation (a topk contract with renorm): gate[..] = select(taken, p / s, 0) becomes
+ * select(taken, p, 0). */
+static bool undivide(rw *w, tk_ir_stmt *s) {
+  const tk_ir_contract *ct = topk_contract(w->k);
+  const tk_ir_val *v = s->value;
+  if (s->kind != TK_S_STORE || s->arg != ct->a || !v || v->op != TK_V_SELECT ||
+      v->b->op != TK_V_DIV)
+    return false;
+  tk_ir_val *copy = tk_ir_alloc(w->m, sizeof *copy);
+  if (!copy) return false;
+  *copy = *v;
+  copy->b = v->b->a;
+  s->value = copy;
+  return true;
+}
+
+static bool topk_renorm_skipped(mctx *c) {
+  const tk_ir_contract *ct = topk_contract(c->k);
+  return ct && ct->renorm && rewrite_kernel(c, NULL, undivide, NULL);
+}
+
+/* The kept sum's step s = s + select(taken[e], p[e], 0) becomes s = s + p[e]. */
+static bool sum_unmasked(rw *w, tk_ir_stmt *s) {
+  const tk_ir_val *v = s->value;
+  if (s->kind != TK_S_LOCAL_STORE || strcmp(w->k->locals[s->local].name, "kept_sum") != 0 || !v ||
+      v->op != TK_V_ADD || v->b->op != TK_V_SELECT)
+    return false;
+  tk_ir_val *copy = tk_ir_alloc(w->m, sizeof *copy);
+  if (!copy) return false;
+  *copy = *v;
+  copy->b = v->b->b;
+  s->value = copy;
+  return true;
+}
+
+static bool topk_renorm_sums_all(mctx *c) {
+  const tk_ir_contract *ct = topk_contract(c->k);
+  return ct && ct->renorm && rewrite_kernel(c, NULL, sum_unmasked, NULL);
+}
+
 /* gate[..] = select(taken, p, 0) (and every f32 output so stored) becomes = p. */
 static bool unmask_weight(rw *w, tk_ir_stmt *s) {
   const tk_ir_val *v = s->value;
@@ -697,6 +739,12 @@ static const kind KINDS[] = {
     {"topk_second_writer", ON_KERNEL,
      "topk: a second loop after the selection stores the unmasked probabilities into the weights",
      topk_second_writer},
+    {"topk_renorm_skipped", ON_KERNEL,
+     "topk: renorm: the kept weights are the probabilities, not divided by their sum",
+     topk_renorm_skipped},
+    {"topk_renorm_sums_all", ON_KERNEL,
+     "topk: renorm: the kept sum adds the dropped experts' probabilities too",
+     topk_renorm_sums_all},
     {"liveness_off_by_one", ON_BUFFER,
      "dataflow: liveness one kernel short, tensors last read together share the buffer",
      liveness_off_by_one},

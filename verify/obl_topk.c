@@ -33,6 +33,22 @@
  * the same row, exactly what L_out writes there (obligation "final state"), or refused
  * (TK_PROOF_FAILED naming the kernel, the argument and the loop).
  *
+ * Renormalisation (contract `renorm = sum`, Qwen3-MoE's norm_topk_prob): between L_sel and L_out
+ * a sum loop L_sum (`s = 0` before it, straight-line code; then `for e in 0..E serial { s = s +
+ * select(taken[e], p[e], 0) }`, writing only the f32 scalar s) and the gate value `select(taken[e],
+ * p[e] / s, 0)`. With SUM(e) the sum of the kept p below e (SUM(0) = 0, SUM(e + 1) = SUM(e) +
+ * (taken[e] ? P[e] : 0), an uninterpreted function given by these instances):
+ *   R(e):     s = SUM(e)                                                          (L_sum)
+ * obligations: sum entry and step, kept weights exactly P[e] / SUM(E) (the value rule, with
+ * s = SUM(extent of L_sum): a sum over another range is refuted), and the weights sum to 1:
+ * with W(e) the sum of the stored weights below e, W(e) = SUM(e) / SUM(E) for every e (step),
+ * so W(E) = 1 (ends). Division is the uninterpreted f32.div of the executor; the sum-to-one
+ * queries state the instances of real division's laws they use (a/S + b/S = (a + b)/S, 0/S = 0,
+ * S/S = 1, for S = SUM(E) != 0), which hold over the reals. S = 0 cannot be published: the top
+ * probability is taken and is at least 1/E unless the row holds a NaN, and a 0/0 weight is NaN,
+ * which the runtime rejects (docs/formats.md §3.6). Over f32 the weights' sum is 1 within the
+ * rounding bound of docs/formats.md §3.7.
+ *
  * IEEE comparisons: the selection and output loops may not compute f32 values (only load,
  * compare, select and store them; refused otherwise), so proving over the reals proves the
  * IEEE comparisons of non-NaN values; the runtime never publishes a row with NaN probabilities
@@ -50,6 +66,11 @@ typedef struct topk_form {
   int i_out;
   int64_t K, E;
   const tk_ir_stmt *init, *sel, *out, *scan, *upd;
+  bool renorm;           /* the contract's renorm = sum */
+  int s;                 /* renorm: the kept sum's local, else -1 */
+  const tk_ir_stmt *sum; /* renorm: L_sum */
+  const tk_ix *s_ix;     /* renorm: the index L_sum stores the kept sum at */
+  int i_sel, i_sum;      /* renorm: the block indices of L_sel and L_sum */
   const tk_ir_stmt *const *sel_stmts;
   int nsel, i_scan, i_upd;
   int taken, p, bi, bv;
@@ -75,18 +96,23 @@ static bool find_store(const tk_ir_stmt *s, int arg, const tk_ir_stmt **chain, i
   return false;
 }
 
-static void find_locals(const tk_ir_kernel *k, const tk_ir_val *val, int *taken, int *p,
-                        int *others) {
+/* The bool local (taken) and f32 array local (p) the gate value reads; with renorm also the
+ * f32 scalar (s), else a scalar counts as one of the others. */
+static void find_locals(const tk_ir_kernel *k, const tk_ir_val *val, bool renorm, int *taken,
+                        int *p, int *s, int *others) {
   if (!val) return;
   if (val->op == TK_V_LOCAL_LOAD) {
-    tk_ir_type t = k->locals[val->local].type;
-    int *slot = t == TK_T_BOOL ? taken : t == TK_T_F32 ? p : others;
+    const tk_ir_local *l = &k->locals[val->local];
+    int *slot = l->type == TK_T_BOOL      ? taken
+                : l->type != TK_T_F32     ? others
+                : renorm && l->count == 1 ? s
+                                          : p;
     if (*slot >= 0 && *slot != val->local) (*others)++;
     *slot = val->local;
   }
-  find_locals(k, val->a, taken, p, others);
-  find_locals(k, val->b, taken, p, others);
-  find_locals(k, val->c, taken, p, others);
+  find_locals(k, val->a, renorm, taken, p, s, others);
+  find_locals(k, val->b, renorm, taken, p, s, others);
+  find_locals(k, val->c, renorm, taken, p, s, others);
 }
 
 static const tk_ir_stmt *first_store(const tk_ir_stmt *s, int local) {
@@ -159,22 +185,66 @@ static tk_status split_selection(topk_form *f) {
  * probabilities: then the map from non-NaN f32 values (±0 as one point, ±Inf included) to the
  * reals that topk_exec.c uses is an order embedding fixing 0, so every comparison, select and
  * equality proved over the reals holds under IEEE comparisons of non-NaN values. */
-static const char *f32_computed(const tk_ir_val *v) {
-  if (!v) return NULL;
+/* With renorm (s >= 0), a stored weight may divide a probability by the kept sum: the
+ * division is after every comparison, and the renormalisation obligations are about it. */
+static bool renormalised(const tk_ir_val *v, int p, int s) {
+  return s >= 0 && v->op == TK_V_DIV && v->a->op == TK_V_LOCAL_LOAD && v->a->local == p &&
+         v->b->op == TK_V_LOCAL_LOAD && v->b->local == s;
+}
+
+static const char *f32_computed(const tk_ir_val *v, int p, int s) {
+  if (!v || renormalised(v, p, s)) return NULL;
   if (v->type == TK_T_F32 && v->op != TK_V_CONST && v->op != TK_V_LOAD &&
       v->op != TK_V_LOCAL_LOAD && v->op != TK_V_SELECT)
     return tk_ir_vop_name(v->op);
-  const char *a = f32_computed(v->a), *b = f32_computed(v->b);
-  return a ? a : b ? b : f32_computed(v->c);
+  const char *a = f32_computed(v->a, p, s), *b = f32_computed(v->b, p, s);
+  return a ? a : b ? b : f32_computed(v->c, p, s);
 }
 
-static const char *f32_arithmetic(const tk_ir_stmt *s) {
+/* `allow_renorm`: the output loop of a renorm contract (its stores only). */
+static const char *f32_arithmetic(const topk_form *f, const tk_ir_stmt *s, bool allow_renorm) {
   if (!s) return NULL;
   const char *op = NULL;
-  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n && !op; i++) op = f32_arithmetic(s->stmts[i]);
-  if (!op && (s->kind == TK_S_FOR || s->kind == TK_S_IF)) op = f32_arithmetic(s->body);
-  if (!op && (s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE)) op = f32_computed(s->value);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n && !op; i++)
+    op = f32_arithmetic(f, s->stmts[i], allow_renorm);
+  if (!op && (s->kind == TK_S_FOR || s->kind == TK_S_IF))
+    op = f32_arithmetic(f, s->body, allow_renorm);
+  bool renorm_store = allow_renorm && s->kind == TK_S_STORE;
+  if (!op && (s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE))
+    op = f32_computed(s->value, f->p, renorm_store ? f->s : -1);
   return op;
+}
+
+/* renorm: L_sum is the only statement between L_sel and L_out that writes s, after straight-line
+ * code, and it writes nothing else; nothing between L_sel and L_out writes taken or p. */
+static tk_status find_sum(topk_form *f) {
+  f->i_sel = f->i_sum = -1;
+  for (int i = 0; i < f->i_out; i++)
+    if (f->block->stmts[i] == f->sel) f->i_sel = i;
+  for (int i = f->i_sel + 1; i < f->i_out; i++) {
+    const tk_ir_stmt *st = f->block->stmts[i];
+    if (!tk_verify_sym_writes_local(st, f->s)) continue;
+    if (f->i_sum >= 0 || st->kind != TK_S_FOR) {
+      if (f->i_sum >= 0 || tk_verify_sym_has_loop(st))
+        return form_error(f->k, "the kept sum is written after its loop or in another loop");
+      continue;
+    }
+    f->i_sum = i;
+  }
+  if (f->i_sel < 0 || f->i_sum < 0)
+    return form_error(f->k, "renorm: no sum loop over the kept probabilities before the output");
+  f->sum = f->block->stmts[f->i_sum];
+  f->s_ix = first_store(f->sum, f->s)->ix;
+  if (tk_verify_sym_has_loop(f->sum->body))
+    return form_error(f->k, "renorm: the sum loop holds a loop");
+  for (int l = 0; l < f->k->nlocals; l++)
+    if (l != f->s && tk_verify_sym_writes_local(f->sum, l))
+      return form_error(f->k, "renorm: the sum loop writes local %s besides the kept sum",
+                        f->k->locals[l].name);
+  for (int i = f->i_sel + 1; i < f->i_out; i++)
+    if (i != f->i_sum && tk_verify_sym_has_loop(f->block->stmts[i]))
+      return form_error(f->k, "renorm: a loop other than the sum between selection and output");
+  return TK_STATUS_OK;
 }
 
 /* L_init and L_sel: the last loops before L_out in its block that write taken. */
@@ -205,14 +275,15 @@ static tk_status find_loops(topk_form *f, const tk_ir_stmt *block, int i_out) {
       return form_error(f->k, "the init loop writes local %s besides taken", f->k->locals[l].name);
   if (tk_verify_sym_writes_local(f->sel, f->p) || tk_verify_sym_writes_local(f->out, -1))
     return form_error(f->k, "the selection writes p, or the output loop writes locals");
-  const char *op = f32_arithmetic(f->sel);
-  if (!op) op = f32_arithmetic(f->out);
+  const char *op = f32_arithmetic(f, f->sel, false);
+  if (!op) op = f32_arithmetic(f, f->out, true);
   if (op)
     return form_error(f->k,
                       "the selection or output loop computes f32 %s: only loads, compares and "
                       "selects of the probabilities keep the proof valid under IEEE comparisons",
                       op);
-  return split_selection(f);
+  TK_RETURN_IF_ERROR(split_selection(f));
+  return f->renorm ? find_sum(f) : TK_STATUS_OK;
 }
 
 static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_form *f) {
@@ -222,6 +293,7 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_
   f->keep = c->b;
   f->K = c->k;
   f->E = c->n;
+  f->renorm = c->renorm;
   const tk_ir_stmt *chain[TK_OBL_MAX_DEPTH * 2];
   int n = 0;
   if (c->a < 0 || c->b < 0 || !find_store(k->body, c->a, chain, &n, TK_OBL_MAX_DEPTH * 2))
@@ -237,11 +309,13 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, topk_
   f->block = block;
   f->i_out = i_out;
   int others = 0;
-  f->taken = f->p = -1;
-  find_locals(k, chain[n - 1]->value, &f->taken, &f->p, &others);
-  if (f->taken < 0 || f->p < 0 || others)
-    return form_error(
-        k, "the gate value must read exactly one bool local (taken) and one f32 local (p)");
+  f->taken = f->p = f->s = -1;
+  find_locals(k, chain[n - 1]->value, f->renorm, &f->taken, &f->p, &f->s, &others);
+  if (f->taken < 0 || f->p < 0 || others || (f->renorm && f->s < 0))
+    return form_error(k, f->renorm ? "the gate value must read exactly one bool local (taken), one "
+                                     "f32 local (p) and one f32 scalar (the kept sum)"
+                                   : "the gate value must read exactly one bool local (taken) and "
+                                     "one f32 local (p)");
   return find_loops(f, block, i_out);
 }
 
@@ -254,6 +328,7 @@ typedef struct topk_ctx {
   tk_sym x;
   tk_sym_state st;
   Z3_ast P, E;
+  Z3_func_decl SUM; /* renorm: SUM(e), the kept probabilities' sum below e */
 } topk_ctx;
 
 static tk_status begin(topk_ctx *t, tk_vctx *v, const topk_form *f, const char *words) {
@@ -273,6 +348,9 @@ static tk_status begin(topk_ctx *t, tk_vctx *v, const topk_form *f, const char *
       tk_verify_obl_fresh(t->o, k->locals[f->p].name, tk_verify_sym_array_sort(v, TK_T_F32), false);
   t->st.arr[f->p] = t->P;
   t->E = tk_verify_z_int(v, f->E);
+  t->SUM = NULL;
+  if (f->renorm)
+    t->SUM = tk_verify_obl_fresh_fn(t->o, "SUM", 1, (Z3_sort[]){v->int_sort}, v->real_sort);
   return TK_STATUS_OK;
 }
 
@@ -382,6 +460,31 @@ static Z3_ast step_var(topk_ctx *t, const tk_ir_stmt *s) {
 
 static Z3_ast plus1(topk_ctx *t, Z3_ast e) {
   return tk_verify_z_add2(t->v, e, tk_verify_z_int(t->v, 1));
+}
+
+/* ---- renormalisation ---- */
+
+static const tk_ir_stmt *out_store(const tk_ir_stmt *s, int arg);
+
+static Z3_ast sum_at(topk_ctx *t, Z3_ast e) { return Z3_mk_app(t->v->z, t->SUM, 1, &e); }
+static Z3_ast real0(topk_ctx *t) { return Z3_mk_numeral(t->v->z, "0", t->v->real_sort); }
+
+/* The kept sum's current value. */
+static Z3_ast s_now(topk_ctx *t) {
+  Z3_ast ix = tk_verify_obl_ix(t->o, t->f->s_ix, 0);
+  return sel(t, tk_verify_sym_local(&t->x, &t->st, t->f->s), ix);
+}
+
+/* SUM(e + 1) = SUM(e) + (taken[e] ? P[e] : 0): SUM's definition at e. */
+static Z3_ast sum_def(topk_ctx *t, Z3_ast T, Z3_ast e) {
+  Z3_ast term = Z3_mk_ite(t->v->z, sel(t, T, e), sel(t, t->P, e), real0(t));
+  return eq(t, sum_at(t, plus1(t, e)), tk_verify_z_add2(t->v, sum_at(t, e), term));
+}
+
+/* After L_sum (proved by sum_entry and sum_step): s = SUM(extent of L_sum). */
+static void assume_final_sum(topk_ctx *t) {
+  Z3_ast ext = tk_verify_obl_ix(t->o, t->f->sum->extent, 0);
+  tk_verify_obl_hyp(t->o, eq(t, s_now(t), sum_at(t, ext)));
 }
 
 /* ---- obligations ---- */
@@ -510,6 +613,87 @@ static tk_status selection_step(tk_vctx *v, const topk_form *f) {
   return s ? abandon(&t, s) : finish(&t, goal);
 }
 
+static tk_status sum_entry(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f,
+                           "renorm, sum loop entry: the code before it sets the kept sum to "
+                           "SUM(0) = 0 (invariant R)"));
+  tk_status s = TK_STATUS_OK;
+  for (int i = f->i_sel + 1; !s && i < f->i_sum; i++)
+    s = tk_verify_sym_exec(&t.x, &t.st, f->block->stmts[i]);
+  if (s) return abandon(&t, s);
+  tk_verify_obl_hyp(t.o, eq(&t, sum_at(&t, tk_verify_z_int(v, 0)), real0(&t)));
+  return finish(&t, eq(&t, s_now(&t), sum_at(&t, tk_verify_z_int(v, 0))));
+}
+
+static tk_status sum_step(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f,
+                           "renorm, sum loop step e: the kept sum becomes SUM(e + 1), the sum of "
+                           "the kept p below e + 1 (invariant R)"));
+  Z3_ast e = step_var(&t, f->sum);
+  tk_verify_obl_hyp(t.o, eq(&t, s_now(&t), sum_at(&t, e)));
+  tk_verify_obl_hyp(t.o, sum_def(&t, taken(&t), e));
+  tk_verify_obl_show(t.o, "p[e]", sel(&t, t.P, e));
+  tk_status s = tk_verify_sym_exec(&t.x, &t.st, f->sum->body);
+  return s ? abandon(&t, s) : finish(&t, eq(&t, s_now(&t), sum_at(&t, plus1(&t, e))));
+}
+
+/* The gate store of L_out, its value at column e (after L_sum) and W, the weights' prefix sum. */
+static Z3_ast gate_value_at(topk_ctx *t, Z3_ast e) {
+  const tk_ir_stmt *gate = out_store(t->f->out, t->f->gate);
+  tk_verify_obl_bind(t->o, t->f->out->var, 0, e);
+  Z3_ast val = tk_verify_sym_val(&t->x, &t->st, gate->value);
+  tk_verify_obl_unbind(t->o, t->f->out->var, 0);
+  return val;
+}
+
+static tk_status sum_to_one_step(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f,
+                           "renorm, weights sum to 1, step e: W(e + 1) = SUM(e + 1) / S for the "
+                           "stored weights' prefix sum W, S = SUM(E) != 0"));
+  Z3_ast e = tk_verify_obl_fresh(t.o, "e", v->int_sort, true);
+  tk_verify_obl_hyp(t.o, in(&t, e, t.E));
+  Z3_func_decl W = tk_verify_obl_fresh_fn(t.o, "W", 1, (Z3_sort[]){v->int_sort}, v->real_sort);
+  Z3_ast S = sum_at(&t, t.E), T = taken(&t), e1 = plus1(&t, e);
+  Z3_ast We = Z3_mk_app(v->z, W, 1, &e), We1 = Z3_mk_app(v->z, W, 1, &e1);
+  assume_final_sum(&t);
+  tk_verify_obl_hyp(t.o, not_(&t, eq(&t, S, real0(&t))));
+  tk_verify_obl_hyp(t.o, sum_def(&t, T, e));
+  Z3_ast val = gate_value_at(&t, e);
+  tk_verify_obl_show(t.o, "weight[e]", val);
+  tk_verify_obl_hyp(t.o, eq(&t, We1, tk_verify_z_add2(v, We, val)));
+  tk_verify_obl_hyp(t.o, eq(&t, We, tk_verify_sym_div(&t.x, sum_at(&t, e), S)));
+  /* real division: SUM(e)/S + P[e]/S = (SUM(e) + P[e])/S */
+  Z3_ast pe = sel(&t, t.P, e);
+  Z3_ast split = tk_verify_z_add2(v, tk_verify_sym_div(&t.x, sum_at(&t, e), S),
+                                  tk_verify_sym_div(&t.x, pe, S));
+  Z3_ast joined = tk_verify_sym_div(&t.x, tk_verify_z_add2(v, sum_at(&t, e), pe), S);
+  tk_verify_obl_hyp(t.o, eq(&t, split, joined));
+  return finish(&t, eq(&t, We1, tk_verify_sym_div(&t.x, sum_at(&t, e1), S)));
+}
+
+static tk_status sum_to_one_ends(tk_vctx *v, const topk_form *f) {
+  topk_ctx t;
+  TK_RETURN_IF_ERROR(begin(&t, v, f,
+                           "renorm, weights sum to 1, ends: W(0) = 0 = SUM(0) / S, and W(E) = "
+                           "SUM(E) / S = 1 (S = SUM(E) != 0)"));
+  Z3_func_decl W = tk_verify_obl_fresh_fn(t.o, "W", 1, (Z3_sort[]){v->int_sort}, v->real_sort);
+  Z3_ast zero = tk_verify_z_int(v, 0), S = sum_at(&t, t.E);
+  Z3_ast W0 = Z3_mk_app(v->z, W, 1, &zero), WE = Z3_mk_app(v->z, W, 1, &t.E);
+  tk_verify_obl_hyp(t.o, not_(&t, eq(&t, S, real0(&t))));
+  tk_verify_obl_hyp(t.o, eq(&t, sum_at(&t, zero), real0(&t)));
+  tk_verify_obl_hyp(t.o, eq(&t, W0, real0(&t)));
+  tk_verify_obl_hyp(t.o, eq(&t, WE, tk_verify_sym_div(&t.x, S, S))); /* the step, at E */
+  /* real division: 0/S = 0, S/S = 1 */
+  tk_verify_obl_hyp(t.o, eq(&t, tk_verify_sym_div(&t.x, real0(&t), S), real0(&t)));
+  Z3_ast one = Z3_mk_numeral(v->z, "1", v->real_sort);
+  tk_verify_obl_hyp(t.o, eq(&t, tk_verify_sym_div(&t.x, S, S), one));
+  Z3_ast starts = eq(&t, W0, tk_verify_sym_div(&t.x, sum_at(&t, zero), S));
+  return finish(&t, tk_verify_z_and2(v, starts, eq(&t, WE, one)));
+}
+
 static tk_status count(tk_vctx *v, const topk_form *f) {
   topk_ctx t;
   TK_RETURN_IF_ERROR(
@@ -539,7 +723,9 @@ static Z3_ast output_holds(topk_ctx *t, const tk_ir_arg *arg, Z3_ast T, Z3_ast e
   Z3_ast kept = sel(t, T, e);
   if (arg->type == TK_T_F32) {
     Z3_ast dropped_zero = eq(t, val, Z3_mk_numeral(z, "0", t->v->real_sort));
-    return Z3_mk_ite(z, kept, eq(t, val, sel(t, t->P, e)), dropped_zero);
+    Z3_ast weight = sel(t, t->P, e);
+    if (t->f->renorm) weight = tk_verify_sym_div(&t->x, weight, sum_at(t, t->E));
+    return Z3_mk_ite(z, kept, eq(t, val, weight), dropped_zero);
   }
   Z3_ast zero = tk_verify_z_int(t->v, 0);
   return eq(t, val, Z3_mk_ite(z, kept, tk_verify_z_int(t->v, 1), zero));
@@ -551,12 +737,15 @@ static tk_status output_value(tk_vctx *v, const topk_form *f, const tk_ir_stmt *
   char words[256];
   snprintf(
       words, sizeof words,
-      weight
+      weight && f->renorm
+          ? "output %%%s at column e: kept positions get exactly p[e] / SUM(E), the kept probabilities' sum (renorm), dropped positions exactly 0"
+      : weight
           ? "output %%%s at column e: kept positions get exactly p[e] (no renormalisation), dropped positions exactly 0"
           : "output %%%s at column e: the keep mask is 1 at kept positions and 0 at dropped ones",
       arg->name);
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, words));
+  if (f->renorm) assume_final_sum(&t);
   Z3_ast e = step_var(&t, f->out), T = taken(&t);
   Z3_ast val = tk_verify_sym_val(&t.x, &t.st, st->value);
   tk_verify_obl_show(t.o, "value", val);
@@ -693,6 +882,7 @@ static tk_status covered(tk_vctx *v, const topk_form *f, const tk_ir_stmt *st, c
            arg->name, innermost_loop(c));
   topk_ctx t;
   TK_RETURN_IF_ERROR(begin(&t, v, f, words));
+  if (f->renorm) assume_final_sum(&t);
   tk_status s = enter_chain(&t, c, depth);
   if (s) return abandon(&t, s);
   Z3_ast val = tk_verify_sym_val(&t.x, &t.st, st->value);
@@ -755,6 +945,12 @@ tk_status tk_verify_obl_topk(tk_vctx *v, const tk_ir_kernel *k) {
     TK_RETURN_IF_ERROR(update_step(v, &f));
     TK_RETURN_IF_ERROR(selection_step(v, &f));
     TK_RETURN_IF_ERROR(count(v, &f));
+    if (f.renorm) {
+      TK_RETURN_IF_ERROR(sum_entry(v, &f));
+      TK_RETURN_IF_ERROR(sum_step(v, &f));
+      TK_RETURN_IF_ERROR(sum_to_one_step(v, &f));
+      TK_RETURN_IF_ERROR(sum_to_one_ends(v, &f));
+    }
     TK_RETURN_IF_ERROR(outputs(v, &f));
     store_chain chain = {.n = 0};
     TK_RETURN_IF_ERROR(final_walk(v, &f, k->body, &chain));

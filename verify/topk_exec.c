@@ -116,6 +116,10 @@ static Z3_ast uf(tk_sym *x, const char *name, unsigned n, const Z3_ast *args, Z3
   return f ? Z3_mk_app(x->o->v->z, f, n, args) : NULL;
 }
 
+Z3_ast tk_verify_sym_div(tk_sym *x, Z3_ast a, Z3_ast b) {
+  return uf(x, "f32.div", 2, (Z3_ast[]){a, b}, x->o->v->real_sort);
+}
+
 static Z3_ast constant(tk_sym *x, const tk_ir_val *val) {
   tk_vctx *v = x->o->v;
   if (val->type == TK_T_BOOL) return val->i ? Z3_mk_true(v->z) : Z3_mk_false(v->z);

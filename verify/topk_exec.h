@@ -41,6 +41,9 @@ Z3_ast tk_verify_sym_havoc(tk_sym *x, tk_sym_state *st, int local);
 Z3_ast tk_verify_sym_arg(tk_sym *x, int arg);
 /* The value of an IR value node in state st (loop variables: copy 0, or as bound). */
 Z3_ast tk_verify_sym_val(tk_sym *x, tk_sym_state *st, const tk_ir_val *val);
+/* The uninterpreted f32 division the executor gives a DIV of two f32 values (the topk class
+ * states instances of real division's laws over it). */
+Z3_ast tk_verify_sym_div(tk_sym *x, Z3_ast a, Z3_ast b);
 /* Executes straight-line statements (BLOCK, LOCAL_STORE, IF; global STOREs are skipped, or with
  * args_stored update the argument arrays).
  * A FOR is an error: TK_PROOF_FAILED, the code does not have the proved form. */

@@ -120,10 +120,12 @@ else
 fi
 run 2 check --weights "$tmp/q" models/nano.arch.json; has err "--weights applies to a Hugging Face"
 
-# Compiling it is issue 16's next step: a clear error, not "unknown key 'architectures'".
-run 1 compile models/qwen3-moe-tiny/config.json -o "$tmp/qwen-bundle"
+# `tkc compile` reads it (tests/cli/qwen3_block.sh); a command that needs an arch.json says so,
+# not "unknown key 'architectures'", and writes nothing.
+run 1 init-checkpoint models/qwen3-moe-tiny/config.json -o "$tmp/qwen.tkp1"
 has err "a Hugging Face config.json (model_type \"qwen3_moe\"), not an arch.json"
-[ ! -e "$tmp/qwen-bundle" ] || fail "compile of a config.json left $tmp/qwen-bundle"
+has err "this command needs an arch.json"
+[ ! -e "$tmp/qwen.tkp1" ] || fail "init-checkpoint of a config.json left $tmp/qwen.tkp1"
 
 # Usage errors: exit 2.
 run 2 check;                                  has err "missing ARCH.json"
