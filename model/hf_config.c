@@ -16,6 +16,7 @@
 
 #include "model/arch_json.h"
 #include "model/json_fields.h"
+#include "runtime/hf_qwen3.h"
 #include "tk/safetensors.h"
 
 enum {
@@ -257,29 +258,20 @@ tk_status tk_qwen3_moe_config_load(const char *path, int32_t layer, tk_qwen3_moe
 
 /* ---- Tensors ----------------------------------------------------------------------------- */
 
-/* "model.layers.N.mlp." + rest. */
-static void block_name(const tk_qwen3_moe_config *c, const char *rest, char out[96]) {
-  snprintf(out, 96, "model.layers.%d.mlp.%s", c->layer, rest);
+/* The block's shape in the terms of runtime/hf_qwen3.h, the one place the names are written. */
+static tk_hf_qwen3_block hf_block(const tk_qwen3_moe_config *c) {
+  return (tk_hf_qwen3_block){c->hidden, c->intermediate, c->experts, c->layer};
 }
 
 size_t tk_qwen3_moe_tensor_count(const tk_qwen3_moe_config *config) {
-  return 1 + 3 * (size_t)config->experts;
+  tk_hf_qwen3_block b = hf_block(config);
+  return tk_hf_qwen3_param_count(&b);
 }
 
 tk_qwen3_moe_tensor tk_qwen3_moe_tensor_at(const tk_qwen3_moe_config *c, size_t i) {
-  static const char *const projections[] = {"gate_proj", "up_proj", "down_proj"};
-  tk_qwen3_moe_tensor t = {.rows = c->experts, .cols = c->hidden};
-  if (i == 0) {
-    block_name(c, "gate.weight", t.name);
-    return t;
-  }
-  size_t expert = (i - 1) / 3, projection = (i - 1) % 3;
-  bool down = projection == 2;
-  t.rows = down ? c->hidden : c->intermediate;
-  t.cols = down ? c->intermediate : c->hidden;
-  char rest[64];
-  snprintf(rest, sizeof rest, "experts.%zu.%s.weight", expert, projections[projection]);
-  block_name(c, rest, t.name);
+  tk_qwen3_moe_tensor t;
+  tk_hf_qwen3_block b = hf_block(c);
+  tk_hf_qwen3_param(&b, i, t.name, &t.rows, &t.cols);
   return t;
 }
 
@@ -289,93 +281,14 @@ const char *tk_qwen3_moe_layout_name(tk_qwen3_moe_layout layout) {
   return layout == TK_QWEN3_MOE_FUSED ? "fused" : "per-expert";
 }
 
-typedef struct wanted {
-  char name[96];
-  uint32_t rank;
-  uint64_t shape[3];
-  char what[96]; /* the fields the shape comes from, for messages */
-} wanted;
-
-static void shape_text(uint32_t rank, const uint64_t *shape, char *out, size_t cap) {
-  size_t n = (size_t)snprintf(out, cap, "[");
-  for (uint32_t d = 0; d < rank && n < cap; d++)
-    n += (size_t)snprintf(out + n, cap - n, "%s%llu", d ? ", " : "", (unsigned long long)shape[d]);
-  if (n < cap) snprintf(out + n, cap - n, "]");
-}
-
-/* One tensor: present, F32 or BF16 like the tensors before it (*dtype, -1 for none yet), of
- * the wanted shape. */
-static tk_status check_tensor(const tk_safetensors *st, const char *path, const wanted *w,
-                              int *dtype) {
-  const tk_safetensors_tensor *t = tk_safetensors_find(st, w->name);
-  if (!t)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: tensor %s: missing (%s)", path, w->name,
-                          w->what);
-  if (t->dtype != TK_SAFETENSORS_F32 && t->dtype != TK_SAFETENSORS_BF16)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: tensor %s: dtype %s, expected F32 or BF16",
-                          t->file, t->name, tk_safetensors_dtype_name(t->dtype));
-  int d = t->dtype == TK_SAFETENSORS_BF16 ? TK_HF_BFLOAT16 : TK_HF_FLOAT32;
-  if (*dtype >= 0 && d != *dtype)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "%s: tensor %s: dtype %s, expected %s like the block's other tensors",
-                          t->file, t->name, tk_safetensors_dtype_name(t->dtype),
-                          *dtype == TK_HF_BFLOAT16 ? "BF16" : "F32");
-  *dtype = d;
-  if (t->rank == w->rank && memcmp(t->shape, w->shape, w->rank * sizeof w->shape[0]) == 0)
-    return TK_STATUS_OK;
-  char got[96], want[96];
-  shape_text(t->rank, t->shape, got, sizeof got);
-  shape_text(w->rank, w->shape, want, sizeof want);
-  return tk_status_make(TK_INVALID_ARGUMENT, "%s: tensor %s: shape %s, expected %s (%s)", t->file,
-                        t->name, got, want, w->what);
-}
-
-static wanted per_expert_tensor(const tk_qwen3_moe_config *c, size_t i) {
-  tk_qwen3_moe_tensor t = tk_qwen3_moe_tensor_at(c, i);
-  wanted w = {.rank = 2, .shape = {(uint64_t)t.rows, (uint64_t)t.cols}};
-  snprintf(w.name, sizeof w.name, "%s", t.name);
-  if (i == 0)
-    snprintf(w.what, sizeof w.what, "the router: num_experts x hidden_size");
-  else
-    snprintf(w.what, sizeof w.what, "expert %zu of %d: %s", (i - 1) / 3, c->experts,
-             (i - 1) % 3 == 2 ? "hidden_size x moe_intermediate_size"
-                              : "moe_intermediate_size x hidden_size");
-  return w;
-}
-
-static tk_status check_fused(const tk_qwen3_moe_config *c, const tk_safetensors *st,
-                             const char *path, int *dtype) {
-  uint64_t e = (uint64_t)c->experts, h = (uint64_t)c->hidden, i = (uint64_t)c->intermediate;
-  wanted gate_up = {.rank = 3,
-                    .shape = {e, 2 * i, h},
-                    .what = "fused: num_experts x 2·moe_intermediate_size x hidden_size"};
-  wanted down = {.rank = 3,
-                 .shape = {e, h, i},
-                 .what = "fused: num_experts x hidden_size x moe_intermediate_size"};
-  block_name(c, "experts.gate_up_proj", gate_up.name);
-  block_name(c, "experts.down_proj", down.name);
-  TK_RETURN_IF_ERROR(check_tensor(st, path, &gate_up, dtype));
-  return check_tensor(st, path, &down, dtype);
-}
-
 tk_status tk_qwen3_moe_weights_check(const tk_qwen3_moe_config *c, const tk_safetensors *st,
                                      const char *path, tk_qwen3_moe_layout *layout,
                                      tk_hf_dtype *dtype) {
-  int found = -1;
-  wanted router = per_expert_tensor(c, 0);
-  TK_RETURN_IF_ERROR(check_tensor(st, path, &router, &found));
-  char fused_name[96];
-  block_name(c, "experts.gate_up_proj", fused_name);
-  bool fused = tk_safetensors_find(st, fused_name) != NULL;
-  if (fused) {
-    TK_RETURN_IF_ERROR(check_fused(c, st, path, &found));
-  } else {
-    for (size_t i = 1; i < tk_qwen3_moe_tensor_count(c); i++) {
-      wanted w = per_expert_tensor(c, i);
-      TK_RETURN_IF_ERROR(check_tensor(st, path, &w, &found));
-    }
-  }
-  *layout = fused ? TK_QWEN3_MOE_FUSED : TK_QWEN3_MOE_PER_EXPERT;
-  *dtype = (tk_hf_dtype)found;
+  tk_hf_qwen3_block b = hf_block(c);
+  tk_hf_qwen3_layout found_layout;
+  tk_safetensors_dtype found_dtype;
+  TK_RETURN_IF_ERROR(tk_hf_qwen3_check(&b, st, path, &found_layout, &found_dtype));
+  *layout = found_layout == TK_HF_QWEN3_FUSED ? TK_QWEN3_MOE_FUSED : TK_QWEN3_MOE_PER_EXPERT;
+  *dtype = found_dtype == TK_SAFETENSORS_BF16 ? TK_HF_BFLOAT16 : TK_HF_FLOAT32;
   return TK_STATUS_OK;
 }

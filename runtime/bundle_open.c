@@ -274,6 +274,7 @@ static tk_status read_arch(const manifest_ctx *c, const cJSON *root, tk_bundle *
   b->info.out_dim = (int32_t)out;
   b->info.n_experts = (int32_t)e;
   b->info.top_k = (int32_t)k;
+  b->qwen3_moe = !strcmp(kind, "Qwen3MoE");
   return TK_STATUS_OK;
 }
 

@@ -1,13 +1,16 @@
 /* runtime/model_buffers.c — a model's buffers on a launcher: sizes from the host stub at the
  * largest batch, parameters copied from the checkpoint (aligned; the file is packed).
  *
- * On a host-memory backend (cpu) the weights are copied straight into the buffer; otherwise
+ * The weights come from a parameter source (runtime_internal.h): a checkpoint.tkp1, or a Hugging
+ * Face safetensors checkpoint (runtime/weights.c). On a host-memory backend (cpu) the weights are
+ * copied straight into the buffer; otherwise
  * through one staging copy per tensor. Every size goes through checked arithmetic. The cpu
  * schedule's panel weights are packed on the way (tk/panel.h; one row-major staging copy).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/runtime_internal.h"
 #include "tk/model_host.h"
 #include "tk/alloc.h"
 #include "tk/panel.h"
@@ -27,20 +30,16 @@ static tk_status buffer_sizes(const tk_model_host *h, int32_t bmax, int64_t *byt
   return TK_STATUS_OK;
 }
 
-/* Packs record r's K x cols row-major weights into column panels of `width` (tk/panel.h):
- * each row's run of a panel is contiguous there. */
-static tk_status pack_panels(const tk_model_host *h, int32_t id, const tk_checkpoint_record *r,
+/* Packs the K x cols row-major weights of buffer id into column panels of `width`
+ * (tk/panel.h): each row's run of a panel is contiguous there. */
+static tk_status pack_panels(const tk_model_host *h, int32_t id, const float *rowmajor, int64_t n,
                              float *dst) {
-  int64_t n = r->weight_len, cols = h->buffer_panel_cols(id), width = h->buffer_panel_width(id);
+  int64_t cols = h->buffer_panel_cols(id), width = h->buffer_panel_width(id);
   if (cols < 1 || width > cols || n % cols)
     return tk_status_make(TK_INVALID_ARGUMENT,
                           "buffer %s: panels of %lld columns in rows of %lld do not fit its %lld "
                           "elements (a broken host stub?)",
                           h->buffer_name(id), (long long)width, (long long)cols, (long long)n);
-  float *rowmajor = tk_malloc((size_t)n * ELEM_BYTES + 1);
-  if (!rowmajor)
-    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory packing %s", h->buffer_name(id));
-  tk_checkpoint_weights_copy(r, 0, r->weight_len, rowmajor);
   int64_t rows = n / cols, full = cols / width * width;
   for (int64_t k = 0; k < rows; k++)
     for (int64_t j = 0; j < cols; j += width) {
@@ -48,45 +47,49 @@ static tk_status pack_panels(const tk_model_host *h, int32_t id, const tk_checkp
       memcpy(dst + tk_panel_offset(rows, cols, width, k, j), rowmajor + k * cols + j,
              (size_t)run * ELEM_BYTES);
     }
-  free(rowmajor);
   return TK_STATUS_OK;
 }
 
-/* The weights of buffer id in the order the launcher's kernels read them, into dst. */
+/* The weights of buffer id (parameter `param`, n values) in the order the launcher's kernels
+ * read them, into dst: the cpu schedule's panels through one row-major staging copy. */
 static tk_status place_param(tk_launcher *l, const tk_model_host *h, int32_t id,
-                             const tk_checkpoint_record *r, float *dst) {
-  if (!strcmp(tk_launcher_schedule(l), "cpu") && h->buffer_panel_width(id) > 0)
-    return pack_panels(h, id, r, dst);
-  tk_checkpoint_weights_copy(r, 0, r->weight_len, dst);
-  return TK_STATUS_OK;
+                             const tk_param_source *src, int32_t param, int64_t n, float *dst) {
+  if (strcmp(tk_launcher_schedule(l), "cpu") != 0 || h->buffer_panel_width(id) <= 0)
+    return src->read(src->src, param, dst);
+  float *rowmajor = tk_malloc((size_t)n * ELEM_BYTES + 1);
+  if (!rowmajor)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory packing %s", h->buffer_name(id));
+  tk_status s = src->read(src->src, param, rowmajor);
+  if (!s) s = pack_panels(h, id, rowmajor, n, dst);
+  free(rowmajor);
+  return s;
 }
 
 static tk_status fill_param(tk_launcher *l, const tk_model_host *h, int32_t id,
-                            const tk_checkpoint *ckpt) {
-  int32_t rec = h->buffer_param(id);
-  if (rec < 0 || (uint32_t)rec >= tk_checkpoint_record_count(ckpt))
+                            const tk_param_source *src) {
+  int32_t param = h->buffer_param(id);
+  int64_t n = src->count(src->src, param), elems = h->buffer_elems(id, 1, h->padded_batch(1));
+  if (n < 0)
     return tk_status_make(TK_INVALID_ARGUMENT,
-                          "parameter buffer %s wants checkpoint record %d; the checkpoint has %u",
-                          h->buffer_name(id), rec, tk_checkpoint_record_count(ckpt));
-  const tk_checkpoint_record *r = tk_checkpoint_record_at(ckpt, (uint32_t)rec);
-  int64_t elems = h->buffer_elems(id, 1, h->padded_batch(1));
-  if ((int64_t)r->weight_len != elems)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "checkpoint record %d (%.*s): weight_len %u, expected %lld", rec,
-                          (int)r->name_len, r->name, r->weight_len, (long long)elems);
+                          "parameter buffer %s wants parameter %d; the "
+                          "weights have no such parameter",
+                          h->buffer_name(id), param);
+  if (n != elems)
+    return tk_status_make(TK_INVALID_ARGUMENT, "parameter %d (%s): %lld weights, expected %lld",
+                          param, h->buffer_name(id), (long long)n, (long long)elems);
   float *dst = tk_launcher_buffer_host(l, id);
-  if (dst) return place_param(l, h, id, r, dst);
-  float *stage = tk_malloc((size_t)r->weight_len * ELEM_BYTES + 1);
+  if (dst) return place_param(l, h, id, src, param, n, dst);
+  float *stage = tk_malloc((size_t)n * ELEM_BYTES + 1);
   if (!stage)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory staging %s", h->buffer_name(id));
-  tk_status s = place_param(l, h, id, r, stage);
-  if (!s) s = tk_launcher_buffer_write(l, id, 0, stage, (int64_t)r->weight_len * ELEM_BYTES);
+  tk_status s = place_param(l, h, id, src, param, n, stage);
+  if (!s) s = tk_launcher_buffer_write(l, id, 0, stage, n * ELEM_BYTES);
   free(stage);
   return s;
 }
 
-tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h, int32_t bmax,
-                                  const tk_checkpoint *ckpt) {
+tk_status tk_model_buffers_fill(tk_launcher *l, const tk_model_host *h, int32_t bmax,
+                                const tk_param_source *src) {
   if (bmax < 1 || bmax > h->max_batch())
     return tk_status_make(TK_OUT_OF_RANGE, "largest batch %d: expected 1 to %lld", bmax,
                           (long long)h->max_batch());
@@ -97,6 +100,29 @@ tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h, int32_
   if (!s) s = tk_launcher_buffers_create(l, n, bytes);
   free(bytes);
   for (int32_t i = 0; !s && i < n; i++)
-    if (h->buffer_role(i) == TK_BUFFER_PARAM) s = fill_param(l, h, i, ckpt);
+    if (h->buffer_role(i) == TK_BUFFER_PARAM) s = fill_param(l, h, i, src);
   return s;
+}
+
+/* A checkpoint.tkp1 as a parameter source: record i is parameter i. */
+static int64_t checkpoint_count(const void *src, int32_t i) {
+  const tk_checkpoint *ckpt = src;
+  if (i < 0 || (uint32_t)i >= tk_checkpoint_record_count(ckpt)) return -1;
+  return tk_checkpoint_record_at(ckpt, (uint32_t)i)->weight_len;
+}
+
+static tk_status checkpoint_read(const void *src, int32_t i, float *dst) {
+  const tk_checkpoint_record *r = tk_checkpoint_record_at(src, (uint32_t)i);
+  tk_checkpoint_weights_copy(r, 0, r->weight_len, dst);
+  return TK_STATUS_OK;
+}
+
+tk_param_source tk_param_source_checkpoint(const tk_checkpoint *ckpt) {
+  return (tk_param_source){ckpt, checkpoint_count, checkpoint_read};
+}
+
+tk_status tk_model_buffers_create(tk_launcher *l, const tk_model_host *h, int32_t bmax,
+                                  const tk_checkpoint *ckpt) {
+  tk_param_source src = tk_param_source_checkpoint(ckpt);
+  return tk_model_buffers_fill(l, h, bmax, &src);
 }

@@ -2,6 +2,7 @@
  *
  *   bundle_open.c    tk_bundle: the manifest read and checked (FORMATS-free: issue 6 item 5)
  *   weights.c        tk_weights: a checkpoint validated against the bundle's parameter list
+ *                    (a checkpoint.tkp1, or a Hugging Face one through hf_qwen3.c)
  *   device_select.c  tk_device names, and the choice of a backend (a tk_launcher) for a bundle
  *   session.c        tk_session: host stub + launcher + buffers; forward
  *   cpu_backend.c    the cpu launcher; hip_backend.c, cuda_backend.c the GPU launchers over
@@ -18,7 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/hf_qwen3.h"
 #include "tk/checkpoint.h"
+#include "tk/model_host.h"
 #include "tk/launch.h"
 #include "tk/runtime.h"
 
@@ -57,12 +60,31 @@ struct tk_bundle {
   tk_bundle_target *targets;
   int32_t n_params;
   tk_checkpoint_expect *params; /* names owned here, checkpoint order */
+  bool qwen3_moe;               /* model_kind Qwen3MoE: Hugging Face checkpoints open too */
 };
+
+/* Where a model's parameter weights come from, in checkpoint order, as f32. */
+typedef struct tk_param_source {
+  const void *src;
+  int64_t (*count)(const void *src, int32_t i);              /* -1: no parameter i */
+  tk_status (*read)(const void *src, int32_t i, float *dst); /* count(i) values */
+} tk_param_source;
+
+/* tk_model_buffers_create (tk/model_host.h) from any source. */
+TK_MUST_USE tk_status tk_model_buffers_fill(tk_launcher *l, const tk_model_host *h, int32_t bmax,
+                                            const tk_param_source *src);
+tk_param_source tk_param_source_checkpoint(const tk_checkpoint *ckpt);
 
 struct tk_weights {
   const tk_bundle *bundle; /* the bundle it was validated against (borrowed) */
-  tk_checkpoint *ckpt;
+  tk_checkpoint *ckpt;     /* a checkpoint.tkp1, or NULL */
+  tk_safetensors *st;      /* a Hugging Face checkpoint (Qwen3MoE bundles), or NULL */
+  tk_hf_qwen3_block hf;    /* st: the block's shape and decoder layer */
+  tk_hf_qwen3_layout layout;
 };
+
+/* The weights as a parameter source. */
+tk_param_source tk_weights_source(const tk_weights *w);
 
 /* The first target of a kind, or NULL. */
 const tk_bundle_target *tk_bundle_find_target(const tk_bundle *bundle, tk_target_kind kind);

@@ -687,6 +687,13 @@ static void bf16_to_f32(const uint8_t *src, uint64_t n, float *dst) {
 tk_status tk_safetensors_read_f32(const tk_safetensors *st, const char *name, uint32_t dtypes,
                                   uint32_t rank, const uint64_t *shape, float *dst) {
   const tk_safetensors_tensor *t = tk_safetensors_find(st, name);
+  return tk_safetensors_read_f32_range(st, name, dtypes, rank, shape, 0, t ? t->numel : 0, dst);
+}
+
+tk_status tk_safetensors_read_f32_range(const tk_safetensors *st, const char *name, uint32_t dtypes,
+                                        uint32_t rank, const uint64_t *shape, uint64_t first,
+                                        uint64_t count, float *dst) {
+  const tk_safetensors_tensor *t = tk_safetensors_find(st, name);
   if (!t) {
     char shown_name[NAME_SHOWN + 4];
     return tk_status_make(TK_NOT_FOUND, "%s: no tensor %s (the checkpoint has %zu tensors)",
@@ -694,9 +701,14 @@ tk_status tk_safetensors_read_f32(const tk_safetensors *st, const char *name, ui
                           shown(name, shown_name), st->n_tensors);
   }
   TK_RETURN_IF_ERROR(check_expected(t, dtypes ? dtypes : TK_SAFETENSORS_F32_OR_BF16, rank, shape));
-  if (t->dtype == TK_SAFETENSORS_F32)
-    memcpy(dst, t->data, t->bytes); /* little-endian host: see the static assert */
+  if (first > t->numel || count > t->numel - first)
+    return tk_status_make(TK_OUT_OF_RANGE, "%s: tensor %s: elements [%llu, %llu) of %llu", t->file,
+                          t->name, (unsigned long long)first, (unsigned long long)(first + count),
+                          (unsigned long long)t->numel);
+  const uint8_t *data = t->data;
+  if (t->dtype == TK_SAFETENSORS_F32) /* little-endian host: see the static assert */
+    memcpy(dst, data + 4 * first, 4 * count);
   else
-    bf16_to_f32(t->data, t->numel, dst);
+    bf16_to_f32(data + 2 * first, count, dst);
   return TK_STATUS_OK;
 }

@@ -109,7 +109,8 @@ static tk_status session_init(tk_session *s, const tk_weights *weights,
     if (!s->rw_rows)
       return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory for the router weights");
   }
-  return tk_model_buffers_create(s->launcher, s->host, s->rows, weights->ckpt);
+  tk_param_source src = tk_weights_source(weights);
+  return tk_model_buffers_fill(s->launcher, s->host, s->rows, &src);
 }
 
 tk_status tk_session_create(const tk_bundle *bundle, const tk_weights *weights,

@@ -15,7 +15,10 @@ const char tool_model_flags_help[] =
     "  --bundle DIR          a bundle compiled by `tkc compile ARCH.json -o DIR`\n"
     "  --arch ARCH.json      or an arch: compiled for this CPU on first use into\n"
     "                        $XDG_CACHE_HOME/tkc (default ~/.cache/tkc), reused afterwards\n"
-    "  --checkpoint FILE     checkpoint.tkp1, validated against the bundle before any launch\n"
+    "  --checkpoint FILE     checkpoint.tkp1, validated against the bundle before any launch;\n"
+    "                        a Qwen3MoE bundle also takes a Hugging Face checkpoint\n"
+    "                        (model.safetensors, its .index.json, or their directory)\n"
+    "  --layer N             the decoder layer of a Hugging Face checkpoint (default 0)\n"
     "  --device D            auto (default: a GPU if one answers, else cpu), cpu, hip, cuda\n"
     "  --threads N           CPU worker threads (default: all online CPUs)\n"
     "  --cpu LEVEL           the bundle's CPU code to run on the cpu backend, a level it has\n"
@@ -35,6 +38,15 @@ static const char *flag_value(const char *name, int argc, char **argv, int *i, b
     return NULL;
   }
   return argv[++*i];
+}
+
+static bool parse_layer(const char *text, int32_t *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno || end == text || *end || v < 0 || v > INT32_MAX) return false;
+  *out = (int32_t)v;
+  return true;
 }
 
 static bool parse_threads(const char *text, int *out) {
@@ -78,6 +90,11 @@ tool_flag tool_model_flag(tool_model_args *a, int argc, char **argv, int *i, cha
       snprintf(err, err_size, "--threads: \"%s\" is not an integer in [1, 1024]", v);
       return TOOL_FLAG_BAD;
     }
+  } else if ((v = flag_value("--layer", argc, argv, i, &missing))) {
+    if (!parse_layer(v, &a->layer)) {
+      snprintf(err, err_size, "--layer: \"%s\" is not an integer in [0, 2^31-1]", v);
+      return TOOL_FLAG_BAD;
+    }
   } else if (missing) {
     snprintf(err, err_size, "%s needs a value", arg);
     return TOOL_FLAG_BAD;
@@ -116,7 +133,7 @@ tk_status tool_model_open(const tool_model_args *a, tool_model *m) {
   so.cpu = a->cpu;
   so.quiet = !a->verbose;
   tk_status s = open_bundle(a, m);
-  if (!s) s = tk_weights_open(m->bundle, a->checkpoint, &wo, &m->weights);
+  if (!s) s = tk_weights_open_layer(m->bundle, a->checkpoint, a->layer, &wo, &m->weights);
   if (!s) s = tk_session_create(m->bundle, m->weights, &so, &m->session);
   if (s) tool_model_close(m);
   return s;

@@ -24,7 +24,8 @@ typedef struct tool_model_args {
   int threads;     /* 0 = all online CPUs */
   const char *cpu; /* --cpu: the bundle's CPU level to run (NULL = the best this CPU supports) */
   bool allow_nonfinite;
-  bool verbose; /* libtkrt's line on why --device auto passed each GPU backend over */
+  int32_t layer; /* --layer: a Hugging Face checkpoint's decoder layer */
+  bool verbose;  /* libtkrt's line on why --device auto passed each GPU backend over */
 } tool_model_args;
 
 typedef enum tool_flag { TOOL_FLAG_NOT_OURS, TOOL_FLAG_TAKEN, TOOL_FLAG_BAD } tool_flag;

@@ -1,11 +1,14 @@
 /* tests/cli/qwen3_conformance.c — a compiled Qwen3-MoE block (issue 16) through the runtime's
  * session API, against the independent double-precision reference (ref/qwen3_moe.h).
  *
- *   qwen3_conformance BUNDLE_DIR CHECKPOINT.tkp1
+ *   qwen3_conformance BUNDLE_DIR CHECKPOINT
  *
- * The reference's weights are read from the checkpoint by the tensor names of
+ * CHECKPOINT is a checkpoint.tkp1, whose tensors the reference reads by the names of
  * docs/formats.md §2.4 (router.weight [E, H], expert_e.{gate_proj, up_proj} [I, H],
- * expert_e.down_proj [H, I]); norm_topk_prob comes from the manifest's arch. Cases, each at
+ * expert_e.down_proj [H, I]), or a Hugging Face model.safetensors (F32 or BF16, layer 0, the
+ * per-expert layout), read by the names of docs/formats.md §7 (model.layers.0.mlp.gate.weight,
+ * model.layers.0.mlp.experts.e.{gate_proj, up_proj, down_proj}.weight); the runtime loads it
+ * through tk_weights_open. norm_topk_prob comes from the manifest's arch. Cases, each at
  * 1 and 2 threads (answers bitwise equal): T in {1, 7, 16, 100} tokens with features in
  * [-2, 2]; 16 copies of one token (every token on the same experts); 5 zero tokens (all router
  * logits 0: a K-way tie broken to the lowest ids, each kept weight 1/K with renormalisation);
@@ -23,6 +26,7 @@
 #include "ref/qwen3_moe.h"
 #include "tk/checkpoint.h"
 #include "tk/runtime.h"
+#include "tk/safetensors.h"
 
 enum { TMAX = 100 };
 
@@ -68,7 +72,52 @@ typedef struct block {
   double *router, *gate, *up, *down;
 } block;
 
+/* A Hugging Face checkpoint's tensor `name`, rows x cols, as doubles into dst. */
+static bool read_hf(const tk_safetensors *st, const char *name, uint64_t rows, uint64_t cols,
+                    double *dst) {
+  float *tmp = malloc(sizeof *tmp * rows * cols);
+  tk_status s = tk_safetensors_read_f32(st, name, 0, 2, (uint64_t[]){rows, cols}, tmp);
+  if (s) fail_status(name, s);
+  for (uint64_t j = 0; !s && j < rows * cols; j++) dst[j] = tmp[j];
+  free(tmp);
+  return !s;
+}
+
+static bool load_block_hf(const char *path, block *b) {
+  tk_safetensors *st = NULL;
+  tk_status s = tk_safetensors_open(path, &st);
+  if (s) {
+    fail_status("open safetensors", s);
+    return false;
+  }
+  uint32_t H = b->dims.hidden, E = b->dims.experts;
+  const tk_safetensors_tensor *g0 =
+      tk_safetensors_find(st, "model.layers.0.mlp.experts.0.gate_proj.weight");
+  uint32_t I = g0 && g0->rank == 2 ? (uint32_t)g0->shape[0] : 0;
+  b->dims.intermediate = I;
+  size_t per = (size_t)I * H;
+  b->router = malloc(sizeof(double) * E * H);
+  b->gate = malloc(sizeof(double) * E * per);
+  b->up = malloc(sizeof(double) * E * per);
+  b->down = malloc(sizeof(double) * E * per);
+  bool ok = I > 0 && read_hf(st, "model.layers.0.mlp.gate.weight", E, H, b->router);
+  for (uint32_t e = 0; ok && e < E; e++) {
+    char name[96];
+    snprintf(name, sizeof name, "model.layers.0.mlp.experts.%u.gate_proj.weight", e);
+    ok = read_hf(st, name, I, H, b->gate + e * per);
+    snprintf(name, sizeof name, "model.layers.0.mlp.experts.%u.up_proj.weight", e);
+    ok = ok && read_hf(st, name, I, H, b->up + e * per);
+    snprintf(name, sizeof name, "model.layers.0.mlp.experts.%u.down_proj.weight", e);
+    ok = ok && read_hf(st, name, H, I, b->down + e * per);
+  }
+  tk_safetensors_close(st);
+  if (!ok) failures++;
+  return ok;
+}
+
 static bool load_block(const char *path, block *b) {
+  size_t n = strlen(path);
+  if (n > 12 && !strcmp(path + n - 12, ".safetensors")) return load_block_hf(path, b);
   tk_checkpoint *ck = NULL;
   tk_status s = tk_checkpoint_open(path, &ck);
   if (s) {
@@ -136,8 +185,8 @@ static void compare(const char *what, const block *b, const float *x, int T, con
       sum += got;
       if ((want == 0) != (got == 0) || !close_to(got, want)) {
         if (bad++ < 5)
-          fprintf(stderr, "  %s: token %d expert %u: router weight %.9g, reference %.9g\n", what,
-                  t, e, got, want);
+          fprintf(stderr, "  %s: token %d expert %u: router weight %.9g, reference %.9g\n", what, t,
+                  e, got, want);
       }
     }
     if (b->dims.norm_topk_prob && fabs(sum - 1) > 8.0 * K * ldexp(1, -24) && bad++ < 5)
@@ -201,7 +250,7 @@ static void tied_tokens(const block *b, float *x, int T) {
 
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: qwen3_conformance BUNDLE_DIR CHECKPOINT.tkp1\n");
+    fprintf(stderr, "usage: qwen3_conformance BUNDLE_DIR CHECKPOINT\n");
     return 2;
   }
   tk_bundle *bundle = NULL;

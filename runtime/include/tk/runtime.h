@@ -67,9 +67,20 @@ typedef struct tk_weights_options {
   bool allow_nonfinite; /* accept NaN/Inf weights (docs/formats.md §2) */
 } tk_weights_options;
 
-/* Opens and validates a checkpoint against the bundle's parameter list and fingerprint. */
+/* Opens and validates a checkpoint against the bundle's parameter list and fingerprint: a
+ * checkpoint.tkp1, or for a Qwen3MoE bundle also a Hugging Face safetensors checkpoint
+ * (`*.safetensors`, `*.safetensors.index.json` with its shards, or a directory holding either;
+ * docs/formats.md §7): the block's tensors of decoder layer 0, per expert or fused, F32 or BF16
+ * (widened to f32 when a session is created), each checked for its shape and, unless
+ * allow_nonfinite, finite values. */
 TK_MUST_USE tk_status tk_weights_open(const tk_bundle *bundle, const char *path,
                                       const tk_weights_options *options, tk_weights **out);
+/* The same, with a Hugging Face checkpoint's block taken from decoder layer `layer` (>= 0);
+ * a checkpoint.tkp1 ignores it. (A function, not an options field: tk_weights_options keeps
+ * its size for programs built against an older libtkrt.so.0.) */
+TK_MUST_USE tk_status tk_weights_open_layer(const tk_bundle *bundle, const char *path,
+                                            int32_t layer, const tk_weights_options *options,
+                                            tk_weights **out);
 void tk_weights_close(tk_weights *weights);
 
 /* ---- Sessions ---------------------------------------------------------------------------- */

@@ -99,6 +99,13 @@ size_t tk_safetensors_dtype_size(tk_safetensors_dtype dtype);
 TK_MUST_USE tk_status tk_safetensors_read_f32(const tk_safetensors *st, const char *name,
                                               uint32_t dtypes, uint32_t rank, const uint64_t *shape,
                                               float *dst);
+/* The same checks, then only elements [first, first + count) of the tensor (row-major) to dst:
+ * one slice of a tensor that stacks several (a fused experts tensor). TK_OUT_OF_RANGE when the
+ * range passes the tensor's numel. */
+TK_MUST_USE tk_status tk_safetensors_read_f32_range(const tk_safetensors *st, const char *name,
+                                                    uint32_t dtypes, uint32_t rank,
+                                                    const uint64_t *shape, uint64_t first,
+                                                    uint64_t count, float *dst);
 
 #ifdef __cplusplus
 }
