@@ -101,9 +101,8 @@ static wanted fused_tensor(const tk_hf_qwen3_block *b, bool down) {
   return w;
 }
 
-tk_status tk_hf_qwen3_check(const tk_hf_qwen3_block *b, const tk_safetensors *st,
-                            const char *path, tk_hf_qwen3_layout *layout,
-                            tk_safetensors_dtype *dtype) {
+tk_status tk_hf_qwen3_check(const tk_hf_qwen3_block *b, const tk_safetensors *st, const char *path,
+                            tk_hf_qwen3_layout *layout, tk_safetensors_dtype *dtype) {
   int found = -1;
   wanted router = per_expert_tensor(b, 0);
   TK_RETURN_IF_ERROR(check_tensor(st, path, &router, &found));
