@@ -153,7 +153,11 @@ static int check_file(const check_args *a) {
       tk_arch_json_read_file(a->path, FILE_LIMIT, "an arch.json or config.json", &text, &len);
   if (status) return tkc_fail("check", status);
   int rc;
-  if (tk_hf_config_detect(text, len))
+  bool is_config = false;
+  status = tk_hf_config_detect(text, len, &is_config);
+  if (status)
+    rc = tkc_fail("check", status);
+  else if (is_config)
     rc = check_config(a, text, len);
   else if (a->layer_given || a->weights)
     rc = tkc_usage_error("check",

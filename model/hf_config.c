@@ -56,9 +56,12 @@ tk_status tk_arch_load_input(const char *path, int32_t layer, tk_arch *out) {
   size_t len = 0;
   TK_RETURN_IF_ERROR(
       tk_arch_json_read_file(path, CONFIG_FILE_LIMIT, "an arch.json or config.json", &text, &len));
-  tk_status status = TK_STATUS_OK;
+  bool is_config = false;
+  tk_status status = tk_hf_config_detect(text, len, &is_config);
   tk_qwen3_moe_config config;
-  if (tk_hf_config_detect(text, len)) {
+  if (status) {
+    /* out of memory: reported below */
+  } else if (is_config) {
     status = tk_qwen3_moe_config_parse(text, len, path, layer < 0 ? 0 : layer, &config);
     if (!status) status = tk_qwen3_moe_arch(&config, out);
   } else if (layer >= 0) {
@@ -220,18 +223,20 @@ static tk_status read_config(reader *r) {
 
 /* ---- Entry points ---------------------------------------------------------------------- */
 
-bool tk_hf_config_detect(const char *text, size_t len) {
+tk_status tk_hf_config_detect(const char *text, size_t len, bool *is_config) {
   tk_arch_json_source src = {.text = text, .len = len, .name = "<config.json>"};
   tk_arch_json_object obj;
-  if (!text) return false;
+  *is_config = false;
+  if (!text) return TK_STATUS_OK;
   tk_status status = tk_arch_json_object_parse(&src, &obj);
+  if (status && tk_status_code_of(status) == TK_RESOURCE_EXHAUSTED) return status;
   if (status) {
-    tk_status_free(status);
-    return false;
+    tk_status_free(status); /* not JSON: the arch.json front end says why */
+    return TK_STATUS_OK;
   }
-  bool found = tk_arch_json_object_find(&obj, "model_type") != NULL;
+  *is_config = tk_arch_json_object_find(&obj, "model_type") != NULL;
   tk_arch_json_object_free(&obj);
-  return found;
+  return TK_STATUS_OK;
 }
 
 tk_status tk_qwen3_moe_config_parse(const char *text, size_t len, const char *source_name,

@@ -34,10 +34,11 @@ typedef struct tk_qwen3_moe_config {
   int32_t layer;        /* the compiled layer (--layer), a sparse one */
 } tk_qwen3_moe_config;
 
-/* True when text is a JSON object with a "model_type" key: a Hugging Face config.json, which
- * no arch.json has (docs/formats.md §1 rejects unknown keys). False for anything else,
- * malformed text included (the arch.json front end then reports it). */
-bool tk_hf_config_detect(const char *text, size_t len);
+/* *is_config: text is a JSON object with a "model_type" key, a Hugging Face config.json, which
+ * no arch.json has (docs/formats.md §1 rejects unknown keys); false for anything else,
+ * malformed text included (the arch.json front end then reports it). The status is an error
+ * only when scanning ran out of memory (then the answer is unknown, not false). */
+TK_MUST_USE tk_status tk_hf_config_detect(const char *text, size_t len, bool *is_config);
 
 /* Parses a config.json and selects decoder layer `layer` (docs/formats.md §7). `source_name`
  * (a path) is used in messages only. TK_INVALID_ARGUMENT naming the file, position, field,

@@ -72,18 +72,30 @@ static const char *feature_name(tk_cpu_feature f) {
   return "?";
 }
 
+enum { LEVEL_RUNS = -1, LEVEL_UNKNOWN = -2 };
+
+/* The first feature `level` needs and `have` lacks, LEVEL_RUNS, or LEVEL_UNKNOWN. */
+static int missing_feature(const char *level, uint64_t have) {
+  int rank = tk_cpu_level_rank(level);
+  if (rank < 0) return LEVEL_UNKNOWN;
+  for (int f = 0; f < TK_CPUF_COUNT_; f++)
+    if ((levels[rank].needs & BIT(f)) && !(have & BIT(f))) return f;
+  return LEVEL_RUNS;
+}
+
+bool tk_cpu_level_runs(const char *level, uint64_t have) {
+  return missing_feature(level, have) == LEVEL_RUNS;
+}
+
 tk_status tk_cpu_check_level_features(const char *level, uint64_t have) {
   if (!level) return tk_status_make(TK_INVALID_ARGUMENT, "no CPU level given");
-  for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
-    if (strcmp(levels[i].name, level) != 0) continue;
-    for (int f = 0; f < TK_CPUF_COUNT_; f++)
-      if ((levels[i].needs & BIT(f)) && !(have & BIT(f)))
-        return tk_status_make(TK_UNAVAILABLE,
-                              "this CPU cannot run code compiled for --cpu %s: it lacks %s "
-                              "(recompile the bundle with a lower --cpu, e.g. x86-64-v2)",
-                              level, feature_name((tk_cpu_feature)f));
-    return TK_STATUS_OK;
-  }
+  int f = missing_feature(level, have);
+  if (f == LEVEL_RUNS) return TK_STATUS_OK;
+  if (f >= 0)
+    return tk_status_make(TK_UNAVAILABLE,
+                          "this CPU cannot run code compiled for --cpu %s: it lacks %s "
+                          "(recompile the bundle with a lower --cpu, e.g. x86-64-v2)",
+                          level, feature_name((tk_cpu_feature)f));
   return tk_status_make(TK_INVALID_ARGUMENT,
                         "unknown CPU level '%s' in the bundle: this runtime knows x86-64, "
                         "x86-64-v2, x86-64-v3 and x86-64-v4",

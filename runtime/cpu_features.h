@@ -9,6 +9,7 @@
 #ifndef TK_RUNTIME_CPU_FEATURES_H
 #define TK_RUNTIME_CPU_FEATURES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tk/status.h"
@@ -46,6 +47,10 @@ uint64_t tk_cpu_features_detect(void);
 /* The level's place in x86-64 < x86-64-v2 < x86-64-v3 < x86-64-v4 (0..3); -1 for a name that
  * is not a level. */
 int tk_cpu_level_rank(const char *level);
+
+/* True when `level` is a known level whose every feature is in `have` (no status made: a
+ * choice among levels must not allocate a message it drops). */
+bool tk_cpu_level_runs(const char *level, uint64_t have);
 
 /* The check of tk_cpu_check_level against a given feature set. */
 TK_MUST_USE tk_status tk_cpu_check_level_features(const char *level, uint64_t have);

@@ -78,9 +78,8 @@ static tk_status choose_cpu_target(const tk_bundle *b, tk_target_kind kind, cons
     }
     int rank = tk_cpu_level_rank(t->arch);
     if (!lowest || rank < tk_cpu_level_rank(lowest->arch)) lowest = t;
-    tk_status s = tk_cpu_check_level_features(t->arch, have);
-    if (!s && (!best || rank > tk_cpu_level_rank(best->arch))) best = t;
-    tk_status_free(s);
+    if (tk_cpu_level_runs(t->arch, have) && (!best || rank > tk_cpu_level_rank(best->arch)))
+      best = t;
   }
   *out = best ? best : lowest;
   if (*out) return TK_STATUS_OK;

@@ -8,3 +8,5 @@ tk_script_test(NAME qwen3_block SCRIPT tests/cli/qwen3_block.sh LABELS "cli;code
 # (skipped, exit 77, otherwise: nothing is downloaded by the suite).
 tk_script_test(NAME qwen3_transformers SCRIPT tests/cli/qwen3_transformers.sh LABELS "cli;python")
 set_tests_properties(qwen3_transformers PROPERTIES SKIP_RETURN_CODE 77)
+# Mutants of the new ops and of the renormalisation, each refuted (Release suite only).
+tk_script_test(NAME qwen3_mutants SCRIPT tests/cli/qwen3_mutants.sh LABELS "cli;slow")

@@ -67,7 +67,9 @@ static void check_config(const uint8_t *data, size_t size) {
     tk_status_free(s);
     return;
   }
-  FUZZ_CHECK(tk_hf_config_detect((const char *)data, size), "accepted without model_type");
+  bool is_config = false;
+  s = tk_hf_config_detect((const char *)data, size, &is_config);
+  FUZZ_CHECK(!s && is_config, "accepted without model_type");
   FUZZ_CHECK(c.hidden >= 1 && c.hidden <= 65536 && c.intermediate >= 1 && c.intermediate <= 65536 &&
                  c.experts >= 1 && c.experts <= 512 && c.top_k >= 1 && c.top_k <= c.experts &&
                  c.layer == 0 && c.layers >= 1,

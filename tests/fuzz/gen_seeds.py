@@ -82,6 +82,9 @@ def arch_seeds():
     out("arch", "edge-size-int.json",
         '{"size":0,"input_dim":96,"hidden_dim":128,"output_dim":20,"n_experts":4,"top_k":2,'
         '"expert_depth":2,"seed":20260101}')
+    out("arch", "edge-qwen3-moe.json",
+        '{"size":"Custom","model_kind":"Qwen3MoE","input_dim":64,"hidden_dim":32,"output_dim":64,'
+        '"n_experts":128,"top_k":8,"expert_depth":0,"seed":0,"norm_topk_prob":true}')
     out("arch", "edge-utf8.json", '{"size":"Custom\xc3\xa9","x\xf0\x9f\x98\x80":1}'.encode('latin-1'))
 
 
