@@ -161,14 +161,14 @@ def experts_hit(weights, x):
     return len(np.unique(top))
 
 
-def bound_ms(hit, bytes_per_weight, gbps):
+def bound_ms(hit, bytes_per_weight, bytes_per_s):
     weights = E * H + hit * 3 * I * H
-    return weights * bytes_per_weight / (gbps * 1e9) * 1e3
+    return weights * bytes_per_weight / bytes_per_s * 1e3
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", required=True, help="build dir with bin/tkc, bench/tk_forward, bench/fwd_bound")
+    ap.add_argument("--build", required=True, help="build dir with bin/tkc, bin/tk_forward, bin/fwd_bound")
     ap.add_argument("--work", required=True, help="where weights and the bundle are kept")
     ap.add_argument("--out", required=True, help="results directory (results.json, results.md)")
     ap.add_argument("--config", required=True)
@@ -195,7 +195,7 @@ def main():
         log(f"compiling {a.config} (verified; takes a while for 128 experts)")
         subprocess.run([os.path.join(a.build, "bin", "tkc"), "compile", a.config, "--targets", "x86_64",
                         "-o", bundle], check=True)
-    bound = json.loads(subprocess.run([os.path.join(a.build, "bench", "fwd_bound")], check=True,
+    bound = json.loads(subprocess.run([os.path.join(a.build, "bin", "fwd_bound")], check=True,
                                       capture_output=True, text=True).stdout)
     rng = np.random.default_rng(1)
     x_all = rng.standard_normal((max(tokens), H), dtype=np.float32)
@@ -216,7 +216,7 @@ def main():
             x.tofile(x_path)
             hit = experts_hit(ref_weights, x)
             for th in threads:
-                tk = Worker([os.path.join(a.build, "bench", "tk_forward"), "--bundle", bundle,
+                tk = Worker([os.path.join(a.build, "bin", "tk_forward"), "--bundle", bundle,
                              "--checkpoint", path, "--threads", str(th)])
                 calls = max(1, min(20, 200 // T))
                 tk_ms, torch_ms, diff = [], [], None
@@ -231,12 +231,12 @@ def main():
                 if fwd:
                     got = np.fromfile(out_path, dtype=np.float32).reshape(T, H)
                     diff = float(np.max(np.abs(got - y)))
-                gbps = bound[f"bw_{th}"]  # triad GB/s at this thread count (fwd_bound)
+                bw = bound[f"bw_{th}"]  # triad bytes/s at this thread count (fwd_bound)
                 row = {"dtype": dtype, "tokens": T, "threads": th, "experts_hit": hit,
                        "tkc_ms": min(tk_ms), "torch_ms": min(torch_ms) if torch_ms else None,
                        "max_abs_diff_vs_torch": diff,
-                       "tkc_bound_ms": bound_ms(hit, 4, gbps),
-                       "torch_bound_ms": bound_ms(hit, 4 if dtype == "F32" else 2, gbps)}
+                       "tkc_bound_ms": bound_ms(hit, 4, bw),
+                       "torch_bound_ms": bound_ms(hit, 4 if dtype == "F32" else 2, bw)}
                 rows.append(row)
                 log(json.dumps(row))
     with open(os.path.join(a.out, "results.json"), "w") as f:
