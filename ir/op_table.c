@@ -99,19 +99,19 @@ static const tk_ir_shape_rule ELEMENTWISE2[] = {
 #define I TK_T_I32
 static const tk_ir_op_info TABLE[] = {
     [TK_OP_LINEAR] = {"linear", 3, 1, false, {F, F, F}, {F}, F, RULES(LINEAR), 1},
-    [TK_OP_LAYERNORM] = {"layernorm", 3, 1, false, {F, F, F}, {F}, F, RULES(LAYERNORM)},
-    [TK_OP_GELU] = {"gelu", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE)},
-    [TK_OP_SOFTMAX] = {"softmax", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE)},
-    [TK_OP_TOPK_MASK] = {"topk_mask", 1, 2, false, {F}, {F, I}, F, RULES(TOPK_MASK)},
-    [TK_OP_MOE_COMBINE] = {"moe_combine", 2, 1, true, {F, I}, {F}, F, RULES(MOE_COMBINE)},
-    [TK_OP_PAD_ROWS] = {"pad_rows", 1, 1, false, {F}, {F}, F, RULES(PAD_ROWS)},
-    [TK_OP_SLICE_ROWS] = {"slice_rows", 1, 1, false, {F}, {F}, F, RULES(SLICE_ROWS)},
-    [TK_OP_ADD] = {"add", 2, 1, false, {F, F}, {F}, F, RULES(ELEMENTWISE2)},
-    [TK_OP_DISPATCH] = {"dispatch", 1, 2, false, {I}, {I, I}, F, RULES(DISPATCH)},
-    [TK_OP_GATHER] = {"gather", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS)},
-    [TK_OP_SCATTER] = {"scatter", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS)},
-    [TK_OP_SILU] = {"silu", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE)},
-    [TK_OP_MUL] = {"mul", 2, 1, false, {F, F}, {F}, F, RULES(ELEMENTWISE2)},
+    [TK_OP_LAYERNORM] = {"layernorm", 3, 1, false, {F, F, F}, {F}, F, RULES(LAYERNORM), 0},
+    [TK_OP_GELU] = {"gelu", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE), 0},
+    [TK_OP_SOFTMAX] = {"softmax", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE), 0},
+    [TK_OP_TOPK_MASK] = {"topk_mask", 1, 2, false, {F}, {F, I}, F, RULES(TOPK_MASK), 0},
+    [TK_OP_MOE_COMBINE] = {"moe_combine", 2, 1, true, {F, I}, {F}, F, RULES(MOE_COMBINE), 0},
+    [TK_OP_PAD_ROWS] = {"pad_rows", 1, 1, false, {F}, {F}, F, RULES(PAD_ROWS), 0},
+    [TK_OP_SLICE_ROWS] = {"slice_rows", 1, 1, false, {F}, {F}, F, RULES(SLICE_ROWS), 0},
+    [TK_OP_ADD] = {"add", 2, 1, false, {F, F}, {F}, F, RULES(ELEMENTWISE2), 0},
+    [TK_OP_DISPATCH] = {"dispatch", 1, 2, false, {I}, {I, I}, F, RULES(DISPATCH), 0},
+    [TK_OP_GATHER] = {"gather", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS), 0},
+    [TK_OP_SCATTER] = {"scatter", 4, 1, false, {F, I, I, I}, {F}, F, RULES(MOVE_ROWS), 0},
+    [TK_OP_SILU] = {"silu", 1, 1, false, {F}, {F}, F, RULES(SAME_SHAPE), 0},
+    [TK_OP_MUL] = {"mul", 2, 1, false, {F, F}, {F}, F, RULES(ELEMENTWISE2), 0},
 };
 #undef F
 #undef I
