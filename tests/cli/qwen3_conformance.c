@@ -72,6 +72,18 @@ typedef struct block {
   double *router, *gate, *up, *down;
 } block;
 
+/* Sets the block's intermediate width I and allocates its weights; returns I·H. */
+static size_t alloc_block(block *b, uint32_t I) {
+  uint32_t H = b->dims.hidden, E = b->dims.experts;
+  size_t per = (size_t)I * H;
+  b->dims.intermediate = I;
+  b->router = malloc(sizeof(double) * E * H);
+  b->gate = malloc(sizeof(double) * E * per);
+  b->up = malloc(sizeof(double) * E * per);
+  b->down = malloc(sizeof(double) * E * per);
+  return per;
+}
+
 /* A Hugging Face checkpoint's tensor `name`, rows x cols, as doubles into dst. */
 static bool read_hf(const tk_safetensors *st, const char *name, uint64_t rows, uint64_t cols,
                     double *dst) {
@@ -94,12 +106,7 @@ static bool load_block_hf(const char *path, block *b) {
   const tk_safetensors_tensor *g0 =
       tk_safetensors_find(st, "model.layers.0.mlp.experts.0.gate_proj.weight");
   uint32_t I = g0 && g0->rank == 2 ? (uint32_t)g0->shape[0] : 0;
-  b->dims.intermediate = I;
-  size_t per = (size_t)I * H;
-  b->router = malloc(sizeof(double) * E * H);
-  b->gate = malloc(sizeof(double) * E * per);
-  b->up = malloc(sizeof(double) * E * per);
-  b->down = malloc(sizeof(double) * E * per);
+  size_t per = alloc_block(b, I);
   bool ok = I > 0 && read_hf(st, "model.layers.0.mlp.gate.weight", E, H, b->router);
   for (uint32_t e = 0; ok && e < E; e++) {
     char name[96];
@@ -127,12 +134,7 @@ static bool load_block(const char *path, block *b) {
   uint32_t H = b->dims.hidden, E = b->dims.experts;
   int64_t g0 = tk_checkpoint_find(ck, "expert_0.gate_proj");
   uint32_t I = g0 < 0 ? 0 : tk_checkpoint_record_at(ck, (uint32_t)g0)->weight_len / H;
-  b->dims.intermediate = I;
-  size_t per = (size_t)I * H;
-  b->router = malloc(sizeof(double) * E * H);
-  b->gate = malloc(sizeof(double) * E * per);
-  b->up = malloc(sizeof(double) * E * per);
-  b->down = malloc(sizeof(double) * E * per);
+  size_t per = alloc_block(b, I);
   bool ok = I > 0 && read_tensor(ck, "router.weight", (uint64_t)E * H, b->router);
   for (uint32_t e = 0; ok && e < E; e++) {
     char name[64];
