@@ -2,7 +2,7 @@
 # The README's test command: install what is missing, build with gcc and -Werror and run the
 # whole suite, then build again with clang-19 under ASan+UBSan and run it again (tests labelled
 # `slow` skipped), check that the two tkc builds write byte-identical bundles and proofs, then
-# run each fuzzer for 45 s.
+# run each fuzzer for 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -28,6 +28,6 @@ echo "== Same output from both compilers (scripts/check-compilers.sh) =="
 env "${sanitizers[@]}" scripts/check-compilers.sh build/bin build-asan/bin
 
 echo "== Fuzzers (clang-19 libFuzzer, bounded: scripts/fuzz.sh; tests/README.md) =="
-nice scripts/fuzz.sh 45
+nice scripts/fuzz.sh 30
 
 echo "test.sh: all suites passed"

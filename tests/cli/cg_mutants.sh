@@ -5,16 +5,19 @@
 # x86_64,x86_64-simt,amdgcn,nvptx --cg-mutant ID -o DIR` exit 3 with a message naming a kernel
 # and the class, and leave no DIR and no temp dir; the unmutated compile of the same targets
 # succeeds and its proofs/index.json holds address and control entries for all four targets; an
-# unknown ID is a usage error (exit 2) naming --list-cg-mutants. Two mutants at a time.
+# unknown ID is a usage error (exit 2) naming --list-cg-mutants. One code unit per target
+# (x86-64-v3, gfx90a, sm_80): the mutants change the lowering all units share. Two mutants at a
+# time.
 set -u
 TKC="$TK_BIN/tkc"
 MODEL="$TK_SOURCE_DIR/models/nano.arch.json"
 TARGETS=x86_64,x86_64-simt,amdgcn,nvptx
+UNITS="--cpu x86-64-v3 --offload-arch gfx90a --cuda-arch sm_80"
 fail=0
 
 check_one() { # id
   d="$W/out.$1"
-  "$TKC" compile "$MODEL" --targets "$TARGETS" --cg-mutant "$1" -o "$d/bundle" >/dev/null 2>"$d.err"
+  "$TKC" compile "$MODEL" --targets "$TARGETS" $UNITS --cg-mutant "$1" -o "$d/bundle" >/dev/null 2>"$d.err"
   rc=$?
   if [ $rc -ne 3 ] || ! grep -q "kernel " "$d.err" || ! grep -Eq "class (address|control)" "$d.err"; then
     echo "SURVIVED $1 (exit $rc)"
@@ -35,7 +38,7 @@ grep -vqP '^[a-z0-9._-]+\t(address|control|host): .+$' "$W/all" && { echo "FAIL:
 for cls in address control; do grep -q "	$cls:" "$W/list" || { echo "FAIL: no $cls mutant"; fail=1; }; done
 cut -f1 "$W/all" | sort | uniq -d | grep . && { echo "FAIL: duplicate IDs"; fail=1; }
 
-"$TKC" compile "$MODEL" --targets "$TARGETS" -o "$W/ok" >/dev/null 2>"$W/ok.err" || { echo "FAIL: unmutated compile"; cat "$W/ok.err"; fail=1; }
+"$TKC" compile "$MODEL" --targets "$TARGETS" $UNITS -o "$W/ok" >/dev/null 2>"$W/ok.err" || { echo "FAIL: unmutated compile"; cat "$W/ok.err"; fail=1; }
 for t in x86_64 x86_64-simt amdgcn nvptx; do
   for cls in address control; do
     grep -q "\"class\": *\"$cls\", *\"kernel\": *\"[^\"]*\", *\"target\": *\"$t\"" "$W/ok/proofs/index.json" ||

@@ -10,7 +10,7 @@ if(TK_AMD_COMGR_LIB AND TK_AMD_COMGR_INCLUDE)
   target_include_directories(comgr_isa SYSTEM PRIVATE ${TK_AMD_COMGR_INCLUDE})
   target_link_libraries(comgr_isa PRIVATE ${TK_AMD_COMGR_LIB})
 endif()
-tk_script_test(NAME gpu_bundle SCRIPT tests/cli/gpu_bundle.sh LABELS "cli;codegen;slow")
+tk_script_test(NAME gpu_bundle SCRIPT tests/cli/gpu_bundle.sh LABELS "cli;codegen;slow" COST 125)
 set_tests_properties(gpu_bundle PROPERTIES SKIP_RETURN_CODE 77)
 # ptxas assembles the bundle's PTX (tests/cli/ptxas.sh); reported as skipped where ptxas is absent.
 tk_script_test(NAME ptxas SCRIPT tests/cli/ptxas.sh LABELS "cli;codegen")

@@ -3,7 +3,7 @@
 add_executable(qwen3_conformance ${CMAKE_CURRENT_LIST_DIR}/qwen3_conformance.c)
 set_target_properties(qwen3_conformance PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 target_link_libraries(qwen3_conformance PRIVATE tkref_lib tkrt PkgConfig::CJSON m)
-tk_script_test(NAME qwen3_block SCRIPT tests/cli/qwen3_block.sh LABELS "cli;codegen")
+tk_script_test(NAME qwen3_block SCRIPT tests/cli/qwen3_block.sh LABELS "cli;codegen" COST 70)
 # ... and against transformers' own block, where an interpreter has torch and transformers
 # (skipped, exit 77, otherwise: nothing is downloaded by the suite).
 tk_script_test(NAME qwen3_transformers SCRIPT tests/cli/qwen3_transformers.sh LABELS "cli;python")

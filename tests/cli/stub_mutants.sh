@@ -1,15 +1,16 @@
 #!/bin/sh
 # tests/cli/stub_mutants.sh — mutation testing of class host (issue 12): every codegen mutant
 # `tkc compile --list-cg-mutants` lists (host stub text, GPU kernel ABI) makes `tkc compile
-# models/nano.arch.json --targets x86_64,amdgcn,nvptx --cg-mutant ID -o DIR` exit 3 with a
-# counterexample naming class host and the stub function (model_host.c:LINE) or the kernel and
-# code unit, and leaves no DIR and no temp dir; the list has >= 9 entries with both kinds; an
-# unknown ID is a usage error (exit 2); without a mutant the same compile succeeds and its
-# proofs/index.json holds host obligations. Runs two compiles at a time.
+# models/nano.arch.json --targets x86_64,amdgcn,nvptx --cg-mutant ID -o DIR` (one code unit
+# each: x86-64-v3, gfx90a, sm_80) exit 3 with a counterexample naming class host and the stub
+# function (model_host.c:LINE) or the kernel and code unit, and leaves no DIR and no temp dir;
+# the list has >= 9 entries with both kinds; an unknown ID is a usage error (exit 2); without
+# a mutant the same compile succeeds and its proofs/index.json holds host obligations. Runs
+# two compiles at a time.
 set -u
 TKC="$TK_BIN/tkc"
 ARCH="$TK_SOURCE_DIR/models/nano.arch.json"
-FLAGS="--targets x86_64,amdgcn,nvptx --offload-arch gfx90a --cuda-arch sm_80 --quiet"
+FLAGS="--targets x86_64,amdgcn,nvptx --offload-arch gfx90a --cuda-arch sm_80 --cpu x86-64-v3 --quiet"
 
 check_one() { # id
   d="$W/out.$1"

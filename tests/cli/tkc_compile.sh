@@ -5,10 +5,11 @@
 #   with tests/ref at B in {1, 15, 16, 17, 100}, bitwise identical for 1 and 2 threads
 #   (bundle_conformance: each of the default CPU levels, x86-64-v3 and x86-64-v4, with its own
 #   stub); the x86_64-simt variant too for nano and custom-small; nano and the Custom arch
-#   again with --dispatch dense (the default is sparse); an unknown --dispatch value is a
-#   usage error;
-# - two compiles into different directories are byte-identical (both CPU levels); --quiet
-#   silences progress;
+#   again with --dispatch dense (the default is sparse); these two and dense at x86-64-v3 only; an
+#   unknown --dispatch value is a usage error;
+# - two compiles into different directories are byte-identical; --quiet silences progress
+#   (these and the checks below compile for x86_64 at one CPU level: gpu_bundle.sh and
+#   scripts/check-compilers.sh compare whole default bundles);
 # - an existing bundle is replaced; a non-bundle output directory is refused untouched (more
 #   in output_dir.sh); a compile that fails late (below a regular file) leaves no directory
 #   and no temp files, and never touches what was there.
@@ -65,20 +66,22 @@ conform() {
 }
 check "nano: x86_64 and x86_64-simt agree with tests/ref" conform nano "$models/nano.arch.json" x86_64,x86_64-simt
 check "custom-small: x86_64 and x86_64-simt" conform custom-small "$models/custom-small.arch.json" x86_64,x86_64-simt
-check "dense: x86_64" conform dense "$models/dense.arch.json" x86_64
+check "dense: x86_64 (x86-64-v3)" conform dense "$models/dense.arch.json" x86_64 --cpu x86-64-v3
 check "custom out_in/gelu/eps 1e-3: x86_64" conform custom-gelu "$tmp/custom-gelu.arch.json" x86_64
-check "nano --dispatch dense: x86_64 and x86_64-simt" conform nano-dense "$models/nano.arch.json" x86_64,x86_64-simt --dispatch dense
-check "custom out_in/gelu/eps 1e-3 --dispatch dense: x86_64" conform custom-gelu-dense "$tmp/custom-gelu.arch.json" x86_64 --dispatch dense
+check "nano --dispatch dense: x86_64 and x86_64-simt (x86-64-v3)" conform nano-dense "$models/nano.arch.json" x86_64,x86_64-simt --dispatch dense --cpu x86-64-v3
+check "custom out_in/gelu/eps 1e-3 --dispatch dense: x86_64 (x86-64-v3)" conform custom-gelu-dense "$tmp/custom-gelu.arch.json" x86_64 --dispatch dense --cpu x86-64-v3
 bad_dispatch() {
   run 2 "$tkc" compile "$models/nano.arch.json" -o "$tmp/bad-dispatch" --dispatch spares || return 1
   has "$tmp/err" "--dispatch 'spares': expected dense or sparse" && [ ! -e "$tmp/bad-dispatch" ]
 }
 check "--dispatch with an unknown value is a usage error naming the choices" bad_dispatch
 
+# One CPU level, no GPU targets: a third of a default compile's time.
+x86=(--targets x86_64 --cpu x86-64-v3)
 deterministic() {
-  run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/det-a/nano" --quiet || return 1
+  run 0 "$tkc" compile "$models/nano.arch.json" "${x86[@]}" -o "$tmp/det-a/nano" --quiet || return 1
   [ ! -s "$tmp/err" ] || { echo "  --quiet printed:" && cat "$tmp/err"; return 1; }
-  run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/det-b/deeper/nano-copy" --quiet || return 1
+  run 0 "$tkc" compile "$models/nano.arch.json" "${x86[@]}" -o "$tmp/det-b/deeper/nano-copy" --quiet || return 1
   diff -r "$tmp/det-a/nano" "$tmp/det-b/deeper/nano-copy"
 }
 check "two compiles into different directories are byte-identical" deterministic
@@ -93,14 +96,14 @@ check "manifest: valid JSON with the keys and the files' sha256, no paths" manif
 
 replace() { # a bundle as tkc wrote it, less one file: replaced whole
   rm "$tmp/det-a/nano/model_host.h"
-  run 0 "$tkc" compile "$models/nano.arch.json" -o "$tmp/det-a/nano" --quiet &&
+  run 0 "$tkc" compile "$models/nano.arch.json" "${x86[@]}" -o "$tmp/det-a/nano" --quiet &&
     diff -r "$tmp/det-a/nano" "$tmp/det-b/deeper/nano-copy"
 }
 check "an existing bundle is replaced on success" replace
 
 not_a_bundle() {
   mkdir -p "$tmp/precious" && echo keep >"$tmp/precious/data.txt"
-  run nonzero "$tkc" compile "$models/nano.arch.json" -o "$tmp/precious" --quiet &&
+  run nonzero "$tkc" compile "$models/nano.arch.json" "${x86[@]}" -o "$tmp/precious" --quiet &&
     has "$tmp/err" "refusing to replace" && [ "$(cat "$tmp/precious/data.txt")" = keep ] &&
     [ "$(ls -A "$tmp/precious")" = data.txt ] && no_leftovers
 }
@@ -108,9 +111,9 @@ check "a non-bundle output directory is refused, untouched, no temp files" not_a
 
 unwritable() {
   echo file >"$tmp/regular"
-  run nonzero "$tkc" compile "$models/nano.arch.json" -o "$tmp/regular/sub/nano" --quiet &&
+  run nonzero "$tkc" compile "$models/nano.arch.json" "${x86[@]}" -o "$tmp/regular/sub/nano" --quiet &&
     has "$tmp/err" "regular" && no_leftovers &&
-    run nonzero "$tkc" compile "$models/nano.arch.json" -o /proc/tkc-cannot-write/nano --quiet &&
+    run nonzero "$tkc" compile "$models/nano.arch.json" "${x86[@]}" -o /proc/tkc-cannot-write/nano --quiet &&
     [ ! -e /proc/tkc-cannot-write ]
 }
 check "an unwritable output fails cleanly" unwritable

@@ -57,7 +57,8 @@ expect() {
 is_error_json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert list(d) == ["error"] and d["error"]' "$tmp/body" 2>/dev/null; }
 
 arch=models/nano.arch.json
-"$BIN/tkc" compile "$arch" -o "$tmp/nano" --quiet || { fail "compile"; exit 1; }
+# One CPU level: the levels are tkrun.sh's (tkserve chooses through the same session code).
+"$BIN/tkc" compile "$arch" -o "$tmp/nano" --cpu x86-64-v3 --quiet || { fail "compile"; exit 1; }
 "$BIN/tkc" init-checkpoint "$arch" -o "$tmp/nano.tkp1" >/dev/null || { fail "checkpoint"; exit 1; }
 "$BIN/tkserve" --help >"$tmp/help" && grep -q "usage: tkserve" "$tmp/help" &&
   grep -q "Exit codes: 0 clean shutdown" "$tmp/help" || fail "tkserve --help (usage and exit codes)"

@@ -814,8 +814,8 @@ CASES = {"slowloris": case_slowloris, "memory": case_memory, "framing": case_fra
 def make_model(directory):
     arch = "models/nano.arch.json"
     os.makedirs(directory, exist_ok=True)
-    subprocess.run([f"{BIN}/tkc", "compile", arch, "-o", f"{directory}/nano", "--quiet"],
-                   check=True)
+    subprocess.run([f"{BIN}/tkc", "compile", arch, "-o", f"{directory}/nano", "--cpu", "x86-64-v3",
+                    "--quiet"], check=True)
     subprocess.run([f"{BIN}/tkc", "init-checkpoint", arch, "-o", f"{directory}/nano.tkp1"],
                    check=True, stdout=subprocess.DEVNULL)
 

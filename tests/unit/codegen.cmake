@@ -5,7 +5,7 @@ tk_unit_test(NAME codegen_model_test
   SOURCES ${TK_CG_TEST_DIR}/codegen_model_test.c ${TK_CG_TEST_DIR}/cg_driver.c
     ${TK_CG_TEST_DIR}/model_weights.c
   LIBS tk_codegen tkc_lib tkref_lib ${CMAKE_DL_LIBS} Threads::Threads
-  LABELS codegen)
+  LABELS codegen COST 90)
 tk_unit_test(NAME codegen_kernel_test
   SOURCES ${TK_CG_TEST_DIR}/codegen_kernel_test.c ${TK_CG_TEST_DIR}/cg_driver.c
   LIBS tk_codegen LLVM ${CMAKE_DL_LIBS} Threads::Threads ${TK_LIBM}

@@ -1,7 +1,7 @@
 # The session API (runtime/session.c and friends) on the CPU backend against tests/ref.
 tk_unit_test(NAME session_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/session_test.c
   ${CMAKE_CURRENT_LIST_DIR}/model_bundle.c
-  LIBS tkrt tkc_lib tkref_lib LABELS runtime)
+  LIBS tkrt tkc_lib tkref_lib LABELS runtime COST 80)
 # A bundle of x86-64-v3 and x86-64-v4: the runtime's choice, --cpu forcing, agreement, open errors.
 add_test(NAME session_levels COMMAND session_test --levels WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(session_levels PROPERTIES LABELS "unit;runtime"
