@@ -4,7 +4,7 @@
 # the mutants `tkc verify --list-mutants` lists are killed (exit 3, the counterexample names a
 # kernel) by `tkc verify --mutant` (a layout mutant by class layout, the only one that can):
 # all of them but those of experts 1..E-2, whose kernels are expert 0's with other buffers
-# (two thirds of the list); the first and the last expert's show that every instance is
+# (about half of nano's list); the first and the last expert's show that the instances are
 # checked.
 # `tkc compile --mutant -o DIR` must refuse a mutant too and leave no DIR and no temp dir
 # beside it: checked for the first mutant of each class and level (module, graph, gpu, cpu) of
