@@ -27,6 +27,7 @@ typedef enum stub_mutant {
   STUB_BUFFER_ROW_SHORT,
   STUB_ARGS_SWAPPED,
   STUB_PANEL_WIDE,
+  STUB_PANEL_OUT_IN,
   STUB_ABI /* a kernel-ABI mutant: codegen's (cg_target_gpu.c), the stub is sound */
 } stub_mutant;
 
@@ -39,12 +40,15 @@ static const tk_cg_mutant_info MUTANT_INFO[] = {
     {"stub.buffer_row_short", "host: the first batch-sized buffer's count one row short"},
     {"stub.args_swapped", "host: the first two distinct buffers of a launch table swapped"},
     {"stub.panel_wide", "host: the first packed weight's panel width one column wider"},
+    {"stub.panel_out_in", "host: the first packed weight's stored layout flipped (in_out, out_in)"},
     {"abi.b_i64", "host: gpu kernels declare B as i64 (Bp's kernarg offset shifts)"},
     {"abi.extra_param", "host: gpu kernels declare an extra i32 parameter after Bp"},
 };
 static const stub_mutant MUTANT_KIND[] = {
-    STUB_BP_PAD8,          STUB_BP_IS_B,      STUB_GRID_SHORT, STUB_GRID_B_FOR_BP, STUB_WG_HALVED,
-    STUB_BUFFER_ROW_SHORT, STUB_ARGS_SWAPPED, STUB_PANEL_WIDE, STUB_ABI,           STUB_ABI,
+    STUB_BP_PAD8,       STUB_BP_IS_B,    STUB_GRID_SHORT,
+    STUB_GRID_B_FOR_BP, STUB_WG_HALVED,  STUB_BUFFER_ROW_SHORT,
+    STUB_ARGS_SWAPPED,  STUB_PANEL_WIDE, STUB_PANEL_OUT_IN,
+    STUB_ABI,           STUB_ABI,
 };
 enum { NMUTANTS = sizeof MUTANT_INFO / sizeof MUTANT_INFO[0] };
 _Static_assert(sizeof MUTANT_KIND / sizeof MUTANT_KIND[0] == NMUTANTS, "one kind per mutant");
@@ -214,9 +218,11 @@ static void stub_header(stub_gen *g, const char *version) {
         "int32_t tkm_buffer_param(int32_t buffer); /* checkpoint record index, else -1 */\n"
         "const char *tkm_buffer_name(int32_t buffer); /* NULL for a bad id */\n"
         "/* A weight the cpu schedule reads packed in column panels (tk/panel.h): its row length\n"
-        " * and panel width; 0 and 0 for every other buffer. */\n"
+        " * and panel width, and 1 if the checkpoint stores it [N, K] (out_in) not [K, N]; 0 for\n"
+        " * every other buffer. */\n"
         "int64_t tkm_buffer_panel_cols(int32_t buffer);\n"
-        "int64_t tkm_buffer_panel_width(int32_t buffer);\n",
+        "int64_t tkm_buffer_panel_width(int32_t buffer);\n"
+        "int64_t tkm_buffer_panel_out_in(int32_t buffer);\n",
         g->out);
   fprintf(g->out, "int32_t tkm_padded_batch(int32_t B);       /* max(%d, %d*ceil(B/%d)) */\n",
           TK_PAD_QUANTUM, TK_PAD_QUANTUM, TK_PAD_QUANTUM);
@@ -308,13 +314,29 @@ static void stub_panel_switch(stub_gen *g, const char *fn, bool width) {
   fputs("    default: return 0;\n  }\n}\n\n", g->out);
 }
 
+/* The stored layout of each packed buffer: a case returning 1 for a weight stored [N, K]
+ * (out_in), none for [K, N] (class host proves it equal to the IR's panel_out_in). */
+static void stub_panel_out_in_switch(stub_gen *g) {
+  fputs("static int64_t buffer_panel_out_in(int32_t buffer) {\n  switch (buffer) {\n", g->out);
+  for (int i = 0; i < g->m->nbuffers; i++) {
+    const tk_ir_buffer *b = &g->m->buffers[i];
+    bool out_in = b->panel_width && b->panel_out_in;
+    if (b->panel_width && mutate_here(g, STUB_PANEL_OUT_IN)) out_in = !out_in;
+    if (out_in) fprintf(g->out, "    case %d: return 1; /* %s */\n", i, b->name);
+  }
+  fputs("    default: return 0;\n  }\n}\n\n", g->out);
+}
+
 static void stub_panel_table(stub_gen *g) {
   fputs("/* ---- Weights the cpu schedule reads in column panels (tk/panel.h) ---- */\n\n", g->out);
   stub_panel_switch(g, "buffer_panel_cols", false);
   stub_panel_switch(g, "buffer_panel_width", true);
-  fputs("int64_t tkm_buffer_panel_cols(int32_t buffer) { return buffer_panel_cols(buffer); }\n"
-        "int64_t tkm_buffer_panel_width(int32_t buffer) { return buffer_panel_width(buffer); }\n\n",
-        g->out);
+  stub_panel_out_in_switch(g);
+  fputs(
+      "int64_t tkm_buffer_panel_cols(int32_t buffer) { return buffer_panel_cols(buffer); }\n"
+      "int64_t tkm_buffer_panel_width(int32_t buffer) { return buffer_panel_width(buffer); }\n"
+      "int64_t tkm_buffer_panel_out_in(int32_t buffer) { return buffer_panel_out_in(buffer); }\n\n",
+      g->out);
 }
 
 static const char stub_launch_fn[] =

@@ -635,10 +635,13 @@ typedef struct tk_ir_buffer {
   int param_index;    /* PARAM: checkpoint order index, else -1 */
   int ntensors;
   int *tensors; /* tensors placed in this buffer (scratch: reuse; others: one) */
-  /* PARAM read by the CPU schedule as column panels (tk/panel.h; set by schedule-cpu):
-   * rows × panel_cols row-major in the checkpoint, packed by the runtime into panels of
-   * panel_width columns for the cpu schedule only. panel_width 0: row-major. */
+  /* PARAM read by the CPU schedule as column panels (tk/panel.h; set by schedule-cpu): a
+   * K × panel_cols weight (K = count / panel_cols), packed by the runtime into panels of
+   * panel_width columns for the cpu schedule only. panel_width 0: row-major. The checkpoint
+   * stores it K × N row-major (element (k, j) at k*N + j), or with panel_out_in N × K
+   * (at j*K + k: a Linear weight stored [out, in]); the packed layout is the same. */
   int64_t panel_cols, panel_width;
+  bool panel_out_in;
 } tk_ir_buffer;
 
 /* ==== Module ================================================================================== */

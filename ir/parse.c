@@ -687,13 +687,13 @@ static bool op_line(parser *p) {
       break;
     }
     case TK_OP_GELU: {
-      static const char *const acts[] = {"gelu_tanh", "gelu_erf"};
+      /* The printer's names (arch.json's hidden_act): "gelu_tanh", and "gelu" for erf. */
+      const char *acts[] = {tk_arch_hidden_act_name(TK_ACT_GELU_TANH),
+                            tk_arch_hidden_act_name(TK_ACT_GELU_ERF)};
       if (!expect(p, "act =")) return false;
-      int a = keyword(p, acts, 2, "an activation (gelu_tanh, gelu_erf)");
+      int a = keyword(p, acts, 2, "a GELU activation (gelu_tanh, gelu)");
       if (a < 0) return false;
-      op->act = (tk_hidden_act)a;
-      if (strcmp(tk_arch_hidden_act_name(op->act), acts[a]) != 0)
-        return fail(p, "a known activation");
+      op->act = a ? TK_ACT_GELU_ERF : TK_ACT_GELU_TANH;
       break;
     }
     case TK_OP_TOPK_MASK: {
@@ -717,6 +717,18 @@ static bool op_line(parser *p) {
   return contract_lines(p, &p->m->ops[id].contracts, false);
 }
 
+/* "N, TC)" or "N, TC, out_in)" after "panels(": the buffer's cpu weight panels. */
+static bool panels(parser *p, int64_t *cols, int64_t *width, bool *out_in) {
+  if (!int_in(p, cols, 1, INT32_MAX, "the panels' row length") || !expect(p, ",") ||
+      !int_in(p, width, 1, *cols, "a panel width (1 to the row length)"))
+    return false;
+  if (accept(p, ",")) {
+    if (!expect(p, "out_in")) return false;
+    *out_in = true;
+  }
+  return expect(p, ")");
+}
+
 static bool buffer_line(parser *p) {
   char nm[256];
   int64_t pi = -1;
@@ -732,11 +744,8 @@ static bool buffer_line(parser *p) {
   if (role < 0) return false;
   if (accept(p, "#") && !int_in(p, &pi, 0, INT32_MAX, "a parameter index")) return false;
   int64_t panel_cols = 0, panel_width = 0;
-  if (accept(p, "panels(") &&
-      (!int_in(p, &panel_cols, 1, INT32_MAX, "the panels' row length") || !expect(p, ",") ||
-       !int_in(p, &panel_width, 1, panel_cols, "a panel width (1 to the row length)") ||
-       !expect(p, ")")))
-    return false;
+  bool panel_out_in = false;
+  if (accept(p, "panels(") && !panels(p, &panel_cols, &panel_width, &panel_out_in)) return false;
   int ids[256];
   tk_ir_operand ops[256];
   int n = operands(p, ids, ops, 256);
@@ -754,6 +763,7 @@ static bool buffer_line(parser *p) {
   b->param_index = (int)pi;
   b->panel_cols = panel_cols;
   b->panel_width = panel_width;
+  b->panel_out_in = panel_out_in;
   b->ntensors = n;
   b->tensors = tk_ir_alloc(m, sizeof *b->tensors * (size_t)(n ? n : 1));
   if (!b->name || !b->tensors) return oom(p);

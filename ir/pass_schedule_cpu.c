@@ -243,30 +243,52 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
 }
 
 /* ---- weight panels (tk/panel.h) ----
- * A PARAM that every fused kernel reads only as W[k * N + j] in tileable phases (j the
- * phase's column variable, N its extent > TC) is read by the CPU kernels from column panels
- * of TC columns, which the runtime packs once: a tile's K × TC block is then one contiguous
- * run instead of K rows 4·N bytes apart. In a tile region with columns jbase + lane
- * (lane < width) the load W[k * N + j] becomes P[jbase * K + k * width + lane]: tk/panel.h's
- * offset for the region's panel (width TC, or the N mod TC tail). */
+ * A PARAM that every fused kernel reads only as W[k, j] in tileable phases (j the phase's
+ * column variable, N its extent > TC), in one stored layout — W[k * N + j] (in_out) or
+ * W[j * K + k] (out_in, a Linear weight stored [out, in]) — is read by the CPU kernels from
+ * column panels of TC columns, which the runtime packs once: a tile's K × TC block is then one
+ * contiguous run instead of K rows 4·N bytes apart (in_out) or TC rows 4·K bytes apart read a
+ * float at a time (out_in). In a tile region with columns jbase + lane (lane < width) the load
+ * becomes P[jbase * K + k * width + lane]: tk/panel.h's offset for the region's panel (width
+ * TC, or the N mod TC tail). */
 
-/* k when ix is `k * cols + j` for the column variable j, else NULL. */
-static const tk_ix *panel_row(const tk_ix *ix, const tk_ir_var *j, int64_t cols) {
-  if (ix->kind != TK_IX_ADD || ix->b->kind != TK_IX_VAR || ix->b->var != j) return NULL;
-  const tk_ix *a = ix->a;
-  return a->kind == TK_IX_MUL && a->c == cols && a->a->kind == TK_IX_VAR ? a->a : NULL;
+/* k when ix is `k * cols + j` (in_out) or `j * cols + k` (out_in) for the column variable j
+ * and a variable k, else NULL. */
+static const tk_ix *panel_row(const tk_ix *ix, const tk_ir_var *j, int64_t cols, bool out_in) {
+  if (ix->kind != TK_IX_ADD || ix->a->kind != TK_IX_MUL || ix->a->c != cols ||
+      ix->a->a->kind != TK_IX_VAR || ix->b->kind != TK_IX_VAR)
+    return NULL;
+  const tk_ix *row = ix->a->a, *col = ix->b;
+  if (out_in) return row->var == j ? col : NULL;
+  return col->var == j ? row : NULL;
 }
 
-/* Clears panel_width of every buffer that a LOAD in `v` reads other than as a panel row. */
+/* The panel row length N a load reads W with, in the layout out_in says; 0 if it does not
+ * read W[k, j] for the phase's column j in that layout. */
+static int64_t panel_cols_read(const tk_ir_phase *ph, const tk_ir_arg *arg, const tk_ix *ix,
+                               bool out_in) {
+  const tk_ix *n = ph->extents[1];
+  int64_t stored_n = out_in ? arg->rows->c : arg->cols;
+  bool fits = ph->tileable && n->kind == TK_IX_CONST && n->c == stored_n &&
+              panel_row(ix, ph->vars[1], arg->cols, out_in);
+  return fits ? stored_n : 0;
+}
+
+/* Narrows each candidate buffer a LOAD in `v` reads: the first load fixes its layout and N;
+ * any load in another form (or layout) clears its panel_width. */
 static void panel_loads(tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_phase *ph,
                         const tk_ir_val *v) {
   if (!v) return;
-  if (v->op == TK_V_LOAD) {
-    const tk_ir_arg *arg = &k->args[v->arg];
-    const tk_ix *n = ph->extents[1];
-    bool fits = ph->tileable && n->kind == TK_IX_CONST && n->c == arg->cols &&
-                panel_row(v->ix, ph->vars[1], arg->cols);
-    if (arg->buffer >= 0 && !fits) m->buffers[arg->buffer].panel_width = 0;
+  const tk_ir_arg *arg = v->op == TK_V_LOAD ? &k->args[v->arg] : NULL;
+  if (arg && arg->buffer >= 0 && m->buffers[arg->buffer].panel_width) {
+    tk_ir_buffer *b = &m->buffers[arg->buffer];
+    int64_t in_out = panel_cols_read(ph, arg, v->ix, false);
+    int64_t out_in = panel_cols_read(ph, arg, v->ix, true);
+    if (!b->panel_cols && (in_out || out_in)) {
+      b->panel_out_in = !in_out;
+      b->panel_cols = in_out ? in_out : out_in;
+    }
+    if (!b->panel_cols || b->panel_cols != (b->panel_out_in ? out_in : in_out)) b->panel_width = 0;
   }
   panel_loads(m, k, ph, v->a);
   panel_loads(m, k, ph, v->b);
@@ -281,29 +303,35 @@ static void panel_stmt(tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_phase
   if (s->kind == TK_S_STORE || s->kind == TK_S_LOCAL_STORE) panel_loads(m, k, ph, s->value);
 }
 
-/* Decides which PARAM buffers the CPU reads as panels: candidates first (a constant
- * rows × N shape with N > TC; the argument's shape is the buffer's), then every fused read
- * must fit. */
+/* Decides which PARAM buffers the CPU reads as panels: candidates first (a constant shape;
+ * the argument's shape is the buffer's), then every fused read must fit one layout, with
+ * N > TC. */
 static void choose_panels(tk_ir_module *m) {
   int64_t tc = m->opts.cpu_tile_cols;
-  for (int b = 0; b < m->nbuffers; b++) m->buffers[b].panel_width = 0;
+  for (int b = 0; b < m->nbuffers; b++) {
+    m->buffers[b].panel_width = m->buffers[b].panel_cols = 0;
+    m->buffers[b].panel_out_in = false;
+  }
   for (int ki = 0; ki < m->kernels.n; ki++) {
     const tk_ir_kernel *k = m->kernels.items[ki];
     for (int a = 0; a < k->nargs; a++) {
       const tk_ir_arg *arg = &k->args[a];
-      if (arg->role == TK_ROLE_PARAM && arg->buffer >= 0 && arg->rows->kind == TK_IX_CONST &&
-          arg->cols > tc) {
-        m->buffers[arg->buffer].panel_cols = arg->cols;
+      if (arg->role == TK_ROLE_PARAM && arg->buffer >= 0 && arg->rows->kind == TK_IX_CONST)
         m->buffers[arg->buffer].panel_width = tc;
-      }
     }
   }
   for (int ki = 0; ki < m->kernels.n; ki++) {
     const tk_ir_kernel *k = m->kernels.items[ki];
     for (int p = 0; p < k->nphases; p++) panel_stmt(m, k, &k->phases[p], k->phases[p].body);
   }
-  for (int b = 0; b < m->nbuffers; b++)
-    if (!m->buffers[b].panel_width) m->buffers[b].panel_cols = 0;
+  for (int b = 0; b < m->nbuffers; b++) {
+    tk_ir_buffer *buf = &m->buffers[b];
+    if (buf->panel_cols <= tc) buf->panel_width = 0;
+    if (!buf->panel_width) {
+      buf->panel_cols = 0;
+      buf->panel_out_in = false;
+    }
+  }
 }
 
 /* The columns of one tile region, for panel_load. */
@@ -319,11 +347,13 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
   if (!t) return NULL; /* out of memory: the module's status says so */
   const tk_ir_arg *arg = &rw->src->args[load->arg];
   if (arg->buffer < 0 || !rw->m->buffers[arg->buffer].panel_width) return NULL;
-  const tk_ix *k = panel_row(load->ix, t->j, arg->cols); /* choose_panels checked the form */
+  bool out_in = rw->m->buffers[arg->buffer].panel_out_in;
+  /* choose_panels checked the form */
+  const tk_ix *k = panel_row(load->ix, t->j, arg->cols, out_in);
+  int64_t rows = out_in ? arg->cols : arg->rows->c; /* K */
   tk_ir_module *m = rw->m;
   return tk_ir_ix_add(
-      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, t->jbase, arg->rows->c), tk_ir_ix_mul(m, k, t->width)),
-      t->lane);
+      m, tk_ir_ix_add(m, tk_ir_ix_mul(m, t->jbase, rows), tk_ir_ix_mul(m, k, t->width)), t->lane);
 }
 
 /* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile, Bf in the

@@ -805,7 +805,8 @@ static void print_buffers(const tk_ir_module *m, FILE *o) {
     fprintf(o, "] %s", tk_ir_role_name(b->role));
     if (b->param_index >= 0) fprintf(o, " #%d", b->param_index);
     if (b->panel_width)
-      fprintf(o, " panels(%lld, %lld)", (long long)b->panel_cols, (long long)b->panel_width);
+      fprintf(o, " panels(%lld, %lld%s)", (long long)b->panel_cols, (long long)b->panel_width,
+              b->panel_out_in ? ", out_in" : "");
     fputs(" (", o);
     for (int t = 0; t < b->ntensors; t++)
       fprintf(o, "%s%%%s", t ? ", " : "", m->tensors[b->tensors[t]].name);

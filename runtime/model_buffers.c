@@ -5,7 +5,8 @@
  * Face safetensors checkpoint (runtime/weights.c). On a host-memory backend (cpu) the weights are
  * copied straight into the buffer; otherwise
  * through one staging copy per tensor. Every size goes through checked arithmetic. The cpu
- * schedule's panel weights are packed on the way (tk/panel.h; one row-major staging copy).
+ * schedule's panel weights are packed on the way (tk/panel.h; one staging copy in the stored
+ * order).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 #include "tk/alloc.h"
 #include "tk/panel.h"
 
-enum { ELEM_BYTES = 4 }; /* f32 and i32 buffers */
+enum { ELEM_BYTES = 4 };      /* f32 and i32 buffers */
+enum { TRANSPOSE_ROWS = 64 }; /* of a panel, per step of an out_in weight's packing */
 
 static tk_status buffer_sizes(const tk_model_host *h, int32_t bmax, int64_t *bytes) {
   int32_t bp = h->padded_batch(bmax);
@@ -30,9 +32,10 @@ static tk_status buffer_sizes(const tk_model_host *h, int32_t bmax, int64_t *byt
   return TK_STATUS_OK;
 }
 
-/* Packs the K x cols row-major weights of buffer id into column panels of `width`
- * (tk/panel.h): each row's run of a panel is contiguous there. */
-static tk_status pack_panels(const tk_model_host *h, int32_t id, const float *rowmajor, int64_t n,
+/* Packs the K x cols weights of buffer id, stored row-major (or, out_in, as their cols x K
+ * transpose), into column panels of `width` (tk/panel.h): each row's run of a panel is
+ * contiguous there. */
+static tk_status pack_panels(const tk_model_host *h, int32_t id, const float *stored, int64_t n,
                              float *dst) {
   int64_t cols = h->buffer_panel_cols(id), width = h->buffer_panel_width(id);
   if (cols < 1 || width > cols || n % cols)
@@ -41,27 +44,41 @@ static tk_status pack_panels(const tk_model_host *h, int32_t id, const float *ro
                           "elements (a broken host stub?)",
                           h->buffer_name(id), (long long)width, (long long)cols, (long long)n);
   int64_t rows = n / cols, full = cols / width * width;
+  if (h->buffer_panel_out_in(id)) {
+    /* Column j of the weight is stored row j: a panel's lanes are `width` stored rows,
+     * transposed TRANSPOSE_ROWS rows of the panel at a time so that both sides stay in cache. */
+    for (int64_t j = 0; j < cols; j += width) {
+      int64_t run = j < full ? width : cols - full;
+      float *panel = dst + tk_panel_offset(rows, cols, width, 0, j);
+      for (int64_t k0 = 0; k0 < rows; k0 += TRANSPOSE_ROWS) {
+        int64_t k1 = k0 + TRANSPOSE_ROWS < rows ? k0 + TRANSPOSE_ROWS : rows;
+        for (int64_t lane = 0; lane < run; lane++)
+          for (int64_t k = k0; k < k1; k++) panel[k * run + lane] = stored[(j + lane) * rows + k];
+      }
+    }
+    return TK_STATUS_OK;
+  }
   for (int64_t k = 0; k < rows; k++)
     for (int64_t j = 0; j < cols; j += width) {
       int64_t run = j < full ? width : cols - full;
-      memcpy(dst + tk_panel_offset(rows, cols, width, k, j), rowmajor + k * cols + j,
+      memcpy(dst + tk_panel_offset(rows, cols, width, k, j), stored + k * cols + j,
              (size_t)run * ELEM_BYTES);
     }
   return TK_STATUS_OK;
 }
 
 /* The weights of buffer id (parameter `param`, n values) in the order the launcher's kernels
- * read them, into dst: the cpu schedule's panels through one row-major staging copy. */
+ * read them, into dst: the cpu schedule's panels through one staging copy in the stored order. */
 static tk_status place_param(tk_launcher *l, const tk_model_host *h, int32_t id,
                              const tk_param_source *src, int32_t param, int64_t n, float *dst) {
   if (strcmp(tk_launcher_schedule(l), "cpu") != 0 || h->buffer_panel_width(id) <= 0)
     return src->read(src->src, param, dst);
-  float *rowmajor = tk_malloc((size_t)n * ELEM_BYTES + 1);
-  if (!rowmajor)
+  float *stored = tk_malloc((size_t)n * ELEM_BYTES + 1);
+  if (!stored)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "out of memory packing %s", h->buffer_name(id));
-  tk_status s = src->read(src->src, param, rowmajor);
-  if (!s) s = pack_panels(h, id, rowmajor, n, dst);
-  free(rowmajor);
+  tk_status s = src->read(src->src, param, stored);
+  if (!s) s = pack_panels(h, id, stored, n, dst);
+  free(stored);
   return s;
 }
 

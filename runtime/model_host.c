@@ -46,6 +46,7 @@ static tk_status resolve_all(tk_model_host *h, const char *path) {
       {"tkm_buffer_name", &h->buffer_name},
       {"tkm_buffer_panel_cols", &h->buffer_panel_cols},
       {"tkm_buffer_panel_width", &h->buffer_panel_width},
+      {"tkm_buffer_panel_out_in", &h->buffer_panel_out_in},
       {"tkm_padded_batch", &h->padded_batch},
       {"tkm_max_batch", &h->max_batch},
       {"tkm_forward", &h->forward},

@@ -6,8 +6,9 @@
  *   one-line int functions   `[static] [inline] T NAME(T a, ...) { return E; }` anywhere
  *                            (tkm_min, tkm_floordiv, tkm_padded_batch, ...): the call table
  *   buffer counts            `case N: return E;` lines inside buffer_elems
- *   weight panels            the same inside buffer_panel_cols / buffer_panel_width (and
- *                            each switch's `default: return -1;` / `return 0;`)
+ *   weight panels            the same inside buffer_panel_cols / buffer_panel_width /
+ *                            buffer_panel_out_in (and each switch's `default: return -1;` /
+ *                            `return 0;`)
  *   argument tables          `static const int32_t NAME[N] = {i, j, ...};` inside forward_*
  *   launches                 `TK_RETURN_IF_ERROR(launch(l, K, "NAME", TABLE, N, B, Bp, GRID,
  *                            WG));` inside forward_gpu / forward_cpu
@@ -81,7 +82,7 @@ static tk_status take_function(tk_host_stub *s, const char *line, int lineno) {
 }
 
 /* "    case 3: return B * 96; /" + "* x *" + "/" → buffer 3's text in `texts` (the cases of
- * buffer_elems, buffer_panel_cols or buffer_panel_width, named fn); the switch's default
+ * buffer_elems or a buffer_panel_* switch, named fn); the switch's default
  * must return `dflt` (-1: no such buffer; 0: not packed, what a buffer without a case is). */
 static tk_status take_case(tk_host_text *texts, const char *fn, const char *dflt, const char *line,
                            int lineno, int nbuffers) {
@@ -221,6 +222,8 @@ static tk_status take_line(tk_host_stub *s, const char *line, int lineno, char *
     return take_case(s->panel_cols, fn, "0;", line, lineno, nbuffers);
   if (!strcmp(fn, "buffer_panel_width"))
     return take_case(s->panel_width, fn, "0;", line, lineno, nbuffers);
+  if (!strcmp(fn, "buffer_panel_out_in"))
+    return take_case(s->panel_out_in, fn, "0;", line, lineno, nbuffers);
   if (!strncmp(fn, "forward_", 8)) {
     TK_RETURN_IF_ERROR(take_table(s, line, lineno, fn));
     return take_launch(s, line, lineno, fn);
@@ -236,8 +239,9 @@ tk_status tk_host_stub_scan(const char *stub_c, int nbuffers, tk_host_stub *out)
   out->buffers = tk_calloc(nb, sizeof *out->buffers);
   out->panel_cols = tk_calloc(nb, sizeof *out->panel_cols);
   out->panel_width = tk_calloc(nb, sizeof *out->panel_width);
+  out->panel_out_in = tk_calloc(nb, sizeof *out->panel_out_in);
   char *line = tk_malloc(TK_HOST_LINE);
-  if (!out->buffers || !out->panel_cols || !out->panel_width || !line) {
+  if (!out->buffers || !out->panel_cols || !out->panel_width || !out->panel_out_in || !line) {
     free(line);
     tk_host_stub_free(out);
     return oom();
@@ -268,6 +272,7 @@ void tk_host_stub_free(tk_host_stub *s) {
   free(s->buffers);
   free(s->panel_cols);
   free(s->panel_width);
+  free(s->panel_out_in);
   free(s->tables);
   free(s->launches);
   memset(s, 0, sizeof *s);

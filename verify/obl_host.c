@@ -16,7 +16,9 @@
  *   buffer_elems (graph)   one per buffer: case N's formula (at the stub's Bp) = the IR count
  *   buffer_panel (graph)   one per buffer packed on either side: the stub's panel row length
  *                          and width (what the runtime packs by) = the IR's (what class layout
- *                          proved the cpu kernels read by)
+ *                          proved the cpu kernels read by); and one per buffer stored out_in on
+ *                          either side: the stub's buffer_panel_out_in = the IR's (what the
+ *                          runtime reads the checkpoint's weight by)
  *   <kernel>     (gpu|cpu) one per launch: grid = launch.grid, workgroup size =
  *                          launch.workgroup_size (gpu) or 1 (cpu), argument table = the IR
  *                          kernel's argument buffers, in order
@@ -389,6 +391,34 @@ static tk_status prove_panel(tk_vctx *v, const tk_host_stub *stub, const tk_ir_b
   return tk_verify_obl_prove(v);
 }
 
+/* The stored layout of a packed weight: the stub's buffer_panel_out_in for `buf` (what the
+ * runtime reads the checkpoint by) equals the IR's panel_out_in (what class layout proved the
+ * kernels read). Neither side saying out_in is 0 = 0: nothing to prove. */
+static tk_status prove_panel_out_in(tk_vctx *v, const tk_host_stub *stub, const tk_ir_buffer *buf) {
+  const tk_host_text *c = &stub->panel_out_in[buf->id];
+  int64_t ir = buf->panel_width && buf->panel_out_in;
+  if (!ir && !c->line) return TK_STATUS_OK;
+  int line = c->line ? c->line : stub->panel_cols[buf->id].line;
+  tk_verify_obl_begin(v, TK_OBL_HOST, "buffer_panel", "graph",
+                      "host stub model_host.c:%d (buffer_panel_out_in, case %d = %s): `%s` equals "
+                      "the IR's %lld (1: the checkpoint stores the weight [N, K])",
+                      line, buf->id, buf->name, c->line ? c->text : "0", (long long)ir);
+  tk_obl *o = tk_verify_obl_cur(v);
+  zx z = {.o = o, .stub = stub};
+  Z3_ast value = panel_value(&z, c);
+  if (!value) {
+    free(z.fits);
+    return unreadable(line, "buffer_panel", "buffer_panel", "graph", &z);
+  }
+  tk_verify_obl_show(o, "stub out_in", value);
+  tk_verify_obl_part(o, Z3_mk_eq(v->z, value, tk_verify_z_int(v, ir)),
+                     "buffer_panel_out_in case %d (%s) at model_host.c:%d equals the IR's %lld",
+                     buf->id, buf->name, line, (long long)ir);
+  add_fits_part(&z, "the panel table");
+  free(z.fits);
+  return tk_verify_obl_prove(v);
+}
+
 /* Launch i of schedule t against IR kernel k: index, name and table first (structure). */
 static tk_status launch_structure(const tk_host_stub *stub, const tk_host_launch *l,
                                   const tk_ir_kernel *k, const tk_host_table **table) {
@@ -495,6 +525,7 @@ static tk_status host_gen(tk_vctx *v, const void *user) {
   for (int i = 0; i < v->m->nbuffers; i++) {
     TK_RETURN_IF_ERROR(prove_buffer(v, stub, &v->m->buffers[i]));
     TK_RETURN_IF_ERROR(prove_panel(v, stub, &v->m->buffers[i]));
+    TK_RETURN_IF_ERROR(prove_panel_out_in(v, stub, &v->m->buffers[i]));
   }
   TK_RETURN_IF_ERROR(prove_schedule(v, stub, TK_TARGET_GPU));
   return prove_schedule(v, stub, TK_TARGET_CPU);

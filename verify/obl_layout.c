@@ -1,10 +1,11 @@
 /* verify/obl_layout.c — class `layout`: the CPU weight panels (tk/panel.h, docs/proofs.md).
  *
- * A panel buffer holds a K × N row-major weight that the runtime packs, for the cpu schedule,
- * into column panels of W columns: element e = k*N + j goes to P(e) (tk/panel.h's offset,
+ * A panel buffer holds a K × N weight, stored row-major (element e = k*N + j) or, for
+ * panel_out_in, as its N × K transpose (e = j*K + k), that the runtime packs, for the cpu
+ * schedule, into column panels of W columns: element (k, j) goes to P (tk/panel.h's offset,
  * written here in Z3 from the buffer's panel_cols and panel_width; full = W * (N div W)):
- *   P(e) = (j div W) * K*W + k*W + j mod W     if j < full
- *        = full*K + k*(N - full) + (j - full)   otherwise,      k = e div N, j = e mod N.
+ *   P = (j div W) * K*W + k*W + j mod W     if j < full
+ *     = full*K + k*(N - full) + (j - full)   otherwise.
  * Obligations:
  *   bijection (module; kernel = the buffer, target cpu), as three queries: every element
  *     (k, j) of [0, K) × [0, N) has P in [0, K*N), below full*K exactly when j < full; two
@@ -14,9 +15,9 @@
  *   placement (per loop nest of a cpu kernel that reads a panel buffer): at every point of the
  *     loops and guards and every B, each such load's index is P(e) for the element e that its
  *     fused origin reads there (the origin's index under the statement's substitution), and
- *     e = k*N + j with 0 <= k < K, 0 <= j < N. An origin of the form k*N + j is taken apart
- *     syntactically (sound with the range goal: then k = e div N, j = e mod N), which keeps
- *     the queries free of a division by N.
+ *     e = k*N + j (out_in: j*K + k) with 0 <= k < K, 0 <= j < N. An origin of that form is
+ *     taken apart syntactically (sound with the range goal: then k = e div N, j = e mod N;
+ *     out_in: j = e div K, k = e mod K), which keeps the queries free of a division.
  * Together: wherever the fused kernel reads W[k, j], the cpu kernel reads the packed slot the
  * runtime filled from W[k, j]. The schedule writes the per-tile forms (jt*K*W + k*W + jj); the
  * general formula above is the comparison side.
@@ -91,8 +92,9 @@ static void fresh_element(tk_obl *o, const tk_ir_buffer *b, const char *k_name, 
 
 static void begin_buffer(tk_vctx *v, const tk_ir_buffer *b, const char *what) {
   tk_verify_obl_begin(
-      v, TK_OBL_LAYOUT, b->name, "cpu", "buffer @%s (%lld x %lld, panels of %lld columns): %s",
-      b->name, (long long)panel_rows(b), (long long)b->panel_cols, (long long)b->panel_width, what);
+      v, TK_OBL_LAYOUT, b->name, "cpu", "buffer @%s (%lld x %lld%s, panels of %lld columns): %s",
+      b->name, (long long)panel_rows(b), (long long)b->panel_cols,
+      b->panel_out_in ? ", stored transposed" : "", (long long)b->panel_width, what);
 }
 
 /* Every element's place is in [0, K*N): the panels' below full*K, the tail's from there on
@@ -198,24 +200,27 @@ static bool reads_panels(const tk_ir_kernel *k, const tk_obl_site *s) {
   return s->kind == TK_SITE_LOAD && s->val; /* an index read (no value node) reads i32 data */
 }
 
-/* The element (k, j) a fused index reads: its row and column terms when it has the form
- * k * N + j (then the goal adds 0 <= j < N, which makes them e div N and e mod N), else
- * e div N and e mod N themselves. */
+/* The element (k, j) a fused index e reads: for in_out its row and column terms when it has
+ * the form k * N + j (then the goal adds 0 <= j < N, which makes them e div N and e mod N),
+ * else e div N and e mod N themselves; for out_in (e = j * K + k) the same with K and the two
+ * terms swapped. */
 static Z3_ast element_of(tk_obl *o, const tk_ir_buffer *b, const tk_ix *origin, Z3_ast *k,
                          Z3_ast *j) {
   tk_vctx *v = o->v;
-  int64_t n = b->panel_cols;
+  int64_t n = b->panel_cols, rows = panel_rows(b);
+  int64_t stride = b->panel_out_in ? rows : n; /* the stored row length */
+  Z3_ast *major = b->panel_out_in ? j : k, *minor = b->panel_out_in ? k : j;
   Z3_ast e = tk_verify_obl_ix(o, origin, 1);
-  if (origin->kind == TK_IX_ADD && origin->a->kind == TK_IX_MUL && origin->a->c == n) {
-    *k = tk_verify_obl_ix(o, origin->a->a, 1);
-    *j = tk_verify_obl_ix(o, origin->b, 1);
+  if (origin->kind == TK_IX_ADD && origin->a->kind == TK_IX_MUL && origin->a->c == stride) {
+    *major = tk_verify_obl_ix(o, origin->a->a, 1);
+    *minor = tk_verify_obl_ix(o, origin->b, 1);
   } else {
-    *k = tk_verify_obl_div(o, e, n, false);
-    *j = tk_verify_obl_div(o, e, n, true);
+    *major = tk_verify_obl_div(o, e, stride, false);
+    *minor = tk_verify_obl_div(o, e, stride, true);
   }
   Z3_ast zero = tk_verify_z_int(v, 0);
   Z3_ast col_ok = tk_verify_z_in(v, zero, *j, tk_verify_z_int(v, n));
-  Z3_ast row_ok = tk_verify_z_in(v, zero, *k, tk_verify_z_int(v, panel_rows(b)));
+  Z3_ast row_ok = tk_verify_z_in(v, zero, *k, tk_verify_z_int(v, rows));
   return tk_verify_z_and2(v, col_ok, row_ok);
 }
 

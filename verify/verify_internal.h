@@ -370,6 +370,7 @@ typedef struct tk_host_stub {
   int nbuffers;
   tk_host_text *buffers;                  /* buffer_elems case per buffer id */
   tk_host_text *panel_cols, *panel_width; /* buffer_panel_cols / _width cases per buffer id */
+  tk_host_text *panel_out_in;             /* buffer_panel_out_in cases per buffer id */
   tk_host_table *tables;
   int ntables, cap_tables;
   tk_host_launch *launches; /* in text order */

@@ -12,12 +12,14 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 config=models/qwen3-moe-tiny/config.json
 
 # Two at a time. The generic kinds reach the SwiGLU kernels (silu, mul epilogues, bias-free
-# GEMMs); the renorm kinds are the topk class's.
+# GEMMs); the renorm kinds are the topk class's; panel_rowmajor is class layout's on a weight
+# stored [out, in] and packed from its transpose.
 mutants="graph.op7_expert_0_mlp_silu.wrong_shape graph.op9_expert_0_mlp_mul.wrong_shape
 cpu.expert_0_mlp_gemm_2.load_off_by_one cpu.expert_0_mlp_gemm_3.tile_overrun
 gpu.expert_0_mlp_gemm.phases_reversed cpu.expert_0_mlp_gemm_2.chain_rows_b
 cpu.router.topk_ties_high gpu.router.topk_renorm_skipped cpu.router.topk_renorm_skipped
-gpu.router.topk_renorm_sums_all cpu.router.topk_renorm_sums_all"
+gpu.router.topk_renorm_sums_all cpu.router.topk_renorm_sums_all
+cpu.expert_0_mlp_gemm.panel_rowmajor"
 "$TKC" verify "$config" --list-mutants >"$tmp/mutants" || fail "--list-mutants"
 for id in $mutants; do
   grep -q "^$id	" "$tmp/mutants" || fail "mutant $id is not listed"

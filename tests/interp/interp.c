@@ -201,12 +201,13 @@ static tk_status run_kernel(run *r, const tk_ir_kernel *k) {
 }
 
 /* The CPU schedule reads panel buffers packed (tk/panel.h), as the runtime packs them. */
-static double *packed_copy(const tk_ir_buffer *b, const double *rowmajor) {
+static double *packed_copy(const tk_ir_buffer *b, const double *stored) {
   int64_t n = b->count->c, cols = b->panel_cols, rows = n / cols;
   double *p = malloc(sizeof *p * (size_t)(n + 1));
   for (int64_t k = 0; p && k < rows; k++)
     for (int64_t j = 0; j < cols; j++)
-      p[tk_panel_offset(rows, cols, b->panel_width, k, j)] = rowmajor[k * cols + j];
+      p[tk_panel_offset(rows, cols, b->panel_width, k, j)] =
+          stored[tk_panel_stored_index(rows, cols, b->panel_out_in, k, j)];
   return p;
 }
 

@@ -114,14 +114,15 @@ static void buffers_free(buffers *b) {
 
 /* The cpu schedule reads a panel buffer packed (tk/panel.h), as the runtime packs it. */
 static tk_status pack_panels(const tk_ir_buffer *buf, int64_t count, float *data) {
-  float *rowmajor = malloc((size_t)count * sizeof *rowmajor + 1);
-  if (!rowmajor) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
-  memcpy(rowmajor, data, (size_t)count * sizeof *rowmajor);
+  float *stored = malloc((size_t)count * sizeof *stored + 1);
+  if (!stored) return tk_status_make(TK_RESOURCE_EXHAUSTED, "cg_driver: out of memory");
+  memcpy(stored, data, (size_t)count * sizeof *stored);
   int64_t cols = buf->panel_cols, rows = count / cols;
   for (int64_t k = 0; k < rows; k++)
     for (int64_t j = 0; j < cols; j++)
-      data[tk_panel_offset(rows, cols, buf->panel_width, k, j)] = rowmajor[k * cols + j];
-  free(rowmajor);
+      data[tk_panel_offset(rows, cols, buf->panel_width, k, j)] =
+          stored[tk_panel_stored_index(rows, cols, buf->panel_out_in, k, j)];
+  free(stored);
   return TK_STATUS_OK;
 }
 

@@ -1,17 +1,18 @@
 /* tests/unit/ir_build.h — shared by the IR tests (header-only, like test.h, whose counters
- * are per test program): models/<model>.arch.json through the pass table up to a stage, with
- * tk_ir_verify after every pass; a failure is a test failure and gives NULL. */
+ * are per test program): a model's arch.json (tk_test_arch_path) through the pass table up to
+ * a stage, with tk_ir_verify after every pass; a failure is a test failure and gives NULL. */
 #ifndef TK_TESTS_UNIT_IR_BUILD_H
 #define TK_TESTS_UNIT_IR_BUILD_H
 
 #include <stdio.h>
 
 #include "compiler/tkc.h"
+#include "tests/unit/model_bundle.h"
 #include "tests/unit/test.h"
 
 static tk_ir_module *tk_test_build_ir(const char *model, tk_ir_stage stop) {
   char path[256];
-  snprintf(path, sizeof path, "models/%s.arch.json", model);
+  tk_test_arch_path(model, path, sizeof path);
   tk_arch arch;
   tk_status s = tk_arch_load(path, &arch);
   CHECK_MSG(s == NULL, "%s: %s", path, tk_status_message(s));

@@ -26,7 +26,10 @@
 #include "tk/alloc.h"
 #include "verify/verify.h"
 
-static const char *const MODELS[] = {"nano", "custom-small", "dense"};
+/* custom-out-in: weights stored [out, in] (its cpu stage has `panels(N, TC, out_in)` buffers)
+ * and the erf GELU (`act = gelu`). */
+static const char *const MODELS[] = {"nano", "custom-small", "dense",
+                                     "tests/archs/custom-out-in.arch.json"};
 
 /* The i-th IR pass of the driver's pass table (the one taking stage i onwards), or NULL. */
 static tk_status (*ir_pass(int i))(tk_ir_module *) {

@@ -9,7 +9,8 @@
  *             custom-small, B = 1 and 17) the scheduled index equals the fused index map
  *             composed with the recorded forward map (for a cpu load of a panel buffer:
  *             that element's place in tk/panel.h's layout; nano's cpu kernels have such
- *             loads), and the multiset of (fused store, element) executions equals the
+ *             loads, and so do those of tests/archs/custom-out-in.arch.json, whose weights are
+ *             stored [out, in] and whose 40-wide layers have a tail panel), and the multiset of (fused store, element) executions equals the
  *             fused kernels' own.
  */
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "tests/unit/test.h"
 
 static const char *const MODELS[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
+/* Weights stored [out, in] (weight_layout out_in): its cpu kernels read them from panels too. */
+static const char OUT_IN[] = "tests/archs/custom-out-in.arch.json";
 
 /* ---- pad ---- */
 
@@ -229,6 +232,8 @@ static int64_t placed(const tk_ir_module *m, const tk_ir_kernel *k, const tk_ir_
   const tk_ir_buffer *b = &m->buffers[k->args[v->arg].buffer];
   if (k->target != TK_TARGET_CPU || !b->panel_width) return element;
   int64_t cols = b->panel_cols, rows = b->count->c / cols;
+  if (b->panel_out_in) /* stored [N, K]: element j*K + k */
+    return tk_panel_offset(rows, cols, b->panel_width, element % rows, element / rows);
   return tk_panel_offset(rows, cols, b->panel_width, element / cols, element % cols);
 }
 
@@ -284,8 +289,9 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
     CHECK_MSG(sched[t].checked > 0 && sched[t].wrong == 0,
               "%s %s B=%lld: %ld of %ld accesses break the composition", model,
               tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].wrong, sched[t].checked);
-    CHECK_MSG(t != TK_TARGET_CPU || strcmp(model, "nano") || sched[t].panel_loads > 0,
-              "nano cpu B=%lld: no load of a panel buffer executed", (long long)B);
+    bool packs = !strcmp(model, "nano") || !strcmp(model, OUT_IN);
+    CHECK_MSG(t != TK_TARGET_CPU || !packs || sched[t].panel_loads > 0,
+              "%s cpu B=%lld: no load of a panel buffer executed", model, (long long)B);
     bool same = sched[t].n == fused.n &&
                 (fused.n == 0 || !memcmp(sched[t].ev, fused.ev, fused.n * sizeof *fused.ev));
     CHECK_MSG(
@@ -334,6 +340,15 @@ int main(void) {
     }
     tk_ir_module_free(m);
   }
+  tk_ir_module *m = tk_test_build_ir(OUT_IN, TK_STAGE_CPU);
+  int out_in_panels = 0;
+  for (int b = 0; m && b < m->nbuffers; b++) out_in_panels += m->buffers[b].panel_out_in;
+  CHECK_MSG(out_in_panels == 3 * 2,
+            "%s: %d buffers packed from out_in, expected 6 (two weights "
+            "40 wide per expert)",
+            OUT_IN, out_in_panels);
+  for (int64_t B = 1; m && B <= 67; B += 33) check_schedules(m, OUT_IN, B);
+  tk_ir_module_free(m);
   check_rejects();
   TEST_MAIN_END();
 }

@@ -22,7 +22,7 @@ tk_status tk_test_model_bundle_dispatch(const char *model, const char *dir, cons
                                         int64_t max_batch, const char *cpu, tk_ir_dispatch dispatch,
                                         tk_arch *arch) {
   char arch_path[512];
-  snprintf(arch_path, sizeof arch_path, "models/%s.arch.json", model);
+  tk_test_arch_path(model, arch_path, sizeof arch_path);
   tkc_options o;
   tkc_options_default(&o);
   o.arch_path = arch_path;

@@ -5,12 +5,23 @@
 #define TK_TESTS_MODEL_BUNDLE_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "ir/ir.h"
 #include "model/arch.h"
 #include "tk/status.h"
 
-/* Loads models/<model>.arch.json into *arch, compiles it (targets x86_64, --cpu cpu, quiet)
+/* The arch.json of `model`: models/<model>.arch.json, or `model` itself when it is a path
+ * (has a '/': tests/archs/custom-out-in.arch.json). Header-only: the IR tests use it too. */
+static inline void tk_test_arch_path(const char *model, char *path, size_t size) {
+  if (strchr(model, '/'))
+    snprintf(path, size, "%s", model);
+  else
+    snprintf(path, size, "models/%s.arch.json", model);
+}
+
+/* Loads the arch.json of model (tk_test_arch_path) into *arch, compiles it (targets x86_64, --cpu cpu, quiet)
  * into the bundle directory `dir` with --max-batch max_batch, and writes the arch's seeded
  * checkpoint to ckpt_path unless that file already exists (models share one checkpoint per tmp
  * dir). Run from the source root. */

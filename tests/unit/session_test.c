@@ -22,7 +22,10 @@
  * max_batch of 32) and answer bitwise as the dense bundles do on the same checkpoint.
  * The weight panels round-trip (issue 13): nano's buffers as tk_model_buffers_create fills them
  * on a cpu launcher hold every checkpoint weight once, each (k, j) of a panel buffer at
- * tk/panel.h's offset and nothing else anywhere; every other parameter row-major.
+ * tk/panel.h's offset and nothing else anywhere; every other parameter row-major. The same for
+ * tests/archs/custom-out-in.arch.json, whose weights the checkpoint stores [out, in] (packed
+ * from the transpose; a 40-wide layer has a tail panel), and its forward against the
+ * reference at B in {1, 2, 15, 16, 17, 100}.
  */
 #include <ftw.h>
 #include <math.h>
@@ -42,6 +45,12 @@
 #include "tk/runtime.h"
 
 static const float SENTINEL = -12345.5f;
+/* Weights stored [out, in] (weight_layout out_in), packed from that order (issue 16). */
+static const char OUT_IN_ARCH[] = "tests/archs/custom-out-in.arch.json";
+/* The weights packed at x86-64-v3 (16-column panels: every layer wider than 16 of a GEMM
+ * phase): nano's 4 experts × (96→128, 128→128 twice, 128→20); custom-out-in's 3 experts ×
+ * (32→40, 40→40), its 40→8 output being narrower than a panel. */
+enum { NANO_PANELS = 4 * 4, OUT_IN_PANELS = 3 * 2 };
 enum { GUARD_ROWS = 2 };
 
 typedef struct fixture {
@@ -62,8 +71,9 @@ static bool fixture_open_with(const char *tmp, const char *model, int64_t max_ba
                               const char *cpu, tk_ir_dispatch dispatch, const char *tag,
                               fixture *f) {
   *f = (fixture){.model = model};
-  snprintf(f->dir, sizeof f->dir, "%s/%s-%lld%s", tmp, model, (long long)max_batch, tag);
-  snprintf(f->ckpt_path, sizeof f->ckpt_path, "%s/%s.tkp1", tmp, model);
+  const char *name = strrchr(model, '/') ? strrchr(model, '/') + 1 : model; /* an arch path */
+  snprintf(f->dir, sizeof f->dir, "%s/%s-%lld%s", tmp, name, (long long)max_batch, tag);
+  snprintf(f->ckpt_path, sizeof f->ckpt_path, "%s/%s.tkp1", tmp, name);
   tk_status s = tk_test_model_bundle_dispatch(model, f->dir, f->ckpt_path, max_batch, cpu, dispatch,
                                               &f->arch);
   if (!s) s = tk_bundle_open(f->dir, &f->bundle);
@@ -492,12 +502,13 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 /* ---- Weight panels: packing, then reading back, gives the checkpoint ---------------------- */
 
 /* Buffer id of a param as filled (n floats at got) against its checkpoint weights: at the
- * panel offset of each (k, j), or row-major; every slot holds exactly one weight. Returns
- * whether it is a panel buffer. */
+ * panel offset of each (k, j), or row-major; every slot holds exactly one weight. A panel
+ * buffer stored out_in holds the K x N weight as its transpose: (k, j) at want[j * K + k].
+ * Returns whether it is a panel buffer. */
 static bool check_param_placed(const tk_model_host *h, int32_t id, const float *got,
                                const float *want, int64_t n) {
   int64_t cols = h->buffer_panel_cols(id), width = h->buffer_panel_width(id);
-  bool panel = width > 0;
+  bool panel = width > 0, out_in = panel && h->buffer_panel_out_in(id) == 1;
   if (!panel) cols = n, width = n; /* one row, one panel: offset(0, j) = j */
   CHECK_MSG(cols > 0 && n % cols == 0 && width <= cols, "%s: panels %lld of %lld for %lld",
             h->buffer_name(id), (long long)width, (long long)cols, (long long)n);
@@ -507,8 +518,8 @@ static bool check_param_placed(const tk_model_host *h, int32_t id, const float *
   for (int64_t k = 0; seen && k < rows; k++)
     for (int64_t j = 0; j < cols; j++) {
       int64_t at = tk_panel_offset(rows, cols, width, k, j);
-      if (at < 0 || at >= n || seen[at]++ || memcmp(&got[at], &want[k * cols + j], sizeof *got))
-        wrong++;
+      int64_t stored = tk_panel_stored_index(rows, cols, out_in, k, j);
+      if (at < 0 || at >= n || seen[at]++ || memcmp(&got[at], &want[stored], sizeof *got)) wrong++;
     }
   CHECK_MSG(seen && wrong == 0, "%s (%s): %lld of %lld weights misplaced", h->buffer_name(id),
             panel ? "panels" : "row-major", (long long)wrong, (long long)n);
@@ -516,7 +527,7 @@ static bool check_param_placed(const tk_model_host *h, int32_t id, const float *
   return panel;
 }
 
-static void check_panels(const fixture *f) {
+static void check_panels(const fixture *f, int want_panels) {
   char stub[1100], code[1100];
   snprintf(stub, sizeof stub, "%s/model_host.so", f->dir);
   snprintf(code, sizeof code, "%s/model.x86_64.so", f->dir);
@@ -535,7 +546,8 @@ static void check_panels(const fixture *f) {
     panels += check_param_placed(h, id, tk_launcher_buffer_host(l, id), want, r->weight_len);
     free(want);
   }
-  CHECK_MSG(panels > 0, "%s: no weight is packed in panels on the cpu", f->model);
+  CHECK_MSG(panels == want_panels, "%s: %d weights packed in panels on the cpu, expected %d",
+            f->model, panels, want_panels);
   tk_launcher_destroy(l);
   tk_model_host_close(h);
 }
@@ -548,7 +560,7 @@ static void run_default(const char *tmp) {
   bool ok_nano = fixture_open(tmp, "nano", TKC_DEFAULT_MAX_BATCH, &nano);
   bool ok_custom = fixture_open(tmp, "custom-small", TKC_DEFAULT_MAX_BATCH, &custom);
   if (ok_nano) {
-    check_panels(&nano);
+    check_panels(&nano, NANO_PANELS);
     check_model(&nano, all, sizeof all / sizeof all[0]);
     check_chunking_invariance(&nano);
     check_forward_errors(&nano);
@@ -574,6 +586,12 @@ static void run_default(const char *tmp) {
   }
   fixture_close(&nano32);
   fixture_close(&nano);
+  fixture out_in;
+  if (fixture_open_sparse(tmp, OUT_IN_ARCH, TKC_DEFAULT_MAX_BATCH, &out_in)) {
+    check_panels(&out_in, OUT_IN_PANELS);
+    check_model(&out_in, small, sizeof small / sizeof small[0]);
+  }
+  fixture_close(&out_in);
 }
 
 int main(int argc, char **argv) {

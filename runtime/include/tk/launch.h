@@ -34,7 +34,8 @@
 extern "C" {
 #endif
 
-#define TK_LAUNCH_ABI_VERSION 2 /* 2: tkm_buffer_panel_cols / _width (issue 13) */
+/* 2: tkm_buffer_panel_cols / _width (issue 13); 3: tkm_buffer_panel_out_in (issue 16) */
+#define TK_LAUNCH_ABI_VERSION 3
 
 /* ---- Facts the compiler and the runtime share (each written here, once) ----------------- */
 

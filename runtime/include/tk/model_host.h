@@ -33,10 +33,11 @@ typedef struct tk_model_host {
   int32_t (*buffer_role)(int32_t buffer);  /* TK_BUFFER_IN, _OUT, _PARAM, _SCRATCH */
   int32_t (*buffer_param)(int32_t buffer); /* checkpoint record index, or -1 */
   const char *(*buffer_name)(int32_t buffer);
-  /* A weight the cpu schedule reads in column panels (tk/panel.h): its row length and panel
-   * width; 0 and 0 otherwise. */
+  /* A weight the cpu schedule reads in column panels (tk/panel.h): its row length N and panel
+   * width, and 1 if the checkpoint stores it [N, K] (out_in) rather than [K, N]; 0 otherwise. */
   int64_t (*buffer_panel_cols)(int32_t buffer);
   int64_t (*buffer_panel_width)(int32_t buffer);
+  int64_t (*buffer_panel_out_in)(int32_t buffer);
   int32_t (*padded_batch)(int32_t B);
   int64_t (*max_batch)(void);
   tk_status (*forward)(tk_launcher *l, const char *target, int32_t B);

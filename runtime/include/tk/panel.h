@@ -17,6 +17,7 @@
 #ifndef TK_PANEL_H
 #define TK_PANEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline int64_t tk_panel_offset(int64_t rows, int64_t cols, int64_t width, int64_t k,
@@ -24,6 +25,14 @@ static inline int64_t tk_panel_offset(int64_t rows, int64_t cols, int64_t width,
   int64_t full = cols / width * width;
   if (j < full) return j / width * rows * width + k * width + j % width;
   return full * rows + k * (cols - full) + (j - full);
+}
+
+/* Where the checkpoint stores element (k, j) of a rows × cols weight: row-major, or, for a
+ * weight stored out_in (a Linear weight [out, in]; tkm_buffer_panel_out_in), as its
+ * cols × rows transpose. */
+static inline int64_t tk_panel_stored_index(int64_t rows, int64_t cols, bool out_in, int64_t k,
+                                            int64_t j) {
+  return out_in ? j * rows + k : k * cols + j;
 }
 
 #endif
