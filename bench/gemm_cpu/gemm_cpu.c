@@ -8,7 +8,8 @@
  * 1 expert, top_k 1, depth 1} → pad, fuse, plan, schedule cpu → codegen x86_64 (--cpu, default
  * x86-64-v3) → ld.lld → dlopen (tests/unit/cg_driver.c). Kernels: expert_0_in (96×H + bias +
  * LayerNorm + GELU), expert_0_hidden_1 (H×H + the same), combine (H×20 + bias, weighted by the
- * router's weight, here 1).
+ * router's weight, here 1). A fused kernel of two phases runs as two CPU launches, <name>_gemm
+ * then <name>_norm (docs/ir.md); both are timed.
  * OpenBLAS side: cblas_sgemm (row-major, W stored [in, out]) + the same epilogue in C (bias,
  * LayerNorm, GELU-tanh with libm tanhf; bias only for H×20), openblas_set_num_threads(T).
  * tkc side: the kernel's grid (Bp/16 blocks) split over T threads (a thread is created per
@@ -103,11 +104,18 @@ static void kernel_args(const bench *b, int ki, int *in, int *out, int params[4]
   }
 }
 
-static double time_tkc(bench *b, int ki, int threads) {
+/* The launches of a layer's fused kernel, in order: itself (one phase), or <name>_gemm and
+ * <name>_norm. */
+typedef struct launches {
+  int n, ki[2];
+} launches;
+
+static double time_tkc(bench *b, const launches *l, int threads) {
   double best = 1e30;
   for (int r = 0; r < b->reps; r++) {
     double t0 = now();
-    tk_status s = tk_cgd_run(b->d, ki, threads);
+    tk_status s = TK_STATUS_OK;
+    for (int i = 0; !s && i < l->n; i++) s = tk_cgd_run(b->d, l->ki[i], threads);
     double t = now() - t0;
     if (s) return die(s), -1;
     if (t < best) best = t;
@@ -115,12 +123,15 @@ static double time_tkc(bench *b, int ki, int threads) {
   return best;
 }
 
-static double time_blas(const bench *b, const layer *L, int ki, int M, const float *x, float *y) {
-  int in, out, p[4];
-  kernel_args(b, ki, &in, &out, p);
-  const float *W = param_of(b, ki, p[0]), *bias = param_of(b, ki, p[1]);
-  const float *g = L->norm_gelu ? param_of(b, ki, p[2]) : NULL;
-  const float *be = L->norm_gelu ? param_of(b, ki, p[3]) : NULL;
+static double time_blas(const bench *b, const layer *L, const launches *l, int M, const float *x,
+                        float *y) {
+  int in, out, p[4], np[4]; /* the first launch's W, b[, gamma, beta]; the norm's gamma, beta */
+  kernel_args(b, l->ki[0], &in, &out, p);
+  kernel_args(b, l->ki[l->n - 1], &in, &out, np);
+  const float *W = param_of(b, l->ki[0], p[0]), *bias = param_of(b, l->ki[0], p[1]);
+  int gk = l->ki[l->n - 1], ga = l->n > 1 ? np[0] : p[2], ba = l->n > 1 ? np[1] : p[3];
+  const float *g = L->norm_gelu ? param_of(b, gk, ga) : NULL;
+  const float *be = L->norm_gelu ? param_of(b, gk, ba) : NULL;
   double best = 1e30;
   for (int r = 0; r < b->reps; r++) {
     double t0 = now();
@@ -138,19 +149,32 @@ static int kernel_index(const bench *b, const char *name) {
   return k ? k->id : -1;
 }
 
+static launches layer_launches(const bench *b, const char *name) {
+  launches l = {1, {kernel_index(b, name), -1}};
+  if (l.ki[0] >= 0) return l;
+  char phase[96];
+  snprintf(phase, sizeof phase, "%s_gemm", name);
+  l.ki[0] = kernel_index(b, phase);
+  snprintf(phase, sizeof phase, "%s_norm", name);
+  l.ki[1] = kernel_index(b, phase);
+  l.n = l.ki[1] >= 0 ? 2 : 1;
+  return l;
+}
+
 static int run_layer(bench *b, const layer *L, int M) {
-  int ki = kernel_index(b, L->kernel), in, out, p[4];
-  if (ki < 0) return fprintf(stderr, "gemm_cpu: no kernel %s\n", L->kernel), 1;
-  kernel_args(b, ki, &in, &out, p);
+  launches l = layer_launches(b, L->kernel);
+  int in, out, p[4];
+  if (l.ki[0] < 0) return fprintf(stderr, "gemm_cpu: no kernel %s\n", L->kernel), 1;
+  kernel_args(b, l.ki[0], &in, &out, p);
   size_t nx = (size_t)M * (size_t)L->k, ny = (size_t)M * (size_t)L->n;
-  float *x = tk_cgd_arg(b->d, ki, in), *yt = tk_cgd_arg(b->d, ki, out);
+  float *x = tk_cgd_arg(b->d, l.ki[0], in), *yt = tk_cgd_arg(b->d, l.ki[0], out);
   for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
   float *y = malloc(ny * sizeof *y);
   if (!y) return fprintf(stderr, "gemm_cpu: out of memory\n"), 1;
   double flop = 2.0 * M * L->k * L->n;
   for (int threads = 1; threads <= 2; threads++) {
     openblas_set_num_threads(threads);
-    double tb = time_blas(b, L, ki, M, x, y), tt = time_tkc(b, ki, threads);
+    double tb = time_blas(b, L, &l, M, x, y), tt = time_tkc(b, &l, threads);
     if (tt < 0) return free(y), 1;
     double maxd = 0;
     for (size_t i = 0; i < ny; i++) maxd = fmax(maxd, fabs((double)y[i] - yt[i]));
