@@ -53,7 +53,8 @@ static tk_status pack_panels(const tk_model_host *h, int32_t id, const float *st
       for (int64_t k0 = 0; k0 < rows; k0 += TRANSPOSE_ROWS) {
         int64_t k1 = k0 + TRANSPOSE_ROWS < rows ? k0 + TRANSPOSE_ROWS : rows;
         for (int64_t lane = 0; lane < run; lane++)
-          for (int64_t k = k0; k < k1; k++) panel[k * run + lane] = stored[(j + lane) * rows + k];
+          for (int64_t k = k0; k < k1; k++)
+            panel[k * run + lane] = stored[tk_panel_stored_index(rows, cols, true, k, j + lane)];
       }
     }
     return TK_STATUS_OK;
@@ -61,8 +62,8 @@ static tk_status pack_panels(const tk_model_host *h, int32_t id, const float *st
   for (int64_t k = 0; k < rows; k++)
     for (int64_t j = 0; j < cols; j += width) {
       int64_t run = j < full ? width : cols - full;
-      memcpy(dst + tk_panel_offset(rows, cols, width, k, j), stored + k * cols + j,
-             (size_t)run * ELEM_BYTES);
+      memcpy(dst + tk_panel_offset(rows, cols, width, k, j),
+             stored + tk_panel_stored_index(rows, cols, false, k, j), (size_t)run * ELEM_BYTES);
     }
   return TK_STATUS_OK;
 }
