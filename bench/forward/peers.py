@@ -3,7 +3,8 @@ forward of docs/formats.md §3.1 built from the same checkpoint.tkp1, speaking w
 protocol on stdin/stdout:
 
     python peers.py ort-dense|ort-sparse|torch --arch ARCH --checkpoint FILE --threads T
-                    [--onnx-dir DIR]
+                    [--onnx-dir DIR] [--device cpu|cuda]   (--device: torch only; cuda is
+                                                            scripts/gpu-check.sh's GPU peer)
     python peers.py build-onnx --arch ARCH --checkpoint FILE --onnx-dir DIR   (graphs only)
 """
 
@@ -175,7 +176,10 @@ def make_torch(args):
     arch = json.load(open(args.arch))
     params = tkp1.moe_params(arch, tkp1.read_checkpoint(args.checkpoint)["tensors"])
     d = params["dims"]
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("torch sees no CUDA device")
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev)  # noqa: E731
     wr, br = (t(a) for a in params["router"])
     experts = [[(t(w), t(b), None if g is None else t(g), None if be is None else t(be))
                 for (w, b, g, be) in layers] for layers in params["experts"]]
@@ -184,12 +188,12 @@ def make_torch(args):
 
     def forward(xn):
         with torch.inference_mode():
-            x = torch.from_numpy(xn)
+            x = torch.from_numpy(xn).to(dev)
             p = torch.softmax(torch.addmm(br, x, wr), dim=-1)
             # top-K by §3.3: stable sort on -p keeps the lower index first on ties
             idx = torch.sort(p, dim=-1, descending=True, stable=True).indices[:, :K]
             keep = torch.zeros_like(p, dtype=torch.bool).scatter_(1, idx, True)
-            y = torch.zeros(x.shape[0], d["out"])
+            y = torch.zeros(x.shape[0], d["out"], device=dev)
             for e in range(E):
                 rows = keep[:, e].nonzero().squeeze(1)
                 if rows.numel() == 0:
@@ -200,9 +204,10 @@ def make_torch(args):
                     if g is not None:
                         h = F.gelu(F.layer_norm(h, (H,), g, be, eps), approximate=approx)
                 y.index_add_(0, rows, h * p.index_select(0, rows)[:, e:e + 1])
-            return y.numpy()
+            return y.cpu().numpy()  # on a GPU: waits for the kernels, like tkc's forward
 
-    return forward, f"torch {torch.__version__} eager (top-K gather), threads={args.threads}"
+    where = f"threads={args.threads}" if dev.type == "cpu" else torch.cuda.get_device_name(dev)
+    return forward, f"torch {torch.__version__} eager (top-K gather), {args.device}, {where}"
 
 
 # ---- the worker loop (worker.h) ---------------------------------------------------------
@@ -238,6 +243,7 @@ def main():
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--onnx-dir")
+    ap.add_argument("--device", default="cpu", help="torch's device (cpu, cuda)")
     args = ap.parse_args()
     try:
         if args.peer == "build-onnx":

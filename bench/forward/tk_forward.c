@@ -1,7 +1,10 @@
-/* tk_forward.c — the tkc peer of bench/forward: a bundle and a checkpoint through libtkrt's
- * session API (tk/runtime.h), CPU backend, T threads; speaks worker.h on stdin/stdout.
+/* tk_forward.c — the tkc peer of bench/forward and scripts/gpu-check.sh: a bundle and a
+ * checkpoint through libtkrt's session API (tk/runtime.h) on one backend; speaks worker.h on
+ * stdin/stdout.
  *
- *   tk_forward --bundle DIR --checkpoint FILE --threads T
+ *   tk_forward --bundle DIR --checkpoint FILE [--threads T] [--device cpu|cuda|hip|auto]
+ *
+ * --device defaults to cpu; T is the CPU backend's thread count.
  *
  * The ready line also gives the setup times: the checkpoint read (tk_weights_open) and the
  * session creation (tk_session_create: buffers, the weights copied and the CPU panels packed,
@@ -52,6 +55,7 @@ static int forward(void *p, const float *x, int64_t B, float *logits) {
 int main(int argc, char **argv) {
   const char *bundle_dir = NULL, *ckpt = NULL;
   int threads = 1;
+  tk_device device = TK_DEVICE_CPU;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--bundle"))
       bundle_dir = argv[i + 1];
@@ -59,13 +63,16 @@ int main(int argc, char **argv) {
       ckpt = argv[i + 1];
     else if (!strcmp(argv[i], "--threads"))
       threads = atoi(argv[i + 1]);
-    else {
+    else if (!strcmp(argv[i], "--device")) {
+      tk_status st = tk_device_parse(argv[i + 1], &device);
+      if (st) return fail("--device", st);
+    } else {
       printf("error unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   if (!bundle_dir || !ckpt || threads < 1) {
-    printf("error usage: tk_forward --bundle DIR --checkpoint FILE --threads T\n");
+    printf("error usage: tk_forward --bundle DIR --checkpoint FILE [--threads T] [--device D]\n");
     return 2;
   }
   tk_bundle *bundle = NULL;
@@ -77,7 +84,7 @@ int main(int argc, char **argv) {
   double t1 = now_ms();
   tk_session_options o;
   tk_session_options_default(&o);
-  o.device = TK_DEVICE_CPU;
+  o.device = device;
   o.threads = threads;
   o.quiet = true;
   ctx c = {0};
