@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "codegen/codegen.h"
+#include "codegen/gpu_resources.h"
 #include "codegen/hoststub.h"
 #include "codegen/offload_bundle.h"
 #include "compiler/bundle_fs.h"
@@ -697,7 +698,26 @@ typedef struct manifest_targets {
   tkc_target_entry entries[TKC_MAX_TARGETS];
   tkc_file_hash stubs[TKC_MAX_CPUS][3];
   char names[TKC_MAX_CPUS][3][80];
+  tk_cg_kernel_resources *kernels[TKC_MAX_TARGETS]; /* amdgcn entries' figures (owned) */
+  tk_cg_occupancy *occupancy[TKC_MAX_TARGETS];
 } manifest_targets;
+
+/* An amdgcn unit's kernels, read back from its code object, and their occupancy. */
+static tk_status gpu_figures(const bundle_target *t, manifest_targets *mt, int slot) {
+  tkc_target_entry *e = &mt->entries[slot];
+  tk_cg_kernel_resources *ks = NULL;
+  int n = 0;
+  TK_RETURN_IF_ERROR(tk_cg_amdgpu_resources(t->code.data, t->code.size, &ks, &n));
+  mt->kernels[slot] = ks;
+  mt->occupancy[slot] = tk_calloc(n ? (size_t)n : 1, sizeof *mt->occupancy[slot]);
+  if (!mt->occupancy[slot]) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory");
+  for (int i = 0; i < n; i++)
+    TK_RETURN_IF_ERROR(tk_cg_amdgpu_occupancy(t->arch, &ks[i], &mt->occupancy[slot][i]));
+  e->nkernels = n;
+  e->kernels = ks;
+  e->occupancy = mt->occupancy[slot];
+  return TK_STATUS_OK;
+}
 
 static tk_status level_entry(bundle_job *j, int k, manifest_targets *mt) {
   bundle_job *sub = j->levels[k];
@@ -713,6 +733,8 @@ static tk_status manifest_entries(bundle_job *j, manifest_targets *mt) {
   mt->n = 0;
   for (int i = 0; i < j->ntargets; i++) {
     TK_RETURN_IF_ERROR(target_entry(&j->targets[i], &j->hsaco, &mt->entries[mt->n++]));
+    if (is_kind(&j->targets[i], "amdgcn"))
+      TK_RETURN_IF_ERROR(gpu_figures(&j->targets[i], mt, mt->n - 1));
     if (is_kind(&j->targets[i], "x86_64"))
       for (int k = 1; k < j->ncpus; k++) TK_RETURN_IF_ERROR(level_entry(j, k, mt));
   }
@@ -755,6 +777,10 @@ static tk_status write_manifest(bundle_job *j) {
   if (!mt) return tk_status_make(TK_RESOURCE_EXHAUSTED, "manifest: out of memory");
   tk_status s = manifest_entries(j, mt);
   if (!s) s = write_manifest_with(j, mt);
+  for (int i = 0; i < TKC_MAX_TARGETS; i++) {
+    free(mt->kernels[i]);
+    free(mt->occupancy[i]);
+  }
   free(mt);
   return s;
 }

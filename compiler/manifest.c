@@ -13,7 +13,10 @@
  *                  --offload-arch / --cuda-arch order: amdgcn {arch: "gfx90a",
  *                  code_object_version: 4|5, file: "model.hsaco"} (every gfx shares the one
  *                  offload bundle, entry id hipv4-amdgcn-amd-amdhsa--<arch>), nvptx
- *                  {arch: "sm_80", file: "model.sm_80.ptx"}
+ *                  {arch: "sm_80", file: "model.sm_80.ptx"}; an amdgcn entry ends with
+ *                  kernels: [{name, sgpr, vgpr, agpr, lds_bytes, scratch_bytes,
+ *                  wavefront_size, waves_per_simd, limited_by}], its code object's metadata
+ *                  and the occupancy on that gfx (codegen/gpu_resources.h)
  *                  and, for each further --cpu (after the first), an x86_64 entry {kind, cpu,
  *                  [cpu_name], [cpu_features], file: model.x86_64.<level>.so, sha256,
  *                  host_stub} right after the first CPU's, with its own stub
@@ -162,6 +165,26 @@ static void write_stub(jw *w, const tkc_file_hash *stub) {
   jw_close(w, '}');
 }
 
+/* An amdgcn entry's "kernels": one line per kernel of its code object. */
+static void write_gpu_figures(jw *w, const tkc_target_entry *t) {
+  jw_open(w, "kernels", '[');
+  for (int i = 0; i < t->nkernels; i++) {
+    const tk_cg_kernel_resources *k = &t->kernels[i];
+    jw_open_flat(w, NULL);
+    jw_str(w, "name", k->name);
+    jw_int(w, "sgpr", k->sgpr);
+    jw_int(w, "vgpr", k->vgpr);
+    jw_int(w, "agpr", k->agpr);
+    jw_int(w, "lds_bytes", k->lds_bytes);
+    jw_int(w, "scratch_bytes", k->scratch_bytes);
+    jw_int(w, "wavefront_size", k->wavefront_size);
+    jw_int(w, "waves_per_simd", t->occupancy[i].waves_per_simd);
+    jw_str(w, "limited_by", t->occupancy[i].limited_by);
+    jw_close_flat(w);
+  }
+  jw_close(w, ']');
+}
+
 static void write_targets(jw *w, const tkc_manifest_input *in) {
   jw_open(w, "targets", '[');
   for (int i = 0; i < in->ntargets; i++) {
@@ -176,6 +199,7 @@ static void write_targets(jw *w, const tkc_manifest_input *in) {
     jw_str(w, "file", t->file.file);
     jw_str(w, "sha256", t->file.sha256);
     if (t->host_stub) write_stub(w, t->host_stub);
+    if (t->nkernels) write_gpu_figures(w, t);
     jw_close(w, '}');
   }
   jw_close(w, ']');

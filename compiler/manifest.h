@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "codegen/gpu_resources.h"
 #include "ir/ir.h"
 #include "tk/status.h"
 #include "verify/verify.h"
@@ -25,6 +26,11 @@ typedef struct tkc_target_entry {
   /* A further CPU level's x86_64 entry: its own stub's source, header and library (3 entries;
    * docs/abi.md "Bundle layout"); NULL: the runtime uses the bundle's host_stub. */
   const tkc_file_hash *host_stub;
+  /* amdgcn: each kernel's resources from the code object's metadata and the occupancy they
+   * allow on `arch` (codegen/gpu_resources.h), nkernels of each; 0 and NULL otherwise. */
+  int nkernels;
+  const tk_cg_kernel_resources *kernels;
+  const tk_cg_occupancy *occupancy;
 } tkc_target_entry;
 
 /* Obligation counts per class (verify/); NULL in tkc_manifest_input = not verified. */

@@ -69,16 +69,13 @@ echo '```' >>"$tables"
   echo "|---|---|"
   for f in "$out/bundles/nano"/model.*; do echo "| $(basename "$f") | $(stat -c %s "$f") |"; done
   echo
-  echo "AMDGPU kernel resources per gfx (from llvm-readelf-19 --notes):"
-  echo '```'
+  echo "Static GPU figures of the nano bundle's kernels (docs/abi.md \"Static GPU figures\"): AMDGPU"
+  echo "from the manifest (each code object's metadata, LLVM's occupancy); NVPTX from ptxas -v"
+  echo "where ptxas is installed, with CUDA's occupancy formula."
+  echo
 } >>"$tables"
-tmpd=$(mktemp -d); trap 'rm -rf "$tmpd"' EXIT
-for t in $(clang-offload-bundler-19 --list --type=o --input="$out/bundles/nano/model.hsaco" | grep hipv4); do
-  clang-offload-bundler-19 --unbundle --type=o --input="$out/bundles/nano/model.hsaco" --targets="$t" --output="$tmpd/co"
-  llvm-readelf-19 --notes "$tmpd/co" | awk -v t="$t" '/\.sgpr_count:/ {s=$2} /\.vgpr_count:/ {v=$2} /\.symbol:/ {n++; if (s>ms) ms=s; if (v>mv) mv=v}
-    END {printf "%s: %d kernels, max SGPR %d, max VGPR %d\n", t, n, ms, mv}' >>"$tables"
-done
-echo '```' >>"$tables"
+ptxas=$(command -v ptxas || ls /usr/local/cuda/bin/ptxas /usr/lib/nvidia-cuda-toolkit/bin/ptxas 2>/dev/null | head -1 || true)
+python3 scripts/artifact_figures.py gpu-table --manifest "$out/bundles/nano/manifest.json" ${ptxas:+--ptxas "$ptxas"} >>"$tables"
 
 {
   echo

@@ -27,6 +27,7 @@ import collections
 import json
 import os
 import re
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -235,6 +236,71 @@ def stages_figure(model_files, out, link_base):
     return ["### Figure 3 — tkc compile: time per stage", "", link, "", f"Totals: {totals}.", ""]
 
 
+# ---- Table 3b: static GPU figures -------------------------------------------------------
+
+# CUDA's per-SM limits for the archs tkc emits (the CUDA occupancy calculator's inputs):
+# 64K registers allocated 256 per warp, at most 64 warps and 32 blocks per SM.
+CUDA_SM = {"regs": 65536, "reg_unit": 256, "max_warps": 64, "max_blocks": 32}
+
+
+def cuda_warps_per_sm(regs, workgroup_size):
+    """Resident warps per SM for a kernel of `regs` registers per thread (no shared memory;
+    the tiled schedule will add its limit)."""
+    warps = -(-workgroup_size // 32)
+    per_warp = -(-regs * 32 // CUDA_SM["reg_unit"]) * CUDA_SM["reg_unit"]
+    blocks = min(CUDA_SM["regs"] // max(per_warp, 1) // warps, CUDA_SM["max_warps"] // warps,
+                 CUDA_SM["max_blocks"])
+    return blocks * warps
+
+
+def ptxas_figures(ptxas, ptx, sm):
+    """{function: {registers, spills, barriers, shared}} from `ptxas -v` (it prints no smem
+    line for a kernel without shared memory)."""
+    out = subprocess.run([ptxas, "-v", f"-arch={sm}", ptx, "-o", os.devnull], capture_output=True, text=True)
+    if out.returncode:
+        raise InputError(f"ptxas -arch={sm} {ptx}: {out.stderr.strip()[:300]}")
+    figs, cur = {}, None
+    for line in out.stderr.splitlines():
+        m = re.search(r"Compiling entry function '(\w+)'", line)
+        if m:
+            cur = figs.setdefault(m.group(1), {"registers": 0, "spills": 0, "barriers": 0, "shared": 0})
+        m = re.search(r"(\d+) bytes smem", line)
+        if m and cur is not None:
+            cur["shared"] = int(m.group(1))
+        m = re.search(r"(\d+) bytes spill stores", line)
+        if m and cur is not None:
+            cur["spills"] = int(m.group(1))
+        m = re.search(r"Used (\d+) registers(?:, used (\d+) barriers)?", line)
+        if m and cur is not None:
+            cur["registers"], cur["barriers"] = int(m.group(1)), int(m.group(2) or 0)
+    return figs
+
+
+def gpu_table(args):
+    manifest = load_json(args.manifest)
+    wg = {k["name"]: k["workgroup_size"] for k in manifest.get("kernels", [])}
+    rows = ["| target | kernels | max SGPR | max VGPR | max LDS bytes | max scratch bytes | occupancy (min–max) |",
+            "|---|---|---|---|---|---|---|"]
+    for t in manifest["targets"]:
+        if t["kind"] == "amdgcn":
+            ks = t["kernels"]
+            waves = sorted(k["waves_per_simd"] for k in ks)
+            limits = sorted({k["limited_by"] for k in ks if k["waves_per_simd"] == waves[0]})
+            rows.append(f"| {t['arch']} | {len(ks)} | {max(k['sgpr'] for k in ks)} | {max(k['vgpr'] for k in ks)} | "
+                        f"{max(k['lds_bytes'] for k in ks)} | {max(k['scratch_bytes'] for k in ks)} | "
+                        f"{waves[0]}–{waves[-1]} waves/SIMD (lowest limited by {', '.join(limits)}) |")
+        elif t["kind"] == "nvptx" and args.ptxas:
+            figs = ptxas_figures(args.ptxas, os.path.join(os.path.dirname(args.manifest), t["file"]), t["arch"])
+            if set(figs) != set(wg):
+                raise InputError(f"{t['file']}: ptxas compiled {len(figs)} functions, the manifest has {len(wg)} kernels")
+            occ = sorted(cuda_warps_per_sm(f["registers"], wg[n]) for n, f in figs.items())
+            rows.append(f"| {t['arch']} (ptxas -v) | {len(figs)} | — | {max(f['registers'] for f in figs.values())} "
+                        f"registers/thread | {max(f['shared'] for f in figs.values())} (shared) | "
+                        f"{max(f['spills'] for f in figs.values())} (spill stores) | "
+                        f"{occ[0]}–{occ[-1]} warps/SM of {CUDA_SM['max_warps']} |")
+    print("\n".join(rows))
+
+
 def draw(args):
     os.makedirs(args.out, exist_ok=True)
     md = []
@@ -265,10 +331,15 @@ def main():
                    help="a proof store's index.json or a bundle's manifest.json (repeatable)")
     t.add_argument("--solver-log", metavar="MODEL=FILE", type=model_file, action="append", default=[],
                    help="tkc verify's stderr, for the solver time (repeatable)")
+    g = sub.add_parser("gpu-table", help="print the static GPU figures of a bundle (Table 3b)")
+    g.add_argument("--manifest", required=True, help="the bundle's manifest.json")
+    g.add_argument("--ptxas", help="ptxas, for the nvptx targets' registers (skipped without)")
     args = ap.parse_args()
     try:
         if args.command == "draw":
             draw(args)
+        elif args.command == "gpu-table":
+            gpu_table(args)
         else:
             obligations_table(args)
     except ImportError as exc:

@@ -24,6 +24,32 @@ OPSET = 20  # Gelu(approximate) needs 20; LayerNormalization 17; ScatterND reduc
 
 # ---- ONNX graphs ------------------------------------------------------------------------
 
+class GraphBuilder:
+    """The nodes and initializers of an ONNX graph being built, each output and constant under
+    a unique name (also used by qwen3.py)."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def name(self, stem):
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def const(self, arr, stem="c"):
+        from onnx import numpy_helper
+
+        n = self.name(stem)
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), n))
+        return n
+
+    def node(self, op, inputs, n_out=1, stem=None, **attrs):
+        from onnx import helper
+
+        outs = [self.name(stem or op.lower()) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op, inputs, outs, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+
 def build_onnx(params, variant):
     """The model as an ONNX graph. dense: every expert on every row, each term added through
     Where(keep, w·out, 0) (the select of §3.1); sparse: per expert, NonZero on its keep column,
@@ -33,22 +59,8 @@ def build_onnx(params, variant):
     from onnx import TensorProto, helper, numpy_helper
 
     d = params["dims"]
-    nodes, inits = [], []
-    counter = [0]
-
-    def name(stem):
-        counter[0] += 1
-        return f"{stem}_{counter[0]}"
-
-    def const(arr, stem="c"):
-        n = name(stem)
-        inits.append(numpy_helper.from_array(np.asarray(arr), n))
-        return n
-
-    def node(op, inputs, n_out=1, stem=None, **attrs):
-        outs = [name(stem or op.lower()) for _ in range(n_out)]
-        nodes.append(helper.make_node(op, inputs, outs, **attrs))
-        return outs[0] if n_out == 1 else outs
+    g = GraphBuilder()
+    const, node, nodes, inits = g.const, g.node, g.nodes, g.inits
 
     def chain(h, layers, e):
         for li, (w, b, g, be) in enumerate(layers):

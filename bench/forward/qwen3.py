@@ -10,8 +10,9 @@ same-run ratio torch/tkc (> 1: tkc faster), and each time as a share of the memo
 bound on the bytes the block must read: the router and the distinct experts the T tokens hit
 (3·I·H weights each), at 4 B per weight for tkc (its kernels read f32; BF16 is widened when
 the session is created) and at the checkpoint's width for PyTorch, over the triad bandwidth
-of fwd_bound at the same thread count. ONNX Runtime is not run: the block's data-dependent
-gather/scatter has no ONNX graph in this bench yet.
+of fwd_bound at the same thread count. ONNX Runtime (where bench/.venv has it) runs the same
+block as an ONNX graph (build_onnx: the per-expert NonZero/Gather/ScatterND form) on the F32
+weights only: its CPU provider has no BF16 MatMul.
 """
 import argparse
 import json
@@ -140,6 +141,96 @@ def torch_block(weights, dtype, threads):
     return forward
 
 
+OPSET = 20
+
+
+def build_onnx(weights):
+    """The block as an ONNX graph, sparse as Hugging Face runs it: router MatMul, Softmax, TopK,
+    the kept weights over their sum (norm_topk_prob), and per expert NonZero on its column
+    of the top-K one-hot, Gather of those tokens, SwiGLU down(silu(gate(x)) * up(x)) and
+    ScatterND(reduction=add) of the weighted result, in ascending expert order."""
+    from onnx import TensorProto, helper, numpy_helper
+    from peers import GraphBuilder
+
+    g = GraphBuilder()
+    const, node, nodes, inits = g.const, g.node, g.nodes, g.inits
+
+    def i64(*v):
+        return const(np.array(v, dtype=np.int64))
+
+    p = f"model.layers.{LAYER}.mlp."
+    probs = node("Softmax", [node("MatMul", ["x", const(weights[p + "gate.weight"].T, "router")])], axis=-1)
+    top, idx = node("TopK", [probs, i64(K)], n_out=2, axis=-1, largest=1, sorted=1)
+    top = node("Div", [top, node("ReduceSum", [top, i64(1)], keepdims=1)])
+    onehot = node("OneHot", [idx, const(np.array(E, dtype=np.int64)),
+                             const(np.array([0.0, 1.0], dtype=np.float32))], axis=-1)  # [T, K, E]
+    w = node("ReduceSum", [node("Mul", [onehot, node("Unsqueeze", [top, i64(2)])]), i64(1)], keepdims=0)
+    keep = node("Cast", [node("ReduceMax", [onehot, i64(1)], keepdims=0)], to=TensorProto.BOOL)  # [T, E]
+    t_dim = node("Shape", ["x"], start=0, end=1)
+    y = node("ConstantOfShape", [node("Concat", [t_dim, i64(H)], axis=0)],
+             value=numpy_helper.from_array(np.array([0.0], dtype=np.float32)))
+    minus1, axis1 = i64(-1), i64(1)
+    for e in range(E):
+        s, t = i64(e), i64(e + 1)
+        rows = node("Reshape", [node("NonZero", [node("Reshape", [node("Slice", [keep, s, t, axis1]), minus1])]),
+                                minus1])
+        xe = node("Gather", ["x", rows], axis=0)
+        g = node("MatMul", [xe, const(weights[f"{p}experts.{e}.gate_proj.weight"].T, f"e{e}_gate")])
+        u = node("MatMul", [xe, const(weights[f"{p}experts.{e}.up_proj.weight"].T, f"e{e}_up")])
+        act = node("Mul", [node("Mul", [g, node("Sigmoid", [g])]), u])
+        down = node("MatMul", [act, const(weights[f"{p}experts.{e}.down_proj.weight"].T, f"e{e}_down")])
+        we = node("Gather", [node("Slice", [w, s, t, axis1]), rows], axis=0)
+        y = node("ScatterND", [y, node("Unsqueeze", [rows, axis1]), node("Mul", [down, we])], reduction="add")
+    nodes.append(helper.make_node("Identity", [y], ["y"]))
+    graph = helper.make_graph(nodes, "qwen3_moe_block",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="tkc bench/forward/qwen3.py")
+    model.ir_version = 9
+    return model
+
+
+def ensure_onnx(weights, work, stamp):
+    """The graph with its weights in an external file (2.4 GB is over protobuf's 2 GB), built
+    once per weights (stamp)."""
+    import onnx
+
+    path, stamp_file = os.path.join(work, "block.onnx"), os.path.join(work, "block.onnx.stamp")
+    if os.path.exists(path) and os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
+        return path
+    log(f"writing {path} (ONNX, external data)")
+    model = build_onnx(weights)
+    for f in (path, path + ".data", stamp_file):
+        if os.path.exists(f):
+            os.remove(f)
+    onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="block.onnx.data", size_threshold=1024)
+    with open(stamp_file, "w") as f:
+        f.write(stamp)
+    return path
+
+
+def ort_block(path, threads):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return lambda x: sess.run(["y"], {"x": x})[0]
+
+
+def time_ort(forward, x, calls):
+    forward(x)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        y = forward(x)
+    return (time.perf_counter() - t0) * 1e3 / calls, y
+
+
 def time_torch(forward, x, calls):
     import torch
 
@@ -176,6 +267,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--no-ort", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
@@ -207,6 +299,14 @@ def main():
             log(f"PyTorch skipped: {err}")
             torch_ok = False
 
+    onnx_path = None
+    if not a.no_ort:
+        try:
+            import onnxruntime  # noqa: F401
+            onnx_path = ensure_onnx(weights, a.work, f"seed 0 H{H} I{I} E{E} K{K} opset{OPSET}")
+        except ImportError as err:
+            log(f"ONNX Runtime skipped: {err}")
+
     rows = []
     for dtype, path in ckpts.items():
         ref_weights = weights if dtype == "F32" else {n: bf16_to_f32(to_bf16_bits(w)) for n, w in weights.items()}
@@ -219,38 +319,51 @@ def main():
                 tk = Worker([os.path.join(a.build, "bin", "tk_forward"), "--bundle", bundle,
                              "--checkpoint", path, "--threads", str(th)])
                 calls = max(1, min(20, 200 // T))
-                tk_ms, torch_ms, diff = [], [], None
+                tk_ms, torch_ms, ort_ms, diff, ort_diff = [], [], [], None, None
                 fwd = torch_block(ref_weights, torch.float32 if dtype == "F32" else torch.bfloat16, th) if torch_ok else None
+                ort_fwd = ort_block(onnx_path, th) if onnx_path and dtype == "F32" else None
                 out_path = os.path.join(a.work, "tk_out.f32")
                 for _ in range(a.reps):
                     tk_ms.append(tk.run(x_path, T, calls, out_path))
                     if fwd:
                         ms, y = time_torch(fwd, x, calls)
                         torch_ms.append(ms)
+                    if ort_fwd:
+                        ms, y_ort = time_ort(ort_fwd, x, calls)
+                        ort_ms.append(ms)
                 tk.close()
+                got = np.fromfile(out_path, dtype=np.float32).reshape(T, H)
                 if fwd:
-                    got = np.fromfile(out_path, dtype=np.float32).reshape(T, H)
                     diff = float(np.max(np.abs(got - y)))
+                if ort_fwd:
+                    ort_diff = float(np.max(np.abs(got - y_ort)))
+                    del ort_fwd
                 bw = bound[f"bw_{th}"]  # triad bytes/s at this thread count (fwd_bound)
                 row = {"dtype": dtype, "tokens": T, "threads": th, "experts_hit": hit,
                        "tkc_ms": min(tk_ms), "torch_ms": min(torch_ms) if torch_ms else None,
                        "max_abs_diff_vs_torch": diff,
+                       "ort_ms": min(ort_ms) if ort_ms else None, "max_abs_diff_vs_ort": ort_diff,
                        "tkc_bound_ms": bound_ms(hit, 4, bw),
                        "torch_bound_ms": bound_ms(hit, 4 if dtype == "F32" else 2, bw)}
                 rows.append(row)
                 log(json.dumps(row))
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({"bound": bound, "rows": rows}, f, indent=1)
-    lines = ["| weights | T | threads | experts hit | tkc ms | torch ms | torch/tkc | tkc % bound | torch % bound | max |tkc − torch| |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| weights | T | threads | experts hit | tkc ms | torch ms | torch/tkc | ORT ms | ORT/tkc "
+             "| tkc % bound | torch % bound | ORT % bound | max |tkc − torch| | max |tkc − ORT| |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def opt(v, spec):
+        return format(v, spec) if v is not None else "—"
+
     for r in rows:
-        t = r["torch_ms"]
-        lines.append("| {} | {} | {} | {} | {:.2f} | {} | {} | {:.0f} | {} | {} |".format(
-            r["dtype"], r["tokens"], r["threads"], r["experts_hit"], r["tkc_ms"],
-            f"{t:.2f}" if t else "—", f"{t / r['tkc_ms']:.2f}" if t else "—",
-            100 * r["tkc_bound_ms"] / r["tkc_ms"],
-            f"{100 * r['torch_bound_ms'] / t:.0f}" if t else "—",
-            f"{r['max_abs_diff_vs_torch']:.2g}" if r["max_abs_diff_vs_torch"] is not None else "—"))
+        t, o, tk_ms = r["torch_ms"], r["ort_ms"], r["tkc_ms"]
+        lines.append(" | ".join([
+            f"| {r['dtype']}", str(r["tokens"]), str(r["threads"]), str(r["experts_hit"]), f"{tk_ms:.2f}",
+            opt(t, ".2f"), opt(t and t / tk_ms, ".2f"), opt(o, ".2f"), opt(o and o / tk_ms, ".2f"),
+            f"{100 * r['tkc_bound_ms'] / tk_ms:.0f}", opt(t and 100 * r["torch_bound_ms"] / t, ".0f"),
+            opt(o and 100 * r["tkc_bound_ms"] / o, ".0f"), opt(r["max_abs_diff_vs_torch"], ".2g"),
+            opt(r["max_abs_diff_vs_ort"], ".2g")]) + " |")
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

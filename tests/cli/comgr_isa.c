@@ -8,20 +8,7 @@
 
 #include <amd_comgr.h>
 
-static char *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = NULL;
-  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-      fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *size = n > 0 ? (size_t)n : 0;
-  return buf;
-}
+#include "tests/cli/read_whole_file.h"
 
 int main(int argc, char **argv) {
   if (argc != 2) {
@@ -29,7 +16,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   size_t size = 0;
-  char *bytes = read_file(argv[1], &size);
+  char *bytes = read_whole_file(argv[1], &size);
   if (!bytes) {
     fprintf(stderr, "comgr_isa: cannot read %s\n", argv[1]);
     return 2;
