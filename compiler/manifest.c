@@ -23,7 +23,8 @@
  *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
  *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
  *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
- *                  kernarg_size} — kernarg layout of docs/abi.md, from tk/launch.h
+ *                  kernarg_size, [intensity: {flops, bytes}] (a GEMM phase: one thread's
+ *                  reduction step)} — kernarg layout of docs/abi.md, from tk/launch.h
  *                  (tk_kernarg_offset/size: pointer i at 8*i, B at 8n, Bp at 8n+4, size
  *                  8n+8) (the same set in every GPU code object; the
  *                  AMDGPU metadata reports exactly these: no hidden arguments, and
@@ -229,6 +230,65 @@ static void write_kernel_args(jw *w, const tk_ir_kernel *k) {
   jw_close(w, ']');
 }
 
+/* ---- a GPU kernel's arithmetic intensity --------------------------------------------------- */
+
+enum { INTENSITY_MAX_NODES = 256 };
+
+/* One thread's step of a reduction loop: FLOPs (fma 2; add, sub, mul, div 1) and f32 loads
+ * from global memory. Values form a DAG: a node shared by two uses is counted once, as
+ * codegen computes it once. */
+typedef struct intensity {
+  long flops, loads;
+  int nseen;
+  const tk_ir_val *seen[INTENSITY_MAX_NODES];
+} intensity;
+
+static void count_val(const tk_ir_val *v, intensity *c) {
+  if (!v) return;
+  for (int i = 0; i < c->nseen; i++)
+    if (c->seen[i] == v) return;
+  if (c->nseen < INTENSITY_MAX_NODES) c->seen[c->nseen++] = v;
+  if (v->op == TK_V_LOAD) c->loads++;
+  if (v->op == TK_V_FMA) c->flops += 2;
+  if (v->op == TK_V_ADD || v->op == TK_V_SUB || v->op == TK_V_MUL || v->op == TK_V_DIV) c->flops++;
+  count_val(v->a, c);
+  count_val(v->b, c);
+  count_val(v->c, c);
+}
+
+static void count_stmt(const tk_ir_stmt *s, bool in_reduction, intensity *c) {
+  switch (s->kind) {
+  case TK_S_BLOCK:
+    for (int i = 0; i < s->n; i++) count_stmt(s->stmts[i], in_reduction, c);
+    break;
+  case TK_S_FOR:
+    count_stmt(s->body, in_reduction || s->loop == TK_LOOP_REDUCTION, c);
+    break;
+  case TK_S_IF:
+    count_stmt(s->body, in_reduction, c);
+    break;
+  case TK_S_STORE:
+  case TK_S_LOCAL_STORE:
+    if (in_reduction) count_val(s->value, c);
+    break;
+  }
+}
+
+/* {"flops", "bytes"} of one reduction step of one thread, for a kernel running a GEMM phase
+ * (the fused kernel's tileable phase): its arithmetic intensity is flops / bytes. */
+static void write_intensity(jw *w, const tk_ir_module *m, const tk_ir_kernel *k) {
+  if (k->source < 0 || k->source_phase < 0) return;
+  const tk_ir_kernel *fused = m->kernels.items[k->source];
+  if (k->source_phase >= fused->nphases || !fused->phases[k->source_phase].tileable) return;
+  intensity c = {0};
+  count_stmt(k->body, false, &c);
+  if (!c.loads) return;
+  jw_open_flat(w, "intensity");
+  jw_int(w, "flops", c.flops);
+  jw_int(w, "bytes", 4 * c.loads);
+  jw_close_flat(w);
+}
+
 static void write_kernels(jw *w, const tk_ir_module *m) {
   const tk_ir_kernel_list *list = tk_ir_module_kernels(m, TK_TARGET_GPU);
   jw_open(w, "kernels", '[');
@@ -240,6 +300,7 @@ static void write_kernels(jw *w, const tk_ir_module *m) {
     jw_int(w, "workgroup_size", k->launch.workgroup_size);
     write_kernel_args(w, k);
     jw_int(w, "kernarg_size", tk_kernarg_size(k->nargs));
+    write_intensity(w, m, k);
     jw_close(w, '}');
   }
   jw_close(w, ']');

@@ -298,6 +298,11 @@ def gpu_table(args):
                         f"registers/thread | {max(f['shared'] for f in figs.values())} (shared) | "
                         f"{max(f['spills'] for f in figs.values())} (spill stores) | "
                         f"{occ[0]}–{occ[-1]} warps/SM of {CUDA_SM['max_warps']} |")
+    ai = sorted(k["intensity"]["flops"] / k["intensity"]["bytes"] for k in manifest.get("kernels", [])
+                if "intensity" in k)
+    if ai:
+        rows += ["", f"GEMM launches' arithmetic intensity (one thread's reduction step, global loads): "
+                     f"{ai[0]:.3g}–{ai[-1]:.3g} FLOP/byte over {len(ai)} launches."]
     print("\n".join(rows))
 
 

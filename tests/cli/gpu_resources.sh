@@ -5,7 +5,9 @@
 #   2. nano's bundle: each amdgcn target's manifest "kernels" are its code object's kernels
 #      (unbundled from model.hsaco) with llvm-readelf-19's registers, LDS and scratch, and the
 #      occupancy gpu_resources_dump computes for that gfx;
-#   3. a code object cut short or with its note corrupted is an error (exit 1), never a crash.
+#   3. nano's GEMM launches state their arithmetic intensity (2 FLOPs per 8 bytes), and
+#      scripts/artifact.sh's table shows these figures;
+#   4. a code object cut short or with its note corrupted is an error (exit 1), never a crash.
 source "$(dirname "$0")/lib.sh"
 dump=${TK_BUILD_DIR:-build}/tests/gpu_resources_dump
 for tool in llc-19 ld.lld-19 llvm-readelf-19 clang-offload-bundler-19; do
@@ -56,6 +58,20 @@ sys.exit(1 if bad else 0)
 PY
 done
 [ -s "$tmp/gfx90a.co" ] || fail "model.hsaco has no gfx90a code object"
+
+# The GEMM launches' arithmetic intensity: the simple schedule computes one output per thread,
+# so each reduction step is one fma on two f32 loads (2 FLOPs, 8 bytes); every *_gemm launch
+# of nano (4 experts x 3 layers) must say so, and no launch may claim more reuse than that.
+python3 - "$tmp/nano/manifest.json" <<'PY' || fail "intensity of the GEMM launches"
+import json, sys
+ks = json.load(open(sys.argv[1]))["kernels"]
+gemm = [k for k in ks if k["name"].endswith("_gemm")]
+bad = [k["name"] for k in gemm if k.get("intensity") != {"flops": 2, "bytes": 8}]
+bad += [k["name"] for k in ks if "intensity" in k and 4 * k["intensity"]["flops"] != k["intensity"]["bytes"]]
+if len(gemm) != 12 or bad:
+    print(f"{len(gemm)} *_gemm launches (expected 12); wrong intensity: {bad}")
+    sys.exit(1)
+PY
 
 # scripts/artifact.sh's table of them: one row per gfx with the manifest's largest figures, and
 # (where ptxas is installed) one per sm with ptxas -v's largest register count; CUDA's
