@@ -179,7 +179,8 @@ def start_workers(a, d, m, ckpt, device, logdir, env):
                                     "--device", "cuda"]))
     workers = {}
     for name, cmd in specs:
-        w = Worker(f"{m}-{name}", cmd, env, logdir)
+        # the carried libraries are for tkc's programs only: PyTorch keeps the machine's own
+        w = Worker(f"{m}-{name}", cmd, env if name.startswith("tkc") else dict(os.environ), logdir)
         log(f"{m}: {name}: {w.desc or w.dead}")
         workers[name] = w
     return workers
