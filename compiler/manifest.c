@@ -258,19 +258,15 @@ static void count_val(const tk_ir_val *v, intensity *c) {
 
 static void count_stmt(const tk_ir_stmt *s, bool in_reduction, intensity *c) {
   switch (s->kind) {
-  case TK_S_BLOCK:
-    for (int i = 0; i < s->n; i++) count_stmt(s->stmts[i], in_reduction, c);
-    break;
-  case TK_S_FOR:
-    count_stmt(s->body, in_reduction || s->loop == TK_LOOP_REDUCTION, c);
-    break;
-  case TK_S_IF:
-    count_stmt(s->body, in_reduction, c);
-    break;
-  case TK_S_STORE:
-  case TK_S_LOCAL_STORE:
-    if (in_reduction) count_val(s->value, c);
-    break;
+    case TK_S_BLOCK:
+      for (int i = 0; i < s->n; i++) count_stmt(s->stmts[i], in_reduction, c);
+      break;
+    case TK_S_FOR: count_stmt(s->body, in_reduction || s->loop == TK_LOOP_REDUCTION, c); break;
+    case TK_S_IF: count_stmt(s->body, in_reduction, c); break;
+    case TK_S_STORE:
+    case TK_S_LOCAL_STORE:
+      if (in_reduction) count_val(s->value, c);
+      break;
   }
 }
 
