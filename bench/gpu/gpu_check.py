@@ -73,10 +73,11 @@ def copy_programs(build, dst):
 
 
 def compile_bundle(tkc, arch_path, bundle):
-    """Compiles with every default target; skipped when the arch and tkc are those of the
-    bundle already there (its stamp)."""
-    version = subprocess.run([tkc, "--version"], capture_output=True, text=True, check=True).stdout
-    stamp = hashlib.sha256((version + open(arch_path).read()).encode()).hexdigest()
+    """Compiles with every default target; skipped when the arch and the tkc binary (its bytes:
+    a rebuilt tkc keeps its version) are those of the bundle already there (its stamp)."""
+    h = hashlib.sha256(open(arch_path, "rb").read())
+    h.update(open(tkc, "rb").read())
+    stamp = h.hexdigest()
     stamp_path = bundle + ".stamp"
     if os.path.exists(stamp_path) and open(stamp_path).read() == stamp:
         return
@@ -170,8 +171,7 @@ def compare(y, ref):
 def start_workers(a, d, m, ckpt, device, logdir, env):
     bundle = os.path.join(d, m, "bundle")
     fwd = [os.path.join(d, "bin", "tk_forward"), "--bundle", bundle, "--checkpoint", ckpt]
-    gpu_device = device if device != "cpu" else "cpu"
-    specs = [("tkc-gpu", fwd + ["--device", gpu_device, "--threads", "1"]),
+    specs = [("tkc-gpu", fwd + ["--device", device, "--threads", "1"]),
              ("tkc-cpu", fwd + ["--device", "cpu", "--threads", str(a.threads)])]
     if device in ("cuda", "hip") and not a.no_torch:
         specs.append(("torch-gpu", [sys.executable, os.path.join(FORWARD, "peers.py"), "torch",
