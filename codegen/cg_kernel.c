@@ -413,6 +413,8 @@ static tk_status stmt(kern *K, const tk_ir_stmt *s) {
       return TK_STATUS_OK;
     case TK_S_FOR: return for_stmt(K, s);
     case TK_S_IF: return if_stmt(K, s);
+    case TK_S_BARRIER: /* the staged GPU schedule's; its lowering is issue 17's next step */
+      return fail(K, "a workgroup barrier: codegen does not emit barriers yet");
     default: return store_stmt(K, s);
   }
 }
@@ -433,6 +435,7 @@ static tk_status emit_body(kern *K) {
   const tk_ir_kernel *k = fn->k;
   for (int i = 0; i < k->nlocals; i++) {
     if (k->locals[i].count < 1) return fail(K, "local with no elements");
+    if (k->locals[i].shared) return fail(K, "a shared local: codegen does not emit LDS yet");
     LLVMTypeRef ty =
         LLVMArrayType2(elem_type(fn->cm, k->locals[i].type), (uint64_t)k->locals[i].count);
     fn->locals[i] = LLVMBuildAlloca(fn->cm->b, ty, k->locals[i].name);

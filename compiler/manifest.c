@@ -267,6 +267,7 @@ static void count_stmt(const tk_ir_stmt *s, bool in_reduction, intensity *c) {
     case TK_S_LOCAL_STORE:
       if (in_reduction) count_val(s->value, c);
       break;
+    case TK_S_BARRIER: break;
   }
 }
 

@@ -100,6 +100,7 @@ static tk_status visit_stmt(access_walk *w, const tk_ir_stmt *s) {
       TK_RETURN_IF_ERROR(visit_val(w, s, s->value));
       TK_RETURN_IF_ERROR(visit_ix(w, s, s->ix));
       return emit(w, s, NULL, NULL);
+    case TK_S_BARRIER: return TK_STATUS_OK; /* orders accesses, makes none */
   }
   return TK_STATUS_OK;
 }

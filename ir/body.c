@@ -220,6 +220,28 @@ const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix,
   return store_node(m, TK_S_LOCAL_STORE, local, ix, v);
 }
 
+const tk_ir_stmt *tk_ir_stmt_barrier(tk_ir_module *m) { return stmt_node(m, TK_S_BARRIER); }
+
+int64_t tk_ir_stmt_barriers(const tk_ir_stmt *s) {
+  if (!s) return 0;
+  switch (s->kind) {
+    case TK_S_BARRIER: return 1;
+    case TK_S_BLOCK: {
+      int64_t n = 0;
+      for (int i = 0; i < s->n; i++) n += tk_ir_stmt_barriers(s->stmts[i]);
+      return n;
+    }
+    case TK_S_FOR: {
+      int64_t inner = tk_ir_stmt_barriers(s->body);
+      return inner && s->extent->kind == TK_IX_CONST ? inner * s->extent->c : inner;
+    }
+    case TK_S_IF: return tk_ir_stmt_barriers(s->body);
+    case TK_S_STORE:
+    case TK_S_LOCAL_STORE: return 0;
+  }
+  return 0;
+}
+
 /* ---- walkers ---- */
 
 void tk_ir_walk_stmts(const tk_ir_stmt *s, tk_ir_stmt_fn fn, void *user) {

@@ -11,7 +11,9 @@
  * stores only to written non-parameter arguments, loads only from read arguments;
  * scheduled kernels: the launch loops come first and match the launch record (GPU:
  * workgroup_x over grid, then thread_x over the constant workgroup size; CPU: cpu_block over
- * grid), no binding anywhere else; after planning: every argument bound to a buffer of the
+ * grid), no binding anywhere else; shared locals and barriers only in GPU kernels, barriers
+ * only inside the thread loop, a loop around one there of constant extent, not a vector loop,
+ * with no barrier under an IF in its body; after planning: every argument bound to a buffer of the
  * same type and size; index_bits is 32 or 64.
  * Not checked here: that indices are in bounds, writes race-free, the top-K correct — those
  * are the verifier's obligations (verify/).
@@ -30,6 +32,7 @@ typedef struct vctx {
   const tk_ir_kernel *k;
   const tk_ir_var *scope[SCOPE_MAX];
   int depth;
+  bool in_thread; /* inside a GPU kernel's @thread_x loop: where barriers may be */
   tk_status err;
 } vctx;
 
@@ -187,6 +190,29 @@ static void check_val(vctx *c, const tk_ir_val *v) {
 
 /* ---- statements ---- */
 
+/* s holds a barrier under an IF (inside s). */
+static bool barrier_under_if(const tk_ir_stmt *s) {
+  if (!s) return false;
+  if (s->kind == TK_S_IF) return tk_ir_stmt_barriers(s->body) > 0;
+  if (s->kind == TK_S_FOR) return barrier_under_if(s->body);
+  if (s->kind != TK_S_BLOCK) return false;
+  for (int i = 0; i < s->n; i++)
+    if (barrier_under_if(s->stmts[i])) return true;
+  return false;
+}
+
+/* A loop around a barrier: every thread runs it the same number of times, and the barriers
+ * of one iteration are a constant count (docs/ir.md "Barriers"). */
+static void check_barrier_loop(vctx *c, const tk_ir_stmt *s) {
+  if (tk_ir_stmt_barriers(s->body) == 0) return;
+  if (s->extent->kind != TK_IX_CONST)
+    fail(c, "loop %s holds a barrier and has a non-constant extent", s->var->name);
+  else if (s->loop == TK_LOOP_VECTOR)
+    fail(c, "vector loop %s holds a barrier", s->var->name);
+  else if (barrier_under_if(s->body))
+    fail(c, "loop %s holds a barrier under an if", s->var->name);
+}
+
 static void check_stmt(vctx *c, const tk_ir_stmt *s) {
   if (!s) {
     fail(c, "missing statement");
@@ -205,6 +231,7 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       if (s->binding != TK_BIND_NONE)
         fail(c, "loop %s bound to %s inside the body", s->var->name,
              tk_ir_binding_name(s->binding));
+      check_barrier_loop(c, s);
       int saved = c->depth;
       push(c, s->var);
       check_stmt(c, s->body);
@@ -238,6 +265,9 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       if (!c->err && s->value->type != c->k->locals[s->local].type)
         fail(c, "store to local %s: value is %s, local is %s", c->k->locals[s->local].name,
              tk_ir_type_name(s->value->type), tk_ir_type_name(c->k->locals[s->local].type));
+      return;
+    case TK_S_BARRIER:
+      if (!c->in_thread) fail(c, "barrier outside a GPU kernel's @thread_x loop");
       return;
   }
 }
@@ -323,8 +353,10 @@ static void check_scheduled(vctx *c) {
     }
     push(c, s->var);
     s = s->body;
+    c->in_thread = true;
   }
   check_stmt(c, s);
+  c->in_thread = false;
 }
 
 static void check_kernel(vctx *c, const tk_ir_kernel *k, tk_ir_target t) {
@@ -334,6 +366,9 @@ static void check_kernel(vctx *c, const tk_ir_kernel *k, tk_ir_target t) {
     fail(c, "kernel in the %s list has target %s", tk_ir_target_name(t),
          tk_ir_target_name(k->target));
   check_args(c);
+  for (int i = 0; i < k->nlocals; i++)
+    if (k->locals[i].shared && t != TK_TARGET_GPU)
+      fail(c, "local %s is shared, which only GPU kernels have", k->locals[i].name);
   if (t == TK_TARGET_NONE)
     check_fused(c);
   else

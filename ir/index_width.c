@@ -61,6 +61,7 @@ static void check_stmt(width_ctx *c, const tk_ir_stmt *s) {
       check_ix(c, s->ix);
       check_val(c, s->value);
       break;
+    case TK_S_BARRIER: break;
   }
 }
 

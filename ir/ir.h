@@ -200,6 +200,10 @@ typedef struct tk_ir_local {
    * copy of tile point q at [q * (count / T), (q + 1) * (count / T))). */
   int origin;
   int64_t expand;
+  /* GPU kernels only: one copy per workgroup (LDS, amdgcn address space 3 / nvptx shared
+   * memory) that every thread of the workgroup reads and writes; accesses by different threads
+   * are ordered only by barriers (TK_S_BARRIER). Otherwise private to one thread. */
+  bool shared;
 } tk_ir_local;
 
 typedef enum tk_ir_role {
@@ -290,6 +294,13 @@ typedef enum tk_ir_stmt_kind {
   TK_S_IF,          /* if (lhs cmp rhs) { body }  — an index-level guard */
   TK_S_STORE,       /* args[arg][ix] = value */
   TK_S_LOCAL_STORE, /* locals[local][ix] = value */
+  TK_S_BARRIER,     /* GPU workgroup barrier, inside the @thread_x loop: every thread of the
+                       workgroup reaches it before any goes on, and the shared locals' writes
+                       before it are visible to every thread after it. Reached uniformly (the
+                       same barriers, in the same order, by every thread: class race proves
+                       it); a loop around one inside the thread loop has a constant extent and
+                       no barrier under an IF in its body, so a thread's barrier count at any
+                       point is a closed form (its "interval", docs/proofs.md) */
 } tk_ir_stmt_kind;
 
 typedef enum tk_ir_loop_kind {
@@ -745,6 +756,11 @@ int tk_ir_kernel_arg(tk_ir_module *m, tk_ir_kernel *k, int tensor, tk_ir_role ro
                      tk_ir_access access);
 int tk_ir_kernel_local(tk_ir_module *m, tk_ir_kernel *k, const char *name, tk_ir_type type,
                        int64_t count);
+/* A workgroup-shared local (tk_ir_local.shared) of a GPU kernel; its index, -1 on failure. */
+int tk_ir_kernel_shared_local(tk_ir_module *m, tk_ir_kernel *k, const char *name, tk_ir_type type,
+                              int64_t count);
+/* The bytes of a kernel's shared locals (4 per element): its static LDS / shared memory. */
+int64_t tk_ir_kernel_shared_bytes(const tk_ir_kernel *k);
 tk_ir_phase *tk_ir_kernel_phase(tk_ir_module *m, tk_ir_kernel *k, const char *name);
 void tk_ir_kernel_step(tk_ir_module *m, tk_ir_kernel *k, tk_ir_sched_step step);
 const tk_ir_var *tk_ir_var_new(tk_ir_module *m, const char *name, const tk_ix *inv);
@@ -776,6 +792,10 @@ const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp
 const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v);
 const tk_ir_stmt *tk_ir_stmt_lstore(tk_ir_module *m, int local, const tk_ix *ix,
                                     const tk_ir_val *v);
+const tk_ir_stmt *tk_ir_stmt_barrier(tk_ir_module *m);
+/* The barriers in one execution of s when every IF in it is taken (the count class race's
+ * intervals use for loop bodies, which hold no barrier under an IF). */
+int64_t tk_ir_stmt_barriers(const tk_ir_stmt *s);
 
 /* ---- queries ---- */
 /* Calls fn for every statement (pre-order) / every value node reached from statements

@@ -283,6 +283,20 @@ int tk_ir_kernel_local(tk_ir_module *m, tk_ir_kernel *k, const char *name, tk_ir
   return k->nlocals++;
 }
 
+int tk_ir_kernel_shared_local(tk_ir_module *m, tk_ir_kernel *k, const char *name, tk_ir_type type,
+                              int64_t count) {
+  int l = tk_ir_kernel_local(m, k, name, type, count);
+  if (l >= 0) k->locals[l].shared = true;
+  return l;
+}
+
+int64_t tk_ir_kernel_shared_bytes(const tk_ir_kernel *k) {
+  int64_t bytes = 0;
+  for (int i = 0; i < k->nlocals; i++)
+    if (k->locals[i].shared) bytes += 4 * k->locals[i].count; /* f32, i32; bool as i32 */
+  return bytes;
+}
+
 tk_ir_phase *tk_ir_kernel_phase(tk_ir_module *m, tk_ir_kernel *k, const char *name) {
   if (!k) return NULL;
   tk_ir_phase *ph = tk_ir_alloc(m, sizeof *ph * (size_t)(k->nphases + 1));

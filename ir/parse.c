@@ -115,6 +115,12 @@ static bool accept(parser *p, const char *lit) {
   return true;
 }
 
+/* lit as a whole word (not the start of a longer name) at the cursor. */
+static bool at_word(parser *p, const char *lit) {
+  size_t n = strlen(lit);
+  return at(p, lit) && (p->s + n == p->end || !(isalnum((unsigned char)p->s[n]) || p->s[n] == '_'));
+}
+
 static bool expect(parser *p, const char *lit) {
   if (!ok(p)) return false;
   if (accept(p, lit)) return true;
@@ -992,6 +998,10 @@ static const tk_ir_stmt *stmt(parser *p, int depth) {
   if (accept(p, "{")) return expect_eol(p) ? stmt_list(p, depth + 1, true) : NULL;
   if (accept(p, "if ")) return if_stmt(p, depth);
   skip_sp(p);
+  if (at_word(p, "barrier")) {
+    p->s += strlen("barrier");
+    return expect_eol(p) ? checked(p, tk_ir_stmt_barrier(p->m)) : NULL;
+  }
   if (at(p, "%")) {
     int arg = arg_ref(p);
     if (arg < 0 || !expect(p, "[")) return NULL;
@@ -1009,7 +1019,7 @@ static const tk_ir_stmt *stmt(parser *p, int depth) {
     const tk_ir_stmt *st = v ? checked(p, tk_ir_stmt_lstore(p->m, local, ix, v)) : NULL;
     return st && origin(p, (tk_ir_stmt *)st) && expect_eol(p) ? st : NULL;
   }
-  fail(p, "a statement (for, if, %%arg[...] = or local = ) or '}'");
+  fail(p, "a statement (for, if, barrier, %%arg[...] = or local = ) or '}'");
   return NULL;
 }
 
@@ -1074,6 +1084,7 @@ static bool local_line(parser *p) {
   if (type < 0 || !expect(p, "[") || !int_in(p, &count, 1, INT32_MAX, "an element count") ||
       !expect(p, "]"))
     return false;
+  bool shared = accept(p, "shared");
   int origin = -1;
   if (accept(p, "from ")) {
     char on[160];
@@ -1094,6 +1105,7 @@ static bool local_line(parser *p) {
     return fail(p, "local names in order (%s is not the next local's name)", nm);
   p->k->locals[l].origin = origin;
   p->k->locals[l].expand = expand;
+  p->k->locals[l].shared = shared;
   return true;
 }
 

@@ -150,6 +150,7 @@ static void collect_stmt(var_names *t, const tk_ir_stmt *s) {
       collect_ix(t, s->ix);
       collect_val(t, s->value);
       return;
+    case TK_S_BARRIER: return;
   }
 }
 
@@ -474,6 +475,10 @@ static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
       print_origin(p, s);
       fputc('\n', o);
       return;
+    case TK_S_BARRIER:
+      indent(p, depth);
+      fputs("barrier\n", o);
+      return;
   }
 }
 
@@ -507,6 +512,7 @@ static void print_args(printer *p) {
     fputs("  local ", p->out);
     print_local_name(p->out, k, i);
     fprintf(p->out, " : %s[%lld]", tk_ir_type_name(l->type), (long long)l->count);
+    if (l->shared) fputs(" shared", p->out);
     if (src && l->origin >= 0 && l->origin < src->nlocals) {
       fputs(" from ", p->out);
       print_local_name(p->out, src, l->origin);

@@ -129,6 +129,7 @@ const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *
                            tk_ir_rewrite_stmt(rw, s->body));
     case TK_S_STORE:
     case TK_S_LOCAL_STORE: return rewrite_store(rw, s);
+    case TK_S_BARRIER: return s;
   }
   return NULL;
 }

@@ -57,7 +57,8 @@ static bool stores_arg(const tk_ir_stmt *s, int arg) {
     case TK_S_FOR:
     case TK_S_IF: return stores_arg(s->body, arg);
     case TK_S_STORE: return arg < 0 || s->arg == arg;
-    case TK_S_LOCAL_STORE: return false;
+    case TK_S_LOCAL_STORE:
+    case TK_S_BARRIER: return false;
   }
   return false;
 }

@@ -77,6 +77,7 @@ void tk_verify_obl_site_what(const tk_ir_kernel *k, const tk_obl_site *site, cha
     case TK_SITE_INDEX: snprintf(buf, n, "index value"); break;
     case TK_SITE_FOR: snprintf(buf, n, "extent of loop %s", site->stmt->var->name); break;
     case TK_SITE_IF: snprintf(buf, n, "guard"); break;
+    case TK_SITE_BARRIER: snprintf(buf, n, "barrier"); break;
   }
 }
 
@@ -176,6 +177,7 @@ static tk_status walk_stmt(walk_ctx *w, const tk_ir_stmt *s) {
       site.arg = s->arg;
       site.local = s->local;
       return w->fn(w->v, w->k, &site, w->user);
+    case TK_S_BARRIER: site.kind = TK_SITE_BARRIER; return w->fn(w->v, w->k, &site, w->user);
   }
   return TK_STATUS_OK;
 }
@@ -304,9 +306,10 @@ typedef tk_status (*kernel_class_fn)(tk_vctx *v, const tk_ir_kernel *k);
 
 static tk_status verify_kernel(tk_vctx *v, const tk_ir_kernel *k) {
   static const kernel_class_fn classes[] = {
-      tk_verify_obl_bounds, tk_verify_obl_overflow, tk_verify_obl_padding_kernel,
-      tk_verify_obl_launch, tk_verify_obl_race,     tk_verify_obl_coverage,
-      tk_verify_obl_topk,   tk_verify_obl_layout,   tk_verify_obl_dispatch,
+      tk_verify_obl_bounds,         tk_verify_obl_shared_size, tk_verify_obl_overflow,
+      tk_verify_obl_padding_kernel, tk_verify_obl_launch,      tk_verify_obl_race,
+      tk_verify_obl_barriers,       tk_verify_obl_coverage,    tk_verify_obl_topk,
+      tk_verify_obl_layout,         tk_verify_obl_dispatch,
   };
   v->kernel = k;
   for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)

@@ -257,6 +257,11 @@ tk_status tk_verify_sym_exec(tk_sym *x, tk_sym_state *st, const tk_ir_stmt *s) {
       x->args[s->arg] = Z3_mk_store(x->o->v->z, arr, ix, val);
       return TK_STATUS_OK;
     }
+    case TK_S_BARRIER:
+      return tk_status_make(TK_PROOF_FAILED,
+                            "kernel %s (%s), class topk: a barrier inside straight-line top-K "
+                            "code: the selection does not have the form the verifier proves",
+                            x->k->name, tk_verify_obl_target_name(x->k));
     case TK_S_FOR: break;
   }
   return tk_status_make(TK_PROOF_FAILED,
@@ -275,7 +280,8 @@ bool tk_verify_sym_writes_local(const tk_ir_stmt *s, int local) {
     case TK_S_FOR:
     case TK_S_IF: return tk_verify_sym_writes_local(s->body, local);
     case TK_S_LOCAL_STORE: return local < 0 || s->local == local;
-    case TK_S_STORE: return false;
+    case TK_S_STORE:
+    case TK_S_BARRIER: return false;
   }
   return false;
 }

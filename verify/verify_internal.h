@@ -267,7 +267,8 @@ typedef enum tk_site_kind {
   TK_SITE_LSTORE,
   TK_SITE_INDEX,
   TK_SITE_FOR,
-  TK_SITE_IF
+  TK_SITE_IF,
+  TK_SITE_BARRIER /* a workgroup barrier (no index) */
 } tk_site_kind;
 
 /* A place that carries index expressions: an access, a loop extent or a guard. */
@@ -393,6 +394,10 @@ TK_MUST_USE tk_status tk_verify_obl_overflow(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_race(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_coverage(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
+/* GPU kernels with barriers or shared locals (obl_barrier.c): class race's uniform barriers
+ * and barrier intervals; class bounds' shared bytes against TK_GPU_SHARED_BYTES_MAX. */
+TK_MUST_USE tk_status tk_verify_obl_barriers(tk_vctx *v, const tk_ir_kernel *k);
+TK_MUST_USE tk_status tk_verify_obl_shared_size(tk_vctx *v, const tk_ir_kernel *k);
 /* TK_PROOF_FAILED: "kernel K (target), <what> does not have the form the verifier proves: <fmt>"
  * — a class that proves a code shape it finds in the IR (topk, dispatch) refusing another. */
 tk_status tk_verify_obl_form_error(const tk_ir_kernel *k, const char *what, const char *fmt, ...)

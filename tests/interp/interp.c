@@ -60,9 +60,11 @@ static double *local_at(run *r, int local, int64_t i) {
   return &r->locals[local][i];
 }
 
-static void reset_locals(run *r) {
+/* The locals of one point (shared: of one workgroup) back to NaN. */
+static void reset_locals(run *r, bool shared) {
   for (int l = 0; l < r->k->nlocals; l++)
-    for (int64_t i = 0; i < r->k->locals[l].count; i++) r->locals[l][i] = NAN;
+    if (r->k->locals[l].shared == shared)
+      for (int64_t i = 0; i < r->k->locals[l].count; i++) r->locals[l][i] = NAN;
 }
 
 static double eval(run *r, const tk_ir_val *v, const tk_ir_stmt *owner) {
@@ -127,6 +129,8 @@ static bool holds(int64_t a, tk_ir_cmp cmp, int64_t b) {
   return false;
 }
 
+static void exec_workgroup(run *r, const tk_ir_stmt *threads);
+
 static void exec(run *r, const tk_ir_stmt *s) {
   if (r->err) return;
   switch (s->kind) {
@@ -134,15 +138,21 @@ static void exec(run *r, const tk_ir_stmt *s) {
       for (int i = 0; i < s->n && !r->err; i++) exec(r, s->stmts[i]);
       return;
     case TK_S_FOR: {
+      if (s->binding == TK_BIND_THREAD_X && tk_ir_stmt_barriers(s->body) > 0) {
+        exec_workgroup(r, s);
+        return;
+      }
       int64_t n = ix(r, s->extent);
       bool point = s->binding == TK_BIND_THREAD_X || s->binding == TK_BIND_CPU_BLOCK;
       for (int64_t i = 0; i < n && !r->err; i++) {
         r->vals[s->var->id] = i;
-        if (point) reset_locals(r);
+        if (s->binding == TK_BIND_WORKGROUP_X) reset_locals(r, true);
+        if (point) reset_locals(r, false);
         exec(r, s->body);
       }
       return;
     }
+    case TK_S_BARRIER: return; /* exec_workgroup runs the threads up to it */
     case TK_S_IF:
       if (holds(ix(r, s->lhs), s->cmp, ix(r, s->rhs))) exec(r, s->body);
       return;
@@ -163,6 +173,127 @@ static void exec(run *r, const tk_ir_stmt *s) {
   }
 }
 
+/* ---- a workgroup with barriers: its threads run statement by statement ---- */
+
+/* One thread's state: the variables' values and its private locals. */
+typedef struct thread_state {
+  int64_t *vals;
+  double **locals; /* private locals; shared ones point at the workgroup's */
+} thread_state;
+
+typedef struct workgroup {
+  run *r;
+  int64_t n;
+  thread_state *threads;
+} workgroup;
+
+static void enter(workgroup *w, int64_t t) {
+  memcpy(w->r->vals, w->threads[t].vals, sizeof *w->r->vals * (size_t)w->r->m->nvars);
+}
+
+static void leave(workgroup *w, int64_t t) {
+  memcpy(w->threads[t].vals, w->r->vals, sizeof *w->r->vals * (size_t)w->r->m->nvars);
+}
+
+/* s (no barrier inside) run by every thread in turn. */
+static void each_thread(workgroup *w, const tk_ir_stmt *s) {
+  run *r = w->r;
+  double **shared_view = r->locals;
+  for (int64_t t = 0; t < w->n && !r->err; t++) {
+    enter(w, t);
+    r->locals = w->threads[t].locals;
+    exec(r, s);
+    leave(w, t);
+  }
+  r->locals = shared_view;
+}
+
+/* s, which holds barriers, run by all threads together: every thread finishes one
+ * barrier-free statement before any starts the next, which is what the barriers promise
+ * (docs/ir.md "Barriers"). Loops and guards around barriers must be uniform: a guard some
+ * threads pass and others do not is an error (a divergent barrier). */
+static void together(workgroup *w, const tk_ir_stmt *s) {
+  run *r = w->r;
+  if (r->err) return;
+  if (tk_ir_stmt_barriers(s) == 0) {
+    each_thread(w, s);
+    return;
+  }
+  switch (s->kind) {
+    case TK_S_BLOCK:
+      for (int i = 0; i < s->n && !r->err; i++) together(w, s->stmts[i]);
+      return;
+    case TK_S_FOR: {
+      enter(w, 0);
+      int64_t n = ix(r, s->extent);
+      for (int64_t i = 0; i < n && !r->err; i++) {
+        for (int64_t t = 0; t < w->n; t++) w->threads[t].vals[s->var->id] = i;
+        together(w, s->body);
+      }
+      return;
+    }
+    case TK_S_IF: {
+      int64_t passed = 0;
+      for (int64_t t = 0; t < w->n; t++) {
+        enter(w, t);
+        passed += holds(ix(r, s->lhs), s->cmp, ix(r, s->rhs));
+      }
+      if (passed != 0 && passed != w->n)
+        r->err = tk_status_make(TK_INTERNAL,
+                                "kernel %s: a guard around a barrier holds for %lld of %lld "
+                                "threads (a divergent barrier)",
+                                r->k->name, (long long)passed, (long long)w->n);
+      else if (passed)
+        together(w, s->body);
+      return;
+    }
+    default: return; /* a barrier: every thread has reached it */
+  }
+}
+
+static bool workgroup_alloc(workgroup *w) {
+  run *r = w->r;
+  w->threads = calloc((size_t)w->n, sizeof *w->threads);
+  for (int64_t t = 0; w->threads && t < w->n; t++) {
+    thread_state *ts = &w->threads[t];
+    ts->vals = malloc(sizeof *ts->vals * (size_t)(r->m->nvars + 1));
+    ts->locals = calloc((size_t)r->k->nlocals + 1, sizeof *ts->locals);
+    if (!ts->vals || !ts->locals) return false;
+    memcpy(ts->vals, r->vals, sizeof *ts->vals * (size_t)r->m->nvars);
+    for (int l = 0; l < r->k->nlocals; l++) {
+      const tk_ir_local *lo = &r->k->locals[l];
+      ts->locals[l] = lo->shared ? r->locals[l] : malloc(sizeof(double) * (size_t)lo->count);
+      if (!ts->locals[l]) return false;
+      for (int64_t i = 0; !lo->shared && i < lo->count; i++) ts->locals[l][i] = NAN;
+    }
+  }
+  return w->threads != NULL;
+}
+
+static void workgroup_free(workgroup *w) {
+  for (int64_t t = 0; w->threads && t < w->n; t++) {
+    for (int l = 0; w->threads[t].locals && l < w->r->k->nlocals; l++)
+      if (!w->r->k->locals[l].shared) free(w->threads[t].locals[l]);
+    free(w->threads[t].locals);
+    free(w->threads[t].vals);
+  }
+  free(w->threads);
+}
+
+/* The @thread_x loop `threads` of a kernel with barriers: thread t's copy of the loop
+ * variable is t. */
+static void exec_workgroup(run *r, const tk_ir_stmt *threads) {
+  workgroup w = {.r = r, .n = ix(r, threads->extent)};
+  if (!workgroup_alloc(&w)) {
+    r->err = tk_status_make(TK_RESOURCE_EXHAUSTED, "interpreter: out of memory");
+  } else {
+    for (int64_t t = 0; t < w.n; t++) w.threads[t].vals[threads->var->id] = t;
+    together(&w, threads->body);
+    enter(&w, 0);
+  }
+  workgroup_free(&w);
+}
+
 /* Every point of a fused phase: r (and j) over the space, locals fresh per point. */
 static void exec_phase(run *r, const tk_ir_phase *ph) {
   int64_t nr = ix(r, ph->extents[0]), nj = ph->ndims == 2 ? ix(r, ph->extents[1]) : 1;
@@ -170,7 +301,7 @@ static void exec_phase(run *r, const tk_ir_phase *ph) {
     for (int64_t j = 0; j < nj && !r->err; j++) {
       r->vals[ph->vars[0]->id] = i;
       if (ph->ndims == 2) r->vals[ph->vars[1]->id] = j;
-      reset_locals(r);
+      reset_locals(r, false);
       exec(r, ph->body);
     }
 }
@@ -189,7 +320,8 @@ static tk_status run_kernel(run *r, const tk_ir_kernel *k) {
   if (!r->err && k->target == TK_TARGET_NONE)
     for (int p = 0; p < k->nphases && !r->err; p++) exec_phase(r, &k->phases[p]);
   else if (!r->err) {
-    reset_locals(r);
+    reset_locals(r, false);
+    reset_locals(r, true);
     exec(r, k->body);
   }
   for (int l = 0; r->locals && l < k->nlocals; l++) free(r->locals[l]);

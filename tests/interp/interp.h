@@ -2,10 +2,13 @@
  *
  * Runs the fused kernels (target NONE: every phase over its whole space) or the scheduled
  * kernels of a target (every loop executed in order; bound loops too, which is a valid
- * execution because the schedules have no barriers) on buffers of doubles, one per planned
- * buffer (m->buffers). Every buffer and local access is bounds-checked: an out-of-range index
+ * execution of a thread loop without barriers; with barriers, the workgroup's threads run
+ * each barrier-free statement in turn, and a guard around a barrier that only some threads
+ * pass is an error: docs/ir.md "Barriers and shared locals") on buffers of doubles, one per
+ * planned buffer (m->buffers). Every buffer and local access is bounds-checked: an out-of-range index
  * is an error naming the kernel, the buffer, the index and the size. Locals are reset to NaN
- * at every point of the launch's parallel space, so a read before write shows up as NaN.
+ * at every point of the launch's parallel space (shared locals at every workgroup), so a
+ * read before write shows up as NaN.
  * Buffers are given row-major; for the CPU schedule the interpreter reads its own packed copy
  * of every panel buffer (tk/panel.h), as the runtime does.
  * Optional hooks see every executed STORE and LOAD with the loop variables' values.

@@ -10,7 +10,8 @@
 #include "tests/unit/model_bundle.h"
 #include "tests/unit/test.h"
 
-static tk_ir_module *tk_test_build_ir(const char *model, tk_ir_stage stop) {
+static tk_ir_module *tk_test_build_ir_dispatch(const char *model, tk_ir_stage stop,
+                                               tk_ir_dispatch dispatch) {
   char path[256];
   tk_test_arch_path(model, path, sizeof path);
   tk_arch arch;
@@ -24,11 +25,17 @@ static tk_ir_module *tk_test_build_ir(const char *model, tk_ir_stage stop) {
   tkc_ir_options_default(&o);
   o.verify_each = true;
   o.stop_after = stop;
+  o.ir.dispatch = dispatch;
   tk_ir_module *m = NULL;
   s = tkc_build_ir(&arch, &o, &m);
   CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
   tk_status_free(s);
   return m;
+}
+
+/* tk_test_build_ir_dispatch with the library's default dispatch (dense). */
+static inline tk_ir_module *tk_test_build_ir(const char *model, tk_ir_stage stop) {
+  return tk_test_build_ir_dispatch(model, stop, TK_DISPATCH_DENSE);
 }
 
 #endif

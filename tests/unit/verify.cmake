@@ -23,3 +23,7 @@ target_include_directories(ix_load_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
 # Class dispatch (sparse dispatch's counting sort) on a hand-built kernel, and its defects.
 tk_unit_test(NAME dispatch_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/dispatch_test.c
              LIBS tkc_lib tk_verify LABELS verify)
+# Workgroup-shared locals and barriers (issue 17): a staged GEMM launch of nano, written in the
+# dump, parsed, interpreted (= the fused kernels) and proved; its four defects refuted.
+tk_unit_test(NAME verify_barrier_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_barrier_test.c
+             LIBS tkc_lib tk_verify tk_interp LABELS verify ir)

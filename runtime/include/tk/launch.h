@@ -55,6 +55,11 @@ extern "C" {
  * (the padding pass, the proofs, the schedules and the host stub all take Q from here). */
 #define TK_PAD_QUANTUM 16
 
+/* The most static LDS / shared memory one GPU workgroup may use (a kernel's shared locals,
+ * proved by class bounds): CUDA's static __shared__ limit, 48 KiB, the smaller of the two
+ * families' (amdgcn: 64 KiB per workgroup). */
+#define TK_GPU_SHARED_BYTES_MAX 49152
+
 /* Bp for B >= 1 (docs/formats.md §3). */
 static inline int64_t tk_padded_batch(int64_t B) {
   int64_t p = (B + TK_PAD_QUANTUM - 1) / TK_PAD_QUANTUM * TK_PAD_QUANTUM;
