@@ -34,6 +34,11 @@ const char tkc_compile_flags_help[] =
     "                    sort lists each expert's rows; the expert runs on those only,\n"
     "                    proved like the rest, docs/proofs.md) or dense (every expert runs\n"
     "                    on every row, the combine masks; same answers bit for bit)\n"
+    "  --gpu-schedule simple|tiled\n"
+    "                    the GPU code's GEMM launches: simple (default: one thread per\n"
+    "                    output, operands from global memory) or tiled (a workgroup per\n"
+    "                    16-row tile, K-slices staged in LDS / shared memory between\n"
+    "                    barriers, 4 x 4 outputs per thread; docs/ir.md)\n"
     "  --layer N         the decoder layer of a Hugging Face config.json whose MoE block\n"
     "                    is compiled (default 0; docs/formats.md section 7)\n"
     "  --quiet           no progress lines on stderr\n";
@@ -80,6 +85,16 @@ static tkc_flag_result parse_dispatch(tkc_options *o, const char *v, char *err, 
   return TKC_FLAG_TAKEN;
 }
 
+static tkc_flag_result parse_gpu_schedule(tkc_options *o, const char *v, char *err,
+                                          size_t err_size) {
+  if (strcmp(v, "simple") != 0 && strcmp(v, "tiled") != 0) {
+    snprintf(err, err_size, "--gpu-schedule '%s': expected simple or tiled", v);
+    return TKC_FLAG_BAD;
+  }
+  o->gpu_schedule = v[0] == 't' ? TK_GPU_SCHEDULE_TILED : TK_GPU_SCHEDULE_SIMPLE;
+  return TKC_FLAG_TAKEN;
+}
+
 static tkc_flag_result parse_layer(tkc_options *o, const char *v, char *err, size_t err_size) {
   char *end = NULL;
   errno = 0;
@@ -115,6 +130,7 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
                                       "--cuda-arch",
                                       "--code-object-version",
                                       "--dispatch",
+                                      "--gpu-schedule",
                                       "--layer"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
@@ -132,6 +148,7 @@ tkc_flag_result tkc_options_parse_flag(tkc_options *o, int argc, char **argv, in
       case 5: o->cuda_arch = v; break;
       case 6: return parse_cov(o, v, err, err_size);
       case 7: return parse_dispatch(o, v, err, err_size);
+      case 8: return parse_gpu_schedule(o, v, err, err_size);
       default: return parse_layer(o, v, err, err_size);
     }
     return TKC_FLAG_TAKEN;

@@ -326,6 +326,13 @@ static tk_status regen_options(const bundle_manifest *m, tkc_options *o, tk_arch
                           "(or no dispatch key, dense)",
                           dispatch);
   o->dispatch = dispatch ? TK_DISPATCH_SPARSE : TK_DISPATCH_DENSE;
+  const char *schedule = str_of(opt, "gpu_schedule"); /* absent: simple */
+  if (schedule && strcmp(schedule, "tiled") != 0)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "manifest.json: certificate option gpu_schedule \"%s\": expected "
+                          "\"tiled\" (or no gpu_schedule key, simple)",
+                          schedule);
+  o->gpu_schedule = schedule ? TK_GPU_SCHEDULE_TILED : TK_GPU_SCHEDULE_SIMPLE;
   o->max_batch = (int64_t)num_of(m->root, "max_batch");
   if (!o->targets || !o->cpu || o->code_object_version < 0 || o->max_batch < 1)
     return tk_status_make(TK_INVALID_ARGUMENT, "manifest.json: certificate options (targets, cpu, "

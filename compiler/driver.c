@@ -350,6 +350,7 @@ static tk_status check_options(bundle_job *j) {
   tk_ir_options_default(&j->ir);
   j->ir.bmax = o->max_batch;
   j->ir.dispatch = o->dispatch;
+  j->ir.gpu_schedule = o->gpu_schedule;
   TK_RETURN_IF_ERROR(parse_cpus(j));
   TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(&j->ir, j->cpus[0]));
   TK_RETURN_IF_ERROR(tk_cg_mutant_check(o->cg_mutant));

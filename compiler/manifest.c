@@ -33,7 +33,8 @@
  *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (docs/formats.md §2)
  *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}
  *   certificate   (verified bundles) {options: {targets, offload_arch, cuda_arch,
- *                  code_object_version, cpu, [dispatch: "sparse"]}, ir: {module, gpu, cpu},
+ *                  code_object_version, cpu, [dispatch: "sparse"], [gpu_schedule: "tiled"]},
+ *                  ir: {module, gpu, cpu},
  *                  proofs_root, queries,
  *                  obligations}: options regenerate the bundle with the arch and max_batch;
  *                  ir.module is the sha256 of the scheduled module's dump (tk_ir_module_print),
@@ -405,6 +406,7 @@ static tk_status write_certificate(jw *w, const tkc_manifest_input *in) {
   jw_int(w, "code_object_version", c->code_object_version);
   jw_str(w, "cpu", c->cpu);
   if (in->m->opts.dispatch == TK_DISPATCH_SPARSE) jw_str(w, "dispatch", "sparse");
+  if (in->m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED) jw_str(w, "gpu_schedule", "tiled");
   jw_close(w, '}');
   jw_open(w, "ir", '{');
   jw_str(w, "module", module);

@@ -62,26 +62,27 @@ const tkc_view *tkc_view_table(size_t *n);
 const tkc_view *tkc_view_find(const char *name); /* NULL if there is no such view */
 
 typedef struct tkc_options {
-  const char *arch_path;       /* the arch.json to compile (used when arch is NULL; messages) */
-  const tk_arch *arch;         /* an already-parsed arch, or NULL to load arch_path */
-  int32_t layer;               /* --layer: the decoder layer of a config.json arch_path (-1 =
+  const char *arch_path;    /* the arch.json to compile (used when arch is NULL; messages) */
+  const tk_arch *arch;      /* an already-parsed arch, or NULL to load arch_path */
+  int32_t layer;            /* --layer: the decoder layer of a config.json arch_path (-1 =
                                   not given: layer 0; an error for an arch.json) */
-  const char *out_dir;         /* the bundle directory; missing parents are created (NULL with
+  const char *out_dir;      /* the bundle directory; missing parents are created (NULL with
                              stop_after or emit) */
-  const char *targets;         /* comma list: amdgcn, nvptx, x86_64, x86_64-simt
+  const char *targets;      /* comma list: amdgcn, nvptx, x86_64, x86_64-simt
                              (NULL = TKC_DEFAULT_TARGETS) */
-  const char *offload_arch;    /* --offload-arch: comma list of gfx names (NULL = default) */
-  const char *cuda_arch;       /* --cuda-arch: comma list of sm names (NULL = default) */
-  int code_object_version;     /* --code-object-version 4|5 for every gfx; 0 = per gfx: 4 for
+  const char *offload_arch; /* --offload-arch: comma list of gfx names (NULL = default) */
+  const char *cuda_arch;    /* --cuda-arch: comma list of sm names (NULL = default) */
+  int code_object_version;  /* --code-object-version 4|5 for every gfx; 0 = per gfx: 4 for
                               gfx90a (ROCm 5), 5 for gfx942/gfx1100 (ROCm 6) */
-  const char *cpu;             /* --cpu: one CPU or a comma list, each a name of codegen's CPU
+  const char *cpu;          /* --cpu: one CPU or a comma list, each a name of codegen's CPU
                              table (tk_cg_x86_cpu_info) or native, at most one per psABI
                              level (NULL = TKC_DEFAULT_CPU). The first is the primary: its
                              schedule is the module's (views, tkc verify); each further one
                              is compiled and proved by itself (pass `levels`) */
-  int64_t max_batch;           /* --max-batch: 1 <= B <= max_batch for every launch */
-  tk_ir_dispatch dispatch;     /* --dispatch: how an MoE's experts see the batch (default sparse) */
-  bool quiet;                  /* no progress lines */
+  int64_t max_batch;        /* --max-batch: 1 <= B <= max_batch for every launch */
+  tk_ir_dispatch dispatch;  /* --dispatch: how an MoE's experts see the batch (default sparse) */
+  tk_ir_gpu_schedule gpu_schedule; /* --gpu-schedule: GPU GEMM launches (default simple) */
+  bool quiet;                      /* no progress lines */
   const char *mutant;          /* a verifier mutant id applied before verify (tests; NULL = none) */
   const char *cg_mutant;       /* a codegen mutant id (tk_cg_mutants, tk_cg_stub_mutants;
                                   tests; NULL = none) */

@@ -605,10 +605,19 @@ typedef struct tk_ir_sched_step {
   int phase; /* source phase this step applies to */
 } tk_ir_sched_step;
 
+/* The tiled GPU schedule's blocking of a GEMM launch (tk_ir_options.gpu_schedule): a
+ * workgroup computes a tile of rows × cols outputs, each thread a register sub-tile of
+ * reg_rows × reg_cols of them, from K-slices of kslice staged in shared locals. All 0: the
+ * launch is the simple schedule's (one output per thread). */
+typedef struct tk_ir_gpu_tile {
+  int64_t rows, cols, reg_rows, reg_cols, kslice;
+} tk_ir_gpu_tile;
+
 typedef struct tk_ir_launch {
   const tk_ix *grid;      /* GPU: workgroups; CPU: blocks (cpu_block extent) — in B/Bp */
   int64_t workgroup_size; /* GPU: threads per workgroup (constant); CPU: 1 */
   int64_t block_rows;     /* CPU: rows per cpu_block (16); GPU: 0 */
+  tk_ir_gpu_tile tile;    /* GPU: the tiled schedule's blocking, or all 0 */
 } tk_ir_launch;
 
 typedef struct tk_ir_kernel {
@@ -673,6 +682,16 @@ typedef enum tk_ir_stage {
  * sparse form yet, so only the library (and its tests) can ask for it. */
 typedef enum tk_ir_dispatch { TK_DISPATCH_DENSE, TK_DISPATCH_SPARSE } tk_ir_dispatch;
 
+/* How the GPU schedule runs a GEMM phase (issue 17). SIMPLE: one thread per output element,
+ * reading x and W from global memory. TILED: a workgroup computes a tile of the output from
+ * K-slices of x and W staged in shared locals, between barriers, each thread a register
+ * sub-tile (ir/pass_schedule_gpu.c; phases of another form, or whose sizes the tile does not
+ * divide, stay simple). */
+typedef enum tk_ir_gpu_schedule {
+  TK_GPU_SCHEDULE_SIMPLE,
+  TK_GPU_SCHEDULE_TILED
+} tk_ir_gpu_schedule;
+
 typedef struct tk_ir_options {
   int64_t bmax;            /* --max-batch (default 65536), 1 <= B <= bmax */
   int64_t gpu_wg_2d;       /* GPU workgroup for 2-D phases (default 256) */
@@ -685,6 +704,7 @@ typedef struct tk_ir_options {
   int64_t cpu_col_blocks;  /* column blocks a GEMM layer's work items split its tiles into (4), so
                               that threads share a layer even when B fits one row block */
   tk_ir_dispatch dispatch; /* how an MoE runs its experts (default dense) */
+  tk_ir_gpu_schedule gpu_schedule; /* how GPU GEMM launches run (default simple) */
 } tk_ir_options;
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
  * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */

@@ -69,6 +69,19 @@ int tk_ir_carried_contracts(const tk_ir_kernel *src, const int *arg_map, tk_ir_c
  * stores; used[l] = true for every local it touches (either array may be NULL). */
 void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals);
 
+/* ---- pass_schedule_gpu_tiled.c ---- */
+/* The register sub-tile of a thread of the tiled schedule (the accumulator's expansion). */
+enum { TK_IR_GPU_REG_ROWS = 4, TK_IR_GPU_REG_COLS = 4 };
+/* A 2-D phase the tiled GPU schedule can run: a GEMM of the fused form whose N and K a tile
+ * divides. */
+bool tk_ir_gpu_tileable(const tk_ir_phase *ph);
+/* The tiled launch body of phase ph of src into k (its arguments and locals copied with
+ * arg_map / local_map, the accumulator expanded by the register tile), k's launch and steps
+ * set; NULL when the phase is not tileable or on allocation failure. */
+const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
+                                       const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
+                                       const int *local_map);
+
 /* ---- rewrite.c ---- */
 /* Copies a fused-kernel statement tree into scheduled kernel `dst`, applying `subst` to
  * every index and extent, renaming locals through `local_map` (fused local id → scheduled

@@ -587,6 +587,7 @@ static bool header(parser *p, tk_arch *arch, tk_ir_options *o, tk_ir_stage *stag
   if (!expect(p, ", cpu_tile_cols =") || !integer(p, &o->cpu_tile_cols)) return false;
   if (!expect(p, ", cpu_col_blocks =") || !integer(p, &o->cpu_col_blocks)) return false;
   if (accept(p, ", dispatch = sparse")) o->dispatch = TK_DISPATCH_SPARSE;
+  if (accept(p, ", gpu_schedule = tiled")) o->gpu_schedule = TK_GPU_SCHEDULE_TILED;
   return expect_eol(p);
 }
 
@@ -972,6 +973,23 @@ static bool link_origins(parser *p, tk_ir_val *v, const tk_ir_val *o) {
          link_origins(p, (tk_ir_val *)v->c, o->c);
 }
 
+/* The LOAD of tensor `tensor` in the source kernel's value o, or NULL. */
+static const tk_ir_val *load_of_tensor(const parser *p, const tk_ir_val *o, int tensor) {
+  if (!o) return NULL;
+  if (o->op == TK_V_LOAD && p->src->args[o->arg].tensor == tensor) return o;
+  const tk_ir_val *found = load_of_tensor(p, o->a, tensor);
+  if (!found) found = load_of_tensor(p, o->b, tensor);
+  return found ? found : load_of_tensor(p, o->c, tensor);
+}
+
+/* A store whose value is one load of its origin's value (the tiled schedule's staging of an
+ * operand into a shared local) links that load; any other value links node for node. */
+static bool link_store_origins(parser *p, tk_ir_val *v, const tk_ir_val *o) {
+  if (v->op != TK_V_LOAD || o->op == TK_V_LOAD) return link_origins(p, v, o);
+  v->origin = load_of_tensor(p, o, p->k->args[v->arg].tensor);
+  return v->origin ? true : fail(p, "a load of a tensor the origin store's value loads");
+}
+
 /* `(from N[, subst M])` after a scheduled store: its origin and substitution. */
 static bool origin(parser *p, tk_ir_stmt *st) {
   skip_sp(p);
@@ -990,7 +1008,7 @@ static bool origin(parser *p, tk_ir_stmt *st) {
   }
   st->origin = o;
   st->subst = sub >= 0 ? p->substs[sub] : NULL;
-  return link_origins(p, (tk_ir_val *)st->value, o->value);
+  return link_store_origins(p, (tk_ir_val *)st->value, o->value);
 }
 
 static const tk_ir_stmt *stmt(parser *p, int depth) {
@@ -1109,10 +1127,14 @@ static bool local_line(parser *p) {
   return true;
 }
 
+/* `var v = inv`, or `var v`: a variable a subst line names before its loop. */
 static bool var_line(parser *p) {
   char nm[128];
-  if (!name(p, nm, sizeof nm) || !expect(p, "=")) return false;
+  if (!name(p, nm, sizeof nm)) return false;
   if (fam_find(p->fam, nm)) return fail(p, "a new variable name ('%s' is defined before)", nm);
+  skip_sp(p);
+  if (p->s == p->end || *p->s == '\n') return fam_new(p, nm, NULL) != NULL && expect_eol(p);
+  if (!expect(p, "=")) return false;
   const tk_ix *inv = ix_expr(p);
   if (!inv || !expect_eol(p)) return false;
   return fam_new(p, nm, inv) != NULL;
@@ -1237,6 +1259,17 @@ static bool step_line(parser *p) {
 
 static bool kernel_lines(parser *p);
 
+/* `, tile R x C, registers RR x RC, k-slice KS` after a GPU launch's workgroup, if there. */
+static bool tile_of(parser *p, tk_ir_gpu_tile *t) {
+  if (!accept(p, ", tile")) return true;
+  return int_in(p, &t->rows, 1, 1 << 20, "tile rows") && expect(p, "x") &&
+         int_in(p, &t->cols, 1, 1 << 20, "tile columns") && expect(p, ", registers") &&
+         int_in(p, &t->reg_rows, 1, t->rows, "register rows (at most the tile's)") &&
+         expect(p, "x") &&
+         int_in(p, &t->reg_cols, 1, t->cols, "register columns (at most the tile's)") &&
+         expect(p, ", k-slice") && int_in(p, &t->kslice, 1, 1 << 20, "a k-slice");
+}
+
 static bool kernel_header(parser *p) {
   static const char *const targets[] = {"fused", "gpu", "cpu"};
   char nm[256];
@@ -1284,7 +1317,8 @@ static bool kernel_header(parser *p) {
   if (!expect(p, "launch grid") || !(k->launch.grid = ix_expr(p)) || !expect(p, ",")) return false;
   if (target == TK_TARGET_GPU)
     return expect(p, "workgroup") &&
-           int_in(p, &k->launch.workgroup_size, 1, 1024, "a workgroup size") && expect_eol(p);
+           int_in(p, &k->launch.workgroup_size, 1, 1024, "a workgroup size") &&
+           tile_of(p, &k->launch.tile) && expect_eol(p);
   k->launch.workgroup_size = 1;
   return expect(p, "block rows") &&
          int_in(p, &k->launch.block_rows, 1, 1 << 20, "rows per block") && expect_eol(p);

@@ -14,6 +14,8 @@
  * inverse (wg = g div WG, t = g mod WG over the phase's r, j), every copied access its
  * origin and the forward substitution. Launch names: the fused kernel's name, with
  * "_<phase>" appended when the kernel has more than one phase.
+ * With tk_ir_options.gpu_schedule = TILED, a GEMM phase's launch is tiled instead
+ * (ir/pass_schedule_gpu_tiled.c).
  */
 #include <stdlib.h>
 
@@ -106,10 +108,16 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   for (int i = 0; i < src->nargs; i++) access[i] = 0;
   for (int i = 0; i < src->nlocals; i++) used[i] = false;
   tk_ir_stmt_uses(ph->body, access, used);
+  bool tiled = m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_tileable(ph);
+  int64_t expand = tiled ? TK_IR_GPU_REG_ROWS * TK_IR_GPU_REG_COLS : 1;
   int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
   int *local_map = tk_ir_alloc(m, sizeof *local_map * (size_t)(src->nlocals + 1));
-  if (!arg_map || !local_map || !tk_ir_sched_copy_locals(m, src, k, used, 1, local_map))
+  if (!arg_map || !local_map || !tk_ir_sched_copy_locals(m, src, k, used, expand, local_map))
     return tk_ir_module_status(m);
+  if (tiled) {
+    k->body = tk_ir_gpu_tiled_body(m, src, ph, k, arg_map, local_map);
+    return finish_kernel(m, src, k, arg_map);
+  }
 
   if (!tk_ir_ix_equal(ph->extents[0], tk_ir_ix_sym(m, TK_SYM_BP))) {
     tk_ir_rewrite rw = {m,    src,  k,   tk_ir_subst_new(m, 0), arg_map, local_map, NULL, NULL,

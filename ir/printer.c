@@ -522,22 +522,49 @@ static void print_args(printer *p) {
   }
 }
 
+static bool names_have(const var_names *t, const tk_ir_var *v) {
+  for (int i = 0; i < t->n; i++)
+    if (t->vars[i] == v) return true;
+  return false;
+}
+
+/* The variables of the kernel's subst images (what its `subst` lines name before the body
+ * binds them). */
+static void collect_images(var_names *t, const tk_ir_kernel *k) {
+  ptr_list substs = {0};
+  tk_ir_walk_stmts(k->body, add_subst, &substs);
+  for (int i = 0; i < substs.n; i++) {
+    const tk_ir_subst *sb = substs.items[i];
+    for (int j = 0; j < sb->n; j++) collect_ix(t, sb->to[j]);
+  }
+  t->failed |= substs.failed;
+  free(substs.items);
+}
+
 /* `var v = inv` for every variable of a scheduled kernel that has an inverse map, in the
- * order the variables first appear. */
+ * order the variables first appear, and `var v` for a variable of the kernel's own (not of
+ * its source kernel) without one that a subst line names (the tiled schedule's slice loops). */
 static void print_var_decls(printer *p) {
-  var_names own = {0};
+  var_names own = {0}, images = {0}, source = {0};
   collect_kernel(&own, p->k);
-  p->oom |= own.failed;
+  collect_images(&images, p->k);
+  const tk_ir_kernel *src = source_of(p);
+  if (src) collect_kernel(&source, src);
+  p->oom |= own.failed || images.failed || source.failed;
   for (int i = 0; i < own.n; i++) {
     const tk_ir_var *v = own.vars[i];
-    if (!v->inv) continue;
+    if (!v->inv && (!names_have(&images, v) || names_have(&source, v))) continue;
     fputs("  var ", p->out);
     print_var(p, v);
-    fputs(" = ", p->out);
-    print_ix(p, v->inv);
+    if (v->inv) {
+      fputs(" = ", p->out);
+      print_ix(p, v->inv);
+    }
     fputc('\n', p->out);
   }
   names_free(&own);
+  names_free(&images);
+  names_free(&source);
 }
 
 /* `subst N (v -> ix, ...)`: the forward maps the kernel's stores were copied under. */
@@ -646,7 +673,12 @@ static void print_kernel_header(printer *p) {
   if (k->target == TK_TARGET_NONE) return;
   fputs("  launch grid ", o);
   print_ix(p, k->launch.grid);
-  if (k->target == TK_TARGET_GPU)
+  const tk_ir_gpu_tile *t = &k->launch.tile;
+  if (k->target == TK_TARGET_GPU && t->rows)
+    fprintf(o, ", workgroup %lld, tile %lld x %lld, registers %lld x %lld, k-slice %lld\n",
+            (long long)k->launch.workgroup_size, (long long)t->rows, (long long)t->cols,
+            (long long)t->reg_rows, (long long)t->reg_cols, (long long)t->kslice);
+  else if (k->target == TK_TARGET_GPU)
     fprintf(o, ", workgroup %lld\n", (long long)k->launch.workgroup_size);
   else
     fprintf(o, ", block rows %lld\n", (long long)k->launch.block_rows);
@@ -786,6 +818,7 @@ static tk_status print_module_header(const tk_ir_module *m, FILE *o) {
           (long long)op->cpu_block_rows, (long long)op->cpu_tile_rows, (long long)op->cpu_tile_cols,
           (long long)op->cpu_col_blocks);
   if (op->dispatch == TK_DISPATCH_SPARSE) fputs(", dispatch = sparse", o);
+  if (op->gpu_schedule == TK_GPU_SCHEDULE_TILED) fputs(", gpu_schedule = tiled", o);
   fputc('\n', o);
   printer p = {.m = m, .out = o};
   print_contracts(&p, &m->contracts, 1);

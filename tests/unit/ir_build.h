@@ -10,8 +10,8 @@
 #include "tests/unit/model_bundle.h"
 #include "tests/unit/test.h"
 
-static tk_ir_module *tk_test_build_ir_dispatch(const char *model, tk_ir_stage stop,
-                                               tk_ir_dispatch dispatch) {
+static tk_ir_module *tk_test_build_ir_with(const char *model, tk_ir_stage stop,
+                                           tk_ir_dispatch dispatch, tk_ir_gpu_schedule gpu) {
   char path[256];
   tk_test_arch_path(model, path, sizeof path);
   tk_arch arch;
@@ -26,6 +26,7 @@ static tk_ir_module *tk_test_build_ir_dispatch(const char *model, tk_ir_stage st
   o.verify_each = true;
   o.stop_after = stop;
   o.ir.dispatch = dispatch;
+  o.ir.gpu_schedule = gpu;
   tk_ir_module *m = NULL;
   s = tkc_build_ir(&arch, &o, &m);
   CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
@@ -33,9 +34,9 @@ static tk_ir_module *tk_test_build_ir_dispatch(const char *model, tk_ir_stage st
   return m;
 }
 
-/* tk_test_build_ir_dispatch with the library's default dispatch (dense). */
+/* tk_test_build_ir_with the library's defaults (dense dispatch, the simple GPU schedule). */
 static inline tk_ir_module *tk_test_build_ir(const char *model, tk_ir_stage stop) {
-  return tk_test_build_ir_dispatch(model, stop, TK_DISPATCH_DENSE);
+  return tk_test_build_ir_with(model, stop, TK_DISPATCH_DENSE, TK_GPU_SCHEDULE_SIMPLE);
 }
 
 #endif

@@ -5,7 +5,7 @@
  * and eps 1e-3 (out = 20 and E = 5 exercise the CPU tile tails), a tiny Dense, and nano with
  * exactly tied router probabilities (ties go to the lower index). B = 1, 17. Every MoE runs with
  * both dispatch forms (dense, and sparse: counting sort, gather, chains on count[e] rows,
- * scatter).
+ * scatter), and with the tiled GPU schedule (its threads run between barriers).
  * This catches a wrong index map, padding rule or top-K before any codegen exists.
  */
 #include <math.h>
@@ -124,11 +124,12 @@ static void run_and_compare(const tk_ir_module *m, tk_ir_target t, float **w,
 /* ties: the router's weights and bias are zeroed, so every p[e] is exactly 1/E and the
  * lower indices must win (docs/formats.md §3). */
 static void check_arch_dispatch(const tk_arch *a, const char *name, bool ties,
-                                tk_ir_dispatch dispatch) {
+                                tk_ir_dispatch dispatch, tk_ir_gpu_schedule gpu) {
   tkc_ir_options o;
   tkc_ir_options_default(&o);
   o.verify_each = true;
   o.ir.dispatch = dispatch;
+  o.ir.gpu_schedule = gpu;
   tk_ir_module *m = NULL;
   CHECK_OK(tkc_build_ir(a, &o, &m));
   float **w = m ? make_weights(a, 0x9E3779B97F4A7C15ULL ^ a->seed) : NULL;
@@ -140,9 +141,9 @@ static void check_arch_dispatch(const tk_arch *a, const char *name, bool ties,
   for (size_t bi = 0; ref && bi < 2; bi++)
     for (size_t ti = 0; ti < 3; ti++) {
       char label[128];
-      snprintf(label, sizeof label, "%s %s %s B=%lld", name,
+      snprintf(label, sizeof label, "%s %s %s%s B=%lld", name,
                dispatch == TK_DISPATCH_SPARSE ? "sparse" : "dense", tk_ir_target_name(targets[ti]),
-               (long long)batches[bi]);
+               gpu == TK_GPU_SCHEDULE_TILED ? " tiled" : "", (long long)batches[bi]);
       run_and_compare(m, targets[ti], w, ref, batches[bi], 1234 + bi, label);
     }
   tk_ref_model_free(ref);
@@ -151,10 +152,14 @@ static void check_arch_dispatch(const tk_arch *a, const char *name, bool ties,
   tk_ir_module_free(m);
 }
 
-/* Both dispatch forms; a Dense model has no experts to dispatch. */
+/* Both dispatch forms (a Dense model has no experts to dispatch), and the tiled GPU
+ * schedule with the default dispatch. */
 static void check_arch(const tk_arch *a, const char *name, bool ties) {
-  check_arch_dispatch(a, name, ties, TK_DISPATCH_DENSE);
-  if (a->model_kind != TK_MODEL_DENSE) check_arch_dispatch(a, name, ties, TK_DISPATCH_SPARSE);
+  bool moe = a->model_kind != TK_MODEL_DENSE;
+  check_arch_dispatch(a, name, ties, TK_DISPATCH_DENSE, TK_GPU_SCHEDULE_SIMPLE);
+  if (moe) check_arch_dispatch(a, name, ties, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_SIMPLE);
+  check_arch_dispatch(a, name, ties, moe ? TK_DISPATCH_SPARSE : TK_DISPATCH_DENSE,
+                      TK_GPU_SCHEDULE_TILED);
 }
 
 int main(void) {

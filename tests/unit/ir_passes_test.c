@@ -11,7 +11,8 @@
  *             that element's place in tk/panel.h's layout; nano's cpu kernels have such
  *             loads, and so do those of tests/archs/custom-out-in.arch.json, whose weights are
  *             stored [out, in] and whose 40-wide layers have a tail panel), and the multiset of (fused store, element) executions equals the
- *             fused kernels' own.
+ *             fused kernels' own; the same for the tiled GPU schedule (nano and
+ *             custom-small: its staging loads included).
  */
 #include <stdlib.h>
 
@@ -349,6 +350,18 @@ int main(void) {
             OUT_IN, out_in_panels);
   for (int64_t B = 1; m && B <= 67; B += 33) check_schedules(m, OUT_IN, B);
   tk_ir_module_free(m);
+  const char *tiled[] = {"nano", "custom-small"};
+  for (size_t i = 0; i < 2; i++) {
+    /* dense: this trace evaluates the fused index maps without the data sparse dispatch's
+     * gathers read (ir_interp_test runs the tiled schedule with sparse dispatch) */
+    m = tk_test_build_ir_with(tiled[i], TK_STAGE_CPU, TK_DISPATCH_DENSE, TK_GPU_SCHEDULE_TILED);
+    int n = 0;
+    for (int k = 0; m && k < m->targets[TK_TARGET_GPU].n; k++)
+      n += m->targets[TK_TARGET_GPU].items[k]->launch.tile.rows > 0;
+    CHECK_MSG(n > 0, "%s: no tiled GPU launch", tiled[i]);
+    for (int64_t B = 1; m && B <= 67; B += 33) check_schedules(m, tiled[i], B);
+    tk_ir_module_free(m);
+  }
   check_rejects();
   TEST_MAIN_END();
 }

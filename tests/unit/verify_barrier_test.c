@@ -130,7 +130,8 @@ static tk_ir_module *parse_staged(const char *dump, const defect *d, const char 
 /* The dump of the module a model builds to its last stage (caller frees). Not inlined: GCC 12
  * then takes the memstream's buffer for a dangling local (-Wdangling-pointer, a false alarm). */
 __attribute__((noinline)) static char *nano_dump(void) {
-  tk_ir_module *m = tk_test_build_ir_dispatch("nano", TK_STAGE_CPU, TK_DISPATCH_SPARSE);
+  tk_ir_module *m =
+      tk_test_build_ir_with("nano", TK_STAGE_CPU, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_SIMPLE);
   char *text = NULL;
   size_t len = 0;
   FILE *f = m ? open_memstream(&text, &len) : NULL;
@@ -271,7 +272,8 @@ int main(void) {
               "the shared local and the barriers print back");
     free(back);
     check_interpreted(m);
-    tk_ir_module *plain = tk_test_build_ir_dispatch("nano", TK_STAGE_CPU, TK_DISPATCH_SPARSE);
+    tk_ir_module *plain =
+        tk_test_build_ir_with("nano", TK_STAGE_CPU, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_SIMPLE);
     tk_verify_report *pr = NULL;
     if (plain) CHECK_OK(tk_verify_module(plain, NULL, &pr));
     check_proved(m, pr);
