@@ -100,6 +100,11 @@ struct tk_cg_target {
   LLVMValueRef (*exp2)(tk_cg_module *cm, LLVMValueRef x);
   /* Module-level additions after all kernels (tk_bundle_target, module flags). */
   void (*finish_module)(tk_cg_module *cm);
+  /* GPU targets: the address space of workgroup-shared locals (LDS / shared memory) and the
+   * workgroup barrier at the builder's position (TK_S_BARRIER). NULL barrier: the target runs
+   * no kernel with shared locals or barriers (codegen refuses them). */
+  unsigned shared_as;
+  TK_MUST_USE tk_status (*barrier)(tk_cg_fn *fn);
 };
 
 extern const tk_cg_target tk_cg_target_x86_64;      /* cg_target_x86.c (read-only) */
@@ -126,6 +131,12 @@ TK_MUST_USE tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, 
  * arguments), zero-extended to i64. Other bindings are an error. */
 TK_MUST_USE tk_status tk_cg_gpu_bind(tk_cg_fn *fn, tk_ir_binding binding, const char *workgroup_id,
                                      const char *thread_id, tk_cg_bound *out);
+/* A workgroup-shared local of fn's kernel: an internal [count x T] global in the target's
+ * shared address space named "<kernel>.<local>", undef-initialised (LDS cannot be
+ * initialised), 16-byte aligned. */
+LLVMValueRef tk_cg_gpu_shared_local(tk_cg_fn *fn, int local, LLVMTypeRef array);
+/* A call of a non-overloaded intrinsic without arguments returning void (the barriers). */
+void tk_cg_gpu_void_call(tk_cg_module *cm, const char *intrinsic);
 /* Checks `name` against a NULL-terminated list; the error names the target and `expected`. */
 TK_MUST_USE tk_status tk_cg_check_name(const char *what, const char *name, const char *const *known,
                                        const char *expected);

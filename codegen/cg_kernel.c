@@ -14,7 +14,8 @@
  * Values are pure trees (DAGs): each statement's tree is built once per node (memo) in the
  * current block, with no control flow inside it (SELECT is a select; exp/tanh/erf are
  * straight-line code from cg_math.c). FMA is llvm.fmuladd; no fast-math flags anywhere.
- * Locals are allocas in the entry block (private to one point of the bound loops).
+ * Locals are allocas in the entry block (private to one point of the bound loops); a GPU
+ * kernel's shared locals are the target's shared-memory globals, its barriers the target's.
  * Provenance (ir.h TK_IR_MD_*, read by verify/tv.c): every load and store carries its access
  * number in tk_ir_kernel_accesses order (and, inside unrolled loops, the unrolled variables'
  * values), loop phis and bound ids their variable, value compares and max/min selects their
@@ -413,8 +414,11 @@ static tk_status stmt(kern *K, const tk_ir_stmt *s) {
       return TK_STATUS_OK;
     case TK_S_FOR: return for_stmt(K, s);
     case TK_S_IF: return if_stmt(K, s);
-    case TK_S_BARRIER: /* the staged GPU schedule's; its lowering is issue 17's next step */
-      return fail(K, "a workgroup barrier: codegen does not emit barriers yet");
+    case TK_S_BARRIER:
+      if (!K->fn.cm->target->barrier)
+        return fail(K, "a workgroup barrier: this target runs no GPU schedule with barriers "
+                       "(--gpu-schedule tiled is for amdgcn and nvptx)");
+      return K->fn.cm->target->barrier(&K->fn);
     default: return store_stmt(K, s);
   }
 }
@@ -435,10 +439,13 @@ static tk_status emit_body(kern *K) {
   const tk_ir_kernel *k = fn->k;
   for (int i = 0; i < k->nlocals; i++) {
     if (k->locals[i].count < 1) return fail(K, "local with no elements");
-    if (k->locals[i].shared) return fail(K, "a shared local: codegen does not emit LDS yet");
+    if (k->locals[i].shared && !fn->cm->target->barrier)
+      return fail(K, "a shared local: this target runs no GPU schedule with shared memory "
+                     "(--gpu-schedule tiled is for amdgcn and nvptx)");
     LLVMTypeRef ty =
         LLVMArrayType2(elem_type(fn->cm, k->locals[i].type), (uint64_t)k->locals[i].count);
-    fn->locals[i] = LLVMBuildAlloca(fn->cm->b, ty, k->locals[i].name);
+    fn->locals[i] = k->locals[i].shared ? tk_cg_gpu_shared_local(fn, i, ty)
+                                        : LLVMBuildAlloca(fn->cm->b, ty, k->locals[i].name);
   }
   TK_RETURN_IF_ERROR(stmt(K, k->body));
   LLVMBuildRetVoid(fn->cm->b);

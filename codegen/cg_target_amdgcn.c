@@ -11,7 +11,8 @@
  *                                              amdgpu-no-implicitarg-ptr, so the kernarg
  *                                              segment is exactly the explicit arguments.
  * Ids: llvm.amdgcn.workgroup.id.x and llvm.amdgcn.workitem.id.x. Buffers are addrspace(1);
- * register-tile locals are allocas in addrspace(5) (the data layout's alloca space).
+ * register-tile locals are allocas in addrspace(5) (the data layout's alloca space), shared
+ * locals addrspace(3) globals (LDS); the barrier is below (amdgcn_barrier).
  * Math: exp2 is cg_math.c's inline polynomial, as on every target — `llvm.exp2.f32` would
  * be legal here (v_exp_f32) but approximate and different from what x86_64-simt checks in CI,
  * and `llvm.tanh` has no lowering on AMDGPU (docs/toolchain.md §2).
@@ -20,12 +21,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <llvm-c/IRReader.h>
+#include <llvm-c/Linker.h>
 #include <llvm-c/Target.h>
 
 #include "codegen/cg_internal.h"
 #include "tk/launch.h"
 
-enum { AMDGPU_GLOBAL_AS = 1, AMDGPU_CONSTANT_AS = 4 };
+enum { AMDGPU_GLOBAL_AS = 1, AMDGPU_LOCAL_AS = 3, AMDGPU_CONSTANT_AS = 4 };
 
 static void amdgcn_init_llvm(void) {
   LLVMInitializeAMDGPUTargetInfo();
@@ -85,6 +88,52 @@ static tk_status amdgcn_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
   return TK_STATUS_OK;
 }
 
+/* The workgroup barrier as HIP's __syncthreads: a workgroup-scope release fence, s_barrier, a
+ * workgroup-scope acquire fence. LLVM-C 19 builds only system-scope fences (LLVMBuildFence),
+ * which on gfx9 write back and invalidate the L2 at every barrier, so the barrier is a helper
+ * parsed from IR text once per module (external while linked in, internal after) and called;
+ * `alwaysinline` puts it back in line in `default<O3>`. */
+static const char BARRIER_FN[] = "tk.workgroup_barrier";
+static const char BARRIER_IR[] = "define void @tk.workgroup_barrier() #0 {\n"
+                                 "  fence syncscope(\"workgroup\") release\n"
+                                 "  call void @llvm.amdgcn.s.barrier()\n"
+                                 "  fence syncscope(\"workgroup\") acquire\n"
+                                 "  ret void\n"
+                                 "}\n"
+                                 "declare void @llvm.amdgcn.s.barrier() #1\n"
+                                 "attributes #0 = { alwaysinline convergent nounwind }\n"
+                                 "attributes #1 = { convergent nounwind willreturn }\n";
+
+static tk_status barrier_helper(tk_cg_module *cm, LLVMValueRef *out) {
+  if ((*out = LLVMGetNamedFunction(cm->mod, BARRIER_FN))) return TK_STATUS_OK;
+  LLVMMemoryBufferRef buf =
+      LLVMCreateMemoryBufferWithMemoryRangeCopy(BARRIER_IR, sizeof BARRIER_IR - 1, BARRIER_FN);
+  LLVMModuleRef helper = NULL;
+  char *msg = NULL;
+  if (!buf || LLVMParseIRInContext(cm->c->ctx, buf, &helper, &msg)) { /* takes buf */
+    tk_status s =
+        tk_status_make(TK_INTERNAL, "codegen: amdgcn barrier helper: %s", msg ? msg : "no memory");
+    LLVMDisposeMessage(msg);
+    return s;
+  }
+  LLVMSetTarget(helper, LLVMGetTarget(cm->mod));
+  LLVMSetDataLayout(helper, LLVMGetDataLayoutStr(cm->mod));
+  if (LLVMLinkModules2(cm->mod, helper)) /* takes helper */
+    return tk_status_make(TK_INTERNAL, "codegen: amdgcn barrier helper: linking failed");
+  *out = LLVMGetNamedFunction(cm->mod, BARRIER_FN);
+  if (!*out) return tk_status_make(TK_INTERNAL, "codegen: amdgcn barrier helper missing");
+  LLVMSetLinkage(*out, LLVMInternalLinkage);
+  return TK_STATUS_OK;
+}
+
+static tk_status amdgcn_barrier(tk_cg_fn *fn) {
+  LLVMValueRef helper;
+  TK_RETURN_IF_ERROR(barrier_helper(fn->cm, &helper));
+  LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(fn->cm->c->ctx), NULL, 0, 0);
+  LLVMBuildCall2(fn->cm->b, fty, helper, NULL, 0, "");
+  return TK_STATUS_OK;
+}
+
 static tk_status amdgcn_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef extent,
                              tk_cg_bound *out) {
   (void)extent;
@@ -128,4 +177,6 @@ const tk_cg_target tk_cg_target_amdgcn = {
     .bind = amdgcn_bind,
     .exp2 = tk_cg_math_exp2,
     .finish_module = amdgcn_finish_module,
+    .shared_as = AMDGPU_LOCAL_AS,
+    .barrier = amdgcn_barrier,
 };

@@ -18,6 +18,7 @@
  * as i64 (read through a truncation, so the module stays valid), "abi.extra_param" appends an
  * i32.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "codegen/cg_internal.h"
@@ -67,6 +68,24 @@ tk_status tk_cg_gpu_begin_kernel(tk_cg_fn *fn, const bool *noalias, unsigned cc)
   LLVMPositionBuilderAtEnd(cm->b, LLVMAppendBasicBlockInContext(cm->c->ctx, f, "entry"));
   if (b_i64) fn->B = LLVMBuildTrunc(cm->b, fn->B, cm->i32, "B.lo");
   return TK_STATUS_OK;
+}
+
+LLVMValueRef tk_cg_gpu_shared_local(tk_cg_fn *fn, int local, LLVMTypeRef array) {
+  tk_cg_module *cm = fn->cm;
+  char name[256];
+  snprintf(name, sizeof name, "%s.%s", fn->k->name, fn->k->locals[local].name);
+  LLVMValueRef g = LLVMAddGlobalInAddressSpace(cm->mod, array, name, cm->target->shared_as);
+  LLVMSetInitializer(g, LLVMGetUndef(array));
+  LLVMSetLinkage(g, LLVMInternalLinkage);
+  LLVMSetAlignment(g, 16);
+  return g;
+}
+
+void tk_cg_gpu_void_call(tk_cg_module *cm, const char *intrinsic) {
+  unsigned id = LLVMLookupIntrinsicID(intrinsic, strlen(intrinsic));
+  LLVMValueRef decl = LLVMGetIntrinsicDeclaration(cm->mod, id, NULL, 0);
+  LLVMTypeRef fty = LLVMIntrinsicGetType(cm->c->ctx, id, NULL, 0);
+  LLVMBuildCall2(cm->b, fty, decl, NULL, 0, "");
 }
 
 /* A call of a non-overloaded intrinsic with no arguments returning i32. */

@@ -5,7 +5,8 @@
  * annotation !nvvm.annotations !{ptr @NAME, !"maxntidx", i32 WG}, which PTX prints as
  * `.maxntid WG, 1, 1`: the launch's constant workgroup size is a promise the optimiser uses,
  * so the CUDA launcher must launch exactly WG threads per block. Ids:
- * llvm.nvvm.read.ptx.sreg.ctaid.x and .tid.x. Buffers are addrspace(1) (global) parameters.
+ * llvm.nvvm.read.ptx.sreg.ctaid.x and .tid.x. Buffers are addrspace(1) (global) parameters;
+ * shared locals addrspace(3) globals (.shared), the barrier llvm.nvvm.barrier0 (bar.sync 0).
  * Math: only instructions PTX has. exp2 is cg_math.c's inline polynomial (llvm.exp2/llvm.exp
  * and llvm.tanh have no lowering on NVPTX, and llvm.nvvm.ex2.approx.f is approximate and not
  * what x86_64-simt runs in CI); no fast-math flags, so additions and multiplications are
@@ -21,7 +22,7 @@
 #include "codegen/cg_internal.h"
 #include "tk/launch.h"
 
-enum { NVPTX_GLOBAL_AS = 1 };
+enum { NVPTX_GLOBAL_AS = 1, NVPTX_SHARED_AS = 3 };
 
 static void nvptx_init_llvm(void) {
   LLVMInitializeNVPTXTargetInfo();
@@ -60,6 +61,13 @@ static tk_status nvptx_begin_kernel(tk_cg_fn *fn, const bool *noalias) {
   return TK_STATUS_OK;
 }
 
+/* bar.sync 0: every thread of the block arrives, and the block's shared and global memory
+ * accesses before it are seen by the block's threads after it (PTX ISA, bar.sync). */
+static tk_status nvptx_barrier(tk_cg_fn *fn) {
+  tk_cg_gpu_void_call(fn->cm, "llvm.nvvm.barrier0");
+  return TK_STATUS_OK;
+}
+
 static tk_status nvptx_bind(tk_cg_fn *fn, tk_ir_binding binding, LLVMValueRef extent,
                             tk_cg_bound *out) {
   (void)extent;
@@ -89,4 +97,6 @@ const tk_cg_target tk_cg_target_nvptx = {
     .bind = nvptx_bind,
     .exp2 = tk_cg_math_exp2,
     .finish_module = nvptx_finish_module,
+    .shared_as = NVPTX_SHARED_AS,
+    .barrier = nvptx_barrier,
 };

@@ -272,12 +272,34 @@ static void count_stmt(const tk_ir_stmt *s, bool in_reduction, intensity *c) {
   }
 }
 
-/* {"flops", "bytes"} of one reduction step of one thread, for a kernel running a GEMM phase
- * (the fused kernel's tileable phase): its arithmetic intensity is flops / bytes. */
+/* A tiled launch's blocking, and its intensity: per K-slice a workgroup reads a rows × kslice
+ * tile of x and a kslice × cols tile of W from global memory and does 2 · rows · cols · kslice
+ * FLOPs. */
+static void write_tile(jw *w, const tk_ir_gpu_tile *t) {
+  jw_open_flat(w, "tile");
+  jw_int(w, "rows", t->rows);
+  jw_int(w, "cols", t->cols);
+  jw_int(w, "reg_rows", t->reg_rows);
+  jw_int(w, "reg_cols", t->reg_cols);
+  jw_int(w, "kslice", t->kslice);
+  jw_close_flat(w);
+  jw_open_flat(w, "intensity");
+  jw_int(w, "flops", 2 * t->rows * t->cols * t->kslice);
+  jw_int(w, "bytes", 4 * (t->rows * t->kslice + t->kslice * t->cols));
+  jw_close_flat(w);
+}
+
+/* {"flops", "bytes"} of one reduction step of one thread (a tiled launch: of one K-slice of
+ * its workgroup), for a kernel running a GEMM phase (the fused kernel's tileable phase): its
+ * arithmetic intensity is flops / bytes. */
 static void write_intensity(jw *w, const tk_ir_module *m, const tk_ir_kernel *k) {
   if (k->source < 0 || k->source_phase < 0) return;
   const tk_ir_kernel *fused = m->kernels.items[k->source];
   if (k->source_phase >= fused->nphases || !fused->phases[k->source_phase].tileable) return;
+  if (k->launch.tile.rows) {
+    write_tile(w, &k->launch.tile);
+    return;
+  }
   intensity c = {0};
   count_stmt(k->body, false, &c);
   if (!c.loads) return;

@@ -59,6 +59,9 @@ typedef struct tv_memo_slot {
   Z3_ast term, def;
 } tv_memo_slot;
 
+/* The address space of shared locals on both GPU targets (amdgcn LDS, nvptx shared). */
+enum { TV_SHARED_AS = 3 };
+
 typedef struct tv_fn {
   tk_vctx *v;
   const tk_ir_kernel *k;
@@ -73,7 +76,9 @@ typedef struct tv_fn {
   bool *back_pred;       /* per block: some predecessor reaches it by a back edge */
   int *pre_path;         /* per block: for a loop header, the path before its LOOP node */
   int *exit_path;        /* per block: path node at its terminator */
-  LLVMValueRef *allocas; /* the entry block's allocas in order (k->nlocals) */
+  LLVMValueRef *allocas; /* per local (k->nlocals): the entry block's allocas in order, or,
+                            for a shared local, its global "<kernel>.<local>" */
+  int nbarriers;         /* calls of a workgroup barrier seen */
   int nnodes, capnodes;
   tv_node *nodes;
   int ninsts, capinsts;

@@ -432,12 +432,15 @@ static tk_status check_base(tv_fn *f, const tv_inst *r, const tv_access *a, LLVM
   LLVMTypeRef accessed = LLVMTypeOf(store ? LLVMGetOperand(r->inst, 0) : r->inst);
   if (LLVMGetOperand(ptr, 0) != base)
     return tk_tv_refuse(f, TK_OBL_ADDRESS, ptr, "%s: the base is not %s", what,
-                        local ? "the local's alloca" : "the argument's parameter");
+                        !local                      ? "the argument's parameter"
+                        : f->k->locals[slot].shared ? "the shared local's global"
+                                                    : "the local's alloca");
   if (LLVMGetGEPSourceElementType(ptr) != ty || accessed != ty)
     return tk_tv_refuse(f, TK_OBL_ADDRESS, r->inst, "%s: the element type is not %s", what,
                         tk_ir_type_name(t));
   if (local) {
-    LLVMTypeRef at = LLVMGetAllocatedType(base);
+    LLVMTypeRef at =
+        f->k->locals[slot].shared ? LLVMGlobalGetValueType(base) : LLVMGetAllocatedType(base);
     if (LLVMGetTypeKind(at) != LLVMArrayTypeKind || LLVMGetElementType(at) != ty ||
         LLVMGetArrayLength2(at) != (uint64_t)f->k->locals[slot].count)
       return tk_tv_refuse(f, TK_OBL_ADDRESS, base, "local %s: the alloca is not [%lld x %s]",

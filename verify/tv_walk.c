@@ -285,6 +285,15 @@ static tv_hw hw_of(LLVMValueRef call) {
   return TV_HW_NONE;
 }
 
+/* A call of a workgroup barrier: nvptx's intrinsic, or amdgcn's helper (codegen's
+ * cg_target_amdgcn.c: fences of workgroup scope around llvm.amdgcn.s.barrier). */
+static bool is_barrier(LLVMValueRef call) {
+  LLVMValueRef callee = LLVMGetCalledValue(call);
+  size_t len = 0;
+  const char *name = callee ? LLVMGetValueName2(callee, &len) : "";
+  return !strcmp(name, "llvm.nvvm.barrier0") || !strcmp(name, "tk.workgroup_barrier");
+}
+
 static tk_status record_inst(tv_fn *f, LLVMValueRef inst, int path) {
   int64_t n = -1;
   if (tk_tv_md_ints(inst, f->md_access, &n, 1) != 1 || n < 0 || n >= f->naccs)
@@ -376,6 +385,7 @@ static tk_status instruction(tv_fn *f, int b, LLVMValueRef inst, int *path) {
     case LLVMICmp: TK_RETURN_IF_ERROR(check_icmp(f, inst)); break;
     case LLVMSelect: TK_RETURN_IF_ERROR(check_select(f, inst)); break;
     case LLVMCall: {
+      f->nbarriers += is_barrier(inst);
       tv_hw hw = hw_of(inst);
       if (hw == TV_HW_NONE) return TK_STATUS_OK;
       *path =
@@ -438,18 +448,71 @@ static unsigned md_kind(tv_fn *f, const char *name) {
                                   (unsigned)strlen(name));
 }
 
+/* The index of the n-th private local (not shared), or k->nlocals. */
+static int private_local(const tk_ir_kernel *k, int n) {
+  int l = 0;
+  for (; l < k->nlocals; l++)
+    if (!k->locals[l].shared && n-- == 0) break;
+  return l;
+}
+
+/* A shared local's global: "<kernel>.<local>", internal, in addrspace(3) (amdgcn LDS, nvptx
+ * .shared); its type is checked with each access (check_base). */
+static tk_status shared_global(tv_fn *f, int l) {
+  char name[256];
+  snprintf(name, sizeof name, "%s.%s", f->k->name, f->k->locals[l].name);
+  LLVMValueRef g = LLVMGetNamedGlobal(LLVMGetGlobalParent(f->fn), name);
+  if (!g || LLVMGetLinkage(g) != LLVMInternalLinkage ||
+      LLVMGetPointerAddressSpace(LLVMTypeOf(g)) != TV_SHARED_AS)
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, g,
+                        "shared local %s: no internal addrspace(%d) global @%s in the module",
+                        f->k->locals[l].name, TV_SHARED_AS, name);
+  f->allocas[l] = g;
+  return TK_STATUS_OK;
+}
+
 static tk_status collect_allocas(tv_fn *f) {
-  int n = 0;
+  int n = 0, nprivate = 0;
+  for (int l = 0; l < f->k->nlocals; l++)
+    if (f->k->locals[l].shared)
+      TK_RETURN_IF_ERROR(shared_global(f, l));
+    else
+      nprivate++;
   for (LLVMValueRef i = LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(f->fn)); i;
        i = LLVMGetNextInstruction(i))
     if (LLVMIsAAllocaInst(i)) {
-      if (n == f->k->nlocals) return tk_tv_refuse(f, TK_OBL_ADDRESS, i, "more allocas than locals");
-      f->allocas[n++] = i;
+      if (n == nprivate) return tk_tv_refuse(f, TK_OBL_ADDRESS, i, "more allocas than locals");
+      f->allocas[private_local(f->k, n++)] = i;
     }
-  if (n != f->k->nlocals)
-    return tk_tv_refuse(f, TK_OBL_ADDRESS, NULL, "%d allocas in the entry block for %d locals", n,
-                        f->k->nlocals);
+  if (n != nprivate)
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, NULL,
+                        "%d allocas in the entry block for %d private locals", n, nprivate);
   return TK_STATUS_OK;
+}
+
+/* The barrier calls the kernel's IR makes: one per barrier statement, times the extents of
+ * the unrolled loops around it (codegen copies their bodies). */
+static int64_t barrier_calls(const tk_ir_stmt *s) {
+  if (!s) return 0;
+  switch (s->kind) {
+    case TK_S_BARRIER: return 1;
+    case TK_S_BLOCK: {
+      int64_t n = 0;
+      for (int i = 0; i < s->n; i++) n += barrier_calls(s->stmts[i]);
+      return n;
+    }
+    case TK_S_FOR: return barrier_calls(s->body) * (s->loop == TK_LOOP_UNROLL ? s->extent->c : 1);
+    case TK_S_IF: return barrier_calls(s->body);
+    default: return 0;
+  }
+}
+
+static tk_status check_barriers(const tv_fn *f) {
+  int64_t want = barrier_calls(f->k->body);
+  if (f->nbarriers == want) return TK_STATUS_OK;
+  return tk_tv_refuse(f, TK_OBL_CONTROL, NULL,
+                      "%d workgroup barrier calls in the function for %lld barriers of the IR",
+                      f->nbarriers, (long long)want);
 }
 
 static tk_status alloc_tables(tv_fn *f) {
@@ -483,7 +546,7 @@ tk_status tk_tv_walk(tv_fn *f) {
   TK_RETURN_IF_ERROR(collect_allocas(f));
   TK_RETURN_IF_ERROR(order_blocks(f));
   for (int i = 0; i < f->nreach; i++) TK_RETURN_IF_ERROR(visit_block(f, f->rpo[i]));
-  return TK_STATUS_OK;
+  return check_barriers(f);
 }
 
 void tk_tv_fn_free(tv_fn *f) {

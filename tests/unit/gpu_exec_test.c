@@ -7,10 +7,11 @@
  *   2. it is retargeted to the host with the smallest change that lets x86-64 run it: the
  *      host triple and data layout; each call of an id intrinsic (amdgcn
  *      llvm.amdgcn.workgroup.id.x / workitem.id.x, nvptx llvm.nvvm.read.ptx.sreg.ctaid.x /
- *      tid.x) replaced by a load of an emulated-id global (i32) and the intrinsic's
+ *      tid.x) and the barrier (llvm.amdgcn.s.barrier, llvm.nvvm.barrier0) replaced by a call
+ *      of a host function (thread-local emulated ids; a pthread barrier) and the intrinsic's
  *      declaration deleted; the amdgpu_kernel / ptx_kernel calling convention reset to C.
- *      Any other target intrinsic, any other external function, any global variable
- *      (LDS/shared memory) or any other calling convention fails loudly. Pointers keep
+ *      Any other target intrinsic, any other external function, any global but an internal
+ *      addrspace(3) one (a shared local) or any other calling convention fails loudly. Pointers keep
  *      their address spaces: x86-64 lowers loads, stores, GEPs and allocas in addrspace(1)
  *      and addrspace(5) as ordinary 64-bit memory accesses (the host data layout gives
  *      every address space 64-bit pointers), so no parameter or alloca is rewritten. Per
@@ -20,9 +21,12 @@
  *   3. MCJIT compiles the module for the host, and the `gpu` schedule runs as the launcher
  *      would launch it (m->targets[TK_TARGET_GPU] in order; for each workgroup in
  *      [0, grid(B)) and each thread in [0, workgroup_size): set the emulated ids, call the
- *      kernel with its buffers, B and Bp). Running the threads one after the other is a
- *      valid execution: a GPU kernel has no barriers and no shared memory (a phase boundary
- *      is a launch boundary; a barrier or an LDS global would fail step 2);
+ *      kernel with its buffers, B and Bp). A kernel without barriers runs its threads one
+ *      after the other, a valid execution; a kernel with barriers (the tiled schedule,
+ *      --gpu-schedule tiled: nano-tiled and custom-small-tiled below) runs one host thread per
+ *      GPU thread, the barrier intrinsic bound to a pthread barrier of the workgroup's
+ *      threads and its shared locals (addrspace(3) globals) one host copy per module, which
+ *      the workgroups use in turn: every thread runs interval by interval between barriers;
  *   4. logits and router weights are compared with tests/ref under docs/formats.md §3.4
  *      (tk_ref_compare: tolerance and top-K rule).
  * Buffers are exact: each lies at the end of its own read-write pages (64-byte aligned,
@@ -34,11 +38,14 @@
  * test), once with the ids as the GPU gives them, which must match the reference; once with
  * the workgroup and thread ids swapped — what the program does when tk_cg_gpu_bind binds
  * each loop to the other's intrinsic, the defect of issue #12 — which must fault, trip a
- * canary or mismatch; and once with input element 0 changed for the kernels only, which
- * must mismatch (the comparison is not vacuous). The guards' detection has its own check,
+ * canary or mismatch; once with input element 0 changed for the kernels only, which
+ * must mismatch (the comparison is not vacuous); and, with barriers, once with the threads
+ * run one after the other and the barriers ignored, which must mismatch (the threaded run
+ * is what makes the staged tiles right). The guards' detection has its own check,
  * and a retargeting of IR with an id intrinsic the emulation does not know must fail with
  * that intrinsic's name.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,8 +73,21 @@
 
 typedef enum emulated_id { EMU_WORKGROUP_X, EMU_THREAD_X, EMU_NIDS } emulated_id;
 
-static const char *const EMULATED_ID_GLOBAL[EMU_NIDS] = {"tk_gpuexec.workgroup_id_x",
-                                                         "tk_gpuexec.thread_id_x"};
+/* The host functions the id intrinsics and the barrier become (bound to the C functions below
+ * with LLVMAddGlobalMapping): each emulated thread is a host thread, its ids thread-local. */
+static const char *const EMULATED_ID_FN[EMU_NIDS] = {"tk_gpuexec.workgroup_id_x",
+                                                     "tk_gpuexec.thread_id_x"};
+static const char EMULATED_BARRIER_FN[] = "tk_gpuexec.barrier";
+
+static _Thread_local int32_t emulated_ids[EMU_NIDS];
+static pthread_barrier_t workgroup_barrier; /* the running workgroup's threads */
+
+static int32_t emulated_workgroup_id(void) { return emulated_ids[EMU_WORKGROUP_X]; }
+static int32_t emulated_thread_id(void) { return emulated_ids[EMU_THREAD_X]; }
+static bool barriers_ignored; /* MODE_NO_BARRIERS: the barrier returns at once */
+static void emulated_barrier(void) {
+  if (!barriers_ignored) pthread_barrier_wait(&workgroup_barrier);
+}
 
 /* Which intrinsic gives which id, written out here from docs/abi.md and not taken from
  * codegen: the test checks codegen's binding against this independent statement. */
@@ -75,15 +95,18 @@ typedef struct gpu_target {
   const char *name;   /* codegen's target name */
   unsigned kernel_cc; /* the kernels' calling convention */
   const char *id_intrinsic[EMU_NIDS];
+  const char *barrier_intrinsic; /* the workgroup barrier (docs/abi.md) */
 } gpu_target;
 
 static const gpu_target GPU_TARGETS[] = {
     {"amdgcn",
      LLVMAMDGPUKERNELCallConv,
-     {"llvm.amdgcn.workgroup.id.x", "llvm.amdgcn.workitem.id.x"}},
+     {"llvm.amdgcn.workgroup.id.x", "llvm.amdgcn.workitem.id.x"},
+     "llvm.amdgcn.s.barrier"},
     {"nvptx",
      LLVMPTXKernelCallConv,
-     {"llvm.nvvm.read.ptx.sreg.ctaid.x", "llvm.nvvm.read.ptx.sreg.tid.x"}},
+     {"llvm.nvvm.read.ptx.sreg.ctaid.x", "llvm.nvvm.read.ptx.sreg.tid.x"},
+     "llvm.nvvm.barrier0"},
 };
 
 /* Intrinsic families that only a GPU backend lowers. */
@@ -133,37 +156,42 @@ static const char *value_name(LLVMValueRef v) {
   return LLVMGetValueName2(v, &len);
 }
 
-/* Replaces every call of the id intrinsic `fn` by a load of `global`; *replaced counts them. */
-static tk_status replace_id_calls(LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef global,
-                                  int *replaced) {
-  LLVMTypeRef i32 = LLVMGlobalGetValueType(global);
-  if (LLVMGetReturnType(LLVMGlobalGetValueType(fn)) != i32)
-    return tk_status_make(TK_INTERNAL, "gpuexec: %s does not return i32", value_name(fn));
+/* Replaces every call of the intrinsic `fn` by a call of `host` (the same type: no arguments,
+ * i32 or void); *replaced counts them. */
+static tk_status replace_calls(LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef host,
+                               int *replaced) {
+  if (LLVMGlobalGetValueType(fn) != LLVMGlobalGetValueType(host))
+    return tk_status_make(TK_INTERNAL, "gpuexec: %s is not of type %s", value_name(fn),
+                          value_name(host));
   for (LLVMUseRef use; (use = LLVMGetFirstUse(fn));) {
     LLVMValueRef call = LLVMGetUser(use);
     if (!LLVMIsACallInst(call) || LLVMGetCalledValue(call) != fn)
       return tk_status_make(TK_INTERNAL, "gpuexec: %s is used other than by a call",
                             value_name(fn));
     LLVMPositionBuilderBefore(b, call);
-    LLVMValueRef load = LLVMBuildLoad2(b, i32, global, "");
-    LLVMReplaceAllUsesWith(call, load);
+    LLVMValueRef repl = LLVMBuildCall2(b, LLVMGlobalGetValueType(host), host, NULL, 0, "");
+    LLVMReplaceAllUsesWith(call, repl);
     LLVMInstructionEraseFromParent(call);
     (*replaced)++;
   }
   return TK_STATUS_OK;
 }
 
-/* A declaration: an emulated id intrinsic (calls replaced, declaration deleted), a
- * target-independent intrinsic (kept), or an error. */
+/* A declaration: an emulated id intrinsic or the barrier (calls replaced by the host
+ * functions', declaration deleted), a target-independent intrinsic or a host function
+ * (kept), or an error. */
 static tk_status retarget_declaration(const gpu_target *t, LLVMBuilderRef b, LLVMValueRef fn,
-                                      LLVMValueRef const *ids, int *replaced) {
+                                      LLVMValueRef const *host, int *replaced) {
   const char *name = value_name(fn);
-  for (int i = 0; i < EMU_NIDS; i++)
-    if (strcmp(name, t->id_intrinsic[i]) == 0) {
-      TK_RETURN_IF_ERROR(replace_id_calls(b, fn, ids[i], replaced));
+  for (int i = 0; i <= EMU_NIDS; i++)
+    if (strcmp(name, i < EMU_NIDS ? t->id_intrinsic[i] : t->barrier_intrinsic) == 0) {
+      int n = 0;
+      TK_RETURN_IF_ERROR(replace_calls(b, fn, host[i], &n));
+      if (i < EMU_NIDS) *replaced += n;
       LLVMDeleteFunction(fn);
       return TK_STATUS_OK;
     }
+  if (starts_with(name, "tk_gpuexec.")) return TK_STATUS_OK;
   for (size_t i = 0; i < sizeof GPU_INTRINSIC_PREFIXES / sizeof GPU_INTRINSIC_PREFIXES[0]; i++)
     if (starts_with(name, GPU_INTRINSIC_PREFIXES[i]))
       return tk_status_make(TK_INVALID_ARGUMENT,
@@ -176,14 +204,14 @@ static tk_status retarget_declaration(const gpu_target *t, LLVMBuilderRef b, LLV
   return TK_STATUS_OK;
 }
 
-static tk_status retarget_functions(const gpu_target *t, LLVMModuleRef mod, LLVMValueRef const *ids,
-                                    int *replaced) {
+static tk_status retarget_functions(const gpu_target *t, LLVMModuleRef mod,
+                                    LLVMValueRef const *host, int *replaced) {
   LLVMBuilderRef b = LLVMCreateBuilderInContext(LLVMGetModuleContext(mod));
   tk_status s = TK_STATUS_OK;
   for (LLVMValueRef fn = LLVMGetFirstFunction(mod), next; fn && !s; fn = next) {
     next = LLVMGetNextFunction(fn);
     if (LLVMIsDeclaration(fn)) {
-      s = retarget_declaration(t, b, fn, ids, replaced);
+      s = retarget_declaration(t, b, fn, host, replaced);
     } else if (LLVMGetFunctionCallConv(fn) == t->kernel_cc) {
       LLVMSetFunctionCallConv(fn, LLVMCCallConv);
     } else if (LLVMGetFunctionCallConv(fn) != LLVMCCallConv) {
@@ -228,13 +256,16 @@ static tk_status add_launch_wrapper(LLVMModuleRef mod, const tk_ir_kernel *k) {
   return TK_STATUS_OK;
 }
 
-static tk_status check_no_globals(const gpu_target *t, LLVMModuleRef mod) {
-  LLVMValueRef g = LLVMGetFirstGlobal(mod);
-  if (g)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "gpuexec: the %s module has the global %s (shared memory?); the "
-                          "sequential emulation supports none",
-                          t->name, value_name(g));
+/* The module's globals must be the shared locals (internal, addrspace(3)): they become
+ * ordinary host memory, zero-filled, one copy the threads of the running workgroup share. */
+static tk_status retarget_globals(const gpu_target *t, LLVMModuleRef mod) {
+  for (LLVMValueRef g = LLVMGetFirstGlobal(mod); g; g = LLVMGetNextGlobal(g)) {
+    if (LLVMGetLinkage(g) != LLVMInternalLinkage || LLVMGetPointerAddressSpace(LLVMTypeOf(g)) != 3)
+      return tk_status_make(TK_INVALID_ARGUMENT,
+                            "gpuexec: the %s module has the global %s, which is no shared local",
+                            t->name, value_name(g));
+    LLVMSetInitializer(g, LLVMConstNull(LLVMGlobalGetValueType(g)));
+  }
   return TK_STATUS_OK;
 }
 
@@ -243,14 +274,14 @@ static tk_status retarget_module(const gpu_target *t, const host_target *h,
                                  int *replaced) {
   LLVMSetTarget(mod, h->triple);
   LLVMSetDataLayout(mod, h->layout);
-  TK_RETURN_IF_ERROR(check_no_globals(t, mod));
-  LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetModuleContext(mod));
-  LLVMValueRef ids[EMU_NIDS];
-  for (int i = 0; i < EMU_NIDS; i++) {
-    ids[i] = LLVMAddGlobal(mod, i32, EMULATED_ID_GLOBAL[i]);
-    LLVMSetInitializer(ids[i], LLVMConstInt(i32, 0, 0));
-  }
-  TK_RETURN_IF_ERROR(retarget_functions(t, mod, ids, replaced));
+  TK_RETURN_IF_ERROR(retarget_globals(t, mod));
+  LLVMContextRef ctx = LLVMGetModuleContext(mod);
+  LLVMTypeRef id_type = LLVMFunctionType(LLVMInt32TypeInContext(ctx), NULL, 0, 0);
+  LLVMValueRef host[EMU_NIDS + 1];
+  for (int i = 0; i < EMU_NIDS; i++) host[i] = LLVMAddFunction(mod, EMULATED_ID_FN[i], id_type);
+  host[EMU_NIDS] = LLVMAddFunction(mod, EMULATED_BARRIER_FN,
+                                   LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0));
+  TK_RETURN_IF_ERROR(retarget_functions(t, mod, host, replaced));
   for (int i = 0; i < kernels->n; i++)
     TK_RETURN_IF_ERROR(add_launch_wrapper(mod, kernels->items[i]));
   char *msg = NULL;
@@ -295,7 +326,6 @@ typedef struct jit {
   LLVMExecutionEngineRef ee; /* owns the module */
   int n;
   launch_fn *launch; /* per scheduled kernel */
-  int32_t *id[EMU_NIDS];
 } jit;
 
 static void jit_close(jit *j) {
@@ -316,12 +346,18 @@ static tk_status jit_resolve(jit *j, const tk_ir_kernel_list *kernels) {
     if (!addr) return tk_status_make(TK_INTERNAL, "gpuexec: the JIT has no %s", name);
     j->launch[i] = (launch_fn)(uintptr_t)addr;
   }
-  for (int i = 0; i < EMU_NIDS; i++) {
-    j->id[i] = (int32_t *)(uintptr_t)LLVMGetGlobalValueAddress(j->ee, EMULATED_ID_GLOBAL[i]);
-    if (!j->id[i])
-      return tk_status_make(TK_INTERNAL, "gpuexec: the JIT has no %s", EMULATED_ID_GLOBAL[i]);
-  }
   return TK_STATUS_OK;
+}
+
+/* The module's host functions bound to this file's C functions (before anything is
+ * compiled). */
+static void jit_map_host(jit *j, LLVMModuleRef mod) {
+  static int32_t (*const ids[EMU_NIDS])(void) = {emulated_workgroup_id, emulated_thread_id};
+  for (int i = 0; i < EMU_NIDS; i++)
+    LLVMAddGlobalMapping(j->ee, LLVMGetNamedFunction(mod, EMULATED_ID_FN[i]),
+                         (void *)(uintptr_t)ids[i]);
+  LLVMAddGlobalMapping(j->ee, LLVMGetNamedFunction(mod, EMULATED_BARRIER_FN),
+                       (void *)(uintptr_t)emulated_barrier);
 }
 
 /* Emits t's kernels of m in form `what`, retargets them and JIT-compiles them into *j. */
@@ -351,6 +387,7 @@ static tk_status jit_open(const tk_ir_module *m, const gpu_target *t, tk_cg_emit
     j->ee = NULL;
     return s;
   }
+  jit_map_host(j, mod);
   return jit_resolve(j, kernels);
 }
 
@@ -420,9 +457,11 @@ typedef enum run_mode {
   MODE_AS_LAUNCHED,     /* the ids a GPU gives: must match the reference */
   MODE_SWAPPED_IDS,     /* workgroup id = thread index and thread id = workgroup index */
   MODE_PERTURBED_INPUT, /* the kernels see input element 0 + 1, the reference does not */
+  MODE_NO_BARRIERS,     /* kernels with barriers run thread after thread, barriers ignored */
 } run_mode;
 
-static const char *const MODE_NAMES[] = {"ids as launched", "ids swapped", "input perturbed"};
+static const char *const MODE_NAMES[] = {"ids as launched", "ids swapped", "input perturbed",
+                                         "barriers ignored"};
 
 typedef struct exec_case {
   const tk_ir_module *m;
@@ -433,24 +472,81 @@ typedef struct exec_case {
   run_mode mode;
 } exec_case;
 
-static void launch_all(const exec_case *c, const guarded_buffer *bufs, int32_t B, int32_t Bp) {
+/* One launch of kernel `kernel` as a GPU runs it. */
+typedef struct launch {
+  launch_fn fn;
+  void *const *args;
+  int32_t B, Bp;
+  int64_t grid, wg;
+  bool swap; /* MODE_SWAPPED_IDS */
+} launch;
+
+static void set_ids(const launch *l, int64_t g, int64_t t) {
+  emulated_ids[l->swap ? EMU_THREAD_X : EMU_WORKGROUP_X] = (int32_t)g;
+  emulated_ids[l->swap ? EMU_WORKGROUP_X : EMU_THREAD_X] = (int32_t)t;
+}
+
+typedef struct worker {
+  const launch *l;
+  int64_t t;
+} worker;
+
+/* Thread t of every workgroup in turn; the workgroup barrier at the end of each keeps the
+ * next workgroup from overwriting shared memory that another thread still reads. */
+static void *worker_main(void *arg) {
+  const worker *w = arg;
+  for (int64_t g = 0; g < w->l->grid; g++) {
+    set_ids(w->l, g, w->t);
+    w->l->fn(w->l->args, w->l->B, w->l->Bp);
+    pthread_barrier_wait(&workgroup_barrier);
+  }
+  return NULL;
+}
+
+/* A kernel with barriers: one host thread per GPU thread of the workgroup, all running the
+ * kernel to each barrier before any goes on (emulated_barrier); false if threads could not
+ * be had. */
+static bool launch_threads(const launch *l) {
+  pthread_t threads[l->wg];
+  worker workers[l->wg];
+  int64_t started = 0;
+  if (pthread_barrier_init(&workgroup_barrier, NULL, (unsigned)l->wg)) return false;
+  for (; started < l->wg; started++) {
+    workers[started] = (worker){l, started};
+    if (pthread_create(&threads[started], NULL, worker_main, &workers[started])) break;
+  }
+  for (int64_t t = 0; t < started; t++) pthread_join(threads[t], NULL);
+  pthread_barrier_destroy(&workgroup_barrier);
+  return started == l->wg;
+}
+
+/* Runs every launch of the gpu schedule; false when the harness failed. */
+static bool launch_all(const exec_case *c, const guarded_buffer *bufs, int32_t B, int32_t Bp) {
   const tk_ir_kernel_list *kernels = &c->m->targets[TK_TARGET_GPU];
   tk_ix_env env = {.B = B, .Bp = Bp, .vals = NULL};
-  bool swap = c->mode == MODE_SWAPPED_IDS;
-  int32_t *wg_id = c->j->id[swap ? EMU_THREAD_X : EMU_WORKGROUP_X];
-  int32_t *thread_id = c->j->id[swap ? EMU_WORKGROUP_X : EMU_THREAD_X];
+  barriers_ignored = c->mode == MODE_NO_BARRIERS;
   for (int i = 0; i < kernels->n; i++) {
     const tk_ir_kernel *k = kernels->items[i];
     void *args[k->nargs + 1];
     for (int a = 0; a < k->nargs; a++) args[a] = bufs[k->args[a].buffer].data;
-    int64_t grid = tk_ir_ix_eval(k->launch.grid, &env);
-    for (int64_t g = 0; g < grid; g++)
-      for (int64_t t = 0; t < k->launch.workgroup_size; t++) {
-        *wg_id = (int32_t)g;
-        *thread_id = (int32_t)t;
-        c->j->launch[i](args, B, Bp);
+    launch l = {c->j->launch[i],
+                args,
+                B,
+                Bp,
+                tk_ir_ix_eval(k->launch.grid, &env),
+                k->launch.workgroup_size,
+                c->mode == MODE_SWAPPED_IDS};
+    if (tk_ir_stmt_barriers(k->body) > 0 && c->mode != MODE_NO_BARRIERS) {
+      if (!launch_threads(&l)) return false;
+      continue;
+    }
+    for (int64_t g = 0; g < l.grid; g++) /* no barrier: the threads one after the other */
+      for (int64_t t = 0; t < l.wg; t++) {
+        set_ids(&l, g, t);
+        l.fn(args, B, Bp);
       }
   }
+  return true;
 }
 
 static outcome compare_outputs(const exec_case *c, const guarded_buffer *bufs, const float *x,
@@ -492,7 +588,7 @@ static outcome forward(const exec_case *c, guarded_buffer *bufs, float *x, int32
     }
     if (c->mode == MODE_PERTURBED_INPUT && m->buffers[i].role == TK_ROLE_IN) bufs[i].data[0] += 1;
   }
-  launch_all(c, bufs, B, Bp);
+  if (!launch_all(c, bufs, B, Bp)) return OUT_SETUP;
   for (int i = 0; i < m->nbuffers; i++)
     if (guarded_damage(&bufs[i])) {
       if (c->mode == MODE_AS_LAUNCHED)
@@ -590,13 +686,17 @@ typedef struct form {
 
 static const form FORMS[] = {{TK_CG_EMIT_LLVM_UNOPT, "llvm-unopt"}, {TK_CG_EMIT_LLVM, "llvm"}};
 
-/* Each batch in each mode: as launched it must match; swapped ids or a perturbed input must
- * fault, trip a canary or mismatch. */
+/* Each batch in each mode: as launched it must match; swapped ids, a perturbed input or (in a
+ * schedule with barriers) barriers ignored must fault, trip a canary or mismatch. */
 static void check_batches(exec_case *c) {
+  bool barriers = false;
+  for (int k = 0; k < c->m->targets[TK_TARGET_GPU].n; k++)
+    barriers |= tk_ir_stmt_barriers(c->m->targets[TK_TARGET_GPU].items[k]->body) > 0;
+  run_mode last = barriers ? MODE_NO_BARRIERS : MODE_PERTURBED_INPUT;
   for (size_t b = 0; b < sizeof BATCHES / sizeof BATCHES[0]; b++) {
     int32_t B = BATCHES[b];
     printf("%s B=%d:", c->label, B);
-    for (run_mode mode = MODE_AS_LAUNCHED; mode <= MODE_PERTURBED_INPUT; mode++) {
+    for (run_mode mode = MODE_AS_LAUNCHED; mode <= last; mode++) {
       c->mode = mode;
       int sig;
       outcome o = forward_forked(c, B, &sig);
@@ -634,7 +734,8 @@ static void check_target(const tk_ir_module *m, const char *model, const gpu_tar
   }
 }
 
-static void check_model(const char *name, const char *path, const host_target *h) {
+static void check_model(const char *name, const char *path, tk_ir_gpu_schedule schedule,
+                        const host_target *h) {
   tk_arch arch;
   tk_status s = tk_arch_load(path, &arch);
   CHECK_OK(s);
@@ -647,7 +748,13 @@ static void check_model(const char *name, const char *path, const host_target *h
   tkc_ir_options po;
   tkc_ir_options_default(&po);
   po.verify_each = true;
+  po.ir.gpu_schedule = schedule;
   CHECK_OK(tkc_build_ir(&arch, &po, &m));
+  int tiled = 0;
+  for (int k = 0; m && k < m->targets[TK_TARGET_GPU].n; k++)
+    tiled += m->targets[TK_TARGET_GPU].items[k]->launch.tile.rows > 0;
+  CHECK_MSG((schedule == TK_GPU_SCHEDULE_TILED) == (tiled > 0), "%s: %d tiled launches", name,
+            tiled);
   for (size_t t = 0; ref && m && t < sizeof GPU_TARGETS / sizeof GPU_TARGETS[0]; t++)
     check_target(m, name, &GPU_TARGETS[t], h, &w, ref);
   tk_ir_module_free(m);
@@ -681,8 +788,11 @@ static void check_unknown_intrinsic_fails(const host_target *h) {
 int main(int argc, char **argv) {
   static const struct {
     const char *name, *path;
-  } models[] = {{"nano", "models/nano.arch.json"},
-                {"custom-small", "models/custom-small.arch.json"}};
+    tk_ir_gpu_schedule schedule;
+  } models[] = {{"nano", "models/nano.arch.json", TK_GPU_SCHEDULE_SIMPLE},
+                {"custom-small", "models/custom-small.arch.json", TK_GPU_SCHEDULE_SIMPLE},
+                {"nano-tiled", "models/nano.arch.json", TK_GPU_SCHEDULE_TILED},
+                {"custom-small-tiled", "models/custom-small.arch.json", TK_GPU_SCHEDULE_TILED}};
   LLVMLinkInMCJIT();
   if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
     fprintf(stderr, "gpu_exec_test: no native LLVM target\n");
@@ -695,7 +805,7 @@ int main(int argc, char **argv) {
     check_unknown_intrinsic_fails(&h);
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
       if (argc < 2 || strcmp(argv[1], models[i].name) == 0)
-        check_model(models[i].name, models[i].path, &h);
+        check_model(models[i].name, models[i].path, models[i].schedule, &h);
   }
   host_target_free(&h);
   TEST_MAIN_END();
