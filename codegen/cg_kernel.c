@@ -418,6 +418,7 @@ static tk_status stmt(kern *K, const tk_ir_stmt *s) {
       if (!K->fn.cm->target->barrier)
         return fail(K, "a workgroup barrier: this target runs no GPU schedule with barriers "
                        "(--gpu-schedule tiled is for amdgcn and nvptx)");
+      if (tk_cg_mutant_on(K->fn.cm, "tiled.barrier-dropped")) return TK_STATUS_OK;
       return K->fn.cm->target->barrier(&K->fn);
     default: return store_stmt(K, s);
   }
@@ -444,8 +445,9 @@ static tk_status emit_body(kern *K) {
                      "(--gpu-schedule tiled is for amdgcn and nvptx)");
     LLVMTypeRef ty =
         LLVMArrayType2(elem_type(fn->cm, k->locals[i].type), (uint64_t)k->locals[i].count);
-    fn->locals[i] = k->locals[i].shared ? tk_cg_gpu_shared_local(fn, i, ty)
-                                        : LLVMBuildAlloca(fn->cm->b, ty, k->locals[i].name);
+    bool shared = k->locals[i].shared && !tk_cg_mutant_on(fn->cm, "tiled.shared-as-alloca");
+    fn->locals[i] = shared ? tk_cg_gpu_shared_local(fn, i, ty)
+                           : LLVMBuildAlloca(fn->cm->b, ty, k->locals[i].name);
   }
   TK_RETURN_IF_ERROR(stmt(K, k->body));
   LLVMBuildRetVoid(fn->cm->b);

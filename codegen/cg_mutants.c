@@ -34,6 +34,10 @@ static const tk_cg_mutant MUTANTS[] = {
      "the CPU entry passes Bp as B and B as Bp to the kernel body (x86_64, x86_64-simt)"},
     {"workgroup-size-doubled", "control",
      "GPU kernels declared with twice the schedule's workgroup size (amdgcn / nvptx)"},
+    {"tiled.barrier-dropped", "control",
+     "workgroup barriers not emitted (--gpu-schedule tiled, amdgcn / nvptx)"},
+    {"tiled.shared-as-alloca", "address",
+     "shared locals emitted as private allocas (--gpu-schedule tiled, amdgcn / nvptx)"},
 };
 
 const tk_cg_mutant *tk_cg_mutants(size_t *n) {

@@ -43,6 +43,10 @@
  *                <t>.<k>.moves_unguarded       a gather/scatter without its keep guard
  *                <t>.<k>.scatter_no_zero       a scatter without its zero store
  *                <t>.<k>.chain_rows_b          an expert chain's row guards at B, not count[e]
+ *   barriers     gpu.<k>.no_barrier            the first barrier dropped (tiled schedule)
+ *   (tiled)      gpu.<k>.barrier_divergent     the loop holding the barriers under t < WG - 1
+ *                gpu.<k>.lds_off_by_one        the first shared-local store's index + 1
+ *                gpu.<k>.tile_overlap          workgroups 2i and 2i+1 store the same tile
  * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
@@ -375,6 +379,60 @@ static bool two_writers(mctx *c) {
   const tk_ir_var *var = NULL;
   tk_ir_walk_stmts(c->k->body, find_bound, &var);
   return var && rewrite_kernel(c, NULL, store_even_writer, var);
+}
+
+/* ---- barriers and shared locals (the tiled GPU schedule) ---------------------------------- */
+
+static bool has_barriers(const tk_ir_kernel *k) {
+  return k->target == TK_TARGET_GPU && tk_ir_stmt_barriers(k->body) > 0;
+}
+
+/* The first barrier becomes an empty block: staging and compute share an interval. */
+static bool first_barrier_dropped(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_BARRIER || w->hits++) return false;
+  s->kind = TK_S_BLOCK;
+  s->n = 0;
+  return true;
+}
+
+/* The first loop holding barriers, under `if t < WG - 1`: the last thread skips them. */
+static bool barrier_loop_diverges(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_FOR || s->binding != TK_BIND_NONE || tk_ir_stmt_barriers(s->body) == 0 ||
+      w->hits++)
+    return false;
+  tk_ir_stmt *loop = tk_ir_alloc(w->m, sizeof *loop);
+  if (!loop) return false;
+  *loop = *s;
+  const tk_ir_stmt *threads = w->k->body->body;
+  *s = *tk_ir_stmt_if(w->m, tk_ir_ix_var(w->m, threads->var), TK_CMP_LT,
+                      tk_ir_ix_const(w->m, threads->extent->c - 1), loop);
+  return true;
+}
+
+static bool is_shared_store(const rw *w, const tk_ir_stmt *s) {
+  return s->kind == TK_S_LOCAL_STORE && w->k->locals[s->local].shared;
+}
+
+static bool first_shared_store_plus_one(rw *w, tk_ir_stmt *s) {
+  if (!is_shared_store(w, s) || w->hits++) return false;
+  s->ix = plus(w->m, s->ix, 1);
+  return true;
+}
+
+static bool no_barrier(mctx *c) {
+  return has_barriers(c->k) && rewrite_kernel(c, NULL, first_barrier_dropped, NULL);
+}
+static bool barrier_divergent(mctx *c) {
+  return has_barriers(c->k) && rewrite_kernel(c, NULL, barrier_loop_diverges, NULL);
+}
+static bool lds_off_by_one(mctx *c) {
+  return has_barriers(c->k) && rewrite_kernel(c, NULL, first_shared_store_plus_one, NULL);
+}
+
+/* Workgroups 2i and 2i + 1 compute the same output tile (every global store's workgroup id
+ * folded onto even values): each tile overlaps its neighbour. */
+static bool tile_overlap(mctx *c) {
+  return has_barriers(c->k) && rewrite_kernel(c, NULL, store_even_writer, c->k->body->var);
 }
 
 /* ---- topk: the selection loop -------------------------------------------------------------- */
@@ -770,6 +828,14 @@ static const kind KINDS[] = {
     {"chain_rows_b", ON_KERNEL,
      "dispatch: an expert's chain computes B rows instead of its count[e] gathered ones",
      chain_rows_b},
+    {"no_barrier", ON_KERNEL, "race: the barrier between staging and compute dropped", no_barrier},
+    {"barrier_divergent", ON_KERNEL,
+     "race: the loop with the barriers under a guard the last thread fails (divergent)",
+     barrier_divergent},
+    {"lds_off_by_one", ON_KERNEL, "bounds: the first shared-memory store's index off by one",
+     lds_off_by_one},
+    {"tile_overlap", ON_KERNEL,
+     "race: workgroups 2i and 2i+1 compute the same output tile (overlapping tiles)", tile_overlap},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

@@ -6,8 +6,9 @@
 # and the class, and leave no DIR and no temp dir; the unmutated compile of the same targets
 # succeeds and its proofs/index.json holds address and control entries for all four targets; an
 # unknown ID is a usage error (exit 2) naming --list-cg-mutants. One code unit per target
-# (x86-64-v3, gfx90a, sm_80): the mutants change the lowering all units share. Two mutants at a
-# time.
+# (x86-64-v3, gfx90a, sm_80): the mutants change the lowering all units share. The tiled.*
+# mutants (barriers, shared locals) compile with --gpu-schedule tiled for amdgcn and nvptx, the
+# targets that have them. Two mutants at a time.
 set -u
 TKC="$TK_BIN/tkc"
 MODEL="$TK_SOURCE_DIR/models/nano.arch.json"
@@ -15,9 +16,11 @@ TARGETS=x86_64,x86_64-simt,amdgcn,nvptx
 UNITS="--cpu x86-64-v3 --offload-arch gfx90a --cuda-arch sm_80"
 fail=0
 
-check_one() { # id
+check_one() { # id (tiled.*: the tiled GPU schedule's, on the GPU targets)
   d="$W/out.$1"
-  "$TKC" compile "$MODEL" --targets "$TARGETS" $UNITS --cg-mutant "$1" -o "$d/bundle" >/dev/null 2>"$d.err"
+  targets=$TARGETS flags=""
+  case "$1" in tiled.*) targets=amdgcn,nvptx flags="--gpu-schedule tiled" ;; esac
+  "$TKC" compile "$MODEL" --targets "$targets" $UNITS $flags --cg-mutant "$1" -o "$d/bundle" >/dev/null 2>"$d.err"
   rc=$?
   if [ $rc -ne 3 ] || ! grep -q "kernel " "$d.err" || ! grep -Eq "class (address|control)" "$d.err"; then
     echo "SURVIVED $1 (exit $rc)"

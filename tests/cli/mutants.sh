@@ -11,16 +11,19 @@
 # nano, custom-small and dense, leaving out experts 1..E-1 (their kernels are expert 0's with
 # other buffers). Compile runs the same verifier, so every mutant would only double the time.
 # MoE models list >= 25 mutants, dense >= 20, with at least one of every class, and nano one
-# of every dispatch kind on each target; an unknown ID is a usage error (exit 2). Runs two
-# mutants at a time.
+# of every dispatch kind on each target; an unknown ID is a usage error (exit 2). nano-tiled
+# (--gpu-schedule tiled): the four barrier kinds on the tiled launches of experts 0 and 3, each
+# refuted by verify. Runs two mutants at a time.
 set -u
 TKC="$TK_BIN/tkc"
 fail=0
 
-check_one() { # model id (nano-dense: nano with --dispatch dense, verify only)
-  m="$TK_SOURCE_DIR/models/${1%-dense}.arch.json"
+check_one() { # model id (nano-dense / nano-tiled: nano with --dispatch dense / --gpu-schedule tiled)
+  m="$TK_SOURCE_DIR/models/nano.arch.json"
+  case "$1" in nano*) ;; *) m="$TK_SOURCE_DIR/models/$1.arch.json" ;; esac
   flags=""
   [ "$1" = nano-dense ] && flags="--dispatch dense"
+  [ "$1" = nano-tiled ] && flags="--gpu-schedule tiled"
   d="$W/out.$1.$2"
   "$TKC" verify "$m" $flags --mutant "$2" >/dev/null 2>"$d.verr"
   rc=$?
@@ -67,6 +70,19 @@ for kind in dispatch_slot_plus_1 dispatch_no_advance dispatch_count_plus_1 dispa
   for t in gpu cpu; do grep -q "^$t\..*\.$kind	" "$W/nano.list" || { echo "FAIL: nano has no $t $kind mutant"; fail=1; }; done
 done
 grep -qE '\.(dispatch_|moves_|scatter_|chain_)' "$W/nano-dense.list" && { echo "FAIL: nano-dense lists dispatch mutants"; fail=1; }
+# the tiled GPU schedule (issue 17): its four barrier kinds, on every tiled launch of expert 0,
+# the last expert and the others' first, each refuted (race or bounds); none in the simple one
+"$TKC" verify "$TK_SOURCE_DIR/models/nano.arch.json" --gpu-schedule tiled --list-mutants >"$W/nano-tiled.list" || { echo "FAIL: --list-mutants nano-tiled"; fail=1; }
+barrier_kinds='no_barrier|barrier_divergent|lds_off_by_one|tile_overlap'
+for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap; do
+  grep -q "^gpu\..*\.$kind	" "$W/nano-tiled.list" || { echo "FAIL: nano-tiled has no $kind mutant"; fail=1; }
+done
+grep -qE "\.($barrier_kinds)	" "$W/nano.list" && { echo "FAIL: nano (simple schedule) lists barrier mutants"; fail=1; }
+: >"$W/nano-tiled.compile"
+grep -E "\.($barrier_kinds)	" "$W/nano-tiled.list" | grep -E 'expert_(0|3)_' | cut -f1 >"$W/nano-tiled.checked"
+xargs -P2 -I{} sh "$0" --one nano-tiled {} <"$W/nano-tiled.checked" >"$W/nano-tiled.res" 2>&1
+if [ -s "$W/nano-tiled.res" ]; then cat "$W/nano-tiled.res"; fail=1; fi
+echo "nano-tiled: $(wc -l <"$W/nano-tiled.checked") barrier mutants checked (experts 0 and 3)"
 ls -a "$W" | grep -q '\.tmp\.' && { echo "FAIL: temp dirs left: $(ls -a "$W" | grep '\.tmp\.')"; fail=1; }
 
 "$TKC" verify "$TK_SOURCE_DIR/models/nano.arch.json" --mutant no.such.mutant >/dev/null 2>"$W/unk"
