@@ -13,7 +13,9 @@
 # - --code-object-version 5 overriding gfx90a's default; bad --offload-arch, --cuda-arch and
 #   --code-object-version values rejected, leaving no output;
 # - `--emit=asm --targets nvptx --cuda-arch sm_90` printing exactly model.sm_90.ptx, and
-#   `--emit=llvm --targets amdgcn` printing amdgpu_kernel definitions with the attributes.
+#   `--emit=llvm --targets amdgcn` printing amdgpu_kernel definitions with the attributes;
+# - with --gpu-schedule tiled, expert_0_in_gemm using 5,120 bytes of LDS in the gfx90a code
+#   object (.group_segment_fixed_size) and in every gfx's manifest entry, its tile and intensity.
 set -uo pipefail
 tkc="${TKC:-${TK_BIN:?TK_BIN not set}/tkc}"
 models="${TK_SOURCE_DIR:?TK_SOURCE_DIR not set}/models"
@@ -214,6 +216,27 @@ emit_text() {
   run 2 "$tkc" compile "$models/nano.arch.json" --emit=asm && grep -qF "give one target" "$tmp/err"
 }
 check "--emit=asm/llvm --targets T: the bundle's PTX, amdgpu_kernel IR; several targets are a usage error" emit_text
+
+tiled_lds() { # --gpu-schedule tiled: LDS in the code objects, the tile in the manifest
+  local d=$tmp/tiled
+  run 0 "$tkc" compile "$models/nano.arch.json" -o "$d" --quiet --targets amdgcn --gpu-schedule tiled || return 1
+  python3 - "$d/manifest.json" <<'PY' || return 1
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["certificate"]["options"].get("gpu_schedule") == "tiled", "certificate lacks gpu_schedule"
+k = next(k for k in m["kernels"] if k["name"] == "expert_0_in_gemm")
+assert k["tile"] == {"rows": 16, "cols": 64, "reg_rows": 4, "reg_cols": 4, "kslice": 16}, k
+assert k["intensity"] == {"flops": 2 * 16 * 64 * 16, "bytes": 4 * (16 * 16 + 16 * 64)}, k
+for t in (t for t in m["targets"] if t.get("kind") == "amdgcn"):
+    r = next(r for r in t["kernels"] if r["name"] == "expert_0_in_gemm")
+    assert r["lds_bytes"] == 4 * (16 * 16 + 16 * 64), (t["cpu"], r)
+PY
+  "$bundler" --unbundle --type=o --input="$d/model.hsaco" --targets=hipv4-amdgcn-amd-amdhsa--gfx90a \
+    --output="$tmp/tiled.co" || return 1
+  "$readelf" --notes "$tmp/tiled.co" | grep -B12 "\.name: *expert_0_in_gemm$" | grep -q "\.group_segment_fixed_size: 5120" ||
+    { echo "  gfx90a: expert_0_in_gemm's .group_segment_fixed_size is not 5120"; return 1; }
+}
+check "--gpu-schedule tiled: LDS per code object (readelf), the tile and its intensity in the manifest" tiled_lds
 
 rejected() { # rejected NEEDLE ARGS...: tkc compile fails naming NEEDLE and writes nothing
   local needle=$1

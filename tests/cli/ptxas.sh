@@ -3,7 +3,9 @@
 # models/nano.arch.json --targets nvptx` gives model.sm_80.ptx and model.sm_90.ptx, each
 # declaring `.target sm_XX`, which ptxas assembles for its sm. ptxas is looked for on PATH, in
 # $CUDA_HOME/bin and $CUDA_PATH/bin, and where the CUDA toolkit installs it (/usr/local/cuda/bin,
-# /opt/cuda/bin, Debian's /usr/lib/nvidia-cuda-toolkit/bin); without it the test exits 77,
+# /opt/cuda/bin, Debian's /usr/lib/nvidia-cuda-toolkit/bin); with --gpu-schedule tiled, ptxas -v
+# reports nano's tiled GEMM launch using one barrier and 5,120 bytes of shared memory (its x
+# and W tiles, 16 x 16 and 16 x 64 floats). Without ptxas the test exits 77,
 # which ctest reports as skipped (SKIP_RETURN_CODE in gpu_bundle.cmake).
 source "$(dirname "$0")/lib.sh"
 ptxas=$(command -v ptxas)
@@ -27,4 +29,11 @@ for sm in sm_80 sm_90; do
     fail "ptxas -arch=$sm model.$sm.ptx: $(head -5 "$tmp/ptxas.err")"
   [ -s "$tmp/$sm.cubin" ] || fail "ptxas wrote no $sm.cubin"
 done
+# the tiled schedule (--gpu-schedule tiled): shared memory and bar.sync, which ptxas counts
+"$BIN/tkc" compile models/nano.arch.json -o "$tmp/tiled" --targets nvptx --cuda-arch sm_80 \
+  --gpu-schedule tiled --quiet 2>"$tmp/err" || { fail "tkc compile --gpu-schedule tiled: $(head -5 "$tmp/err")"; finish ptxas; }
+"$ptxas" -arch=sm_80 -v "$tmp/tiled/model.sm_80.ptx" -o "$tmp/tiled.cubin" 2>"$tmp/ptxas.v" ||
+  fail "ptxas tiled model.sm_80.ptx: $(head -5 "$tmp/ptxas.v")"
+grep -A3 "entry function 'expert_0_in_gemm'" "$tmp/ptxas.v" | grep -q "used 1 barriers, 5120 bytes smem" ||
+  fail "ptxas -v: expert_0_in_gemm (tiled) does not use 1 barrier and 5120 bytes of shared memory: $(grep -A3 "'expert_0_in_gemm'" "$tmp/ptxas.v")"
 finish ptxas
