@@ -5,13 +5,15 @@
 #
 #   scripts/gpu-check.sh prepare [DIR] [--models nano,tiny]
 #       here (installs the Debian packages it needs, builds Release in $TK_BUILD_DIR, default
-#       build-gpu-check): compiles nano and tiny with every GPU target, writes inputs at
+#       build-gpu-check): compiles nano and tiny with every target, once per GPU schedule
+#       (--gpu-schedule simple and tiled), writes inputs at
 #       B in {1, 16, 256, 1024} and tests/ref's logits for them, and copies tk_forward and
 #       tk_init_checkpoint with their shared libraries into DIR (default gpu-check/, ignored
 #       by git; about 40 MiB, so it travels with the working tree).
 #   scripts/gpu-check.sh run [DIR] [--out OUT] [--device auto|cuda|hip|cpu] [gpu_check.py flags]
-#       on the GPU machine, in a few minutes: the forward on the GPU backend, the CPU backend and
-#       PyTorch eager on the GPU (if present), each checked against tests/ref and timed;
+#       on the GPU machine, in a few minutes: the forward on the GPU backend (both schedules),
+#       the CPU backend and PyTorch eager on the GPU (if present), each checked against
+#       tests/ref and timed;
 #       OUT/gpu-check.md and OUT/gpu-check.json (OUT default DIR/report). Exit 0 all agree,
 #       1 a disagreement or failure, 3 no GPU (`--device cpu` is the dry run CI does).
 #
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 case $mode in
   prepare | run) shift ;;
-  -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/gpu-check.sh prepare|run [DIR] [options] (--help)" >&2; exit 2 ;;
 esac
 dir=gpu-check

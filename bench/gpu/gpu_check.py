@@ -72,17 +72,25 @@ def copy_programs(build, dst):
             shutil.copy2(lib, os.path.join(dst, "lib", os.path.basename(lib)))
 
 
-def compile_bundle(tkc, arch_path, bundle):
-    """Compiles with every default target; skipped when the arch and the tkc binary (its bytes:
-    a rebuilt tkc keeps its version) are those of the bundle already there (its stamp)."""
+# The GPU schedules timed (tkc compile --gpu-schedule): the bundle directory and worker of each.
+SCHEDULES = {"simple": ("bundle", "tkc-gpu"), "tiled": ("bundle-tiled", "tkc-gpu-tiled")}
+
+
+def compile_bundle(tkc, arch_path, bundle, schedule):
+    """Compiles with every default target; skipped when the arch, the schedule and the tkc
+    binary (its bytes: a rebuilt tkc keeps its version) are those of the bundle already there
+    (its stamp)."""
     h = hashlib.sha256(open(arch_path, "rb").read())
     h.update(open(tkc, "rb").read())
+    h.update(schedule.encode())
     stamp = h.hexdigest()
     stamp_path = bundle + ".stamp"
     if os.path.exists(stamp_path) and open(stamp_path).read() == stamp:
         return
-    log(f"tkc compile {os.path.relpath(arch_path, ROOT)} (every target; minutes for tiny)")
-    subprocess.run([tkc, "compile", arch_path, "-o", bundle, "--quiet"], check=True)
+    log(f"tkc compile {os.path.relpath(arch_path, ROOT)} --gpu-schedule {schedule} "
+        "(every target; minutes for tiny)")
+    subprocess.run([tkc, "compile", arch_path, "-o", bundle, "--gpu-schedule", schedule, "--quiet"],
+                   check=True)
     with open(stamp_path, "w") as f:
         f.write(stamp)
 
@@ -109,11 +117,12 @@ def prepare(a):
         md = os.path.join(d, m)
         os.makedirs(md, exist_ok=True)
         shutil.copy2(arch_path, os.path.join(md, "arch.json"))
-        bundle = os.path.join(cache, f"{m}-bundle")
-        compile_bundle(os.path.join(build, "bin", "tkc"), arch_path, bundle)
-        # the proof store stays here: the runtime never reads it, and it is most of the bytes
-        shutil.rmtree(os.path.join(md, "bundle"), ignore_errors=True)
-        shutil.copytree(bundle, os.path.join(md, "bundle"), ignore=shutil.ignore_patterns("proofs"))
+        for schedule, (name, _) in SCHEDULES.items():
+            bundle = os.path.join(cache, f"{m}-{name}")
+            compile_bundle(os.path.join(build, "bin", "tkc"), arch_path, bundle, schedule)
+            # the proof store stays here: the runtime never reads it, and it is most of the bytes
+            shutil.rmtree(os.path.join(md, name), ignore_errors=True)
+            shutil.copytree(bundle, os.path.join(md, name), ignore=shutil.ignore_patterns("proofs"))
         ckpt = os.path.join(cache, f"{m}.tkp1")
         subprocess.run([os.path.join(build, "bin", "tk_init_checkpoint"), arch_path, ckpt],
                        check=True, stdout=subprocess.DEVNULL)
@@ -169,10 +178,12 @@ def compare(y, ref):
 
 
 def start_workers(a, d, m, ckpt, device, logdir, env):
-    bundle = os.path.join(d, m, "bundle")
-    fwd = [os.path.join(d, "bin", "tk_forward"), "--bundle", bundle, "--checkpoint", ckpt]
-    specs = [("tkc-gpu", fwd + ["--device", device, "--threads", "1"]),
-             ("tkc-cpu", fwd + ["--device", "cpu", "--threads", str(a.threads)])]
+    def fwd(bundle):
+        return [os.path.join(d, "bin", "tk_forward"), "--bundle", os.path.join(d, m, bundle),
+                "--checkpoint", ckpt]
+    specs = [(worker, fwd(bundle) + ["--device", device, "--threads", "1"])
+             for bundle, worker in SCHEDULES.values()]
+    specs.append(("tkc-cpu", fwd("bundle") + ["--device", "cpu", "--threads", str(a.threads)]))
     if device in ("cuda", "hip") and not a.no_torch:
         specs.append(("torch-gpu", [sys.executable, os.path.join(FORWARD, "peers.py"), "torch",
                                     "--arch", os.path.join(d, m, "arch.json"), "--checkpoint", ckpt,
@@ -198,9 +209,12 @@ def check_point(workers, B, md, tmp, out_dim):
         max_abs, ok = compare(ys[name], ref)
         res[name] = {"first_ms": ms, "max_abs": max_abs, "ok": ok,
                      "error": w.dead if ms is None else None}
-    gpu, cpu = ys.get("tkc-gpu"), ys.get("tkc-cpu")
-    gpu_vs_cpu = None if gpu is None or cpu is None or gpu.shape != cpu.shape else \
-        float(np.abs(gpu.astype(np.float64) - cpu).max())
+    cpu = ys.get("tkc-cpu")
+    gpu_vs_cpu = {}
+    for _, worker in SCHEDULES.values():
+        gpu = ys.get(worker)
+        gpu_vs_cpu[worker] = None if gpu is None or cpu is None or gpu.shape != cpu.shape else \
+            float(np.abs(gpu.astype(np.float64) - cpu).max())
     return res, gpu_vs_cpu
 
 
@@ -249,7 +263,7 @@ def run(a):
         log(f"{m}: checkpoint written in {time.monotonic() - t0:.1f} s")
         workers = start_workers(a, d, m, ckpt, device, tmp, env)
         report["workers"][m] = {n: w.desc or f"failed: {w.dead}" for n, w in workers.items()}
-        for n in ("tkc-gpu", "tkc-cpu"):
+        for n in [w for _, w in SCHEDULES.values()] + ["tkc-cpu"]:
             failed |= workers[n].dead is not None
         for B in meta["batches"]:
             res, gpu_vs_cpu = check_point(workers, B, os.path.join(d, m), tmp, dims["out_dim"])
@@ -283,24 +297,27 @@ def fmt(v, spec):
 
 
 def markdown(r):
-    names = ["tkc-gpu", "tkc-cpu", "torch-gpu"]
-    gpu_label = "tkc GPU (simple schedule)" if not r["dry_run"] else "tkc \"GPU\" (dry run: CPU, 1 thread)"
+    names = ["tkc-gpu", "tkc-gpu-tiled", "tkc-cpu", "torch-gpu"]
+    gpu_label = "tkc GPU" if not r["dry_run"] else "tkc \"GPU\" (dry run: CPU, 1 thread)"
     lines = [
         "# tkc GPU check (scripts/gpu-check.sh)", "",
         f"Verdict: **{r['verdict']}** in {r['seconds']} s. Device: {r['device']} — {r['gpu']}"
         + (" — DRY RUN on the CPU backend: no GPU was measured" if r["dry_run"] else "") + ".",
         f"Host: {r['cpu']}, {r['cores']} cores; tkc CPU backend on {r['threads']} threads. "
         f"{r['prepared'].get('tkc', '')}.", "",
-        "GPU schedule: `simple` (one thread per output element), the only GPU schedule so far.",
+        "GPU schedules: `simple` (one thread per output element) and `tiled` (16-row tiles, "
+        "K-slices staged in LDS / shared memory between barriers, 4 × 4 outputs per thread; "
+        "`--gpu-schedule tiled`).",
         f"Every logit checked against tests/ref (tkref, double precision) with "
         f"|Δ| ≤ {TOL_ABS:g} + {TOL_REL:g}·|ref| (docs/formats.md §3.4); times are medians of "
         "interleaved repetitions, each the mean of N back-to-back forwards (host input to host "
         "logits, copies included).", ""]
     for m, ws in r["workers"].items():
         lines += [f"- {m}: " + "; ".join(f"{n}: {desc}" for n, desc in ws.items())]
-    lines += ["", f"| model | B | {gpu_label} ms | tkc CPU ms | PyTorch GPU ms | max abs Δ vs ref "
-              "(tkc GPU / tkc CPU / PyTorch) | max abs Δ GPU vs CPU | agree |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"| model | B | {gpu_label} simple ms | {gpu_label} tiled ms | tkc CPU ms | "
+              "PyTorch GPU ms | max abs Δ vs ref (simple / tiled / CPU / PyTorch) | "
+              "max abs Δ GPU vs CPU (simple / tiled) | agree |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for p in r["points"]:
         c, t = p["check"], p["median_ms"]
         ms = [fmt(t.get(n), ".3f") if n in c else "n/a" for n in names]
@@ -308,8 +325,9 @@ def markdown(r):
         agree = "yes" if all(c[n]["ok"] for n in c if n.startswith("tkc")) else "**NO**"
         if "torch-gpu" in c and not c["torch-gpu"]["ok"]:
             agree += " (PyTorch disagrees)"
+        vs_cpu = " / ".join(fmt(p["gpu_vs_cpu"].get(w), ".2g") for _, w in SCHEDULES.values())
         lines.append(f"| {p['model']} | {p['B']} | " + " | ".join(ms) +
-                     f" | {deltas} | {fmt(p['gpu_vs_cpu'], '.2g')} | {agree} |")
+                     f" | {deltas} | {vs_cpu} | {agree} |")
     return "\n".join(lines) + "\n"
 
 

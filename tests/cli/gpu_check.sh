@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # tests/cli/gpu_check.sh — scripts/gpu-check.sh, the prepared GPU check (issue 17), without a
-# GPU: `prepare` on nano at B = 1 and 17, then `run --device cpu` (the dry run: the "GPU"
-# column is the CPU backend) must agree with tests/ref and write its report; a reference
+# GPU: `prepare` on nano at B = 1 and 17 (a bundle per GPU schedule, simple and tiled), then
+# `run --device cpu` (the dry run: the "GPU" columns are the CPU backend) must agree with
+# tests/ref and write its report; a reference
 # value moved by 0.01 must make it fail (exit 1, FAIL, "**NO**"); `run` without a GPU exits 3
 # (only checked where this machine has none), and without a prepared directory 2.
 source "$(dirname "$0")/lib.sh"
 gc=$tmp/gc
 TK_BUILD_DIR=${TK_BUILD_DIR:-build} scripts/gpu-check.sh prepare "$gc" --models nano --batches 1,17 \
   >"$tmp/prep.out" 2>&1 || { fail "prepare: $(tail -5 "$tmp/prep.out")"; finish gpu_check; }
-for f in bin/tk_forward bin/tk_init_checkpoint nano/bundle/manifest.json nano/x-17.bin nano/ref-17.bin; do
+for f in bin/tk_forward bin/tk_init_checkpoint nano/bundle/manifest.json nano/bundle-tiled/manifest.json \
+  nano/x-17.bin nano/ref-17.bin; do
   [ -s "$gc/$f" ] || fail "prepare wrote no $f"
 done
 [ -e "$gc/nano/bundle/proofs" ] && fail "prepare copied the proof store (the runtime never reads it)"
@@ -20,7 +22,9 @@ rc=$?
 report=$tmp/r1/gpu-check.md
 grep -q 'Verdict: \*\*PASS\*\*' "$report" || fail "the report's verdict is not PASS"
 grep -q 'DRY RUN' "$report" || fail "a --device cpu report does not say it is a dry run"
-rows=$(grep -cE '^\| nano \| (1|17) \| [0-9.]+ \| [0-9.]+ \| n/a \| .* \| yes \|$' "$report")
+grep -q '"gpu_schedule": *"tiled"' "$gc/nano/bundle-tiled/manifest.json" ||
+  fail "bundle-tiled was not compiled with --gpu-schedule tiled"
+rows=$(grep -cE '^\| nano \| (1|17) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| n/a \| .* \| yes \|$' "$report")
 [ "$rows" -eq 2 ] || fail "expected 2 timed, agreeing nano rows in the report, found $rows: $(cat "$report")"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['verdict']=='PASS' and len(r['points'])==2" \
   "$tmp/r1/gpu-check.json" || fail "gpu-check.json: not PASS with 2 points"
