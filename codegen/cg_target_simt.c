@@ -4,8 +4,10 @@
  * Same ABI and entry functions as x86_64 (cg_target_x86.c). The workgroup_x loop runs
  * [begin, end) of the grid; the thread_x loop runs [0, workgroup_size) as a plain loop inside
  * each workgroup (the extent the schedule gives, which is the launch's constant workgroup
- * size). A GPU body has no barriers inside a launch (a phase boundary is a launch boundary),
- * so running the threads of a workgroup one after the other is a valid execution.
+ * size). The simple GPU schedule has no barriers inside a launch (a phase boundary is a
+ * launch boundary), so running the threads of a workgroup one after the other is a valid
+ * execution; the tiled schedule's barriers and shared locals are refused (no `barrier` hook:
+ * cg_kernel.c), and its GPU modules run threaded in tests/unit/gpu_exec_test.c instead.
  */
 #include "codegen/cg_internal.h"
 
