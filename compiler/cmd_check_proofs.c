@@ -311,6 +311,18 @@ static tk_status manifest_arch(const bundle_manifest *m, tk_arch *arch) {
   return tk_status_annotate(tk_arch_parse(p, len, "manifest.json arch", arch), "manifest.json");
 }
 
+/* An optional certificate option that is either `value` or absent (`otherwise`, the default). */
+static tk_status flag_of(const cJSON *opt, const char *key, const char *value,
+                         const char *otherwise, bool *set) {
+  const char *v = str_of(opt, key);
+  *set = v != NULL;
+  if (!v || !strcmp(v, value)) return TK_STATUS_OK;
+  return tk_status_make(TK_INVALID_ARGUMENT,
+                        "manifest.json: certificate option %s \"%s\": expected \"%s\" (or no %s "
+                        "key, %s)",
+                        key, v, value, key, otherwise);
+}
+
 static tk_status regen_options(const bundle_manifest *m, tkc_options *o, tk_arch *arch) {
   const cJSON *opt = cJSON_GetObjectItemCaseSensitive(m->certificate, "options");
   tkc_options_default(o);
@@ -319,20 +331,11 @@ static tk_status regen_options(const bundle_manifest *m, tkc_options *o, tk_arch
   o->cuda_arch = str_of(opt, "cuda_arch");
   o->cpu = str_of(opt, "cpu");
   o->code_object_version = (int)num_of(opt, "code_object_version");
-  const char *dispatch = str_of(opt, "dispatch"); /* absent: dense */
-  if (dispatch && strcmp(dispatch, "sparse") != 0)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "manifest.json: certificate option dispatch \"%s\": expected \"sparse\" "
-                          "(or no dispatch key, dense)",
-                          dispatch);
-  o->dispatch = dispatch ? TK_DISPATCH_SPARSE : TK_DISPATCH_DENSE;
-  const char *schedule = str_of(opt, "gpu_schedule"); /* absent: simple */
-  if (schedule && strcmp(schedule, "tiled") != 0)
-    return tk_status_make(TK_INVALID_ARGUMENT,
-                          "manifest.json: certificate option gpu_schedule \"%s\": expected "
-                          "\"tiled\" (or no gpu_schedule key, simple)",
-                          schedule);
-  o->gpu_schedule = schedule ? TK_GPU_SCHEDULE_TILED : TK_GPU_SCHEDULE_SIMPLE;
+  bool sparse, tiled;
+  TK_RETURN_IF_ERROR(flag_of(opt, "dispatch", "sparse", "dense", &sparse));
+  TK_RETURN_IF_ERROR(flag_of(opt, "gpu_schedule", "tiled", "simple", &tiled));
+  o->dispatch = sparse ? TK_DISPATCH_SPARSE : TK_DISPATCH_DENSE;
+  o->gpu_schedule = tiled ? TK_GPU_SCHEDULE_TILED : TK_GPU_SCHEDULE_SIMPLE;
   o->max_batch = (int64_t)num_of(m->root, "max_batch");
   if (!o->targets || !o->cpu || o->code_object_version < 0 || o->max_batch < 1)
     return tk_status_make(TK_INVALID_ARGUMENT, "manifest.json: certificate options (targets, cpu, "

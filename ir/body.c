@@ -242,6 +242,17 @@ int64_t tk_ir_stmt_barriers(const tk_ir_stmt *s) {
   return 0;
 }
 
+bool tk_ir_stmt_contains(const tk_ir_stmt *s, const tk_ir_stmt *target) {
+  if (!s) return false;
+  if (s == target) return true;
+  if (s->kind == TK_S_BLOCK) {
+    for (int i = 0; i < s->n; i++)
+      if (tk_ir_stmt_contains(s->stmts[i], target)) return true;
+    return false;
+  }
+  return (s->kind == TK_S_FOR || s->kind == TK_S_IF) && tk_ir_stmt_contains(s->body, target);
+}
+
 /* ---- walkers ---- */
 
 void tk_ir_walk_stmts(const tk_ir_stmt *s, tk_ir_stmt_fn fn, void *user) {

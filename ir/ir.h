@@ -818,6 +818,8 @@ const tk_ir_stmt *tk_ir_stmt_barrier(tk_ir_module *m);
 int64_t tk_ir_stmt_barriers(const tk_ir_stmt *s);
 
 /* ---- queries ---- */
+/* True if target is s or a statement inside it. */
+bool tk_ir_stmt_contains(const tk_ir_stmt *s, const tk_ir_stmt *target);
 /* Calls fn for every statement (pre-order) / every value node reached from statements
  * (post-order over operands; shared nodes are visited once per use). */
 typedef void (*tk_ir_stmt_fn)(const tk_ir_stmt *s, void *user);

@@ -32,17 +32,6 @@ static const tk_ir_stmt *thread_loop(const tk_ir_kernel *k) {
   return t && t->kind == TK_S_FOR && t->binding == TK_BIND_THREAD_X ? t : NULL;
 }
 
-static bool contains(const tk_ir_stmt *s, const tk_ir_stmt *target) {
-  if (!s) return false;
-  if (s == target) return true;
-  if (s->kind == TK_S_BLOCK) {
-    for (int i = 0; i < s->n; i++)
-      if (contains(s->stmts[i], target)) return true;
-    return false;
-  }
-  return (s->kind == TK_S_FOR || s->kind == TK_S_IF) && contains(s->body, target);
-}
-
 /* The barriers one execution of s passes, in copy `copy` (s holds no barrier under an IF
  * inside a loop: tk_ir_verify). */
 static Z3_ast passed_in(tk_obl *o, const tk_ir_stmt *s, int copy) {
@@ -74,7 +63,7 @@ static Z3_ast interval_in(tk_obl *o, const tk_ir_stmt *s, const tk_ir_stmt *targ
   if (s->kind == TK_S_IF) return interval_in(o, s->body, target, copy);
   Z3_ast sum = tk_verify_z_int(v, 0);
   for (int i = 0; i < s->n; i++) {
-    if (contains(s->stmts[i], target))
+    if (tk_ir_stmt_contains(s->stmts[i], target))
       return tk_verify_z_add2(v, sum, interval_in(o, s->stmts[i], target, copy));
     sum = tk_verify_z_add2(v, sum, passed_in(o, s->stmts[i], copy));
   }

@@ -36,17 +36,6 @@ static int buffer_of(const tk_ir_kernel *k, const tk_obl_site *a) {
   return b >= 0 ? b : -1 - a->arg; /* unplanned: distinct per argument */
 }
 
-static bool stmt_contains(const tk_ir_stmt *s, const tk_ir_stmt *target) {
-  if (!s) return false;
-  if (s == target) return true;
-  if (s->kind == TK_S_BLOCK) {
-    for (int i = 0; i < s->n; i++)
-      if (stmt_contains(s->stmts[i], target)) return true;
-    return false;
-  }
-  return (s->kind == TK_S_FOR || s->kind == TK_S_IF) && stmt_contains(s->body, target);
-}
-
 /* The source phase of a scheduled store: the kernel's source_phase (GPU) or the phase of the
  * fused kernel whose body holds the store's origin (CPU). */
 static const tk_ir_phase *source_phase(const tk_vctx *v, const tk_ir_kernel *k,
@@ -56,7 +45,7 @@ static const tk_ir_phase *source_phase(const tk_vctx *v, const tk_ir_kernel *k,
   if (k->source_phase >= 0)
     return k->source_phase < f->nphases ? &f->phases[k->source_phase] : NULL;
   for (int p = 0; p < f->nphases; p++)
-    if (stmt_contains(f->phases[p].body, store->origin)) return &f->phases[p];
+    if (tk_ir_stmt_contains(f->phases[p].body, store->origin)) return &f->phases[p];
   return NULL;
 }
 
