@@ -40,7 +40,8 @@
  * j div (G*TC), rb = r div BR, rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, cb = j div
  * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC)), every copied access
  * its origin and forward substitution. BR, TR, TC come from tk_ir_options
- * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu).
+ * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu); a phase with several
+ * reductions takes fewer rows (phase_tile_rows).
  */
 #include <string.h>
 
@@ -56,6 +57,7 @@ typedef struct cpu_ctx {
   const tk_ix *row_block; /* the work item's row block (bound, or bound div CB) */
   const tk_ix *rows;      /* B: the rows computed */
   const tk_ix *full_rows; /* Bf = TR * (B div TR): the rows of whole row tiles */
+  int64_t tile_rows;      /* TR of this phase (phase_tile_rows) */
   const int *arg_map;
   int *local_map;
   int *tail_local_map; /* the row tail's own copies of the tile locals */
@@ -370,7 +372,7 @@ typedef struct tile_region {
  * the lane loop alone), a guard that does not depend on j hoisted out of the lane loop. */
 static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
   tk_ir_module *m = c->m;
-  int64_t tr = m->opts.cpu_tile_rows;
+  int64_t tr = c->tile_rows;
   const tk_ir_stmt *row;
   if (leaf->kind == TK_S_IF && !tk_ir_ix_uses_var(leaf->lhs, t->j) &&
       !tk_ir_ix_uses_var(leaf->rhs, t->j)) {
@@ -482,7 +484,7 @@ static const tk_ir_stmt *row_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_i
                                    const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
                                    int64_t width, bool record) {
   tk_ir_module *m = c->m;
-  int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows;
+  int64_t br = m->opts.cpu_block_rows, tr = c->tile_rows;
   const tk_ix *first =
       tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr));
   tile_region whole = region(c, ph, first, ri, lane, jbase, width);
@@ -554,7 +556,7 @@ static const tk_ir_stmt *tail_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col
  * threads still share a layer's columns (issue 13 item 5). */
 static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
-  int64_t br = m->opts.cpu_block_rows, tr = m->opts.cpu_tile_rows, tc = m->opts.cpu_tile_cols;
+  int64_t br = m->opts.cpu_block_rows, tr = c->tile_rows, tc = m->opts.cpu_tile_cols;
   col_blocks b = col_blocks_of(m, ph);
   const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
@@ -585,9 +587,29 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
 }
 
 /* Bf = TR * (rows div TR): the rows of whole row tiles. */
-static const tk_ix *whole_tile_rows(tk_ir_module *m, const tk_ix *rows) {
-  int64_t tr = m->opts.cpu_tile_rows;
+static const tk_ix *whole_tile_rows(tk_ir_module *m, const tk_ix *rows, int64_t tr) {
   return tk_ir_ix_mul(m, tk_ir_ix_div(m, rows, tr), tr);
+}
+
+/* The reduction loops in s. */
+static int count_reductions(const tk_ir_stmt *s) {
+  if (!s) return 0;
+  int n = s->kind == TK_S_FOR && s->loop == TK_LOOP_REDUCTION;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) n += count_reductions(s->stmts[i]);
+  if (s->kind == TK_S_FOR || s->kind == TK_S_IF) n += count_reductions(s->body);
+  return n;
+}
+
+/* A tileable phase with several reductions (the combine: one per expert) carries a sum across
+ * them, a second tile of registers beside the accumulators. With TR rows LLVM's SLP vectoriser
+ * left such a tile scalar at both CPU levels (4 x 16 and 8 x 32; nano's combine at B = 256 was
+ * 39 % of the forward at 8 GFLOP/s); with CARRIED_TILE_ROWS rows the two tiles take 8 vector
+ * registers and are vectorised. */
+enum { CARRIED_TILE_ROWS = 2 };
+static int64_t phase_tile_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
+  int64_t tr = m->opts.cpu_tile_rows;
+  bool carried = ph->tileable && count_reductions(ph->body) > 1;
+  return carried && tr > CARRIED_TILE_ROWS ? CARRIED_TILE_ROWS : tr;
 }
 
 /* A phase of sparse dispatch's counting sort runs one point per expert (extent E, not Bp):
@@ -639,12 +661,13 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   int *tail_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m, src, k, pi, NULL, NULL, NULL, NULL, arg_map, local_map, tail_local_map, used};
+  cpu_ctx c = {m, src, k, pi, NULL, NULL, NULL, NULL, 0, arg_map, local_map, tail_local_map, used};
   if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.used) return tk_ir_module_status(m);
   tk_ir_phase peeled;
   c.rows = tk_ir_ix_sym(m, TK_SYM_B);
   if (!per_expert) ph = peel_row_guard(&c, ph, &peeled, &c.rows);
-  c.full_rows = whole_tile_rows(m, c.rows);
+  c.tile_rows = phase_tile_rows(m, ph);
+  c.full_rows = whole_tile_rows(m, c.rows, c.tile_rows);
   const tk_ir_stmt *body = per_expert     ? expert_phase(&c, ph)
                            : ph->tileable ? tile_phase(&c, ph)
                                           : row_phase(&c, ph);

@@ -84,7 +84,8 @@ static char *print_module(const tk_ir_module *m) {
 
 static void check_dump(const tk_ir_module *m) {
   char *text = print_module(m);
-  const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 128 + rt * 4 + ri) * 4], 0), "
+  /* the combine's CPU tiles have 2 rows (ir/pass_schedule_cpu.c, phase_tile_rows) */
+  const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 128 + rt * 2 + ri) * 4], 0), "
                      "B - 1) * 128 + k]";
   CHECK_MSG(text && strstr(text, want), "the dump lacks `%s`", want);
   tk_ir_module *back = NULL;
