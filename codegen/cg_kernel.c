@@ -51,6 +51,7 @@ typedef struct kern {
   const tk_ir_stmt *cur;                        /* the store statement being emitted */
   int64_t unrolled[2 * TK_IR_ACCESS_MAX_DEPTH]; /* (var id, value) of enclosing unrolled loops */
   unsigned nunrolled;
+  int64_t prefetch_ahead; /* inside a prefetching loop's body, until its first weight load */
 } kern;
 
 static LLVMTypeRef elem_type(const tk_cg_module *cm, tk_ir_type t) {
@@ -213,6 +214,20 @@ static LLVMValueRef unary(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValu
   }
 }
 
+/* llvm.prefetch (read, all cache levels, data) of the byte prefetch_ahead past p, once per
+ * loop body: a plain GEP, not inbounds, since near a weight's end it points past the buffer;
+ * a prefetch neither faults nor changes memory. */
+static void prefetch(kern *K, LLVMValueRef p) {
+  tk_cg_module *cm = K->fn.cm;
+  LLVMValueRef off = LLVMConstInt(cm->i64, (unsigned long long)K->prefetch_ahead, 0);
+  LLVMValueRef at =
+      LLVMBuildGEP2(cm->b, LLVMInt8TypeInContext(LLVMGetModuleContext(cm->mod)), p, &off, 1, "");
+  LLVMValueRef args[4] = {at, LLVMConstInt(cm->i32, 0, 0), LLVMConstInt(cm->i32, 3, 0),
+                          LLVMConstInt(cm->i32, 1, 0)};
+  tk_cg_intrinsic(cm, "llvm.prefetch", LLVMTypeOf(at), args, 4, "");
+  K->prefetch_ahead = 0;
+}
+
 static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
   tk_cg_module *cm = K->fn.cm;
   LLVMValueRef p, i;
@@ -230,6 +245,8 @@ static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
     default: /* LOAD, LOCAL_LOAD */
       TK_RETURN_IF_ERROR(element_ptr(K, v->op == TK_V_LOCAL_LOAD,
                                      v->op == TK_V_LOAD ? v->arg : v->local, v->ix, &p, &ty));
+      if (K->prefetch_ahead && v->op == TK_V_LOAD && K->fn.k->args[v->arg].role == TK_ROLE_PARAM)
+        prefetch(K, p);
       *out = LLVMBuildLoad2(cm->b, ty, p, "");
       LLVMSetAlignment(*out, 4);
       return tag_access(K, *out, v, NULL);
@@ -354,7 +371,10 @@ static tk_status for_stmt(kern *K, const tk_ir_stmt *s) {
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->extent, &extent));
   if (s->binding == TK_BIND_NONE) {
     unsigned lo = tk_cg_mutant_on(K->fn.cm, "loop-lo-1") ? 1 : 0;
-    return counted_loop(K, s, LLVMConstInt(K->fn.ity, lo, 0), extent, range);
+    K->prefetch_ahead = s->prefetch;
+    tk_status st = counted_loop(K, s, LLVMConstInt(K->fn.ity, lo, 0), extent, range);
+    K->prefetch_ahead = 0;
+    return st;
   }
   tk_cg_bound bd = {0};
   TK_RETURN_IF_ERROR(K->fn.cm->target->bind(&K->fn, s->binding, extent, &bd));

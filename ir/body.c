@@ -177,6 +177,16 @@ const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_i
   return s;
 }
 
+const tk_ir_stmt *tk_ir_stmt_prefetching(tk_ir_module *m, const tk_ir_stmt *loop, int64_t bytes) {
+  if (!loop) return NULL;
+  tk_ir_stmt *s = stmt_node(m, TK_S_FOR);
+  if (s) {
+    *s = *loop;
+    s->prefetch = bytes;
+  }
+  return s;
+}
+
 const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
                                 const tk_ir_stmt *body) {
   if (!lhs || !rhs || !body) {

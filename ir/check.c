@@ -231,6 +231,12 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       if (s->binding != TK_BIND_NONE)
         fail(c, "loop %s bound to %s inside the body", s->var->name,
              tk_ir_binding_name(s->binding));
+      if (s->prefetch &&
+          (s->prefetch < 0 || s->loop != TK_LOOP_REDUCTION || c->k->target != TK_TARGET_CPU))
+        fail(c,
+             "loop %s prefetches %lld bytes ahead: only a CPU kernel's reduction loop may, "
+             "a positive distance",
+             s->var->name, (long long)s->prefetch);
       check_barrier_loop(c, s);
       int saved = c->depth;
       push(c, s->var);

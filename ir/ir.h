@@ -342,6 +342,9 @@ struct tk_ir_stmt {
   const tk_ix *extent;
   tk_ir_loop_kind loop;
   tk_ir_binding binding;
+  int64_t prefetch;       /* FOR: 0, or (a CPU reduction loop) how many bytes past its body's
+                             first weight load each iteration prefetches: a cache hint, never
+                             an access (docs/proofs.md "Trusted") */
   const tk_ir_stmt *body; /* FOR, IF */
   /* IF */
   const tk_ix *lhs, *rhs;
@@ -807,6 +810,8 @@ void tk_ir_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *
 const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
                                  tk_ir_loop_kind kind, tk_ir_binding binding,
                                  const tk_ir_stmt *body);
+/* A copy of the FOR `loop` that prefetches `bytes` past its first weight load. */
+const tk_ir_stmt *tk_ir_stmt_prefetching(tk_ir_module *m, const tk_ir_stmt *loop, int64_t bytes);
 const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
                                 const tk_ir_stmt *body);
 const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v);

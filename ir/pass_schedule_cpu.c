@@ -35,7 +35,8 @@
  *         if Bf < B { if Bf div BR == rb { for ri { if Bf + ri < B { 1×TC tile } } } } } }
  *       if w mod CB == CB - 1 { tail: for rt { the same with jl < N mod TC } } }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
- *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h).
+ *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h), which
+ *   the whole tiles' k loops prefetch PREFETCH_BYTES ahead (`for k .. reduction prefetch N`).
  * Every scheduled variable records its inverse over the phase space (w = (r div BR)*CB +
  * j div (G*TC), rb = r div BR, rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, cb = j div
  * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC)), every copied access
@@ -358,6 +359,14 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
       m, tk_ir_ix_add(m, tk_ir_ix_mul(m, t->jbase, rows), tk_ir_ix_mul(m, k, t->width)), t->lane);
 }
 
+/* The whole tiles' reduction loops prefetch the weight panel PREFETCH_BYTES ahead of the k
+ * step they read (16 k steps of a 16-wide panel, 8 of a 32-wide one; the panel is contiguous,
+ * docs/formats.md §6). Tiny, T = 1, x86-64-v3, three interleaved runs: B = 16 9-10 % faster
+ * (the first row tile of each panel streams it from memory), B = 256 and B = 1 unchanged;
+ * 2 KB ahead gained less. In every reduction loop (row tails, router) it made B = 1 12-30 %
+ * slower, prefetching the next panel 11-15 % slower at B = 256: the row tail keeps none. */
+enum { PREFETCH_BYTES = 1024 };
+
 /* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile, Bf in the
  * row tail), columns j = jbase + lane (lane < width). */
 typedef struct tile_region {
@@ -366,6 +375,7 @@ typedef struct tile_region {
   tk_ir_rewrite rw;
   const tk_ir_var *j;
   bool tail_row; /* the row tail: one row Bf + ri at a time, locals of one row */
+  bool prefetch; /* its reduction loops prefetch PREFETCH_BYTES ahead in the weight panel */
 } tile_region;
 
 /* A point statement over the tile: `for ri unroll { for lane vector { .. } }` (the row tail:
@@ -400,8 +410,10 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
   }
   if (s->kind == TK_S_FOR) {
     if (record) step(c, (tk_ir_sched_step){.kind = TK_SCHED_INTERCHANGE, .a = s->var});
-    return tk_ir_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE,
-                          tile_stmt(c, t, s->body, record));
+    const tk_ir_stmt *loop = tk_ir_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE,
+                                            tile_stmt(c, t, s->body, record));
+    bool ahead = t->prefetch && s->loop == TK_LOOP_REDUCTION;
+    return ahead ? tk_ir_stmt_prefetching(m, loop, PREFETCH_BYTES) : loop;
   }
   return tile_leaf(c, t, s);
 }
@@ -411,7 +423,7 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
                           int64_t width) {
   tk_ir_module *m = c->m;
   int64_t tc = m->opts.cpu_tile_cols;
-  tile_region t = {ri, lane, width, {0}, ph->vars[1], false};
+  tile_region t = {ri, lane, width, {0}, ph->vars[1], false, false};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
   const tk_ix *row = tk_ir_ix_add(m, first, V(c, ri));
   tk_ir_subst_add(s, ph->vars[0], row);
@@ -482,12 +494,13 @@ static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
  * block computes them, right after the whole tiles that read the same weight panel. */
 static const tk_ir_stmt *row_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
                                    const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
-                                   int64_t width, bool record) {
+                                   int64_t width, bool record, bool prefetch) {
   tk_ir_module *m = c->m;
   int64_t br = m->opts.cpu_block_rows, tr = c->tile_rows;
   const tk_ix *first =
       tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr));
   tile_region whole = region(c, ph, first, ri, lane, jbase, width);
+  whole.prefetch = prefetch;
   const tk_ir_stmt *tiles = guard(c, first, c->full_rows, tile_stmt(c, &whole, ph->body, record));
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, blk,
@@ -522,7 +535,9 @@ static const tk_ir_stmt *whole_tiles(cpu_ctx *c, const tk_ir_phase *ph, const co
        (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jt, .out = cb, .inner = jg, .factor = b->g});
   const tk_ix *tile =
       tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_mod(m, V(c, c->bound), b->cb), b->g), V(c, jg));
-  const tk_ir_stmt *tiles = row_tiles(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc, true);
+  /* two or more whole tiles: the weight is read from column panels (choose_panels) */
+  const tk_ir_stmt *tiles =
+      row_tiles(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc, true, b->nt > 1);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jg, .b = rt, .out = ri, .inner = jj});
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
   if (!b->exact) { /* the last block has fewer whole tiles */
@@ -545,7 +560,8 @@ static const tk_ir_stmt *tail_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col
       tk_ir_var_new(m, "jl", tk_ir_ix_sub(m, V(c, ph->vars[1]), K(c, b->nt * tc)));
   step(c,
        (tk_ir_sched_step){.kind = TK_SCHED_TAIL, .a = ph->vars[1], .inner = jl, .factor = b->tail});
-  const tk_ir_stmt *tiles = row_tiles(c, ph, rt, ri, jl, K(c, b->nt * tc), b->tail, b->nt == 0);
+  const tk_ir_stmt *tiles =
+      row_tiles(c, ph, rt, ri, jl, K(c, b->nt * tc), b->tail, b->nt == 0, false);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jl});
   if (b->cb == 1) return tiles; /* one column block: every work item has the tail */
   const tk_ix *block = tk_ir_ix_mod(m, V(c, c->bound), b->cb);

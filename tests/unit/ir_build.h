@@ -5,6 +5,8 @@
 #define TK_TESTS_UNIT_IR_BUILD_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "compiler/tkc.h"
 #include "tests/unit/model_bundle.h"
@@ -37,6 +39,28 @@ static tk_ir_module *tk_test_build_ir_with(const char *model, tk_ir_stage stop,
 /* tk_test_build_ir_with the library's defaults (dense dispatch, the simple GPU schedule). */
 static inline tk_ir_module *tk_test_build_ir(const char *model, tk_ir_stage stop) {
   return tk_test_build_ir_with(model, stop, TK_DISPATCH_DENSE, TK_GPU_SCHEDULE_SIMPLE);
+}
+
+/* The module's text form (tk_ir_module_print); the caller frees it. */
+static inline char *tk_test_ir_text(const tk_ir_module *m) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  CHECK_OK(tk_ir_module_print(m, f));
+  fclose(f);
+  return text;
+}
+
+/* text parses back (as `name`) and prints to the same bytes. */
+static inline void tk_test_check_round_trip(const char *text, const char *name) {
+  tk_ir_module *back = NULL;
+  tk_status s = tk_ir_parse(text, strlen(text), name, &back);
+  CHECK_MSG(!s, "parse: %s", tk_status_message(s));
+  tk_status_free(s);
+  char *again = back ? tk_test_ir_text(back) : NULL;
+  CHECK_MSG(again && !strcmp(text, again), "print(parse(print(m))) differs from print(m)");
+  free(again);
+  tk_ir_module_free(back);
 }
 
 #endif

@@ -73,30 +73,14 @@ static tk_ir_module *with_index_read(bool clamped) {
   return m;
 }
 
-static char *print_module(const tk_ir_module *m) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  CHECK_OK(tk_ir_module_print(m, f));
-  fclose(f);
-  return text;
-}
-
 static void check_dump(const tk_ir_module *m) {
-  char *text = print_module(m);
+  char *text = tk_test_ir_text(m);
   /* the combine's CPU tiles have 2 rows (ir/pass_schedule_cpu.c, phase_tile_rows) */
   const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 128 + rt * 2 + ri) * 4], 0), "
                      "B - 1) * 128 + k]";
   CHECK_MSG(text && strstr(text, want), "the dump lacks `%s`", want);
-  tk_ir_module *back = NULL;
-  tk_status s = text ? tk_ir_parse(text, strlen(text), "nano.ir", &back) : NULL;
-  CHECK_MSG(!s, "parse: %s", tk_status_message(s));
-  tk_status_free(s);
-  char *again = back ? print_module(back) : NULL;
-  CHECK_MSG(again && !strcmp(text, again), "print(parse(print(m))) differs from print(m)");
-  free(again);
+  if (text) tk_test_check_round_trip(text, "nano.ir");
   free(text);
-  tk_ir_module_free(back);
 }
 
 /* An index read of the f32 gate, and one in a loop extent, are refused by tk_ir_verify. */

@@ -20,6 +20,10 @@ target_include_directories(tv_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
 tk_unit_test(NAME ix_load_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ix_load_test.c
              LIBS tkc_lib tk_verify tk_codegen LLVM LABELS verify codegen ir)
 target_include_directories(ix_load_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
+# The CPU schedule's weight prefetch: where it is, its text form, the checker, codegen and TV.
+tk_unit_test(NAME prefetch_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/prefetch_test.c
+             LIBS tkc_lib tk_verify tk_codegen LLVM LABELS ir codegen)
+target_include_directories(prefetch_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
 # Class dispatch (sparse dispatch's counting sort) on a hand-built kernel, and its defects.
 tk_unit_test(NAME dispatch_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/dispatch_test.c
              LIBS tkc_lib tk_verify LABELS verify)
