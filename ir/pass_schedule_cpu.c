@@ -34,15 +34,21 @@
  *         for ri { for jj { out[r, j] = epilogue(acc[..]) } } } }
  *         if Bf < B { if Bf div BR == rb { for ri { if Bf + ri < B { 1×TC tile } } } } } }
  *       if w mod CB == CB - 1 { tail: for rt { the same with jl < N mod TC } } }
+ *   When the blocks are exact, the row tail takes Q panels at once (Q the largest divisor of G
+ *   up to TR, tail_panels): split jt -> jh, jg by Q and jh -> cb, jq by G/Q, and
+ *       for jq { for jg { for rt { whole tiles of tile (w mod CB)*G + jq*Q + jg } }
+ *         if Bf < B { .. for ri { if Bf + ri < B { 1×(Q·TC) tile, `for jg unroll` } } } }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
  *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h), which
  *   the whole tiles' k loops prefetch PREFETCH_BYTES ahead (`for k .. reduction prefetch N`).
  * Every scheduled variable records its inverse over the phase space (w = (r div BR)*CB +
  * j div (G*TC), rb = r div BR, rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, cb = j div
- * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC)), every copied access
+ * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC); with Q panels jh = j div
+ * (Q*TC), jq = (j div (Q*TC)) mod (G/Q), jg = (j div TC) mod Q), every copied access
  * its origin and forward substitution. BR, TR, TC come from tk_ir_options
  * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu); a phase with several
- * reductions takes fewer rows (phase_tile_rows).
+ * reductions takes fewer tile rows (phase_tile_rows), a row phase or a narrow layer fewer
+ * block rows (phase_block_rows).
  */
 #include <string.h>
 
@@ -59,6 +65,7 @@ typedef struct cpu_ctx {
   const tk_ix *rows;      /* B: the rows computed */
   const tk_ix *full_rows; /* Bf = TR * (B div TR): the rows of whole row tiles */
   int64_t tile_rows;      /* TR of this phase (phase_tile_rows) */
+  int64_t block_rows;     /* BR of this phase (phase_block_rows) */
   const int *arg_map;
   int *local_map;
   int *tail_local_map; /* the row tail's own copies of the tile locals */
@@ -106,8 +113,7 @@ static bool tail_locals(cpu_ctx *c, int64_t expand) {
 }
 
 /* (B + BR - 1) div BR: the row blocks that hold a real row. */
-static const tk_ix *row_blocks(tk_ir_module *m) {
-  int64_t br = m->opts.cpu_block_rows;
+static const tk_ix *row_blocks(tk_ir_module *m, int64_t br) {
   return tk_ir_ix_div(m, tk_ir_ix_add(m, tk_ir_ix_sym(m, TK_SYM_B), tk_ir_ix_const(m, br - 1)), br);
 }
 
@@ -212,25 +218,102 @@ static const tk_ir_stmt *lane_split(cpu_ctx *c, const tk_ir_rewrite *rw, const t
   return blk;
 }
 
-/* A row phase's body: its top-level reductions split into lanes, the rest copied. */
+/* ---- a row phase's short parallel loop sunk into its reductions ----
+ * The router's `for e in 0..E parallel { p[e] = b[e]; for k in 0..K reduction { p[e] =
+ * fma(x[r, k], W[k, e], p[e]) } }` ran its E chains of K dependent FMAs one after the other
+ * (nano's router: 7 % of the forward at B = 256). When every local the loop writes is written
+ * and read only at [e] and no loop inside depends on e, its iterations share nothing, so the
+ * loop distributes over its statements and sinks into its loops:
+ *   for e vector { p[e] = b[e] }   for k reduction { for e vector { p[e] = fma(.., p[e]) } }
+ * The E chains advance together, each over k in its own order: the answers are unchanged. */
+
+typedef struct private_lanes {
+  const tk_ir_var *e;
+  bool *written; /* the locals the loop writes */
+  bool ok, reduces;
+} private_lanes;
+
+static bool is_var(const tk_ix *ix, const tk_ir_var *v) {
+  return ix->kind == TK_IX_VAR && ix->var == v;
+}
+
+static void lane_writes(const tk_ir_stmt *s, void *user) {
+  private_lanes *p = user;
+  if (s->kind == TK_S_LOCAL_STORE) {
+    p->written[s->local] = true;
+    if (!is_var(s->ix, p->e)) p->ok = false;
+  }
+  if (s->kind == TK_S_FOR) {
+    if (tk_ir_ix_uses_var(s->extent, p->e)) p->ok = false;
+    if (s->loop == TK_LOOP_REDUCTION) p->reduces = true;
+  }
+}
+
+static void lane_reads(const tk_ir_val *v, const tk_ir_stmt *owner, void *user) {
+  (void)owner;
+  private_lanes *p = user;
+  if (v->op == TK_V_LOCAL_LOAD && p->written[v->local] && !is_var(v->ix, p->e)) p->ok = false;
+}
+
+static bool sinkable_loop(cpu_ctx *c, const tk_ir_stmt *s) {
+  if (s->kind != TK_S_FOR || s->loop != TK_LOOP_PARALLEL || s->extent->kind != TK_IX_CONST ||
+      s->extent->c > REDUCTION_LANES)
+    return false;
+  private_lanes p = {s->var, tk_ir_alloc(c->m, sizeof(bool) * (size_t)(c->src->nlocals + 1)), true,
+                     false};
+  if (!p.written) return false; /* out of memory: the module's status says so */
+  for (int l = 0; l < c->src->nlocals; l++) p.written[l] = false;
+  tk_ir_walk_stmts(s->body, lane_writes, &p);
+  tk_ir_walk_vals(s->body, lane_reads, &p);
+  return p.ok && p.reduces;
+}
+
+/* The loop `loop` distributed over s and sunk into its loops. */
+static const tk_ir_stmt *sink_loop(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *loop,
+                                   const tk_ir_stmt *s) {
+  tk_ir_module *m = c->m;
+  if (s->kind == TK_S_BLOCK) {
+    tk_ir_stmt *blk = tk_ir_stmt_block(m);
+    for (int i = 0; i < s->n; i++)
+      tk_ir_stmt_block_add(m, blk, sink_loop(c, rw, loop, s->stmts[i]));
+    return blk;
+  }
+  if (s->kind == TK_S_FOR) {
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_INTERCHANGE, .a = s->var});
+    return tk_ir_stmt_for(m, s->var, s->extent, vector_inner[s->loop], TK_BIND_NONE,
+                          sink_loop(c, rw, loop, s->body));
+  }
+  return tk_ir_stmt_for(m, loop->var, loop->extent, TK_LOOP_VECTOR, TK_BIND_NONE,
+                        tk_ir_rewrite_stmt(rw, s));
+}
+
+static const tk_ir_stmt *sunk_loop(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *loop) {
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = loop->var});
+  return sink_loop(c, rw, loop, loop->body);
+}
+
+/* A row phase's body: its top-level reductions split into lanes, its short parallel loops
+ * sunk into their reductions, the rest copied. */
 static const tk_ir_stmt *row_body(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_ir_stmt *body) {
   if (body->kind != TK_S_BLOCK) return tk_ir_rewrite_stmt(rw, body);
   tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
   for (int i = 0; i < body->n; i++) {
     const tk_ir_stmt *s = body->stmts[i];
-    tk_ir_stmt_block_add(c->m, blk,
-                         lane_reduction(c, s) ? lane_split(c, rw, s) : tk_ir_rewrite_stmt(rw, s));
+    const tk_ir_stmt *copy = lane_reduction(c, s)  ? lane_split(c, rw, s)
+                             : sinkable_loop(c, s) ? sunk_loop(c, rw, s)
+                                                   : tk_ir_rewrite_stmt(rw, s);
+    tk_ir_stmt_block_add(c->m, blk, copy);
   }
   return blk;
 }
 
 static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
-  int64_t br = m->opts.cpu_block_rows;
+  int64_t br = c->block_rows;
   const tk_ix *r = V(c, ph->vars[0]);
   c->bound = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
   c->row_block = V(c, c->bound);
-  c->k->launch.grid = row_blocks(m);
+  c->k->launch.grid = row_blocks(m, br);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ir_ix_mod(m, r, br));
   const tk_ix *row = tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), V(c, rr));
   tk_ir_subst *s = tk_ir_subst_new(m, 1);
@@ -367,22 +450,23 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
  * slower, prefetching the next panel 11-15 % slower at B = 256: the row tail keeps none. */
 enum { PREFETCH_BYTES = 1024 };
 
-/* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile, Bf in the
- * row tail), columns j = jbase + lane (lane < width). */
+/* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile), columns
+ * j = jbase + lane (lane < width), the TR rows unrolled; or in the row tail, one row Bf + ri
+ * at a time, its columns Q panels jbase + q*TC + lane with the Q panels unrolled (q = jg;
+ * Q = 1: no unrolled loop, tail_panels). */
 typedef struct tile_region {
-  const tk_ir_var *ri, *lane;
-  int64_t width;
+  const tk_ir_var *unrolled, *lane; /* unrolled: ri, jg or NULL */
+  int64_t unroll, width;            /* the unrolled loop's extent, the lanes */
   tk_ir_rewrite rw;
   const tk_ir_var *j;
-  bool tail_row; /* the row tail: one row Bf + ri at a time, locals of one row */
   bool prefetch; /* its reduction loops prefetch PREFETCH_BYTES ahead in the weight panel */
 } tile_region;
 
 /* A point statement over the tile: `for ri unroll { for lane vector { .. } }` (the row tail:
- * the lane loop alone), a guard that does not depend on j hoisted out of the lane loop. */
+ * `for jg unroll`, or the lane loop alone), a guard that does not depend on j hoisted out of
+ * the lane loop. */
 static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
   tk_ir_module *m = c->m;
-  int64_t tr = c->tile_rows;
   const tk_ir_stmt *row;
   if (leaf->kind == TK_S_IF && !tk_ir_ix_uses_var(leaf->lhs, t->j) &&
       !tk_ir_ix_uses_var(leaf->rhs, t->j)) {
@@ -394,8 +478,8 @@ static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir
     row = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
                          tk_ir_rewrite_stmt(&t->rw, leaf));
   }
-  if (t->tail_row) return row; /* one row at a time: row_tiles loops over the tail's rows */
-  return tk_ir_stmt_for(m, t->ri, K(c, tr), TK_LOOP_UNROLL, TK_BIND_NONE, row);
+  if (!t->unrolled) return row;
+  return tk_ir_stmt_for(m, t->unrolled, K(c, t->unroll), TK_LOOP_UNROLL, TK_BIND_NONE, row);
 }
 
 /* Distributes the tile loops over the statements of a point body, sinking them into
@@ -418,21 +502,43 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
   return tile_leaf(c, t, s);
 }
 
+/* The region of rows first + ri, columns jbase + lane (lane < width): the whole row tile's
+ * TR rows (ri unrolled, accumulators acc[ri*TC + lane]), or with tail = true one row of the
+ * row tail (accumulators <name>_tail[lane]). */
 static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
                           const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
-                          int64_t width) {
+                          int64_t width, bool tail) {
   tk_ir_module *m = c->m;
   int64_t tc = m->opts.cpu_tile_cols;
-  tile_region t = {ri, lane, width, {0}, ph->vars[1], false, false};
+  tile_region t = {tail ? NULL : ri, lane, tail ? 0 : c->tile_rows, width, {0}, ph->vars[1], false};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
   const tk_ix *row = tk_ir_ix_add(m, first, V(c, ri));
   tk_ir_subst_add(s, ph->vars[0], row);
   tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
-  const tk_ix *point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
+  const tk_ix *point =
+      tail ? V(c, lane) : tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
   panel_tile *cols = tk_ir_alloc(m, sizeof *cols);
   if (cols) *cols = (panel_tile){ph->vars[1], jbase, V(c, lane), width};
-  t.rw = (tk_ir_rewrite){m,     c->src,       c->k,       s,    c->arg_map, c->local_map,
-                         point, vector_inner, panel_load, cols, NULL};
+  t.rw = (tk_ir_rewrite){
+      m,     c->src,       c->k,       s,    c->arg_map, tail ? c->tail_local_map : c->local_map,
+      point, vector_inner, panel_load, cols, NULL};
+  return t;
+}
+
+/* The row tail's region over Q whole panels (Q > 1): columns jbase + jg*TC + lane, jg
+ * unrolled, accumulators <name>_tail[jg*TC + lane]. One row of Q panels has as many
+ * independent accumulator chains as a whole TR × TC tile: a 1 × TC tile's k loop waited on
+ * one FMA chain (its latency), 3x the time per FMA of a whole tile at nano B = 1. */
+static tile_region tail_region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *ri,
+                               const tk_ir_var *jg, const tk_ir_var *lane, const tk_ix *jbase,
+                               int64_t q) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols;
+  const tk_ix *panel = tk_ir_ix_add(m, jbase, tk_ir_ix_mul(m, V(c, jg), tc));
+  tile_region t = region(c, ph, c->full_rows, ri, lane, panel, tc, true);
+  t.unrolled = jg;
+  t.unroll = q;
+  t.rw.tile_point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, jg), tc), V(c, lane));
   return t;
 }
 
@@ -487,41 +593,99 @@ static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
   return b;
 }
 
-/* The block's rows over one column region (columns jbase + lane, lane < width):
- *   for rt { if first row < Bf { whole TR-row tile } }
+/* The block's whole row tiles over one column region (columns jbase + lane, lane < width):
+ *   for rt { if first row < Bf { whole TR-row tile } } */
+static const tk_ir_stmt *whole_row_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
+                                         const tk_ir_var *ri, const tk_ir_var *lane,
+                                         const tk_ix *jbase, int64_t width, bool record,
+                                         bool prefetch) {
+  tk_ir_module *m = c->m;
+  int64_t br = c->block_rows, tr = c->tile_rows;
+  const tk_ix *first =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr));
+  tile_region whole = region(c, ph, first, ri, lane, jbase, width, false);
+  whole.prefetch = prefetch;
+  const tk_ir_stmt *tiles = guard(c, first, c->full_rows, tile_stmt(c, &whole, ph->body, record));
+  return tk_ir_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE, tiles);
+}
+
+/* The row tail over a tail region:
  *   if Bf < B { if Bf div BR == rb { for ri serial { if Bf + ri < B { one-row tile } } } }
  * The row tail's rows share the row block of Bf (TR divides BR), so one work item per column
- * block computes them, right after the whole tiles that read the same weight panel. */
+ * block computes them, right after the whole tiles that read the same weight panels. */
+static const tk_ir_stmt *row_tail(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *ri,
+                                  const tile_region *tail) {
+  tk_ir_module *m = c->m;
+  const tk_ir_stmt *one_row = tk_ir_stmt_if(m, tk_ir_ix_add(m, c->full_rows, V(c, ri)), TK_CMP_LT,
+                                            c->rows, tile_stmt(c, tail, ph->body, false));
+  const tk_ir_stmt *mine = tk_ir_stmt_if(
+      m, tk_ir_ix_div(m, c->full_rows, c->block_rows), TK_CMP_EQ, c->row_block,
+      tk_ir_stmt_for(m, ri, K(c, c->tile_rows), TK_LOOP_SERIAL, TK_BIND_NONE, one_row));
+  return guard(c, c->full_rows, c->rows, mine);
+}
+
+/* The block's rows over one column region: its whole row tiles, then the row tail. */
 static const tk_ir_stmt *row_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
                                    const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
                                    int64_t width, bool record, bool prefetch) {
-  tk_ir_module *m = c->m;
-  int64_t br = m->opts.cpu_block_rows, tr = c->tile_rows;
-  const tk_ix *first =
-      tk_ir_ix_add(m, tk_ir_ix_mul(m, c->row_block, br), tk_ir_ix_mul(m, V(c, rt), tr));
-  tile_region whole = region(c, ph, first, ri, lane, jbase, width);
-  whole.prefetch = prefetch;
-  const tk_ir_stmt *tiles = guard(c, first, c->full_rows, tile_stmt(c, &whole, ph->body, record));
-  tk_ir_stmt *blk = tk_ir_stmt_block(m);
-  tk_ir_stmt_block_add(m, blk,
-                       tk_ir_stmt_for(m, rt, K(c, br / tr), TK_LOOP_SERIAL, TK_BIND_NONE, tiles));
-  tile_region tail = region(c, ph, c->full_rows, ri, lane, jbase, width);
-  tail.tail_row = true;
-  tail.rw.local_map = c->tail_local_map;
-  tail.rw.tile_point = V(c, lane);
-  const tk_ir_stmt *one_row = tk_ir_stmt_if(m, tk_ir_ix_add(m, c->full_rows, V(c, ri)), TK_CMP_LT,
-                                            c->rows, tile_stmt(c, &tail, ph->body, false));
-  const tk_ir_stmt *mine =
-      tk_ir_stmt_if(m, tk_ir_ix_div(m, c->full_rows, br), TK_CMP_EQ, c->row_block,
-                    tk_ir_stmt_for(m, ri, K(c, tr), TK_LOOP_SERIAL, TK_BIND_NONE, one_row));
-  tk_ir_stmt_block_add(m, blk, guard(c, c->full_rows, c->rows, mine));
+  tk_ir_stmt *blk = tk_ir_stmt_block(c->m);
+  tk_ir_stmt_block_add(c->m, blk,
+                       whole_row_tiles(c, ph, rt, ri, lane, jbase, width, record, prefetch));
+  tile_region tail = region(c, ph, c->full_rows, ri, lane, jbase, width, true);
+  tk_ir_stmt_block_add(c->m, blk, row_tail(c, ph, ri, &tail));
   return blk;
+}
+
+/* Q, the whole panels one row of the row tail covers at once: the largest divisor of G up to
+ * TR (as many accumulators as a whole tile), or 1 when the blocks are not exact (a tile
+ * guard). */
+static int64_t tail_panels(const cpu_ctx *c, const col_blocks *b) {
+  int64_t q = b->exact ? c->tile_rows : 1;
+  while (q > 1 && b->g % q) q--;
+  return q;
+}
+
+/* With Q > 1 the block's G tiles go in groups of Q: the whole row tiles of each tile of the
+ * group, then the row tail over the group's Q panels (while they are in cache):
+ *   for jq in 0..G/Q { for jg in 0..Q { whole row tiles of tile t0 + jg }
+ *                      row tail over tiles t0 .. t0 + Q - 1 }        t0 = cb*G + jq*Q */
+static const tk_ir_stmt *tile_groups(cpu_ctx *c, const tk_ir_phase *ph, const col_blocks *b,
+                                     int64_t q, const tk_ir_var *rt, const tk_ir_var *ri) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols;
+  const tk_ix *j = V(c, ph->vars[1]);
+  const tk_ir_var *jt = tk_ir_var_new(m, "jt", tk_ir_ix_div(m, j, tc));
+  const tk_ir_var *jj = tk_ir_var_new(m, "jj", tk_ir_ix_mod(m, j, tc));
+  const tk_ir_var *jh = tk_ir_var_new(m, "jh", tk_ir_ix_div(m, j, q * tc));
+  const tk_ir_var *cb = tk_ir_var_new(m, "cb", tk_ir_ix_div(m, j, b->g * tc));
+  const tk_ir_var *jq =
+      tk_ir_var_new(m, "jq", tk_ir_ix_mod(m, tk_ir_ix_div(m, j, q * tc), b->g / q));
+  const tk_ir_var *jg = tk_ir_var_new(m, "jg", tk_ir_ix_mod(m, tk_ir_ix_div(m, j, tc), q));
+  step(c, (tk_ir_sched_step){
+              .kind = TK_SCHED_SPLIT, .a = ph->vars[1], .out = jt, .inner = jj, .factor = tc});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jt, .out = jh, .inner = jg, .factor = q});
+  step(c, (tk_ir_sched_step){
+              .kind = TK_SCHED_SPLIT, .a = jh, .out = cb, .inner = jq, .factor = b->g / q});
+  const tk_ix *group =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, tk_ir_ix_mod(m, V(c, c->bound), b->cb), b->g),
+                   tk_ir_ix_mul(m, V(c, jq), q));
+  const tk_ix *tile = tk_ir_ix_add(m, group, V(c, jg));
+  const tk_ir_stmt *tiles =
+      whole_row_tiles(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc, true, true);
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jg, .b = rt, .out = ri, .inner = jj});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
+  tile_region tail = tail_region(c, ph, ri, jg, jj, tk_ir_ix_mul(m, group, tc), q);
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = jg});
+  tk_ir_stmt *blk = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, blk, tk_ir_stmt_for(m, jg, K(c, q), TK_LOOP_SERIAL, TK_BIND_NONE, tiles));
+  tk_ir_stmt_block_add(m, blk, row_tail(c, ph, ri, &tail));
+  return tk_ir_stmt_for(m, jq, K(c, b->g / q), TK_LOOP_SERIAL, TK_BIND_NONE, blk);
 }
 
 /* The whole tiles of column block cb = bound mod CB: tiles cb*G + jg, jg < G (guarded by
  * tile < N div TC unless the blocks are exact), each over the block's row tiles. */
-static const tk_ir_stmt *whole_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col_blocks *b,
-                                     const tk_ir_var *rt, const tk_ir_var *ri) {
+static const tk_ir_stmt *tile_loop(cpu_ctx *c, const tk_ir_phase *ph, const col_blocks *b,
+                                   const tk_ir_var *rt, const tk_ir_var *ri) {
   tk_ir_module *m = c->m;
   int64_t tc = m->opts.cpu_tile_cols;
   const tk_ix *j = V(c, ph->vars[1]);
@@ -544,7 +708,16 @@ static const tk_ir_stmt *whole_tiles(cpu_ctx *c, const tk_ir_phase *ph, const co
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = tile, .rhs = K(c, b->nt)});
     tiles = tk_ir_stmt_if(m, tile, TK_CMP_LT, K(c, b->nt), tiles);
   }
-  const tk_ir_stmt *loop = tk_ir_stmt_for(m, jg, K(c, b->g), TK_LOOP_SERIAL, TK_BIND_NONE, tiles);
+  return tk_ir_stmt_for(m, jg, K(c, b->g), TK_LOOP_SERIAL, TK_BIND_NONE, tiles);
+}
+
+/* The whole tiles of column block cb (tile_loop, or tile_groups when the row tail takes Q > 1
+ * panels at once), in the blocks of whole tiles only. */
+static const tk_ir_stmt *whole_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col_blocks *b,
+                                     const tk_ir_var *rt, const tk_ir_var *ri) {
+  tk_ir_module *m = c->m;
+  int64_t q = tail_panels(c, b);
+  const tk_ir_stmt *loop = q > 1 ? tile_groups(c, ph, b, q, rt, ri) : tile_loop(c, ph, b, rt, ri);
   if (b->wb == b->cb) return loop;
   const tk_ix *block = tk_ir_ix_mod(m, V(c, c->bound), b->cb); /* the tail's block has none */
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_GUARD, .lhs = block, .rhs = K(c, b->wb)});
@@ -572,7 +745,7 @@ static const tk_ir_stmt *tail_tiles(cpu_ctx *c, const tk_ir_phase *ph, const col
  * threads still share a layer's columns (issue 13 item 5). */
 static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
-  int64_t br = m->opts.cpu_block_rows, tr = c->tile_rows, tc = m->opts.cpu_tile_cols;
+  int64_t br = c->block_rows, tr = c->tile_rows, tc = m->opts.cpu_tile_cols;
   col_blocks b = col_blocks_of(m, ph);
   const tk_ix *r = V(c, ph->vars[0]), *j = V(c, ph->vars[1]);
   const tk_ir_var *rb = tk_ir_var_new(m, "rb", tk_ir_ix_div(m, r, br));
@@ -580,7 +753,7 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   if (b.cb > 1) item = tk_ir_ix_add(m, tk_ir_ix_mul(m, item, b.cb), tk_ir_ix_div(m, j, b.g * tc));
   c->bound = tk_ir_var_new(m, "w", item);
   c->row_block = tk_ir_ix_div(m, V(c, c->bound), b.cb);
-  c->k->launch.grid = tk_ir_ix_mul(m, row_blocks(m), b.cb);
+  c->k->launch.grid = tk_ir_ix_mul(m, row_blocks(m, br), b.cb);
   const tk_ir_var *rr = tk_ir_var_new(m, "rr", tk_ir_ix_mod(m, r, br));
   const tk_ir_var *rt = tk_ir_var_new(m, "rt", tk_ir_ix_div(m, tk_ir_ix_mod(m, r, br), tr));
   const tk_ir_var *ri = tk_ir_var_new(m, "ri", tk_ir_ix_mod(m, r, tr));
@@ -593,7 +766,7 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
     if (c->used[l])
       step(c, (tk_ir_sched_step){
                   .kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
-  if (!tail_locals(c, tc)) return NULL;
+  if (!tail_locals(c, (b.nt > 0 ? tail_panels(c, &b) : 1) * tc)) return NULL;
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   if (b.nt > 0) tk_ir_stmt_block_add(m, blk, whole_tiles(c, ph, &b, rt, ri));
   if (b.tail > 0) tk_ir_stmt_block_add(m, blk, tail_tiles(c, ph, &b, rt, ri));
@@ -626,6 +799,20 @@ static int64_t phase_tile_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
   int64_t tr = m->opts.cpu_tile_rows;
   bool carried = ph->tileable && count_reductions(ph->body) > 1;
   return carried && tr > CARRIED_TILE_ROWS ? CARRIED_TILE_ROWS : tr;
+}
+
+/* Row phases and GEMM layers narrower than NARROW_COLS (one column block) split their rows
+ * into blocks of at most NARROW_BLOCK_ROWS: a work item of such a launch is a row block alone,
+ * and with sparse dispatch an expert holds about K·B/E rows, so 128-row blocks left one
+ * thread with all of nano's expert chains at B = 256 (T = 2 only 1.15× faster than T = 1).
+ * Their weights (K × N ≤ 256 columns) stay in L2 across blocks; a wide layer keeps
+ * cpu_block_rows, which bounds how often its panels come again from DRAM. */
+enum { NARROW_BLOCK_ROWS = 32 };
+static int64_t phase_block_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
+  int64_t br = m->opts.cpu_block_rows;
+  bool wide = ph->tileable && ph->extents[1]->c >= NARROW_COLS;
+  bool fits = br > NARROW_BLOCK_ROWS && NARROW_BLOCK_ROWS % m->opts.cpu_tile_rows == 0;
+  return wide || !fits ? br : NARROW_BLOCK_ROWS;
 }
 
 /* A phase of sparse dispatch's counting sort runs one point per expert (extent E, not Bp):
@@ -677,12 +864,14 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   int *tail_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m, src, k, pi, NULL, NULL, NULL, NULL, 0, arg_map, local_map, tail_local_map, used};
+  cpu_ctx c = {m,    src, k, pi,      NULL,      NULL,           NULL,
+               NULL, 0,   0, arg_map, local_map, tail_local_map, used};
   if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.used) return tk_ir_module_status(m);
   tk_ir_phase peeled;
   c.rows = tk_ir_ix_sym(m, TK_SYM_B);
   if (!per_expert) ph = peel_row_guard(&c, ph, &peeled, &c.rows);
   c.tile_rows = phase_tile_rows(m, ph);
+  c.block_rows = phase_block_rows(m, ph);
   c.full_rows = whole_tile_rows(m, c.rows, c.tile_rows);
   const tk_ir_stmt *body = per_expert     ? expert_phase(&c, ph)
                            : ph->tileable ? tile_phase(&c, ph)
@@ -690,7 +879,7 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
   step(&c, (tk_ir_sched_step){.kind = TK_SCHED_BIND, .a = c.bound, .binding = TK_BIND_CPU_BLOCK});
   k->launch.workgroup_size = 1;
-  k->launch.block_rows = per_expert ? 1 : m->opts.cpu_block_rows;
+  k->launch.block_rows = per_expert ? 1 : c.block_rows;
   k->body = tk_ir_stmt_for(m, c.bound, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_CPU_BLOCK, body);
   tk_ir_contract extra[4];
   int nextra = tk_ir_carried_contracts(src, arg_map, extra, 4);

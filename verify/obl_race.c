@@ -358,20 +358,34 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
 }
 
 /* Coverage is proved on column ranges apart: the column blocks of a CPU GEMM kernel (SPLIT j
- * by TC into jt, then jt by G into the block: blocks of G*TC columns) and its peeled tail (a
- * TAIL step). In one range the block and the store that covers it are fixed, which spares the
- * solver the case split it otherwise gave up on (dense, x86-64-v3: 2e7 rlimit units for one
- * range, under 2e6 per block). Any cuts are sound: the ranges make up [0, cols). Returns the
- * number of cuts, sorted, in (0, cols). */
+ * by TC into jt, then jt by G into the block — or by Q into jh and jh by G/Q, when the row tail
+ * takes Q panels: blocks of G*TC columns either way) and its peeled tail (a TAIL step). In one
+ * range the block and the store that covers it are fixed, which spares the solver the case
+ * split it otherwise gave up on (dense, x86-64-v3: 2e7 rlimit units for one range, under 2e6
+ * per block). Any cuts are sound: the ranges make up [0, cols). Returns the number of cuts,
+ * sorted, in (0, cols). */
 enum { TK_COVERAGE_MAX_CUTS = 16 };
 
-static int64_t block_width(const tk_ir_kernel *k) {
+/* The SPLIT step of variable v, or NULL. */
+static const tk_ir_sched_step *split_of(const tk_ir_kernel *k, const tk_ir_var *v) {
   for (int i = 0; i < k->nsteps; i++)
-    for (int j = 0; j < k->nsteps; j++) {
-      const tk_ir_sched_step *tile = &k->steps[i], *block = &k->steps[j];
-      if (tile->kind == TK_SCHED_SPLIT && block->kind == TK_SCHED_SPLIT && block->a == tile->out)
-        return tile->factor * block->factor;
-    }
+    if (k->steps[i].kind == TK_SCHED_SPLIT && k->steps[i].a == v) return &k->steps[i];
+  return NULL;
+}
+
+/* The product of the factors along the first chain of two or more splits, each splitting the
+ * previous one's outer variable (the column blocks' width), or 0. */
+static int64_t block_width(const tk_ir_kernel *k) {
+  for (int i = 0; i < k->nsteps; i++) {
+    const tk_ir_sched_step *tile = &k->steps[i];
+    if (tile->kind != TK_SCHED_SPLIT) continue;
+    int64_t width = tile->factor;
+    int links = 0;
+    for (const tk_ir_sched_step *s = split_of(k, tile->out); s && links < k->nsteps;
+         s = split_of(k, s->out), links++)
+      width *= s->factor;
+    if (links) return width;
+  }
   return 0;
 }
 

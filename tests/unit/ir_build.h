@@ -12,8 +12,10 @@
 #include "tests/unit/model_bundle.h"
 #include "tests/unit/test.h"
 
-static tk_ir_module *tk_test_build_ir_with(const char *model, tk_ir_stage stop,
-                                           tk_ir_dispatch dispatch, tk_ir_gpu_schedule gpu) {
+/* model's module up to stage `stop` with the IR options `ir` (tkc_ir_options_default's when
+ * NULL). */
+static tk_ir_module *tk_test_build_ir_opts(const char *model, tk_ir_stage stop,
+                                           const tk_ir_options *ir) {
   char path[256];
   tk_test_arch_path(model, path, sizeof path);
   tk_arch arch;
@@ -27,13 +29,21 @@ static tk_ir_module *tk_test_build_ir_with(const char *model, tk_ir_stage stop,
   tkc_ir_options_default(&o);
   o.verify_each = true;
   o.stop_after = stop;
-  o.ir.dispatch = dispatch;
-  o.ir.gpu_schedule = gpu;
+  if (ir) o.ir = *ir;
   tk_ir_module *m = NULL;
   s = tkc_build_ir(&arch, &o, &m);
   CHECK_MSG(s == NULL, "%s: %s", model, tk_status_message(s));
   tk_status_free(s);
   return m;
+}
+
+static inline tk_ir_module *tk_test_build_ir_with(const char *model, tk_ir_stage stop,
+                                                  tk_ir_dispatch dispatch, tk_ir_gpu_schedule gpu) {
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
+  o.ir.dispatch = dispatch;
+  o.ir.gpu_schedule = gpu;
+  return tk_test_build_ir_opts(model, stop, &o.ir);
 }
 
 /* tk_test_build_ir_with the library's defaults (dense dispatch, the simple GPU schedule). */

@@ -76,7 +76,7 @@ static tk_ir_module *with_index_read(bool clamped) {
 static void check_dump(const tk_ir_module *m) {
   char *text = tk_test_ir_text(m);
   /* the combine's CPU tiles have 2 rows (ir/pass_schedule_cpu.c, phase_tile_rows) */
-  const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 128 + rt * 2 + ri) * 4], 0), "
+  const char *want = "fma(%expert_0.h_2[min(max(%router.keep[(w * 32 + rt * 2 + ri) * 4], 0), "
                      "B - 1) * 128 + k]";
   CHECK_MSG(text && strstr(text, want), "the dump lacks `%s`", want);
   if (text) tk_test_check_round_trip(text, "nano.ir");

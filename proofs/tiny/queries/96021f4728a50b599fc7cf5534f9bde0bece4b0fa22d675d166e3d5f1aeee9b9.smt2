@@ -1,0 +1,48 @@
+(set-logic QF_LIA)
+(declare-fun B () Int)
+(declare-fun Bp () Int)
+(declare-fun quot () Int)
+(declare-fun rem () Int)
+(declare-fun quot.2 () Int)
+(declare-fun rem.2 () Int)
+(declare-fun rb () Int)
+(declare-fun rr () Int)
+(declare-fun e () Int)
+(assert (<= 1 B))
+(assert (<= B 65536))
+(assert (= (+ B 15) (+ (* quot 16) rem)))
+(assert (and (<= 0 rem) (< rem 16)))
+(assert (= Bp (ite (<= (* quot 16) 16) 16 (* quot 16))))
+(assert (= (+ B 31) (+ (* quot.2 32) rem.2)))
+(assert (and (<= 0 rem.2) (< rem.2 32)))
+(assert (and (<= 0 rb) (< rb quot.2)))
+(assert (and (<= 0 rr) (< rr 32)))
+(assert (< (+ (* rb 32) rr) B))
+(assert (and (<= 0 e) (< e 4)))
+(assert (! (not (let ((a!1 (+ (* (+ (* rb 32) rr) 4) e))
+      (a!2 (<= (- 2147483648) (* (+ (* rb 32) rr) 4)))
+      (a!3 (<= (* (+ (* rb 32) rr) 4) 2147483647))
+      (a!4 (and (<= (- 2147483648) (+ (* rb 32) rr))
+                (<= (+ (* rb 32) rr) 2147483647)))
+      (a!5 (and (<= (- 2147483648) (* rb 32)) (<= (* rb 32) 2147483647))))
+(let ((a!6 (and (<= (- 2147483648) a!1)
+                (<= a!1 2147483647)
+                a!2
+                a!3
+                a!4
+                a!5
+                (and (<= (- 2147483648) rb) (<= rb 2147483647))
+                (and (<= (- 2147483648) rr) (<= rr 2147483647))
+                (and (<= (- 2147483648) e) (<= e 2147483647)))))
+  (and (and (<= (- 2147483648) e) (<= e 2147483647))
+       (and (<= (- 2147483648) e) (<= e 2147483647))
+       a!6
+       (and (<= (- 2147483648) e) (<= e 2147483647))
+       a!6
+       a!4
+       a!5
+       (and (<= (- 2147483648) rb) (<= rb 2147483647))
+       (and (<= (- 2147483648) rr) (<= rr 2147483647))
+       (<= (- 2147483648) B)
+       (<= B 2147483647))))) :named goal))
+(check-sat)
