@@ -82,6 +82,17 @@ const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
                                        const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
                                        const int *local_map);
 
+/* ---- pass_schedule_gpu_rows.c ---- */
+/* A row phase the tiled GPU schedule runs as one workgroup per row: scalar steps and sums
+ * over the row's columns, then one parallel loop over them (LayerNorm's form). */
+bool tk_ir_gpu_row_reducible(const tk_ir_kernel *src, const tk_ir_phase *ph);
+/* Its launch body (a workgroup per row, the sums reduced through a shared tree between
+ * barriers), k's launch and steps set; NULL when the phase is not of the form or on
+ * allocation failure. */
+const tk_ir_stmt *tk_ir_gpu_rows_body(tk_ir_module *m, const tk_ir_kernel *src,
+                                      const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
+                                      const int *local_map);
+
 /* ---- rewrite.c ---- */
 /* Copies a fused-kernel statement tree into scheduled kernel `dst`, applying `subst` to
  * every index and extent, renaming locals through `local_map` (fused local id → scheduled

@@ -15,7 +15,8 @@
  * origin and the forward substitution. Launch names: the fused kernel's name, with
  * "_<phase>" appended when the kernel has more than one phase.
  * With tk_ir_options.gpu_schedule = TILED, a GEMM phase's launch is tiled instead
- * (ir/pass_schedule_gpu_tiled.c).
+ * (ir/pass_schedule_gpu_tiled.c), and a row phase with sums over its columns runs a workgroup
+ * per row (ir/pass_schedule_gpu_rows.c).
  */
 #include <stdlib.h>
 
@@ -109,6 +110,8 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   for (int i = 0; i < src->nlocals; i++) used[i] = false;
   tk_ir_stmt_uses(ph->body, access, used);
   bool tiled = m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_tileable(ph);
+  bool row_tiled =
+      m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_row_reducible(src, ph);
   int64_t expand = tiled ? TK_IR_GPU_REG_ROWS * TK_IR_GPU_REG_COLS : 1;
   int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
   int *local_map = tk_ir_alloc(m, sizeof *local_map * (size_t)(src->nlocals + 1));
@@ -116,6 +119,10 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
     return tk_ir_module_status(m);
   if (tiled) {
     k->body = tk_ir_gpu_tiled_body(m, src, ph, k, arg_map, local_map);
+    return finish_kernel(m, src, k, arg_map);
+  }
+  if (row_tiled) {
+    k->body = tk_ir_gpu_rows_body(m, src, ph, k, arg_map, local_map);
     return finish_kernel(m, src, k, arg_map);
   }
 

@@ -44,9 +44,12 @@
  *                <t>.<k>.scatter_no_zero       a scatter without its zero store
  *                <t>.<k>.chain_rows_b          an expert chain's row guards at B, not count[e]
  *   barriers     gpu.<k>.no_barrier            the first barrier dropped (tiled schedule)
- *   (tiled)      gpu.<k>.barrier_divergent     the loop holding the barriers under t < WG - 1
+ *   (tiled)      gpu.<k>.barrier_divergent     the loop holding the barriers (a row launch:
+ *                                              the first barrier) under t < WG - 1
  *                gpu.<k>.lds_off_by_one        the first shared-local store's index + 1
  *                gpu.<k>.tile_overlap          workgroups 2i and 2i+1 store the same tile
+ *                gpu.<k>.sum_unsynced          a row launch: the barrier after the threads
+ *                                              read a sum from shared memory dropped
  * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
@@ -409,6 +412,38 @@ static bool barrier_loop_diverges(rw *w, tk_ir_stmt *s) {
   return true;
 }
 
+/* Without a loop holding barriers (a row launch): the first barrier under `if t < WG - 1`. */
+static bool first_barrier_diverges(rw *w, tk_ir_stmt *s) {
+  if (s->kind != TK_S_BARRIER || w->hits++) return false;
+  const tk_ir_stmt *threads = w->k->body->body;
+  *s = *tk_ir_stmt_if(w->m, tk_ir_ix_var(w->m, threads->var), TK_CMP_LT,
+                      tk_ir_ix_const(w->m, threads->extent->c - 1), tk_ir_stmt_barrier(w->m));
+  return true;
+}
+
+/* `L = shared[..]` (a thread reading the row's sum) followed by a barrier. */
+static bool reads_sum_then_barrier(const rw *w, const tk_ir_stmt *b, int i) {
+  const tk_ir_stmt *s = b->stmts[i];
+  return i + 1 < b->n && b->stmts[i + 1]->kind == TK_S_BARRIER && s->kind == TK_S_LOCAL_STORE &&
+         !w->k->locals[s->local].shared && s->value->op == TK_V_LOCAL_LOAD &&
+         w->k->locals[s->value->local].shared;
+}
+
+/* The first barrier after the threads read a sum from shared memory becomes an empty block:
+ * the next sum's tree overwrites it while other threads may still read it. */
+static bool sum_barrier_dropped(rw *w, tk_ir_stmt *s) {
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) {
+    if (!reads_sum_then_barrier(w, s, i) || w->hits++) continue;
+    const tk_ir_stmt **ns = tk_ir_alloc(w->m, sizeof *ns * (size_t)s->n);
+    if (!ns) return false;
+    memcpy(ns, s->stmts, sizeof *ns * (size_t)s->n);
+    ns[i + 1] = tk_ir_stmt_block(w->m);
+    s->stmts = ns;
+    return true;
+  }
+  return false;
+}
+
 static bool is_shared_store(const rw *w, const tk_ir_stmt *s) {
   return s->kind == TK_S_LOCAL_STORE && w->k->locals[s->local].shared;
 }
@@ -423,7 +458,11 @@ static bool no_barrier(mctx *c) {
   return has_barriers(c->k) && rewrite_kernel(c, NULL, first_barrier_dropped, NULL);
 }
 static bool barrier_divergent(mctx *c) {
-  return has_barriers(c->k) && rewrite_kernel(c, NULL, barrier_loop_diverges, NULL);
+  return has_barriers(c->k) && (rewrite_kernel(c, NULL, barrier_loop_diverges, NULL) ||
+                                rewrite_kernel(c, NULL, first_barrier_diverges, NULL));
+}
+static bool sum_unsynced(mctx *c) {
+  return has_barriers(c->k) && rewrite_kernel(c, NULL, sum_barrier_dropped, NULL);
 }
 static bool lds_off_by_one(mctx *c) {
   return has_barriers(c->k) && rewrite_kernel(c, NULL, first_shared_store_plus_one, NULL);
@@ -830,12 +869,16 @@ static const kind KINDS[] = {
      chain_rows_b},
     {"no_barrier", ON_KERNEL, "race: the barrier between staging and compute dropped", no_barrier},
     {"barrier_divergent", ON_KERNEL,
-     "race: the loop with the barriers under a guard the last thread fails (divergent)",
+     "race: the loop with the barriers (or the first barrier) under a guard the last thread fails "
+     "(divergent)",
      barrier_divergent},
     {"lds_off_by_one", ON_KERNEL, "bounds: the first shared-memory store's index off by one",
      lds_off_by_one},
     {"tile_overlap", ON_KERNEL,
      "race: workgroups 2i and 2i+1 compute the same output tile (overlapping tiles)", tile_overlap},
+    {"sum_unsynced", ON_KERNEL,
+     "race: the barrier after the threads read a row's sum dropped (the next tree overwrites it)",
+     sum_unsynced},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

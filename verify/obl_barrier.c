@@ -9,7 +9,10 @@
  *    them constant extents, so the count of a loop iteration is a constant). For every store to
  *    a shared local and every other access to it, two different threads of one workgroup in the
  *    same interval never touch the same element — a write and another thread's read or write of
- *    one element are always separated by a barrier;
+ *    one element are always separated by a barrier. Pairs whose intervals are two different
+ *    constants (no loop around them holds a barrier) are separated without a query. In global
+ *    memory (tk_verify_obl_barrier_separated, for class race) the same holds for the threads of
+ *    one workgroup, and threads of different workgroups never touch one element at all;
  * 3. class bounds: the kernel's shared locals fit TK_GPU_SHARED_BYTES_MAX (the accesses
  *    themselves are in bounds of their locals by the bounds class, like private locals).
  */
@@ -145,27 +148,41 @@ static bool shared_access(const tk_ir_kernel *k, const tk_obl_site *s) {
 }
 
 /* A store (copy 0) and another access (copy 1) of one shared local: different threads of one
- * workgroup in one interval touch different elements. */
+ * workgroup in one interval touch different elements. Of global memory (`global`): threads of
+ * one workgroup in one interval, or of different workgroups at all, touch different
+ * elements. */
 static tk_status separated(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site *a,
-                           const tk_obl_site *b, const tk_ir_stmt *threads) {
+                           const tk_obl_site *b, const tk_ir_stmt *threads, bool global) {
   char wa[160], wb[160], ia[512], ib[512];
   tk_verify_obl_site_what(k, a, wa, sizeof wa);
   tk_verify_obl_site_what(k, b, wb, sizeof wb);
   tk_ir_ix_format(a->ix, ia, sizeof ia);
   tk_ir_ix_format(b->ix, ib, sizeof ib);
-  tk_verify_obl_begin(
-      v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
-      "shared %s at %s and %s at %s: two threads of one workgroup between the same barriers "
-      "never touch the same element, for every B in [1, %lld]",
-      wa, ia, wb, ib, (long long)v->bmax);
+  tk_verify_obl_begin(v, TK_OBL_RACE, k->name, tk_verify_obl_target_name(k),
+                      global
+                          ? "%s at %s and %s at %s: two threads of one workgroup between the same "
+                            "barriers, or of two workgroups, never touch the same element, for "
+                            "every B in [1, %lld]"
+                          : "shared %s at %s and %s at %s: two threads of one workgroup between "
+                            "the same barriers never touch the same element, for every B in "
+                            "[1, %lld]",
+                      wa, ia, wb, ib, (long long)v->bmax);
   tk_obl *o = tk_verify_obl_cur(v);
   int d = thread_depth(a->path, threads);
-  for (int i = 0; i < d; i++) same_in_both(o, a->path->items[i]->var); /* one workgroup */
+  Z3_ast same_wg[TK_OBL_MAX_DEPTH];
+  for (int i = 0; i < d; i++) {
+    const tk_ir_var *outer = a->path->items[i]->var;
+    Z3_ast second = tk_verify_obl_var(o, outer, 1); /* first: verify_internal.h, term order */
+    same_wg[i] = Z3_mk_eq(v->z, tk_verify_obl_var(o, outer, 0), second);
+    if (!global) tk_verify_obl_hyp(o, same_wg[i]); /* one workgroup */
+  }
+  Z3_ast one_wg = tk_verify_z_and(v, d, same_wg);
   tk_verify_obl_path_hyps(o, a->path, 0);
   tk_verify_obl_path_hyps(o, b->path, 1);
   Z3_ast t0 = tk_verify_obl_var(o, threads->var, 0);
   Z3_ast t1 = tk_verify_obl_var(o, threads->var, 1);
-  tk_verify_obl_hyp(o, Z3_mk_not(v->z, Z3_mk_eq(v->z, t0, t1)));
+  Z3_ast one_thread = tk_verify_z_and2(v, one_wg, Z3_mk_eq(v->z, t0, t1));
+  tk_verify_obl_hyp(o, Z3_mk_not(v->z, one_thread)); /* one thread's accesses are in order */
   Z3_ast n1 = interval_in(o, threads->body, b->stmt, 1);
   Z3_ast n0 = interval_in(o, threads->body, a->stmt, 0);
   Z3_ast i1 = tk_verify_obl_ix(o, b->ix, 1);
@@ -176,9 +193,38 @@ static tk_status separated(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site 
   tk_verify_obl_show(o, "other interval", n1);
   tk_verify_obl_show(o, "index", i0);
   tk_verify_obl_show(o, "other index", i1);
-  Z3_ast clash = tk_verify_z_and2(v, Z3_mk_eq(v->z, n0, n1), Z3_mk_eq(v->z, i0, i1));
+  Z3_ast together = Z3_mk_eq(v->z, n0, n1); /* unordered by the barriers */
+  if (global) together = tk_verify_z_or2(v, Z3_mk_not(v->z, one_wg), together);
+  Z3_ast clash = tk_verify_z_and2(v, together, Z3_mk_eq(v->z, i0, i1));
   tk_verify_obl_goal(o, Z3_mk_not(v->z, clash));
   return tk_verify_obl_prove(v);
+}
+
+/* The interval at target inside s when it is one constant for every point, else -1: no loop
+ * around target holds a barrier, and no statement before it holds one under an IF. */
+static int64_t fixed_interval(const tk_ir_stmt *s, const tk_ir_stmt *target) {
+  if (s == target) return 0;
+  if (s->kind == TK_S_FOR)
+    return tk_ir_stmt_barriers(s->body) ? -1 : fixed_interval(s->body, target);
+  if (s->kind == TK_S_IF) return fixed_interval(s->body, target);
+  int64_t before = 0;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++) {
+    const tk_ir_stmt *item = s->stmts[i];
+    if (tk_ir_stmt_contains(item, target)) {
+      int64_t inside = fixed_interval(item, target);
+      return inside < 0 ? -1 : before + inside;
+    }
+    if (item->kind != TK_S_BARRIER && tk_ir_stmt_barriers(item)) return -1;
+    before += item->kind == TK_S_BARRIER;
+  }
+  return -1;
+}
+
+/* Two accesses a barrier always separates: their intervals are different constants (a row
+ * reduction's tree, one step per interval). No query is needed for them. */
+static bool ordered(const tk_ir_stmt *threads, const tk_obl_site *a, const tk_obl_site *b) {
+  int64_t ia = fixed_interval(threads->body, a->stmt), ib = fixed_interval(threads->body, b->stmt);
+  return ia >= 0 && ib >= 0 && ia != ib;
 }
 
 static tk_status intervals(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l,
@@ -188,9 +234,10 @@ static tk_status intervals(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites
     if (!shared_access(k, a) || a->kind != TK_SITE_LSTORE) continue;
     for (int j = 0; j < l->n; j++) {
       const tk_obl_site *b = &l->items[j];
-      if (!shared_access(k, b) || b->local != a->local || (b->kind == TK_SITE_LSTORE && j < i))
+      if (!shared_access(k, b) || b->local != a->local || (b->kind == TK_SITE_LSTORE && j < i) ||
+          ordered(threads, a, b))
         continue; /* two stores: one query per pair */
-      TK_RETURN_IF_ERROR(separated(v, k, a, b, threads));
+      TK_RETURN_IF_ERROR(separated(v, k, a, b, threads, false));
     }
   }
   return TK_STATUS_OK;
@@ -208,6 +255,16 @@ tk_status tk_verify_obl_barriers(tk_vctx *v, const tk_ir_kernel *k) {
   if (!s) s = intervals(v, k, &l, threads);
   tk_verify_obl_sites_free(&l);
   return s;
+}
+
+bool tk_verify_obl_has_barriers(const tk_ir_kernel *k) {
+  const tk_ir_stmt *threads = thread_loop(k);
+  return threads && tk_ir_stmt_barriers(threads->body) > 0;
+}
+
+tk_status tk_verify_obl_barrier_separated(tk_vctx *v, const tk_ir_kernel *k,
+                                          const tk_obl_site *store, const tk_obl_site *access) {
+  return separated(v, k, store, access, thread_loop(k), true);
 }
 
 /* ---- 3. the shared bytes ---- */

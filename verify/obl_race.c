@@ -200,16 +200,34 @@ static tk_status same_rows(const tk_ir_kernel *k, const tk_obl_sites *l) {
   return TK_STATUS_OK;
 }
 
+/* In a kernel with barriers, every other access of a buffer against each of its stores, by
+ * the threads' intervals (the threads of one workgroup may share elements between barriers:
+ * a row's sums read what its output loop later writes). */
+static tk_status separated_from_stores(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l,
+                                       int i) {
+  const tk_obl_site *b = &l->items[i];
+  for (int j = 0; j < l->n; j++) {
+    const tk_obl_site *a = &l->items[j];
+    if (j != i && a->kind == TK_SITE_STORE && buffer_of(k, a) == buffer_of(k, b) &&
+        (b->kind != TK_SITE_STORE || j < i)) /* two stores: one query per pair */
+      TK_RETURN_IF_ERROR(tk_verify_obl_barrier_separated(v, k, a, b));
+  }
+  return TK_STATUS_OK;
+}
+
 static tk_status races(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l) {
   TK_RETURN_IF_ERROR(same_rows(k, l));
   const char *units = k->target == TK_TARGET_GPU ? "workgroups/threads" : "blocks";
+  bool barriers = tk_verify_obl_has_barriers(k);
   for (int i = 0; i < l->n; i++) {
     const tk_obl_site *a = &l->items[i];
     if (!global_access(a)) continue;
     if (a->kind == TK_SITE_STORE)
       TK_RETURN_IF_ERROR(
           left_inverse(v, k, a, tk_verify_obl_loop_parallel, "parallel loop indices"));
-    else if (stored(k, l, buffer_of(k, a)))
+    if (barriers)
+      TK_RETURN_IF_ERROR(separated_from_stores(v, k, l, i));
+    else if (a->kind == TK_SITE_LOAD && stored(k, l, buffer_of(k, a)))
       TK_RETURN_IF_ERROR(left_inverse(v, k, a, tk_verify_obl_loop_bound, units));
   }
   return TK_STATUS_OK;
@@ -320,6 +338,9 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   }
   bind_space(o, ph, source_row, col);
   const tk_ir_var *cv = column_var(ph, a->stmt->origin);
+  /* the source's column loop at col: scheduled variables' inverse maps may name it (a row
+   * phase run by a workgroup per row: t = j mod WG) */
+  if (cv) tk_verify_obl_bind(o, cv, 1, col);
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
     if (s->kind != TK_S_FOR || s->var == ph->vars[0] || (ph->ndims == 2 && s->var == ph->vars[1]))
@@ -353,6 +374,7 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   tk_verify_obl_show(o, label, idx);
   for (int i = 0; i < a->path->n; i++)
     if (a->path->items[i]->kind == TK_S_FOR) tk_verify_obl_unbind(o, a->path->items[i]->var, 1);
+  if (cv) tk_verify_obl_unbind(o, cv, 1);
   unbind_space(o, ph);
   return *err ? NULL : tk_verify_z_and(v, n, conds);
 }

@@ -424,18 +424,22 @@ static tk_status check_base(tv_fn *f, const tv_inst *r, const tv_access *a, LLVM
     return tk_tv_refuse(f, TK_OBL_ADDRESS, r->inst, "%s is a %s in the LLVM", what,
                         store ? "store" : "load");
   LLVMValueRef ptr = LLVMGetOperand(r->inst, store ? 1 : 0);
-  if (!LLVMIsAGetElementPtrInst(ptr) || LLVMGetNumOperands(ptr) != 2)
-    return tk_tv_refuse(f, TK_OBL_ADDRESS, r->inst, "%s: the address is not a one-index GEP", what);
   tk_ir_type t = local ? f->k->locals[slot].type : f->k->args[slot].type;
   LLVMValueRef base = local ? f->allocas[slot] : LLVMGetParam(f->fn, (unsigned)slot);
   LLVMTypeRef ty = elem_type(f, t);
   LLVMTypeRef accessed = LLVMTypeOf(store ? LLVMGetOperand(r->inst, 0) : r->inst);
-  if (LLVMGetOperand(ptr, 0) != base)
+  /* a shared local's global at the constant index 0: LLVM folds the GEP into the global */
+  bool folded = local && f->k->locals[slot].shared && ptr == base;
+  bool gep = LLVMIsAGetElementPtrInst(ptr) ||
+             (LLVMIsAConstantExpr(ptr) && LLVMGetConstOpcode(ptr) == LLVMGetElementPtr);
+  if (!folded && (!gep || LLVMGetNumOperands(ptr) != 2))
+    return tk_tv_refuse(f, TK_OBL_ADDRESS, r->inst, "%s: the address is not a one-index GEP", what);
+  if (!folded && LLVMGetOperand(ptr, 0) != base)
     return tk_tv_refuse(f, TK_OBL_ADDRESS, ptr, "%s: the base is not %s", what,
                         !local                      ? "the argument's parameter"
                         : f->k->locals[slot].shared ? "the shared local's global"
                                                     : "the local's alloca");
-  if (LLVMGetGEPSourceElementType(ptr) != ty || accessed != ty)
+  if ((!folded && LLVMGetGEPSourceElementType(ptr) != ty) || accessed != ty)
     return tk_tv_refuse(f, TK_OBL_ADDRESS, r->inst, "%s: the element type is not %s", what,
                         tk_ir_type_name(t));
   if (local) {
@@ -446,6 +450,10 @@ static tk_status check_base(tv_fn *f, const tv_inst *r, const tv_access *a, LLVM
       return tk_tv_refuse(f, TK_OBL_ADDRESS, base, "local %s: the alloca is not [%lld x %s]",
                           f->k->locals[slot].name, (long long)f->k->locals[slot].count,
                           tk_ir_type_name(t));
+  }
+  if (folded) {
+    *index = LLVMConstInt(LLVMInt64TypeInContext(LLVMGetTypeContext(ty)), 0, false);
+    return TK_STATUS_OK;
   }
   *index = LLVMGetOperand(ptr, 1);
   return TK_STATUS_OK;

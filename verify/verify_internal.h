@@ -398,6 +398,14 @@ TK_MUST_USE tk_status tk_verify_obl_launch(tk_vctx *v, const tk_ir_kernel *k);
  * and barrier intervals; class bounds' shared bytes against TK_GPU_SHARED_BYTES_MAX. */
 TK_MUST_USE tk_status tk_verify_obl_barriers(tk_vctx *v, const tk_ir_kernel *k);
 TK_MUST_USE tk_status tk_verify_obl_shared_size(tk_vctx *v, const tk_ir_kernel *k);
+/* A GPU kernel whose threads pass barriers. */
+bool tk_verify_obl_has_barriers(const tk_ir_kernel *k);
+/* Class race for such a kernel's global memory: `store` and `access` (one buffer), at two
+ * points of different threads, never touch the same element unless a barrier of one workgroup
+ * orders them (threads of one workgroup in different intervals). */
+TK_MUST_USE tk_status tk_verify_obl_barrier_separated(tk_vctx *v, const tk_ir_kernel *k,
+                                                      const tk_obl_site *store,
+                                                      const tk_obl_site *access);
 /* TK_PROOF_FAILED: "kernel K (target), <what> does not have the form the verifier proves: <fmt>"
  * — a class that proves a code shape it finds in the IR (topk, dispatch) refusing another. */
 tk_status tk_verify_obl_form_error(const tk_ir_kernel *k, const char *what, const char *fmt, ...)

@@ -15,7 +15,8 @@
 # - `--emit=asm --targets nvptx --cuda-arch sm_90` printing exactly model.sm_90.ptx, and
 #   `--emit=llvm --targets amdgcn` printing amdgpu_kernel definitions with the attributes;
 # - with --gpu-schedule tiled, expert_0_in_gemm using 5,120 bytes of LDS in the gfx90a code
-#   object (.group_segment_fixed_size) and in every gfx's manifest entry, its tile and intensity.
+#   object (.group_segment_fixed_size) and in every gfx's manifest entry, its tile and intensity;
+#   the row launch expert_0_in_norm 256 bytes (a float per thread) in every gfx's entry.
 set -uo pipefail
 tkc="${TKC:-${TK_BIN:?TK_BIN not set}/tkc}"
 models="${TK_SOURCE_DIR:?TK_SOURCE_DIR not set}/models"
@@ -230,6 +231,8 @@ assert k["intensity"] == {"flops": 2 * 16 * 64 * 16, "bytes": 4 * (16 * 16 + 16 
 for t in (t for t in m["targets"] if t.get("kind") == "amdgcn"):
     r = next(r for r in t["kernels"] if r["name"] == "expert_0_in_gemm")
     assert r["lds_bytes"] == 4 * (16 * 16 + 16 * 64), (t["cpu"], r)
+    n = next(r for r in t["kernels"] if r["name"] == "expert_0_in_norm")
+    assert n["lds_bytes"] == 4 * 64, (t["cpu"], n)  # the row launch: a float per thread
 PY
   "$bundler" --unbundle --type=o --input="$d/model.hsaco" --targets=hipv4-amdgcn-amd-amdhsa--gfx90a \
     --output="$tmp/tiled.co" || return 1

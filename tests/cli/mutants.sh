@@ -12,8 +12,9 @@
 # other buffers). Compile runs the same verifier, so every mutant would only double the time.
 # MoE models list >= 25 mutants, dense >= 20, with at least one of every class, and nano one
 # of every dispatch kind on each target; an unknown ID is a usage error (exit 2). nano-tiled
-# (--gpu-schedule tiled): the four barrier kinds on the tiled launches of experts 0 and 3, each
-# refuted by verify. Runs two mutants at a time.
+# (--gpu-schedule tiled): the four barrier kinds on the tiled GEMM launches of experts 0 and 3,
+# and the five of a row launch (sum_unsynced too) on expert 0's first norm, each refuted by
+# verify. Runs two mutants at a time.
 set -u
 TKC="$TK_BIN/tkc"
 fail=0
@@ -70,19 +71,24 @@ for kind in dispatch_slot_plus_1 dispatch_no_advance dispatch_count_plus_1 dispa
   for t in gpu cpu; do grep -q "^$t\..*\.$kind	" "$W/nano.list" || { echo "FAIL: nano has no $t $kind mutant"; fail=1; }; done
 done
 grep -qE '\.(dispatch_|moves_|scatter_|chain_)' "$W/nano-dense.list" && { echo "FAIL: nano-dense lists dispatch mutants"; fail=1; }
-# the tiled GPU schedule (issue 17): its four barrier kinds, on every tiled launch of expert 0,
-# the last expert and the others' first, each refuted (race or bounds); none in the simple one
+# the tiled GPU schedule (issue 17): its barrier kinds, on every tiled GEMM launch of expert 0,
+# the last expert and the others' first, and the row launch of expert 0's first norm, each
+# refuted (race or bounds); none in the simple one
 "$TKC" verify "$TK_SOURCE_DIR/models/nano.arch.json" --gpu-schedule tiled --list-mutants >"$W/nano-tiled.list" || { echo "FAIL: --list-mutants nano-tiled"; fail=1; }
-barrier_kinds='no_barrier|barrier_divergent|lds_off_by_one|tile_overlap'
-for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap; do
-  grep -q "^gpu\..*\.$kind	" "$W/nano-tiled.list" || { echo "FAIL: nano-tiled has no $kind mutant"; fail=1; }
+barrier_kinds='no_barrier|barrier_divergent|lds_off_by_one|tile_overlap|sum_unsynced'
+for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap sum_unsynced; do
+  grep -q "^gpu\.expert_0_in_norm\.$kind	" "$W/nano-tiled.list" || { echo "FAIL: nano-tiled's row launch has no $kind mutant"; fail=1; }
 done
+for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap; do
+  grep -q "^gpu\.expert_0_in_gemm\.$kind	" "$W/nano-tiled.list" || { echo "FAIL: nano-tiled's GEMM launch has no $kind mutant"; fail=1; }
+done
+grep -q "_gemm\.sum_unsynced	" "$W/nano-tiled.list" && { echo "FAIL: a GEMM launch lists sum_unsynced"; fail=1; }
 grep -qE "\.($barrier_kinds)	" "$W/nano.list" && { echo "FAIL: nano (simple schedule) lists barrier mutants"; fail=1; }
 : >"$W/nano-tiled.compile"
-grep -E "\.($barrier_kinds)	" "$W/nano-tiled.list" | grep -E 'expert_(0|3)_' | cut -f1 >"$W/nano-tiled.checked"
+grep -E "\.($barrier_kinds)	" "$W/nano-tiled.list" | grep -E 'expert_(0|3)_.*_gemm\.|expert_0_in_norm\.' | cut -f1 >"$W/nano-tiled.checked"
 xargs -P2 -I{} sh "$0" --one nano-tiled {} <"$W/nano-tiled.checked" >"$W/nano-tiled.res" 2>&1
 if [ -s "$W/nano-tiled.res" ]; then cat "$W/nano-tiled.res"; fail=1; fi
-echo "nano-tiled: $(wc -l <"$W/nano-tiled.checked") barrier mutants checked (experts 0 and 3)"
+echo "nano-tiled: $(wc -l <"$W/nano-tiled.checked") barrier mutants checked (experts 0 and 3's GEMMs, expert 0's first norm)"
 ls -a "$W" | grep -q '\.tmp\.' && { echo "FAIL: temp dirs left: $(ls -a "$W" | grep '\.tmp\.')"; fail=1; }
 
 "$TKC" verify "$TK_SOURCE_DIR/models/nano.arch.json" --mutant no.such.mutant >/dev/null 2>"$W/unk"

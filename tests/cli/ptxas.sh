@@ -5,7 +5,8 @@
 # $CUDA_HOME/bin and $CUDA_PATH/bin, and where the CUDA toolkit installs it (/usr/local/cuda/bin,
 # /opt/cuda/bin, Debian's /usr/lib/nvidia-cuda-toolkit/bin); with --gpu-schedule tiled, ptxas -v
 # reports nano's tiled GEMM launch using one barrier and 5,120 bytes of shared memory (its x
-# and W tiles, 16 x 16 and 16 x 64 floats). Without ptxas the test exits 77,
+# and W tiles, 16 x 16 and 16 x 64 floats), and its first norm launch (a workgroup per row)
+# one barrier and 256 bytes (a float per thread for the sums). Without ptxas the test exits 77,
 # which ctest reports as skipped (SKIP_RETURN_CODE in gpu_bundle.cmake).
 source "$(dirname "$0")/lib.sh"
 ptxas=$(command -v ptxas)
@@ -36,4 +37,7 @@ done
   fail "ptxas tiled model.sm_80.ptx: $(head -5 "$tmp/ptxas.v")"
 grep -A3 "entry function 'expert_0_in_gemm'" "$tmp/ptxas.v" | grep -q "used 1 barriers, 5120 bytes smem" ||
   fail "ptxas -v: expert_0_in_gemm (tiled) does not use 1 barrier and 5120 bytes of shared memory: $(grep -A3 "'expert_0_in_gemm'" "$tmp/ptxas.v")"
+# its row launch: the norm's sums through 64 floats of shared memory (one per thread)
+grep -A3 "entry function 'expert_0_in_norm'" "$tmp/ptxas.v" | grep -q "used 1 barriers, 256 bytes smem" ||
+  fail "ptxas -v: expert_0_in_norm (tiled) does not use 1 barrier and 256 bytes of shared memory: $(grep -A3 "'expert_0_in_norm'" "$tmp/ptxas.v")"
 finish ptxas

@@ -12,9 +12,11 @@
  *             loads, and so do those of tests/archs/custom-out-in.arch.json, whose weights are
  *             stored [out, in] and whose 40-wide layers have a tail panel), and the multiset of (fused store, element) executions equals the
  *             fused kernels' own; the same for the tiled GPU schedule (nano and
- *             custom-small: its staging loads included).
+ *             custom-small: its staging loads included), whose norm launches run a
+ *             workgroup per row with its sums through a shared tree (threads, barriers).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/arch.h"
 #include "compiler/tkc.h"
@@ -26,6 +28,46 @@
 static const char *const MODELS[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
 /* Weights stored [out, in] (weight_layout out_in): its cpu kernels read them from panels too. */
 static const char OUT_IN[] = "tests/archs/custom-out-in.arch.json";
+
+/* ---- the tiled schedule's row launches ---- */
+
+typedef struct row_launches {
+  int64_t threads, tree_steps; /* per row */
+  int launches;
+} row_launches;
+
+static int shared_local(const tk_ir_kernel *k, const char *name) {
+  for (int l = 0; l < k->nlocals; l++)
+    if (k->locals[l].shared && !strcmp(k->locals[l].name, name)) return l;
+  return -1;
+}
+
+/* Every norm launch of the tiled schedule runs a workgroup of want->threads per row (grid Bp),
+ * reduces its two sums through a shared `red` of one float per thread, and passes
+ * 2 * (tree_steps + 2) barriers; no other launch holds `red`. */
+static void check_row_launches(const tk_ir_module *m, const char *model, const row_launches *want) {
+  int rows = 0;
+  for (int i = 0; i < m->targets[TK_TARGET_GPU].n; i++) {
+    const tk_ir_kernel *k = m->targets[TK_TARGET_GPU].items[i];
+    const char *tail = strrchr(k->name, '_');
+    bool norm = tail && !strcmp(tail, "_norm");
+    int red = shared_local(k, "red");
+    CHECK_MSG(norm == (red >= 0), "%s: %s %s a row launch", model, k->name, norm ? "is not" : "is");
+    if (!norm || red < 0) continue;
+    rows++;
+    CHECK_MSG(k->launch.workgroup_size == want->threads && k->locals[red].count == want->threads,
+              "%s: %s: %lld threads, red[%lld], expected %lld", model, k->name,
+              (long long)k->launch.workgroup_size, (long long)k->locals[red].count,
+              (long long)want->threads);
+    CHECK_MSG(k->launch.grid->kind == TK_IX_SYM && k->launch.grid->sym == TK_SYM_BP,
+              "%s: %s: the grid is not Bp", model, k->name);
+    int64_t barriers = tk_ir_stmt_barriers(k->body->body->body); /* one thread's */
+    CHECK_MSG(barriers == 2 * (want->tree_steps + 2), "%s: %s: %lld barriers, expected %lld", model,
+              k->name, (long long)barriers, (long long)(2 * (want->tree_steps + 2)));
+  }
+  CHECK_MSG(rows == want->launches, "%s: %d row launches, expected %d", model, rows,
+            want->launches);
+}
 
 /* ---- pad ---- */
 
@@ -351,6 +393,15 @@ int main(void) {
   for (int64_t B = 1; m && B <= 67; B += 33) check_schedules(m, OUT_IN, B);
   tk_ir_module_free(m);
   const char *tiled[] = {"nano", "custom-small"};
+  /* hidden 128 and 64: 64 and 32 threads per row (two columns each), a norm launch per layer
+   * (depth + 1) and expert; two sums (mean, variance), each a partial-sum loop, one barrier
+   * after the shared store, one per tree step (log2 WG) and one after the sum is read */
+  const row_launches want[] = {{64, 6, 4 * 3}, {32, 5, 6 * 2}};
+  for (size_t i = 0; i < 2; i++) {
+    m = tk_test_build_ir_with(tiled[i], TK_STAGE_CPU, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_TILED);
+    if (m) check_row_launches(m, tiled[i], &want[i]);
+    tk_ir_module_free(m);
+  }
   for (size_t i = 0; i < 2; i++) {
     /* dense: this trace evaluates the fused index maps without the data sparse dispatch's
      * gathers read (ir_interp_test runs the tiled schedule with sparse dispatch) */
