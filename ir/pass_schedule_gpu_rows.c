@@ -153,8 +153,7 @@ static tk_ir_subst *row_subst(rows *R, const tk_ir_var *j, const tk_ir_var *jj) 
   tk_ir_subst *s = tk_ir_subst_new(R->m, 2);
   tk_ir_subst_add(s, R->ph->vars[0], var(R, R->wgv));
   if (j)
-    tk_ir_subst_add(s, j,
-                    tk_ir_ix_add(R->m, tk_ir_ix_mul(R->m, var(R, jj), R->wg), var(R, R->t)));
+    tk_ir_subst_add(s, j, tk_ir_ix_add(R->m, tk_ir_ix_mul(R->m, var(R, jj), R->wg), var(R, R->t)));
   return s;
 }
 
@@ -188,12 +187,14 @@ static const tk_ir_val *red_at(rows *R, const tk_ix *ix) {
 static void tree(rows *R, tk_ir_stmt *b, int acc) {
   tk_ir_module *m = R->m;
   const tk_ix *t = var(R, R->t);
-  tk_ir_stmt_block_add(m, b, tk_ir_stmt_lstore(m, R->red, t, tk_ir_val_lload(m, R->k, acc, cst(R, 0))));
+  tk_ir_stmt_block_add(m, b,
+                       tk_ir_stmt_lstore(m, R->red, t, tk_ir_val_lload(m, R->k, acc, cst(R, 0))));
   tk_ir_stmt_block_add(m, b, tk_ir_stmt_barrier(m));
   for (int64_t s = R->wg / 2; s >= 1; s /= 2) {
     const tk_ir_val *sum =
         tk_ir_val_bin(m, TK_V_ADD, red_at(R, t), red_at(R, tk_ir_ix_add(m, t, cst(R, s))));
-    tk_ir_stmt_block_add(m, b, tk_ir_stmt_if(m, t, TK_CMP_LT, cst(R, s), tk_ir_stmt_lstore(m, R->red, t, sum)));
+    tk_ir_stmt_block_add(
+        m, b, tk_ir_stmt_if(m, t, TK_CMP_LT, cst(R, s), tk_ir_stmt_lstore(m, R->red, t, sum)));
     tk_ir_stmt_block_add(m, b, tk_ir_stmt_barrier(m));
   }
   tk_ir_stmt_block_add(m, b, tk_ir_stmt_lstore(m, acc, cst(R, 0), red_at(R, cst(R, 0))));
@@ -222,9 +223,8 @@ static const tk_ir_stmt *guarded(rows *R, const tk_ir_stmt *body) {
   const tk_ir_subst *s = R->at_row;
   for (int i = R->f.nguards - 1; s && i >= 0; i--) {
     const tk_ir_stmt *g = R->f.guards[i];
-    body = tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, R->arg_map), s),
-                         g->cmp, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, R->arg_map), s),
-                         body);
+    body = tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, R->arg_map), s), g->cmp,
+                         tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, R->arg_map), s), body);
   }
   return s ? body : NULL;
 }
