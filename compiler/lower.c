@@ -232,9 +232,9 @@ static void limit_to_count(lower_ctx *c, int first, int e, const sparse_rows *d)
   }
 }
 
-/* Expert e's chain: Linear → LN → GELU blocks, then its head. Sparse: the blocks run on the
- * gathered rows (count[e] of them) and the last hidden state is scattered back, so the
- * head, fused into the combine, reads the batch's rows as in the dense form. */
+/* Expert e's chain: Linear → LN → GELU blocks, then its head. Sparse: the whole chain, head
+ * included, runs on the gathered rows (count[e] of them) and its output is scattered back to
+ * the batch's rows for the combine, so no row computes the head of an expert it dropped. */
 static int lower_expert(lower_ctx *c, int xp, int e, const sparse_rows *d) {
   tk_ir_module *m = c->m;
   const char *prefix = tk_ir_strfmt(m, "expert_%d", e);
@@ -243,11 +243,10 @@ static int lower_expert(lower_ctx *c, int xp, int e, const sparse_rows *d) {
   int h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_in", e), prefix, x, 0);
   for (int l = 1; l <= m->arch.expert_depth; l++)
     h = linear_ln_gelu(c, tk_ir_strfmt(m, "expert_%d_hidden_%d", e, l), prefix, h, l);
-  if (d->slot >= 0) {
-    limit_to_count(c, first, e, d);
-    h = move_rows(c, TK_OP_SCATTER, d, e, h, "scatter");
-  }
-  return linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, tk_ir_strfmt(m, "expert_%d.out", e));
+  int o = linear(c, tk_ir_strfmt(m, "expert_%d_out", e), h, tk_ir_strfmt(m, "expert_%d.out", e));
+  if (d->slot < 0) return o;
+  limit_to_count(c, first, e, d);
+  return move_rows(c, TK_OP_SCATTER, d, e, o, "scatter");
 }
 
 /* Qwen3MoE's expert e: down(silu(gate(x)) ⊙ up(x)), bias-free. Sparse: on the gathered rows,
