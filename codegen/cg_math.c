@@ -1,8 +1,10 @@
 /* codegen/cg_math.c — exp2, exp, tanh and erf as inline IR: range reduction plus polynomials,
  * built from fadd/fmul/fdiv/select and bit casts only, so there is no libcall on any target
  * (the x86_64 .so links with --no-undefined and no libm; llvm.exp2/llvm.tanh have no libcall
- * on NVPTX, docs/toolchain.md §2) and the same code computes the same bits everywhere (no fused
- * multiply-add, no fast-math flags: no target may contract them).
+ * on NVPTX, docs/toolchain.md §2) and the same code computes the same bits on every target with
+ * FMA (no fast-math flags, so no target may contract; the polynomials' Horner steps are
+ * llvm.fmuladd, as the IR's fma is: one rounding each wherever FMA exists, which every default
+ * target has — x86-64-v3/v4, amdgcn, nvptx).
  *
  *   exp2(x): t = clamp(x, -127, 128); n = round-to-nearest(t) by the 1.5·2^23 trick;
  *            f = t - n in [-1/2, 1/2] (exact); 2^f by the degree-7 Taylor polynomial of
@@ -69,10 +71,14 @@ static LLVMValueRef fmax_c(tk_cg_module *cm, LLVMValueRef x, double c) {
   return LLVMBuildSelect(cm->b, math_fcmp(cm, LLVMRealOGT, x, k), x, k, "");
 }
 
-/* Horner: c[n-1]·x^(n-1) + ... + c[0], without contraction. */
+/* Horner: c[n-1]·x^(n-1) + ... + c[0], a multiply-add per step (half the operations of
+ * fmul + fadd; the exp2 inside nano's GELU launches is most of their arithmetic). */
 static LLVMValueRef horner(tk_cg_module *cm, LLVMValueRef x, const double *c, int n) {
   LLVMValueRef p = fc(cm, x, c[n - 1]);
-  for (int i = n - 2; i >= 0; i--) p = fadd(cm, fmul(cm, p, x), fc(cm, x, c[i]));
+  for (int i = n - 2; i >= 0; i--) {
+    LLVMValueRef ops[3] = {p, x, fc(cm, x, c[i])};
+    p = tk_cg_intrinsic(cm, "llvm.fmuladd", LLVMTypeOf(x), ops, 3, "");
+  }
   return p;
 }
 

@@ -104,18 +104,20 @@ static const tk_ir_val *bin(tk_fuse_ctx *c, tk_ir_vop op, const tk_ir_val *a, co
   return tk_ir_val_bin(c->m, op, a, b);
 }
 
-/* docs/formats.md §3: gelu_tanh(v) = 0.5·v·(1 + tanh(0.7978845608·(v + 0.044715·v³)));
- * gelu(v) = 0.5·v·(1 + erf(v/√2)). */
+/* docs/formats.md §3: gelu(v) = 0.5·v·(1 + erf(v/√2)); gelu_tanh(v) = 0.5·v·(1 +
+ * tanh(0.7978845608·u)), u = v + 0.044715·v³, emitted as v / (1 + exp(-1.5957691216·u)), the
+ * same function (0.5·(1 + tanh z) = 1 / (1 + e^(-2z))) with one exp in place of tanh, whose
+ * inline code is an exp plus a clamp, a division and a sign select. */
 static const tk_ir_val *gelu_val(tk_fuse_ctx *c, tk_hidden_act act, const tk_ir_val *v) {
-  const tk_ir_val *inner;
   if (act == TK_ACT_GELU_ERF) {
-    inner = tk_ir_val_un(c->m, TK_V_ERF, bin(c, TK_V_MUL, v, f32c(c, 0.70710678118654752440)));
-  } else {
-    const tk_ir_val *v3 = bin(c, TK_V_MUL, bin(c, TK_V_MUL, v, v), v);
-    const tk_ir_val *u = tk_ir_val_fma(c->m, f32c(c, 0.044715), v3, v);
-    inner = tk_ir_val_un(c->m, TK_V_TANH, bin(c, TK_V_MUL, f32c(c, 0.7978845608), u));
+    const tk_ir_val *erf =
+        tk_ir_val_un(c->m, TK_V_ERF, bin(c, TK_V_MUL, v, f32c(c, 0.70710678118654752440)));
+    return bin(c, TK_V_MUL, bin(c, TK_V_MUL, f32c(c, 0.5), v), bin(c, TK_V_ADD, f32c(c, 1.0), erf));
   }
-  return bin(c, TK_V_MUL, bin(c, TK_V_MUL, f32c(c, 0.5), v), bin(c, TK_V_ADD, f32c(c, 1.0), inner));
+  const tk_ir_val *v3 = bin(c, TK_V_MUL, bin(c, TK_V_MUL, v, v), v);
+  const tk_ir_val *u = tk_ir_val_fma(c->m, f32c(c, 0.044715), v3, v);
+  const tk_ir_val *e = tk_ir_val_un(c->m, TK_V_EXP, bin(c, TK_V_MUL, f32c(c, -1.5957691216), u));
+  return bin(c, TK_V_DIV, v, bin(c, TK_V_ADD, f32c(c, 1.0), e));
 }
 
 /* silu(v) = v / (1 + exp(-v)), Qwen3MoE's SwiGLU gate (docs/formats.md §3). */

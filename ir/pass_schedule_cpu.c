@@ -120,11 +120,13 @@ static const tk_ix *row_blocks(tk_ir_module *m, int64_t br) {
 /* ---- row reductions in vector lanes ----
  * A row phase's `for j in 0..N reduction { L = L + e(j) }` (or `L = fma(a(j), b(j), L)`), L a
  * scalar local, is a chain of N dependent adds, 4 cycles each (Tiny x86-64-v4, B = 256: 9 % of
- * the forward). With V = REDUCTION_LANES dividing N it becomes V partial sums, added to L in
- * lane order:
+ * the forward). With V = REDUCTION_LANES dividing N it becomes V partial sums, added pairwise
+ * (a tree of log2 V dependent adds: the lane-order chain of V adds cost 16 % of nano's norm
+ * launches at B = 16) and then to L:
  *   for v vector { L_part[v] = 0 }
  *   for jo in 0..N/V serial { for v vector { L_part[v] = L_part[v] + e(jo*V + v) } }
- *   for v serial { L = L + L_part[v] }
+ *   for h in V/2, V/4, .., 1: for v in 0..h vector { L_part[v] = L_part[v] + L_part[v + h] }
+ *   L = L + L_part[0]
  * (split j -> jo, v by V). The sum is reassociated, in a fixed order per row: bitwise the same
  * for any thread count and batch split, within the reference tolerance (docs/formats.md §3). */
 
@@ -210,11 +212,17 @@ static const tk_ir_stmt *lane_split(cpu_ctx *c, const tk_ir_rewrite *rw, const t
   tk_ir_stmt_block_add(m, blk,
                        tk_ir_stmt_for(m, jo, K(c, loop->extent->c / lanes), TK_LOOP_REDUCTION,
                                       TK_BIND_NONE, lanes_body));
+  for (int64_t half = lanes / 2; half >= 1; half /= 2) {
+    const tk_ir_val *pair =
+        tk_ir_val_bin(m, TK_V_ADD, tk_ir_val_lload(m, c->k, part, pv),
+                      tk_ir_val_lload(m, c->k, part, tk_ir_ix_add(m, pv, K(c, half))));
+    tk_ir_stmt_block_add(m, blk,
+                         tk_ir_stmt_for(m, v, K(c, half), TK_LOOP_VECTOR, TK_BIND_NONE,
+                                        tk_ir_stmt_lstore(m, part, pv, pair)));
+  }
   const tk_ir_val *sum = tk_ir_val_bin(m, TK_V_ADD, tk_ir_val_lload(m, c->k, acc, K(c, 0)),
-                                       tk_ir_val_lload(m, c->k, part, pv));
-  tk_ir_stmt_block_add(m, blk,
-                       tk_ir_stmt_for(m, v, K(c, lanes), TK_LOOP_SERIAL, TK_BIND_NONE,
-                                      tk_ir_stmt_lstore(m, acc, K(c, 0), sum)));
+                                       tk_ir_val_lload(m, c->k, part, K(c, 0)));
+  tk_ir_stmt_block_add(m, blk, tk_ir_stmt_lstore(m, acc, K(c, 0), sum));
   return blk;
 }
 
