@@ -895,7 +895,11 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   const tk_ix *data_rows = tk_ir_data_rows_written(m, src, arg_map);
   tk_ir_kernel_contracts(m, k, false, data_rows ? data_rows : c.rows, extra, nextra);
   TK_RETURN_IF_ERROR(tk_ir_module_status(m));
-  k->index_bits = tk_ir_index_bits(m, k);
+  /* CPU kernels index in i64 whatever their range: an i32 index is sign-extended before every
+   * address, and through `sext(or ..)` LLVM's SLP vectoriser lost that a row's 8 lanes are
+   * consecutive (it assembled the first vector of each LayerNorm sum from five loads and four
+   * shuffles). The no_overflow obligations prove the width all the same. */
+  k->index_bits = 64;
   tk_ir_kernel_append(m, k);
   return tk_ir_module_status(m);
 }

@@ -140,7 +140,7 @@ int main(void) {
   check_refuted(m, "x86_64", "fcmp ogt", "fcmp ugt", "control");
   check_refuted(m, "x86_64-simt", "%guard = icmp slt", "%guard = icmp sle", "control");
   check_refuted(m, "amdgcn", "mul nsw i32 %16, 96", "mul nsw i32 %16, 97", "address");
-  check_refuted(m, "x86_64", "add nsw i32 %k16, 1", "add nsw i32 %k16, 2", "control");
+  check_refuted(m, "x86_64", "add nsw i64 %k16, 1", "add nsw i64 %k16, 2", "control");
   check_refuted(m, "x86_64", "!tk.access", NULL, "address");
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMModuleRef empty = LLVMModuleCreateWithNameInContext("empty", ctx);
