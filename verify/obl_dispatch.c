@@ -3,7 +3,8 @@
  * (ir.h TK_PRED_DISPATCH); and the facts it proves, for the kernels that require them.
  *
  * The form proved (found in the IR, never assumed): the launch loop runs one point e per expert
- * (extent E); its body is straight-line code, one serial loop over the rows r in [0, B) whose
+ * (extent E), or (CPU) one point w whose body is a serial loop over the experts e in [0, E)
+ * (so w = 0 and the indices read w * E + e); the expert's body is straight-line code, one serial loop over the rows r in [0, B) whose
  * body is straight-line and stores slot, then straight-line code whose first store is to the
  * count (the scalar i32 local its value reads is the counter m). Anything else is refused (TK_PROOF_FAILED naming the kernel). Every statement is executed
  * symbolically from the IR (verify/topk_exec.c, stores to arguments included), so the proof is
@@ -37,7 +38,9 @@ typedef struct dispatch_form {
   int slot, keep, count, m;
   int64_t E;
   const tk_ir_stmt *launch, *rows;
-  const tk_ir_stmt *body; /* the expert's code: the launch's body, or (GPU) its one thread's */
+  const tk_ir_stmt *expert;    /* the loop over the experts: the launch, or the serial loop in it */
+  const tk_ir_stmt *body;      /* the expert's code: the expert loop's body, or its one thread's */
+  const tk_ir_stmt *single[1]; /* body, when it is not a block */
   const tk_ir_stmt *const *stmts; /* the launch body's statements: rows at index at */
   int nstmts, at;
 } dispatch_form;
@@ -85,7 +88,8 @@ static const tk_ir_stmt *direct_store(const tk_ir_stmt *s, int arg) {
 
 static tk_status find_rows(dispatch_form *f) {
   const tk_ir_stmt *body = f->body;
-  f->stmts = body->kind == TK_S_BLOCK ? body->stmts : &f->launch->body;
+  f->single[0] = body;
+  f->stmts = body->kind == TK_S_BLOCK ? body->stmts : f->single;
   f->nstmts = body->kind == TK_S_BLOCK ? body->n : 1;
   f->at = -1;
   for (int i = 0; i < f->nstmts; i++) {
@@ -145,6 +149,12 @@ static tk_status find_count(dispatch_form *f) {
   return TK_STATUS_OK;
 }
 
+/* `for e in 0..E serial`, the experts of a one-point launch. */
+static bool is_expert_loop(const tk_ir_stmt *s, int64_t experts) {
+  return s->kind == TK_S_FOR && s->loop == TK_LOOP_SERIAL && s->binding == TK_BIND_NONE &&
+         s->extent->kind == TK_IX_CONST && s->extent->c == experts;
+}
+
 static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, dispatch_form *f) {
   *f = (dispatch_form){.k = k, .slot = c->a, .keep = c->b, .count = c->c, .E = c->n};
   if (c->a < 0 || c->a >= k->nargs || c->b < 0 || c->b >= k->nargs || c->c < 0 ||
@@ -155,9 +165,14 @@ static tk_status find_form(const tk_ir_kernel *k, const tk_ir_contract *c, dispa
     return form_error(k, "slot, keep and count must be i32");
   f->launch = k->body;
   if (!f->launch || f->launch->kind != TK_S_FOR || f->launch->binding == TK_BIND_NONE ||
-      f->launch->extent->kind != TK_IX_CONST || f->launch->extent->c != c->n)
+      f->launch->extent->kind != TK_IX_CONST)
     return form_error(k, "the launch does not run one point per expert (%lld)", (long long)c->n);
-  const tk_ir_stmt *inner = f->launch->body;
+  f->expert = f->launch;
+  if (f->launch->extent->c == 1 && c->n > 1 && is_expert_loop(f->launch->body, c->n))
+    f->expert = f->launch->body;
+  if (f->expert->extent->c != c->n)
+    return form_error(k, "the launch does not run one point per expert (%lld)", (long long)c->n);
+  const tk_ir_stmt *inner = f->expert->body;
   bool one_thread = inner->kind == TK_S_FOR && inner->binding == TK_BIND_THREAD_X &&
                     inner->extent->kind == TK_IX_CONST && inner->extent->c == 1;
   f->body = one_thread ? inner->body : inner;
@@ -174,6 +189,14 @@ typedef struct dispatch_terms {
   Z3_ast L; /* the ghost list */
 } dispatch_terms;
 
+/* A one-point launch around the expert loop: its point w is 0. */
+static void launch_point(tk_vctx *v, const dispatch_form *f) {
+  if (f->expert == f->launch) return;
+  tk_obl *o = tk_verify_obl_cur(v);
+  Z3_ast w = tk_verify_obl_var(o, f->launch->var, 0);
+  tk_verify_obl_hyp(o, Z3_mk_eq(v->z, w, tk_verify_z_int(v, 0)));
+}
+
 static tk_status terms_begin(tk_vctx *v, const dispatch_form *f, dispatch_terms *t) {
   tk_obl *o = tk_verify_obl_cur(v);
   memset(t, 0, sizeof *t);
@@ -181,7 +204,8 @@ static tk_status terms_begin(tk_vctx *v, const dispatch_form *f, dispatch_terms 
   t->x.args_stored = true;
   TK_RETURN_IF_ERROR(tk_verify_sym_state_init(&t->x, &t->st));
   t->B = o->B;
-  t->e = tk_verify_obl_var(o, f->launch->var, 0);
+  t->e = tk_verify_obl_var(o, f->expert->var, 0);
+  launch_point(v, f);
   t->r = tk_verify_obl_var(o, f->rows->var, 0);
   t->c = tk_verify_obl_fresh(o, "c", v->int_sort, true);
   t->i = tk_verify_obl_fresh(o, "i", v->int_sort, true);
@@ -367,7 +391,7 @@ static tk_status separated_store(tk_vctx *v, const tk_ir_kernel *k, const tk_obl
     return TK_STATUS_OK;
   }
   tk_obl *o = tk_verify_obl_cur(v);
-  Z3_ast e = tk_verify_obl_var(o, f->launch->var, 0);
+  Z3_ast e = tk_verify_obl_var(o, f->expert->var, 0);
   Z3_ast want = e;
   if (site->arg == f->slot) {
     Z3_ast row = tk_verify_obl_var(o, f->rows->var, 0);
@@ -389,9 +413,10 @@ static tk_status separation_obligation(tk_vctx *v, const dispatch_form *f) {
                       "dispatch: expert %s stores only %%%s[%s * %lld + %s] and %%%s[%s], so "
                       "experts never store one element and every row < B of %%%s is written, "
                       "for every B in [1, %lld]",
-                      f->launch->var->name, f->k->args[f->slot].name, f->rows->var->name,
-                      (long long)f->E, f->launch->var->name, f->k->args[f->count].name,
-                      f->launch->var->name, f->k->args[f->slot].name, (long long)v->bmax);
+                      f->expert->var->name, f->k->args[f->slot].name, f->rows->var->name,
+                      (long long)f->E, f->expert->var->name, f->k->args[f->count].name,
+                      f->expert->var->name, f->k->args[f->slot].name, (long long)v->bmax);
+  launch_point(v, f);
   Z3_ast parts[16];
   separation sp = {f, parts, 0, 16, false};
   TK_RETURN_IF_ERROR(tk_verify_obl_walk(v, f->k, separated_store, &sp));
@@ -406,7 +431,7 @@ static tk_status obligations(tk_vctx *v, const dispatch_form *f) {
   tk_verify_obl_begin(v, TK_OBL_DISPATCH, k, target,
                       "dispatch: before the row loop %s the counter %s of expert %s is 0, for "
                       "every B in [1, %lld]",
-                      f->rows->var->name, f->k->locals[f->m].name, f->launch->var->name, bmax);
+                      f->rows->var->name, f->k->locals[f->m].name, f->expert->var->name, bmax);
   TK_RETURN_IF_ERROR(prove(v, f, entry_goal));
   tk_verify_obl_begin(
       v, TK_OBL_DISPATCH, k, target,

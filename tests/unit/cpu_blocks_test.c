@@ -4,7 +4,8 @@
  *   - a launch of a row phase or of a layer narrower than 256 columns works on blocks of 32
  *     rows, so that an expert's ~K·B/E rows make several work items (nano B = 256: 128 rows
  *     per expert were one item, one busy thread); a wide layer keeps cpu_block_rows (128);
- *     the counting sort's launch one expert per item;
+ *     the counting sort's launch is one work item holding every expert (as E items it woke a
+ *     second thread for a few integer steps: nano at B = 1 was 40 % slower at T = 2);
  *   - every GEMM launch's row tail holds as many accumulators as its whole tiles (TR × TC), or
  *     its column block's width when that is less (nano at v4: 128 columns, tiles of 8 × 32), in
  *     panels of TC columns that its reduction loop unrolls: a one-row tile of TC columns kept
@@ -26,7 +27,7 @@ enum { NARROW_ROWS = 32, WIDE_ROWS = 128, WIDE_COLS = 256 };
 static int64_t expected_block_rows(const tk_ir_module *m, const tk_ir_kernel *k) {
   if (k->source < 0 || k->source >= m->kernels.n || k->source_phase < 0) return -1;
   const tk_ir_phase *ph = &m->kernels.items[k->source]->phases[k->source_phase];
-  if (ph->extents[0]->kind == TK_IX_CONST) return 1; /* one expert per item */
+  if (ph->extents[0]->kind == TK_IX_CONST) return ph->extents[0]->c; /* every expert */
   bool wide = ph->tileable && ph->extents[1]->c >= WIDE_COLS;
   return wide ? WIDE_ROWS : NARROW_ROWS;
 }
@@ -108,6 +109,9 @@ static void check_model(const char *model, const char *cpu) {
     int64_t want = expected_block_rows(m, k);
     CHECK_MSG(k->launch.block_rows == want, "%s %s: blocks of %lld rows, expected %lld", what,
               k->name, (long long)k->launch.block_rows, (long long)want);
+    if (!strcmp(k->name, "dispatch"))
+      CHECK_MSG(k->launch.grid->kind == TK_IX_CONST && k->launch.grid->c == 1,
+                "%s dispatch: a grid other than one work item", what);
     if (strstr(k->name, "_gemm")) {
       check_gemm_tail(what, m, k);
       gemms++;
