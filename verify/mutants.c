@@ -384,11 +384,11 @@ static bool grid_short(mctx *c) {
   return true;
 }
 
-/* The innermost parallel id of a launch: the GPU thread, or the CPU block. */
+/* The innermost parallel loop of a launch: the GPU thread, or the CPU block. */
 static void find_bound(const tk_ir_stmt *s, void *user) {
-  const tk_ir_var **out = user;
+  const tk_ir_stmt **out = user;
   if (s->kind == TK_S_FOR && (s->binding == TK_BIND_THREAD_X || s->binding == TK_BIND_CPU_BLOCK))
-    *out = s->var;
+    *out = s;
 }
 
 static bool store_even_writer(rw *w, tk_ir_stmt *s) {
@@ -400,10 +400,17 @@ static bool store_even_writer(rw *w, tk_ir_stmt *s) {
   return true;
 }
 
+/* A one-point CPU launch (the counting sort: w in 0..1, its experts in a serial loop) has one
+ * writer, and folding w would change nothing: the loop it runs takes the fold instead, so
+ * experts 2i and 2i+1 store the same elements (the dispatch class's separation refutes it). */
 static bool two_writers(mctx *c) {
-  const tk_ir_var *var = NULL;
-  tk_ir_walk_stmts(c->k->body, find_bound, &var);
-  return var && rewrite_kernel(c, NULL, store_even_writer, var);
+  const tk_ir_stmt *bound = NULL;
+  tk_ir_walk_stmts(c->k->body, find_bound, &bound);
+  if (!bound) return false;
+  const tk_ir_var *var = bound->var;
+  bool one_point = bound->extent->kind == TK_IX_CONST && bound->extent->c == 1;
+  if (one_point && bound->body->kind == TK_S_FOR) var = bound->body->var;
+  return rewrite_kernel(c, NULL, store_even_writer, var);
 }
 
 /* ---- barriers and shared locals (the tiled GPU schedule) ---------------------------------- */
