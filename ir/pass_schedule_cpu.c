@@ -828,7 +828,7 @@ static int64_t phase_block_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
  * `for e in 0..E @cpu_block { body }`, the body copied as it is (its row loop serial). */
 /* The counting sort's phase `for e in 0..E` as one work item (split e -> w, ei by E): its
  * work is O(E·B) integer steps, and as E work items it woke the second thread for nothing
- * (nano, B = 1: 0.0092 ms at T = 2 against 0.0069 at T = 1). */
+ * (docs/ir.md "Sparse dispatch": T = 2 was slower than T = 1 at B = 1). */
 static const tk_ir_stmt *expert_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   tk_ir_module *m = c->m;
   int64_t experts = ph->extents[0]->c;

@@ -4,11 +4,12 @@
  *
  * The form proved (found in the IR, never assumed): the launch loop runs one point e per expert
  * (extent E), or (CPU) one point w whose body is a serial loop over the experts e in [0, E)
- * (so w = 0 and the indices read w * E + e); the expert's body is straight-line code, one serial loop over the rows r in [0, B) whose
- * body is straight-line and stores slot, then straight-line code whose first store is to the
- * count (the scalar i32 local its value reads is the counter m). Anything else is refused (TK_PROOF_FAILED naming the kernel). Every statement is executed
- * symbolically from the IR (verify/topk_exec.c, stores to arguments included), so the proof is
- * about the emitted code; the layout it proves is slot[r * E + e] and count[e].
+ * (so w = 0 and the indices read w * E + e); the expert's body is straight-line code, one
+ * serial loop over the rows r in [0, B) whose body is straight-line and stores slot, then
+ * straight-line code whose first store is to the count (the scalar i32 local its value reads is
+ * the counter m). Anything else is refused (TK_PROOF_FAILED naming the kernel). Every statement
+ * is executed symbolically from the IR (verify/topk_exec.c, stores to arguments included), so
+ * the proof is about the emitted code; the layout it proves is slot[r * E + e] and count[e].
  *
  * The row loop is proved by an inductive invariant over SMT arrays (Skolemised: quantified
  * forms ran out of rlimit in z3 and cvc5, docs/proofs.md "dispatch"), with a ghost array L —
