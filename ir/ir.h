@@ -637,8 +637,10 @@ typedef struct tk_ir_kernel {
   /* scheduled kernels */
   const tk_ir_stmt *body;
   tk_ir_launch launch;
-  int source;       /* index of the fused kernel in m->kernels */
-  int source_phase; /* GPU: the phase this launch runs; CPU: -1 (all phases) */
+  int source;        /* index of the fused kernel in m->kernels */
+  int source_phase;  /* GPU: the (first) phase this launch runs; CPU: -1 (all phases) */
+  int source_phases; /* GPU: how many phases from source_phase it runs (2: a GEMM with its row
+                        phase as the epilogue); CPU and fused kernels: 0 */
   int nsteps;
   tk_ir_sched_step *steps;
   /* both */
@@ -771,6 +773,9 @@ tk_ir_contract tk_ir_contract_make(bool ensures, tk_ir_pred pred, int a, int b, 
 
 /* ---- kernel builders ---- */
 tk_ir_kernel *tk_ir_kernel_new(tk_ir_module *m, tk_ir_target target, const char *name);
+/* The last phase of its fused kernel a scheduled kernel runs (source_phase for a one-phase
+ * launch), or -1 for a CPU kernel (all of them). */
+int tk_ir_kernel_last_phase(const tk_ir_kernel *k);
 /* Appends to m->kernels (target NONE) or m->targets[t]; sets kernel->id. */
 void tk_ir_kernel_append(tk_ir_module *m, tk_ir_kernel *k);
 /* Adds an argument for tensor id t (name, type, rows, cols from the tensor); returns its

@@ -81,6 +81,20 @@ bool tk_ir_gpu_tileable(const tk_ir_phase *ph);
 const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
                                        const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
                                        const int *local_map);
+/* Whether row phase `row` of src, following GEMM phase `gemm`, runs as the epilogue of the
+ * GEMM's tiled launch: the GEMM stores its accumulator as it is (`%h[r*N + j] = acc`), a
+ * tile of whole rows fits one workgroup (at most TK_IR_GPU_EPILOGUE_THREADS threads), and
+ * the row phase has tk_ir_gpu_row_epilogue_form over %h, sharing no local with the GEMM. */
+enum { TK_IR_GPU_EPILOGUE_THREADS = 256 };
+bool tk_ir_gpu_epilogue_fits(const tk_ir_kernel *src, const tk_ir_phase *gemm,
+                             const tk_ir_phase *row);
+/* The launch of both: the GEMM tiled over whole rows, its output kept in the accumulators,
+ * then the row phase on the registers' layout (tk_ir_gpu_rows_epilogue). The row phase's
+ * locals are expanded by TK_IR_GPU_REG_ROWS (its rows per thread). */
+const tk_ir_stmt *tk_ir_gpu_tiled_epilogue_body(tk_ir_module *m, const tk_ir_kernel *src,
+                                                const tk_ir_phase *gemm, const tk_ir_phase *row,
+                                                tk_ir_kernel *k, const int *arg_map,
+                                                const int *local_map);
 
 /* ---- pass_schedule_gpu_rows.c ---- */
 /* A row phase the tiled GPU schedule runs as one workgroup per row: scalar steps and sums
@@ -92,6 +106,28 @@ bool tk_ir_gpu_row_reducible(const tk_ir_kernel *src, const tk_ir_phase *ph);
 const tk_ir_stmt *tk_ir_gpu_rows_body(tk_ir_module *m, const tk_ir_kernel *src,
                                       const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
                                       const int *local_map);
+/* A tiled launch's thread → register layout: thread t holds rows r0 + rm*ty + t div tx and
+ * columns rn*tx + t mod tx of a tile of whole rows (rm < reg_rows, rn < reg_cols). */
+typedef struct tk_ir_gpu_regs {
+  const tk_ir_var *t;
+  const tk_ix *r0;
+  int64_t ty, tx, reg_rows, reg_cols;
+  int acc;     /* the scheduled accumulator, RM*RN per thread: acc[rm*RN + rn] */
+  int out_arg; /* the GEMM's output, a fused argument */
+} tk_ir_gpu_regs;
+/* Whether row phase ph has the form of an epilogue over N columns of the GEMM's output
+ * out_arg (a fused argument): tk_ir_gpu_row_reducible's form, scalar steps that touch no
+ * memory, loads of out_arg only at the column loop's own element `r*N + j`, and an output
+ * loop whose last statement stores out_arg in place (see tk_ir_gpu_epilogue_fits). */
+bool tk_ir_gpu_row_epilogue_form(const tk_ir_kernel *src, const tk_ir_phase *ph, int64_t N,
+                                 int out_arg);
+/* Row phase ph on the registers' layout of a tiled launch: each thread's rows and columns
+ * are the ones it computed, each sum reduced over the tx threads of a row through a shared
+ * tree between barriers; NULL on allocation failure. */
+const tk_ir_stmt *tk_ir_gpu_rows_epilogue(tk_ir_module *m, const tk_ir_kernel *src,
+                                          const tk_ir_phase *ph, tk_ir_kernel *k,
+                                          const int *arg_map, const int *local_map,
+                                          const tk_ir_gpu_regs *g);
 
 /* ---- rewrite.c ---- */
 /* Copies a fused-kernel statement tree into scheduled kernel `dst`, applying `subst` to
@@ -112,6 +148,9 @@ typedef struct tk_ir_rewrite {
   /* Optional: the index of a copied LOAD of the fused node `load`, given its substituted
    * index `ix` (the CPU schedule's weight panels); NULL keeps ix. `user` is the hook's. */
   const tk_ix *(*load_ix)(const struct tk_ir_rewrite *rw, const tk_ir_val *load, const tk_ix *ix);
+  /* Optional: the value a copied LOAD of the fused node `load` is replaced by, where the
+   * schedule holds it in a local (a GEMM epilogue's accumulators); NULL keeps the load. */
+  const tk_ir_val *(*load_val)(const struct tk_ir_rewrite *rw, const tk_ir_val *load);
   const void *user;
   const bool *point_locals; /* with tile_point: the fused locals it expands (NULL: all of
                                them; a row reduction's lanes expand only its accumulator) */

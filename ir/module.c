@@ -228,6 +228,11 @@ tk_ir_kernel *tk_ir_kernel_new(tk_ir_module *m, tk_ir_target target, const char 
   return k;
 }
 
+int tk_ir_kernel_last_phase(const tk_ir_kernel *k) {
+  return k->source_phase < 0 ? -1
+                             : k->source_phase + (k->source_phases > 1 ? k->source_phases - 1 : 0);
+}
+
 void tk_ir_kernel_append(tk_ir_module *m, tk_ir_kernel *k) {
   if (!k) return;
   tk_ir_kernel_list *l = k->target == TK_TARGET_NONE ? &m->kernels : &m->targets[k->target];

@@ -163,6 +163,24 @@ static bool name(parser *p, char *buf, size_t n) {
   return true;
 }
 
+/* "+PHASE" after a launch's first phase, for each further phase it runs (they follow it in
+ * the fused kernel). */
+static bool more_phases(parser *p, const tk_ir_kernel *f, tk_ir_kernel *k) {
+  k->source_phases = 1;
+  while (ok(p) && p->s < p->end && *p->s == '+') {
+    p->s++;
+    char ph[128];
+    if (!name(p, ph, sizeof ph)) return false;
+    int next = k->source_phase + k->source_phases;
+    if (next >= f->nphases || strcmp(f->phases[next].name, ph))
+      return fail(p, "phase %s of kernel %s after %s (got %s)",
+                  next < f->nphases ? f->phases[next].name : "(none)", f->name,
+                  f->phases[next - 1].name, ph);
+    k->source_phases++;
+  }
+  return ok(p);
+}
+
 static bool integer(parser *p, int64_t *v) {
   skip_sp(p);
   if (!ok(p)) return false;
@@ -967,9 +985,11 @@ static const tk_ir_stmt *if_stmt(parser *p, int depth) {
 static tk_ir_stmt *stmt_list(parser *p, int depth, bool bare);
 
 /* The loads of a scheduled value take their origins from the same places in the origin
- * store's value (the rewrite copies values node for node). */
+ * store's value (the rewrite copies values node for node, or replaces a load by a local). */
 static bool link_origins(parser *p, tk_ir_val *v, const tk_ir_val *o) {
   if (!v && !o) return true;
+  /* a load the schedule holds in a local (a GEMM epilogue's accumulator): no origin */
+  if (v && o && v->op == TK_V_LOCAL_LOAD && o->op == TK_V_LOAD) return true;
   if (!v || !o || v->op != o->op) return fail(p, "a value of the same shape as the origin store's");
   if (v->op == TK_V_LOAD || v->op == TK_V_LOCAL_LOAD) v->origin = o;
   return link_origins(p, (tk_ir_val *)v->a, o->a) && link_origins(p, (tk_ir_val *)v->b, o->b) &&
@@ -1302,6 +1322,7 @@ static bool kernel_header(parser *p) {
     for (int i = 0; dot && i < f->nphases; i++)
       if (!strcmp(f->phases[i].name, dot)) k->source_phase = i;
     if (dot && k->source_phase < 0) return fail(p, "a phase of kernel %s (no phase %s)", src, dot);
+    if (dot && !more_phases(p, f, k)) return false;
     p->src = f;
     p->fam = &p->fams[f->id];
   }

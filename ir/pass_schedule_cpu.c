@@ -330,8 +330,13 @@ static const tk_ir_stmt *row_phase(cpu_ctx *c, const tk_ir_phase *ph) {
   step(c,
        (tk_ir_sched_step){
            .kind = TK_SCHED_SPLIT, .a = ph->vars[0], .out = c->bound, .inner = rr, .factor = br});
-  tk_ir_rewrite rw = {m,    c->src,       c->k, s,    c->arg_map, c->local_map,
-                      NULL, vector_inner, NULL, NULL, NULL};
+  tk_ir_rewrite rw = {.m = m,
+                      .src = c->src,
+                      .dst = c->k,
+                      .subst = s,
+                      .arg_map = c->arg_map,
+                      .local_map = c->local_map,
+                      .loop_map = vector_inner};
   const tk_ir_stmt *body = guard(c, row, c->rows, row_body(c, &rw, ph->body));
   return tk_ir_stmt_for(m, rr, K(c, br), TK_LOOP_SERIAL, TK_BIND_NONE, body);
 }
@@ -527,9 +532,16 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
       tail ? V(c, lane) : tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, ri), tc), V(c, lane));
   panel_tile *cols = tk_ir_alloc(m, sizeof *cols);
   if (cols) *cols = (panel_tile){ph->vars[1], jbase, V(c, lane), width};
-  t.rw = (tk_ir_rewrite){
-      m,     c->src,       c->k,       s,    c->arg_map, tail ? c->tail_local_map : c->local_map,
-      point, vector_inner, panel_load, cols, NULL};
+  t.rw = (tk_ir_rewrite){.m = m,
+                         .src = c->src,
+                         .dst = c->k,
+                         .subst = s,
+                         .arg_map = c->arg_map,
+                         .local_map = tail ? c->tail_local_map : c->local_map,
+                         .tile_point = point,
+                         .loop_map = vector_inner,
+                         .load_ix = panel_load,
+                         .user = cols};
   return t;
 }
 
@@ -845,7 +857,12 @@ static const tk_ir_stmt *expert_phase(cpu_ctx *c, const tk_ir_phase *ph) {
                              .out = c->bound,
                              .inner = ei,
                              .factor = experts});
-  tk_ir_rewrite rw = {m, c->src, c->k, s, c->arg_map, c->local_map, NULL, NULL, NULL, NULL, NULL};
+  tk_ir_rewrite rw = {.m = m,
+                      .src = c->src,
+                      .dst = c->k,
+                      .subst = s,
+                      .arg_map = c->arg_map,
+                      .local_map = c->local_map};
   const tk_ir_stmt *body = tk_ir_rewrite_stmt(&rw, ph->body);
   return body ? tk_ir_stmt_for(m, ei, K(c, experts), TK_LOOP_SERIAL, TK_BIND_NONE, body) : NULL;
 }

@@ -13,10 +13,11 @@
  * (expert_launch); an expert chain's `if r < count[e]` stays in the body as a guard. Every scheduled variable records its
  * inverse (wg = g div WG, t = g mod WG over the phase's r, j), every copied access its
  * origin and the forward substitution. Launch names: the fused kernel's name, with
- * "_<phase>" appended when the kernel has more than one phase.
+ * "_<phase>" appended when the launch runs fewer phases than the kernel has.
  * With tk_ir_options.gpu_schedule = TILED, a GEMM phase's launch is tiled instead
  * (ir/pass_schedule_gpu_tiled.c), and a row phase with sums over its columns runs a workgroup
- * per row (ir/pass_schedule_gpu_rows.c).
+ * per row (ir/pass_schedule_gpu_rows.c) — or, right after a GEMM whose tile can span whole
+ * rows, in the GEMM's launch as its epilogue (tk_ir_gpu_epilogue_fits).
  */
 #include <stdlib.h>
 
@@ -98,17 +99,47 @@ static tk_status finish_kernel(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_k
   return tk_ir_module_status(m);
 }
 
-static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int *access,
-                                bool *used) {
+/* The phases from pi one launch runs: 2 when the tiled schedule runs phase pi + 1 as the
+ * epilogue of GEMM phase pi (tk_ir_gpu_epilogue_fits), else 1. */
+static int phases_at(const tk_ir_module *m, const tk_ir_kernel *src, int pi) {
+  if (m->opts.gpu_schedule != TK_GPU_SCHEDULE_TILED || pi + 1 >= src->nphases) return 1;
+  return tk_ir_gpu_epilogue_fits(src, &src->phases[pi], &src->phases[pi + 1]) ? 2 : 1;
+}
+
+/* A GEMM phase and its epilogue in one launch: the GEMM's locals expanded by the register
+ * tile, the row phase's by its rows per thread. */
+static tk_status schedule_epilogue(tk_ir_module *m, const tk_ir_kernel *src, int pi,
+                                   tk_ir_kernel *k, int *access, bool *used) {
+  const tk_ir_phase *gemm = &src->phases[pi], *row = &src->phases[pi + 1];
+  tk_ir_stmt_uses(row->body, access, NULL);
+  int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
+  int *local_map = tk_ir_alloc(m, sizeof *local_map * (size_t)(src->nlocals + 1));
+  if (!arg_map || !local_map ||
+      !tk_ir_sched_copy_locals(m, src, k, used, TK_IR_GPU_REG_ROWS * TK_IR_GPU_REG_COLS, local_map))
+    return tk_ir_module_status(m);
+  for (int i = 0; i < src->nlocals; i++) used[i] = false;
+  tk_ir_stmt_uses(row->body, NULL, used);
+  if (!tk_ir_sched_copy_locals(m, src, k, used, TK_IR_GPU_REG_ROWS, local_map))
+    return tk_ir_module_status(m);
+  k->body = tk_ir_gpu_tiled_epilogue_body(m, src, gemm, row, k, arg_map, local_map);
+  return finish_kernel(m, src, k, arg_map);
+}
+
+/* The launch of the phases pi .. pi + n - 1; named after the fused kernel, with "_<phase>"
+ * (the first's) when it runs fewer than all of them. */
+static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi, int n,
+                                int *access, bool *used) {
   const tk_ir_phase *ph = &src->phases[pi];
-  const char *name = src->nphases > 1 ? tk_ir_strfmt(m, "%s_%s", src->name, ph->name) : src->name;
+  const char *name = n < src->nphases ? tk_ir_strfmt(m, "%s_%s", src->name, ph->name) : src->name;
   tk_ir_kernel *k = tk_ir_kernel_new(m, TK_TARGET_GPU, name);
   if (!k) return tk_ir_module_status(m);
   k->source = src->id;
   k->source_phase = pi;
+  k->source_phases = n;
   for (int i = 0; i < src->nargs; i++) access[i] = 0;
   for (int i = 0; i < src->nlocals; i++) used[i] = false;
   tk_ir_stmt_uses(ph->body, access, used);
+  if (n == 2) return schedule_epilogue(m, src, pi, k, access, used);
   bool tiled = m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_tileable(ph);
   bool row_tiled =
       m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_row_reducible(src, ph);
@@ -127,8 +158,12 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   }
 
   if (!tk_ir_ix_equal(ph->extents[0], tk_ir_ix_sym(m, TK_SYM_BP))) {
-    tk_ir_rewrite rw = {m,    src,  k,   tk_ir_subst_new(m, 0), arg_map, local_map, NULL, NULL,
-                        NULL, NULL, NULL};
+    tk_ir_rewrite rw = {.m = m,
+                        .src = src,
+                        .dst = k,
+                        .subst = tk_ir_subst_new(m, 0),
+                        .arg_map = arg_map,
+                        .local_map = local_map};
     k->body = rw.subst ? expert_launch(m, k, ph, &rw) : NULL;
     return finish_kernel(m, src, k, arg_map);
   }
@@ -149,8 +184,13 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
       [TK_LOOP_REDUCTION] = TK_LOOP_REDUCTION, [TK_LOOP_UNROLL] = TK_LOOP_UNROLL,
       [TK_LOOP_VECTOR] = TK_LOOP_SERIAL,
   };
-  tk_ir_rewrite rw = {m,    src,  k,   subst, arg_map, local_map, NULL, serial_in_thread,
-                      NULL, NULL, NULL};
+  tk_ir_rewrite rw = {.m = m,
+                      .src = src,
+                      .dst = k,
+                      .subst = subst,
+                      .arg_map = arg_map,
+                      .local_map = local_map,
+                      .loop_map = serial_in_thread};
   const tk_ir_stmt *body = tk_ir_rewrite_stmt(&rw, ph->body);
   if (sp.guard) body = tk_ir_stmt_if(m, g, TK_CMP_LT, sp.total, body);
   k->launch.workgroup_size = sp.wg;
@@ -171,7 +211,10 @@ tk_status tk_ir_pass_schedule_gpu(tk_ir_module *m) {
     int *access = tk_ir_alloc(m, sizeof *access * (size_t)(src->nargs + 1));
     bool *used = tk_ir_alloc(m, sizeof *used * (size_t)(src->nlocals + 1));
     if (!access || !used) return tk_ir_module_status(m);
-    for (int pi = 0; !s && pi < src->nphases; pi++) s = schedule_phase(m, src, pi, access, used);
+    for (int pi = 0, n = 1; !s && pi < src->nphases; pi += n) {
+      n = phases_at(m, src, pi);
+      s = schedule_phase(m, src, pi, n, access, used);
+    }
   }
   TK_RETURN_IF_ERROR(s);
   m->stage = TK_STAGE_GPU;

@@ -256,3 +256,242 @@ const tk_ir_stmt *tk_ir_gpu_rows_body(tk_ir_module *m, const tk_ir_kernel *src,
   body = tk_ir_stmt_for(m, R.t, cst(&R, R.wg), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, body);
   return tk_ir_stmt_for(m, R.wgv, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, body);
 }
+
+/* ---- the epilogue of a tiled GEMM launch ----
+ * The row phase on the registers' layout of a tiled launch over whole rows (tk_ir_gpu_regs):
+ * thread t holds the rows row(rm) = r0 + rm*TY + t div TX and the columns rn*TX + t mod TX
+ * it computed. The GEMM's output (`%h[r*N + j] = acc`) is not stored: the row phase's loads
+ * of it, `%h[r*N + j]` at its column loop's j, read acc[rm*RN + rn] instead, and its output
+ * loop stores %h in place. Every item runs once per register row
+ * (`for rm unroll`, the row phase's locals expanded by RM, index rm):
+ *     L = v                  for rm unroll { L[rm] = v }          (v touches no memory)
+ *     sum over the columns   for rm unroll { [G(row)] for rn in 0..RN reduction { .. } }
+ *                            then a tree over the TX threads of each row, through the shared
+ *                            local red[RM * WG] at rm*WG + t:
+ *                              for rm unroll { red[rm*WG + t] = L[rm] }; barrier
+ *                              for s = TX/2, .., 1: { if t mod TX < s { for rm unroll {
+ *                                red[rm*WG + t] = red[rm*WG + t] + red[rm*WG + t + s] } }; barrier }
+ *                              for rm unroll { L[rm] = red[rm*WG + t div TX * TX] }; barrier
+ *     the output loop        for rm unroll { [G(row)] for rn in 0..RN serial { .. } }
+ * The guards sit inside the register loops (they read the thread's row), the barriers outside
+ * any guard. Inverse maps of the output loop: rm = (r mod TM) div TY, rn = j div TX. */
+
+static bool loads_memory(const tk_ir_val *v) {
+  return v &&
+         (v->op == TK_V_LOAD || loads_memory(v->a) || loads_memory(v->b) || loads_memory(v->c));
+}
+
+/* `r * N + j`: the row-major element (r, j) of an N-column buffer, r the phase's row. */
+static bool element_at(const tk_ix *ix, const tk_ir_var *r, int64_t N, const tk_ir_var *j) {
+  return ix->kind == TK_IX_ADD && ix->a->kind == TK_IX_MUL && ix->a->c == N &&
+         ix->a->a->kind == TK_IX_VAR && ix->a->a->var == r && ix->b->kind == TK_IX_VAR &&
+         ix->b->var == j;
+}
+
+/* Every load of the GEMM's output in a column loop reads the loop's own element. */
+typedef struct held_loads {
+  const tk_ir_phase *ph;
+  const tk_ir_var *j;
+  int out_arg;
+  int64_t N;
+  bool ok;
+} held_loads;
+
+static void check_held(const tk_ir_val *v, const tk_ir_stmt *owner, void *user) {
+  (void)owner;
+  held_loads *h = user;
+  if (v->op == TK_V_LOAD && v->arg == h->out_arg && !element_at(v->ix, h->ph->vars[0], h->N, h->j))
+    h->ok = false;
+}
+
+bool tk_ir_gpu_row_epilogue_form(const tk_ir_kernel *src, const tk_ir_phase *ph, int64_t N,
+                                 int out_arg) {
+  row_form f;
+  if (!row_form_of(src, ph, &f) || f.N != N) return false;
+  held_loads h = {.ph = ph, .out_arg = out_arg, .N = N, .ok = true};
+  for (int i = 0; i < f.nitems; i++) {
+    const tk_ir_stmt *s = f.items[i];
+    if (s->kind != TK_S_FOR) {
+      if (loads_memory(s->value)) return false;
+      continue;
+    }
+    h.j = s->var;
+    tk_ir_walk_vals(s->body, check_held, &h);
+  }
+  /* the output loop overwrites every element of the GEMM's output in place */
+  const tk_ir_stmt *last = f.items[f.nitems - 1], *body = last->body;
+  const tk_ir_stmt *tail = body->kind == TK_S_BLOCK && body->n ? body->stmts[body->n - 1] : body;
+  return h.ok && tail->kind == TK_S_STORE && tail->arg == out_arg &&
+         element_at(tail->ix, ph->vars[0], N, last->var);
+}
+
+typedef struct epilogue {
+  tk_ir_module *m;
+  const tk_ir_kernel *src;
+  const tk_ir_phase *ph;
+  tk_ir_kernel *k;
+  const int *arg_map, *local_map;
+  const tk_ir_gpu_regs *g;
+  row_form f;
+  int64_t wg;
+  int red;
+  const tk_ir_var *rm, *rn, *j; /* the copy being made: its register loops, column loop */
+} epilogue;
+
+static const tk_ix *evar(epilogue *E, const tk_ir_var *v) { return tk_ir_ix_var(E->m, v); }
+static const tk_ix *ecst(epilogue *E, int64_t c) { return tk_ir_ix_const(E->m, c); }
+static const tk_ix *thread(epilogue *E) { return evar(E, E->g->t); }
+
+/* The register row variable, its inverse map over the row. */
+static const tk_ir_var *reg_row(epilogue *E) {
+  const tk_ix *r = evar(E, E->ph->vars[0]);
+  int64_t tile_rows = E->g->reg_rows * E->g->ty;
+  return tk_ir_var_new(E->m, "rm", tk_ir_ix_div(E->m, tk_ir_ix_mod(E->m, r, tile_rows), E->g->ty));
+}
+
+static const tk_ix *row_at(epilogue *E, const tk_ir_var *rm) {
+  tk_ir_module *m = E->m;
+  return tk_ir_ix_add(m, E->g->r0,
+                      tk_ir_ix_add(m, tk_ir_ix_mul(m, evar(E, rm), E->g->ty),
+                                   tk_ir_ix_div(m, thread(E), E->g->tx)));
+}
+
+/* r -> row(rm), and j -> rn*TX + t mod TX for a column loop's j. */
+static tk_ir_subst *reg_subst(epilogue *E, const tk_ir_var *rm, const tk_ir_var *j,
+                              const tk_ir_var *rn) {
+  tk_ir_module *m = E->m;
+  tk_ir_subst *s = tk_ir_subst_new(m, 2);
+  tk_ir_subst_add(s, E->ph->vars[0], row_at(E, rm));
+  if (j)
+    tk_ir_subst_add(s, j,
+                    tk_ir_ix_add(m, tk_ir_ix_mul(m, evar(E, rn), E->g->tx),
+                                 tk_ir_ix_mod(m, thread(E), E->g->tx)));
+  return s;
+}
+
+/* The GEMM's output at the copy's (row, column): the thread's acc[rm*RN + rn]. */
+static const tk_ir_val *held_value(const tk_ir_rewrite *rw, const tk_ir_val *load) {
+  epilogue *E = (epilogue *)rw->user;
+  if (!E->j || load->arg != E->g->out_arg || !element_at(load->ix, E->ph->vars[0], E->f.N, E->j))
+    return NULL;
+  tk_ir_module *m = E->m;
+  const tk_ix *reg =
+      tk_ir_ix_add(m, tk_ir_ix_mul(m, evar(E, E->rm), E->g->reg_cols), evar(E, E->rn));
+  return tk_ir_val_lload(m, E->k, E->g->acc, reg);
+}
+
+/* The fused statement at register row rm (and column rn of column loop j, if any). */
+static const tk_ir_stmt *reg_copy(epilogue *E, const tk_ir_subst *s, const tk_ir_var *rm,
+                                  const tk_ir_var *j, const tk_ir_var *rn,
+                                  const tk_ir_stmt *fused) {
+  if (!s) return NULL;
+  E->rm = rm;
+  E->rn = rn;
+  E->j = j;
+  tk_ir_rewrite rw = {.m = E->m,
+                      .src = E->src,
+                      .dst = E->k,
+                      .subst = s,
+                      .arg_map = E->arg_map,
+                      .local_map = E->local_map,
+                      .tile_point = evar(E, rm),
+                      .load_val = held_value,
+                      .user = E};
+  return tk_ir_rewrite_stmt(&rw, fused);
+}
+
+static const tk_ir_stmt *per_row(epilogue *E, const tk_ir_var *rm, const tk_ir_stmt *body) {
+  return tk_ir_stmt_for(E->m, rm, ecst(E, E->g->reg_rows), TK_LOOP_UNROLL, TK_BIND_NONE, body);
+}
+
+/* The fused guards (on the row only) around body, at r = row(rm). */
+static const tk_ir_stmt *row_guarded(epilogue *E, const tk_ir_var *rm, const tk_ir_stmt *body) {
+  tk_ir_module *m = E->m;
+  const tk_ir_subst *s = reg_subst(E, rm, NULL, NULL);
+  for (int i = E->f.nguards - 1; s && i >= 0; i--) {
+    const tk_ir_stmt *g = E->f.guards[i];
+    body = tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, E->arg_map), s), g->cmp,
+                         tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, E->arg_map), s), body);
+  }
+  return s ? body : NULL;
+}
+
+/* for rm unroll { [G(row)] for rn in 0..RN KIND { the loop's body at (row, rn*TX + t mod TX) } } */
+static const tk_ir_stmt *reg_columns(epilogue *E, const tk_ir_stmt *loop, tk_ir_loop_kind kind) {
+  tk_ir_module *m = E->m;
+  bool output = kind == TK_LOOP_SERIAL; /* its rm and rn carry the inverse maps */
+  const tk_ir_var *rm = output ? reg_row(E) : tk_ir_var_new(m, "rm", NULL);
+  const tk_ir_var *rn =
+      tk_ir_var_new(m, "rn", output ? tk_ir_ix_div(m, evar(E, loop->var), E->g->tx) : NULL);
+  const tk_ir_stmt *body =
+      reg_copy(E, reg_subst(E, rm, loop->var, rn), rm, loop->var, rn, loop->body);
+  body = tk_ir_stmt_for(m, rn, ecst(E, E->g->reg_cols), kind, TK_BIND_NONE, body);
+  return per_row(E, rm, row_guarded(E, rm, body));
+}
+
+/* red[rm*WG + t + s] (s = 0: the thread's own slot). */
+static const tk_ix *red_slot(epilogue *E, const tk_ir_var *rm, const tk_ix *offset) {
+  return tk_ir_ix_add(E->m, tk_ir_ix_mul(E->m, evar(E, rm), E->wg), offset);
+}
+
+static const tk_ir_val *red_load(epilogue *E, const tk_ix *ix) {
+  return tk_ir_val_lload(E->m, E->k, E->red, ix);
+}
+
+/* The tree of local L (scheduled id, expanded by RM) over the TX threads of each row. */
+static void row_tree(epilogue *E, tk_ir_stmt *b, int L) {
+  tk_ir_module *m = E->m;
+  const tk_ix *t = thread(E);
+  const tk_ir_var *rm = tk_ir_var_new(m, "rm", NULL);
+  const tk_ix *mine = red_slot(E, rm, t);
+  tk_ir_stmt_block_add(
+      m, b,
+      per_row(E, rm, tk_ir_stmt_lstore(m, E->red, mine, tk_ir_val_lload(m, E->k, L, evar(E, rm)))));
+  tk_ir_stmt_block_add(m, b, tk_ir_stmt_barrier(m));
+  for (int64_t s = E->g->tx / 2; s >= 1; s /= 2) {
+    const tk_ir_var *rs = tk_ir_var_new(m, "rm", NULL);
+    const tk_ix *own = red_slot(E, rs, t), *other = red_slot(E, rs, tk_ir_ix_add(m, t, ecst(E, s)));
+    const tk_ir_val *sum = tk_ir_val_bin(m, TK_V_ADD, red_load(E, own), red_load(E, other));
+    const tk_ir_stmt *step = per_row(E, rs, tk_ir_stmt_lstore(m, E->red, own, sum));
+    tk_ir_stmt_block_add(
+        m, b, tk_ir_stmt_if(m, tk_ir_ix_mod(m, t, E->g->tx), TK_CMP_LT, ecst(E, s), step));
+    tk_ir_stmt_block_add(m, b, tk_ir_stmt_barrier(m));
+  }
+  const tk_ir_var *rr = tk_ir_var_new(m, "rm", NULL);
+  const tk_ix *first = red_slot(E, rr, tk_ir_ix_mul(m, tk_ir_ix_div(m, t, E->g->tx), E->g->tx));
+  tk_ir_stmt_block_add(m, b,
+                       per_row(E, rr, tk_ir_stmt_lstore(m, L, evar(E, rr), red_load(E, first))));
+  tk_ir_stmt_block_add(m, b, tk_ir_stmt_barrier(m));
+}
+
+const tk_ir_stmt *tk_ir_gpu_rows_epilogue(tk_ir_module *m, const tk_ir_kernel *src,
+                                          const tk_ir_phase *ph, tk_ir_kernel *k,
+                                          const int *arg_map, const int *local_map,
+                                          const tk_ir_gpu_regs *g) {
+  epilogue E = {.m = m,
+                .src = src,
+                .ph = ph,
+                .k = k,
+                .arg_map = arg_map,
+                .local_map = local_map,
+                .g = g,
+                .wg = g->ty * g->tx};
+  if (!row_form_of(src, ph, &E.f)) return NULL;
+  E.red = tk_ir_kernel_shared_local(m, k, "red", TK_T_F32, g->reg_rows * E.wg);
+  if (E.red < 0) return NULL;
+  tk_ir_stmt *b = tk_ir_stmt_block(m);
+  for (int i = 0; i < E.f.nitems; i++) {
+    const tk_ir_stmt *s = E.f.items[i];
+    if (s->kind != TK_S_FOR) {
+      const tk_ir_var *rm = tk_ir_var_new(m, "rm", NULL);
+      tk_ir_stmt_block_add(
+          m, b, per_row(&E, rm, reg_copy(&E, reg_subst(&E, rm, NULL, NULL), rm, NULL, NULL, s)));
+    } else if (s->loop == TK_LOOP_REDUCTION) {
+      tk_ir_stmt_block_add(m, b, reg_columns(&E, s, TK_LOOP_REDUCTION));
+      row_tree(&E, b, local_map[s->body->local]);
+    } else {
+      tk_ir_stmt_block_add(m, b, reg_columns(&E, s, TK_LOOP_SERIAL));
+    }
+  }
+  return b;
+}

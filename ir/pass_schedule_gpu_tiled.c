@@ -29,10 +29,12 @@
  * 32, 16 that divides N, KS = 16 (or 8, 4) dividing K, RM = RN = 4. A phase of another form
  * or sizes stays with the simple schedule.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir/ir.h"
 #include "ir/ir_internal.h"
+#include "tk/alloc.h"
 #include "tk/launch.h"
 
 enum { TILE_ROWS = TK_PAD_QUANTUM, MAX_GUARDS = 4 };
@@ -97,11 +99,18 @@ static bool gemm_form_of(const tk_ir_phase *ph, gemm_form *f) {
   return f->init->kind == TK_S_LOCAL_STORE && f->out->kind == TK_S_STORE && reduction_form(f, ph);
 }
 
-/* The tile for N columns and a reduction over K, or rows = 0 when none fits. */
-static tk_ir_gpu_tile tile_for(int64_t N, int64_t K) {
+static bool power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+/* The tile for N columns and a reduction over K, or rows = 0 when none fits. whole_rows: the
+ * tile spans all N columns (an epilogue's rows), its threads per row a power of two. */
+static tk_ir_gpu_tile tile_for(int64_t N, int64_t K, bool whole_rows) {
   static const int64_t cols[] = {64, 32, 16}, slices[] = {16, 8, 4};
   tk_ir_gpu_tile t = {0};
-  for (size_t i = 0; i < 3 && !t.cols; i++)
+  int64_t row_threads = N / TK_IR_GPU_REG_COLS;
+  if (whole_rows && N % TK_IR_GPU_REG_COLS == 0 && power_of_two(row_threads) &&
+      row_threads * (TILE_ROWS / TK_IR_GPU_REG_ROWS) <= TK_IR_GPU_EPILOGUE_THREADS)
+    t.cols = N;
+  for (size_t i = 0; i < 3 && !t.cols && !whole_rows; i++)
     if (N % cols[i] == 0) t.cols = cols[i];
   for (size_t i = 0; i < 3 && !t.kslice; i++)
     if (K % slices[i] == 0) t.kslice = slices[i];
@@ -297,15 +306,46 @@ static void record_steps(tiled *T) {
 
 bool tk_ir_gpu_tileable(const tk_ir_phase *ph) {
   gemm_form f;
-  return gemm_form_of(ph, &f) && tile_for(f.N, f.K).rows > 0;
+  return gemm_form_of(ph, &f) && tile_for(f.N, f.K, false).rows > 0;
 }
 
-const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
-                                       const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
-                                       const int *local_map) {
+/* Whether two phases touch one local (true when that cannot be told: out of memory). */
+static bool shares_locals(const tk_ir_kernel *src, const tk_ir_phase *a, const tk_ir_phase *b) {
+  size_t n = (size_t)(src->nlocals + 1);
+  bool *ua = tk_calloc(n, sizeof *ua), *ub = tk_calloc(n, sizeof *ub);
+  bool shared = !ua || !ub;
+  if (!shared) {
+    tk_ir_stmt_uses(a->body, NULL, ua);
+    tk_ir_stmt_uses(b->body, NULL, ub);
+    for (int l = 0; l < src->nlocals; l++) shared = shared || (ua[l] && ub[l]);
+  }
+  free(ua);
+  free(ub);
+  return shared;
+}
+
+bool tk_ir_gpu_epilogue_fits(const tk_ir_kernel *src, const tk_ir_phase *gemm,
+                             const tk_ir_phase *row) {
+  gemm_form f;
+  if (!gemm_form_of(gemm, &f) || !tile_for(f.N, f.K, true).rows) return false;
+  const tk_ir_val *v = f.out->value;
+  const tk_ix *ix = f.out->ix;
+  bool plain = v->op == TK_V_LOCAL_LOAD && v->local == f.init->local && ix->kind == TK_IX_ADD &&
+               ix->a->kind == TK_IX_MUL && ix->a->c == f.N && ix->a->a->kind == TK_IX_VAR &&
+               ix->a->a->var == gemm->vars[0] && ix->b->kind == TK_IX_VAR &&
+               ix->b->var == gemm->vars[1];
+  return plain && tk_ir_gpu_row_epilogue_form(src, row, f.N, f.out->arg) &&
+         !shares_locals(src, gemm, row);
+}
+
+/* The tiled launch of GEMM phase ph, and after its stores the row phase `epilogue` (or
+ * NULL) on the registers' layout. */
+static const tk_ir_stmt *tiled_launch(tk_ir_module *m, const tk_ir_kernel *src,
+                                      const tk_ir_phase *ph, const tk_ir_phase *epilogue,
+                                      tk_ir_kernel *k, const int *arg_map, const int *local_map) {
   tiled T = {.m = m, .src = src, .ph = ph, .k = k, .arg_map = arg_map, .local_map = local_map};
   if (!gemm_form_of(ph, &T.f)) return NULL;
-  T.tile = tile_for(T.f.N, T.f.K);
+  T.tile = tile_for(T.f.N, T.f.K, epilogue != NULL);
   if (!T.tile.rows) return NULL;
   T.ty = T.tile.rows / T.tile.reg_rows;
   T.tx = T.tile.cols / T.tile.reg_cols;
@@ -318,7 +358,20 @@ const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
   tk_ir_stmt *b = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, b, per_register(&T, T.f.init));
   tk_ir_stmt_block_add(m, b, slices(&T));
-  tk_ir_stmt_block_add(m, b, per_register(&T, T.f.out));
+  if (epilogue) { /* the output stays in acc: the epilogue reads it there and stores it */
+    tk_ir_gpu_regs g = {.t = T.t,
+                        .r0 = T.r0,
+                        .ty = T.ty,
+                        .tx = T.tx,
+                        .reg_rows = T.tile.reg_rows,
+                        .reg_cols = T.tile.reg_cols,
+                        .acc = T.acc,
+                        .out_arg = T.f.out->arg};
+    tk_ir_stmt_block_add(m, b,
+                         tk_ir_gpu_rows_epilogue(m, src, epilogue, k, arg_map, local_map, &g));
+  } else {
+    tk_ir_stmt_block_add(m, b, per_register(&T, T.f.out));
+  }
   k->launch.tile = T.tile;
   k->launch.workgroup_size = T.wg;
   k->launch.grid = mul(&T, tk_ir_ix_div(m, tk_ir_ix_sym(m, TK_SYM_BP), T.tile.rows), T.nt);
@@ -326,4 +379,17 @@ const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
   const tk_ir_stmt *threads =
       tk_ir_stmt_for(m, T.t, cst(&T, T.wg), TK_LOOP_PARALLEL, TK_BIND_THREAD_X, b);
   return tk_ir_stmt_for(m, T.wgv, k->launch.grid, TK_LOOP_PARALLEL, TK_BIND_WORKGROUP_X, threads);
+}
+
+const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
+                                       const tk_ir_phase *ph, tk_ir_kernel *k, const int *arg_map,
+                                       const int *local_map) {
+  return tiled_launch(m, src, ph, NULL, k, arg_map, local_map);
+}
+
+const tk_ir_stmt *tk_ir_gpu_tiled_epilogue_body(tk_ir_module *m, const tk_ir_kernel *src,
+                                                const tk_ir_phase *gemm, const tk_ir_phase *row,
+                                                tk_ir_kernel *k, const int *arg_map,
+                                                const int *local_map) {
+  return tiled_launch(m, src, gemm, row, k, arg_map, local_map);
 }

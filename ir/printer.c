@@ -669,6 +669,8 @@ static void print_kernel_header(printer *p) {
     fprintf(o, ", from %s", src->name);
     if (k->source_phase >= 0 && k->source_phase < src->nphases)
       fprintf(o, ".%s", src->phases[k->source_phase].name);
+    for (int i = k->source_phase + 1; i <= tk_ir_kernel_last_phase(k) && i < src->nphases; i++)
+      fprintf(o, "+%s", src->phases[i].name);
   }
   fprintf(o, ", index i%d)\n", k->index_bits);
   if (k->target == TK_TARGET_NONE) return;

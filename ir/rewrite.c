@@ -6,7 +6,9 @@
  * Shared value nodes (a DAG inside one statement, e.g. gelu's argument) stay shared in the
  * copy. Locals may be expanded per tile point: local l with count c becomes local map[l],
  * index ix ↦ tile_point * c + ix. A load_ix hook may give a LOAD another index (the CPU
- * weight panels), which class `layout` then proves is the same element in the packed layout.
+ * weight panels), which class `layout` then proves is the same element in the packed layout;
+ * a load_val hook may replace it by a value the schedule holds (a GEMM epilogue's
+ * accumulators, ir/pass_schedule_gpu_rows.c).
  */
 #include <string.h>
 
@@ -61,6 +63,14 @@ static const tk_ir_val *rewrite_val(const tk_ir_rewrite *rw, const tk_ir_val *v,
   if (v->op == TK_V_CONST) return v;
   for (int i = 0; i < mm->n; i++)
     if (mm->from[i] == v) return mm->to[i];
+  const tk_ir_val *held = v->op == TK_V_LOAD && rw->load_val ? rw->load_val(rw, v) : NULL;
+  if (held) {
+    if (mm->n < MEMO_MAX) {
+      mm->from[mm->n] = v;
+      mm->to[mm->n++] = held;
+    }
+    return held;
+  }
   tk_ir_val *c = tk_ir_alloc(rw->m, sizeof *c);
   if (!c) return NULL;
   *c = *v;

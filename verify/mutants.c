@@ -48,8 +48,9 @@
  *                                              the first barrier) under t < WG - 1
  *                gpu.<k>.lds_off_by_one        the first shared-local store's index + 1
  *                gpu.<k>.tile_overlap          workgroups 2i and 2i+1 store the same tile
- *                gpu.<k>.sum_unsynced          a row launch: the barrier after the threads
- *                                              read a sum from shared memory dropped
+ *                gpu.<k>.sum_unsynced          a row launch or a GEMM's norm epilogue: the
+ *                                              barrier after the threads read a sum from
+ *                                              shared memory dropped
  * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
@@ -450,9 +451,11 @@ static bool first_barrier_diverges(rw *w, tk_ir_stmt *s) {
   return true;
 }
 
-/* `L = shared[..]` (a thread reading the row's sum) followed by a barrier. */
+/* `L = shared[..]` (a thread reading the row's sum; in an epilogue, `for rm unroll` around
+ * it, a sum per register row) followed by a barrier. */
 static bool reads_sum_then_barrier(const rw *w, const tk_ir_stmt *b, int i) {
   const tk_ir_stmt *s = b->stmts[i];
+  if (s->kind == TK_S_FOR && s->loop == TK_LOOP_UNROLL) s = s->body;
   return i + 1 < b->n && b->stmts[i + 1]->kind == TK_S_BARRIER && s->kind == TK_S_LOCAL_STORE &&
          !w->k->locals[s->local].shared && s->value->op == TK_V_LOCAL_LOAD &&
          w->k->locals[s->value->local].shared;

@@ -200,8 +200,20 @@ static tk_status separated(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_site 
   return tk_verify_obl_prove(v);
 }
 
+/* Whether every execution of s passes the same number of barriers: none of them is under an
+ * IF (loops around barriers have constant extents: tk_ir_verify). */
+static bool fixed_count(const tk_ir_stmt *s) {
+  if (!tk_ir_stmt_barriers(s)) return true;
+  if (s->kind == TK_S_IF) return false;
+  if (s->kind == TK_S_FOR) return s->extent->kind == TK_IX_CONST && fixed_count(s->body);
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
+    if (!fixed_count(s->stmts[i])) return false;
+  return true;
+}
+
 /* The interval at target inside s when it is one constant for every point, else -1: no loop
- * around target holds a barrier, and no statement before it holds one under an IF. */
+ * around target holds a barrier, and every statement before it passes a fixed number of them
+ * (a GEMM's K-slice loop before its epilogue). */
 static int64_t fixed_interval(const tk_ir_stmt *s, const tk_ir_stmt *target) {
   if (s == target) return 0;
   if (s->kind == TK_S_FOR)
@@ -214,8 +226,8 @@ static int64_t fixed_interval(const tk_ir_stmt *s, const tk_ir_stmt *target) {
       int64_t inside = fixed_interval(item, target);
       return inside < 0 ? -1 : before + inside;
     }
-    if (item->kind != TK_S_BARRIER && tk_ir_stmt_barriers(item)) return -1;
-    before += item->kind == TK_S_BARRIER;
+    if (!fixed_count(item)) return -1;
+    before += tk_ir_stmt_barriers(item);
   }
   return -1;
 }

@@ -135,10 +135,10 @@ static tk_status find_producer(const tk_vctx *v, const schedule *sc, const tk_ir
   for (int i = 0; i < sc->list->n; i++) {
     const tk_ir_kernel *w = sc->list->items[i];
     int a = w->source == source ? stored_arg_of_tensor(sc, i, t) : -1;
-    if (a < 0 || (same && w->source_phase >= l->source_phase) || w->source_phase <= best_phase)
-      continue;
+    int last = tk_ir_kernel_last_phase(w); /* a GEMM with its epilogue writes in both */
+    if (a < 0 || (same && w->source_phase >= l->source_phase) || last <= best_phase) continue;
     *p = (producer){.pos = i, .arg = a};
-    best_phase = w->source_phase;
+    best_phase = last;
   }
   if (p->pos < 0) p->inside = true; /* a phase reading what it writes itself */
   return TK_STATUS_OK;

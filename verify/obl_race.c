@@ -36,17 +36,28 @@ static int buffer_of(const tk_ir_kernel *k, const tk_obl_site *a) {
   return b >= 0 ? b : -1 - a->arg; /* unplanned: distinct per argument */
 }
 
-/* The source phase of a scheduled store: the kernel's source_phase (GPU) or the phase of the
- * fused kernel whose body holds the store's origin (CPU). */
+/* The source phase of a scheduled store: the phase, among those the launch runs (all of them
+ * for a CPU kernel), whose body holds the store's origin. */
 static const tk_ir_phase *source_phase(const tk_vctx *v, const tk_ir_kernel *k,
                                        const tk_ir_stmt *store) {
   if (k->source < 0 || k->source >= v->m->kernels.n || !store->origin) return NULL;
   const tk_ir_kernel *f = v->m->kernels.items[k->source];
-  if (k->source_phase >= 0)
-    return k->source_phase < f->nphases ? &f->phases[k->source_phase] : NULL;
-  for (int p = 0; p < f->nphases; p++)
+  int first = k->source_phase < 0 ? 0 : k->source_phase;
+  int last = k->source_phase < 0 ? f->nphases - 1 : tk_ir_kernel_last_phase(k);
+  if (first == last) return first < f->nphases ? &f->phases[first] : NULL;
+  for (int p = first; p <= last && p < f->nphases; p++)
     if (tk_ir_stmt_contains(f->phases[p].body, store->origin)) return &f->phases[p];
   return NULL;
+}
+
+/* A GPU launch of several phases (a GEMM and its epilogue) names its bound variables'
+ * inverse maps over its first phase's space (r, j): at a store of a later phase over the same
+ * rows, the first phase's column variable is the store's column. NULL when nothing to bind. */
+static const tk_ir_var *launch_column(const tk_vctx *v, const tk_ir_kernel *k,
+                                      const tk_ir_phase *ph) {
+  if (k->source_phases < 2 || !ph) return NULL;
+  const tk_ir_phase *first = &v->m->kernels.items[k->source]->phases[k->source_phase];
+  return first != ph && first->ndims == 2 && first->vars[0] == ph->vars[0] ? first->vars[1] : NULL;
 }
 
 /* The column loop of a source store `r*C + v`: v, when v is a loop (not a space) variable. */
@@ -157,6 +168,8 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   tk_verify_obl_path_hyps(o, a->path, 0);
   tk_verify_obl_bind_source(o, a->stmt->subst, oi);
   Z3_ast idx = tk_verify_obl_ix(o, a->ix, 0), col = tk_verify_obl_ix(o, oi->b, 1);
+  const tk_ir_var *lc = launch_column(v, k, ph);
+  if (lc) tk_verify_obl_bind(o, lc, 1, col);
   Z3_ast conj[TK_OBL_MAX_DEPTH + 2];
   int n = 0;
   conj[n++] = Z3_mk_eq(v->z, idx, tk_verify_obl_ix(o, oi, 1));
@@ -173,6 +186,7 @@ static tk_status left_inverse(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
     tk_verify_obl_show(o, label, w);
     conj[n++] = Z3_mk_eq(v->z, tk_verify_obl_var(o, s->var, 0), w);
   }
+  if (lc) tk_verify_obl_unbind(o, lc, 1);
   tk_verify_obl_unbind_source(o, oi);
   tk_verify_obl_goal(o, tk_verify_z_and(v, n, conj));
   return tk_verify_obl_prove(v);
@@ -341,6 +355,8 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   /* the source's column loop at col: scheduled variables' inverse maps may name it (a row
    * phase run by a workgroup per row: t = j mod WG) */
   if (cv) tk_verify_obl_bind(o, cv, 1, col);
+  const tk_ir_var *lc = launch_column(v, k, ph);
+  if (lc) tk_verify_obl_bind(o, lc, 1, col);
   for (int i = 0; i < a->path->n && !*err; i++) {
     const tk_ir_stmt *s = a->path->items[i];
     if (s->kind != TK_S_FOR || s->var == ph->vars[0] || (ph->ndims == 2 && s->var == ph->vars[1]))
@@ -375,6 +391,7 @@ static Z3_ast covers(tk_obl *o, const tk_ir_kernel *k, const tk_obl_site *a, Z3_
   for (int i = 0; i < a->path->n; i++)
     if (a->path->items[i]->kind == TK_S_FOR) tk_verify_obl_unbind(o, a->path->items[i]->var, 1);
   if (cv) tk_verify_obl_unbind(o, cv, 1);
+  if (lc) tk_verify_obl_unbind(o, lc, 1);
   unbind_space(o, ph);
   return *err ? NULL : tk_verify_z_and(v, n, conds);
 }

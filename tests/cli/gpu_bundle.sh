@@ -14,9 +14,10 @@
 #   --code-object-version values rejected, leaving no output;
 # - `--emit=asm --targets nvptx --cuda-arch sm_90` printing exactly model.sm_90.ptx, and
 #   `--emit=llvm --targets amdgcn` printing amdgpu_kernel definitions with the attributes;
-# - with --gpu-schedule tiled, expert_0_in_gemm using 5,120 bytes of LDS in the gfx90a code
-#   object (.group_segment_fixed_size) and in every gfx's manifest entry, its tile and intensity;
-#   the row launch expert_0_in_norm 256 bytes (a float per thread) in every gfx's entry.
+# - with --gpu-schedule tiled, expert_0_in (the first GEMM, its LayerNorm + GELU the epilogue)
+#   using 11,264 bytes of LDS in the gfx90a code object (.group_segment_fixed_size) and in every
+#   gfx's manifest entry: x and W tiles of 16 x 16 and 16 x 128 floats, the sums' tree 4 x 128;
+#   its tile of whole rows and its intensity in the manifest.
 set -uo pipefail
 tkc="${TKC:-${TK_BIN:?TK_BIN not set}/tkc}"
 models="${TK_SOURCE_DIR:?TK_SOURCE_DIR not set}/models"
@@ -225,19 +226,19 @@ tiled_lds() { # --gpu-schedule tiled: LDS in the code objects, the tile in the m
 import json, sys
 m = json.load(open(sys.argv[1]))
 assert m["certificate"]["options"].get("gpu_schedule") == "tiled", "certificate lacks gpu_schedule"
-k = next(k for k in m["kernels"] if k["name"] == "expert_0_in_gemm")
-assert k["tile"] == {"rows": 16, "cols": 64, "reg_rows": 4, "reg_cols": 4, "kslice": 16}, k
-assert k["intensity"] == {"flops": 2 * 16 * 64 * 16, "bytes": 4 * (16 * 16 + 16 * 64)}, k
+k = next(k for k in m["kernels"] if k["name"] == "expert_0_in")
+assert k["tile"] == {"rows": 16, "cols": 128, "reg_rows": 4, "reg_cols": 4, "kslice": 16}, k
+assert k["intensity"] == {"flops": 2 * 16 * 128 * 16, "bytes": 4 * (16 * 16 + 16 * 128)}, k
+assert k["workgroup_size"] == 128 and k["grid"] == "Bp div 16", k
+assert not any(k["name"].endswith("_norm") for k in m["kernels"]), "a norm launch of its own"
 for t in (t for t in m["targets"] if t.get("kind") == "amdgcn"):
-    r = next(r for r in t["kernels"] if r["name"] == "expert_0_in_gemm")
-    assert r["lds_bytes"] == 4 * (16 * 16 + 16 * 64), (t["cpu"], r)
-    n = next(r for r in t["kernels"] if r["name"] == "expert_0_in_norm")
-    assert n["lds_bytes"] == 4 * 64, (t["cpu"], n)  # the row launch: a float per thread
+    r = next(r for r in t["kernels"] if r["name"] == "expert_0_in")
+    assert r["lds_bytes"] == 4 * (16 * 16 + 16 * 128 + 4 * 128), (t["arch"], r)
 PY
   "$bundler" --unbundle --type=o --input="$d/model.hsaco" --targets=hipv4-amdgcn-amd-amdhsa--gfx90a \
     --output="$tmp/tiled.co" || return 1
-  "$readelf" --notes "$tmp/tiled.co" | grep -B12 "\.name: *expert_0_in_gemm$" | grep -q "\.group_segment_fixed_size: 5120" ||
-    { echo "  gfx90a: expert_0_in_gemm's .group_segment_fixed_size is not 5120"; return 1; }
+  "$readelf" --notes "$tmp/tiled.co" | grep -B12 "\.name: *expert_0_in$" | grep -q "\.group_segment_fixed_size: 11264" ||
+    { echo "  gfx90a: expert_0_in's .group_segment_fixed_size is not 11264"; return 1; }
 }
 check "--gpu-schedule tiled: LDS per code object (readelf), the tile and its intensity in the manifest" tiled_lds
 

@@ -4,10 +4,13 @@
 # declaring `.target sm_XX`, which ptxas assembles for its sm. ptxas is looked for on PATH, in
 # $CUDA_HOME/bin and $CUDA_PATH/bin, and where the CUDA toolkit installs it (/usr/local/cuda/bin,
 # /opt/cuda/bin, Debian's /usr/lib/nvidia-cuda-toolkit/bin); with --gpu-schedule tiled, ptxas -v
-# reports nano's tiled GEMM launch using one barrier and 5,120 bytes of shared memory (its x
-# and W tiles, 16 x 16 and 16 x 64 floats), and its first norm launch (a workgroup per row)
-# one barrier and 256 bytes (a float per thread for the sums). Without ptxas the test exits 77,
-# which ctest reports as skipped (SKIP_RETURN_CODE in gpu_bundle.cmake).
+# reports nano's first GEMM launch, its LayerNorm + GELU as the epilogue, using one barrier and
+# 11,264 bytes of shared memory (its x and W tiles, 16 x 16 and 16 x 128 floats, and the sums'
+# tree, 4 x 128: a float per register row and thread), Tiny's first tiled GEMM launch one
+# barrier and 5,120 bytes (16 x 16 and 16 x 64 floats), and its first norm launch (a workgroup
+# of 256 threads per row: Tiny's 2,048 columns are too wide for an epilogue) one barrier and
+# 1,024 bytes. Without ptxas the test exits 77, which ctest reports as skipped
+# (SKIP_RETURN_CODE in gpu_bundle.cmake).
 source "$(dirname "$0")/lib.sh"
 ptxas=$(command -v ptxas)
 for dir in ${CUDA_HOME:+"$CUDA_HOME/bin"} ${CUDA_PATH:+"$CUDA_PATH/bin"} /usr/local/cuda/bin /opt/cuda/bin \
@@ -35,9 +38,15 @@ done
   --gpu-schedule tiled --quiet 2>"$tmp/err" || { fail "tkc compile --gpu-schedule tiled: $(head -5 "$tmp/err")"; finish ptxas; }
 "$ptxas" -arch=sm_80 -v "$tmp/tiled/model.sm_80.ptx" -o "$tmp/tiled.cubin" 2>"$tmp/ptxas.v" ||
   fail "ptxas tiled model.sm_80.ptx: $(head -5 "$tmp/ptxas.v")"
-grep -A3 "entry function 'expert_0_in_gemm'" "$tmp/ptxas.v" | grep -q "used 1 barriers, 5120 bytes smem" ||
-  fail "ptxas -v: expert_0_in_gemm (tiled) does not use 1 barrier and 5120 bytes of shared memory: $(grep -A3 "'expert_0_in_gemm'" "$tmp/ptxas.v")"
-# its row launch: the norm's sums through 64 floats of shared memory (one per thread)
-grep -A3 "entry function 'expert_0_in_norm'" "$tmp/ptxas.v" | grep -q "used 1 barriers, 256 bytes smem" ||
-  fail "ptxas -v: expert_0_in_norm (tiled) does not use 1 barrier and 256 bytes of shared memory: $(grep -A3 "'expert_0_in_norm'" "$tmp/ptxas.v")"
+uses() { # uses FILE KERNEL BYTES: ptxas -v says KERNEL uses one barrier and BYTES of shared memory
+  grep -A3 "entry function '$2'" "$1" | grep -q "used 1 barriers, $3 bytes smem" ||
+    fail "ptxas -v: $2 (tiled) does not use 1 barrier and $3 bytes of shared memory: $(grep -A3 "'$2'" "$1")"
+}
+uses "$tmp/ptxas.v" expert_0_in 11264
+"$BIN/tkc" compile models/tiny.arch.json -o "$tmp/tiny" --targets nvptx --cuda-arch sm_80 \
+  --gpu-schedule tiled --quiet 2>"$tmp/err" || { fail "tkc compile tiny --gpu-schedule tiled: $(head -5 "$tmp/err")"; finish ptxas; }
+"$ptxas" -arch=sm_80 -v "$tmp/tiny/model.sm_80.ptx" -o "$tmp/tiny.cubin" 2>"$tmp/tiny.v" ||
+  fail "ptxas tiled tiny model.sm_80.ptx: $(head -5 "$tmp/tiny.v")"
+uses "$tmp/tiny.v" expert_0_in_gemm 5120
+uses "$tmp/tiny.v" expert_0_in_norm 1024
 finish ptxas

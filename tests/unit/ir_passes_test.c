@@ -12,8 +12,11 @@
  *             loads, and so do those of tests/archs/custom-out-in.arch.json, whose weights are
  *             stored [out, in] and whose 40-wide layers have a tail panel), and the multiset of (fused store, element) executions equals the
  *             fused kernels' own; the same for the tiled GPU schedule (nano and
- *             custom-small: its staging loads included), whose norm launches run a
- *             workgroup per row with its sums through a shared tree (threads, barriers).
+ *             custom-small: its staging loads included, and its GEMM launches' norm
+ *             epilogues, whose GEMM output stays in registers: the norm's in-place stores
+ *             write the elements the fused GEMM's would), with the epilogues' sums through a
+ *             shared tree (threads, barriers); Tiny's norms, too wide for an epilogue, run a
+ *             workgroup per row.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,7 @@ static const char OUT_IN[] = "tests/archs/custom-out-in.arch.json";
 /* ---- the tiled schedule's row launches ---- */
 
 typedef struct row_launches {
-  int64_t threads, tree_steps; /* per row */
+  int64_t threads, tree_steps; /* per row (a row launch) or per workgroup (an epilogue) */
   int launches;
 } row_launches;
 
@@ -67,6 +70,45 @@ static void check_row_launches(const tk_ir_module *m, const char *model, const r
   }
   CHECK_MSG(rows == want->launches, "%s: %d row launches, expected %d", model, rows,
             want->launches);
+}
+
+/* Where a GEMM's tile spans whole rows, its norm runs in the GEMM's launch as the epilogue:
+ * every launch holding `red` runs two phases (GEMM, norm), a tile of 16 rows x all columns
+ * with want->threads threads (grid Bp / 16), reduces each row's two sums through `red`, one
+ * float per register row and thread, in 2 * (tree_steps + 2) barriers after the K-slices; no
+ * norm launch of its own is left. */
+static void check_epilogue_launches(const tk_ir_module *m, const char *model,
+                                    const row_launches *want) {
+  int fused = 0;
+  for (int i = 0; i < m->targets[TK_TARGET_GPU].n; i++) {
+    const tk_ir_kernel *k = m->targets[TK_TARGET_GPU].items[i];
+    const char *tail = strrchr(k->name, '_');
+    CHECK_MSG(!tail || strcmp(tail, "_norm"), "%s: %s is a norm launch of its own", model, k->name);
+    int red = shared_local(k, "red");
+    CHECK_MSG((red >= 0) == (k->source_phases == 2), "%s: %s: red %s, %d phases", model, k->name,
+              red >= 0 ? "held" : "absent", k->source_phases);
+    if (red < 0) continue;
+    fused++;
+    const tk_ir_phase *gemm = &m->kernels.items[k->source]->phases[k->source_phase];
+    CHECK_MSG(k->launch.tile.rows == 16 && k->launch.tile.cols == gemm->extents[1]->c,
+              "%s: %s: tile %lld x %lld, expected 16 rows x all %lld columns", model, k->name,
+              (long long)k->launch.tile.rows, (long long)k->launch.tile.cols,
+              (long long)gemm->extents[1]->c);
+    CHECK_MSG(k->launch.workgroup_size == want->threads &&
+                  k->locals[red].count == k->launch.tile.reg_rows * want->threads,
+              "%s: %s: %lld threads, red[%lld], expected %lld and %lld", model, k->name,
+              (long long)k->launch.workgroup_size, (long long)k->locals[red].count,
+              (long long)want->threads, (long long)(k->launch.tile.reg_rows * want->threads));
+    const tk_ir_stmt *thread = k->body->body->body;
+    int64_t epilogue = thread->kind == TK_S_BLOCK && thread->n
+                           ? tk_ir_stmt_barriers(thread->stmts[thread->n - 1])
+                           : -1;
+    CHECK_MSG(epilogue == 2 * (want->tree_steps + 2),
+              "%s: %s: %lld epilogue barriers, expected %lld", model, k->name, (long long)epilogue,
+              (long long)(2 * (want->tree_steps + 2)));
+  }
+  CHECK_MSG(fused == want->launches, "%s: %d GEMM launches with a norm epilogue, expected %d",
+            model, fused, want->launches);
 }
 
 /* ---- pad ---- */
@@ -317,6 +359,37 @@ static size_t keep_rows_below(event *ev, size_t n, int64_t rows) {
   return kept;
 }
 
+/* A tiled GEMM launch with a norm epilogue keeps the GEMM's output in its accumulators: the
+ * fused GEMM's stores do not run, and the norm's in-place stores write exactly the elements
+ * they would have (checked here). Drops those fused stores from ev (sorted by statement). */
+static size_t drop_held_stores(const tk_ir_module *m, const char *model, event *ev, size_t n) {
+  for (int i = 0; i < m->targets[TK_TARGET_GPU].n; i++) {
+    const tk_ir_kernel *k = m->targets[TK_TARGET_GPU].items[i];
+    if (k->source_phases != 2) continue;
+    const tk_ir_kernel *f = m->kernels.items[k->source];
+    const tk_ir_stmt *gemm = f->phases[k->source_phase].body,
+                     *norm = f->phases[k->source_phase + 1].body;
+    while (gemm->kind == TK_S_IF) gemm = gemm->body;
+    while (norm->kind == TK_S_IF) norm = norm->body;
+    const tk_ir_stmt *held = gemm->stmts[gemm->n - 1], *out = norm->stmts[norm->n - 1]->body;
+    out = out->kind == TK_S_BLOCK ? out->stmts[out->n - 1] : out;
+    size_t a = 0, b = 0, na = 0, nb = 0;
+    for (size_t e = 0; e < n; e++) {
+      if (ev[e].stmt == held && !na++) a = e;
+      if (ev[e].stmt == out && !nb++) b = e;
+    }
+    bool same = na == nb;
+    for (size_t e = 0; same && e < na; e++) same = ev[a + e].index == ev[b + e].index;
+    CHECK_MSG(same, "%s: %s: the fused GEMM stores %zu elements, its norm %zu (or others)", model,
+              k->name, na, nb);
+    size_t kept = 0;
+    for (size_t e = 0; e < n; e++)
+      if (ev[e].stmt != held) ev[kept++] = ev[e];
+    n = kept;
+  }
+  return n;
+}
+
 /* The GPU schedules store exactly what the fused kernels do (every row < Bp); the CPU
  * schedule exactly the part of it in rows < B, the real rows (issue 13 item 2: no padding
  * work on the CPU; the row tail computes the last B mod TR rows one at a time). */
@@ -324,7 +397,13 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
   trace fused = {.m = m}, sched[TK_IR_NTARGETS] = {{.m = m}, {.m = m}};
   int64_t *scratch = calloc((size_t)m->nvars, sizeof *scratch);
   run_traced(m, TK_TARGET_NONE, B, &fused);
-  for (int t = 0; scratch && t < TK_IR_NTARGETS; t++) {
+  event *all = malloc(fused.n * sizeof *all + 1);
+  size_t nall = fused.n;
+  if (all && fused.n) memcpy(all, fused.ev, fused.n * sizeof *all);
+  for (int t = 0; scratch && all && t < TK_IR_NTARGETS; t++) {
+    memcpy(fused.ev, all, nall * sizeof *all);
+    fused.n = nall;
+    if (t == TK_TARGET_GPU) fused.n = drop_held_stores(m, model, fused.ev, fused.n);
     if (t == TK_TARGET_CPU) fused.n = keep_rows_below(fused.ev, fused.n, B);
     sched[t].scratch = scratch;
     sched[t].env = (tk_ix_env){.B = B, .Bp = tk_ir_ix_bp_of(B), .vals = scratch};
@@ -343,6 +422,7 @@ static void check_schedules(const tk_ir_module *m, const char *model, int64_t B)
         model, tk_ir_target_name((tk_ir_target)t), (long long)B, sched[t].n, fused.n);
     free(sched[t].ev);
   }
+  free(all);
   free(fused.ev);
   free(scratch);
 }
@@ -393,15 +473,23 @@ int main(void) {
   for (int64_t B = 1; m && B <= 67; B += 33) check_schedules(m, OUT_IN, B);
   tk_ir_module_free(m);
   const char *tiled[] = {"nano", "custom-small"};
-  /* hidden 128 and 64: 64 and 32 threads per row (two columns each), a norm launch per layer
+  /* hidden 128 and 64: a 16-row tile of whole rows, 4 x 4 registers a thread, so 4 x 32 and
+   * 4 x 16 threads, each row's columns over 32 and 16 of them; an epilogue per layer
    * (depth + 1) and expert; two sums (mean, variance), each a partial-sum loop, one barrier
-   * after the shared store, one per tree step (log2 WG) and one after the sum is read */
-  const row_launches want[] = {{64, 6, 4 * 3}, {32, 5, 6 * 2}};
+   * after the shared stores, one per tree step (log2 of the threads per row) and one after
+   * the sums are read */
+  const row_launches want[] = {{128, 5, 4 * 3}, {64, 4, 6 * 2}};
   for (size_t i = 0; i < 2; i++) {
     m = tk_test_build_ir_with(tiled[i], TK_STAGE_CPU, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_TILED);
-    if (m) check_row_launches(m, tiled[i], &want[i]);
+    if (m) check_epilogue_launches(m, tiled[i], &want[i]);
     tk_ir_module_free(m);
   }
+  /* Tiny's hidden 2,048 makes a whole-row tile 2,048 threads, over the epilogue's 256: its
+   * norms run a workgroup of 256 threads per row (8 columns each), 8 tree steps; one per
+   * layer (depth 5 + 1) and expert */
+  m = tk_test_build_ir_with("tiny", TK_STAGE_GPU, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_TILED);
+  if (m) check_row_launches(m, "tiny", &(row_launches){256, 8, 4 * 6});
+  tk_ir_module_free(m);
   for (size_t i = 0; i < 2; i++) {
     /* dense: this trace evaluates the fused index maps without the data sparse dispatch's
      * gathers read (ir_interp_test runs the tiled schedule with sparse dispatch) */
