@@ -116,11 +116,12 @@ typedef struct tk_ir_gpu_regs {
   int out_arg; /* the GEMM's output, a fused argument */
 } tk_ir_gpu_regs;
 /* Whether row phase ph has the form of an epilogue over N columns of the GEMM's output
- * out_arg (a fused argument): tk_ir_gpu_row_reducible's form, scalar steps that touch no
- * memory, loads of out_arg only at the column loop's own element `r*N + j`, and an output
- * loop whose last statement stores out_arg in place (see tk_ir_gpu_epilogue_fits). */
+ * out_arg (a fused argument): tk_ir_gpu_row_reducible's form under the GEMM's own row guards,
+ * scalar steps that touch no memory, loads of out_arg only at the column loop's own element
+ * `r*N + j`, and one store of out_arg, the output loop's last statement, in place (see
+ * tk_ir_gpu_epilogue_fits). */
 bool tk_ir_gpu_row_epilogue_form(const tk_ir_kernel *src, const tk_ir_phase *ph, int64_t N,
-                                 int out_arg);
+                                 int out_arg, const tk_ir_stmt *const *guards, int nguards);
 /* Row phase ph on the registers' layout of a tiled launch: each thread's rows and columns
  * are the ones it computed, each sum reduced over the tx threads of a row through a shared
  * tree between barriers; NULL on allocation failure. */

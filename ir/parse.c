@@ -988,8 +988,12 @@ static tk_ir_stmt *stmt_list(parser *p, int depth, bool bare);
  * store's value (the rewrite copies values node for node, or replaces a load by a local). */
 static bool link_origins(parser *p, tk_ir_val *v, const tk_ir_val *o) {
   if (!v && !o) return true;
-  /* a load the schedule holds in a local (a GEMM epilogue's accumulator): no origin */
-  if (v && o && v->op == TK_V_LOCAL_LOAD && o->op == TK_V_LOAD) return true;
+  /* a load the schedule holds in a local (a GEMM epilogue's accumulator): class layout proves
+   * the local holds the element that load reads */
+  if (v && o && v->op == TK_V_LOCAL_LOAD && o->op == TK_V_LOAD) {
+    v->origin = o;
+    return true;
+  }
   if (!v || !o || v->op != o->op) return fail(p, "a value of the same shape as the origin store's");
   if (v->op == TK_V_LOAD || v->op == TK_V_LOCAL_LOAD) v->origin = o;
   return link_origins(p, (tk_ir_val *)v->a, o->a) && link_origins(p, (tk_ir_val *)v->b, o->b) &&

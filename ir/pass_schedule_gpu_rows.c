@@ -304,10 +304,32 @@ static void check_held(const tk_ir_val *v, const tk_ir_stmt *owner, void *user) 
     h->ok = false;
 }
 
+/* Stores to the GEMM's output other than `keep`. */
+typedef struct other_stores {
+  int out_arg;
+  const tk_ir_stmt *keep;
+  int n;
+} other_stores;
+
+static void count_other_store(const tk_ir_stmt *s, void *user) {
+  other_stores *o = user;
+  o->n += s->kind == TK_S_STORE && s->arg == o->out_arg && s != o->keep;
+}
+
+/* The same guards, outermost first: the epilogue computes exactly the rows the GEMM does. */
+static bool same_guards(const row_form *f, const tk_ir_stmt *const *guards, int nguards) {
+  if (f->nguards != nguards) return false;
+  for (int i = 0; i < nguards; i++)
+    if (f->guards[i]->cmp != guards[i]->cmp || !tk_ir_ix_equal(f->guards[i]->lhs, guards[i]->lhs) ||
+        !tk_ir_ix_equal(f->guards[i]->rhs, guards[i]->rhs))
+      return false;
+  return true;
+}
+
 bool tk_ir_gpu_row_epilogue_form(const tk_ir_kernel *src, const tk_ir_phase *ph, int64_t N,
-                                 int out_arg) {
+                                 int out_arg, const tk_ir_stmt *const *guards, int nguards) {
   row_form f;
-  if (!row_form_of(src, ph, &f) || f.N != N) return false;
+  if (!row_form_of(src, ph, &f) || f.N != N || !same_guards(&f, guards, nguards)) return false;
   held_loads h = {.ph = ph, .out_arg = out_arg, .N = N, .ok = true};
   for (int i = 0; i < f.nitems; i++) {
     const tk_ir_stmt *s = f.items[i];
@@ -318,10 +340,13 @@ bool tk_ir_gpu_row_epilogue_form(const tk_ir_kernel *src, const tk_ir_phase *ph,
     h.j = s->var;
     tk_ir_walk_vals(s->body, check_held, &h);
   }
-  /* the output loop overwrites every element of the GEMM's output in place */
+  /* the output loop's last statement overwrites every element of the GEMM's output in place,
+   * and no other store does: every load of it reads the GEMM's value, which acc holds */
   const tk_ir_stmt *last = f.items[f.nitems - 1], *body = last->body;
   const tk_ir_stmt *tail = body->kind == TK_S_BLOCK && body->n ? body->stmts[body->n - 1] : body;
-  return h.ok && tail->kind == TK_S_STORE && tail->arg == out_arg &&
+  other_stores o = {.out_arg = out_arg, .keep = tail};
+  tk_ir_walk_stmts(ph->body, count_other_store, &o);
+  return h.ok && !o.n && tail->kind == TK_S_STORE && tail->arg == out_arg &&
          element_at(tail->ix, ph->vars[0], N, last->var);
 }
 
@@ -377,7 +402,9 @@ static const tk_ir_val *held_value(const tk_ir_rewrite *rw, const tk_ir_val *loa
   tk_ir_module *m = E->m;
   const tk_ix *reg =
       tk_ir_ix_add(m, tk_ir_ix_mul(m, evar(E, E->rm), E->g->reg_cols), evar(E, E->rn));
-  return tk_ir_val_lload(m, E->k, E->g->acc, reg);
+  tk_ir_val *held = (tk_ir_val *)tk_ir_val_lload(m, E->k, E->g->acc, reg);
+  if (held) held->origin = load; /* freshly built here; class layout proves what it holds */
+  return held;
 }
 
 /* The fused statement at register row rm (and column rn of column loop j, if any). */

@@ -334,7 +334,7 @@ bool tk_ir_gpu_epilogue_fits(const tk_ir_kernel *src, const tk_ir_phase *gemm,
                ix->a->kind == TK_IX_MUL && ix->a->c == f.N && ix->a->a->kind == TK_IX_VAR &&
                ix->a->a->var == gemm->vars[0] && ix->b->kind == TK_IX_VAR &&
                ix->b->var == gemm->vars[1];
-  return plain && tk_ir_gpu_row_epilogue_form(src, row, f.N, f.out->arg) &&
+  return plain && tk_ir_gpu_row_epilogue_form(src, row, f.N, f.out->arg, f.guards, f.nguards) &&
          !shares_locals(src, gemm, row);
 }
 

@@ -51,6 +51,8 @@
  *                gpu.<k>.sum_unsynced          a row launch or a GEMM's norm epilogue: the
  *                                              barrier after the threads read a sum from
  *                                              shared memory dropped
+ *   layout       gpu.<k>.held_register_swapped a norm epilogue's first read of the GEMM's
+ *   (tiled)                                    accumulators at acc[rn * 4 + rm]
  * Launch-order kinds reorder m->targets[t] (the host stub's launch sequence) and renumber ids.
  */
 #include "verify/mutants.h"
@@ -506,6 +508,23 @@ static bool tile_overlap(mctx *c) {
   return has_barriers(c->k) && rewrite_kernel(c, NULL, store_even_writer, c->k->body->var);
 }
 
+/* A norm epilogue's first read of a held value (a local load standing for a fused load,
+ * `acc[rm * RN + rn]`) reads register rn * RN + rm: in bounds, another element's. */
+static bool first_held_swapped(rw *w, tk_ir_val *v) {
+  const tk_ix *ix = v->ix;
+  if (v->op != TK_V_LOCAL_LOAD || !v->origin || v->origin->op != TK_V_LOAD || w->hits ||
+      ix->kind != TK_IX_ADD || ix->a->kind != TK_IX_MUL)
+    return false;
+  w->hits++;
+  v->ix = tk_ir_ix_add(w->m, tk_ir_ix_mul(w->m, ix->b, ix->a->c), ix->a->a);
+  return true;
+}
+
+static bool held_register_swapped(mctx *c) {
+  return c->k->target == TK_TARGET_GPU && c->k->source_phases > 1 &&
+         rewrite_kernel(c, first_held_swapped, NULL, NULL);
+}
+
 /* ---- topk: the selection loop -------------------------------------------------------------- */
 
 static const tk_ir_contract *topk_contract(const tk_ir_kernel *k) {
@@ -911,6 +930,9 @@ static const kind KINDS[] = {
     {"sum_unsynced", ON_KERNEL,
      "race: the barrier after the threads read a row's sum dropped (the next tree overwrites it)",
      sum_unsynced},
+    {"held_register_swapped", ON_KERNEL,
+     "layout: a norm epilogue reads another register of the GEMM's accumulators (rn * 4 + rm)",
+     held_register_swapped},
 };
 
 /* "expert_0_hidden_1.linear" → "expert_0_hidden_1_linear" (IDs use '.' as separator). */

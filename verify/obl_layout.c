@@ -21,6 +21,7 @@
  * Together: wherever the fused kernel reads W[k, j], the cpu kernel reads the packed slot the
  * runtime filled from W[k, j]. The schedule writes the per-tile forms (jt*K*W + k*W + jj); the
  * general formula above is the comparison side.
+ * Held values (GPU): a norm epilogue's reads of the GEMM's accumulators; see below.
  */
 #include <stdio.h>
 
@@ -272,7 +273,108 @@ static tk_status layout_group(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_si
   return tk_verify_obl_prove(v);
 }
 
+/* ---- held values: a GPU norm epilogue's reads of the GEMM's accumulators ----
+ * A launch of a GEMM and its norm epilogue (source_phases = 2, ir/pass_schedule_gpu_rows.c)
+ * reads the thread's accumulator acc[p] where the fused norm loads the GEMM's output %h[e]
+ * (a local load whose origin is that fused load). Per such read: at every point of its loops
+ * and guards, the GEMM's init store of register p in the same thread (the copy of
+ * `acc = INIT(j)`, whose substitution names the element the register accumulates) runs — its
+ * guards hold there — and the GEMM's fused output store `%h[r*N + j] = acc` at that
+ * substitution is the element e. So the register holds the GEMM's value of e. */
+
+static bool held_read(const tk_obl_site *s) {
+  return s->kind == TK_SITE_LLOAD && s->val && s->val->origin && s->val->origin->op == TK_V_LOAD;
+}
+
+typedef struct arg_store {
+  int arg;
+  const tk_ir_stmt *found;
+} arg_store;
+
+static void find_arg_store(const tk_ir_stmt *s, void *user) {
+  arg_store *a = user;
+  if (s->kind == TK_S_STORE && s->arg == a->arg && !a->found) a->found = s;
+}
+
+/* The init store of a local: the store to it that copies a fused one (the compute store's
+ * fma has no origin). */
+static const tk_obl_site *init_store(const tk_obl_sites *l, int local) {
+  for (int i = 0; i < l->n; i++)
+    if (l->items[i].kind == TK_SITE_LSTORE && l->items[i].local == local &&
+        l->items[i].stmt->origin)
+      return &l->items[i];
+  return NULL;
+}
+
+static bool on_path(const tk_obl_path *p, const tk_ir_stmt *s) {
+  for (int i = 0; i < p->n; i++)
+    if (p->items[i] == s) return true;
+  return false;
+}
+
+/* The element of fused index e at the scheduled point of a statement with substitution sub. */
+static Z3_ast source_element(tk_obl *o, const tk_ir_subst *sub, const tk_ix *e) {
+  tk_verify_obl_bind_source(o, sub, e);
+  Z3_ast elem = tk_verify_obl_ix(o, e, 1);
+  tk_verify_obl_unbind_source(o, e);
+  return elem;
+}
+
+static tk_status held_value(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_sites *l,
+                            const tk_obl_site *read) {
+  const tk_ir_kernel *f = v->m->kernels.items[k->source];
+  const tk_ir_val *load = read->val->origin;
+  arg_store out = {.arg = load->arg};
+  tk_ir_walk_stmts(f->phases[k->source_phase].body, find_arg_store, &out);
+  const tk_obl_site *init = init_store(l, read->local);
+  char what[160], ix[512];
+  tk_verify_obl_site_what(k, read, what, sizeof what);
+  tk_ir_ix_format(read->ix, ix, sizeof ix);
+  tk_verify_obl_begin(v, TK_OBL_LAYOUT, k->name, tk_verify_obl_target_name(k),
+                      "held value: %s at %s holds the element of %%%s its fused load reads: the "
+                      "GEMM's init store of that register in the same thread runs for that "
+                      "element, for every point of the loops and guards and every B in [1, %lld]",
+                      what, ix, f->args[load->arg].name, (long long)v->bmax);
+  tk_obl *o = tk_verify_obl_cur(v);
+  if (!out.found || !init) {
+    tk_verify_obl_part(o, Z3_mk_false(v->z), "%s at %s: the launch has no %s", what, ix,
+                       out.found ? "init store of the local" : "GEMM store of the fused argument");
+    return tk_verify_obl_prove(v);
+  }
+  tk_verify_obl_path_hyps(o, read->path, 0);
+  Z3_ast runs = Z3_mk_true(v->z); /* the init store's own guards */
+  for (int i = 0; i < init->path->n; i++) {
+    const tk_ir_stmt *item = init->path->items[i];
+    if (on_path(read->path, item)) continue;
+    Z3_ast cond = tk_verify_obl_items_cond(o, &init->path->items[i], 1, 0);
+    if (item->kind == TK_S_FOR)
+      tk_verify_obl_hyp(o, cond);
+    else
+      runs = tk_verify_z_and2(v, runs, cond);
+  }
+  Z3_ast reg = tk_verify_obl_ix(o, read->ix, 0); /* right to left: verify_internal.h */
+  tk_verify_obl_hyp(o, Z3_mk_eq(v->z, tk_verify_obl_ix(o, init->ix, 0), reg));
+  Z3_ast wanted = source_element(o, read->stmt->subst, load->ix);
+  Z3_ast held = source_element(o, init->stmt->subst, out.found->ix);
+  tk_verify_obl_show(o, "register", reg);
+  tk_verify_obl_show(o, "element read", wanted);
+  tk_verify_obl_show(o, "element held", held);
+  tk_verify_obl_goal(o, tk_verify_z_and2(v, runs, Z3_mk_eq(v->z, held, wanted)));
+  return tk_verify_obl_prove(v);
+}
+
+static tk_status held_values(tk_vctx *v, const tk_ir_kernel *k) {
+  tk_obl_sites l;
+  TK_RETURN_IF_ERROR(tk_verify_obl_collect(v, k, &l));
+  tk_status s = TK_STATUS_OK;
+  for (int i = 0; !s && i < l.n; i++)
+    if (held_read(&l.items[i])) s = held_value(v, k, &l, &l.items[i]);
+  tk_verify_obl_sites_free(&l);
+  return s;
+}
+
 tk_status tk_verify_obl_layout(tk_vctx *v, const tk_ir_kernel *k) {
+  if (k->target == TK_TARGET_GPU && k->source_phases > 1) return held_values(v, k);
   if (k->target != TK_TARGET_CPU) return TK_STATUS_OK;
   return tk_verify_obl_groups(v, k, reads_panels, layout_group);
 }

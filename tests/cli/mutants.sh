@@ -13,7 +13,8 @@
 # MoE models list >= 25 mutants, dense >= 20, with at least one of every class, and nano one
 # of every dispatch kind on each target; an unknown ID is a usage error (exit 2). nano-tiled
 # (--gpu-schedule tiled): the five barrier kinds on the GEMM launches of experts 0 and 3, whose
-# LayerNorm + GELU is the epilogue (sum_unsynced included); tiny-tiled, whose rows are too wide
+# LayerNorm + GELU is the epilogue (sum_unsynced included), and held_register_swapped there (by
+# class layout); tiny-tiled, whose rows are too wide
 # for an epilogue: the four GEMM kinds on expert 0's first GEMM launch and the five of a row
 # launch on its first norm; each refuted by verify. Runs two mutants at a time.
 set -u
@@ -30,7 +31,7 @@ check_one() { # model id (MODEL-dense / MODEL-tiled: MODEL with --dispatch dense
   rc=$?
   if [ $rc -ne 3 ] || ! grep -q "kernel" "$d.verr"; then echo "SURVIVED verify $1 $2 (exit $rc)"; cat "$d.verr"; fi
   # a layout mutant stays inside every buffer: only class layout can refute it
-  case "$2" in *.panel_rowmajor) grep -q "class layout" "$d.verr" || { echo "NOT BY LAYOUT $1 $2"; cat "$d.verr"; } ;; esac
+  case "$2" in *.panel_rowmajor | *.held_register_swapped) grep -q "class layout" "$d.verr" || { echo "NOT BY LAYOUT $1 $2"; cat "$d.verr"; } ;; esac
   grep -qxF -- "$2" "$W/$1.compile" || return 0
   "$TKC" compile "$m" $flags --mutant "$2" --targets x86_64 -o "$d/bundle" >/dev/null 2>"$d.cerr"
   rc=$?
@@ -71,18 +72,22 @@ for kind in dispatch_slot_plus_1 dispatch_no_advance dispatch_count_plus_1 dispa
   for t in gpu cpu; do grep -q "^$t\..*\.$kind	" "$W/nano.list" || { echo "FAIL: nano has no $t $kind mutant"; fail=1; }; done
 done
 grep -qE '\.(dispatch_|moves_|scatter_|chain_)' "$W/nano-dense.list" && { echo "FAIL: nano-dense lists dispatch mutants"; fail=1; }
-# the tiled GPU schedule (issue 17): its barrier kinds, on the GEMM launches (norm epilogue) of
-# expert 0 and the last expert, and on Tiny's first GEMM launch and first row launch (its rows
-# are too wide for an epilogue), each refuted (race or bounds); none in the simple one
-barrier_kinds='no_barrier|barrier_divergent|lds_off_by_one|tile_overlap|sum_unsynced'
+# the tiled GPU schedule (issue 17): its barrier kinds and held_register_swapped, on the GEMM
+# launches (norm epilogue) of expert 0 and the last expert, and the barrier kinds on Tiny's
+# first GEMM launch and first row launch (its rows are too wide for an epilogue), each refuted
+# (race or bounds; held_register_swapped by layout); none in the simple one
+barrier_kinds='no_barrier|barrier_divergent|lds_off_by_one|tile_overlap|sum_unsynced|held_register_swapped'
 for tm in nano tiny; do
   "$TKC" verify "$TK_SOURCE_DIR/models/$tm.arch.json" --gpu-schedule tiled --list-mutants >"$W/$tm-tiled.list" || { echo "FAIL: --list-mutants $tm-tiled"; fail=1; }
   : >"$W/$tm-tiled.compile"
 done
-for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap sum_unsynced; do
+for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap sum_unsynced held_register_swapped; do
   grep -q "^gpu\.expert_0_in\.$kind	" "$W/nano-tiled.list" || { echo "FAIL: nano-tiled's GEMM + epilogue launch has no $kind mutant"; fail=1; }
+done
+for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap sum_unsynced; do
   grep -q "^gpu\.expert_0_in_norm\.$kind	" "$W/tiny-tiled.list" || { echo "FAIL: tiny-tiled's row launch has no $kind mutant"; fail=1; }
 done
+grep -q "\.held_register_swapped	" "$W/tiny-tiled.list" && { echo "FAIL: tiny-tiled (no epilogue) lists held_register_swapped"; fail=1; }
 for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap; do
   grep -q "^gpu\.expert_0_in_gemm\.$kind	" "$W/tiny-tiled.list" || { echo "FAIL: tiny-tiled's GEMM launch has no $kind mutant"; fail=1; }
 done
@@ -92,7 +97,7 @@ grep -E "\.($barrier_kinds)	" "$W/nano-tiled.list" | grep -E '^gpu\.expert_(0|3)
 grep -E "\.($barrier_kinds)	" "$W/tiny-tiled.list" | grep -E '^gpu\.expert_0_in_(gemm|norm)\.' | cut -f1 | sed 's/^/tiny-tiled /' >>"$W/tiled.checked"
 xargs -P2 -L1 sh "$0" --one <"$W/tiled.checked" >"$W/tiled.res" 2>&1
 if [ -s "$W/tiled.res" ]; then cat "$W/tiled.res"; fail=1; fi
-echo "tiled: $(wc -l <"$W/tiled.checked") barrier mutants checked (nano: experts 0 and 3's GEMM + epilogue launches; tiny: expert 0's first GEMM and norm)"
+echo "tiled: $(wc -l <"$W/tiled.checked") mutants checked (barrier kinds and held values; nano: experts 0 and 3's GEMM + epilogue launches; tiny: expert 0's first GEMM and norm)"
 ls -a "$W" | grep -q '\.tmp\.' && { echo "FAIL: temp dirs left: $(ls -a "$W" | grep '\.tmp\.')"; fail=1; }
 
 "$TKC" verify "$TK_SOURCE_DIR/models/nano.arch.json" --mutant no.such.mutant >/dev/null 2>"$W/unk"

@@ -360,8 +360,9 @@ static size_t keep_rows_below(event *ev, size_t n, int64_t rows) {
 }
 
 /* A tiled GEMM launch with a norm epilogue keeps the GEMM's output in its accumulators: the
- * fused GEMM's stores do not run, and the norm's in-place stores write exactly the elements
- * they would have (checked here). Drops those fused stores from ev (sorted by statement). */
+ * fused GEMM's stores do not run. Checks that in the fused kernels the norm's in-place stores
+ * write exactly the elements the GEMM's do (so nothing is lost), and drops the GEMM's from ev
+ * (sorted by statement); the comparison after it checks the schedule's stores. */
 static size_t drop_held_stores(const tk_ir_module *m, const char *model, event *ev, size_t n) {
   for (int i = 0; i < m->targets[TK_TARGET_GPU].n; i++) {
     const tk_ir_kernel *k = m->targets[TK_TARGET_GPU].items[i];
