@@ -158,6 +158,11 @@ typedef struct tk_ir_rewrite {
 } tk_ir_rewrite;
 /* A VECTOR loop whose body contains a loop becomes SERIAL (vector loops are innermost). */
 const tk_ir_stmt *tk_ir_rewrite_stmt(const tk_ir_rewrite *rw, const tk_ir_stmt *s);
+/* The fused guards guards[0..n) (IFs, outermost first) around body, their indices renumbered
+ * through arg_map and then substituted by s (a schedule's guards at its own point); NULL when s
+ * or body is NULL. */
+const tk_ir_stmt *tk_ir_guards_at(tk_ir_module *m, const tk_ir_stmt *const *guards, int n,
+                                  const int *arg_map, const tk_ir_subst *s, const tk_ir_stmt *body);
 /* Copies src's arguments into dst: all of them (access NULL) or those with access[i] != 0,
  * taking that access. Returns the argument map (src id → dst id, -1 if dropped). */
 int *tk_ir_sched_copy_args(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_kernel *dst,

@@ -219,14 +219,7 @@ static const tk_ir_stmt *items(rows *R) {
 
 /* The fused guards (on the row only) around body, at r = wg. */
 static const tk_ir_stmt *guarded(rows *R, const tk_ir_stmt *body) {
-  tk_ir_module *m = R->m;
-  const tk_ir_subst *s = R->at_row;
-  for (int i = R->f.nguards - 1; s && i >= 0; i--) {
-    const tk_ir_stmt *g = R->f.guards[i];
-    body = tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, R->arg_map), s), g->cmp,
-                         tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, R->arg_map), s), body);
-  }
-  return s ? body : NULL;
+  return tk_ir_guards_at(R->m, R->f.guards, R->f.nguards, R->arg_map, R->at_row, body);
 }
 
 static void record_steps(rows *R) {
@@ -433,14 +426,8 @@ static const tk_ir_stmt *per_row(epilogue *E, const tk_ir_var *rm, const tk_ir_s
 
 /* The fused guards (on the row only) around body, at r = row(rm). */
 static const tk_ir_stmt *row_guarded(epilogue *E, const tk_ir_var *rm, const tk_ir_stmt *body) {
-  tk_ir_module *m = E->m;
-  const tk_ir_subst *s = reg_subst(E, rm, NULL, NULL);
-  for (int i = E->f.nguards - 1; s && i >= 0; i--) {
-    const tk_ir_stmt *g = E->f.guards[i];
-    body = tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, E->arg_map), s), g->cmp,
-                         tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, E->arg_map), s), body);
-  }
-  return s ? body : NULL;
+  return tk_ir_guards_at(E->m, E->f.guards, E->f.nguards, E->arg_map, reg_subst(E, rm, NULL, NULL),
+                         body);
 }
 
 /* for rm unroll { [G(row)] for rn in 0..RN KIND { the loop's body at (row, rn*TX + t mod TX) } } */

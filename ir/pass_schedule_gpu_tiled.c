@@ -224,13 +224,9 @@ static const tk_ir_stmt *stage(tiled *T, int local, int64_t count, bool x) {
   if (!staged) return NULL;
   staged->origin = T->f.reduce;
   staged->subst = sub;
-  const tk_ir_stmt *body = staged;
-  for (int i = x ? T->f.nguards - 1 : -1; i >= 0; i--) {
-    const tk_ir_stmt *g = T->f.guards[i];
-    body = tk_ir_stmt_if(
-        T->m, tk_ir_ix_subst(T->m, tk_ir_ix_map_args(T->m, g->lhs, T->arg_map), sub), g->cmp,
-        tk_ir_ix_subst(T->m, tk_ir_ix_map_args(T->m, g->rhs, T->arg_map), sub), body);
-  }
+  /* the x tile's rows under the row guards; the W tile has no row */
+  const tk_ir_stmt *body =
+      tk_ir_guards_at(T->m, T->f.guards, x ? T->f.nguards : 0, T->arg_map, sub, staged);
   return unroll(T, u, count / T->wg, body);
 }
 
@@ -251,12 +247,7 @@ static const tk_ir_stmt *compute(tiled *T) {
   const tk_ir_stmt *body = unroll(T, rn, T->tile.reg_cols, tk_ir_stmt_lstore(m, T->acc, point, v));
   tk_ir_subst *sub = tk_ir_subst_new(m, 1);
   tk_ir_subst_add(sub, T->ph->vars[0], row_of(T, rm));
-  for (int i = T->f.nguards - 1; sub && i >= 0; i--) {
-    const tk_ir_stmt *g = T->f.guards[i];
-    body =
-        tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, T->arg_map), sub), g->cmp,
-                      tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, T->arg_map), sub), body);
-  }
+  body = tk_ir_guards_at(m, T->f.guards, T->f.nguards, T->arg_map, sub, body);
   body = unroll(T, rm, T->tile.reg_rows, body);
   return tk_ir_stmt_for(m, k2, cst(T, T->tile.kslice), TK_LOOP_REDUCTION, TK_BIND_NONE, body);
 }

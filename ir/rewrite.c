@@ -176,3 +176,14 @@ int *tk_ir_sched_copy_locals(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_ker
   }
   return map;
 }
+
+const tk_ir_stmt *tk_ir_guards_at(tk_ir_module *m, const tk_ir_stmt *const *guards, int n,
+                                  const int *arg_map, const tk_ir_subst *s,
+                                  const tk_ir_stmt *body) {
+  for (int i = n - 1; s && body && i >= 0; i--) {
+    const tk_ir_stmt *g = guards[i];
+    body = tk_ir_stmt_if(m, tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->lhs, arg_map), s), g->cmp,
+                         tk_ir_ix_subst(m, tk_ir_ix_map_args(m, g->rhs, arg_map), s), body);
+  }
+  return s ? body : NULL;
+}
