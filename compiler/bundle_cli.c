@@ -38,8 +38,10 @@ const char tkc_compile_flags_help[] =
     "                    the GPU code's GEMM and norm launches: simple (default: one\n"
     "                    thread per output or row, operands from global memory) or tiled\n"
     "                    (a workgroup per 16-row tile, K-slices staged in LDS / shared\n"
-    "                    memory between barriers, 4 x 4 outputs per thread; a workgroup\n"
-    "                    per row for a norm, its sums through shared memory; docs/ir.md)\n"
+    "                    memory between barriers, 4 x 4 outputs per thread, the tile's\n"
+    "                    width per GPU: 64 gfx9, 32 gfx10+, 128 sm_*, each such tile set\n"
+    "                    its own code, stub and proofs; a norm as the GEMM's epilogue or\n"
+    "                    a workgroup per row, its sums through shared memory; docs/ir.md)\n"
     "  --layer N         the decoder layer of a Hugging Face config.json whose MoE block\n"
     "                    is compiled (default 0; docs/formats.md section 7)\n"
     "  --quiet           no progress lines on stderr\n";

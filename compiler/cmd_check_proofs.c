@@ -6,7 +6,8 @@
  *   2. the proof store: each proofs/queries/<h>.smt2 hashes to h, index.json names exactly
  *      those queries, and its root, query and obligation counts equal the manifest's
  *      certificate (and the root is recomputed from the hashes); likewise the store of each
- *      further CPU level (certificate.cpu_levels[i].proofs, proofs/<level>);
+ *      further CPU level (certificate.cpu_levels[i].proofs, proofs/<level>) and GPU tile set
+ *      (certificate.gpu_tile_sets[i].proofs, proofs/gpu-<set>);
  *   3. the bundle is regenerated from the manifest's canonical arch, max_batch and
  *      certificate options by tkc_compile — the pipeline `tkc compile` runs, verification and
  *      codegen included — into a temp dir, and every file of the two trees must be byte-identical
@@ -14,8 +15,8 @@
  *      query, each code object, the host stub and model_host.so, and last the output marker
  *      (runtime/fs.h), which changes with any of them;
  *   4. unless --no-replay, every distinct query is replayed in z3 and cvc5 (compiler/replay.c),
- *      each of which must print `unsat`: proofs/queries, then the further levels' queries
- *      that are not among those (the gpu schedule's are the same in every store).
+ *      each of which must print `unsat`: proofs/queries, then the further levels' and tile
+ *      sets' queries that are not among those (most are the same in every store).
  * Exit codes: 0 ok, 1 unreadable bundle, 2 usage, 3 mismatch (the message names the file,
  * hash, line or obligation), 4 internal error or a missing solver. Progress on stderr.
  */
@@ -284,15 +285,23 @@ static const char *level_store(const cJSON *level) {
   return rel;
 }
 
+/* The certificate's lists of further proof stores: CPU levels, GPU tile sets. */
+static const char *const SUB_STORES[] = {"cpu_levels", "gpu_tile_sets"};
+enum { N_SUB_STORES = sizeof SUB_STORES / sizeof SUB_STORES[0] };
+
 static tk_status check_proof_store(const char *dir, const bundle_manifest *m) {
   TK_RETURN_IF_ERROR(check_store(dir, "proofs", m->certificate));
-  const cJSON *level;
-  cJSON_ArrayForEach(level, cJSON_GetObjectItemCaseSensitive(m->certificate, "cpu_levels")) {
-    const char *rel = level_store(level);
-    if (!rel)
-      return tk_status_make(TK_INVALID_ARGUMENT, "manifest.json: certificate.cpu_levels: an entry "
-                                                 "without \"proofs\": \"proofs/<level>\"");
-    TK_RETURN_IF_ERROR(check_store(dir, rel, level));
+  for (int i = 0; i < N_SUB_STORES; i++) {
+    const cJSON *sub;
+    cJSON_ArrayForEach(sub, cJSON_GetObjectItemCaseSensitive(m->certificate, SUB_STORES[i])) {
+      const char *rel = level_store(sub);
+      if (!rel)
+        return tk_status_make(TK_INVALID_ARGUMENT,
+                              "manifest.json: certificate.%s: an entry without \"proofs\": "
+                              "\"proofs/<name>\"",
+                              SUB_STORES[i]);
+      TK_RETURN_IF_ERROR(check_store(dir, rel, sub));
+    }
   }
   return TK_STATUS_OK;
 }
@@ -502,20 +511,25 @@ static tk_status link_new_queries(const char *dir, const char *rel, const char *
   return s;
 }
 
-/* Replays the queries of the further levels' stores that proofs/queries does not hold. */
+/* Replays the queries of the further stores (levels, tile sets) that proofs/queries does not
+ * hold. */
 static tk_status replay_levels(const check_args *a, const bundle_manifest *m, const char *work) {
-  const cJSON *levels = cJSON_GetObjectItemCaseSensitive(m->certificate, "cpu_levels");
-  if (!cJSON_GetArraySize(levels)) return TK_STATUS_OK;
+  int stores = 0;
+  for (int i = 0; i < N_SUB_STORES; i++)
+    stores += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m->certificate, SUB_STORES[i]));
+  if (!stores) return TK_STATUS_OK;
   char into[4200], out[4200];
   snprintf(into, sizeof into, "%s/level-queries", work);
   snprintf(out, sizeof out, "%s/level-replay", work);
   if (mkdir(into, 0700) != 0 || mkdir(out, 0700) != 0)
     return tk_status_make(TK_IO_ERROR, "cannot create %s", into);
-  const cJSON *level;
-  cJSON_ArrayForEach(level, levels) {
-    TK_RETURN_IF_ERROR(link_new_queries(a->bundle, level_store(level), into));
+  for (int i = 0; i < N_SUB_STORES; i++) {
+    const cJSON *sub;
+    cJSON_ArrayForEach(sub, cJSON_GetObjectItemCaseSensitive(m->certificate, SUB_STORES[i])) {
+      TK_RETURN_IF_ERROR(link_new_queries(a->bundle, level_store(sub), into));
+    }
   }
-  progress("replaying the further CPU levels' own queries");
+  progress("replaying the further CPU levels' and GPU tile sets' own queries");
   return tkc_replay_queries(into, a->solvers, a->jobs, out);
 }
 

@@ -35,6 +35,9 @@ static void print_help(void) {
       "one of them. Class host (the host stub, the GPU kernel ABI) needs the stub and the\n"
       "code: `tkc compile` proves it (here it counts 0). --cpu takes one CPU here\n"
       "(default " TK_CG_DEFAULT_X86_CPU "): a bundle's further CPUs are proved by tkc compile.\n"
+      "With --gpu-schedule tiled the GPU schedule is that of the first GPU arch's tile set\n"
+      "(gfx9 cdna, gfx10+ rdna, sm_* nvidia): a bundle's further tile sets are proved by tkc\n"
+      "compile, or here with --targets of their archs (docs/ir.md \"Tiles per target\").\n"
       "\n"
       "Options:\n"
       "  --proofs-dir DIR  write the proof store into DIR: queries/<sha256>.smt2 per distinct\n"
@@ -126,13 +129,19 @@ static tk_status write_proofs_dir(const tk_verify_report *r, const char *dir) {
   return s;
 }
 
-static tk_status write_and_report(const verify_args *a, tk_verify_report *r, double seconds) {
+static tk_status write_and_report(const verify_args *a, const tk_ir_module *m, tk_verify_report *r,
+                                  double seconds) {
   if (a->dir) TK_RETURN_IF_ERROR(tkc_fs_make_parents(a->dir));
   if (a->dir) TK_RETURN_IF_ERROR(write_proofs_dir(r, a->dir));
   tk_verify_report_summary(r, stdout);
   fprintf(stderr, "tkc verify: %s: %zu obligations in %.3f s; ", a->o.arch_path,
           tk_verify_report_count(r), seconds);
   tk_verify_report_timing(r, stderr);
+  if (m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED)
+    fprintf(stderr,
+            "tkc verify: the GPU schedule proved is the %s tile set's (the first GPU arch's); "
+            "tkc compile proves a bundle's further tile sets\n",
+            tk_ir_gpu_tile_set_name(m->opts.gpu_tiles));
   return TK_STATUS_OK;
 }
 
@@ -150,7 +159,7 @@ static int run(verify_args *a) {
     tk_status_free(s);
     return rc;
   }
-  if (!s) s = a->list_mutants ? list_mutants(m) : write_and_report(a, r, t1 - t0);
+  if (!s) s = a->list_mutants ? list_mutants(m) : write_and_report(a, m, r, t1 - t0);
   tk_ir_module_free(m);
   tk_verify_report_free(r);
   if (!s && fflush(stdout) != 0) s = tk_status_make(TK_IO_ERROR, "writing to stdout failed");

@@ -16,7 +16,11 @@
  *   levels        each further --cpu: a sub-job of this table from arch to stub for that CPU
  *                 (x86_64 code only): its own CPU schedule, proofs, code object and stub
  *                 (docs/abi.md "CPU levels"); the first --cpu is the module's
- *   write         temp dir: code, stub, model_host.so, the levels' files, manifest, the marker; one
+ *   tile-sets     under --gpu-schedule tiled, each further GPU tile set among the archs
+ *                 (tk_ir_gpu_tile_set_of_arch): a sub-job for that set's GPU units, with its
+ *                 own GPU schedule, proofs, code objects and stub (docs/abi.md "GPU tile
+ *                 sets"); the first GPU arch's set is the module's
+ *   write         temp dir: code, stub, model_host.so, the sub-jobs' files, manifest, the marker; one
  *                 rename into place (termination signals held meanwhile: runtime/fs.h)
  *
  * The `host` class (verify/verify.h) is proved where its inputs come to exist: the kernel ABI
@@ -92,6 +96,8 @@ typedef struct bundle_target {
   char file[64];        /* amdgcn: model.hsaco (shared by every gfx); nvptx: model.<sm>.ptx */
   char *cpu, *features; /* as resolved by codegen (malloc'd) */
   tk_cg_blob code;      /* .so, ET_DYN code object (inside model.hsaco) or PTX text */
+  tk_ir_gpu_tile_set tile_set; /* a GPU unit's (tiled schedule; else the module's) */
+  bool elsewhere;              /* compiled by its tile set's sub-job, not by this job */
 } bundle_target;
 
 #define TKC_HSACO_FILE "model.hsaco"
@@ -122,7 +128,19 @@ typedef struct tkc_job {
   /* A further level's sub-job: the level, which names its files (model.x86_64.<level>.so,
    * model_host.<level>.c/.h/.so, proofs/<level>/); NULL in the main job. */
   const char *level;
-  char stub_base[64]; /* model_host or model_host.<level> */
+  const struct tkc_job *primary; /* a further level's: the main job, whose GPU schedule it has */
+  /* Under --gpu-schedule tiled, the further GPU tile sets (those other than the module's,
+   * ir.gpu_tiles, the first GPU unit's): each compiled by a sub-job of the `tile-sets` pass
+   * (sets[set]) from its own --targets / --offload-arch / --cuda-arch lists (set_lists). */
+  struct tkc_job *sets[TK_GPU_TILES_COUNT];
+  tkc_options set_options[TK_GPU_TILES_COUNT];
+  char set_lists[TK_GPU_TILES_COUNT][3][512];
+  /* A further tile set's sub-job: "gpu-<set>", which names its files (model.gpu-<set>.hsaco,
+   * model_host.gpu-<set>.c/.h/.so, proofs/gpu-<set>/); NULL otherwise. */
+  const char *set_name;
+  char set_names[TK_GPU_TILES_COUNT][16];
+  char stub_base[64];  /* model_host, model_host.<level> or model_host.gpu-<set> */
+  char hsaco_file[64]; /* model.hsaco or model.gpu-<set>.hsaco */
 } tkc_job;
 typedef tkc_job bundle_job;
 
@@ -138,13 +156,16 @@ void tkc_options_default(tkc_options *o) {
 
 static void stage_start(bundle_job *j) { clock_gettime(CLOCK_MONOTONIC, &j->t0); }
 
+/* A sub-job's name (its level or tile set), NULL in the main job. */
+static const char *sub_name(const bundle_job *j) { return j->level ? j->level : j->set_name; }
+
 static void stage_done(bundle_job *j, const char *stage, const char *detail) {
   if (j->o->quiet) return;
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double ms = (double)(t1.tv_sec - j->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - j->t0.tv_nsec) / 1e6;
   fprintf(j->o->progress ? j->o->progress : stderr, "tkc compile: %s%s%-8s %9.1f ms  %s\n",
-          j->level ? j->level : "", j->level ? " " : "", stage, ms, detail);
+          sub_name(j) ? sub_name(j) : "", sub_name(j) ? " " : "", stage, ms, detail);
 }
 
 /* ---- options ----------------------------------------------------------------------------- */
@@ -172,6 +193,14 @@ static tk_status next_item(const char **p, char *out, size_t size, const char *f
   return TK_STATUS_OK;
 }
 
+/* The amdgcn units' offload bundle: model.hsaco, or model.gpu-<set>.hsaco in a tile set's
+ * sub-job. */
+static const char *hsaco_file(bundle_job *j) {
+  if (!j->set_name) return TKC_HSACO_FILE;
+  snprintf(j->hsaco_file, sizeof j->hsaco_file, "model.%s.hsaco", j->set_name);
+  return j->hsaco_file;
+}
+
 /* Appends one unit; `arch` is "" for x86 targets. Files: docs/abi.md, docs/abi.md "Bundle layout". */
 static tk_status add_unit(bundle_job *j, const char *kind, const char *arch, const char *flag) {
   for (int i = 0; i < j->ntargets; i++)
@@ -185,7 +214,7 @@ static tk_status add_unit(bundle_job *j, const char *kind, const char *arch, con
   snprintf(t->arch, sizeof t->arch, "%s", arch);
   if (is_kind(t, "amdgcn")) {
     t->cov = tk_cg_amdgcn_code_object_version(arch, j->o->code_object_version);
-    snprintf(t->file, sizeof t->file, TKC_HSACO_FILE);
+    snprintf(t->file, sizeof t->file, "%s", hsaco_file(j));
   } else if (is_kind(t, "nvptx")) {
     snprintf(t->file, sizeof t->file, "model.%s.ptx", arch);
   } else if (j->level && !strcmp(kind, "x86_64")) {
@@ -339,6 +368,22 @@ static bool has_x86_64(const bundle_job *j) {
   return false;
 }
 
+/* Each GPU unit's tile set under the tiled schedule; the module's is the first GPU unit's, and
+ * the units of any other set are `elsewhere` (compiled by the set's sub-job). The simple
+ * schedule has no tile sets: every unit is the module's. */
+static void assign_tile_sets(bundle_job *j) {
+  bool tiled = j->ir.gpu_schedule == TK_GPU_SCHEDULE_TILED, first = true;
+  if (j->primary) j->ir.gpu_tiles = j->primary->ir.gpu_tiles; /* a level: no GPU unit of its own */
+  for (int i = 0; i < j->ntargets; i++) {
+    bundle_target *t = &j->targets[i];
+    if (!*t->arch) continue;
+    t->tile_set = tiled ? tk_ir_gpu_tile_set_of_arch(t->arch) : TK_GPU_TILES_CDNA;
+    if (first) j->ir.gpu_tiles = t->tile_set;
+    first = false;
+    t->elsewhere = t->tile_set != j->ir.gpu_tiles;
+  }
+}
+
 static tk_status check_options(bundle_job *j) {
   const tkc_options *o = j->o;
   TK_RETURN_IF_ERROR(resolve_passes(j));
@@ -364,6 +409,7 @@ static tk_status check_options(bundle_job *j) {
                           "(amdgcn, nvptx, x86_64 or x86_64-simt) and at most one arch, not '%s'",
                           j->emit->name, o->targets ? o->targets : TKC_DEFAULT_TARGETS);
   if (!has_x86_64(j)) j->ncpus = 1; /* no x86_64 code: only the primary schedule, as proved */
+  assign_tile_sets(j);
   if (j->ntargets + j->ncpus - 1 > TKC_MAX_TARGETS)
     return tk_status_make(TK_INVALID_ARGUMENT, "--targets and --cpu: more than %d units in all",
                           TKC_MAX_TARGETS);
@@ -477,7 +523,7 @@ static tk_status validate_unit(void *user, struct LLVMOpaqueModule *mod, const c
 
 static bool first_of_kind(const bundle_job *j, const bundle_target *t) {
   for (const bundle_target *p = j->targets; p < t; p++)
-    if (is_kind(p, t->kind)) return false;
+    if (is_kind(p, t->kind) && !p->elsewhere) return false;
   return true;
 }
 
@@ -533,8 +579,10 @@ static tk_status codegen_unit(bundle_job *j, bundle_target *t) {
 /* Every unit is validated before any is optimised, so a refuted one fails fast. */
 static tk_status stage_codegen(bundle_job *j, const tkc_pass *p) {
   (void)p;
-  for (int i = 0; i < j->ntargets; i++) TK_RETURN_IF_ERROR(validate_unit_module(j, &j->targets[i]));
-  for (int i = 0; i < j->ntargets; i++) TK_RETURN_IF_ERROR(codegen_unit(j, &j->targets[i]));
+  for (int i = 0; i < j->ntargets; i++)
+    if (!j->targets[i].elsewhere) TK_RETURN_IF_ERROR(validate_unit_module(j, &j->targets[i]));
+  for (int i = 0; i < j->ntargets; i++)
+    if (!j->targets[i].elsewhere) TK_RETURN_IF_ERROR(codegen_unit(j, &j->targets[i]));
   return TK_STATUS_OK;
 }
 
@@ -544,22 +592,23 @@ static tk_status stage_offload(bundle_job *j, const tkc_pass *p) {
   tk_cg_blob objects[TKC_MAX_TARGETS];
   int n = 0;
   for (int i = 0; i < j->ntargets; i++)
-    if (is_kind(&j->targets[i], "amdgcn")) {
+    if (is_kind(&j->targets[i], "amdgcn") && !j->targets[i].elsewhere) {
       gfx[n] = j->targets[i].arch;
       objects[n++] = j->targets[i].code;
     }
   if (!n) return TK_STATUS_OK;
   TK_RETURN_IF_ERROR(tk_cg_offload_bundle_hip(gfx, objects, n, &j->hsaco));
-  char detail[96];
-  snprintf(detail, sizeof detail, TKC_HSACO_FILE ", %d code objects, %zu bytes", n, j->hsaco.size);
+  char detail[160];
+  snprintf(detail, sizeof detail, "%s, %d code objects, %zu bytes", hsaco_file(j), n,
+           j->hsaco.size);
   stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
 
-/* The stub's file names without suffix: model_host, or model_host.<level> in a level's sub-job. */
+/* The stub's file names without suffix: model_host, or model_host.<name> in a sub-job. */
 static const char *stub_base(bundle_job *j) {
-  if (!j->level) return TK_STUB_BASE;
-  snprintf(j->stub_base, sizeof j->stub_base, TK_STUB_BASE ".%s", j->level);
+  if (!sub_name(j)) return TK_STUB_BASE;
+  snprintf(j->stub_base, sizeof j->stub_base, TK_STUB_BASE ".%s", sub_name(j));
   return j->stub_base;
 }
 
@@ -602,6 +651,7 @@ static tk_status compile_level(bundle_job *j, int k) {
   j->levels[k] = sub;
   sub->o = o;
   sub->level = j->cpu_levels[k];
+  sub->primary = j;
   return tk_status_annotate(run_passes(sub), "--cpu %s (level %s)", j->cpus[k], j->cpu_levels[k]);
 }
 
@@ -613,6 +663,75 @@ static tk_status stage_levels(bundle_job *j, const tkc_pass *p) {
     snprintf(detail, sizeof detail, "%s (level %s): %zu obligations proved, %s", j->cpus[k],
              j->cpu_levels[k], tk_verify_report_count(j->levels[k]->proofs),
              j->levels[k]->targets[0].file);
+    stage_done(j, p->name, detail);
+  }
+  return TK_STATUS_OK;
+}
+
+/* ---- further GPU tile sets ---------------------------------------------------------------- */
+
+/* Appends `item` to the comma list `list` unless it is its last item already. */
+static void append_item(char *list, size_t size, const char *item) {
+  size_t len = strlen(list), n = strlen(item);
+  bool last = len >= n && !strcmp(list + len - n, item) && (len == n || list[len - n - 1] == ',');
+  if (!last) snprintf(list + len, size - len, "%s%s", len ? "," : "", item);
+}
+
+/* Tile set `set`'s units as a sub-job's --targets, --offload-arch and --cuda-arch lists. */
+static void set_unit_lists(bundle_job *j, tk_ir_gpu_tile_set set) {
+  char(*lists)[512] = j->set_lists[set];
+  for (int i = 0; i < j->ntargets; i++) {
+    const bundle_target *t = &j->targets[i];
+    if (!t->elsewhere || t->tile_set != set) continue;
+    append_item(lists[0], sizeof lists[0], t->kind);
+    append_item(lists[is_kind(t, "amdgcn") ? 1 : 2], sizeof lists[1], t->arch);
+  }
+}
+
+/* Tile set `set`, compiled by a sub-job of the same pass table up to the stub: its units
+ * alone (so its first GPU unit gives the module that set), its own GPU schedule and proofs
+ * (every obligation, the CPU schedule's again; a refuted one fails the compile), code objects
+ * and stub (model_host.gpu-<set>); the CPU schedule is the first --cpu's. */
+static tk_status compile_tile_set(bundle_job *j, tk_ir_gpu_tile_set set) {
+  set_unit_lists(j, set);
+  snprintf(j->set_names[set], sizeof j->set_names[set], "gpu-%s", tk_ir_gpu_tile_set_name(set));
+  tkc_options *o = &j->set_options[set];
+  *o = *j->o;
+  o->arch = &j->arch;
+  o->out_dir = NULL;
+  o->targets = j->set_lists[set][0];
+  o->offload_arch = j->set_lists[set][1];
+  o->cuda_arch = j->set_lists[set][2];
+  o->stop_after = "stub";
+  o->emit = o->dump_after = NULL;
+  o->keep_module = NULL;
+  o->keep_report = NULL;
+  bundle_job *sub = tk_calloc(1, sizeof *sub);
+  if (!sub)
+    return tk_status_make(TK_RESOURCE_EXHAUSTED, "tile set %s: out of memory", j->set_names[set]);
+  j->sets[set] = sub;
+  sub->o = o;
+  sub->set_name = j->set_names[set];
+  return tk_status_annotate(run_passes(sub), "GPU tile set %s (%s%s%s)",
+                            tk_ir_gpu_tile_set_name(set), o->offload_arch,
+                            *o->offload_arch && *o->cuda_arch ? "," : "", o->cuda_arch);
+}
+
+static bool set_elsewhere(const bundle_job *j, tk_ir_gpu_tile_set set) {
+  for (int i = 0; i < j->ntargets; i++)
+    if (j->targets[i].elsewhere && j->targets[i].tile_set == set) return true;
+  return false;
+}
+
+static tk_status stage_tile_sets(bundle_job *j, const tkc_pass *p) {
+  for (int set = 0; set < TK_GPU_TILES_COUNT; set++) {
+    if (!set_elsewhere(j, set)) continue;
+    stage_start(j);
+    TK_RETURN_IF_ERROR(compile_tile_set(j, set));
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s: %zu obligations proved, %d GPU launches",
+             j->set_names[set], tk_verify_report_count(j->sets[set]->proofs),
+             tk_ir_module_kernels(j->sets[set]->m, TK_TARGET_GPU)->n);
     stage_done(j, p->name, detail);
   }
   return TK_STATUS_OK;
@@ -641,7 +760,7 @@ static void join_units(const bundle_job *j, const char *kind, char *buf, size_t 
 /* The certificate's options (what check-proofs regenerates the bundle with) and digest, and
  * each further CPU level's digest (levels[], the proof store names in dirs[]). */
 static tk_status certificate_of(const bundle_job *j, tkc_certificate *c, char lists[3][512],
-                                tkc_level_proofs *levels, char dirs[][64]) {
+                                tkc_sub_proofs *levels, char dirs[][64]) {
   join_units(j, NULL, lists[0], sizeof lists[0]);
   join_units(j, "amdgcn", lists[1], sizeof lists[1]);
   join_units(j, "nvptx", lists[2], sizeof lists[2]);
@@ -653,12 +772,28 @@ static tk_status certificate_of(const bundle_job *j, tkc_certificate *c, char li
                          .levels = levels};
   for (int k = 1; k < j->ncpus; k++) {
     const bundle_job *sub = j->levels[k];
-    tkc_level_proofs *l = &levels[c->nlevels++];
+    tkc_sub_proofs *l = &levels[c->nlevels++];
     snprintf(dirs[k], sizeof dirs[k], "proofs/%s", sub->level);
-    *l = (tkc_level_proofs){.cpu = sub->level, .proofs_dir = dirs[k], .m = sub->m};
+    *l = (tkc_sub_proofs){.name = sub->level, .proofs_dir = dirs[k], .m = sub->m};
     TK_RETURN_IF_ERROR(tk_verify_report_digest(sub->proofs, &l->proofs));
   }
   return tk_verify_report_digest(j->proofs, &c->proofs);
+}
+
+/* Each further tile set's name, proof store, module and digest (sets[], the store names in
+ * dirs[]); returns how many. */
+static tk_status tile_sets_of(const bundle_job *j, tkc_sub_proofs *sets, char dirs[][64], int *n) {
+  *n = 0;
+  for (int set = 0; set < TK_GPU_TILES_COUNT; set++) {
+    const bundle_job *sub = j->sets[set];
+    if (!sub) continue;
+    snprintf(dirs[*n], 64, "proofs/%s", sub->set_name);
+    tkc_sub_proofs *l = &sets[(*n)++];
+    *l = (tkc_sub_proofs){
+        .name = tk_ir_gpu_tile_set_name(set), .proofs_dir = dirs[*n - 1], .m = sub->m};
+    TK_RETURN_IF_ERROR(tk_verify_report_digest(sub->proofs, &l->proofs));
+  }
+  return TK_STATUS_OK;
 }
 
 /* The manifest entry of one unit (its code hashed); `hsaco` for amdgcn units. */
@@ -697,8 +832,8 @@ static tk_status stub_hashes(const bundle_job *j, const char *base, const char *
 typedef struct manifest_targets {
   int n;
   tkc_target_entry entries[TKC_MAX_TARGETS];
-  tkc_file_hash stubs[TKC_MAX_CPUS][3];
-  char names[TKC_MAX_CPUS][3][80];
+  tkc_file_hash stubs[TKC_MAX_CPUS][3], set_stubs[TK_GPU_TILES_COUNT][3];
+  char names[TKC_MAX_CPUS][3][80], set_names[TK_GPU_TILES_COUNT][3][80];
   tk_cg_kernel_resources *kernels[TKC_MAX_TARGETS]; /* amdgcn entries' figures (owned) */
   tk_cg_occupancy *occupancy[TKC_MAX_TARGETS];
 } manifest_targets;
@@ -730,12 +865,41 @@ static tk_status level_entry(bundle_job *j, int k, manifest_targets *mt) {
   return TK_STATUS_OK;
 }
 
+/* The unit of kind and arch `like` in a tile set's sub-job. */
+static const bundle_target *unit_like(const bundle_job *sub, const bundle_target *like) {
+  for (int i = 0; i < sub->ntargets; i++)
+    if (is_kind(&sub->targets[i], like->kind) && !strcmp(sub->targets[i].arch, like->arch))
+      return &sub->targets[i];
+  return NULL;
+}
+
+/* A GPU unit's entry: its own, or that of its tile set's sub-job with the set's stub. */
+static tk_status gpu_entry(bundle_job *j, const bundle_target *t, manifest_targets *mt) {
+  bundle_job *sub = t->elsewhere ? j->sets[t->tile_set] : j;
+  const bundle_target *u = t->elsewhere ? unit_like(sub, t) : t;
+  if (!u) return tk_status_make(TK_INTERNAL, "tile set %s lacks %s", sub->set_name, t->arch);
+  tkc_target_entry *e = &mt->entries[mt->n++];
+  TK_RETURN_IF_ERROR(target_entry(u, &sub->hsaco, e));
+  if (is_kind(u, "amdgcn")) TK_RETURN_IF_ERROR(gpu_figures(u, mt, mt->n - 1));
+  if (j->ir.gpu_schedule == TK_GPU_SCHEDULE_TILED)
+    e->tile_set = tk_ir_gpu_tile_set_name(t->tile_set);
+  if (!t->elsewhere) return TK_STATUS_OK;
+  tkc_file_hash *stub = mt->set_stubs[t->tile_set];
+  if (!stub[0].file)
+    TK_RETURN_IF_ERROR(
+        stub_hashes(j, stub_base(sub), sub->stub_c, sub->stub_h, mt->set_names[t->tile_set], stub));
+  e->host_stub = stub;
+  return TK_STATUS_OK;
+}
+
 static tk_status manifest_entries(bundle_job *j, manifest_targets *mt) {
   mt->n = 0;
   for (int i = 0; i < j->ntargets; i++) {
+    if (*j->targets[i].arch) {
+      TK_RETURN_IF_ERROR(gpu_entry(j, &j->targets[i], mt));
+      continue;
+    }
     TK_RETURN_IF_ERROR(target_entry(&j->targets[i], &j->hsaco, &mt->entries[mt->n++]));
-    if (is_kind(&j->targets[i], "amdgcn"))
-      TK_RETURN_IF_ERROR(gpu_figures(&j->targets[i], mt, mt->n - 1));
     if (is_kind(&j->targets[i], "x86_64"))
       for (int k = 1; k < j->ncpus; k++) TK_RETURN_IF_ERROR(level_entry(j, k, mt));
   }
@@ -757,8 +921,11 @@ static tk_status write_manifest_with(bundle_job *j, const manifest_targets *mt) 
   in.proofs = counts;
   tkc_certificate certificate;
   char lists[3][512], dirs[TKC_MAX_CPUS][64];
-  tkc_level_proofs levels[TKC_MAX_CPUS];
+  tkc_sub_proofs levels[TKC_MAX_CPUS], sets[TK_GPU_TILES_COUNT];
+  char set_dirs[TK_GPU_TILES_COUNT][64];
   TK_RETURN_IF_ERROR(certificate_of(j, &certificate, lists, levels, dirs));
+  TK_RETURN_IF_ERROR(tile_sets_of(j, sets, set_dirs, &in.ntile_sets));
+  in.tile_sets = sets;
   in.certificate = &certificate;
   char names[3][80];
   tkc_file_hash stub[3];
@@ -816,26 +983,33 @@ static tk_status write_stub(bundle_job *j, const char *base, const char *c, cons
   return tk_cg_stub_build(j->tmp, &b);
 }
 
-/* A further CPU level's code object, stub and proof store. */
-static tk_status write_level(bundle_job *j, bundle_job *sub) {
-  const bundle_target *t = &sub->targets[0];
-  TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, t->file, t->code.data, t->code.size));
+/* A job's code: each unit's own file (the amdgcn units' offload bundle once), into `dir`. */
+static tk_status write_code(const char *dir, bundle_job *j) {
+  for (int i = 0; i < j->ntargets; i++)
+    if (!is_kind(&j->targets[i], "amdgcn") && !j->targets[i].elsewhere)
+      TK_RETURN_IF_ERROR(
+          tkc_fs_write(dir, j->targets[i].file, j->targets[i].code.data, j->targets[i].code.size));
+  if (j->hsaco.size)
+    TK_RETURN_IF_ERROR(tkc_fs_write(dir, hsaco_file(j), j->hsaco.data, j->hsaco.size));
+  return TK_STATUS_OK;
+}
+
+/* A sub-job's (a further CPU level's or tile set's) code, stub and proof store. */
+static tk_status write_sub_job(bundle_job *j, bundle_job *sub) {
+  TK_RETURN_IF_ERROR(write_code(j->tmp, sub));
   TK_RETURN_IF_ERROR(write_stub(j, stub_base(sub), sub->stub_c, sub->stub_h));
   char rel[64];
-  snprintf(rel, sizeof rel, "proofs/%s", sub->level);
+  snprintf(rel, sizeof rel, "proofs/%s", sub_name(sub));
   return write_proofs(j, sub->proofs, rel);
 }
 
 static tk_status write_files(bundle_job *j) {
-  for (int i = 0; i < j->ntargets; i++)
-    if (!is_kind(&j->targets[i], "amdgcn"))
-      TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, j->targets[i].file, j->targets[i].code.data,
-                                      j->targets[i].code.size));
-  if (j->hsaco.size)
-    TK_RETURN_IF_ERROR(tkc_fs_write(j->tmp, TKC_HSACO_FILE, j->hsaco.data, j->hsaco.size));
+  TK_RETURN_IF_ERROR(write_code(j->tmp, j));
   TK_RETURN_IF_ERROR(write_stub(j, TK_STUB_BASE, j->stub_c, j->stub_h));
   TK_RETURN_IF_ERROR(write_proofs(j, j->proofs, "proofs"));
-  for (int k = 1; k < j->ncpus; k++) TK_RETURN_IF_ERROR(write_level(j, j->levels[k]));
+  for (int k = 1; k < j->ncpus; k++) TK_RETURN_IF_ERROR(write_sub_job(j, j->levels[k]));
+  for (int set = 0; set < TK_GPU_TILES_COUNT; set++)
+    if (j->sets[set]) TK_RETURN_IF_ERROR(write_sub_job(j, j->sets[set]));
   return write_manifest(j);
 }
 
@@ -872,6 +1046,11 @@ static void job_free(bundle_job *j) {
     if (j->levels[k]) {
       job_free(j->levels[k]);
       free(j->levels[k]);
+    }
+  for (int set = 0; set < TK_GPU_TILES_COUNT; set++)
+    if (j->sets[set]) {
+      job_free(j->sets[set]);
+      free(j->sets[set]);
     }
 }
 
@@ -971,6 +1150,8 @@ static const tkc_pass PASSES[] = {
     {"stub", "the C host stub", NULL, TK_STAGE_GRAPH, stage_stub},
     {"levels", "each further --cpu: its cpu schedule, verify, x86_64 code, stub", NULL,
      TK_STAGE_GRAPH, stage_levels},
+    {"tile-sets", "each further GPU tile set: its gpu schedule, verify, GPU code, stub", NULL,
+     TK_STAGE_GRAPH, stage_tile_sets},
     {"write", "write the bundle atomically", NULL, TK_STAGE_GRAPH, stage_write},
 };
 enum { NPASSES = sizeof PASSES / sizeof PASSES[0] };

@@ -19,8 +19,12 @@
  *                  and the occupancy on that gfx (codegen/gpu_resources.h)
  *                  and, for each further --cpu (after the first), an x86_64 entry {kind, cpu,
  *                  [cpu_name], [cpu_features], file: model.x86_64.<level>.so, sha256,
- *                  host_stub} right after the first CPU's, with its own stub
+ *                  host_stub} right after the first CPU's, with its own stub; in a tiled
+ *                  bundle every GPU entry has tile_set (its set's name), and one of a
+ *                  further set host_stub (model_host.gpu-<set>.*) too, its amdgcn file
+ *                  model.gpu-<set>.hsaco
  *   host_stub     {source, header, library: {file, sha256}} (model_host.c/.h/.so)
+ *   gpu_tiles     (tiled bundles) the name of the module's tile set, whose launches follow
  *   kernels       the GPU schedule's launches in order: {name, grid (formula in B, Bp),
  *                  workgroup_size, args: [{name, buffer, offset, size}] then B and Bp as i32,
  *                  kernarg_size, [intensity: {flops, bytes}] (a GEMM phase: one thread's
@@ -29,6 +33,8 @@
  *                  8n+8) (the same set in every GPU code object; the
  *                  AMDGPU metadata reports exactly these: no hidden arguments, and
  *                  .max_flat_workgroup_size = workgroup_size; PTX .maxntid likewise)
+ *   gpu_tile_sets (tiled bundles with further sets) [{name, kernels}], each set's launches
+ *                  as in kernels
  *   buffers       [{id, name, role, type, elements (formula in B, Bp)}]
  *   parameters    [{name, shape: [rows, cols]}] in checkpoint order (docs/formats.md §2)
  *   proofs        {"verified": false} or {"verified": true, "total": N, "classes": {cls: n}}
@@ -42,7 +48,9 @@
  *                  (tk_ir_kernel_print); proofs_root etc. are the proof store's digest
  *                  (verify/verify.h tk_verify_digest); with further --cpu levels,
  *                  cpu_levels: [{cpu, ir: {module, cpu}, proofs: "proofs/<level>",
- *                  proofs_root, queries, obligations}], one per level in --cpu order
+ *                  proofs_root, queries, obligations}], one per level in --cpu order; with
+ *                  further GPU tile sets, gpu_tile_sets: [{tile_set, ir: {module, gpu},
+ *                  proofs: "proofs/gpu-<set>", proofs_root, queries, obligations}]
  * No times, paths or host names: the text is a function of the inputs.
  */
 #include <stdbool.h>
@@ -200,6 +208,7 @@ static void write_targets(jw *w, const tkc_manifest_input *in) {
     if (t->code_object_version) jw_int(w, "code_object_version", t->code_object_version);
     jw_str(w, "file", t->file.file);
     jw_str(w, "sha256", t->file.sha256);
+    if (t->tile_set) jw_str(w, "tile_set", t->tile_set);
     if (t->host_stub) write_stub(w, t->host_stub);
     if (t->nkernels) write_gpu_figures(w, t);
     jw_close(w, '}');
@@ -326,6 +335,19 @@ static void write_kernels(jw *w, const tk_ir_module *m) {
   jw_close(w, ']');
 }
 
+/* gpu_tile_sets: each further tile set's launches. */
+static void write_tile_sets(jw *w, const tkc_manifest_input *in) {
+  if (!in->ntile_sets) return;
+  jw_open(w, "gpu_tile_sets", '[');
+  for (int i = 0; i < in->ntile_sets; i++) {
+    jw_open(w, NULL, '{');
+    jw_str(w, "name", in->tile_sets[i].name);
+    write_kernels(w, in->tile_sets[i].m);
+    jw_close(w, '}');
+  }
+  jw_close(w, ']');
+}
+
 static void write_buffers(jw *w, const tk_ir_module *m) {
   jw_open(w, "buffers", '[');
   for (int i = 0; i < m->nbuffers; i++) {
@@ -397,16 +419,18 @@ static void write_digest(jw *w, const tk_verify_digest *d) {
   jw_int(w, "obligations", (long long)d->obligations);
 }
 
-/* One further CPU level: {cpu, ir: {module, cpu}, proofs, proofs_root, queries, obligations}. */
-static tk_status write_level(jw *w, const tkc_level_proofs *l) {
-  char module[65], cpu[65];
+/* One further CPU level, {cpu, ir: {module, cpu}, proofs, proofs_root, queries, obligations},
+ * or GPU tile set, {tile_set, ir: {module, gpu}, ...}: `schedule` is the one it has of its own. */
+static tk_status write_sub(jw *w, const tkc_sub_proofs *l, tk_ir_target schedule) {
+  char module[65], own[65];
+  bool cpu = schedule == TK_TARGET_CPU;
   TK_RETURN_IF_ERROR(ir_hash(l->m, TK_TARGET_NONE, true, module));
-  TK_RETURN_IF_ERROR(ir_hash(l->m, TK_TARGET_CPU, false, cpu));
+  TK_RETURN_IF_ERROR(ir_hash(l->m, schedule, false, own));
   jw_open(w, NULL, '{');
-  jw_str(w, "cpu", l->cpu);
+  jw_str(w, cpu ? "cpu" : "tile_set", l->name);
   jw_open(w, "ir", '{');
   jw_str(w, "module", module);
-  jw_str(w, "cpu", cpu);
+  jw_str(w, cpu ? "cpu" : "gpu", own);
   jw_close(w, '}');
   jw_str(w, "proofs", l->proofs_dir);
   write_digest(w, &l->proofs);
@@ -438,7 +462,14 @@ static tk_status write_certificate(jw *w, const tkc_manifest_input *in) {
   write_digest(w, &c->proofs);
   if (c->nlevels) {
     jw_open(w, "cpu_levels", '[');
-    for (int i = 0; i < c->nlevels; i++) TK_RETURN_IF_ERROR(write_level(w, &c->levels[i]));
+    for (int i = 0; i < c->nlevels; i++)
+      TK_RETURN_IF_ERROR(write_sub(w, &c->levels[i], TK_TARGET_CPU));
+    jw_close(w, ']');
+  }
+  if (in->ntile_sets) {
+    jw_open(w, "gpu_tile_sets", '[');
+    for (int i = 0; i < in->ntile_sets; i++)
+      TK_RETURN_IF_ERROR(write_sub(w, &in->tile_sets[i], TK_TARGET_GPU));
     jw_close(w, ']');
   }
   jw_close(w, '}');
@@ -464,7 +495,10 @@ tk_status tkc_manifest_write(const tkc_manifest_input *in, char **out_json) {
   jw_str(&w, "fingerprint", m->arch.fingerprint);
   jw_int(&w, "max_batch", m->opts.bmax);
   write_targets(&w, in);
+  if (m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED)
+    jw_str(&w, "gpu_tiles", tk_ir_gpu_tile_set_name(m->opts.gpu_tiles));
   write_kernels(&w, m);
+  write_tile_sets(&w, in);
   write_buffers(&w, m);
   write_parameters(&w, &m->arch);
   write_proofs(&w, in);

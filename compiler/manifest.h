@@ -23,9 +23,11 @@ typedef struct tkc_target_entry {
   const char *arch;         /* GPU targets: gfx90a, sm_80, ...; else NULL */
   int code_object_version;  /* amdgcn only, else 0 */
   tkc_file_hash file;
-  /* A further CPU level's x86_64 entry: its own stub's source, header and library (3 entries;
-   * docs/abi.md "Bundle layout"); NULL: the runtime uses the bundle's host_stub. */
+  /* A further CPU level's x86_64 entry, or a GPU entry of a further tile set: its own stub's
+   * source, header and library (3 entries; docs/abi.md "Bundle layout"); NULL: the runtime
+   * uses the bundle's host_stub. */
   const tkc_file_hash *host_stub;
+  const char *tile_set; /* GPU entries of a tiled bundle: "cdna", "rdna", "nvidia"; else NULL */
   /* amdgcn: each kernel's resources from the code object's metadata and the occupancy they
    * allow on `arch` (codegen/gpu_resources.h), nkernels of each; 0 and NULL otherwise. */
   int nkernels;
@@ -39,13 +41,14 @@ typedef struct tkc_proof_count {
   long count;
 } tkc_proof_count;
 
-/* A further CPU level's proofs (certificate.cpu_levels): its own proof store and module. */
-typedef struct tkc_level_proofs {
-  const char *cpu;        /* its psABI level, "x86-64-v4" */
-  const char *proofs_dir; /* "proofs/x86-64-v4" */
-  const tk_ir_module *m;  /* its scheduled module (IR hashes) */
+/* A sub-job's proofs: a further CPU level's (certificate.cpu_levels) or a further GPU tile
+ * set's (certificate.gpu_tile_sets): its own proof store and module. */
+typedef struct tkc_sub_proofs {
+  const char *name;       /* the psABI level, "x86-64-v4", or the tile set, "rdna" */
+  const char *proofs_dir; /* "proofs/x86-64-v4", "proofs/gpu-rdna" */
+  const tk_ir_module *m;  /* its scheduled module (IR hashes; a tile set's GPU launches) */
   tk_verify_digest proofs;
-} tkc_level_proofs;
+} tkc_sub_proofs;
 
 /* The certificate (docs/formats.md "certificate"): the options that, with the arch and
  * max_batch, regenerate the bundle (`tkc check-proofs`), and the proof store's digest. The IR
@@ -58,7 +61,7 @@ typedef struct tkc_certificate {
   const char *cpu;          /* --cpu as given */
   tk_verify_digest proofs;  /* proofs/: the gpu schedule and the first CPU's */
   int nlevels;              /* the further CPUs of --cpu, in order */
-  const tkc_level_proofs *levels;
+  const tkc_sub_proofs *levels;
 } tkc_certificate;
 
 typedef struct tkc_manifest_input {
@@ -71,6 +74,10 @@ typedef struct tkc_manifest_input {
   int nproofs; /* -1: not verified */
   const tkc_proof_count *proofs;
   const tkc_certificate *certificate; /* NULL: not verified (no certificate) */
+  /* The further GPU tile sets (gpu_tile_sets, and certificate.gpu_tile_sets), in
+   * tk_ir_gpu_tile_set order; the module's own set is m->opts.gpu_tiles. */
+  int ntile_sets;
+  const tkc_sub_proofs *tile_sets;
 } tkc_manifest_input;
 
 /* The manifest text (malloc'd, caller frees). Deterministic: fixed key order, no times. */

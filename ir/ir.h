@@ -697,6 +697,24 @@ typedef enum tk_ir_gpu_schedule {
   TK_GPU_SCHEDULE_TILED
 } tk_ir_gpu_schedule;
 
+/* The tiled schedule's tile limits, one set per kind of GPU (docs/ir.md "Tiles per target"):
+ * a GEMM tile is TK_PAD_QUANTUM rows by up to max_cols columns (each thread 4 × 4 of them,
+ * so max_cols / 4 × 4 threads), K-slices up to max_kslice. CDNA (gfx9, wave64): 16 × 64, one
+ * wave64 per workgroup, slices of 16; RDNA (gfx10 and later, wave32): 16 × 32, one wave32;
+ * NVIDIA (sm_*): 16 × 128, four warps, slices of 32 (its shared memory, 100-228 KB per SM,
+ * holds the larger tiles; AMD's 64 KB of LDS per CU keeps them small). Epilogue tiles (whole
+ * rows) are sized by the row, the same on every set. */
+typedef enum tk_ir_gpu_tile_set {
+  TK_GPU_TILES_CDNA,
+  TK_GPU_TILES_RDNA,
+  TK_GPU_TILES_NVIDIA,
+  TK_GPU_TILES_COUNT
+} tk_ir_gpu_tile_set;
+/* "cdna", "rdna", "nvidia". */
+const char *tk_ir_gpu_tile_set_name(tk_ir_gpu_tile_set set);
+/* The set for a GPU arch: sm_* NVIDIA, gfx10 and later RDNA, other gfx CDNA. */
+tk_ir_gpu_tile_set tk_ir_gpu_tile_set_of_arch(const char *arch);
+
 typedef struct tk_ir_options {
   int64_t bmax;            /* --max-batch (default 65536), 1 <= B <= bmax */
   int64_t gpu_wg_2d;       /* GPU workgroup for 2-D phases (default 256) */
@@ -710,6 +728,7 @@ typedef struct tk_ir_options {
                               that threads share a layer even when B fits one row block */
   tk_ir_dispatch dispatch; /* how an MoE runs its experts (default dense) */
   tk_ir_gpu_schedule gpu_schedule; /* how GPU GEMM launches run (default simple) */
+  tk_ir_gpu_tile_set gpu_tiles;    /* the tiled schedule's limits (default CDNA) */
 } tk_ir_options;
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
  * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */

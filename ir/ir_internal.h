@@ -73,8 +73,8 @@ void tk_ir_stmt_uses(const tk_ir_stmt *s, int *access, bool *used_locals);
 /* The register sub-tile of a thread of the tiled schedule (the accumulator's expansion). */
 enum { TK_IR_GPU_REG_ROWS = 4, TK_IR_GPU_REG_COLS = 4 };
 /* A 2-D phase the tiled GPU schedule can run: a GEMM of the fused form whose N and K a tile
- * divides. */
-bool tk_ir_gpu_tileable(const tk_ir_phase *ph);
+ * of `set` divides. */
+bool tk_ir_gpu_tileable(tk_ir_gpu_tile_set set, const tk_ir_phase *ph);
 /* The tiled launch body of phase ph of src into k (its arguments and locals copied with
  * arg_map / local_map, the accumulator expanded by the register tile), k's launch and steps
  * set; NULL when the phase is not tileable or on allocation failure. */
@@ -86,8 +86,8 @@ const tk_ir_stmt *tk_ir_gpu_tiled_body(tk_ir_module *m, const tk_ir_kernel *src,
  * tile of whole rows fits one workgroup (at most TK_IR_GPU_EPILOGUE_THREADS threads), and
  * the row phase has tk_ir_gpu_row_epilogue_form over %h, sharing no local with the GEMM. */
 enum { TK_IR_GPU_EPILOGUE_THREADS = 256 };
-bool tk_ir_gpu_epilogue_fits(const tk_ir_kernel *src, const tk_ir_phase *gemm,
-                             const tk_ir_phase *row);
+bool tk_ir_gpu_epilogue_fits(tk_ir_gpu_tile_set set, const tk_ir_kernel *src,
+                             const tk_ir_phase *gemm, const tk_ir_phase *row);
 /* The launch of both: the GEMM tiled over whole rows, its output kept in the accumulators,
  * then the row phase on the registers' layout (tk_ir_gpu_rows_epilogue). The row phase's
  * locals are expanded by TK_IR_GPU_REG_ROWS (its rows per thread). */

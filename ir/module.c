@@ -89,6 +89,8 @@ void tk_ir_options_default(tk_ir_options *o) {
   o->gpu_wg_rows = 64;
   tk_ir_options_cpu_tiles(o, false);
   o->dispatch = TK_DISPATCH_DENSE;
+  o->gpu_schedule = TK_GPU_SCHEDULE_SIMPLE;
+  o->gpu_tiles = TK_GPU_TILES_CDNA;
 }
 
 void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm) {
@@ -104,6 +106,9 @@ static tk_status options_check(const tk_ir_options *o) {
                           (long long)o->bmax, (long long)1 << 30);
   if (o->gpu_wg_2d < 1 || o->gpu_wg_2d > 1024 || o->gpu_wg_rows < 1 || o->gpu_wg_rows > 1024)
     return tk_status_make(TK_OUT_OF_RANGE, "GPU workgroup size out of range: expected 1..1024");
+  if ((unsigned)o->gpu_tiles >= TK_GPU_TILES_COUNT)
+    return tk_status_make(TK_OUT_OF_RANGE, "GPU tile set %d: expected 0..%d", (int)o->gpu_tiles,
+                          TK_GPU_TILES_COUNT - 1);
   if (o->cpu_block_rows < 1 || o->cpu_tile_rows < 1 || o->cpu_block_rows % o->cpu_tile_rows ||
       (TK_PAD_QUANTUM % o->cpu_block_rows != 0 && o->cpu_block_rows % TK_PAD_QUANTUM != 0) ||
       o->cpu_block_rows > 256 || o->cpu_tile_cols < 1 || o->cpu_tile_cols > 64 ||

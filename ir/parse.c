@@ -606,6 +606,12 @@ static bool header(parser *p, tk_arch *arch, tk_ir_options *o, tk_ir_stage *stag
   if (!expect(p, ", cpu_col_blocks =") || !integer(p, &o->cpu_col_blocks)) return false;
   if (accept(p, ", dispatch = sparse")) o->dispatch = TK_DISPATCH_SPARSE;
   if (accept(p, ", gpu_schedule = tiled")) o->gpu_schedule = TK_GPU_SCHEDULE_TILED;
+  if (accept(p, ", gpu_tiles = ")) {
+    int set = 0;
+    while (set < TK_GPU_TILES_COUNT && !accept(p, tk_ir_gpu_tile_set_name(set))) set++;
+    if (set == TK_GPU_TILES_COUNT) return fail(p, "gpu_tiles cdna, rdna or nvidia");
+    o->gpu_tiles = set;
+  }
   return expect_eol(p);
 }
 

@@ -103,7 +103,9 @@ static tk_status finish_kernel(tk_ir_module *m, const tk_ir_kernel *src, tk_ir_k
  * epilogue of GEMM phase pi (tk_ir_gpu_epilogue_fits), else 1. */
 static int phases_at(const tk_ir_module *m, const tk_ir_kernel *src, int pi) {
   if (m->opts.gpu_schedule != TK_GPU_SCHEDULE_TILED || pi + 1 >= src->nphases) return 1;
-  return tk_ir_gpu_epilogue_fits(src, &src->phases[pi], &src->phases[pi + 1]) ? 2 : 1;
+  return tk_ir_gpu_epilogue_fits(m->opts.gpu_tiles, src, &src->phases[pi], &src->phases[pi + 1])
+             ? 2
+             : 1;
 }
 
 /* A GEMM phase and its epilogue in one launch: the GEMM's locals expanded by the register
@@ -140,7 +142,8 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   for (int i = 0; i < src->nlocals; i++) used[i] = false;
   tk_ir_stmt_uses(ph->body, access, used);
   if (n == 2) return schedule_epilogue(m, src, pi, k, access, used);
-  bool tiled = m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_tileable(ph);
+  bool tiled =
+      m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_tileable(m->opts.gpu_tiles, ph);
   bool row_tiled =
       m->opts.gpu_schedule == TK_GPU_SCHEDULE_TILED && tk_ir_gpu_row_reducible(src, ph);
   int64_t expand = tiled ? TK_IR_GPU_REG_ROWS * TK_IR_GPU_REG_COLS : 1;

@@ -101,26 +101,58 @@ static bool gemm_form_of(const tk_ir_phase *ph, gemm_form *f) {
 
 static bool power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
-/* The tile for N columns and a reduction over K, or rows = 0 when none fits. whole_rows: the
- * tile spans all N columns (an epilogue's rows), its threads per row a power of two. */
-static tk_ir_gpu_tile tile_for(int64_t N, int64_t K, bool whole_rows) {
-  static const int64_t cols[] = {64, 32, 16}, slices[] = {16, 8, 4};
-  tk_ir_gpu_tile t = {0};
-  int64_t row_threads = N / TK_IR_GPU_REG_COLS;
-  if (whole_rows && N % TK_IR_GPU_REG_COLS == 0 && power_of_two(row_threads) &&
-      row_threads * (TILE_ROWS / TK_IR_GPU_REG_ROWS) <= TK_IR_GPU_EPILOGUE_THREADS)
-    t.cols = N;
-  for (size_t i = 0; i < 3 && !t.cols && !whole_rows; i++)
-    if (N % cols[i] == 0) t.cols = cols[i];
-  for (size_t i = 0; i < 3 && !t.kslice; i++)
-    if (K % slices[i] == 0) t.kslice = slices[i];
-  if (!t.cols || !t.kslice) return (tk_ir_gpu_tile){0};
-  t.rows = TILE_ROWS;
-  t.reg_rows = TK_IR_GPU_REG_ROWS;
-  t.reg_cols = TK_IR_GPU_REG_COLS;
+/* Each set's widest tile and longest K-slice (tk_ir_gpu_tile_set; docs/ir.md "Tiles per
+ * target"). */
+static const struct tile_limits {
+  const char *name;
+  int64_t max_cols, max_kslice;
+} TILE_SETS[TK_GPU_TILES_COUNT] = {
+    [TK_GPU_TILES_CDNA] = {"cdna", 64, 16},
+    [TK_GPU_TILES_RDNA] = {"rdna", 32, 16},
+    [TK_GPU_TILES_NVIDIA] = {"nvidia", 128, 32},
+};
+
+const char *tk_ir_gpu_tile_set_name(tk_ir_gpu_tile_set set) { return TILE_SETS[set].name; }
+
+tk_ir_gpu_tile_set tk_ir_gpu_tile_set_of_arch(const char *arch) {
+  if (!strncmp(arch, "sm_", 3)) return TK_GPU_TILES_NVIDIA;
+  /* gfx9xx is wave64 CDNA / GCN; gfx10xx and later (four digits) default to wave32 */
+  bool rdna = !strncmp(arch, "gfx", 3) && strspn(arch + 3, "0123456789abcdef") >= 4;
+  return rdna ? TK_GPU_TILES_RDNA : TK_GPU_TILES_CDNA;
+}
+
+/* The tile of `cols` columns and K-slice `kslice`, if each thread stages whole elements of
+ * both slices and the shared locals (the slices, and an epilogue's reduction tree) fit. */
+static tk_ir_gpu_tile tile_of(int64_t cols, int64_t kslice, bool whole_rows) {
+  tk_ir_gpu_tile t = {.rows = TILE_ROWS,
+                      .cols = cols,
+                      .reg_rows = TK_IR_GPU_REG_ROWS,
+                      .reg_cols = TK_IR_GPU_REG_COLS,
+                      .kslice = kslice};
   int64_t wg = (t.rows / t.reg_rows) * (t.cols / t.reg_cols);
-  if ((t.rows * t.kslice) % wg || (t.kslice * t.cols) % wg) return (tk_ir_gpu_tile){0};
-  return t;
+  int64_t floats = t.rows * kslice + kslice * cols + (whole_rows ? t.reg_rows * wg : 0);
+  bool fits = (t.rows * kslice) % wg == 0 && (kslice * cols) % wg == 0 &&
+              floats * (int64_t)sizeof(float) <= TK_GPU_SHARED_BYTES_MAX;
+  return fits ? t : (tk_ir_gpu_tile){0};
+}
+
+/* The tile for N columns and a reduction over K under `set`, or rows = 0 when none fits: the
+ * widest columns, then the longest K-slice, each a power of two from 16 and 4 up. whole_rows:
+ * the tile spans all N columns (an epilogue's rows), its threads per row a power of two. */
+static tk_ir_gpu_tile tile_for(tk_ir_gpu_tile_set set, int64_t N, int64_t K, bool whole_rows) {
+  const struct tile_limits *lim = &TILE_SETS[set];
+  int64_t row_threads = N / TK_IR_GPU_REG_COLS;
+  if (whole_rows && (N % TK_IR_GPU_REG_COLS || !power_of_two(row_threads) ||
+                     row_threads * (TILE_ROWS / TK_IR_GPU_REG_ROWS) > TK_IR_GPU_EPILOGUE_THREADS))
+    return (tk_ir_gpu_tile){0};
+  for (int64_t cols = whole_rows ? N : lim->max_cols; cols >= 16; cols /= 2) {
+    for (int64_t ks = lim->max_kslice; ks >= 4; ks /= 2) {
+      tk_ir_gpu_tile t = N % cols || K % ks ? (tk_ir_gpu_tile){0} : tile_of(cols, ks, whole_rows);
+      if (t.rows) return t;
+    }
+    if (whole_rows) break;
+  }
+  return (tk_ir_gpu_tile){0};
 }
 
 /* ---- building the launch ---- */
@@ -295,9 +327,9 @@ static void record_steps(tiled *T) {
           .kind = TK_SCHED_EXPAND, .local = T->acc, .factor = T->tile.reg_rows * T->tile.reg_cols});
 }
 
-bool tk_ir_gpu_tileable(const tk_ir_phase *ph) {
+bool tk_ir_gpu_tileable(tk_ir_gpu_tile_set set, const tk_ir_phase *ph) {
   gemm_form f;
-  return gemm_form_of(ph, &f) && tile_for(f.N, f.K, false).rows > 0;
+  return gemm_form_of(ph, &f) && tile_for(set, f.N, f.K, false).rows > 0;
 }
 
 /* Whether two phases touch one local (true when that cannot be told: out of memory). */
@@ -315,10 +347,10 @@ static bool shares_locals(const tk_ir_kernel *src, const tk_ir_phase *a, const t
   return shared;
 }
 
-bool tk_ir_gpu_epilogue_fits(const tk_ir_kernel *src, const tk_ir_phase *gemm,
-                             const tk_ir_phase *row) {
+bool tk_ir_gpu_epilogue_fits(tk_ir_gpu_tile_set set, const tk_ir_kernel *src,
+                             const tk_ir_phase *gemm, const tk_ir_phase *row) {
   gemm_form f;
-  if (!gemm_form_of(gemm, &f) || !tile_for(f.N, f.K, true).rows) return false;
+  if (!gemm_form_of(gemm, &f) || !tile_for(set, f.N, f.K, true).rows) return false;
   const tk_ir_val *v = f.out->value;
   const tk_ix *ix = f.out->ix;
   bool plain = v->op == TK_V_LOCAL_LOAD && v->local == f.init->local && ix->kind == TK_IX_ADD &&
@@ -336,7 +368,7 @@ static const tk_ir_stmt *tiled_launch(tk_ir_module *m, const tk_ir_kernel *src,
                                       tk_ir_kernel *k, const int *arg_map, const int *local_map) {
   tiled T = {.m = m, .src = src, .ph = ph, .k = k, .arg_map = arg_map, .local_map = local_map};
   if (!gemm_form_of(ph, &T.f)) return NULL;
-  T.tile = tile_for(T.f.N, T.f.K, epilogue != NULL);
+  T.tile = tile_for(m->opts.gpu_tiles, T.f.N, T.f.K, epilogue != NULL);
   if (!T.tile.rows) return NULL;
   T.ty = T.tile.rows / T.tile.reg_rows;
   T.tx = T.tile.cols / T.tile.reg_cols;

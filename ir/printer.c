@@ -822,6 +822,8 @@ static tk_status print_module_header(const tk_ir_module *m, FILE *o) {
           (long long)op->cpu_col_blocks);
   if (op->dispatch == TK_DISPATCH_SPARSE) fputs(", dispatch = sparse", o);
   if (op->gpu_schedule == TK_GPU_SCHEDULE_TILED) fputs(", gpu_schedule = tiled", o);
+  if (op->gpu_tiles != TK_GPU_TILES_CDNA)
+    fprintf(o, ", gpu_tiles = %s", tk_ir_gpu_tile_set_name(op->gpu_tiles));
   fputc('\n', o);
   printer p = {.m = m, .out = o};
   print_contracts(&p, &m->contracts, 1);

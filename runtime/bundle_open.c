@@ -13,8 +13,9 @@
  *     plain name inside the bundle directory, a regular file (a FIFO or device is refused, not
  *     waited on), and its SHA-256 matches; each is read once, and the bytes of the code
  *     objects and of model_host.so are kept: they are what the runtime loads (tk_bundle_file);
- *   - an x86_64 entry of a further CPU level carries its own `host_stub`, checked the same
- *     way; no two x86_64 entries have the same `cpu` level (the runtime chooses by level);
+ *   - an x86_64 entry of a further CPU level, and a GPU entry of a further tile set, carries
+ *     its own `host_stub`, checked the same way; no two x86_64 entries have the same `cpu`
+ *     level (the runtime chooses by level);
  *   - `parameters` gives each checkpoint tensor's name and shape (docs/formats.md §2 order).
  * Everything the runtime needs later is copied out; the cJSON tree is freed before return.
  */
@@ -340,9 +341,10 @@ static tk_status read_target(const manifest_ctx *c, const cJSON *entry, int i,
   if (!host) return TK_STATUS_OK;
   char at[48];
   snprintf(at, sizeof at, "targets[%d].host_stub", i);
-  if (t->kind != TK_TARGET_KIND_X86_64)
-    return tk_status_make(TK_INVALID_ARGUMENT, "%s: %s: only an x86_64 entry has its own stub",
-                          c->path, at);
+  if (t->kind == TK_TARGET_KIND_X86_64_SIMT)
+    return tk_status_make(TK_INVALID_ARGUMENT,
+                          "%s: %s: only an x86_64, amdgcn or nvptx entry has its own stub", c->path,
+                          at);
   return read_stub(c, host, at, &t->host);
 }
 

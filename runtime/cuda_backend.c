@@ -225,7 +225,11 @@ static tk_status cuda_load_module(cuda_launcher *h, const tk_bundle_target *t) {
                    t->code.path, t->code.size, log[0] ? "; JIT log: " : "", log);
 }
 
-static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *device, size_t size) {
+/* Opens the device, loads the code object for its arch and names the stub that drives it:
+ * that entry's own (a further GPU tile set's, docs/abi.md "GPU tile sets"), else the bundle's. */
+static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, tk_backend_choice *out) {
+  char *device = out->device;
+  size_t size = sizeof out->device;
   const char *soname = NULL;
   TK_RETURN_IF_ERROR(tk_gpu_library_open("cuda", cuda_sonames, 1, cuda_symbols,
                                          sizeof cuda_symbols / sizeof cuda_symbols[0], &h->api,
@@ -244,6 +248,7 @@ static tk_status cuda_open(cuda_launcher *h, const tk_bundle *bundle, char *devi
   }
   TK_RETURN_IF_ERROR(cuda_enter(h));
   TK_RETURN_IF_ERROR(cuda_load_module(h, t));
+  out->host = t->host.path ? &t->host : NULL;
   if (h->api.cuDriverGetVersion(&driver)) driver = 0;
   snprintf(device, size, "sm_%d%d (%.64s, PTX %s, driver %d.%d)", major, minor, name, t->arch,
            driver / 1000, driver % 1000 / 10);
@@ -259,7 +264,7 @@ tk_status tk_cuda_backend_create(const tk_bundle *bundle, const tk_session_optio
   h->core.base.vt = &cuda_vtable;
   h->core.base.schedule = "gpu";
   h->core.mem = &cuda_memory;
-  tk_status s = cuda_open(h, bundle, out->device, sizeof out->device);
+  tk_status s = cuda_open(h, bundle, out);
   if (s) {
     cuda_destroy(&h->core.base);
     return s;

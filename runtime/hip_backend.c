@@ -216,7 +216,11 @@ static tk_status hip_load_module(hip_launcher *h, const tk_bundle_target *t) {
   return TK_STATUS_OK;
 }
 
-static tk_status hip_open(hip_launcher *h, const tk_bundle *bundle, char *device, size_t size) {
+/* Opens the device, loads the code object for its arch and names the stub that drives it:
+ * that entry's own (a further GPU tile set's, docs/abi.md "GPU tile sets"), else the bundle's. */
+static tk_status hip_open(hip_launcher *h, const tk_bundle *bundle, tk_backend_choice *out) {
+  char *device = out->device;
+  size_t size = sizeof out->device;
   TK_RETURN_IF_ERROR(tk_gpu_library_open("hip", hip_sonames, 3, hip_symbols,
                                          sizeof hip_symbols / sizeof hip_symbols[0], &h->api,
                                          &h->dl, &h->soname));
@@ -234,6 +238,7 @@ static tk_status hip_open(hip_launcher *h, const tk_bundle *bundle, char *device
       tk_hip_select_code(bundle->targets, bundle->n_targets, arch, name, version, &t));
   TK_RETURN_IF_ERROR(tk_hip_check_fingerprint(t, bundle->fingerprint));
   TK_RETURN_IF_ERROR(hip_load_module(h, t));
+  out->host = t->host.path ? &t->host : NULL;
   snprintf(device, size, "%.32s (%.64s, HIP %d.%d)", arch, name, version / 10000000,
            version / 100000 % 100);
   return TK_STATUS_OK;
@@ -248,7 +253,7 @@ tk_status tk_hip_backend_create(const tk_bundle *bundle, const tk_session_option
   h->core.base.vt = &hip_vtable;
   h->core.base.schedule = "gpu";
   h->core.mem = &hip_memory;
-  tk_status s = hip_open(h, bundle, out->device, sizeof out->device);
+  tk_status s = hip_open(h, bundle, out);
   if (s) {
     hip_destroy(&h->core.base);
     return s;

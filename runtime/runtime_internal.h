@@ -96,7 +96,7 @@ void tk_bundle_describe_targets(const tk_bundle *bundle, char *buf, size_t size)
  * description of the device. */
 typedef struct tk_backend_choice {
   tk_launcher *launcher;      /* owned */
-  const tk_bundle_file *host; /* the stub: the chosen x86_64 entry's own, else the bundle's */
+  const tk_bundle_file *host; /* the stub: the chosen entry's own, else the bundle's */
   char device[128];           /* "x86-64-v3 (2 threads)", "gfx90a", ... */
 } tk_backend_choice;
 

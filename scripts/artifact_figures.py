@@ -278,7 +278,9 @@ def ptxas_figures(ptxas, ptx, sm):
 
 def gpu_table(args):
     manifest = load_json(args.manifest)
-    wg = {k["name"]: k["workgroup_size"] for k in manifest.get("kernels", [])}
+    # each GPU tile set's launches: the module's in "kernels", a further set's in gpu_tile_sets
+    launches = {s["name"]: s["kernels"] for s in manifest.get("gpu_tile_sets", [])}
+    launches[manifest.get("gpu_tiles")] = manifest.get("kernels", [])
     rows = ["| target | kernels | max SGPR | max VGPR | max LDS bytes | max scratch bytes | occupancy (min–max) |",
             "|---|---|---|---|---|---|---|"]
     for t in manifest["targets"]:
@@ -291,6 +293,7 @@ def gpu_table(args):
                         f"{waves[0]}–{waves[-1]} waves/SIMD (lowest limited by {', '.join(limits)}) |")
         elif t["kind"] == "nvptx" and args.ptxas:
             figs = ptxas_figures(args.ptxas, os.path.join(os.path.dirname(args.manifest), t["file"]), t["arch"])
+            wg = {k["name"]: k["workgroup_size"] for k in launches[t.get("tile_set")]}
             if set(figs) != set(wg):
                 raise InputError(f"{t['file']}: ptxas compiled {len(figs)} functions, the manifest has {len(wg)} kernels")
             occ = sorted(cuda_warps_per_sm(f["registers"], wg[n]) for n, f in figs.items())
@@ -298,7 +301,7 @@ def gpu_table(args):
                         f"registers/thread | {max(f['shared'] for f in figs.values())} (shared) | "
                         f"{max(f['spills'] for f in figs.values())} (spill stores) | "
                         f"{occ[0]}–{occ[-1]} warps/SM of {CUDA_SM['max_warps']} |")
-    ai = sorted(k["intensity"]["flops"] / k["intensity"]["bytes"] for k in manifest.get("kernels", [])
+    ai = sorted(k["intensity"]["flops"] / k["intensity"]["bytes"] for ks in launches.values() for k in ks
                 if "intensity" in k)
     if ai:
         rows += ["", f"GEMM launches' arithmetic intensity (one thread's reduction step, global loads): "

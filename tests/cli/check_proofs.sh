@@ -9,7 +9,9 @@
 # rejects with exit 3 a bundle with one byte changed in a code object (model.x86_64.so, a PTX),
 # in manifest.json (a file hash, max_batch, the certificate's IR hash), in a query file (also
 # of the x86-64-v4 store), in
-# index.json, in the output marker, or with a file added; usage errors exit 2, an unreadable
+# index.json, in the output marker, or with a file added; a --gpu-schedule tiled bundle of two
+# GPU tile sets checks out, and a changed query of its further set's store (proofs/gpu-nvidia)
+# or its PTX is rejected; usage errors exit 2, an unreadable
 # bundle 1.
 source "$(dirname "$0")/lib.sh"
 : >"$tmp/req"
@@ -66,7 +68,7 @@ PY
 expect_exit 0 "$tkc" check-proofs "$b" -j 2
 grep -q "^ok: " "$tmp/out" || fail "no ok line"
 grep -q "solver runs, every one unsat (z3,cvc5)" "$tmp/err" || fail "no replay in both solvers"
-grep -q "replaying the further CPU levels' own queries" "$tmp/err" || fail "the x86-64-v4 queries not replayed"
+grep -q "replaying the further CPU levels' and GPU tile sets' own queries" "$tmp/err" || fail "the x86-64-v4 queries not replayed"
 
 # ---- another --cpu: its own CPU schedule, proofs and certificate, also accepted ----
 expect_exit 0 "$tkc" compile "$arch" -o "$tmp/v4" --targets x86_64 --cpu x86-64-v4 --quiet
@@ -170,6 +172,29 @@ echo extra >"$tmp/t/extra.txt"
 rejects
 tampered "output marker" ".tkc-output differs from the regenerated bundle" "$tmp/dn"
 sed -i '2s/"format"/"format" /' "$tmp/t/.tkc-output"
+rejects
+
+# ---- a tiled bundle of two GPU tile sets (cdna for gfx90a, nvidia for sm_80): the further
+# set's store is bound by certificate.gpu_tile_sets, checked, and its code regenerated ----
+expect_exit 0 "$tkc" compile "$arch" -o "$tmp/ts" --targets amdgcn,nvptx,x86_64 --offload-arch gfx90a \
+  --cuda-arch sm_80 --cpu x86-64-v3 --gpu-schedule tiled --quiet
+python3 - "$tmp/ts" <<'PY' || fail "tiled bundle: proofs/gpu-nvidia not bound by the certificate"
+import json, os, sys
+b = sys.argv[1]
+m = json.load(open(os.path.join(b, "manifest.json")))
+(ts,) = m["certificate"]["gpu_tile_sets"]
+assert ts["tile_set"] == "nvidia" and ts["proofs"] == "proofs/gpu-nvidia", ts
+index = json.load(open(os.path.join(b, ts["proofs"], "index.json")))
+assert index["root"] == ts["proofs_root"] and len(index["obligations"]) == ts["obligations"]
+assert ts["ir"]["gpu"] != m["certificate"]["ir"]["gpu"], "the two tile sets have one GPU schedule"
+PY
+expect_exit 0 "$tkc" check-proofs "$tmp/ts" --no-replay
+tampered "tile set query file" "proof store proofs/gpu-nvidia" "$tmp/ts"
+tq=$tmp/ts/proofs/gpu-nvidia/queries
+flip "$tmp/t/proofs/gpu-nvidia/queries/$(ls "$tq" | head -n 1)" 40
+rejects
+tampered "tile set code" "model.sm_80.ptx: sha256" "$tmp/ts"
+flip "$tmp/t/model.sm_80.ptx" 2000
 rejects
 
 finish check_proofs

@@ -17,7 +17,8 @@
 # - with --gpu-schedule tiled, expert_0_in (the first GEMM, its LayerNorm + GELU the epilogue)
 #   using 11,264 bytes of LDS in the gfx90a code object (.group_segment_fixed_size) and in every
 #   gfx's manifest entry: x and W tiles of 16 x 16 and 16 x 128 floats, the sums' tree 4 x 128;
-#   its tile of whole rows and its intensity in the manifest.
+#   its tile of whole rows and its intensity in the manifest; gfx1100 in the rdna tile set:
+#   its own code object (model.gpu-rdna.hsaco), stub and proof store, listed in the manifest.
 set -uo pipefail
 tkc="${TKC:-${TK_BIN:?TK_BIN not set}/tkc}"
 models="${TK_SOURCE_DIR:?TK_SOURCE_DIR not set}/models"
@@ -234,7 +235,23 @@ assert not any(k["name"].endswith("_norm") for k in m["kernels"]), "a norm launc
 for t in (t for t in m["targets"] if t.get("kind") == "amdgcn"):
     r = next(r for r in t["kernels"] if r["name"] == "expert_0_in")
     assert r["lds_bytes"] == 4 * (16 * 16 + 16 * 128 + 4 * 128), (t["arch"], r)
+# tile sets (docs/abi.md "GPU tile sets"): gfx90a and gfx942 are the module's (cdna); gfx1100's
+# set (rdna) has its own code object, stub and proof store
+assert m["gpu_tiles"] == "cdna", m.get("gpu_tiles")
+sets = {t["arch"]: t for t in m["targets"] if t["kind"] == "amdgcn"}
+assert [sets[a]["tile_set"] for a in ("gfx90a", "gfx942", "gfx1100")] == ["cdna", "cdna", "rdna"]
+assert "host_stub" not in sets["gfx90a"] and sets["gfx90a"]["file"] == "model.hsaco"
+rdna = sets["gfx1100"]
+assert rdna["file"] == "model.gpu-rdna.hsaco", rdna["file"]
+assert rdna["host_stub"]["library"]["file"] == "model_host.gpu-rdna.so", rdna["host_stub"]
+assert [s["name"] for s in m["gpu_tile_sets"]] == ["rdna"], m["gpu_tile_sets"]
+cert = m["certificate"]["gpu_tile_sets"]
+assert [(c["tile_set"], c["proofs"]) for c in cert] == [("rdna", "proofs/gpu-rdna")], cert
+assert cert[0]["obligations"] > 0
 PY
+  [ -f "$d/proofs/gpu-rdna/index.json" ] || { echo "  no proofs/gpu-rdna/index.json"; return 1; }
+  "$bundler" --list --type=o --input="$d/model.gpu-rdna.hsaco" | grep -qx "hipv4-amdgcn-amd-amdhsa--gfx1100" ||
+    { echo "  model.gpu-rdna.hsaco does not hold gfx1100"; return 1; }
   "$bundler" --unbundle --type=o --input="$d/model.hsaco" --targets=hipv4-amdgcn-amd-amdhsa--gfx90a \
     --output="$tmp/tiled.co" || return 1
   "$readelf" --notes "$tmp/tiled.co" | grep -B12 "\.name: *expert_0_in$" | grep -q "\.group_segment_fixed_size: 11264" ||

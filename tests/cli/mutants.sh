@@ -16,16 +16,23 @@
 # LayerNorm + GELU is the epilogue (sum_unsynced included), and held_register_swapped there (by
 # class layout); tiny-tiled, whose rows are too wide
 # for an epilogue: the four GEMM kinds on expert 0's first GEMM launch and the five of a row
-# launch on its first norm; each refuted by verify. Runs two mutants at a time.
+# launch on its first norm, and the four GEMM kinds on that GEMM under the nvidia (--targets
+# nvptx) and rdna (gfx1100) tile sets; each refuted by verify. Runs two mutants at a time.
 set -u
 TKC="$TK_BIN/tkc"
 fail=0
 
-check_one() { # model id (MODEL-dense / MODEL-tiled: MODEL with --dispatch dense / --gpu-schedule tiled)
+check_one() { # model id (MODEL-dense / MODEL-tiled: MODEL with --dispatch dense / --gpu-schedule
+  # tiled; MODEL-tilednvidia / MODEL-tiledrdna: tiled for sm_80 / gfx1100, their tile sets)
   m="$TK_SOURCE_DIR/models/${1%-*}.arch.json"
-  case "$1" in *-dense | *-tiled) ;; *) m="$TK_SOURCE_DIR/models/$1.arch.json" ;; esac
+  case "$1" in *-dense | *-tiled*) ;; *) m="$TK_SOURCE_DIR/models/$1.arch.json" ;; esac
   flags=""
-  case "$1" in *-dense) flags="--dispatch dense" ;; *-tiled) flags="--gpu-schedule tiled" ;; esac
+  case "$1" in
+    *-dense) flags="--dispatch dense" ;;
+    *-tiled) flags="--gpu-schedule tiled" ;;
+    *-tilednvidia) flags="--gpu-schedule tiled --targets nvptx --cuda-arch sm_80" ;;
+    *-tiledrdna) flags="--gpu-schedule tiled --targets amdgcn --offload-arch gfx1100" ;;
+  esac
   d="$W/out.$1.$2"
   "$TKC" verify "$m" $flags --mutant "$2" >/dev/null 2>"$d.verr"
   rc=$?
@@ -95,9 +102,17 @@ grep -q "_gemm\.sum_unsynced	" "$W/tiny-tiled.list" && { echo "FAIL: a GEMM laun
 grep -qE "\.($barrier_kinds)	" "$W/nano.list" && { echo "FAIL: nano (simple schedule) lists barrier mutants"; fail=1; }
 grep -E "\.($barrier_kinds)	" "$W/nano-tiled.list" | grep -E '^gpu\.expert_(0|3)_' | cut -f1 | sed 's/^/nano-tiled /' >"$W/tiled.checked"
 grep -E "\.($barrier_kinds)	" "$W/tiny-tiled.list" | grep -E '^gpu\.expert_0_in_(gemm|norm)\.' | cut -f1 | sed 's/^/tiny-tiled /' >>"$W/tiled.checked"
+# the other tile sets' GEMM tiles (docs/ir.md "Tiles per target"): 16 x 128 with K-slices of 32
+# (nvidia), 16 x 32 on one wave32 (rdna); Tiny's first GEMM launch, its four barrier kinds
+for set in nvidia rdna; do
+  : >"$W/tiny-tiled$set.compile"
+  for kind in no_barrier barrier_divergent lds_off_by_one tile_overlap; do
+    echo "tiny-tiled$set gpu.expert_0_in_gemm.$kind" >>"$W/tiled.checked"
+  done
+done
 xargs -P2 -L1 sh "$0" --one <"$W/tiled.checked" >"$W/tiled.res" 2>&1
 if [ -s "$W/tiled.res" ]; then cat "$W/tiled.res"; fail=1; fi
-echo "tiled: $(wc -l <"$W/tiled.checked") mutants checked (barrier kinds and held values; nano: experts 0 and 3's GEMM + epilogue launches; tiny: expert 0's first GEMM and norm)"
+echo "tiled: $(wc -l <"$W/tiled.checked") mutants checked (barrier kinds and held values; nano: experts 0 and 3's GEMM + epilogue launches; tiny: expert 0's first GEMM and norm, and its first GEMM under the nvidia and rdna tile sets)"
 ls -a "$W" | grep -q '\.tmp\.' && { echo "FAIL: temp dirs left: $(ls -a "$W" | grep '\.tmp\.')"; fail=1; }
 
 "$TKC" verify "$TK_SOURCE_DIR/models/nano.arch.json" --mutant no.such.mutant >/dev/null 2>"$W/unk"

@@ -18,7 +18,7 @@ tkc="$BIN/tkc"
 nano=models/nano.arch.json
 : >"$tmp/req"
 
-passes="arch lower pad fuse plan-buffers schedule-gpu schedule-cpu verify codegen offload stub levels write"
+passes="arch lower pad fuse plan-buffers schedule-gpu schedule-cpu verify codegen offload stub levels tile-sets write"
 views="arch ir ir-padded ir-fused ir-gpu ir-cpu obligations llvm-unopt llvm asm"
 expect_exit 0 "$tkc" compile --list-passes
 listed=$(awk '/^passes/{p=1;next} /^views/{p=0} p{print $1}' "$tmp/out" | tr '\n' ' ')

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/ir/parse_errors.sh — broken dumps (tests/ir/bad/NAME.ir: truncated, unknown op,
 # undefined tensor or variable, a variable out of scope, bad index expressions, an unknown
-# value op, a bad header, a sparse op whose row count names another expert) are refused by `tkc opt NAME.ir --passes=` with exit 1, nothing on
+# value op, a bad header, an unknown tile set, a sparse op whose row count names another expert) are refused by `tkc opt NAME.ir --passes=` with exit 1, nothing on
 # stdout, and one error line "tkc opt: error: tests/ir/bad/NAME.ir:LINE:COL: expected ..."
 # holding the text of NAME.expect. Run by the sanitizer build too (no crash, no leak).
 set -euo pipefail

@@ -476,6 +476,15 @@ static void test_fake_cuda(void) {
   CHECK(modules == 0);
   fake_bundle_set_code(&f, "// tk_model_fingerprint 0123456789abcdef\n.version 7.0\n");
   CHECK_OK(tk_cuda_backend_create(&f.b, NULL, &c));
+  CHECK_MSG(c.host == NULL, "an entry without a stub of its own gave one");
+  tk_launcher_destroy(c.launcher);
+  /* the entry chosen (sm_80 for this sm_86) drives the launcher with its own stub when it
+   * has one: a further GPU tile set's (docs/abi.md "GPU tile sets"); sm_90's is not it */
+  char stub[] = "stub bytes";
+  f.t[2].host = (tk_bundle_file){"model_host.gpu-nvidia.so", stub, sizeof stub};
+  f.t[3].host = (tk_bundle_file){"model_host.other.so", stub, sizeof stub};
+  CHECK_OK(tk_cuda_backend_create(&f.b, NULL, &c));
+  CHECK_MSG(c.host == &f.t[2].host, "the stub of the chosen PTX entry is not the one used");
   tk_launcher_destroy(c.launcher);
   dlclose(dl);
   unlink(f.code_path);

@@ -16,7 +16,8 @@
  *             epilogues, whose GEMM output stays in registers: the norm's in-place stores
  *             write the elements the fused GEMM's would), with the epilogues' sums through a
  *             shared tree (threads, barriers); Tiny's norms, too wide for an epilogue, run a
- *             workgroup per row.
+ *             workgroup per row; Tiny's GEMM tiles and grids under each tile set (cdna,
+ *             rdna, nvidia).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +449,46 @@ static void check_rejects(void) {
   tk_ir_module_free(m);
 }
 
+/* Tiny's GEMM launches under each tile set (docs/ir.md "Tiles per target"): 16 x 64 tiles of
+ * 64 threads with K-slices of 16 (cdna), 16 x 32 of 32 threads (rdna), 16 x 128 of 128
+ * threads with K-slices of 32 (nvidia); one per layer and expert (Tiny's 2,048 and 96 divide
+ * each), the grid covering every column tile of Bp rows; the same row launches in every set. */
+static void check_tile_sets(void) {
+  static const struct {
+    tk_ir_gpu_tile_set set;
+    int64_t cols, kslice;
+  } want[] = {
+      {TK_GPU_TILES_CDNA, 64, 16}, {TK_GPU_TILES_RDNA, 32, 16}, {TK_GPU_TILES_NVIDIA, 128, 32}};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    tkc_ir_options o;
+    tkc_ir_options_default(&o);
+    o.ir.dispatch = TK_DISPATCH_SPARSE;
+    o.ir.gpu_schedule = TK_GPU_SCHEDULE_TILED;
+    o.ir.gpu_tiles = want[i].set;
+    tk_ir_module *m = tk_test_build_ir_opts("tiny", TK_STAGE_GPU, &o.ir);
+    const char *set = tk_ir_gpu_tile_set_name(want[i].set);
+    int gemms = 0;
+    for (int k = 0; m && k < m->targets[TK_TARGET_GPU].n; k++) {
+      const tk_ir_kernel *g = m->targets[TK_TARGET_GPU].items[k];
+      const tk_ir_gpu_tile *t = &g->launch.tile;
+      if (!t->rows) continue;
+      gemms++;
+      CHECK_MSG(t->rows == 16 && t->cols == want[i].cols && t->kslice == want[i].kslice &&
+                    t->reg_rows == 4 && t->reg_cols == 4 &&
+                    g->launch.workgroup_size == want[i].cols,
+                "tiny %s: %s has tile %lld x %lld, k-slice %lld, %lld threads", set, g->name,
+                (long long)t->rows, (long long)t->cols, (long long)t->kslice,
+                (long long)g->launch.workgroup_size);
+      int64_t grid = tk_ir_ix_eval(g->launch.grid, &(tk_ix_env){.B = 100, .Bp = 112});
+      CHECK_MSG(grid == 112 / 16 * (2048 / want[i].cols), "tiny %s: %s grid %lld at Bp 112", set,
+                g->name, (long long)grid);
+    }
+    CHECK_MSG(gemms == 4 * 6, "tiny %s: %d tiled GEMM launches, expected 24", set, gemms);
+    if (m) check_row_launches(m, set, &(row_launches){256, 8, 4 * 6});
+    tk_ir_module_free(m);
+  }
+}
+
 int main(void) {
   for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
     tk_ir_module *m = tk_test_build_ir(MODELS[i], TK_STAGE_CPU);
@@ -491,6 +532,7 @@ int main(void) {
   m = tk_test_build_ir_with("tiny", TK_STAGE_GPU, TK_DISPATCH_SPARSE, TK_GPU_SCHEDULE_TILED);
   if (m) check_row_launches(m, "tiny", &(row_launches){256, 8, 4 * 6});
   tk_ir_module_free(m);
+  check_tile_sets();
   for (size_t i = 0; i < 2; i++) {
     /* dense: this trace evaluates the fused index maps without the data sparse dispatch's
      * gathers read (ir_interp_test runs the tiled schedule with sparse dispatch) */
