@@ -632,20 +632,26 @@ static tk_status stage_stub(bundle_job *j, const tkc_pass *p) {
 static tk_status run_passes(bundle_job *j);
 static void job_free(bundle_job *j);
 
+/* A sub-job's options: the main job's, on its loaded arch, run up to the stub, with no output
+ * directory, view or dump, and nothing kept for the caller. */
+static void sub_job_options(const bundle_job *j, tkc_options *o) {
+  *o = *j->o;
+  o->arch = &j->arch;
+  o->out_dir = NULL;
+  o->stop_after = "stub";
+  o->emit = o->dump_after = NULL;
+  o->keep_module = NULL;
+  o->keep_report = NULL;
+}
+
 /* CPU k of the list, compiled by a sub-job of the same pass table up to the stub: its own
  * CPU schedule, all of its obligations proved (a refuted one fails the compile), its x86_64
  * code object and its own stub (model_host.<level>); the gpu schedule is the primary's. */
 static tk_status compile_level(bundle_job *j, int k) {
   tkc_options *o = &j->level_options[k];
-  *o = *j->o;
-  o->arch = &j->arch;
-  o->out_dir = NULL;
+  sub_job_options(j, o);
   o->targets = "x86_64";
   o->cpu = j->cpus[k];
-  o->stop_after = "stub";
-  o->emit = o->dump_after = NULL;
-  o->keep_module = NULL;
-  o->keep_report = NULL;
   bundle_job *sub = tk_calloc(1, sizeof *sub);
   if (!sub) return tk_status_make(TK_RESOURCE_EXHAUSTED, "--cpu %s: out of memory", j->cpus[k]);
   j->levels[k] = sub;
@@ -696,16 +702,10 @@ static tk_status compile_tile_set(bundle_job *j, tk_ir_gpu_tile_set set) {
   set_unit_lists(j, set);
   snprintf(j->set_names[set], sizeof j->set_names[set], "gpu-%s", tk_ir_gpu_tile_set_name(set));
   tkc_options *o = &j->set_options[set];
-  *o = *j->o;
-  o->arch = &j->arch;
-  o->out_dir = NULL;
+  sub_job_options(j, o);
   o->targets = j->set_lists[set][0];
   o->offload_arch = j->set_lists[set][1];
   o->cuda_arch = j->set_lists[set][2];
-  o->stop_after = "stub";
-  o->emit = o->dump_after = NULL;
-  o->keep_module = NULL;
-  o->keep_report = NULL;
   bundle_job *sub = tk_calloc(1, sizeof *sub);
   if (!sub)
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "tile set %s: out of memory", j->set_names[set]);
