@@ -29,6 +29,9 @@
 #include "tk/alloc.h"
 
 enum { TK_CG_UNROLL_MAX = 256 };
+/* A prefetching loop prefetches each cache line (x86-64: 64 bytes) of its span, for up to
+ * TK_CG_PREFETCH_WEIGHTS weights its body reads (every tile's k loop today reads one). */
+enum { TK_CG_CACHE_LINE_BYTES = 64, TK_CG_PREFETCH_WEIGHTS = 4 };
 
 typedef struct memo_entry {
   const void *key; /* a value node, or an index read's TK_IX_LOAD node */
@@ -51,7 +54,9 @@ typedef struct kern {
   const tk_ir_stmt *cur;                        /* the store statement being emitted */
   int64_t unrolled[2 * TK_IR_ACCESS_MAX_DEPTH]; /* (var id, value) of enclosing unrolled loops */
   unsigned nunrolled;
-  int64_t prefetch_ahead; /* inside a prefetching loop's body, until its first weight load */
+  const tk_ir_stmt *prefetching; /* the prefetching loop whose body is being emitted, or NULL */
+  int prefetched[TK_CG_PREFETCH_WEIGHTS]; /* the weights (args) its body has prefetched */
+  int nprefetched;
 } kern;
 
 static LLVMTypeRef elem_type(const tk_cg_module *cm, tk_ir_type t) {
@@ -214,18 +219,27 @@ static LLVMValueRef unary(tk_cg_module *cm, tk_ir_vop op, tk_ir_type t, LLVMValu
   }
 }
 
-/* llvm.prefetch (read, all cache levels, data) of the byte prefetch_ahead past p, once per
- * loop body: a plain GEP, not inbounds, since near a weight's end it points past the buffer;
- * a prefetch neither faults nor changes memory. */
-static void prefetch(kern *K, LLVMValueRef p) {
+/* llvm.prefetch (read, all cache levels, data) of each cache line of the loop's span, its
+ * distance past p, p a weight's first load in the loop body (once per weight and body): a
+ * plain GEP, not inbounds, since near a weight's end it points past the buffer; a prefetch
+ * neither faults nor changes memory. Every line of the span is named: with one prefetch per
+ * 128-byte x86-64-v4 step, the other line was left to the hardware prefetcher, which lagged
+ * (ir/pass_schedule_cpu.c, PREFETCH_BYTES). */
+static void prefetch(kern *K, int arg, LLVMValueRef p) {
+  for (int i = 0; i < K->nprefetched; i++)
+    if (K->prefetched[i] == arg) return;
+  if (K->nprefetched == TK_CG_PREFETCH_WEIGHTS) return; /* a hint: the rest go without */
+  K->prefetched[K->nprefetched++] = arg;
   tk_cg_module *cm = K->fn.cm;
-  LLVMValueRef off = LLVMConstInt(cm->i64, (unsigned long long)K->prefetch_ahead, 0);
-  LLVMValueRef at =
-      LLVMBuildGEP2(cm->b, LLVMInt8TypeInContext(LLVMGetModuleContext(cm->mod)), p, &off, 1, "");
-  LLVMValueRef args[4] = {at, LLVMConstInt(cm->i32, 0, 0), LLVMConstInt(cm->i32, 3, 0),
-                          LLVMConstInt(cm->i32, 1, 0)};
-  tk_cg_intrinsic(cm, "llvm.prefetch", LLVMTypeOf(at), args, 4, "");
-  K->prefetch_ahead = 0;
+  const tk_ir_stmt *s = K->prefetching;
+  for (int64_t line = 0; line < s->prefetch_span; line += TK_CG_CACHE_LINE_BYTES) {
+    LLVMValueRef off = LLVMConstInt(cm->i64, (unsigned long long)(s->prefetch + line), 0);
+    LLVMValueRef at =
+        LLVMBuildGEP2(cm->b, LLVMInt8TypeInContext(LLVMGetModuleContext(cm->mod)), p, &off, 1, "");
+    LLVMValueRef args[4] = {at, LLVMConstInt(cm->i32, 0, 0), LLVMConstInt(cm->i32, 3, 0),
+                            LLVMConstInt(cm->i32, 1, 0)};
+    tk_cg_intrinsic(cm, "llvm.prefetch", LLVMTypeOf(at), args, 4, "");
+  }
 }
 
 static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
@@ -245,8 +259,8 @@ static tk_status leaf(kern *K, const tk_ir_val *v, LLVMValueRef *out) {
     default: /* LOAD, LOCAL_LOAD */
       TK_RETURN_IF_ERROR(element_ptr(K, v->op == TK_V_LOCAL_LOAD,
                                      v->op == TK_V_LOAD ? v->arg : v->local, v->ix, &p, &ty));
-      if (K->prefetch_ahead && v->op == TK_V_LOAD && K->fn.k->args[v->arg].role == TK_ROLE_PARAM)
-        prefetch(K, p);
+      if (K->prefetching && v->op == TK_V_LOAD && K->fn.k->args[v->arg].role == TK_ROLE_PARAM)
+        prefetch(K, v->arg, p);
       *out = LLVMBuildLoad2(cm->b, ty, p, "");
       LLVMSetAlignment(*out, 4);
       return tag_access(K, *out, v, NULL);
@@ -371,9 +385,10 @@ static tk_status for_stmt(kern *K, const tk_ir_stmt *s) {
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->extent, &extent));
   if (s->binding == TK_BIND_NONE) {
     unsigned lo = tk_cg_mutant_on(K->fn.cm, "loop-lo-1") ? 1 : 0;
-    K->prefetch_ahead = s->prefetch;
+    K->prefetching = s->prefetch ? s : NULL;
+    K->nprefetched = 0;
     tk_status st = counted_loop(K, s, LLVMConstInt(K->fn.ity, lo, 0), extent, range);
-    K->prefetch_ahead = 0;
+    K->prefetching = NULL;
     return st;
   }
   tk_cg_bound bd = {0};

@@ -177,12 +177,14 @@ const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_i
   return s;
 }
 
-const tk_ir_stmt *tk_ir_stmt_prefetching(tk_ir_module *m, const tk_ir_stmt *loop, int64_t bytes) {
+const tk_ir_stmt *tk_ir_stmt_prefetching(tk_ir_module *m, const tk_ir_stmt *loop, int64_t bytes,
+                                         int64_t span) {
   if (!loop) return NULL;
   tk_ir_stmt *s = stmt_node(m, TK_S_FOR);
   if (s) {
     *s = *loop;
     s->prefetch = bytes;
+    s->prefetch_span = span;
   }
   return s;
 }

@@ -237,6 +237,12 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
              "loop %s prefetches %lld bytes ahead: only a CPU kernel's reduction loop may, "
              "a positive distance",
              s->var->name, (long long)s->prefetch);
+      if ((s->prefetch_span != 0) != (s->prefetch != 0) || s->prefetch_span < 0 ||
+          s->prefetch_span > TK_IR_PREFETCH_SPAN_MAX)
+        fail(c,
+             "loop %s prefetches a span of %lld bytes: expected 1 to %d with a prefetch, "
+             "none without",
+             s->var->name, (long long)s->prefetch_span, TK_IR_PREFETCH_SPAN_MAX);
       check_barrier_loop(c, s);
       int saved = c->depth;
       push(c, s->var);

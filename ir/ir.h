@@ -342,9 +342,12 @@ struct tk_ir_stmt {
   const tk_ix *extent;
   tk_ir_loop_kind loop;
   tk_ir_binding binding;
-  int64_t prefetch;       /* FOR: 0, or (a CPU reduction loop) how many bytes past its body's
-                             first weight load each iteration prefetches: a cache hint, never
+  int64_t prefetch;       /* FOR: 0, or (a CPU reduction loop) how many bytes ahead of each
+                             weight it reads each iteration prefetches: a cache hint, never
                              an access (docs/proofs.md "Trusted") */
+  int64_t prefetch_span;  /* with prefetch: the contiguous bytes one iteration reads of each
+                             weight from its first load on (a panel row); every cache line of
+                             them is prefetched */
   const tk_ir_stmt *body; /* FOR, IF */
   /* IF */
   const tk_ix *lhs, *rhs;
@@ -834,8 +837,10 @@ void tk_ir_stmt_block_add(tk_ir_module *m, tk_ir_stmt *block, const tk_ir_stmt *
 const tk_ir_stmt *tk_ir_stmt_for(tk_ir_module *m, const tk_ir_var *v, const tk_ix *extent,
                                  tk_ir_loop_kind kind, tk_ir_binding binding,
                                  const tk_ir_stmt *body);
-/* A copy of the FOR `loop` that prefetches `bytes` past its first weight load. */
-const tk_ir_stmt *tk_ir_stmt_prefetching(tk_ir_module *m, const tk_ir_stmt *loop, int64_t bytes);
+/* A copy of the FOR `loop` whose iterations prefetch, `bytes` ahead, the `span` bytes they read
+ * of each weight from its first load on. */
+const tk_ir_stmt *tk_ir_stmt_prefetching(tk_ir_module *m, const tk_ir_stmt *loop, int64_t bytes,
+                                         int64_t span);
 const tk_ir_stmt *tk_ir_stmt_if(tk_ir_module *m, const tk_ix *lhs, tk_ir_cmp cmp, const tk_ix *rhs,
                                 const tk_ir_stmt *body);
 const tk_ir_stmt *tk_ir_stmt_store(tk_ir_module *m, int arg, const tk_ix *ix, const tk_ir_val *v);
@@ -894,6 +899,9 @@ typedef tk_status (*tk_ir_mem_access_fn)(const tk_ir_mem_access *a, void *user);
 /* Calls fn for every access of k->body in canonical order; stops at fn's first error.
  * TK_INTERNAL when the body nests deeper than TK_IR_ACCESS_MAX_DEPTH. */
 #define TK_IR_ACCESS_MAX_DEPTH 64
+/* The largest span a prefetching loop may name (a panel row of 64 f32 columns is 256 bytes):
+ * codegen emits one prefetch per cache line of it. */
+#define TK_IR_PREFETCH_SPAN_MAX 1024
 TK_MUST_USE tk_status tk_ir_kernel_accesses(const tk_ir_kernel *k, tk_ir_mem_access_fn fn,
                                             void *user);
 

@@ -959,15 +959,16 @@ static const tk_ir_stmt *for_stmt(parser *p, int depth) {
   if (accept(p, "@") &&
       (bind = keyword(p, binds, 4, "a binding (workgroup_x, thread_x, cpu_block)")) < 0)
     return NULL;
-  int64_t prefetch = 0;
-  if (accept(p, "prefetch") && !integer(p, &prefetch)) return NULL;
+  int64_t prefetch = 0, span = 0;
+  if (accept(p, "prefetch") && (!integer(p, &prefetch) || !expect(p, "span") || !integer(p, &span)))
+    return NULL;
   if (!expect(p, "{") || !expect_eol(p) || !push_scope(p, v)) return NULL;
   const tk_ir_stmt *body = block(p, depth + 1);
   p->nscope--;
   if (!body) return NULL;
   const tk_ir_stmt *loop =
       tk_ir_stmt_for(p->m, v, extent, (tk_ir_loop_kind)kind, (tk_ir_binding)bind, body);
-  return checked(p, prefetch ? tk_ir_stmt_prefetching(p->m, loop, prefetch) : loop);
+  return checked(p, prefetch || span ? tk_ir_stmt_prefetching(p->m, loop, prefetch, span) : loop);
 }
 
 static const tk_ir_stmt *if_stmt(parser *p, int depth) {

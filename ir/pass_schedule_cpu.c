@@ -456,12 +456,17 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
 }
 
 /* The whole tiles' reduction loops prefetch the weight panel PREFETCH_BYTES ahead of the k
- * step they read (16 k steps of a 16-wide panel, 8 of a 32-wide one; the panel is contiguous,
- * docs/formats.md §6). Tiny, T = 1, x86-64-v3, three interleaved runs: B = 16 9-10 % faster
- * (the first row tile of each panel streams it from memory), B = 256 and B = 1 unchanged;
- * 2 KB ahead gained less. In every reduction loop (row tails, router) it made B = 1 12-30 %
- * slower, prefetching the next panel 11-15 % slower at B = 256: the row tail keeps none. */
-enum { PREFETCH_BYTES = 1024 };
+ * step they read, every cache line of the step's panel row (`prefetch N span S`, S = 4·TC
+ * bytes; the panel is contiguous, docs/formats.md §6). At B = 16 a 4- or 8-row tile is both
+ * compute- and memory-bound (4 to 8 FLOP per weight byte), so the panel's next lines must be
+ * on their way while the tile computes. Against 1 KB ahead with one prefetch per step (which
+ * left every other line of a 128-byte x86-64-v4 step to the hardware), Tiny B = 16, T = 1:
+ * x86-64-v4 26-29 -> 22.5-24.5 ms, x86-64-v3 25.8-26.6 -> 23.0-24.2 ms; T = 2 17.8-18.3 ->
+ * 15.0-15.8 ms (v4); B = 256 v4 216 -> 205-209 ms, v3 and B = 1 unchanged; 2 KB ahead gained
+ * about as much at v4 and less at v3. In every reduction loop (row tails, router) a prefetch
+ * made B = 1 12-30 % slower, prefetching the next panel 11-15 % slower at B = 256: the row
+ * tail keeps none. */
+enum { PREFETCH_BYTES = 4096 };
 
 /* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile), columns
  * j = jbase + lane (lane < width), the TR rows unrolled; or in the row tail, one row Bf + ri
@@ -510,7 +515,8 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
     const tk_ir_stmt *loop = tk_ir_stmt_for(m, s->var, s->extent, s->loop, TK_BIND_NONE,
                                             tile_stmt(c, t, s->body, record));
     bool ahead = t->prefetch && s->loop == TK_LOOP_REDUCTION;
-    return ahead ? tk_ir_stmt_prefetching(m, loop, PREFETCH_BYTES) : loop;
+    int64_t span = t->width * (int64_t)sizeof(float); /* a panel row of f32 weights */
+    return ahead ? tk_ir_stmt_prefetching(m, loop, PREFETCH_BYTES, span) : loop;
   }
   return tile_leaf(c, t, s);
 }

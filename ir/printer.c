@@ -442,7 +442,8 @@ static void print_stmt(printer *p, const tk_ir_stmt *s, int depth) {
       print_ix(p, s->extent);
       fprintf(o, " %s", tk_ir_loop_kind_name(s->loop));
       if (s->binding != TK_BIND_NONE) fprintf(o, " @%s", tk_ir_binding_name(s->binding));
-      if (s->prefetch) fprintf(o, " prefetch %lld", (long long)s->prefetch);
+      if (s->prefetch)
+        fprintf(o, " prefetch %lld span %lld", (long long)s->prefetch, (long long)s->prefetch_span);
       fputs(" {\n", o);
       print_body(p, s->body, depth + 1);
       indent(p, depth);

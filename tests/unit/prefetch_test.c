@@ -3,11 +3,13 @@
  *   - every GEMM launch with column panels (128 columns: 8 tiles of 16) has a prefetching
  *     reduction loop in its whole row tiles and none in its row tail; the router and the
  *     combine (no panel tiles) have none;
- *   - the dump prints `reduction prefetch 1024`, parses back, and prints the same bytes;
- *   - the IR checker refuses a prefetch on a serial loop, a negative distance, and a prefetch in
- *     a GPU kernel;
- *   - codegen's x86_64 module has one llvm.prefetch per prefetching loop (the body's first
- *     weight load, 1024 bytes past it), and the translation validator accepts the module.
+ *   - the dump prints `reduction prefetch 4096 span 64` (a 16-wide panel row of f32; 128 with
+ *     AVX-512's 32-wide tiles), parses back, and prints the same bytes;
+ *   - the IR checker refuses a prefetch on a serial loop, a negative distance, a prefetch in a
+ *     GPU kernel, a span without a prefetch and a span too long;
+ *   - codegen's x86_64 module has one llvm.prefetch per cache line of the span per prefetching
+ *     loop (4096 bytes past the body's first weight load, and 4160 for the second line of a
+ *     128-byte span), and the translation validator accepts the module.
  * A prefetch is a hint (docs/proofs.md "Trusted"): no obligation covers its address.
  */
 #include <stdio.h>
@@ -22,7 +24,14 @@
 #include "tests/unit/test.h"
 #include "verify/tv.h"
 
-enum { NANO_PREFETCH = 1024 };
+enum { NANO_PREFETCH = 4096 };
+
+typedef struct expect {
+  const char *level;
+  int64_t span; /* bytes of a panel row: 4 * the tile's columns */
+} expect;
+
+static const expect *expected;
 
 typedef struct loops {
   int prefetching, plain; /* reduction loops with and without a prefetch */
@@ -32,8 +41,10 @@ static void count_reductions(const tk_ir_stmt *s, void *user) {
   loops *n = user;
   if (s->kind != TK_S_FOR || s->loop != TK_LOOP_REDUCTION) return;
   if (s->prefetch) {
-    CHECK_MSG(s->prefetch == NANO_PREFETCH, "loop %s prefetches %lld bytes ahead", s->var->name,
-              (long long)s->prefetch);
+    CHECK_MSG(s->prefetch == NANO_PREFETCH && s->prefetch_span == expected->span,
+              "%s: loop %s prefetches %lld bytes ahead, span %lld (expected %d, %lld)",
+              expected->level, s->var->name, (long long)s->prefetch, (long long)s->prefetch_span,
+              NANO_PREFETCH, (long long)expected->span);
     n->prefetching++;
   } else {
     n->plain++;
@@ -69,7 +80,10 @@ static int check_schedule(const tk_ir_module *m) {
 }
 
 static void check_round_trip(const char *text) {
-  CHECK_MSG(strstr(text, " reduction prefetch 1024 {\n"), "the dump lacks `reduction prefetch`");
+  char want[64];
+  snprintf(want, sizeof want, " reduction prefetch %d span %lld {\n", NANO_PREFETCH,
+           (long long)expected->span);
+  CHECK_MSG(strstr(text, want), "%s: the dump lacks `%s`", expected->level, want);
   tk_test_check_round_trip(text, "nano.ir");
 }
 
@@ -96,12 +110,15 @@ static void check_refused(const char *text, const char *after, const char *from,
 
 static void check_checker(const char *text) {
   const char *why = "only a CPU kernel's reduction loop may";
-  check_refused(text, "kernel expert_0_in_gemm (cpu", " reduction prefetch 1024 {",
-                " reduction prefetch -64 {", "a positive distance");
-  check_refused(text, "kernel expert_0_in_gemm (cpu", "for rt in 0..8 serial {",
-                "for rt in 0..8 serial prefetch 1024 {", why);
-  check_refused(text, "kernel expert_0_in_gemm (gpu", " reduction {", " reduction prefetch 1024 {",
-                why);
+  const char *cpu = "kernel expert_0_in_gemm (cpu", *ours = " reduction prefetch 4096 span 64 {";
+  check_refused(text, cpu, ours, " reduction prefetch -64 span 64 {", "a positive distance");
+  check_refused(text, cpu, "for rt in 0..8 serial {",
+                "for rt in 0..8 serial prefetch 4096 span 64 {", why);
+  check_refused(text, "kernel expert_0_in_gemm (gpu", " reduction {",
+                " reduction prefetch 4096 span 64 {", why);
+  check_refused(text, cpu, ours, " reduction prefetch 0 span 64 {", "none without");
+  check_refused(text, cpu, ours, " reduction prefetch 4096 span 1088 {", "expected 1 to 1024");
+  check_refused(text, cpu, ours, " reduction prefetch 4096 {", "'span'");
 }
 
 static int count_of(const char *hay, const char *needle) {
@@ -113,14 +130,19 @@ static int count_of(const char *hay, const char *needle) {
 static void check_codegen(const tk_ir_module *m, int loops) {
   tk_cg_options o;
   tk_cg_options_default(&o);
+  o.cpu = expected->level;
   tk_cg_blob b = {0};
   CHECK_OK(tk_cg_compile(m, &o, TK_CG_EMIT_LLVM_UNOPT, &b));
   if (!b.data) return;
   const char *ll = (const char *)b.data;
-  CHECK_MSG(count_of(ll, "call void @llvm.prefetch.p0(") == loops,
-            "%d llvm.prefetch calls, expected one per prefetching loop (%d)",
-            count_of(ll, "call void @llvm.prefetch.p0("), loops);
-  CHECK_MSG(count_of(ll, "i64 1024\n") >= loops, "no prefetch 1024 bytes past its load");
+  int lines = (int)(expected->span / 64), calls = count_of(ll, "call void @llvm.prefetch.p0(");
+  CHECK_MSG(calls == loops * lines,
+            "%s: %d llvm.prefetch calls, expected one per cache line (%d) per prefetching loop "
+            "(%d)",
+            expected->level, calls, lines, loops);
+  CHECK_MSG(count_of(ll, "i64 4096\n") >= loops, "no prefetch 4096 bytes past its load");
+  if (lines > 1)
+    CHECK_MSG(count_of(ll, "i64 4160\n") >= loops, "no prefetch of the span's second line");
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(ll, b.size - 1, "unopt.ll");
   LLVMModuleRef mod = NULL;
@@ -138,18 +160,28 @@ static void check_codegen(const tk_ir_module *m, int loops) {
   tk_cg_blob_free(&b);
 }
 
-int main(void) {
-  tk_ir_module *m = tk_test_build_ir("nano", TK_STAGE_CPU);
+static void check_level(const expect *e, bool zmm) {
+  expected = e;
+  tkc_ir_options o;
+  tkc_ir_options_default(&o);
+  tk_ir_options_cpu_tiles(&o.ir, zmm);
+  tk_ir_module *m = tk_test_build_ir_opts("nano", TK_STAGE_CPU, &o.ir);
   if (m) {
     int loops = check_schedule(m);
     char *text = tk_test_ir_text(m);
     if (text) {
       check_round_trip(text);
-      check_checker(text);
+      if (!zmm) check_checker(text);
     }
     free(text);
     check_codegen(m, loops);
   }
   tk_ir_module_free(m);
+}
+
+int main(void) {
+  static const expect v3 = {"x86-64-v3", 64}, v4 = {"x86-64-v4", 128};
+  check_level(&v3, false);
+  check_level(&v4, true);
   TEST_MAIN_END();
 }
