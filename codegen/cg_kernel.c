@@ -385,10 +385,17 @@ static tk_status for_stmt(kern *K, const tk_ir_stmt *s) {
   TK_RETURN_IF_ERROR(tk_cg_ix(&K->fn, s->extent, &extent));
   if (s->binding == TK_BIND_NONE) {
     unsigned lo = tk_cg_mutant_on(K->fn.cm, "loop-lo-1") ? 1 : 0;
+    /* a loop inside a prefetching loop's body runs several times per iteration: its loads are
+     * not prefetched, and the enclosing body's state resumes after it */
+    const tk_ir_stmt *outer = K->prefetching;
+    int outer_n = K->nprefetched, outer_args[TK_CG_PREFETCH_WEIGHTS];
+    memcpy(outer_args, K->prefetched, sizeof outer_args);
     K->prefetching = s->prefetch ? s : NULL;
     K->nprefetched = 0;
     tk_status st = counted_loop(K, s, LLVMConstInt(K->fn.ity, lo, 0), extent, range);
-    K->prefetching = NULL;
+    K->prefetching = outer;
+    K->nprefetched = outer_n;
+    memcpy(K->prefetched, outer_args, sizeof outer_args);
     return st;
   }
   tk_cg_bound bd = {0};

@@ -231,12 +231,12 @@ static void check_stmt(vctx *c, const tk_ir_stmt *s) {
       if (s->binding != TK_BIND_NONE)
         fail(c, "loop %s bound to %s inside the body", s->var->name,
              tk_ir_binding_name(s->binding));
-      if (s->prefetch &&
-          (s->prefetch < 0 || s->loop != TK_LOOP_REDUCTION || c->k->target != TK_TARGET_CPU))
+      if (s->prefetch && (s->prefetch < 0 || s->prefetch > TK_IR_PREFETCH_MAX ||
+                          s->loop != TK_LOOP_REDUCTION || c->k->target != TK_TARGET_CPU))
         fail(c,
              "loop %s prefetches %lld bytes ahead: only a CPU kernel's reduction loop may, "
-             "a positive distance",
-             s->var->name, (long long)s->prefetch);
+             "a positive distance up to %d",
+             s->var->name, (long long)s->prefetch, TK_IR_PREFETCH_MAX);
       if ((s->prefetch_span != 0) != (s->prefetch != 0) || s->prefetch_span < 0 ||
           s->prefetch_span > TK_IR_PREFETCH_SPAN_MAX)
         fail(c,

@@ -900,8 +900,12 @@ typedef tk_status (*tk_ir_mem_access_fn)(const tk_ir_mem_access *a, void *user);
  * TK_INTERNAL when the body nests deeper than TK_IR_ACCESS_MAX_DEPTH. */
 #define TK_IR_ACCESS_MAX_DEPTH 64
 /* The largest span a prefetching loop may name (a panel row of 64 f32 columns is 256 bytes):
- * codegen emits one prefetch per cache line of it. */
+ * codegen emits one prefetch per cache line of it, counted from the first load's address, so a
+ * span starting mid-line leaves its last line to the hardware (panel rows start on 64-byte
+ * lines: the runtime's buffers are 64-byte aligned, and rows are 64 or 128 bytes). The
+ * largest distance keeps the offsets far from overflow. */
 #define TK_IR_PREFETCH_SPAN_MAX 1024
+#define TK_IR_PREFETCH_MAX (1 << 20)
 TK_MUST_USE tk_status tk_ir_kernel_accesses(const tk_ir_kernel *k, tk_ir_mem_access_fn fn,
                                             void *user);
 

@@ -40,7 +40,7 @@
  *         if Bf < B { .. for ri { if Bf + ri < B { 1×(Q·TC) tile, `for jg unroll` } } } }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
  *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h), which
- *   the whole tiles' k loops prefetch PREFETCH_BYTES ahead (`for k .. reduction prefetch N`).
+ *   the whole tiles' k loops prefetch PREFETCH_BYTES ahead (`for k .. reduction prefetch N span S`).
  * Every scheduled variable records its inverse over the phase space (w = (r div BR)*CB +
  * j div (G*TC), rb = r div BR, rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, cb = j div
  * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC); with Q panels jh = j div
@@ -461,9 +461,9 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
  * compute- and memory-bound (4 to 8 FLOP per weight byte), so the panel's next lines must be
  * on their way while the tile computes. Against 1 KB ahead with one prefetch per step (which
  * left every other line of a 128-byte x86-64-v4 step to the hardware), Tiny B = 16, T = 1:
- * x86-64-v4 26-29 -> 22.5-24.5 ms, x86-64-v3 25.8-26.6 -> 23.0-24.2 ms; T = 2 17.8-18.3 ->
- * 15.0-15.8 ms (v4); B = 256 v4 216 -> 205-209 ms, v3 and B = 1 unchanged; 2 KB ahead gained
- * about as much at v4 and less at v3. In every reduction loop (row tails, router) a prefetch
+ * x86-64-v4 26-29 -> 22.5-24.5 ms, T = 2 17.8-18.3 -> 15.0-15.8 ms; B = 256 v4 216 -> 205-209
+ * ms; x86-64-v3 (one line per 64-byte step either way, 1 KB -> 4 KB ahead) 23.9-25.1 ->
+ * 22.7-25.0 ms at B = 16 and B = 1 within the noise; 2 KB ahead gained about as much at v4. In every reduction loop (row tails, router) a prefetch
  * made B = 1 12-30 % slower, prefetching the next panel 11-15 % slower at B = 256: the row
  * tail keeps none. */
 enum { PREFETCH_BYTES = 4096 };

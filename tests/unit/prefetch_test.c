@@ -1,12 +1,12 @@
 /* tests/unit/prefetch_test.c — the CPU schedule's weight prefetch (ir/pass_schedule_cpu.c,
- * PREFETCH_BYTES; a FOR's `prefetch N`, ir.h). On nano's cpu kernels:
+ * PREFETCH_BYTES; a FOR's `prefetch N span S`, ir.h). On nano's cpu kernels:
  *   - every GEMM launch with column panels (128 columns: 8 tiles of 16) has a prefetching
  *     reduction loop in its whole row tiles and none in its row tail; the router and the
  *     combine (no panel tiles) have none;
  *   - the dump prints `reduction prefetch 4096 span 64` (a 16-wide panel row of f32; 128 with
  *     AVX-512's 32-wide tiles), parses back, and prints the same bytes;
- *   - the IR checker refuses a prefetch on a serial loop, a negative distance, a prefetch in a
- *     GPU kernel, a span without a prefetch and a span too long;
+ *   - the IR checker refuses a prefetch on a serial loop, a negative or huge distance, a
+ *     prefetch in a GPU kernel, a span without a prefetch, a negative span and one too long;
  *   - codegen's x86_64 module has one llvm.prefetch per cache line of the span per prefetching
  *     loop (4096 bytes past the body's first weight load, and 4160 for the second line of a
  *     128-byte span), and the translation validator accepts the module.
@@ -119,6 +119,9 @@ static void check_checker(const char *text) {
   check_refused(text, cpu, ours, " reduction prefetch 0 span 64 {", "none without");
   check_refused(text, cpu, ours, " reduction prefetch 4096 span 1088 {", "expected 1 to 1024");
   check_refused(text, cpu, ours, " reduction prefetch 4096 {", "'span'");
+  check_refused(text, cpu, ours, " reduction prefetch 4096 span -64 {", "expected 1 to 1024");
+  check_refused(text, cpu, ours, " reduction prefetch 9223372036854775807 span 64 {",
+                "up to 1048576");
 }
 
 static int count_of(const char *hay, const char *needle) {
