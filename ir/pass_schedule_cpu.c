@@ -463,9 +463,9 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
  * left every other line of a 128-byte x86-64-v4 step to the hardware), Tiny B = 16, T = 1:
  * x86-64-v4 26-29 -> 22.5-24.5 ms, T = 2 17.8-18.3 -> 15.0-15.8 ms; B = 256 v4 216 -> 205-209
  * ms; x86-64-v3 (one line per 64-byte step either way, 1 KB -> 4 KB ahead) 23.9-25.1 ->
- * 22.7-25.0 ms at B = 16 and B = 1 within the noise; 2 KB ahead gained about as much at v4. In every reduction loop (row tails, router) a prefetch
- * made B = 1 12-30 % slower, prefetching the next panel 11-15 % slower at B = 256: the row
- * tail keeps none. */
+ * 22.7-25.0 ms at B = 16 and B = 1 within the noise; 2 KB ahead gained about as much at v4.
+ * In every reduction loop (row tails, router) a prefetch made B = 1 12-30 % slower,
+ * prefetching the next panel 11-15 % slower at B = 256: the row tail keeps none. */
 enum { PREFETCH_BYTES = 4096 };
 
 /* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile), columns
