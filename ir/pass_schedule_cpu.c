@@ -69,6 +69,7 @@ typedef struct cpu_ctx {
   const int *arg_map;
   int *local_map;
   int *tail_local_map; /* the row tail's own copies of the tile locals */
+  int *pair_local_map; /* the row tail's row pairs' (tail_pairs) */
   bool *used;
 } cpu_ctx;
 
@@ -99,14 +100,14 @@ static bool phase_locals(cpu_ctx *c, const tk_ir_phase *ph, int64_t expand) {
   return tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, c->local_map) != NULL;
 }
 
-/* The row tail's locals `<name>_tail`, one row's (TC copies), apart from the whole tiles'. */
-static bool tail_locals(cpu_ctx *c, int64_t expand) {
-  if (!tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, c->tail_local_map))
-    return false;
+/* A copy of the tile locals named `<name><suffix>` (expand copies) apart from the whole tiles':
+ * the row tail's (`_tail`, one row of Q panels) or its row pairs' (`_pair`). */
+static bool suffixed_locals(cpu_ctx *c, int64_t expand, int *map, const char *suffix) {
+  if (!tk_ir_sched_copy_locals(c->m, c->src, c->k, c->used, expand, map)) return false;
   for (int l = 0; l < c->src->nlocals; l++) {
     if (!c->used[l]) continue;
-    tk_ir_local *tl = &c->k->locals[c->tail_local_map[l]];
-    tl->name = tk_ir_strfmt(c->m, "%s_tail", tl->name);
+    tk_ir_local *tl = &c->k->locals[map[l]];
+    tl->name = tk_ir_strfmt(c->m, "%s%s", tl->name, suffix);
     step(c, (tk_ir_sched_step){.kind = TK_SCHED_EXPAND, .local = tl->id, .factor = expand});
   }
   return true;
@@ -475,6 +476,8 @@ enum { PREFETCH_BYTES = 4096 };
 typedef struct tile_region {
   const tk_ir_var *unrolled, *lane; /* unrolled: ri, jg or NULL */
   int64_t unroll, width;            /* the unrolled loop's extent, the lanes */
+  const tk_ir_var *inner;           /* a row pair's panels (qg, unrolled inside rq) or NULL */
+  int64_t inner_unroll;
   tk_ir_rewrite rw;
   const tk_ir_var *j;
   bool prefetch; /* its reduction loops prefetch PREFETCH_BYTES ahead in the weight panel */
@@ -496,6 +499,8 @@ static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir
     row = tk_ir_stmt_for(m, t->lane, K(c, t->width), TK_LOOP_VECTOR, TK_BIND_NONE,
                          tk_ir_rewrite_stmt(&t->rw, leaf));
   }
+  if (t->inner)
+    row = tk_ir_stmt_for(m, t->inner, K(c, t->inner_unroll), TK_LOOP_UNROLL, TK_BIND_NONE, row);
   if (!t->unrolled) return row;
   return tk_ir_stmt_for(m, t->unrolled, K(c, t->unroll), TK_LOOP_UNROLL, TK_BIND_NONE, row);
 }
@@ -521,17 +526,18 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
   return tile_leaf(c, t, s);
 }
 
-/* The region of rows first + ri, columns jbase + lane (lane < width): the whole row tile's
- * TR rows (ri unrolled, accumulators acc[ri*TC + lane]), or with tail = true one row of the
- * row tail (accumulators <name>_tail[lane]). */
+/* The region of rows first + ri (first alone when ri is NULL), columns jbase + lane (lane <
+ * width): the whole row tile's TR rows (ri unrolled, accumulators acc[ri*TC + lane]), or with
+ * tail = true one row of the row tail (accumulators <name>_tail[lane]). */
 static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
                           const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
                           int64_t width, bool tail) {
   tk_ir_module *m = c->m;
   int64_t tc = m->opts.cpu_tile_cols;
-  tile_region t = {tail ? NULL : ri, lane, tail ? 0 : c->tile_rows, width, {0}, ph->vars[1], false};
+  tile_region t = {tail ? NULL : ri, lane, tail ? 0 : c->tile_rows, width, NULL, 0, {0},
+                   ph->vars[1],      false};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
-  const tk_ix *row = tk_ir_ix_add(m, first, V(c, ri));
+  const tk_ix *row = ri ? tk_ir_ix_add(m, first, V(c, ri)) : first;
   tk_ir_subst_add(s, ph->vars[0], row);
   tk_ir_subst_add(s, ph->vars[1], tk_ir_ix_add(m, jbase, V(c, lane)));
   const tk_ix *point =
@@ -556,13 +562,13 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
  * independent accumulator chains as a whole TR × TC tile: a 1 × TC tile's k loop issued one
  * step's FMAs per FMA latency where a whole tile issues TR times as many (nano B = 1 was 14 %
  * slower, Tiny B = 1 10 %). */
-static tile_region tail_region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *ri,
-                               const tk_ir_var *jg, const tk_ir_var *lane, const tk_ix *jbase,
-                               int64_t q) {
+static tile_region tail_region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
+                               const tk_ir_var *ri, const tk_ir_var *jg, const tk_ir_var *lane,
+                               const tk_ix *jbase, int64_t q) {
   tk_ir_module *m = c->m;
   int64_t tc = m->opts.cpu_tile_cols;
   const tk_ix *panel = tk_ir_ix_add(m, jbase, tk_ir_ix_mul(m, V(c, jg), tc));
-  tile_region t = region(c, ph, c->full_rows, ri, lane, panel, tc, true);
+  tile_region t = region(c, ph, first, ri, lane, panel, tc, true);
   t.unrolled = jg;
   t.unroll = q;
   t.rw.tile_point = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, jg), tc), V(c, lane));
@@ -672,6 +678,72 @@ static int64_t tail_panels(const cpu_ctx *c, const col_blocks *b) {
   return q;
 }
 
+/* Qp, the panels a row pair of the row tail covers at once: the largest divisor of Q with
+ * 2·Qp <= TR, so that the pair's 2·Qp·TC accumulators are no more than a whole tile's. */
+static int64_t pair_panels(const cpu_ctx *c, int64_t q) {
+  int64_t qp = c->tile_rows / 2 < q ? c->tile_rows / 2 : q;
+  while (qp > 1 && q % qp) qp--;
+  return qp < 1 ? 1 : qp;
+}
+
+/* Whether the row tail over Q > 1 panels goes by row pairs: when it can hold two rows (TR >= 3).
+ * One row of Q panels loads a weight vector per FMA, so it ran at about half the FMA rate of a
+ * whole tile, bound by the panels' L2 bandwidth; two rows share each load. */
+static bool tail_pairs(const cpu_ctx *c, int64_t q) { return q > 1 && c->tile_rows >= 3; }
+
+/* The row tail by pairs over Q panels (rows Bf + 2·rp + rq, rq unrolled), and when the tail's
+ * rows are odd its last row alone over all Q panels:
+ *   if Bf < B { if Bf div BR == rb { for rp in 0..TR/2 {
+ *     if Bf + 2·rp + 1 < B { pair over Qp panels at a time (qh serial when Qp < Q, the Qp panels
+ *                            qg unrolled inside rq), accumulators <name>_pair[(rq·Qp + qg)·TC + lane] }
+ *     if Bf + 2·rp + 1 == B { row Bf + 2·rp over the Q panels (jg unrolled), <name>_tail } } } }
+ * The last row is in the rp loop, not after it, so that each row's witness is linear in rp (a
+ * guard on (B - Bf) mod 2 took the coverage query past its rlimit). Each row's sums run in the
+ * same order as in a one-row tile, so the answers are the same bit for bit. */
+static const tk_ir_stmt *paired_row_tail(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *ri,
+                                         const tk_ir_var *jg, const tk_ir_var *lane,
+                                         const tk_ix *jbase, int64_t q) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols, tr = c->tile_rows, qp = pair_panels(c, q);
+  const tk_ix *place = tk_ir_ix_mod(m, V(c, ph->vars[0]), tr); /* a tail row's, Bf = 0 mod TR */
+  const tk_ir_var *rp = tk_ir_var_new(m, "rp", tk_ir_ix_div(m, place, 2));
+  const tk_ir_var *rq = tk_ir_var_new(m, "rq", tk_ir_ix_mod(m, place, 2));
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ri, .out = rp, .inner = rq, .factor = 2});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = rq});
+  const tk_ir_var *qh = NULL, *qg = jg;
+  const tk_ix *cols = jbase;
+  if (qp < q) {
+    const tk_ix *tile = tk_ir_ix_div(m, V(c, ph->vars[1]), tc);
+    qh = tk_ir_var_new(m, "qh", tk_ir_ix_div(m, tk_ir_ix_mod(m, tile, q), qp));
+    qg = tk_ir_var_new(m, "qg", tk_ir_ix_mod(m, tile, qp));
+    step(c,
+         (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jg, .out = qh, .inner = qg, .factor = qp});
+    step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = qg});
+    cols = tk_ir_ix_add(m, jbase, tk_ir_ix_mul(m, V(c, qh), qp * tc));
+  }
+  const tk_ix *first = tk_ir_ix_add(m, c->full_rows, tk_ir_ix_mul(m, V(c, rp), 2));
+  const tk_ix *second = tk_ir_ix_add(m, first, K(c, 1));
+  tile_region pair = region(c, ph, first, rq, lane,
+                            tk_ir_ix_add(m, cols, tk_ir_ix_mul(m, V(c, qg), tc)), tc, false);
+  pair.unroll = 2;
+  pair.inner = qg;
+  pair.inner_unroll = qp;
+  pair.rw.local_map = c->pair_local_map;
+  pair.rw.tile_point = tk_ir_ix_add(
+      m, tk_ir_ix_mul(m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, rq), qp), V(c, qg)), tc), V(c, lane));
+  const tk_ir_stmt *two = tile_stmt(c, &pair, ph->body, false);
+  if (qh) two = tk_ir_stmt_for(m, qh, K(c, q / qp), TK_LOOP_SERIAL, TK_BIND_NONE, two);
+  tile_region last = tail_region(c, ph, first, NULL, jg, lane, jbase, q);
+  tk_ir_stmt *rows = tk_ir_stmt_block(m);
+  tk_ir_stmt_block_add(m, rows, guard(c, second, c->rows, two));
+  tk_ir_stmt_block_add(
+      m, rows, tk_ir_stmt_if(m, second, TK_CMP_EQ, c->rows, tile_stmt(c, &last, ph->body, false)));
+  const tk_ir_stmt *pairs = tk_ir_stmt_for(m, rp, K(c, tr / 2), TK_LOOP_SERIAL, TK_BIND_NONE, rows);
+  const tk_ir_stmt *mine = tk_ir_stmt_if(m, tk_ir_ix_div(m, c->full_rows, c->block_rows), TK_CMP_EQ,
+                                         c->row_block, pairs);
+  return guard(c, c->full_rows, c->rows, mine);
+}
+
 /* With Q > 1 the block's G tiles go in groups of Q: the whole row tiles of each tile of the
  * group, then the row tail over the group's Q panels (while they are in cache):
  *   for jq in 0..G/Q { for jg in 0..Q { whole row tiles of tile t0 + jg }
@@ -701,11 +773,16 @@ static const tk_ir_stmt *tile_groups(cpu_ctx *c, const tk_ir_phase *ph, const co
       whole_row_tiles(c, ph, rt, ri, jj, tk_ir_ix_mul(m, tile, tc), tc, true, true);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_REORDER, .a = jg, .b = rt, .out = ri, .inner = jj});
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_VECTORIZE, .a = jj});
-  tile_region tail = tail_region(c, ph, ri, jg, jj, tk_ir_ix_mul(m, group, tc), q);
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = jg});
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   tk_ir_stmt_block_add(m, blk, tk_ir_stmt_for(m, jg, K(c, q), TK_LOOP_SERIAL, TK_BIND_NONE, tiles));
-  tk_ir_stmt_block_add(m, blk, row_tail(c, ph, ri, &tail));
+  const tk_ix *jbase = tk_ir_ix_mul(m, group, tc);
+  if (tail_pairs(c, q)) {
+    tk_ir_stmt_block_add(m, blk, paired_row_tail(c, ph, ri, jg, jj, jbase, q));
+  } else {
+    tile_region tail = tail_region(c, ph, c->full_rows, ri, jg, jj, jbase, q);
+    tk_ir_stmt_block_add(m, blk, row_tail(c, ph, ri, &tail));
+  }
   return tk_ir_stmt_for(m, jq, K(c, b->g / q), TK_LOOP_SERIAL, TK_BIND_NONE, blk);
 }
 
@@ -793,7 +870,11 @@ static const tk_ir_stmt *tile_phase(cpu_ctx *c, const tk_ir_phase *ph) {
     if (c->used[l])
       step(c, (tk_ir_sched_step){
                   .kind = TK_SCHED_EXPAND, .local = c->local_map[l], .factor = tr * tc});
-  if (!tail_locals(c, (b.nt > 0 ? tail_panels(c, &b) : 1) * tc)) return NULL;
+  int64_t q = b.nt > 0 ? tail_panels(c, &b) : 1;
+  if (!suffixed_locals(c, q * tc, c->tail_local_map, "_tail")) return NULL;
+  if (tail_pairs(c, q) &&
+      !suffixed_locals(c, 2 * pair_panels(c, q) * tc, c->pair_local_map, "_pair"))
+    return NULL;
   tk_ir_stmt *blk = tk_ir_stmt_block(m);
   if (b.nt > 0) tk_ir_stmt_block_add(m, blk, whole_tiles(c, ph, &b, rt, ri));
   if (b.tail > 0) tk_ir_stmt_block_add(m, blk, tail_tiles(c, ph, &b, rt, ri));
@@ -908,10 +989,12 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   const int *arg_map = tk_ir_sched_copy_args(m, src, k, access);
   int *local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   int *tail_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
+  int *pair_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m,    src, k, pi,      NULL,      NULL,           NULL,
-               NULL, 0,   0, arg_map, local_map, tail_local_map, used};
-  if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.used) return tk_ir_module_status(m);
+  cpu_ctx c = {m, src, k,       pi,        NULL,           NULL,           NULL, NULL,
+               0, 0,   arg_map, local_map, tail_local_map, pair_local_map, used};
+  if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.pair_local_map || !c.used)
+    return tk_ir_module_status(m);
   tk_ir_phase peeled;
   c.rows = tk_ir_ix_sym(m, TK_SYM_B);
   if (!per_expert) ph = peel_row_guard(&c, ph, &peeled, &c.rows);

@@ -19,6 +19,13 @@
  *   race         <t>.<k>.grid_short            launch grid one workgroup / block short
  *                <t>.<k>.two_writers           threads 2i and 2i+1 store the same elements
  *                cpu.<k>.no_row_tail           the row tail (the last B mod TR rows) skipped
+ *                cpu.<k>.odd_row_dropped       the row tail's last row, run alone when the
+ *                                              tail's rows are odd, never computed (the first
+ *                                              cpu kernel whose row tail goes by pairs)
+ *   dataflow     cpu.<k>.pair_overrun          the row pairs' guard Bf + 2·rp + 1 < R without
+ *                                              its + 1: an odd tail's last pair reads and
+ *                                              writes row R (the first such kernel that reads
+ *                                              no caller input: that one's reads are clamped)
  *   topk         <t>.<k>.topk_k_plus_1         the selection loop keeps K + 1
  *                <t>.<k>.topk_ties_high        best candidate by >= (ties to the higher index)
  *                <t>.<k>.topk_dropped_nonzero  a dropped expert's weight left at p, not 0
@@ -215,6 +222,69 @@ static bool row_tail_emptied(rw *w, tk_ir_stmt *s) {
 
 static bool no_row_tail(mctx *c) {
   return c->k->target == TK_TARGET_CPU && rewrite_kernel(c, NULL, row_tail_emptied, NULL);
+}
+
+/* ---- the row tail's pairs (ir/pass_schedule_cpu.c, paired_row_tail) ---------------------- */
+
+static bool ix_names_var(const tk_ix *e, const char *name) {
+  if (!e) return false;
+  if (e->kind == TK_IX_VAR) return !strcmp(e->var->name, name);
+  return ix_names_var(e->a, name) || ix_names_var(e->b, name);
+}
+
+/* `if Bf + rp * 2 + 1 <cmp> R`: the guard of a full row pair (<) or of the odd last row (==). */
+static bool is_row_pair_guard(const tk_ir_stmt *s, tk_ir_cmp cmp) {
+  return s->kind == TK_S_IF && s->lhs && s->cmp == cmp && s->lhs->kind == TK_IX_ADD &&
+         s->lhs->b->kind == TK_IX_CONST && s->lhs->b->c == 1 && ix_names_var(s->lhs->a, "rp");
+}
+static bool is_pair_guard(const tk_ir_stmt *s) { return is_row_pair_guard(s, TK_CMP_LT); }
+static bool is_odd_row_guard(const tk_ir_stmt *s) { return is_row_pair_guard(s, TK_CMP_EQ); }
+
+static bool has_pair_guard(const tk_ir_stmt *s) {
+  if (!s) return false;
+  if (is_pair_guard(s) || has_pair_guard(s->body)) return true;
+  for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
+    if (has_pair_guard(s->stmts[i])) return true;
+  return false;
+}
+
+static bool reads_input(const tk_ir_kernel *k) {
+  for (int i = 0; i < k->nargs; i++)
+    if (k->args[i].role == TK_ROLE_IN) return true;
+  return false;
+}
+
+/* Whether c->k is the first cpu kernel whose row tail goes by pairs (one instance per module:
+ * every such kernel's tail is built by the same code), among those that read no caller input
+ * when past_input: the input's reads are clamped to row B - 1 (padding pass), so a pair past B
+ * there only computes a padding row in scratch — padding work, no defect a class could see. */
+static bool first_paired(const mctx *c, bool past_input) {
+  const tk_ir_kernel_list *cpu = &c->m->targets[TK_TARGET_CPU];
+  for (int i = 0; i < cpu->n; i++)
+    if (has_pair_guard(cpu->items[i]->body) && !(past_input && reads_input(cpu->items[i])))
+      return cpu->items[i] == c->k;
+  return false;
+}
+
+static bool pair_guard_loses_one(rw *w, tk_ir_stmt *s) {
+  (void)w;
+  if (!is_pair_guard(s)) return false;
+  s->lhs = s->lhs->a;
+  return true;
+}
+
+static bool odd_row_emptied(rw *w, tk_ir_stmt *s) {
+  if (!is_odd_row_guard(s)) return false;
+  s->body = tk_ir_stmt_block(w->m);
+  return true;
+}
+
+static bool pair_overrun(mctx *c) {
+  return first_paired(c, true) && rewrite_kernel(c, NULL, pair_guard_loses_one, NULL);
+}
+
+static bool odd_row_dropped(mctx *c) {
+  return first_paired(c, false) && rewrite_kernel(c, NULL, odd_row_emptied, NULL);
 }
 
 /* ---- dispatch: the counting sort and the kernels that gather and scatter by it ------------ */
@@ -879,6 +949,13 @@ static const kind KINDS[] = {
     {"two_writers", ON_KERNEL, "race: threads 2i and 2i+1 store the same elements", two_writers},
     {"no_row_tail", ON_KERNEL, "race: the row tail (rows B div TR * TR .. B - 1) never computed",
      no_row_tail},
+    {"odd_row_dropped", ON_KERNEL,
+     "race: the row tail's last row, run alone when its rows are odd, never computed",
+     odd_row_dropped},
+    {"pair_overrun", ON_KERNEL,
+     "dataflow: the row tail's pairs guarded by Bf + 2*rp < R (an odd tail's last pair runs "
+     "past R)",
+     pair_overrun},
     {"topk_k_plus_1", ON_KERNEL, "topk: the selection loop keeps K + 1", topk_k_plus_1},
     {"topk_ties_high", ON_KERNEL, "topk: ties go to the higher index (> became >=)",
      topk_ties_high},

@@ -80,6 +80,7 @@ void tk_verify_obl_begin(tk_vctx *v, tk_obl_class cls, const char *kernel, const
   o->nloads = o->nfacts = 0;
   o->ix_kernel = NULL;
   o->ufs = false;
+  o->whole_first = false;
   o->goal = NULL;
   o->cls = cls;
   o->kernel = kernel;

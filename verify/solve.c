@@ -126,8 +126,8 @@ void tk_verify_ctx_dispose(tk_vctx *v) {
   memset(v, 0, sizeof *v);
 }
 
-static uint64_t rlimit_count(tk_vctx *v) {
-  Z3_stats st = Z3_solver_get_statistics(v->z, v->s);
+static uint64_t rlimit_count(tk_vctx *v, Z3_solver solver) {
+  Z3_stats st = Z3_solver_get_statistics(v->z, solver);
   Z3_stats_inc_ref(v->z, st);
   uint64_t n = 0;
   for (unsigned i = 0; i < Z3_stats_size(v->z, st); i++)
@@ -144,15 +144,15 @@ static double now_seconds(void) {
 }
 
 /* A refuted or unknown obligation: the counterexample (or the limit) as TK_PROOF_FAILED. */
-static tk_status refuted(tk_vctx *v, Z3_lbool r) {
+static tk_status refuted(tk_vctx *v, Z3_solver solver, Z3_lbool r) {
   const tk_obl *o = &v->obl;
   if (r == Z3_L_UNDEF)
     return tk_status_make(
         TK_PROOF_FAILED,
         "obligation %s in kernel %s (%s) not proved: solver answered unknown (%s; rlimit %u): %s",
         tk_verify_obl_class_name(o->cls), o->kernel, o->target,
-        Z3_solver_get_reason_unknown(v->z, v->s), v->opts.rlimit, o->statement);
-  Z3_model model = Z3_solver_get_model(v->z, v->s);
+        Z3_solver_get_reason_unknown(v->z, solver), v->opts.rlimit, o->statement);
+  Z3_model model = Z3_solver_get_model(v->z, solver);
   Z3_model_inc_ref(v->z, model);
   char *msg = tk_verify_cex_message(v, model);
   Z3_model_dec_ref(v->z, model);
@@ -192,12 +192,12 @@ static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used, bool needs
   return TK_STATUS_OK;
 }
 
-static void set_rlimit(tk_vctx *v, uint64_t units) {
+static void set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
   Z3_params p = Z3_mk_params(v->z);
   Z3_params_inc_ref(v->z, p);
   Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"),
                      units < v->opts.rlimit ? (unsigned)units : v->opts.rlimit);
-  Z3_solver_set_params(v->z, v->s, p);
+  Z3_solver_set_params(v->z, solver, p);
   Z3_params_dec_ref(v->z, p);
 }
 
@@ -210,14 +210,55 @@ static void set_rlimit(tk_vctx *v, uint64_t units) {
 static bool needs_path_hyps(tk_vctx *v, uint64_t used) {
   const tk_obl *o = &v->obl;
   if (o->nhyps - o->nbase == o->ndefs) return false;
-  set_rlimit(v, TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * used);
+  set_rlimit(v, v->s, TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * used);
   Z3_solver_push(v->z, v->s);
   for (int i = 0; i < o->ndefs; i++) Z3_solver_assert(v->z, v->s, o->hyps[o->defs[i]]);
   Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
   Z3_lbool r = Z3_solver_check(v->z, v->s);
   Z3_solver_pop(v->z, v->s, 1);
-  set_rlimit(v, v->opts.rlimit);
+  set_rlimit(v, v->s, v->opts.rlimit);
   return r != Z3_L_FALSE;
+}
+
+/* The first check of an obligation marked whole_first (a coverage query): a solver of its own,
+ * which sees the whole query at once (Z3's non-incremental mode simplifies it first), under
+ * TK_VERIFY_WHOLE_RLIMIT units. In the shared solver, below a push, the coverage of a CPU row
+ * tail by pairs (ir/pass_schedule_cpu.c) took 2.5e6 units for a query such a solver proves in
+ * 2.2e4 (Tiny, x86-64-v4); other queries go the other way, and a solver of its own costs a few
+ * milliseconds to make. Each answer is deterministic, so the two checks in a fixed order are
+ * too. Sets *used to the units it spent and *decided to whether it answered. */
+#define TK_VERIFY_WHOLE_RLIMIT 300000u
+static tk_status check_whole(tk_vctx *v, uint64_t *used, bool *decided) {
+  const tk_obl *o = &v->obl;
+  Z3_solver solver = Z3_mk_solver(v->z);
+  Z3_solver_inc_ref(v->z, solver);
+  set_rlimit(v, solver, TK_VERIFY_WHOLE_RLIMIT);
+  for (int i = 0; i < o->nhyps; i++) Z3_solver_assert(v->z, solver, o->hyps[i]);
+  Z3_solver_assert(v->z, solver, Z3_mk_not(v->z, o->goal));
+  uint64_t before = rlimit_count(v, solver); /* the count is the context's */
+  Z3_lbool r = Z3_solver_check(v->z, solver);
+  *used = rlimit_count(v, solver) - before;
+  tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
+  *decided = r != Z3_L_UNDEF;
+  if (!s && r == Z3_L_TRUE) s = refuted(v, solver, r);
+  Z3_solver_dec_ref(v->z, solver);
+  return s;
+}
+
+/* The check (or the second, when check_whole ran out): the shared solver, incremental (the batch rules
+ * asserted once below every push), under the obligation's whole budget. Adds its units. */
+static tk_status check_incremental(tk_vctx *v, uint64_t *used) {
+  const tk_obl *o = &v->obl;
+  uint64_t before = rlimit_count(v, v->s);
+  Z3_solver_push(v->z, v->s);
+  for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
+  Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
+  Z3_lbool r = Z3_solver_check(v->z, v->s);
+  *used += rlimit_count(v, v->s) - before;
+  tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
+  if (!s && r != Z3_L_FALSE) s = refuted(v, v->s, r);
+  Z3_solver_pop(v->z, v->s, 1);
+  return s;
 }
 
 tk_status tk_verify_obl_prove(tk_vctx *v) {
@@ -249,7 +290,6 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   }
   if (!v->opts.solve) return tk_verify_report_add(v->report, o, 0, true, text, 0);
   double t0 = now_seconds();
-  uint64_t before = rlimit_count(v);
   if (!v->base_asserted) { /* identical terms in every obligation (same names, same rules) */
     for (int i = 0; i < o->nbase; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
     v->base_asserted = true;
@@ -263,14 +303,10 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   if (same)
     return tk_verify_report_add(v->report, o, same->used, same->needs_hyps, text,
                                 now_seconds() - t0);
-  Z3_solver_push(v->z, v->s);
-  for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
-  Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
-  Z3_lbool r = Z3_solver_check(v->z, v->s);
-  uint64_t used = rlimit_count(v) - before;
-  tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
-  if (!s && r != Z3_L_FALSE) s = refuted(v, r);
-  Z3_solver_pop(v->z, v->s, 1);
+  uint64_t used = 0;
+  bool decided = false;
+  tk_status s = o->whole_first ? check_whole(v, &used, &decided) : TK_STATUS_OK;
+  if (!s && !decided) s = check_incremental(v, &used);
   bool needs_hyps = !s && needs_path_hyps(v, used);
   if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation without its path hypotheses");
   if (!s) s = remember_proved(v, query, used, needs_hyps);

@@ -109,8 +109,9 @@ typedef struct tk_obl {
   const tk_ir_kernel *ix_kernel; /* the kernel whose arguments the indices evaluated now name,
                                     when not v->kernel (dataflow: a producer's contract) */
   int nfacts, cap_facts;
-  Z3_ast *facts; /* the data terms whose required facts are asserted already */
-  bool ufs;      /* an index reads data: logic QF_UFLIA (unless arrays) */
+  Z3_ast *facts;    /* the data terms whose required facts are asserted already */
+  bool ufs;         /* an index reads data: logic QF_UFLIA (unless arrays) */
+  bool whole_first; /* checked first by a solver of its own (solve.c, check_whole) */
   bool oom;
 } tk_obl;
 
