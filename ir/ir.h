@@ -906,6 +906,9 @@ typedef tk_status (*tk_ir_mem_access_fn)(const tk_ir_mem_access *a, void *user);
  * largest distance keeps the offsets far from overflow. */
 #define TK_IR_PREFETCH_SPAN_MAX 1024
 #define TK_IR_PREFETCH_MAX (1 << 20)
+/* The CPU schedule's row-pair variable in a row tail that goes by pairs
+ * (ir/pass_schedule_cpu.c); verify/mutants.c finds the pairs' guards by it. */
+#define TK_IR_ROW_PAIR_VAR "rp"
 TK_MUST_USE tk_status tk_ir_kernel_accesses(const tk_ir_kernel *k, tk_ir_mem_access_fn fn,
                                             void *user);
 

@@ -6,8 +6,8 @@
  * normalises its rows. The thread pool's work item is the bound loop's index.
  * The CPU computes no padding rows (issue 13 item 2): exactly the B real rows. A row phase
  * guards each row (`if row < B`); a tileable phase computes the whole TR-row tiles below
- * Bf = TR * (B div TR) (`if first row < Bf`, per row tile) and then the row tail, the tile at
- * Bf computed one row at a time (rows Bf + ri < B, a 1×TC tile each). The kernels'
+ * Bf = TR * (B div TR) (`if first row < Bf`, per row tile) and then the row tail, the rows
+ * Bf .. B - 1 (one row at a time, or by pairs: paired_row_tail). The kernels'
  * writes_rows_lt(a, B) contracts say which rows they write, and the dataflow class proves that
  * every later read stays below B. Sparse dispatch (docs/ir.md): an expert chain's phase is
  * `if r < count[e] { .. }` and computes count[e] rows in place of B (peel_row_guard; its
@@ -38,13 +38,18 @@
  *   up to TR, tail_panels): split jt -> jh, jg by Q and jh -> cb, jq by G/Q, and
  *       for jq { for jg { for rt { whole tiles of tile (w mod CB)*G + jq*Q + jg } }
  *         if Bf < B { .. for ri { if Bf + ri < B { 1×(Q·TC) tile, `for jg unroll` } } } }
+ *   and with TR >= 3 that tail goes by row pairs, its last row alone when the rows are odd:
+ *         if Bf < B { .. for rp { if Bf + 2·rp + 1 < B { 2×(Qp·TC) tiles }
+ *                                 if Bf + 2·rp + 1 == B { 1×(Q·TC) tile } } }
  *   A guard whose condition does not depend on j (r < B) is hoisted out of the lane loop.
  *   Weights read only as W[k, j] by tiles come from column panels (below, tk/panel.h), which
  *   the whole tiles' k loops prefetch PREFETCH_BYTES ahead (`for k .. reduction prefetch N span S`).
  * Every scheduled variable records its inverse over the phase space (w = (r div BR)*CB +
  * j div (G*TC), rb = r div BR, rt = (r mod BR) div TR, ri = r mod TR, jt = j div TC, cb = j div
  * (G*TC), jg = (j div TC) mod G, jj = j mod TC, jl = j - TC*(N div TC); with Q panels jh = j div
- * (Q*TC), jq = (j div (Q*TC)) mod (G/Q), jg = (j div TC) mod Q), every copied access
+ * (Q*TC), jq = (j div (Q*TC)) mod (G/Q), jg = (j div TC) mod Q; a pair tail's rp = (r mod TR)
+ * div 2, rq = (r mod TR) mod 2, qh = ((j div TC) mod Q) div Qp, qg = (j div TC) mod Qp), every
+ * copied access
  * its origin and forward substitution. BR, TR, TC come from tk_ir_options
  * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu); a phase with several
  * reductions takes fewer tile rows (phase_tile_rows), a row phase or a narrow layer fewer
@@ -470,13 +475,14 @@ static const tk_ix *panel_load(const tk_ir_rewrite *rw, const tk_ir_val *load, c
 enum { PREFETCH_BYTES = 4096 };
 
 /* One tile region: rows r = first + ri (first = rb*BR + rt*TR in a whole row tile), columns
- * j = jbase + lane (lane < width), the TR rows unrolled; or in the row tail, one row Bf + ri
- * at a time, its columns Q panels jbase + q*TC + lane with the Q panels unrolled (q = jg;
- * Q = 1: no unrolled loop, tail_panels). */
+ * j = jbase + lane (lane < width), the TR rows unrolled; or in the row tail, one row at a
+ * time, its columns Q panels jbase + q*TC + lane with the Q panels unrolled (q = jg; Q = 1: no
+ * unrolled loop, tail_panels); or a row pair of the tail, its two rows unrolled (rq) and
+ * inside them its Qp panels (inner: qg, or jg when Qp = Q). */
 typedef struct tile_region {
-  const tk_ir_var *unrolled, *lane; /* unrolled: ri, jg or NULL */
+  const tk_ir_var *unrolled, *lane; /* unrolled: ri, jg, rq or NULL */
   int64_t unroll, width;            /* the unrolled loop's extent, the lanes */
-  const tk_ir_var *inner;           /* a row pair's panels (qg, unrolled inside rq) or NULL */
+  const tk_ir_var *inner;           /* a row pair's panels, unrolled inside rq, or NULL */
   int64_t inner_unroll;
   tk_ir_rewrite rw;
   const tk_ir_var *j;
@@ -484,8 +490,8 @@ typedef struct tile_region {
 } tile_region;
 
 /* A point statement over the tile: `for ri unroll { for lane vector { .. } }` (the row tail:
- * `for jg unroll`, or the lane loop alone), a guard that does not depend on j hoisted out of
- * the lane loop. */
+ * `for jg unroll`, or the lane loop alone; a row pair: `for rq unroll { for qg unroll { .. } }`),
+ * a guard that does not depend on j hoisted out of the lane loop. */
 static const tk_ir_stmt *tile_leaf(cpu_ctx *c, const tile_region *t, const tk_ir_stmt *leaf) {
   tk_ir_module *m = c->m;
   const tk_ir_stmt *row;
@@ -526,9 +532,9 @@ static const tk_ir_stmt *tile_stmt(cpu_ctx *c, const tile_region *t, const tk_ir
   return tile_leaf(c, t, s);
 }
 
-/* The region of rows first + ri (first alone when ri is NULL), columns jbase + lane (lane <
- * width): the whole row tile's TR rows (ri unrolled, accumulators acc[ri*TC + lane]), or with
- * tail = true one row of the row tail (accumulators <name>_tail[lane]). */
+/* The region of rows first + ri, columns jbase + lane (lane < width): the whole row tile's TR
+ * rows (ri unrolled, accumulators acc[ri*TC + lane]), or with tail = true one row of the row
+ * tail (accumulators <name>_tail[lane]; ri may then be NULL: the row is first). */
 static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
                           const tk_ir_var *ri, const tk_ir_var *lane, const tk_ix *jbase,
                           int64_t width, bool tail) {
@@ -646,15 +652,19 @@ static const tk_ir_stmt *whole_row_tiles(cpu_ctx *c, const tk_ir_phase *ph, cons
  *   if Bf < B { if Bf div BR == rb { for ri serial { if Bf + ri < B { one-row tile } } } }
  * The row tail's rows share the row block of Bf (TR divides BR), so one work item per column
  * block computes them, right after the whole tiles that read the same weight panels. */
+static const tk_ir_stmt *in_tail_block(cpu_ctx *c, const tk_ir_stmt *rows) {
+  const tk_ir_stmt *mine = tk_ir_stmt_if(c->m, tk_ir_ix_div(c->m, c->full_rows, c->block_rows),
+                                         TK_CMP_EQ, c->row_block, rows);
+  return guard(c, c->full_rows, c->rows, mine);
+}
+
 static const tk_ir_stmt *row_tail(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *ri,
                                   const tile_region *tail) {
   tk_ir_module *m = c->m;
   const tk_ir_stmt *one_row = tk_ir_stmt_if(m, tk_ir_ix_add(m, c->full_rows, V(c, ri)), TK_CMP_LT,
                                             c->rows, tile_stmt(c, tail, ph->body, false));
-  const tk_ir_stmt *mine = tk_ir_stmt_if(
-      m, tk_ir_ix_div(m, c->full_rows, c->block_rows), TK_CMP_EQ, c->row_block,
-      tk_ir_stmt_for(m, ri, K(c, c->tile_rows), TK_LOOP_SERIAL, TK_BIND_NONE, one_row));
-  return guard(c, c->full_rows, c->rows, mine);
+  return in_tail_block(
+      c, tk_ir_stmt_for(m, ri, K(c, c->tile_rows), TK_LOOP_SERIAL, TK_BIND_NONE, one_row));
 }
 
 /* The block's rows over one column region: its whole row tiles, then the row tail. */
@@ -683,7 +693,7 @@ static int64_t tail_panels(const cpu_ctx *c, const col_blocks *b) {
 static int64_t pair_panels(const cpu_ctx *c, int64_t q) {
   int64_t qp = c->tile_rows / 2 < q ? c->tile_rows / 2 : q;
   while (qp > 1 && q % qp) qp--;
-  return qp < 1 ? 1 : qp;
+  return qp;
 }
 
 /* Whether the row tail over Q > 1 panels goes by row pairs: when it can hold two rows (TR >= 3).
@@ -691,11 +701,50 @@ static int64_t pair_panels(const cpu_ctx *c, int64_t q) {
  * whole tile, bound by the panels' L2 bandwidth; two rows share each load. */
 static bool tail_pairs(const cpu_ctx *c, int64_t q) { return q > 1 && c->tile_rows >= 3; }
 
-/* The row tail by pairs over Q panels (rows Bf + 2·rp + rq, rq unrolled), and when the tail's
- * rows are odd its last row alone over all Q panels:
+/* A row pair's tile region: rows first + rq (rq unrolled), columns cols + qg*TC + lane over Qp
+ * panels (qg unrolled inside rq), accumulators <name>_pair[(rq·Qp + qg)·TC + lane]. */
+static tile_region pair_region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
+                               const tk_ir_var *rq, const tk_ir_var *qg, int64_t qp,
+                               const tk_ir_var *lane, const tk_ix *cols) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols;
+  tile_region pair = region(c, ph, first, rq, lane,
+                            tk_ir_ix_add(m, cols, tk_ir_ix_mul(m, V(c, qg), tc)), tc, false);
+  pair.unroll = 2;
+  pair.inner = qg;
+  pair.inner_unroll = qp;
+  pair.rw.local_map = c->pair_local_map;
+  const tk_ix *panel = tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, rq), qp), V(c, qg));
+  pair.rw.tile_point = tk_ir_ix_add(m, tk_ir_ix_mul(m, panel, tc), V(c, lane));
+  return pair;
+}
+
+/* A row pair over the group's Q panels from jbase: `for qh in 0..Q/Qp serial` around a pair
+ * tile of Qp panels (qg unrolled), or with Qp = Q the pair tile over jg itself. */
+static const tk_ir_stmt *pair_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
+                                    const tk_ir_var *rq, const tk_ir_var *jg, const tk_ir_var *lane,
+                                    const tk_ix *jbase, int64_t q) {
+  tk_ir_module *m = c->m;
+  int64_t tc = m->opts.cpu_tile_cols, qp = pair_panels(c, q);
+  if (qp == q) {
+    tile_region pair = pair_region(c, ph, first, rq, jg, q, lane, jbase);
+    return tile_stmt(c, &pair, ph->body, false);
+  }
+  const tk_ix *tile = tk_ir_ix_div(m, V(c, ph->vars[1]), tc);
+  const tk_ir_var *qh = tk_ir_var_new(m, "qh", tk_ir_ix_div(m, tk_ir_ix_mod(m, tile, q), qp));
+  const tk_ir_var *qg = tk_ir_var_new(m, "qg", tk_ir_ix_mod(m, tile, qp));
+  step(c,
+       (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jg, .out = qh, .inner = qg, .factor = qp});
+  step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = qg});
+  const tk_ix *cols = tk_ir_ix_add(m, jbase, tk_ir_ix_mul(m, V(c, qh), qp * tc));
+  tile_region pair = pair_region(c, ph, first, rq, qg, qp, lane, cols);
+  return tk_ir_stmt_for(m, qh, K(c, q / qp), TK_LOOP_SERIAL, TK_BIND_NONE,
+                        tile_stmt(c, &pair, ph->body, false));
+}
+
+/* The row tail by pairs over Q panels, and when its rows are odd its last row alone over them:
  *   if Bf < B { if Bf div BR == rb { for rp in 0..TR/2 {
- *     if Bf + 2·rp + 1 < B { pair over Qp panels at a time (qh serial when Qp < Q, the Qp panels
- *                            qg unrolled inside rq), accumulators <name>_pair[(rq·Qp + qg)·TC + lane] }
+ *     if Bf + 2·rp + 1 < B { rows Bf + 2·rp + rq, rq unrolled (pair_tiles) }
  *     if Bf + 2·rp + 1 == B { row Bf + 2·rp over the Q panels (jg unrolled), <name>_tail } } } }
  * The last row is in the rp loop, not after it, so that each row's witness is linear in rp (a
  * guard on (B - Bf) mod 2 took the coverage query past its rlimit). Each row's sums run in the
@@ -704,44 +753,21 @@ static const tk_ir_stmt *paired_row_tail(cpu_ctx *c, const tk_ir_phase *ph, cons
                                          const tk_ir_var *jg, const tk_ir_var *lane,
                                          const tk_ix *jbase, int64_t q) {
   tk_ir_module *m = c->m;
-  int64_t tc = m->opts.cpu_tile_cols, tr = c->tile_rows, qp = pair_panels(c, q);
+  int64_t tr = c->tile_rows;
   const tk_ix *place = tk_ir_ix_mod(m, V(c, ph->vars[0]), tr); /* a tail row's, Bf = 0 mod TR */
-  const tk_ir_var *rp = tk_ir_var_new(m, "rp", tk_ir_ix_div(m, place, 2));
+  const tk_ir_var *rp = tk_ir_var_new(m, TK_IR_ROW_PAIR_VAR, tk_ir_ix_div(m, place, 2));
   const tk_ir_var *rq = tk_ir_var_new(m, "rq", tk_ir_ix_mod(m, place, 2));
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = ri, .out = rp, .inner = rq, .factor = 2});
   step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = rq});
-  const tk_ir_var *qh = NULL, *qg = jg;
-  const tk_ix *cols = jbase;
-  if (qp < q) {
-    const tk_ix *tile = tk_ir_ix_div(m, V(c, ph->vars[1]), tc);
-    qh = tk_ir_var_new(m, "qh", tk_ir_ix_div(m, tk_ir_ix_mod(m, tile, q), qp));
-    qg = tk_ir_var_new(m, "qg", tk_ir_ix_mod(m, tile, qp));
-    step(c,
-         (tk_ir_sched_step){.kind = TK_SCHED_SPLIT, .a = jg, .out = qh, .inner = qg, .factor = qp});
-    step(c, (tk_ir_sched_step){.kind = TK_SCHED_UNROLL, .a = qg});
-    cols = tk_ir_ix_add(m, jbase, tk_ir_ix_mul(m, V(c, qh), qp * tc));
-  }
   const tk_ix *first = tk_ir_ix_add(m, c->full_rows, tk_ir_ix_mul(m, V(c, rp), 2));
   const tk_ix *second = tk_ir_ix_add(m, first, K(c, 1));
-  tile_region pair = region(c, ph, first, rq, lane,
-                            tk_ir_ix_add(m, cols, tk_ir_ix_mul(m, V(c, qg), tc)), tc, false);
-  pair.unroll = 2;
-  pair.inner = qg;
-  pair.inner_unroll = qp;
-  pair.rw.local_map = c->pair_local_map;
-  pair.rw.tile_point = tk_ir_ix_add(
-      m, tk_ir_ix_mul(m, tk_ir_ix_add(m, tk_ir_ix_mul(m, V(c, rq), qp), V(c, qg)), tc), V(c, lane));
-  const tk_ir_stmt *two = tile_stmt(c, &pair, ph->body, false);
-  if (qh) two = tk_ir_stmt_for(m, qh, K(c, q / qp), TK_LOOP_SERIAL, TK_BIND_NONE, two);
-  tile_region last = tail_region(c, ph, first, NULL, jg, lane, jbase, q);
   tk_ir_stmt *rows = tk_ir_stmt_block(m);
-  tk_ir_stmt_block_add(m, rows, guard(c, second, c->rows, two));
+  tk_ir_stmt_block_add(m, rows,
+                       guard(c, second, c->rows, pair_tiles(c, ph, first, rq, jg, lane, jbase, q)));
+  tile_region last = tail_region(c, ph, first, NULL, jg, lane, jbase, q);
   tk_ir_stmt_block_add(
       m, rows, tk_ir_stmt_if(m, second, TK_CMP_EQ, c->rows, tile_stmt(c, &last, ph->body, false)));
-  const tk_ir_stmt *pairs = tk_ir_stmt_for(m, rp, K(c, tr / 2), TK_LOOP_SERIAL, TK_BIND_NONE, rows);
-  const tk_ir_stmt *mine = tk_ir_stmt_if(m, tk_ir_ix_div(m, c->full_rows, c->block_rows), TK_CMP_EQ,
-                                         c->row_block, pairs);
-  return guard(c, c->full_rows, c->rows, mine);
+  return in_tail_block(c, tk_ir_stmt_for(m, rp, K(c, tr / 2), TK_LOOP_SERIAL, TK_BIND_NONE, rows));
 }
 
 /* With Q > 1 the block's G tiles go in groups of Q: the whole row tiles of each tile of the

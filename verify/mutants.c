@@ -206,14 +206,17 @@ static bool tile_overrun(mctx *c) {
 
 /* ---- race: the cpu row tail dropped ------------------------------------------------------- */
 
-static bool ix_has_var(const tk_ix *e) {
-  return e && (e->kind == TK_IX_VAR || ix_has_var(e->a) || ix_has_var(e->b));
+/* Whether e names a loop variable (with name, that one). */
+static bool ix_has_var(const tk_ix *e, const char *name) {
+  if (!e) return false;
+  if (e->kind == TK_IX_VAR && (!name || !strcmp(e->var->name, name))) return true;
+  return ix_has_var(e->a, name) || ix_has_var(e->b, name);
 }
 
 /* The row tail's guard `Bf < B` (no loop variable in it) gets an empty body: rows Bf .. B-1
  * of every column region are never computed. */
 static bool row_tail_emptied(rw *w, tk_ir_stmt *s) {
-  if (s->kind != TK_S_IF || s->cmp != TK_CMP_LT || ix_has_var(s->lhs) ||
+  if (s->kind != TK_S_IF || s->cmp != TK_CMP_LT || ix_has_var(s->lhs, NULL) ||
       !tk_ir_ix_equal(s->rhs, tk_ir_ix_sym(w->m, TK_SYM_B)))
     return false;
   s->body = tk_ir_stmt_block(w->m);
@@ -226,16 +229,11 @@ static bool no_row_tail(mctx *c) {
 
 /* ---- the row tail's pairs (ir/pass_schedule_cpu.c, paired_row_tail) ---------------------- */
 
-static bool ix_names_var(const tk_ix *e, const char *name) {
-  if (!e) return false;
-  if (e->kind == TK_IX_VAR) return !strcmp(e->var->name, name);
-  return ix_names_var(e->a, name) || ix_names_var(e->b, name);
-}
-
 /* `if Bf + rp * 2 + 1 <cmp> R`: the guard of a full row pair (<) or of the odd last row (==). */
 static bool is_row_pair_guard(const tk_ir_stmt *s, tk_ir_cmp cmp) {
   return s->kind == TK_S_IF && s->lhs && s->cmp == cmp && s->lhs->kind == TK_IX_ADD &&
-         s->lhs->b->kind == TK_IX_CONST && s->lhs->b->c == 1 && ix_names_var(s->lhs->a, "rp");
+         s->lhs->b->kind == TK_IX_CONST && s->lhs->b->c == 1 &&
+         ix_has_var(s->lhs->a, TK_IR_ROW_PAIR_VAR);
 }
 static bool is_pair_guard(const tk_ir_stmt *s) { return is_row_pair_guard(s, TK_CMP_LT); }
 static bool is_odd_row_guard(const tk_ir_stmt *s) { return is_row_pair_guard(s, TK_CMP_EQ); }

@@ -1,15 +1,18 @@
-/* verify/solve.c — the verifier context: one Z3 context and one solver, reused for every
- * obligation with push/pop, under a deterministic resource limit (the solver parameter
+/* verify/solve.c — the verifier context: one Z3 context and one shared solver, reused for
+ * every obligation with push/pop, under a deterministic resource limit (the solver parameter
  * "rlimit"; never a wall-clock timeout).
  *
- * tk_verify_obl_prove asserts the hypotheses and the negated goal in a fresh scope and checks:
- * unsat = proved (recorded with the rlimit units the check used — Z3's "rlimit count"
+ * tk_verify_obl_prove asserts the hypotheses and the negated goal in a fresh scope of the
+ * shared solver and checks — a coverage query (whole_first) first in a solver of its own,
+ * under TK_VERIFY_WHOLE_RLIMIT units, and in the shared solver only when that runs out:
+ * unsat = proved (recorded with the rlimit units the checks used — Z3's "rlimit count"
  * statistic before and after, deterministic for the same obligations in the same order on the
  * same Z3 version); sat = refuted (the counterexample from the model, TK_PROOF_FAILED);
  * unknown = failed too (the resource limit ran out; TK_PROOF_FAILED saying so). A proved
- * obligation is checked once more in a second scope, without its path hypotheses (only the
- * batch rules and its quotient/remainder definitions): unsat there means it holds without them
- * (report.json "needs_hypotheses": false). The recorded rlimit is the first check's.
+ * obligation is checked once more, in the same kind of solver, without its path hypotheses
+ * (only the batch rules and its quotient/remainder definitions): unsat there means it holds
+ * without them (report.json "needs_hypotheses": false). The recorded rlimit is the proof's, not
+ * the second check's.
  *
  * The module's batch rules come from its contracts: b_range gives Bmax, bp_padded the padding
  * quantum Q of Bp = max(Q, Q * ceil(B / Q)) — the definition codegen's host stub implements
@@ -126,8 +129,9 @@ void tk_verify_ctx_dispose(tk_vctx *v) {
   memset(v, 0, sizeof *v);
 }
 
-static uint64_t rlimit_count(tk_vctx *v, Z3_solver solver) {
-  Z3_stats st = Z3_solver_get_statistics(v->z, solver);
+/* Z3's rlimit count is the context's: the units every solver of it has spent. */
+static uint64_t rlimit_count(tk_vctx *v) {
+  Z3_stats st = Z3_solver_get_statistics(v->z, v->s);
   Z3_stats_inc_ref(v->z, st);
   uint64_t n = 0;
   for (unsigned i = 0; i < Z3_stats_size(v->z, st); i++)
@@ -192,72 +196,88 @@ static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used, bool needs
   return TK_STATUS_OK;
 }
 
+/* Sets the solver's budget: units (at least 1: 0 would mean no limit), at most the
+ * obligation's. */
 static void set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
   Z3_params p = Z3_mk_params(v->z);
   Z3_params_inc_ref(v->z, p);
-  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"),
-                     units < v->opts.rlimit ? (unsigned)units : v->opts.rlimit);
+  uint64_t capped = units < v->opts.rlimit ? units : v->opts.rlimit;
+  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"), capped ? (unsigned)capped : 1u);
   Z3_solver_set_params(v->z, solver, p);
   Z3_params_dec_ref(v->z, p);
 }
 
-/* True unless the proved obligation also holds with only the batch rules (asserted below every
- * scope) and its definitions: its negated goal checked once more without the path hypotheses,
- * under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what the proof used (plus a floor):
- * without its context a query can be far harder (free loop variables up to Bmax), and a check
- * that runs out counts as needing the hypotheses. An obligation with no path hypotheses needs
- * no second check. */
-static bool needs_path_hyps(tk_vctx *v, uint64_t used) {
-  const tk_obl *o = &v->obl;
-  if (o->nhyps - o->nbase == o->ndefs) return false;
-  set_rlimit(v, v->s, TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * used);
-  Z3_solver_push(v->z, v->s);
-  for (int i = 0; i < o->ndefs; i++) Z3_solver_assert(v->z, v->s, o->hyps[o->defs[i]]);
-  Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
-  Z3_lbool r = Z3_solver_check(v->z, v->s);
-  Z3_solver_pop(v->z, v->s, 1);
-  set_rlimit(v, v->s, v->opts.rlimit);
-  return r != Z3_L_FALSE;
-}
-
-/* The first check of an obligation marked whole_first (a coverage query): a solver of its own,
- * which sees the whole query at once (Z3's non-incremental mode simplifies it first), under
- * TK_VERIFY_WHOLE_RLIMIT units. In the shared solver, below a push, the coverage of a CPU row
- * tail by pairs (ir/pass_schedule_cpu.c) took 2.5e6 units for a query such a solver proves in
- * 2.2e4 (Tiny, x86-64-v4); other queries go the other way, and a solver of its own costs a few
- * milliseconds to make. Each answer is deterministic, so the two checks in a fixed order are
- * too. Sets *used to the units it spent and *decided to whether it answered. */
-#define TK_VERIFY_WHOLE_RLIMIT 300000u
-static tk_status check_whole(tk_vctx *v, uint64_t *used, bool *decided) {
+/* A solver of the obligation's own under a budget of units, the batch rules asserted (the
+ * caller releases it). It sees the whole query at once: Z3's non-incremental mode simplifies
+ * it before the search. */
+static Z3_solver own_solver(tk_vctx *v, uint64_t units) {
   const tk_obl *o = &v->obl;
   Z3_solver solver = Z3_mk_solver(v->z);
   Z3_solver_inc_ref(v->z, solver);
-  set_rlimit(v, solver, TK_VERIFY_WHOLE_RLIMIT);
-  for (int i = 0; i < o->nhyps; i++) Z3_solver_assert(v->z, solver, o->hyps[i]);
+  set_rlimit(v, solver, units);
+  for (int i = 0; i < o->nbase; i++) Z3_solver_assert(v->z, solver, o->hyps[i]);
+  return solver;
+}
+
+/* Asserts the obligation's hypotheses above the batch rules (with defs_only its definitions
+ * alone) and its negated goal, and checks. */
+static Z3_lbool check_query(tk_vctx *v, Z3_solver solver, bool defs_only) {
+  const tk_obl *o = &v->obl;
+  if (defs_only)
+    for (int i = 0; i < o->ndefs; i++) Z3_solver_assert(v->z, solver, o->hyps[o->defs[i]]);
+  else
+    for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, solver, o->hyps[i]);
   Z3_solver_assert(v->z, solver, Z3_mk_not(v->z, o->goal));
-  uint64_t before = rlimit_count(v, solver); /* the count is the context's */
-  Z3_lbool r = Z3_solver_check(v->z, solver);
-  *used = rlimit_count(v, solver) - before;
+  return Z3_solver_check(v->z, solver);
+}
+
+/* The shared solver's check, in a push/pop scope above the batch rules, under units; with
+ * failed, what an answer other than unsat means (the counterexample, taken before the pop). */
+static Z3_lbool check_shared(tk_vctx *v, bool defs_only, uint64_t units, tk_status *failed) {
+  set_rlimit(v, v->s, units);
+  Z3_solver_push(v->z, v->s);
+  Z3_lbool r = check_query(v, v->s, defs_only);
+  if (failed) {
+    *failed = tk_verify_ctx_z3_status(v, "checking an obligation");
+    if (!*failed && r != Z3_L_FALSE) *failed = refuted(v, v->s, r);
+  }
+  Z3_solver_pop(v->z, v->s, 1);
+  set_rlimit(v, v->s, v->opts.rlimit);
+  return r;
+}
+
+/* True unless the proved obligation also holds with only the batch rules (asserted below every
+ * scope) and its definitions: its negated goal checked once more without the path hypotheses,
+ * under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what the proof used (plus a floor), in
+ * the kind of solver that proved it (whole_first: one of its own): without its context a query
+ * can be far harder (free loop variables up to Bmax), and a check that runs out counts as
+ * needing the hypotheses. An obligation with no path hypotheses needs no second check. */
+static bool needs_path_hyps(tk_vctx *v, uint64_t used) {
+  const tk_obl *o = &v->obl;
+  if (o->nhyps - o->nbase == o->ndefs) return false;
+  uint64_t units = TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * used;
+  if (!o->whole_first) return check_shared(v, true, units, NULL) != Z3_L_FALSE;
+  Z3_solver solver = own_solver(v, units);
+  Z3_lbool r = check_query(v, solver, true);
+  Z3_solver_dec_ref(v->z, solver);
+  return r != Z3_L_FALSE;
+}
+
+/* The first check of an obligation marked whole_first (a coverage query): a solver of its own
+ * under TK_VERIFY_WHOLE_RLIMIT units. In the shared solver, below a push, the coverage of a CPU
+ * row tail by pairs (ir/pass_schedule_cpu.c) took 2.5e6 units for a query such a solver proves
+ * in 2.2e4 (Tiny, x86-64-v4); other queries go the other way (with the whole budget here,
+ * one of Tiny's ran out), and a solver of its own costs a few milliseconds to make (about
+ * 2,000 obligations per nano level). Each answer is deterministic, so the two checks in a
+ * fixed order are too. *decided: whether it answered. */
+#define TK_VERIFY_WHOLE_RLIMIT 1000000u
+static tk_status check_whole(tk_vctx *v, bool *decided) {
+  Z3_solver solver = own_solver(v, TK_VERIFY_WHOLE_RLIMIT);
+  Z3_lbool r = check_query(v, solver, false);
   tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
   *decided = r != Z3_L_UNDEF;
   if (!s && r == Z3_L_TRUE) s = refuted(v, solver, r);
   Z3_solver_dec_ref(v->z, solver);
-  return s;
-}
-
-/* The check (or the second, when check_whole ran out): the shared solver, incremental (the batch rules
- * asserted once below every push), under the obligation's whole budget. Adds its units. */
-static tk_status check_incremental(tk_vctx *v, uint64_t *used) {
-  const tk_obl *o = &v->obl;
-  uint64_t before = rlimit_count(v, v->s);
-  Z3_solver_push(v->z, v->s);
-  for (int i = o->nbase; i < o->nhyps; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
-  Z3_solver_assert(v->z, v->s, Z3_mk_not(v->z, o->goal));
-  Z3_lbool r = Z3_solver_check(v->z, v->s);
-  *used += rlimit_count(v, v->s) - before;
-  tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
-  if (!s && r != Z3_L_FALSE) s = refuted(v, v->s, r);
-  Z3_solver_pop(v->z, v->s, 1);
   return s;
 }
 
@@ -290,6 +310,7 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   }
   if (!v->opts.solve) return tk_verify_report_add(v->report, o, 0, true, text, 0);
   double t0 = now_seconds();
+  uint64_t before = rlimit_count(v);
   if (!v->base_asserted) { /* identical terms in every obligation (same names, same rules) */
     for (int i = 0; i < o->nbase; i++) Z3_solver_assert(v->z, v->s, o->hyps[i]);
     v->base_asserted = true;
@@ -303,10 +324,12 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   if (same)
     return tk_verify_report_add(v->report, o, same->used, same->needs_hyps, text,
                                 now_seconds() - t0);
-  uint64_t used = 0;
   bool decided = false;
-  tk_status s = o->whole_first ? check_whole(v, &used, &decided) : TK_STATUS_OK;
-  if (!s && !decided) s = check_incremental(v, &used);
+  tk_status s = o->whole_first ? check_whole(v, &decided) : TK_STATUS_OK;
+  uint64_t spent = rlimit_count(v) - before;
+  if (!s && !decided) /* in the shared solver (after check_whole: what is left of the budget) */
+    check_shared(v, false, spent < v->opts.rlimit ? v->opts.rlimit - spent : 0, &s);
+  uint64_t used = rlimit_count(v) - before;
   bool needs_hyps = !s && needs_path_hyps(v, used);
   if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation without its path hypotheses");
   if (!s) s = remember_proved(v, query, used, needs_hyps);
