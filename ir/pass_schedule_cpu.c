@@ -540,8 +540,11 @@ static tile_region region(cpu_ctx *c, const tk_ir_phase *ph, const tk_ix *first,
                           int64_t width, bool tail) {
   tk_ir_module *m = c->m;
   int64_t tc = m->opts.cpu_tile_cols;
-  tile_region t = {tail ? NULL : ri, lane, tail ? 0 : c->tile_rows, width, NULL, 0, {0},
-                   ph->vars[1],      false};
+  tile_region t = {.unrolled = tail ? NULL : ri,
+                   .lane = lane,
+                   .unroll = tail ? 0 : c->tile_rows,
+                   .width = width,
+                   .j = ph->vars[1]};
   tk_ir_subst *s = tk_ir_subst_new(m, 2);
   const tk_ix *row = ri ? tk_ir_ix_add(m, first, V(c, ri)) : first;
   tk_ir_subst_add(s, ph->vars[0], row);
@@ -1017,8 +1020,15 @@ static tk_status schedule_phase(tk_ir_module *m, const tk_ir_kernel *src, int pi
   int *tail_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   int *pair_local_map = tk_ir_alloc(m, sizeof(int) * (size_t)(src->nlocals + 1));
   bool *used = tk_ir_alloc(m, sizeof(bool) * (size_t)(src->nlocals + 1));
-  cpu_ctx c = {m, src, k,       pi,        NULL,           NULL,           NULL, NULL,
-               0, 0,   arg_map, local_map, tail_local_map, pair_local_map, used};
+  cpu_ctx c = {.m = m,
+               .src = src,
+               .k = k,
+               .pi = pi,
+               .arg_map = arg_map,
+               .local_map = local_map,
+               .tail_local_map = tail_local_map,
+               .pair_local_map = pair_local_map,
+               .used = used};
   if (!c.arg_map || !c.local_map || !c.tail_local_map || !c.pair_local_map || !c.used)
     return tk_ir_module_status(m);
   tk_ir_phase peeled;
