@@ -22,6 +22,9 @@
  *                cpu.<k>.odd_row_dropped       the row tail's last row, run alone when the
  *                                              tail's rows are odd, never computed (the first
  *                                              cpu kernel whose row tail goes by pairs)
+ *                cpu.<k>.rows_block_short      an expert's row block tested by rb*BR + 1 < R:
+ *                                              a block holding one of the count[e] = R rows
+ *                                              skipped (the first cpu row phase so tested)
  *   dataflow     cpu.<k>.pair_overrun          the row pairs' guard Bf + 2·rp + 1 < R without
  *                                              its + 1: an odd tail's last pair reads and
  *                                              writes row R (the first such kernel that reads
@@ -238,11 +241,12 @@ static bool is_row_pair_guard(const tk_ir_stmt *s, tk_ir_cmp cmp) {
 static bool is_pair_guard(const tk_ir_stmt *s) { return is_row_pair_guard(s, TK_CMP_LT); }
 static bool is_odd_row_guard(const tk_ir_stmt *s) { return is_row_pair_guard(s, TK_CMP_EQ); }
 
-static bool has_pair_guard(const tk_ir_stmt *s) {
+/* Whether s or a statement inside it is one that is(..) names. */
+static bool has_stmt(const tk_ir_stmt *s, bool (*is)(const tk_ir_stmt *)) {
   if (!s) return false;
-  if (is_pair_guard(s) || has_pair_guard(s->body)) return true;
+  if (is(s) || has_stmt(s->body, is)) return true;
   for (int i = 0; s->kind == TK_S_BLOCK && i < s->n; i++)
-    if (has_pair_guard(s->stmts[i])) return true;
+    if (has_stmt(s->stmts[i], is)) return true;
   return false;
 }
 
@@ -259,7 +263,7 @@ static bool reads_input(const tk_ir_kernel *k) {
 static bool first_paired(const mctx *c, bool past_input) {
   const tk_ir_kernel_list *cpu = &c->m->targets[TK_TARGET_CPU];
   for (int i = 0; i < cpu->n; i++)
-    if (has_pair_guard(cpu->items[i]->body) && !(past_input && reads_input(cpu->items[i])))
+    if (has_stmt(cpu->items[i]->body, is_pair_guard) && !(past_input && reads_input(cpu->items[i])))
       return cpu->items[i] == c->k;
   return false;
 }
@@ -283,6 +287,31 @@ static bool pair_overrun(mctx *c) {
 
 static bool odd_row_dropped(mctx *c) {
   return first_paired(c, false) && rewrite_kernel(c, NULL, odd_row_emptied, NULL);
+}
+
+/* ---- a row phase's test of its block's rows (ir/pass_schedule_cpu.c, in_rows_block) -------- */
+
+/* `if rb * BR < R { for rr .. }`: the test that the work item's row block holds some of the
+ * phase's R rows, around a row phase's row loop. */
+static bool is_rows_block_guard(const tk_ir_stmt *s) {
+  return s->kind == TK_S_IF && s->cmp == TK_CMP_LT && s->lhs && s->lhs->kind == TK_IX_MUL &&
+         s->lhs->a->kind == TK_IX_VAR && s->body && s->body->kind == TK_S_FOR &&
+         !strcmp(s->body->var->name, TK_IR_BLOCK_ROW_VAR);
+}
+
+static bool rows_block_one_short(rw *w, tk_ir_stmt *s) {
+  if (!is_rows_block_guard(s)) return false;
+  s->lhs = plus(w->m, s->lhs, 1);
+  return true;
+}
+
+/* On the first cpu kernel with such a test: every one is built by the same code. */
+static bool rows_block_short(mctx *c) {
+  const tk_ir_kernel_list *cpu = &c->m->targets[TK_TARGET_CPU];
+  for (int i = 0; i < cpu->n; i++)
+    if (has_stmt(cpu->items[i]->body, is_rows_block_guard))
+      return cpu->items[i] == c->k && rewrite_kernel(c, NULL, rows_block_one_short, NULL);
+  return false;
 }
 
 /* ---- dispatch: the counting sort and the kernels that gather and scatter by it ------------ */
@@ -950,6 +979,9 @@ static const kind KINDS[] = {
     {"odd_row_dropped", ON_KERNEL,
      "race: the row tail's last row, run alone when its rows are odd, never computed",
      odd_row_dropped},
+    {"rows_block_short", ON_KERNEL,
+     "race: an expert's row block tested by rb*BR + 1 < count[e] (a block with one row skipped)",
+     rows_block_short},
     {"pair_overrun", ON_KERNEL,
      "dataflow: the row tail's pairs guarded by Bf + 2*rp < R (an odd tail's last pair runs "
      "past R)",
