@@ -909,8 +909,9 @@ typedef tk_status (*tk_ir_mem_access_fn)(const tk_ir_mem_access *a, void *user);
 /* The CPU schedule's row-pair variable in a row tail that goes by pairs
  * (ir/pass_schedule_cpu.c); verify/mutants.c finds the pairs' guards by it. */
 #define TK_IR_ROW_PAIR_VAR "rp"
-/* The CPU schedule's row variable inside a row block of a row phase (rows rb*BR + rr);
- * verify/mutants.c finds the test of a block's rows by it. */
+/* The CPU schedule's row variable inside a row block (rows rb*BR + rr): a row phase's row
+ * loop, and the name of a tileable phase's split (not a loop there); verify/mutants.c finds
+ * the test of a row phase's block by it. */
 #define TK_IR_BLOCK_ROW_VAR "rr"
 TK_MUST_USE tk_status tk_ir_kernel_accesses(const tk_ir_kernel *k, tk_ir_mem_access_fn fn,
                                             void *user);

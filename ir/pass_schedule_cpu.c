@@ -11,7 +11,8 @@
  * writes_rows_lt(a, B) contracts say which rows they write, and the dataflow class proves that
  * every later read stays below B. Sparse dispatch (docs/ir.md): an expert chain's phase is
  * `if r < count[e] { .. }` and computes count[e] rows in place of B (peel_row_guard; its
- * contracts say rows < count[e]); the counting sort's phase (one point per expert) runs as
+ * contracts say rows < count[e]), its row loop and its whole row tiles inside
+ * `if rb*BR < count[e]` (in_rows_block); the counting sort's phase (one point per expert) runs as
  * one work item, `for w in 0..1 @cpu_block { for ei in 0..E serial }` (expert_phase).
  *   row phase (r):     `for rb in 0..(B + BR - 1) div BR @cpu_block`, split r -> rb, rr by BR;
  *                      rr serial; inner parallel loops → vector
@@ -321,10 +322,12 @@ static const tk_ir_stmt *row_body(cpu_ctx *c, const tk_ir_rewrite *rw, const tk_
   return blk;
 }
 
-/* `if rb*BR < R { rows }` when the phase has R = count[e] rows (an expert's chain): the B-row
- * grid's block may hold none of them (every block of an expert no row chose), and one test
- * skips the rows' or tiles' tests of an empty block. With R = B every block has rows. At nano
- * B = 1 the two empty experts' tests were a sixth of the forward's instructions. */
+/* `if rb*BR < R { rows }` when the phase has R rows other than B (in practice an expert's
+ * chain, R = count[e]): a block of the B-row grid may hold none of them (every block of an
+ * expert no row chose), and one test skips the row tests of an empty block, or its row tiles'
+ * tests (once per column tile). With R = B every block has rows. At nano B = 1 the two empty
+ * experts' tests were a sixth of the forward's instructions. rb is the work item's row block
+ * (w div CB in a tileable phase). */
 static const tk_ir_stmt *in_rows_block(cpu_ctx *c, const tk_ir_stmt *rows) {
   tk_ir_module *m = c->m;
   if (tk_ir_ix_equal(c->rows, tk_ir_ix_sym(m, TK_SYM_B))) return rows;
@@ -648,8 +651,8 @@ static col_blocks col_blocks_of(const tk_ir_module *m, const tk_ir_phase *ph) {
 /* The block's whole row tiles over one column region (columns jbase + lane, lane < width):
  *   [if rb*BR < R] { for rt { if first row < Bf { whole TR-row tile } } }   (in_rows_block)
  * `rb*BR < Bf` would skip a block of fewer than TR rows too, but took Z3 up to 3.7 M rlimit
- * units on one of Medium's coverage queries, where in_rows_block's test takes less than none
- * (0.65 M; 0.87 M without). */
+ * units on one of Medium's coverage queries; with in_rows_block's test the largest takes
+ * 0.65 M, less than with no test at all (0.87 M). */
 static const tk_ir_stmt *whole_row_tiles(cpu_ctx *c, const tk_ir_phase *ph, const tk_ir_var *rt,
                                          const tk_ir_var *ri, const tk_ir_var *lane,
                                          const tk_ix *jbase, int64_t width, bool record,

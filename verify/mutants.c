@@ -292,7 +292,9 @@ static bool odd_row_dropped(mctx *c) {
 /* ---- a row phase's test of its block's rows (ir/pass_schedule_cpu.c, in_rows_block) -------- */
 
 /* `if rb * BR < R { for rr .. }`: the test that the work item's row block holds some of the
- * phase's R rows, around a row phase's row loop. */
+ * phase's R rows, around a row phase's row loop. Not the same test around a tileable phase's
+ * `for rt`: a block holding one row has Bf = rb*BR (TR divides BR), no whole tile to lose, so
+ * there the mutant would change nothing a class could see. */
 static bool is_rows_block_guard(const tk_ir_stmt *s) {
   return s->kind == TK_S_IF && s->cmp == TK_CMP_LT && s->lhs && s->lhs->kind == TK_IX_MUL &&
          s->lhs->a->kind == TK_IX_VAR && s->body && s->body->kind == TK_S_FOR &&

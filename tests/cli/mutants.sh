@@ -90,11 +90,14 @@ for kind in dispatch_slot_plus_1 dispatch_no_advance dispatch_count_plus_1 dispa
 done
 grep -qE '\.(dispatch_|moves_|scatter_|chain_)' "$W/nano-dense.list" && { echo "FAIL: nano-dense lists dispatch mutants"; fail=1; }
 # an expert's row phase tests that its row block holds some of its count[e] rows (sparse only:
-# with B rows every block does)
+# with B rows every block does); on expert 0, so that the checks above ran it
 for model in nano custom-small; do
-  [ "$(grep -c '^cpu\..*\.rows_block_short	' "$W/$model.list")" = 1 ] || { echo "FAIL: $model lists no single cpu rows_block_short mutant"; fail=1; }
+  [ "$(grep -c '\.rows_block_short	' "$W/$model.list")" = 1 ] || { echo "FAIL: $model lists no single rows_block_short mutant"; fail=1; }
+  grep -q '^cpu\.expert_0_[^	]*\.rows_block_short	' "$W/$model.list" || { echo "FAIL: $model's rows_block_short is not on expert 0"; fail=1; }
 done
-grep -q '\.rows_block_short	' "$W/nano-dense.list" && { echo "FAIL: nano-dense lists rows_block_short"; fail=1; }
+for model in dense nano-dense; do
+  grep -q '\.rows_block_short	' "$W/$model.list" && { echo "FAIL: $model lists rows_block_short"; fail=1; }
+done
 # the tiled GPU schedule (issue 17): its barrier kinds and held_register_swapped, on the GEMM
 # launches (norm epilogue) of expert 0 and the last expert, and the barrier kinds on Tiny's
 # first GEMM launch and first row launch (its rows are too wide for an epilogue), each refuted
