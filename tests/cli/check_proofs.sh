@@ -82,8 +82,9 @@ assert v4["ir"]["gpu"] == a["ir"]["gpu"]
 assert v4["proofs_root"] != a["proofs_root"], "the v4 schedule's proofs are the v3 ones"
 PY
 
-# ---- the replay can fail: a z3 on PATH that answers sat for one query (the x86_64-only
-# bundle: the cheapest to regenerate) ----
+# ---- the replay can fail: a z3 on PATH that answers sat for one query (in the dense x86-64-v3
+# bundle, which the checks below use too: the cheapest to regenerate) ----
+expect_exit 0 "$tkc" compile "$arch" -o "$tmp/dn" --targets x86_64 --cpu x86-64-v3 --dispatch dense --quiet
 # Queries go to the solver in batches (compiler/replay.c); a batch with a wrong answer is run
 # again file by file, and the file is named. The fake z3 reads the file its last argument
 # names: a batch file gets one answer per (check-sat), the first one `sat`; a single query
@@ -100,15 +101,14 @@ case "$f" in
 esac
 SH
 chmod +x "$tmp/fakebin/z3"
-first=$(ls "$tmp/v4/proofs/queries" | LC_ALL=C sort | head -n 1)
-FAKE_SAT=$first PATH="$tmp/fakebin:$PATH" expect_exit 3 "$tkc" check-proofs "$tmp/v4" --solvers=z3 -j 1
+first=$(ls "$tmp/dn/proofs/queries" | LC_ALL=C sort | head -n 1)
+FAKE_SAT=$first PATH="$tmp/fakebin:$PATH" expect_exit 3 "$tkc" check-proofs "$tmp/dn" --solvers=z3 -j 1
 grep -q "queries/$first: z3 says 'sat' (expected unsat)" "$tmp/err" || fail "a sat query in a batch is not named: $(tail -n 2 "$tmp/err")"
-FAKE_SAT=none PATH="$tmp/fakebin:$PATH" expect_exit 3 "$tkc" check-proofs "$tmp/v4" --solvers=z3 -j 1
+FAKE_SAT=none PATH="$tmp/fakebin:$PATH" expect_exit 3 "$tkc" check-proofs "$tmp/dn" --solvers=z3 -j 1
 grep -q "answered 'sat...' for a batch of 40 queries (from .*/$first), though each alone is unsat" "$tmp/err" ||
   fail "a batch that fails only as a batch passes: $(tail -n 2 "$tmp/err")"
 
 # ---- dense dispatch: no dispatch key, and the bundle regenerates from it ----
-expect_exit 0 "$tkc" compile "$arch" -o "$tmp/dn" --targets x86_64 --cpu x86-64-v3 --dispatch dense --quiet
 expect_exit 0 "$tkc" check-proofs "$tmp/dn" --no-replay
 python3 - "$tmp/dn/manifest.json" <<'PY' || fail "--dispatch dense bundle: certificate option dispatch"
 import json, sys

@@ -1,20 +1,22 @@
 #!/bin/sh
 # tests/cli/stub_mutants.sh — mutation testing of class host (issue 12): every codegen mutant
 # `tkc compile --list-cg-mutants` lists (host stub text, GPU kernel ABI) makes `tkc compile
-# models/nano.arch.json --targets x86_64,amdgcn,nvptx --cg-mutant ID -o DIR` (one code unit
-# each: x86-64-v3, gfx90a, sm_80) exit 3 with a counterexample naming class host and the stub
+# models/nano.arch.json --targets x86_64,amdgcn,nvptx --dispatch dense --cg-mutant ID -o DIR`
+# (one code unit each: x86-64-v3, gfx90a, sm_80; dense dispatch, whose proofs take half the
+# time: the stub is proved after every kernel, so each mutant costs a whole compile) exit 3 with a counterexample naming class host and the stub
 # function (model_host.c:LINE) or the kernel and code unit, and leaves no DIR and no temp dir;
 # the list has >= 9 entries with both kinds; an unknown ID is a usage error (exit 2); without
-# a mutant the same compile succeeds and its proofs/index.json holds host obligations. Runs
-# two compiles at a time.
+# a mutant the same compile with the default (sparse) dispatch succeeds and its
+# proofs/index.json holds host obligations. Runs two compiles at a time.
 set -u
 TKC="$TK_BIN/tkc"
 ARCH="$TK_SOURCE_DIR/models/nano.arch.json"
 FLAGS="--targets x86_64,amdgcn,nvptx --offload-arch gfx90a --cuda-arch sm_80 --cpu x86-64-v3 --quiet"
+MUTANT_FLAGS="$FLAGS --dispatch dense"
 
 check_one() { # id
   d="$W/out.$1"
-  "$TKC" compile "$ARCH" $FLAGS --cg-mutant "$1" -o "$d" >/dev/null 2>"$W/$1.err"
+  "$TKC" compile "$ARCH" $MUTANT_FLAGS --cg-mutant "$1" -o "$d" >/dev/null 2>"$W/$1.err"
   rc=$?
   [ $rc -eq 3 ] || { echo "SURVIVED $1 (exit $rc)"; cat "$W/$1.err"; }
   grep -q "class host" "$W/$1.err" || { echo "FAIL $1: no class host in the message"; cat "$W/$1.err"; }
@@ -29,7 +31,7 @@ check_one() { # id
 if [ "${1:-}" = --one ]; then check_one "$2"; exit 0; fi
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-export W TKC ARCH FLAGS
+export W TKC ARCH FLAGS MUTANT_FLAGS
 fail=0
 
 "$TKC" compile --list-cg-mutants >"$W/all" || { echo "FAIL: --list-cg-mutants"; exit 1; }

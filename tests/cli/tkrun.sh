@@ -42,7 +42,10 @@ for model in nano dense; do
   arch=models/$model.arch.json
   in=$(sed -n 's/.*"input_dim": *\([0-9]*\).*/\1/p' "$arch")
   k=$(sed -n 's/.*"top_k": *\([0-9]*\).*/\1/p' "$arch")
-  cpu=()  # nano: the default CPU levels (x86-64-v3,x86-64-v4); dense: one, to save compile time
+  # nano: the default CPU levels (x86-64-v3,x86-64-v4) and code for each GPU API (one gfx and
+  # one sm: --device hip/cuda must find the code and fail on the missing runtime); dense: one
+  # CPU level, to save compile time
+  cpu=(--offload-arch gfx90a --cuda-arch sm_80)
   [ "$model" = dense ] && cpu=(--cpu x86-64-v3)
   "$BIN/tkc" compile "$arch" -o "$tmp/$model" --quiet "${cpu[@]}" || { fail "compile $model"; continue; }
   "$BIN/tkc" init-checkpoint "$arch" -o "$tmp/$model.tkp1" >/dev/null || { fail "checkpoint $model"; continue; }

@@ -6,5 +6,7 @@ tk_unit_test(NAME gpu_exec_test
     ${CMAKE_CURRENT_LIST_DIR}/model_weights.c
   LIBS tk_codegen tkc_lib tkref_lib LLVM ${CMAKE_DL_LIBS} Threads::Threads
   LABELS codegen)
+# Mostly LLVM's time (MCJIT of every kernel, emulated ids): plain pass only.
+set_tests_properties(gpu_exec_test PROPERTIES LABELS "unit;codegen;slow" COST 165)
 target_include_directories(gpu_exec_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
 target_compile_definitions(gpu_exec_test PRIVATE ${TK_LLVM_DEFINITIONS})

@@ -3,13 +3,16 @@
 # command line; committed proofs regenerate identically and replay in z3 and cvc5 (slow:
 # thousands of solver runs).
 tk_unit_test(NAME verify_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_test.c LIBS tkc_lib tk_verify LABELS verify)
+# Plain pass only (slow): mostly Z3's time; under the sanitizers the verifier's own code runs on
+# every model in proofs_regen.
+set_tests_properties(verify_test PROPERTIES LABELS "unit;verify;slow" COST 75)
 tk_unit_test(NAME verify_defects_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_defects_test.c
              LIBS tkc_lib tk_verify LABELS verify)
 tk_unit_test(NAME verify_dataflow_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_dataflow_test.c
              LIBS tkc_lib tk_verify LABELS verify)
 tk_script_test(NAME verify_cli SCRIPT tests/proofs/cli.sh LABELS verify cli)
-tk_script_test(NAME proofs_regen SCRIPT tests/proofs/regen.sh LABELS verify proofs COST 50)
-tk_script_test(NAME proofs_replay SCRIPT tests/proofs/replay.sh LABELS verify proofs slow COST 150)
+tk_script_test(NAME proofs_regen SCRIPT tests/proofs/regen.sh LABELS verify proofs COST 75)
+tk_script_test(NAME proofs_replay SCRIPT tests/proofs/replay.sh LABELS verify proofs slow COST 250)
 # The translation validator (verify/tv.h) on nano's unoptimised LLVM for every codegen target,
 # and hand-planted defects in it (swapped ids, fcmp predicates, provenance, guards, strides).
 tk_unit_test(NAME tv_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/tv_test.c
