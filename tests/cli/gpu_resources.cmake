@@ -4,4 +4,4 @@
 add_executable(gpu_resources_dump ${CMAKE_CURRENT_LIST_DIR}/gpu_resources_dump.c)
 set_target_properties(gpu_resources_dump PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 target_link_libraries(gpu_resources_dump PRIVATE tk_codegen)
-tk_script_test(NAME gpu_resources SCRIPT tests/cli/gpu_resources.sh LABELS "cli;codegen;slow")
+tk_script_test(NAME gpu_resources SCRIPT tests/cli/gpu_resources.sh LABELS "cli;codegen")

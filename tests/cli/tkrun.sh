@@ -45,9 +45,9 @@ for model in nano dense; do
   # nano: the default CPU levels (x86-64-v3,x86-64-v4) and code for each GPU API (one gfx and
   # one sm: --device hip/cuda must find the code and fail on the missing runtime); dense: one
   # CPU level, to save compile time
-  cpu=(--offload-arch gfx90a --cuda-arch sm_80)
-  [ "$model" = dense ] && cpu=(--cpu x86-64-v3)
-  "$BIN/tkc" compile "$arch" -o "$tmp/$model" --quiet "${cpu[@]}" || { fail "compile $model"; continue; }
+  flags=(--offload-arch gfx90a --cuda-arch sm_80)
+  [ "$model" = dense ] && flags=(--cpu x86-64-v3)
+  "$BIN/tkc" compile "$arch" -o "$tmp/$model" --quiet "${flags[@]}" || { fail "compile $model"; continue; }
   "$BIN/tkc" init-checkpoint "$arch" -o "$tmp/$model.tkp1" >/dev/null || { fail "checkpoint $model"; continue; }
   run() { expect_exit "$1" "$BIN/tkrun" --bundle "$tmp/$model" --checkpoint "$tmp/$model.tkp1" --device cpu "${@:2}"; }
   for b in 1 17; do
@@ -145,6 +145,7 @@ for dev in hip cuda; do
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   [ "$ms" -lt 5000 ] || fail "--device $dev took $ms ms"
   grep -q "device unavailable: .*$dev" "$tmp/err" || fail "--device $dev: unclear message: $(cat "$tmp/err")"
+  grep -q "bundle has no" "$tmp/err" && fail "--device $dev: the bundle's GPU code was not found: $(cat "$tmp/err")"
   [ -s "$tmp/out" ] && fail "--device $dev: wrote to stdout"
 done
 # --device auto: one short line; the reasons each GPU backend was passed over with --verbose.

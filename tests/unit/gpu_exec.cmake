@@ -6,7 +6,14 @@ tk_unit_test(NAME gpu_exec_test
     ${CMAKE_CURRENT_LIST_DIR}/model_weights.c
   LIBS tk_codegen tkc_lib tkref_lib LLVM ${CMAKE_DL_LIBS} Threads::Threads
   LABELS codegen)
-# Mostly LLVM's time (MCJIT of every kernel, emulated ids): plain pass only.
+# Mostly LLVM's time (MCJIT of every kernel, emulated ids): plain pass only. The sanitized
+# build runs nano under the tiled schedule alone: no other test of that pass compiles its
+# shared locals, barriers and row launches.
 set_tests_properties(gpu_exec_test PROPERTIES LABELS "unit;codegen;slow" COST 165)
+if(TK_SANITIZE)
+  add_test(NAME gpu_exec_tiled COMMAND gpu_exec_test nano-tiled WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(gpu_exec_tiled PROPERTIES LABELS "unit;codegen"
+    ENVIRONMENT "TK_SOURCE_DIR=${CMAKE_SOURCE_DIR};TK_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endif()
 target_include_directories(gpu_exec_test SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
 target_compile_definitions(gpu_exec_test PRIVATE ${TK_LLVM_DEFINITIONS})
