@@ -51,7 +51,8 @@ check_batch() {
 export -f check_one hypotheses batch_answers check_batch
 
 for d in "${dirs[@]}"; do
-  files=$(ls "$d"/queries/*.smt2 2>/dev/null | wc -l)
+  queries=("$d"/queries/*.smt2) # no ls: under pipefail an empty store would end the script unnamed
+  [[ -e ${queries[0]} ]] && files=${#queries[@]} || files=0
   [[ $files -gt 0 ]] || { echo "FAIL $d: no queries/*.smt2 files" >&2; exit 1; }
   grep -L '^(assert (! (not ' "$d"/queries/*.smt2 | sed 's/^/FAIL missing named goal: /' | grep . && exit 1
   (cd "$d/queries" && sha256sum -- *.smt2 | awk '$2 != $1 ".smt2" { print "FAIL " $2 " hashes to " $1; bad = 1 } END { exit bad }') >&2 || exit 1
