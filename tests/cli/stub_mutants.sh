@@ -3,8 +3,9 @@
 # `tkc compile --list-cg-mutants` lists (host stub text, GPU kernel ABI) makes `tkc compile
 # models/nano.arch.json --targets x86_64,amdgcn,nvptx --dispatch dense --cg-mutant ID -o DIR`
 # (one code unit each: x86-64-v3, gfx90a, sm_80; dense dispatch, whose proofs take half the
-# time: the stub is proved after every kernel, so each mutant costs a whole compile) exit 3 with a counterexample naming class host and the stub
-# function (model_host.c:LINE) or the kernel and code unit, and leaves no DIR and no temp dir;
+# time: the stub is proved after every kernel, so each mutant costs a whole compile) exit 3
+# with a counterexample naming class host and the stub function (model_host.c:LINE) or the
+# kernel and code unit, and leaves no DIR and no temp dir;
 # the list has >= 9 entries with both kinds; an unknown ID is a usage error (exit 2); without
 # a mutant the same compile succeeds, with dense and with the default (sparse) dispatch, and
 # its proofs/index.json holds host obligations. Runs two compiles at a time.

@@ -50,17 +50,19 @@ check_batch() {
 }
 export -f check_one hypotheses batch_answers check_batch
 
+# Every store's query files, by glob (ls under pipefail would end the script at an empty store
+# before naming it).
+all=()
 for d in "${dirs[@]}"; do
-  queries=("$d"/queries/*.smt2) # no ls: under pipefail an empty store would end the script unnamed
-  [[ -e ${queries[0]} ]] && files=${#queries[@]} || files=0
-  [[ $files -gt 0 ]] || { echo "FAIL $d: no queries/*.smt2 files" >&2; exit 1; }
+  queries=("$d"/queries/*.smt2)
+  [[ -e ${queries[0]} ]] || { echo "FAIL $d: no queries/*.smt2 files" >&2; exit 1; }
+  all+=("${queries[@]}")
   grep -L '^(assert (! (not ' "$d"/queries/*.smt2 | sed 's/^/FAIL missing named goal: /' | grep . && exit 1
   (cd "$d/queries" && sha256sum -- *.smt2 | awk '$2 != $1 ".smt2" { print "FAIL " $2 " hashes to " $1; bad = 1 } END { exit bad }') >&2 || exit 1
 done
 # A query is named by its hash, so one that several stores hold (over a third of the files: the
 # models share kernels of the same sizes) is replayed once.
-distinct=$(printf '%s\n' "${dirs[@]}" | while read -r d; do ls "$d"/queries/*.smt2; done |
-  awk -F/ '!seen[$NF]++')
+distinct=$(printf '%s\n' "${all[@]}" | awk -F/ '!seen[$NF]++')
 n=$(printf '%s\n' "$distinct" | wc -l)
 printf '%s\n' "$distinct" |
   xargs -P 2 -n 40 bash -c 'check_batch "$0" "$@"' >"${TMPDIR:-/tmp}/tk_replay.$$" 2>&1 || true

@@ -5,10 +5,9 @@ tk_unit_test(NAME codegen_model_test
   SOURCES ${TK_CG_TEST_DIR}/codegen_model_test.c ${TK_CG_TEST_DIR}/cg_driver.c
     ${TK_CG_TEST_DIR}/model_weights.c
   LIBS tk_codegen tkc_lib tkref_lib ${CMAKE_DL_LIBS} Threads::Threads
-  LABELS codegen COST 115)
-# Plain pass only (slow): mostly LLVM's time (-O3 and the JIT); under the sanitizers codegen runs
+  LABELS codegen slow COST 115)
+# slow (plain pass only): mostly LLVM's time (-O3 and the JIT); under the sanitizers codegen runs
 # in every compile of session_test, tkrun_cli and the rest.
-set_tests_properties(codegen_model_test PROPERTIES LABELS "unit;codegen;slow")
 tk_unit_test(NAME codegen_kernel_test
   SOURCES ${TK_CG_TEST_DIR}/codegen_kernel_test.c ${TK_CG_TEST_DIR}/cg_driver.c
   LIBS tk_codegen LLVM ${CMAKE_DL_LIBS} Threads::Threads ${TK_LIBM}

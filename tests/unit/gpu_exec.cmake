@@ -5,11 +5,10 @@ tk_unit_test(NAME gpu_exec_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_exec_test.c ${CMAKE_CURRENT_LIST_DIR}/cg_driver.c
     ${CMAKE_CURRENT_LIST_DIR}/model_weights.c
   LIBS tk_codegen tkc_lib tkref_lib LLVM ${CMAKE_DL_LIBS} Threads::Threads
-  LABELS codegen)
-# Mostly LLVM's time (MCJIT of every kernel, emulated ids): plain pass only. The sanitized
+  LABELS codegen slow COST 165)
+# slow: mostly LLVM's time (MCJIT of every kernel, emulated ids), plain pass only. The sanitized
 # build runs nano under the tiled schedule alone: no other test of that pass compiles its
 # shared locals, barriers and row launches.
-set_tests_properties(gpu_exec_test PROPERTIES LABELS "unit;codegen;slow" COST 165)
 if(TK_SANITIZE)
   add_test(NAME gpu_exec_tiled COMMAND gpu_exec_test nano-tiled WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(gpu_exec_tiled PROPERTIES LABELS "unit;codegen"

@@ -2,10 +2,10 @@
 # counterexamples (verify_dataflow_test: defective launch sequences); `tkc verify` on the
 # command line; committed proofs regenerate identically and replay in z3 and cvc5 (slow:
 # thousands of solver runs).
-tk_unit_test(NAME verify_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_test.c LIBS tkc_lib tk_verify LABELS verify)
-# Plain pass only (slow): mostly Z3's time; under the sanitizers the verifier's own code runs on
-# every model in proofs_regen.
-set_tests_properties(verify_test PROPERTIES LABELS "unit;verify;slow" COST 75)
+# verify_test is slow (plain pass only): mostly Z3's time; under the sanitizers the verifier's own
+# code runs on every model in proofs_regen.
+tk_unit_test(NAME verify_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_test.c LIBS tkc_lib tk_verify
+             LABELS verify slow COST 75)
 tk_unit_test(NAME verify_defects_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_defects_test.c
              LIBS tkc_lib tk_verify LABELS verify)
 tk_unit_test(NAME verify_dataflow_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_dataflow_test.c
