@@ -400,8 +400,9 @@ typedef struct text_buf {
 } text_buf;
 
 static void put(text_buf *t, const char *s) {
-  size_t n = strlen(s);
+  if (!s) t->oom = true;
   if (t->oom) return;
+  size_t n = strlen(s);
   if (t->len + n + 1 > t->cap) {
     size_t ncap = t->cap ? t->cap : 1024;
     while (ncap < t->len + n + 1) ncap *= 2;
@@ -438,8 +439,39 @@ static void put_decl(text_buf *t, const tk_obl *o, const tk_obl_decl *d) {
   put(t, ")\n");
 }
 
+static size_t text_slot(const tk_vctx *v, Z3_ast x) {
+  size_t mask = v->cap_texts - 1, i = ((uintptr_t)x >> 4) * 0x9E3779B97F4A7C15ull;
+  for (i &= mask; v->texts[i].term && v->texts[i].term != x; i = (i + 1) & mask) continue;
+  return i;
+}
+
+static bool texts_reserve(tk_vctx *v) {
+  if (2 * (v->ntexts + 1) <= v->cap_texts) return true;
+  size_t cap = v->cap_texts ? 2 * v->cap_texts : 1024;
+  struct tk_term_text *old = v->texts, *fresh = tk_calloc(cap, sizeof *fresh);
+  if (!fresh) return false;
+  size_t old_cap = v->cap_texts;
+  v->texts = fresh;
+  v->cap_texts = cap;
+  for (size_t i = 0; i < old_cap; i++)
+    if (old[i].term) v->texts[text_slot(v, old[i].term)] = old[i];
+  free(old);
+  return true;
+}
+
+/* x's SMT-LIB2 text, printed by Z3 the first time (the context keeps it; NULL: no memory). */
+static const char *term_text(tk_vctx *v, Z3_ast x) {
+  if (!texts_reserve(v)) return NULL;
+  struct tk_term_text *e = &v->texts[text_slot(v, x)];
+  if (e->term) return e->text;
+  char *text = tk_strdup(Z3_ast_to_string(v->z, x));
+  if (!text) return NULL;
+  *e = (struct tk_term_text){x, text};
+  v->ntexts++;
+  return text;
+}
+
 char *tk_verify_obl_text(const tk_obl *o) {
-  Z3_context z = o->v->z;
   text_buf t = {0};
   put(&t, "; tkc obligation, class ");
   put(&t, tk_verify_obl_class_name(o->cls));
@@ -455,11 +487,11 @@ char *tk_verify_obl_text(const tk_obl *o) {
   for (int i = 0; i < o->ndecls; i++) put_decl(&t, o, &o->decls[i]);
   for (int i = 0; i < o->nhyps; i++) {
     put(&t, "(assert ");
-    put(&t, Z3_ast_to_string(z, o->hyps[i]));
+    put(&t, term_text(o->v, o->hyps[i]));
     put(&t, ")\n");
   }
   put(&t, "(assert (! (not ");
-  put(&t, Z3_ast_to_string(z, o->goal));
+  put(&t, term_text(o->v, o->goal));
   put(&t, ") :named goal))\n(check-sat)\n");
   if (t.oom) {
     free(t.p);

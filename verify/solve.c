@@ -125,6 +125,8 @@ void tk_verify_ctx_dispose(tk_vctx *v) {
   free(v->obl.parts);
   free(v->obl.defs);
   free(v->proved);
+  for (size_t i = 0; i < v->cap_texts; i++) free(v->texts[i].text);
+  free(v->texts);
   tk_verify_report_free(v->report);
   memset(v, 0, sizeof *v);
 }

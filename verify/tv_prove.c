@@ -551,21 +551,90 @@ static tk_status name_instruction(const tv_fn *f, tk_status s) {
   return named;
 }
 
-/* x rewritten by Z3's simplifier (an equivalent term: constants folded, so the unrolled
- * copies of one access share their conditions); NULL stays NULL. */
-static Z3_ast simplified(tv_fn *f, Z3_ast x) { return x ? Z3_simplify(f->v->z, x) : NULL; }
-
 /* A part the simplifier rewrites to true (the constant index of an unrolled copy, an
  * unconditional definedness) is discharged by that rewriting and not added to the goal. */
 static bool trivially_true(tv_fn *f, Z3_ast x) {
   return x && Z3_get_bool_value(f->v->z, x) == Z3_L_TRUE;
 }
 
-static bool seen_before(Z3_ast *seen, int *n, int cap, Z3_ast x) {
-  for (int i = 0; i < *n; i++)
-    if (seen[i] == x) return true;
-  if (*n < cap) seen[(*n)++] = x;
-  return false;
+/* ---- conjuncts seen by one obligation ----
+ * The unrolled copies of an access repeat most of their definedness conditions (the shared
+ * base index's, each copy adding its constant's): the goal takes each conjunct once, which
+ * keeps a 16-copy tile's query text and solving near one copy's. Dropping a conjunct already
+ * in the goal (the conjunction of all parts) changes nothing it proves. */
+
+typedef struct tv_set { /* Z3 terms by pointer (hash-consed: equal terms, one pointer) */
+  size_t cap, n;
+  Z3_ast *slot;
+} tv_set;
+
+typedef struct tv_conj {
+  tv_set raw, kept; /* terms as built, and-nodes included; simplified conjuncts in the goal */
+  Z3_ast *list;     /* the conjuncts being gathered */
+  int n, cap;
+} tv_conj;
+
+static void conj_free(tv_conj *c) {
+  free(c->raw.slot);
+  free(c->kept.slot);
+  free(c->list);
+}
+
+static size_t set_index(const tv_set *s, Z3_ast x) {
+  size_t mask = s->cap - 1, i = ((uintptr_t)x >> 4) * 0x9E3779B97F4A7C15ull;
+  for (i &= mask; s->slot[i] && s->slot[i] != x; i = (i + 1) & mask) continue;
+  return i;
+}
+
+/* 1 if x was not in s (now added), 0 if it was, -1 out of memory. */
+static int set_add(tv_set *s, Z3_ast x) {
+  if (2 * (s->n + 1) > s->cap) {
+    tv_set bigger = {s->cap ? 2 * s->cap : 256, 0, NULL};
+    if (!(bigger.slot = tk_calloc(bigger.cap, sizeof *bigger.slot))) return -1;
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slot[i]) bigger.slot[set_index(&bigger, s->slot[i])] = s->slot[i];
+    bigger.n = s->n;
+    free(s->slot);
+    *s = bigger;
+  }
+  size_t i = set_index(s, x);
+  if (s->slot[i]) return 0;
+  s->slot[i] = x;
+  s->n++;
+  return 1;
+}
+
+static bool is_and(tv_fn *f, Z3_ast x) {
+  Z3_context z = f->v->z;
+  return Z3_get_ast_kind(z, x) == Z3_APP_AST &&
+         Z3_get_decl_kind(z, Z3_get_app_decl(z, Z3_to_app(z, x))) == Z3_OP_AND;
+}
+
+static tk_status conj_oom(void) {
+  return tk_status_make(TK_RESOURCE_EXHAUSTED, "translation validation: out of memory");
+}
+
+/* Appends the leaves of the and-tree x that set does not hold (each node entered once) to
+ * c->list; into_goal: skip leaves that are true. */
+static tk_status gather(tv_fn *f, tv_conj *c, tv_set *set, Z3_ast x, bool into_goal) {
+  int fresh = set_add(set, x);
+  if (fresh <= 0) return fresh ? conj_oom() : TK_STATUS_OK;
+  if (is_and(f, x)) {
+    Z3_app app = Z3_to_app(f->v->z, x);
+    for (unsigned i = 0; i < Z3_get_app_num_args(f->v->z, app); i++)
+      TK_RETURN_IF_ERROR(gather(f, c, set, Z3_get_app_arg(f->v->z, app, i), into_goal));
+    return TK_STATUS_OK;
+  }
+  if (into_goal && trivially_true(f, x)) return TK_STATUS_OK;
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 64;
+    Z3_ast *p = tk_realloc(c->list, (size_t)cap * sizeof *p);
+    if (!p) return conj_oom();
+    c->list = p;
+    c->cap = cap;
+  }
+  c->list[c->n++] = x;
+  return TK_STATUS_OK;
 }
 
 static void nest_text(const tv_fn *f, int leaf, char *buf, size_t n) {
@@ -584,6 +653,99 @@ static void nest_text(const tv_fn *f, int leaf, char *buf, size_t n) {
   if (!k) snprintf(buf, n, "(no loop)");
 }
 
+/* *out: the leaves of the and-tree x (as built) the obligation has not met yet, as one
+ * conjunction; true when there are none. */
+static tk_status raw_conjuncts(tv_fn *f, tv_conj *c, Z3_ast x, Z3_ast *out) {
+  c->n = 0;
+  TK_RETURN_IF_ERROR(gather(f, c, &c->raw, x, false));
+  *out = c->n ? tk_verify_z_and(f->v, c->n, c->list) : z_true(f);
+  return *out ? TK_STATUS_OK : conj_oom();
+}
+
+/* *out: the conjuncts of the simplified term x not in the goal yet and not true, as one
+ * conjunction; NULL when there are none. */
+static tk_status goal_conjuncts(tv_fn *f, tv_conj *c, Z3_ast x, Z3_ast *out) {
+  *out = NULL;
+  c->n = 0;
+  TK_RETURN_IF_ERROR(gather(f, c, &c->kept, x, true));
+  if (c->n) *out = tk_verify_z_and(f->v, c->n, c->list);
+  return c->n && !*out ? conj_oom() : TK_STATUS_OK;
+}
+
+/* Rewrites each of xs[0, n) by Z3's simplifier in one call: as the arguments of one
+ * application of an uninterpreted predicate, which the simplifier rewrites argument by
+ * argument (each call sets up a whole rewriter: about 16 microseconds, paid once per
+ * obligation instead of once per unrolled copy). */
+static tk_status simplify_all(tv_fn *f, Z3_ast *xs, int n) {
+  Z3_context z = f->v->z;
+  if (!n) return TK_STATUS_OK;
+  Z3_sort *domain = tk_malloc((size_t)n * sizeof *domain);
+  if (!domain) return conj_oom();
+  for (int i = 0; i < n; i++) domain[i] = f->v->bool_sort;
+  Z3_func_decl holder = Z3_mk_func_decl(z, Z3_mk_string_symbol(z, "tk.tv.terms"), (unsigned)n,
+                                        domain, f->v->bool_sort);
+  free(domain);
+  Z3_ast all = holder ? Z3_simplify(z, Z3_mk_app(z, holder, (unsigned)n, xs)) : NULL;
+  TK_RETURN_IF_ERROR(tk_verify_ctx_z3_status(f->v, "simplifying the terms of an obligation"));
+  Z3_app app = all && Z3_get_ast_kind(z, all) == Z3_APP_AST ? Z3_to_app(z, all) : NULL;
+  if (!app || Z3_get_app_decl(z, app) != holder || Z3_get_app_num_args(z, app) != (unsigned)n)
+    return tk_status_make(TK_INTERNAL, "translation validation: the simplifier changed the "
+                                       "application that holds an obligation's terms");
+  for (int i = 0; i < n; i++) xs[i] = Z3_get_app_arg(z, app, (unsigned)i);
+  return TK_STATUS_OK;
+}
+
+/* One instance's LLVM and IR index (shown in a counterexample of its part). */
+typedef struct tv_address {
+  Z3_ast li, ir;
+} tv_address;
+
+/* The terms of instance inst: terms[0] its index's and bound variables' definedness, terms[1]
+ * LLVM index == IR index. */
+static tk_status address_terms(tv_fn *f, tv_conj *c, int inst, tv_address *at, Z3_ast *terms) {
+  const tv_inst *r = &f->insts[inst];
+  const tv_access *a = &f->accs[r->n];
+  LLVMValueRef index = NULL;
+  Z3_ast ldef, bdef;
+  TK_RETURN_IF_ERROR(check_base(f, r, a, &index));
+  TK_RETURN_IF_ERROR(bind_vars(f, r, a, &bdef));
+  TK_RETURN_IF_ERROR(term(f, index, &at->li, &ldef));
+  at->ir = tk_verify_obl_ix(obl(f), access_ix(a), 0);
+  Z3_ast def = tk_verify_z_and2(f->v, ldef, bdef);
+  if (!at->ir || !def) return conj_oom();
+  terms[1] = Z3_mk_eq(f->v->z, at->li, at->ir);
+  return raw_conjuncts(f, c, def, &terms[0]);
+}
+
+/* The parts of instance inst from its simplified terms, each only as far as the goal lacks it. */
+static tk_status address_parts(tv_fn *f, tv_conj *c, int inst, const tv_address *at,
+                               const Z3_ast *terms) {
+  tk_obl *o = obl(f);
+  char what[160];
+  access_what(f, &f->accs[f->insts[inst].n], what, sizeof what);
+  Z3_ast def, eq;
+  TK_RETURN_IF_ERROR(goal_conjuncts(f, c, terms[0], &def));
+  if (def) tk_verify_obl_part(o, def, "%s: its index is defined at " INST_MARK, what, inst);
+  TK_RETURN_IF_ERROR(goal_conjuncts(f, c, terms[1], &eq));
+  if (!eq) return TK_STATUS_OK;
+  tk_verify_obl_show(o, "llvm_index", at->li);
+  tk_verify_obl_show(o, "ir_index", at->ir);
+  tk_verify_obl_part(o, eq, "%s: LLVM index == IR index at " INST_MARK, what, inst);
+  return TK_STATUS_OK;
+}
+
+static tk_status address_group(tv_fn *f, tv_conj *c, const int *group, int n) {
+  tv_address *at = tk_calloc((size_t)n, sizeof *at);
+  Z3_ast *terms = tk_calloc((size_t)(2 * n), sizeof *terms);
+  tk_status s = at && terms ? TK_STATUS_OK : conj_oom();
+  for (int g = 0; !s && g < n; g++) s = address_terms(f, c, group[g], &at[g], &terms[2 * g]);
+  if (!s) s = simplify_all(f, terms, 2 * n);
+  for (int g = 0; !s && g < n; g++) s = address_parts(f, c, group[g], &at[g], &terms[2 * g]);
+  free(at);
+  free(terms);
+  return s;
+}
+
 static tk_status address_obligation(tv_fn *f, const int *group, int n) {
   char nest[160];
   nest_text(f, f->insts[group[0]].path, nest, sizeof nest);
@@ -596,30 +758,42 @@ static tk_status address_obligation(tv_fn *f, const int *group, int n) {
   path_terms p;
   TK_RETURN_IF_ERROR(path_of(f, f->insts[group[0]].path, &p));
   tk_verify_obl_hyp(o, p.all);
-  Z3_ast seen[4096];
-  int nseen = 0;
+  tv_conj c = {0};
+  tk_status s = address_group(f, &c, group, n);
+  conj_free(&c);
+  TK_RETURN_IF_ERROR(s);
+  if (!o->nparts) tk_verify_obl_goal(o, z_true(f)); /* every part held by simplification */
+  return name_instruction(f, tk_verify_obl_prove(f->v));
+}
+
+/* The control parts of instance inst, whose IR loops and guards are ir (simplified), against
+ * the path p: safety and completeness, once per distinct IR condition (seen). */
+static tk_status control_parts(tv_fn *f, tv_set *seen, const path_terms *p, int inst, Z3_ast ir) {
+  tk_vctx *v = f->v;
+  int fresh = set_add(seen, ir);
+  if (fresh <= 0) return fresh ? conj_oom() : TK_STATUS_OK;
+  char what[160];
+  access_what(f, &f->accs[f->insts[inst].n], what, sizeof what);
+  tk_verify_obl_part(obl(f), Z3_mk_implies(v->z, p->all, ir),
+                     "safety: the LLVM path of " INST_MARK " implies the IR loops and guards of %s",
+                     inst, what);
+  tk_verify_obl_part(
+      obl(f), Z3_mk_implies(v->z, tk_verify_z_and2(v, ir, p->chunk), p->rest),
+      "completeness: the IR loops and guards of %s imply the LLVM path of " INST_MARK, what, inst);
+  return TK_STATUS_OK;
+}
+
+/* ir[g]: the IR loops and guards of instance group[g], its loop variables bound to the LLVM's. */
+static tk_status control_terms(tv_fn *f, const int *group, int n, Z3_ast *ir) {
   for (int g = 0; g < n; g++) {
     const tv_inst *r = &f->insts[group[g]];
     const tv_access *a = &f->accs[r->n];
-    LLVMValueRef index = NULL;
-    Z3_ast li, ldef, bdef;
-    TK_RETURN_IF_ERROR(check_base(f, r, a, &index));
+    Z3_ast bdef;
     TK_RETURN_IF_ERROR(bind_vars(f, r, a, &bdef));
-    TK_RETURN_IF_ERROR(term(f, index, &li, &ldef));
-    Z3_ast ir = tk_verify_obl_ix(o, access_ix(a), 0);
-    Z3_ast eq = simplified(f, ir ? Z3_mk_eq(f->v->z, li, ir) : NULL);
-    Z3_ast def = simplified(f, tk_verify_z_and2(f->v, ldef, bdef));
-    char what[160];
-    access_what(f, a, what, sizeof what);
-    if (!seen_before(seen, &nseen, 4096, def) && !trivially_true(f, def))
-      tk_verify_obl_part(o, def, "%s: its index is defined at " INST_MARK, what, group[g]);
-    if (seen_before(seen, &nseen, 4096, eq) || trivially_true(f, eq)) continue;
-    tk_verify_obl_show(o, "llvm_index", li);
-    tk_verify_obl_show(o, "ir_index", ir);
-    tk_verify_obl_part(o, eq, "%s: LLVM index == IR index at " INST_MARK, what, group[g]);
+    ir[g] = tk_verify_obl_items_cond(obl(f), a->path, a->a.depth, 0);
+    if (!ir[g]) return conj_oom();
   }
-  if (!o->nparts) tk_verify_obl_goal(o, z_true(f)); /* every part held by simplification */
-  return name_instruction(f, tk_verify_obl_prove(f->v));
+  return simplify_all(f, ir, n);
 }
 
 static tk_status control_obligation(tv_fn *f, const int *group, int n) {
@@ -636,27 +810,13 @@ static tk_status control_obligation(tv_fn *f, const int *group, int n) {
   TK_RETURN_IF_ERROR(path_of(f, f->insts[group[0]].path, &p));
   tk_verify_obl_part(o, Z3_mk_implies(v->z, p.all, p.defined),
                      "the loop bounds, ids and guards on the path are defined");
-  Z3_ast seen[4096];
-  int nseen = 0;
-  for (int g = 0; g < n; g++) {
-    const tv_inst *r = &f->insts[group[g]];
-    const tv_access *a = &f->accs[r->n];
-    Z3_ast bdef;
-    TK_RETURN_IF_ERROR(bind_vars(f, r, a, &bdef));
-    Z3_ast ir = simplified(f, tk_verify_obl_items_cond(o, a->path, a->a.depth, 0));
-    if (!ir) return tk_status_make(TK_RESOURCE_EXHAUSTED, "translation validation: out of memory");
-    if (seen_before(seen, &nseen, 4096, ir)) continue;
-    char what[160];
-    access_what(f, a, what, sizeof what);
-    tk_verify_obl_part(o, Z3_mk_implies(v->z, p.all, ir),
-                       "safety: the LLVM path of " INST_MARK
-                       " implies the IR loops and guards of %s",
-                       group[g], what);
-    tk_verify_obl_part(
-        o, Z3_mk_implies(v->z, tk_verify_z_and2(v, ir, p.chunk), p.rest),
-        "completeness: the IR loops and guards of %s imply the LLVM path of " INST_MARK, what,
-        group[g]);
-  }
+  tv_set seen = {0};
+  Z3_ast *ir = tk_calloc((size_t)n, sizeof *ir);
+  tk_status s = ir ? control_terms(f, group, n, ir) : conj_oom();
+  for (int g = 0; !s && g < n; g++) s = control_parts(f, &seen, &p, group[g], ir[g]);
+  free(seen.slot);
+  free(ir);
+  TK_RETURN_IF_ERROR(s);
   return name_instruction(f, tk_verify_obl_prove(v));
 }
 

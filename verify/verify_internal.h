@@ -220,6 +220,13 @@ struct tk_vctx {
     bool needs_hyps; /* the negated goal is sat without the path hypotheses */
   } *proved;
   size_t nproved, cap_proved;
+  /* The SMT-LIB2 text of every term printed so far (smt.c, tk_verify_obl_text): Z3's printer
+   * costs about a microsecond per byte, and most hypotheses recur in many obligations. */
+  struct tk_term_text {
+    Z3_ast term;
+    char *text;
+  } *texts;
+  size_t ntexts, cap_texts;
 };
 
 TK_MUST_USE tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m,
