@@ -440,8 +440,8 @@ static void put_decl(text_buf *t, const tk_obl *o, const tk_obl_decl *d) {
 }
 
 static size_t text_slot(const tk_vctx *v, Z3_ast x) {
-  size_t mask = v->cap_texts - 1, i = ((uintptr_t)x >> 4) * 0x9E3779B97F4A7C15ull;
-  for (i &= mask; v->texts[i].term && v->texts[i].term != x; i = (i + 1) & mask) continue;
+  size_t mask = v->cap_texts - 1, i = tk_verify_ptr_slot(x, mask);
+  for (; v->texts[i].term && v->texts[i].term != x; i = (i + 1) & mask) continue;
   return i;
 }
 
@@ -459,12 +459,15 @@ static bool texts_reserve(tk_vctx *v) {
   return true;
 }
 
-/* x's SMT-LIB2 text, printed by Z3 the first time (the context keeps it; NULL: no memory). */
+/* x's SMT-LIB2 text, printed by Z3 the first time (the context keeps it; NULL: no memory).
+ * Goals are kept too: an obligation identical to an earlier one (proved once, solve.c) repeats
+ * its goal. */
 static const char *term_text(tk_vctx *v, Z3_ast x) {
   if (!texts_reserve(v)) return NULL;
   struct tk_term_text *e = &v->texts[text_slot(v, x)];
   if (e->term) return e->text;
-  char *text = tk_strdup(Z3_ast_to_string(v->z, x));
+  const char *printed = Z3_ast_to_string(v->z, x); /* NULL when Z3 fails (its own memory) */
+  char *text = printed ? tk_strdup(printed) : NULL;
   if (!text) return NULL;
   *e = (struct tk_term_text){x, text};
   v->ntexts++;
@@ -485,13 +488,13 @@ char *tk_verify_obl_text(const tk_obl *o) {
           : o->ufs  ? "\n(set-logic QF_UFLIA)\n"
                     : "\n(set-logic QF_LIA)\n");
   for (int i = 0; i < o->ndecls; i++) put_decl(&t, o, &o->decls[i]);
-  for (int i = 0; i < o->nhyps; i++) {
+  for (int i = 0; !t.oom && i < o->nhyps; i++) {
     put(&t, "(assert ");
     put(&t, term_text(o->v, o->hyps[i]));
     put(&t, ")\n");
   }
   put(&t, "(assert (! (not ");
-  put(&t, term_text(o->v, o->goal));
+  if (!t.oom) put(&t, term_text(o->v, o->goal));
   put(&t, ") :named goal))\n(check-sat)\n");
   if (t.oom) {
     free(t.p);

@@ -37,8 +37,8 @@
 /* ---- the per-obligation value map ---- */
 
 static tv_memo_slot *memo_slot(tv_fn *f, LLVMValueRef key) {
-  size_t mask = f->memo_cap - 1, h = ((uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull;
-  for (size_t i = h & mask;; i = (i + 1) & mask)
+  size_t mask = f->memo_cap - 1;
+  for (size_t i = tk_verify_ptr_slot(key, mask);; i = (i + 1) & mask)
     if (!f->memo[i].key || f->memo[i].key == key) return &f->memo[i];
 }
 
@@ -581,8 +581,8 @@ static void conj_free(tv_conj *c) {
 }
 
 static size_t set_index(const tv_set *s, Z3_ast x) {
-  size_t mask = s->cap - 1, i = ((uintptr_t)x >> 4) * 0x9E3779B97F4A7C15ull;
-  for (i &= mask; s->slot[i] && s->slot[i] != x; i = (i + 1) & mask) continue;
+  size_t mask = s->cap - 1, i = tk_verify_ptr_slot(x, mask);
+  for (; s->slot[i] && s->slot[i] != x; i = (i + 1) & mask) continue;
   return i;
 }
 
@@ -610,7 +610,7 @@ static bool is_and(tv_fn *f, Z3_ast x) {
          Z3_get_decl_kind(z, Z3_get_app_decl(z, Z3_to_app(z, x))) == Z3_OP_AND;
 }
 
-static tk_status conj_oom(void) {
+static tk_status tv_oom(void) {
   return tk_status_make(TK_RESOURCE_EXHAUSTED, "translation validation: out of memory");
 }
 
@@ -618,7 +618,7 @@ static tk_status conj_oom(void) {
  * c->list; into_goal: skip leaves that are true. */
 static tk_status gather(tv_fn *f, tv_conj *c, tv_set *set, Z3_ast x, bool into_goal) {
   int fresh = set_add(set, x);
-  if (fresh <= 0) return fresh ? conj_oom() : TK_STATUS_OK;
+  if (fresh <= 0) return fresh ? tv_oom() : TK_STATUS_OK;
   if (is_and(f, x)) {
     Z3_app app = Z3_to_app(f->v->z, x);
     for (unsigned i = 0; i < Z3_get_app_num_args(f->v->z, app); i++)
@@ -629,7 +629,7 @@ static tk_status gather(tv_fn *f, tv_conj *c, tv_set *set, Z3_ast x, bool into_g
   if (c->n == c->cap) {
     int cap = c->cap ? 2 * c->cap : 64;
     Z3_ast *p = tk_realloc(c->list, (size_t)cap * sizeof *p);
-    if (!p) return conj_oom();
+    if (!p) return tv_oom();
     c->list = p;
     c->cap = cap;
   }
@@ -659,7 +659,7 @@ static tk_status raw_conjuncts(tv_fn *f, tv_conj *c, Z3_ast x, Z3_ast *out) {
   c->n = 0;
   TK_RETURN_IF_ERROR(gather(f, c, &c->raw, x, false));
   *out = c->n ? tk_verify_z_and(f->v, c->n, c->list) : z_true(f);
-  return *out ? TK_STATUS_OK : conj_oom();
+  return *out ? TK_STATUS_OK : tv_oom();
 }
 
 /* *out: the conjuncts of the simplified term x not in the goal yet and not true, as one
@@ -668,8 +668,9 @@ static tk_status goal_conjuncts(tv_fn *f, tv_conj *c, Z3_ast x, Z3_ast *out) {
   *out = NULL;
   c->n = 0;
   TK_RETURN_IF_ERROR(gather(f, c, &c->kept, x, true));
-  if (c->n) *out = tk_verify_z_and(f->v, c->n, c->list);
-  return c->n && !*out ? conj_oom() : TK_STATUS_OK;
+  if (!c->n) return TK_STATUS_OK;
+  *out = tk_verify_z_and(f->v, c->n, c->list);
+  return *out ? TK_STATUS_OK : tv_oom();
 }
 
 /* Rewrites each of xs[0, n) by Z3's simplifier in one call: as the arguments of one
@@ -680,7 +681,7 @@ static tk_status simplify_all(tv_fn *f, Z3_ast *xs, int n) {
   Z3_context z = f->v->z;
   if (!n) return TK_STATUS_OK;
   Z3_sort *domain = tk_malloc((size_t)n * sizeof *domain);
-  if (!domain) return conj_oom();
+  if (!domain) return tv_oom();
   for (int i = 0; i < n; i++) domain[i] = f->v->bool_sort;
   Z3_func_decl holder = Z3_mk_func_decl(z, Z3_mk_string_symbol(z, "tk.tv.terms"), (unsigned)n,
                                         domain, f->v->bool_sort);
@@ -695,13 +696,38 @@ static tk_status simplify_all(tv_fn *f, Z3_ast *xs, int n) {
   return TK_STATUS_OK;
 }
 
-/* One instance's LLVM and IR index (shown in a counterexample of its part). */
+/* ---- counterexample shows ----
+ * Every instance's terms are built before any part is added (one simplification per
+ * obligation), but a part shows the terms recorded since the previous part (smt.c). So the
+ * shows an instance's terms made (a first read of a buffer's data) are set aside once all are
+ * built, and put back just before that instance's own parts. */
+
+/* Moves o->shows[base, o->nshows) to *saved (caller frees; NULL when there are none). */
+static tk_status shows_set_aside(tk_obl *o, int base, tk_obl_term **saved) {
+  int n = o->nshows - base;
+  *saved = NULL;
+  if (n <= 0) return TK_STATUS_OK;
+  if (!(*saved = tk_malloc((size_t)n * sizeof **saved))) return tv_oom();
+  memcpy(*saved, o->shows + base, (size_t)n * sizeof **saved);
+  o->nshows = base;
+  return TK_STATUS_OK;
+}
+
+/* Records the set-aside shows [from, to) again (they go with the next part). */
+static void shows_put_back(tk_obl *o, const tk_obl_term *saved, int base, int from, int to) {
+  for (int i = from; i < to; i++)
+    tk_verify_obl_show(o, saved[i - base].label, saved[i - base].term);
+}
+
+/* One instance's LLVM and IR index (shown in a counterexample of its part), and the shows its
+ * terms made, [shows_from, shows_to) of o->shows before they were set aside. */
 typedef struct tv_address {
   Z3_ast li, ir;
+  int shows_from, shows_to;
 } tv_address;
 
-/* The terms of instance inst: terms[0] its index's and bound variables' definedness, terms[1]
- * LLVM index == IR index. */
+/* The terms of instance inst: terms[0] the leaves of its index's and bound variables'
+ * definedness that the obligation has not met yet, terms[1] LLVM index == IR index. */
 static tk_status address_terms(tv_fn *f, tv_conj *c, int inst, tv_address *at, Z3_ast *terms) {
   const tv_inst *r = &f->insts[inst];
   const tv_access *a = &f->accs[r->n];
@@ -712,7 +738,7 @@ static tk_status address_terms(tv_fn *f, tv_conj *c, int inst, tv_address *at, Z
   TK_RETURN_IF_ERROR(term(f, index, &at->li, &ldef));
   at->ir = tk_verify_obl_ix(obl(f), access_ix(a), 0);
   Z3_ast def = tk_verify_z_and2(f->v, ldef, bdef);
-  if (!at->ir || !def) return conj_oom();
+  if (!at->ir || !def) return tv_oom();
   terms[1] = Z3_mk_eq(f->v->z, at->li, at->ir);
   return raw_conjuncts(f, c, def, &terms[0]);
 }
@@ -735,12 +761,24 @@ static tk_status address_parts(tv_fn *f, tv_conj *c, int inst, const tv_address 
 }
 
 static tk_status address_group(tv_fn *f, tv_conj *c, const int *group, int n) {
+  tk_obl *o = obl(f);
+  int base = o->nshows;
   tv_address *at = tk_calloc((size_t)n, sizeof *at);
   Z3_ast *terms = tk_calloc((size_t)(2 * n), sizeof *terms);
-  tk_status s = at && terms ? TK_STATUS_OK : conj_oom();
-  for (int g = 0; !s && g < n; g++) s = address_terms(f, c, group[g], &at[g], &terms[2 * g]);
+  tk_obl_term *saved = NULL;
+  tk_status s = at && terms ? TK_STATUS_OK : tv_oom();
+  for (int g = 0; !s && g < n; g++) {
+    at[g].shows_from = o->nshows;
+    s = address_terms(f, c, group[g], &at[g], &terms[2 * g]);
+    at[g].shows_to = o->nshows;
+  }
   if (!s) s = simplify_all(f, terms, 2 * n);
-  for (int g = 0; !s && g < n; g++) s = address_parts(f, c, group[g], &at[g], &terms[2 * g]);
+  if (!s) s = shows_set_aside(o, base, &saved);
+  for (int g = 0; !s && g < n; g++) {
+    shows_put_back(o, saved, base, at[g].shows_from, at[g].shows_to);
+    s = address_parts(f, c, group[g], &at[g], &terms[2 * g]);
+  }
+  free(saved);
   free(at);
   free(terms);
   return s;
@@ -771,7 +809,7 @@ static tk_status address_obligation(tv_fn *f, const int *group, int n) {
 static tk_status control_parts(tv_fn *f, tv_set *seen, const path_terms *p, int inst, Z3_ast ir) {
   tk_vctx *v = f->v;
   int fresh = set_add(seen, ir);
-  if (fresh <= 0) return fresh ? conj_oom() : TK_STATUS_OK;
+  if (fresh <= 0) return fresh ? tv_oom() : TK_STATUS_OK;
   char what[160];
   access_what(f, &f->accs[f->insts[inst].n], what, sizeof what);
   tk_verify_obl_part(obl(f), Z3_mk_implies(v->z, p->all, ir),
@@ -783,17 +821,40 @@ static tk_status control_parts(tv_fn *f, tv_set *seen, const path_terms *p, int 
   return TK_STATUS_OK;
 }
 
-/* ir[g]: the IR loops and guards of instance group[g], its loop variables bound to the LLVM's. */
-static tk_status control_terms(tv_fn *f, const int *group, int n, Z3_ast *ir) {
+/* ir[g]: the IR loops and guards of instance group[g], its loop variables bound to the LLVM's;
+ * shows[2g], shows[2g + 1]: the range of o->shows its terms made. */
+static tk_status control_terms(tv_fn *f, const int *group, int n, Z3_ast *ir, int *shows) {
   for (int g = 0; g < n; g++) {
     const tv_inst *r = &f->insts[group[g]];
     const tv_access *a = &f->accs[r->n];
     Z3_ast bdef;
+    shows[2 * g] = obl(f)->nshows;
     TK_RETURN_IF_ERROR(bind_vars(f, r, a, &bdef));
     ir[g] = tk_verify_obl_items_cond(obl(f), a->path, a->a.depth, 0);
-    if (!ir[g]) return conj_oom();
+    shows[2 * g + 1] = obl(f)->nshows;
+    if (!ir[g]) return tv_oom();
   }
   return simplify_all(f, ir, n);
+}
+
+static tk_status control_group(tv_fn *f, const path_terms *p, const int *group, int n) {
+  tk_obl *o = obl(f);
+  int base = o->nshows;
+  tv_set seen = {0};
+  Z3_ast *ir = tk_calloc((size_t)n, sizeof *ir);
+  int *shows = tk_calloc((size_t)(2 * n), sizeof *shows);
+  tk_obl_term *saved = NULL;
+  tk_status s = ir && shows ? control_terms(f, group, n, ir, shows) : tv_oom();
+  if (!s) s = shows_set_aside(o, base, &saved);
+  for (int g = 0; !s && g < n; g++) {
+    shows_put_back(o, saved, base, shows[2 * g], shows[2 * g + 1]);
+    s = control_parts(f, &seen, p, group[g], ir[g]);
+  }
+  free(seen.slot);
+  free(saved);
+  free(shows);
+  free(ir);
+  return s;
 }
 
 static tk_status control_obligation(tv_fn *f, const int *group, int n) {
@@ -810,13 +871,7 @@ static tk_status control_obligation(tv_fn *f, const int *group, int n) {
   TK_RETURN_IF_ERROR(path_of(f, f->insts[group[0]].path, &p));
   tk_verify_obl_part(o, Z3_mk_implies(v->z, p.all, p.defined),
                      "the loop bounds, ids and guards on the path are defined");
-  tv_set seen = {0};
-  Z3_ast *ir = tk_calloc((size_t)n, sizeof *ir);
-  tk_status s = ir ? control_terms(f, group, n, ir) : conj_oom();
-  for (int g = 0; !s && g < n; g++) s = control_parts(f, &seen, &p, group[g], ir[g]);
-  free(seen.slot);
-  free(ir);
-  TK_RETURN_IF_ERROR(s);
+  TK_RETURN_IF_ERROR(control_group(f, &p, group, n));
   return name_instruction(f, tk_verify_obl_prove(v));
 }
 

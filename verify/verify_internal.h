@@ -16,6 +16,8 @@
 #ifndef TK_VERIFY_INTERNAL_H
 #define TK_VERIFY_INTERNAL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <z3.h>
 
 #include "verify/cexpr.h"
@@ -54,6 +56,14 @@ typedef struct tk_obl_term {
   char label[64];
   Z3_ast term;
 } tk_obl_term;
+
+/* The home slot of pointer p in an open-addressing table of `mask` + 1 slots (a power of two):
+ * a multiplicative hash whose high bits are folded down, so that the slot depends on every
+ * bit of the pointer. */
+static inline size_t tk_verify_ptr_slot(const void *p, size_t mask) {
+  uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h ^ (h >> 32)) & mask;
+}
 
 typedef struct tk_obl_divmod {
   Z3_ast x;
@@ -179,7 +189,8 @@ void tk_verify_obl_part(tk_obl *o, Z3_ast cond, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Appends words to the statement. */
 void tk_verify_obl_say(tk_obl *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* SMT-LIB2 text of the obligation (caller frees); NULL on allocation failure. */
+/* SMT-LIB2 text of the obligation (caller frees); NULL on allocation failure. The obligation
+ * is unchanged; its context (o->v) keeps the text of each term printed (tk_vctx texts). */
 char *tk_verify_obl_text(const tk_obl *o);
 
 /* Term helpers over the context's Z3 context. */
