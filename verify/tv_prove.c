@@ -713,17 +713,21 @@ static tk_status shows_set_aside(tk_obl *o, int base, tk_obl_term **saved) {
   return TK_STATUS_OK;
 }
 
-/* Records the set-aside shows [from, to) again (they go with the next part). */
-static void shows_put_back(tk_obl *o, const tk_obl_term *saved, int base, int from, int to) {
-  for (int i = from; i < to; i++)
+/* The shows an instance's terms made: o->shows[from, to) before they were set aside. */
+typedef struct tv_span {
+  int from, to;
+} tv_span;
+
+/* Records the set-aside shows of span again (they go with the next part). */
+static void shows_put_back(tk_obl *o, const tk_obl_term *saved, int base, tv_span span) {
+  for (int i = span.from; i < span.to; i++)
     tk_verify_obl_show(o, saved[i - base].label, saved[i - base].term);
 }
 
-/* One instance's LLVM and IR index (shown in a counterexample of its part), and the shows its
- * terms made, [shows_from, shows_to) of o->shows before they were set aside. */
+/* One instance's LLVM and IR index (shown in a counterexample of its part) and its shows. */
 typedef struct tv_address {
   Z3_ast li, ir;
-  int shows_from, shows_to;
+  tv_span shows;
 } tv_address;
 
 /* The terms of instance inst: terms[0] the leaves of its index's and bound variables'
@@ -768,14 +772,14 @@ static tk_status address_group(tv_fn *f, tv_conj *c, const int *group, int n) {
   tk_obl_term *saved = NULL;
   tk_status s = at && terms ? TK_STATUS_OK : tv_oom();
   for (int g = 0; !s && g < n; g++) {
-    at[g].shows_from = o->nshows;
+    at[g].shows.from = o->nshows;
     s = address_terms(f, c, group[g], &at[g], &terms[2 * g]);
-    at[g].shows_to = o->nshows;
+    at[g].shows.to = o->nshows;
   }
   if (!s) s = simplify_all(f, terms, 2 * n);
   if (!s) s = shows_set_aside(o, base, &saved);
   for (int g = 0; !s && g < n; g++) {
-    shows_put_back(o, saved, base, at[g].shows_from, at[g].shows_to);
+    shows_put_back(o, saved, base, at[g].shows);
     s = address_parts(f, c, group[g], &at[g], &terms[2 * g]);
   }
   free(saved);
@@ -822,16 +826,16 @@ static tk_status control_parts(tv_fn *f, tv_set *seen, const path_terms *p, int 
 }
 
 /* ir[g]: the IR loops and guards of instance group[g], its loop variables bound to the LLVM's;
- * shows[2g], shows[2g + 1]: the range of o->shows its terms made. */
-static tk_status control_terms(tv_fn *f, const int *group, int n, Z3_ast *ir, int *shows) {
+ * shows[g]: the shows its terms made. */
+static tk_status control_terms(tv_fn *f, const int *group, int n, Z3_ast *ir, tv_span *shows) {
   for (int g = 0; g < n; g++) {
     const tv_inst *r = &f->insts[group[g]];
     const tv_access *a = &f->accs[r->n];
     Z3_ast bdef;
-    shows[2 * g] = obl(f)->nshows;
+    shows[g].from = obl(f)->nshows;
     TK_RETURN_IF_ERROR(bind_vars(f, r, a, &bdef));
     ir[g] = tk_verify_obl_items_cond(obl(f), a->path, a->a.depth, 0);
-    shows[2 * g + 1] = obl(f)->nshows;
+    shows[g].to = obl(f)->nshows;
     if (!ir[g]) return tv_oom();
   }
   return simplify_all(f, ir, n);
@@ -842,12 +846,12 @@ static tk_status control_group(tv_fn *f, const path_terms *p, const int *group, 
   int base = o->nshows;
   tv_set seen = {0};
   Z3_ast *ir = tk_calloc((size_t)n, sizeof *ir);
-  int *shows = tk_calloc((size_t)(2 * n), sizeof *shows);
+  tv_span *shows = tk_calloc((size_t)n, sizeof *shows);
   tk_obl_term *saved = NULL;
   tk_status s = ir && shows ? control_terms(f, group, n, ir, shows) : tv_oom();
   if (!s) s = shows_set_aside(o, base, &saved);
   for (int g = 0; !s && g < n; g++) {
-    shows_put_back(o, saved, base, shows[2 * g], shows[2 * g + 1]);
+    shows_put_back(o, saved, base, shows[g]);
     s = control_parts(f, &seen, p, group[g], ir[g]);
   }
   free(seen.slot);
