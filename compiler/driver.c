@@ -1203,10 +1203,16 @@ tk_status tkc_compile(const tkc_options *o) {
 
 /* ---- the IR part, for tests --------------------------------------------------------------- */
 
+/* The widest vector registers of a CPU: zmm with AVX-512, ymm from x86-64-v3 (AVX2). */
+static int cpu_vector_bits(const tk_cg_x86_cpu *c) {
+  if (c->avx512) return 512;
+  return strcmp(c->level, "x86-64-v3") == 0 ? 256 : 128;
+}
+
 tk_status tkc_ir_options_set_cpu(tk_ir_options *o, const char *cpu) {
   tk_cg_x86_cpu info;
   TK_RETURN_IF_ERROR(x86_cpu_of(cpu, &info));
-  tk_ir_options_cpu_tiles(o, info.avx512);
+  tk_ir_options_cpu_tiles(o, cpu_vector_bits(&info));
   return TK_STATUS_OK;
 }
 

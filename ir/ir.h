@@ -622,8 +622,8 @@ typedef struct tk_ir_gpu_tile {
 typedef struct tk_ir_launch {
   const tk_ix *grid;      /* GPU: workgroups; CPU: blocks (cpu_block extent) — in B/Bp */
   int64_t workgroup_size; /* GPU: threads per workgroup (constant); CPU: 1 */
-  int64_t block_rows;     /* CPU: rows per cpu_block (16); GPU: 0 */
-  tk_ir_gpu_tile tile;    /* GPU: the tiled schedule's blocking, or all 0 */
+  int64_t block_rows;  /* CPU: rows per cpu_block (the phase's: ir/pass_schedule_cpu.c); GPU: 0 */
+  tk_ir_gpu_tile tile; /* GPU: the tiled schedule's blocking, or all 0 */
 } tk_ir_launch;
 
 typedef struct tk_ir_kernel {
@@ -724,8 +724,7 @@ typedef struct tk_ir_options {
   int64_t gpu_wg_rows;     /* GPU workgroup for row phases (default 64) */
   int64_t cpu_block_rows;  /* rows per cpu_block; divides 16 or is a multiple of 16 (then rows
                               >= Bp are guarded off) */
-  int64_t cpu_tile_rows;   /* register tile rows (divides cpu_block_rows, and 16 when
-                              cpu_block_rows does not) */
+  int64_t cpu_tile_rows;   /* register tile rows (divides cpu_block_rows) */
   int64_t cpu_tile_cols;   /* register tile columns */
   int64_t cpu_col_blocks;  /* column blocks a GEMM layer's work items split its tiles into (4), so
                               that threads share a layer even when B fits one row block */
@@ -734,17 +733,22 @@ typedef struct tk_ir_options {
   tk_ir_gpu_tile_set gpu_tiles;    /* the tiled schedule's limits (default CDNA) */
 } tk_ir_options;
 /* The schedule defaults, in one place: bmax 65536, GPU workgroups 256 (2-D) and 64 (rows),
- * and the CPU blocking of tk_ir_options_cpu_tiles(o, false). */
+ * and the CPU blocking of tk_ir_options_cpu_tiles(o, 256): x86-64-v3, tkc's default CPU. */
 void tk_ir_options_default(tk_ir_options *o);
-/* The CPU schedule's blocking for a CPU with (zmm) or without AVX-512: blocks of 128 rows, so
- * the weights are streamed once per 128 rows (against 64: H×H at M = 256, T = 1, 12-19 % more
- * GFLOP/s with zmm, 5-15 % with ymm; 256 was faster still at T = 1 but no faster at T = 2,
- * bench/README.md); register tile 8 rows x 32 columns (16 zmm
- * accumulators) with AVX-512, else 4 x 16 (8 ymm). Tile widths are powers of two: with the row
- * tail in the same kernel, LLVM's SLP vectoriser left a 4 x 24 tile scalar (Tiny x86-64-v3,
- * B = 16: 7x slower), and 4 x 16 runs as fast as 4 x 24 did (bench/README.md). tkc picks zmm
- * from codegen's CPU table (tk_cg_x86_cpu_info). */
-void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm);
+/* The CPU schedule's blocking for a CPU whose widest vector registers have vector_bits (512:
+ * AVX-512, 256: AVX2, else 128). AVX-512: blocks of 128 rows, so the weights are streamed
+ * once per 128 rows (against 64: H×H at M = 256, T = 1, 12-19 % more GFLOP/s; 256 was faster
+ * still at T = 1 but no faster at T = 2, bench/README.md), register tiles of 8 rows x 32
+ * columns (16 of the 32 zmm registers). AVX2: tiles of 6 x 16 (12 of the 16 ymm registers, the
+ * rest for two weight vectors and a broadcast) in blocks of 96 rows (a multiple of 6 and of
+ * 16). An expert's K·B/E rows at B = 16 (about 8) are then one whole tile and a row pair,
+ * where 4-row tiles read each weight panel twice, the first pass waiting on DRAM while the
+ * second computed from L2 (bench/README.md, "6 × 16 tiles"). 128-bit registers (x86-64,
+ * x86-64-v2) keep 4 x 16 in blocks of 128. Narrow layers take shorter tiles
+ * (pass_schedule_cpu.c, phase_tile_rows). Tile widths are powers of two: with the row tail in
+ * the same kernel, LLVM's SLP vectoriser left a 4 x 24 tile scalar (Tiny x86-64-v3, B = 16: 7x
+ * slower). tkc takes vector_bits from codegen's CPU table (tk_cg_x86_cpu_info). */
+void tk_ir_options_cpu_tiles(tk_ir_options *o, int vector_bits);
 
 typedef struct tk_ir_kernel_list {
   int n, cap;

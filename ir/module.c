@@ -87,15 +87,16 @@ void tk_ir_options_default(tk_ir_options *o) {
   o->bmax = 65536;
   o->gpu_wg_2d = 256;
   o->gpu_wg_rows = 64;
-  tk_ir_options_cpu_tiles(o, false);
+  tk_ir_options_cpu_tiles(o, 256);
   o->dispatch = TK_DISPATCH_DENSE;
   o->gpu_schedule = TK_GPU_SCHEDULE_SIMPLE;
   o->gpu_tiles = TK_GPU_TILES_CDNA;
 }
 
-void tk_ir_options_cpu_tiles(tk_ir_options *o, bool zmm) {
-  o->cpu_block_rows = 128;
-  o->cpu_tile_rows = zmm ? 8 : 4;
+void tk_ir_options_cpu_tiles(tk_ir_options *o, int vector_bits) {
+  bool zmm = vector_bits >= 512, ymm = vector_bits == 256;
+  o->cpu_block_rows = ymm ? 96 : 128;
+  o->cpu_tile_rows = zmm ? 8 : ymm ? 6 : 4;
   o->cpu_tile_cols = zmm ? 32 : 16;
   o->cpu_col_blocks = 4;
 }

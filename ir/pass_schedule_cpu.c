@@ -54,7 +54,7 @@
  * its origin and forward substitution. BR, TR, TC come from tk_ir_options
  * (tkc_ir_options_set_cpu, compiler/driver.c, picks them per --cpu); a phase with several
  * reductions takes fewer tile rows (phase_tile_rows), a row phase or a narrow layer fewer
- * block rows (phase_block_rows).
+ * block rows (phase_block_rows) and, where TR does not divide them, fewer tile rows.
  */
 #include <string.h>
 
@@ -949,24 +949,35 @@ static int count_reductions(const tk_ir_stmt *s) {
  * 39 % of the forward at 8 GFLOP/s); with CARRIED_TILE_ROWS rows the two tiles take 8 vector
  * registers and are vectorised. */
 enum { CARRIED_TILE_ROWS = 2 };
-static int64_t phase_tile_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
-  int64_t tr = m->opts.cpu_tile_rows;
-  bool carried = ph->tileable && count_reductions(ph->body) > 1;
-  return carried && tr > CARRIED_TILE_ROWS ? CARRIED_TILE_ROWS : tr;
-}
 
 /* Row phases and GEMM layers narrower than NARROW_COLS (one column block) split their rows
  * into blocks of at most NARROW_BLOCK_ROWS: a work item of such a launch is a row block alone,
  * and with sparse dispatch an expert holds about K·B/E rows, so 128-row blocks left one
  * thread with all of nano's expert chains at B = 256 (T = 2 only 1.15× faster than T = 1).
  * Their weights (K × N ≤ 256 columns) stay in L2 across blocks; a wide layer keeps
- * cpu_block_rows, which bounds how often its panels come again from DRAM. */
+ * cpu_block_rows, which bounds how often its panels come again from DRAM. Their tiles are the
+ * largest that divide the block up to TR: x86-64-v3's 6-row tiles (tk_ir_options_cpu_tiles)
+ * take 4 rows there; nano, all of whose layers are narrow, ran 6-9 % slower at B = 1 and 16
+ * with 6-row tiles in blocks of 96. */
 enum { NARROW_BLOCK_ROWS = 32 };
-static int64_t phase_block_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
-  int64_t br = m->opts.cpu_block_rows;
+static bool narrow_blocks(const tk_ir_module *m, const tk_ir_phase *ph) {
   bool wide = ph->tileable && ph->extents[1]->c >= NARROW_COLS;
-  bool fits = br > NARROW_BLOCK_ROWS && NARROW_BLOCK_ROWS % m->opts.cpu_tile_rows == 0;
-  return wide || !fits ? br : NARROW_BLOCK_ROWS;
+  return !wide && m->opts.cpu_block_rows > NARROW_BLOCK_ROWS;
+}
+
+/* A phase's tile rows: cpu_tile_rows, at most CARRIED_TILE_ROWS in a phase with several
+ * reductions (above), and in blocks of NARROW_BLOCK_ROWS the largest that divides them. */
+static int64_t phase_tile_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
+  int64_t tr = m->opts.cpu_tile_rows;
+  bool carried = ph->tileable && count_reductions(ph->body) > 1;
+  if (carried && tr > CARRIED_TILE_ROWS) tr = CARRIED_TILE_ROWS;
+  if (narrow_blocks(m, ph))
+    while (NARROW_BLOCK_ROWS % tr != 0) tr--;
+  return tr;
+}
+
+static int64_t phase_block_rows(const tk_ir_module *m, const tk_ir_phase *ph) {
+  return narrow_blocks(m, ph) ? NARROW_BLOCK_ROWS : m->opts.cpu_block_rows;
 }
 
 /* A phase of sparse dispatch's counting sort runs one point per expert (extent E, not Bp):

@@ -8,8 +8,10 @@
  * unsat = proved (recorded with the rlimit units the checks used — Z3's "rlimit count"
  * statistic before and after, deterministic for the same obligations in the same order on the
  * same Z3 version); sat = refuted (the counterexample from the model, TK_PROOF_FAILED);
- * unknown = failed too (the resource limit ran out; TK_PROOF_FAILED saying so). A proved
- * obligation is checked once more, in the same kind of solver, without its path hypotheses
+ * unknown = tried again in solvers of its own with other random seeds (check_other_seeds),
+ * and failed too if none answers (the resource limit ran out; TK_PROOF_FAILED saying so). A
+ * proved obligation is checked once more, in the kind of solver its first check used (a
+ * coverage query: one of its own; else the shared one), without its path hypotheses
  * (only the batch rules and its quotient/remainder definitions): unsat there means it holds
  * without them (report.json "needs_hypotheses": false). The recorded rlimit is the proof's, not
  * the second check's.
@@ -209,6 +211,14 @@ static void set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
   Z3_params_dec_ref(v->z, p);
 }
 
+static void set_seed(tk_vctx *v, Z3_solver solver, unsigned seed) {
+  Z3_params p = Z3_mk_params(v->z);
+  Z3_params_inc_ref(v->z, p);
+  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "random_seed"), seed);
+  Z3_solver_set_params(v->z, solver, p);
+  Z3_params_dec_ref(v->z, p);
+}
+
 /* A solver of the obligation's own under a budget of units, the batch rules asserted (the
  * caller releases it). It sees the whole query at once: Z3's non-incremental mode simplifies
  * it before the search. */
@@ -251,7 +261,7 @@ static Z3_lbool check_shared(tk_vctx *v, bool defs_only, uint64_t units, tk_stat
 /* True unless the proved obligation also holds with only the batch rules (asserted below every
  * scope) and its definitions: its negated goal checked once more without the path hypotheses,
  * under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what the proof used (plus a floor), in
- * the kind of solver that proved it (whole_first: one of its own): without its context a query
+ * the kind of solver its first check used (whole_first: one of its own): without its context a query
  * can be far harder (free loop variables up to Bmax), and a check that runs out counts as
  * needing the hypotheses. An obligation with no path hypotheses needs no second check. */
 static bool needs_path_hyps(tk_vctx *v, uint64_t used) {
@@ -280,6 +290,41 @@ static tk_status check_whole(tk_vctx *v, bool *decided) {
   *decided = r != Z3_L_UNDEF;
   if (!s && r == Z3_L_TRUE) s = refuted(v, solver, r);
   Z3_solver_dec_ref(v->z, solver);
+  return s;
+}
+
+/* The last resort of an obligation that both checks left undecided: solvers of its own with
+ * other random seeds, TK_VERIFY_RETRY_RLIMIT units each. Z3's effort on the modular case
+ * splits of CPU tiles is heavy-tailed: one of Tiny's row-tail injectivity queries (6-row
+ * tiles) took from 13 thousand to 11 million units by seed alone (the 4-row one 13 thousand to
+ * 1.4 million), and what the shared solver spends on a query depends on the obligations
+ * proved before it. An unsat from any solver is a proof, and each answer is deterministic.
+ * *decided: whether one answered; a sat is refuted here. */
+#define TK_VERIFY_RETRY_SEEDS 3
+#define TK_VERIFY_RETRY_RLIMIT 1000000u
+static tk_status check_other_seeds(tk_vctx *v, bool *decided) {
+  tk_status s = TK_STATUS_OK;
+  *decided = false;
+  for (unsigned seed = 1; seed <= TK_VERIFY_RETRY_SEEDS && !s && !*decided; seed++) {
+    Z3_solver solver = own_solver(v, TK_VERIFY_RETRY_RLIMIT);
+    set_seed(v, solver, seed);
+    s = tk_verify_ctx_z3_status(v, "setting a solver's random seed");
+    Z3_lbool r = s ? Z3_L_UNDEF : check_query(v, solver, false);
+    if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation with another seed");
+    *decided = r != Z3_L_UNDEF;
+    if (!s && r == Z3_L_TRUE) s = refuted(v, solver, r);
+    Z3_solver_dec_ref(v->z, solver);
+  }
+  return s;
+}
+
+/* The shared solver's answer "unknown" (TK_PROOF_FAILED, owned here), retried with other
+ * seeds: their proof (TK_STATUS_OK), refutation or error, else unknown itself. */
+static tk_status retry_unknown(tk_vctx *v, tk_status unknown) {
+  bool decided = false;
+  tk_status s = check_other_seeds(v, &decided);
+  if (!s && !decided) return unknown;
+  tk_status_free(unknown);
   return s;
 }
 
@@ -329,8 +374,11 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   bool decided = false;
   tk_status s = o->whole_first ? check_whole(v, &decided) : TK_STATUS_OK;
   uint64_t spent = rlimit_count(v) - before;
-  if (!s && !decided) /* in the shared solver (after check_whole: what is left of the budget) */
-    check_shared(v, false, spent < v->opts.rlimit ? v->opts.rlimit - spent : 0, &s);
+  if (!s && !decided) { /* in the shared solver (after check_whole: what is left of the budget) */
+    uint64_t left = spent < v->opts.rlimit ? v->opts.rlimit - spent : 0;
+    Z3_lbool r = check_shared(v, false, left, &s);
+    if (r == Z3_L_UNDEF && tk_status_code_of(s) == TK_PROOF_FAILED) s = retry_unknown(v, s);
+  }
   uint64_t used = rlimit_count(v) - before;
   bool needs_hyps = !s && needs_path_hyps(v, used);
   if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation without its path hypotheses");

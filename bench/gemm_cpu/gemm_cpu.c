@@ -226,8 +226,9 @@ static tk_status setup(bench *b, int hidden, const char *cpu, const tk_ir_option
 static tk_status schedule_for(const char *cpu, const int64_t over[3], tk_ir_options *ir) {
   tk_ir_options_default(ir);
   TK_RETURN_IF_ERROR(tkc_ir_options_set_cpu(ir, cpu));
-  printf("cpu %s: blocks of %lld rows, register tile %lld x %lld\n", cpu ? cpu : "default",
-         (long long)(over[0] ? over[0] : ir->cpu_block_rows),
+  printf("cpu %s: wide layers in blocks of %lld rows, register tile %lld x %lld (the H x 20 "
+         "layer, narrower than 256 columns: blocks of 32 rows, docs/ir.md)\n",
+         cpu ? cpu : "default", (long long)(over[0] ? over[0] : ir->cpu_block_rows),
          (long long)(over[1] ? over[1] : ir->cpu_tile_rows),
          (long long)(over[2] ? over[2] : ir->cpu_tile_cols));
   printf(

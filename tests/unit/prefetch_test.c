@@ -167,7 +167,7 @@ static void check_level(const expect *e, bool zmm) {
   expected = e;
   tkc_ir_options o;
   tkc_ir_options_default(&o);
-  tk_ir_options_cpu_tiles(&o.ir, zmm);
+  tk_ir_options_cpu_tiles(&o.ir, zmm ? 512 : 256);
   tk_ir_module *m = tk_test_build_ir_opts("nano", TK_STAGE_CPU, &o.ir);
   if (m) {
     int loops = check_schedule(m);

@@ -34,7 +34,7 @@ tk_unit_test(NAME dispatch_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/dispatch_test.
 # dump, parsed, interpreted (= the fused kernels) and proved; its four defects refuted.
 tk_unit_test(NAME verify_barrier_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/verify_barrier_test.c
              LIBS tkc_lib tk_verify tk_interp LABELS verify ir)
-# The CPU schedule's row blocks (32 rows for row phases and narrow layers) and its row tail
-# (as many accumulators as a whole tile), nano and tiny at x86-64-v3 and v4.
+# The CPU schedule's row blocks (32 rows for row phases and narrow layers), its whole tiles per
+# level and its row tail (Q panels of TC columns), nano and tiny at x86-64-v3 and v4.
 tk_unit_test(NAME cpu_blocks_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cpu_blocks_test.c
              LIBS tkc_lib LABELS ir)

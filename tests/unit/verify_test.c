@@ -148,9 +148,31 @@ static void check_needs_hypotheses(void) {
   tk_ir_module_free(m);
 }
 
+/* An obligation no solver decides within its budget fails, naming the limit: with rlimit 1
+ * the shared solver answers unknown, and so do the three tries with other seeds (each capped
+ * at the obligation's budget, verify/solve.c), which hand that answer back. */
+static void check_unknown(void) {
+  tk_ir_module *m = build("nano");
+  if (!m) return;
+  tk_verify_options o;
+  tk_verify_options_default(&o);
+  o.rlimit = 1;
+  tk_verify_report *r = NULL;
+  tk_status s = tk_verify_module(m, &o, &r);
+  CHECK_MSG(tk_status_code_of(s) == TK_PROOF_FAILED && !r, "rlimit 1: %s",
+            s ? tk_status_message(s) : "every obligation proved");
+  CHECK_MSG(s && strstr(tk_status_message(s), "solver answered unknown") &&
+                strstr(tk_status_message(s), "rlimit 1)"),
+            "rlimit 1: %s", s ? tk_status_message(s) : "no error");
+  tk_status_free(s);
+  tk_verify_report_free(r);
+  tk_ir_module_free(m);
+}
+
 int main(void) {
   for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) check_model(MODELS[i]);
   check_text();
   check_needs_hypotheses();
+  check_unknown();
   TEST_MAIN_END();
 }
