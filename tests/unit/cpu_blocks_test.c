@@ -72,29 +72,32 @@ static void find_tail_unroll(const tk_ir_stmt *s, void *user) {
 
 /* The columns of one column block: a narrow layer is one block, a wide one cpu_col_blocks
  * (tiny: 2,048 / 4). */
-static int64_t block_cols(const tk_ir_module *m, const tk_ir_kernel *k) {
-  const tk_ir_phase *ph = source_phase(m, k);
+static int64_t block_cols(const tk_ir_module *m, const tk_ir_phase *ph) {
   int64_t n = ph->extents[1]->c;
   return n < WIDE_COLS ? n : n / m->opts.cpu_col_blocks;
 }
 
-/* The largest divisor of n up to most. */
+/* The largest divisor of n (>= 1) up to most (>= 1). */
 static int64_t divisor_up_to(int64_t n, int64_t most) {
   int64_t d = most < n ? most : n;
-  while (n % d != 0) d--;
+  while (d > 1 && n % d != 0) d--;
   return d;
 }
 
 static void check_gemm_tiles(const char *what, const level *lv, const tk_ir_module *m,
                              const tk_ir_kernel *k) {
   const tk_ir_local *acc = local_named(k, "acc"), *tail = local_named(k, "acc_tail");
+  const tk_ir_phase *ph = source_phase(m, k); /* reported by expected_block_rows if NULL */
   CHECK_MSG(acc && tail, "%s %s: no acc / acc_tail locals", what, k->name);
-  if (!acc || !tail) return;
-  int64_t tr = wide_layer(source_phase(m, k)) ? lv->wide_tile_rows : lv->narrow_tile_rows;
+  if (!acc || !tail || !ph) return;
+  int64_t tr = wide_layer(ph) ? lv->wide_tile_rows : lv->narrow_tile_rows;
   CHECK_MSG(acc->count == tr * lv->tile_cols,
             "%s %s: whole tiles of %lld accumulators, expected %lld x %lld", what, k->name,
             (long long)acc->count, (long long)tr, (long long)lv->tile_cols);
-  int64_t cols = block_cols(m, k);
+  int64_t cols = block_cols(m, ph);
+  CHECK_MSG(cols >= lv->tile_cols, "%s %s: a column block of %lld, narrower than a tile", what,
+            k->name, (long long)cols);
+  if (cols < lv->tile_cols) return;
   int64_t want = divisor_up_to(cols / lv->tile_cols, tr) * lv->tile_cols;
   CHECK_MSG(tail->count == want,
             "%s %s: the row tail holds %lld accumulators, expected %lld (tiles of %lld x %lld, "
