@@ -73,6 +73,22 @@ Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B) {
   return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, quantum), quantum, up);
 }
 
+/* One unsigned solver parameter ("rlimit", "random_seed"). */
+static void set_uint_param(tk_vctx *v, Z3_solver solver, const char *name, unsigned value) {
+  Z3_params p = Z3_mk_params(v->z);
+  Z3_params_inc_ref(v->z, p);
+  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, name), value);
+  Z3_solver_set_params(v->z, solver, p);
+  Z3_params_dec_ref(v->z, p);
+}
+
+/* Sets the solver's budget: units (at least 1: 0 would mean no limit), at most the
+ * obligation's. */
+static void set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
+  uint64_t capped = units < v->opts.rlimit ? units : v->opts.rlimit;
+  set_uint_param(v, solver, "rlimit", capped ? (unsigned)capped : 1u);
+}
+
 tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o) {
   memset(v, 0, sizeof *v);
   v->m = m;
@@ -99,11 +115,7 @@ tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_
   v->bool_sort = Z3_mk_bool_sort(v->z);
   v->s = Z3_mk_simple_solver(v->z);
   Z3_solver_inc_ref(v->z, v->s);
-  Z3_params p = Z3_mk_params(v->z);
-  Z3_params_inc_ref(v->z, p);
-  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"), v->opts.rlimit);
-  Z3_solver_set_params(v->z, v->s, p);
-  Z3_params_dec_ref(v->z, p);
+  set_rlimit(v, v->s, v->opts.rlimit);
   tk_status s = tk_verify_ctx_z3_status(v, "creating the solver");
   if (!s) s = tk_verify_report_create(&v->report);
   if (s) tk_verify_ctx_dispose(v);
@@ -200,25 +212,6 @@ static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used, bool needs
   return TK_STATUS_OK;
 }
 
-/* Sets the solver's budget: units (at least 1: 0 would mean no limit), at most the
- * obligation's. */
-static void set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
-  Z3_params p = Z3_mk_params(v->z);
-  Z3_params_inc_ref(v->z, p);
-  uint64_t capped = units < v->opts.rlimit ? units : v->opts.rlimit;
-  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "rlimit"), capped ? (unsigned)capped : 1u);
-  Z3_solver_set_params(v->z, solver, p);
-  Z3_params_dec_ref(v->z, p);
-}
-
-static void set_seed(tk_vctx *v, Z3_solver solver, unsigned seed) {
-  Z3_params p = Z3_mk_params(v->z);
-  Z3_params_inc_ref(v->z, p);
-  Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, "random_seed"), seed);
-  Z3_solver_set_params(v->z, solver, p);
-  Z3_params_dec_ref(v->z, p);
-}
-
 /* A solver of the obligation's own under a budget of units, the batch rules asserted (the
  * caller releases it). It sees the whole query at once: Z3's non-incremental mode simplifies
  * it before the search. */
@@ -307,7 +300,7 @@ static tk_status check_other_seeds(tk_vctx *v, bool *decided) {
   *decided = false;
   for (unsigned seed = 1; seed <= TK_VERIFY_RETRY_SEEDS && !s && !*decided; seed++) {
     Z3_solver solver = own_solver(v, TK_VERIFY_RETRY_RLIMIT);
-    set_seed(v, solver, seed);
+    set_uint_param(v, solver, "random_seed", seed);
     s = tk_verify_ctx_z3_status(v, "setting a solver's random seed");
     Z3_lbool r = s ? Z3_L_UNDEF : check_query(v, solver, false);
     if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation with another seed");
