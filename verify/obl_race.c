@@ -515,7 +515,7 @@ static tk_status coverage_range(tk_vctx *v, const tk_ir_kernel *k, const tk_obl_
     if (l->items[i].kind == TK_SITE_STORE && l->items[i].arg == c->a)
       ors[n++] = covers(o, k, &l->items[i], row, col, elem, &err);
   if (!err) tk_verify_obl_goal(o, tk_verify_z_or(v, n, ors));
-  o->whole_first = true; /* below a push its case split is far harder (solve.c, check_whole) */
+  o->whole_first = true; /* below a push its case split is far harder (solve.c, round_tries) */
   free(ors);
   return err ? err : tk_verify_obl_prove(v);
 }

@@ -2,19 +2,19 @@
  * every obligation with push/pop, under a deterministic resource limit (the solver parameter
  * "rlimit"; never a wall-clock timeout).
  *
- * tk_verify_obl_prove asserts the hypotheses and the negated goal in a fresh scope of the
- * shared solver and checks — a coverage query (whole_first) first in a solver of its own,
- * under TK_VERIFY_WHOLE_RLIMIT units, and in the shared solver only when that runs out:
- * unsat = proved (recorded with the rlimit units the checks used — Z3's "rlimit count"
- * statistic before and after, deterministic for the same obligations in the same order on the
- * same Z3 version); sat = refuted (the counterexample from the model, TK_PROOF_FAILED);
- * unknown = tried again in solvers of its own with other random seeds (check_other_seeds),
- * and failed too if none answers (the resource limit ran out; TK_PROOF_FAILED saying so). A
- * proved obligation is checked once more, in the kind of solver its first check used (a
- * coverage query: one of its own; else the shared one), without its path hypotheses
- * (only the batch rules and its quotient/remainder definitions): unsat there means it holds
- * without them (report.json "needs_hypotheses": false). The recorded rlimit is the proof's, not
- * the second check's.
+ * tk_verify_obl_prove checks each obligation by rounds of tries (prove_by_rounds): the shared
+ * solver, in a fresh push/pop scope above the batch rules (for a coverage query, whole_first, a
+ * solver of its own instead), then three solvers of its own with random seeds 1, 2 and 3, all
+ * under the round's budget, the next round with four times more, until the obligation's
+ * rlimit, which bounds all its tries together, is spent: unsat = proved (recorded with the
+ * rlimit units all its tries used — Z3's "rlimit count" statistic before and after,
+ * deterministic for the same obligations in the same order on the same Z3 version); sat =
+ * refuted (the counterexample from the model, TK_PROOF_FAILED); unknown from every try =
+ * failed too (the resource limit ran out; TK_PROOF_FAILED saying so). A proved obligation is
+ * checked once more by the try that proved it without its path hypotheses (only the batch
+ * rules and its quotient/remainder definitions): unsat there means it holds without them
+ * (report.json "needs_hypotheses": false). The recorded rlimit is the proof's, not the second
+ * check's.
  *
  * The module's batch rules come from its contracts: b_range gives Bmax, bp_padded the padding
  * quantum Q of Bp = max(Q, Q * ceil(B / Q)) — the definition codegen's host stub implements
@@ -27,9 +27,10 @@
 #include "verify/verify_internal.h"
 #include "tk/alloc.h"
 
-/* The budget of the check without path hypotheses: floor + factor * the proof's rlimit units. */
+/* The budget of the check without path hypotheses: floor + factor * the proving try's units
+ * (with factor 4 instead of 1, every model of models/ had the same counts, for more time). */
 #define TK_VERIFY_FREE_RLIMIT_FLOOR 20000u
-#define TK_VERIFY_FREE_RLIMIT_FACTOR 4u
+#define TK_VERIFY_FREE_RLIMIT_FACTOR 1u
 
 /* Z3 reports errors through the context's error code; this handler only keeps Z3 from
  * printing or exiting, and every caller checks tk_verify_ctx_z3_status. */
@@ -251,74 +252,91 @@ static Z3_lbool check_shared(tk_vctx *v, bool defs_only, uint64_t units, tk_stat
   return r;
 }
 
+/* One try of an obligation: the shared solver (incremental, in a push/pop scope above the batch
+ * rules) or a solver of its own with a random seed (it sees the whole query at once: Z3's
+ * non-incremental mode simplifies it before the search). */
+typedef struct tk_try {
+  bool shared;
+  unsigned seed; /* of a solver of its own */
+} tk_try;
+
+/* A try's check under units (with defs_only, the definitions alone as hypotheses); with failed,
+ * what an answer other than unsat means (a counterexample, the limit, or a Z3 error). */
+static Z3_lbool check_try(tk_vctx *v, tk_try t, bool defs_only, uint64_t units, tk_status *failed) {
+  if (t.shared) return check_shared(v, defs_only, units, failed);
+  Z3_solver solver = own_solver(v, units);
+  if (t.seed) set_uint_param(v, solver, "random_seed", t.seed);
+  tk_status s = tk_verify_ctx_z3_status(v, "making a solver");
+  Z3_lbool r = s ? Z3_L_UNDEF : check_query(v, solver, defs_only);
+  if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation");
+  if (!s && r != Z3_L_FALSE && failed) s = refuted(v, solver, r);
+  Z3_solver_dec_ref(v->z, solver);
+  if (failed)
+    *failed = s;
+  else
+    tk_status_free(s);
+  return r;
+}
+
+/* The tries of one round, in order. The first is the shared solver, except for a coverage query
+ * (whole_first): in the shared solver the coverage of a CPU row tail by pairs (ir/pass_schedule_cpu.c)
+ * took 2.5e6 units for a query a solver of its own proves in 2.2e4 (Tiny, x86-64-v4). For
+ * other classes a solver of its own costs more to make (a few milliseconds; about 2,000
+ * obligations per nano level) than it saves. */
+#define TK_VERIFY_TRIES 4
+static void round_tries(const tk_obl *o, tk_try tries[TK_VERIFY_TRIES]) {
+  for (unsigned i = 0; i < TK_VERIFY_TRIES; i++) tries[i] = (tk_try){false, i};
+  tries[0].shared = !o->whole_first;
+}
+
+/* Proves the obligation by rounds of tries, each try under the round's budget (and what is left
+ * of the obligation's rlimit, which bounds all its tries together); the first round's budget is
+ * TK_VERIFY_ROUND_RLIMIT, each next one TK_VERIFY_ROUND_GROWTH times more. Z3's effort on the
+ * modular case splits of CPU tiles is heavy-tailed in the random seed: one of Tiny's row-tail
+ * injectivity queries (6-row tiles) took from 13 thousand to 11 million units by seed alone,
+ * and dense's from 33 thousand to over 5 million; the cheapest of four seeds stayed under
+ * 200 thousand for every query of models/. So a query that one try finds hard is tried with
+ * the others at the same budget before any gets more. An unsat from any try is a proof and a
+ * sat a refutation; every answer is deterministic, and so is their order. *winner: the try
+ * that answered; *winner_units: what it spent. */
+#define TK_VERIFY_ROUND_RLIMIT 100000u
+#define TK_VERIFY_ROUND_GROWTH 4u
+static tk_status prove_by_rounds(tk_vctx *v, uint64_t before, tk_try *winner,
+                                 uint64_t *winner_units) {
+  tk_try tries[TK_VERIFY_TRIES];
+  round_tries(&v->obl, tries);
+  tk_status unknown = NULL; /* the last try's answer: never NULL after the first try */
+  for (uint64_t budget = TK_VERIFY_ROUND_RLIMIT;; budget *= TK_VERIFY_ROUND_GROWTH) {
+    for (unsigned i = 0; i < TK_VERIFY_TRIES; i++) {
+      uint64_t spent = rlimit_count(v) - before;
+      if (spent >= v->opts.rlimit && unknown) return unknown;
+      uint64_t left = spent < v->opts.rlimit ? v->opts.rlimit - spent : 1;
+      tk_status s = NULL;
+      Z3_lbool r = check_try(v, tries[i], false, budget < left ? budget : left, &s);
+      if (r != Z3_L_UNDEF || tk_status_code_of(s) != TK_PROOF_FAILED) {
+        tk_status_free(unknown);
+        *winner = tries[i];
+        *winner_units = rlimit_count(v) - before - spent;
+        return s;
+      }
+      tk_status_free(unknown);
+      unknown = s;
+    }
+    if (budget >= v->opts.rlimit) return unknown;
+  }
+}
+
 /* True unless the proved obligation also holds with only the batch rules (asserted below every
  * scope) and its definitions: its negated goal checked once more without the path hypotheses,
- * under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what the proof used (plus a floor), in
- * the kind of solver its first check used (whole_first: one of its own): without its context a query
- * can be far harder (free loop variables up to Bmax), and a check that runs out counts as
- * needing the hypotheses. An obligation with no path hypotheses needs no second check. */
-static bool needs_path_hyps(tk_vctx *v, uint64_t used) {
+ * by the try that proved it, under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what that try
+ * used (plus a floor): without its context a query can be far harder (free loop variables up
+ * to Bmax), and a check that runs out counts as needing the hypotheses. An obligation with no
+ * path hypotheses needs no second check. */
+static bool needs_path_hyps(tk_vctx *v, tk_try winner, uint64_t winner_units) {
   const tk_obl *o = &v->obl;
   if (o->nhyps - o->nbase == o->ndefs) return false;
-  uint64_t units = TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * used;
-  if (!o->whole_first) return check_shared(v, true, units, NULL) != Z3_L_FALSE;
-  Z3_solver solver = own_solver(v, units);
-  Z3_lbool r = check_query(v, solver, true);
-  Z3_solver_dec_ref(v->z, solver);
-  return r != Z3_L_FALSE;
-}
-
-/* The first check of an obligation marked whole_first (a coverage query): a solver of its own
- * under TK_VERIFY_WHOLE_RLIMIT units. In the shared solver, below a push, the coverage of a CPU
- * row tail by pairs (ir/pass_schedule_cpu.c) took 2.5e6 units for a query such a solver proves
- * in 2.2e4 (Tiny, x86-64-v4); other queries go the other way (with the whole budget here,
- * one of Tiny's ran out), and a solver of its own costs a few milliseconds to make (about
- * 2,000 obligations per nano level). Each answer is deterministic, so the two checks in a
- * fixed order are too. *decided: whether it answered. */
-#define TK_VERIFY_WHOLE_RLIMIT 1000000u
-static tk_status check_whole(tk_vctx *v, bool *decided) {
-  Z3_solver solver = own_solver(v, TK_VERIFY_WHOLE_RLIMIT);
-  Z3_lbool r = check_query(v, solver, false);
-  tk_status s = tk_verify_ctx_z3_status(v, "checking an obligation");
-  *decided = r != Z3_L_UNDEF;
-  if (!s && r == Z3_L_TRUE) s = refuted(v, solver, r);
-  Z3_solver_dec_ref(v->z, solver);
-  return s;
-}
-
-/* The last resort of an obligation that both checks left undecided: solvers of its own with
- * other random seeds, TK_VERIFY_RETRY_RLIMIT units each. Z3's effort on the modular case
- * splits of CPU tiles is heavy-tailed: one of Tiny's row-tail injectivity queries (6-row
- * tiles) took from 13 thousand to 11 million units by seed alone (the 4-row one 13 thousand to
- * 1.4 million), and what the shared solver spends on a query depends on the obligations
- * proved before it. An unsat from any solver is a proof, and each answer is deterministic.
- * *decided: whether one answered; a sat is refuted here. */
-#define TK_VERIFY_RETRY_SEEDS 3
-#define TK_VERIFY_RETRY_RLIMIT 1000000u
-static tk_status check_other_seeds(tk_vctx *v, bool *decided) {
-  tk_status s = TK_STATUS_OK;
-  *decided = false;
-  for (unsigned seed = 1; seed <= TK_VERIFY_RETRY_SEEDS && !s && !*decided; seed++) {
-    Z3_solver solver = own_solver(v, TK_VERIFY_RETRY_RLIMIT);
-    set_uint_param(v, solver, "random_seed", seed);
-    s = tk_verify_ctx_z3_status(v, "setting a solver's random seed");
-    Z3_lbool r = s ? Z3_L_UNDEF : check_query(v, solver, false);
-    if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation with another seed");
-    *decided = r != Z3_L_UNDEF;
-    if (!s && r == Z3_L_TRUE) s = refuted(v, solver, r);
-    Z3_solver_dec_ref(v->z, solver);
-  }
-  return s;
-}
-
-/* The shared solver's answer "unknown" (TK_PROOF_FAILED, owned here), retried with other
- * seeds: their proof (TK_STATUS_OK), refutation or error, else unknown itself. */
-static tk_status retry_unknown(tk_vctx *v, tk_status unknown) {
-  bool decided = false;
-  tk_status s = check_other_seeds(v, &decided);
-  if (!s && !decided) return unknown;
-  tk_status_free(unknown);
-  return s;
+  uint64_t units = TK_VERIFY_FREE_RLIMIT_FLOOR + TK_VERIFY_FREE_RLIMIT_FACTOR * winner_units;
+  return check_try(v, winner, true, units, NULL) != Z3_L_FALSE;
 }
 
 tk_status tk_verify_obl_prove(tk_vctx *v) {
@@ -364,16 +382,11 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   if (same)
     return tk_verify_report_add(v->report, o, same->used, same->needs_hyps, text,
                                 now_seconds() - t0);
-  bool decided = false;
-  tk_status s = o->whole_first ? check_whole(v, &decided) : TK_STATUS_OK;
-  uint64_t spent = rlimit_count(v) - before;
-  if (!s && !decided) { /* in the shared solver (after check_whole: what is left of the budget) */
-    uint64_t left = spent < v->opts.rlimit ? v->opts.rlimit - spent : 0;
-    Z3_lbool r = check_shared(v, false, left, &s);
-    if (r == Z3_L_UNDEF && tk_status_code_of(s) == TK_PROOF_FAILED) s = retry_unknown(v, s);
-  }
+  tk_try winner = {true, 0};
+  uint64_t winner_units = 0;
+  tk_status s = prove_by_rounds(v, before, &winner, &winner_units);
   uint64_t used = rlimit_count(v) - before;
-  bool needs_hyps = !s && needs_path_hyps(v, used);
+  bool needs_hyps = !s && needs_path_hyps(v, winner, winner_units);
   if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation without its path hypotheses");
   if (!s) s = remember_proved(v, query, used, needs_hyps);
   double dt = now_seconds() - t0;

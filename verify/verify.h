@@ -31,10 +31,10 @@
 #include "ir/ir.h"
 #include "tk/status.h"
 
-/* Resource limit per obligation (Z3 "rlimit" units) in one solver: far above what any tkc
- * obligation uses (the largest of models/ took about 2.8 million: dense's row-tail
- * injectivity at x86-64-v3), low enough that a runaway query stops in seconds. An undecided
- * obligation gets three more tries of at most 1 million units each (verify/solve.c). */
+/* Resource limit per obligation (Z3 "rlimit" units), all its tries together (verify/solve.c):
+ * far above what any tkc obligation uses (the largest of models/ took about 1.3 million:
+ * dense's row-tail injectivity at x86-64-v3), low enough that a runaway query stops in
+ * seconds. */
 #define TK_VERIFY_DEFAULT_RLIMIT 5000000u
 
 typedef struct tk_verify_options {

@@ -121,7 +121,7 @@ typedef struct tk_obl {
   int nfacts, cap_facts;
   Z3_ast *facts;    /* the data terms whose required facts are asserted already */
   bool ufs;         /* an index reads data: logic QF_UFLIA (unless arrays) */
-  bool whole_first; /* checked first by a solver of its own (solve.c, check_whole) */
+  bool whole_first; /* checked first by a solver of its own (solve.c, round_tries) */
   bool oom;
 } tk_obl;
 
