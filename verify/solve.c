@@ -74,20 +74,23 @@ Z3_ast tk_verify_obl_bp_def(tk_obl *o, Z3_ast B) {
   return Z3_mk_ite(v->z, Z3_mk_le(v->z, up, quantum), quantum, up);
 }
 
-/* One unsigned solver parameter ("rlimit", "random_seed"). */
-static void set_uint_param(tk_vctx *v, Z3_solver solver, const char *name, unsigned value) {
+/* One unsigned solver parameter ("rlimit", "random_seed"). Z3 clears its error code at every
+ * API call, so the status is taken right after setting it. */
+static tk_status set_uint_param(tk_vctx *v, Z3_solver solver, const char *name, unsigned value) {
   Z3_params p = Z3_mk_params(v->z);
   Z3_params_inc_ref(v->z, p);
   Z3_params_set_uint(v->z, p, Z3_mk_string_symbol(v->z, name), value);
   Z3_solver_set_params(v->z, solver, p);
+  tk_status s = tk_verify_ctx_z3_status(v, "setting a solver parameter");
   Z3_params_dec_ref(v->z, p);
+  return s;
 }
 
 /* Sets the solver's budget: units (at least 1: 0 would mean no limit), at most the
  * obligation's. */
-static void set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
+static tk_status set_rlimit(tk_vctx *v, Z3_solver solver, uint64_t units) {
   uint64_t capped = units < v->opts.rlimit ? units : v->opts.rlimit;
-  set_uint_param(v, solver, "rlimit", capped ? (unsigned)capped : 1u);
+  return set_uint_param(v, solver, "rlimit", capped ? (unsigned)capped : 1u);
 }
 
 tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_options *o) {
@@ -115,9 +118,9 @@ tk_status tk_verify_ctx_init(tk_vctx *v, const tk_ir_module *m, const tk_verify_
   v->real_sort = Z3_mk_real_sort(v->z);
   v->bool_sort = Z3_mk_bool_sort(v->z);
   v->s = Z3_mk_simple_solver(v->z);
-  Z3_solver_inc_ref(v->z, v->s);
-  set_rlimit(v, v->s, v->opts.rlimit);
   tk_status s = tk_verify_ctx_z3_status(v, "creating the solver");
+  if (v->s) Z3_solver_inc_ref(v->z, v->s);
+  if (!s) s = set_rlimit(v, v->s, v->opts.rlimit);
   if (!s) s = tk_verify_report_create(&v->report);
   if (s) tk_verify_ctx_dispose(v);
   return s;
@@ -213,15 +216,17 @@ static tk_status remember_proved(tk_vctx *v, Z3_ast q, uint64_t used, bool needs
   return TK_STATUS_OK;
 }
 
-/* A solver of the obligation's own under a budget of units, the batch rules asserted (the
- * caller releases it). It sees the whole query at once: Z3's non-incremental mode simplifies
- * it before the search. */
-static Z3_solver own_solver(tk_vctx *v, uint64_t units) {
+/* A solver of the obligation's own under a budget of units with a random seed (0: Z3's
+ * default), the batch rules asserted (the caller releases it; *error: a Z3 error setting it
+ * up). It sees the whole query at once: Z3's non-incremental mode simplifies it before the
+ * search. */
+static Z3_solver own_solver(tk_vctx *v, uint64_t units, unsigned seed, tk_status *error) {
   const tk_obl *o = &v->obl;
   Z3_solver solver = Z3_mk_solver(v->z);
   Z3_solver_inc_ref(v->z, solver);
-  set_rlimit(v, solver, units);
-  for (int i = 0; i < o->nbase; i++) Z3_solver_assert(v->z, solver, o->hyps[i]);
+  *error = set_rlimit(v, solver, units);
+  if (!*error && seed) *error = set_uint_param(v, solver, "random_seed", seed);
+  for (int i = 0; i < o->nbase && !*error; i++) Z3_solver_assert(v->z, solver, o->hyps[i]);
   return solver;
 }
 
@@ -240,15 +245,22 @@ static Z3_lbool check_query(tk_vctx *v, Z3_solver solver, bool defs_only) {
 /* The shared solver's check, in a push/pop scope above the batch rules, under units; with
  * failed, what an answer other than unsat means (the counterexample, taken before the pop). */
 static Z3_lbool check_shared(tk_vctx *v, bool defs_only, uint64_t units, tk_status *failed) {
-  set_rlimit(v, v->s, units);
-  Z3_solver_push(v->z, v->s);
-  Z3_lbool r = check_query(v, v->s, defs_only);
-  if (failed) {
-    *failed = tk_verify_ctx_z3_status(v, "checking an obligation");
-    if (!*failed && r != Z3_L_FALSE) *failed = refuted(v, v->s, r);
+  tk_status s = set_rlimit(v, v->s, units);
+  Z3_lbool r = Z3_L_UNDEF;
+  if (!s) {
+    Z3_solver_push(v->z, v->s);
+    r = check_query(v, v->s, defs_only);
+    s = tk_verify_ctx_z3_status(v, "checking an obligation");
+    if (!s && r != Z3_L_FALSE && failed) s = refuted(v, v->s, r);
+    Z3_solver_pop(v->z, v->s, 1);
   }
-  Z3_solver_pop(v->z, v->s, 1);
-  set_rlimit(v, v->s, v->opts.rlimit);
+  tk_status restored = set_rlimit(v, v->s, v->opts.rlimit);
+  s = s ? s : restored;
+  if (s != restored) tk_status_free(restored);
+  if (failed)
+    *failed = s;
+  else
+    tk_status_free(s);
   return r;
 }
 
@@ -264,9 +276,8 @@ typedef struct tk_try {
  * what an answer other than unsat means (a counterexample, the limit, or a Z3 error). */
 static Z3_lbool check_try(tk_vctx *v, tk_try t, bool defs_only, uint64_t units, tk_status *failed) {
   if (t.shared) return check_shared(v, defs_only, units, failed);
-  Z3_solver solver = own_solver(v, units);
-  if (t.seed) set_uint_param(v, solver, "random_seed", t.seed);
-  tk_status s = tk_verify_ctx_z3_status(v, "making a solver");
+  tk_status s = NULL;
+  Z3_solver solver = own_solver(v, units, t.seed, &s);
   Z3_lbool r = s ? Z3_L_UNDEF : check_query(v, solver, defs_only);
   if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation");
   if (!s && r != Z3_L_FALSE && failed) s = refuted(v, solver, r);
@@ -290,7 +301,8 @@ static void round_tries(const tk_obl *o, tk_try tries[TK_VERIFY_TRIES]) {
 }
 
 /* Proves the obligation by rounds of tries, each try under the round's budget (and what is left
- * of the obligation's rlimit, which bounds all its tries together); the first round's budget is
+ * of the obligation's rlimit, which bounds all its tries together: in the round where it runs
+ * short, each remaining try an equal share of it); the first round's budget is
  * TK_VERIFY_ROUND_RLIMIT, each next one TK_VERIFY_ROUND_GROWTH times more. Z3's effort on the
  * modular case splits of CPU tiles is heavy-tailed in the random seed: one of Tiny's row-tail
  * injectivity queries (6-row tiles) took from 13 thousand to 11 million units by seed alone,
@@ -310,9 +322,10 @@ static tk_status prove_by_rounds(tk_vctx *v, uint64_t before, tk_try *winner,
     for (unsigned i = 0; i < TK_VERIFY_TRIES; i++) {
       uint64_t spent = rlimit_count(v) - before;
       if (spent >= v->opts.rlimit && unknown) return unknown;
-      uint64_t left = spent < v->opts.rlimit ? v->opts.rlimit - spent : 1;
+      uint64_t share =
+          (spent < v->opts.rlimit ? v->opts.rlimit - spent : 1) / (TK_VERIFY_TRIES - i);
       tk_status s = NULL;
-      Z3_lbool r = check_try(v, tries[i], false, budget < left ? budget : left, &s);
+      Z3_lbool r = check_try(v, tries[i], false, budget < share ? budget : share, &s);
       if (r != Z3_L_UNDEF || tk_status_code_of(s) != TK_PROOF_FAILED) {
         tk_status_free(unknown);
         *winner = tries[i];
@@ -330,7 +343,7 @@ static tk_status prove_by_rounds(tk_vctx *v, uint64_t before, tk_try *winner,
  * scope) and its definitions: its negated goal checked once more without the path hypotheses,
  * by the try that proved it, under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what that try
  * used (plus a floor): without its context a query can be far harder (free loop variables up
- * to Bmax), and a check that runs out counts as needing the hypotheses. An obligation with no
+ * to Bmax), and a check that runs out (or meets a Z3 error) counts as needing the hypotheses. An obligation with no
  * path hypotheses needs no second check. */
 static bool needs_path_hyps(tk_vctx *v, tk_try winner, uint64_t winner_units) {
   const tk_obl *o = &v->obl;
@@ -386,8 +399,7 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   uint64_t winner_units = 0;
   tk_status s = prove_by_rounds(v, before, &winner, &winner_units);
   uint64_t used = rlimit_count(v) - before;
-  bool needs_hyps = !s && needs_path_hyps(v, winner, winner_units);
-  if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation without its path hypotheses");
+  bool needs_hyps = !s && needs_path_hyps(v, winner, winner_units); /* an error there: true */
   if (!s) s = remember_proved(v, query, used, needs_hyps);
   double dt = now_seconds() - t0;
   if (s) {

@@ -8,8 +8,9 @@
  * race, topk, dataflow (across the launches of each schedule, in the host stub's order). The
  * eighth, host, is proved later in the compile, once the host stub's text and the GPU code
  * units exist (tk_verify_host_stub, tk_verify_kernel_abi below). Each is a closed formula,
- * proved by asserting its negation and getting unsat from one Z3 solver reused with push/pop
- * under a deterministic resource limit (rlimit, never a wall-clock timeout). B stays a free
+ * proved by asserting its negation and getting unsat from the shared Z3 solver (reused with
+ * push/pop) or a solver of its own with another seed (verify/solve.c), under a deterministic
+ * resource limit (rlimit, never a wall-clock timeout). B stays a free
  * Int symbol with 1 <= B <= Bmax.
  *
  * A refuted obligation (sat) stops verification: the status is TK_PROOF_FAILED and its

@@ -3,8 +3,9 @@
  *
  * An obligation is built in one reused tk_obl: declarations (B, Bp, loop variables, fresh
  * constants), hypotheses, one goal and a few terms to show in a counterexample. tk_verify_obl_prove
- * prints it as SMT-LIB2 (when kept), asserts hypotheses and the negated goal inside one
- * push/pop scope of the context's single solver, and records the result.
+ * prints it as SMT-LIB2 (when kept), asserts hypotheses and the negated goal in the shared
+ * solver (one push/pop scope) or a solver of its own (solve.c's rounds of tries), and records
+ * the result.
  *
  * Term order: every call that builds a Z3 term or declares a constant is a statement of its
  * own, or the only such call among the arguments of another (C leaves the order of a call's
@@ -228,7 +229,8 @@ struct tk_vctx {
   struct tk_proved_query {
     Z3_ast query;
     uint64_t used;
-    bool needs_hyps; /* the negated goal is sat without the path hypotheses */
+    bool needs_hyps; /* the negated goal is not unsat without the path hypotheses (sat, or
+                      * out of budget) */
   } *proved;
   size_t nproved, cap_proved;
   /* The SMT-LIB2 text of every term printed so far (smt.c, tk_verify_obl_text): Z3's printer

@@ -149,8 +149,7 @@ static void check_needs_hypotheses(void) {
 }
 
 /* An obligation no solver decides within its budget fails, naming the limit: with rlimit 1
- * the shared solver answers unknown, and so do the three tries with other seeds (each capped
- * at the obligation's budget, verify/solve.c), which hand that answer back. */
+ * the first try answers unknown and spends the whole budget, so no other try runs. */
 static void check_unknown(void) {
   tk_ir_module *m = build("nano");
   if (!m) return;
@@ -169,10 +168,77 @@ static void check_unknown(void) {
   tk_ir_module_free(m);
 }
 
+/* The pigeonhole principle for n pigeons in n - 1 holes: n integers in [0, n - 1) have two
+ * equal. True, and for Z3 exponential in n: about 3.7e5 units at n = 7 whatever the seed
+ * (more than a first round's 1e5), and beyond 5e7 at n = 9. One hand-made obligation, proved
+ * in a fresh context under rlimit (whole_first: its first try in a solver of its own). */
+static tk_status prove_pigeonhole(int n, uint32_t rlimit, bool whole_first, char **json) {
+  tk_ir_module *m = build("nano");
+  if (!m) return tk_status_make(TK_INTERNAL, "no nano module");
+  tk_verify_options o;
+  tk_verify_options_default(&o);
+  o.keep_text = true;
+  o.rlimit = rlimit;
+  tk_vctx v;
+  tk_status s = tk_verify_ctx_init(&v, m, &o);
+  if (s) {
+    tk_ir_module_free(m);
+    return s;
+  }
+  tk_verify_obl_begin(&v, TK_OBL_BOUNDS, "pigeonhole", "cpu", "%d pigeons", n);
+  tk_obl *ob = tk_verify_obl_cur(&v);
+  ob->whole_first = whole_first;
+  Z3_ast x[9], same[36];
+  int nsame = 0;
+  for (int i = 0; i < n; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "x%d", i);
+    x[i] = tk_verify_obl_fresh(ob, name, v.int_sort, true);
+    tk_verify_obl_hyp(ob, tk_verify_z_within(&v, 0, x[i], n - 2));
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++) same[nsame++] = Z3_mk_eq(v.z, x[i], x[j]);
+  tk_verify_obl_goal(ob, tk_verify_z_or(&v, nsame, same));
+  s = tk_verify_obl_prove(&v);
+  if (!s) s = tk_verify_report_json(v.report, json);
+  tk_verify_ctx_dispose(&v);
+  tk_ir_module_free(m);
+  return s;
+}
+
+/* Rounds of tries (verify/solve.c): at n = 9 under 350 000 units every try of the first round
+ * answers unknown, the last one with what is left of the budget, and the obligation fails
+ * naming the limit, whichever solver tries first; at n = 7 every try of the first round runs
+ * out and the second round proves it, recording what all the tries used. */
+static void check_rounds(void) {
+  for (int whole_first = 0; whole_first < 2; whole_first++) {
+    char *json = NULL;
+    tk_status s = prove_pigeonhole(9, 350000, whole_first, &json);
+    CHECK_MSG(tk_status_code_of(s) == TK_PROOF_FAILED && s &&
+                  strstr(tk_status_message(s), "solver answered unknown") &&
+                  strstr(tk_status_message(s), "rlimit 350000)"),
+              "9 pigeons (whole_first %d): %s", whole_first, s ? tk_status_message(s) : "proved");
+    tk_status_free(s);
+    free(json);
+  }
+  char *json = NULL;
+  tk_status s = prove_pigeonhole(7, 0, false, &json);
+  CHECK_MSG(!s, "7 pigeons: %s", s ? tk_status_message(s) : "");
+  const char *p = json ? strstr(json, "\"rlimit\": ") : NULL;
+  long long used = p ? atoll(p + 10) : 0;
+  CHECK_MSG(used > 400000 && used < 5000000,
+            "7 pigeons: recorded rlimit %lld, expected above "
+            "the first round's 4 x 100000 and below the budget",
+            used);
+  tk_status_free(s);
+  free(json);
+}
+
 int main(void) {
   for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) check_model(MODELS[i]);
   check_text();
   check_needs_hypotheses();
+  check_rounds();
   check_unknown();
   TEST_MAIN_END();
 }
