@@ -242,25 +242,35 @@ static Z3_lbool check_query(tk_vctx *v, Z3_solver solver, bool defs_only) {
   return Z3_solver_check(v->z, solver);
 }
 
-/* The shared solver's check, in a push/pop scope above the batch rules, under units; with
- * failed, what an answer other than unsat means (the counterexample, taken before the pop). */
-static Z3_lbool check_shared(tk_vctx *v, bool defs_only, uint64_t units, tk_status *failed) {
+/* The shared solver's check, in a push/pop scope above the batch rules, under units; *status:
+ * a Z3 error, or with explain what an answer other than unsat means (the counterexample, taken
+ * before the pop). */
+static Z3_lbool check_shared(tk_vctx *v, bool defs_only, uint64_t units, bool explain,
+                             tk_status *status) {
   tk_status s = set_rlimit(v, v->s, units);
   Z3_lbool r = Z3_L_UNDEF;
   if (!s) {
     Z3_solver_push(v->z, v->s);
     r = check_query(v, v->s, defs_only);
     s = tk_verify_ctx_z3_status(v, "checking an obligation");
-    if (!s && r != Z3_L_FALSE && failed) s = refuted(v, v->s, r);
+    if (!s && r != Z3_L_FALSE && explain) s = refuted(v, v->s, r);
     Z3_solver_pop(v->z, v->s, 1);
   }
   tk_status restored = set_rlimit(v, v->s, v->opts.rlimit);
-  s = s ? s : restored;
-  if (s != restored) tk_status_free(restored);
-  if (failed)
-    *failed = s;
-  else
-    tk_status_free(s);
+  *status = s ? s : restored;
+  if (*status != restored) tk_status_free(restored);
+  return r;
+}
+
+/* The check of a solver of the obligation's own with a random seed, under units; *status as
+ * check_shared's. */
+static Z3_lbool check_own(tk_vctx *v, unsigned seed, bool defs_only, uint64_t units, bool explain,
+                          tk_status *status) {
+  Z3_solver solver = own_solver(v, units, seed, status);
+  Z3_lbool r = *status ? Z3_L_UNDEF : check_query(v, solver, defs_only);
+  if (!*status) *status = tk_verify_ctx_z3_status(v, "checking an obligation");
+  if (!*status && r != Z3_L_FALSE && explain) *status = refuted(v, solver, r);
+  Z3_solver_dec_ref(v->z, solver);
   return r;
 }
 
@@ -275,13 +285,9 @@ typedef struct tk_try {
 /* A try's check under units (with defs_only, the definitions alone as hypotheses); with failed,
  * what an answer other than unsat means (a counterexample, the limit, or a Z3 error). */
 static Z3_lbool check_try(tk_vctx *v, tk_try t, bool defs_only, uint64_t units, tk_status *failed) {
-  if (t.shared) return check_shared(v, defs_only, units, failed);
   tk_status s = NULL;
-  Z3_solver solver = own_solver(v, units, t.seed, &s);
-  Z3_lbool r = s ? Z3_L_UNDEF : check_query(v, solver, defs_only);
-  if (!s) s = tk_verify_ctx_z3_status(v, "checking an obligation");
-  if (!s && r != Z3_L_FALSE && failed) s = refuted(v, solver, r);
-  Z3_solver_dec_ref(v->z, solver);
+  Z3_lbool r = t.shared ? check_shared(v, defs_only, units, failed != NULL, &s)
+                        : check_own(v, t.seed, defs_only, units, failed != NULL, &s);
   if (failed)
     *failed = s;
   else
@@ -289,11 +295,11 @@ static Z3_lbool check_try(tk_vctx *v, tk_try t, bool defs_only, uint64_t units, 
   return r;
 }
 
-/* The tries of one round, in order. The first is the shared solver, except for a coverage query
- * (whole_first): in the shared solver the coverage of a CPU row tail by pairs (ir/pass_schedule_cpu.c)
- * took 2.5e6 units for a query a solver of its own proves in 2.2e4 (Tiny, x86-64-v4). For
- * other classes a solver of its own costs more to make (a few milliseconds; about 2,000
- * obligations per nano level) than it saves. */
+/* The tries of one round, in order. The first is the shared solver, except for a coverage
+ * query (whole_first): in the shared solver the coverage of a CPU row tail by pairs
+ * (ir/pass_schedule_cpu.c) took 2.5e6 units for a query a solver of its own proves in 2.2e4
+ * (Tiny, x86-64-v4). For other classes a solver of its own costs more to make (a few
+ * milliseconds; about 2,000 obligations per nano level) than it saves. */
 #define TK_VERIFY_TRIES 4
 static void round_tries(const tk_obl *o, tk_try tries[TK_VERIFY_TRIES]) {
   for (unsigned i = 0; i < TK_VERIFY_TRIES; i++) tries[i] = (tk_try){false, i};
@@ -343,8 +349,8 @@ static tk_status prove_by_rounds(tk_vctx *v, uint64_t before, tk_try *winner,
  * scope) and its definitions: its negated goal checked once more without the path hypotheses,
  * by the try that proved it, under a budget of TK_VERIFY_FREE_RLIMIT_FACTOR times what that try
  * used (plus a floor): without its context a query can be far harder (free loop variables up
- * to Bmax), and a check that runs out (or meets a Z3 error) counts as needing the hypotheses. An obligation with no
- * path hypotheses needs no second check. */
+ * to Bmax), and a check that runs out (or meets a Z3 error) counts as needing the hypotheses.
+ * An obligation with no path hypotheses needs no second check. */
 static bool needs_path_hyps(tk_vctx *v, tk_try winner, uint64_t winner_units) {
   const tk_obl *o = &v->obl;
   if (o->nhyps - o->nbase == o->ndefs) return false;
