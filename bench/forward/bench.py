@@ -185,7 +185,7 @@ def main():
     if args.from_json:
         saved = json.load(open(args.from_json))
         meta, results = saved["meta"], saved["results"]
-        render(meta, results, args.out)
+        render(meta, results, args.out, saved.get("loads", []))
         return
     if args.quick:
         args.models, args.batches = "nano", "1,16"
@@ -244,6 +244,7 @@ def main():
     import peers
 
     results = []  # one dict per (model, T, B)
+    loads = []  # one dict per started worker: its time to ready and its ready line
     for mname in models:
         arch_path = os.path.join(ROOT, "models", f"{mname}.arch.json")
         arch = json.load(open(arch_path))
@@ -304,7 +305,10 @@ def main():
                     log(f"{mname} T={T} {key}: cannot start: {w.dead}")
                     skipped.setdefault(key, f"{mname} T={T}: {w.dead}")
                 else:
-                    log(f"{mname} T={T} {key}: {w.desc} ({time.time() - t0:.1f} s to load)")
+                    load_s = time.time() - t0
+                    log(f"{mname} T={T} {key}: {w.desc} ({load_s:.1f} s to load)")
+                    loads.append({"model": mname, "T": T, "peer": key, "load_s": round(load_s, 3),
+                                  "desc": w.desc})
                     workers[key] = w
             if "tkc-v3" not in workers:
                 raise SystemExit(f"tkc itself did not start on {mname}: {skipped.get('tkc-v3')}")
@@ -385,18 +389,18 @@ def main():
             "quick": args.quick, "min_rep_ms": args.min_rep_ms, "dispatch": args.dispatch,
             "command": " ".join(["bench/forward/run.sh"] + user_args())}
     with open(os.path.join(args.out, "forward.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
-    render(meta, results, args.out)
+        json.dump({"meta": meta, "results": results, "loads": loads}, f, indent=1)
+    render(meta, results, args.out, loads)
     log(f"wrote {args.out}/forward.md, forward.png, forward.json ({meta['seconds']} s)")
 
 
-def render(meta, results, out):
+def render(meta, results, out, loads):
     bound = meta["bound"]
     threads = sorted({p["T"] for p in results})
     peak = {t: t * bound["flops_1"] for t in threads}
     # more threads never have less bandwidth than fewer: a lower 2-thread triad is load
     bw = {t: max(bound["bw_1"], bound["bw_2"] if t > 1 else 0.0) for t in threads}
-    md = table(meta, results, peak, bw)
+    md = table(meta, results, peak, bw) + load_table(loads)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "forward.md"), "w") as f:
         f.write(md)
@@ -497,6 +501,28 @@ def table(meta, results, peak, bw):
     else:
         lines.append("Nothing skipped.")
     lines.append("")
+    return "\n".join(lines)
+
+
+def load_table(loads):
+    """Each peer's time from its start to its ready line (the model and weights loaded), the
+    faster variant where a column has two; tkc's ready line splits its own."""
+    if not loads:
+        return ""
+    seconds = {(ld["model"], ld["T"], ld["peer"]): ld["load_s"] for ld in loads}
+    lines = ["", "Time to load (s): from a worker's start to its ready line, the model and its weights "
+             "loaded (the faster of a column's two variants).", "",
+             "| model | T | " + " | ".join(c for c, _ in COLUMNS) + " |",
+             "|---|---|" + "---|" * len(COLUMNS)]
+    for model, T in dict.fromkeys((ld["model"], ld["T"]) for ld in loads):
+        cells = []
+        for _, keys in COLUMNS:
+            got = [seconds[(model, T, k)] for k in keys if (model, T, k) in seconds]
+            cells.append((f"{min(got):.2f}" if min(got) < 1 else f"{min(got):.1f}") if got else "—")
+        lines.append(f"| {model} | {T} | " + " | ".join(cells) + " |")
+    tkc = [ld for ld in loads if ld["peer"] == "tkc-v3"]
+    lines += ["", "tkc's ready lines: " + "; ".join(f"{ld['model']} T = {ld['T']}: {ld['desc']}"
+                                                     for ld in tkc) + ".", ""]
     return "\n".join(lines)
 
 
