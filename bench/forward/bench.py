@@ -504,6 +504,10 @@ def table(meta, results, peak, bw):
     return "\n".join(lines)
 
 
+def fmt_s(seconds):
+    return f"{seconds:.2f}" if seconds < 1 else f"{seconds:.1f}"
+
+
 def load_table(loads):
     """Each peer's time from its start to its ready line (the model and weights loaded), the
     faster variant where a column has two; tkc's ready line splits its own."""
@@ -518,9 +522,9 @@ def load_table(loads):
         cells = []
         for _, keys in COLUMNS:
             got = [seconds[(model, T, k)] for k in keys if (model, T, k) in seconds]
-            cells.append((f"{min(got):.2f}" if min(got) < 1 else f"{min(got):.1f}") if got else "—")
+            cells.append(fmt_s(min(got)) if got else "—")
         lines.append(f"| {model} | {T} | " + " | ".join(cells) + " |")
-    tkc = [ld for ld in loads if ld["peer"] == "tkc-v3"]
+    tkc = [ld for ld in loads if ld["peer"].startswith("tkc")]
     lines += ["", "tkc's ready lines: " + "; ".join(f"{ld['model']} T = {ld['T']}: {ld['desc']}"
                                                      for ld in tkc) + ".", ""]
     return "\n".join(lines)
