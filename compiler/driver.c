@@ -141,6 +141,9 @@ typedef struct tkc_job {
   char set_names[TK_GPU_TILES_COUNT][16];
   char stub_base[64];  /* model_host, model_host.<level> or model_host.gpu-<set> */
   char hsaco_file[64]; /* model.hsaco or model.gpu-<set>.hsaco */
+  /* Every proof of this compile, by query (verify.h tk_verify_cache): the main job's, which
+   * its sub-jobs share; a further GPU arch, CPU level or tile set repeats many queries. */
+  tk_verify_cache *cache;
 } tkc_job;
 typedef tkc_job bundle_job;
 
@@ -464,8 +467,17 @@ static tk_verify_options verify_options(const bundle_job *j) {
   tk_verify_options_default(&vo);
   vo.keep_text = true;
   vo.solve = !j->o->no_solve;
+  vo.cache = j->cache;
   vo.timing = j->o->quiet ? NULL : j->o->progress ? j->o->progress : stderr;
   return vo;
+}
+
+/* ", N queries proved earlier in this compile" (since the cache had `hits`), or "". */
+#define REUSED_NOTE_SIZE 64
+static const char *reused_note(const bundle_job *j, size_t hits, char note[REUSED_NOTE_SIZE]) {
+  size_t n = tk_verify_cache_hits(j->cache) - hits;
+  snprintf(note, REUSED_NOTE_SIZE, n ? ", %zu queries proved earlier in this compile" : "", n);
+  return note;
 }
 
 /* Applies --mutant (tests: the verifier must then refute), then proves every obligation;
@@ -475,10 +487,12 @@ static tk_status stage_verify(bundle_job *j, const tkc_pass *p) {
   if (j->o->mutant) TK_RETURN_IF_ERROR(tk_verify_mutant_apply(j->m, j->o->mutant, &mutated));
   tk_verify_options vo = verify_options(j);
   vo.first = mutated; /* the mutated kernel first: its refutation comes sooner */
+  size_t hits = tk_verify_cache_hits(j->cache);
   TK_RETURN_IF_ERROR(tk_verify_module(j->m, &vo, &j->proofs));
-  char detail[96];
-  snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s",
-           tk_verify_report_count(j->proofs), tk_verify_report_solver_seconds(j->proofs));
+  char detail[160], note[REUSED_NOTE_SIZE];
+  snprintf(detail, sizeof detail, "%zu obligations proved, solver %.3f s%s",
+           tk_verify_report_count(j->proofs), tk_verify_report_solver_seconds(j->proofs),
+           reused_note(j, hits, note));
   stage_done(j, p->name, detail);
   return TK_STATUS_OK;
 }
@@ -543,6 +557,7 @@ static tk_status validate_unit_module(bundle_job *j, bundle_target *t) {
   stage_start(j);
   unit_check check = {.j = j, .t = t, .record = j->proofs && first_of_kind(j, t)};
   check.before = tk_verify_report_count(j->proofs);
+  size_t hits = tk_verify_cache_hits(j->cache);
   tk_cg_options cg = unit_options(j, t);
   cg.validate = validate_unit;
   cg.validate_user = &check;
@@ -550,10 +565,11 @@ static tk_status validate_unit_module(bundle_job *j, bundle_target *t) {
   tk_status s = tk_cg_compile(j->m, &cg, TK_CG_EMIT_NONE, &none);
   tk_cg_blob_free(&none);
   TK_RETURN_IF_ERROR(tk_status_annotate(s, "target %s %s", t->kind, t->arch));
-  char detail[160];
-  snprintf(detail, sizeof detail, "%s%s%s: %zu obligations proved%s, %.3f s", t->kind,
+  char detail[224], note[REUSED_NOTE_SIZE];
+  snprintf(detail, sizeof detail, "%s%s%s: %zu obligations proved%s, %.3f s%s", t->kind,
            *t->arch ? " " : "", t->arch, tk_verify_report_count(j->proofs) - check.before,
-           check.record ? "" : " (recorded once per target)", check.seconds);
+           check.record ? "" : " (recorded once per target)", check.seconds,
+           reused_note(j, hits, note));
   stage_done(j, "validate", detail);
   return TK_STATUS_OK;
 }
@@ -656,6 +672,7 @@ static tk_status compile_level(bundle_job *j, int k) {
   if (!sub) return tk_status_make(TK_RESOURCE_EXHAUSTED, "--cpu %s: out of memory", j->cpus[k]);
   j->levels[k] = sub;
   sub->o = o;
+  sub->cache = j->cache;
   sub->level = j->cpu_levels[k];
   sub->primary = j;
   return tk_status_annotate(run_passes(sub), "--cpu %s (level %s)", j->cpus[k], j->cpu_levels[k]);
@@ -711,6 +728,7 @@ static tk_status compile_tile_set(bundle_job *j, tk_ir_gpu_tile_set set) {
     return tk_status_make(TK_RESOURCE_EXHAUSTED, "tile set %s: out of memory", j->set_names[set]);
   j->sets[set] = sub;
   sub->o = o;
+  sub->cache = j->cache;
   sub->set_name = j->set_names[set];
   return tk_status_annotate(run_passes(sub), "GPU tile set %s (%s%s%s)",
                             tk_ir_gpu_tile_set_name(set), o->offload_arch,
@@ -1195,9 +1213,11 @@ tk_status tkc_compile(const tkc_options *o) {
   bundle_job j = {.o = o};
   if (o->keep_module) *o->keep_module = NULL;
   if (o->keep_report) *o->keep_report = NULL;
-  tk_status s = run_passes(&j);
+  tk_status s = tk_verify_cache_create(&j.cache);
+  if (!s) s = run_passes(&j);
   if (!s) keep_results(&j);
   job_free(&j);
+  tk_verify_cache_free(j.cache);
   return s;
 }
 

@@ -105,13 +105,16 @@ static void strip_comment_lines(char *text) {
   *out = '\0';
 }
 
+tk_status tk_verify_query_hash(char *text, char out[65]) {
+  strip_comment_lines(text);
+  return tk_sha256_hex(text, strlen(text), out);
+}
+
 /* The entry's query: its text without comments, and the hash naming the query file. */
 static tk_status set_query(tk_report_entry *e, char *text) {
   e->text = text;
   e->query[0] = '\0';
-  if (!text) return TK_STATUS_OK;
-  strip_comment_lines(text);
-  return tk_sha256_hex(text, strlen(text), e->query);
+  return text ? tk_verify_query_hash(text, e->query) : TK_STATUS_OK;
 }
 
 tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,

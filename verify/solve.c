@@ -358,6 +358,27 @@ static bool needs_path_hyps(tk_vctx *v, tk_try winner, uint64_t winner_units) {
   return check_try(v, winner, true, units, NULL) != Z3_L_FALSE;
 }
 
+/* The compile's cache (verify.h tk_verify_cache) for the query whose text is `text`. Without a
+ * cache or a text: nothing (hash stays ""). Otherwise hash names the query; on a hit the
+ * obligation is recorded with the proof found there (and remembered in this context), and
+ * *answered is set. text is freed on an error. */
+static tk_status cached_proof(tk_vctx *v, Z3_ast query, char *text, double t0, char hash[65],
+                              bool *answered) {
+  *answered = false;
+  if (!v->opts.cache || !text) return TK_STATUS_OK;
+  tk_status s = tk_verify_query_hash(text, hash);
+  uint64_t used;
+  bool needs_hyps;
+  if (!s && tk_verify_cache_find(v->opts.cache, hash, &used, &needs_hyps)) {
+    *answered = true;
+    s = remember_proved(v, query, used, needs_hyps);
+    if (!s)
+      return tk_verify_report_add(v->report, &v->obl, used, needs_hyps, text, now_seconds() - t0);
+  }
+  if (s) free(text);
+  return s;
+}
+
 tk_status tk_verify_obl_prove(tk_vctx *v) {
   tk_obl *o = &v->obl;
   if (o->nparts) {
@@ -401,12 +422,17 @@ tk_status tk_verify_obl_prove(tk_vctx *v) {
   if (same)
     return tk_verify_report_add(v->report, o, same->used, same->needs_hyps, text,
                                 now_seconds() - t0);
+  char hash[65] = ""; /* the query's name in the compile's cache ("" without one) */
+  bool answered;
+  tk_status s = cached_proof(v, query, text, t0, hash, &answered);
+  if (s || answered) return s;
   tk_try winner = {true, 0};
   uint64_t winner_units = 0;
-  tk_status s = prove_by_rounds(v, before, &winner, &winner_units);
+  s = prove_by_rounds(v, before, &winner, &winner_units);
   uint64_t used = rlimit_count(v) - before;
   bool needs_hyps = !s && needs_path_hyps(v, winner, winner_units); /* an error there: true */
   if (!s) s = remember_proved(v, query, used, needs_hyps);
+  if (!s && hash[0]) s = tk_verify_cache_add(v->opts.cache, hash, used, needs_hyps);
   double dt = now_seconds() - t0;
   if (s) {
     free(text);

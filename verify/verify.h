@@ -38,11 +38,25 @@
  * seconds. */
 #define TK_VERIFY_DEFAULT_RLIMIT 5000000u
 
+/* Queries proved in earlier verifier contexts of one compile, by the sha256 that names their
+ * query file (docs/proofs.md "Queries proved once per compile"): a further CPU level, a
+ * further GPU arch or a GPU tile set repeats many of the first one's queries word for word,
+ * and a query that is the same text is the same problem. Only proofs go in (a refuted or
+ * unknown query is never cached). Not thread-safe: one compile uses it at a time. */
+typedef struct tk_verify_cache tk_verify_cache;
+TK_MUST_USE tk_status tk_verify_cache_create(tk_verify_cache **out);
+void tk_verify_cache_free(tk_verify_cache *c);
+/* How many obligations the cache answered so far (progress lines). */
+size_t tk_verify_cache_hits(const tk_verify_cache *c);
+
 typedef struct tk_verify_options {
   uint32_t rlimit; /* per obligation (0 = TK_VERIFY_DEFAULT_RLIMIT) */
   bool solve;      /* false: generate only (for --emit=obligations); nothing is proved */
   bool keep_text;  /* keep each obligation's SMT-LIB2 text (needed to write proofs) */
   FILE *timing;    /* wall-time lines per class, or NULL (never into committed files) */
+  /* Proofs shared across contexts, or NULL; used only with keep_text (the key is the text):
+   * a query found there is recorded with its rlimit and needs_hypotheses, not solved again. */
+  tk_verify_cache *cache;
   /* A kernel of m to verify before the others (its classes, then its schedule's dataflow),
    * or NULL. Every obligation is still proved; only the order changes, so a refutation there
    * comes sooner: --mutant names the kernel it changed (tk_verify_mutant_apply). */

@@ -254,6 +254,14 @@ TK_MUST_USE tk_status tk_verify_obl_prove(tk_vctx *v);
 /* A Z3 error since the last call, as TK_INTERNAL, else OK. */
 TK_MUST_USE tk_status tk_verify_ctx_z3_status(tk_vctx *v, const char *what);
 
+/* ---- cache.c: proofs shared across contexts (verify.h tk_verify_cache) ------------------- */
+
+/* The proof of the query named hash, or false if the cache holds none. */
+bool tk_verify_cache_find(tk_verify_cache *c, const char hash[65], uint64_t *used,
+                          bool *needs_hyps);
+TK_MUST_USE tk_status tk_verify_cache_add(tk_verify_cache *c, const char hash[65], uint64_t used,
+                                          bool needs_hyps);
+
 /* ---- cex.c: counterexamples in model terms ------------------------------------------------- */
 
 /* The message for a refuted obligation, from the solver's current model (caller frees). */
@@ -265,6 +273,9 @@ char *tk_verify_cex_message(tk_vctx *v, Z3_model model);
  * needs_hyps: it was not proved without its path hypotheses (true when nothing was solved). */
 TK_MUST_USE tk_status tk_verify_report_add(tk_verify_report *r, const tk_obl *o, uint64_t rlimit,
                                            bool needs_hyps, char *text, double seconds);
+/* The name of a query file: text loses its ';' comment lines (in place), out gets the sha256
+ * of what is left. */
+TK_MUST_USE tk_status tk_verify_query_hash(char *text, char out[65]);
 /* n of <kernel>.<target>.<class>.<n>: the number of entries with the same triple so far. */
 int tk_verify_report_next_index(const tk_verify_report *r, const char *kernel, const char *target,
                                 tk_obl_class cls);

@@ -2,7 +2,9 @@
  * the report is deterministic (two runs give the same index.json), every class is present
  * where it applies (topk only for MoE), and the SMT-LIB2 text has the required shape (logic,
  * named negated goal last, check-sat), and obligations that hold without their path
- * hypotheses are told apart from those that need them. Solver time per model goes to stderr. */
+ * hypotheses are told apart from those that need them. The compile's proof cache
+ * (verify.h tk_verify_cache) answers every query of a run it has seen, with the same index.json,
+ * and never a mutant's. Solver time per model goes to stderr. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@
 #include "compiler/tkc.h"
 #include "tests/unit/test.h"
 #include "verify/verify.h"
+#include "verify/mutants.h"
 #include "verify/verify_internal.h"
 
 static const char *const MODELS[] = {"nano", "tiny", "medium", "full", "dense", "custom-small"};
@@ -29,6 +32,26 @@ static tk_ir_module *build(const char *model) {
   return m;
 }
 
+/* A third run on the cache the second one filled: every distinct query is found there (none
+ * is solved again), and index.json is the first run's, rlimits included. */
+static void check_cache_replay(const char *model, const tk_ir_module *m, const tk_verify_options *o,
+                               const char *json) {
+  size_t hits = tk_verify_cache_hits(o->cache);
+  tk_verify_report *r = NULL;
+  char *again = NULL;
+  CHECK_OK(tk_verify_module(m, o, &r));
+  if (r) CHECK_OK(tk_verify_report_json(r, &again));
+  tk_verify_digest d = {0};
+  if (r) CHECK_OK(tk_verify_report_digest(r, &d));
+  hits = tk_verify_cache_hits(o->cache) - hits;
+  CHECK_MSG(d.queries > 100 && hits == d.queries,
+            "%s: %zu of %zu distinct queries answered from the cache", model, hits, d.queries);
+  CHECK_MSG(json && again && !strcmp(json, again), "%s: index.json differs with a full cache",
+            model);
+  free(again);
+  tk_verify_report_free(r);
+}
+
 static void check_model(const char *model) {
   tk_ir_module *m = build(model);
   if (!m) return;
@@ -44,10 +67,15 @@ static void check_model(const char *model) {
     tk_verify_report_timing(r, stderr);
     char *json = NULL, *json2 = NULL;
     CHECK_OK(tk_verify_report_json(r, &json));
+    /* the second run with a cache (verify.h tk_verify_cache): empty, it changes nothing */
+    CHECK_OK(tk_verify_cache_create(&o.cache));
     CHECK_OK(tk_verify_module(m, &o, &r2));
     if (r2) CHECK_OK(tk_verify_report_json(r2, &json2));
     CHECK_MSG(json && json2 && !strcmp(json, json2), "%s: index.json differs between two runs",
               model);
+    check_cache_replay(model, m, &o, json);
+    tk_verify_cache_free(o.cache);
+    o.cache = NULL;
     const char *classes[] = {"\"shape\"", "\"padding\"", "\"bounds\"",  "\"no_overflow\"",
                              "\"race\"",  "\"topk\"",    "\"dataflow\""};
     for (int c = 0; json && c < 7; c++) {
@@ -234,8 +262,35 @@ static void check_rounds(void) {
   free(json);
 }
 
+/* A cache full of nano's proofs does not hide a defect: a mutant (a GEMM's first store off by
+ * one, refuted by bounds) verified with it is still refuted, and the refuted query is not
+ * cached (a second try refutes it again). */
+static void check_cache_keeps_refutations(void) {
+  tk_ir_module *m = build("nano");
+  if (!m) return;
+  tk_verify_options o;
+  tk_verify_options_default(&o);
+  o.keep_text = true;
+  CHECK_OK(tk_verify_cache_create(&o.cache));
+  tk_verify_report *r = NULL;
+  CHECK_OK(tk_verify_module(m, &o, &r));
+  tk_verify_report_free(r);
+  CHECK_OK(tk_verify_mutant_apply(m, "cpu.expert_1_hidden_1_gemm.store_off_by_one", NULL));
+  for (int run = 0; run < 2; run++) {
+    r = NULL;
+    tk_status s = tk_verify_module(m, &o, &r);
+    CHECK_MSG(tk_status_code_of(s) == TK_PROOF_FAILED && !r, "mutant with a full cache, run %d: %s",
+              run, s ? tk_status_message(s) : "proved");
+    tk_status_free(s);
+    tk_verify_report_free(r);
+  }
+  tk_verify_cache_free(o.cache);
+  tk_ir_module_free(m);
+}
+
 int main(void) {
   for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) check_model(MODELS[i]);
+  check_cache_keeps_refutations();
   check_text();
   check_needs_hypotheses();
   check_rounds();
