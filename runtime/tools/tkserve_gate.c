@@ -257,8 +257,8 @@ static gate_slot *slot_by_fd(tkserve_gate *g, int fd) {
 
 /* ---- Events ------------------------------------------------------------------------------- */
 
-static void log_closed(const gate_slot *s, unsigned status, const char *what) {
-  fprintf(stderr, "tkserve: %s \"-\" %u closed: %s\n", s->addr, status, what);
+static void log_closed(const char *addr, unsigned status, const char *what) {
+  fprintf(stderr, "tkserve: %s \"-\" %u closed: %s\n", addr, status, what);
 }
 
 /* A connection just accepted, its client address and numeric name. */
@@ -382,7 +382,7 @@ static void reap(tkserve_gate *g) {
     if (s->phase == TKSERVE_HEADERS || s->phase == TKSERVE_BODY) {
       bool headers = s->phase == TKSERVE_HEADERS;
       if (!idle) {
-        log_closed(s, 408,
+        log_closed(s->addr, 408,
                    headers ? "headers not complete within --header-timeout"
                            : "body not complete within --body-timeout");
         send_raw(s->fd, 408, "Request Timeout", "",
@@ -390,7 +390,7 @@ static void reap(tkserve_gate *g) {
                          : "request body not complete within the deadline (--body-timeout)");
       }
     } else if (s->phase == TKSERVE_RESPOND) {
-      log_closed(s, 0, "response not delivered within --body-timeout");
+      log_closed(s->addr, 0, "response not delivered within --body-timeout");
     }
     if (s->in_mhd) {
       shutdown(s->fd, SHUT_RDWR); /* MHD sees the end, closes, and frees the slot */
@@ -438,7 +438,7 @@ static void stop_handshakes(int listen_fd) {
  * in the client's receive buffer) and shuts the write side; the gate reads it until the client
  * closes, or LINGER_S. Call with the mutex held. */
 static void slot_refuse(gate_slot *s) {
-  log_closed(s, 503, TKSERVE_SHUTTING_DOWN);
+  log_closed(s->addr, 503, TKSERVE_SHUTTING_DOWN);
   send_raw(s->fd, 503, "Service Unavailable", "Retry-After: 1\r\n", TKSERVE_SHUTTING_DOWN);
   shutdown(s->fd, SHUT_WR);
   int one = 1; /* check_line may have raised it */
@@ -473,7 +473,8 @@ static void quiesce_now(tkserve_gate *g) {
     gate_slot *s = slot_unused(g, a.fd);
     if (s) slot_fill(g, s, &a);
     pthread_mutex_unlock(&g->mutex);
-    if (!s) {
+    if (!s) { /* no slot left to linger in: answered and closed at once, logged all the same */
+      log_closed(a.addr, 503, TKSERVE_SHUTTING_DOWN);
       send_raw(a.fd, 503, "Service Unavailable", "Retry-After: 1\r\n", TKSERVE_SHUTTING_DOWN);
       close_gently(a.fd);
     }
