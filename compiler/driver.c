@@ -476,7 +476,8 @@ static tk_verify_options verify_options(const bundle_job *j) {
 #define REUSED_NOTE_SIZE 64
 static const char *reused_note(const bundle_job *j, size_t hits, char note[REUSED_NOTE_SIZE]) {
   size_t n = tk_verify_cache_hits(j->cache) - hits;
-  snprintf(note, REUSED_NOTE_SIZE, n ? ", %zu queries proved earlier in this compile" : "", n);
+  note[0] = '\0';
+  if (n) snprintf(note, REUSED_NOTE_SIZE, ", %zu queries proved earlier in this compile", n);
   return note;
 }
 
